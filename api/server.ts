@@ -1,0 +1,50 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry as PromRegistry } from 'prom-client';
+import type { Logger } from '../core/logger.js';
+import type { Registry } from '../core/registry.js';
+import { InfluxError, type InfluxClient } from '../storage/influx.js';
+import { readingsRoutes } from './readings.js';
+
+export interface ComponentHealth {
+  ready: boolean;
+  [detail: string]: unknown;
+}
+
+export interface ApiDeps {
+  log: Logger;
+  registry: () => Registry;
+  influx: InfluxClient;
+  metrics: PromRegistry;
+  health: () => Record<string, ComponentHealth>;
+}
+
+export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = // Request lines are logged at info; the API's own child logger keeps them out unless asked for.
+  const httpLog = deps.log.child({ component: 'http' }, { level: process.env.COLDCHAIN_HTTP_LOG_LEVEL ?? 'warn' });
+  const app = Fastify({ loggerInstance: httpLog as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+
+  app.setErrorHandler((err: Error, request, reply) => {
+    if (err instanceof InfluxError) {
+      request.log.error({ err: err.message }, 'InfluxDB query failed');
+      return reply.code(503).send({ error: 'influxdb_unavailable', message: err.message });
+    }
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    return reply.code(status).send({ error: status >= 500 ? 'internal_error' : 'bad_request', message: err.message });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  app.get('/healthz', async (_request, reply) => {
+    const components = deps.health();
+    const ready = Object.values(components).every((c) => c.ready);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', components });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await deps.metrics.metrics();
+    return reply.type(deps.metrics.contentType).send(text);
+  });
+
+  readingsRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,197 @@
+import path from 'node:path';
+import type { LoadedConfig } from '../core/config/load.js';
+import type { Config } from '../core/config/schema.js';
+import type { Logger } from '../core/logger.js';
+import { InfluxClient } from '../storage/influx.js';
+import { ManagedInfluxd } from '../storage/influxd.js';
+import { Spool } from '../ingestor/spool.js';
+import { SpoolWriter, deadLetterPath } from '../ingestor/writer.js';
+import { IngestPipeline } from '../ingestor/pipeline.js';
+import { startStandaloneIngestor } from '../ingestor/standalone.js';
+import { DeviceBroker } from '../broker/broker.js';
+import { startListeners } from '../broker/listeners.js';
+import { createApi, type ComponentHealth } from '../api/server.js';
+import { createMetrics } from '../api/metrics.js';
+import { RegistryHolder } from './registry-holder.js';
+import { lockDataDir } from './data-dir-lock.js';
+
+/** Command-line values that win over the config file. */
+export interface Overrides {
+  dataDir?: string;
+  mqttPort?: number;
+  httpPort?: number;
+  influxUrl?: string;
+  influxDb?: string;
+  influxToken?: string;
+}
+
+export interface RunningService {
+  config: Config;
+  dataDir: string;
+  mqttPort?: number;
+  httpPort: number;
+  influxUrl: string;
+  pipeline: IngestPipeline;
+  spool: Spool;
+  writer: SpoolWriter;
+  registry: RegistryHolder;
+  stop(): Promise<void>;
+}
+
+export function applyOverrides(loaded: LoadedConfig, overrides: Overrides): { config: Config; dataDir: string } {
+  const config = structuredClone(loaded.config);
+  if (overrides.mqttPort !== undefined) config.mqtt.port = overrides.mqttPort;
+  if (overrides.httpPort !== undefined) config.http.port = overrides.httpPort;
+  if (overrides.influxUrl !== undefined) config.influx.url = overrides.influxUrl;
+  if (overrides.influxDb !== undefined) config.influx.database = overrides.influxDb;
+  if (overrides.influxToken !== undefined) config.influx.token = overrides.influxToken;
+  config.influx.token ??= process.env.COLDCHAIN_INFLUX_TOKEN;
+  const dataDir = overrides.dataDir ? path.resolve(overrides.dataDir) : loaded.dataDir;
+  return { config, dataDir };
+}
+
+/** Storage half shared by `start` and `ingest`: InfluxDB, spool, writer, validation. */
+async function startStorage(config: Config, dataDir: string, log: Logger) {
+  let managed: ManagedInfluxd | undefined;
+  let url = config.influx.url;
+  if (!url) {
+    managed = new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true });
+    await managed.start();
+    url = managed.url;
+  }
+  const influx = new InfluxClient({ url, database: config.influx.database, token: config.influx.token, username: config.influx.username, password: config.influx.password });
+  let influxReady = false;
+  if (config.influx.createDatabase) {
+    try {
+      await influx.ensureDatabase(config.influx.retention);
+      influxReady = true;
+    } catch (err) {
+      // The spool keeps everything meanwhile; the writer retries until InfluxDB is there.
+      log.warn({ err: (err as Error).message, url }, 'could not create the InfluxDB database and retention policy; continuing, writes are spooled');
+    }
+  }
+  const spool = new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' }));
+  await spool.open();
+  const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), { retryMaxMs: config.spool.retryMax, deadLetterFile: deadLetterPath(dataDir) });
+  writer.start();
+  const pipeline = new IngestPipeline(spool, {
+    maxPayloadBytes: config.ingest.maxPayloadBytes,
+    maxBatchReadings: config.ingest.maxBatchReadings,
+    maxFutureSkewMs: config.ingest.maxFutureSkew,
+    maxPastAgeMs: config.ingest.maxPastAge,
+  });
+
+  const ping = async () => {
+    influxReady = await influx.ping();
+  };
+  if (!influxReady) await ping();
+  const pinger = setInterval(() => void ping(), 5000);
+  pinger.unref();
+
+  return {
+    url,
+    influx,
+    spool,
+    writer,
+    pipeline,
+    health(): Record<string, ComponentHealth> {
+      const depth = spool.depth;
+      return {
+        spool: { ready: spool.healthy, records: depth.records, bytes: depth.bytes },
+        influxdb: { ready: influxReady, url, managed: managed !== undefined, writer: writer.stats.state, lastError: writer.stats.lastError ?? null },
+      };
+    },
+    async stop(flushTimeoutMs: number) {
+      clearInterval(pinger);
+      const flushed = await writer.flush(flushTimeoutMs);
+      if (!flushed) log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');
+      await writer.stop();
+      await spool.close();
+      await managed?.stop();
+    },
+  };
+}
+
+async function startHttp(config: Config, log: Logger, deps: Parameters<typeof createApi>[0]) {
+  const api = await createApi(deps);
+  await api.listen({ port: config.http.port, host: config.http.host });
+  const httpPort = (api.server.address() as { port: number }).port;
+  log.info({ httpPort, host: config.http.host }, 'http api ready');
+  return { api, httpPort };
+}
+
+/** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
+export async function startService(loaded: LoadedConfig, overrides: Overrides, log: Logger): Promise<RunningService> {
+  const { config, dataDir } = applyOverrides(loaded, overrides);
+  const unlock = lockDataDir(dataDir);
+  const registry = new RegistryHolder(loaded.file, config, log);
+  const storage = await startStorage(config, dataDir, log);
+  const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst });
+  const listeners = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
+  const metrics = createMetrics({ counters: storage.pipeline.counters, spool: storage.spool, writer: storage.writer, connectedDevices: () => broker.connectedDevices });
+  const health = () => ({ broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners.mqttPort }, ...storage.health() });
+  const { api, httpPort } = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health });
+  registry.watch();
+  log.info({ mqttPort: listeners.mqttPort, mqttsPort: listeners.mqttsPort, wsPort: listeners.wsPort, httpPort, influx: storage.url, dataDir, devices: registry.get().deviceCount }, 'coldchain service started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    dataDir,
+    mqttPort: listeners.mqttPort,
+    httpPort,
+    influxUrl: storage.url,
+    pipeline: storage.pipeline,
+    spool: storage.spool,
+    writer: storage.writer,
+    registry,
+    stop() {
+      stopping ??= (async () => {
+        registry.stop();
+        const listenersClosed = listeners.close();
+        await broker.drain(5000);
+        await broker.close();
+        await listenersClosed;
+        await api.close();
+        await storage.stop(5000);
+        unlock();
+        log.info('coldchain service stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Ingestion from an external broker (Mosquitto, EMQX) plus HTTP, without our own broker. */
+export async function startIngestService(loaded: LoadedConfig, overrides: Overrides & { brokerUrl: string; clientId: string; username?: string; password?: string }, log: Logger): Promise<RunningService> {
+  const { config, dataDir } = applyOverrides(loaded, overrides);
+  const unlock = lockDataDir(dataDir);
+  const registry = new RegistryHolder(loaded.file, config, log);
+  const storage = await startStorage(config, dataDir, log);
+  const consumer = await startStandaloneIngestor({ brokerUrl: overrides.brokerUrl, clientId: overrides.clientId, username: overrides.username, password: overrides.password, registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'ingest' }) });
+  const metrics = createMetrics({ counters: storage.pipeline.counters, spool: storage.spool, writer: storage.writer, connectedDevices: () => 0 });
+  const health = () => ({ upstream: { ready: consumer.client.connected, broker: overrides.brokerUrl }, ...storage.health() });
+  const { api, httpPort } = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health });
+  registry.watch();
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    dataDir,
+    httpPort,
+    influxUrl: storage.url,
+    pipeline: storage.pipeline,
+    spool: storage.spool,
+    writer: storage.writer,
+    registry,
+    stop() {
+      stopping ??= (async () => {
+        registry.stop();
+        await consumer.stop();
+        await api.close();
+        await storage.stop(5000);
+        unlock();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { Logger } from '../core/logger.js';
+import type { Registry } from '../core/registry.js';
+import { tokenMatches } from '../core/secrets.js';
+import { downlinkRejectTopic, parseDeviceTopic, type IngestPipeline } from '../ingestor/pipeline.js';
+import type { Rejection } from '../ingestor/decode.js';
+import { RateLimiter } from './rate-limit.js';
+import { DEVICE_CHANNELS, maySubscribe } from './topics.js';
+
+export interface BrokerOptions {
+  registry: () => Registry;
+  pipeline: IngestPipeline;
+  log: Logger;
+  ratePerDevice: number;
+  rateBurst: number;
+}
+
+/** Messages refused by authorisation are acknowledged (as Mosquitto does) and routed here, where no one may subscribe. */
+const SINK_TOPIC = '$coldchain/sink';
+const CONNACK_BAD_CREDENTIALS = 4;
+
+const deviceIdOf = (client: Client): string | undefined => (client as Client & { deviceId?: string }).deviceId;
+
+/**
+ * The aedes broker with our hooks: per-device authentication, per-device topic authorisation,
+ * rate limiting, and ingestion inside `authorizePublish` so that PUBACK follows the fsync.
+ */
+export class DeviceBroker {
+  private aedes!: Aedes;
+  private readonly limiter: RateLimiter;
+  private readonly liveByDevice = new Map<string, Client>();
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  private constructor(private readonly options: BrokerOptions) {
+    this.limiter = new RateLimiter(options.ratePerDevice, options.rateBurst);
+  }
+
+  static async create(options: BrokerOptions): Promise<DeviceBroker> {
+    const broker = new DeviceBroker(options);
+    await broker.init();
+    return broker;
+  }
+
+  get instance(): Aedes {
+    return this.aedes;
+  }
+
+  private async init(): Promise<void> {
+    const options = this.options;
+    this.aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
+      drainTimeout: 30_000,
+      maxClientsIdLength: 128,
+    });
+    this.aedes.on('clientDisconnect', (client) => this.forget(client));
+    this.aedes.on('clientError', (client, err) => options.log.debug({ clientId: client.id, device: deviceIdOf(client), err: err.message }, 'mqtt client error'));
+    this.aedes.on('connectionError', (client, err) => options.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'));
+  }
+
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    const placement = username ? this.options.registry().device(username) : undefined;
+    // Hash the password even for unknown devices so timing does not reveal which ids exist.
+    const ok = tokenMatches(password ?? '', placement?.device.tokenHash ?? `sha256:${'0'.repeat(64)}`) && placement !== undefined;
+    if (!ok) {
+      this.options.log.warn({ clientId: client.id, username, known: placement !== undefined }, 'mqtt authentication refused');
+      const err = new Error(placement ? 'bad token' : 'unknown device') as AuthenticateError;
+      err.returnCode = CONNACK_BAD_CREDENTIALS;
+      return done(err, false);
+    }
+    const deviceId = username!;
+    (client as Client & { deviceId?: string }).deviceId = deviceId;
+    const previous = this.liveByDevice.get(deviceId);
+    if (previous && previous !== client && previous.id !== client.id) {
+      // One live connection per device: the newest wins, as MQTT does for a client id.
+      this.options.log.info({ device: deviceId, oldClientId: previous.id, newClientId: client.id }, 'device reconnected; closing its older connection');
+      previous.close();
+    }
+    this.liveByDevice.set(deviceId, client);
+    done(null, true);
+  }
+
+  private forget(client: Client): void {
+    const deviceId = deviceIdOf(client);
+    if (deviceId && this.liveByDevice.get(deviceId) === client) {
+      this.liveByDevice.delete(deviceId);
+      this.limiter.forget(deviceId);
+    }
+  }
+
+  private authorizeSubscribe(client: Client, subscription: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
+    const deviceId = deviceIdOf(client);
+    if (deviceId && maySubscribe(deviceId, subscription.topic)) return done(null, subscription);
+    this.options.log.warn({ device: deviceId, topic: subscription.topic }, 'subscription refused');
+    // null: SUBACK carries 0x80 for this filter and the connection stays up.
+    done(null, null);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (!client) return done(null); // a stored last will published by the broker itself
+    const deviceId = deviceIdOf(client);
+    if (!deviceId) return done(new Error('not authenticated'));
+    if (packet.topic.startsWith('$')) return done(new Error(`${packet.topic} is reserved`));
+
+    const wait = this.limiter.take(deviceId);
+    this.inFlight++;
+    const proceed = () => {
+      this.handlePublish(deviceId, packet)
+        .then(() => done(null), (err: Error) => {
+          this.options.log.error({ err, device: deviceId }, 'could not make a publish durable; closing the connection so the device resends');
+          done(err);
+        })
+        .finally(() => this.settle());
+    };
+    if (wait > 0) setTimeout(proceed, wait);
+    else proceed();
+  }
+
+  private async handlePublish(deviceId: string, packet: PublishPacket): Promise<void> {
+    const topic = packet.topic;
+    const parsed = parseDeviceTopic(topic);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    if (!parsed || parsed.deviceId !== deviceId || !DEVICE_CHANNELS.has(parsed.channel)) {
+      const message = parsed && parsed.deviceId !== deviceId ? `device ${deviceId} may not publish under another device's topic ${topic}` : `topic ${topic} is not one of cc/v1/${deviceId}/{telemetry,status,events}`;
+      packet.topic = SINK_TOPIC;
+      await this.options.pipeline.quarantine(deviceId, topic, payload, { reason: 'topic_not_allowed', message });
+      this.notify(deviceId, [{ reason: 'topic_not_allowed', message }]);
+      return;
+    }
+    if (parsed.channel !== 'telemetry') return;
+    const placement = this.options.registry().device(deviceId);
+    if (!placement) {
+      // Removed from the registry while connected.
+      packet.topic = SINK_TOPIC;
+      await this.options.pipeline.quarantine(deviceId, topic, payload, { reason: 'unknown_device', message: `device ${deviceId} is no longer registered` });
+      return;
+    }
+    const outcome = await this.options.pipeline.ingestTelemetry({ deviceId, siteId: placement.site.id, locationId: placement.location.id }, topic, payload);
+    if (outcome.rejections.length > 0) this.notify(deviceId, outcome.rejections);
+  }
+
+  /** Tells the device why data was refused, on its own downlink (it has no other way to learn). */
+  private notify(deviceId: string, rejections: Rejection[]): void {
+    const payload = Buffer.from(JSON.stringify({ rejected: rejections.slice(0, 50), total: rejections.length, at: new Date().toISOString() }));
+    this.aedes.publish({ cmd: 'publish', topic: downlinkRejectTopic(deviceId), payload, qos: 0, retain: false, dup: false }, () => undefined);
+  }
+
+  private settle(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  get connectedDevices(): number {
+    return this.liveByDevice.size;
+  }
+
+  /** Waits for publishes that are being made durable, so none is cut off between fsync and PUBACK. */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+  }
+}

@@ -1,0 +1,92 @@
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Aedes, Client } from 'aedes';
+import type { Logger } from '../core/logger.js';
+import type { Config } from '../core/config/schema.js';
+
+interface PacketParser {
+  parse(buf: Buffer): number;
+  packet: { length: number };
+}
+
+/**
+ * aedes has no packet size limit, and mqtt-packet buffers a packet whole before handing it on.
+ * After each socket read we look at the length the current packet header declared and close the
+ * connection before a huge packet is accumulated in memory.
+ */
+function limitPacketSize(client: Client, maxBytes: number, log: Logger): void {
+  const parser = (client as unknown as { _parser: PacketParser })._parser;
+  const parse = parser.parse.bind(parser);
+  parser.parse = (buf: Buffer) => {
+    const remaining = parse(buf);
+    if (parser.packet.length > maxBytes) {
+      log.warn({ clientId: client.id, declaredBytes: parser.packet.length, maxBytes }, 'mqtt packet over mqtt.maxPacketBytes; closing the connection');
+      client.conn.destroy();
+    }
+    return remaining;
+  };
+}
+
+export interface Listeners {
+  mqttPort: number;
+  mqttsPort?: number;
+  wsPort?: number;
+  close(): Promise<void>;
+}
+
+function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Logger): Promise<Listeners> {
+  const accept = (socket: Socket) => {
+    socket.setNoDelay(true);
+    limitPacketSize(aedes.handle(socket), mqtt.maxPacketBytes, log);
+  };
+  const servers: Array<TcpServer | HttpServer> = [];
+
+  const tcp = createTcpServer(accept);
+  servers.push(tcp);
+  const mqttPort = await listen(tcp, mqtt.port, mqtt.host);
+
+  let mqttsPort: number | undefined;
+  if (mqtt.tls) {
+    const tls = createTlsServer({ cert: readFileSync(mqtt.tls.cert), key: readFileSync(mqtt.tls.key), ...(mqtt.tls.ca ? { ca: readFileSync(mqtt.tls.ca) } : {}) }, accept);
+    servers.push(tls);
+    mqttsPort = await listen(tls, mqtt.tls.port, mqtt.host);
+  }
+
+  let wsPort: number | undefined;
+  let wss: WebSocketServer | undefined;
+  if (mqtt.websocket) {
+    const http = createHttpServer((_req, res) => res.writeHead(426, { 'Content-Type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+    wss = new WebSocketServer({ server: http, path: mqtt.websocket.path, maxPayload: mqtt.maxPacketBytes });
+    wss.on('connection', (ws, req) => {
+      const stream = createWebSocketStream(ws);
+      limitPacketSize(aedes.handle(stream, req), mqtt.maxPacketBytes, log);
+    });
+    servers.push(http);
+    wsPort = await listen(http, mqtt.websocket.port, mqtt.host);
+  }
+
+  log.info({ mqttPort, mqttsPort, wsPort, host: mqtt.host }, 'mqtt listeners ready');
+  return {
+    mqttPort,
+    mqttsPort,
+    wsPort,
+    /** Stops accepting at once; resolves when every connection is gone (close the broker meanwhile). */
+    async close() {
+      wss?.close();
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
+  };
+}

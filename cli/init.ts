@@ -1,0 +1,31 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_CONFIG_FILE, parseConfigText } from '../core/config/load.js';
+import { SAMPLE_CONFIG } from './sample-config.js';
+
+/** Writes the sample config and its data directory; returns the config path. */
+export function writeSampleConfig(file: string): string {
+  parseConfigText(SAMPLE_CONFIG, file); // the sample must always be valid
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, SAMPLE_CONFIG, { mode: 0o600 });
+  mkdirSync(path.join(path.dirname(file), 'data'), { recursive: true });
+  return file;
+}
+
+export function initCommand(options: { dir: string; force?: boolean; config?: string }): void {
+  const file = path.resolve(options.config ?? path.join(options.dir, DEFAULT_CONFIG_FILE));
+  if (existsSync(file) && !options.force) {
+    throw new Error(`${file} already exists; pass --force to overwrite it`);
+  }
+  writeSampleConfig(file);
+  process.stdout.write(
+    [
+      `wrote ${file} (demo site: 2–8 °C cold room, −25…−15 °C freezer, ambient zone, reefer truck)`,
+      `created ${path.join(path.dirname(file), 'data')}`,
+      'next:',
+      `  coldchain device add dc-sh-cr1-s1 --location dc-sh-cold-room-1 --config ${file}`,
+      `  coldchain start --config ${file}`,
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from '../core/config/load.js';
+import { initCommand } from './init.js';
+import { deviceAddCommand } from './device.js';
+import { tokenCreateCommand } from './token.js';
+import { startCommand, ingestCommand } from './start.js';
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number 0-65535 (0 picks a free one)');
+  return port;
+}
+
+const configOption = () => new Option('-c, --config <file>', 'configuration file (default: ./coldchain.yaml or $COLDCHAIN_CONFIG)');
+
+const program = new Command()
+  .name('coldchain')
+  .description('Cold-chain telemetry: MQTT broker, durable ingestion into InfluxDB, alerts and GSP records')
+  .showHelpAfterError();
+
+program
+  .command('init')
+  .description('write a commented sample configuration (demo site) and its data directory')
+  .option('--dir <dir>', 'where to write coldchain.yaml', '.')
+  .option('--force', 'overwrite an existing coldchain.yaml')
+  .addOption(configOption())
+  .action(initCommand);
+
+program
+  .command('device')
+  .description('manage devices in the registry')
+  .command('add')
+  .description('register a device; prints its MQTT token once (last line of stdout)')
+  .argument('<id>', 'device id (MQTT username; topics are cc/v1/<id>/...)')
+  .requiredOption('--location <id>', 'location the device measures')
+  .option('--interval <duration>', 'reporting interval, e.g. 60s or 5m', '60s')
+  .option('--name <name>', 'human-readable name')
+  .addOption(configOption())
+  .action(deviceAddCommand);
+
+program
+  .command('token')
+  .description('manage HTTP API tokens')
+  .command('create')
+  .description('create an HTTP API token; prints it once (last line of stdout)')
+  .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'qa', 'viewer']).makeOptionMandatory())
+  .option('--id <id>', 'a name for the token (default: role and date)')
+  .addOption(configOption())
+  .action(tokenCreateCommand);
+
+const serviceOptions = (command: Command) =>
+  command
+    .addOption(configOption())
+    .option('--data-dir <dir>', 'data directory (spool, managed InfluxDB)')
+    .option('--http-port <port>', 'HTTP port (0 = free port)', parsePort)
+    .option('--influx-url <url>', 'use this InfluxDB (v1 API) instead of a managed influxd')
+    .option('--influx-db <name>', 'InfluxDB database')
+    .option('--influx-token <token>', 'InfluxDB 2.x/3.x token (prefer $COLDCHAIN_INFLUX_TOKEN)');
+
+serviceOptions(
+  program
+    .command('start')
+    .description('run everything: broker, ingestion, InfluxDB (managed unless --influx-url), HTTP API')
+    .option('--mqtt-port <port>', 'MQTT TCP port (0 = free port)', parsePort),
+).action(startCommand);
+
+serviceOptions(
+  program
+    .command('ingest')
+    .description('ingest from an existing broker (Mosquitto, EMQX) with a persistent QoS 1 session')
+    .requiredOption('--broker <url>', 'e.g. mqtt://127.0.0.1:1883')
+    .option('--client-id <id>', 'session client id (keep it stable: the broker queues for it)', 'coldchain-ingestor')
+    .option('--username <name>', 'broker username')
+    .option('--password <password>', 'broker password (prefer $COLDCHAIN_BROKER_PASSWORD)'),
+).action(ingestCommand);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(1);
+});

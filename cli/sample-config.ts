@@ -1,0 +1,71 @@
+/** The commented configuration `coldchain init` writes: a demo site a newcomer can run at once. */
+export const SAMPLE_CONFIG = `# Cold-chain telemetry service configuration.
+# Validated on every start: an error names the line and the key. Reloaded when it changes.
+# Durations are written like 30s, 5m, 2h, 1830d.
+
+# Spool, managed InfluxDB and logs live here (relative to this file).
+dataDir: ./data
+
+mqtt:
+  host: 0.0.0.0
+  port: 1883            # 0 picks a free port (logged at start)
+  # tls: { port: 8883, cert: ./certs/server.crt, key: ./certs/server.key }
+  # websocket: { port: 8083, path: /mqtt }
+  maxPacketBytes: 4194304   # larger packets close the connection before they are buffered
+  ratePerDevice: 50         # messages/s sustained per device; bursts above are delayed, not dropped
+  rateBurst: 500
+
+http:
+  host: 0.0.0.0
+  port: 8080
+
+influx:
+  # Leave url out to let the service run its own influxd (Debian package "influxdb") under dataDir.
+  # url: http://127.0.0.1:8086
+  database: coldchain
+  # token: set COLDCHAIN_INFLUX_TOKEN instead of writing it here (InfluxDB 2.x/3.x v1 API)
+  retention: 1830d          # GSP: keep records at least 5 years
+
+ingest:
+  maxPayloadBytes: 262144   # larger payloads are quarantined as payload_too_large
+  maxBatchReadings: 5000
+  maxFutureSkew: 5m         # device clocks further ahead are rejected
+  maxPastAge: 30d           # store-and-forward backlog accepted up to this age
+
+# Product profiles: the ranges goods must stay in (alert rules build on these).
+profiles:
+  - id: vaccines-2-8
+    name: Vaccines and biologics (2–8 °C)
+    temperature: { min: 2, max: 8 }
+    humidity: { min: 35, max: 75 }
+  - id: frozen-medicine
+    name: Frozen medicines (−25…−15 °C)
+    temperature: { min: -25, max: -15 }
+  - id: room-temperature
+    name: Controlled room temperature (15–25 °C)
+    temperature: { min: 15, max: 25 }
+    humidity: { min: 35, max: 75 }
+
+sites:
+  - id: dc-shanghai
+    name: Shanghai distribution centre
+    kind: warehouse
+    locations:
+      - { id: dc-sh-cold-room-1, name: Cold room 1, kind: cold_room, profile: vaccines-2-8, areaM2: 120 }
+      - { id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40 }
+      - { id: dc-sh-ambient-a, name: Ambient zone A, kind: ambient_zone, profile: room-temperature, areaM2: 600 }
+  - id: truck-hu-a12345
+    name: Reefer truck 沪A12345
+    kind: vehicle
+    vehicleType: refrigerated truck
+    plate: 沪A12345
+    locations:
+      - { id: truck-hu-a12345-box, name: Cargo box, kind: vehicle_compartment, profile: vaccines-2-8, volumeM3: 30 }
+
+# Devices are added with: coldchain device add ID --location LOCATION [--interval 60s]
+# Only a hash of each device token is stored here.
+devices: []
+
+# HTTP API tokens are added with: coldchain token create --role admin|operator|qa|viewer
+apiTokens: []
+`;

@@ -1,0 +1,70 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'coldchain.yaml';
+
+/** A config problem a person can fix: it names the file, line and key path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  file: string;
+  config: Config;
+  /** dataDir resolved against the config file's folder. */
+  dataDir: string;
+}
+
+export function resolveConfigPath(file?: string): string {
+  return path.resolve(file ?? process.env.COLDCHAIN_CONFIG ?? DEFAULT_CONFIG_FILE);
+}
+
+function formatPath(keyPath: ReadonlyArray<PropertyKey>): string {
+  return keyPath.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
+}
+
+function lineOf(doc: Document, lines: LineCounter, keyPath: ReadonlyArray<PropertyKey>): number | undefined {
+  // Walk up until a node exists: a missing key is reported at its parent.
+  for (let depth = keyPath.length; depth >= 0; depth--) {
+    const node = doc.getIn(keyPath.slice(0, depth) as unknown[], true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+export function describeIssues(issues: z.core.$ZodIssue[], doc: Document, lines: LineCounter): string[] {
+  return issues.map((issue) => {
+    const line = lineOf(doc, lines, issue.path);
+    const where = issue.path.length ? formatPath(issue.path) : '(top level)';
+    return `${line ? `line ${line}: ` : ''}${where}: ${issue.message}`;
+  });
+}
+
+export function parseConfigText(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(file, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`));
+  }
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) throw new ConfigError(file, describeIssues(result.error.issues, doc, lines));
+  return result.data;
+}
+
+export function loadConfig(file?: string): LoadedConfig {
+  const resolved = resolveConfigPath(file);
+  if (!existsSync(resolved)) {
+    throw new ConfigError(resolved, [`file not found; create one with "coldchain init" or pass --config FILE`]);
+  }
+  const config = parseConfigText(readFileSync(resolved, 'utf8'), resolved);
+  return { file: resolved, config, dataDir: path.resolve(path.dirname(resolved), config.dataDir) };
+}

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { durationMs } from '../duration.js';
+
+/** Identifiers appear in MQTT topics and InfluxDB tags, so they are kept to a safe alphabet. */
+export const identifier = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of letters, digits, "-", "_" or "." and start with a letter or digit');
+
+const port = z.number().int().min(0).max(65535);
+const hashedSecret = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 hex digits (written by the CLI, never a plain token)');
+
+const range = z
+  .object({ min: z.number(), max: z.number() })
+  .refine((r) => r.min < r.max, { message: 'min must be below max' });
+
+export const productProfileSchema = z.object({
+  id: identifier,
+  name: z.string().optional(),
+  temperature: range.describe('°C range the product must stay in'),
+  humidity: range.optional().describe('%RH range, when humidity matters'),
+  /** Activation energy for mean kinetic temperature (USP <1160>), kJ/mol. */
+  mktActivationEnergyKJ: z.number().positive().default(83.144),
+});
+
+export const locationKinds = ['cold_room', 'freezer', 'ambient_zone', 'vehicle_compartment'] as const;
+
+export const locationSchema = z.object({
+  id: identifier,
+  name: z.string().optional(),
+  kind: z.enum(locationKinds),
+  profile: identifier,
+  areaM2: z.number().positive().optional(),
+  volumeM3: z.number().positive().optional(),
+});
+
+export const siteSchema = z.object({
+  id: identifier,
+  name: z.string().optional(),
+  kind: z.enum(['warehouse', 'vehicle']).default('warehouse'),
+  /** For vehicles: e.g. "reefer truck"; GSP records name the vehicle type. */
+  vehicleType: z.string().optional(),
+  plate: z.string().optional(),
+  locations: z.array(locationSchema).min(1),
+});
+
+export const deviceSchema = z.object({
+  id: identifier,
+  location: identifier,
+  interval: durationMs.default(60_000),
+  tokenHash: hashedSecret,
+  name: z.string().optional(),
+});
+
+export const apiRoles = ['admin', 'operator', 'qa', 'viewer'] as const;
+export const apiTokenSchema = z.object({
+  id: identifier,
+  role: z.enum(apiRoles),
+  tokenHash: hashedSecret,
+  createdAt: z.string().optional(),
+});
+
+const tlsListener = z.object({ port, cert: z.string(), key: z.string(), ca: z.string().optional() });
+
+export const configSchema = z
+  .object({
+    dataDir: z.string().default('./data'),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+    mqtt: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(1883),
+        tls: tlsListener.optional(),
+        websocket: z.object({ port, path: z.string().default('/mqtt') }).optional(),
+        /** MQTT packets above this size close the connection before they are buffered whole. */
+        maxPacketBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+        /** Sustained messages per second per device; bursts above it are delayed, never dropped. */
+        ratePerDevice: z.number().positive().default(50),
+        rateBurst: z.number().int().positive().default(500),
+      })
+      .prefault({}),
+    http: z.object({ host: z.string().default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+    influx: z
+      .object({
+        /** Absent: the service runs its own influxd under dataDir. */
+        url: z.url().optional(),
+        database: identifier.default('coldchain'),
+        token: z.string().optional(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        retention: durationMs.prefault('1830d'),
+        createDatabase: z.boolean().default(true),
+      })
+      .prefault({}),
+    ingest: z
+      .object({
+        maxPayloadBytes: z.number().int().min(256).default(256 * 1024),
+        maxBatchReadings: z.number().int().positive().default(5000),
+        maxFutureSkew: durationMs.prefault('5m'),
+        maxPastAge: durationMs.prefault('30d'),
+      })
+      .prefault({}),
+    spool: z
+      .object({
+        segmentBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024),
+        writeBatchPoints: z.number().int().positive().default(5000),
+        retryMax: durationMs.prefault('30s'),
+      })
+      .prefault({}),
+    profiles: z.array(productProfileSchema).default([]),
+    sites: z.array(siteSchema).default([]),
+    devices: z.array(deviceSchema).default([]),
+    apiTokens: z.array(apiTokenSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const profileIds = new Set<string>();
+    config.profiles.forEach((profile, i) => {
+      if (profileIds.has(profile.id)) ctx.addIssue({ code: 'custom', path: ['profiles', i, 'id'], message: `duplicate profile id "${profile.id}"` });
+      profileIds.add(profile.id);
+    });
+    const locationIds = new Set<string>();
+    const siteIds = new Set<string>();
+    config.sites.forEach((site, s) => {
+      if (siteIds.has(site.id)) ctx.addIssue({ code: 'custom', path: ['sites', s, 'id'], message: `duplicate site id "${site.id}"` });
+      siteIds.add(site.id);
+      site.locations.forEach((location, l) => {
+        if (locationIds.has(location.id)) {
+          ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'id'], message: `duplicate location id "${location.id}" (location ids are unique across sites)` });
+        }
+        locationIds.add(location.id);
+        if (!profileIds.has(location.profile)) {
+          ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'profile'], message: `unknown profile "${location.profile}"; known: ${[...profileIds].join(', ') || 'none'}` });
+        }
+        if ((site.kind === 'vehicle') !== (location.kind === 'vehicle_compartment')) {
+          ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'kind'], message: site.kind === 'vehicle' ? 'a vehicle holds only vehicle_compartment locations' : 'vehicle_compartment belongs under a site of kind vehicle' });
+        }
+      });
+    });
+    const deviceIds = new Set<string>();
+    config.devices.forEach((device, i) => {
+      if (deviceIds.has(device.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${device.id}"` });
+      deviceIds.add(device.id);
+      if (!locationIds.has(device.location)) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'location'], message: `unknown location "${device.location}"; known: ${[...locationIds].join(', ') || 'none'}` });
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ProductProfile = z.infer<typeof productProfileSchema>;
+export type Site = z.infer<typeof siteSchema>;
+export type Location = z.infer<typeof locationSchema>;
+export type Device = z.infer<typeof deviceSchema>;
+export type ApiRole = (typeof apiRoles)[number];

@@ -1,0 +1,40 @@
+import type { Config, Device, Location, ProductProfile, Site } from './config/schema.js';
+
+export interface DevicePlacement {
+  device: Device;
+  site: Site;
+  location: Location;
+  profile: ProductProfile;
+}
+
+/** Read-only lookups over the registry part of the config; rebuilt whenever the config is reloaded. */
+export class Registry {
+  private readonly devices = new Map<string, DevicePlacement>();
+  private readonly locations = new Map<string, { site: Site; location: Location }>();
+
+  constructor(readonly config: Config) {
+    const profiles = new Map(config.profiles.map((p) => [p.id, p]));
+    for (const site of config.sites) {
+      for (const location of site.locations) this.locations.set(location.id, { site, location });
+    }
+    for (const device of config.devices) {
+      const placed = this.locations.get(device.location);
+      const profile = placed && profiles.get(placed.location.profile);
+      // The config schema guarantees both exist; a miss here means a programming error.
+      if (!placed || !profile) throw new Error(`device ${device.id}: location ${device.location} is not in the registry`);
+      this.devices.set(device.id, { device, site: placed.site, location: placed.location, profile });
+    }
+  }
+
+  device(id: string): DevicePlacement | undefined {
+    return this.devices.get(id);
+  }
+
+  location(id: string): { site: Site; location: Location } | undefined {
+    return this.locations.get(id);
+  }
+
+  get deviceCount(): number {
+    return this.devices.size;
+  }
+}

@@ -1,0 +1,97 @@
+import type { z } from 'zod';
+import { readingSchema, type Reading, type RejectReason } from '../core/reading.js';
+
+export interface DecodeLimits {
+  maxPayloadBytes: number;
+  maxBatchReadings: number;
+  maxFutureSkewMs: number;
+  maxPastAgeMs: number;
+}
+
+export interface Rejection {
+  reason: RejectReason;
+  message: string;
+  /** Position in a batch; absent when the whole message was refused. */
+  index?: number;
+}
+
+export interface Decoded {
+  readings: Reading[];
+  rejections: Rejection[];
+  batch: boolean;
+}
+
+function issueReason(issue: z.core.$ZodIssue): RejectReason {
+  const field = issue.path[0];
+  const isBound = issue.code === 'too_small' || issue.code === 'too_big';
+  return isBound && field !== 'seq' ? 'impossible_value' : 'invalid_reading';
+}
+
+function describeIssue(issue: z.core.$ZodIssue, prefix: string): string {
+  const where = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return `${where}: required field missing`;
+  return `${where}: ${issue.message}`;
+}
+
+/** ThingsBoard devices send {ts, values: {...}}; flattened so one schema covers both. */
+function flatten(item: unknown): unknown {
+  if (item && typeof item === 'object' && !Array.isArray(item) && 'values' in item) {
+    const { values, ...rest } = item as { values: unknown };
+    if (values && typeof values === 'object' && !Array.isArray(values)) return { ...rest, ...values };
+  }
+  return item;
+}
+
+function checkTime(reading: Reading, now: number, limits: DecodeLimits): Rejection | undefined {
+  if (reading.ts > now + limits.maxFutureSkewMs) {
+    const ahead = Math.round((reading.ts - now) / 1000);
+    return { reason: 'timestamp_in_future', message: `ts ${new Date(reading.ts).toISOString()} is ${ahead}s ahead of server time (allowed skew ${limits.maxFutureSkewMs / 1000}s)` };
+  }
+  if (reading.ts < now - limits.maxPastAgeMs) {
+    const hint = reading.ts > 0 && reading.ts < 1e11 ? ' (it looks like epoch seconds; send milliseconds)' : '';
+    return { reason: 'timestamp_too_old', message: `ts ${reading.ts} is older than the accepted backlog of ${Math.round(limits.maxPastAgeMs / 86_400_000)} days${hint}` };
+  }
+  return undefined;
+}
+
+/**
+ * Turns one telemetry payload into valid readings and precise rejections.
+ * A bad reading inside a batch rejects only itself; the rest of the batch is kept.
+ */
+export function decodeTelemetry(payload: Buffer, now: number, limits: DecodeLimits): Decoded {
+  if (payload.length > limits.maxPayloadBytes) {
+    return { readings: [], batch: false, rejections: [{ reason: 'payload_too_large', message: `payload is ${payload.length} bytes; the limit is ${limits.maxPayloadBytes}` }] };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    return { readings: [], batch: false, rejections: [{ reason: 'malformed_json', message: `payload is not JSON: ${(err as Error).message}` }] };
+  }
+  if (body && typeof body === 'object' && !Array.isArray(body) && Array.isArray((body as { readings?: unknown }).readings)) {
+    body = (body as { readings: unknown[] }).readings;
+  }
+  const batch = Array.isArray(body);
+  const items: unknown[] = batch ? (body as unknown[]) : [body];
+  if (items.length === 0) return { readings: [], batch, rejections: [{ reason: 'empty_batch', message: 'batch array holds no readings' }] };
+  if (items.length > limits.maxBatchReadings) {
+    return { readings: [], batch, rejections: [{ reason: 'batch_too_large', message: `batch holds ${items.length} readings; the limit is ${limits.maxBatchReadings}` }] };
+  }
+
+  const readings: Reading[] = [];
+  const rejections: Rejection[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const parsed = readingSchema.safeParse(flatten(items[i]));
+    const index = batch ? i : undefined;
+    if (!parsed.success) {
+      const first = parsed.error.issues[0]!;
+      const message = parsed.error.issues.map((issue) => describeIssue(issue, batch ? `[${i}]` : '')).join('; ');
+      rejections.push({ reason: issueReason(first), message, index });
+      continue;
+    }
+    const timeProblem = checkTime(parsed.data, now, limits);
+    if (timeProblem) rejections.push({ ...timeProblem, index });
+    else readings.push(parsed.data);
+  }
+  return { readings, rejections, batch };
+}

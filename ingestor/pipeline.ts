@@ -1,0 +1,105 @@
+import { EventEmitter } from 'node:events';
+import type { RejectReason } from '../core/reading.js';
+import { decodeTelemetry, type DecodeLimits, type Rejection } from './decode.js';
+import { RAW_PREVIEW_BYTES, type AcceptedRecord, type RejectedRecord } from './records.js';
+import type { Spool } from './spool.js';
+
+export interface Placement {
+  deviceId: string;
+  siteId: string;
+  locationId: string;
+}
+
+export interface IngestOutcome {
+  accepted: number;
+  rejections: Rejection[];
+}
+
+export class IngestCounters {
+  acceptedReadings = 0;
+  acceptedMessages = 0;
+  readonly rejected = new Map<RejectReason, number>();
+
+  countRejection(reason: RejectReason): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+}
+
+export interface PipelineEvents {
+  /** Readings that are on disk, in arrival order; consumers (rules, live board) hang here. */
+  accepted: [AcceptedRecord];
+  rejected: [RejectedRecord];
+}
+
+/**
+ * Validation plus spooling: the part of ingestion shared by the embedded broker hook and the
+ * standalone ingestor. The returned promise settles only when everything the message produced,
+ * accepted readings and quarantined rejects alike, is fsync'ed; then the caller may acknowledge.
+ */
+export class IngestPipeline extends EventEmitter<PipelineEvents> {
+  readonly counters = new IngestCounters();
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly limits: DecodeLimits,
+  ) {
+    super();
+  }
+
+  async ingestTelemetry(placement: Placement, topic: string, payload: Buffer): Promise<IngestOutcome> {
+    const receivedAt = Date.now();
+    const decoded = decodeTelemetry(payload, receivedAt, this.limits);
+    const pending: Promise<void>[] = [];
+    let accepted: AcceptedRecord | undefined;
+    if (decoded.readings.length > 0) {
+      accepted = { k: 'r', d: placement.deviceId, s: placement.siteId, l: placement.locationId, at: receivedAt, r: decoded.readings as AcceptedRecord['r'] };
+      pending.push(this.spool.append(JSON.stringify(accepted)));
+    }
+    const rejected = decoded.rejections.map((rejection) => this.rejectionRecord(placement.deviceId, topic, payload, rejection, receivedAt));
+    for (const record of rejected) pending.push(this.spool.append(JSON.stringify(record)));
+    await Promise.all(pending);
+
+    if (accepted) {
+      this.counters.acceptedMessages++;
+      this.counters.acceptedReadings += accepted.r.length;
+      this.emit('accepted', accepted);
+    }
+    for (const record of rejected) {
+      this.counters.countRejection(record.reason);
+      this.emit('rejected', record);
+    }
+    return { accepted: accepted?.r.length ?? 0, rejections: decoded.rejections };
+  }
+
+  /** Quarantines a message refused before decoding (unknown device, foreign topic). */
+  async quarantine(deviceId: string, topic: string, payload: Buffer, rejection: Rejection): Promise<void> {
+    const record = this.rejectionRecord(deviceId, topic, payload, rejection, Date.now());
+    await this.spool.append(JSON.stringify(record));
+    this.counters.countRejection(record.reason);
+    this.emit('rejected', record);
+  }
+
+  private rejectionRecord(deviceId: string, topic: string, payload: Buffer, rejection: Rejection, at: number): RejectedRecord {
+    return {
+      k: 'x',
+      d: deviceId,
+      at,
+      reason: rejection.reason,
+      message: rejection.message,
+      ...(rejection.index !== undefined ? { index: rejection.index } : {}),
+      topic,
+      bytes: payload.length,
+      raw: payload.subarray(0, RAW_PREVIEW_BYTES).toString('utf8'),
+    };
+  }
+}
+
+/** Parses cc/v1/<deviceId>/<channel>[/...]; undefined when the topic is outside the contract. */
+export function parseDeviceTopic(topic: string): { deviceId: string; channel: string } | undefined {
+  if (!topic.startsWith('cc/v1/')) return undefined;
+  const slash = topic.indexOf('/', 6);
+  if (slash === -1) return undefined;
+  return { deviceId: topic.slice(6, slash), channel: topic.slice(slash + 1) };
+}
+
+export const downlinkRejectTopic = (deviceId: string) => `cc/v1/${deviceId}/downlink/rejects`;

@@ -1,0 +1,262 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readdirSync, openSync, fsyncSync, closeSync, statSync, readFileSync, existsSync } from 'node:fs';
+import { open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../core/logger.js';
+
+/** Where the writer has got to: everything before (segment, offset) is confirmed by InfluxDB. */
+export interface SpoolPosition {
+  segment: number;
+  offset: number;
+}
+
+export interface SpoolChunk {
+  lines: string[];
+  next: SpoolPosition;
+}
+
+interface CommitGroup {
+  lines: string[];
+  records: number;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const SEGMENT_SUFFIX = '.seg';
+const segmentName = (id: number) => `${String(id).padStart(12, '0')}${SEGMENT_SUFFIX}`;
+
+function newGroup(): CommitGroup {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A failed fsync rejects every waiter; the promise itself must not crash the process when unobserved.
+  promise.catch(() => undefined);
+  return { lines: [], records: 0, promise, resolve, reject };
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A durable append-only log of newline-delimited records in numbered segment files.
+ *
+ * `append` resolves only after the bytes are written and fdatasync'ed (group commit: every
+ * append that arrives while one fsync runs joins the next one), which is what lets the broker
+ * send PUBACK as a promise that the reading survives a crash. The writer reads committed bytes
+ * back and calls `confirm` once InfluxDB has them; whole confirmed segments are deleted.
+ */
+export class Spool extends EventEmitter {
+  private active!: { id: number; handle: FileHandle; size: number };
+  private readonly sealedSizes = new Map<number, number>();
+  private group = newGroup();
+  private flushing = false;
+  private flushScheduled = false;
+  private closed = false;
+  private cursor: SpoolPosition = { segment: 0, offset: 0 };
+  private pendingRecords = 0;
+  private failure: Error | undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  async open(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    const ids = readdirSync(this.dir)
+      .filter((f) => f.endsWith(SEGMENT_SUFFIX))
+      .map((f) => Number.parseInt(f, 10))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    this.cursor = this.readCursor(ids[0] ?? 1);
+    for (const id of ids) {
+      if (id < this.cursor.segment) {
+        await unlink(path.join(this.dir, segmentName(id)));
+        continue;
+      }
+      const file = path.join(this.dir, segmentName(id));
+      const size = statSync(file).size;
+      this.sealedSizes.set(id, size);
+      this.pendingRecords += this.countLines(file, id === this.cursor.segment ? this.cursor.offset : 0);
+    }
+    // Appends always go to a fresh segment, so a torn tail from a crash stays in a sealed one
+    // where the reader skips it; those bytes were never fsync'ed, hence never acknowledged.
+    const nextId = (ids.at(-1) ?? this.cursor.segment - 1) + 1;
+    await this.openSegment(Math.max(nextId, this.cursor.segment));
+    if (this.pendingRecords > 0) this.log.info({ records: this.pendingRecords, segments: this.sealedSizes.size }, 'spool recovered unconfirmed records');
+  }
+
+  private readCursor(firstSegment: number): SpoolPosition {
+    const file = path.join(this.dir, 'cursor.json');
+    if (!existsSync(file)) return { segment: firstSegment, offset: 0 };
+    try {
+      const parsed = JSON.parse(readFileSync(file, 'utf8')) as SpoolPosition;
+      if (Number.isInteger(parsed.segment) && Number.isInteger(parsed.offset)) return parsed;
+    } catch {
+      // fall through: a damaged cursor only means resending confirmed readings, which is idempotent
+    }
+    this.log.warn({ file }, 'spool cursor unreadable; replaying from the oldest segment');
+    return { segment: firstSegment, offset: 0 };
+  }
+
+  private countLines(file: string, from: number): number {
+    const bytes = readFileSync(file);
+    let count = 0;
+    for (let i = bytes.indexOf(10, from); i !== -1; i = bytes.indexOf(10, i + 1)) count++;
+    return count;
+  }
+
+  private async openSegment(id: number): Promise<void> {
+    const handle = await open(path.join(this.dir, segmentName(id)), 'a+');
+    fsyncDir(this.dir);
+    this.active = { id, handle, size: 0 };
+  }
+
+  /** Resolves once `line` (one JSON record, no newline) is on disk. */
+  append(line: string): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('spool is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    const group = this.group;
+    group.lines.push(line);
+    group.records += 1;
+    if (!this.flushing && !this.flushScheduled) {
+      this.flushScheduled = true;
+      // setImmediate lets every publish parsed from the same socket reads join this commit.
+      setImmediate(() => void this.flush());
+    }
+    return group.promise;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.group.lines.length > 0) {
+        const group = this.group;
+        this.group = newGroup();
+        try {
+          const data = Buffer.from(group.lines.join('\n') + '\n', 'utf8');
+          await this.active.handle.write(data, 0, data.length, null);
+          await this.active.handle.datasync();
+          this.active.size += data.length;
+          this.pendingRecords += group.records;
+          group.resolve();
+          this.emit('committed');
+          if (this.active.size >= this.segmentBytes) await this.rotate();
+        } catch (err) {
+          // A disk that cannot fsync cannot promise durability: refuse further appends, loudly.
+          this.failure = new Error(`spool write failed: ${(err as Error).message}`);
+          this.log.fatal({ err }, 'spool write failed; readings are no longer acknowledged');
+          group.reject(this.failure);
+          this.group.reject(this.failure);
+          this.emit('error', this.failure);
+          return;
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    const { id, handle, size } = this.active;
+    await handle.close();
+    this.sealedSizes.set(id, size);
+    await this.openSegment(id + 1);
+  }
+
+  /** Reads committed records from `from`, at most about `maxBytes`. */
+  async read(from: SpoolPosition, maxBytes: number): Promise<SpoolChunk> {
+    let position = { ...from };
+    for (;;) {
+      const isActive = position.segment === this.active.id;
+      const size = isActive ? this.active.size : this.sealedSizes.get(position.segment);
+      if (size === undefined) {
+        // Segment gone or never existed: skip ahead to the next one we know.
+        const later = [...this.sealedSizes.keys(), this.active.id].filter((id) => id > position.segment).sort((a, b) => a - b)[0];
+        if (later === undefined) return { lines: [], next: position };
+        position = { segment: later, offset: 0 };
+        continue;
+      }
+      if (position.offset >= size) {
+        if (isActive) return { lines: [], next: position };
+        position = { segment: position.segment + 1, offset: 0 };
+        continue;
+      }
+      const length = Math.min(maxBytes, size - position.offset);
+      const handle = isActive ? this.active.handle : await open(path.join(this.dir, segmentName(position.segment)), 'r');
+      try {
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, position.offset);
+        const lastNewline = buffer.lastIndexOf(10, bytesRead - 1);
+        if (lastNewline === -1) {
+          if (bytesRead < size - position.offset) {
+            // One record larger than maxBytes: read it whole rather than stall.
+            return this.read(position, maxBytes * 2);
+          }
+          this.log.warn({ segment: position.segment, offset: position.offset, bytes: bytesRead }, 'skipping torn tail of a spool segment (never acknowledged)');
+          position = { segment: position.segment, offset: size };
+          continue;
+        }
+        const lines = buffer.toString('utf8', 0, lastNewline).split('\n');
+        return { lines, next: { segment: position.segment, offset: position.offset + lastNewline + 1 } };
+      } finally {
+        if (!isActive) await handle.close();
+      }
+    }
+  }
+
+  get start(): SpoolPosition {
+    return { ...this.cursor };
+  }
+
+  /** Records up to `position` are in InfluxDB: persist the cursor and drop finished segments. */
+  async confirm(position: SpoolPosition, records: number): Promise<void> {
+    this.cursor = { ...position };
+    this.pendingRecords = Math.max(0, this.pendingRecords - records);
+    const file = path.join(this.dir, 'cursor.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(this.cursor), { flush: true });
+    await rename(`${file}.tmp`, file);
+    for (const id of [...this.sealedSizes.keys()]) {
+      if (id < position.segment) {
+        this.sealedSizes.delete(id);
+        await unlink(path.join(this.dir, segmentName(id))).catch(() => undefined);
+      }
+    }
+  }
+
+  get depth(): { records: number; bytes: number } {
+    let bytes = this.active.size;
+    for (const size of this.sealedSizes.values()) bytes += size;
+    return { records: this.pendingRecords, bytes: Math.max(0, bytes - this.cursor.offset) };
+  }
+
+  get healthy(): boolean {
+    return !this.failure && !this.closed;
+  }
+
+  /** Waits for in-flight commits, then closes the active segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.flushing || this.flushScheduled || this.group.lines.length > 0) {
+      if (!this.flushing && !this.flushScheduled) await this.flush();
+      else await new Promise((r) => setImmediate(r));
+    }
+    this.closed = true;
+    await this.active.handle.close();
+  }
+}

@@ -1,0 +1,172 @@
+import { appendFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../core/logger.js';
+import { InfluxError, type InfluxClient } from '../storage/influx.js';
+import type { Spool, SpoolPosition } from './spool.js';
+import { pointsIn, toLineProtocol, type SpoolRecord } from './records.js';
+
+export interface WriterStats {
+  pointsWritten: number;
+  pointsDropped: number;
+  batchesWritten: number;
+  failures: number;
+  /** Seconds per successful /write, for the latency histogram. */
+  latencies: number[];
+  lastError?: string;
+  lastSuccessAt?: number;
+  /** Server receive time of the oldest record not yet confirmed, when known. */
+  oldestPendingAt?: number;
+  state: 'idle' | 'writing' | 'retrying' | 'stopped';
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+/**
+ * Drains the spool into InfluxDB in large batches. A batch is confirmed (and its spool bytes
+ * released) only after InfluxDB answered 204; anything else is retried with capped exponential
+ * backoff, forever, because the spool is the only copy. InfluxDB's "partial write" 400s are the
+ * exception: it stored the rest of the batch and will never accept the dropped points, so they
+ * go to a dead-letter file and the batch counts as done.
+ */
+export class SpoolWriter {
+  readonly stats: WriterStats = { pointsWritten: 0, pointsDropped: 0, batchesWritten: 0, failures: 0, latencies: [], state: 'idle' };
+  private readonly abort = new AbortController();
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private position: SpoolPosition;
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly influx: InfluxClient,
+    private readonly log: Logger,
+    private readonly options: { batchBytes?: number; retryMaxMs: number; deadLetterFile: string },
+  ) {
+    this.position = spool.start;
+    spool.on('committed', () => this.wake?.());
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    let backoff = 100;
+    while (!signal.aborted) {
+      const chunk = await this.spool.read(this.position, this.options.batchBytes ?? 2 * 1024 * 1024);
+      if (chunk.lines.length === 0) {
+        this.stats.state = 'idle';
+        this.stats.oldestPendingAt = undefined;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, 1000).unref();
+        });
+        this.wake = undefined;
+        continue;
+      }
+      const { body, points, records, oldest } = this.encode(chunk.lines);
+      this.stats.oldestPendingAt = oldest;
+      for (;;) {
+        if (signal.aborted) return;
+        this.stats.state = 'writing';
+        const started = performance.now();
+        try {
+          if (body.length > 0) await this.influx.write(body);
+          this.recordSuccess(points, started);
+          backoff = 100;
+          break;
+        } catch (err) {
+          if (err instanceof InfluxError && !err.retryable) {
+            await this.deadLetter(err, body, points);
+            break;
+          }
+          this.stats.failures++;
+          this.stats.state = 'retrying';
+          this.stats.lastError = (err as Error).message;
+          this.log.warn({ err: (err as Error).message, retryInMs: backoff, pendingRecords: this.spool.depth.records }, 'InfluxDB write failed; will retry');
+          await sleep(backoff, signal);
+          backoff = Math.min(this.options.retryMaxMs, backoff * 2);
+        }
+      }
+      await this.spool.confirm(chunk.next, records);
+      this.position = chunk.next;
+    }
+  }
+
+  private encode(lines: string[]): { body: string; points: number; records: number; oldest: number | undefined } {
+    let body = '';
+    let points = 0;
+    let records = 0;
+    let oldest: number | undefined;
+    for (const line of lines) {
+      records++;
+      let record: SpoolRecord;
+      try {
+        record = JSON.parse(line) as SpoolRecord;
+      } catch {
+        this.log.error({ line: line.slice(0, 200) }, 'unreadable spool record skipped');
+        continue;
+      }
+      oldest ??= record.at;
+      body += toLineProtocol(record, fnv1a(line));
+      points += pointsIn(record);
+    }
+    return { body, points, records, oldest };
+  }
+
+  private recordSuccess(points: number, started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.stats.pointsWritten += points;
+    this.stats.batchesWritten++;
+    this.stats.lastSuccessAt = Date.now();
+    if (this.stats.latencies.length < 10_000) this.stats.latencies.push(seconds);
+    this.stats.lastError = undefined;
+  }
+
+  private async deadLetter(err: InfluxError, body: string, points: number): Promise<void> {
+    const dropped = Number(/dropped=(\d+)/.exec(err.message)?.[1] ?? points);
+    this.stats.pointsDropped += dropped;
+    this.stats.pointsWritten += Math.max(0, points - dropped);
+    this.stats.lastError = err.message;
+    this.log.error({ err: err.message, dropped }, 'InfluxDB refused points for good; batch written to the dead-letter file');
+    await appendFile(this.options.deadLetterFile, JSON.stringify({ at: new Date().toISOString(), error: err.message, lines: body }) + '\n');
+  }
+
+  /** Takes the collected latencies (for the metrics histogram). */
+  drainLatencies(): number[] {
+    return this.stats.latencies.splice(0);
+  }
+
+  get caughtUp(): boolean {
+    return this.spool.depth.records === 0;
+  }
+
+  /** Waits until the spool is empty or `timeoutMs` passes; true when empty. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.caughtUp && Date.now() < deadline) {
+      this.wake?.();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.caughtUp;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wake?.();
+    await this.loop;
+    this.stats.state = 'stopped';
+  }
+}
+
+export const deadLetterPath = (dataDir: string) => path.join(dataDir, 'dead-letter.ndjson');

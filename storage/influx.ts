@@ -1,0 +1,143 @@
+/**
+ * The one module that talks to InfluxDB. It speaks only the v1 HTTP API (`/write` with line
+ * protocol, `/query` with InfluxQL), which InfluxDB 1.x, 2.x (v1 compatibility) and 3.x Core serve.
+ */
+export interface InfluxTarget {
+  url: string;
+  database: string;
+  /** 2.x/3.x API token (sent as "Authorization: Token …"). */
+  token?: string;
+  username?: string;
+  password?: string;
+}
+
+export type InfluxErrorKind = 'unreachable' | 'rejected' | 'auth' | 'not_found' | 'server' | 'timeout';
+
+export class InfluxError extends Error {
+  constructor(
+    readonly kind: InfluxErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'InfluxError';
+  }
+
+  /** Worth retrying later: nothing in the request itself is wrong. */
+  get retryable(): boolean {
+    return this.kind !== 'rejected';
+  }
+}
+
+export interface Series {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+
+interface QueryResponse {
+  results?: Array<{ series?: Series[]; error?: string }>;
+  error?: string;
+}
+
+export class InfluxClient {
+  constructor(
+    readonly target: InfluxTarget,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  private headers(): Record<string, string> {
+    const { token, username, password } = this.target;
+    if (token) return { Authorization: `Token ${token}` };
+    if (username) return { Authorization: `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` };
+    return {};
+  }
+
+  private async request(pathAndQuery: string, init: RequestInit): Promise<Response> {
+    const url = new URL(pathAndQuery, this.target.url);
+    try {
+      return await fetch(url, { ...init, headers: { ...this.headers(), ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      if ((err as Error).name === 'TimeoutError') throw new InfluxError('timeout', `InfluxDB at ${url.origin} did not answer within ${this.timeoutMs} ms`);
+      throw new InfluxError('unreachable', `InfluxDB at ${url.origin} unreachable (${cause})`);
+    }
+  }
+
+  private static async failure(response: Response, what: string): Promise<InfluxError> {
+    const body = (await response.text().catch(() => '')).trim();
+    let message = body;
+    try {
+      message = (JSON.parse(body) as { error?: string }).error ?? body;
+    } catch {
+      // plain-text error bodies are used as they are
+    }
+    const text = `${what} failed: HTTP ${response.status}${message ? `: ${message}` : ''}`;
+    if (response.status === 401 || response.status === 403) return new InfluxError('auth', text, response.status);
+    if (response.status === 404) return new InfluxError('not_found', text, response.status);
+    if (response.status === 400 || response.status === 413 || response.status === 422) return new InfluxError('rejected', text, response.status);
+    return new InfluxError('server', text, response.status);
+  }
+
+  /** Writes line protocol with nanosecond timestamps. Throws InfluxError; `rejected` means do not retry. */
+  async write(lines: string): Promise<void> {
+    const query = new URLSearchParams({ db: this.target.database, precision: 'ns' });
+    const response = await this.request(`/write?${query}`, { method: 'POST', body: lines, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    if (response.status !== 204 && response.status !== 200) throw await InfluxClient.failure(response, 'write');
+    await response.arrayBuffer();
+  }
+
+  /** Runs InfluxQL; times come back as epoch milliseconds. */
+  async query(influxql: string, options: { database?: string | null; method?: 'GET' | 'POST' } = {}): Promise<Series[]> {
+    const params = new URLSearchParams({ q: influxql, epoch: 'ms' });
+    if (options.database !== null) params.set('db', options.database ?? this.target.database);
+    // Statements that change state (CREATE ...) must be POSTed; reads use GET as the brief asks.
+    const method = options.method ?? 'GET';
+    const response = method === 'GET' ? await this.request(`/query?${params}`, { method }) : await this.request('/query', { method, body: params, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    if (response.status !== 200) throw await InfluxClient.failure(response, 'query');
+    const body = (await response.json()) as QueryResponse;
+    if (body.error) throw new InfluxError('rejected', `query failed: ${body.error}`);
+    const series: Series[] = [];
+    for (const result of body.results ?? []) {
+      if (result.error) throw new InfluxError('rejected', `query failed: ${result.error}`);
+      series.push(...(result.series ?? []));
+    }
+    return series;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const response = await this.request('/ping', { method: 'GET' });
+      await response.arrayBuffer();
+      return response.status === 204 || response.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Creates the database and makes `retentionName` its default policy, idempotently. */
+  async ensureDatabase(retentionMs: number, retentionName = 'coldchain_retention'): Promise<void> {
+    const db = quoteIdentifier(this.target.database);
+    const hours = Math.ceil(retentionMs / 3_600_000);
+    await this.query(`CREATE DATABASE ${db}`, { database: null, method: 'POST' });
+    const existing = await this.query(`SHOW RETENTION POLICIES ON ${db}`, { database: null });
+    const known = existing[0]?.values.some((row) => row[0] === retentionName);
+    const verb = known ? 'ALTER' : 'CREATE';
+    await this.query(`${verb} RETENTION POLICY ${quoteIdentifier(retentionName)} ON ${db} DURATION ${hours}h REPLICATION 1 DEFAULT`, { database: null, method: 'POST' });
+  }
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** Rows of one series as objects keyed by column name. */
+export function rowsOf(series: Series | undefined): Array<Record<string, unknown>> {
+  if (!series) return [];
+  return series.values.map((row) => Object.fromEntries(series.columns.map((column, i) => [column, row[i]])));
+}
