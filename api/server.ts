@@ -19,7 +19,7 @@ export interface ApiDeps {
 }
 
 export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = // Request lines are logged at info; the API's own child logger keeps them out unless asked for.
+  // Request lines are logged at info; the API's own child logger keeps them out unless asked for.
   const httpLog = deps.log.child({ component: 'http' }, { level: process.env.COLDCHAIN_HTTP_LOG_LEVEL ?? 'warn' });
   const app = Fastify({ loggerInstance: httpLog as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
 
