@@ -27,9 +27,13 @@ function issueReason(issue: z.core.$ZodIssue): RejectReason {
   return isBound && field !== 'seq' ? 'impossible_value' : 'invalid_reading';
 }
 
-function describeIssue(issue: z.core.$ZodIssue, prefix: string): string {
+function valueAt(item: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined), item);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, item: unknown, prefix: string): string {
   const where = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return `${where}: required field missing`;
+  if (valueAt(item, issue.path) === undefined) return `${where}: required field missing`;
   return `${where}: ${issue.message}`;
 }
 
@@ -81,11 +85,12 @@ export function decodeTelemetry(payload: Buffer, now: number, limits: DecodeLimi
   const readings: Reading[] = [];
   const rejections: Rejection[] = [];
   for (let i = 0; i < items.length; i++) {
-    const parsed = readingSchema.safeParse(flatten(items[i]));
+    const item = flatten(items[i]);
+    const parsed = readingSchema.safeParse(item);
     const index = batch ? i : undefined;
     if (!parsed.success) {
       const first = parsed.error.issues[0]!;
-      const message = parsed.error.issues.map((issue) => describeIssue(issue, batch ? `[${i}]` : '')).join('; ');
+      const message = parsed.error.issues.map((issue) => describeIssue(issue, item, batch ? `[${i}]` : '')).join('; ');
       rejections.push({ reason: issueReason(first), message, index });
       continue;
     }

@@ -1,0 +1,94 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { inject } from 'vitest';
+import { appendToList, editConfig } from '../../core/config/edit.js';
+import { loadConfig } from '../../core/config/load.js';
+import { createLogger } from '../../core/logger.js';
+import { generateToken, hashToken } from '../../core/secrets.js';
+import { InfluxClient } from '../../storage/influx.js';
+import { startService, type Overrides, type RunningService } from '../../app/service.js';
+import { SAMPLE_CONFIG } from '../../cli/sample-config.js';
+
+export const testLog = createLogger((process.env.TEST_LOG_LEVEL as 'info') ?? 'silent', 'test');
+
+export interface Workspace {
+  dir: string;
+  configFile: string;
+  database: string;
+  deviceTokens: Record<string, string>;
+  apiTokens: Record<string, string>;
+}
+
+/** A temp dir with the sample config, the given devices (in the 2–8 °C cold room) and one API token per role. */
+export function makeWorkspace(options: { devices: string[]; location?: string; yamlPatch?: (yaml: string) => string }): Workspace {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cc-test-'));
+  const configFile = path.join(dir, 'coldchain.yaml');
+  writeFileSync(configFile, options.yamlPatch ? options.yamlPatch(SAMPLE_CONFIG) : SAMPLE_CONFIG);
+  const deviceTokens: Record<string, string> = {};
+  const apiTokens: Record<string, string> = {};
+  editConfig(configFile, (doc) => {
+    for (const id of options.devices) {
+      deviceTokens[id] = generateToken('dev');
+      appendToList(doc, 'devices', { id, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s', tokenHash: hashToken(deviceTokens[id]) });
+    }
+    for (const role of ['admin', 'viewer']) {
+      apiTokens[role] = generateToken('api');
+      appendToList(doc, 'apiTokens', { id: `test-${role}`, role, tokenHash: hashToken(apiTokens[role]) });
+    }
+  });
+  return { dir, configFile, database: `t_${randomUUID().replace(/-/g, '').slice(0, 12)}`, deviceTokens, apiTokens };
+}
+
+export async function startTestService(ws: Workspace, overrides: Overrides = {}): Promise<RunningService> {
+  return startService(loadConfig(ws.configFile), { mqttPort: 0, httpPort: 0, influxUrl: inject('influxUrl'), influxDb: ws.database, ...overrides }, testLog);
+}
+
+export function influxFor(ws: Workspace, url = inject('influxUrl')): InfluxClient {
+  return new InfluxClient({ url, database: ws.database });
+}
+
+export async function connectDevice(port: number, deviceId: string, token: string, extra: IClientOptions = {}): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: deviceId, password: token, clientId: `${deviceId}-${randomUUID().slice(0, 8)}`, reconnectPeriod: 0, ...extra });
+}
+
+export async function readingCount(influx: InfluxClient, deviceId: string): Promise<number> {
+  const series = await influx.query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = '${deviceId}'`).catch(() => []);
+  return Number(series[0]?.values[0]?.[1] ?? 0);
+}
+
+export async function rejectsOf(influx: InfluxClient, deviceId: string): Promise<Array<{ reason: string; message: string; payload: string }>> {
+  const series = await influx.query(`SELECT "reason", "message", "payload", "index" FROM "rejects" WHERE "deviceId" = '${deviceId}' ORDER BY time`).catch(() => []);
+  const s = series[0];
+  if (!s) return [];
+  return s.values.map((row) => Object.fromEntries(s.columns.map((c, i) => [c, row[i]])) as { reason: string; message: string; payload: string });
+}
+
+/** Polls until `check` returns true (or throws with the last value after `timeoutMs`). */
+export async function waitFor<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!check(value)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    value = await probe();
+  }
+  return value;
+}
+
+/** Runs a command without blocking the event loop (the service under test lives in this process). */
+export function run(command: string, args: string[], input?: string, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { Socket } from 'node:net';
+import type { RunningService } from '../app/service.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+
+describe('broker authentication and authorisation', () => {
+  let ws: Workspace;
+  let service: RunningService;
+  let port: number;
+
+  beforeAll(async () => {
+    ws = makeWorkspace({ devices: ['dev-a', 'dev-b', 'dev-c'], yamlPatch: (y) => y.replace('maxPacketBytes: 4194304', 'maxPacketBytes: 3145728') });
+    service = await startTestService(ws);
+    port = service.mqttPort!;
+  });
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('refuses a wrong token and an unknown device with CONNACK 4 (bad username or password)', async () => {
+    await expect(connectDevice(port, 'dev-a', 'cc_dev_wrong')).rejects.toThrow(/Bad username or password/i);
+    await expect(connectDevice(port, 'nobody', ws.deviceTokens['dev-a']!)).rejects.toThrow(/Bad username or password/i);
+    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password/i);
+  });
+
+  it("stores nothing when a device publishes under another device's topic, and records why", async () => {
+    const client = await connectDevice(port, 'dev-a', ws.deviceTokens['dev-a']!);
+    await client.publishAsync('cc/v1/dev-b/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 4 }), { qos: 1 });
+    await client.publishAsync('cc/v1/dev-a/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 4.1 }), { qos: 1 });
+    expect(client.connected).toBe(true);
+    await client.endAsync();
+    const influx = influxFor(ws);
+    await waitFor(() => readingCount(influx, 'dev-a'), (n) => n === 1, 20_000, "dev-a's own reading");
+    expect(await readingCount(influx, 'dev-b')).toBe(0);
+    const rejects = await rejectsOf(influx, 'dev-a');
+    expect(rejects).toEqual([expect.objectContaining({ reason: 'topic_not_allowed', message: expect.stringContaining("another device's topic cc/v1/dev-b/telemetry") })]);
+  });
+
+  it('refuses subscriptions to #, $SYS and other devices; allows its own downlink', async () => {
+    const client = await connectDevice(port, 'dev-a', ws.deviceTokens['dev-a']!);
+    for (const filter of ['#', '$SYS/#', 'cc/v1/+/telemetry', 'cc/v1/dev-b/downlink/#']) {
+      // mqtt.js turns a SUBACK return code of 0x80 (failure) into this error.
+      await expect(client.subscribeAsync(filter, { qos: 1 }), filter).rejects.toThrow(/Subscribe error/);
+    }
+    const granted = await client.subscribeAsync('cc/v1/dev-a/downlink/#', { qos: 1 });
+    expect(granted.map((g) => g.qos)).toEqual([1]);
+    expect(client.connected).toBe(true);
+    await client.endAsync();
+  });
+
+  it('keeps one live connection per device: the newest wins', async () => {
+    const first = await connectDevice(port, 'dev-c', ws.deviceTokens['dev-c']!);
+    const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+    const second = await connectDevice(port, 'dev-c', ws.deviceTokens['dev-c']!);
+    await closed;
+    expect(first.connected).toBe(false);
+    expect(second.connected).toBe(true);
+    await second.publishAsync('cc/v1/dev-c/telemetry', JSON.stringify({ ts: Date.now() - 100, temperature: 3 }), { qos: 1 });
+    await second.endAsync();
+    first.end(true);
+  });
+
+  it('closes a connection whose packet header declares more than mqtt.maxPacketBytes, before buffering it', async () => {
+    const client = await connectDevice(port, 'dev-b', ws.deviceTokens['dev-b']!);
+    const stream = (client as unknown as { stream: Socket }).stream;
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    // A PUBLISH fixed header declaring 100 MB; only the first bytes are ever sent.
+    const remainingLength = 100 * 1024 * 1024;
+    const varint: number[] = [];
+    for (let x = remainingLength; ; ) {
+      let byte = x % 128;
+      x = Math.floor(x / 128);
+      if (x > 0) byte |= 0x80;
+      varint.push(byte);
+      if (x === 0) break;
+    }
+    stream.write(Buffer.concat([Buffer.from([0x30, ...varint]), Buffer.alloc(64 * 1024)]));
+    await closed;
+    expect(client.connected).toBe(false);
+    client.end(true);
+  });
+});

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/helpers/global-influxd.ts'],
+    // Every file starts real servers (broker, influxd, mosquitto); on 2 cores they run one file at a time.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 90_000,
+    reporters: ['default'],
+  },
+});
