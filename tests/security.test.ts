@@ -10,7 +10,7 @@ describe('broker authentication and authorisation', () => {
   let port: number;
 
   beforeAll(async () => {
-    ws = makeWorkspace({ devices: ['dev-a', 'dev-b', 'dev-c'], yamlPatch: (y) => y.replace('maxPacketBytes: 4194304', 'maxPacketBytes: 3145728') });
+    ws = makeWorkspace({ devices: ['dev-a', 'dev-b', 'dev-c'], yamlPatch: (y) => y.replace('maxPacketBytes: 4194304', 'maxPacketBytes: 3145728').replace(/ratePerDevice: \d+/, 'ratePerDevice: 20').replace(/rateBurst: \d+/, 'rateBurst: 20') });
     service = await startTestService(ws);
     port = service.mqttPort!;
   });
@@ -59,6 +59,18 @@ describe('broker authentication and authorisation', () => {
     await second.publishAsync('cc/v1/dev-c/telemetry', JSON.stringify({ ts: Date.now() - 100, temperature: 3 }), { qos: 1 });
     await second.endAsync();
     first.end(true);
+  });
+
+  it('paces a device above mqtt.ratePerDevice instead of dropping its messages', async () => {
+    const client = await connectDevice(port, 'dev-b', ws.deviceTokens['dev-b']!);
+    const base = Date.now() - 600_000;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 60 }, (_, i) => client.publishAsync('cc/v1/dev-b/telemetry', JSON.stringify({ ts: base + i * 1000, temperature: 4 }), { qos: 1 })));
+    const seconds = (performance.now() - started) / 1000;
+    await client.endAsync();
+    // burst 20, then 20/s: the last of 60 messages may pass after about 2 s.
+    expect(seconds).toBeGreaterThan(1.5);
+    await waitFor(() => readingCount(influxFor(ws), 'dev-b'), (n) => n === 60, 20_000, 'all 60 paced readings');
   });
 
   it('closes a connection whose packet header declares more than mqtt.maxPacketBytes, before buffering it', async () => {

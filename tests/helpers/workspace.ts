@@ -23,6 +23,9 @@ export interface Workspace {
   apiTokens: Record<string, string>;
 }
 
+/** Config patch for tests that stream as fast as they can: the per-device rate limit would pace them. */
+export const unlimitedRate = (yaml: string) => yaml.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000').replace(/rateBurst: \d+/, 'rateBurst: 1000000');
+
 /** A temp dir with the sample config, the given devices (in the 2–8 °C cold room) and one API token per role. */
 export function makeWorkspace(options: { devices: string[]; location?: string; yamlPatch?: (yaml: string) => string }): Workspace {
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-test-'));
