@@ -20,7 +20,8 @@ export interface ApiDeps {
 
 export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Request lines are logged at info; the API's own child logger keeps them out unless asked for.
-  const httpLog = deps.log.child({ component: 'http' }, { level: process.env.COLDCHAIN_HTTP_LOG_LEVEL ?? 'warn' });
+  const quietest = deps.log.levelVal > 40 ? deps.log.level : 'warn';
+  const httpLog = deps.log.child({ component: 'http' }, { level: process.env.COLDCHAIN_HTTP_LOG_LEVEL ?? quietest });
   const app = Fastify({ loggerInstance: httpLog as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
 
   app.setErrorHandler((err: Error, request, reply) => {

@@ -120,7 +120,7 @@ export class Spool extends EventEmitter {
   }
 
   private async openSegment(id: number): Promise<void> {
-    const handle = await open(path.join(this.dir, segmentName(id)), 'a+');
+    const handle = await open(path.join(this.dir, segmentName(id)), 'a');
     fsyncDir(this.dir);
     this.active = { id, handle, size: 0 };
   }
@@ -173,10 +173,11 @@ export class Spool extends EventEmitter {
   }
 
   private async rotate(): Promise<void> {
-    const { id, handle, size } = this.active;
-    await handle.close();
-    this.sealedSizes.set(id, size);
-    await this.openSegment(id + 1);
+    const sealed = this.active;
+    // Readers see either the old segment as active or the new one, never a closed handle.
+    await this.openSegment(sealed.id + 1);
+    this.sealedSizes.set(sealed.id, sealed.size);
+    await sealed.handle.close();
   }
 
   /** Reads committed records from `from`, at most about `maxBytes`. */
@@ -198,7 +199,8 @@ export class Spool extends EventEmitter {
         continue;
       }
       const length = Math.min(maxBytes, size - position.offset);
-      const handle = isActive ? this.active.handle : await open(path.join(this.dir, segmentName(position.segment)), 'r');
+      // A handle of its own: the append handle may be closed by a rotation while we read.
+      const handle = await open(path.join(this.dir, segmentName(position.segment)), 'r');
       try {
         const buffer = Buffer.allocUnsafe(length);
         const { bytesRead } = await handle.read(buffer, 0, length, position.offset);
@@ -215,7 +217,7 @@ export class Spool extends EventEmitter {
         const lines = buffer.toString('utf8', 0, lastNewline).split('\n');
         return { lines, next: { segment: position.segment, offset: position.offset + lastNewline + 1 } };
       } finally {
-        if (!isActive) await handle.close();
+        await handle.close();
       }
     }
   }
