@@ -3,7 +3,7 @@ import mqtt from 'mqtt';
 import { loadConfig } from '../core/config/load.js';
 import { startIngestService, type RunningService } from '../app/service.js';
 import { influxFor, makeWorkspace, readingCount, rejectsOf, run, testLog, waitFor, type Workspace } from './helpers/workspace.js';
-import { startMosquitto } from './helpers/mosquitto.js';
+import { startMosquitto } from '../bench/mosquitto.js';
 
 describe('standalone ingestor behind Debian Mosquitto', () => {
   let ws: Workspace;

@@ -3,16 +3,16 @@ import { connect } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, findExecutable } from '../../storage/influxd.js';
+import { freePort, findExecutable } from '../storage/influxd.js';
 
 /** A real Mosquitto on a free loopback port, anonymous access, persistence in a temp dir. */
-export async function startMosquitto(): Promise<{ port: number; stop(): Promise<void>; restart(): Promise<void> }> {
+export async function startMosquitto(): Promise<{ port: number; pid: () => number | undefined; stop(): Promise<void>; restart(): Promise<void> }> {
   const binary = findExecutable('mosquitto');
   if (!binary) throw new Error('mosquitto not found: apt-get install mosquitto (npm test installs it when run as root)');
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-mosquitto-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'max_queued_messages 1000000', 'log_dest none', ''].join('\n'));
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'max_queued_messages 1000000', 'max_inflight_messages 0', 'max_connections -1', 'log_dest none', ''].join('\n'));
   let child: ChildProcess;
   const launch = async () => {
     child = spawn(binary, ['-c', conf], { stdio: 'ignore' });
@@ -34,5 +34,5 @@ export async function startMosquitto(): Promise<{ port: number; stop(): Promise<
     await exited;
   };
   await launch();
-  return { port, stop, restart: async () => (await stop(), await launch()) };
+  return { port, pid: () => child.pid, stop, restart: async () => (await stop(), await launch()) };
 }

@@ -1,0 +1,294 @@
+/**
+ * `npm run bench`: the ingest benchmark. Every figure is measured in this run next to an anchor
+ * measured on the same machine in the same run (Mosquitto pass-through, raw InfluxDB writes), and
+ * the last line of stdout is one JSON object with the figures and ratios.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import { stringify } from 'yaml';
+import { createLogger } from '../core/logger.js';
+import { generateToken, hashToken } from '../core/secrets.js';
+import { InfluxClient } from '../storage/influx.js';
+import { ManagedInfluxd, freePort, influxdVersion } from '../storage/influxd.js';
+import { SAMPLE_CONFIG } from '../cli/sample-config.js';
+import { startMosquitto } from './mosquitto.js';
+import type { LoadPlan, LoadResult } from './loadgen.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(here, '..', 'cli', 'main.js');
+const LOADGEN = path.join(here, 'loadgen.js');
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const SIZES = {
+  devices: env('BENCH_DEVICES', 100),
+  messagesPerDevice: env('BENCH_MESSAGES_PER_DEVICE', 1500),
+  window: env('BENCH_WINDOW', 20),
+  batchDevices: env('BENCH_BATCH_DEVICES', 20),
+  batchMessagesPerDevice: env('BENCH_BATCH_MESSAGES_PER_DEVICE', 250),
+  idleConnections: env('BENCH_IDLE_CONNECTIONS', 2000),
+  rawPoints: env('BENCH_RAW_POINTS', 400_000),
+};
+
+const progress = (text: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+/** Forks the load generator, connects its devices, and returns a trigger that runs the plan. */
+async function prepareLoad(plan: LoadPlan): Promise<{ go(): Promise<LoadResult>; child: ChildProcess }> {
+  const child = fork(LOADGEN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`load generator exited with ${code} while connecting`)));
+    child.send({ plan });
+  });
+  return {
+    child,
+    go: () =>
+      new Promise<LoadResult>((resolve, reject) => {
+        child.once('message', (message: { result: LoadResult }) => resolve(message.result));
+        child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)));
+        child.send({ go: true });
+      }),
+  };
+}
+
+async function countPoints(influx: InfluxClient): Promise<number> {
+  const series = await influx.query('SELECT count("temperature") FROM "readings"').catch(() => []);
+  return Number(series[0]?.values[0]?.[1] ?? 0);
+}
+
+/** Polls InfluxDB until `expected` points are there; returns seconds since `startedAt`. */
+async function untilStored(influx: InfluxClient, expected: number, startedAt: number, label: string): Promise<number> {
+  const deadline = Date.now() + 300_000;
+  let last = -1;
+  for (;;) {
+    const count = await countPoints(influx);
+    if (count >= expected) return (performance.now() - startedAt) / 1000;
+    if (Date.now() > deadline) throw new Error(`${label}: only ${count} of ${expected} points reached InfluxDB within 300 s`);
+    if (count !== last) progress(`${label}: ${count}/${expected} points in InfluxDB`);
+    last = count;
+    await sleep(count > expected * 0.9 ? 20 : 250);
+  }
+}
+
+interface Workspace {
+  dir: string;
+  configFile: string;
+  loadDevices: Array<{ id: string; token: string }>;
+  batchDevices: Array<{ id: string; token: string }>;
+  idleDevices: Array<{ id: string; token: string }>;
+}
+
+function makeWorkspace(): Workspace {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cc-bench-'));
+  const make = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, token: generateToken('dev') }));
+  const loadDevices = make('load', SIZES.devices);
+  const batchDevices = make('batch', SIZES.batchDevices);
+  const idleDevices = make('idle', SIZES.idleConnections);
+  const devices = [...loadDevices, ...batchDevices, ...idleDevices].map((d) => ({ id: d.id, location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: hashToken(d.token) }));
+  const yaml = SAMPLE_CONFIG.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000')
+    .replace(/rateBurst: \d+/, 'rateBurst: 1000000')
+    .replace('maxBatchReadings: 5000', 'maxBatchReadings: 10000')
+    .replace('devices: []', stringify({ devices }).trimEnd());
+  const configFile = path.join(dir, 'coldchain.yaml');
+  writeFileSync(configFile, yaml);
+  return { dir, configFile, loadDevices, batchDevices, idleDevices };
+}
+
+async function startOurService(ws: Workspace, influxUrl: string, database: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'start', '--config', ws.configFile, '--data-dir', path.join(ws.dir, `data-${database}`), '--mqtt-port', String(port), '--http-port', '0', '--influx-url', influxUrl, '--influx-db', database], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'warn' },
+  });
+  let log = '';
+  child.stderr!.on('data', (chunk: Buffer) => (log += chunk));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (log.includes('"level":50') || log.includes('"level":60')) reject(new Error(`service logged an error:\n${log}`));
+    }, 100);
+    const poll = setInterval(async () => {
+      const ok = await new Promise<boolean>((r) => {
+        const socket = require_connect(port);
+        socket.once('connect', () => (socket.destroy(), r(true)));
+        socket.once('error', () => r(false));
+      });
+      if (ok) {
+        clearInterval(poll);
+        clearInterval(timer);
+        resolve();
+      }
+    }, 100);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      clearInterval(timer);
+      reject(new Error(`service exited with ${code}:\n${log}`));
+    });
+  });
+  return {
+    port,
+    pid: child.pid!,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+import { connect } from 'node:net';
+const require_connect = (port: number) => connect(port, '127.0.0.1');
+
+async function rawInfluxAnchor(url: string): Promise<number> {
+  const influx = new InfluxClient({ url, database: 'bench_raw' });
+  await influx.ensureDatabase(1830 * 86_400_000);
+  const perBatch = 5000;
+  const t0 = Date.now() - 10 * 86_400_000;
+  const batches: string[] = [];
+  for (let b = 0; b < SIZES.rawPoints / perBatch; b++) {
+    let body = '';
+    for (let i = 0; i < perBatch; i++) {
+      const n = b * perBatch + i;
+      body += `readings,deviceId=raw-${n % 100},locationId=dc-sh-cold-room-1,siteId=dc-shanghai temperature=${(4 + (n % 30) / 10).toFixed(1)},humidity=55.2,seq=${n}i,receivedAt=${t0}i ${t0 + Math.floor(n / 100)}000000\n`;
+    }
+    batches.push(body);
+  }
+  const started = performance.now();
+  let next = 0;
+  // Two writers in flight: what a tuned client would do on a 2-core machine.
+  await Promise.all(
+    [0, 1].map(async () => {
+      while (next < batches.length) await influx.write(batches[next++]!);
+    }),
+  );
+  await untilStored(influx, SIZES.rawPoints, started, 'raw InfluxDB');
+  return SIZES.rawPoints / ((performance.now() - started) / 1000);
+}
+
+async function mosquittoPassThrough(): Promise<{ msgsPerS: number; bytesPerIdle: number }> {
+  const broker = await startMosquitto();
+  try {
+    const devices = Array.from({ length: SIZES.devices }, (_, i) => ({ id: `mq-${i}` }));
+    const total = SIZES.devices * SIZES.messagesPerDevice;
+    const subscriber = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'bench-subscriber', reconnectPeriod: 0 });
+    let received = 0;
+    let allReceived!: () => void;
+    const done = new Promise<void>((r) => (allReceived = r));
+    subscriber.on('message', () => {
+      if (++received === total) allReceived();
+    });
+    await subscriber.subscribeAsync('cc/v1/+/telemetry', { qos: 1 });
+    const load = await prepareLoad({ url: `mqtt://127.0.0.1:${broker.port}`, devices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs: Date.now() - 86_400_000 });
+    progress(`mosquitto pass-through: ${total} QoS 1 messages from ${devices.length} connections to one subscriber`);
+    const started = performance.now();
+    const [result] = await Promise.all([load.go(), done]);
+    const seconds = (performance.now() - started) / 1000;
+    await subscriber.endAsync();
+    progress(`mosquitto: publisher done in ${result.seconds.toFixed(2)} s, subscriber in ${seconds.toFixed(2)} s`);
+
+    const pid = broker.pid()!;
+    const before = rssBytes(pid);
+    const idle = await prepareLoad({ url: `mqtt://127.0.0.1:${broker.port}`, devices: Array.from({ length: SIZES.idleConnections }, (_, i) => ({ id: `mq-idle-${i}` })), messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
+    await sleep(1000);
+    const bytesPerIdle = (rssBytes(pid) - before) / SIZES.idleConnections;
+    idle.child.send({ stop: true });
+    return { msgsPerS: total / seconds, bytesPerIdle };
+  } finally {
+    await broker.stop();
+  }
+}
+
+async function ourPath(ws: Workspace, influxUrl: string, label: string, database: string, plan: Omit<LoadPlan, 'url'>): Promise<{ ackedPerS: number; storedPerS: number; readings: number }> {
+  const service = await startOurService(ws, influxUrl, database);
+  try {
+    const influx = new InfluxClient({ url: influxUrl, database });
+    const load = await prepareLoad({ ...plan, url: `mqtt://127.0.0.1:${service.port}` });
+    progress(`${label}: ${plan.devices.length} connections × ${plan.messagesPerDevice} messages (QoS ${plan.qos}${plan.maxBatch > 1 ? `, batches of 10–${plan.maxBatch}` : ''})`);
+    const started = performance.now();
+    const result = await load.go();
+    progress(`${label}: publisher done in ${result.seconds.toFixed(2)} s (${result.readings} readings)`);
+    const seconds = await untilStored(influx, result.readings, started, label);
+    return { ackedPerS: result.readings / result.seconds, storedPerS: result.readings / seconds, readings: result.readings };
+  } finally {
+    await service.stop();
+  }
+}
+
+async function idleMemory(ws: Workspace, influxUrl: string): Promise<number> {
+  const service = await startOurService(ws, influxUrl, 'bench_idle');
+  try {
+    await sleep(1000);
+    const before = rssBytes(service.pid);
+    const idle = await prepareLoad({ url: `mqtt://127.0.0.1:${service.port}`, devices: ws.idleDevices, messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
+    await sleep(2000);
+    const after = rssBytes(service.pid);
+    idle.child.send({ stop: true });
+    return (after - before) / ws.idleDevices.length;
+  } finally {
+    await service.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const log = createLogger('warn', 'bench');
+  const ws = makeWorkspace();
+  const influxd = new ManagedInfluxd({ dataDir: path.join(ws.dir, 'influxd'), log });
+  await influxd.start();
+  try {
+    progress(`influxd ${influxdVersion() ?? '?'} at ${influxd.url}; work dir ${ws.dir}`);
+    const rawPointsPerS = await rawInfluxAnchor(influxd.url);
+    progress(`raw InfluxDB writes: ${Math.round(rawPointsPerS)} points/s`);
+    const mosquitto = await mosquittoPassThrough();
+    const firstTs = Date.now() - 20 * 86_400_000;
+    const single = await ourPath(ws, influxd.url, 'e2e QoS 1', 'bench_e2e', { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs });
+    const qos0 = await ourPath(ws, influxd.url, 'e2e QoS 0', 'bench_qos0', { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 0, maxBatch: 1, window: SIZES.window, firstTs });
+    const batched = await ourPath(ws, influxd.url, 'batched', 'bench_batch', { devices: ws.batchDevices, messagesPerDevice: SIZES.batchMessagesPerDevice, qos: 1, maxBatch: 100, window: 4, firstTs });
+    const bytesPerIdle = await idleMemory(ws, influxd.url);
+
+    const figures = {
+      e2e_readings_per_s: Math.round(single.storedPerS),
+      e2e_acked_per_s: Math.round(single.ackedPerS),
+      mosquitto_msgs_per_s: Math.round(mosquitto.msgsPerS),
+      ratio_vs_mosquitto: Number((single.storedPerS / mosquitto.msgsPerS).toFixed(3)),
+      qos0_readings_per_s: Math.round(qos0.storedPerS),
+      batched_readings_per_s: Math.round(batched.storedPerS),
+      influx_raw_points_per_s: Math.round(rawPointsPerS),
+      batched_ratio_vs_raw_influx: Number((batched.storedPerS / rawPointsPerS).toFixed(3)),
+      broker_bytes_per_idle_connection: Math.round(bytesPerIdle),
+      mosquitto_bytes_per_idle_connection: Math.round(mosquitto.bytesPerIdle),
+      messages_per_run: SIZES.devices * SIZES.messagesPerDevice,
+      connections: SIZES.devices,
+      idle_connections: SIZES.idleConnections,
+    };
+    const rows: Array<[string, string, string, string]> = [
+      ['Mosquitto pass-through, QoS 1 → 1 subscriber (anchor)', `${figures.mosquitto_msgs_per_s} msg/s`, '', ''],
+      ['InfluxDB raw line-protocol writes (anchor)', `${figures.influx_raw_points_per_s} points/s`, '', ''],
+      ['e2e QoS 1: publish → spool (fsync) → InfluxDB, count verified', `${figures.e2e_readings_per_s} readings/s`, `${figures.ratio_vs_mosquitto} × Mosquitto`, '≥ 0.85'],
+      ['  of which acknowledged (PUBACK after fsync)', `${figures.e2e_acked_per_s} readings/s`, '', ''],
+      ['e2e QoS 0 devices, count verified', `${figures.qos0_readings_per_s} readings/s`, '', ''],
+      ['batched uploads (10–100 readings/message), count verified', `${figures.batched_readings_per_s} readings/s`, `${figures.batched_ratio_vs_raw_influx} × raw InfluxDB`, '≥ 100000/s'],
+      ['broker memory per idle device connection', `${figures.broker_bytes_per_idle_connection} B`, `Mosquitto: ${figures.mosquitto_bytes_per_idle_connection} B`, '≤ 10240 B'],
+    ];
+    const width = Math.max(...rows.map((r) => r[0].length));
+    process.stdout.write(`\n${'measurement'.padEnd(width)} | figure               | vs anchor               | target\n`);
+    process.stdout.write(`${'-'.repeat(width)}-|----------------------|-------------------------|--------\n`);
+    for (const [name, figure, ratio, target] of rows) process.stdout.write(`${name.padEnd(width)} | ${figure.padEnd(20)} | ${ratio.padEnd(23)} | ${target}\n`);
+    process.stdout.write(`\n${JSON.stringify(figures)}\n`);
+  } finally {
+    await influxd.stop();
+    rmSync(ws.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
