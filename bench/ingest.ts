@@ -105,7 +105,7 @@ function makeWorkspace(): Workspace {
 
 async function startOurService(ws: Workspace, influxUrl: string, database: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'start', '--config', ws.configFile, '--data-dir', path.join(ws.dir, `data-${database}`), '--mqtt-port', String(port), '--http-port', '0', '--influx-url', influxUrl, '--influx-db', database], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), CLI, 'start', '--config', ws.configFile, '--data-dir', path.join(ws.dir, `data-${database}`), '--mqtt-port', String(port), '--http-port', '0', '--influx-url', influxUrl, '--influx-db', database], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'warn' },
   });
@@ -176,6 +176,15 @@ async function rawInfluxAnchor(url: string): Promise<number> {
 async function mosquittoPassThrough(): Promise<{ msgsPerS: number; bytesPerIdle: number }> {
   const broker = await startMosquitto();
   try {
+    // Idle memory first, on a fresh broker: after the throughput run freed buffers would be reused.
+    const pid = broker.pid()!;
+    const before = rssBytes(pid);
+    const idle = await prepareLoad({ url: `mqtt://127.0.0.1:${broker.port}`, devices: Array.from({ length: SIZES.idleConnections }, (_, i) => ({ id: `mq-idle-${i}` })), messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
+    await sleep(2000);
+    const bytesPerIdle = (rssBytes(pid) - before) / SIZES.idleConnections;
+    idle.child.send({ stop: true });
+    await new Promise((r) => idle.child.once('exit', r));
+
     const devices = Array.from({ length: SIZES.devices }, (_, i) => ({ id: `mq-${i}` }));
     const total = SIZES.devices * SIZES.messagesPerDevice;
     const subscriber = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'bench-subscriber', reconnectPeriod: 0 });
@@ -194,12 +203,6 @@ async function mosquittoPassThrough(): Promise<{ msgsPerS: number; bytesPerIdle:
     await subscriber.endAsync();
     progress(`mosquitto: publisher done in ${result.seconds.toFixed(2)} s, subscriber in ${seconds.toFixed(2)} s`);
 
-    const pid = broker.pid()!;
-    const before = rssBytes(pid);
-    const idle = await prepareLoad({ url: `mqtt://127.0.0.1:${broker.port}`, devices: Array.from({ length: SIZES.idleConnections }, (_, i) => ({ id: `mq-idle-${i}` })), messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
-    await sleep(1000);
-    const bytesPerIdle = (rssBytes(pid) - before) / SIZES.idleConnections;
-    idle.child.send({ stop: true });
     return { msgsPerS: total / seconds, bytesPerIdle };
   } finally {
     await broker.stop();
@@ -244,6 +247,12 @@ async function main(): Promise<void> {
   await influxd.start();
   try {
     progress(`influxd ${influxdVersion() ?? '?'} at ${influxd.url}; work dir ${ws.dir}`);
+    const only = process.env.BENCH_ONLY;
+    if (only === 'e2e') {
+      const r = await ourPath(ws, influxd.url, 'e2e QoS 1', 'bench_e2e', { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs: Date.now() - 20 * 86_400_000 });
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return;
+    }
     const rawPointsPerS = await rawInfluxAnchor(influxd.url);
     progress(`raw InfluxDB writes: ${Math.round(rawPointsPerS)} points/s`);
     const mosquitto = await mosquittoPassThrough();

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RejectReason } from '../core/reading.js';
 import { decodeTelemetry, type DecodeLimits, type Rejection } from './decode.js';
-import { RAW_PREVIEW_BYTES, type AcceptedRecord, type RejectedRecord } from './records.js';
+import { RAW_PREVIEW_BYTES, readingLines, rejectionLine, type AcceptedBatch, type RejectionRecord } from './records.js';
 import type { Spool } from './spool.js';
 
 export interface Placement {
@@ -27,8 +27,8 @@ export class IngestCounters {
 
 export interface PipelineEvents {
   /** Readings that are on disk, in arrival order; consumers (rules, live board) hang here. */
-  accepted: [AcceptedRecord];
-  rejected: [RejectedRecord];
+  accepted: [AcceptedBatch];
+  rejected: [RejectionRecord];
 }
 
 /**
@@ -38,6 +38,7 @@ export interface PipelineEvents {
  */
 export class IngestPipeline extends EventEmitter<PipelineEvents> {
   readonly counters = new IngestCounters();
+  private rejectSequence = 0;
 
   constructor(
     private readonly spool: Spool,
@@ -50,40 +51,39 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     const receivedAt = Date.now();
     const decoded = decodeTelemetry(payload, receivedAt, this.limits);
     const pending: Promise<void>[] = [];
-    let accepted: AcceptedRecord | undefined;
+    let accepted: AcceptedBatch | undefined;
     if (decoded.readings.length > 0) {
-      accepted = { k: 'r', d: placement.deviceId, s: placement.siteId, l: placement.locationId, at: receivedAt, r: decoded.readings as AcceptedRecord['r'] };
-      pending.push(this.spool.append(JSON.stringify(accepted)));
+      accepted = { ...placement, receivedAt, readings: decoded.readings };
+      pending.push(this.spool.append(readingLines(accepted), decoded.readings.length));
     }
     const rejected = decoded.rejections.map((rejection) => this.rejectionRecord(placement.deviceId, topic, payload, rejection, receivedAt));
-    for (const record of rejected) pending.push(this.spool.append(JSON.stringify(record)));
+    for (const record of rejected) pending.push(this.spool.append(rejectionLine(record, this.rejectSequence++)));
     await Promise.all(pending);
 
     if (accepted) {
       this.counters.acceptedMessages++;
-      this.counters.acceptedReadings += accepted.r.length;
+      this.counters.acceptedReadings += accepted.readings.length;
       this.emit('accepted', accepted);
     }
     for (const record of rejected) {
       this.counters.countRejection(record.reason);
       this.emit('rejected', record);
     }
-    return { accepted: accepted?.r.length ?? 0, rejections: decoded.rejections };
+    return { accepted: accepted?.readings.length ?? 0, rejections: decoded.rejections };
   }
 
   /** Quarantines a message refused before decoding (unknown device, foreign topic). */
   async quarantine(deviceId: string, topic: string, payload: Buffer, rejection: Rejection): Promise<void> {
     const record = this.rejectionRecord(deviceId, topic, payload, rejection, Date.now());
-    await this.spool.append(JSON.stringify(record));
+    await this.spool.append(rejectionLine(record, this.rejectSequence++));
     this.counters.countRejection(record.reason);
     this.emit('rejected', record);
   }
 
-  private rejectionRecord(deviceId: string, topic: string, payload: Buffer, rejection: Rejection, at: number): RejectedRecord {
+  private rejectionRecord(deviceId: string, topic: string, payload: Buffer, rejection: Rejection, receivedAt: number): RejectionRecord {
     return {
-      k: 'x',
-      d: deviceId,
-      at,
+      deviceId,
+      receivedAt,
       reason: rejection.reason,
       message: rejection.message,
       ...(rejection.index !== undefined ? { index: rejection.index } : {}),

@@ -48,7 +48,8 @@ function fsyncDir(dir: string): void {
 }
 
 /**
- * A durable append-only log of newline-delimited records in numbered segment files.
+ * A durable append-only log of newline-delimited records (InfluxDB line protocol) in numbered
+ * segment files.
  *
  * `append` resolves only after the bytes are written and fdatasync'ed (group commit: every
  * append that arrives while one fsync runs joins the next one), which is what lets the broker
@@ -125,13 +126,13 @@ export class Spool extends EventEmitter {
     this.active = { id, handle, size: 0 };
   }
 
-  /** Resolves once `line` (one JSON record, no newline) is on disk. */
-  append(line: string): Promise<void> {
+  /** Resolves once `text` (`lines` newline-separated records, no trailing newline) is on disk. */
+  append(text: string, lines = 1): Promise<void> {
     if (this.closed) return Promise.reject(new Error('spool is closed'));
     if (this.failure) return Promise.reject(this.failure);
     const group = this.group;
-    group.lines.push(line);
-    group.records += 1;
+    group.lines.push(text);
+    group.records += lines;
     if (!this.flushing && !this.flushScheduled) {
       this.flushScheduled = true;
       // setImmediate lets every publish parsed from the same socket reads join this commit.

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../core/logger.js';
 import { InfluxError, type InfluxClient } from '../storage/influx.js';
 import type { Spool, SpoolPosition } from './spool.js';
-import { pointsIn, toLineProtocol, type SpoolRecord } from './records.js';
+import { receivedAtOf } from './records.js';
 
 export interface WriterStats {
   pointsWritten: number;
@@ -17,12 +17,6 @@ export interface WriterStats {
   /** Server receive time of the oldest record not yet confirmed, when known. */
   oldestPendingAt?: number;
   state: 'idle' | 'writing' | 'retrying' | 'stopped';
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -74,14 +68,15 @@ export class SpoolWriter {
         this.wake = undefined;
         continue;
       }
-      const { body, points, records, oldest } = this.encode(chunk.lines);
-      this.stats.oldestPendingAt = oldest;
+      const body = chunk.lines.join('\n') + '\n';
+      const points = chunk.lines.length;
+      this.stats.oldestPendingAt = receivedAtOf(chunk.lines[0]!);
       for (;;) {
         if (signal.aborted) return;
         this.stats.state = 'writing';
         const started = performance.now();
         try {
-          if (body.length > 0) await this.influx.write(body);
+          await this.influx.write(body);
           this.recordSuccess(points, started);
           backoff = 100;
           break;
@@ -98,30 +93,9 @@ export class SpoolWriter {
           backoff = Math.min(this.options.retryMaxMs, backoff * 2);
         }
       }
-      await this.spool.confirm(chunk.next, records);
+      await this.spool.confirm(chunk.next, points);
       this.position = chunk.next;
     }
-  }
-
-  private encode(lines: string[]): { body: string; points: number; records: number; oldest: number | undefined } {
-    let body = '';
-    let points = 0;
-    let records = 0;
-    let oldest: number | undefined;
-    for (const line of lines) {
-      records++;
-      let record: SpoolRecord;
-      try {
-        record = JSON.parse(line) as SpoolRecord;
-      } catch {
-        this.log.error({ line: line.slice(0, 200) }, 'unreadable spool record skipped');
-        continue;
-      }
-      oldest ??= record.at;
-      body += toLineProtocol(record, fnv1a(line));
-      points += pointsIn(record);
-    }
-    return { body, points, records, oldest };
   }
 
   private recordSuccess(points: number, started: number): void {
