@@ -72,7 +72,7 @@ async function startStorage(config: Config, dataDir: string, log: Logger) {
   }
   const spool = new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' }));
   await spool.open();
-  const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), { retryMaxMs: config.spool.retryMax, deadLetterFile: deadLetterPath(dataDir) });
+  const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), { lingerMs: config.spool.writeLinger, retryMaxMs: config.spool.retryMax, deadLetterFile: deadLetterPath(dataDir) });
   writer.start();
   const pipeline = new IngestPipeline(spool, {
     maxPayloadBytes: config.ingest.maxPayloadBytes,
@@ -120,25 +120,35 @@ async function startHttp(config: Config, log: Logger, deps: Parameters<typeof cr
   return { api, httpPort };
 }
 
-/** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
-export async function startService(loaded: LoadedConfig, overrides: Overrides, log: Logger): Promise<RunningService> {
+/** What receives device messages: our broker, or a subscription to someone else's. */
+interface FrontEnd {
+  mqttPort?: number;
+  connectedDevices(): number;
+  health(): Record<string, ComponentHealth>;
+  /** Stops taking messages; returns once none is between validation and acknowledgement. */
+  stop(): Promise<void>;
+}
+
+type Storage = Awaited<ReturnType<typeof startStorage>>;
+
+/** Storage, registry, HTTP and orderly shutdown around a front end. */
+async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger, startFront: (config: Config, registry: RegistryHolder, storage: Storage) => Promise<FrontEnd>): Promise<RunningService> {
   const { config, dataDir } = applyOverrides(loaded, overrides);
   const unlock = lockDataDir(dataDir);
   const registry = new RegistryHolder(loaded.file, config, log);
   const storage = await startStorage(config, dataDir, log);
-  const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst });
-  const listeners = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
-  const metrics = createMetrics({ counters: storage.pipeline.counters, spool: storage.spool, writer: storage.writer, connectedDevices: () => broker.connectedDevices });
-  const health = () => ({ broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners.mqttPort }, ...storage.health() });
+  const front = await startFront(config, registry, storage);
+  const metrics = createMetrics({ counters: storage.pipeline.counters, spool: storage.spool, writer: storage.writer, connectedDevices: front.connectedDevices });
+  const health = () => ({ ...front.health(), ...storage.health() });
   const { api, httpPort } = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health });
   registry.watch();
-  log.info({ mqttPort: listeners.mqttPort, mqttsPort: listeners.mqttsPort, wsPort: listeners.wsPort, httpPort, influx: storage.url, dataDir, devices: registry.get().deviceCount }, 'coldchain service started');
+  log.info({ mqttPort: front.mqttPort, httpPort, influx: storage.url, dataDir, devices: registry.get().deviceCount }, 'coldchain service started');
 
   let stopping: Promise<void> | undefined;
   return {
     config,
     dataDir,
-    mqttPort: listeners.mqttPort,
+    mqttPort: front.mqttPort,
     httpPort,
     influxUrl: storage.url,
     pipeline: storage.pipeline,
@@ -148,10 +158,7 @@ export async function startService(loaded: LoadedConfig, overrides: Overrides, l
     stop() {
       stopping ??= (async () => {
         registry.stop();
-        const listenersClosed = listeners.close();
-        await broker.drain(5000);
-        await broker.close();
-        await listenersClosed;
+        await front.stop();
         await api.close();
         await storage.stop(5000);
         unlock();
@@ -162,36 +169,33 @@ export async function startService(loaded: LoadedConfig, overrides: Overrides, l
   };
 }
 
+/** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
+export function startService(loaded: LoadedConfig, overrides: Overrides, log: Logger): Promise<RunningService> {
+  return assemble(loaded, overrides, log, async (config, registry, storage) => {
+    const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst });
+    const listeners = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
+    return {
+      mqttPort: listeners.mqttPort,
+      connectedDevices: () => broker.connectedDevices,
+      health: () => ({ broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners.mqttPort } }),
+      async stop() {
+        const listenersClosed = listeners.close();
+        await broker.drain(5000);
+        await broker.close();
+        await listenersClosed;
+      },
+    };
+  });
+}
+
 /** Ingestion from an external broker (Mosquitto, EMQX) plus HTTP, without our own broker. */
-export async function startIngestService(loaded: LoadedConfig, overrides: Overrides & { brokerUrl: string; clientId: string; username?: string; password?: string }, log: Logger): Promise<RunningService> {
-  const { config, dataDir } = applyOverrides(loaded, overrides);
-  const unlock = lockDataDir(dataDir);
-  const registry = new RegistryHolder(loaded.file, config, log);
-  const storage = await startStorage(config, dataDir, log);
-  const consumer = await startStandaloneIngestor({ brokerUrl: overrides.brokerUrl, clientId: overrides.clientId, username: overrides.username, password: overrides.password, registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'ingest' }) });
-  const metrics = createMetrics({ counters: storage.pipeline.counters, spool: storage.spool, writer: storage.writer, connectedDevices: () => 0 });
-  const health = () => ({ upstream: { ready: consumer.client.connected, broker: overrides.brokerUrl }, ...storage.health() });
-  const { api, httpPort } = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health });
-  registry.watch();
-  let stopping: Promise<void> | undefined;
-  return {
-    config,
-    dataDir,
-    httpPort,
-    influxUrl: storage.url,
-    pipeline: storage.pipeline,
-    spool: storage.spool,
-    writer: storage.writer,
-    registry,
-    stop() {
-      stopping ??= (async () => {
-        registry.stop();
-        await consumer.stop();
-        await api.close();
-        await storage.stop(5000);
-        unlock();
-      })();
-      return stopping;
-    },
-  };
+export function startIngestService(loaded: LoadedConfig, overrides: Overrides & { brokerUrl: string; clientId: string; username?: string; password?: string }, log: Logger): Promise<RunningService> {
+  return assemble(loaded, overrides, log, async (_config, registry, storage) => {
+    const consumer = await startStandaloneIngestor({ brokerUrl: overrides.brokerUrl, clientId: overrides.clientId, username: overrides.username, password: overrides.password, registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'ingest' }) });
+    return {
+      connectedDevices: () => 0,
+      health: () => ({ upstream: { ready: consumer.client.connected, broker: overrides.brokerUrl } }),
+      stop: () => consumer.stop(),
+    };
+  });
 }

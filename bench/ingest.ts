@@ -291,6 +291,9 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       return;
     }
+    // First, while this process holds little garbage: the RSS slope is only meaningful then.
+    const idle = await idleMemory(ws, influxd.url);
+    progress(`idle connections: ${Math.round(idle.retained)} B retained, ${Math.round(idle.rss)} B RSS per connection`);
     // Throughput figures are the better of ROUNDS runs, for the anchor and for us alike: on a
     // 2-core machine a background compaction in influxd can cost one run a tenth of its speed.
     const firstTs = Date.now() - 20 * 86_400_000;
@@ -310,7 +313,6 @@ async function main(): Promise<void> {
     await sleep(2000);
     const rawPointsPerS = await rawInfluxAnchor(influxd.url);
     progress(`raw InfluxDB writes: ${Math.round(rawPointsPerS)} points/s`);
-    const idle = await idleMemory(ws, influxd.url);
 
     const figures = {
       e2e_readings_per_s: Math.round(single.storedPerS),

@@ -107,12 +107,17 @@ export class DeviceBroker {
     const wait = this.limiter.take(deviceId);
     this.inFlight++;
     const proceed = () => {
-      this.handlePublish(deviceId, packet)
-        .then(() => done(null), (err: Error) => {
+      this.handlePublish(deviceId, packet).then(
+        () => {
+          this.settle();
+          done(null);
+        },
+        (err: Error) => {
+          this.settle();
           this.options.log.error({ err, device: deviceId }, 'could not make a publish durable; closing the connection so the device resends');
           done(err);
-        })
-        .finally(() => this.settle());
+        },
+      );
     };
     if (wait > 0) setTimeout(proceed, wait);
     else proceed();

@@ -58,7 +58,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     }
     const rejected = decoded.rejections.map((rejection) => this.rejectionRecord(placement.deviceId, topic, payload, rejection, receivedAt));
     for (const record of rejected) pending.push(this.spool.append(rejectionLine(record, this.rejectSequence++)));
-    await Promise.all(pending);
+    // One append is the common case; Promise.all would allocate for nothing on the hot path.
+    await (pending.length === 1 ? pending[0] : Promise.all(pending));
 
     if (accepted) {
       this.counters.acceptedMessages++;

@@ -102,7 +102,8 @@ export const configSchema = z
     spool: z
       .object({
         segmentBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024),
-        writeBatchPoints: z.number().int().positive().default(5000),
+        /** How long the writer may wait to gather a larger batch while the spool is nearly empty. */
+        writeLinger: durationMs.prefault('100ms'),
         retryMax: durationMs.prefault('30s'),
       })
       .prefault({}),
