@@ -29,6 +29,8 @@ export interface RunningService {
   config: Config;
   dataDir: string;
   mqttPort?: number;
+  mqttsPort?: number;
+  wsPort?: number;
   httpPort: number;
   influxUrl: string;
   pipeline: IngestPipeline;
@@ -123,6 +125,8 @@ async function startHttp(config: Config, log: Logger, deps: Parameters<typeof cr
 /** What receives device messages: our broker, or a subscription to someone else's. */
 interface FrontEnd {
   mqttPort?: number;
+  mqttsPort?: number;
+  wsPort?: number;
   connectedDevices(): number;
   health(): Record<string, ComponentHealth>;
   /** Stops taking messages; returns once none is between validation and acknowledgement. */
@@ -136,19 +140,34 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
   const { config, dataDir } = applyOverrides(loaded, overrides);
   const unlock = lockDataDir(dataDir);
   const registry = new RegistryHolder(loaded.file, config, log);
-  const storage = await startStorage(config, dataDir, log);
-  const front = await startFront(config, registry, storage);
-  const metrics = createMetrics({ counters: storage.pipeline.counters, spool: storage.spool, writer: storage.writer, connectedDevices: front.connectedDevices });
-  const health = () => ({ ...front.health(), ...storage.health() });
-  const { api, httpPort } = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health });
+  let storage: Storage | undefined;
+  let front: FrontEnd | undefined;
+  let started: Awaited<ReturnType<typeof startHttp>>;
+  try {
+    storage = await startStorage(config, dataDir, log);
+    front = await startFront(config, registry, storage);
+    const { counters } = storage.pipeline;
+    const metrics = createMetrics({ counters, spool: storage.spool, writer: storage.writer, connectedDevices: front.connectedDevices });
+    const health = () => ({ ...front!.health(), ...storage!.health() });
+    started = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health });
+  } catch (err) {
+    // A port in use or an unreadable certificate: undo what started (managed influxd above all).
+    await front?.stop().catch(() => undefined);
+    await storage?.stop(0).catch(() => undefined);
+    unlock();
+    throw err;
+  }
+  const { api, httpPort } = started;
   registry.watch();
-  log.info({ mqttPort: front.mqttPort, httpPort, influx: storage.url, dataDir, devices: registry.get().deviceCount }, 'coldchain service started');
+  log.info({ mqttPort: front.mqttPort, mqttsPort: front.mqttsPort, wsPort: front.wsPort, httpPort, influx: storage.url, dataDir, devices: registry.get().deviceCount }, 'coldchain service started');
 
   let stopping: Promise<void> | undefined;
   return {
     config,
     dataDir,
     mqttPort: front.mqttPort,
+    mqttsPort: front.mqttsPort,
+    wsPort: front.wsPort,
     httpPort,
     influxUrl: storage.url,
     pipeline: storage.pipeline,
@@ -176,6 +195,8 @@ export function startService(loaded: LoadedConfig, overrides: Overrides, log: Lo
     const listeners = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
     return {
       mqttPort: listeners.mqttPort,
+      mqttsPort: listeners.mqttsPort,
+      wsPort: listeners.wsPort,
       connectedDevices: () => broker.connectedDevices,
       health: () => ({ broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners.mqttPort } }),
       async stop() {

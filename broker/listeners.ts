@@ -37,11 +37,12 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
-function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<number> {
+function listen(server: TcpServer | HttpServer, port: number, host: string, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: NodeJS.ErrnoException) => reject(new Error(`${what}: cannot listen on ${host}:${port} (${err.code === 'EADDRINUSE' ? 'port already in use' : err.code ?? err.message}); pick another port or 0 for a free one`));
+    server.once('error', fail);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve((server.address() as { port: number }).port);
     });
   });
@@ -56,13 +57,20 @@ export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Lo
 
   const tcp = createTcpServer(accept);
   servers.push(tcp);
-  const mqttPort = await listen(tcp, mqtt.port, mqtt.host);
+  const mqttPort = await listen(tcp, mqtt.port, mqtt.host, 'mqtt.port');
 
   let mqttsPort: number | undefined;
   if (mqtt.tls) {
-    const tls = createTlsServer({ cert: readFileSync(mqtt.tls.cert), key: readFileSync(mqtt.tls.key), ...(mqtt.tls.ca ? { ca: readFileSync(mqtt.tls.ca) } : {}) }, accept);
+    const read = (key: 'cert' | 'key' | 'ca', file: string) => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new Error(`mqtt.tls.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    };
+    const tls = createTlsServer({ cert: read('cert', mqtt.tls.cert), key: read('key', mqtt.tls.key), ...(mqtt.tls.ca ? { ca: read('ca', mqtt.tls.ca) } : {}) }, accept);
     servers.push(tls);
-    mqttsPort = await listen(tls, mqtt.tls.port, mqtt.host);
+    mqttsPort = await listen(tls, mqtt.tls.port, mqtt.host, 'mqtt.tls.port');
   }
 
   let wsPort: number | undefined;
@@ -75,7 +83,7 @@ export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Lo
       limitPacketSize(aedes.handle(stream, req), mqtt.maxPacketBytes, log);
     });
     servers.push(http);
-    wsPort = await listen(http, mqtt.websocket.port, mqtt.host);
+    wsPort = await listen(http, mqtt.websocket.port, mqtt.host, 'mqtt.websocket.port');
   }
 
   log.info({ mqttPort, mqttsPort, wsPort, host: mqtt.host }, 'mqtt listeners ready');

@@ -8,6 +8,7 @@ import path from 'node:path';
 const NEEDS = {
   influxdb: { binaries: ['influxd'], packages: ['influxdb'] },
   mosquitto: { binaries: ['mosquitto', 'mosquitto_pub', 'mosquitto_sub'], packages: ['mosquitto', 'mosquitto-clients'] },
+  openssl: { binaries: ['openssl'], packages: ['openssl'] },
 };
 
 const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin']);

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,6 +75,22 @@ describe('coldchain CLI', () => {
     const result = await coldchain(['start', '--config', '/nonexistent/coldchain.yaml']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('file not found; create one with "coldchain init"');
+  });
+
+  it('start on an MQTT port in use names the key and stops its managed influxd', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-cli-'));
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await coldchain(['init', '--dir', dir]);
+      const result = await coldchain(['start', '--config', path.join(dir, 'coldchain.yaml'), '--mqtt-port', String(port), '--http-port', '0']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`error: mqtt.port: cannot listen on 0.0.0.0:${port} (port already in use)`);
+      expect(existsSync(path.join(dir, 'data', 'influxdb', 'influxd.pid'))).toBe(false);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('rejects a bad port option with a precise message', async () => {

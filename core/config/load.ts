@@ -66,5 +66,11 @@ export function loadConfig(file?: string): LoadedConfig {
     throw new ConfigError(resolved, [`file not found; create one with "coldchain init" or pass --config FILE`]);
   }
   const config = parseConfigText(readFileSync(resolved, 'utf8'), resolved);
-  return { file: resolved, config, dataDir: path.resolve(path.dirname(resolved), config.dataDir) };
+  const relativeToFile = (p: string) => path.resolve(path.dirname(resolved), p);
+  // Paths in the file mean "next to the file", wherever the service is started from.
+  if (config.mqtt.tls) {
+    const { cert, key, ca } = config.mqtt.tls;
+    config.mqtt.tls = { ...config.mqtt.tls, cert: relativeToFile(cert), key: relativeToFile(key), ...(ca ? { ca: relativeToFile(ca) } : {}) };
+  }
+  return { file: resolved, config, dataDir: relativeToFile(config.dataDir) };
 }
