@@ -8,7 +8,8 @@ import { sendValidationError } from './errors.js';
 
 const instant = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
-export const readingsQuerySchema = z
+/** from/to (ISO 8601 or epoch ms; default the last 24 h) and a row limit: shared by the time-series routes. */
+export const timeWindowSchema = z
   .object({
     from: instant.optional(),
     to: instant.optional(),
@@ -29,7 +30,7 @@ export function readingsRoutes(app: FastifyInstance, deps: { registry: () => Reg
     if (!authorize(request, reply)) return reply;
     const deviceId = request.params.id;
     if (!deps.registry().device(deviceId)) return reply.code(404).send({ error: 'not_found', message: `unknown device "${deviceId}"` });
-    const query = readingsQuerySchema.safeParse(request.query);
+    const query = timeWindowSchema.safeParse(request.query);
     if (!query.success) return sendValidationError(reply, query.error, 'query');
     const { from, to, limit } = query.data;
     const influxql =

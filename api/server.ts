@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import { InfluxError, type InfluxClient } from '../storage/influx.js';
 import { readingsRoutes } from './readings.js';
+import { rejectsRoutes } from './rejects.js';
 
 export interface ComponentHealth {
   ready: boolean;
@@ -47,5 +48,6 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   readingsRoutes(app, deps);
+  rejectsRoutes(app, deps);
   return app;
 }

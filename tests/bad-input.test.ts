@@ -78,6 +78,17 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     expect(reject!.message).toContain('[1].temperature');
   });
 
+  it('serves the quarantine over HTTP, filtered by device and reason', async () => {
+    const url = `http://127.0.0.1:${service.httpPort}/api/v1/rejects?device=probe-1&reason=impossible_value`;
+    const body = await (await fetch(url, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json();
+    expect(body.count).toBe(2);
+    expect(body.rejects.map((r: { message: string }) => r.message)).toEqual([expect.stringContaining('humidity above the physical limit'), expect.stringContaining('temperature below the physical limit')]);
+    expect(body.rejects[0]).toMatchObject({ deviceId: 'probe-1', reason: 'impossible_value', topic: 'cc/v1/probe-1/telemetry', payload: expect.stringContaining('"humidity":150') });
+    const bad = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/rejects?reason=bogus`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toMatch(/^query\.reason: Invalid option/);
+  });
+
   it('counts rejects by reason in /metrics', async () => {
     const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
     expect(text).toMatch(/coldchain_readings_rejected_total\{reason="impossible_value"\} 2/);
