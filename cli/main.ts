@@ -5,6 +5,7 @@ import { initCommand } from './init.js';
 import { deviceAddCommand } from './device.js';
 import { tokenCreateCommand } from './token.js';
 import { startCommand, ingestCommand } from './start.js';
+import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -62,7 +63,8 @@ serviceOptions(
   program
     .command('start')
     .description('run everything: broker, ingestion, InfluxDB (managed unless --influx-url), HTTP API')
-    .option('--mqtt-port <port>', 'MQTT TCP port (0 = free port)', parsePort),
+    .option('--mqtt-port <port>', 'MQTT TCP port (0 = free port)', parsePort)
+    .option('--demo', "also run the demo scenario's simulated devices in real time (the quick start does)"),
 ).action(startCommand);
 
 serviceOptions(
@@ -74,6 +76,31 @@ serviceOptions(
     .option('--username <name>', 'broker username')
     .option('--password <password>', 'broker password (prefer $COLDCHAIN_BROKER_PASSWORD)'),
 ).action(ingestCommand);
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+};
+
+program
+  .command('simulate')
+  .description('simulated warehouses and reefer trucks publishing over MQTT as real devices do')
+  .option('--scenario <name|file>', SCENARIO_HELP, 'demo')
+  .addOption(configOption())
+  .option('--broker <url>', 'MQTT broker (default: mqtt://127.0.0.1:<mqtt.port from the config>)')
+  .option('--speed <n|max>', 'simulated seconds per real second; max = as fast as acknowledged', parseSpeed, 1)
+  .option('--seed <seed>', 'same seed, same readings', '1')
+  .option('--duration <duration>', "simulated duration (default: the scenario's; demo runs until stopped)")
+  .option('--devices <n>', 'load scenario: number of devices', positiveInt)
+  .option('--rate <r>', 'load scenario: total readings per second', (v) => {
+    const r = Number(v);
+    if (!(r > 0)) throw new InvalidArgumentError('expected a positive number of readings per second');
+    return r;
+  })
+  .option('--ground-truth <file>', 'write the excursions the scenario injected as JSON')
+  .option('--provision', "register the scenario's devices in the config and keep their tokens in the data directory")
+  .action(simulateCommand);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

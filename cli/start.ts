@@ -3,29 +3,71 @@ import { loadConfig, resolveConfigPath, DEFAULT_CONFIG_FILE } from '../core/conf
 import { createLogger, type Logger } from '../core/logger.js';
 import { startIngestService, startService, type Overrides, type RunningService } from '../app/service.js';
 import { writeSampleConfig } from './init.js';
+import { prepareScenario, profilesByLocation } from './simulate.js';
+import { scenarioDevices } from '../simulator/render.js';
+import { provisionDevices, tokensFile } from '../simulator/provision.js';
+import { runSimulation } from '../simulator/runner.js';
 
 interface ServiceFlags extends Overrides {
   config?: string;
+  demo?: boolean;
 }
 
 function overridesOf(flags: ServiceFlags): Overrides {
   return { dataDir: flags.dataDir, mqttPort: flags.mqttPort, httpPort: flags.httpPort, influxUrl: flags.influxUrl, influxDb: flags.influxDb, influxToken: flags.influxToken };
 }
 
+/**
+ * The quick start's live data: the demo scenario's devices are registered (tokens kept in the
+ * data directory) and publish over MQTT in real time, exactly as real devices would.
+ */
+async function startDemo(service: RunningService, configFile: string, log: Logger): Promise<() => Promise<void>> {
+  const scenario = prepareScenario({ scenario: 'demo' }, service.config);
+  const { tokens } = provisionDevices(configFile, service.dataDir, scenarioDevices(scenario));
+  service.registry.reload();
+  const abort = new AbortController();
+  let lastLog = 0;
+  const running = runSimulation(
+    {
+      scenario,
+      brokerUrl: `mqtt://127.0.0.1:${service.mqttPort}`,
+      tokens,
+      profileByLocation: profilesByLocation(service.config),
+      seed: Date.now(),
+      speed: 1,
+      signal: abort.signal,
+      progressEveryMs: 10_000,
+      onProgress: (p) => {
+        if (p.elapsedMs - lastLog < 60_000 && lastLog !== 0) return;
+        lastLog = p.elapsedMs || 1;
+        log.info({ devices: p.devicesConnected, readingsSent: p.readingsSent, acknowledged: p.acknowledged }, 'demo simulator publishing');
+      },
+    },
+    tokensFile(service.dataDir),
+  ).catch((err: Error) => log.error({ err: err.message }, 'demo simulator stopped'));
+  log.info({ devices: scenarioDevices(scenario).length, scenario: scenario.name }, 'demo simulator started (coldchain start without --demo runs the service alone)');
+  return async () => {
+    abort.abort();
+    await running;
+  };
+}
+
 /** Stops cleanly on SIGINT/SIGTERM; a second signal exits at once. */
-function stopOnSignals(service: RunningService, log: Logger): void {
+function stopOnSignals(service: RunningService, log: Logger, before: () => Promise<void> = async () => undefined): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) process.exit(130);
     signalled = true;
     log.info({ signal }, 'shutting down');
-    service.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    before()
+      .then(() => service.stop())
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -42,7 +84,8 @@ export async function startCommand(flags: ServiceFlags): Promise<void> {
   const loaded = loadConfig(file);
   log.level = loaded.config.log.level;
   const service = await startService(loaded, overridesOf(flags), log);
-  stopOnSignals(service, log);
+  const stopDemo = flags.demo ? await startDemo(service, loaded.file, log) : undefined;
+  stopOnSignals(service, log, stopDemo);
 }
 
 export async function ingestCommand(flags: ServiceFlags & { broker: string; clientId: string; username?: string; password?: string }): Promise<void> {

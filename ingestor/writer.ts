@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { InfluxError, type InfluxClient } from '../storage/influx.js';
 import type { Spool, SpoolPosition } from './spool.js';
 import { receivedAtOf } from './records.js';
+import { sleep } from '../core/sleep.js';
 
 export interface WriterStats {
   pointsWritten: number;
@@ -19,11 +20,6 @@ export interface WriterStats {
   state: 'idle' | 'writing' | 'retrying' | 'stopped';
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 
 /**
  * Drains the spool into InfluxDB in large batches. A batch is confirmed (and its spool bytes

@@ -11,8 +11,9 @@ export class ConfigError extends Error {
   constructor(
     readonly file: string,
     readonly problems: string[],
+    what = 'configuration',
   ) {
-    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(`${file}: invalid ${what}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }
@@ -49,15 +50,20 @@ export function describeIssues(issues: z.core.$ZodIssue[], doc: Document, lines:
   });
 }
 
-export function parseConfigText(text: string, file: string): Config {
+/** Parses YAML (or JSON, a subset) against a schema; every error names the line and key path. */
+export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file: string, what = 'configuration'): z.output<S> {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new ConfigError(file, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`));
+    throw new ConfigError(file, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`), what);
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) throw new ConfigError(file, describeIssues(result.error.issues, doc, lines));
+  const result = schema.safeParse(doc.toJS() ?? {});
+  if (!result.success) throw new ConfigError(file, describeIssues(result.error.issues, doc, lines), what);
   return result.data;
+}
+
+export function parseConfigText(text: string, file: string): Config {
+  return parseYamlWith(configSchema, text, file);
 }
 
 export function loadConfig(file?: string): LoadedConfig {

@@ -1,0 +1,58 @@
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { isMap, isSeq } from 'yaml';
+import { appendToList, editConfig } from '../core/config/edit.js';
+import type { Config } from '../core/config/schema.js';
+import { formatDuration } from '../core/duration.js';
+import { generateToken, hashToken, tokenMatches } from '../core/secrets.js';
+
+/** Device tokens of simulated devices, kept beside the data (the config holds only hashes). */
+export const tokensFile = (dataDir: string) => path.join(dataDir, 'simulator-tokens.json');
+
+export function readTokens(dataDir: string): Map<string, string> {
+  const file = tokensFile(dataDir);
+  if (!existsSync(file)) return new Map();
+  return new Map(Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>));
+}
+
+function writeTokens(dataDir: string, tokens: Map<string, string>): void {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(tokensFile(dataDir), JSON.stringify(Object.fromEntries(tokens), null, 2) + '\n', { mode: 0o600 });
+}
+
+export interface ProvisionOutcome {
+  registered: string[];
+  reissued: string[];
+  tokens: Map<string, string>;
+}
+
+/**
+ * Registers the scenario's devices (or gives those whose token we do not hold a new one), so a
+ * newcomer needs no manual step. Returns the tokens of every scenario device.
+ */
+export function provisionDevices(configFile: string, dataDir: string, devices: Array<{ id: string; location: string; interval: number }>): ProvisionOutcome {
+  const tokens = readTokens(dataDir);
+  const registered: string[] = [];
+  const reissued: string[] = [];
+  editConfig(configFile, (doc, current: Config) => {
+    const existing = new Map(current.devices.map((d, i) => [d.id, { device: d, index: i }]));
+    const list = doc.get('devices');
+    for (const device of devices) {
+      const known = existing.get(device.id);
+      const token = tokens.get(device.id);
+      if (known && token && tokenMatches(token, known.device.tokenHash)) continue;
+      const fresh = generateToken('dev');
+      tokens.set(device.id, fresh);
+      if (known && isSeq(list)) {
+        const node = list.items[known.index];
+        if (isMap(node)) node.set('tokenHash', hashToken(fresh));
+        reissued.push(device.id);
+      } else {
+        appendToList(doc, 'devices', { id: device.id, location: device.location, interval: formatDuration(device.interval), name: 'simulated', tokenHash: hashToken(fresh) });
+        registered.push(device.id);
+      }
+    }
+  });
+  writeTokens(dataDir, tokens);
+  return { registered, reissued, tokens };
+}

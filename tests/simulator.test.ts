@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningService } from '../app/service.js';
+import { loadConfig } from '../core/config/load.js';
+import { prepareScenario, profilesByLocation } from '../cli/simulate.js';
+import { scenarioDevices } from '../simulator/render.js';
+import { provisionDevices, readTokens } from '../simulator/provision.js';
+import { runSimulation } from '../simulator/runner.js';
+import { influxFor, makeWorkspace, readingCount, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import path from 'node:path';
+
+describe('simulator against the real service', () => {
+  let ws: Workspace;
+  let service: RunningService;
+
+  beforeAll(async () => {
+    ws = makeWorkspace({ devices: [], yamlPatch: unlimitedRate });
+    service = await startTestService(ws);
+  });
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  const simulate = async (name: string, overrides: { devices?: number; rate?: number; speed?: number; durationMs?: number } = {}) => {
+    const { config } = loadConfig(ws.configFile);
+    const scenario = prepareScenario({ scenario: name, devices: overrides.devices, rate: overrides.rate }, config);
+    const { tokens } = provisionDevices(ws.configFile, service.dataDir, scenarioDevices(scenario));
+    service.registry.reload();
+    return runSimulation({ scenario, brokerUrl: `mqtt://127.0.0.1:${service.mqttPort}`, tokens, profileByLocation: profilesByLocation(config), seed: 42, speed: overrides.speed ?? Infinity, durationMs: overrides.durationMs });
+  };
+
+  it.each(['door-left-open', 'freezer-defrost', 'power-outage', 'reefer-failure-in-tunnel', 'long-haul-with-coverage-gaps'])('%s: every reading it sent is in InfluxDB, per device', async (name) => {
+    const result = await simulate(name);
+    expect(result.rejected).toBe(0);
+    expect(result.acknowledged).toBe(result.readingsSent);
+    const influx = influxFor(ws);
+    for (const [deviceId, sent] of Object.entries(result.readingsByDevice)) {
+      await waitFor(() => readingCount(influx, deviceId), (n) => n === sent, 20_000, `${sent} readings of ${deviceId}`);
+    }
+  });
+
+  it('door-left-open: the injected excursion shows in the stored readings at the ground-truth time', async () => {
+    const result = await simulate('door-left-open');
+    const [truth] = result.groundTruth.filter((g) => g.deviceId === 'sim-door-a');
+    expect(truth).toMatchObject({ kind: 'temperature_high', locationId: 'dc-sh-cold-room-1' });
+    const occurredAt = Date.parse(truth!.occurredAt);
+    expect(occurredAt - result.start).toBeGreaterThan(60 * 60_000);
+    expect(occurredAt - result.start).toBeLessThan(90 * 60_000);
+    const [series] = await influxFor(ws).query(`SELECT max("temperature") FROM "readings" WHERE "deviceId" = 'sim-door-a' AND time >= ${occurredAt}ms AND time < ${Date.parse(truth!.clearedAt!)}ms`);
+    expect(series!.values[0]![1] as number).toBeGreaterThan(8);
+  });
+
+  it('demo: the sample site runs normally (no injected excursion) with 2 sensors per store', async () => {
+    const result = await simulate('demo', { durationMs: 2 * 3_600_000 });
+    expect(result.groundTruth).toEqual([]);
+    expect(result.devicesConnected).toBe(8);
+    expect(result.rejected).toBe(0);
+  });
+
+  it('load: sustains the requested rate and reports achieved against requested', async () => {
+    const result = await simulate('load', { devices: 20, rate: 400, speed: 1, durationMs: 5000 });
+    expect(result.requestedRate).toBe(400);
+    expect(result.achievedRate!).toBeGreaterThan(400 * 0.85);
+    expect(result.readingsSent).toBe(2000);
+    await waitFor(async () => {
+      let total = 0;
+      for (let i = 0; i < 20; i++) total += await readingCount(influxFor(ws), `load-${i}`);
+      return total;
+    }, (n) => n === 2000, 20_000, '2000 load readings');
+  });
+
+  it('coldchain simulate: provisions, reports progress and a summary, writes the ground truth', async () => {
+    const groundTruth = path.join(ws.dir, 'gt.json');
+    const cli = await run(process.execPath, [path.resolve('dist/cli/main.js'), 'simulate', '--config', ws.configFile, '--broker', `mqtt://127.0.0.1:${service.mqttPort}`, '--scenario', 'power-outage', '--speed', '20000', '--seed', '9', '--provision', '--ground-truth', groundTruth], undefined, 60_000);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).toMatch(/\[simulate\] sim \d{4}-\d\d-\d\d \d\d:\d\d \| 2\/2 devices \| \d+ readings/);
+    expect(cli.stdout).toContain('devices 2, messages 720, readings sent 720, acknowledged 720, rejected 0');
+    expect(cli.stdout).toContain(`injected excursions: 2 (written to ${groundTruth})`);
+    expect(readTokens(service.dataDir).has('sim-power-a')).toBe(true);
+  });
+
+  it('a bad broker URL and rejected credentials give clear errors', async () => {
+    const main = path.resolve('dist/cli/main.js');
+    const refused = await run(process.execPath, [main, 'simulate', '--config', ws.configFile, '--broker', 'mqtt://127.0.0.1:1', '--scenario', 'power-outage', '--speed', 'max'], undefined, 30_000);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('error: cannot reach the broker at mqtt://127.0.0.1:1: connection refused');
+    // Another site's config: its devices and tokens mean nothing to this service.
+    const other = makeWorkspace({ devices: [] });
+    const otherDataDir = path.join(other.dir, 'data');
+    const unprovisioned = await run(process.execPath, [main, 'simulate', '--config', other.configFile, '--broker', `mqtt://127.0.0.1:${service.mqttPort}`, '--scenario', 'power-outage', '--speed', 'max'], undefined, 30_000);
+    expect(unprovisioned.code).toBe(1);
+    expect(unprovisioned.stderr).toContain(`error: no token for device sim-power-a; run with --provision to register the scenario's devices (${otherDataDir}/simulator-tokens.json)`);
+    provisionDevices(other.configFile, otherDataDir, [{ id: 'sim-power-a', location: 'dc-sh-cold-room-1', interval: 60_000 }, { id: 'sim-power-b', location: 'dc-sh-cold-room-1', interval: 60_000 }]);
+    const refusedCredentials = await run(process.execPath, [main, 'simulate', '--config', other.configFile, '--broker', `mqtt://127.0.0.1:${service.mqttPort}`, '--scenario', 'power-outage', '--speed', 'max'], undefined, 30_000);
+    expect(refusedCredentials.code).toBe(1);
+    expect(refusedCredentials.stderr).toContain(`error: the broker at mqtt://127.0.0.1:${service.mqttPort} refused device sim-power-a: bad username or password`);
+  });
+});
