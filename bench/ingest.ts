@@ -33,6 +33,8 @@ const SIZES = {
   batchMessagesPerDevice: env('BENCH_BATCH_MESSAGES_PER_DEVICE', 250),
   idleConnections: env('BENCH_IDLE_CONNECTIONS', 2000),
   rawPoints: env('BENCH_RAW_POINTS', 400_000),
+  simulatedDevices: env('BENCH_SIMULATED_DEVICES', 200),
+  simulatedRate: env('BENCH_SIMULATED_RATE', 10_000),
 };
 const ROUNDS = env('BENCH_ROUNDS', 2);
 /**
@@ -99,7 +101,7 @@ interface Workspace {
 function makeWorkspace(): Workspace {
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-bench-'));
   const make = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, token: generateToken('dev') }));
-  const loadDevices = make('load', SIZES.devices);
+  const loadDevices = make('bench', SIZES.devices);
   const batchDevices = make('batch', SIZES.batchDevices);
   const idleDevices = make('idle', SIZES.idleConnections + IDLE_WARMUP);
   const devices = [...loadDevices, ...batchDevices, ...idleDevices].map((d) => ({ id: d.id, location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: hashToken(d.token) }));
@@ -226,6 +228,33 @@ async function mosquittoPassThrough(measureIdle: boolean): Promise<{ msgsPerS: n
   }
 }
 
+/**
+ * The simulator's load scenario (a paced rate, not a flood) through the whole service: does the
+ * service keep up with a steady R readings/s from N devices? Reported as achieved vs requested.
+ */
+async function simulatedLoad(ws: Workspace, influxUrl: string, devices: number, rate: number, seconds: number): Promise<{ requested: number; achieved: number; stored: number }> {
+  const service = await startOurService(ws, influxUrl, 'bench_simulated');
+  try {
+    const configArgs = ['--config', ws.configFile];
+    progress(`simulated load: ${devices} devices at ${rate} readings/s for ${seconds} s (coldchain simulate --scenario load)`);
+    const child = spawn(process.execPath, [CLI, 'simulate', ...configArgs, '--scenario', 'load', '--devices', String(devices), '--rate', String(rate), '--duration', `${seconds}s`, '--speed', '1', '--provision', '--broker', `mqtt://127.0.0.1:${service.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`coldchain simulate failed (${code}):\n${stderr}`);
+    const match = /load: requested (\d+) readings\/s, achieved (\d+) readings\/s/.exec(stdout);
+    if (!match) throw new Error(`unexpected simulate output:\n${stdout}`);
+    const sent = Number(/readings sent (\d+)/.exec(stdout)![1]);
+    const influx = new InfluxClient({ url: influxUrl, database: 'bench_simulated' });
+    await untilStored(influx, sent, performance.now(), 'simulated load');
+    return { requested: Number(match[1]), achieved: Number(match[2]), stored: sent };
+  } finally {
+    await service.stop();
+  }
+}
+
 async function ourPath(ws: Workspace, influxUrl: string, label: string, database: string, plan: Omit<LoadPlan, 'url'>): Promise<{ ackedPerS: number; storedPerS: number; readings: number }> {
   const service = await startOurService(ws, influxUrl, database);
   try {
@@ -286,6 +315,10 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(await idleMemory(ws, influxd.url))}\n`);
       return;
     }
+    if (only === 'simulated') {
+      process.stdout.write(`${JSON.stringify(await simulatedLoad(ws, influxd.url, SIZES.simulatedDevices, SIZES.simulatedRate, 10))}\n`);
+      return;
+    }
     if (only === 'e2e') {
       const r = await ourPath(ws, influxd.url, 'e2e QoS 1', 'bench_e2e', { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs: Date.now() - 20 * 86_400_000 });
       process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -311,6 +344,9 @@ async function main(): Promise<void> {
     await sleep(2000);
     const batched = await ourPath(ws, influxd.url, 'batched', 'bench_batch', { devices: ws.batchDevices, messagesPerDevice: SIZES.batchMessagesPerDevice, qos: 1, maxBatch: 100, window: 4, firstTs });
     await sleep(2000);
+    const simulated = await simulatedLoad(ws, influxd.url, SIZES.simulatedDevices, SIZES.simulatedRate, 10);
+    progress(`simulated load: requested ${simulated.requested}/s, achieved ${simulated.achieved}/s, ${simulated.stored} stored`);
+    await sleep(2000);
     const rawPointsPerS = await rawInfluxAnchor(influxd.url);
     progress(`raw InfluxDB writes: ${Math.round(rawPointsPerS)} points/s`);
 
@@ -323,6 +359,8 @@ async function main(): Promise<void> {
       batched_readings_per_s: Math.round(batched.storedPerS),
       influx_raw_points_per_s: Math.round(rawPointsPerS),
       batched_ratio_vs_raw_influx: Number((batched.storedPerS / rawPointsPerS).toFixed(3)),
+      simulated_load_requested_per_s: simulated.requested,
+      simulated_load_achieved_per_s: simulated.achieved,
       broker_bytes_per_idle_connection: Math.round(idle.retained),
       broker_rss_bytes_per_idle_connection: Math.round(idle.rss),
       mosquitto_bytes_per_idle_connection: Math.round(mosquitto.bytesPerIdle),
@@ -337,6 +375,7 @@ async function main(): Promise<void> {
       ['  of which acknowledged (PUBACK after fsync)', `${figures.e2e_acked_per_s} readings/s`, '', ''],
       ['e2e QoS 0 devices, count verified', `${figures.qos0_readings_per_s} readings/s`, '', ''],
       ['batched uploads (10–100 readings/message), count verified', `${figures.batched_readings_per_s} readings/s`, `${figures.batched_ratio_vs_raw_influx} × raw InfluxDB`, '≥ 100000/s'],
+      ['simulator load scenario (paced), all stored', `${figures.simulated_load_achieved_per_s} readings/s`, `requested ${figures.simulated_load_requested_per_s}/s`, ''],
       ['broker memory retained per idle device connection (after GC)', `${figures.broker_bytes_per_idle_connection} B`, `Mosquitto RSS: ${figures.mosquitto_bytes_per_idle_connection} B`, '≤ 10240 B'],
       ['  broker RSS growth per idle connection (incl. V8 heap slack)', `${figures.broker_rss_bytes_per_idle_connection} B`, '', ''],
     ];
