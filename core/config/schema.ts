@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../duration.js';
+import { alertRulesSchema } from './alert-rules.js';
 
 /** Identifiers appear in MQTT topics and InfluxDB tags, so they are kept to a safe alphabet. */
 export const identifier = z
@@ -20,6 +21,7 @@ export const productProfileSchema = z.object({
   humidity: range.optional().describe('%RH range, when humidity matters'),
   /** Activation energy for mean kinetic temperature (USP <1160>), kJ/mol. */
   mktActivationEnergyKJ: z.number().positive().default(83.144),
+  alerts: alertRulesSchema.prefault({}),
 });
 
 export const locationKinds = ['cold_room', 'freezer', 'ambient_zone', 'vehicle_compartment'] as const;

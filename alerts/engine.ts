@@ -1,0 +1,163 @@
+import { EventEmitter } from 'node:events';
+import type { Registry } from '../core/registry.js';
+import type { AcceptedBatch } from '../ingestor/records.js';
+import { DeviceEvaluator, type EvalReading, type EvaluatorState, type Episode } from './evaluator.js';
+
+/** What the engine tells the world: an episode with where it happened and when we found out. */
+export interface AlertChange extends Episode {
+  deviceId: string;
+  siteId: string;
+  locationId: string;
+  /** `retracted`: readings that arrived later show it did not happen (a gap that was backfilled). */
+  state: 'active' | 'cleared' | 'retracted';
+  /** Processing time at which this change was found. */
+  detectedAt: number;
+  /** Found well after it happened (store-and-forward upload, backfill): DESIGN.md §5. */
+  late: boolean;
+  durationMs: number | null;
+}
+
+const CHECKPOINT_EVERY = 64;
+
+interface DeviceTrack {
+  evaluator: DeviceEvaluator;
+  placement: { siteId: string; locationId: string };
+  intervalMs: number;
+  /** Readings in device-time order (bounded by `historyMs`). */
+  readings: EvalReading[];
+  /** Evaluator state before readings[index]. */
+  checkpoints: Array<{ index: number; ts: number; state: EvaluatorState }>;
+  /** What was last reported per episode, to report only real changes. */
+  reported: Map<string, AlertChange>;
+  /** Older readings have been dropped from `readings`. */
+  pruned: boolean;
+}
+
+/**
+ * Evaluates alert rules per device on device time, whatever order readings arrive in: a reading
+ * older than the newest one seen is inserted in place and the device's rules are replayed from
+ * the checkpoint before it, so a backfilled batch produces exactly the episodes the same readings
+ * produce live (deterministic replay). Fed from the pipeline's `accepted` events, after the
+ * fsync, never on the PUBACK path.
+ */
+export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
+  private readonly devices = new Map<string, DeviceTrack>();
+
+  constructor(
+    private readonly registry: () => Registry,
+    private readonly options: { historyMs?: number; now?: () => number } = {},
+  ) {
+    super();
+  }
+
+  private track(deviceId: string): DeviceTrack | undefined {
+    const existing = this.devices.get(deviceId);
+    if (existing) return existing;
+    const placement = this.registry().device(deviceId);
+    if (!placement) return undefined;
+    const track: DeviceTrack = {
+      evaluator: new DeviceEvaluator(deviceId, placement.profile, placement.device.interval),
+      placement: { siteId: placement.site.id, locationId: placement.location.id },
+      intervalMs: placement.device.interval,
+      readings: [],
+      checkpoints: [],
+      reported: new Map(),
+      pruned: false,
+    };
+    this.devices.set(deviceId, track);
+    return track;
+  }
+
+  ingest(batch: AcceptedBatch): void {
+    const track = this.track(batch.deviceId);
+    if (!track) return;
+    const unique = new Map(batch.readings.map((r) => [r.ts, { ts: r.ts, temperature: r.temperature, humidity: r.humidity, battery: r.battery, door: r.door }]));
+    const incoming = [...unique.values()].sort((a, b) => a.ts - b.ts);
+    const newest = track.readings.at(-1)?.ts ?? -Infinity;
+    const first = incoming[0]!;
+    if (first.ts > newest) {
+      for (const reading of incoming) this.append(track, reading);
+    } else {
+      this.insertAndReplay(track, incoming);
+    }
+    this.prune(track);
+  }
+
+  private append(track: DeviceTrack, reading: EvalReading, found?: Set<string>): void {
+    if (track.readings.length % CHECKPOINT_EVERY === 0) track.checkpoints.push({ index: track.readings.length, ts: reading.ts, state: track.evaluator.snapshot() });
+    track.readings.push(reading);
+    const episodes = track.evaluator.feed(reading);
+    for (const episode of episodes) found?.add(episode.id);
+    this.report(track, episodes);
+  }
+
+  private insertAndReplay(track: DeviceTrack, incoming: EvalReading[]): void {
+    if (track.pruned) {
+      // Older than the kept history: the state before it is gone, so it cannot be judged in order.
+      const oldest = track.readings[0]?.ts ?? -Infinity;
+      incoming = incoming.filter((r) => r.ts >= oldest);
+      if (!incoming.length) return;
+    }
+    // Same device and timestamp is the same point (as in InfluxDB): the newer copy wins.
+    const byTs = new Map(track.readings.map((r) => [r.ts, r]));
+    for (const r of incoming) byTs.set(r.ts, r);
+    const merged = [...byTs.values()].sort((a, b) => a.ts - b.ts);
+    const from = incoming[0]!.ts;
+    // Checkpoints sit at multiples of CHECKPOINT_EVERY; readings before `from` did not move.
+    const checkpoint = track.checkpoints.filter((c) => c.ts < from).at(-1);
+    const start = checkpoint?.index ?? 0;
+    track.evaluator.restore(checkpoint?.state ?? { open: {}, outOfRange: [] });
+    track.readings = merged.slice(0, start);
+    track.checkpoints = track.checkpoints.filter((c) => c.index < start);
+    const found = new Set<string>();
+    for (const reading of merged.slice(start)) this.append(track, reading, found);
+    // What the replayed span no longer produces was an artefact of missing readings: say so,
+    // rather than silently keeping or deleting it (the audit trail keeps every earlier event).
+    const replayedFrom = merged[start]?.ts ?? from;
+    for (const [id, last] of track.reported) {
+      if (last.occurredAt < replayedFrom || found.has(id) || last.state === 'retracted') continue;
+      const retracted: AlertChange = { ...last, state: 'retracted', detectedAt: this.now(), late: false };
+      track.reported.set(id, retracted);
+      this.emit('change', retracted);
+    }
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  private report(track: DeviceTrack, episodes: Episode[]): void {
+    const now = this.now();
+    for (const episode of episodes) {
+      const state = episode.clearedAt === undefined ? 'active' : 'cleared';
+      const previous = track.reported.get(episode.id);
+      // A replay re-finds what was already reported; only what is new goes out.
+      if (previous && previous.state === state && previous.clearedAt === episode.clearedAt && previous.activatedAt === episode.activatedAt) continue;
+      const activatedAt = episode.activatedAt ?? episode.occurredAt;
+      const lateAfter = Math.max(2 * track.intervalMs, 60_000);
+      const change: AlertChange = {
+        ...episode,
+        deviceId: track.evaluator.deviceId,
+        ...track.placement,
+        state,
+        detectedAt: now,
+        late: now - (state === 'cleared' ? episode.clearedAt! : activatedAt) > lateAfter,
+        durationMs: episode.clearedAt === undefined ? null : episode.clearedAt - episode.occurredAt,
+      };
+      track.reported.set(episode.id, change);
+      this.emit('change', change);
+    }
+  }
+
+  /** Keeps memory bounded: readings older than the history window can no longer change alerts. */
+  private prune(track: DeviceTrack): void {
+    const historyMs = this.options.historyMs ?? 48 * 3_600_000;
+    const newest = track.readings.at(-1)?.ts;
+    if (newest === undefined) return;
+    const keepFrom = track.checkpoints.filter((c) => c.ts <= newest - historyMs).at(-1);
+    if (!keepFrom || keepFrom.index === 0) return;
+    track.readings = track.readings.slice(keepFrom.index);
+    track.pruned = true;
+    track.checkpoints = track.checkpoints.filter((c) => c.index >= keepFrom.index).map((c) => ({ ...c, index: c.index - keepFrom.index }));
+  }
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { durationMs } from '../duration.js';
+
+export const severities = ['info', 'warning', 'minor', 'major', 'critical'] as const;
+export const severity = z.enum(severities);
+
+export const alertKinds = [
+  'temperature_high',
+  'temperature_low',
+  'temperature_warning_high',
+  'temperature_warning_low',
+  'humidity_high',
+  'humidity_low',
+  'cumulative_time_out_of_range',
+  'rate_of_change',
+  'door_open',
+  'battery_low',
+  'device_silent',
+] as const;
+export type AlertKind = (typeof alertKinds)[number];
+
+/**
+ * Alert rules of a product profile (DESIGN.md §5). Every field has a default a GSP reviewer
+ * would accept, so a profile with only its ranges is already monitored.
+ */
+export const alertRulesSchema = z.object({
+  /** GSP 临界值: warn this far inside the temperature limits, °C (0 = no warning band). */
+  warningBand: z.number().min(0).default(0.5),
+  /** Out of range at least this long (device time) before the alarm is raised. */
+  activationDelay: durationMs.prefault('10m'),
+  /** A temperature alarm clears only this far back inside the limit, °C (no flapping). */
+  clearHysteresis: z.number().min(0).default(0.3),
+  humidityHysteresis: z.number().min(0).default(2),
+  /** Total time out of range allowed within a sliding window (stability budget). */
+  cumulative: z.object({ budget: durationMs, window: durationMs }).prefault({ budget: '60m', window: '24h' }),
+  /** Fastest plausible change, °C per hour, between readings at least a minute apart. */
+  maxRatePerHour: z.number().positive().default(10),
+  doorOpenMax: durationMs.prefault('5m'),
+  /** No reading for this many reporting intervals (device time) raises a communication/power alarm. */
+  silentAfterIntervals: z.number().min(1).default(3),
+  lowBattery: z.number().min(0).max(100).default(20),
+  severity: z
+    .object({
+      excursion: severity.default('major'),
+      warning: severity.default('warning'),
+      humidity: severity.default('minor'),
+      cumulative: severity.default('major'),
+      rate: severity.default('minor'),
+      door: severity.default('minor'),
+      battery: severity.default('warning'),
+      silent: severity.default('major'),
+    })
+    .prefault({}),
+});
+
+export type AlertRules = z.infer<typeof alertRulesSchema>;

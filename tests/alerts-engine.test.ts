@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../core/config/load.js';
+import { Registry } from '../core/registry.js';
+import { SAMPLE_CONFIG } from '../cli/sample-config.js';
+import { AlertEngine, type AlertChange } from '../alerts/engine.js';
+import type { AcceptedBatch } from '../ingestor/records.js';
+
+const MIN = 60_000;
+const T0 = Date.parse('2026-11-20T00:00:00Z');
+const config = parseConfigText(
+  SAMPLE_CONFIG.replace('devices: []', `devices:\n  - { id: room-s1, location: dc-sh-cold-room-1, interval: 1m, tokenHash: "sha256:${'0'.repeat(64)}" }\n  - { id: truck-s1, location: truck-hu-a12345-box, interval: 1m, tokenHash: "sha256:${'1'.repeat(64)}" }`),
+  'test',
+);
+const registry = new Registry(config);
+
+type Reading = AcceptedBatch['readings'][number];
+/** One reading a minute from `start`, temperatures as given. */
+const series = (start: number, temperatures: number[], extra: Partial<Reading> = {}): Reading[] => temperatures.map((temperature, i) => ({ ts: start + i * MIN, temperature, ...extra }));
+const batch = (deviceId: string, readings: Reading[]): AcceptedBatch => ({ deviceId, siteId: 'x', locationId: 'x', receivedAt: 0, readings });
+
+function run(feeds: Array<{ device?: string; readings: Reading[]; at?: number }>): AlertChange[] {
+  let now = T0;
+  const engine = new AlertEngine(() => registry, { now: () => now });
+  const changes: AlertChange[] = [];
+  engine.on('change', (c) => changes.push(c));
+  for (const feed of feeds) {
+    now = feed.at ?? Math.max(...feed.readings.map((r) => r.ts)) + 1000;
+    engine.ingest(batch(feed.device ?? 'room-s1', feed.readings));
+  }
+  return changes;
+}
+const of = (changes: AlertChange[], kind: string) => changes.filter((c) => c.kind === kind);
+const steady = (n: number, t = 5) => Array.from({ length: n }, () => t);
+
+describe('alert rules on device time', () => {
+  it('a short spike under the activation delay raises no alarm', () => {
+    const changes = run([{ readings: series(T0, [...steady(10), 9.8, 9.9, 9.5, ...steady(10)]) }]);
+    expect(of(changes, 'temperature_high')).toEqual([]);
+  });
+
+  it('20 min at 9.5 °C in a 2–8 °C room: one alarm whose occurredAt is the first reading above 8 °C', () => {
+    const readings = series(T0, [...steady(10), ...steady(20, 9.5), ...steady(10)]);
+    // Live: one reading at a time, each processed a second after it was taken.
+    const changes = of(run(readings.map((r) => ({ readings: [r] }))), 'temperature_high');
+    expect(changes.map((c) => c.state)).toEqual(['active', 'cleared']);
+    expect(changes[0]).toMatchObject({ occurredAt: T0 + 10 * MIN, activatedAt: T0 + 20 * MIN, threshold: 8, peak: 9.5, severity: 'major', late: false, siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1' });
+    expect(changes[1]).toMatchObject({ id: changes[0]!.id, clearedAt: T0 + 30 * MIN, durationMs: 20 * MIN });
+  });
+
+  it('crossing only the warning band (临界值) raises a warning, not an alarm', () => {
+    const changes = run([{ readings: series(T0, [...steady(5), ...steady(15, 7.7), ...steady(5)]) }]);
+    expect(of(changes, 'temperature_high')).toEqual([]);
+    expect(of(changes, 'temperature_warning_high').map((c) => [c.state, c.severity, c.threshold])).toEqual([
+      ['active', 'warning', 7.5],
+      ['cleared', 'warning', 7.5],
+    ]);
+  });
+
+  it('oscillation around the limit does not flap (clear hysteresis)', () => {
+    const wobble = Array.from({ length: 40 }, (_, i) => (i % 2 ? 7.9 : 8.2));
+    const changes = of(run([{ readings: series(T0, [...steady(5), ...wobble, ...steady(5)]) }]), 'temperature_high');
+    expect(changes.map((c) => c.state)).toEqual(['active', 'cleared']);
+  });
+
+  it('several short excursions exhaust the cumulative budget: cumulative alarm, no excursion alarm', () => {
+    const burst = [...steady(8, 9), ...steady(20)];
+    const readings = series(T0, Array.from({ length: 9 }, () => burst).flat());
+    const changes = run([{ readings }]);
+    expect(of(changes, 'temperature_high')).toEqual([]);
+    const cumulative = of(changes, 'cumulative_time_out_of_range');
+    expect(cumulative[0]).toMatchObject({ state: 'active', threshold: 60 * MIN });
+    // 8 bursts of 8 minutes = 64 minutes > 60: the eighth burst exhausts it.
+    expect(cumulative[0]!.occurredAt).toBe(T0 + (7 * 28 + 5) * MIN);
+  });
+
+  it('a store-and-forward batch uploaded hours later reveals a past excursion, marked late', () => {
+    const live = series(T0, steady(30));
+    const backlog = series(T0 + 30 * MIN, [...steady(30, 10.5), ...steady(90)]);
+    const changes = run([{ device: 'truck-s1', readings: live }, { device: 'truck-s1', readings: backlog, at: T0 + 4 * 3_600_000 }]);
+    const alarm = of(changes, 'temperature_high');
+    expect(alarm.map((c) => c.state)).toEqual(['active', 'cleared']);
+    expect(alarm[0]).toMatchObject({ occurredAt: T0 + 30 * MIN, late: true, detectedAt: T0 + 4 * 3_600_000, locationId: 'truck-hu-a12345-box' });
+  });
+
+  it('a backfill older than live data is evaluated in device-time order (insert and replay)', () => {
+    const live = series(T0 + 120 * MIN, steady(30));
+    const past = series(T0, [...steady(30), ...steady(25, 11), ...steady(65)]);
+    const changes = run([{ readings: live }, { readings: past, at: T0 + 160 * MIN }]);
+    const alarm = of(changes, 'temperature_high');
+    expect(alarm.map((c) => [c.state, c.occurredAt, c.clearedAt ?? null, c.late])).toEqual([
+      ['active', T0 + 30 * MIN, null, true],
+      ['cleared', T0 + 30 * MIN, T0 + 55 * MIN, true],
+    ]);
+  });
+
+  it('the same readings in any arrival order give the same alerts', () => {
+    const readings = series(T0, [...steady(20), ...steady(15, 9.2), ...steady(10), ...steady(12, 1.2), ...steady(30), ...steady(3, 8.4), ...steady(60)], { humidity: 50 });
+    const final = (changes: AlertChange[]) => {
+      const last = new Map<string, AlertChange>();
+      for (const c of changes) last.set(c.id, c);
+      return [...last.values()].filter((c) => c.state !== 'retracted').map(({ id, kind, state, occurredAt, activatedAt, clearedAt, peak }) => ({ id, kind, state, occurredAt, activatedAt, clearedAt, peak })).sort((a, b) => a.id.localeCompare(b.id));
+    };
+    const inOrder = final(run([{ readings }]));
+    expect(inOrder.length).toBeGreaterThan(2);
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let round = 0; round < 5; round++) {
+      const shuffled = [...readings].sort(() => random() - 0.5);
+      const chunks: Reading[][] = [];
+      for (let i = 0; i < shuffled.length; i += 7) chunks.push(shuffled.slice(i, i + 7));
+      expect(final(run(chunks.map((c) => ({ readings: c }))))).toEqual(inOrder);
+    }
+  });
+
+  it('an alert that backfilled readings disprove is retracted, not hidden', () => {
+    const early = series(T0, steady(10));
+    const late = series(T0 + 20 * MIN, steady(10));
+    const gap = series(T0 + 10 * MIN, steady(10));
+    const silent = of(run([{ readings: early }, { readings: late }, { readings: gap }]), 'device_silent');
+    expect(silent.map((c) => [c.state, c.occurredAt])).toEqual([
+      ['cleared', T0 + 12 * MIN],
+      ['retracted', T0 + 12 * MIN],
+    ]);
+  });
+
+  it('a device-time gap beyond 3 intervals is a device_silent episode over the gap', () => {
+    const readings = [...series(T0, steady(10)), ...series(T0 + 40 * MIN, steady(5))];
+    const [silent] = of(run([{ readings }]), 'device_silent');
+    expect(silent).toMatchObject({ state: 'cleared', occurredAt: T0 + 12 * MIN, clearedAt: T0 + 40 * MIN, peak: 31 * MIN, threshold: 3 * MIN });
+  });
+
+  it('door open longer than doorOpenMax, and a low battery', () => {
+    const readings = series(T0, steady(20), { battery: 50 }).map((r, i) => ({ ...r, door: i >= 5 && i < 12, battery: i >= 15 ? 12 : 50 }));
+    const changes = run([{ readings }]);
+    expect(of(changes, 'door_open').map((c) => [c.state, c.occurredAt, c.activatedAt])).toEqual([
+      ['active', T0 + 5 * MIN, T0 + 10 * MIN],
+      ['cleared', T0 + 5 * MIN, T0 + 10 * MIN],
+    ]);
+    expect(of(changes, 'battery_low')[0]).toMatchObject({ state: 'active', peak: 12, threshold: 20 });
+  });
+});
