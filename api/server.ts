@@ -5,6 +5,10 @@ import type { Registry } from '../core/registry.js';
 import { InfluxError, type InfluxClient } from '../storage/influx.js';
 import { readingsRoutes } from './readings.js';
 import { rejectsRoutes } from './rejects.js';
+import { alertRoutes } from './alerts.js';
+import { streamRoutes } from './stream.js';
+import type { AlertService } from '../alerts/service.js';
+import type { IngestPipeline } from '../ingestor/pipeline.js';
 
 export interface ComponentHealth {
   ready: boolean;
@@ -17,6 +21,8 @@ export interface ApiDeps {
   influx: InfluxClient;
   metrics: PromRegistry;
   health: () => Record<string, ComponentHealth>;
+  pipeline: IngestPipeline;
+  alerts: AlertService;
 }
 
 export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -49,5 +55,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   readingsRoutes(app, deps);
   rejectsRoutes(app, deps);
+  alertRoutes(app, deps);
+  streamRoutes(app, deps);
   return app;
 }

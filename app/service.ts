@@ -14,6 +14,9 @@ import { createApi, type ComponentHealth } from '../api/server.js';
 import { createMetrics } from '../api/metrics.js';
 import { RegistryHolder } from './registry-holder.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { AuditLog, auditFile } from '../audit/audit-log.js';
+import { AlertService } from '../alerts/service.js';
+import { Notifier } from '../alerts/notifier.js';
 
 /** Command-line values that win over the config file. */
 export interface Overrides {
@@ -37,6 +40,7 @@ export interface RunningService {
   spool: Spool;
   writer: SpoolWriter;
   registry: RegistryHolder;
+  alerts: AlertService;
   stop(): Promise<void>;
 }
 
@@ -124,6 +128,8 @@ async function startHttp(config: Config, log: Logger, deps: Parameters<typeof cr
 
 /** What receives device messages: our broker, or a subscription to someone else's. */
 interface FrontEnd {
+  /** Publishes alert messages to MQTT followers (our broker only). */
+  publish?: (topic: string, payload: string) => void;
   mqttPort?: number;
   mqttsPort?: number;
   wsPort?: number;
@@ -142,16 +148,28 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
   const registry = new RegistryHolder(loaded.file, config, log);
   let storage: Storage | undefined;
   let front: FrontEnd | undefined;
+  let alerts: AlertService | undefined;
+  const audit = new AuditLog(auditFile(dataDir));
+  const notifier = new Notifier(config.notifications, log.child({ component: 'notify' }));
   let started: Awaited<ReturnType<typeof startHttp>>;
   try {
+    const verified = await audit.open();
+    if (!verified.ok) log.error({ problem: verified.problem }, 'the audit trail does not verify; new entries continue the chain from its last valid entry');
     storage = await startStorage(config, dataDir, log);
+    // Alerts follow the pipeline before the first device can connect, so no reading escapes them.
+    let publish: FrontEnd['publish'];
+    alerts = new AlertService({ registry: registry.get, config: () => registry.get().config, pipeline: storage.pipeline, spool: storage.spool, influx: storage.influx, audit, notifier, publish: (topic, payload) => publish?.(topic, payload), log: log.child({ component: 'alerts' }) });
+    await alerts.start();
     front = await startFront(config, registry, storage);
+    publish = front.publish;
     const { counters } = storage.pipeline;
     const metrics = createMetrics({ counters, spool: storage.spool, writer: storage.writer, connectedDevices: front.connectedDevices });
     const health = () => ({ ...front!.health(), ...storage!.health() });
-    started = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health });
+    started = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health, pipeline: storage.pipeline, alerts });
   } catch (err) {
     // A port in use or an unreadable certificate: undo what started (managed influxd above all).
+    alerts?.stop();
+    await audit.close().catch(() => undefined);
     await front?.stop().catch(() => undefined);
     await storage?.stop(0).catch(() => undefined);
     unlock();
@@ -174,12 +192,16 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     spool: storage.spool,
     writer: storage.writer,
     registry,
+    alerts: alerts!,
     stop() {
       stopping ??= (async () => {
         registry.stop();
-        await front.stop();
+        alerts!.stop();
+        await front!.stop();
         await api.close();
-        await storage.stop(5000);
+        notifier.close();
+        await audit.close();
+        await storage!.stop(5000);
         unlock();
         log.info('coldchain service stopped');
       })();
@@ -194,6 +216,7 @@ export function startService(loaded: LoadedConfig, overrides: Overrides, log: Lo
     const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst });
     const listeners = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
     return {
+      publish: (topic, payload) => broker.publish(topic, payload),
       mqttPort: listeners.mqttPort,
       mqttsPort: listeners.mqttsPort,
       wsPort: listeners.wsPort,

@@ -1,7 +1,7 @@
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
-import { tokenMatches } from '../core/secrets.js';
+import { tokenMatches, verifyPassword } from '../core/secrets.js';
 import { downlinkRejectTopic, parseDeviceTopic, type IngestPipeline } from '../ingestor/pipeline.js';
 import type { Rejection } from '../ingestor/decode.js';
 import { RateLimiter } from './rate-limit.js';
@@ -20,6 +20,9 @@ const SINK_TOPIC = '$coldchain/sink';
 const CONNACK_BAD_CREDENTIALS = 4;
 
 const deviceIdOf = (client: Client): string | undefined => (client as Client & { deviceId?: string }).deviceId;
+/** People (registry users) may connect to follow alerts: cc/v1/alerts/#, read only. */
+const userOf = (client: Client): string | undefined => (client as Client & { userName?: string }).userName;
+const ALERTS_ROOT = 'cc/v1/alerts';
 
 /**
  * The aedes broker with our hooks: per-device authentication, per-device topic authorisation,
@@ -61,6 +64,20 @@ export class DeviceBroker {
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    const user = username ? this.options.registry().config.users.find((u) => u.name === username) : undefined;
+    if (user && !this.options.registry().device(username!)) {
+      void verifyPassword(password?.toString('utf8') ?? '', user.passwordHash).then((ok) => {
+        if (!ok) {
+          this.options.log.warn({ clientId: client.id, username }, 'mqtt authentication refused (user)');
+          const err = new Error('bad password') as AuthenticateError;
+          err.returnCode = CONNACK_BAD_CREDENTIALS;
+          return done(err, false);
+        }
+        (client as Client & { userName?: string }).userName = user.name;
+        done(null, true);
+      });
+      return;
+    }
     const placement = username ? this.options.registry().device(username) : undefined;
     // Hash the password even for unknown devices so timing does not reveal which ids exist.
     const ok = tokenMatches(password ?? '', placement?.device.tokenHash ?? `sha256:${'0'.repeat(64)}`) && placement !== undefined;
@@ -93,6 +110,7 @@ export class DeviceBroker {
   private authorizeSubscribe(client: Client, subscription: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
     const deviceId = deviceIdOf(client);
     if (deviceId && maySubscribe(deviceId, subscription.topic)) return done(null, subscription);
+    if (userOf(client) && (subscription.topic === `${ALERTS_ROOT}/#` || subscription.topic.startsWith(`${ALERTS_ROOT}/`))) return done(null, subscription);
     this.options.log.warn({ device: deviceId, topic: subscription.topic }, 'subscription refused');
     // null: SUBACK carries 0x80 for this filter and the connection stays up.
     done(null, null);
@@ -101,7 +119,7 @@ export class DeviceBroker {
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     if (!client) return done(null); // a stored last will published by the broker itself
     const deviceId = deviceIdOf(client);
-    if (!deviceId) return done(new Error('not authenticated'));
+    if (!deviceId) return done(new Error(userOf(client) ? `user ${userOf(client)} may only subscribe to ${ALERTS_ROOT}/#` : 'not authenticated'));
     if (packet.topic.startsWith('$')) return done(new Error(`${packet.topic} is reserved`));
 
     const wait = this.limiter.take(deviceId);
@@ -155,6 +173,11 @@ export class DeviceBroker {
   private settle(): void {
     this.inFlight--;
     if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /** Publishes on behalf of the service (alerts), QoS 1 to whoever follows the topic. */
+  publish(topic: string, payload: string): void {
+    this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, () => undefined);
   }
 
   get connectedDevices(): number {

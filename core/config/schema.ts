@@ -35,9 +35,21 @@ export const locationSchema = z.object({
   volumeM3: z.number().positive().optional(),
 });
 
+/** Who is told about an alert, and at which escalation tier (1 first). */
+export const recipientSchema = z
+  .object({
+    name: z.string().min(1),
+    tier: z.number().int().min(1).max(5).default(1),
+    email: z.email().optional(),
+    /** JSON POST (e.g. an SMS gateway). */
+    webhook: z.url().optional(),
+  })
+  .refine((r) => r.email || r.webhook, { message: 'a recipient needs an email or a webhook' });
+
 export const siteSchema = z.object({
   id: identifier,
   name: z.string().optional(),
+  recipients: z.array(recipientSchema).default([]),
   kind: z.enum(['warehouse', 'vehicle']).default('warehouse'),
   /** For vehicles: e.g. "reefer truck"; GSP records name the vehicle type. */
   vehicleType: z.string().optional(),
@@ -54,6 +66,14 @@ export const deviceSchema = z.object({
 });
 
 export const apiRoles = ['admin', 'operator', 'qa', 'viewer'] as const;
+
+/** People who sign: printed name for e-signatures, password stored as an scrypt hash. */
+export const userSchema = z.object({
+  name: identifier,
+  fullName: z.string().min(1),
+  role: z.enum(apiRoles),
+  passwordHash: z.string().regex(/^scrypt\$/, 'must be an scrypt hash written by "coldchain user add", never a plain password'),
+});
 export const apiTokenSchema = z.object({
   id: identifier,
   role: z.enum(apiRoles),
@@ -109,10 +129,20 @@ export const configSchema = z
         retryMax: durationMs.prefault('30s'),
       })
       .prefault({}),
+    notifications: z
+      .object({
+        smtp: z.object({ host: z.string(), port: port.default(25), secure: z.boolean().default(false), user: z.string().optional(), password: z.string().optional(), from: z.string() }).optional(),
+        /** Tier n is notified when an alert is still unacknowledged this long after it became active. */
+        tierDelays: z.array(durationMs).min(1).prefault(['0s', '15m', '30m']),
+        reminderEvery: durationMs.prefault('30m'),
+        webhookRetries: z.number().int().min(0).max(10).default(3),
+      })
+      .prefault({}),
     profiles: z.array(productProfileSchema).default([]),
     sites: z.array(siteSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     apiTokens: z.array(apiTokenSchema).default([]),
+    users: z.array(userSchema).default([]),
   })
   .superRefine((config, ctx) => {
     const profileIds = new Set<string>();
@@ -154,3 +184,5 @@ export type Site = z.infer<typeof siteSchema>;
 export type Location = z.infer<typeof locationSchema>;
 export type Device = z.infer<typeof deviceSchema>;
 export type ApiRole = (typeof apiRoles)[number];
+export type User = z.infer<typeof userSchema>;
+export type Recipient = z.infer<typeof recipientSchema>;

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { alertKinds, severities } from '../core/config/alert-rules.js';
+
+export const alertStates = ['active', 'acknowledged', 'cleared', 'closed', 'retracted'] as const;
+export const alertEventTypes = ['activated', 'cleared', 'retracted', 'acknowledged', 'closed', 'notified', 'notification_failed', 'escalated'] as const;
+
+/** An alert as the API, MQTT and the board show it. */
+export const alertSchema = z.object({
+  id: z.string(),
+  kind: z.enum(alertKinds),
+  severity: z.enum(severities),
+  state: z.enum(alertStates),
+  siteId: z.string(),
+  locationId: z.string(),
+  deviceId: z.string(),
+  occurredAt: z.number(),
+  activatedAt: z.number(),
+  detectedAt: z.number(),
+  clearedAt: z.number().nullable(),
+  late: z.boolean(),
+  threshold: z.number(),
+  peak: z.number(),
+  durationMs: z.number().nullable(),
+  acknowledged: z.object({ by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() }).nullable(),
+  closed: z.object({ by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() }).nullable(),
+  /** Highest escalation tier notified so far (0: none yet). */
+  tier: z.number(),
+  lastNotifiedAt: z.number().nullable(),
+});
+export type Alert = z.infer<typeof alertSchema>;
+
+/** One transition or notification, as stored in InfluxDB (`alert_events`). */
+export const alertEventSchema = z.object({
+  alertId: z.string(),
+  event: z.enum(alertEventTypes),
+  at: z.number(),
+  actor: z.string(),
+  /** The alert as it was right after this event. */
+  alert: alertSchema,
+  printedName: z.string().optional(),
+  meaning: z.string().optional(),
+  comment: z.string().optional(),
+  channel: z.string().optional(),
+  recipient: z.string().optional(),
+  outcome: z.string().optional(),
+});
+export type AlertEvent = z.infer<typeof alertEventSchema>;
+
+export class LifecycleError extends Error {
+  constructor(
+    message: string,
+    readonly status: 404 | 409,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The current alerts, changed only by events: the same sequence of events always gives the same
+ * book, which is how it is rebuilt after a restart from the events stored in InfluxDB.
+ */
+export class AlertBook {
+  private readonly alerts = new Map<string, Alert>();
+
+  get(id: string): Alert | undefined {
+    return this.alerts.get(id);
+  }
+
+  list(): Alert[] {
+    return [...this.alerts.values()];
+  }
+
+  /** Applies a stored event (restart) — the event carries the alert as it was after it. */
+  replay(event: AlertEvent): void {
+    this.alerts.set(event.alertId, event.alert);
+  }
+
+  set(alert: Alert): void {
+    this.alerts.set(alert.id, alert);
+  }
+
+  /** Checks a user action against the lifecycle; throws LifecycleError with the reason. */
+  static checkTransition(alert: Alert | undefined, action: 'acknowledge' | 'close', id: string): Alert {
+    if (!alert) throw new LifecycleError(`no alert ${id}`, 404);
+    if (action === 'acknowledge') {
+      if (alert.acknowledged) throw new LifecycleError(`alert ${id} was already acknowledged by ${alert.acknowledged.printedName}`, 409);
+      if (alert.state === 'closed' || alert.state === 'retracted') throw new LifecycleError(`alert ${id} is ${alert.state}`, 409);
+    } else {
+      if (alert.state === 'closed') throw new LifecycleError(`alert ${id} is already closed`, 409);
+      if (alert.state !== 'cleared' && alert.state !== 'retracted') throw new LifecycleError(`alert ${id} is ${alert.state}: it can be closed once its condition has cleared`, 409);
+      if (!alert.acknowledged && alert.state !== 'retracted') throw new LifecycleError(`alert ${id} must be acknowledged before it is closed`, 409);
+    }
+    return alert;
+  }
+}

@@ -1,0 +1,196 @@
+import { EventEmitter } from 'node:events';
+import type { ApiRole, Config } from '../core/config/schema.js';
+import type { Logger } from '../core/logger.js';
+import type { Registry } from '../core/registry.js';
+import { verifyPassword } from '../core/secrets.js';
+import type { IngestPipeline } from '../ingestor/pipeline.js';
+import type { Spool } from '../ingestor/spool.js';
+import type { InfluxClient } from '../storage/influx.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { AlertEngine, type AlertChange } from './engine.js';
+import { AlertBook, LifecycleError, type Alert, type AlertEvent } from './book.js';
+import { alertEventLine, loadAlertEvents } from './event-store.js';
+import type { Notifier } from './notifier.js';
+
+export const alertTopic = (alert: Pick<Alert, 'siteId' | 'locationId'>) => `cc/v1/alerts/${alert.siteId}/${alert.locationId}`;
+
+export interface Signature {
+  user: string;
+  password: string;
+  meaning: string;
+  comment: string;
+}
+
+export class SignatureError extends Error {
+  constructor(
+    message: string,
+    readonly status: 401 | 403,
+  ) {
+    super(message);
+  }
+}
+
+const SIGNING_ROLES: Record<'acknowledge' | 'close', readonly ApiRole[]> = { acknowledge: ['operator', 'qa', 'admin'], close: ['qa', 'admin'] };
+
+export interface AlertServiceDeps {
+  registry: () => Registry;
+  pipeline: IngestPipeline;
+  spool: Spool;
+  influx: InfluxClient;
+  audit: AuditLog;
+  notifier: Notifier;
+  /** Publishes on our broker (QoS 1); absent when ingesting from an external broker. */
+  publish?: (topic: string, payload: string) => void;
+  log: Logger;
+  config: () => Config;
+}
+
+/**
+ * Alerts end to end: the engine's changes become alerts in the book, every transition is stored
+ * (through the spool, so an InfluxDB outage loses none) and published; users acknowledge and
+ * close with an electronic signature recorded in the audit trail; unacknowledged alerts escalate
+ * tier by tier and remind.
+ */
+export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
+  readonly book = new AlertBook();
+  readonly engine: AlertEngine;
+  private sequence = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private escalating = false;
+
+  constructor(private readonly deps: AlertServiceDeps) {
+    super();
+    this.engine = new AlertEngine(deps.registry);
+    this.engine.on('change', (change) => void this.onChange(change));
+  }
+
+  /** Rebuilds the book from stored events, then follows the ingest pipeline. */
+  async start(): Promise<void> {
+    try {
+      const events = await loadAlertEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
+      for (const event of events) this.book.replay(event);
+      const open = this.book.list().filter((a) => a.state !== 'closed').length;
+      if (events.length) this.deps.log.info({ events: events.length, open }, 'alerts rebuilt from InfluxDB');
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'could not rebuild alerts from InfluxDB; starting with none known');
+    }
+    await this.warmUp();
+    for (const site of this.deps.config().sites) {
+      const people = new Set(site.recipients.map((r) => r.name));
+      if (people.size < 3) this.deps.log.warn({ site: site.id, recipients: people.size }, 'GSP asks for alarms to reach at least 3 designated people; this site has fewer (sites[].recipients)');
+    }
+    this.deps.pipeline.on('accepted', (batch) => this.engine.ingest(batch));
+    this.timer = setInterval(() => void this.escalate(), 1000);
+    this.timer.unref();
+  }
+
+  /**
+   * Replays the last hours of readings from InfluxDB into the engine, so episodes open before a
+   * restart continue under the same ids (they are deterministic) instead of starting over.
+   */
+  private async warmUp(hours = 48): Promise<void> {
+    try {
+      const series = await this.deps.influx.query(`SELECT "temperature", "humidity", "battery", "door" FROM "readings" WHERE time >= now() - ${hours}h GROUP BY "deviceId"`);
+      let readings = 0;
+      for (const s of series) {
+        const deviceId = s.tags?.deviceId;
+        if (!deviceId) continue;
+        const batch = s.values.map(([ts, temperature, humidity, battery, door]) => ({ ts: ts as number, temperature: temperature as number, ...(humidity !== null ? { humidity: humidity as number } : {}), ...(battery !== null ? { battery: battery as number } : {}), ...(door !== null ? { door: door as boolean } : {}) }));
+        readings += batch.length;
+        if (batch.length) this.engine.ingest({ deviceId, siteId: '', locationId: '', receivedAt: Date.now(), readings: batch });
+      }
+      if (readings) this.deps.log.info({ readings, devices: series.length }, 'alert engine warmed up from recent readings');
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'alert engine starts cold: recent readings could not be read from InfluxDB');
+    }
+  }
+
+  private record(event: AlertEvent): void {
+    this.book.set(event.alert);
+    // The spool makes the event durable before anyone hears of it.
+    void this.deps.spool.append(alertEventLine(event, this.sequence++)).catch((err: Error) => this.deps.log.error({ err: err.message }, 'alert event could not be spooled'));
+    this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ event: event.event, ...event.alert }));
+    this.emit('event', event);
+  }
+
+  private onChange(change: AlertChange): void {
+    const existing = this.book.get(change.id);
+    const { id, kind, severity, deviceId, siteId, locationId, occurredAt, threshold, peak, late, detectedAt } = change;
+    const base: Alert = existing ?? { id, kind, severity, state: 'active', siteId, locationId, deviceId, occurredAt, activatedAt: change.activatedAt ?? occurredAt, detectedAt, clearedAt: null, late, threshold, peak, durationMs: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
+    if (existing && (existing.state === 'closed' || (existing.state === change.state && existing.clearedAt === (change.clearedAt ?? null)))) return;
+    const alert: Alert = { ...base, severity, peak, clearedAt: change.clearedAt ?? null, durationMs: change.durationMs };
+    if (change.state === 'cleared') alert.state = 'cleared';
+    else if (change.state === 'retracted') alert.state = 'retracted';
+    else alert.state = alert.acknowledged ? 'acknowledged' : 'active';
+    const event = change.state === 'active' ? 'activated' : change.state;
+    this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert });
+  }
+
+  private async verifySigner(signature: Signature, action: 'acknowledge' | 'close', alertId: string) {
+    const user = this.deps.config().users.find((u) => u.name === signature.user);
+    // Both components (user and password) are checked before anything is said about either.
+    const ok = user ? await verifyPassword(signature.password, user.passwordHash) : await verifyPassword(signature.password, 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=').then(() => false);
+    if (!user || !ok) {
+      await this.deps.audit.append({ actor: signature.user, action: `signature.refused`, target: alertId, details: { attempted: action, reason: 'wrong user name or password' } });
+      throw new SignatureError('signature refused: wrong user name or password', 401);
+    }
+    if (!SIGNING_ROLES[action].includes(user.role)) {
+      await this.deps.audit.append({ actor: user.name, printedName: user.fullName, action: 'signature.refused', target: alertId, details: { attempted: action, reason: `role ${user.role}` } });
+      throw new SignatureError(`${user.fullName} (${user.role}) may not ${action} alerts; needs ${SIGNING_ROLES[action].join(' or ')}`, 403);
+    }
+    return user;
+  }
+
+  /** Acknowledge or close: an electronic signature (21 CFR 11.50/11.200) recorded in the audit trail. */
+  async sign(alertId: string, action: 'acknowledge' | 'close', signature: Signature): Promise<Alert> {
+    const current = AlertBook.checkTransition(this.book.get(alertId), action, alertId);
+    const user = await this.verifySigner(signature, action, alertId);
+    // Re-check after the (slow) password check: someone else may have signed meanwhile.
+    AlertBook.checkTransition(this.book.get(alertId), action, alertId);
+    const at = Date.now();
+    const record = { by: user.name, printedName: user.fullName, at, meaning: signature.meaning, comment: signature.comment };
+    await this.deps.audit.append({ actor: user.name, printedName: user.fullName, action: `alert.${action}`, target: alertId, details: { meaning: signature.meaning, comment: signature.comment, kind: current.kind, deviceId: current.deviceId } });
+    const alert: Alert = action === 'acknowledge' ? { ...current, acknowledged: record, state: current.state === 'active' ? 'acknowledged' : current.state } : { ...current, closed: record, state: 'closed' };
+    this.record({ alertId, event: action === 'acknowledge' ? 'acknowledged' : 'closed', at, actor: user.name, alert, printedName: user.fullName, meaning: signature.meaning, comment: signature.comment });
+    return alert;
+  }
+
+  /** Tier n hears of an unacknowledged alert tierDelays[n−1] after it became active; reminders follow. */
+  private async escalate(): Promise<void> {
+    if (this.escalating) return;
+    this.escalating = true;
+    try {
+      const { tierDelays, reminderEvery } = this.deps.config().notifications;
+      const now = Date.now();
+      for (const alert of this.book.list()) {
+        if (alert.acknowledged || alert.state === 'closed' || alert.state === 'retracted') continue;
+        const site = this.deps.config().sites.find((s) => s.id === alert.siteId);
+        if (!site) continue;
+        const elapsed = now - alert.detectedAt;
+        const dueTier = tierDelays.reduce((tier, delay, i) => (elapsed >= delay ? i + 1 : tier), 0);
+        const newTiers = dueTier > alert.tier;
+        const reminder = !newTiers && alert.lastNotifiedAt !== null && now - alert.lastNotifiedAt >= reminderEvery;
+        if (!newTiers && !reminder) continue;
+        const tiers = reminder ? [1, alert.tier] : [alert.tier + 1, dueTier];
+        const recipients = site.recipients.filter((r) => r.tier >= tiers[0]! && r.tier <= tiers[1]!);
+        const updated: Alert = { ...alert, tier: Math.max(alert.tier, dueTier), lastNotifiedAt: now };
+        if (newTiers && alert.tier > 0) this.record({ alertId: alert.id, event: 'escalated', at: now, actor: 'system', alert: updated, outcome: `tier ${alert.tier} → ${dueTier}` });
+        else this.book.set(updated);
+        const attempts = await this.deps.notifier.notify(updated, recipients, reminder ? 'reminder' : `tier ${dueTier}`);
+        for (const attempt of attempts) {
+          this.record({ alertId: alert.id, event: attempt.ok ? 'notified' : 'notification_failed', at: Date.now(), actor: 'system', alert: this.book.get(alert.id)!, channel: attempt.channel, recipient: attempt.recipient, outcome: attempt.outcome });
+        }
+      }
+    } catch (err) {
+      this.deps.log.error({ err }, 'escalation round failed');
+    } finally {
+      this.escalating = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+export { LifecycleError };

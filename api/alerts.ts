@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Registry } from '../core/registry.js';
+import type { InfluxClient } from '../storage/influx.js';
+import { alertStates, LifecycleError } from '../alerts/book.js';
+import { loadAlertEvents } from '../alerts/event-store.js';
+import { SignatureError, type AlertService } from '../alerts/service.js';
+import { requireCaller } from './auth.js';
+import { sendValidationError } from './errors.js';
+
+const instant = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+
+export const alertsQuerySchema = z.object({
+  state: z.enum(alertStates).optional(),
+  site: z.string().optional(),
+  from: instant.optional(),
+  to: instant.optional(),
+});
+
+export const signatureSchema = z.object({
+  user: z.string().min(1),
+  password: z.string().min(1),
+  meaning: z.string().trim().min(3, 'state the meaning of the signature, e.g. "acknowledged" or "corrective action taken"').max(200),
+  comment: z.string().trim().min(1, 'a comment is required').max(2000),
+});
+
+export function alertRoutes(app: FastifyInstance, deps: { registry: () => Registry; influx: InfluxClient; alerts: AlertService }): void {
+  const anyone = requireCaller(deps.registry, ['admin', 'operator', 'qa', 'viewer']);
+  const signers = requireCaller(deps.registry, ['admin', 'operator', 'qa']);
+
+  app.get<{ Querystring: Record<string, string> }>('/api/v1/alerts', async (request, reply) => {
+    if (!anyone(request, reply)) return reply;
+    const query = alertsQuerySchema.safeParse(request.query);
+    if (!query.success) return sendValidationError(reply, query.error, 'query');
+    const { state, site, from, to } = query.data;
+    const alerts = deps.alerts.book
+      .list()
+      .filter((a) => (!state || a.state === state) && (!site || a.siteId === site) && (from === undefined || a.occurredAt >= from) && (to === undefined || a.occurredAt < to))
+      .sort((a, b) => b.occurredAt - a.occurredAt);
+    return { count: alerts.length, alerts };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/alerts/:id', async (request, reply) => {
+    if (!anyone(request, reply)) return reply;
+    const alert = deps.alerts.book.get(request.params.id);
+    if (!alert) return reply.code(404).send({ error: 'not_found', message: `no alert ${request.params.id}` });
+    const events = await loadAlertEvents(deps.influx, { alertId: alert.id });
+    return { alert, events: events.map(({ alert: _snapshot, ...event }) => event) };
+  });
+
+  for (const [path, action] of [['ack', 'acknowledge'], ['close', 'close']] as const) {
+    app.post<{ Params: { id: string } }>(`/api/v1/alerts/:id/${path}`, async (request, reply) => {
+      if (!signers(request, reply)) return reply;
+      const body = signatureSchema.safeParse(request.body ?? {});
+      if (!body.success) return sendValidationError(reply, body.error, 'body');
+      try {
+        return { alert: await deps.alerts.sign(request.params.id, action, body.data) };
+      } catch (err) {
+        if (err instanceof LifecycleError || err instanceof SignatureError) return reply.code(err.status).send({ error: err.status === 404 ? 'not_found' : err.status === 409 ? 'conflict' : err.status === 401 ? 'signature_refused' : 'forbidden', message: err.message });
+        throw err;
+      }
+    });
+  }
+}

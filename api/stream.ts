@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from '../core/registry.js';
+import { tokenMatches } from '../core/secrets.js';
+import type { IngestPipeline } from '../ingestor/pipeline.js';
+import type { AlertService } from '../alerts/service.js';
+import type { AcceptedBatch } from '../ingestor/records.js';
+import type { AlertEvent } from '../alerts/book.js';
+
+/**
+ * GET /api/v1/stream: server-sent events for the live board — `reading` for every accepted
+ * reading, `alert` for every alert change. Browsers' EventSource cannot send headers, so the
+ * bearer token may also come as ?token=.
+ */
+export function streamRoutes(app: FastifyInstance, deps: { registry: () => Registry; pipeline: IngestPipeline; alerts?: AlertService }): void {
+  app.get<{ Querystring: { token?: string } }>('/api/v1/stream', (request, reply) => {
+    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const token = header ?? request.query.token;
+    if (!token || !deps.registry().config.apiTokens.some((t) => tokenMatches(token, t.tokenHash))) {
+      return reply.code(401).send({ error: 'unauthorized', message: 'send "Authorization: Bearer <token>" or ?token=<token>' });
+    }
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.write(': coldchain live stream\n\n');
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const onReadings = (batch: AcceptedBatch) => {
+      for (const r of batch.readings) send('reading', { deviceId: batch.deviceId, siteId: batch.siteId, locationId: batch.locationId, ...r });
+    };
+    const onAlert = (event: AlertEvent) => send('alert', { event: event.event, ...event.alert });
+    deps.pipeline.on('accepted', onReadings);
+    deps.alerts?.on('event', onAlert);
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    request.raw.on('close', () => {
+      clearInterval(heartbeat);
+      deps.pipeline.off('accepted', onReadings);
+      deps.alerts?.off('event', onAlert);
+    });
+  });
+}
