@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Registry } from '../core/registry.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
-import { DeviceEvaluator, type EvalReading, type EvaluatorState, type Episode } from './evaluator.js';
+import { DeviceEvaluator, episodeId, type EvalReading, type EvaluatorState, type Episode } from './evaluator.js';
 
 /** What the engine tells the world: an episode with where it happened and when we found out. */
 export interface AlertChange extends Episode {
@@ -31,6 +31,10 @@ interface DeviceTrack {
   reported: Map<string, AlertChange>;
   /** Older readings have been dropped from `readings`. */
   pruned: boolean;
+  /** Processing time of the last batch, for the live silence check. */
+  lastReceivedAt: number;
+  /** A communication alarm raised on processing time, until data returns. */
+  liveSilent?: AlertChange;
 }
 
 /**
@@ -63,6 +67,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       checkpoints: [],
       reported: new Map(),
       pruned: false,
+      lastReceivedAt: this.now(),
     };
     this.devices.set(deviceId, track);
     return track;
@@ -81,6 +86,43 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       this.insertAndReplay(track, incoming);
     }
     this.prune(track);
+    track.lastReceivedAt = this.now();
+    this.endLiveSilence(track, first.ts);
+  }
+
+  /**
+   * Devices that have sent nothing for their silence timeout (processing time): a communication
+   * or power alarm now, not when data returns. Its id is the one the device-time rule gives the
+   * same gap, so when the device resumes after a real gap the two are one alert.
+   */
+  checkSilence(): void {
+    const now = this.now();
+    for (const track of this.devices.values()) {
+      const newest = track.readings.at(-1);
+      if (!newest || track.liveSilent) continue;
+      const timeout = this.registry().device(track.evaluator.deviceId)?.profile.alerts.silentAfterIntervals ?? 3;
+      const timeoutMs = timeout * track.intervalMs;
+      if (now - track.lastReceivedAt <= timeoutMs) continue;
+      const occurredAt = newest.ts + timeoutMs;
+      const id = episodeId(track.evaluator.deviceId, 'device_silent', occurredAt);
+      const severity = this.registry().device(track.evaluator.deviceId)?.profile.alerts.severity.silent ?? 'major';
+      const change: AlertChange = { id, kind: 'device_silent', severity, occurredAt, activatedAt: occurredAt, threshold: timeoutMs, peak: now - track.lastReceivedAt, deviceId: track.evaluator.deviceId, ...track.placement, state: 'active', detectedAt: now, late: false, durationMs: null };
+      track.liveSilent = change;
+      track.reported.set(id, change);
+      this.emit('change', change);
+    }
+  }
+
+  /** Data is back: a live silence alarm clears (the device-time rule may already have cleared it). */
+  private endLiveSilence(track: DeviceTrack, firstNewTs: number): void {
+    const live = track.liveSilent;
+    if (!live) return;
+    track.liveSilent = undefined;
+    if (track.reported.get(live.id)?.state !== 'active') return;
+    const clearedAt = Math.max(firstNewTs, live.occurredAt);
+    const cleared: AlertChange = { ...live, state: 'cleared', clearedAt, detectedAt: this.now(), durationMs: clearedAt - live.occurredAt, peak: this.now() - live.detectedAt + live.threshold };
+    track.reported.set(live.id, cleared);
+    this.emit('change', cleared);
   }
 
   private append(track: DeviceTrack, reading: EvalReading, found?: Set<string>): void {

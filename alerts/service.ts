@@ -80,7 +80,10 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
       if (people.size < 3) this.deps.log.warn({ site: site.id, recipients: people.size }, 'GSP asks for alarms to reach at least 3 designated people; this site has fewer (sites[].recipients)');
     }
     this.deps.pipeline.on('accepted', (batch) => this.engine.ingest(batch));
-    this.timer = setInterval(() => void this.escalate(), 1000);
+    this.timer = setInterval(() => {
+      this.engine.checkSilence();
+      void this.escalate();
+    }, 1000);
     this.timer.unref();
   }
 

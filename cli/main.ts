@@ -6,6 +6,9 @@ import { deviceAddCommand } from './device.js';
 import { tokenCreateCommand } from './token.js';
 import { startCommand, ingestCommand } from './start.js';
 import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
+import { userAddCommand } from './user.js';
+import { auditVerifyCommand } from './audit.js';
+import { alertsListCommand, alertsSignCommand } from './alerts.js';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -49,6 +52,45 @@ program
   .option('--id <id>', 'a name for the token (default: role and date)')
   .addOption(configOption())
   .action(tokenCreateCommand);
+
+program
+  .command('user')
+  .description('manage the people who acknowledge and sign')
+  .command('add')
+  .description('add a user; the password is read from stdin, or prompted for twice')
+  .argument('<name>', 'login name')
+  .addOption(new Option('--role <role>', 'what the user may sign').choices(['admin', 'operator', 'qa', 'viewer']).makeOptionMandatory())
+  .requiredOption('--full-name <name>', 'printed name shown on e-signatures')
+  .addOption(configOption())
+  .action(userAddCommand);
+
+program
+  .command('audit')
+  .description('the hash-chained audit trail')
+  .command('verify')
+  .description('recompute the chain; exit 1 naming the first altered, inserted or removed entry')
+  .addOption(configOption())
+  .option('--data-dir <dir>', 'data directory (default: from the config)')
+  .action(auditVerifyCommand);
+
+const alerts = program.command('alerts').description('list, acknowledge and close alerts (through the running service)');
+const apiOptions = (command: Command) =>
+  command
+    .addOption(configOption())
+    .option('--url <url>', 'service URL (default: http://127.0.0.1:<http.port>)')
+    .option('--token <token>', 'API token (prefer $COLDCHAIN_API_TOKEN)');
+apiOptions(alerts.command('list').description('alerts, newest first').option('--state <state>', 'active, acknowledged, cleared, closed or retracted').option('--site <id>', 'one site')).action(alertsListCommand);
+for (const [name, meaning] of [['ack', 'acknowledged'], ['close', 'closed after review']] as const) {
+  apiOptions(
+    alerts
+      .command(name)
+      .description(`${name === 'ack' ? 'acknowledge' : 'close'} an alert with an electronic signature (password from stdin or prompted)`)
+      .argument('<id>', 'alert id')
+      .requiredOption('--user <name>', 'who signs')
+      .option('--meaning <text>', 'meaning of the signature', meaning)
+      .requiredOption('--comment <text>', 'what was done and why'),
+  ).action((id: string, flags: Parameters<typeof alertsSignCommand>[2]) => alertsSignCommand(name, id, flags));
+}
 
 const serviceOptions = (command: Command) =>
   command

@@ -1,0 +1,43 @@
+import { loadConfig } from '../core/config/load.js';
+import { readSecret } from './prompt.js';
+
+interface AlertsFlags {
+  config?: string;
+  url?: string;
+  token?: string;
+}
+
+function endpoint(flags: AlertsFlags): { base: string; headers: Record<string, string> } {
+  const token = flags.token ?? process.env.COLDCHAIN_API_TOKEN;
+  if (!token) throw new Error('an API token is needed: --token or $COLDCHAIN_API_TOKEN (coldchain token create --role operator)');
+  const base = flags.url ?? `http://127.0.0.1:${loadConfig(flags.config).config.http.port}`;
+  return { base, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } };
+}
+
+async function call(url: string, init: RequestInit): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    throw new Error(`cannot reach the service at ${new URL(url).origin} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}); is coldchain start running?`);
+  }
+  const body = (await response.json()) as { message?: string };
+  if (!response.ok) throw new Error(`${response.status}: ${body.message ?? 'request failed'}`);
+  return body;
+}
+
+export async function alertsListCommand(flags: AlertsFlags & { state?: string; site?: string }): Promise<void> {
+  const { base, headers } = endpoint(flags);
+  const query = new URLSearchParams(Object.entries({ state: flags.state, site: flags.site }).filter(([, v]) => v) as Array<[string, string]>);
+  const { alerts } = (await call(`${base}/api/v1/alerts?${query}`, { headers })) as { alerts: Array<Record<string, unknown>> };
+  const rows = alerts.map((a) => [a.id, a.state, a.severity, a.kind, `${a.siteId}/${a.locationId}`, a.deviceId, new Date(a.occurredAt as number).toISOString(), a.late ? 'late' : ''].join('  '));
+  process.stdout.write(rows.length ? `${rows.join('\n')}\n` : 'no alerts\n');
+}
+
+export async function alertsSignCommand(action: 'ack' | 'close', id: string, flags: AlertsFlags & { user: string; meaning: string; comment: string }): Promise<void> {
+  const { base, headers } = endpoint(flags);
+  const password = await readSecret(`password for ${flags.user} (electronic signature): `);
+  const { alert } = (await call(`${base}/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', headers, body: JSON.stringify({ user: flags.user, password, meaning: flags.meaning, comment: flags.comment }) })) as { alert: { state: string; acknowledged?: { printedName: string; at: number }; closed?: { printedName: string; at: number } } };
+  const signed = action === 'ack' ? alert.acknowledged : alert.closed;
+  process.stdout.write(`alert ${id} is now ${alert.state}; signed by ${signed?.printedName} at ${new Date(signed?.at ?? 0).toISOString()} — "${flags.meaning}"\n`);
+}
