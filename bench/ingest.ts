@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { createLogger } from '../core/logger.js';
-import { generateToken, hashToken } from '../core/secrets.js';
+import { generateToken, hashPassword, hashToken } from '../core/secrets.js';
 import { InfluxClient } from '../storage/influx.js';
 import { ManagedInfluxd, freePort, influxdVersion } from '../storage/influxd.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
@@ -35,6 +35,7 @@ const SIZES = {
   rawPoints: env('BENCH_RAW_POINTS', 400_000),
   simulatedDevices: env('BENCH_SIMULATED_DEVICES', 200),
   simulatedRate: env('BENCH_SIMULATED_RATE', 10_000),
+  alertProbes: env('BENCH_ALERT_PROBES', 200),
 };
 const ROUNDS = env('BENCH_ROUNDS', 2);
 /**
@@ -96,22 +97,30 @@ interface Workspace {
   loadDevices: Array<{ id: string; token: string }>;
   batchDevices: Array<{ id: string; token: string }>;
   idleDevices: Array<{ id: string; token: string }>;
+  probe: { id: string; token: string };
 }
 
-function makeWorkspace(): Workspace {
+const PROBE_PASSWORD = 'bench-follower-password';
+
+async function makeWorkspace(): Promise<Workspace> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-bench-'));
   const make = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, token: generateToken('dev') }));
   const loadDevices = make('bench', SIZES.devices);
   const batchDevices = make('batch', SIZES.batchDevices);
   const idleDevices = make('idle', SIZES.idleConnections + IDLE_WARMUP);
-  const devices = [...loadDevices, ...batchDevices, ...idleDevices].map((d) => ({ id: d.id, location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: hashToken(d.token) }));
+  const probe = { id: 'probe-0', token: generateToken('dev') };
+  const devices = [...loadDevices, ...batchDevices, ...idleDevices, probe].map((d) => ({ id: d.id, location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: hashToken(d.token) }));
+  const users = [{ name: 'bench', fullName: 'Benchmark follower', role: 'operator', passwordHash: await hashPassword(PROBE_PASSWORD) }];
   const yaml = SAMPLE_CONFIG.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000')
     .replace(/rateBurst: \d+/, 'rateBurst: 1000000')
     .replace('maxBatchReadings: 5000', 'maxBatchReadings: 10000')
-    .replace('devices: []', stringify({ devices }).trimEnd());
+    // Zero-delay rule for the latency probe; load devices report every few ms, so silence is judged on many intervals.
+    .replace('    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }', '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s, warningBand: 0, silentAfterIntervals: 1000 }')
+    .replace('devices: []', stringify({ devices }).trimEnd())
+    .replace('apiTokens: []', `apiTokens: []\n${stringify({ users }).trimEnd()}`);
   const configFile = path.join(dir, 'coldchain.yaml');
   writeFileSync(configFile, yaml);
-  return { dir, configFile, loadDevices, batchDevices, idleDevices };
+  return { dir, configFile, loadDevices, batchDevices, idleDevices, probe };
 }
 
 async function startOurService(ws: Workspace, influxUrl: string, database: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
@@ -255,6 +264,57 @@ async function simulatedLoad(ws: Workspace, influxUrl: string, devices: number, 
   }
 }
 
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+/**
+ * Alert latency: while the simulator's load scenario sends a steady background, a probe device
+ * publishes a reading that crosses a zero-delay rule; the time until the alert arrives on MQTT
+ * (cc/v1/alerts/#, followed as a registry user) is one sample.
+ */
+async function alertLatency(ws: Workspace, influxUrl: string): Promise<{ p50: number; p99: number; samples: number; background: number }> {
+  const service = await startOurService(ws, influxUrl, 'bench_alerts');
+  const url = `mqtt://127.0.0.1:${service.port}`;
+  const background = spawn(process.execPath, [CLI, 'simulate', '--config', ws.configFile, '--scenario', 'load', '--devices', String(SIZES.simulatedDevices), '--rate', String(SIZES.simulatedRate), '--duration', '40s', '--speed', '1', '--provision', '--broker', url], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let backgroundLog = '';
+  background.stderr!.on('data', (d: Buffer) => (backgroundLog += d));
+  try {
+    await sleep(5000);
+    if (background.exitCode !== null) throw new Error(`background load stopped:\n${backgroundLog}`);
+    const follower = await mqtt.connectAsync(url, { username: 'bench', password: PROBE_PASSWORD, reconnectPeriod: 0 });
+    const waiting = new Map<number, (at: number) => void>();
+    follower.on('message', (_topic, payload) => {
+      const alert = JSON.parse(payload.toString()) as { event: string; deviceId: string; occurredAt: number };
+      if (alert.event === 'activated' && alert.deviceId === ws.probe.id) waiting.get(alert.occurredAt)?.(performance.now());
+    });
+    await follower.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
+    const probe = await mqtt.connectAsync(url, { username: ws.probe.id, password: ws.probe.token, reconnectPeriod: 0 });
+    const samples: number[] = [];
+    const topic = `cc/v1/${ws.probe.id}/telemetry`;
+    let ts = Date.now() - 3_600_000;
+    progress(`alert latency: ${SIZES.alertProbes} crossings under ${SIZES.simulatedRate} readings/s of background`);
+    for (let i = 0; i < SIZES.alertProbes; i++) {
+      const crossing = ts++;
+      const arrived = new Promise<number>((resolve) => waiting.set(crossing, resolve));
+      const sent = performance.now();
+      probe.publish(topic, JSON.stringify({ ts: crossing, temperature: 9.2 }), { qos: 1 });
+      const at = await Promise.race([arrived, sleep(5000).then(() => NaN)]);
+      waiting.delete(crossing);
+      if (Number.isNaN(at)) throw new Error(`no alert within 5 s for probe crossing ${i}`);
+      samples.push(at - sent);
+      await probe.publishAsync(topic, JSON.stringify({ ts: ts++, temperature: 5 }), { qos: 1 });
+      await sleep(50);
+    }
+    await probe.endAsync();
+    await follower.endAsync();
+    samples.sort((a, b) => a - b);
+    return { p50: percentile(samples, 50), p99: percentile(samples, 99), samples: samples.length, background: SIZES.simulatedRate };
+  } finally {
+    background.kill('SIGINT');
+    await new Promise((r) => (background.exitCode !== null ? r(null) : background.once('exit', r)));
+    await service.stop();
+  }
+}
+
 async function ourPath(ws: Workspace, influxUrl: string, label: string, database: string, plan: Omit<LoadPlan, 'url'>): Promise<{ ackedPerS: number; storedPerS: number; readings: number }> {
   const service = await startOurService(ws, influxUrl, database);
   try {
@@ -305,7 +365,7 @@ async function idleMemory(ws: Workspace, influxUrl: string): Promise<{ retained:
 
 async function main(): Promise<void> {
   const log = createLogger('warn', 'bench');
-  const ws = makeWorkspace();
+  const ws = await makeWorkspace();
   const influxd = new ManagedInfluxd({ dataDir: path.join(ws.dir, 'influxd'), log });
   await influxd.start();
   try {
@@ -313,6 +373,10 @@ async function main(): Promise<void> {
     const only = process.env.BENCH_ONLY;
     if (only === 'idle') {
       process.stdout.write(`${JSON.stringify(await idleMemory(ws, influxd.url))}\n`);
+      return;
+    }
+    if (only === 'alerts') {
+      process.stdout.write(`${JSON.stringify(await alertLatency(ws, influxd.url))}\n`);
       return;
     }
     if (only === 'simulated') {
@@ -347,6 +411,9 @@ async function main(): Promise<void> {
     const simulated = await simulatedLoad(ws, influxd.url, SIZES.simulatedDevices, SIZES.simulatedRate, 10);
     progress(`simulated load: requested ${simulated.requested}/s, achieved ${simulated.achieved}/s, ${simulated.stored} stored`);
     await sleep(2000);
+    const latency = await alertLatency(ws, influxd.url);
+    progress(`alert latency: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms over ${latency.samples} crossings`);
+    await sleep(2000);
     const rawPointsPerS = await rawInfluxAnchor(influxd.url);
     progress(`raw InfluxDB writes: ${Math.round(rawPointsPerS)} points/s`);
 
@@ -361,6 +428,8 @@ async function main(): Promise<void> {
       batched_ratio_vs_raw_influx: Number((batched.storedPerS / rawPointsPerS).toFixed(3)),
       simulated_load_requested_per_s: simulated.requested,
       simulated_load_achieved_per_s: simulated.achieved,
+      alert_latency_p50_ms: Number(latency.p50.toFixed(1)),
+      alert_latency_p99_ms: Number(latency.p99.toFixed(1)),
       broker_bytes_per_idle_connection: Math.round(idle.retained),
       broker_rss_bytes_per_idle_connection: Math.round(idle.rss),
       mosquitto_bytes_per_idle_connection: Math.round(mosquitto.bytesPerIdle),
@@ -376,6 +445,7 @@ async function main(): Promise<void> {
       ['e2e QoS 0 devices, count verified', `${figures.qos0_readings_per_s} readings/s`, '', ''],
       ['batched uploads (10–100 readings/message), count verified', `${figures.batched_readings_per_s} readings/s`, `${figures.batched_ratio_vs_raw_influx} × raw InfluxDB`, '≥ 100000/s'],
       ['simulator load scenario (paced), all stored', `${figures.simulated_load_achieved_per_s} readings/s`, `requested ${figures.simulated_load_requested_per_s}/s`, ''],
+      [`alert latency, crossing → MQTT alert, ${SIZES.simulatedRate}/s background`, `p50 ${figures.alert_latency_p50_ms} ms`, `p99 ${figures.alert_latency_p99_ms} ms`, 'p99 ≤ 25 ms'],
       ['broker memory retained per idle device connection (after GC)', `${figures.broker_bytes_per_idle_connection} B`, `Mosquitto RSS: ${figures.mosquitto_bytes_per_idle_connection} B`, '≤ 10240 B'],
       ['  broker RSS growth per idle connection (incl. V8 heap slack)', `${figures.broker_rss_bytes_per_idle_connection} B`, '', ''],
     ];

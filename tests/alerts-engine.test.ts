@@ -129,6 +129,27 @@ describe('alert rules on device time', () => {
     expect(silent).toMatchObject({ state: 'cleared', occurredAt: T0 + 12 * MIN, clearedAt: T0 + 40 * MIN, peak: 31 * MIN, threshold: 3 * MIN });
   });
 
+  it('live silence: no data for 3 intervals raises device_silent; the next reading clears the same alert', () => {
+    let now = T0;
+    const engine = new AlertEngine(() => registry, { now: () => now });
+    const changes: AlertChange[] = [];
+    engine.on('change', (c) => changes.push(c));
+    engine.ingest(batch('room-s1', series(T0 - 5 * MIN, steady(5))));
+    now = T0 + 2 * MIN;
+    engine.checkSilence();
+    expect(changes).toEqual([]);
+    now = T0 + 4 * MIN;
+    engine.checkSilence();
+    engine.checkSilence();
+    expect(changes.map((c) => [c.kind, c.state, c.occurredAt])).toEqual([['device_silent', 'active', T0 - MIN + 3 * MIN]]);
+    now = T0 + 10 * MIN;
+    engine.ingest(batch('room-s1', series(T0 + 9 * MIN, [5])));
+    expect(changes.map((c) => [c.id, c.state])).toEqual([
+      [changes[0]!.id, 'active'],
+      [changes[0]!.id, 'cleared'],
+    ]);
+  });
+
   it('door open longer than doorOpenMax, and a low battery', () => {
     const readings = series(T0, steady(20), { battery: 50 }).map((r, i) => ({ ...r, door: i >= 5 && i < 12, battery: i >= 15 ? 12 : 50 }));
     const changes = run([{ readings }]);

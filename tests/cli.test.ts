@@ -48,6 +48,19 @@ describe('coldchain CLI', () => {
     expect(badRole.stderr).toContain("Allowed choices are admin, operator, qa, viewer");
   });
 
+  it('user add reads the password from stdin and stores only an scrypt hash', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-cli-'));
+    await coldchain(['init', '--dir', dir]);
+    const config = path.join(dir, 'coldchain.yaml');
+    const added = await coldchain(['user', 'add', 'quinn', '--role', 'qa', '--full-name', 'Quinn QA', '--config', config], 'correct horse battery\n');
+    expect(added.code, added.stderr).toBe(0);
+    const text = readFileSync(config, 'utf8');
+    expect(text).toMatch(/name: quinn\n\s+fullName: Quinn QA\n\s+role: qa\n\s+passwordHash: scrypt\$16384\$8\$1\$/);
+    expect(text).not.toContain('correct horse');
+    const short = await coldchain(['user', 'add', 'sam', '--role', 'qa', '--full-name', 'Sam', '--config', config], 'short\n');
+    expect(short.stderr).toContain('the password must have at least 10 characters');
+  });
+
   const badConfigs: Array<{ name: string; edit: (yaml: string) => string; expected: RegExp }> = [
     { name: 'a location naming an unknown profile', edit: (y) => y.replace('profile: vaccines-2-8, areaM2: 120', 'profile: vaccines, areaM2: 120'), expected: /line 5\d: sites\[0\]\.locations\[0\]\.profile: unknown profile "vaccines"/ },
     { name: 'a port that is not a number', edit: (y) => y.replace('port: 1883 ', 'port: "mqtt" '), expected: /line 10: mqtt\.port: Invalid input: expected number, received string/ },
