@@ -60,7 +60,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     const placement = this.registry().device(deviceId);
     if (!placement) return undefined;
     const track: DeviceTrack = {
-      evaluator: new DeviceEvaluator(deviceId, placement.profile, placement.device.interval),
+      evaluator: new DeviceEvaluator(deviceId, placement.profile, placement.rules, placement.device.interval, placement.location.suppress),
       placement: { siteId: placement.site.id, locationId: placement.location.id },
       intervalMs: placement.device.interval,
       readings: [],
@@ -100,12 +100,12 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     for (const track of this.devices.values()) {
       const newest = track.readings.at(-1);
       if (!newest || track.liveSilent) continue;
-      const timeout = this.registry().device(track.evaluator.deviceId)?.profile.alerts.silentAfterIntervals ?? 3;
+      const timeout = this.registry().device(track.evaluator.deviceId)?.rules.silentAfterIntervals ?? 3;
       const timeoutMs = timeout * track.intervalMs;
       if (now - track.lastReceivedAt <= timeoutMs) continue;
       const occurredAt = newest.ts + timeoutMs;
       const id = episodeId(track.evaluator.deviceId, 'device_silent', occurredAt);
-      const severity = this.registry().device(track.evaluator.deviceId)?.profile.alerts.severity.silent ?? 'major';
+      const severity = this.registry().device(track.evaluator.deviceId)?.rules.severity.silent ?? 'major';
       const change: AlertChange = { id, kind: 'device_silent', severity, occurredAt, activatedAt: occurredAt, threshold: timeoutMs, peak: now - track.lastReceivedAt, deviceId: track.evaluator.deviceId, ...track.placement, state: 'active', detectedAt: now, late: false, durationMs: null };
       track.liveSilent = change;
       track.reported.set(id, change);

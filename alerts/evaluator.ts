@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AlertKind, AlertRules } from '../core/config/alert-rules.js';
+import { inSuppression, type AlertKind, type AlertRules, type Suppression } from '../core/config/alert-rules.js';
 import type { ProductProfile } from '../core/config/schema.js';
 
 type Severity = AlertRules['severity'][keyof AlertRules['severity']];
@@ -62,10 +62,13 @@ export class DeviceEvaluator {
 
   constructor(
     readonly deviceId: string,
-    private readonly profile: Pick<ProductProfile, 'temperature' | 'humidity' | 'alerts'>,
+    private readonly ranges: Pick<ProductProfile, 'temperature' | 'humidity'>,
+    private readonly rules: AlertRules,
     private readonly intervalMs: number,
+    private readonly suppressions: Suppression[] = [],
   ) {
-    const { temperature, humidity, alerts } = profile;
+    const { temperature, humidity } = ranges;
+    const alerts = rules;
     const t = (r: EvalReading) => r.temperature;
     const h = (r: EvalReading) => r.humidity;
     const delayMs = alerts.activationDelay;
@@ -108,10 +111,15 @@ export class DeviceEvaluator {
     changed.push({ ...episode });
   }
 
+  /** In a suppression window (defrost, loading) a rule neither opens nor activates an alert. */
+  private suppressed(kind: AlertKind, ts: number): boolean {
+    return this.suppressions.some((w) => w.kinds.includes(kind) && inSuppression(w, ts));
+  }
+
   private limit(rule: LimitRule, r: EvalReading, changed: Episode[]): void {
     const value = rule.value(r);
     if (value === undefined) return;
-    const beyond = (value - rule.threshold) * rule.direction > 0;
+    const beyond = (value - rule.threshold) * rule.direction > 0 && !this.suppressed(rule.kind, r.ts);
     const cleared = (rule.threshold - value) * rule.direction >= rule.hysteresis;
     const episode = this.state.open[rule.kind];
     if (!episode) {
@@ -126,9 +134,10 @@ export class DeviceEvaluator {
   }
 
   private cumulative(r: EvalReading, changed: Episode[]): void {
-    const { temperature, alerts } = this.profile;
+    const { temperature } = this.ranges;
+    const alerts = this.rules;
     const last = this.state.last;
-    if (last && (last.temperature > temperature.max || last.temperature < temperature.min)) {
+    if (last && (last.temperature > temperature.max || last.temperature < temperature.min) && !this.suppressed('cumulative_time_out_of_range', last.ts)) {
       // A reading stands for the time until the next one, but a gap is not counted as excursion.
       this.state.outOfRange.push({ ts: last.ts, ms: Math.min(r.ts - last.ts, 2 * this.intervalMs) });
     }
@@ -144,8 +153,8 @@ export class DeviceEvaluator {
 
   private rate(r: EvalReading, changed: Episode[]): void {
     const last = this.state.last;
-    const { alerts } = this.profile;
-    if (!last || r.ts - last.ts < 60_000) return;
+    const alerts = this.rules;
+    if (!last || r.ts - last.ts < 60_000 || this.suppressed('rate_of_change', r.ts)) return;
     const perHour = Math.abs(r.temperature - last.temperature) / ((r.ts - last.ts) / 3_600_000);
     const episode = this.state.open.rate_of_change;
     if (perHour > alerts.maxRatePerHour) {
@@ -156,10 +165,11 @@ export class DeviceEvaluator {
 
   private door(r: EvalReading, changed: Episode[]): void {
     if (r.door === undefined) return;
-    const { alerts } = this.profile;
+    const alerts = this.rules;
     const episode = this.state.open.door_open;
     if (!r.door) return this.close('door_open', r.ts, changed);
     if (!episode) {
+      if (this.suppressed('door_open', r.ts)) return;
       const opened = this.open('door_open', alerts.severity.door, r.ts, alerts.doorOpenMax, 0);
       if (alerts.doorOpenMax === 0) this.activate(opened, r.ts, changed);
       return;
@@ -170,7 +180,7 @@ export class DeviceEvaluator {
 
   private battery(r: EvalReading, changed: Episode[]): void {
     if (r.battery === undefined) return;
-    const { alerts } = this.profile;
+    const alerts = this.rules;
     const episode = this.state.open.battery_low;
     if (r.battery < alerts.lowBattery) {
       if (!episode) this.activate(this.open('battery_low', alerts.severity.battery, r.ts, alerts.lowBattery, r.battery), r.ts, changed);
@@ -181,10 +191,10 @@ export class DeviceEvaluator {
   /** A gap in device time longer than the silence timeout: a communication/power alarm over the gap. */
   private silence(r: EvalReading, changed: Episode[]): void {
     const last = this.state.last;
-    const timeout = this.profile.alerts.silentAfterIntervals * this.intervalMs;
+    const timeout = this.rules.silentAfterIntervals * this.intervalMs;
     if (!last || r.ts - last.ts <= timeout) return;
     const occurredAt = last.ts + timeout;
-    changed.push({ id: episodeId(this.deviceId, 'device_silent', occurredAt), kind: 'device_silent', severity: this.profile.alerts.severity.silent, occurredAt, activatedAt: occurredAt, clearedAt: r.ts, threshold: timeout, peak: r.ts - last.ts });
+    changed.push({ id: episodeId(this.deviceId, 'device_silent', occurredAt), kind: 'device_silent', severity: this.rules.severity.silent, occurredAt, activatedAt: occurredAt, clearedAt: r.ts, threshold: timeout, peak: r.ts - last.ts });
   }
 
   /** Feeds the next reading in device-time order; returns the episodes it changed. */

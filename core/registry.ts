@@ -1,10 +1,13 @@
-import type { Config, Device, Location, ProductProfile, Site } from './config/schema.js';
+import { effectiveRules, type Config, type Device, type Location, type ProductProfile, type Site } from './config/schema.js';
+import type { AlertRules } from './config/alert-rules.js';
 
 export interface DevicePlacement {
   device: Device;
   site: Site;
   location: Location;
   profile: ProductProfile;
+  /** The profile's alert rules with the location's overrides applied. */
+  rules: AlertRules;
 }
 
 /** Read-only lookups over the registry part of the config; rebuilt whenever the config is reloaded. */
@@ -22,7 +25,10 @@ export class Registry {
       const profile = placed && profiles.get(placed.location.profile);
       // The config schema guarantees both exist; a miss here means a programming error.
       if (!placed || !profile) throw new Error(`device ${device.id}: location ${device.location} is not in the registry`);
-      this.devices.set(device.id, { device, site: placed.site, location: placed.location, profile });
+      const rules = effectiveRules(profile, placed.location);
+      // The config schema has validated the merge; a failure here is a programming error.
+      if (!rules.success) throw new Error(`location ${placed.location.id}: alert rules do not validate`);
+      this.devices.set(device.id, { device, site: placed.site, location: placed.location, profile, rules: rules.data });
     }
   }
 

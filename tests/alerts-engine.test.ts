@@ -32,6 +32,44 @@ function run(feeds: Array<{ device?: string; readings: Reading[]; at?: number }>
 const of = (changes: AlertChange[], kind: string) => changes.filter((c) => c.kind === kind);
 const steady = (n: number, t = 5) => Array.from({ length: n }, () => t);
 
+describe('per-location rules and suppression windows', () => {
+  const overridden = new Registry(
+    parseConfigText(
+      SAMPLE_CONFIG.replace('{ id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40 }', '{ id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40, alerts: { activationDelay: 0s, severity: { excursion: critical } }, suppress: [{ reason: defrost, from: "02:00", to: "02:30", utcOffset: "+08:00" }] }').replace(
+        'devices: []',
+        `devices:\n  - { id: fz-s1, location: dc-sh-freezer-1, interval: 1m, tokenHash: "sha256:${'2'.repeat(64)}" }`,
+      ),
+      'test',
+    ),
+  );
+
+  it('a location overrides its profile rules (delay and severity here) and keeps the rest', () => {
+    const rules = overridden.device('fz-s1')!.rules;
+    expect(rules).toMatchObject({ activationDelay: 0, warningBand: 0.5, severity: { excursion: 'critical', warning: 'warning' } });
+  });
+
+  it('a defrost window (local time) opens no alarm; the same warming outside it does', () => {
+    let now = 0;
+    const engine = new AlertEngine(() => overridden, { now: () => now });
+    const changes: AlertChange[] = [];
+    engine.on('change', (c) => changes.push(c));
+    // 02:05–02:14 China time = 18:05–18:14 UTC the day before.
+    const inWindow = Date.parse('2026-11-19T18:05:00Z');
+    engine.ingest(batch('fz-s1', series(inWindow, [-13, -12, -12.5, -13, -14, -20, -21])));
+    expect(changes.filter((c) => c.kind === 'temperature_high')).toEqual([]);
+    const outside = Date.parse('2026-11-19T20:05:00Z');
+    engine.ingest(batch('fz-s1', series(outside, [-13, -21])));
+    expect(changes.filter((c) => c.kind === 'temperature_high').map((c) => [c.state, c.severity, c.occurredAt])).toEqual([
+      ['active', 'critical', outside],
+      ['cleared', 'critical', outside],
+    ]);
+  });
+
+  it('an invalid override names the location key', () => {
+    expect(() => parseConfigText(SAMPLE_CONFIG.replace('profile: frozen-medicine, areaM2: 40 }', 'profile: frozen-medicine, areaM2: 40, alerts: { activationDelay: soon } }'), 'cfg')).toThrow(/sites\[0\]\.locations\[1\]\.alerts\.activationDelay: "soon" is not a duration/);
+  });
+});
+
 describe('alert rules on device time', () => {
   it('a short spike under the activation delay raises no alarm', () => {
     const changes = run([{ readings: series(T0, [...steady(10), 9.8, 9.9, 9.5, ...steady(10)]) }]);

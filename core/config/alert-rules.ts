@@ -54,3 +54,31 @@ export const alertRulesSchema = z.object({
 });
 
 export type AlertRules = z.infer<typeof alertRulesSchema>;
+
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM');
+
+/**
+ * A daily window in which some rules are not judged (defrost, loading). Readings inside it are
+ * still stored and shown; they just do not open or activate alerts of the listed kinds.
+ */
+export const suppressionSchema = z.object({
+  reason: z.string().min(1),
+  from: clock,
+  to: clock,
+  /** Offset of the site's local time, e.g. +08:00 for China Standard Time. */
+  utcOffset: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'write an offset as +HH:MM').default('+00:00'),
+  kinds: z.array(z.enum(alertKinds)).min(1).default(['temperature_high', 'temperature_warning_high', 'cumulative_time_out_of_range', 'rate_of_change']),
+});
+export type Suppression = z.infer<typeof suppressionSchema>;
+
+/** Whether `ts` (epoch ms) falls in the window, in the window's local time; windows may span midnight. */
+export function inSuppression(window: Suppression, ts: number): boolean {
+  const sign = window.utcOffset.startsWith('-') ? -1 : 1;
+  const [oh, om] = window.utcOffset.slice(1).split(':').map(Number);
+  const local = ts + sign * (oh! * 60 + om!) * 60_000;
+  const minute = Math.floor((((local % 86_400_000) + 86_400_000) % 86_400_000) / 60_000);
+  const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
+  const from = toMinutes(window.from);
+  const to = toMinutes(window.to);
+  return from <= to ? minute >= from && minute < to : minute >= from || minute < to;
+}

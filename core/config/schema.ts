@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../duration.js';
-import { alertRulesSchema } from './alert-rules.js';
+import { alertRulesSchema, suppressionSchema } from './alert-rules.js';
 
 /** Identifiers appear in MQTT topics and InfluxDB tags, so they are kept to a safe alphabet. */
 export const identifier = z
@@ -33,6 +33,9 @@ export const locationSchema = z.object({
   profile: identifier,
   areaM2: z.number().positive().optional(),
   volumeM3: z.number().positive().optional(),
+  /** Overrides of the profile's alert rules for this location only (any subset of its keys). */
+  alerts: z.record(z.string(), z.unknown()).optional(),
+  suppress: z.array(suppressionSchema).default([]),
 });
 
 /** Who is told about an alert, and at which escalation tier (1 first). */
@@ -163,6 +166,11 @@ export const configSchema = z
         if (!profileIds.has(location.profile)) {
           ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'profile'], message: `unknown profile "${location.profile}"; known: ${[...profileIds].join(', ') || 'none'}` });
         }
+        const profile = config.profiles.find((p) => p.id === location.profile);
+        if (profile && location.alerts) {
+          const merged = effectiveRules(profile, location);
+          if (!merged.success) for (const issue of merged.error.issues) ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'alerts', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: issue.message });
+        }
         if ((site.kind === 'vehicle') !== (location.kind === 'vehicle_compartment')) {
           ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'kind'], message: site.kind === 'vehicle' ? 'a vehicle holds only vehicle_compartment locations' : 'vehicle_compartment belongs under a site of kind vehicle' });
         }
@@ -177,6 +185,13 @@ export const configSchema = z
       }
     });
   });
+
+/** A location's rules: its profile's, with the location's overrides on top (severity merged key by key). */
+export function effectiveRules(profile: ProductProfile, location: Pick<Location, 'alerts'>) {
+  const override = (location.alerts ?? {}) as Record<string, unknown>;
+  const severity = { ...profile.alerts.severity, ...((override.severity as object | undefined) ?? {}) };
+  return alertRulesSchema.safeParse({ ...profile.alerts, ...override, severity });
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ProductProfile = z.infer<typeof productProfileSchema>;
