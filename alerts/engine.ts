@@ -49,7 +49,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
 
   constructor(
     private readonly registry: () => Registry,
-    private readonly options: { historyMs?: number; now?: () => number } = {},
+    private readonly options: { historyMs?: number; maxReadingsPerDevice?: number; now?: () => number } = {},
   ) {
     super();
   }
@@ -76,8 +76,9 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   ingest(batch: AcceptedBatch): void {
     const track = this.track(batch.deviceId);
     if (!track) return;
-    const unique = new Map(batch.readings.map((r) => [r.ts, { ts: r.ts, temperature: r.temperature, humidity: r.humidity, battery: r.battery, door: r.door }]));
-    const incoming = [...unique.values()].sort((a, b) => a.ts - b.ts);
+    const toEval = (r: AcceptedBatch['readings'][number]): EvalReading => ({ ts: r.ts, temperature: r.temperature, humidity: r.humidity, battery: r.battery, door: r.door });
+    // One reading a message is the common case: skip the dedupe and sort.
+    const incoming = batch.readings.length === 1 ? [toEval(batch.readings[0]!)] : [...new Map(batch.readings.map((r) => [r.ts, toEval(r)])).values()].sort((a, b) => a.ts - b.ts);
     const newest = track.readings.at(-1)?.ts ?? -Infinity;
     const first = incoming[0]!;
     if (first.ts > newest) {
@@ -85,7 +86,6 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     } else {
       this.insertAndReplay(track, incoming);
     }
-    this.prune(track);
     track.lastReceivedAt = this.now();
     this.endLiveSilence(track, first.ts);
   }
@@ -126,7 +126,10 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   }
 
   private append(track: DeviceTrack, reading: EvalReading, found?: Set<string>): void {
-    if (track.readings.length % CHECKPOINT_EVERY === 0) track.checkpoints.push({ index: track.readings.length, ts: reading.ts, state: track.evaluator.snapshot() });
+    if (track.readings.length % CHECKPOINT_EVERY === 0) {
+      this.prune(track);
+      track.checkpoints.push({ index: track.readings.length, ts: reading.ts, state: track.evaluator.snapshot() });
+    }
     track.readings.push(reading);
     const episodes = track.evaluator.feed(reading);
     for (const episode of episodes) found?.add(episode.id);
@@ -191,12 +194,16 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     }
   }
 
-  /** Keeps memory bounded: readings older than the history window can no longer change alerts. */
+  /**
+   * Keeps memory bounded: readings older than the history window (or beyond the per-device cap,
+   * for devices reporting many times a second) can no longer change alerts.
+   */
   private prune(track: DeviceTrack): void {
     const historyMs = this.options.historyMs ?? 48 * 3_600_000;
+    const maxReadings = this.options.maxReadingsPerDevice ?? 8192;
     const newest = track.readings.at(-1)?.ts;
     if (newest === undefined) return;
-    const keepFrom = track.checkpoints.filter((c) => c.ts <= newest - historyMs).at(-1);
+    const keepFrom = track.checkpoints.filter((c) => c.ts <= newest - historyMs || c.index <= track.readings.length - maxReadings).at(-1);
     if (!keepFrom || keepFrom.index === 0) return;
     track.readings = track.readings.slice(keepFrom.index);
     track.pruned = true;

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import { verifyPassword } from '../core/secrets.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
+import type { AcceptedBatch } from '../ingestor/records.js';
 import type { Spool } from '../ingestor/spool.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -55,6 +56,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
   readonly book = new AlertBook();
   readonly engine: AlertEngine;
   private sequence = 0;
+  private pending: AcceptedBatch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private escalating = false;
 
@@ -79,12 +81,29 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
       const people = new Set(site.recipients.map((r) => r.name));
       if (people.size < 3) this.deps.log.warn({ site: site.id, recipients: people.size }, 'GSP asks for alarms to reach at least 3 designated people; this site has fewer (sites[].recipients)');
     }
-    this.deps.pipeline.on('accepted', (batch) => this.engine.ingest(batch));
+    // Off the PUBACK path: 'accepted' fires between the fsync and the acknowledgement, so batches
+    // are only queued there and judged on the next turn of the event loop.
+    this.deps.pipeline.on('accepted', (batch) => {
+      this.pending.push(batch);
+      if (this.pending.length === 1) setImmediate(() => this.evaluatePending());
+    });
     this.timer = setInterval(() => {
       this.engine.checkSilence();
       void this.escalate();
     }, 1000);
     this.timer.unref();
+  }
+
+  private evaluatePending(): void {
+    const batches = this.pending;
+    this.pending = [];
+    for (const batch of batches) {
+      try {
+        this.engine.ingest(batch);
+      } catch (err) {
+        this.deps.log.error({ err, device: batch.deviceId }, 'alert evaluation failed for a batch');
+      }
+    }
   }
 
   /**

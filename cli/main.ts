@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/config/load.js';
 import { initCommand } from './init.js';
