@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { alertKinds, severities } from '../core/config/alert-rules.js';
 
-export const alertStates = ['active', 'acknowledged', 'cleared', 'closed', 'retracted'] as const;
-export const alertEventTypes = ['activated', 'cleared', 'retracted', 'acknowledged', 'closed', 'notified', 'notification_failed', 'escalated'] as const;
+export const alertStates = ['pending', 'active', 'acknowledged', 'cleared', 'closed', 'discarded', 'retracted'] as const;
+export const alertEventTypes = ['pending', 'activated', 'cleared', 'discarded', 'retracted', 'acknowledged', 'closed', 'notified', 'notification_failed', 'escalated'] as const;
 
 /** An alert as the API, MQTT and the board show it. */
 export const alertSchema = z.object({
@@ -14,7 +14,8 @@ export const alertSchema = z.object({
   locationId: z.string(),
   deviceId: z.string(),
   occurredAt: z.number(),
-  activatedAt: z.number(),
+  /** Device time the activation delay ended; null while pending or when discarded. */
+  activatedAt: z.number().nullable(),
   detectedAt: z.number(),
   clearedAt: z.number().nullable(),
   late: z.boolean(),
@@ -84,11 +85,12 @@ export class AlertBook {
     if (!alert) throw new LifecycleError(`no alert ${id}`, 404);
     if (action === 'acknowledge') {
       if (alert.acknowledged) throw new LifecycleError(`alert ${id} was already acknowledged by ${alert.acknowledged.printedName}`, 409);
-      if (alert.state === 'closed' || alert.state === 'retracted') throw new LifecycleError(`alert ${id} is ${alert.state}`, 409);
+      if (alert.state === 'closed' || alert.state === 'retracted' || alert.state === 'discarded') throw new LifecycleError(`alert ${id} is ${alert.state}`, 409);
     } else {
       if (alert.state === 'closed') throw new LifecycleError(`alert ${id} is already closed`, 409);
-      if (alert.state !== 'cleared' && alert.state !== 'retracted') throw new LifecycleError(`alert ${id} is ${alert.state}: it can be closed once its condition has cleared`, 409);
-      if (!alert.acknowledged && alert.state !== 'retracted') throw new LifecycleError(`alert ${id} must be acknowledged before it is closed`, 409);
+      const over = alert.state === 'cleared' || alert.state === 'retracted' || alert.state === 'discarded';
+      if (!over) throw new LifecycleError(`alert ${id} is ${alert.state}: it can be closed once its condition has cleared`, 409);
+      if (!alert.acknowledged && alert.state === 'cleared') throw new LifecycleError(`alert ${id} must be acknowledged before it is closed`, 409);
     }
     return alert;
   }

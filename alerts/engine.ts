@@ -8,8 +8,11 @@ export interface AlertChange extends Episode {
   deviceId: string;
   siteId: string;
   locationId: string;
-  /** `retracted`: readings that arrived later show it did not happen (a gap that was backfilled). */
-  state: 'active' | 'cleared' | 'retracted';
+  /**
+   * `pending`: a rule is broken, its activation delay not yet over; `discarded`: it ended before
+   * (never an alarm); `retracted`: readings that arrived later show it did not happen.
+   */
+  state: 'pending' | 'active' | 'cleared' | 'discarded' | 'retracted';
   /** Processing time at which this change was found. */
   detectedAt: number;
   /** Found well after it happened (store-and-forward upload, backfill): DESIGN.md §5. */
@@ -174,19 +177,19 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   private report(track: DeviceTrack, episodes: Episode[]): void {
     const now = this.now();
     for (const episode of episodes) {
-      const state = episode.clearedAt === undefined ? 'active' : 'cleared';
+      const state = episode.discardedAt !== undefined ? 'discarded' : episode.clearedAt !== undefined ? 'cleared' : episode.activatedAt === undefined ? 'pending' : 'active';
       const previous = track.reported.get(episode.id);
       // A replay re-finds what was already reported; only what is new goes out.
       if (previous && previous.state === state && previous.clearedAt === episode.clearedAt && previous.activatedAt === episode.activatedAt) continue;
-      const activatedAt = episode.activatedAt ?? episode.occurredAt;
       const lateAfter = Math.max(2 * track.intervalMs, 60_000);
+      const happenedAt = state === 'cleared' ? episode.clearedAt! : state === 'discarded' ? episode.discardedAt! : (episode.activatedAt ?? episode.occurredAt);
       const change: AlertChange = {
         ...episode,
         deviceId: track.evaluator.deviceId,
         ...track.placement,
         state,
         detectedAt: now,
-        late: now - (state === 'cleared' ? episode.clearedAt! : activatedAt) > lateAfter,
+        late: now - happenedAt > lateAfter,
         durationMs: episode.clearedAt === undefined ? null : episode.clearedAt - episode.occurredAt,
       };
       track.reported.set(episode.id, change);

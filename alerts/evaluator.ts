@@ -23,6 +23,8 @@ export interface Episode {
   /** Device time at which the activation delay had elapsed; absent while pending. */
   activatedAt?: number;
   clearedAt?: number;
+  /** Device time at which a pending episode ended before its delay elapsed: never an alarm. */
+  discardedAt?: number;
   /** The limit that was crossed (°C, %RH, %, ms, °C/h). */
   threshold: number;
   /** The worst value seen during the episode. */
@@ -96,13 +98,18 @@ export class DeviceEvaluator {
     return episode;
   }
 
-  /** Ends an open episode; a pending one vanishes (it never was an alarm). */
+  /** Ends an open episode: an active one clears; a pending one is discarded (it never was an alarm). */
   private close(kind: AlertKind, ts: number, changed: Episode[]): void {
     const episode = this.state.open[kind];
     if (!episode) return;
     delete this.state.open[kind];
-    if (episode.activatedAt === undefined) return;
-    episode.clearedAt = ts;
+    if (episode.activatedAt === undefined) episode.discardedAt = ts;
+    else episode.clearedAt = ts;
+    changed.push({ ...episode });
+  }
+
+  /** A rule broken but not for long enough yet: reported as pending, so the board can show it coming. */
+  private pending(episode: Episode, changed: Episode[]): void {
     changed.push({ ...episode });
   }
 
@@ -126,6 +133,7 @@ export class DeviceEvaluator {
       if (!beyond) return;
       const opened = this.open(rule.kind, rule.severity, r.ts, rule.threshold, value);
       if (rule.delayMs === 0) this.activate(opened, r.ts, changed);
+      else this.pending(opened, changed);
       return;
     }
     if ((value - episode.peak) * rule.direction > 0) episode.peak = value;
@@ -172,6 +180,7 @@ export class DeviceEvaluator {
       if (this.suppressed('door_open', r.ts)) return;
       const opened = this.open('door_open', alerts.severity.door, r.ts, alerts.doorOpenMax, 0);
       if (alerts.doorOpenMax === 0) this.activate(opened, r.ts, changed);
+      else this.pending(opened, changed);
       return;
     }
     episode.peak = r.ts - episode.occurredAt;

@@ -138,12 +138,13 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
   private onChange(change: AlertChange): void {
     const existing = this.book.get(change.id);
     const { id, kind, severity, deviceId, siteId, locationId, occurredAt, threshold, peak, late, detectedAt } = change;
-    const base: Alert = existing ?? { id, kind, severity, state: 'active', siteId, locationId, deviceId, occurredAt, activatedAt: change.activatedAt ?? occurredAt, detectedAt, clearedAt: null, late, threshold, peak, durationMs: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
-    if (existing && (existing.state === 'closed' || (existing.state === change.state && existing.clearedAt === (change.clearedAt ?? null)))) return;
-    const alert: Alert = { ...base, severity, peak, clearedAt: change.clearedAt ?? null, durationMs: change.durationMs };
-    if (change.state === 'cleared') alert.state = 'cleared';
-    else if (change.state === 'retracted') alert.state = 'retracted';
-    else alert.state = alert.acknowledged ? 'acknowledged' : 'active';
+    const base: Alert = existing ?? { id, kind, severity, state: 'pending', siteId, locationId, deviceId, occurredAt, activatedAt: null, detectedAt, clearedAt: null, late, threshold, peak, durationMs: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
+    const conditionState = existing?.state === 'acknowledged' ? 'active' : existing?.state;
+    if (existing && (existing.state === 'closed' || (conditionState === change.state && existing.clearedAt === (change.clearedAt ?? null)))) return;
+    const alert: Alert = { ...base, severity, peak, late: change.state === 'active' || change.state === 'pending' ? change.late : base.late, activatedAt: change.activatedAt ?? null, clearedAt: change.clearedAt ?? null, durationMs: change.durationMs };
+    // Escalation counts from when the alarm was raised, not from when it started pending.
+    if (change.state === 'active' && base.state === 'pending') alert.detectedAt = detectedAt;
+    alert.state = change.state === 'active' && alert.acknowledged ? 'acknowledged' : change.state;
     const event = change.state === 'active' ? 'activated' : change.state;
     this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert });
   }
@@ -185,7 +186,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
       const { tierDelays, reminderEvery } = this.deps.config().notifications;
       const now = Date.now();
       for (const alert of this.book.list()) {
-        if (alert.acknowledged || alert.state === 'closed' || alert.state === 'retracted') continue;
+        if (alert.acknowledged || alert.state === 'pending' || alert.state === 'closed' || alert.state === 'retracted' || alert.state === 'discarded') continue;
         const site = this.deps.config().sites.find((s) => s.id === alert.siteId);
         if (!site) continue;
         const elapsed = now - alert.detectedAt;

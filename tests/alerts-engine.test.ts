@@ -73,22 +73,23 @@ describe('per-location rules and suppression windows', () => {
 describe('alert rules on device time', () => {
   it('a short spike under the activation delay raises no alarm', () => {
     const changes = run([{ readings: series(T0, [...steady(10), 9.8, 9.9, 9.5, ...steady(10)]) }]);
-    expect(of(changes, 'temperature_high')).toEqual([]);
+    expect(of(changes, 'temperature_high').map((c) => c.state)).toEqual(['pending', 'discarded']);
   });
 
   it('20 min at 9.5 °C in a 2–8 °C room: one alarm whose occurredAt is the first reading above 8 °C', () => {
     const readings = series(T0, [...steady(10), ...steady(20, 9.5), ...steady(10)]);
     // Live: one reading at a time, each processed a second after it was taken.
     const changes = of(run(readings.map((r) => ({ readings: [r] }))), 'temperature_high');
-    expect(changes.map((c) => c.state)).toEqual(['active', 'cleared']);
-    expect(changes[0]).toMatchObject({ occurredAt: T0 + 10 * MIN, activatedAt: T0 + 20 * MIN, threshold: 8, peak: 9.5, severity: 'major', late: false, siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1' });
-    expect(changes[1]).toMatchObject({ id: changes[0]!.id, clearedAt: T0 + 30 * MIN, durationMs: 20 * MIN });
+    expect(changes.map((c) => c.state)).toEqual(['pending', 'active', 'cleared']);
+    expect(changes[1]).toMatchObject({ occurredAt: T0 + 10 * MIN, activatedAt: T0 + 20 * MIN, threshold: 8, peak: 9.5, severity: 'major', late: false, siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1' });
+    expect(changes[2]).toMatchObject({ id: changes[1]!.id, clearedAt: T0 + 30 * MIN, durationMs: 20 * MIN });
   });
 
   it('crossing only the warning band (临界值) raises a warning, not an alarm', () => {
     const changes = run([{ readings: series(T0, [...steady(5), ...steady(15, 7.7), ...steady(5)]) }]);
     expect(of(changes, 'temperature_high')).toEqual([]);
     expect(of(changes, 'temperature_warning_high').map((c) => [c.state, c.severity, c.threshold])).toEqual([
+      ['pending', 'warning', 7.5],
       ['active', 'warning', 7.5],
       ['cleared', 'warning', 7.5],
     ]);
@@ -97,14 +98,14 @@ describe('alert rules on device time', () => {
   it('oscillation around the limit does not flap (clear hysteresis)', () => {
     const wobble = Array.from({ length: 40 }, (_, i) => (i % 2 ? 7.9 : 8.2));
     const changes = of(run([{ readings: series(T0, [...steady(5), ...wobble, ...steady(5)]) }]), 'temperature_high');
-    expect(changes.map((c) => c.state)).toEqual(['active', 'cleared']);
+    expect(changes.map((c) => c.state)).toEqual(['pending', 'active', 'cleared']);
   });
 
   it('several short excursions exhaust the cumulative budget: cumulative alarm, no excursion alarm', () => {
     const burst = [...steady(8, 9), ...steady(20)];
     const readings = series(T0, Array.from({ length: 9 }, () => burst).flat());
     const changes = run([{ readings }]);
-    expect(of(changes, 'temperature_high')).toEqual([]);
+    expect(of(changes, 'temperature_high').filter((c) => c.state === 'active')).toEqual([]);
     const cumulative = of(changes, 'cumulative_time_out_of_range');
     expect(cumulative[0]).toMatchObject({ state: 'active', threshold: 60 * MIN });
     // 8 bursts of 8 minutes = 64 minutes > 60: the eighth burst exhausts it.
@@ -116,8 +117,8 @@ describe('alert rules on device time', () => {
     const backlog = series(T0 + 30 * MIN, [...steady(30, 10.5), ...steady(90)]);
     const changes = run([{ device: 'truck-s1', readings: live }, { device: 'truck-s1', readings: backlog, at: T0 + 4 * 3_600_000 }]);
     const alarm = of(changes, 'temperature_high');
-    expect(alarm.map((c) => c.state)).toEqual(['active', 'cleared']);
-    expect(alarm[0]).toMatchObject({ occurredAt: T0 + 30 * MIN, late: true, detectedAt: T0 + 4 * 3_600_000, locationId: 'truck-hu-a12345-box' });
+    expect(alarm.map((c) => c.state)).toEqual(['pending', 'active', 'cleared']);
+    expect(alarm[1]).toMatchObject({ occurredAt: T0 + 30 * MIN, late: true, detectedAt: T0 + 4 * 3_600_000, locationId: 'truck-hu-a12345-box' });
   });
 
   it('a backfill older than live data is evaluated in device-time order (insert and replay)', () => {
@@ -126,6 +127,7 @@ describe('alert rules on device time', () => {
     const changes = run([{ readings: live }, { readings: past, at: T0 + 160 * MIN }]);
     const alarm = of(changes, 'temperature_high');
     expect(alarm.map((c) => [c.state, c.occurredAt, c.clearedAt ?? null, c.late])).toEqual([
+      ['pending', T0 + 30 * MIN, null, true],
       ['active', T0 + 30 * MIN, null, true],
       ['cleared', T0 + 30 * MIN, T0 + 55 * MIN, true],
     ]);
@@ -192,6 +194,7 @@ describe('alert rules on device time', () => {
     const readings = series(T0, steady(20), { battery: 50 }).map((r, i) => ({ ...r, door: i >= 5 && i < 12, battery: i >= 15 ? 12 : 50 }));
     const changes = run([{ readings }]);
     expect(of(changes, 'door_open').map((c) => [c.state, c.occurredAt, c.activatedAt])).toEqual([
+      ['pending', T0 + 5 * MIN, undefined],
       ['active', T0 + 5 * MIN, T0 + 10 * MIN],
       ['cleared', T0 + 5 * MIN, T0 + 10 * MIN],
     ]);

@@ -83,7 +83,8 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
 
   it('a 20-minute excursion is published on cc/v1/alerts/<site>/<location> with its device-time facts', async () => {
     const firstHot = await excursion('room-1');
-    const message = await waitFor(async () => alertMessages.find((m) => m.deviceId === 'room-1' && m.kind === 'temperature_high'), Boolean, 10_000, 'the MQTT alert');
+    const message = await waitFor(async () => alertMessages.find((m) => m.deviceId === 'room-1' && m.kind === 'temperature_high' && m.event === 'activated'), Boolean, 10_000, 'the MQTT alert');
+    expect(alertMessages.find((m) => m.id === message!.id && m.event === 'pending')).toMatchObject({ state: 'pending', occurredAt: firstHot });
     expect(message).toMatchObject({ event: 'activated', state: 'active', occurredAt: firstHot, late: true, siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', threshold: 8, peak: 9.5 });
     alertId = message!.id;
     const [listed] = (await alertsOf('room-1')).filter((a) => a.kind === 'temperature_high');
@@ -137,7 +138,7 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
       10_000,
       'the closed event',
     );
-    expect(events.filter((e) => !['notified', 'notification_failed', 'escalated'].includes(e))).toEqual(['activated', 'acknowledged', 'cleared', 'closed']);
+    expect(events.filter((e) => !['notified', 'notification_failed', 'escalated'].includes(e))).toEqual(['pending', 'activated', 'acknowledged', 'cleared', 'closed']);
   });
 
   it('a device that falls silent raises a communication alarm live, cleared when it reports again', async () => {
