@@ -189,4 +189,19 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     await new Promise((r) => setTimeout(r, 500));
     expect((await alertsOf('room-2')).filter((a) => a.kind === 'temperature_high').map((a) => a.id)).toEqual([active!.id]);
   });
+
+  it('coldchain alerts list and ack work through the running service', async () => {
+    const main = path.resolve('dist/cli/main.js');
+    const common = ['--config', ws.configFile, '--url', base(), '--token', ws.apiTokens.admin!];
+    const listed = await run(process.execPath, [main, 'alerts', 'list', '--state', 'cleared', ...common]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const silent = (await alertsOf('room-3')).find((a) => a.kind === 'device_silent')!;
+    expect(listed.stdout).toContain(`${silent.id}  cleared  major  device_silent  dc-shanghai/dc-sh-cold-room-1  room-3`);
+    const wrong = await run(process.execPath, [main, 'alerts', 'ack', silent.id, '--user', 'olga', '--comment', 'gateway rebooted', ...common], 'nope\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('error: 401: signature refused: wrong user name or password');
+    const acked = await run(process.execPath, [main, 'alerts', 'ack', silent.id, '--user', 'olga', '--comment', 'gateway rebooted', ...common], 'olga-password-1\n');
+    expect(acked.code, acked.stderr).toBe(0);
+    expect(acked.stdout).toMatch(new RegExp(`alert ${silent.id} is now cleared; signed by Olga Operator at .* — "acknowledged"`));
+  });
 });
