@@ -123,7 +123,7 @@ async function makeWorkspace(): Promise<Workspace> {
     // Zero-delay rule for the latency probe; load devices report every few ms, so silence is judged on many intervals.
     .replace('    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }', '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s, warningBand: 0, silentAfterIntervals: 1000 }')
     .replace('devices: []', stringify({ devices }).trimEnd())
-    .replace('apiTokens: []', `apiTokens: []\n${stringify({ users }).trimEnd()}`);
+    .replace('users: []', stringify({ users }).trimEnd());
   const configFile = path.join(dir, 'coldchain.yaml');
   writeFileSync(configFile, yaml);
   return { dir, configFile, loadDevices, batchDevices, idleDevices, probe };

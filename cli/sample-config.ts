@@ -32,7 +32,18 @@ ingest:
   maxFutureSkew: 5m         # device clocks further ahead are rejected
   maxPastAge: 30d           # store-and-forward backlog accepted up to this age
 
-# Product profiles: the ranges goods must stay in (alert rules build on these).
+# How alarms reach people: e-mail over SMTP, webhooks per recipient (sites[].recipients).
+notifications:
+  # smtp: { host: smtp.example.com, port: 587, user: alerts, password: "...", from: "coldchain <alerts@example.com>" }
+  tierDelays: [0s, 15m, 30m]   # tier n is told if nobody acknowledged this long after the alarm
+  reminderEvery: 30m
+
+# Product profiles: the ranges goods must stay in. Alert rules (all optional, defaults shown):
+#   alerts: { warningBand: 0.5, activationDelay: 10m, clearHysteresis: 0.3,
+#             cumulative: { budget: 60m, window: 24h }, maxRatePerHour: 10, doorOpenMax: 5m,
+#             silentAfterIntervals: 3, lowBattery: 20 }
+# A location may override them (alerts: {...}) and suppress rules daily, e.g. during defrost:
+#   suppress: [{ reason: defrost, from: "02:00", to: "02:30", utcOffset: "+08:00" }]
 profiles:
   - id: vaccines-2-8
     name: Vaccines and biologics (2–8 °C)
@@ -50,6 +61,11 @@ sites:
   - id: dc-shanghai
     name: Shanghai distribution centre
     kind: warehouse
+    # Who hears of alarms, by escalation tier (GSP: at least 3 designated people):
+    # recipients:
+    #   - { name: Duty phone, tier: 1, webhook: "https://sms-gateway.example/send" }
+    #   - { name: Warehouse lead, tier: 1, email: lead@example.com }
+    #   - { name: QA manager, tier: 2, email: qa@example.com }
     locations:
       - { id: dc-sh-cold-room-1, name: Cold room 1, kind: cold_room, profile: vaccines-2-8, areaM2: 120 }
       - { id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40 }
@@ -68,4 +84,7 @@ devices: []
 
 # HTTP API tokens are added with: coldchain token create --role admin|operator|qa|viewer
 apiTokens: []
+
+# People who acknowledge and sign: coldchain user add NAME --role operator|qa|admin --full-name "..."
+users: []
 `;

@@ -54,8 +54,8 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
       yamlPatch: (yaml) =>
         unlimitedRate(yaml)
           .replace('  - id: dc-shanghai\n    name: Shanghai distribution centre\n', `  - id: dc-shanghai\n    name: Shanghai distribution centre\n    recipients:\n      - { name: Duty phone, tier: 1, webhook: "http://127.0.0.1:${webhookPort}/sms" }\n      - { name: Olga, tier: 1, email: olga@dc.example }\n      - { name: Broken gateway, tier: 1, webhook: "http://127.0.0.1:${deadPort}/sms" }\n      - { name: QA lead, tier: 2, email: qa-lead@dc.example }\n`)
-          .replace('ingest:\n', `notifications:\n  smtp: { host: 127.0.0.1, port: ${smtpPort}, from: "coldchain <alerts@dc.example>" }\n  tierDelays: [0s, 3s]\n  reminderEvery: 1h\n  webhookRetries: 1\n\ningest:\n`)
-          .replace('apiTokens: []', `apiTokens: []\nusers:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: vic, fullName: Vic Viewer, role: viewer, passwordHash: "${vic}" }`),
+          .replace(/^notifications:\n(?: {2}.*\n)+/m, `notifications:\n  smtp: { host: 127.0.0.1, port: ${smtpPort}, from: "coldchain <alerts@dc.example>" }\n  tierDelays: [0s, 3s]\n  reminderEvery: 1h\n  webhookRetries: 1\n`)
+          .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: vic, fullName: Vic Viewer, role: viewer, passwordHash: "${vic}" }`),
     });
     // room-3 reports every second, so its 3-interval silence timeout is 3 s.
     writeFileSync(ws.configFile, readFileSync(ws.configFile, 'utf8').replace(/(id: room-3\n\s+location: dc-sh-cold-room-1\n\s+interval: )60s/, '$11s'));

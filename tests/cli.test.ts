@@ -62,7 +62,7 @@ describe('coldchain CLI', () => {
   });
 
   const badConfigs: Array<{ name: string; edit: (yaml: string) => string; expected: RegExp }> = [
-    { name: 'a location naming an unknown profile', edit: (y) => y.replace('profile: vaccines-2-8, areaM2: 120', 'profile: vaccines, areaM2: 120'), expected: /line 5\d: sites\[0\]\.locations\[0\]\.profile: unknown profile "vaccines"/ },
+    { name: 'a location naming an unknown profile', edit: (y) => y.replace('profile: vaccines-2-8, areaM2: 120', 'profile: vaccines, areaM2: 120'), expected: /line \d+: sites\[0\]\.locations\[0\]\.profile: unknown profile "vaccines"/ },
     { name: 'a port that is not a number', edit: (y) => y.replace('port: 1883 ', 'port: "mqtt" '), expected: /line 10: mqtt\.port: Invalid input: expected number, received string/ },
     { name: 'a bad duration', edit: (y) => y.replace('maxFutureSkew: 5m', 'maxFutureSkew: soon'), expected: /line \d+: ingest\.maxFutureSkew: "soon" is not a duration/ },
     { name: 'an inverted range', edit: (y) => y.replace('temperature: { min: 2, max: 8 }', 'temperature: { min: 8, max: 2 }'), expected: /profiles\[0\]\.temperature: min must be below max/ },
