@@ -129,10 +129,15 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
 
   private record(event: AlertEvent): void {
     this.book.set(event.alert);
-    // The spool makes the event durable before anyone hears of it.
-    void this.deps.spool.append(alertEventLine(event, this.sequence++)).catch((err: Error) => this.deps.log.error({ err: err.message }, 'alert event could not be spooled'));
-    this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ event: event.event, ...event.alert }));
-    this.emit('event', event);
+    // Nobody hears of an event before it is on disk; group commits resolve in order, so
+    // followers see events in the order they happened.
+    this.deps.spool.append(alertEventLine(event, this.sequence++)).then(
+      () => {
+        this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ event: event.event, ...event.alert }));
+        this.emit('event', event);
+      },
+      (err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be made durable; not published'),
+    );
   }
 
   private onChange(change: AlertChange): void {

@@ -83,6 +83,12 @@ export class Spool extends EventEmitter {
       .filter(Number.isFinite)
       .sort((a, b) => a - b);
     this.cursor = this.readCursor(ids[0] ?? 1);
+    if (!ids.includes(this.cursor.segment)) {
+      // The cursor's segment is gone (removed by hand): never skip into a new file's bytes.
+      const next = ids.find((id) => id > this.cursor.segment) ?? (ids.at(-1) ?? this.cursor.segment) + 1;
+      if (this.cursor.offset > 0) this.log.warn({ cursor: this.cursor, next }, 'spool cursor points at a missing segment; resuming at the next one');
+      this.cursor = { segment: next, offset: 0 };
+    }
     for (const id of ids) {
       if (id < this.cursor.segment) {
         await unlink(path.join(this.dir, segmentName(id)));
