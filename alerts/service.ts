@@ -9,7 +9,7 @@ import type { Spool } from '../ingestor/spool.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { AlertEngine, type AlertChange } from './engine.js';
-import { AlertBook, LifecycleError, type Alert, type AlertEvent } from './book.js';
+import { AlertBook, type Alert, type AlertEvent } from './book.js';
 import { alertEventLine, loadAlertEvents } from './event-store.js';
 import type { Notifier } from './notifier.js';
 
@@ -56,7 +56,6 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
   readonly book = new AlertBook();
   readonly engine: AlertEngine;
   private sequence = 0;
-  private pending: AcceptedBatch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private escalating = false;
 
@@ -81,12 +80,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
       const people = new Set(site.recipients.map((r) => r.name));
       if (people.size < 3) this.deps.log.warn({ site: site.id, recipients: people.size }, 'GSP asks for alarms to reach at least 3 designated people; this site has fewer (sites[].recipients)');
     }
-    // Off the PUBACK path: 'accepted' fires between the fsync and the acknowledgement, so batches
-    // are only queued there and judged on the next turn of the event loop.
-    this.deps.pipeline.on('accepted', (batch) => {
-      this.pending.push(batch);
-      if (this.pending.length === 1) setImmediate(() => this.evaluatePending());
-    });
+    this.deps.pipeline.on('accepted', (batch) => this.evaluate(batch));
     this.timer = setInterval(() => {
       this.engine.checkSilence();
       void this.escalate();
@@ -94,15 +88,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
     this.timer.unref();
   }
 
-  private evaluatePending(): void {
-    const batches = this.pending;
-    this.pending = [];
-    for (const batch of batches) {
-      try {
-        this.engine.ingest(batch);
-      } catch (err) {
-        this.deps.log.error({ err, device: batch.deviceId }, 'alert evaluation failed for a batch');
-      }
+  private evaluate(batch: AcceptedBatch): void {
+    try {
+      this.engine.ingest(batch);
+    } catch (err) {
+      this.deps.log.error({ err, device: batch.deviceId }, 'alert evaluation failed for a batch');
     }
   }
 
@@ -129,15 +119,12 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
 
   private record(event: AlertEvent): void {
     this.book.set(event.alert);
-    // Nobody hears of an event before it is on disk; group commits resolve in order, so
-    // followers see events in the order they happened.
-    this.deps.spool.append(alertEventLine(event, this.sequence++)).then(
-      () => {
-        this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ event: event.event, ...event.alert }));
-        this.emit('event', event);
-      },
-      (err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be made durable; not published'),
-    );
+    // Spooled and published at once: waiting for the fsync would add its latency to every alarm.
+    // Alert ids are deterministic, so a crash in between can only make the warm-up raise the same
+    // alert again after the restart, never a different one.
+    this.deps.spool.append(alertEventLine(event, this.sequence++)).catch((err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be spooled'));
+    this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ event: event.event, ...event.alert }));
+    this.emit('event', event);
   }
 
   private onChange(change: AlertChange): void {
@@ -221,4 +208,3 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
   }
 }
 
-export { LifecycleError };

@@ -2,9 +2,6 @@
 export const TOPIC_ROOT = 'cc/v1/';
 export const DEVICE_CHANNELS = new Set(['telemetry', 'status', 'events']);
 
-export const ownPrefix = (deviceId: string) => `${TOPIC_ROOT}${deviceId}/`;
-export const downlinkFilter = (deviceId: string) => `${TOPIC_ROOT}${deviceId}/downlink/#`;
-
 /** A device may subscribe to its own downlink and anything below it, never to wildcards above. */
 export function maySubscribe(deviceId: string, filter: string): boolean {
   const own = `${TOPIC_ROOT}${deviceId}/downlink`;

@@ -26,7 +26,11 @@ export class IngestCounters {
 }
 
 export interface PipelineEvents {
-  /** Readings that are on disk, in arrival order; consumers (rules, live board) hang here. */
+  /**
+   * Readings that are on disk, in arrival order; consumers (rules, live board) hang here. Emitted
+   * on a later turn of the event loop, never between the fsync and the PUBACK, so no consumer can
+   * slow ingestion down.
+   */
   accepted: [AcceptedBatch];
   rejected: [RejectionRecord];
 }
@@ -39,6 +43,7 @@ export interface PipelineEvents {
 export class IngestPipeline extends EventEmitter<PipelineEvents> {
   readonly counters = new IngestCounters();
   private rejectSequence = 0;
+  private toAnnounce: AcceptedBatch[] = [];
 
   constructor(
     private readonly spool: Spool,
@@ -64,13 +69,23 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     if (accepted) {
       this.counters.acceptedMessages++;
       this.counters.acceptedReadings += accepted.readings.length;
-      this.emit('accepted', accepted);
+      this.announce(accepted);
     }
     for (const record of rejected) {
       this.counters.countRejection(record.reason);
       this.emit('rejected', record);
     }
     return { accepted: accepted?.readings.length ?? 0, rejections: decoded.rejections };
+  }
+
+  private announce(batch: AcceptedBatch): void {
+    this.toAnnounce.push(batch);
+    if (this.toAnnounce.length > 1) return;
+    setImmediate(() => {
+      const batches = this.toAnnounce;
+      this.toAnnounce = [];
+      for (const b of batches) this.emit('accepted', b);
+    });
   }
 
   /** Quarantines a message refused before decoding (unknown device, foreign topic). */
