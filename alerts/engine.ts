@@ -79,9 +79,9 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   ingest(batch: AcceptedBatch): void {
     const track = this.track(batch.deviceId);
     if (!track) return;
-    const toEval = (r: AcceptedBatch['readings'][number]): EvalReading => ({ ts: r.ts, temperature: r.temperature, humidity: r.humidity, battery: r.battery, door: r.door });
-    // One reading a message is the common case: skip the dedupe and sort.
-    const incoming = batch.readings.length === 1 ? [toEval(batch.readings[0]!)] : [...new Map(batch.readings.map((r) => [r.ts, toEval(r)])).values()].sort((a, b) => a.ts - b.ts);
+    // The validated readings are kept as they are (no copy: the history is the engine's biggest
+    // heap user). One reading a message is the common case: no dedupe, no sort.
+    const incoming: EvalReading[] = batch.readings.length === 1 ? [batch.readings[0]!] : [...new Map(batch.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
     const newest = track.readings.at(-1)?.ts ?? -Infinity;
     const first = incoming[0]!;
     if (first.ts > newest) {
