@@ -1,4 +1,4 @@
-import type { InfluxClient } from '../storage/influx.js';
+import { quoteString, type InfluxClient } from '../storage/influx.js';
 import { alertEventSchema, type AlertEvent } from './book.js';
 
 export const ALERT_EVENTS_MEASUREMENT = 'alert_events';
@@ -25,7 +25,7 @@ export function alertEventLine(event: AlertEvent, sequence: number): string {
 /** Alert events from InfluxDB in time order (for a restart, or an alert's history). */
 export async function loadAlertEvents(influx: InfluxClient, filter: { sinceMs?: number; alertId?: string } = {}): Promise<AlertEvent[]> {
   const where = [`time >= ${filter.sinceMs ?? 0}ms`];
-  if (filter.alertId) where.push(`"alertId" = '${filter.alertId.replace(/'/g, "\\'")}'`);
+  if (filter.alertId) where.push(`"alertId" = ${quoteString(filter.alertId)}`);
   const series = await influx.query(`SELECT "alertId", "event", "actor", "alert", "printedName", "meaning", "comment", "channel", "recipient", "outcome" FROM "${ALERT_EVENTS_MEASUREMENT}" WHERE ${where.join(' AND ')} ORDER BY time ASC`);
   const s = series[0];
   if (!s) return [];

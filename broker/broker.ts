@@ -66,7 +66,11 @@ export class DeviceBroker {
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
     const user = username ? this.options.registry().config.users.find((u) => u.name === username) : undefined;
     if (user && !this.options.registry().device(username!)) {
-      void verifyPassword(password?.toString('utf8') ?? '', user.passwordHash).then((ok) => {
+      // A damaged hash in the config must refuse the login, not crash the broker.
+      void verifyPassword(password?.toString('utf8') ?? '', user.passwordHash).catch((err: Error) => {
+        this.options.log.error({ err: err.message, user: user.name }, 'cannot check this user\'s password hash');
+        return false;
+      }).then((ok) => {
         if (!ok) {
           this.options.log.warn({ clientId: client.id, username }, 'mqtt authentication refused (user)');
           const err = new Error('bad password') as AuthenticateError;

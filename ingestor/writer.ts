@@ -46,7 +46,21 @@ export class SpoolWriter {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop ??= this.supervise();
+  }
+
+  /** A failure reading the spool (a disk error, a file removed by hand) must not end draining for good. */
+  private async supervise(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        await this.run();
+      } catch (err) {
+        this.stats.lastError = (err as Error).message;
+        this.log.error({ err }, 'spool writer failed; restarting in 1 s from the last confirmed position');
+        this.position = this.spool.start;
+        await sleep(1000, this.abort.signal);
+      }
+    }
   }
 
   private async run(): Promise<void> {
