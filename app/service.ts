@@ -159,6 +159,11 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     // Alerts follow the pipeline before the first device can connect, so no reading escapes them.
     let publish: FrontEnd['publish'];
     alerts = new AlertService({ registry: registry.get, config: () => registry.get().config, pipeline: storage.pipeline, spool: storage.spool, influx: storage.influx, audit, notifier, publish: (topic, payload) => publish?.(topic, payload), log: log.child({ component: 'alerts' }) });
+    // Alerts are rebuilt from InfluxDB: let what the spool recovered from the last run (alert
+    // events and readings written just before a stop or crash) land there first.
+    if (storage.spool.depth.records > 0 && !(await storage.writer.flush(15_000))) {
+      log.warn({ pendingRecords: storage.spool.depth.records }, 'InfluxDB has not taken the recovered spool yet; alerts are rebuilt from what it has');
+    }
     await alerts.start();
     front = await startFront(config, registry, storage);
     publish = front.publish;
