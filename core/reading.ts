@@ -20,6 +20,11 @@ const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?
 /** Device time: epoch milliseconds or ISO 8601 with an explicit zone (a zoneless time is ambiguous). */
 export const deviceTimestamp = z.union([z.number(), z.string()]).transform((value, ctx) => {
   if (typeof value === 'number') {
+    // Beyond ±8.64e15 ms a JavaScript Date cannot represent the time at all.
+    if (Math.abs(value) > 8.64e15) {
+      ctx.addIssue({ code: 'custom', message: `epoch timestamp ${value} is outside any representable date; send epoch milliseconds` });
+      return z.NEVER;
+    }
     if (!Number.isInteger(value)) {
       ctx.addIssue({ code: 'custom', message: `epoch timestamp must be integer milliseconds, got ${value}` });
       return z.NEVER;

@@ -157,7 +157,12 @@ export class Spool extends EventEmitter {
         this.group = newGroup();
         try {
           const data = Buffer.from(group.lines.join('\n') + '\n', 'utf8');
-          await this.active.handle.write(data, 0, data.length, null);
+          // write(2) may write less than asked (a nearly full disk): loop, or fail, never ack a short write.
+          for (let written = 0; written < data.length; ) {
+            const { bytesWritten } = await this.active.handle.write(data, written, data.length - written, null);
+            if (bytesWritten <= 0) throw new Error('short write to the spool');
+            written += bytesWritten;
+          }
           await this.active.handle.datasync();
           this.active.size += data.length;
           this.pendingRecords += group.records;
@@ -170,7 +175,7 @@ export class Spool extends EventEmitter {
           this.log.fatal({ err }, 'spool write failed; readings are no longer acknowledged');
           group.reject(this.failure);
           this.group.reject(this.failure);
-          this.emit('error', this.failure);
+          this.emit('failed', this.failure);
           return;
         }
       }

@@ -14,6 +14,7 @@ const cases: Array<{ name: string; payload: () => string | Buffer; reason: strin
   { name: '150 %RH', payload: () => JSON.stringify({ ts: now(), temperature: 4, humidity: 150 }), reason: 'impossible_value', mentions: 'humidity above the physical limit' },
   { name: 'timestamp a day in the future', payload: () => JSON.stringify({ ts: Date.now() + 86_400_000, temperature: 4 }), reason: 'timestamp_in_future', mentions: 'ahead of server time' },
   { name: 'epoch seconds instead of ms', payload: () => JSON.stringify({ ts: Math.floor(Date.now() / 1000), temperature: 4 }), reason: 'timestamp_too_old', mentions: 'epoch seconds' },
+  { name: 'a timestamp no date can hold', payload: () => JSON.stringify({ ts: 1e16, temperature: 4 }), reason: 'invalid_reading', mentions: 'outside any representable date' },
   { name: 'missing temperature', payload: () => JSON.stringify({ ts: now(), humidity: 50 }), reason: 'invalid_reading', mentions: 'temperature: required field missing' },
   { name: 'missing timestamp', payload: () => JSON.stringify({ temperature: 4 }), reason: 'invalid_reading', mentions: 'ts: required field missing' },
   { name: 'zoneless ISO time', payload: () => JSON.stringify({ ts: '2026-11-22T08:00:00', temperature: 4 }), reason: 'invalid_reading', mentions: 'with a zone' },
