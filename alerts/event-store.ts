@@ -1,10 +1,9 @@
 import { quoteString, type InfluxClient } from '../storage/influx.js';
 import { alertEventSchema, type AlertEvent } from './book.js';
+import { escapeString as str, escapeTag as tag } from '../ingestor/records.js';
 
 export const ALERT_EVENTS_MEASUREMENT = 'alert_events';
 
-const tag = (value: string) => value.replace(/[\\,= ]/g, (c) => `\\${c}`);
-const str = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
 
 /**
  * One alert event as line protocol, for the spool (so an InfluxDB outage loses none). Tags make

@@ -7,8 +7,8 @@ import { loadAlertEvents } from '../alerts/event-store.js';
 import { SignatureError, type AlertService } from '../alerts/service.js';
 import { requireCaller } from './auth.js';
 import { sendValidationError } from './errors.js';
+import { instant } from './readings.js';
 
-const instant = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
 export const alertsQuerySchema = z.object({
   state: z.enum(alertStates).optional(),

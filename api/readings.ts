@@ -6,7 +6,8 @@ import { READINGS_MEASUREMENT } from '../ingestor/records.js';
 import { requireCaller } from './auth.js';
 import { sendValidationError } from './errors.js';
 
-const instant = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+/** A point in time in a query: epoch ms or ISO 8601 with a zone. */
+export const instant = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
 /** from/to (ISO 8601 or epoch ms; default the last 24 h) and a row limit: shared by the time-series routes. */
 export const timeWindowSchema = z

@@ -34,8 +34,9 @@ export const READINGS_MEASUREMENT = 'readings';
 export const REJECTS_MEASUREMENT = 'rejects';
 export const RAW_PREVIEW_BYTES = 512;
 
-const escapeTag = (value: string) => (/[\\,= \n]/.test(value) ? value.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, '\\n') : value);
-const escapeString = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+/** Line-protocol escaping, shared by every measurement we write. */
+export const escapeTag = (value: string) => (/[\\,= \n]/.test(value) ? value.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, '\\n') : value);
+export const escapeString = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
 
 /**
  * The spool stores InfluxDB line protocol, one point per line, exactly as it will be written:
