@@ -9,6 +9,10 @@ const NEEDS = {
   influxdb: { binaries: ['influxd'], packages: ['influxdb'] },
   mosquitto: { binaries: ['mosquitto', 'mosquitto_pub', 'mosquitto_sub'], packages: ['mosquitto', 'mosquitto-clients'] },
   openssl: { binaries: ['openssl'], packages: ['openssl'] },
+  // PDF reports in Simplified Chinese embed this font (pdfkit's built-in fonts have no CJK glyphs).
+  'cjk-font': { files: ['/usr/share/fonts/truetype/wqy/wqy-microhei.ttc'], packages: ['fonts-wqy-microhei'] },
+  // The report tests turn PDFs into PNG and text to check what they show.
+  poppler: { binaries: ['pdftoppm', 'pdftotext'], packages: ['poppler-utils'] },
 };
 
 const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin']);
@@ -22,13 +26,23 @@ const found = (binary) =>
     }
   });
 
+const exists = (file) => {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !NEEDS[name]);
 if (unknown.length) {
   console.error(`ensure-system: unknown requirement ${unknown.join(', ')}; known: ${Object.keys(NEEDS).join(', ')}`);
   process.exit(2);
 }
-const missing = [...new Set(wanted.filter((name) => !NEEDS[name].binaries.every(found)).flatMap((name) => NEEDS[name].packages))];
+const present = (name) => (NEEDS[name].binaries ?? []).every(found) && (NEEDS[name].files ?? []).every(exists);
+const missing = [...new Set(wanted.filter((name) => !present(name)).flatMap((name) => NEEDS[name].packages))];
 if (missing.length === 0) process.exit(0);
 
 const isRoot = process.getuid?.() === 0;

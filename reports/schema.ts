@@ -1,0 +1,286 @@
+import { z } from 'zod';
+
+/**
+ * What every report is made of. The JSON format is this schema as it is; CSV, HTML and PDF are
+ * renderings of the same object, so the figures cannot differ between formats. Times are epoch
+ * milliseconds (UTC); renderers format them in the report's time zone.
+ */
+
+export const reportFormats = ['json', 'csv', 'html', 'pdf'] as const;
+export const reportLanguages = ['en', 'zh-CN'] as const;
+export type ReportFormat = (typeof reportFormats)[number];
+export type ReportLanguage = (typeof reportLanguages)[number];
+
+export const timedValueSchema = z.object({ value: z.number(), at: z.number() });
+
+export const rangeSchema = z.object({ min: z.number(), max: z.number() });
+
+/** A continuous time out of range (any sensor of the place out counts). */
+export const excursionSchema = z.object({
+  band: z.enum(['above', 'below']),
+  /** The limit that was crossed (°C). */
+  limit: z.number(),
+  /** First reading out of range. */
+  start: z.number(),
+  /** First reading back in range (or the end of the window while still out: `ongoing`). */
+  end: z.number(),
+  durationMs: z.number(),
+  peak: z.number(),
+  peakAt: z.number(),
+  /** ∫ |T − limit| dt in °C·min over the time out of range (worst sensor). */
+  degreeMinutes: z.number(),
+  ongoing: z.boolean(),
+  deviceIds: z.array(z.string()),
+  locationId: z.string(),
+});
+
+/** No reading for longer than the gap threshold (2 × the device's interval). */
+export const gapSchema = z.object({
+  deviceId: z.string(),
+  locationId: z.string(),
+  start: z.number(),
+  end: z.number(),
+  durationMs: z.number(),
+  /** Readings that should have come in the gap (by interval), or the sequence hole, whichever is larger. */
+  missingReadings: z.number().int(),
+});
+
+export const completenessSchema = z.object({
+  /** Readings the devices' intervals call for over the window. */
+  expected: z.number().int(),
+  present: z.number().int(),
+  /** Readings missing by sequence numbers (holes between consecutive seq values). */
+  missingBySequence: z.number().int(),
+  /** present / max(expected, present + missingBySequence), in percent, 0–100. */
+  percent: z.number(),
+});
+
+export const humidityFiguresSchema = z.object({
+  min: timedValueSchema.nullable(),
+  max: timedValueSchema.nullable(),
+  mean: z.number().nullable(),
+  timeOutOfRangeMs: z.number(),
+});
+
+/** The figures of a place, a segment or a whole shipment. */
+export const figuresSchema = z.object({
+  readings: z.number().int(),
+  /** Time the figures cover (sum of the segments' windows). */
+  durationMs: z.number(),
+  min: timedValueSchema.nullable(),
+  max: timedValueSchema.nullable(),
+  /** Time-weighted mean, °C. */
+  mean: z.number().nullable(),
+  /** Mean kinetic temperature (USP <1160>), time-weighted, °C. */
+  mkt: z.number().nullable(),
+  timeOutOfRangeMs: z.number(),
+  timeAboveMs: z.number(),
+  timeBelowMs: z.number(),
+  excursions: z.array(excursionSchema),
+  humidity: humidityFiguresSchema.nullable(),
+  completeness: completenessSchema,
+  gaps: z.array(gapSchema),
+});
+
+export const sensorFiguresSchema = z.object({
+  deviceId: z.string(),
+  name: z.string().optional(),
+  intervalMs: z.number(),
+  readings: z.number().int(),
+  min: timedValueSchema.nullable(),
+  max: timedValueSchema.nullable(),
+  mean: z.number().nullable(),
+  mkt: z.number().nullable(),
+});
+
+/** A downsampled series for charts (min and max per bucket, so no peak is lost). */
+export const chartSeriesSchema = z.object({
+  deviceId: z.string(),
+  locationId: z.string(),
+  /** [epoch ms, °C] pairs in time order. */
+  points: z.array(z.tuple([z.number(), z.number()])),
+});
+
+export const placeSchema = z.object({
+  locationId: z.string(),
+  locationName: z.string().optional(),
+  locationKind: z.enum(['cold_room', 'freezer', 'ambient_zone', 'vehicle_compartment']),
+  siteId: z.string(),
+  siteName: z.string().optional(),
+  siteKind: z.enum(['warehouse', 'vehicle']),
+  vehicleType: z.string().optional(),
+  plate: z.string().optional(),
+  profileId: z.string(),
+  range: rangeSchema,
+  humidityRange: rangeSchema.optional(),
+});
+
+export const signatureRecordSchema = z.object({
+  by: z.string(),
+  printedName: z.string(),
+  at: z.number(),
+  meaning: z.string(),
+  comment: z.string(),
+});
+
+export const dispositionDecisions = ['released', 'quarantined', 'rejected'] as const;
+export const dispositionSchema = signatureRecordSchema.extend({ decision: z.enum(dispositionDecisions) });
+
+/** An alarm during the report's window, with who acknowledged and closed it. */
+export const reportAlarmSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  severity: z.string(),
+  state: z.string(),
+  deviceId: z.string(),
+  locationId: z.string(),
+  occurredAt: z.number(),
+  clearedAt: z.number().nullable(),
+  peak: z.number(),
+  threshold: z.number(),
+  late: z.boolean(),
+  acknowledged: signatureRecordSchema.nullable(),
+  closed: signatureRecordSchema.nullable(),
+});
+
+export const digestSchema = z.object({
+  algorithm: z.literal('sha256'),
+  /** Hex digest over the readings used, in a canonical order (see reports/digest.ts). */
+  value: z.string(),
+  readings: z.number().int(),
+});
+
+export const verdicts = ['within_range', 'excursion'] as const;
+
+export const shipmentIdentitySchema = z.object({
+  id: z.string(),
+  product: z.string(),
+  profileId: z.string(),
+  batch: z.string(),
+  expiry: z.string().optional(),
+  quantity: z.number(),
+  unit: z.string(),
+  shipper: z.string(),
+  consignee: z.string(),
+  createdAt: z.number(),
+  createdBy: z.string(),
+});
+
+export const custodyEventKinds = ['stored', 'loaded', 'unloaded', 'delivered'] as const;
+
+export const reportCustodyEventSchema = z.object({
+  id: z.string(),
+  event: z.enum(custodyEventKinds),
+  locationId: z.string().optional(),
+  at: z.number(),
+  by: z.string(),
+  source: z.enum(['api', 'cli', 'mqtt']),
+  /** Set when this event corrects an earlier one (which then no longer counts). */
+  corrects: z.string().optional(),
+  supersededBy: z.string().optional(),
+  note: z.string().optional(),
+});
+
+export const segmentSchema = z.object({
+  index: z.number().int(),
+  /** The custody event that opened the segment. */
+  openedBy: z.enum(custodyEventKinds),
+  start: z.number(),
+  end: z.number(),
+  /** The shipment is still at this place (no later custody event yet). */
+  open: z.boolean(),
+  place: placeSchema,
+  sensors: z.array(sensorFiguresSchema),
+  figures: figuresSchema,
+});
+
+export const shipmentReportSchema = z.object({
+  reportType: z.literal('shipment'),
+  shipmentId: z.string(),
+  generatedAt: z.number(),
+  shipment: shipmentIdentitySchema,
+  custody: z.array(reportCustodyEventSchema),
+  segments: z.array(segmentSchema),
+  overall: figuresSchema,
+  /** Activation energy used for MKT, kJ/mol (the product profile's). */
+  mktActivationEnergyKJ: z.number(),
+  alarms: z.array(reportAlarmSchema),
+  verdict: z.enum(verdicts),
+  /** Excursions, missing data below the completeness threshold, or open alarms. */
+  needsReview: z.boolean(),
+  reviewReasons: z.array(z.string()),
+  disposition: dispositionSchema.nullable(),
+  digest: digestSchema,
+  chart: z.array(chartSeriesSchema),
+  /** The receiver's verification link, when one is active (PDFs show it as a QR code). */
+  verification: z.object({ url: z.string(), expiresAt: z.number() }).nullable(),
+});
+
+/** GSP 温湿度记录: the automatic record of one place over a period. */
+export const gspRecordRowSchema = z.object({
+  at: z.number(),
+  deviceId: z.string(),
+  temperature: z.number(),
+  humidity: z.number().nullable(),
+  outOfRange: z.boolean(),
+  /** The recording interval this row belongs to: storage 30 min, transport 5 min, out of range 2 min. */
+  intervalMs: z.number(),
+});
+
+export const gspRecordSchema = z.object({
+  reportType: z.literal('gsp_record'),
+  generatedAt: z.number(),
+  place: placeSchema,
+  from: z.number(),
+  to: z.number(),
+  /** Normal recording interval for this place (30 min storage, 5 min transport). */
+  normalIntervalMs: z.number(),
+  outOfRangeIntervalMs: z.number(),
+  sensors: z.array(z.object({ deviceId: z.string(), name: z.string().optional() })),
+  rows: z.array(gspRecordRowSchema),
+  digest: digestSchema,
+});
+
+export const alertEventRecordSchema = z.object({
+  at: z.number(),
+  event: z.string(),
+  actor: z.string(),
+  printedName: z.string().optional(),
+  meaning: z.string().optional(),
+  comment: z.string().optional(),
+  channel: z.string().optional(),
+  recipient: z.string().optional(),
+  outcome: z.string().optional(),
+});
+
+/** One alert: the chart around it, its figures, the notification trail and the signatures. */
+export const excursionReportSchema = z.object({
+  reportType: z.literal('excursion'),
+  generatedAt: z.number(),
+  alert: reportAlarmSchema,
+  place: placeSchema,
+  /** The chart window: some time before the alert started to some time after it ended. */
+  from: z.number(),
+  to: z.number(),
+  figures: figuresSchema,
+  mktActivationEnergyKJ: z.number(),
+  events: z.array(alertEventRecordSchema),
+  chart: z.array(chartSeriesSchema),
+  digest: digestSchema,
+});
+
+export type TimedValue = z.infer<typeof timedValueSchema>;
+export type Excursion = z.infer<typeof excursionSchema>;
+export type Gap = z.infer<typeof gapSchema>;
+export type Completeness = z.infer<typeof completenessSchema>;
+export type Figures = z.infer<typeof figuresSchema>;
+export type SensorFigures = z.infer<typeof sensorFiguresSchema>;
+export type ChartSeries = z.infer<typeof chartSeriesSchema>;
+export type Place = z.infer<typeof placeSchema>;
+export type Segment = z.infer<typeof segmentSchema>;
+export type ShipmentReport = z.infer<typeof shipmentReportSchema>;
+export type GspRecord = z.infer<typeof gspRecordSchema>;
+export type ExcursionReport = z.infer<typeof excursionReportSchema>;
+export type Disposition = z.infer<typeof dispositionSchema>;
+export type ReportAlarm = z.infer<typeof reportAlarmSchema>;
+export type AnyReport = ShipmentReport | GspRecord | ExcursionReport;
