@@ -1,0 +1,329 @@
+import type { Completeness, Excursion, Figures, Gap, SensorFigures, TimedValue } from './schema.js';
+
+/**
+ * The figures QA decisions rest on, computed from raw readings.
+ *
+ * Time weighting (the rules reviewers ask about):
+ * - each reading stands for the time until the next one, but for at most `2 × interval` in the
+ *   mean and MKT: a longer silence is a data gap, and we do not know the temperature in it;
+ * - time out of range is counted conservatively: an out-of-range reading stays out until the next
+ *   reading (however late) or the end of the window — the product is not presumed back in range
+ *   before a reading shows it;
+ * - the window is the custody segment; the last reading holds until its end (same caps).
+ */
+
+/** Readings of one sensor in one window, in time order, as columns (350k readings stay cheap). */
+export interface SensorSeries {
+  deviceId: string;
+  locationId: string;
+  name?: string;
+  intervalMs: number;
+  ts: number[];
+  temperature: number[];
+  /** NaN where the reading had no humidity. */
+  humidity: number[];
+  /** NaN where the reading had no sequence number. */
+  seq: number[];
+}
+
+export interface Band {
+  min: number;
+  max: number;
+}
+
+const GAS_CONSTANT = 8.3144; // J/(mol·K), as USP <1160> states it
+const KELVIN = 273.15;
+
+/**
+ * Running sums for the time-weighted mean and the mean kinetic temperature, so segments and
+ * sensors combine without re-reading. exp(−ΔH/RT) is taken relative to 0 °C to keep the sums in
+ * a comfortable floating-point range for any temperature a cold chain sees.
+ */
+export class WeightedSums {
+  weight = 0;
+  weightedTemperature = 0;
+  weightedArrhenius = 0;
+
+  constructor(private readonly activationEnergyKJ: number) {}
+
+  add(temperature: number, weight: number): void {
+    if (weight <= 0) return;
+    const hOverR = (this.activationEnergyKJ * 1000) / GAS_CONSTANT;
+    this.weight += weight;
+    this.weightedTemperature += weight * temperature;
+    this.weightedArrhenius += weight * Math.exp(-hOverR * (1 / (temperature + KELVIN) - 1 / KELVIN));
+  }
+
+  merge(other: WeightedSums): void {
+    this.weight += other.weight;
+    this.weightedTemperature += other.weightedTemperature;
+    this.weightedArrhenius += other.weightedArrhenius;
+  }
+
+  get mean(): number | null {
+    return this.weight > 0 ? this.weightedTemperature / this.weight : null;
+  }
+
+  /** T_mk = (ΔH/R) / −ln(Σwᵢe^(−ΔH/RTᵢ) / Σwᵢ), here with the 0 °C reference folded back in. */
+  get mkt(): number | null {
+    if (this.weight <= 0) return null;
+    const hOverR = (this.activationEnergyKJ * 1000) / GAS_CONSTANT;
+    const reciprocal = 1 / KELVIN - Math.log(this.weightedArrhenius / this.weight) / hOverR;
+    return 1 / reciprocal - KELVIN;
+  }
+}
+
+/** Mean kinetic temperature of a series with explicit time weights (equal weights for equal intervals). */
+export function meanKineticTemperature(temperatures: readonly number[], weights: readonly number[], activationEnergyKJ = 83.144): number | null {
+  const sums = new WeightedSums(activationEnergyKJ);
+  temperatures.forEach((t, i) => sums.add(t, weights[i] ?? 0));
+  return sums.mkt;
+}
+
+interface Interval {
+  start: number;
+  end: number;
+}
+
+interface OutOfRangeRun extends Interval {
+  deviceId: string;
+  peak: number;
+  peakAt: number;
+  degreeMinutes: number;
+  ongoing: boolean;
+}
+
+/** What one sensor contributes to a place's figures. */
+export interface SensorAnalysis {
+  figures: SensorFigures;
+  sums: WeightedSums;
+  above: OutOfRangeRun[];
+  below: OutOfRangeRun[];
+  humidity: { sums: WeightedSums; min: TimedValue | null; max: TimedValue | null; outOfRange: Interval[] };
+  completeness: Completeness;
+  gaps: Gap[];
+}
+
+const lower = (a: TimedValue | null, value: number, at: number): TimedValue | null => (a === null || value < a.value ? { value, at } : a);
+const higher = (a: TimedValue | null, value: number, at: number): TimedValue | null => (a === null || value > a.value ? { value, at } : a);
+
+export function analyseSensor(series: SensorSeries, window: Interval, band: Band, humidityBand: Band | undefined, activationEnergyKJ: number): SensorAnalysis {
+  const { ts, temperature, humidity, seq, intervalMs } = series;
+  const gapAfter = 2 * intervalMs;
+  const sums = new WeightedSums(activationEnergyKJ);
+  const humiditySums = new WeightedSums(activationEnergyKJ);
+  let min: TimedValue | null = null;
+  let max: TimedValue | null = null;
+  let hMin: TimedValue | null = null;
+  let hMax: TimedValue | null = null;
+  const above: OutOfRangeRun[] = [];
+  const below: OutOfRangeRun[] = [];
+  const humidityOut: Interval[] = [];
+  const gaps: Gap[] = [];
+  let current: (OutOfRangeRun & { band: 'above' | 'below' }) | undefined;
+  let missingBySequence = 0;
+
+  const closeRun = (end: number, ongoing: boolean) => {
+    if (!current) return;
+    const { band: which, ...run } = current;
+    (which === 'above' ? above : below).push({ ...run, end, ongoing });
+    current = undefined;
+  };
+  const gap = (start: number, end: number, seqHole: number) => {
+    const missingByTime = Math.max(0, Math.round((end - start) / intervalMs) - 1);
+    gaps.push({ deviceId: series.deviceId, locationId: series.locationId, start, end, durationMs: end - start, missingReadings: Math.max(missingByTime, seqHole) });
+  };
+
+  const n = ts.length;
+  if (n === 0) gap(window.start, window.end, 0);
+  else if (ts[0]! - window.start > gapAfter) gap(window.start, ts[0]!, 0);
+  for (let i = 0; i < n; i++) {
+    const t = ts[i]!;
+    const value = temperature[i]!;
+    const next = i + 1 < n ? ts[i + 1]! : window.end;
+    const held = next - t;
+    const weight = Math.min(held, gapAfter);
+    sums.add(value, weight);
+    min = lower(min, value, t);
+    max = higher(max, value, t);
+
+    const h = humidity[i]!;
+    if (!Number.isNaN(h)) {
+      humiditySums.add(h, weight);
+      hMin = lower(hMin, h, t);
+      hMax = higher(hMax, h, t);
+      if (humidityBand && (h > humidityBand.max || h < humidityBand.min)) humidityOut.push({ start: t, end: next });
+    }
+
+    const side = value > band.max ? 'above' : value < band.min ? 'below' : undefined;
+    if (current && current.band !== side) closeRun(t, false);
+    if (side) {
+      const limit = side === 'above' ? band.max : band.min;
+      current ??= { band: side, deviceId: series.deviceId, start: t, end: t, peak: value, peakAt: t, degreeMinutes: 0, ongoing: false };
+      if (side === 'above' ? value > current.peak : value < current.peak) {
+        current.peak = value;
+        current.peakAt = t;
+      }
+      current.degreeMinutes += (Math.abs(value - limit) * held) / 60_000;
+    }
+
+    let seqHole = 0;
+    if (i + 1 < n) {
+      const step = seq[i + 1]! - seq[i]!;
+      // A step of 0 or below is a device restart or a duplicate, not lost data.
+      if (step > 1) seqHole = step - 1;
+      missingBySequence += seqHole;
+    }
+    if (held > gapAfter) gap(t, next, seqHole);
+  }
+  closeRun(window.end, true);
+
+  const expected = Math.max(0, Math.floor((window.end - window.start) / intervalMs));
+  const completeness = completenessOf(expected, n, missingBySequence);
+  return {
+    figures: { deviceId: series.deviceId, ...(series.name ? { name: series.name } : {}), intervalMs, readings: n, min, max, mean: sums.mean, mkt: sums.mkt },
+    sums,
+    above,
+    below,
+    humidity: { sums: humiditySums, min: hMin, max: hMax, outOfRange: humidityOut },
+    completeness,
+    gaps,
+  };
+}
+
+function completenessOf(expected: number, present: number, missingBySequence: number): Completeness {
+  const denominator = Math.max(expected, present + missingBySequence);
+  // Conservative: whichever of the two counts says more is missing wins, and never above 100 %.
+  const percent = denominator === 0 ? 100 : Math.min(100, (present / denominator) * 100);
+  return { expected, present, missingBySequence, percent: Math.round(percent * 100) / 100 };
+}
+
+/** Union of intervals, merging those that touch. */
+function union(intervals: Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  const merged: Interval[] = [];
+  for (const interval of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && interval.start <= last.end) last.end = Math.max(last.end, interval.end);
+    else merged.push({ ...interval });
+  }
+  return merged;
+}
+
+const totalLength = (intervals: Interval[]) => intervals.reduce((sum, i) => sum + (i.end - i.start), 0);
+
+/** Runs of several sensors merged into excursions of the place: any sensor out of range counts. */
+function excursionsOf(runs: OutOfRangeRun[], band: 'above' | 'below', limit: number, locationId: string): Excursion[] {
+  return union(runs).map((interval) => {
+    // Each run lies wholly inside the merged interval it helped to form.
+    const inside = runs.filter((r) => r.start >= interval.start && r.end <= interval.end);
+    const worst = inside.reduce((a, b) => (band === 'above' ? (b.peak > a.peak ? b : a) : b.peak < a.peak ? b : a));
+    const degreeMinutesBySensor = new Map<string, number>();
+    for (const run of inside) degreeMinutesBySensor.set(run.deviceId, (degreeMinutesBySensor.get(run.deviceId) ?? 0) + run.degreeMinutes);
+    return {
+      band,
+      limit,
+      start: interval.start,
+      end: interval.end,
+      durationMs: interval.end - interval.start,
+      peak: worst.peak,
+      peakAt: worst.peakAt,
+      degreeMinutes: round(Math.max(...degreeMinutesBySensor.values()), 2),
+      ongoing: inside.some((r) => r.ongoing && r.end === interval.end),
+      deviceIds: [...new Set(inside.map((r) => r.deviceId))].sort(),
+      locationId,
+    };
+  });
+}
+
+export const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The figures of one place over one window, from its sensors' analyses. */
+export function placeFigures(analyses: SensorAnalysis[], window: Interval, band: Band, humidityBand: Band | undefined, locationId: string, activationEnergyKJ: number): Figures & { sums: WeightedSums } {
+  const sums = new WeightedSums(activationEnergyKJ);
+  const humiditySums = new WeightedSums(activationEnergyKJ);
+  let min: TimedValue | null = null;
+  let max: TimedValue | null = null;
+  let hMin: TimedValue | null = null;
+  let hMax: TimedValue | null = null;
+  for (const a of analyses) {
+    sums.merge(a.sums);
+    humiditySums.merge(a.humidity.sums);
+    if (a.figures.min) min = lower(min, a.figures.min.value, a.figures.min.at);
+    if (a.figures.max) max = higher(max, a.figures.max.value, a.figures.max.at);
+    if (a.humidity.min) hMin = lower(hMin, a.humidity.min.value, a.humidity.min.at);
+    if (a.humidity.max) hMax = higher(hMax, a.humidity.max.value, a.humidity.max.at);
+  }
+  const aboveRuns = analyses.flatMap((a) => a.above);
+  const belowRuns = analyses.flatMap((a) => a.below);
+  const timeAboveMs = totalLength(union(aboveRuns));
+  const timeBelowMs = totalLength(union(belowRuns));
+  const excursions = [...excursionsOf(aboveRuns, 'above', band.max, locationId), ...excursionsOf(belowRuns, 'below', band.min, locationId)].sort((a, b) => a.start - b.start);
+  const hasHumidity = analyses.some((a) => a.humidity.min !== null);
+  // No sensor at all: the whole window is missing data, one interval's worth of expected readings at least.
+  const completeness = analyses.length
+    ? completenessOf(sum(analyses.map((a) => a.completeness.expected)), sum(analyses.map((a) => a.completeness.present)), sum(analyses.map((a) => a.completeness.missingBySequence)))
+    : completenessOf(1, 0, 0);
+  return {
+    readings: sum(analyses.map((a) => a.figures.readings)),
+    durationMs: window.end - window.start,
+    min,
+    max,
+    mean: roundOrNull(sums.mean),
+    mkt: roundOrNull(sums.mkt),
+    timeOutOfRangeMs: totalLength(union([...aboveRuns, ...belowRuns])),
+    timeAboveMs,
+    timeBelowMs,
+    excursions,
+    humidity: hasHumidity ? { min: hMin, max: hMax, mean: roundOrNull(humiditySums.mean), timeOutOfRangeMs: totalLength(union(analyses.flatMap((a) => a.humidity.outOfRange))) } : null,
+    completeness,
+    gaps: analyses.flatMap((a) => a.gaps).sort((a, b) => a.start - b.start),
+    sums,
+  };
+}
+
+/** The whole shipment: segments never overlap, so times add up and the weighted sums merge. */
+export function combineFigures(parts: Array<Figures & { sums: WeightedSums }>, activationEnergyKJ: number): Figures {
+  const sums = new WeightedSums(activationEnergyKJ);
+  let min: TimedValue | null = null;
+  let max: TimedValue | null = null;
+  let hMin: TimedValue | null = null;
+  let hMax: TimedValue | null = null;
+  let hWeighted = 0;
+  let hWeight = 0;
+  for (const part of parts) {
+    sums.merge(part.sums);
+    if (part.min) min = lower(min, part.min.value, part.min.at);
+    if (part.max) max = higher(max, part.max.value, part.max.at);
+    if (part.humidity?.min) hMin = lower(hMin, part.humidity.min.value, part.humidity.min.at);
+    if (part.humidity?.max) hMax = higher(hMax, part.humidity.max.value, part.humidity.max.at);
+    if (part.humidity?.mean != null) {
+      hWeighted += part.humidity.mean * part.durationMs;
+      hWeight += part.durationMs;
+    }
+  }
+  const withHumidity = parts.filter((p) => p.humidity);
+  return {
+    readings: sum(parts.map((p) => p.readings)),
+    durationMs: sum(parts.map((p) => p.durationMs)),
+    min,
+    max,
+    mean: roundOrNull(sums.mean),
+    mkt: roundOrNull(sums.mkt),
+    timeOutOfRangeMs: sum(parts.map((p) => p.timeOutOfRangeMs)),
+    timeAboveMs: sum(parts.map((p) => p.timeAboveMs)),
+    timeBelowMs: sum(parts.map((p) => p.timeBelowMs)),
+    excursions: parts.flatMap((p) => p.excursions),
+    humidity: withHumidity.length ? { min: hMin, max: hMax, mean: hWeight ? round(hWeighted / hWeight, 2) : null, timeOutOfRangeMs: sum(withHumidity.map((p) => p.humidity!.timeOutOfRangeMs)) } : null,
+    completeness: completenessOf(sum(parts.map((p) => p.completeness.expected)), sum(parts.map((p) => p.completeness.present)), sum(parts.map((p) => p.completeness.missingBySequence))),
+    gaps: parts.flatMap((p) => p.gaps),
+  };
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+const roundOrNull = (value: number | null) => (value === null ? null : round(value, 2));
+
+/** Strips the running sums from figures headed for a report. */
+export function publicFigures({ sums: _sums, ...figures }: Figures & { sums?: WeightedSums }): Figures {
+  return figures;
+}
