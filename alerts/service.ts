@@ -2,34 +2,20 @@ import { EventEmitter } from 'node:events';
 import type { ApiRole, Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
-import { verifyPassword } from '../core/secrets.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import type { Spool } from '../ingestor/spool.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { verifySigner, type Signature } from '../audit/e-signature.js';
+
+export { SignatureError, type Signature } from '../audit/e-signature.js';
 import { AlertEngine, type AlertChange } from './engine.js';
 import { AlertBook, type Alert, type AlertEvent } from './book.js';
 import { alertEventLine, loadAlertEvents } from './event-store.js';
 import type { Notifier } from './notifier.js';
 
 export const alertTopic = (alert: Pick<Alert, 'siteId' | 'locationId'>) => `cc/v1/alerts/${alert.siteId}/${alert.locationId}`;
-
-export interface Signature {
-  user: string;
-  password: string;
-  meaning: string;
-  comment: string;
-}
-
-export class SignatureError extends Error {
-  constructor(
-    message: string,
-    readonly status: 401 | 403,
-  ) {
-    super(message);
-  }
-}
 
 const SIGNING_ROLES: Record<'acknowledge' | 'close', readonly ApiRole[]> = { acknowledge: ['operator', 'qa', 'admin'], close: ['qa', 'admin'] };
 
@@ -141,25 +127,10 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
     this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert });
   }
 
-  private async verifySigner(signature: Signature, action: 'acknowledge' | 'close', alertId: string) {
-    const user = this.deps.config().users.find((u) => u.name === signature.user);
-    // Both components (user and password) are checked before anything is said about either.
-    const ok = user ? await verifyPassword(signature.password, user.passwordHash) : await verifyPassword(signature.password, 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=').then(() => false);
-    if (!user || !ok) {
-      await this.deps.audit.append({ actor: signature.user, action: `signature.refused`, target: alertId, details: { attempted: action, reason: 'wrong user name or password' } });
-      throw new SignatureError('signature refused: wrong user name or password', 401);
-    }
-    if (!SIGNING_ROLES[action].includes(user.role)) {
-      await this.deps.audit.append({ actor: user.name, printedName: user.fullName, action: 'signature.refused', target: alertId, details: { attempted: action, reason: `role ${user.role}` } });
-      throw new SignatureError(`${user.fullName} (${user.role}) may not ${action} alerts; needs ${SIGNING_ROLES[action].join(' or ')}`, 403);
-    }
-    return user;
-  }
-
   /** Acknowledge or close: an electronic signature (21 CFR 11.50/11.200) recorded in the audit trail. */
   async sign(alertId: string, action: 'acknowledge' | 'close', signature: Signature): Promise<Alert> {
     const current = AlertBook.checkTransition(this.book.get(alertId), action, alertId);
-    const user = await this.verifySigner(signature, action, alertId);
+    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, { action, target: alertId, roles: SIGNING_ROLES[action], what: `${action} alerts` });
     // Re-check after the (slow) password check: someone else may have signed meanwhile.
     AlertBook.checkTransition(this.book.get(alertId), action, alertId);
     const at = Date.now();
