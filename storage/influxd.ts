@@ -103,6 +103,8 @@ export class ManagedInfluxd {
         `  bind-address = "127.0.0.1:${this.port}"`,
         '  log-enabled = false',
         '  pprof-enabled = false',
+        // Reports read a whole shipment (hundreds of thousands of points) in one query.
+        '  max-row-limit = 0',
         '[logging]',
         '  level = "warn"',
         '  suppress-logo = true',
