@@ -13,6 +13,8 @@ export interface BrokerOptions {
   log: Logger;
   ratePerDevice: number;
   rateBurst: number;
+  /** Takes a custody event from a device; resolves to why it was refused, or undefined once it is durable. */
+  custody?: (deviceId: string, payload: Buffer) => Promise<Rejection | undefined>;
 }
 
 /** Messages refused by authorisation are acknowledged (as Mosquitto does) and routed here, where no one may subscribe. */
@@ -150,10 +152,19 @@ export class DeviceBroker {
     const parsed = parseDeviceTopic(topic);
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     if (!parsed || parsed.deviceId !== deviceId || !DEVICE_CHANNELS.has(parsed.channel)) {
-      const message = parsed && parsed.deviceId !== deviceId ? `device ${deviceId} may not publish under another device's topic ${topic}` : `topic ${topic} is not one of cc/v1/${deviceId}/{telemetry,status,events}`;
+      const message = parsed && parsed.deviceId !== deviceId ? `device ${deviceId} may not publish under another device's topic ${topic}` : `topic ${topic} is not one of cc/v1/${deviceId}/{telemetry,status,events,custody}`;
       packet.topic = SINK_TOPIC;
       await this.options.pipeline.quarantine(deviceId, topic, payload, { reason: 'topic_not_allowed', message });
       this.notify(deviceId, [{ reason: 'topic_not_allowed', message }]);
+      return;
+    }
+    if (parsed.channel === 'custody') {
+      packet.topic = SINK_TOPIC;
+      const rejection = this.options.custody ? await this.options.custody(deviceId, payload) : { reason: 'topic_not_allowed' as const, message: 'this service does not take custody events' };
+      if (rejection) {
+        await this.options.pipeline.quarantine(deviceId, topic, payload, rejection);
+        this.notify(deviceId, [rejection]);
+      }
       return;
     }
     if (parsed.channel !== 'telemetry') return;

@@ -12,6 +12,7 @@ export const rejectReasons = [
   'empty_batch',
   'unknown_device',
   'topic_not_allowed',
+  'invalid_custody_event',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
 

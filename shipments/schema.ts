@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { identifier } from '../core/config/schema.js';
+import { custodyEventKinds, dispositionDecisions, shipmentIdentitySchema } from '../reports/schema.js';
+
+/** A point in time as clients send it: epoch ms or ISO 8601 with a zone. */
+export const instantInput = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+
+/** POST /api/v1/shipments (the electronic waybill, 电子化运单). */
+export const shipmentCreateSchema = z.object({
+  /** Waybill number; generated when absent. */
+  id: identifier.optional(),
+  product: z.string().trim().min(1).max(200),
+  profile: identifier.describe('product profile whose range and MKT activation energy apply'),
+  batch: z.string().trim().min(1).max(100),
+  expiry: z.iso.date().optional(),
+  quantity: z.number().positive(),
+  unit: z.string().trim().min(1).max(20).default('cases'),
+  shipper: z.string().trim().min(1).max(200),
+  consignee: z.string().trim().min(1).max(200),
+});
+
+/** POST /api/v1/shipments/:id/custody, the CLI, and a driver's device on cc/v1/<device>/custody. */
+export const custodyInputSchema = z.object({
+  event: z.enum(custodyEventKinds),
+  /** Where the goods are from this moment: a location of the registry (for `delivered`, optional). */
+  locationId: identifier.optional(),
+  at: instantInput,
+  /** The id of an earlier custody event this one corrects; the earlier one stays on record, superseded. */
+  corrects: z.string().min(1).max(100).optional(),
+  note: z.string().trim().max(500).optional(),
+  /** Who handled the goods (driver, warehouse clerk); default: the API token or device. */
+  by: z.string().trim().min(1).max(100).optional(),
+});
+
+/** What a driver's device publishes: the shipment it scanned, the event, and when (default: now). */
+export const deviceCustodySchema = custodyInputSchema.extend({ shipmentId: identifier, at: instantInput.optional() });
+
+export const dispositionInputSchema = z.object({
+  decision: z.enum(dispositionDecisions),
+  user: z.string().min(1),
+  password: z.string().min(1),
+  meaning: z.string().trim().min(3, 'state the meaning of the signature, e.g. "released for sale after review"').max(200),
+  comment: z.string().trim().min(1, 'a comment is required').max(2000),
+});
+
+export const linkInputSchema = z.object({
+  /** How long the receiver's link works, in days. */
+  validDays: z.number().positive().max(366).default(30),
+});
+
+export const shipmentStates = ['created', 'in_storage', 'in_transit', 'delivered'] as const;
+
+export const custodyRecordSchema = z.object({
+  id: z.string(),
+  event: z.enum(custodyEventKinds),
+  locationId: z.string().optional(),
+  at: z.number(),
+  recordedAt: z.number(),
+  by: z.string(),
+  source: z.enum(['api', 'cli', 'mqtt']),
+  corrects: z.string().optional(),
+  note: z.string().optional(),
+});
+
+/** The facts stored in InfluxDB (`shipment_events`): never changed, only added to. */
+export const shipmentFactSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('created'), shipment: shipmentIdentitySchema }),
+  z.object({ type: z.literal('custody'), shipmentId: z.string(), custody: custodyRecordSchema }),
+  z.object({
+    type: z.literal('disposition'),
+    shipmentId: z.string(),
+    disposition: z.object({ decision: z.enum(dispositionDecisions), by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() }),
+  }),
+  z.object({ type: z.literal('link_created'), shipmentId: z.string(), linkId: z.string(), expiresAt: z.number(), at: z.number(), by: z.string() }),
+  z.object({ type: z.literal('link_revoked'), shipmentId: z.string(), linkId: z.string(), at: z.number(), by: z.string() }),
+]);
+
+export type ShipmentCreate = z.infer<typeof shipmentCreateSchema>;
+export type CustodyInput = z.infer<typeof custodyInputSchema>;
+export type CustodyRecord = z.infer<typeof custodyRecordSchema>;
+export type ShipmentFact = z.infer<typeof shipmentFactSchema>;
+export type ShipmentState = (typeof shipmentStates)[number];
+export type DispositionInput = z.infer<typeof dispositionInputSchema>;

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../core/logger.js';
+import type { Registry } from '../core/registry.js';
+import type { Spool } from '../ingestor/spool.js';
+import { escapeString, escapeTag } from '../ingestor/records.js';
+import type { InfluxClient } from '../storage/influx.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { verifySigner } from '../audit/e-signature.js';
+import type { Disposition } from '../reports/schema.js';
+import { ShipmentBook, effectiveCustody, supersededBy, type ShipmentRecord, type VerificationLink } from './book.js';
+import { shipmentFactSchema, type CustodyInput, type CustodyRecord, type DispositionInput, type ShipmentCreate, type ShipmentFact } from './schema.js';
+import { LinkSigner } from './links.js';
+
+export const SHIPMENT_EVENTS_MEASUREMENT = 'shipment_events';
+
+export class ShipmentError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409,
+  ) {
+    super(message);
+  }
+}
+
+export interface Actor {
+  by: string;
+  source: 'api' | 'cli' | 'mqtt';
+}
+
+export interface ShipmentServiceDeps {
+  registry: () => Registry;
+  spool: Spool;
+  influx: InfluxClient;
+  audit: AuditLog;
+  links: LinkSigner;
+  log: Logger;
+  maxFutureSkewMs: number;
+}
+
+/**
+ * Electronic waybills and their custody: every change is a fact, fsync'ed to the spool (and so
+ * to InfluxDB, even through an outage) and to the audit trail before the caller hears "done".
+ * Facts are never changed; a correction is a new custody event that names the one it corrects.
+ * Writes are serialised so that ids and the checks against the current timeline stay consistent.
+ */
+export class ShipmentService {
+  readonly book = new ShipmentBook();
+  private sequence = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: ShipmentServiceDeps) {}
+
+  async start(): Promise<void> {
+    try {
+      const series = await this.deps.influx.query(`SELECT "fact" FROM "${SHIPMENT_EVENTS_MEASUREMENT}" ORDER BY time ASC`);
+      let facts = 0;
+      for (const [, fact] of series[0]?.values ?? []) {
+        const parsed = shipmentFactSchema.safeParse(JSON.parse(String(fact)));
+        if (!parsed.success) {
+          this.deps.log.error({ problem: parsed.error.message }, 'a stored shipment fact does not validate; skipped');
+          continue;
+        }
+        this.book.apply(parsed.data);
+        facts++;
+      }
+      if (facts) this.deps.log.info({ facts, shipments: this.book.list().length }, 'shipments rebuilt from InfluxDB');
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'could not rebuild shipments from InfluxDB; starting with none known');
+    }
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async persist(fact: ShipmentFact, audit: { actor: string; printedName?: string; action: string; details: Record<string, unknown> }): Promise<void> {
+    const shipmentId = fact.type === 'created' ? fact.shipment.id : fact.shipmentId;
+    const at = Date.now();
+    const line = `${SHIPMENT_EVENTS_MEASUREMENT},shipmentId=${escapeTag(shipmentId)},type=${fact.type} fact=${escapeString(JSON.stringify(fact))} ${at}${String(this.sequence++ % 1_000_000).padStart(6, '0')}`;
+    await Promise.all([this.deps.spool.append(line), this.deps.audit.append({ actor: audit.actor, ...(audit.printedName ? { printedName: audit.printedName } : {}), action: audit.action, target: shipmentId, details: audit.details })]);
+    this.book.apply(fact);
+  }
+
+  create(input: ShipmentCreate, actor: Actor): Promise<ShipmentRecord> {
+    return this.serialised(async () => {
+      if (!this.deps.registry().config.profiles.some((p) => p.id === input.profile)) {
+        throw new ShipmentError(`profile: unknown product profile "${input.profile}"; known: ${this.deps.registry().config.profiles.map((p) => p.id).join(', ')}`, 400);
+      }
+      const id = input.id ?? newShipmentId();
+      if (this.book.has(id)) throw new ShipmentError(`shipment ${id} exists already`, 409);
+      const shipment = { id, product: input.product, profileId: input.profile, batch: input.batch, ...(input.expiry ? { expiry: input.expiry } : {}), quantity: input.quantity, unit: input.unit, shipper: input.shipper, consignee: input.consignee, createdAt: Date.now(), createdBy: actor.by };
+      await this.persist({ type: 'created', shipment }, { actor: actor.by, action: 'shipment.create', details: { ...shipment, source: actor.source } });
+      return this.book.get(id)!;
+    });
+  }
+
+  get(id: string): ShipmentRecord {
+    const record = this.book.get(id);
+    if (!record) throw new ShipmentError(`no shipment ${id}`, 404);
+    return record;
+  }
+
+  addCustody(shipmentId: string, input: CustodyInput, actor: Actor): Promise<CustodyRecord> {
+    return this.serialised(async () => {
+      const record = this.get(shipmentId);
+      this.checkCustody(record, input);
+      const timeline = effectiveCustody(record);
+      // A device resending its scan (QoS 1 redelivery) or a client retrying gets the same event back.
+      const same = timeline.find((c) => c.event === input.event && c.at === input.at && c.locationId === input.locationId && !input.corrects);
+      if (same) return same;
+      const custody: CustodyRecord = {
+        id: `${shipmentId}-C${record.custody.length + 1}`,
+        event: input.event,
+        ...(input.locationId ? { locationId: input.locationId } : {}),
+        at: input.at,
+        recordedAt: Date.now(),
+        by: input.by ?? actor.by,
+        source: actor.source,
+        ...(input.corrects ? { corrects: input.corrects } : {}),
+        ...(input.note ? { note: input.note } : {}),
+      };
+      await this.persist({ type: 'custody', shipmentId, custody }, { actor: actor.by, action: input.corrects ? 'shipment.custody.correct' : 'shipment.custody', details: { ...custody } });
+      return custody;
+    });
+  }
+
+  private checkCustody(record: ShipmentRecord, input: CustodyInput): void {
+    const registry = this.deps.registry();
+    if (input.event !== 'delivered' && !input.locationId) throw new ShipmentError(`locationId: required for a "${input.event}" event (where are the goods now?)`, 400);
+    if (input.locationId) {
+      const placed = registry.location(input.locationId);
+      if (!placed) throw new ShipmentError(`locationId: unknown location "${input.locationId}"`, 400);
+      const inVehicle = placed.location.kind === 'vehicle_compartment';
+      if (input.event === 'loaded' && !inVehicle) throw new ShipmentError(`locationId: "loaded" needs a vehicle compartment; ${input.locationId} is a ${placed.location.kind}`, 400);
+      if ((input.event === 'stored' || input.event === 'unloaded') && inVehicle) throw new ShipmentError(`locationId: "${input.event}" needs a place in a warehouse; ${input.locationId} is a vehicle compartment (use "loaded")`, 400);
+    }
+    if (input.at > Date.now() + this.deps.maxFutureSkewMs) throw new ShipmentError(`at: ${new Date(input.at).toISOString()} is in the future`, 400);
+    if (input.corrects) {
+      const target = record.custody.find((c) => c.id === input.corrects);
+      if (!target) throw new ShipmentError(`corrects: shipment ${record.shipment.id} has no custody event ${input.corrects}`, 400);
+      const already = supersededBy(record).get(input.corrects);
+      if (already) throw new ShipmentError(`corrects: ${input.corrects} was already corrected by ${already}; correct that one instead`, 409);
+      return;
+    }
+    const delivered = effectiveCustody(record).find((c) => c.event === 'delivered');
+    if (delivered && input.at > delivered.at) {
+      throw new ShipmentError(`shipment ${record.shipment.id} was delivered at ${new Date(delivered.at).toISOString()} (${delivered.id}); a later event needs "corrects" naming the event it corrects`, 409);
+    }
+  }
+
+  dispose(shipmentId: string, input: DispositionInput): Promise<Disposition> {
+    return this.serialised(async () => {
+      this.get(shipmentId);
+      const user = await verifySigner({ users: this.deps.registry().config.users, audit: this.deps.audit }, input, { action: `disposition ${input.decision}`, target: shipmentId, roles: ['qa', 'admin'], what: 'sign a shipment disposition' });
+      const disposition: Disposition = { decision: input.decision, by: user.name, printedName: user.fullName, at: Date.now(), meaning: input.meaning, comment: input.comment };
+      await this.persist({ type: 'disposition', shipmentId, disposition }, { actor: user.name, printedName: user.fullName, action: 'shipment.disposition', details: { decision: input.decision, meaning: input.meaning, comment: input.comment } });
+      return disposition;
+    });
+  }
+
+  createLink(shipmentId: string, validDays: number, by: string): Promise<{ link: VerificationLink; token: string }> {
+    return this.serialised(async () => {
+      this.get(shipmentId);
+      const linkId = LinkSigner.newLinkId();
+      const at = Date.now();
+      const expiresAt = at + Math.round(validDays * 86_400_000);
+      await this.persist({ type: 'link_created', shipmentId, linkId, expiresAt, at, by }, { actor: by, action: 'shipment.link.create', details: { linkId, expiresAt: new Date(expiresAt).toISOString() } });
+      return { link: this.book.findLink(linkId)!.link, token: this.deps.links.token(linkId) };
+    });
+  }
+
+  revokeLink(shipmentId: string, linkId: string, by: string): Promise<VerificationLink> {
+    return this.serialised(async () => {
+      const record = this.get(shipmentId);
+      const link = record.links.find((l) => l.linkId === linkId);
+      if (!link) throw new ShipmentError(`shipment ${shipmentId} has no link ${linkId}`, 404);
+      if (link.revokedAt === null) await this.persist({ type: 'link_revoked', shipmentId, linkId, at: Date.now(), by }, { actor: by, action: 'shipment.link.revoke', details: { linkId } });
+      return link;
+    });
+  }
+
+  /** The shipment behind a receiver's token, if the link is genuine, not revoked and not expired. */
+  resolveLink(token: string): { record: ShipmentRecord; link: VerificationLink } | undefined {
+    const linkId = this.deps.links.verify(token);
+    const found = linkId ? this.book.findLink(linkId) : undefined;
+    if (!found || found.link.revokedAt !== null || found.link.expiresAt <= Date.now()) return undefined;
+    return found;
+  }
+
+  /** The newest link a receiver can still use, for the QR code on a printed report. */
+  activeLink(record: ShipmentRecord): { token: string; expiresAt: number } | undefined {
+    const link = record.links.filter((l) => l.revokedAt === null && l.expiresAt > Date.now()).at(-1);
+    return link ? { token: this.deps.links.token(link.linkId), expiresAt: link.expiresAt } : undefined;
+  }
+}
+
+function newShipmentId(): string {
+  const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  return `SH-${day}-${randomBytes(3).toString('hex').toUpperCase()}`;
+}
