@@ -1,0 +1,62 @@
+import type { Registry } from '../core/registry.js';
+import type { InfluxClient } from '../storage/influx.js';
+import { ReadingsDigest } from './digest.js';
+import { readPlace } from './readings-source.js';
+import { placeOf, profileOf, ReportError } from './shipment-report.js';
+import type { GspRecord } from './schema.js';
+
+/** GSP annex: record at least every 30 min in storage, every 5 min in transport, every 2 min out of range. */
+export const GSP_INTERVALS = { storageMs: 30 * 60_000, transportMs: 5 * 60_000, outOfRangeMs: 2 * 60_000 } as const;
+
+/**
+ * The automatic temperature/humidity record (温湿度记录) of one place: per sensor, the first
+ * reading of every clock-aligned recording slot (30 min, 5 min in a vehicle, 2 min while out of
+ * range), plus the reading that shows the return to range. Rows come from stored readings only:
+ * nothing is interpolated or adjusted.
+ */
+export async function buildGspRecord(input: { registry: Registry; influx: InfluxClient; locationId: string; from: number; to: number; now?: number }): Promise<GspRecord> {
+  const { registry, locationId, from, to } = input;
+  const placed = registry.location(locationId);
+  if (!placed) throw new ReportError(`no location ${locationId}`, 404);
+  const profile = profileOf(registry, placed.location.profile);
+  const place = placeOf(registry, locationId, profile);
+  const normalIntervalMs = placed.location.kind === 'vehicle_compartment' ? GSP_INTERVALS.transportMs : GSP_INTERVALS.storageMs;
+  const sensors = await readPlace(input.influx, registry, locationId, { start: from, end: to });
+  const digest = new ReadingsDigest();
+  const rows: GspRecord['rows'] = [];
+  const { min, max } = profile.temperature;
+  for (const s of sensors) {
+    digest.add(s);
+    let lastSlot = Number.NaN;
+    let lastInterval = 0;
+    let wasOut = false;
+    for (let i = 0; i < s.ts.length; i++) {
+      const t = s.ts[i]!;
+      const temperature = s.temperature[i]!;
+      const out = temperature > max || temperature < min;
+      const intervalMs = out ? GSP_INTERVALS.outOfRangeMs : normalIntervalMs;
+      const slot = Math.floor(t / intervalMs);
+      // Entering or leaving an excursion is always recorded; otherwise the first reading of a new slot.
+      const record = out !== wasOut || intervalMs !== lastInterval || slot !== lastSlot;
+      wasOut = out;
+      if (!record) continue;
+      lastSlot = slot;
+      lastInterval = intervalMs;
+      const humidity = s.humidity[i]!;
+      rows.push({ at: t, deviceId: s.deviceId, temperature, humidity: Number.isNaN(humidity) ? null : humidity, outOfRange: out, intervalMs });
+    }
+  }
+  rows.sort((a, b) => a.at - b.at || a.deviceId.localeCompare(b.deviceId));
+  return {
+    reportType: 'gsp_record',
+    generatedAt: input.now ?? Date.now(),
+    place,
+    from,
+    to,
+    normalIntervalMs,
+    outOfRangeIntervalMs: GSP_INTERVALS.outOfRangeMs,
+    sensors: sensors.map((s) => ({ deviceId: s.deviceId, ...(s.name ? { name: s.name } : {}) })),
+    rows,
+    digest: digest.result(),
+  };
+}

@@ -1,0 +1,244 @@
+import type { AnyReport, ExcursionReport, Figures, GspRecord, Place, ReportAlarm, ShipmentReport } from '../schema.js';
+import { chartSvg } from './chart-svg.js';
+import type { Formatter } from './i18n.js';
+
+/** A cell: numbers stay numbers (CSV keeps them numeric, HTML and PDF format them). */
+export type Cell = string | number;
+
+/**
+ * What a report shows, in order, independent of the format: HTML, PDF and CSV each lay out
+ * these blocks, so the three cannot disagree on a figure.
+ */
+export type Block =
+  | { kind: 'verdict'; ok: boolean; text: string; reasons: string[] }
+  | { kind: 'fields'; heading?: string; rows: Array<[string, Cell]> }
+  | { kind: 'table'; heading: string; columns: string[]; rows: Cell[][]; empty: string; widths?: number[] }
+  | { kind: 'chart'; heading: string; svg: (fontFamily: string) => string }
+  | { kind: 'signature'; heading: string; rows: Array<[string, string]> | null; empty: string }
+  | { kind: 'link'; heading: string; url: string; hint: string };
+
+export interface ReportDocument {
+  title: string;
+  subtitle: string;
+  blocks: Block[];
+  footer: string;
+}
+
+const round2 = (v: number | null | undefined): Cell => (v === null || v === undefined ? '—' : Math.round(v * 100) / 100);
+
+function placeName(place: Place, f: Formatter): string {
+  const where = place.locationName ? `${place.locationName} (${place.locationId})` : place.locationId;
+  return `${place.siteName ?? place.siteId} / ${where}`;
+}
+
+/** GSP asks for the store zone or the vehicle type beside each record. */
+function zoneOrVehicle(place: Place, f: Formatter): string {
+  if (place.siteKind === 'vehicle') return [place.vehicleType, place.plate].filter(Boolean).join(' ') || f.label(place.locationKind);
+  return f.label(place.locationKind);
+}
+
+function figureRows(figures: Figures, f: Formatter, energy: number): Array<[string, Cell]> {
+  const rows: Array<[string, Cell]> = [
+    [f.t.readings, figures.readings],
+    [f.t.duration, f.duration(figures.durationMs)],
+    [`${f.t.min} (°C)`, figures.min ? `${figures.min.value.toFixed(2)} @ ${f.when(figures.min.at)}` : '—'],
+    [`${f.t.max} (°C)`, figures.max ? `${figures.max.value.toFixed(2)} @ ${f.when(figures.max.at)}` : '—'],
+    [`${f.t.mean} (°C)`, round2(figures.mean)],
+    [`${f.t.mkt} (°C)`, round2(figures.mkt)],
+    [`${f.t.activationEnergy} (kJ/mol)`, energy],
+    [f.t.timeOutOfRange, f.duration(figures.timeOutOfRangeMs)],
+    [f.t.timeAbove, f.duration(figures.timeAboveMs)],
+    [f.t.timeBelow, f.duration(figures.timeBelowMs)],
+    [f.t.completeness, `${f.percent(figures.completeness.percent)} (${f.t.present} ${figures.completeness.present} / ${f.t.expected} ${figures.completeness.expected}; ${f.t.missingBySequence} ${figures.completeness.missingBySequence})`],
+  ];
+  if (figures.humidity) {
+    rows.push([`${f.t.humidity} ${f.t.min}/${f.t.max}/${f.t.mean} (%RH)`, `${figures.humidity.min?.value ?? '—'} / ${figures.humidity.max?.value ?? '—'} / ${figures.humidity.mean ?? '—'}`]);
+    rows.push([`${f.t.humidity} ${f.t.timeOutOfRange}`, f.duration(figures.humidity.timeOutOfRangeMs)]);
+  }
+  return rows;
+}
+
+function excursionTable(figures: Figures, f: Formatter): Block {
+  return {
+    kind: 'table',
+    heading: f.t.excursions,
+    columns: [f.t.place, f.t.band, `${f.t.limit} (°C)`, f.t.start, f.t.end, f.t.duration, `${f.t.peak} (°C)`, f.t.degreeMinutes, f.t.sensors],
+    rows: figures.excursions.map((e) => [e.locationId, f.label(e.band), e.limit, f.when(e.start), e.ongoing ? `${f.when(e.end)} (${f.t.ongoing})` : f.when(e.end), f.duration(e.durationMs), e.peak, e.degreeMinutes, e.deviceIds.join(', ')]),
+    empty: f.t.noExcursions,
+    widths: [1.4, 0.8, 0.6, 1.4, 1.4, 0.9, 0.6, 0.8, 1.2],
+  };
+}
+
+function gapTable(figures: Figures, f: Formatter): Block {
+  return {
+    kind: 'table',
+    heading: f.t.gaps,
+    columns: [f.t.sensor, f.t.place, f.t.start, f.t.end, f.t.duration, f.t.missingReadings],
+    rows: figures.gaps.map((g) => [g.deviceId, g.locationId, f.when(g.start), f.when(g.end), f.duration(g.durationMs), g.missingReadings]),
+    empty: f.t.noGaps,
+  };
+}
+
+function alarmTable(alarms: ReportAlarm[], f: Formatter): Block {
+  const signed = (s: ReportAlarm['acknowledged']) => (s ? `${s.printedName}, ${f.when(s.at)}: ${s.meaning} — ${s.comment}` : '—');
+  return {
+    kind: 'table',
+    heading: f.t.alarms,
+    columns: [f.t.kind, f.t.severity, f.t.state, f.t.sensor, f.t.occurred, f.t.cleared, `${f.t.peak} (°C)`, f.t.acknowledged, f.t.closed],
+    rows: alarms.map((a) => [`${a.kind}${a.late ? ` (${f.t.late})` : ''}`, a.severity, a.state, a.deviceId, f.when(a.occurredAt), f.when(a.clearedAt), a.peak, signed(a.acknowledged), signed(a.closed)]),
+    empty: f.t.noAlarms,
+    widths: [1.2, 0.7, 0.8, 0.9, 1.3, 1.3, 0.6, 1.6, 1.6],
+  };
+}
+
+function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument {
+  const s = report.shipment;
+  const firstPlace = report.segments[0]?.place;
+  const blocks: Block[] = [
+    {
+      kind: 'fields',
+      rows: [
+        [f.t.waybill, s.id],
+        [f.t.product, s.product],
+        [f.t.productProfile, firstPlace ? `${s.profileId} (${firstPlace.range.min} … ${firstPlace.range.max} °C)` : s.profileId],
+        [f.t.batch, s.batch],
+        [f.t.expiry, s.expiry ?? '—'],
+        [f.t.quantity, `${s.quantity} ${s.unit}`],
+        [f.t.shipper, s.shipper],
+        [f.t.consignee, s.consignee],
+        [f.t.createdAt, `${f.when(s.createdAt)} (${s.createdBy})`],
+      ],
+    },
+    { kind: 'verdict', ok: !report.needsReview, text: `${f.t.verdict}: ${f.label(report.verdict)}`, reasons: report.reviewReasons },
+    { kind: 'fields', heading: f.t.overall, rows: figureRows(report.overall, f, report.mktActivationEnergyKJ) },
+  ];
+  if (report.chart.length) {
+    const from = report.segments[0]?.start ?? report.generatedAt;
+    const to = report.segments.at(-1)?.end ?? report.generatedAt;
+    const range = firstPlace?.range ?? { min: 0, max: 0 };
+    blocks.push({ kind: 'chart', heading: f.t.chart, svg: (font) => chartSvg({ series: report.chart, from, to, range, excursions: report.overall.excursions, boundaries: report.segments.slice(1).map((seg) => seg.start) }, f, font) });
+  }
+  blocks.push({
+    kind: 'table',
+    heading: f.t.segments,
+    columns: ['#', f.t.event, f.t.place, f.t.zone, f.t.start, f.t.end, f.t.sensors, `${f.t.min} (°C)`, `${f.t.max} (°C)`, `${f.t.mean} (°C)`, `${f.t.mktShort} (°C)`, f.t.timeOutOfRange, f.t.completeness],
+    rows: report.segments.map((seg) => [
+      seg.index + 1,
+      f.label(seg.openedBy),
+      placeName(seg.place, f),
+      zoneOrVehicle(seg.place, f),
+      f.when(seg.start),
+      seg.open ? `${f.when(seg.end)} (${f.t.open})` : f.when(seg.end),
+      seg.sensors.map((x) => x.deviceId).join(', ') || '—',
+      round2(seg.figures.min?.value),
+      round2(seg.figures.max?.value),
+      round2(seg.figures.mean),
+      round2(seg.figures.mkt),
+      f.duration(seg.figures.timeOutOfRangeMs),
+      f.percent(seg.figures.completeness.percent),
+    ]),
+    empty: f.t.noReadings,
+    widths: [0.3, 0.7, 2, 1, 1.3, 1.3, 1.2, 0.6, 0.6, 0.6, 0.6, 0.8, 0.8],
+  });
+  blocks.push(excursionTable(report.overall, f), gapTable(report.overall, f), alarmTable(report.alarms, f));
+  blocks.push({
+    kind: 'table',
+    heading: f.t.custody,
+    columns: [f.t.event, f.t.place, f.t.time, f.t.by, f.t.source, f.t.note],
+    rows: report.custody.map((c) => [f.label(c.event), c.locationId ?? '—', f.when(c.at), c.by, c.source, [c.note, c.corrects ? `${f.t.corrects} ${c.corrects}` : '', c.supersededBy ? `${f.t.supersededBy} ${c.supersededBy}` : ''].filter(Boolean).join('; ') || '—']),
+    empty: '—',
+  });
+  const d = report.disposition;
+  blocks.push({
+    kind: 'signature',
+    heading: `${f.t.disposition} — ${f.t.signature}`,
+    rows: d ? [[f.t.disposition, f.label(d.decision)], [f.t.signedBy, `${d.printedName} (${d.by})`], [f.t.signedAt, f.when(d.at)], [f.t.meaning, d.meaning], [f.t.comment, d.comment]] : null,
+    empty: f.t.notReviewed,
+  });
+  if (report.verification) blocks.push({ kind: 'link', heading: f.t.verification, url: report.verification.url, hint: `${f.t.verificationHint} ${f.t.validUntil} ${f.when(report.verification.expiresAt)}` });
+  return { title: f.t.shipmentReportTitle, subtitle: `${f.t.waybill} ${s.id} · ${s.product} · ${f.t.batch} ${s.batch}`, blocks, footer: footer(report, f) };
+}
+
+function footer(report: AnyReport, f: Formatter): string {
+  return `${f.t.generatedAt} ${f.when(report.generatedAt)} (${f.timeZone}) · ${f.t.digest}: ${report.digest.value} (${report.digest.readings} ${f.t.readings})`;
+}
+
+function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
+  const place = record.place;
+  const zone = zoneOrVehicle(place, f);
+  const location = placeName(place, f);
+  return {
+    title: f.t.gspRecordTitle,
+    subtitle: `${location} · ${f.when(record.from)} — ${f.when(record.to)}`,
+    blocks: [
+      {
+        kind: 'fields',
+        rows: [
+          [f.t.place, location],
+          [place.siteKind === 'vehicle' ? f.t.vehicleType : f.t.zone, zone],
+          [f.t.range, `${place.range.min} … ${place.range.max} °C${place.humidityRange ? `, ${place.humidityRange.min} … ${place.humidityRange.max} %RH` : ''}`],
+          [f.t.period, `${f.when(record.from)} — ${f.when(record.to)}`],
+          [f.t.normalInterval, f.duration(record.normalIntervalMs)],
+          [f.t.outOfRangeInterval, f.duration(record.outOfRangeIntervalMs)],
+          [f.t.sensors, record.sensors.map((s) => (s.name ? `${s.deviceId} (${s.name})` : s.deviceId)).join(', ') || '—'],
+        ],
+      },
+      {
+        kind: 'table',
+        heading: f.t.gspRecordTitle,
+        columns: [f.t.date, f.t.time, f.t.sensor, f.t.place, place.siteKind === 'vehicle' ? f.t.vehicleType : f.t.zone, f.t.temperature, f.t.humidityRh, f.t.outOfRange, f.t.recordingInterval],
+        rows: record.rows.map((r) => [f.date(r.at), f.time(r.at), r.deviceId, place.locationId, zone, r.temperature, r.humidity ?? '—', r.outOfRange ? f.t.yes : f.t.no, f.duration(r.intervalMs)]),
+        empty: f.t.noReadings,
+        widths: [1, 0.8, 1.1, 1.5, 1.1, 0.8, 0.8, 0.6, 0.7],
+      },
+    ],
+    footer: footer(record, f),
+  };
+}
+
+function excursionDocument(report: ExcursionReport, f: Formatter): ReportDocument {
+  const a = report.alert;
+  const blocks: Block[] = [
+    {
+      kind: 'fields',
+      rows: [
+        [f.t.alert, a.id],
+        [f.t.kind, `${a.kind}${a.late ? ` (${f.t.late})` : ''}`],
+        [f.t.severity, a.severity],
+        [f.t.state, a.state],
+        [f.t.place, placeName(report.place, f)],
+        [f.t.sensor, a.deviceId],
+        [f.t.range, `${report.place.range.min} … ${report.place.range.max} °C`],
+        [`${f.t.threshold} (°C)`, a.threshold],
+        [`${f.t.peak} (°C)`, a.peak],
+        [f.t.occurred, f.when(a.occurredAt)],
+        [f.t.cleared, f.when(a.clearedAt)],
+      ],
+    },
+    { kind: 'chart', heading: `${f.t.chart} (${f.when(report.from)} — ${f.when(report.to)})`, svg: (font) => chartSvg({ series: report.chart, from: report.from, to: report.to, range: report.place.range, excursions: report.figures.excursions }, f, font) },
+    { kind: 'fields', heading: f.t.overall, rows: figureRows(report.figures, f, report.mktActivationEnergyKJ) },
+    excursionTable(report.figures, f),
+    {
+      kind: 'table',
+      heading: f.t.trail,
+      columns: [f.t.time, f.t.event, f.t.actor, f.t.channel, f.t.recipient, f.t.outcome, f.t.meaning, f.t.comment],
+      rows: report.events.map((e) => [f.when(e.at), e.event, e.printedName ? `${e.printedName} (${e.actor})` : e.actor, e.channel ?? '—', e.recipient ?? '—', e.outcome ?? '—', e.meaning ?? '—', e.comment ?? '—']),
+      empty: '—',
+    },
+  ];
+  for (const [heading, s] of [[f.t.acknowledged, a.acknowledged], [f.t.closed, a.closed]] as const) {
+    blocks.push({ kind: 'signature', heading: `${heading} — ${f.t.signature}`, rows: s ? [[f.t.signedBy, `${s.printedName} (${s.by})`], [f.t.signedAt, f.when(s.at)], [f.t.meaning, s.meaning], [f.t.comment, s.comment]] : null, empty: '—' });
+  }
+  return { title: f.t.excursionReportTitle, subtitle: `${a.id} · ${placeName(report.place, f)}`, blocks, footer: footer(report, f) };
+}
+
+export function describeReport(report: AnyReport, f: Formatter): ReportDocument {
+  switch (report.reportType) {
+    case 'shipment':
+      return shipmentDocument(report, f);
+    case 'gsp_record':
+      return gspDocument(report, f);
+    case 'excursion':
+      return excursionDocument(report, f);
+  }
+}

@@ -1,0 +1,133 @@
+import type { ProductProfile } from '../core/config/schema.js';
+import type { Registry } from '../core/registry.js';
+import type { InfluxClient } from '../storage/influx.js';
+import type { Alert } from '../alerts/book.js';
+import { currentDisposition, effectiveCustody, supersededBy, type ShipmentRecord } from '../shipments/book.js';
+import { analyseSensor, combineFigures, placeFigures, publicFigures } from './figures.js';
+import { ReadingsDigest } from './digest.js';
+import { downsample } from './downsample.js';
+import { readPlace } from './readings-source.js';
+import type { Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
+
+/** Below this, missing data alone sends a shipment to QA review. */
+export const COMPLETENESS_REVIEW_PERCENT = 95;
+
+export class ReportError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409,
+  ) {
+    super(message);
+  }
+}
+
+export function placeOf(registry: Registry, locationId: string, profile: ProductProfile): Place {
+  const placed = registry.location(locationId);
+  if (!placed) throw new ReportError(`location ${locationId} is no longer in the registry`, 409);
+  const { site, location } = placed;
+  return {
+    locationId,
+    ...(location.name ? { locationName: location.name } : {}),
+    locationKind: location.kind,
+    siteId: site.id,
+    ...(site.name ? { siteName: site.name } : {}),
+    siteKind: site.kind,
+    ...(site.vehicleType ? { vehicleType: site.vehicleType } : {}),
+    ...(site.plate ? { plate: site.plate } : {}),
+    profileId: profile.id,
+    range: { min: profile.temperature.min, max: profile.temperature.max },
+    ...(profile.humidity ? { humidityRange: { min: profile.humidity.min, max: profile.humidity.max } } : {}),
+  };
+}
+
+export function profileOf(registry: Registry, profileId: string): ProductProfile {
+  const profile = registry.config.profiles.find((p) => p.id === profileId);
+  if (!profile) throw new ReportError(`product profile ${profileId} is no longer in the registry`, 409);
+  return profile;
+}
+
+export function reportAlarm(alert: Alert): ReportAlarm {
+  const { id, kind, severity, state, deviceId, locationId, occurredAt, clearedAt, peak, threshold, late, acknowledged, closed } = alert;
+  return { id, kind, severity, state, deviceId, locationId, occurredAt, clearedAt, peak, threshold, late, acknowledged, closed };
+}
+
+export interface ShipmentReportInput {
+  record: ShipmentRecord;
+  registry: Registry;
+  influx: InfluxClient;
+  alerts: readonly Alert[];
+  verification: { url: string; expiresAt: number } | null;
+  now?: number;
+}
+
+/**
+ * The full-chain (全程冷链) report: custody segments stitched with the readings of the sensors
+ * at each place during each segment, judged against the product's range (not the place's:
+ * the product must stay in its range wherever it is).
+ */
+export async function buildShipmentReport(input: ShipmentReportInput): Promise<ShipmentReport> {
+  const { record, registry, influx } = input;
+  const now = input.now ?? Date.now();
+  const profile = profileOf(registry, record.shipment.profileId);
+  const energy = profile.mktActivationEnergyKJ;
+  const band = profile.temperature;
+  const timeline = effectiveCustody(record);
+  const windows = timeline.flatMap((event, i) => {
+    if (event.event === 'delivered' || !event.locationId) return [];
+    const next = timeline[i + 1];
+    const end = next ? next.at : Math.max(now, event.at);
+    return end > event.at ? [{ event, locationId: event.locationId, start: event.at, end, open: !next }] : [];
+  });
+  const readings = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w)));
+
+  const digest = new ReadingsDigest();
+  const parts: Array<ReturnType<typeof placeFigures>> = [];
+  const segments: Segment[] = [];
+  const chart: ShipmentReport['chart'] = [];
+  windows.forEach((w, index) => {
+    const sensors = readings[index]!;
+    const analyses = sensors.map((s) => analyseSensor(s, w, band, profile.humidity, energy));
+    const figures = placeFigures(analyses, w, band, profile.humidity, w.locationId, energy);
+    parts.push(figures);
+    for (const s of sensors) {
+      digest.add(s);
+      chart.push(downsample(s, w));
+    }
+    segments.push({ index, openedBy: w.event.event, start: w.start, end: w.end, open: w.open, place: placeOf(registry, w.locationId, profile), sensors: analyses.map((a) => a.figures), figures: publicFigures(figures) });
+  });
+  const overall = combineFigures(parts, energy);
+
+  const alarms = input.alerts
+    .filter((a) => a.state !== 'retracted' && a.state !== 'discarded')
+    .filter((a) => windows.some((w) => a.locationId === w.locationId && a.occurredAt < w.end && (a.clearedAt ?? Number.POSITIVE_INFINITY) > w.start))
+    .sort((a, b) => a.occurredAt - b.occurredAt)
+    .map(reportAlarm);
+
+  const reviewReasons: string[] = [];
+  if (overall.excursions.length) reviewReasons.push(`${overall.excursions.length} excursion(s) outside ${band.min}–${band.max} °C`);
+  if (overall.completeness.percent < COMPLETENESS_REVIEW_PERCENT) reviewReasons.push(`data completeness ${overall.completeness.percent}% is below ${COMPLETENESS_REVIEW_PERCENT}%`);
+  for (const s of segments) if (s.sensors.length === 0) reviewReasons.push(`no sensor readings at ${s.place.locationId} during segment ${s.index + 1}`);
+  const unclosed = alarms.filter((a) => a.state !== 'closed');
+  if (unclosed.length) reviewReasons.push(`${unclosed.length} alarm(s) not closed`);
+  if (segments.length === 0) reviewReasons.push('no custody events yet');
+
+  const corrected = supersededBy(record);
+  return {
+    reportType: 'shipment',
+    shipmentId: record.shipment.id,
+    generatedAt: now,
+    shipment: record.shipment,
+    custody: [...record.custody].sort((a, b) => a.at - b.at).map((c) => ({ id: c.id, event: c.event, ...(c.locationId ? { locationId: c.locationId } : {}), at: c.at, by: c.by, source: c.source, ...(c.corrects ? { corrects: c.corrects } : {}), ...(corrected.has(c.id) ? { supersededBy: corrected.get(c.id)! } : {}), ...(c.note ? { note: c.note } : {}) })),
+    segments,
+    overall,
+    mktActivationEnergyKJ: energy,
+    alarms,
+    verdict: overall.excursions.length ? 'excursion' : 'within_range',
+    needsReview: reviewReasons.length > 0,
+    reviewReasons,
+    disposition: currentDisposition(record),
+    digest: digest.result(),
+    chart,
+    verification: input.verification,
+  };
+}
