@@ -7,6 +7,9 @@ import { readingsRoutes } from './readings.js';
 import { rejectsRoutes } from './rejects.js';
 import { alertRoutes } from './alerts.js';
 import { streamRoutes } from './stream.js';
+import { shipmentRoutes } from './shipments.js';
+import { reportRoutes } from './reports.js';
+import type { ShipmentService } from '../shipments/service.js';
 import type { AlertService } from '../alerts/service.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 
@@ -23,6 +26,9 @@ export interface ApiDeps {
   health: () => Record<string, ComponentHealth>;
   pipeline: IngestPipeline;
   alerts: AlertService;
+  shipments: ShipmentService;
+  /** Base URL receivers use (verification links). */
+  publicUrl: () => string;
 }
 
 export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -57,5 +63,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   rejectsRoutes(app, deps);
   alertRoutes(app, deps);
   streamRoutes(app, deps);
+  shipmentRoutes(app, deps);
+  reportRoutes(app, deps);
   return app;
 }

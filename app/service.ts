@@ -17,6 +17,9 @@ import { lockDataDir } from './data-dir-lock.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { AlertService } from '../alerts/service.js';
 import { Notifier } from '../alerts/notifier.js';
+import { ShipmentService } from '../shipments/service.js';
+import { LinkSigner } from '../shipments/links.js';
+import { deviceCustodyHandler } from '../shipments/device-custody.js';
 
 /** Command-line values that win over the config file. */
 export interface Overrides {
@@ -41,6 +44,7 @@ export interface RunningService {
   writer: SpoolWriter;
   registry: RegistryHolder;
   alerts: AlertService;
+  shipments: ShipmentService;
   stop(): Promise<void>;
 }
 
@@ -142,13 +146,14 @@ interface FrontEnd {
 type Storage = Awaited<ReturnType<typeof startStorage>>;
 
 /** Storage, registry, HTTP and orderly shutdown around a front end. */
-async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger, startFront: (config: Config, registry: RegistryHolder, storage: Storage) => Promise<FrontEnd>): Promise<RunningService> {
+async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger, startFront: (config: Config, registry: RegistryHolder, storage: Storage, shipments: ShipmentService) => Promise<FrontEnd>): Promise<RunningService> {
   const { config, dataDir } = applyOverrides(loaded, overrides);
   const unlock = lockDataDir(dataDir);
   const registry = new RegistryHolder(loaded.file, config, log);
   let storage: Storage | undefined;
   let front: FrontEnd | undefined;
   let alerts: AlertService | undefined;
+  let shipments: ShipmentService | undefined;
   const audit = new AuditLog(auditFile(dataDir));
   const notifier = new Notifier(config.notifications, log.child({ component: 'notify' }));
   let started: Awaited<ReturnType<typeof startHttp>>;
@@ -165,12 +170,16 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
       log.warn({ pendingRecords: storage.spool.depth.records }, 'InfluxDB has not taken the recovered spool yet; alerts are rebuilt from what it has');
     }
     await alerts.start();
-    front = await startFront(config, registry, storage);
+    shipments = new ShipmentService({ registry: registry.get, spool: storage.spool, influx: storage.influx, audit, links: LinkSigner.open(dataDir), log: log.child({ component: 'shipments' }), maxFutureSkewMs: config.ingest.maxFutureSkew });
+    await shipments.start();
+    front = await startFront(config, registry, storage, shipments);
     publish = front.publish;
     const { counters } = storage.pipeline;
     const metrics = createMetrics({ counters, spool: storage.spool, writer: storage.writer, connectedDevices: front.connectedDevices });
     const health = () => ({ ...front!.health(), ...storage!.health() });
-    started = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health, pipeline: storage.pipeline, alerts });
+    let publicUrl = config.http.publicUrl;
+    started = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health, pipeline: storage.pipeline, alerts, shipments, publicUrl: () => publicUrl! });
+    publicUrl ??= `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${started.httpPort}`;
   } catch (err) {
     // A port in use or an unreadable certificate: undo what started (managed influxd above all).
     alerts?.stop();
@@ -198,6 +207,7 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     writer: storage.writer,
     registry,
     alerts: alerts!,
+    shipments: shipments!,
     stop() {
       stopping ??= (async () => {
         registry.stop();
@@ -217,8 +227,8 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
 
 /** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
 export function startService(loaded: LoadedConfig, overrides: Overrides, log: Logger): Promise<RunningService> {
-  return assemble(loaded, overrides, log, async (config, registry, storage) => {
-    const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst });
+  return assemble(loaded, overrides, log, async (config, registry, storage, shipments) => {
+    const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst, custody: deviceCustodyHandler(shipments, registry.get) });
     const listeners = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
     return {
       publish: (topic, payload) => broker.publish(topic, payload),

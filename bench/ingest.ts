@@ -171,6 +171,7 @@ async function startOurService(ws: Workspace, influxUrl: string, database: strin
 }
 
 import { connect } from 'node:net';
+import { reportBenchmark } from './reports.js';
 const require_connect = (port: number) => connect(port, '127.0.0.1');
 
 async function rawInfluxAnchor(url: string): Promise<number> {
@@ -389,6 +390,10 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(await simulatedLoad(ws, influxd.url, SIZES.simulatedDevices, SIZES.simulatedRate, 10))}\n`);
       return;
     }
+    if (only === 'report') {
+      process.stdout.write(`${JSON.stringify(await reportBenchmark(influxd.url, progress))}\n`);
+      return;
+    }
     if (only === 'e2e') {
       const r = await ourPath(ws, influxd.url, 'e2e QoS 1', 'bench_e2e', { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs: Date.now() - 20 * 86_400_000 });
       process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -425,6 +430,8 @@ async function main(): Promise<void> {
     await sleep(2000);
     const rawPointsPerS = await rawInfluxAnchor(influxd.url);
     progress(`raw InfluxDB writes: ${Math.round(rawPointsPerS)} points/s`);
+    await sleep(2000);
+    const report = await reportBenchmark(influxd.url, progress);
 
     const figures = {
       e2e_readings_per_s: Math.round(single.storedPerS),
@@ -442,6 +449,11 @@ async function main(): Promise<void> {
       broker_bytes_per_idle_connection: Math.round(idle.retained),
       broker_rss_bytes_per_idle_connection: Math.round(idle.rss),
       mosquitto_bytes_per_idle_connection: Math.round(mosquitto.bytesPerIdle),
+      report_readings: report.readings,
+      report_influx_query_ms: Math.round(report.influxQueryMs),
+      report_json_ms: Math.round(report.jsonMs),
+      report_pdf_ms: Math.round(report.pdfMs),
+      report_json_ratio_vs_query: Number((report.jsonMs / report.influxQueryMs).toFixed(2)),
       messages_per_run: SIZES.devices * SIZES.messagesPerDevice,
       connections: SIZES.devices,
       idle_connections: SIZES.idleConnections,
@@ -457,6 +469,9 @@ async function main(): Promise<void> {
       [`alert latency, crossing → MQTT alert, ${SIZES.simulatedRate}/s background`, `p50 ${figures.alert_latency_p50_ms} ms`, `p99 ${figures.alert_latency_p99_ms} ms`, 'p99 ≤ 25 ms'],
       ['broker memory retained per idle device connection (after GC)', `${figures.broker_bytes_per_idle_connection} B`, `Mosquitto RSS: ${figures.mosquitto_bytes_per_idle_connection} B`, '≤ 10240 B'],
       ['  broker RSS growth per idle connection (incl. V8 heap slack)', `${figures.broker_rss_bytes_per_idle_connection} B`, '', ''],
+      ['InfluxDB query of a 30-day 4-leg shipment (anchor)', `${figures.report_influx_query_ms} ms`, `${figures.report_readings} readings`, ''],
+      ['full-chain shipment report, JSON', `${figures.report_json_ms} ms`, `${figures.report_json_ratio_vs_query} × the query`, '< 1000 ms'],
+      ['full-chain shipment report, PDF (zh-CN, vector chart)', `${figures.report_pdf_ms} ms`, '', '< 3000 ms'],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\n${'measurement'.padEnd(width)} | figure               | vs anchor               | target\n`);

@@ -1,30 +1,7 @@
-import { loadConfig } from '../core/config/load.js';
+import { call, endpoint, type ServiceFlags } from './service-client.js';
 import { readSecret } from './prompt.js';
 
-interface AlertsFlags {
-  config?: string;
-  url?: string;
-  token?: string;
-}
-
-function endpoint(flags: AlertsFlags): { base: string; headers: Record<string, string> } {
-  const token = flags.token ?? process.env.COLDCHAIN_API_TOKEN;
-  if (!token) throw new Error('an API token is needed: --token or $COLDCHAIN_API_TOKEN (coldchain token create --role operator)');
-  const base = flags.url ?? `http://127.0.0.1:${loadConfig(flags.config).config.http.port}`;
-  return { base, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } };
-}
-
-async function call(url: string, init: RequestInit): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(url, init);
-  } catch (err) {
-    throw new Error(`cannot reach the service at ${new URL(url).origin} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}); is coldchain start running?`);
-  }
-  const body = (await response.json()) as { message?: string };
-  if (!response.ok) throw new Error(`${response.status}: ${body.message ?? 'request failed'}`);
-  return body;
-}
+type AlertsFlags = ServiceFlags;
 
 export async function alertsListCommand(flags: AlertsFlags & { state?: string; site?: string }): Promise<void> {
   const { base, headers } = endpoint(flags);

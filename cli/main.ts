@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=32
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/config/load.js';
 import { initCommand } from './init.js';
 import { deviceAddCommand } from './device.js';
@@ -9,6 +9,7 @@ import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 import { userAddCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { alertsListCommand, alertsSignCommand } from './alerts.js';
+import { reportExcursionCommand, reportRecordCommand, reportShipmentCommand, shipmentCreateCommand, shipmentCustodyCommand, shipmentDispositionCommand, shipmentListCommand } from './shipments.js';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -91,6 +92,56 @@ for (const [name, meaning] of [['ack', 'acknowledged'], ['close', 'closed after 
       .requiredOption('--comment <text>', 'what was done and why'),
   ).action((id: string, flags: Parameters<typeof alertsSignCommand>[2]) => alertsSignCommand(name, id, flags));
 }
+
+const shipment = program.command('shipment').description('electronic waybills and their custody (through the running service)');
+apiOptions(
+  shipment
+    .command('create')
+    .description('create a waybill')
+    .option('--id <id>', 'waybill number (default: generated)')
+    .requiredOption('--product <text>', 'product name')
+    .requiredOption('--profile <id>', 'product profile (range, MKT activation energy)')
+    .requiredOption('--batch <lot>', 'batch / lot number')
+    .option('--expiry <date>', 'expiry date, YYYY-MM-DD')
+    .requiredOption('--quantity <n>', 'quantity')
+    .option('--unit <unit>', 'unit of the quantity', 'cases')
+    .requiredOption('--shipper <name>', 'shipper')
+    .requiredOption('--consignee <name>', 'consignee (receiver)'),
+).action(shipmentCreateCommand);
+apiOptions(
+  shipment
+    .command('custody')
+    .description('record where the goods are now: stored, loaded, unloaded or delivered')
+    .argument('<id>', 'shipment id')
+    .addArgument(new Argument('<event>', 'custody event').choices(['stored', 'loaded', 'unloaded', 'delivered']))
+    .option('--location <id>', 'location (required except for delivered)')
+    .option('--at <time>', 'when (ISO 8601 with zone; default now)')
+    .option('--by <name>', 'who handled the goods')
+    .option('--corrects <eventId>', 'the custody event this one corrects')
+    .option('--note <text>', 'a note'),
+).action(shipmentCustodyCommand);
+apiOptions(shipment.command('list').description('shipments, newest first').addOption(new Option('--state <state>').choices(['created', 'in_storage', 'in_transit', 'delivered'])).option('--from <time>').option('--to <time>')).action(shipmentListCommand);
+apiOptions(
+  shipment
+    .command('dispose')
+    .description('QA disposition with an electronic signature (password from stdin or prompted)')
+    .argument('<id>', 'shipment id')
+    .addArgument(new Argument('<decision>').choices(['released', 'quarantined', 'rejected']))
+    .requiredOption('--user <name>', 'who signs (role qa or admin)')
+    .option('--meaning <text>', 'meaning of the signature', 'QA disposition after review')
+    .requiredOption('--comment <text>', 'the reasoning'),
+).action(shipmentDispositionCommand);
+
+const report = program.command('report').description('QA reports: full-chain shipment report, GSP temperature record, excursion report');
+const reportOptions = (command: Command) =>
+  apiOptions(command)
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'html', 'pdf']).default('pdf'))
+    .option('--out <file>', 'write here (default: stdout, except PDF)')
+    .addOption(new Option('--lang <lang>', 'label language (default: reports.lang)').choices(['en', 'zh-CN']))
+    .option('--tz <zone>', 'time zone for times, e.g. Asia/Shanghai (default: reports.timeZone)');
+reportOptions(report.command('shipment').description('the full-chain (全程冷链) temperature record of one shipment').argument('<id>', 'shipment id')).action(reportShipmentCommand);
+reportOptions(report.command('record').description('the GSP temperature/humidity record (温湿度记录) of one place').requiredOption('--location <id>', 'location').requiredOption('--from <time>', 'start (ISO 8601 or epoch ms)').option('--to <time>', 'end (default now)')).action(reportRecordCommand);
+reportOptions(report.command('excursion').description('one alert: chart, figures, notification trail, signatures').argument('<alertId>', 'alert id')).action(reportExcursionCommand);
 
 const serviceOptions = (command: Command) =>
   command

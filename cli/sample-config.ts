@@ -77,6 +77,12 @@ sites:
     plate: 沪A12345
     locations:
       - { id: truck-hu-a12345-box, name: Cargo box, kind: vehicle_compartment, profile: vaccines-2-8, volumeM3: 30 }
+  # A receiver that monitors its own store with us: the last leg of a full-chain (全程冷链) record.
+  - id: hospital-pudong
+    name: Pudong hospital pharmacy
+    kind: warehouse
+    locations:
+      - { id: hospital-pudong-fridge, name: Pharmacy vaccine fridge, kind: cold_room, profile: vaccines-2-8, areaM2: 4 }
 
 # Devices are added with: coldchain device add ID --location LOCATION [--interval 60s]
 # Only a hash of each device token is stored here.

@@ -7,6 +7,15 @@ export const identifier = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of letters, digits, "-", "_" or "." and start with a letter or digit');
 
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const port = z.number().int().min(0).max(65535);
 const hashedSecret = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 hex digits (written by the CLI, never a plain token)');
 
@@ -103,7 +112,21 @@ export const configSchema = z
         rateBurst: z.number().int().positive().default(500),
       })
       .prefault({}),
-    http: z.object({ host: z.string().default('0.0.0.0'), port: port.default(8080) }).prefault({}),
+    http: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(8080),
+        /** How receivers reach this service (verification links, QR codes); default http://<host>:<port>. */
+        publicUrl: z.url().optional(),
+      })
+      .prefault({}),
+    reports: z
+      .object({
+        /** Times on reports are shown in this IANA zone, e.g. Asia/Shanghai. */
+        timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').default('UTC'),
+        lang: z.enum(['en', 'zh-CN']).default('en'),
+      })
+      .prefault({}),
     influx: z
       .object({
         /** Absent: the service runs its own influxd under dataDir. */

@@ -26,17 +26,18 @@ export interface Workspace {
 /** Config patch for tests that stream as fast as they can: the per-device rate limit would pace them. */
 export const unlimitedRate = (yaml: string) => yaml.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000').replace(/rateBurst: \d+/, 'rateBurst: 1000000');
 
-/** A temp dir with the sample config, the given devices (in the 2–8 °C cold room) and one API token per role. */
-export function makeWorkspace(options: { devices: string[]; location?: string; yamlPatch?: (yaml: string) => string }): Workspace {
+/** A temp dir with the sample config, the given devices (by default in the 2–8 °C cold room) and one API token per role. */
+export function makeWorkspace(options: { devices: Array<string | { id: string; location: string; interval?: string }>; location?: string; yamlPatch?: (yaml: string) => string }): Workspace {
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-test-'));
   const configFile = path.join(dir, 'coldchain.yaml');
   writeFileSync(configFile, options.yamlPatch ? options.yamlPatch(SAMPLE_CONFIG) : SAMPLE_CONFIG);
   const deviceTokens: Record<string, string> = {};
   const apiTokens: Record<string, string> = {};
   editConfig(configFile, (doc) => {
-    for (const id of options.devices) {
+    for (const device of options.devices) {
+      const { id, location, interval } = typeof device === 'string' ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s' } : device;
       deviceTokens[id] = generateToken('dev');
-      appendToList(doc, 'devices', { id, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s', tokenHash: hashToken(deviceTokens[id]) });
+      appendToList(doc, 'devices', { id, location, interval: interval ?? '60s', tokenHash: hashToken(deviceTokens[id]) });
     }
     for (const role of ['admin', 'viewer']) {
       apiTokens[role] = generateToken('api');

@@ -1,0 +1,102 @@
+import { loadConfig } from '../core/config/load.js';
+import { Registry } from '../core/registry.js';
+import { generateToken, hashToken } from '../core/secrets.js';
+import { InfluxClient } from '../storage/influx.js';
+import { ShipmentBook } from '../shipments/book.js';
+import { buildShipmentReport } from '../reports/shipment-report.js';
+import { renderReport } from '../reports/render/index.js';
+import { SAMPLE_CONFIG } from '../cli/sample-config.js';
+import { stringify } from 'yaml';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const DAY = 86_400_000;
+const LEGS = ['dc-sh-cold-room-1', 'truck-hu-a12345-box', 'xdock-suzhou-cold-room', 'hospital-pudong-fridge'] as const;
+const SENSORS_PER_LEG = 8;
+
+export interface ReportFigures {
+  readings: number;
+  /** Anchor: InfluxDB answering the same readings' query, in the same run. */
+  influxQueryMs: number;
+  jsonMs: number;
+  pdfMs: number;
+  pdfBytes: number;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * A 30-day, 4-leg shipment with 8 sensors at each place reporting once a minute (≈ 350k
+ * readings), written straight into InfluxDB; then the full-chain report is built as JSON and
+ * as PDF (in process, the same code the API runs); the median of a few runs each.
+ */
+export async function reportBenchmark(influxUrl: string, progress: (line: string) => void, runs = 3): Promise<ReportFigures> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cc-bench-report-'));
+  try {
+    const devices = LEGS.flatMap((location, leg) => Array.from({ length: SENSORS_PER_LEG }, (_, i) => ({ id: `leg${leg}-s${i}`, location, interval: '60s', tokenHash: hashToken(generateToken('dev')) })));
+    const yaml = SAMPLE_CONFIG.replace(
+      '  # A receiver that monitors',
+      '  - id: xdock-suzhou\n    name: Suzhou cross-dock\n    kind: warehouse\n    locations:\n      - { id: xdock-suzhou-cold-room, name: Cross-dock cold room, kind: cold_room, profile: vaccines-2-8 }\n  # A receiver that monitors',
+    ).replace('devices: []', stringify({ devices }).trimEnd());
+    const file = path.join(dir, 'coldchain.yaml');
+    writeFileSync(file, yaml);
+    const registry = new Registry(loadConfig(file).config);
+    const influx = new InfluxClient({ url: influxUrl, database: 'bench_report' }, 120_000);
+    await influx.ensureDatabase(1830 * DAY);
+
+    const start = Math.floor((Date.now() - 31 * DAY) / 60_000) * 60_000;
+    const legLength = (30 * DAY) / LEGS.length;
+    let written = 0;
+    for (const [leg, location] of LEGS.entries()) {
+      const site = registry.location(location)!.site.id;
+      for (let s = 0; s < SENSORS_PER_LEG; s++) {
+        const lines: string[] = [];
+        for (let t = start + leg * legLength, seq = 0; t < start + (leg + 1) * legLength; t += 60_000, seq++) {
+          // A daily cycle plus a short door-opening peak every 6 h: realistic, and a few excursions.
+          const temperature = 5 + 1.2 * Math.sin((2 * Math.PI * (t - start)) / DAY) + (seq % 360 < 12 ? 2.4 : 0) + s * 0.05;
+          lines.push(`readings,deviceId=leg${leg}-s${s},locationId=${location},siteId=${site} temperature=${temperature.toFixed(2)},humidity=${(50 + s).toFixed(1)},seq=${seq}i ${t}000000`);
+        }
+        for (let i = 0; i < lines.length; i += 20_000) await influx.write(lines.slice(i, i + 20_000).join('\n'));
+        written += lines.length;
+      }
+      progress(`report benchmark: leg ${leg + 1}/${LEGS.length} written (${written} readings)`);
+    }
+
+    const book = new ShipmentBook();
+    const id = 'SH-BENCH-30D';
+    book.apply({ type: 'created', shipment: { id, product: 'Vaccine', profileId: 'vaccines-2-8', batch: 'B1', quantity: 10, unit: 'cases', shipper: 'DC', consignee: 'Hospital', createdAt: start, createdBy: 'bench' } });
+    const events = ['stored', 'loaded', 'unloaded', 'stored'] as const;
+    LEGS.forEach((location, leg) => book.apply({ type: 'custody', shipmentId: id, custody: { id: `${id}-C${leg + 1}`, event: events[leg]!, locationId: location, at: start + leg * legLength, recordedAt: start, by: 'bench', source: 'api' } }));
+    book.apply({ type: 'custody', shipmentId: id, custody: { id: `${id}-C5`, event: 'delivered', at: start + 30 * DAY, recordedAt: start, by: 'bench', source: 'api' } });
+    const record = book.get(id)!;
+
+    const queryTimes: number[] = [];
+    const jsonTimes: number[] = [];
+    const pdfTimes: number[] = [];
+    let readings = 0;
+    let pdfBytes = 0;
+    for (let run = 0; run < runs; run++) {
+      let t = performance.now();
+      const series = await Promise.all(LEGS.map((location, leg) => influx.query(`SELECT "temperature", "humidity", "seq" FROM "readings" WHERE "locationId" = '${location}' AND time >= ${start + leg * legLength}ms AND time < ${start + (leg + 1) * legLength}ms GROUP BY "deviceId"`)));
+      queryTimes.push(performance.now() - t);
+      readings = series.flat().reduce((sum, s) => sum + s.values.length, 0);
+
+      t = performance.now();
+      const report = await buildShipmentReport({ record, registry, influx, alerts: [], verification: null });
+      JSON.stringify(report);
+      jsonTimes.push(performance.now() - t);
+
+      t = performance.now();
+      const pdfReport = await buildShipmentReport({ record, registry, influx, alerts: [], verification: { url: 'http://127.0.0.1:8080/verify/bench', expiresAt: Date.now() + DAY } });
+      const pdf = await renderReport(pdfReport, 'pdf', { lang: 'zh-CN', timeZone: 'Asia/Shanghai' });
+      pdfTimes.push(performance.now() - t);
+      pdfBytes = pdf.body.length;
+      progress(`report benchmark run ${run + 1}/${runs}: ${readings} readings, query ${queryTimes.at(-1)!.toFixed(0)} ms, JSON ${jsonTimes.at(-1)!.toFixed(0)} ms, PDF ${pdfTimes.at(-1)!.toFixed(0)} ms`);
+    }
+    await influx.query('DROP DATABASE "bench_report"', { database: null, method: 'POST' });
+    return { readings, influxQueryMs: median(queryTimes), jsonMs: median(jsonTimes), pdfMs: median(pdfTimes), pdfBytes };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,36 @@
+import { loadConfig } from '../core/config/load.js';
+
+/** How CLI commands reach the running service's HTTP API. */
+export interface ServiceFlags {
+  config?: string;
+  url?: string;
+  token?: string;
+}
+
+export function endpoint(flags: ServiceFlags): { base: string; headers: Record<string, string> } {
+  const token = flags.token ?? process.env.COLDCHAIN_API_TOKEN;
+  if (!token) throw new Error('an API token is needed: --token or $COLDCHAIN_API_TOKEN (coldchain token create --role operator)');
+  const base = flags.url ?? `http://127.0.0.1:${loadConfig(flags.config).config.http.port}`;
+  return { base, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'User-Agent': 'coldchain-cli' } };
+}
+
+/** Calls the API; an error answer becomes an Error carrying the service's own message. */
+export async function call(url: string, init: RequestInit, as: 'json' | 'raw' = 'json'): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    throw new Error(`cannot reach the service at ${new URL(url).origin} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}); is coldchain start running?`);
+  }
+  if (!response.ok) {
+    const text = await response.text();
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {
+      // not JSON: the text is the message
+    }
+    throw new Error(`${response.status}: ${message || 'request failed'}`);
+  }
+  return as === 'raw' ? response : response.json();
+}
