@@ -189,7 +189,7 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
         columns: [f.t.date, f.t.time, f.t.sensor, f.t.place, place.siteKind === 'vehicle' ? f.t.vehicleType : f.t.zone, f.t.temperature, f.t.humidityRh, f.t.outOfRange, f.t.recordingInterval],
         rows: record.rows.map((r) => [f.date(r.at), f.time(r.at), r.deviceId, place.locationId, zone, r.temperature, r.humidity ?? '—', r.outOfRange ? f.t.yes : f.t.no, f.duration(r.intervalMs)]),
         empty: f.t.noReadings,
-        widths: [1, 0.8, 1.1, 1.5, 1.1, 0.8, 0.8, 0.6, 0.7],
+        widths: [1, 0.8, 1.1, 1.3, 1.7, 0.8, 0.8, 0.6, 0.7],
       },
     ],
     footer: footer(record, f),

@@ -102,7 +102,7 @@ const en = {
   digest: 'SHA-256 of the readings used',
   verification: 'Receiver verification',
   verificationHint: 'Scan or open to see this record online (read only).',
-  validUntil: 'valid until',
+  validUntil: 'Valid until',
   chart: 'Temperature',
   date: 'Date',
   time: 'Time',

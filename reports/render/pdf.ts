@@ -49,8 +49,9 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
   const ensure = (height: number) => {
     if (pdf.y + height > bottom) pdf.addPage();
   };
-  const heading = (text: string) => {
-    ensure(40);
+  /** A heading never ends a page: it moves along with the first `need` points of what it heads. */
+  const heading = (text: string, need = 60) => {
+    ensure(30 + need);
     pdf.moveDown(0.6).fontSize(12).fillColor(COLOURS.text).text(text, left, pdf.y, { width: usable });
     pdf.moveTo(left, pdf.y + 1).lineTo(left + usable, pdf.y + 1).lineWidth(0.5).strokeColor(COLOURS.rule).stroke();
     pdf.moveDown(0.3);
@@ -92,9 +93,8 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
         break;
       }
       case 'chart': {
-        heading(block.heading);
         const height = 250;
-        ensure(height);
+        heading(block.heading, height);
         SVGtoPDF(pdf, block.svg(fontName), left, pdf.y, { width: usable, height, preserveAspectRatio: 'xMinYMin meet', fontCallback: () => fontName });
         pdf.y += height + 4;
         break;
@@ -124,9 +124,8 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
         break;
       }
       case 'link': {
-        heading(block.heading);
         const size = 110;
-        ensure(size + 10);
+        heading(block.heading, size + 10);
         const top = pdf.y;
         drawQr(pdf, block.url, left, top, size);
         pdf.fontSize(9).fillColor(COLOURS.text).text(block.url, left + size + 14, top + 10, { width: usable - size - 14, link: block.url, underline: true });
