@@ -1,5 +1,5 @@
 import type { Registry } from '../core/registry.js';
-import { InfluxError, quoteString, type InfluxClient } from '../storage/influx.js';
+import { quoteString, type InfluxClient } from '../storage/influx.js';
 import { READINGS_MEASUREMENT } from '../ingestor/records.js';
 import type { SensorSeries } from './figures.js';
 
@@ -14,7 +14,6 @@ export async function readPlace(influx: InfluxClient, registry: Registry, locati
   );
   const result: SensorSeries[] = [];
   for (const s of series) {
-    if ((s as { partial?: boolean }).partial) throw new InfluxError('server', `InfluxDB returned only part of the readings of ${locationId} (max-row-limit); raise [http] max-row-limit or set it to 0`);
     const deviceId = s.tags?.deviceId ?? '';
     const n = s.values.length;
     const ts = new Array<number>(n);
