@@ -82,7 +82,12 @@ async function startStorage(config: Config, dataDir: string, log: Logger) {
   }
   const spool = new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' }));
   await spool.open();
-  const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), { lingerMs: config.spool.writeLinger, retryMaxMs: config.spool.retryMax, deadLetterFile: deadLetterPath(dataDir) });
+  const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), {
+    lingerMs: config.spool.writeLinger,
+    retryMaxMs: config.spool.retryMax,
+    deadLetterFile: deadLetterPath(dataDir),
+    ...(config.influx.createDatabase ? { ensureDatabase: () => influx.ensureDatabase(config.influx.retention) } : {}),
+  });
   writer.start();
   const pipeline = new IngestPipeline(spool, {
     maxPayloadBytes: config.ingest.maxPayloadBytes,

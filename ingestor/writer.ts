@@ -1,4 +1,4 @@
-import { appendFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../core/logger.js';
 import { InfluxError, type InfluxClient } from '../storage/influx.js';
@@ -24,9 +24,8 @@ export interface WriterStats {
 /**
  * Drains the spool into InfluxDB in large batches. A batch is confirmed (and its spool bytes
  * released) only after InfluxDB answered 204; anything else is retried with capped exponential
- * backoff, forever, because the spool is the only copy. InfluxDB's "partial write" 400s are the
- * exception: it stored the rest of the batch and will never accept the dropped points, so they
- * go to a dead-letter file and the batch counts as done.
+ * backoff, forever, because the spool is the only copy. Points InfluxDB refuses for good (a type
+ * conflict, a malformed line) are the exception: they are isolated and kept in a dead-letter file.
  */
 export class SpoolWriter {
   readonly stats: WriterStats = { pointsWritten: 0, pointsDropped: 0, batchesWritten: 0, failures: 0, latencies: [], state: 'idle' };
@@ -39,7 +38,7 @@ export class SpoolWriter {
     private readonly spool: Spool,
     private readonly influx: InfluxClient,
     private readonly log: Logger,
-    private readonly options: { batchBytes?: number; lingerMs: number; retryMaxMs: number; deadLetterFile: string },
+    private readonly options: { batchBytes?: number; lingerMs: number; retryMaxMs: number; deadLetterFile: string; ensureDatabase?: () => Promise<void> },
   ) {
     this.position = spool.start;
     spool.on('committed', () => this.wake?.());
@@ -65,7 +64,6 @@ export class SpoolWriter {
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
-    let backoff = 100;
     const batchBytes = this.options.batchBytes ?? 2 * 1024 * 1024;
     let lastWriteAt = 0;
     while (!signal.aborted) {
@@ -84,34 +82,56 @@ export class SpoolWriter {
         this.wake = undefined;
         continue;
       }
-      const body = chunk.lines.join('\n') + '\n';
-      const points = chunk.lines.length;
       this.stats.oldestPendingAt = receivedAtOf(chunk.lines[0]!);
-      for (;;) {
-        if (signal.aborted) return;
-        this.stats.state = 'writing';
-        const started = performance.now();
-        lastWriteAt = started;
-        try {
-          await this.influx.write(body);
-          this.recordSuccess(points, started);
-          backoff = 100;
-          break;
-        } catch (err) {
-          if (err instanceof InfluxError && !err.retryable) {
-            await this.deadLetter(err, body, points);
-            break;
-          }
-          this.stats.failures++;
-          this.stats.state = 'retrying';
-          this.stats.lastError = (err as Error).message;
-          this.log.warn({ err: (err as Error).message, retryInMs: backoff, pendingRecords: this.spool.depth.records }, 'InfluxDB write failed; will retry');
-          await sleep(backoff, signal);
-          backoff = Math.min(this.options.retryMaxMs, backoff * 2);
-        }
-      }
+      lastWriteAt = performance.now();
+      const delivered = await this.deliver(chunk.lines, signal);
+      if (!delivered) return;
+      const points = chunk.lines.length;
       await this.spool.confirm(chunk.next, points);
       this.position = chunk.next;
+    }
+  }
+
+  /**
+   * Writes lines until InfluxDB has taken them or refused them for good. Refusals (a partial
+   * write, a 413 from a proxy's body limit, a 400) split the batch in halves, down to single
+   * lines: points are idempotent, so rewriting the good ones costs nothing, and only a line
+   * refused on its own goes to the dead-letter file. False when stopped meanwhile.
+   */
+  private async deliver(lines: string[], signal: AbortSignal): Promise<boolean> {
+    let backoff = 100;
+    for (;;) {
+      if (signal.aborted) return false;
+      this.stats.state = 'writing';
+      const started = performance.now();
+      try {
+        await this.influx.write(`${lines.join('\n')}\n`);
+        this.recordSuccess(lines.length, started);
+        return true;
+      } catch (err) {
+        if (err instanceof InfluxError && !err.retryable) {
+          if (lines.length === 1) {
+            await this.deadLetter(err, lines[0]!);
+            return true;
+          }
+          const half = Math.ceil(lines.length / 2);
+          this.log.warn({ err: err.message, lines: lines.length }, 'InfluxDB refused a batch; writing it in halves to find the lines it refuses');
+          return (await this.deliver(lines.slice(0, half), signal)) && this.deliver(lines.slice(half), signal);
+        }
+        this.stats.failures++;
+        this.stats.state = 'retrying';
+        this.stats.lastError = (err as Error).message;
+        if (err instanceof InfluxError && err.kind === 'not_found' && this.options.ensureDatabase) {
+          // InfluxDB was not there when the service started, or the database was dropped since.
+          await this.options.ensureDatabase().then(
+            () => this.log.info('created the InfluxDB database and retention policy'),
+            (e: Error) => this.log.warn({ err: e.message }, 'could not create the InfluxDB database yet'),
+          );
+        }
+        this.log.warn({ err: (err as Error).message, retryInMs: backoff, pendingRecords: this.spool.depth.records }, 'InfluxDB write failed; will retry');
+        await sleep(backoff, signal);
+        backoff = Math.min(this.options.retryMaxMs, backoff * 2);
+      }
     }
   }
 
@@ -124,13 +144,18 @@ export class SpoolWriter {
     this.stats.lastError = undefined;
   }
 
-  private async deadLetter(err: InfluxError, body: string, points: number): Promise<void> {
-    const dropped = Number(/dropped=(\d+)/.exec(err.message)?.[1] ?? points);
-    this.stats.pointsDropped += dropped;
-    this.stats.pointsWritten += Math.max(0, points - dropped);
+  /** The line is on disk (fsync'ed) before the spool may forget it. */
+  private async deadLetter(err: InfluxError, line: string): Promise<void> {
+    this.stats.pointsDropped++;
     this.stats.lastError = err.message;
-    this.log.error({ err: err.message, dropped }, 'InfluxDB refused points for good; batch written to the dead-letter file');
-    await appendFile(this.options.deadLetterFile, JSON.stringify({ at: new Date().toISOString(), error: err.message, lines: body }) + '\n');
+    this.log.error({ err: err.message, line: line.slice(0, 300) }, 'InfluxDB refused a point for good; it is kept in the dead-letter file');
+    const file = await open(this.options.deadLetterFile, 'a');
+    try {
+      await file.appendFile(`${JSON.stringify({ at: new Date().toISOString(), error: err.message, lines: line })}\n`);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
   }
 
   /** Takes the collected latencies (for the metrics histogram). */
