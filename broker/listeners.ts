@@ -37,12 +37,15 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
-function listen(server: TcpServer | HttpServer, port: number, host: string, what: string): Promise<number> {
+function listen(server: TcpServer | HttpServer, port: number, host: string, what: string, log: Logger): Promise<number> {
   return new Promise((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException) => reject(new Error(`${what}: cannot listen on ${host}:${port} (${err.code === 'EADDRINUSE' ? 'port already in use' : err.code ?? err.message}); pick another port or 0 for a free one`));
     server.once('error', fail);
     server.listen(port, host, () => {
       server.off('error', fail);
+      // A server error while running (EMFILE at the open-files cap, say) is logged; with no
+      // listener Node would throw it and take every connected device down with the process.
+      server.on('error', (err: NodeJS.ErrnoException) => log.error({ listener: what, code: err.code, err: err.message }, 'mqtt listener error; still listening'));
       resolve((server.address() as { port: number }).port);
     });
   });
@@ -57,7 +60,7 @@ export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Lo
 
   const tcp = createTcpServer(accept);
   servers.push(tcp);
-  const mqttPort = await listen(tcp, mqtt.port, mqtt.host, 'mqtt.port');
+  const mqttPort = await listen(tcp, mqtt.port, mqtt.host, 'mqtt.port', log);
 
   let mqttsPort: number | undefined;
   if (mqtt.tls) {
@@ -70,7 +73,7 @@ export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Lo
     };
     const tls = createTlsServer({ cert: read('cert', mqtt.tls.cert), key: read('key', mqtt.tls.key), ...(mqtt.tls.ca ? { ca: read('ca', mqtt.tls.ca) } : {}) }, accept);
     servers.push(tls);
-    mqttsPort = await listen(tls, mqtt.tls.port, mqtt.host, 'mqtt.tls.port');
+    mqttsPort = await listen(tls, mqtt.tls.port, mqtt.host, 'mqtt.tls.port', log);
   }
 
   let wsPort: number | undefined;
@@ -83,7 +86,7 @@ export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Lo
       limitPacketSize(aedes.handle(stream, req), mqtt.maxPacketBytes, log);
     });
     servers.push(http);
-    wsPort = await listen(http, mqtt.websocket.port, mqtt.host, 'mqtt.websocket.port');
+    wsPort = await listen(http, mqtt.websocket.port, mqtt.host, 'mqtt.websocket.port', log);
   }
 
   log.info({ mqttPort, mqttsPort, wsPort, host: mqtt.host }, 'mqtt listeners ready');
