@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from '../core/registry.js';
 import { tokenMatches } from '../core/secrets.js';
@@ -11,7 +12,16 @@ import type { AlertEvent } from '../alerts/book.js';
  * reading, `alert` for every alert change. Browsers' EventSource cannot send headers, so the
  * bearer token may also come as ?token=.
  */
+/** A client this far behind (a stalled phone, a dead TCP peer) is dropped; its EventSource reconnects. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 export function streamRoutes(app: FastifyInstance, deps: { registry: () => Registry; pipeline: IngestPipeline; alerts?: AlertService }): void {
+  const open = new Set<ServerResponse>();
+  // Streams never end on their own: end them before the server waits for its connections.
+  app.addHook('preClose', (done) => {
+    for (const res of open) res.end();
+    done();
+  });
   app.get<{ Querystring: { token?: string } }>('/api/v1/stream', (request, reply) => {
     const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const token = header ?? request.query.token;
@@ -22,7 +32,15 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
     const res = reply.raw;
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write(': coldchain live stream\n\n');
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    open.add(res);
+    const send = (event: string, data: unknown) => {
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        request.log.warn({ buffered: res.writableLength }, 'live stream client is not reading; dropping it');
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
     const onReadings = (batch: AcceptedBatch) => {
       for (const r of batch.readings) send('reading', { deviceId: batch.deviceId, siteId: batch.siteId, locationId: batch.locationId, ...r });
     };
@@ -30,7 +48,8 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
     deps.pipeline.on('accepted', onReadings);
     deps.alerts?.on('event', onAlert);
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    request.raw.on('close', () => {
+    res.on('close', () => {
+      open.delete(res);
       clearInterval(heartbeat);
       deps.pipeline.off('accepted', onReadings);
       deps.alerts?.off('event', onAlert);
