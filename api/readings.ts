@@ -6,8 +6,13 @@ import { READINGS_MEASUREMENT } from '../ingestor/records.js';
 import { requireCaller } from './auth.js';
 import { sendValidationError } from './errors.js';
 
-/** A point in time in a query: epoch ms or ISO 8601 with a zone. */
-export const instant = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+/** InfluxDB keeps nanoseconds in a signed 64-bit integer: 1677-09-21 to 2262-04-11. */
+const INFLUX_MAX_MS = 9_223_372_036_854;
+
+/** A point in time in a query: epoch ms or ISO 8601 with a zone, within what InfluxDB can hold. */
+export const instant = z
+  .union([z.string().regex(/^\d+$/, 'must be epoch milliseconds or ISO 8601 with a zone').transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
+  .refine((ms) => Math.abs(ms) <= INFLUX_MAX_MS, 'is outside the time range InfluxDB can store (1677-09-21 to 2262-04-11)');
 
 /** from/to (ISO 8601 or epoch ms; default the last 24 h) and a row limit: shared by the time-series routes. */
 export const timeWindowSchema = z

@@ -40,6 +40,14 @@ describe('HTTP API', () => {
     expect(problems.some((p) => p.startsWith('query.limit:'))).toBe(true);
     const inverted = await fetch(`${base}/api/v1/devices/api-1/readings?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`, auth);
     expect((await inverted.json()).message).toBe('query.from: from must be before to');
+    // Times no InfluxDB can hold are the caller's mistake (400), never a server error.
+    for (const query of ['from=99999999999999999', 'to=9999-01-01T00:00:00Z', 'from=0&to=99999999999999999999999']) {
+      for (const route of ['/api/v1/devices/api-1/readings', '/api/v1/rejects', '/api/v1/alerts']) {
+        const response = await fetch(`${base}${route}?${query}`, auth);
+        expect(response.status, `${route}?${query}`).toBe(400);
+        expect((await response.json()).message).toMatch(/query\.(from|to): is outside the time range InfluxDB can store/);
+      }
+    }
   });
 
   it('returns the readings of a device between from and to, in device-time order', async () => {
