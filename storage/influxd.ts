@@ -119,7 +119,10 @@ export class ManagedInfluxd {
   private reapOrphan(): void {
     if (!existsSync(this.pidFile)) return;
     const pid = Number(readFileSync(this.pidFile, 'utf8'));
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && commandOf(pid).includes('influxd')) {
+    // Only the influxd we started on this data directory (its own config file on the command
+    // line): a recycled pid may belong to anything, even another InfluxDB.
+    const ours = ` -config ${path.join(this.options.dataDir, 'influxd.conf')}`;
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && commandOf(pid).includes('influxd') && `${commandOf(pid)} `.includes(`${ours} `)) {
       this.options.log.warn({ pid }, 'stopping an influxd left over from a previous run');
       process.kill(pid, 'SIGKILL');
     }
