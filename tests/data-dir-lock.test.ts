@@ -1,0 +1,47 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lockDataDir } from '../app/data-dir-lock.js';
+
+const LOCK = path.resolve('dist/app/data-dir-lock.js');
+/** A separate process that takes the lock, holds it `holdMs`, and prints "locked" or the error. */
+function contender(dir: string, holdMs: number, startAt = 0): Promise<string> {
+  // startAt: all contenders spin until the same instant, so they really race.
+  const script = `import('${LOCK}').then(({ lockDataDir }) => { while (Date.now() < ${startAt}); try { const unlock = lockDataDir(process.argv[1]); console.log('locked'); setTimeout(unlock, ${holdMs}); } catch (e) { console.log(e.message); } })`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.on('close', () => resolve(out.trim()));
+  });
+}
+
+describe('data directory lock', () => {
+  it('refuses a second service on the same data directory, naming the holder', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
+    const unlock = lockDataDir(dir);
+    expect(await contender(dir, 0)).toBe(`data directory ${dir} is in use by another coldchain process (pid ${process.pid}); stop it or pass --data-dir`);
+    unlock();
+    expect(await contender(dir, 0)).toBe('locked');
+  });
+
+  it('takes over a lock left by a process that died', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
+    const dead = spawnSync('true').pid!;
+    writeFileSync(path.join(dir, 'coldchain.pid'), String(dead));
+    const unlock = lockDataDir(dir);
+    expect(readFileSync(path.join(dir, 'coldchain.pid'), 'utf8')).toBe(String(process.pid));
+    unlock();
+  });
+
+  it('lets exactly one of several processes starting together have it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
+      const startAt = Date.now() + 1500;
+      const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dir, 1500, startAt)));
+      expect(outcomes.filter((o) => o === 'locked'), outcomes.join(' | ')).toHaveLength(1);
+    }
+  });
+});
