@@ -30,7 +30,7 @@ export class RegistryHolder {
   reload(): boolean {
     try {
       const { config } = loadConfig(this.file);
-      this.current = new Registry({ ...this.current.config, profiles: config.profiles, sites: config.sites, devices: config.devices, apiTokens: config.apiTokens });
+      this.current = new Registry({ ...this.current.config, profiles: config.profiles, sites: config.sites, devices: config.devices, apiTokens: config.apiTokens, users: config.users });
       this.log.info({ devices: this.current.deviceCount }, 'registry reloaded');
       return true;
     } catch (err) {

@@ -126,7 +126,6 @@ export class DeviceBroker {
     if (!client) return done(null); // a stored last will published by the broker itself
     const deviceId = deviceIdOf(client);
     if (!deviceId) return done(new Error(userOf(client) ? `user ${userOf(client)} may only subscribe to ${ALERTS_ROOT}/#` : 'not authenticated'));
-    if (packet.topic.startsWith('$')) return done(new Error(`${packet.topic} is reserved`));
 
     const wait = this.limiter.take(deviceId);
     this.inFlight++;

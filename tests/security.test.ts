@@ -37,6 +37,17 @@ describe('broker authentication and authorisation', () => {
     expect(rejects).toEqual([expect.objectContaining({ reason: 'topic_not_allowed', message: expect.stringContaining("another device's topic cc/v1/dev-b/telemetry") })]);
   });
 
+  it('quarantines a publish to a $ topic and keeps the device connected', async () => {
+    const client = await connectDevice(port, 'dev-c', ws.deviceTokens['dev-c']!);
+    await client.publishAsync('$SYS/broker/uptime', 'forged', { qos: 1 });
+    await client.publishAsync('cc/v1/dev-c/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 4.4 }), { qos: 1 });
+    expect(client.connected).toBe(true);
+    await client.endAsync();
+    const rejects = await waitFor(() => rejectsOf(influxFor(ws), 'dev-c'), (r) => r.length === 1, 10_000, 'the quarantined $SYS publish');
+    expect(rejects[0]).toMatchObject({ reason: 'topic_not_allowed', message: expect.stringContaining('topic $SYS/broker/uptime is not one of cc/v1/dev-c/') });
+    await waitFor(() => readingCount(influxFor(ws), 'dev-c'), (n) => n === 1, 20_000, "dev-c's reading");
+  });
+
   it('refuses subscriptions to #, $SYS and other devices; allows its own downlink', async () => {
     const client = await connectDevice(port, 'dev-a', ws.deviceTokens['dev-a']!);
     for (const filter of ['#', '$SYS/#', 'cc/v1/+/telemetry', 'cc/v1/dev-b/downlink/#']) {

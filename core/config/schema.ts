@@ -70,7 +70,8 @@ export const siteSchema = z.object({
 });
 
 export const deviceSchema = z.object({
-  id: identifier,
+  // cc/v1/alerts/# carries alerts to people: a device of that name would publish into it.
+  id: identifier.refine((id) => id !== 'alerts', '"alerts" is reserved (cc/v1/alerts/# carries alarms); pick another device id'),
   location: identifier,
   interval: durationMs.default(60_000),
   tokenHash: hashedSecret,

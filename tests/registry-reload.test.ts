@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { appendToList, editConfig } from '../core/config/edit.js';
+import { hashPassword } from '../core/secrets.js';
+import { ConfigError, loadConfig } from '../core/config/load.js';
+import type { RunningService } from '../app/service.js';
+import { makeWorkspace, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+
+describe('registry changes while the service runs', () => {
+  let ws: Workspace;
+  let service: RunningService;
+  beforeAll(async () => {
+    ws = makeWorkspace({ devices: ['reload-1'] });
+    service = await startTestService(ws);
+  });
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('a user added to the config can log in to follow alerts without a restart', async () => {
+    const passwordHash = await hashPassword('nina-password-1');
+    editConfig(ws.configFile, (doc) => appendToList(doc, 'users', { name: 'nina', fullName: 'Nina Night-shift', role: 'operator', passwordHash }));
+    const follower = await waitFor(
+      () => mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, { username: 'nina', password: 'nina-password-1', reconnectPeriod: 0 }).catch(() => undefined),
+      Boolean,
+      10_000,
+      'the new user to be accepted',
+    );
+    await follower!.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
+    await follower!.endAsync();
+  });
+
+  it('refuses a device named "alerts", the topic tree alarms go out on', () => {
+    // `coldchain device add alerts` goes through the same edit, which validates before writing.
+    const add = () => editConfig(ws.configFile, (doc) => appendToList(doc, 'devices', { id: 'alerts', location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: `sha256:${'1'.repeat(64)}` }));
+    expect(add).toThrow(ConfigError);
+    expect(add).toThrow(/devices\[1\]\.id: "alerts" is reserved/);
+    expect(loadConfig(ws.configFile).config.devices.map((d) => d.id)).toEqual(['reload-1']);
+  });
+});
