@@ -166,12 +166,16 @@ export class DeviceBroker {
       }
       return;
     }
-    if (parsed.channel !== 'telemetry') return;
     const placement = this.options.registry().device(deviceId);
     if (!placement) {
       // Removed from the registry while connected.
       packet.topic = SINK_TOPIC;
       await this.options.pipeline.quarantine(deviceId, topic, payload, { reason: 'unknown_device', message: `device ${deviceId} is no longer registered` });
+      return;
+    }
+    if (parsed.channel === 'status' || parsed.channel === 'events') {
+      const rejection = await this.options.pipeline.ingestDeviceMessage({ deviceId, siteId: placement.site.id, locationId: placement.location.id }, parsed.channel, topic, payload);
+      if (rejection) this.notify(deviceId, [rejection]);
       return;
     }
     const outcome = await this.options.pipeline.ingestTelemetry({ deviceId, siteId: placement.site.id, locationId: placement.location.id }, topic, payload);

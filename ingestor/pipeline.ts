@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RejectReason } from '../core/reading.js';
 import { decodeTelemetry, type DecodeLimits, type Rejection } from './decode.js';
-import { RAW_PREVIEW_BYTES, readingLines, rejectionLine, type AcceptedBatch, type RejectionRecord } from './records.js';
+import { RAW_PREVIEW_BYTES, deviceMessageLine, readingLines, rejectionLine, type AcceptedBatch, type RejectionRecord } from './records.js';
 import type { Spool } from './spool.js';
 
 export interface Placement {
@@ -33,6 +33,7 @@ export interface PipelineEvents {
    */
   accepted: [AcceptedBatch];
   rejected: [RejectionRecord];
+  deviceMessage: [Placement & { channel: 'status' | 'events'; receivedAt: number; body: Record<string, unknown> }];
 }
 
 /**
@@ -76,6 +77,29 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       this.emit('rejected', record);
     }
     return { accepted: accepted?.readings.length ?? 0, rejections: decoded.rejections };
+  }
+
+  /** A status or event message: any JSON object within the payload limit, stored as it came. */
+  async ingestDeviceMessage(placement: Placement, channel: 'status' | 'events', topic: string, payload: Buffer): Promise<Rejection | undefined> {
+    const receivedAt = Date.now();
+    let rejection: Rejection | undefined;
+    let body: unknown;
+    if (payload.length > this.limits.maxPayloadBytes) rejection = { reason: 'payload_too_large', message: `payload is ${payload.length} bytes; the limit is ${this.limits.maxPayloadBytes}` };
+    else {
+      try {
+        body = JSON.parse(payload.toString('utf8'));
+        if (!body || typeof body !== 'object' || Array.isArray(body)) rejection = { reason: 'malformed_json', message: `a ${channel} message must be a JSON object` };
+      } catch (err) {
+        rejection = { reason: 'malformed_json', message: `payload is not JSON: ${(err as Error).message}` };
+      }
+    }
+    if (rejection) {
+      await this.quarantine(placement.deviceId, topic, payload, rejection);
+      return rejection;
+    }
+    await this.spool.append(deviceMessageLine(placement, channel, body as Record<string, unknown>, payload.toString('utf8'), receivedAt, this.rejectSequence++));
+    this.emit('deviceMessage', { ...placement, channel, receivedAt, body: body as Record<string, unknown> });
+    return undefined;
   }
 
   private announce(batch: AcceptedBatch): void {

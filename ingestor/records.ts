@@ -68,6 +68,19 @@ export function rejectionLine(record: RejectionRecord, sequence: number): string
   return `${REJECTS_MEASUREMENT},deviceId=${escapeTag(record.deviceId || '(none)')},reason=${record.reason} ${fields},receivedAt=${record.receivedAt}i ${ns}`;
 }
 
+export const DEVICE_MESSAGES_MEASUREMENT = 'device_messages';
+
+/**
+ * A device's status or event message (firmware, signal, reboots, button presses), kept as it
+ * came; firmware and battery are lifted into fields of their own for dashboards.
+ */
+export function deviceMessageLine(placement: { deviceId: string; siteId: string; locationId: string }, channel: 'status' | 'events', body: Record<string, unknown>, raw: string, receivedAt: number, sequence: number): string {
+  let fields = `payload=${escapeString(raw)}`;
+  if (typeof body.firmware === 'string') fields += `,firmware=${escapeString(body.firmware)}`;
+  if (typeof body.battery === 'number' && Number.isFinite(body.battery)) fields += `,battery=${body.battery}`;
+  return `${DEVICE_MESSAGES_MEASUREMENT},deviceId=${escapeTag(placement.deviceId)},locationId=${escapeTag(placement.locationId)},siteId=${escapeTag(placement.siteId)},channel=${channel} ${fields},receivedAt=${receivedAt}i ${receivedAt}${String(sequence % 1_000_000).padStart(6, '0')}`;
+}
+
 /** Server receive time of a spooled point, for the "oldest pending" figure. */
 export function receivedAtOf(line: string): number | undefined {
   const match = /receivedAt=(\d+)i/.exec(line);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 
 describe('MQTT publish to InfluxDB through the embedded broker', () => {
   let ws: Workspace;
@@ -82,5 +82,25 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
       [ts, 6.5, 61],
       [ts + 1000, 6.6, null],
     ]);
+  });
+
+  it('stores status and event messages as they came, and quarantines ones that are not JSON objects', async () => {
+    const client = await connectDevice(port, 'sensor-d', ws.deviceTokens['sensor-d']!);
+    await client.publishAsync('cc/v1/sensor-d/status', JSON.stringify({ firmware: '1.4.2', battery: 81, rssi: -70 }), { qos: 1 });
+    await client.publishAsync('cc/v1/sensor-d/events', JSON.stringify({ event: 'reboot', reason: 'watchdog' }), { qos: 1 });
+    await client.publishAsync('cc/v1/sensor-d/status', '[1,2]', { qos: 1 });
+    await client.publishAsync('cc/v1/sensor-d/events', 'rebooted', { qos: 1 });
+    await client.endAsync();
+    const influx = influxFor(ws);
+    const rows = await waitFor(
+      async () => (await influx.query(`SELECT "firmware", "battery", "payload" FROM "device_messages" WHERE "deviceId" = 'sensor-d' GROUP BY "channel"`)).flatMap((s) => s.values.map((v) => [s.tags?.channel, ...v.slice(1)])),
+      (r) => r.length === 2,
+      20_000,
+      'the status and event messages',
+    );
+    expect(rows).toContainEqual(['status', '1.4.2', 81, '{"firmware":"1.4.2","battery":81,"rssi":-70}']);
+    expect(rows).toContainEqual(['events', null, null, '{"event":"reboot","reason":"watchdog"}']);
+    const rejects = await waitFor(() => rejectsOf(influx, 'sensor-d'), (r) => r.length === 2, 10_000, 'two quarantined messages');
+    expect(rejects.map((r) => r.message).sort()).toEqual(['a status message must be a JSON object', expect.stringContaining('payload is not JSON')]);
   });
 });
