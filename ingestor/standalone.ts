@@ -58,8 +58,9 @@ export async function startStandaloneIngestor(options: StandaloneOptions): Promi
       () => callback(),
       (err: Error) => {
         // Not acknowledging makes the broker redeliver after we reconnect; that is the point.
+        // Only the connection is dropped: mqtt.js reconnects to the same persistent session.
         log.error({ err, topic }, 'could not make a message durable; dropping the connection without PUBACK');
-        client.end(true);
+        client.stream.destroy();
         callback(err);
       },
     );
