@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { alertTopic } from '../core/topics.js';
 import type { ApiRole, Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
@@ -15,7 +16,6 @@ import { AlertBook, type Alert, type AlertEvent } from './book.js';
 import { alertEventLine, loadAlertEvents } from './event-store.js';
 import type { Notifier } from './notifier.js';
 
-export const alertTopic = (alert: Pick<Alert, 'siteId' | 'locationId'>) => `cc/v1/alerts/${alert.siteId}/${alert.locationId}`;
 
 const SIGNING_ROLES: Record<'acknowledge' | 'close', readonly ApiRole[]> = { acknowledge: ['operator', 'qa', 'admin'], close: ['qa', 'admin'] };
 

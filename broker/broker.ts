@@ -2,10 +2,10 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import { tokenMatches, verifyPassword } from '../core/secrets.js';
-import { downlinkRejectTopic, parseDeviceTopic, type IngestPipeline } from '../ingestor/pipeline.js';
+import type { IngestPipeline } from '../ingestor/pipeline.js';
 import type { Rejection } from '../ingestor/decode.js';
 import { RateLimiter } from './rate-limit.js';
-import { DEVICE_CHANNELS, maySubscribe } from './topics.js';
+import { ALERTS_ROOT, DEVICE_CHANNELS, downlinkRejectTopic, maySubscribe, parseDeviceTopic } from '../core/topics.js';
 
 export interface BrokerOptions {
   registry: () => Registry;
@@ -24,7 +24,6 @@ const CONNACK_BAD_CREDENTIALS = 4;
 const deviceIdOf = (client: Client): string | undefined => (client as Client & { deviceId?: string }).deviceId;
 /** People (registry users) may connect to follow alerts: cc/v1/alerts/#, read only. */
 const userOf = (client: Client): string | undefined => (client as Client & { userName?: string }).userName;
-const ALERTS_ROOT = 'cc/v1/alerts';
 
 /**
  * The aedes broker with our hooks: per-device authentication, per-device topic authorisation,

@@ -133,13 +133,3 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     };
   }
 }
-
-/** Parses cc/v1/<deviceId>/<channel>[/...]; undefined when the topic is outside the contract. */
-export function parseDeviceTopic(topic: string): { deviceId: string; channel: string } | undefined {
-  if (!topic.startsWith('cc/v1/')) return undefined;
-  const slash = topic.indexOf('/', 6);
-  if (slash === -1) return undefined;
-  return { deviceId: topic.slice(6, slash), channel: topic.slice(slash + 1) };
-}
-
-export const downlinkRejectTopic = (deviceId: string) => `cc/v1/${deviceId}/downlink/rejects`;

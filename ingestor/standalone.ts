@@ -1,7 +1,8 @@
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
-import { downlinkRejectTopic, parseDeviceTopic, type IngestPipeline } from './pipeline.js';
+import type { IngestPipeline } from './pipeline.js';
+import { TELEMETRY_FILTER, downlinkRejectTopic, parseDeviceTopic } from '../core/topics.js';
 import type { Rejection } from './decode.js';
 
 export interface StandaloneOptions {
@@ -14,7 +15,6 @@ export interface StandaloneOptions {
   log: Logger;
 }
 
-export const TELEMETRY_FILTER = 'cc/v1/+/telemetry';
 
 /**
  * Ingests from someone else's broker (Mosquitto, EMQX). A persistent session (clean=false,
