@@ -8,7 +8,10 @@ export interface Caller {
   role: ApiRole;
 }
 
-/** Resolves the bearer token to a caller, or answers 401/403 and returns undefined. */
+/**
+ * Resolves the bearer token (an API token, or a board session of a registry user) to a caller,
+ * or answers 401/403 and returns undefined.
+ */
 export function requireCaller(registry: () => Registry, roles: readonly ApiRole[]) {
   return (request: FastifyRequest, reply: FastifyReply): Caller | undefined => {
     const header = request.headers.authorization;
@@ -18,6 +21,14 @@ export function requireCaller(registry: () => Registry, roles: readonly ApiRole[
       return undefined;
     }
     const token = match[1]!;
+    const session = request.server.sessions?.lookup(token);
+    if (session) {
+      if (!roles.includes(session.role)) {
+        void reply.code(403).send({ error: 'forbidden', message: `role ${session.role} may not do this; needs one of ${roles.join(', ')}` });
+        return undefined;
+      }
+      return { tokenId: `user:${session.user}`, role: session.role };
+    }
     const entry = registry().config.apiTokens.find((candidate) => tokenMatches(token, candidate.tokenHash));
     if (!entry) {
       void reply.code(401).send({ error: 'unauthorized', message: 'unknown or revoked API token' });

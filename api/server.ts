@@ -9,6 +9,10 @@ import { alertRoutes } from './alerts.js';
 import { streamRoutes } from './stream.js';
 import { shipmentRoutes } from './shipments.js';
 import { reportRoutes } from './reports.js';
+import { sessionRoutes } from './sessions.js';
+import { overviewRoutes } from './overview.js';
+import { boardRoutes } from './board.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { ShipmentService } from '../shipments/service.js';
 import type { AlertService } from '../alerts/service.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
@@ -29,6 +33,7 @@ export interface ApiDeps {
   shipments: ShipmentService;
   /** Base URL receivers use (verification links). */
   publicUrl: () => string;
+  audit?: AuditLog;
 }
 
 export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -59,11 +64,15 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.type(deps.metrics.contentType).send(text);
   });
 
+  // Sessions first: the routes below accept a board session wherever they accept an API token.
+  sessionRoutes(app, deps);
   readingsRoutes(app, deps);
   rejectsRoutes(app, deps);
   alertRoutes(app, deps);
   streamRoutes(app, deps);
   shipmentRoutes(app, deps);
   reportRoutes(app, deps);
+  overviewRoutes(app, deps);
+  boardRoutes(app, { board: () => ({ tileUrl: deps.registry().config.board.tileUrl ?? null, tileAttribution: deps.registry().config.board.tileAttribution }) });
   return app;
 }

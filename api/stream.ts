@@ -25,7 +25,7 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
   app.get<{ Querystring: { token?: string } }>('/api/v1/stream', (request, reply) => {
     const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const token = header ?? request.query.token;
-    if (!token || !deps.registry().config.apiTokens.some((t) => tokenMatches(token, t.tokenHash))) {
+    if (!token || (!app.sessions?.lookup(token) && !deps.registry().config.apiTokens.some((t) => tokenMatches(token, t.tokenHash)))) {
       return reply.code(401).send({ error: 'unauthorized', message: 'send "Authorization: Bearer <token>" or ?token=<token>' });
     }
     reply.hijack();

@@ -183,7 +183,7 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     const metrics = createMetrics({ counters, spool: storage.spool, writer: storage.writer, connectedDevices: front.connectedDevices });
     const health = () => ({ ...front!.health(), ...storage!.health() });
     let publicUrl = config.http.publicUrl;
-    started = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health, pipeline: storage.pipeline, alerts, shipments, publicUrl: () => publicUrl! });
+    started = await startHttp(config, log, { log, registry: registry.get, influx: storage.influx, metrics, health, pipeline: storage.pipeline, alerts, shipments, audit, publicUrl: () => publicUrl! });
     publicUrl ??= `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${started.httpPort}`;
   } catch (err) {
     // A port in use or an unreadable certificate: undo what started (managed influxd above all).

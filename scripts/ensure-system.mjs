@@ -13,6 +13,8 @@ const NEEDS = {
   'cjk-font': { files: ['/usr/share/fonts/truetype/wqy/wqy-microhei.ttc'], packages: ['fonts-wqy-microhei'] },
   // The report tests turn PDFs into PNG and text to check what they show.
   poppler: { binaries: ['pdftoppm', 'pdftotext'], packages: ['poppler-utils'] },
+  // Browser tests of the live board drive Debian's Chromium with playwright-core.
+  chromium: { binaries: ['chromium'], packages: ['chromium'] },
 };
 
 const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin']);

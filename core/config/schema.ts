@@ -121,6 +121,13 @@ export const configSchema = z
         publicUrl: z.url().optional(),
       })
       .prefault({}),
+    board: z
+      .object({
+        /** Map tiles for the fleet view, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without, tracks on a blank map. */
+        tileUrl: z.string().regex(/\{z\}.*\{x\}.*\{y\}/, 'must contain {z}, {x} and {y}').optional(),
+        tileAttribution: z.string().default(''),
+      })
+      .prefault({}),
     reports: z
       .object({
         /** Times on reports are shown in this IANA zone, e.g. Asia/Shanghai. */

@@ -1,0 +1,154 @@
+/** The board's side of the HTTP API: a session token from sign-in, sent as a bearer token. */
+const TOKEN_KEY = 'coldchain.session';
+
+export interface SessionInfo {
+  token: string;
+  user: string;
+  fullName: string;
+  role: 'admin' | 'operator' | 'qa' | 'viewer';
+  expiresAt: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export function savedSession(): SessionInfo | null {
+  const raw = sessionStorage.getItem(TOKEN_KEY);
+  if (!raw) return null;
+  const session = JSON.parse(raw) as SessionInfo;
+  return session.expiresAt > Date.now() ? session : null;
+}
+
+export async function signIn(user: string, password: string): Promise<SessionInfo> {
+  const response = await fetch('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  const body = (await response.json()) as SessionInfo & { message?: string };
+  if (!response.ok) throw new ApiError(body.message ?? 'sign-in failed', response.status);
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(body));
+  return body;
+}
+
+export async function signOut(): Promise<void> {
+  const session = savedSession();
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (session) await fetch('/api/v1/session', { method: 'DELETE', headers: { Authorization: `Bearer ${session.token}` } }).catch(() => undefined);
+}
+
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const session = savedSession();
+  const response = await fetch(path, {
+    method: init.method ?? 'GET',
+    headers: { ...(session ? { Authorization: `Bearer ${session.token}` } : {}), ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
+    body: init.body ? JSON.stringify(init.body) : undefined,
+  });
+  if (response.status === 401 && !path.includes('/ack') && !path.includes('/close')) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  }
+  const body = (await response.json().catch(() => ({}))) as T & { message?: string };
+  if (!response.ok) throw new ApiError(body.message ?? `HTTP ${response.status}`, response.status);
+  return body;
+}
+
+/** Downloads a report with the session's token (a plain link could not send it). */
+export async function download(path: string, filename: string): Promise<void> {
+  const session = savedSession();
+  const response = await fetch(path, { headers: session ? { Authorization: `Bearer ${session.token}` } : {} });
+  if (!response.ok) throw new ApiError(`download failed: HTTP ${response.status}`, response.status);
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Server-sent events; EventSource cannot send headers, so the token goes in the query. */
+export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Alert) => void, onState: (connected: boolean) => void): () => void {
+  const session = savedSession();
+  if (!session) return () => undefined;
+  const source = new EventSource(`/api/v1/stream?token=${encodeURIComponent(session.token)}`);
+  source.addEventListener('reading', (e) => onReading(JSON.parse((e as MessageEvent<string>).data) as LiveReading));
+  source.addEventListener('alert', (e) => onAlert(JSON.parse((e as MessageEvent<string>).data) as Alert));
+  source.onopen = () => onState(true);
+  source.onerror = () => onState(false);
+  return () => source.close();
+}
+
+export interface LiveReading {
+  deviceId: string;
+  siteId: string;
+  locationId: string;
+  ts: number;
+  temperature: number;
+  humidity?: number;
+  battery?: number;
+  lat?: number;
+  lon?: number;
+  door?: boolean;
+}
+
+export interface Signature {
+  by: string;
+  printedName: string;
+  at: number;
+  meaning: string;
+  comment: string;
+}
+
+export interface Alert {
+  id: string;
+  kind: string;
+  severity: string;
+  state: string;
+  siteId: string;
+  locationId: string;
+  deviceId: string;
+  occurredAt: number;
+  clearedAt: number | null;
+  late: boolean;
+  threshold: number;
+  peak: number;
+  acknowledged: Signature | null;
+  closed: Signature | null;
+  event?: string;
+}
+
+export interface DeviceView {
+  id: string;
+  name: string;
+  intervalMs: number;
+  last: { ts: number; temperature: number; humidity: number | null; battery: number | null; lat: number | null; lon: number | null; door: boolean | null; receivedAt: number | null } | null;
+  sparkline: Array<[number, number]>;
+  status: { firmware: string | null; battery: number | null };
+  rejects24h: { count: number; lastReason: string | null; lastMessage: string | null };
+}
+
+export interface LocationView {
+  id: string;
+  name: string;
+  kind: string;
+  profile: { id: string; name: string; temperature: { min: number; max: number }; humidity: { min: number; max: number } | null };
+  warningBand: number;
+  devices: DeviceView[];
+}
+
+export interface SiteView {
+  id: string;
+  name: string;
+  kind: 'warehouse' | 'vehicle';
+  vehicleType: string | null;
+  plate: string | null;
+  locations: LocationView[];
+}
+
+export interface Overview {
+  generatedAt: number;
+  sites: SiteView[];
+  alerts: Alert[];
+}

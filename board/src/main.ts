@@ -1,0 +1,129 @@
+import { html, render } from 'htm/preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, liveStream, savedSession, signIn, signOut, type Overview, type SessionInfo } from './api.js';
+import { LABELS, savedLang, type Lang } from './i18n.js';
+import { applyAlert, applyReading, setConnected, setOverview, tick, useBoard } from './store.js';
+import { LiveView } from './views/live.js';
+import { AlertsView } from './views/alerts.js';
+import { FleetView } from './views/fleet.js';
+import { ShipmentsView } from './views/shipments.js';
+import { DevicesView } from './views/devices.js';
+import './style.css';
+
+const VIEWS = ['live', 'alerts', 'fleet', 'shipments', 'devices'] as const;
+type View = (typeof VIEWS)[number];
+const viewOf = (): View => (VIEWS as readonly string[]).includes(location.hash.slice(2)) ? (location.hash.slice(2) as View) : 'live';
+
+/** A short two-tone chime from Web Audio (no sound file to ship or to fail to load). */
+function chime(): void {
+  try {
+    const audio = new AudioContext();
+    [880, 660].forEach((frequency, i) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = frequency;
+      gain.gain.value = 0.15;
+      osc.connect(gain).connect(audio.destination);
+      osc.start(audio.currentTime + i * 0.25);
+      osc.stop(audio.currentTime + i * 0.25 + 0.2);
+    });
+  } catch {
+    // no audio device: the banner and the title still tell
+  }
+}
+
+function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo) => void }) {
+  const t = LABELS[lang];
+  const [error, setError] = useState('');
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    try {
+      onSignedIn(await signIn(String(form.get('user')), String(form.get('password'))));
+    } catch (err) {
+      setError((err as { status?: number }).status === 401 ? t.wrongPassword : (err as Error).message);
+    }
+  };
+  return html`<main class="signin"><form onSubmit=${submit}>
+    <h1>${t.title}</h1>
+    <label>${t.user}<input name="user" required autocomplete="username" /></label>
+    <label>${t.password}<input name="password" type="password" required autocomplete="current-password" /></label>
+    ${error ? html`<p class="error" role="alert">${error}</p>` : null}
+    <button type="submit" class="primary">${t.signIn}</button>
+  </form></main>`;
+}
+
+function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; lang: Lang; setLang: (l: Lang) => void; onSignOut: () => void }) {
+  const t = LABELS[lang];
+  const board = useBoard();
+  const [view, setView] = useState<View>(viewOf());
+  const [muted, setMuted] = useState(localStorage.getItem('coldchain.muted') === '1');
+  useEffect(() => {
+    const onHash = () => setView(viewOf());
+    addEventListener('hashchange', onHash);
+    void api<Overview>('/api/v1/overview').then(setOverview);
+    const close = liveStream(applyReading, applyAlert, setConnected);
+    const clock = setInterval(tick, 5000);
+    return () => {
+      removeEventListener('hashchange', onHash);
+      close();
+      clearInterval(clock);
+    };
+  }, []);
+  const unacknowledged = [...board.alerts.values()].filter((a) => a.state === 'active' && !a.acknowledged);
+  useEffect(() => {
+    document.title = unacknowledged.length ? `(${unacknowledged.length}) ${t.title}` : t.title;
+  }, [unacknowledged.length, lang]);
+  const [heard, setHeard] = useState(new Set<string>());
+  useEffect(() => {
+    const fresh = unacknowledged.filter((a) => !heard.has(a.id));
+    if (!fresh.length) return;
+    setHeard(new Set([...heard, ...fresh.map((a) => a.id)]));
+    if (!muted) chime();
+  }, [unacknowledged.map((a) => a.id).join()]);
+  const toggleMute = () => {
+    localStorage.setItem('coldchain.muted', muted ? '0' : '1');
+    setMuted(!muted);
+  };
+  return html`<div class="board">
+    <header>
+      <h1>${t.title}</h1>
+      <nav>${VIEWS.map((v) => html`<a href=${`#/${v}`} class=${view === v ? 'active' : ''} data-view=${v}>${t[v]}${v === 'alerts' && board.alerts.size ? html` <span class="count">${board.alerts.size}</span>` : null}</a>`)}</nav>
+      <div class="tools">
+        <span class=${`stream ${board.connected ? 'up' : 'down'}`} title=${t.stream}>● ${board.connected ? t.connected : t.reconnecting}</span>
+        <button onClick=${toggleMute} data-action="mute">${muted ? t.unmute : t.mute}</button>
+        <button onClick=${() => setLang(lang === 'en' ? 'zh-CN' : 'en')} data-action="language">${t.language}</button>
+        <span class="who">${session.fullName} (${session.role})</span>
+        <button onClick=${onSignOut}>${t.signOut}</button>
+      </div>
+    </header>
+    ${unacknowledged.length
+      ? html`<a class="banner" role="alert" href="#/alerts" data-banner>
+          ⚠ ${unacknowledged.length} ${t.newAlarms}: ${unacknowledged.slice(0, 3).map((a) => `${a.kind} ${a.deviceId} (${a.peak} °C)`).join(' · ')}
+        </a>`
+      : null}
+    <main>
+      ${view === 'live' ? html`<${LiveView} board=${board} t=${t} lang=${lang} />` : null}
+      ${view === 'alerts' ? html`<${AlertsView} board=${board} t=${t} session=${session} />` : null}
+      ${view === 'fleet' ? html`<${FleetView} board=${board} t=${t} lang=${lang} />` : null}
+      ${view === 'shipments' ? html`<${ShipmentsView} t=${t} lang=${lang} />` : null}
+      ${view === 'devices' ? html`<${DevicesView} board=${board} t=${t} lang=${lang} />` : null}
+    </main>
+  </div>`;
+}
+
+function App() {
+  const [session, setSession] = useState<SessionInfo | null>(savedSession());
+  const [lang, setLangState] = useState<Lang>(savedLang());
+  const setLang = (l: Lang) => {
+    localStorage.setItem('coldchain.lang', l);
+    setLangState(l);
+  };
+  useEffect(() => {
+    document.documentElement.lang = lang;
+  }, [lang]);
+  if (!session) return html`<${SignIn} lang=${lang} onSignedIn=${setSession} />`;
+  return html`<${Board} session=${session} lang=${lang} setLang=${setLang} onSignOut=${() => void signOut().then(() => setSession(null))} />`;
+}
+
+render(html`<${App} />`, document.getElementById('app')!);

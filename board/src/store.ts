@@ -1,0 +1,74 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Alert, LiveReading, Overview } from './api.js';
+
+/** The board's one piece of shared state: the overview, kept current by the live stream. */
+export interface BoardState {
+  overview: Overview | null;
+  alerts: Map<string, Alert>;
+  connected: boolean;
+  now: number;
+}
+
+const OPEN = new Set(['pending', 'active', 'acknowledged', 'cleared']);
+const SPARK_MAX = 400;
+
+let state: BoardState = { overview: null, alerts: new Map(), connected: false, now: Date.now() };
+const listeners = new Set<() => void>();
+const notify = () => listeners.forEach((l) => l());
+
+export function useBoard(): BoardState {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const listener = () => setTick((n) => n + 1);
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  }, []);
+  return state;
+}
+
+export function setOverview(overview: Overview): void {
+  state = { ...state, overview, alerts: new Map(overview.alerts.map((a) => [a.id, a])) };
+  notify();
+}
+
+export function applyReading(reading: LiveReading): void {
+  const device = state.overview?.sites.flatMap((s) => s.locations.flatMap((l) => l.devices)).find((d) => d.id === reading.deviceId);
+  if (!device) return;
+  // Late store-and-forward readings do not replace a newer "now".
+  if (!device.last || reading.ts >= device.last.ts) {
+    device.last = { ts: reading.ts, temperature: reading.temperature, humidity: reading.humidity ?? null, battery: reading.battery ?? null, lat: reading.lat ?? device.last?.lat ?? null, lon: reading.lon ?? device.last?.lon ?? null, door: reading.door ?? null, receivedAt: Date.now() };
+    device.sparkline.push([reading.ts, reading.temperature]);
+    if (device.sparkline.length > SPARK_MAX) device.sparkline.splice(0, device.sparkline.length - SPARK_MAX);
+  }
+  scheduleNotify();
+}
+
+export function applyAlert(alert: Alert): void {
+  const alerts = new Map(state.alerts);
+  if (OPEN.has(alert.state)) alerts.set(alert.id, alert);
+  else alerts.delete(alert.id);
+  state = { ...state, alerts };
+  notify();
+}
+
+export function setConnected(connected: boolean): void {
+  state = { ...state, connected };
+  notify();
+}
+
+export function tick(): void {
+  state = { ...state, now: Date.now() };
+  notify();
+}
+
+// A burst of readings (a truck's backlog) redraws once per frame, not once per reading.
+let pending = false;
+function scheduleNotify(): void {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    state = { ...state };
+    notify();
+  });
+}

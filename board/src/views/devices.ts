@@ -1,0 +1,24 @@
+import { html } from 'htm/preact';
+import { age, type Labels, type Lang } from '../i18n.js';
+import type { BoardState } from '../store.js';
+import { tileState } from '../status.js';
+
+/** Every sensor: last seen, battery, firmware, what was rejected and why. */
+export function DevicesView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
+  const rows = (board.overview?.sites ?? []).flatMap((site) => site.locations.flatMap((location) => location.devices.map((device) => ({ site, location, device }))));
+  return html`<section class="devices"><div class="scroll"><table>
+    <thead><tr><th>${t.sensor}</th><th>${t.place}</th><th>${t.state}</th><th>${t.lastSeen}</th><th>${t.battery}</th><th>${t.firmware}</th><th>${t.rejected24h}</th><th>${t.why}</th></tr></thead>
+    <tbody>
+      ${rows.map(({ site, location, device }) => {
+        const state = tileState(device, location, board.alerts, board.now);
+        const battery = device.last?.battery ?? device.status.battery;
+        return html`<tr key=${device.id} data-device=${device.id}>
+          <td>${device.name}</td><td>${site.name} / ${location.name}</td><td><span class=${`pill state-${state}`}>${t[state]}</span></td>
+          <td>${device.last ? age(board.now - (device.last.receivedAt ?? device.last.ts), lang) : '—'}</td>
+          <td>${battery != null ? `${battery.toFixed(0)} %` : '—'}</td><td>${device.status.firmware ?? '—'}</td>
+          <td class=${device.rejects24h.count ? 'bad' : ''}>${device.rejects24h.count}</td><td>${device.rejects24h.lastReason ? `${device.rejects24h.lastReason}: ${device.rejects24h.lastMessage}` : ''}</td>
+        </tr>`;
+      })}
+    </tbody>
+  </table></div></section>`;
+}

@@ -1,0 +1,108 @@
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { api, download } from '../api.js';
+import { when, type Labels, type Lang } from '../i18n.js';
+
+interface ShipmentSummary {
+  id: string;
+  product: string;
+  batch: string;
+  consignee: string;
+  state: string;
+  location: string | null;
+  disposition: { decision: string; printedName: string } | null;
+}
+
+interface Report {
+  verdict: string;
+  overall: { min: { value: number } | null; max: { value: number } | null; mkt: number | null; timeOutOfRangeMs: number; completeness: { percent: number } };
+  segments: Array<{ start: number; end: number; place: { locationId: string; locationName?: string; range: { min: number; max: number } } }>;
+  chart: Array<{ deviceId: string; points: Array<[number, number]> }>;
+}
+
+/** The legs of one shipment on one time axis: every sensor's series, the range, the custody changes. */
+function Timeline({ report }: { report: Report }) {
+  const element = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!element.current || !report.chart.length) return;
+    const times = [...new Set(report.chart.flatMap((s) => s.points.map(([t]) => t)))].sort((a, b) => a - b);
+    const index = new Map(times.map((t, i) => [t, i]));
+    const columns = report.chart.map((s) => {
+      const values: Array<number | null> = new Array(times.length).fill(null);
+      for (const [t, v] of s.points) values[index.get(t)!] = v;
+      return values;
+    });
+    const range = report.segments[0]?.place.range;
+    const boundaries = report.segments.slice(1).map((s) => s.start / 1000);
+    const plot = new uPlot(
+      {
+        width: element.current.clientWidth || 800,
+        height: 260,
+        series: [{}, ...report.chart.map((s, i) => ({ label: s.deviceId, stroke: ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'][i % 6], spanGaps: true }))],
+        axes: [{}, { label: '°C' }],
+        hooks: {
+          draw: [
+            (u) => {
+              const ctx = u.ctx;
+              ctx.save();
+              if (range) {
+                ctx.strokeStyle = '#d62728';
+                for (const limit of [range.min, range.max]) {
+                  const y = u.valToPos(limit, 'y', true);
+                  ctx.beginPath();
+                  ctx.moveTo(u.bbox.left, y);
+                  ctx.lineTo(u.bbox.left + u.bbox.width, y);
+                  ctx.stroke();
+                }
+              }
+              ctx.setLineDash([5, 4]);
+              ctx.strokeStyle = '#555';
+              for (const b of boundaries) {
+                const x = u.valToPos(b, 'x', true);
+                ctx.beginPath();
+                ctx.moveTo(x, u.bbox.top);
+                ctx.lineTo(x, u.bbox.top + u.bbox.height);
+                ctx.stroke();
+              }
+              ctx.restore();
+            },
+          ],
+        },
+      },
+      [times.map((t) => t / 1000), ...columns] as uPlot.AlignedData,
+      element.current,
+    );
+    return () => plot.destroy();
+  }, [report]);
+  return html`<div class="timeline" ref=${element}></div>`;
+}
+
+export function ShipmentsView({ t, lang }: { t: Labels; lang: Lang }) {
+  const [shipments, setShipments] = useState<ShipmentSummary[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [report, setReport] = useState<Report | null>(null);
+  useEffect(() => void api<{ shipments: ShipmentSummary[] }>('/api/v1/shipments').then((r) => setShipments(r.shipments)), []);
+  useEffect(() => {
+    setReport(null);
+    if (selected) void api<Report>(`/api/v1/shipments/${encodeURIComponent(selected)}/report?format=json`).then(setReport);
+  }, [selected]);
+  const get = (format: string) => download(`/api/v1/shipments/${encodeURIComponent(selected!)}/report?format=${format}&lang=${lang}&tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)}`, `shipment-${selected}.${format}`);
+  return html`<section class="shipments">
+    <div class="scroll"><table>
+      <thead><tr><th>${t.waybill}</th><th>${t.product}</th><th>${t.batch}</th><th>${t.consignee}</th><th>${t.state}</th><th>${t.place}</th><th>${t.disposition}</th></tr></thead>
+      <tbody>${shipments.map((s) => html`<tr key=${s.id} data-shipment=${s.id} class=${selected === s.id ? 'selected' : ''} onClick=${() => setSelected(s.id)}><td>${s.id}</td><td>${s.product}</td><td>${s.batch}</td><td>${s.consignee}</td><td>${s.state}</td><td>${s.location ?? '—'}</td><td>${s.disposition ? `${s.disposition.decision} (${s.disposition.printedName})` : t.notReviewed}</td></tr>`)}</tbody>
+    </table></div>
+    ${selected && report
+      ? html`<div class="report">
+          <h3>${selected}: <span class=${`pill ${report.verdict}`}>${report.verdict}</span></h3>
+          <p>MKT ${report.overall.mkt ?? '—'} °C · min ${report.overall.min?.value ?? '—'} · max ${report.overall.max?.value ?? '—'} · ${Math.round(report.overall.timeOutOfRangeMs / 60000)} min out of range · ${report.overall.completeness.percent} %</p>
+          <h4>${t.timeline}</h4>
+          <${Timeline} report=${report} />
+          <p>${report.segments.map((s) => html`<span class="leg">${s.place.locationName ?? s.place.locationId}: ${when(s.start)} → ${when(s.end)}</span>`)}</p>
+          <div class="buttons">${['pdf', 'csv', 'html', 'json'].map((f) => html`<button onClick=${() => void get(f)}>${t.download} ${f.toUpperCase()}</button>`)}</div>
+        </div>`
+      : null}
+  </section>`;
+}

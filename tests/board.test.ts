@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { MqttClient } from 'mqtt';
+import { hashPassword } from '../core/secrets.js';
+import { freePort } from '../storage/influxd.js';
+import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+
+const CLI = path.resolve('dist/cli/main.js');
+const ARTIFACTS = path.resolve('test-artifacts');
+/** Debian's Chromium; these flags keep it from reaching for the network this machine does not have. */
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
+
+/**
+ * The live board in a real browser against the real service (started as `coldchain start --demo`,
+ * so the demo simulator feeds it), with a probe device we publish from over MQTT.
+ */
+describe('live board in headless Chromium', () => {
+  let ws: Workspace;
+  let service: ChildProcess;
+  let log = '';
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+  let probe: MqttClient;
+  let mqttPort: number;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const olga = await hashPassword('olga-password-1');
+    ws = makeWorkspace({
+      devices: ['probe-1', { id: 'truck-probe', location: 'truck-hu-a12345-box' }],
+      yamlPatch: (yaml) =>
+        yaml
+          // Alarm at once, so the test need not wait out an activation delay.
+          .replace('    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }', '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }')
+          .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+    });
+    mqttPort = await freePort();
+    const httpPort = await freePort();
+    base = `http://127.0.0.1:${httpPort}`;
+    service = spawn(process.execPath, [CLI, 'start', '--demo', '--config', ws.configFile, '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--influx-url', inject('influxUrl'), '--influx-db', ws.database], { stdio: ['ignore', 'ignore', 'pipe'] });
+    service.stderr!.on('data', (d: Buffer) => (log += d));
+    await waitFor(async () => log.includes('demo simulator started'), Boolean, 30_000, 'the service with its demo simulator');
+    probe = await connectDevice(mqttPort, 'probe-1', ws.deviceTokens['probe-1']!);
+    await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 5.12, humidity: 50 }), { qos: 1 });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await probe?.endAsync();
+    await browser?.close();
+    if (service && service.exitCode === null) {
+      const exited = new Promise((r) => service.once('exit', r));
+      service.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('refuses a wrong password, then signs in and shows the places and sensors', async () => {
+    await page.goto(base);
+    await page.fill('input[name=user]', 'olga');
+    await page.fill('input[name=password]', 'not-her-password');
+    await page.click('button[type=submit]');
+    await expect(page.locator('.error').textContent()).resolves.toContain('Wrong user name or password');
+    await page.fill('input[name=password]', 'olga-password-1');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-device=probe-1]');
+    await expect(page.locator('[data-device=probe-1] .value').textContent()).resolves.toContain('5.1');
+    // The demo simulator's devices publish too.
+    await page.waitForSelector('[data-location=truck-hu-a12345-box] [data-device]', { timeout: 20_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'board-live.png'), fullPage: true });
+  });
+
+  it('shows a reading published over MQTT within 2 s, without reloading', async () => {
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    const sent = Date.now();
+    await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 6.43, humidity: 51 }), { qos: 1 });
+    await page.waitForFunction(() => document.querySelector('[data-device=probe-1] .value')?.textContent?.includes('6.4'), undefined, { timeout: 2000 });
+    const latency = Date.now() - sent;
+    process.stderr.write(`board: MQTT publish → tile updated in ${latency} ms\n`);
+    expect(latency).toBeLessThan(2000);
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+  });
+
+  it('turns the tile red and raises the banner on an excursion', async () => {
+    await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 12.3, humidity: 51 }), { qos: 1 });
+    await page.waitForSelector('[data-device=probe-1][data-state=alarm]', { timeout: 5000 });
+    await page.waitForSelector('[data-banner]', { timeout: 5000 });
+    await expect(page.locator('[data-banner]').textContent()).resolves.toMatch(/unacknowledged alarm\(s\): temperature_high probe-1 \(12\.3 °C\)/);
+    await expect(page.title()).resolves.toMatch(/^\(\d+\) Cold-chain monitor$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'board-excursion.png'), fullPage: true });
+  });
+
+  it('acknowledges the alarm with the e-signature dialog', async () => {
+    await page.click('[data-view=alerts]');
+    const row = page.locator('tr[data-alert]', { hasText: 'probe-1' }).filter({ hasText: 'temperature_high' }).first();
+    await row.waitFor();
+    await expect(row.getAttribute('data-state')).resolves.toBe('active');
+    await row.locator('button[data-action=ack]').click();
+    await page.fill('.dialog input[name=password]', 'wrong');
+    await page.fill('.dialog textarea[name=comment]', 'door closed, product moved to cold room 2');
+    await page.click('.dialog button[type=submit]');
+    await expect(page.locator('.dialog .error').textContent()).resolves.toContain('Wrong user name or password');
+    await page.fill('.dialog input[name=password]', 'olga-password-1');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'board-signature.png') });
+    await page.click('.dialog button[type=submit]');
+    await page.waitForSelector('.dialog', { state: 'detached' });
+    await expect(row.getAttribute('data-state')).resolves.toBe('acknowledged');
+    await expect(row.textContent()).resolves.toContain('Olga Operator: door closed, product moved to cold room 2');
+    // Acknowledged: it leaves the banner (the warning-band alert of the same reading stays there), the alarm stays open.
+    await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('temperature_high probe-1'));
+    const alert = (await (await fetch(`${base}/api/v1/alerts?state=acknowledged`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { alerts: Array<{ deviceId: string; acknowledged: { printedName: string; meaning: string } }> };
+    expect(alert.alerts.find((a) => a.deviceId === 'probe-1')?.acknowledged).toMatchObject({ printedName: 'Olga Operator', meaning: 'acknowledged' });
+  });
+
+  it('switches to Chinese, and shows fleet, shipments and devices', async () => {
+    await page.click('[data-action=language]');
+    await expect(page.locator('[data-view=live]').textContent()).resolves.toBe('实时');
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+    // A short drive out of Shanghai, as a store-and-forward batch.
+    const truck = await connectDevice(mqttPort, 'truck-probe', ws.deviceTokens['truck-probe']!);
+    const t0 = Date.now() - 30 * 60_000;
+    await truck.publishAsync('cc/v1/truck-probe/telemetry', JSON.stringify([0, 1, 2, 3, 4, 5].map((i) => ({ ts: t0 + i * 300_000, temperature: 4.8, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 }))), { qos: 1 });
+    await truck.endAsync();
+    await page.click('[data-view=fleet]');
+    await page.waitForSelector('[data-vehicle=truck-hu-a12345]');
+    await page.waitForSelector('.leaflet-container');
+    await page.waitForSelector('path.leaflet-interactive', { timeout: 10_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'board-fleet-zh.png'), fullPage: true });
+    await page.click('[data-view=devices]');
+    await page.waitForSelector('tr[data-device=probe-1]');
+    await page.click('[data-view=shipments]');
+    await page.waitForSelector('section.shipments table');
+    await page.click('[data-action=language]');
+  });
+
+  it('is usable on a phone', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+    await phone.goto(base);
+    await phone.fill('input[name=user]', 'olga');
+    await phone.fill('input[name=password]', 'olga-password-1');
+    await phone.click('button[type=submit]');
+    await phone.waitForSelector('[data-device=probe-1]');
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.screenshot({ path: path.join(ARTIFACTS, 'board-phone.png') });
+    await phone.close();
+  });
+});
