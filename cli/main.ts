@@ -9,6 +9,7 @@ import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 import { userAddCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { alertsListCommand, alertsSignCommand } from './alerts.js';
+import { dashboardsExportCommand } from './dashboards.js';
 import { reportExcursionCommand, reportRecordCommand, reportShipmentCommand, shipmentCreateCommand, shipmentCustodyCommand, shipmentDispositionCommand, shipmentListCommand } from './shipments.js';
 
 export function parsePort(value: string): number {
@@ -142,6 +143,18 @@ const reportOptions = (command: Command) =>
 reportOptions(report.command('shipment').description('the full-chain (全程冷链) temperature record of one shipment').argument('<id>', 'shipment id')).action(reportShipmentCommand);
 reportOptions(report.command('record').description('the GSP temperature/humidity record (温湿度记录) of one place').requiredOption('--location <id>', 'location').requiredOption('--from <time>', 'start (ISO 8601 or epoch ms)').option('--to <time>', 'end (default now)')).action(reportRecordCommand);
 reportOptions(report.command('excursion').description('one alert: chart, figures, notification trail, signatures').argument('<alertId>', 'alert id')).action(reportExcursionCommand);
+
+program
+  .command('dashboards')
+  .description('Grafana dashboards as code')
+  .command('export')
+  .description('write Grafana provisioning (InfluxDB and Prometheus datasources, a dashboards provider) and the dashboards as JSON')
+  .requiredOption('--out <dir>', 'output directory (provisioning/ and dashboards/ inside)')
+  .option('--influx-url <url>', 'InfluxDB as Grafana reaches it (default: influx.url, else http://127.0.0.1:8086)')
+  .option('--prometheus-url <url>', 'a Prometheus that scrapes /metrics', 'http://127.0.0.1:9090')
+  .option('--dashboards-path <path>', "where Grafana finds the JSON files", '/var/lib/grafana/dashboards/coldchain')
+  .addOption(configOption())
+  .action(dashboardsExportCommand);
 
 const serviceOptions = (command: Command) =>
   command
