@@ -133,8 +133,14 @@ describe('live board in headless Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-fleet-zh.png'), fullPage: true });
     await page.click('[data-view=devices]');
     await page.waitForSelector('tr[data-device=probe-1]');
+    const admin = { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' };
+    await fetch(`${base}/api/v1/shipments`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'SH-BOARD-1', product: 'Flu vaccine', profile: 'vaccines-2-8', batch: 'L7', quantity: 3, shipper: 'DC', consignee: 'Hospital' }) });
+    await fetch(`${base}/api/v1/shipments/SH-BOARD-1/custody`, { method: 'POST', headers: admin, body: JSON.stringify({ event: 'stored', locationId: 'dc-sh-cold-room-1', at: Date.now() - 3_600_000 }) });
     await page.click('[data-view=shipments]');
-    await page.waitForSelector('section.shipments table');
+    await page.click('tr[data-shipment=SH-BOARD-1]');
+    await page.waitForSelector('.timeline canvas');
+    await expect(page.locator('.report button').count()).resolves.toBe(4);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'board-shipment-zh.png'), fullPage: true });
     await page.click('[data-action=language]');
   });
 

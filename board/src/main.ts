@@ -5,8 +5,6 @@ import { LABELS, savedLang, type Lang } from './i18n.js';
 import { applyAlert, applyReading, setConnected, setOverview, tick, useBoard } from './store.js';
 import { LiveView } from './views/live.js';
 import { AlertsView } from './views/alerts.js';
-import { FleetView } from './views/fleet.js';
-import { ShipmentsView } from './views/shipments.js';
 import { DevicesView } from './views/devices.js';
 import './style.css';
 
@@ -31,6 +29,15 @@ function chime(): void {
     // no audio device: the banner and the title still tell
   }
 }
+
+/** The map (Leaflet) and charts (uPlot) load when their view is first opened: the live view paints sooner. */
+function Lazy({ load, props }: { load: () => Promise<(props: never) => unknown>; props: Record<string, unknown> }) {
+  const [view, setView] = useState<{ component: (props: never) => unknown } | null>(null);
+  useEffect(() => void load().then((component) => setView({ component })), []);
+  return view ? html`<${view.component} ...${props} />` : html`<p class="hint">…</p>`;
+}
+const loadFleet = () => import('./views/fleet.js').then((m) => m.FleetView as (props: never) => unknown);
+const loadShipments = () => import('./views/shipments.js').then((m) => m.ShipmentsView as (props: never) => unknown);
 
 function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo) => void }) {
   const t = LABELS[lang];
@@ -105,8 +112,8 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
     <main>
       ${view === 'live' ? html`<${LiveView} board=${board} t=${t} lang=${lang} />` : null}
       ${view === 'alerts' ? html`<${AlertsView} board=${board} t=${t} session=${session} />` : null}
-      ${view === 'fleet' ? html`<${FleetView} board=${board} t=${t} lang=${lang} />` : null}
-      ${view === 'shipments' ? html`<${ShipmentsView} t=${t} lang=${lang} />` : null}
+      ${view === 'fleet' ? html`<${Lazy} load=${loadFleet} props=${{ board, t, lang }} />` : null}
+      ${view === 'shipments' ? html`<${Lazy} load=${loadShipments} props=${{ t, lang }} />` : null}
       ${view === 'devices' ? html`<${DevicesView} board=${board} t=${t} lang=${lang} />` : null}
     </main>
   </div>`;
