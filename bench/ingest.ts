@@ -129,9 +129,10 @@ async function makeWorkspace(): Promise<Workspace> {
   return { dir, configFile, loadDevices, batchDevices, idleDevices, probe };
 }
 
-async function startOurService(ws: Workspace, influxUrl: string, database: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+async function startOurService(ws: Workspace, influxUrl: string, database: string): Promise<{ port: number; httpPort: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), CLI, 'start', '--config', ws.configFile, '--data-dir', path.join(ws.dir, `data-${database}`), '--mqtt-port', String(port), '--http-port', '0', '--influx-url', influxUrl, '--influx-db', database], {
+  const httpPort = await freePort();
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), CLI, 'start', '--config', ws.configFile, '--data-dir', path.join(ws.dir, `data-${database}`), '--mqtt-port', String(port), '--http-port', String(httpPort), '--influx-url', influxUrl, '--influx-db', database], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'warn' },
   });
@@ -161,6 +162,7 @@ async function startOurService(ws: Workspace, influxUrl: string, database: strin
   });
   return {
     port,
+    httpPort,
     pid: child.pid!,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
@@ -172,6 +174,19 @@ async function startOurService(ws: Workspace, influxUrl: string, database: strin
 
 import { connect } from 'node:net';
 import { reportBenchmark } from './reports.js';
+import { boardBenchmark } from './board.js';
+
+/** The board against our service, signed in as the bench's registry user. */
+async function boardStage(ws: Workspace, influxUrl: string) {
+  const service = await startOurService(ws, influxUrl, 'bench_board');
+  try {
+    const figures = await boardBenchmark(`http://127.0.0.1:${service.httpPort}/`, { user: 'bench', password: PROBE_PASSWORD });
+    progress(`board: initial bundle ${figures.initialBytes} B (gzip ${figures.initialGzipBytes} B), first paint ${figures.firstPaintMs.toFixed(0)} ms (plain page ${figures.anchorFirstPaintMs.toFixed(0)} ms), sign-in → tiles ${figures.signInToTilesMs.toFixed(0)} ms`);
+    return figures;
+  } finally {
+    await service.stop();
+  }
+}
 const require_connect = (port: number) => connect(port, '127.0.0.1');
 
 async function rawInfluxAnchor(url: string): Promise<number> {
@@ -390,6 +405,10 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(await simulatedLoad(ws, influxd.url, SIZES.simulatedDevices, SIZES.simulatedRate, 10))}\n`);
       return;
     }
+    if (only === 'board') {
+      process.stdout.write(`${JSON.stringify(await boardStage(ws, influxd.url))}\n`);
+      return;
+    }
     if (only === 'report') {
       process.stdout.write(`${JSON.stringify(await reportBenchmark(influxd.url, progress))}\n`);
       return;
@@ -432,6 +451,8 @@ async function main(): Promise<void> {
     progress(`raw InfluxDB writes: ${Math.round(rawPointsPerS)} points/s`);
     await sleep(2000);
     const report = await reportBenchmark(influxd.url, progress);
+    await sleep(2000);
+    const board = await boardStage(ws, influxd.url);
 
     const figures = {
       e2e_readings_per_s: Math.round(single.storedPerS),
@@ -454,6 +475,12 @@ async function main(): Promise<void> {
       report_json_ms: Math.round(report.jsonMs),
       report_pdf_ms: Math.round(report.pdfMs),
       report_json_ratio_vs_query: Number((report.jsonMs / report.influxQueryMs).toFixed(2)),
+      board_initial_bytes: board.initialBytes,
+      board_initial_gzip_bytes: board.initialGzipBytes,
+      board_total_bytes: board.totalBytes,
+      board_first_paint_ms: Math.round(board.firstPaintMs),
+      board_first_paint_ratio_vs_plain_page: Number((board.firstPaintMs / board.anchorFirstPaintMs).toFixed(2)),
+      board_sign_in_to_tiles_ms: Math.round(board.signInToTilesMs),
       messages_per_run: SIZES.devices * SIZES.messagesPerDevice,
       connections: SIZES.devices,
       idle_connections: SIZES.idleConnections,
@@ -472,6 +499,9 @@ async function main(): Promise<void> {
       ['InfluxDB query of a 30-day 4-leg shipment (anchor)', `${figures.report_influx_query_ms} ms`, `${figures.report_readings} readings`, ''],
       ['full-chain shipment report, JSON', `${figures.report_json_ms} ms`, `${figures.report_json_ratio_vs_query} × the query`, '< 1000 ms'],
       ['full-chain shipment report, PDF (zh-CN, vector chart)', `${figures.report_pdf_ms} ms`, '', '< 3000 ms'],
+      ['live board bundle, sign-in + live view (map and charts load later)', `${figures.board_initial_bytes} B`, `gzip ${figures.board_initial_gzip_bytes} B; all ${figures.board_total_bytes} B`, ''],
+      ['live board first contentful paint (headless Chromium)', `${figures.board_first_paint_ms} ms`, `${figures.board_first_paint_ratio_vs_plain_page} × a plain page`, ''],
+      ['  sign-in → sensor tiles drawn', `${figures.board_sign_in_to_tiles_ms} ms`, '', ''],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\n${'measurement'.padEnd(width)} | figure               | vs anchor               | target\n`);
