@@ -18,6 +18,15 @@ mqtt:
 http:
   host: 0.0.0.0
   port: 8080
+  # publicUrl: https://coldchain.example.com   # how receivers reach verification links (QR codes on reports)
+
+# The live board at http://<host>:8080/. Map tiles for the fleet view (without: a blank map):
+# board: { tileUrl: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", tileAttribution: "© OpenStreetMap" }
+
+# QA reports: the time zone times are shown in, and the default label language (en or zh-CN).
+reports:
+  timeZone: UTC
+  lang: en
 
 influx:
   # Leave url out to let the service run its own influxd (Debian package "influxdb") under dataDir.
