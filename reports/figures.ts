@@ -104,18 +104,30 @@ export interface SensorAnalysis {
   gaps: Gap[];
 }
 
-const lower = (a: TimedValue | null, value: number, at: number): TimedValue | null => (a === null || value < a.value ? { value, at } : a);
-const higher = (a: TimedValue | null, value: number, at: number): TimedValue | null => (a === null || value > a.value ? { value, at } : a);
+/** The lowest and highest value seen, each with when it was seen. */
+class Extremes {
+  min: TimedValue | null = null;
+  max: TimedValue | null = null;
+
+  add(value: number, at: number): void {
+    if (this.min === null || value < this.min.value) this.min = { value, at };
+    if (this.max === null || value > this.max.value) this.max = { value, at };
+  }
+
+  /** Another set's extremes: its min and max are values of that set, so adding both is exact. */
+  merge(other: { min: TimedValue | null; max: TimedValue | null } | null | undefined): void {
+    if (other?.min) this.add(other.min.value, other.min.at);
+    if (other?.max) this.add(other.max.value, other.max.at);
+  }
+}
 
 export function analyseSensor(series: SensorSeries, window: Interval, band: Band, humidityBand: Band | undefined, activationEnergyKJ: number): SensorAnalysis {
   const { ts, temperature, humidity, seq, intervalMs } = series;
   const gapAfter = 2 * intervalMs;
   const sums = new WeightedSums(activationEnergyKJ);
   const humiditySums = new WeightedSums(activationEnergyKJ);
-  let min: TimedValue | null = null;
-  let max: TimedValue | null = null;
-  let hMin: TimedValue | null = null;
-  let hMax: TimedValue | null = null;
+  const extremes = new Extremes();
+  const humidityExtremes = new Extremes();
   const above: OutOfRangeRun[] = [];
   const below: OutOfRangeRun[] = [];
   const humidityOut: Interval[] = [];
@@ -144,14 +156,12 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
     const held = next - t;
     const weight = Math.min(held, gapAfter);
     sums.add(value, weight);
-    min = lower(min, value, t);
-    max = higher(max, value, t);
+    extremes.add(value, t);
 
     const h = humidity[i]!;
     if (!Number.isNaN(h)) {
       humiditySums.add(h, weight);
-      hMin = lower(hMin, h, t);
-      hMax = higher(hMax, h, t);
+      humidityExtremes.add(h, t);
       if (humidityBand && (h > humidityBand.max || h < humidityBand.min)) humidityOut.push({ start: t, end: next });
     }
 
@@ -181,11 +191,11 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
   const expected = Math.max(0, Math.floor((window.end - window.start) / intervalMs));
   const completeness = completenessOf(expected, n, missingBySequence);
   return {
-    figures: { deviceId: series.deviceId, ...(series.name ? { name: series.name } : {}), intervalMs, readings: n, min, max, mean: sums.mean, mkt: sums.mkt },
+    figures: { deviceId: series.deviceId, ...(series.name ? { name: series.name } : {}), intervalMs, readings: n, min: extremes.min, max: extremes.max, mean: sums.mean, mkt: sums.mkt },
     sums,
     above,
     below,
-    humidity: { sums: humiditySums, min: hMin, max: hMax, outOfRange: humidityOut },
+    humidity: { sums: humiditySums, min: humidityExtremes.min, max: humidityExtremes.max, outOfRange: humidityOut },
     completeness,
     gaps,
   };
@@ -242,17 +252,13 @@ export const round = (value: number, digits: number) => Math.round(value * 10 **
 export function placeFigures(analyses: SensorAnalysis[], window: Interval, band: Band, humidityBand: Band | undefined, locationId: string, activationEnergyKJ: number): Figures & { sums: WeightedSums } {
   const sums = new WeightedSums(activationEnergyKJ);
   const humiditySums = new WeightedSums(activationEnergyKJ);
-  let min: TimedValue | null = null;
-  let max: TimedValue | null = null;
-  let hMin: TimedValue | null = null;
-  let hMax: TimedValue | null = null;
+  const extremes = new Extremes();
+  const humidityExtremes = new Extremes();
   for (const a of analyses) {
     sums.merge(a.sums);
     humiditySums.merge(a.humidity.sums);
-    if (a.figures.min) min = lower(min, a.figures.min.value, a.figures.min.at);
-    if (a.figures.max) max = higher(max, a.figures.max.value, a.figures.max.at);
-    if (a.humidity.min) hMin = lower(hMin, a.humidity.min.value, a.humidity.min.at);
-    if (a.humidity.max) hMax = higher(hMax, a.humidity.max.value, a.humidity.max.at);
+    extremes.merge(a.figures);
+    humidityExtremes.merge(a.humidity);
   }
   const aboveRuns = analyses.flatMap((a) => a.above);
   const belowRuns = analyses.flatMap((a) => a.below);
@@ -267,15 +273,15 @@ export function placeFigures(analyses: SensorAnalysis[], window: Interval, band:
   return {
     readings: sum(analyses.map((a) => a.figures.readings)),
     durationMs: window.end - window.start,
-    min,
-    max,
+    min: extremes.min,
+    max: extremes.max,
     mean: roundOrNull(sums.mean),
     mkt: roundOrNull(sums.mkt),
     timeOutOfRangeMs: totalLength(union([...aboveRuns, ...belowRuns])),
     timeAboveMs,
     timeBelowMs,
     excursions,
-    humidity: hasHumidity ? { min: hMin, max: hMax, mean: roundOrNull(humiditySums.mean), timeOutOfRangeMs: totalLength(union(analyses.flatMap((a) => a.humidity.outOfRange))) } : null,
+    humidity: hasHumidity ? { min: humidityExtremes.min, max: humidityExtremes.max, mean: roundOrNull(humiditySums.mean), timeOutOfRangeMs: totalLength(union(analyses.flatMap((a) => a.humidity.outOfRange))) } : null,
     completeness,
     gaps: analyses.flatMap((a) => a.gaps).sort((a, b) => a.start - b.start),
     sums,
@@ -285,18 +291,14 @@ export function placeFigures(analyses: SensorAnalysis[], window: Interval, band:
 /** The whole shipment: segments never overlap, so times add up and the weighted sums merge. */
 export function combineFigures(parts: Array<Figures & { sums: WeightedSums }>, activationEnergyKJ: number): Figures {
   const sums = new WeightedSums(activationEnergyKJ);
-  let min: TimedValue | null = null;
-  let max: TimedValue | null = null;
-  let hMin: TimedValue | null = null;
-  let hMax: TimedValue | null = null;
+  const extremes = new Extremes();
+  const humidityExtremes = new Extremes();
   let hWeighted = 0;
   let hWeight = 0;
   for (const part of parts) {
     sums.merge(part.sums);
-    if (part.min) min = lower(min, part.min.value, part.min.at);
-    if (part.max) max = higher(max, part.max.value, part.max.at);
-    if (part.humidity?.min) hMin = lower(hMin, part.humidity.min.value, part.humidity.min.at);
-    if (part.humidity?.max) hMax = higher(hMax, part.humidity.max.value, part.humidity.max.at);
+    extremes.merge(part);
+    humidityExtremes.merge(part.humidity);
     if (part.humidity?.mean != null) {
       hWeighted += part.humidity.mean * part.durationMs;
       hWeight += part.durationMs;
@@ -306,15 +308,15 @@ export function combineFigures(parts: Array<Figures & { sums: WeightedSums }>, a
   return {
     readings: sum(parts.map((p) => p.readings)),
     durationMs: sum(parts.map((p) => p.durationMs)),
-    min,
-    max,
+    min: extremes.min,
+    max: extremes.max,
     mean: roundOrNull(sums.mean),
     mkt: roundOrNull(sums.mkt),
     timeOutOfRangeMs: sum(parts.map((p) => p.timeOutOfRangeMs)),
     timeAboveMs: sum(parts.map((p) => p.timeAboveMs)),
     timeBelowMs: sum(parts.map((p) => p.timeBelowMs)),
     excursions: parts.flatMap((p) => p.excursions),
-    humidity: withHumidity.length ? { min: hMin, max: hMax, mean: hWeight ? round(hWeighted / hWeight, 2) : null, timeOutOfRangeMs: sum(withHumidity.map((p) => p.humidity!.timeOutOfRangeMs)) } : null,
+    humidity: withHumidity.length ? { min: humidityExtremes.min, max: humidityExtremes.max, mean: hWeight ? round(hWeighted / hWeight, 2) : null, timeOutOfRangeMs: sum(withHumidity.map((p) => p.humidity!.timeOutOfRangeMs)) } : null,
     completeness: completenessOf(sum(parts.map((p) => p.completeness.expected)), sum(parts.map((p) => p.completeness.present)), sum(parts.map((p) => p.completeness.missingBySequence))),
     gaps: parts.flatMap((p) => p.gaps),
   };

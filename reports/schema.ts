@@ -168,18 +168,21 @@ export const shipmentIdentitySchema = z.object({
 
 export const custodyEventKinds = ['stored', 'loaded', 'unloaded', 'delivered'] as const;
 
-export const reportCustodyEventSchema = z.object({
+/** A custody event as recorded (shipments/ keeps these; never changed once written). */
+export const custodyRecordSchema = z.object({
   id: z.string(),
   event: z.enum(custodyEventKinds),
   locationId: z.string().optional(),
   at: z.number(),
+  recordedAt: z.number(),
   by: z.string(),
   source: z.enum(['api', 'cli', 'mqtt']),
   /** Set when this event corrects an earlier one (which then no longer counts). */
   corrects: z.string().optional(),
-  supersededBy: z.string().optional(),
   note: z.string().optional(),
 });
+
+export const reportCustodyEventSchema = custodyRecordSchema.omit({ recordedAt: true }).extend({ supersededBy: z.string().optional() });
 
 export const segmentSchema = z.object({
   index: z.number().int(),

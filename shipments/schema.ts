@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { identifier } from '../core/config/schema.js';
-import { custodyEventKinds, dispositionDecisions, shipmentIdentitySchema } from '../reports/schema.js';
+import { custodyEventKinds, custodyRecordSchema, dispositionDecisions, shipmentIdentitySchema } from '../reports/schema.js';
 
 /** A point in time as clients send it: epoch ms or ISO 8601 with a zone. */
 export const instantInput = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
@@ -50,17 +50,6 @@ export const linkInputSchema = z.object({
 
 export const shipmentStates = ['created', 'in_storage', 'in_transit', 'delivered'] as const;
 
-export const custodyRecordSchema = z.object({
-  id: z.string(),
-  event: z.enum(custodyEventKinds),
-  locationId: z.string().optional(),
-  at: z.number(),
-  recordedAt: z.number(),
-  by: z.string(),
-  source: z.enum(['api', 'cli', 'mqtt']),
-  corrects: z.string().optional(),
-  note: z.string().optional(),
-});
 
 /** The facts stored in InfluxDB (`shipment_events`): never changed, only added to. */
 export const shipmentFactSchema = z.discriminatedUnion('type', [
