@@ -50,7 +50,6 @@ export const linkInputSchema = z.object({
 
 export const shipmentStates = ['created', 'in_storage', 'in_transit', 'delivered'] as const;
 
-
 /** The facts stored in InfluxDB (`shipment_events`): never changed, only added to. */
 export const shipmentFactSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('created'), shipment: shipmentIdentitySchema }),
