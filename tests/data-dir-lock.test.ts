@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,5 +43,32 @@ describe('data directory lock', () => {
       const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dir, 1500, startAt)));
       expect(outcomes.filter((o) => o === 'locked'), outcomes.join(' | ')).toHaveLength(1);
     }
+  });
+
+  it('lets exactly one of several processes find and take over the same stale lock', async () => {
+    const dead = spawnSync('true').pid!;
+    for (let round = 0; round < 4; round++) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
+      writeFileSync(path.join(dir, 'coldchain.pid'), String(dead));
+      const startAt = Date.now() + 1200;
+      const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dir, 1500, startAt)));
+      expect(outcomes.filter((o) => o === 'locked'), outcomes.join(' | ')).toHaveLength(1);
+      expect(outcomes.filter((o) => o !== 'locked').every((o) => /is in use by another coldchain process \(pid \d+\)/.test(o)), outcomes.join(' | ')).toBe(true);
+      expect(readdirSync(dir)).toEqual([]);
+    }
+  });
+
+  it('takes over a lock whose takeover was abandoned by a process that died in the middle of it', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
+    writeFileSync(path.join(dir, 'coldchain.pid'), String(spawnSync('true').pid!));
+    const guard = path.join(dir, 'coldchain.pid.takeover');
+    writeFileSync(guard, '');
+    const longAgo = new Date(Date.now() - 60_000);
+    utimesSync(guard, longAgo, longAgo);
+    const unlock = lockDataDir(dir);
+    expect(readFileSync(path.join(dir, 'coldchain.pid'), 'utf8')).toBe(String(process.pid));
+    expect(existsSync(guard)).toBe(false);
+    unlock();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
