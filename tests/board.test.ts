@@ -156,4 +156,17 @@ describe('live board in headless Chromium', () => {
     await phone.screenshot({ path: path.join(ARTIFACTS, 'board-phone.png') });
     await phone.close();
   });
+
+  it('scales up on a wall screen', async () => {
+    const wall = await browser.newPage({ viewport: { width: 2560, height: 1440 } });
+    await wall.goto(base);
+    await wall.fill('input[name=user]', 'olga');
+    await wall.fill('input[name=password]', 'olga-password-1');
+    await wall.click('button[type=submit]');
+    await wall.waitForSelector('[data-device=probe-1] .value');
+    const size = await wall.evaluate(() => parseFloat(getComputedStyle(document.querySelector('[data-device=probe-1] .value')!).fontSize));
+    expect(size).toBeGreaterThanOrEqual(40);
+    await wall.screenshot({ path: path.join(ARTIFACTS, 'board-wall.png') });
+    await wall.close();
+  });
 });
