@@ -8,16 +8,22 @@ import type { AcceptedBatch } from '../ingestor/records.js';
 import type { AlertEvent } from '../alerts/book.js';
 
 /**
+ * A client this far behind (a stalled phone, a dead TCP peer) is dropped with a warning; its
+ * EventSource reconnects. Below it, events queue in memory (`res.write` returning false only
+ * means the kernel's buffer is full): a short stall loses nothing, a long one costs at most this.
+ */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/**
  * GET /api/v1/stream: server-sent events for the live board — `reading` for every accepted
  * reading, `alert` for every alert change. Browsers' EventSource cannot send headers, so the
  * bearer token may also come as ?token=.
  */
-/** A client this far behind (a stalled phone, a dead TCP peer) is dropped; its EventSource reconnects. */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
-
 export function streamRoutes(app: FastifyInstance, deps: { registry: () => Registry; pipeline: IngestPipeline; alerts?: AlertService }): void {
   const open = new Set<ServerResponse>();
-  // Streams never end on their own: end them before the server waits for its connections.
+  // Streams never end on their own: end them before the server waits for its connections. An
+  // ended response counts as finished, so server.close() cuts off even a client that stopped
+  // reading and would never take the end.
   app.addHook('preClose', (done) => {
     for (const res of open) res.end();
     done();
@@ -34,6 +40,8 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
     res.write(': coldchain live stream\n\n');
     open.add(res);
     const send = (event: string, data: unknown) => {
+      // Ended at shutdown or dropped: its 'close' (which unsubscribes) may still be on its way.
+      if (res.writableEnded || res.destroyed) return;
       if (res.writableLength > MAX_BUFFERED_BYTES) {
         request.log.warn({ buffered: res.writableLength }, 'live stream client is not reading; dropping it');
         res.destroy();
@@ -47,7 +55,9 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
     const onAlert = (event: AlertEvent) => send('alert', { event: event.event, ...event.alert });
     deps.pipeline.on('accepted', onReadings);
     deps.alerts?.on('event', onAlert);
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const heartbeat = setInterval(() => {
+      if (!res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
+    }, 15_000);
     res.on('close', () => {
       open.delete(res);
       clearInterval(heartbeat);

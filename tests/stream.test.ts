@@ -1,11 +1,16 @@
 import { connect } from 'node:net';
-import { describe, expect, it } from 'vitest';
-import { connectDevice, makeWorkspace, startTestService, unlimitedRate, waitFor } from './helpers/workspace.js';
+import { pino } from 'pino';
+import { describe, expect, inject, it } from 'vitest';
+import { startService } from '../app/service.js';
+import { loadConfig } from '../core/config/load.js';
+import { connectDevice, makeWorkspace, unlimitedRate, waitFor } from './helpers/workspace.js';
 
 describe('live stream (server-sent events)', () => {
   it('pushes readings, refuses strangers, drops a client that stops reading, and does not hold up shutdown', async () => {
     const ws = makeWorkspace({ devices: ['live-1'], yamlPatch: unlimitedRate });
-    const service = await startTestService(ws);
+    const logLines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) });
+    const service = await startService(loadConfig(ws.configFile), { mqttPort: 0, httpPort: 0, influxUrl: inject('influxUrl'), influxDb: ws.database }, log);
     const base = `http://127.0.0.1:${service.httpPort}`;
     try {
       expect((await fetch(`${base}/api/v1/stream`)).status).toBe(401);
@@ -45,6 +50,8 @@ describe('live stream (server-sent events)', () => {
       stalled.resume();
       stalled.on('data', () => undefined);
       await waitFor(async () => closed, Boolean, 10_000, 'the stalled client to be dropped');
+      // One client dropped, one warning: not one per event still in flight when it was cut off.
+      expect(logLines.filter((line) => line.includes('live stream client is not reading; dropping it'))).toHaveLength(1);
       reading = false;
       await device.endAsync();
 
