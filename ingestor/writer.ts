@@ -144,17 +144,28 @@ export class SpoolWriter {
     this.stats.lastError = undefined;
   }
 
-  /** The line is on disk (fsync'ed) before the spool may forget it. */
+  /** The line is on disk (fsync'ed, and the file's name too when this created it) before the spool may forget it. */
   private async deadLetter(err: InfluxError, line: string): Promise<void> {
     this.stats.pointsDropped++;
     this.stats.lastError = err.message;
     this.log.error({ err: err.message, line: line.slice(0, 300) }, 'InfluxDB refused a point for good; it is kept in the dead-letter file');
     const file = await open(this.options.deadLetterFile, 'a');
+    let created: boolean;
     try {
+      created = (await file.stat()).size === 0;
       await file.appendFile(`${JSON.stringify({ at: new Date().toISOString(), error: err.message, lines: line })}\n`);
       await file.sync();
     } finally {
       await file.close();
+    }
+    if (created) {
+      // A new file's directory entry is not covered by the file's own fsync.
+      const dir = await open(path.dirname(this.options.deadLetterFile), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
     }
   }
 

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -116,5 +117,32 @@ describe('the spool writer against a real InfluxDB', () => {
     expect(entries[0]!.lines).toBe(malformed);
     expect(entries[0]!.error).toMatch(/^write failed: HTTP 400: unable to parse/);
     expect(r.writer.stats.pointsDropped).toBe(1);
+  });
+
+  it('has the dead-letter line and the new file\'s name fsync\'ed before it confirms the spool past that line', async () => {
+    const r = await rig(inject('influxUrl'));
+    await r.influx.ensureDatabase(1830 * DAY_MS);
+    // Record, in order, every fsync of a file handle (by the path it refers to) and every confirm.
+    const events: string[] = [];
+    const probe = await open(r.deadLetterFile + '.probe', 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const realSync = proto.sync;
+    proto.sync = function (this: FileHandle) {
+      events.push(`sync ${readlinkSync(`/proc/self/fd/${this.fd}`)}`);
+      return realSync.call(this);
+    };
+    cleanups.push(() => void (proto.sync = realSync));
+    const realConfirm = r.spool.confirm.bind(r.spool);
+    r.spool.confirm = (position, records) => {
+      events.push(`confirm ${records}`);
+      return realConfirm(position, records);
+    };
+    await r.spool.append(['readings,deviceId=dl-1 temperature=', line('dl-1', 1)].join('\n'), 2);
+    started(r);
+    await waitFor(async () => events.some((e) => e.startsWith('confirm')), Boolean, 15_000, 'the spool to be confirmed');
+    expect(existsSync(r.deadLetterFile)).toBe(true);
+    const confirmAt = events.findIndex((e) => e.startsWith('confirm'));
+    expect(events.slice(0, confirmAt)).toEqual([`sync ${r.deadLetterFile}`, `sync ${path.dirname(r.deadLetterFile)}`]);
   });
 });
