@@ -38,11 +38,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function commandOf(pid: number): string {
+/** A process's arguments; empty when it is gone or a zombie (whose cmdline is empty). */
+function argvOf(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw === '' ? [] : raw.replace(/\0$/, '').split('\0');
   } catch {
-    return '';
+    return [];
   }
 }
 
@@ -82,9 +84,21 @@ export class ManagedInfluxd {
     return path.join(this.options.dataDir, 'influxd.pid');
   }
 
+  /** Absolute, so that a left-over is recognised by it whatever directory either run started in. */
+  private get configFile(): string {
+    return path.resolve(this.options.dataDir, 'influxd.conf');
+  }
+
+  /** Our influxd on this data directory: argv is exactly `influxd … -config <our config> …`. */
+  private isOurInfluxd(pid: number): boolean {
+    const argv = argvOf(pid);
+    const config = argv.indexOf('-config');
+    return argv.length > 0 && path.basename(argv[0]!) === 'influxd' && config > 0 && argv[config + 1] === this.configFile;
+  }
+
   private writeConfig(rpcPort: number): string {
-    const dir = this.options.dataDir;
-    const file = path.join(dir, 'influxd.conf');
+    const dir = path.resolve(this.options.dataDir);
+    const file = this.configFile;
     writeFileSync(
       file,
       [
@@ -116,15 +130,18 @@ export class ManagedInfluxd {
     return file;
   }
 
-  private reapOrphan(): void {
+  private async reapOrphan(): Promise<void> {
     if (!existsSync(this.pidFile)) return;
     const pid = Number(readFileSync(this.pidFile, 'utf8'));
     // Only the influxd we started on this data directory (its own config file on the command
-    // line): a recycled pid may belong to anything, even another InfluxDB.
-    const ours = ` -config ${path.join(this.options.dataDir, 'influxd.conf')}`;
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && commandOf(pid).includes('influxd') && `${commandOf(pid)} `.includes(`${ours} `)) {
+    // line): a recycled pid may belong to anything, even another InfluxDB or a program that
+    // merely names our files.
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && this.isOurInfluxd(pid)) {
       this.options.log.warn({ pid }, 'stopping an influxd left over from a previous run');
       process.kill(pid, 'SIGKILL');
+      // The new influxd must not open the data directory while the old one still holds it.
+      for (let i = 0; i < 100 && this.isOurInfluxd(pid); i++) await sleep(50);
+      if (this.isOurInfluxd(pid)) throw new Error(`influxd left over from a previous run (pid ${pid}) did not die within 5 s of SIGKILL; it still holds ${this.options.dataDir}`);
     }
     unlinkSync(this.pidFile);
   }
@@ -135,8 +152,7 @@ export class ManagedInfluxd {
       throw new Error('influxd not found on PATH: install Debian\'s "influxdb" package (apt-get install influxdb), or set influx.url / --influx-url to use an existing InfluxDB');
     }
     mkdirSync(this.options.dataDir, { recursive: true });
-    this.reapOrphan();
-    for (let i = 0; i < 50 && existsSync(this.pidFile); i++) await sleep(100);
+    await this.reapOrphan();
     if (!this.port) this.port = await freePort();
     const rpcPort = await freePort();
     const configFile = this.writeConfig(rpcPort);
