@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { connect, Server, type Socket } from 'node:net';
 import path from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, inject, it } from 'vitest';
+import { startService } from '../app/service.js';
+import { loadConfig } from '../core/config/load.js';
 import { freePort } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, waitFor } from './helpers/workspace.js';
 
@@ -37,6 +40,30 @@ describe('the broker at the open-files limit', () => {
       for (const s of sockets) s.destroy();
       child.kill('SIGTERM');
       await exited;
+    }
+  });
+
+  it('logs a listener error raised after it started listening, instead of throwing it out of the process', async () => {
+    const ws = makeWorkspace({ devices: ['fd-2'] });
+    const logLines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) });
+    const service = await startService(loadConfig(ws.configFile), { mqttPort: 0, httpPort: 0, influxUrl: inject('influxUrl'), influxDb: ws.database }, log);
+    try {
+      // libuv absorbs most EMFILEs on accept itself; the ones it cannot (its reserve descriptor
+      // lost to a thread-pool open) reach the server as this 'error'. The listener itself is
+      // not exposed, so it is found among the process's handles by its port.
+      const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+      const listener = handles.find((h): h is Server => h instanceof Server && (h.address() as { port?: number } | null)?.port === service.mqttPort);
+      expect(listener).toBeDefined();
+      const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
+      expect(() => listener!.emit('error', emfile)).not.toThrow();
+      const logged = logLines.map((l) => JSON.parse(l) as { msg: string; listener?: string; code?: string }).find((l) => l.msg === 'mqtt listener error; still listening');
+      expect(logged).toMatchObject({ listener: 'mqtt.port', code: 'EMFILE' });
+      expect(listener!.listening).toBe(true);
+      const device = await connectDevice(service.mqttPort!, 'fd-2', ws.deviceTokens['fd-2']!);
+      await device.endAsync();
+    } finally {
+      await service.stop();
     }
   });
 });
