@@ -9,10 +9,24 @@ import { sendValidationError } from './errors.js';
 /** InfluxDB keeps nanoseconds in a signed 64-bit integer: 1677-09-21 to 2262-04-11. */
 const INFLUX_MAX_MS = 9_223_372_036_854;
 
-/** A point in time in a query: epoch ms or ISO 8601 with a zone, within what InfluxDB can hold. */
-export const instant = z
-  .union([z.string().regex(/^\d+$/, 'must be epoch milliseconds or ISO 8601 with a zone').transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
-  .refine((ms) => Math.abs(ms) <= INFLUX_MAX_MS, 'is outside the time range InfluxDB can store (1677-09-21 to 2262-04-11)');
+const isoWithZone = z.iso.datetime({ offset: true });
+
+/**
+ * A point in time in a query: epoch ms or ISO 8601 with a zone, within what InfluxDB can hold.
+ * One schema with its own messages: a union would answer a bad value with only "Invalid input".
+ */
+export const instant = z.string().transform((value, ctx) => {
+  const ms = /^\d+$/.test(value) ? Number(value) : isoWithZone.safeParse(value).success ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: `must be epoch milliseconds or ISO 8601 with a zone (2026-11-22T08:00:00+08:00), got ${JSON.stringify(value.slice(0, 64))}` });
+    return z.NEVER;
+  }
+  if (Math.abs(ms) > INFLUX_MAX_MS) {
+    ctx.addIssue({ code: 'custom', message: 'is outside the time range InfluxDB can store (1677-09-21 to 2262-04-11)' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /** from/to (ISO 8601 or epoch ms; default the last 24 h) and a row limit: shared by the time-series routes. */
 export const timeWindowSchema = z

@@ -36,8 +36,16 @@ describe('HTTP API', () => {
     const bad = await fetch(`${base}/api/v1/devices/api-1/readings?from=yesterday&limit=0`, auth);
     expect(bad.status).toBe(400);
     const problems = (await bad.json()).problems as string[];
-    expect(problems.some((p) => p.startsWith('query.from:'))).toBe(true);
+    expect(problems).toContain('query.from: must be epoch milliseconds or ISO 8601 with a zone (2026-11-22T08:00:00+08:00), got "yesterday"');
     expect(problems.some((p) => p.startsWith('query.limit:'))).toBe(true);
+    for (const [query, problem] of [
+      ['to=-5', 'query.to: must be epoch milliseconds or ISO 8601 with a zone (2026-11-22T08:00:00+08:00), got "-5"'],
+      ['from=2026-02-31T00:00:00Z', 'query.from: must be epoch milliseconds or ISO 8601 with a zone (2026-11-22T08:00:00+08:00), got "2026-02-31T00:00:00Z"'],
+    ]) {
+      const response = await fetch(`${base}/api/v1/devices/api-1/readings?${query}`, auth);
+      expect(response.status, query).toBe(400);
+      expect((await response.json()).message).toBe(problem);
+    }
     const inverted = await fetch(`${base}/api/v1/devices/api-1/readings?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z`, auth);
     expect((await inverted.json()).message).toBe('query.from: from must be before to');
     // Times no InfluxDB can hold are the caller's mistake (400), never a server error.
