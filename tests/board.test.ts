@@ -137,6 +137,8 @@ describe('live board in headless Chromium', () => {
     await fetch(`${base}/api/v1/shipments`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'SH-BOARD-1', product: 'Flu vaccine', profile: 'vaccines-2-8', batch: 'L7', quantity: 3, shipper: 'DC', consignee: 'Hospital' }) });
     await fetch(`${base}/api/v1/shipments/SH-BOARD-1/custody`, { method: 'POST', headers: admin, body: JSON.stringify({ event: 'stored', locationId: 'dc-sh-cold-room-1', at: Date.now() - 3_600_000 }) });
     await page.click('[data-view=shipments]');
+    // The demo's own waybill is there too, stored in the cold room since the start.
+    await page.waitForSelector('tr[data-shipment=SH-DEMO-0001]');
     await page.click('tr[data-shipment=SH-BOARD-1]');
     await page.waitForSelector('.timeline canvas');
     await expect(page.locator('.report button').count()).resolves.toBe(4);
