@@ -21,7 +21,7 @@ export function buildDashboards(config: Config): Record<string, Dashboard> {
     'coldchain-live.json': numbered(liveDashboard(config).build()),
     'coldchain-excursions.json': numbered(excursionsDashboard().build()),
     'coldchain-fleet.json': numbered(fleetDashboard(config).build()),
-    'coldchain-quality.json': numbered(qualityDashboard().build()),
+    'coldchain-quality.json': numbered(qualityDashboard(config).build()),
   };
 }
 
@@ -36,6 +36,13 @@ export interface ExportOptions {
 
 /** Grafana provisioning: the two datasources with fixed uids, a dashboards provider, the dashboards. */
 export function exportDashboards(config: Config, options: ExportOptions): string[] {
+  const influx = config.influx;
+  // Secrets stay out of the file: Grafana expands $VARIABLES in provisioning from its own environment.
+  const auth = influx.token || process.env.COLDCHAIN_INFLUX_TOKEN
+    ? { jsonData: { httpHeaderName1: 'Authorization' }, secureJsonData: { httpHeaderValue1: 'Token $COLDCHAIN_INFLUX_TOKEN' } }
+    : influx.username
+      ? { user: influx.username, secureJsonData: { password: '$COLDCHAIN_INFLUX_PASSWORD' } }
+      : {};
   const datasources = {
     apiVersion: 1,
     datasources: [
@@ -44,10 +51,11 @@ export function exportDashboards(config: Config, options: ExportOptions): string
         uid: INFLUX_DATASOURCE.uid,
         type: 'influxdb',
         access: 'proxy',
-        url: options.influxUrl ?? config.influx.url ?? 'http://127.0.0.1:8086',
-        jsonData: { dbName: config.influx.database, httpMode: 'GET', version: 'InfluxQL' },
-        // A 2.x/3.x token goes in secureJsonData (kept out of this file): set it in Grafana or by env.
-        ...(config.influx.token || process.env.COLDCHAIN_INFLUX_TOKEN ? { secureJsonData: { httpHeaderValue1: 'Token $COLDCHAIN_INFLUX_TOKEN' } } : {}),
+        url: options.influxUrl ?? influx.url ?? 'http://127.0.0.1:8086',
+        ...(auth.user ? { user: auth.user } : {}),
+        // Devices report every 1–5 min: a finer $__interval only makes empty buckets.
+        jsonData: { dbName: influx.database, httpMode: 'GET', version: 'InfluxQL', timeInterval: '1m', ...auth.jsonData },
+        ...(auth.secureJsonData ? { secureJsonData: auth.secureJsonData } : {}),
         isDefault: true,
         editable: false,
       },

@@ -45,8 +45,14 @@ export class InfluxQLQueryBuilder implements cog.Builder<cog.Dataquery> {
 
 export const influxql = (query: string) => new InfluxQLQueryBuilder(query);
 
-/** InfluxQL's regex form of a location list, for `"locationId" =~ …`. */
-export const anyOf = (ids: string[]) => `/^(${ids.map((id) => id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|') || 'none'})$/`;
+/** InfluxQL's regex form of an id list, for `"locationId" =~ …`; an empty list matches no tag value. */
+export const anyOf = (ids: string[]) => `/^(${ids.map((id) => id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$/`;
+
+/** Frames of several series (one per device) as one table, for panels that read a single frame. */
+export const MERGE = { id: 'merge', options: {} };
 
 /** Several devices per panel: their names must show. */
 export const deviceLegend = () => new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom);
+
+/** The three place variables in Grafana's regex form (one value, several, or All = `.*`). */
+export const PLACE_FILTER = '"siteId" =~ /^$site$/ AND "locationId" =~ /^$location$/ AND "deviceId" =~ /^$device$/';

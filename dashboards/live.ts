@@ -3,13 +3,13 @@ import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode } from '@grafana/grafana-foundation-sdk/common';
 import type { Config } from '../core/config/schema.js';
-import { INFLUX_DATASOURCE, influxql, deviceLegend } from './influxql.js';
+import { INFLUX_DATASOURCE, PLACE_FILTER, influxql, deviceLegend } from './influxql.js';
 import { placeVariables } from './variables.js';
 
 /** Blue below the product's minimum, green inside, red above: the profile's range, not a guess. */
 export const rangeThresholds = (min: number, max: number) =>
   new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
-    { value: null as unknown as number, color: 'blue' },
+    { value: null, color: 'blue' },
     { value: min, color: 'green' },
     { value: max, color: 'red' },
   ]);
@@ -23,10 +23,12 @@ export function liveDashboard(config: Config) {
     builder.withRow(new RowBuilder(site.name ?? site.id));
     for (const location of site.locations) {
       const { min, max } = profiles.get(location.profile)!.temperature;
-      const where = `"locationId" = '${location.id}' AND "deviceId" =~ /^$device$/ AND $timeFilter`;
+      // The place is fixed per panel; the variables still apply, so choosing a site or a device
+      // empties the other places' panels instead of being silently ignored.
+      const where = `"locationId" = '${location.id}' AND ${PLACE_FILTER} AND $timeFilter`;
       builder.withPanel(
         new TimeseriesPanel()
-      .legend(deviceLegend())
+          .legend(deviceLegend())
           .title(`${location.name ?? location.id} (${min}…${max} °C)`)
           .datasource(INFLUX_DATASOURCE)
           .unit('celsius')
@@ -56,7 +58,7 @@ export function liveDashboard(config: Config) {
       .title('Relative humidity')
       .datasource(INFLUX_DATASOURCE)
       .unit('humidity')
-      .withTarget(influxql('SELECT mean("humidity") FROM "readings" WHERE "siteId" =~ /^$site$/ AND "locationId" =~ /^$location$/ AND $timeFilter GROUP BY time($__interval), "deviceId" fill(none)').refId('A').alias('$tag_deviceId'))
+      .withTarget(influxql(`SELECT mean("humidity") FROM "readings" WHERE ${PLACE_FILTER} AND $timeFilter GROUP BY time($__interval), "deviceId" fill(none)`).refId('A').alias('$tag_deviceId'))
       .height(8)
       .span(24),
   );
