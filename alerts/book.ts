@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertKinds, severities } from '../core/config/alert-rules.js';
+import { signatureRecordSchema } from '../audit/e-signature.js';
 
 export const alertStates = ['pending', 'active', 'acknowledged', 'cleared', 'closed', 'discarded', 'retracted'] as const;
 export const alertEventTypes = ['pending', 'activated', 'cleared', 'discarded', 'retracted', 'acknowledged', 'closed', 'notified', 'notification_failed', 'escalated'] as const;
@@ -22,8 +23,14 @@ export const alertSchema = z.object({
   threshold: z.number(),
   peak: z.number(),
   durationMs: z.number().nullable(),
-  acknowledged: z.object({ by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() }).nullable(),
-  closed: z.object({ by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() }).nullable(),
+  /** Times the condition came back within the fold window after clearing (one alert, not many). */
+  relapses: z.number().default(0),
+  /** Came back more often than the chatter limit allows: a nuisance to fix at its cause. */
+  chattering: z.boolean().default(false),
+  /** The incident (one condition at one place) this alert belongs to. */
+  incidentId: z.string().nullable().default(null),
+  acknowledged: signatureRecordSchema.nullable(),
+  closed: signatureRecordSchema.nullable(),
   /** Highest escalation tier notified so far (0: none yet). */
   tier: z.number(),
   lastNotifiedAt: z.number().nullable(),

@@ -116,7 +116,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
   private onChange(change: AlertChange): void {
     const existing = this.book.get(change.id);
     const { id, kind, severity, deviceId, siteId, locationId, occurredAt, threshold, peak, late, detectedAt } = change;
-    const base: Alert = existing ?? { id, kind, severity, state: 'pending', siteId, locationId, deviceId, occurredAt, activatedAt: null, detectedAt, clearedAt: null, late, threshold, peak, durationMs: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
+    const base: Alert = existing ?? { id, kind, severity, state: 'pending', siteId, locationId, deviceId, occurredAt, activatedAt: null, detectedAt, clearedAt: null, late, threshold, peak, durationMs: null, relapses: 0, chattering: false, incidentId: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
     const conditionState = existing?.state === 'acknowledged' ? 'active' : existing?.state;
     if (existing && (existing.state === 'closed' || (conditionState === change.state && existing.clearedAt === (change.clearedAt ?? null)))) return;
     const alert: Alert = { ...base, severity, peak, late: change.state === 'active' || change.state === 'pending' ? change.late : base.late, activatedAt: change.activatedAt ?? null, clearedAt: change.clearedAt ?? null, durationMs: change.durationMs };

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ApiRole, User } from '../core/config/schema.js';
 import { verifyPassword } from '../core/secrets.js';
 import type { AuditLog } from './audit-log.js';
@@ -9,6 +10,10 @@ export interface Signature {
   meaning: string;
   comment: string;
 }
+
+/** A signature as it is kept on a record: printed name, time and meaning (21 CFR 11.50). */
+export const signatureRecordSchema = z.object({ by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() });
+export type SignatureRecord = z.infer<typeof signatureRecordSchema>;
 
 export class SignatureError extends Error {
   constructor(

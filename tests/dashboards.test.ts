@@ -54,7 +54,7 @@ const influxTargets = (panel: Panel) => (panel.targets ?? []).filter((t) => t.da
 const valuesOf = (series: Series[]) => series.flatMap((s) => s.values.map((row) => String(row[s.columns.indexOf('value')])));
 
 function alertAt(now: number, patch: Partial<Alert> & Pick<Alert, 'id' | 'kind' | 'siteId' | 'locationId' | 'deviceId' | 'threshold' | 'peak'>): Alert {
-  return { severity: 'major', state: 'active', occurredAt: now - 90 * MIN, activatedAt: now - 80 * MIN, detectedAt: now - 80 * MIN, clearedAt: null, late: false, durationMs: null, acknowledged: null, closed: null, tier: 1, lastNotifiedAt: null, ...patch };
+  return { severity: 'major', state: 'active', occurredAt: now - 90 * MIN, activatedAt: now - 80 * MIN, detectedAt: now - 80 * MIN, clearedAt: null, late: false, durationMs: null, relapses: 0, chattering: false, incidentId: null, acknowledged: null, closed: null, tier: 1, lastNotifiedAt: null, ...patch };
 }
 
 describe('Grafana dashboards as code', () => {

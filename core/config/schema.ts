@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationMs } from '../duration.js';
 import { alertRulesSchema, suppressionSchema } from './alert-rules.js';
+import { alarmsSchema } from './alarm-policy.js';
 
 /** Identifiers appear in MQTT topics and InfluxDB tags, so they are kept to a safe alphabet. */
 export const identifier = z
@@ -172,6 +173,7 @@ export const configSchema = z
         webhookRetries: z.number().int().min(0).max(10).default(3),
       })
       .prefault({}),
+    alarms: alarmsSchema.prefault({}),
     profiles: z.array(productProfileSchema).default([]),
     sites: z.array(siteSchema).default([]),
     devices: z.array(deviceSchema).default([]),

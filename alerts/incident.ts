@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { alertKinds, severities } from '../core/config/alert-rules.js';
+import { signatureRecordSchema } from '../audit/e-signature.js';
+
+export const incidentStates = ['active', 'acknowledged', 'cleared', 'closed'] as const;
+
+/** Who shelved an incident's alarms, why, and until when (ISA-18.2: audited and time-limited). */
+export const shelfSchema = z.object({
+  by: z.string(),
+  printedName: z.string(),
+  at: z.number(),
+  until: z.number(),
+  reason: z.string(),
+});
+export type Shelf = z.infer<typeof shelfSchema>;
+
+/**
+ * What people are alarmed about: one condition at one place, however many of its sensors see
+ * it and whichever rules they break (ISA-18.2: one event, one alarm). The per-sensor alerts stay
+ * on record as its members.
+ */
+export const incidentSchema = z.object({
+  id: z.string(),
+  siteId: z.string(),
+  locationId: z.string(),
+  state: z.enum(incidentStates),
+  /** The highest severity among its alerts. */
+  severity: z.enum(severities),
+  /** The member kind that says most about what happened (an excursion before its warning). */
+  headline: z.enum(alertKinds),
+  kinds: z.array(z.enum(alertKinds)),
+  deviceIds: z.array(z.string()),
+  alertIds: z.array(z.string()),
+  /** Device time the first member's condition began. */
+  occurredAt: z.number(),
+  /** Processing time the incident was raised. */
+  detectedAt: z.number(),
+  /** Device time the last member cleared; null while any member is active. */
+  clearedAt: z.number().nullable(),
+  /** Found well after it happened (store-and-forward upload). */
+  late: z.boolean(),
+  /** How people are told, from the notification policy: page (tiers), board only, or the daily digest. */
+  notify: z.enum(['page', 'board', 'digest']),
+  acknowledged: signatureRecordSchema.nullable(),
+  closed: signatureRecordSchema.nullable(),
+  shelved: shelfSchema.nullable(),
+  /** Highest escalation tier notified so far (0: none yet). */
+  tier: z.number(),
+  lastNotifiedAt: z.number().nullable(),
+});
+export type Incident = z.infer<typeof incidentSchema>;
