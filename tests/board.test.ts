@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
+import { editConfig } from '../core/config/edit.js';
 import { freePort } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
@@ -12,6 +13,12 @@ const CLI = path.resolve('dist/cli/main.js');
 const ARTIFACTS = path.resolve('test-artifacts');
 /** Debian's Chromium; these flags keep it from reaching for the network this machine does not have. */
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
+
+/** Codes a person should never read: snake_case identifiers and bare severity codes. */
+async function rawCodes(page: Page): Promise<string[]> {
+  const text = await page.evaluate(() => document.body.innerText);
+  return [...new Set([...text.matchAll(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b(?:info|warning|minor|major|critical)\b/g)].map((m) => m[0]))];
+}
 
 /**
  * The live board in a real browser against the real service (started as `coldchain start --demo`,
@@ -37,6 +44,11 @@ describe('live board in headless Chromium', () => {
           // Alarm at once, so the test need not wait out an activation delay.
           .replace('    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }', '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }')
           .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+    });
+    // Sensors with names, as a site would register them: the board shows names, ids only as detail.
+    editConfig(ws.configFile, (doc) => {
+      doc.setIn(['devices', 0, 'name'], 'Probe by the door');
+      doc.setIn(['devices', 1, 'name'], 'Cargo box rear');
     });
     mqttPort = await freePort();
     const httpPort = await freePort();
@@ -70,6 +82,8 @@ describe('live board in headless Chromium', () => {
     await page.click('button[type=submit]');
     await page.waitForSelector('[data-device=probe-1]');
     await expect(page.locator('[data-device=probe-1] .value').textContent()).resolves.toContain('5.1');
+    await expect(page.locator('[data-device=probe-1] .name').textContent()).resolves.toBe('Probe by the door');
+    await expect(page.locator('.who').textContent()).resolves.toBe('Olga Operator (Operator)');
     // The demo simulator's devices publish too.
     await page.waitForSelector('[data-location=truck-hu-a12345-box] [data-device]', { timeout: 20_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-live.png'), fullPage: true });
@@ -90,15 +104,19 @@ describe('live board in headless Chromium', () => {
     await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 12.3, humidity: 51 }), { qos: 1 });
     await page.waitForSelector('[data-device=probe-1][data-state=alarm]', { timeout: 5000 });
     await page.waitForSelector('[data-banner]', { timeout: 5000 });
-    await expect(page.locator('[data-banner]').textContent()).resolves.toMatch(/unacknowledged alarm\(s\): temperature_high probe-1 \(12\.3 °C\)/);
+    await expect(page.locator('[data-banner]').textContent()).resolves.toMatch(/unacknowledged alarm\(s\): Temperature too high: Probe by the door, Shanghai distribution centre · Cold room 1 \(12\.3 °C\)/);
+    expect(await rawCodes(page)).toEqual([]);
     await expect(page.title()).resolves.toMatch(/^\(\d+\) Cold-chain monitor$/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-excursion.png'), fullPage: true });
   });
 
   it('acknowledges the alarm with the e-signature dialog', async () => {
     await page.click('[data-view=alerts]');
-    const row = page.locator('tr[data-alert]', { hasText: 'probe-1' }).filter({ hasText: 'temperature_high' }).first();
+    const row = page.locator('tr[data-alert]', { hasText: 'Probe by the door' }).filter({ hasText: 'Temperature too high' }).first();
     await row.waitFor();
+    await expect(row.textContent()).resolves.toContain('Shanghai distribution centre · Cold room 1');
+    await expect(row.textContent()).resolves.toContain('12.3 °C');
+    expect(await rawCodes(page)).toEqual([]);
     await expect(row.getAttribute('data-state')).resolves.toBe('active');
     await row.locator('button[data-action=ack]').click();
     await page.fill('.dialog input[name=password]', 'wrong');
@@ -112,7 +130,7 @@ describe('live board in headless Chromium', () => {
     await expect(row.getAttribute('data-state')).resolves.toBe('acknowledged');
     await expect(row.textContent()).resolves.toContain('Olga Operator: door closed, product moved to cold room 2');
     // Acknowledged: it leaves the banner (the warning-band alert of the same reading stays there), the alarm stays open.
-    await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('temperature_high probe-1'));
+    await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('Temperature too high: Probe by the door'));
     const alert = (await (await fetch(`${base}/api/v1/alerts?state=acknowledged`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { alerts: Array<{ deviceId: string; acknowledged: { printedName: string; meaning: string } }> };
     expect(alert.alerts.find((a) => a.deviceId === 'probe-1')?.acknowledged).toMatchObject({ printedName: 'Olga Operator', meaning: 'acknowledged' });
   });
@@ -129,7 +147,10 @@ describe('live board in headless Chromium', () => {
     await page.click('[data-view=fleet]');
     await page.waitForSelector('[data-vehicle=truck-hu-a12345]');
     await page.waitForSelector('.leaflet-container');
-    await page.waitForSelector('path.leaflet-interactive', { timeout: 10_000 });
+    // A drawn track (a device with one position so far draws a zero-length path first).
+    await page.waitForFunction(() => [...document.querySelectorAll('path.leaflet-interactive')].some((p) => /L/.test(p.getAttribute('d') ?? '')), undefined, { timeout: 10_000 });
+    await expect(page.locator('[data-vehicle=truck-hu-a12345]').textContent()).resolves.toContain('Cargo box rear');
+    expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-fleet-zh.png'), fullPage: true });
     await page.click('[data-view=devices]');
     await page.waitForSelector('tr[data-device=probe-1]');
@@ -142,8 +163,36 @@ describe('live board in headless Chromium', () => {
     await page.click('tr[data-shipment=SH-BOARD-1]');
     await page.waitForSelector('.timeline canvas');
     await expect(page.locator('.report button').count()).resolves.toBe(4);
+    await expect(page.locator('tr[data-shipment=SH-BOARD-1]').textContent()).resolves.toContain('在库');
+    await expect(page.locator('tr[data-shipment=SH-BOARD-1]').textContent()).resolves.toContain('Shanghai distribution centre · Cold room 1');
+    expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-shipment-zh.png'), fullPage: true });
     await page.click('[data-action=language]');
+  });
+
+  it('shows no raw code on any view, in English and in Chinese', async () => {
+    // A rejected message, so the devices view has a reason to name.
+    await probe.publishAsync('cc/v1/probe-1/telemetry', '{"ts": 1, "temperature":', { qos: 1 });
+    await waitFor(async () => {
+      const r = (await (await fetch(`${base}/api/v1/overview`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { sites: Array<{ locations: Array<{ devices: Array<{ id: string; rejects24h: { count: number } }> }> }> };
+      return r.sites.flatMap((x) => x.locations.flatMap((l) => l.devices)).find((d) => d.id === 'probe-1')?.rejects24h.count;
+    }, Boolean, 10_000, 'the reject on record');
+    await page.reload();
+    for (const [lang, reason] of [['en', 'Not valid JSON'], ['zh-CN', '非法 JSON']] as const) {
+      if ((await page.evaluate(() => document.documentElement.lang)) !== lang) await page.click('[data-action=language]');
+      await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+      for (const view of ['live', 'alerts', 'fleet', 'shipments', 'devices']) {
+        await page.click(`[data-view=${view}]`);
+        await page.waitForSelector(`section.${view}`);
+        if (view === 'alerts') await page.waitForSelector('tr[data-alert]');
+        if (view === 'shipments') await page.waitForSelector('tr[data-shipment]');
+        if (view === 'devices') await expect(page.locator('tr[data-device=probe-1]').textContent()).resolves.toContain(reason);
+        expect({ lang, view, codes: await rawCodes(page) }).toEqual({ lang, view, codes: [] });
+      }
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'board-devices-zh.png'), fullPage: true });
+    await page.click('[data-action=language]');
+    await page.click('[data-view=live]');
   });
 
   it('is usable on a phone', async () => {

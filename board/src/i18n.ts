@@ -64,6 +64,36 @@ const en = {
   reconnecting: 'reconnecting…',
   language: '中文',
   wrongPassword: 'Wrong user name or password.',
+  site: 'Site',
+  sensors: 'Sensors',
+  late: 'found late',
+  outOfRange: 'out of range',
+  minShort: 'min',
+  role: 'Role',
+  shelve: 'Shelve',
+  unshelve: 'Unshelve',
+  shelvedUntil: 'shelved until',
+  reason: 'Reason',
+  duration: 'For how long',
+  since: 'Since',
+  what: 'What happened',
+  where: 'Where',
+  howFar: 'How far out',
+  action: 'What to do',
+  trend: 'Trend',
+  lastHour: 'Last hour',
+  memberAlerts: 'Sensor alarms',
+  incident: 'Alarm',
+  performance: 'Alarm performance',
+  time: 'Time',
+  mkt: 'MKT',
+  min: 'min',
+  max: 'max',
+  completeness: 'data complete',
+  noIncidents: 'No alarms.',
+  showHistory: 'History',
+  hideHistory: 'Hide history',
+  by: 'by',
 };
 export type Labels = typeof en;
 
@@ -132,6 +162,36 @@ const zhCN: Labels = {
   reconnecting: '重新连接中…',
   language: 'English',
   wrongPassword: '用户名或密码错误。',
+  site: '站点',
+  sensors: '测点',
+  late: '延迟发现',
+  outOfRange: '超出范围',
+  minShort: '分钟',
+  role: '角色',
+  shelve: '搁置',
+  unshelve: '取消搁置',
+  shelvedUntil: '搁置至',
+  reason: '原因',
+  duration: '搁置时长',
+  since: '开始于',
+  what: '发生了什么',
+  where: '位置',
+  howFar: '超出程度',
+  action: '处理措施',
+  trend: '趋势',
+  lastHour: '最近一小时',
+  memberAlerts: '各测点报警',
+  incident: '报警',
+  performance: '报警绩效',
+  time: '时间',
+  mkt: '平均动力学温度',
+  min: '最低',
+  max: '最高',
+  completeness: '数据完整率',
+  noIncidents: '无报警。',
+  showHistory: '记录',
+  hideHistory: '收起记录',
+  by: '由',
 };
 
 export type Lang = 'en' | 'zh-CN';
@@ -150,3 +210,152 @@ export function age(ms: number, lang: Lang): string {
 }
 
 export const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString('sv-SE') : '—');
+
+/**
+ * Every code a person may see (alert kinds, states, severities, custody events, …) in words, in
+ * both languages. Codes stay in the API; the board never prints one.
+ */
+type Words = { en: string; 'zh-CN': string };
+const w = (en: string, zh: string): Words => ({ en, 'zh-CN': zh });
+
+export const CODES = {
+  kind: {
+    temperature_high: w('Temperature too high', '温度超上限'),
+    temperature_low: w('Temperature too low', '温度超下限'),
+    temperature_warning_high: w('Temperature near upper limit', '温度接近上限（临界）'),
+    temperature_warning_low: w('Temperature near lower limit', '温度接近下限（临界）'),
+    humidity_high: w('Humidity too high', '湿度超上限'),
+    humidity_low: w('Humidity too low', '湿度超下限'),
+    cumulative_time_out_of_range: w('Too long out of range in total', '累计超标时间过长'),
+    rate_of_change: w('Temperature changing too fast', '温度变化过快'),
+    door_open: w('Door open too long', '门开启时间过长'),
+    battery_low: w('Battery low', '电量低'),
+    device_silent: w('Sensor not reporting', '测点无数据上报'),
+  },
+  state: {
+    pending: w('Pending', '待定'),
+    active: w('Active', '报警中'),
+    acknowledged: w('Acknowledged', '已确认'),
+    cleared: w('Cleared', '已解除'),
+    closed: w('Closed', '已关闭'),
+    discarded: w('Discarded', '已撤销'),
+    retracted: w('Retracted', '已撤回'),
+    shelved: w('Shelved', '已搁置'),
+  },
+  severity: {
+    info: w('Information', '提示'),
+    warning: w('Warning', '预警'),
+    minor: w('Minor', '一般'),
+    major: w('Major', '严重'),
+    critical: w('Critical', '紧急'),
+  },
+  event: {
+    pending: w('condition began', '出现异常'),
+    activated: w('alarm raised', '报警触发'),
+    cleared: w('cleared', '解除'),
+    discarded: w('discarded (cleared within the delay)', '撤销（延时内恢复）'),
+    retracted: w('retracted', '撤回'),
+    acknowledged: w('acknowledged', '确认'),
+    closed: w('closed', '关闭'),
+    notified: w('notified', '已通知'),
+    notification_failed: w('notification failed', '通知失败'),
+    escalated: w('escalated', '已升级'),
+    shelved: w('shelved', '搁置'),
+    unshelved: w('unshelved', '取消搁置'),
+    raised: w('alarm raised', '报警触发'),
+    joined: w('sensor joined', '测点加入'),
+    reminded: w('reminder sent', '已提醒'),
+  },
+  notify: {
+    page: w('pages people', '通知值班人员'),
+    board: w('board only', '仅看板'),
+    digest: w('daily digest', '每日汇总'),
+  },
+  custody: {
+    stored: w('Stored', '入库'),
+    loaded: w('Loaded', '装车'),
+    unloaded: w('Unloaded', '卸货'),
+    delivered: w('Delivered', '交付'),
+  },
+  shipmentState: {
+    created: w('Created', '已创建'),
+    in_storage: w('In storage', '在库'),
+    in_transit: w('In transit', '运输中'),
+    delivered: w('Delivered', '已交付'),
+  },
+  decision: {
+    released: w('Released', '放行'),
+    quarantined: w('Quarantined', '隔离'),
+    rejected: w('Rejected', '拒收'),
+  },
+  verdict: {
+    within_range: w('Within range', '全程符合温度要求'),
+    excursion: w('Excursion — needs QA review', '存在超标 — 需质量部门审核'),
+  },
+  locationKind: {
+    cold_room: w('Cold room', '冷库'),
+    freezer: w('Freezer', '冷冻库'),
+    ambient_zone: w('Ambient zone', '常温库区'),
+    vehicle_compartment: w('Vehicle compartment', '车厢'),
+  },
+  siteKind: {
+    warehouse: w('Warehouse', '仓库'),
+    vehicle: w('Vehicle', '车辆'),
+  },
+  rejectReason: {
+    malformed_json: w('Not valid JSON', '非法 JSON'),
+    invalid_reading: w('Invalid reading', '读数无效'),
+    impossible_value: w('Physically impossible value', '数值超出物理极限'),
+    timestamp_in_future: w('Time in the future', '时间在未来'),
+    timestamp_too_old: w('Time too old', '时间过旧'),
+    payload_too_large: w('Message too large', '消息过大'),
+    batch_too_large: w('Batch too large', '批量过大'),
+    empty_batch: w('Empty batch', '空批量'),
+    unknown_device: w('Unknown device', '未登记设备'),
+    topic_not_allowed: w('Topic not allowed', '主题不允许'),
+    invalid_custody_event: w('Invalid custody event', '交接事件无效'),
+  },
+  channel: {
+    email: w('e-mail', '邮件'),
+    webhook: w('SMS / webhook', '短信 / 网络回调'),
+    sms: w('SMS', '短信'),
+    mqtt: w('MQTT', 'MQTT'),
+  },
+  actor: {
+    system: w('system', '系统'),
+  },
+  role: {
+    admin: w('Administrator', '管理员'),
+    operator: w('Operator', '操作员'),
+    qa: w('QA', '质量'),
+    viewer: w('Viewer', '只读'),
+  },
+} satisfies Record<string, Record<string, Words>>;
+
+export type CodeTable = keyof typeof CODES;
+
+/** A code in words; an unknown code (a newer server) is still shown without underscores. */
+export function say(table: CodeTable, code: string | null | undefined, lang: Lang): string {
+  if (!code) return '—';
+  const words = (CODES[table] as Record<string, Words>)[code];
+  if (words) return words[lang];
+  const plain = code.replace(/_/g, ' ');
+  return plain.charAt(0).toUpperCase() + plain.slice(1);
+}
+
+const minutes = (ms: number, lang: Lang) => {
+  const m = ms / 60_000;
+  const text = m >= 120 ? `${(m / 60).toFixed(1)} ${lang === 'en' ? 'h' : '小时'}` : `${m < 10 ? m.toFixed(1) : Math.round(m)} ${lang === 'en' ? 'min' : '分钟'}`;
+  return lang === 'en' ? text : text.replace(' ', '');
+};
+
+/** An alert's peak (or threshold) with its unit: °C, %RH, °C/h, %, or a duration for doors and silence. */
+export function amount(kind: string, value: number | null | undefined, lang: Lang): string {
+  if (value == null || !Number.isFinite(value)) return '—';
+  if (kind.startsWith('temperature_')) return `${value.toFixed(1)} °C`;
+  if (kind.startsWith('humidity_')) return `${value.toFixed(0)} %RH`;
+  if (kind === 'rate_of_change') return `${value.toFixed(1)} °C/h`;
+  if (kind === 'battery_low') return `${value.toFixed(0)} %`;
+  if (kind === 'door_open' || kind === 'device_silent' || kind === 'cumulative_time_out_of_range') return minutes(value, lang);
+  return String(value);
+}

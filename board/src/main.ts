@@ -1,7 +1,8 @@
 import { html, render } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, liveStream, savedSession, signIn, signOut, type Overview, type SessionInfo } from './api.js';
-import { LABELS, savedLang, type Lang } from './i18n.js';
+import { amount, LABELS, savedLang, say, type Lang } from './i18n.js';
+import { namesOf } from './names.js';
 import { applyAlert, applyReading, setConnected, setOverview, tick, useBoard } from './store.js';
 import { LiveView } from './views/live.js';
 import { AlertsView } from './views/alerts.js';
@@ -77,6 +78,7 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
       clearInterval(clock);
     };
   }, []);
+  const names = namesOf(board.overview);
   const unacknowledged = [...board.alerts.values()].filter((a) => a.state === 'active' && !a.acknowledged);
   useEffect(() => {
     document.title = unacknowledged.length ? `(${unacknowledged.length}) ${t.title}` : t.title;
@@ -100,20 +102,20 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
         <span class=${`stream ${board.connected ? 'up' : 'down'}`} title=${t.stream}>● ${board.connected ? t.connected : t.reconnecting}</span>
         <button onClick=${toggleMute} data-action="mute">${muted ? t.unmute : t.mute}</button>
         <button onClick=${() => setLang(lang === 'en' ? 'zh-CN' : 'en')} data-action="language">${t.language}</button>
-        <span class="who">${session.fullName} (${session.role})</span>
+        <span class="who">${session.fullName} (${say('role', session.role, lang)})</span>
         <button onClick=${onSignOut}>${t.signOut}</button>
       </div>
     </header>
     ${unacknowledged.length
       ? html`<a class="banner" role="alert" href="#/alerts" data-banner>
-          ⚠ ${unacknowledged.length} ${t.newAlarms}: ${unacknowledged.slice(0, 3).map((a) => `${a.kind} ${a.deviceId} (${a.peak} °C)`).join(' · ')}
+          ⚠ ${unacknowledged.length} ${t.newAlarms}: ${unacknowledged.slice(0, 3).map((a) => `${say('kind', a.kind, lang)}: ${names.device(a.deviceId)}, ${names.place(a.siteId, a.locationId)} (${amount(a.kind, a.peak, lang)})`).join(' · ')}
         </a>`
       : null}
     <main>
       ${view === 'live' ? html`<${LiveView} board=${board} t=${t} lang=${lang} />` : null}
-      ${view === 'alerts' ? html`<${AlertsView} board=${board} t=${t} session=${session} />` : null}
+      ${view === 'alerts' ? html`<${AlertsView} board=${board} t=${t} lang=${lang} session=${session} />` : null}
       ${view === 'fleet' ? html`<${Lazy} load=${loadFleet} props=${{ board, t, lang }} />` : null}
-      ${view === 'shipments' ? html`<${Lazy} load=${loadShipments} props=${{ t, lang }} />` : null}
+      ${view === 'shipments' ? html`<${Lazy} load=${loadShipments} props=${{ board, t, lang }} />` : null}
       ${view === 'devices' ? html`<${DevicesView} board=${board} t=${t} lang=${lang} />` : null}
     </main>
   </div>`;

@@ -2,7 +2,8 @@ import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Alert, type SessionInfo } from '../api.js';
 import { applyAlert, type BoardState } from '../store.js';
-import { when, type Labels } from '../i18n.js';
+import { amount, say, when, type Labels, type Lang } from '../i18n.js';
+import { namesOf } from '../names.js';
 
 interface HistoryEvent {
   event: string;
@@ -17,7 +18,7 @@ interface HistoryEvent {
 }
 
 /** The e-signature dialog: password re-entered, meaning and comment, as 21 CFR Part 11 asks. */
-function SignDialog({ alert, action, session, t, onDone }: { alert: Alert; action: 'ack' | 'close'; session: SessionInfo; t: Labels; onDone: () => void }) {
+function SignDialog({ alert, action, session, t, lang, deviceName, onDone }: { alert: Alert; action: 'ack' | 'close'; session: SessionInfo; t: Labels; lang: Lang; deviceName: string; onDone: () => void }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -36,7 +37,7 @@ function SignDialog({ alert, action, session, t, onDone }: { alert: Alert; actio
   };
   return html`<div class="modal" role="dialog" aria-modal="true" aria-labelledby="sign-title">
     <form class="dialog" onSubmit=${submit}>
-      <h3 id="sign-title">${action === 'ack' ? t.acknowledge : t.close}: ${alert.kind} — ${alert.deviceId}</h3>
+      <h3 id="sign-title">${action === 'ack' ? t.acknowledge : t.close}: ${say('kind', alert.kind, lang)} — ${deviceName}</h3>
       <p class="hint">${t.signatureHint}</p>
       <label>${t.user}<input name="user" value=${`${session.fullName} (${session.user})`} disabled /></label>
       <label>${t.password}<input name="password" type="password" required autocomplete="current-password" /></label>
@@ -48,7 +49,8 @@ function SignDialog({ alert, action, session, t, onDone }: { alert: Alert; actio
   </div>`;
 }
 
-export function AlertsView({ board, t, session }: { board: BoardState; t: Labels; session: SessionInfo }) {
+export function AlertsView({ board, t, lang, session }: { board: BoardState; t: Labels; lang: Lang; session: SessionInfo }) {
+  const names = namesOf(board.overview);
   const [recent, setRecent] = useState<Alert[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [history, setHistory] = useState<HistoryEvent[]>([]);
@@ -71,8 +73,8 @@ export function AlertsView({ board, t, session }: { board: BoardState; t: Labels
       <tbody>
         ${rows.map(
           (a) => html`<tr key=${a.id} data-alert=${a.id} data-state=${a.state} class=${`alert-row state-${a.state}${selected === a.id ? ' selected' : ''}`} onClick=${() => setSelected(a.id)}>
-            <td><span class=${`pill ${a.state}`}>${a.state}</span></td><td>${a.kind}${a.late ? ' (late)' : ''}</td><td>${a.severity}</td><td>${a.deviceId}</td><td>${a.locationId}</td>
-            <td>${when(a.occurredAt)}</td><td>${when(a.clearedAt)}</td><td>${a.peak}</td><td>${a.acknowledged ? `${a.acknowledged.printedName}: ${a.acknowledged.comment}` : '—'}</td>
+            <td><span class=${`pill ${a.state}`}>${say('state', a.state, lang)}</span></td><td>${say('kind', a.kind, lang)}${a.late ? ` (${t.late})` : ''}</td><td>${say('severity', a.severity, lang)}</td><td title=${a.deviceId}>${names.device(a.deviceId)}</td><td>${names.place(a.siteId, a.locationId)}</td>
+            <td>${when(a.occurredAt)}</td><td>${when(a.clearedAt)}</td><td>${amount(a.kind, a.peak, lang)}</td><td>${a.acknowledged ? `${a.acknowledged.printedName}: ${a.acknowledged.comment}` : '—'}</td>
             <td class="actions">
               ${mayAck && !a.acknowledged && (a.state === 'active' || a.state === 'cleared') ? html`<button class="primary" data-action="ack" onClick=${(e: Event) => (e.stopPropagation(), setSigning({ alert: a, action: 'ack' }))}>${t.acknowledge}</button>` : null}
               ${mayClose && a.state !== 'closed' && a.state !== 'pending' ? html`<button data-action="close" onClick=${(e: Event) => (e.stopPropagation(), setSigning({ alert: a, action: 'close' }))}>${t.close}</button>` : null}
@@ -82,8 +84,8 @@ export function AlertsView({ board, t, session }: { board: BoardState; t: Labels
       </tbody>
     </table></div>
     ${selected
-      ? html`<div class="history"><h3>${t.history}: ${selected}</h3><ol>${history.map((e) => html`<li><b>${when(e.at)}</b> ${e.event} — ${e.printedName ?? e.actor}${e.meaning ? ` “${e.meaning}”` : ''}${e.comment ? `: ${e.comment}` : ''}${e.channel ? ` [${e.channel} → ${e.recipient}: ${e.outcome}]` : ''}</li>`)}</ol></div>`
+      ? html`<div class="history"><h3>${t.history}: ${merged.get(selected) ? `${say('kind', merged.get(selected)!.kind, lang)} — ${names.device(merged.get(selected)!.deviceId)}` : ''}</h3><ol>${history.map((e) => html`<li><b>${when(e.at)}</b> ${say('event', e.event, lang)} — ${e.printedName ?? (e.actor === 'system' ? say('actor', e.actor, lang) : e.actor)}${e.meaning ? ` “${e.meaning}”` : ''}${e.comment ? `: ${e.comment}` : ''}${e.channel ? ` [${say('channel', e.channel, lang)} → ${e.recipient}: ${e.outcome}]` : ''}${!e.channel && e.outcome ? ` (${e.outcome})` : ''}</li>`)}</ol></div>`
       : null}
-    ${signing ? html`<${SignDialog} alert=${signing.alert} action=${signing.action} session=${session} t=${t} onDone=${() => setSigning(null)} />` : null}
+    ${signing ? html`<${SignDialog} alert=${signing.alert} action=${signing.action} session=${session} t=${t} lang=${lang} deviceName=${names.device(signing.alert.deviceId)} onDone=${() => setSigning(null)} />` : null}
   </section>`;
 }

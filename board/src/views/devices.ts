@@ -1,5 +1,5 @@
 import { html } from 'htm/preact';
-import { age, type Labels, type Lang } from '../i18n.js';
+import { age, say, type Labels, type Lang } from '../i18n.js';
 import type { BoardState } from '../store.js';
 import { tileState } from '../status.js';
 
@@ -13,10 +13,10 @@ export function DevicesView({ board, t, lang }: { board: BoardState; t: Labels; 
         const state = tileState(device, location, board.alerts, board.now);
         const battery = device.last?.battery ?? device.status.battery;
         return html`<tr key=${device.id} data-device=${device.id}>
-          <td>${device.name}</td><td>${site.name} / ${location.name}</td><td><span class=${`pill state-${state}`}>${t[state]}</span></td>
+          <td title=${device.id}>${device.name}${device.name !== device.id ? html`<br /><small>${device.id}</small>` : null}</td><td>${site.name} · ${location.name}<br /><small>${say('locationKind', location.kind, lang)}</small></td><td><span class=${`pill state-${state}`}>${t[state]}</span></td>
           <td>${device.last ? age(board.now - (device.last.receivedAt ?? device.last.ts), lang) : '—'}</td>
           <td>${battery != null ? `${battery.toFixed(0)} %` : '—'}</td><td>${device.status.firmware ?? '—'}</td>
-          <td class=${device.rejects24h.count ? 'bad' : ''}>${device.rejects24h.count}</td><td>${device.rejects24h.lastReason ? `${device.rejects24h.lastReason}: ${device.rejects24h.lastMessage}` : ''}</td>
+          <td class=${device.rejects24h.count ? 'bad' : ''}>${device.rejects24h.count}</td><td>${device.rejects24h.lastReason ? html`<b>${say('rejectReason', device.rejects24h.lastReason, lang)}</b><br /><small>${device.rejects24h.lastMessage}</small>` : ''}</td>
         </tr>`;
       })}
     </tbody>

@@ -3,15 +3,17 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { api } from '../api.js';
-import { age, type Labels, type Lang } from '../i18n.js';
+import { age, say, type Labels, type Lang } from '../i18n.js';
 import type { BoardState } from '../store.js';
 import { tileState, worst } from '../status.js';
+import { namesOf } from '../names.js';
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
 
 /** Vehicles: last position, compartment temperatures, connectivity, and their tracks on a map. */
 export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
   const vehicles = (board.overview?.sites ?? []).filter((s) => s.kind === 'vehicle');
+  const names = namesOf(board.overview);
   const mapElement = useRef<HTMLDivElement>(null);
   const [settings, setSettings] = useState<{ tileUrl: string | null; tileAttribution: string } | null>(null);
   useEffect(() => void api<{ tileUrl: string | null; tileAttribution: string }>('/api/v1/board-settings').then(setSettings), []);
@@ -29,7 +31,7 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         const track = readings.filter((r) => r.lat != null && r.lon != null).map((r) => L.latLng(r.lat!, r.lon!));
         if (cancelled || !track.length) return;
         L.polyline(track, { color: COLOURS[i % COLOURS.length], weight: 3 }).addTo(map);
-        L.circleMarker(track[track.length - 1]!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 }).bindTooltip(device.name).addTo(map);
+        L.circleMarker(track[track.length - 1]!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 }).bindTooltip(names.device(device.id)).addTo(map);
         track.forEach((p) => bounds.extend(p));
         if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20] });
       }),
@@ -49,10 +51,10 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         const online = devices.some(({ d }) => d.last && board.now - (d.last.receivedAt ?? d.last.ts) < 3 * d.intervalMs);
         const position = devices.map(({ d }) => d.last).find((l) => l?.lat != null);
         return html`<div class=${`vehicle state-${worst(states)}`} key=${vehicle.id} data-vehicle=${vehicle.id}>
-          <h3>${vehicle.name} <small>${vehicle.vehicleType ?? ''} ${vehicle.plate ?? ''}</small></h3>
+          <h3>${vehicle.name} <small>${vehicle.vehicleType ?? say('siteKind', vehicle.kind, lang)} ${vehicle.plate ?? ''}</small></h3>
           <p>${t.connectivity}: <b class=${online ? 'online' : 'offline'}>${online ? t.online : t.offline}</b>${lastSeen ? ` · ${age(board.now - lastSeen, lang)}` : ''}</p>
           <p>${t.lastPosition}: ${position ? `${position.lat!.toFixed(4)}, ${position.lon!.toFixed(4)}` : '—'}</p>
-          <ul>${devices.map(({ d, l }, i) => html`<li class=${`state-${states[i]}`}>${l.name} · ${d.id}: <b>${d.last ? `${d.last.temperature.toFixed(1)} °C` : t.noData}</b> (${l.profile.temperature.min}…${l.profile.temperature.max} °C)</li>`)}</ul>
+          <ul>${devices.map(({ d, l }, i) => html`<li class=${`state-${states[i]}`}>${l.name} · <span title=${d.id}>${names.device(d.id)}</span>: <b>${d.last ? `${d.last.temperature.toFixed(1)} °C` : t.noData}</b> (${l.profile.temperature.min}…${l.profile.temperature.max} °C)</li>`)}</ul>
         </div>`;
       })}
     </div>

@@ -3,10 +3,12 @@ import type { Labels, Lang } from '../i18n.js';
 import { age } from '../i18n.js';
 import type { BoardState } from '../store.js';
 import { sparkPath, tileState, worst } from '../status.js';
+import { namesOf } from '../names.js';
 
 /** Sites → places → sensors, each with its reading now, range, state colour, age and sparkline. */
 export function LiveView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
   const sites = board.overview?.sites ?? [];
+  const names = namesOf(board.overview);
   return html`<section class="live">
     ${sites.map(
       (site) => html`<div class="site" key=${site.id}>
@@ -21,7 +23,7 @@ export function LiveView({ board, t, lang }: { board: BoardState; t: Labels; lan
                   const state = states[i]!;
                   const spark = sparkPath(device.sparkline, location.profile.temperature);
                   return html`<div class=${`tile state-${state}`} key=${device.id} data-device=${device.id} data-state=${state}>
-                    <div class="tile-head"><span class="name" title=${device.name}>${device.id}</span><span class="badge">${t[state]}</span></div>
+                    <div class="tile-head"><span class="name" title=${device.id}>${names.device(device.id)}</span><span class="badge">${t[state]}</span></div>
                     <div class="value">${device.last ? html`${device.last.temperature.toFixed(1)}<small> °C</small>` : t.noData}</div>
                     <div class="sub">
                       ${device.last?.humidity != null ? html`<span>${t.humidity} ${device.last.humidity.toFixed(0)} %RH</span>` : null}

@@ -3,7 +3,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, download } from '../api.js';
-import { when, type Labels, type Lang } from '../i18n.js';
+import { say, when, type Labels, type Lang } from '../i18n.js';
+import { namesOf } from '../names.js';
+import type { BoardState } from '../store.js';
 
 interface ShipmentSummary {
   id: string;
@@ -23,7 +25,7 @@ interface Report {
 }
 
 /** The legs of one shipment on one time axis: every sensor's series, the range, the custody changes. */
-function Timeline({ report }: { report: Report }) {
+function Timeline({ report, deviceName, timeLabel }: { report: Report; deviceName: (id: string) => string; timeLabel: string }) {
   const element = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!element.current || !report.chart.length) return;
@@ -40,7 +42,7 @@ function Timeline({ report }: { report: Report }) {
       {
         width: element.current.clientWidth || 800,
         height: 260,
-        series: [{}, ...report.chart.map((s, i) => ({ label: s.deviceId, stroke: ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'][i % 6], spanGaps: true }))],
+        series: [{ label: timeLabel }, ...report.chart.map((s, i) => ({ label: deviceName(s.deviceId), stroke: ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'][i % 6], spanGaps: true }))],
         axes: [{}, { label: '°C' }],
         hooks: {
           draw: [
@@ -79,7 +81,8 @@ function Timeline({ report }: { report: Report }) {
   return html`<div class="timeline" ref=${element}></div>`;
 }
 
-export function ShipmentsView({ t, lang }: { t: Labels; lang: Lang }) {
+export function ShipmentsView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
+  const names = namesOf(board.overview);
   const [shipments, setShipments] = useState<ShipmentSummary[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [report, setReport] = useState<Report | null>(null);
@@ -88,19 +91,23 @@ export function ShipmentsView({ t, lang }: { t: Labels; lang: Lang }) {
     setReport(null);
     if (selected) void api<Report>(`/api/v1/shipments/${encodeURIComponent(selected)}/report?format=json`).then(setReport);
   }, [selected]);
+  const placeName = (id: string) => {
+    const at = names.locationOf(id);
+    return at ? `${at.site.name} · ${at.location.name}` : id;
+  };
   const get = (format: string) => download(`/api/v1/shipments/${encodeURIComponent(selected!)}/report?format=${format}&lang=${lang}&tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)}`, `shipment-${selected}.${format}`);
   return html`<section class="shipments">
     <div class="scroll"><table>
       <thead><tr><th>${t.waybill}</th><th>${t.product}</th><th>${t.batch}</th><th>${t.consignee}</th><th>${t.state}</th><th>${t.place}</th><th>${t.disposition}</th></tr></thead>
-      <tbody>${shipments.map((s) => html`<tr key=${s.id} data-shipment=${s.id} class=${selected === s.id ? 'selected' : ''} onClick=${() => setSelected(s.id)}><td>${s.id}</td><td>${s.product}</td><td>${s.batch}</td><td>${s.consignee}</td><td>${s.state}</td><td>${s.location ?? '—'}</td><td>${s.disposition ? `${s.disposition.decision} (${s.disposition.printedName})` : t.notReviewed}</td></tr>`)}</tbody>
+      <tbody>${shipments.map((s) => html`<tr key=${s.id} data-shipment=${s.id} class=${selected === s.id ? 'selected' : ''} onClick=${() => setSelected(s.id)}><td>${s.id}</td><td>${s.product}</td><td>${s.batch}</td><td>${s.consignee}</td><td>${say('shipmentState', s.state, lang)}</td><td>${s.location ? placeName(s.location) : '—'}</td><td>${s.disposition ? `${say('decision', s.disposition.decision, lang)} (${s.disposition.printedName})` : t.notReviewed}</td></tr>`)}</tbody>
     </table></div>
     ${selected && report
       ? html`<div class="report">
-          <h3>${selected}: <span class=${`pill ${report.verdict}`}>${report.verdict}</span></h3>
-          <p>MKT ${report.overall.mkt ?? '—'} °C · min ${report.overall.min?.value ?? '—'} · max ${report.overall.max?.value ?? '—'} · ${Math.round(report.overall.timeOutOfRangeMs / 60000)} min out of range · ${report.overall.completeness.percent} %</p>
+          <h3>${selected}: <span class=${`pill ${report.verdict}`}>${say('verdict', report.verdict, lang)}</span></h3>
+          <p>${t.mkt} ${report.overall.mkt ?? '—'} °C · ${t.min} ${report.overall.min?.value ?? '—'} °C · ${t.max} ${report.overall.max?.value ?? '—'} °C · ${t.outOfRange} ${Math.round(report.overall.timeOutOfRangeMs / 60000)} ${t.minShort} · ${t.completeness} ${report.overall.completeness.percent} %</p>
           <h4>${t.timeline}</h4>
-          <${Timeline} report=${report} />
-          <p>${report.segments.map((s) => html`<span class="leg">${s.place.locationName ?? s.place.locationId}: ${when(s.start)} → ${when(s.end)}</span>`)}</p>
+          <${Timeline} report=${report} deviceName=${names.device} timeLabel=${t.time} />
+          <p>${report.segments.map((s) => html`<span class="leg">${s.place.locationName ?? placeName(s.place.locationId)}: ${when(s.start)} → ${when(s.end)}</span>`)}</p>
           <div class="buttons">${['pdf', 'csv', 'html', 'json'].map((f) => html`<button onClick=${() => void get(f)}>${t.download} ${f.toUpperCase()}</button>`)}</div>
         </div>`
       : null}
