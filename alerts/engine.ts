@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Registry } from '../core/registry.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
+import type { DevicePlacement } from '../core/registry.js';
 import { DeviceEvaluator, episodeId, type EvalReading, type EvaluatorState, type Episode } from './evaluator.js';
 
 /** What the engine tells the world: an episode with where it happened and when we found out. */
@@ -63,7 +64,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     const placement = this.registry().device(deviceId);
     if (!placement) return undefined;
     const track: DeviceTrack = {
-      evaluator: new DeviceEvaluator(deviceId, placement.profile, placement.rules, placement.device.interval, placement.location.suppress),
+      evaluator: new DeviceEvaluator(deviceId, placement.profile, placement.rules, placement.device.interval, placement.location.suppress, { windowMs: placement.alarms.foldWindow, chatterCount: placement.alarms.chatterCount }),
       placement: { siteId: placement.site.id, locationId: placement.location.id },
       intervalMs: placement.device.interval,
       readings: [],
@@ -103,13 +104,16 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     for (const track of this.devices.values()) {
       const newest = track.readings.at(-1);
       if (!newest || track.liveSilent) continue;
-      const timeout = this.registry().device(track.evaluator.deviceId)?.rules.silentAfterIntervals ?? 3;
-      const timeoutMs = timeout * track.intervalMs;
-      if (now - track.lastReceivedAt <= timeoutMs) continue;
-      const occurredAt = newest.ts + timeoutMs;
+      const placement = this.registry().device(track.evaluator.deviceId);
+      if (!placement) continue;
+      const { rules } = placement;
+      const gapMs = rules.silentAfterIntervals * track.intervalMs;
+      const offlineMs = offlineAfter(placement);
+      if (now - track.lastReceivedAt <= offlineMs) continue;
+      // The id is the device-time rule's for the same gap, whatever the processing-time delay.
+      const occurredAt = newest.ts + gapMs;
       const id = episodeId(track.evaluator.deviceId, 'device_silent', occurredAt);
-      const severity = this.registry().device(track.evaluator.deviceId)?.rules.severity.silent ?? 'major';
-      const change: AlertChange = { id, kind: 'device_silent', severity, occurredAt, activatedAt: occurredAt, threshold: timeoutMs, peak: now - track.lastReceivedAt, deviceId: track.evaluator.deviceId, ...track.placement, state: 'active', detectedAt: now, late: false, durationMs: null };
+      const change: AlertChange = { id, kind: 'device_silent', severity: rules.severity.silent, occurredAt, activatedAt: occurredAt, lastActivatedAt: occurredAt, threshold: gapMs, peak: now - track.lastReceivedAt, relapses: 0, chattering: false, deviceId: track.evaluator.deviceId, ...track.placement, state: 'active', detectedAt: now, late: false, durationMs: null };
       track.liveSilent = change;
       track.reported.set(id, change);
       this.emit('change', change);
@@ -154,7 +158,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     // Checkpoints sit at multiples of CHECKPOINT_EVERY; readings before `from` did not move.
     const checkpoint = track.checkpoints.filter((c) => c.ts < from).at(-1);
     const start = checkpoint?.index ?? 0;
-    track.evaluator.restore(checkpoint?.state ?? { open: {}, outOfRange: [] });
+    track.evaluator.restore(checkpoint?.state ?? { open: {}, outOfRange: [], recent: [] });
     track.readings = merged.slice(0, start);
     track.checkpoints = track.checkpoints.filter((c) => c.index < start);
     const found = new Set<string>();
@@ -180,9 +184,9 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       const state = episode.discardedAt !== undefined ? 'discarded' : episode.clearedAt !== undefined ? 'cleared' : episode.activatedAt === undefined ? 'pending' : 'active';
       const previous = track.reported.get(episode.id);
       // A replay re-finds what was already reported; only what is new goes out.
-      if (previous && previous.state === state && previous.clearedAt === episode.clearedAt && previous.activatedAt === episode.activatedAt) continue;
+      if (previous && previous.state === state && previous.clearedAt === episode.clearedAt && previous.activatedAt === episode.activatedAt && previous.relapses === episode.relapses) continue;
       const lateAfter = Math.max(2 * track.intervalMs, 60_000);
-      const happenedAt = state === 'cleared' ? episode.clearedAt! : state === 'discarded' ? episode.discardedAt! : (episode.activatedAt ?? episode.occurredAt);
+      const happenedAt = state === 'cleared' ? episode.clearedAt! : state === 'discarded' ? episode.discardedAt! : (episode.lastActivatedAt ?? episode.occurredAt);
       const change: AlertChange = {
         ...episode,
         deviceId: track.evaluator.deviceId,
@@ -212,4 +216,13 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     track.pruned = true;
     track.checkpoints = track.checkpoints.filter((c) => c.index >= keepFrom.index).map((c) => ({ ...c, index: c.index - keepFrom.index }));
   }
+}
+
+/** How long a device may send nothing (processing time) before the communication alarm. */
+export function offlineAfter(placement: DevicePlacement): number {
+  const { rules, device, location } = placement;
+  if (rules.offlineAfter !== undefined) return rules.offlineAfter;
+  const gapMs = rules.silentAfterIntervals * device.interval;
+  // On the road, coverage gaps are normal and devices upload their backlog afterwards.
+  return location.kind === 'vehicle_compartment' ? Math.max(gapMs, 2 * 3_600_000) : gapMs;
 }

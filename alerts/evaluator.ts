@@ -22,6 +22,8 @@ export interface Episode {
   occurredAt: number;
   /** Device time at which the activation delay had elapsed; absent while pending. */
   activatedAt?: number;
+  /** Device time of the latest activation (differs from activatedAt after a relapse). */
+  lastActivatedAt?: number;
   clearedAt?: number;
   /** Device time at which a pending episode ended before its delay elapsed: never an alarm. */
   discardedAt?: number;
@@ -29,10 +31,20 @@ export interface Episode {
   threshold: number;
   /** The worst value seen during the episode. */
   peak: number;
+  /** Times the rule broke again within the fold window after clearing: one alert, counted. */
+  relapses: number;
+  /** Relapsed at least chatterCount − 1 times: a nuisance alarm to fix at its cause. */
+  chattering: boolean;
 }
 
 export const episodeId = (deviceId: string, kind: AlertKind, occurredAt: number) =>
   `al_${createHash('sha256').update(`${deviceId}|${kind}|${occurredAt}`).digest('hex').slice(0, 20)}`;
+
+/** ISA-18.2 folding: a rule that breaks again soon after clearing continues its alert. */
+export interface FoldPolicy {
+  windowMs: number;
+  chatterCount: number;
+}
 
 interface LimitRule {
   kind: AlertKind;
@@ -45,22 +57,50 @@ interface LimitRule {
   value: (r: EvalReading) => number | undefined;
 }
 
+/** An open episode: pending, active, or cleared but still within its fold window. */
+interface OpenEpisode extends Episode {
+  /** While cleared within the fold window: device time the rule started breaking again. */
+  relapseFrom?: number;
+}
+
 /** Plain data only, so a checkpoint is a structuredClone. */
 export interface EvaluatorState {
-  open: Partial<Record<AlertKind, Episode>>;
+  open: Partial<Record<AlertKind, OpenEpisode>>;
   last?: EvalReading;
   /** Out-of-range time contributed by each reading (until the next one), for the cumulative budget. */
   outOfRange: Array<{ ts: number; ms: number }>;
+  /** Recent readings for the rate-of-change regression (only when that rule is on). */
+  recent: Array<{ ts: number; temperature: number }>;
+  doorOpenSince?: number;
 }
+
+/** What a rule says of one reading. */
+interface Verdict {
+  /** The rule is broken by this reading. */
+  breaking: boolean;
+  /** The condition is over (past its deadband): an active alert clears, a pending one is dropped. */
+  clearing: boolean;
+  delayMs: number;
+  /** Worst-so-far update: returns the new peak. */
+  peak: (current: number) => number;
+  severity: Severity;
+  threshold: number;
+}
+
+const DEFAULT_FOLD: FoldPolicy = { windowMs: 30 * 60_000, chatterCount: 3 };
 
 /**
  * The alert rules of one device as a state machine over its readings in device-time order.
  * `feed` returns the episodes whose state changed with that reading. It is pure: the same
  * sequence of readings always yields the same episodes, which is what makes replay deterministic.
+ *
+ * Every rule has a minimum duration (activation delay) and a deadband before it clears; a rule
+ * that breaks again within the fold window after clearing reactivates the same alert (counted as
+ * a relapse, flagged chattering past the limit) instead of raising a new one.
  */
 export class DeviceEvaluator {
   private readonly limits: LimitRule[];
-  state: EvaluatorState = { open: {}, outOfRange: [] };
+  state: EvaluatorState = { open: {}, outOfRange: [], recent: [] };
 
   constructor(
     readonly deviceId: string,
@@ -68,6 +108,7 @@ export class DeviceEvaluator {
     private readonly rules: AlertRules,
     private readonly intervalMs: number,
     private readonly suppressions: Suppression[] = [],
+    private readonly fold: FoldPolicy = DEFAULT_FOLD,
   ) {
     const { temperature, humidity } = ranges;
     const alerts = rules;
@@ -92,109 +133,136 @@ export class DeviceEvaluator {
     }
   }
 
-  private open(kind: AlertKind, severity: Severity, ts: number, threshold: number, peak: number): Episode {
-    const episode: Episode = { id: episodeId(this.deviceId, kind, ts), kind, severity, occurredAt: ts, threshold, peak };
-    this.state.open[kind] = episode;
-    return episode;
-  }
-
-  /** Ends an open episode: an active one clears; a pending one is discarded (it never was an alarm). */
-  private close(kind: AlertKind, ts: number, changed: Episode[]): void {
-    const episode = this.state.open[kind];
-    if (!episode) return;
-    delete this.state.open[kind];
-    if (episode.activatedAt === undefined) episode.discardedAt = ts;
-    else episode.clearedAt = ts;
-    changed.push({ ...episode });
-  }
-
-  /** A rule broken but not for long enough yet: reported as pending, so the board can show it coming. */
-  private pending(episode: Episode, changed: Episode[]): void {
-    changed.push({ ...episode });
-  }
-
-  private activate(episode: Episode, ts: number, changed: Episode[]): void {
-    episode.activatedAt = ts;
-    changed.push({ ...episode });
-  }
-
   /** In a suppression window (defrost, loading) a rule neither opens nor activates an alert. */
   private suppressed(kind: AlertKind, ts: number): boolean {
     return this.suppressions.some((w) => w.kinds.includes(kind) && inSuppression(w, ts));
   }
 
+  /**
+   * One rule's lifecycle for one reading: pending → active (after the delay) → cleared (past the
+   * deadband) → folded back to active if it breaks again for the delay within the fold window.
+   */
+  private step(kind: AlertKind, ts: number, v: Verdict, peakSeed: number, changed: Episode[]): void {
+    let episode = this.state.open[kind];
+    if (episode?.clearedAt !== undefined && ts - episode.clearedAt > this.fold.windowMs) {
+      delete this.state.open[kind];
+      episode = undefined;
+    }
+    const breaking = v.breaking && !this.suppressed(kind, ts);
+    if (!episode) {
+      if (!breaking) return;
+      const opened: OpenEpisode = { id: episodeId(this.deviceId, kind, ts), kind, severity: v.severity, occurredAt: ts, threshold: v.threshold, peak: peakSeed, relapses: 0, chattering: false };
+      this.state.open[kind] = opened;
+      if (v.delayMs === 0) opened.activatedAt = opened.lastActivatedAt = ts;
+      changed.push(this.report(opened));
+      return;
+    }
+    if (episode.clearedAt === undefined) {
+      episode.peak = v.peak(episode.peak);
+      if (v.clearing) {
+        if (episode.activatedAt === undefined) {
+          delete this.state.open[kind];
+          episode.discardedAt = ts;
+        } else episode.clearedAt = ts;
+        changed.push(this.report(episode));
+      } else if (episode.activatedAt === undefined && breaking && ts - episode.occurredAt >= v.delayMs) {
+        episode.activatedAt = episode.lastActivatedAt = ts;
+        changed.push(this.report(episode));
+      }
+      return;
+    }
+    // Cleared, within the fold window.
+    if (!breaking) {
+      if (v.clearing) episode.relapseFrom = undefined;
+      return;
+    }
+    episode.relapseFrom ??= ts;
+    if (ts - episode.relapseFrom < v.delayMs) return;
+    episode.clearedAt = undefined;
+    episode.relapseFrom = undefined;
+    episode.lastActivatedAt = ts;
+    episode.relapses++;
+    episode.chattering = episode.relapses + 1 >= this.fold.chatterCount;
+    episode.peak = v.peak(episode.peak);
+    changed.push(this.report(episode));
+  }
+
+  private report(episode: OpenEpisode): Episode {
+    const { relapseFrom: _internal, ...copy } = episode;
+    return copy;
+  }
+
   private limit(rule: LimitRule, r: EvalReading, changed: Episode[]): void {
     const value = rule.value(r);
     if (value === undefined) return;
-    const beyond = (value - rule.threshold) * rule.direction > 0 && !this.suppressed(rule.kind, r.ts);
-    const cleared = (rule.threshold - value) * rule.direction >= rule.hysteresis;
-    const episode = this.state.open[rule.kind];
-    if (!episode) {
-      if (!beyond) return;
-      const opened = this.open(rule.kind, rule.severity, r.ts, rule.threshold, value);
-      if (rule.delayMs === 0) this.activate(opened, r.ts, changed);
-      else this.pending(opened, changed);
-      return;
-    }
-    if ((value - episode.peak) * rule.direction > 0) episode.peak = value;
-    if (cleared) return this.close(rule.kind, r.ts, changed);
-    if (episode.activatedAt === undefined && beyond && r.ts - episode.occurredAt >= rule.delayMs) this.activate(episode, r.ts, changed);
+    const worse = (current: number) => ((value - current) * rule.direction > 0 ? value : current);
+    this.step(rule.kind, r.ts, { breaking: (value - rule.threshold) * rule.direction > 0, clearing: (rule.threshold - value) * rule.direction >= rule.hysteresis, delayMs: rule.delayMs, peak: worse, severity: rule.severity, threshold: rule.threshold }, value, changed);
   }
 
+  /**
+   * Total time out of range in a sliding window (a stability budget). It alarms when the budget
+   * is spent and the temperature is out of range again; back in range, it clears.
+   */
   private cumulative(r: EvalReading, changed: Episode[]): void {
     const { temperature } = this.ranges;
     const alerts = this.rules;
     const last = this.state.last;
-    if (last && (last.temperature > temperature.max || last.temperature < temperature.min) && !this.suppressed('cumulative_time_out_of_range', last.ts)) {
+    const out = (x: EvalReading) => x.temperature > temperature.max || x.temperature < temperature.min;
+    if (last && out(last) && !this.suppressed('cumulative_time_out_of_range', last.ts)) {
       // A reading stands for the time until the next one, but a gap is not counted as excursion.
       this.state.outOfRange.push({ ts: last.ts, ms: Math.min(r.ts - last.ts, 2 * this.intervalMs) });
     }
     const windowStart = r.ts - alerts.cumulative.window;
     while (this.state.outOfRange.length && this.state.outOfRange[0]!.ts < windowStart) this.state.outOfRange.shift();
     const total = this.state.outOfRange.reduce((sum, c) => sum + c.ms, 0);
-    const episode = this.state.open.cumulative_time_out_of_range;
-    if (total > alerts.cumulative.budget) {
-      if (!episode) this.activate(this.open('cumulative_time_out_of_range', alerts.severity.cumulative, r.ts, alerts.cumulative.budget, total), r.ts, changed);
-      else episode.peak = Math.max(episode.peak, total);
-    } else if (episode) this.close('cumulative_time_out_of_range', r.ts, changed);
+    const spent = total > alerts.cumulative.budget;
+    this.step('cumulative_time_out_of_range', r.ts, { breaking: spent && out(r), clearing: !out(r), delayMs: 0, peak: (p) => Math.max(p, total), severity: alerts.severity.cumulative, threshold: alerts.cumulative.budget }, total, changed);
   }
 
+  /** Least-squares slope of the temperature over the rate window, °C per hour. */
   private rate(r: EvalReading, changed: Episode[]): void {
-    const last = this.state.last;
-    const alerts = this.rules;
-    if (!last || r.ts - last.ts < 60_000 || this.suppressed('rate_of_change', r.ts)) return;
-    const perHour = Math.abs(r.temperature - last.temperature) / ((r.ts - last.ts) / 3_600_000);
-    const episode = this.state.open.rate_of_change;
-    if (perHour > alerts.maxRatePerHour) {
-      if (!episode) this.activate(this.open('rate_of_change', alerts.severity.rate, r.ts, alerts.maxRatePerHour, perHour), r.ts, changed);
-      else episode.peak = Math.max(episode.peak, perHour);
-    } else if (episode) this.close('rate_of_change', r.ts, changed);
+    const max = this.rules.maxRatePerHour;
+    if (max === undefined) return;
+    const window = this.rules.rateWindow;
+    const recent = this.state.recent;
+    recent.push({ ts: r.ts, temperature: r.temperature });
+    while (recent.length && recent[0]!.ts <= r.ts - window) recent.shift();
+    // A slope needs readings across most of the window, not two neighbours.
+    if (recent.length < 3 || r.ts - recent[0]!.ts < (2 * window) / 3) return;
+    let sx = 0;
+    let sy = 0;
+    for (const p of recent) {
+      sx += p.ts - r.ts;
+      sy += p.temperature;
+    }
+    const n = recent.length;
+    const mx = sx / n;
+    const my = sy / n;
+    let sxy = 0;
+    let sxx = 0;
+    for (const p of recent) {
+      const dx = p.ts - r.ts - mx;
+      sxy += dx * (p.temperature - my);
+      sxx += dx * dx;
+    }
+    const perHour = sxx === 0 ? 0 : Math.abs((sxy / sxx) * 3_600_000);
+    this.step('rate_of_change', r.ts, { breaking: perHour > max, clearing: perHour <= 0.8 * max, delayMs: this.rules.rateDelay, peak: (p) => Math.max(p, perHour), severity: this.rules.severity.rate, threshold: max }, perHour, changed);
   }
 
   private door(r: EvalReading, changed: Episode[]): void {
     if (r.door === undefined) return;
     const alerts = this.rules;
-    const episode = this.state.open.door_open;
-    if (!r.door) return this.close('door_open', r.ts, changed);
-    if (!episode) {
-      if (this.suppressed('door_open', r.ts)) return;
-      const opened = this.open('door_open', alerts.severity.door, r.ts, alerts.doorOpenMax, 0);
-      if (alerts.doorOpenMax === 0) this.activate(opened, r.ts, changed);
-      else this.pending(opened, changed);
-      return;
-    }
-    episode.peak = r.ts - episode.occurredAt;
-    if (episode.activatedAt === undefined && episode.peak >= alerts.doorOpenMax) this.activate(episode, r.ts, changed);
+    if (!r.door) this.state.doorOpenSince = undefined;
+    else this.state.doorOpenSince ??= r.ts;
+    const openFor = r.door ? r.ts - this.state.doorOpenSince! : 0;
+    this.step('door_open', r.ts, { breaking: r.door, clearing: !r.door, delayMs: alerts.doorOpenMax, peak: (p) => Math.max(p, openFor), severity: alerts.severity.door, threshold: alerts.doorOpenMax }, openFor, changed);
   }
 
   private battery(r: EvalReading, changed: Episode[]): void {
     if (r.battery === undefined) return;
     const alerts = this.rules;
-    const episode = this.state.open.battery_low;
-    if (r.battery < alerts.lowBattery) {
-      if (!episode) this.activate(this.open('battery_low', alerts.severity.battery, r.ts, alerts.lowBattery, r.battery), r.ts, changed);
-      else episode.peak = Math.min(episode.peak, r.battery);
-    } else if (episode && r.battery >= alerts.lowBattery + 5) this.close('battery_low', r.ts, changed);
+    const level = r.battery;
+    this.step('battery_low', r.ts, { breaking: level < alerts.lowBattery, clearing: level >= alerts.lowBattery + 5, delayMs: 0, peak: (p) => Math.min(p, level), severity: alerts.severity.battery, threshold: alerts.lowBattery }, level, changed);
   }
 
   /** A gap in device time longer than the silence timeout: a communication/power alarm over the gap. */
@@ -203,7 +271,7 @@ export class DeviceEvaluator {
     const timeout = this.rules.silentAfterIntervals * this.intervalMs;
     if (!last || r.ts - last.ts <= timeout) return;
     const occurredAt = last.ts + timeout;
-    changed.push({ id: episodeId(this.deviceId, 'device_silent', occurredAt), kind: 'device_silent', severity: this.rules.severity.silent, occurredAt, activatedAt: occurredAt, clearedAt: r.ts, threshold: timeout, peak: r.ts - last.ts });
+    changed.push({ id: episodeId(this.deviceId, 'device_silent', occurredAt), kind: 'device_silent', severity: this.rules.severity.silent, occurredAt, activatedAt: occurredAt, lastActivatedAt: occurredAt, clearedAt: r.ts, threshold: timeout, peak: r.ts - last.ts, relapses: 0, chattering: false });
   }
 
   /** Feeds the next reading in device-time order; returns the episodes it changed. */

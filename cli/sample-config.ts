@@ -47,10 +47,24 @@ notifications:
   tierDelays: [0s, 15m, 30m]   # tier n is told if nobody acknowledged this long after the alarm
   reminderEvery: 30m
 
+# Alarm management (ISA-18.2). Who is woken by what: page = escalation tiers and reminders,
+# board = the live board's alarm list and banner only, digest = the daily summary e-mail.
+alarms:
+  notify: { critical: page, major: page, minor: board, warning: board, info: digest }
+  digestAt: "08:00"        # local time (reports.timeZone)
+  foldWindow: 30m          # a rule breaking again this soon continues its alert (counted, not a new one)
+  chatterCount: 3          # that many activations within the fold window: flagged chattering
+  incidentMerge: 30m       # one incident per place while its alerts keep coming within this
+  maxShelve: 24h           # shelving is signed, audited and expires by itself
+  # What to do, per kind of alarm (defaults exist for every kind), in English and Chinese:
+  # procedures:
+  #   temperature_high: { en: "Check the door and the cooling unit; call maintenance on 1234.", zh-CN: "检查门和制冷机组；致电维修 1234。" }
+
 # Product profiles: the ranges goods must stay in. Alert rules (all optional, defaults shown):
 #   alerts: { warningBand: 0.5, activationDelay: 10m, clearHysteresis: 0.3,
-#             cumulative: { budget: 60m, window: 24h }, maxRatePerHour: 10, doorOpenMax: 5m,
-#             silentAfterIntervals: 3, lowBattery: 20 }
+#             cumulative: { budget: 60m, window: 24h }, doorOpenMax: 5m,
+#             silentAfterIntervals: 3, lowBattery: 20,
+#             maxRatePerHour: 10 }   # rate of change: off unless set (see alerts/README.md)
 # A location may override them (alerts: {...}) and suppress rules daily, e.g. during defrost:
 #   suppress: [{ reason: defrost, from: "02:00", to: "02:30", utcOffset: "+08:00" }]
 profiles:
@@ -77,7 +91,19 @@ sites:
     #   - { name: QA manager, tier: 2, email: qa@example.com }
     locations:
       - { id: dc-sh-cold-room-1, name: Cold room 1, kind: cold_room, profile: vaccines-2-8, areaM2: 120 }
-      - { id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40 }
+      # The freezer's controller defrosts at 02:00, 08:00, 14:00 and 20:00 local time; the air
+      # rises above −15 °C for a while and pulls back down. Those windows raise no excursion alarm
+      # (the readings are still recorded and reported).
+      - id: dc-sh-freezer-1
+        name: Freezer 1
+        kind: freezer
+        profile: frozen-medicine
+        areaM2: 40
+        suppress:
+          - { reason: defrost, from: "02:00", to: "03:00", utcOffset: "+08:00" }
+          - { reason: defrost, from: "08:00", to: "09:00", utcOffset: "+08:00" }
+          - { reason: defrost, from: "14:00", to: "15:00", utcOffset: "+08:00" }
+          - { reason: defrost, from: "20:00", to: "21:00", utcOffset: "+08:00" }
       - { id: dc-sh-ambient-a, name: Ambient zone A, kind: ambient_zone, profile: room-temperature, areaM2: 600 }
   - id: truck-hu-a12345
     name: Reefer truck 沪A12345

@@ -1,5 +1,6 @@
 import { effectiveRules, type Config, type Device, type Location, type ProductProfile, type Site } from './config/schema.js';
 import type { AlertRules } from './config/alert-rules.js';
+import type { AlarmPolicy } from './config/alarm-policy.js';
 
 export interface DevicePlacement {
   device: Device;
@@ -8,6 +9,7 @@ export interface DevicePlacement {
   profile: ProductProfile;
   /** The profile's alert rules with the location's overrides applied. */
   rules: AlertRules;
+  alarms: AlarmPolicy;
 }
 
 /** Read-only lookups over the registry part of the config; rebuilt whenever the config is reloaded. */
@@ -28,7 +30,7 @@ export class Registry {
       const rules = effectiveRules(profile, placed.location);
       // The config schema has validated the merge; a failure here is a programming error.
       if (!rules.success) throw new Error(`location ${placed.location.id}: alert rules do not validate`);
-      this.devices.set(device.id, { device, site: placed.site, location: placed.location, profile, rules: rules.data });
+      this.devices.set(device.id, { device, site: placed.site, location: placed.location, profile, rules: rules.data, alarms: config.alarms });
     }
   }
 

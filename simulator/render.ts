@@ -3,6 +3,7 @@ import { Rng } from './rng.js';
 import { ThermalSpace, inWindow } from './models/thermal.js';
 import { Route } from './models/route.js';
 import type { Scenario, SensorFault, StoreSpec, VehicleSpec } from './scenario.js';
+import type { DeviceTrace } from './expected-alarms.js';
 
 /** Physics integration step (simulated). */
 export const STEP_MS = 10_000;
@@ -46,6 +47,8 @@ export interface RenderOptions {
   end?: number;
   /** Product profile of each location, for the ground truth. */
   profileByLocation: Map<string, ProductProfile>;
+  /** Keep each device's true state and what it sent, to judge the alarms raised (expected-alarms.ts). */
+  trace?: boolean;
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -95,9 +98,22 @@ function sensed(faults: SensorFault[], offset: number, trueValue: number, stuckA
   return spike && spike.kind === 'spike' ? spike.value : value;
 }
 
+const inRoutine = (routine: StoreSpec['doorRoutine'], offset: number) => !!routine && offset >= routine.at && (offset - routine.at) % routine.every < routine.duration;
+
+/** Defrost heater on: at the end of each cycle from the start, or on the controller's wall clock. */
+function defrosting(defrost: NonNullable<StoreSpec['defrost']>, t: number, offset: number): boolean {
+  if (!defrost.startsAt) return offset % defrost.every >= defrost.every - defrost.duration;
+  const sign = defrost.utcOffset.startsWith('-') ? -1 : 1;
+  const zone = sign * (Number(defrost.utcOffset.slice(1, 3)) * 60 + Number(defrost.utcOffset.slice(4))) * 60_000;
+  const anchor = (Number(defrost.startsAt.slice(0, 2)) * 60 + Number(defrost.startsAt.slice(3))) * 60_000;
+  const sinceStart = (((t + zone - anchor) % defrost.every) + defrost.every) % defrost.every;
+  return sinceStart < defrost.duration;
+}
+
 interface DeviceStream {
   messages: Generator<SimMessage>;
   truth: TruthTracker;
+  trace?: DeviceTrace;
 }
 
 /** Readings held in device buffers right now (coverage gaps), across all devices. */
@@ -112,6 +128,7 @@ function* spaceDevice(
   options: RenderOptions,
   truth: TruthTracker,
   buffered: Buffered,
+  trace?: DeviceTrace,
 ): Generator<SimMessage> {
   const rng = new Rng(`${options.seed}:${device.id}`);
   const space = new ThermalSpace({ setpoint: spec.setpoint, ambient: spec.ambient, timeConstantMs: spec.timeConstant, coolingRatePerHour: spec.coolingRate, hysteresis: spec.hysteresis, humidity: spec.humidity, ambientHumidity: spec.ambientHumidity, initial: spec.initial, doorAirExchange: spec.doorAirExchange });
@@ -131,14 +148,14 @@ function* spaceDevice(
 
   while (options.end === undefined || t < options.end) {
     const offset = t - options.start;
-    const position = route?.at(offset);
-    const doorOpen = position ? position.doorOpen : inWindow(store!.doorOpenings, offset);
+    const position = route?.at(vehicle?.repeatEvery ? offset % vehicle.repeatEvery : offset);
+    const doorOpen = position ? position.doorOpen : inWindow(store!.doorOpenings, offset) || inRoutine(store!.doorRoutine, offset);
     const coolingFailed = inWindow(store?.powerFailures ?? vehicle!.reeferFailures, offset);
-    const defrost = store?.defrost;
-    const heating = defrost && offset % defrost.every >= defrost.every - defrost.duration ? defrost.heatingRate : 0;
+    const heating = store?.defrost && defrosting(store.defrost, t, offset) ? store.defrost.heatingRate : 0;
     space.step(STEP_MS, { doorOpen, coolingFailed, heatingRatePerHour: heating });
     t += STEP_MS;
     truth.observe(t, space.temperature);
+    trace?.steps.push({ t, temperature: space.temperature, humidity: space.humidity(doorOpen), door: doorOpen });
 
     while (nextSample <= t) {
       const sampleOffset = nextSample - options.start;
@@ -158,8 +175,9 @@ function* spaceDevice(
         reading.lon = Math.round(position.lon * 1e5) / 1e5;
         reading.battery = round1(Math.max(0, 100 - (vehicle!.batteryDrainPerDay * sampleOffset) / 86_400_000));
       }
-      if (doorOpen || store?.doorOpenings.length || vehicle) reading.door = doorOpen;
+      if (doorOpen || store?.doorOpenings.length || store?.doorRoutine || vehicle) reading.door = doorOpen;
 
+      trace?.readings.push({ ts: reading.ts, ...(reading.battery !== undefined ? { battery: reading.battery } : {}) });
       const gap = vehicle?.coverageGaps.find((g) => sampleOffset >= g.at && sampleOffset < g.at + g.duration);
       if (gap) {
         backlog.push(reading);
@@ -171,16 +189,19 @@ function* spaceDevice(
         for (let i = 0; i < backlog.length; i += BACKLOG_BATCH) {
           const readings = backlog.slice(i, i + BACKLOG_BATCH);
           buffered.readings -= readings.length;
+          trace?.publishes.push(ts);
           yield { publishAt: ts, deviceId: device.id, locationId: spec.location, readings, batch: true };
         }
         backlog = [];
       }
+      trace?.publishes.push(ts);
       yield { publishAt: ts, deviceId: device.id, locationId: spec.location, readings: [reading], batch: false };
     }
   }
   for (let i = 0; i < backlog.length; i += BACKLOG_BATCH) {
     const readings = backlog.slice(i, i + BACKLOG_BATCH);
     buffered.readings -= readings.length;
+    trace?.publishes.push(options.end!);
     yield { publishAt: options.end!, deviceId: device.id, locationId: spec.location, readings, batch: true };
   }
 }
@@ -256,20 +277,16 @@ function* merge(streams: Array<Generator<SimMessage>>): Generator<SimMessage> {
  * excursions it injects (filled as the stream is consumed). A pure function of scenario, seed
  * and start: the same inputs give the same readings.
  */
-export function renderScenario(scenario: Scenario, options: RenderOptions): { messages: Generator<SimMessage>; groundTruth: () => GroundTruthExcursion[]; buffered: () => number } {
+export function renderScenario(scenario: Scenario, options: RenderOptions): { messages: Generator<SimMessage>; groundTruth: () => GroundTruthExcursion[]; buffered: () => number; traces: () => DeviceTrace[] } {
   const streams: DeviceStream[] = [];
   const buffered: Buffered = { readings: 0 };
   const profileOf = (locationId: string) => options.profileByLocation.get(locationId);
-  for (const store of scenario.stores) {
-    for (const device of store.devices) {
-      const truth = new TruthTracker(device.id, store.location, profileOf(store.location));
-      streams.push({ truth, messages: spaceDevice('store', store, device, options, truth, buffered) });
-    }
-  }
-  for (const vehicle of scenario.vehicles) {
-    for (const device of vehicle.devices) {
-      const truth = new TruthTracker(device.id, vehicle.location, profileOf(vehicle.location));
-      streams.push({ truth, messages: spaceDevice('vehicle', vehicle, device, options, truth, buffered) });
+  const spaces = [...scenario.stores.map((spec) => ['store', spec] as const), ...scenario.vehicles.map((spec) => ['vehicle', spec] as const)];
+  for (const [kind, spec] of spaces) {
+    for (const device of spec.devices) {
+      const truth = new TruthTracker(device.id, spec.location, profileOf(spec.location));
+      const trace: DeviceTrace | undefined = options.trace ? { deviceId: device.id, locationId: spec.location, intervalMs: device.interval, noise: spec.noise, steps: [], readings: [], publishes: [] } : undefined;
+      streams.push({ truth, trace, messages: spaceDevice(kind, spec, device, options, truth, buffered, trace) });
     }
   }
   const load = scenario.load;
@@ -281,6 +298,7 @@ export function renderScenario(scenario: Scenario, options: RenderOptions): { me
   return {
     messages: merge(streams.map((s) => s.messages)),
     buffered: () => buffered.readings,
+    traces: () => streams.flatMap((s) => (s.trace ? [s.trace] : [])),
     groundTruth: () => streams.flatMap((s) => s.truth.excursions).sort((a, b) => a.occurredAt.localeCompare(b.occurredAt) || a.deviceId.localeCompare(b.deviceId)),
   };
 }

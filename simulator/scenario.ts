@@ -44,8 +44,19 @@ const storeSchema = z.object({
   location: identifier,
   devices: z.array(simDevice).min(1),
   ...thermal,
-  defrost: z.object({ every: durationMs, duration: durationMs, heatingRate: z.number().positive() }).optional(),
+  defrost: z
+    .object({
+      every: durationMs,
+      duration: durationMs,
+      heatingRate: z.number().positive(),
+      /** Local wall-clock time of one defrost start (controllers run on a clock); without it, cycles count from the scenario start. */
+      startsAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM').optional(),
+      utcOffset: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'write an offset as +HH:MM').default('+00:00'),
+    })
+    .optional(),
   doorOpenings: z.array(window).default([]),
+  /** Routine door openings (picking, put-away): `duration` every `every`, from `at`. */
+  doorRoutine: z.object({ every: durationMs, duration: durationMs, at: durationMs.prefault('0s') }).optional(),
   powerFailures: z.array(window).default([]),
   faults: z.array(sensorFault).default([]),
 });
@@ -58,6 +69,8 @@ const vehicleSchema = z.object({
   ...thermal,
   route: z.array(waypoint).min(2),
   speedKmh: z.number().positive().default(60),
+  /** The route starts over this long after each start (a daily delivery round). */
+  repeatEvery: durationMs.optional(),
   reeferFailures: z.array(window).default([]),
   /** Tunnels and rural roads: devices buffer and upload the backlog when coverage returns. */
   coverageGaps: z.array(window).default([]),
@@ -103,7 +116,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const BUILT_IN_DIR = [path.join(here, 'scenarios'), path.join(here, '..', '..', 'simulator', 'scenarios')].find((dir) => existsSync(dir)) ?? path.join(here, 'scenarios');
 
 export function builtInScenarios(): string[] {
-  return ['demo', 'door-left-open', 'freezer-defrost', 'power-outage', 'reefer-failure-in-tunnel', 'long-haul-with-coverage-gaps', 'load'];
+  return ['demo', 'door-left-open', 'freezer-defrost', 'power-outage', 'reefer-failure-in-tunnel', 'long-haul-with-coverage-gaps', 'cold-room-week', 'freezer-week', 'reefer-week', 'load'];
 }
 
 /** A shipped scenario by name, or a scenario file (YAML or JSON). */

@@ -30,12 +30,14 @@ function run(feeds: Array<{ device?: string; readings: Reading[]; at?: number }>
   return changes;
 }
 const of = (changes: AlertChange[], kind: string) => changes.filter((c) => c.kind === kind);
+/** The sample freezer's entry, from its id to the last of its defrost windows. */
+const FREEZER = /      - id: dc-sh-freezer-1\n[\s\S]*?from: "20:00"[^\n]*\n/;
 const steady = (n: number, t = 5) => Array.from({ length: n }, () => t);
 
 describe('per-location rules and suppression windows', () => {
   const overridden = new Registry(
     parseConfigText(
-      SAMPLE_CONFIG.replace('{ id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40 }', '{ id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40, alerts: { activationDelay: 0s, severity: { excursion: critical } }, suppress: [{ reason: defrost, from: "02:00", to: "02:30", utcOffset: "+08:00" }] }').replace(
+      SAMPLE_CONFIG.replace(FREEZER, '      - { id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40, alerts: { activationDelay: 0s, severity: { excursion: critical } }, suppress: [{ reason: defrost, from: "02:00", to: "02:30", utcOffset: "+08:00" }] }\n').replace(
         'devices: []',
         `devices:\n  - { id: fz-s1, location: dc-sh-freezer-1, interval: 1m, tokenHash: "sha256:${'2'.repeat(64)}" }`,
       ),
@@ -66,7 +68,7 @@ describe('per-location rules and suppression windows', () => {
   });
 
   it('an invalid override names the location key', () => {
-    expect(() => parseConfigText(SAMPLE_CONFIG.replace('profile: frozen-medicine, areaM2: 40 }', 'profile: frozen-medicine, areaM2: 40, alerts: { activationDelay: soon } }'), 'cfg')).toThrow(/sites\[0\]\.locations\[1\]\.alerts\.activationDelay: "soon" is not a duration/);
+    expect(() => parseConfigText(SAMPLE_CONFIG.replace('        areaM2: 40\n', '        areaM2: 40\n        alerts: { activationDelay: soon }\n'), 'cfg')).toThrow(/sites\[0\]\.locations\[1\]\.alerts\.activationDelay: "soon" is not a duration/);
   });
 });
 

@@ -33,11 +33,26 @@ export const alertRulesSchema = z.object({
   humidityHysteresis: z.number().min(0).default(2),
   /** Total time out of range allowed within a sliding window (stability budget). */
   cumulative: z.object({ budget: durationMs, window: durationMs }).prefault({ budget: '60m', window: '24h' }),
-  /** Fastest plausible change, °C per hour, between readings at least a minute apart. */
-  maxRatePerHour: z.number().positive().default(10),
+  /**
+   * Rate of change, °C per hour, judged as the least-squares slope over `rateWindow` and held for
+   * `rateDelay`. Off unless set: a compressor cycle or a door opening changes the temperature
+   * 10–30 °C/h for minutes as part of normal operation, and a change that matters reaches the
+   * warning band (临界值) within minutes anyway, so by default it would only double alarms.
+   * Turn it on where the rate itself harms (thermal shock) or as an early compressor-failure sign.
+   */
+  maxRatePerHour: z.number().positive().optional(),
+  rateWindow: durationMs.prefault('15m'),
+  rateDelay: durationMs.prefault('5m'),
   doorOpenMax: durationMs.prefault('5m'),
   /** No reading for this many reporting intervals (device time) raises a communication/power alarm. */
   silentAfterIntervals: z.number().min(1).default(3),
+  /**
+   * Nothing received for this long (processing time) raises the communication alarm while it
+   * lasts. Default: silentAfterIntervals reporting intervals; 2 h in vehicle compartments, where
+   * devices buffer through tunnels and rural roads and upload afterwards (their device-time gaps
+   * are still judged when the backlog arrives).
+   */
+  offlineAfter: durationMs.optional(),
   lowBattery: z.number().min(0).max(100).default(20),
   severity: z
     .object({
