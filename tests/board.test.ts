@@ -104,7 +104,7 @@ describe('live board in headless Chromium', () => {
     await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 12.3, humidity: 51 }), { qos: 1 });
     await page.waitForSelector('[data-device=probe-1][data-state=alarm]', { timeout: 5000 });
     await page.waitForSelector('[data-banner]', { timeout: 5000 });
-    await expect(page.locator('[data-banner]').textContent()).resolves.toMatch(/unacknowledged alarm\(s\): Temperature too high: Probe by the door, Shanghai distribution centre · Cold room 1 \(12\.3 °C\)/);
+    await expect(page.locator('[data-banner]').textContent()).resolves.toMatch(/unacknowledged alarm\(s\): Temperature above range: Probe by the door, Shanghai distribution centre · Cold room 1 \(12\.3 °C\)/);
     expect(await rawCodes(page)).toEqual([]);
     await expect(page.title()).resolves.toMatch(/^\(\d+\) Cold-chain monitor$/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-excursion.png'), fullPage: true });
@@ -112,7 +112,7 @@ describe('live board in headless Chromium', () => {
 
   it('acknowledges the alarm with the e-signature dialog', async () => {
     await page.click('[data-view=alerts]');
-    const row = page.locator('tr[data-alert]', { hasText: 'Probe by the door' }).filter({ hasText: 'Temperature too high' }).first();
+    const row = page.locator('tr[data-alert]', { hasText: 'Probe by the door' }).filter({ hasText: 'Temperature above range' }).first();
     await row.waitFor();
     await expect(row.textContent()).resolves.toContain('Shanghai distribution centre · Cold room 1');
     await expect(row.textContent()).resolves.toContain('12.3 °C');
@@ -130,7 +130,7 @@ describe('live board in headless Chromium', () => {
     await expect(row.getAttribute('data-state')).resolves.toBe('acknowledged');
     await expect(row.textContent()).resolves.toContain('Olga Operator: door closed, product moved to cold room 2');
     // Acknowledged: it leaves the banner (the warning-band alert of the same reading stays there), the alarm stays open.
-    await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('Temperature too high: Probe by the door'));
+    await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('Temperature above range: Probe by the door'));
     const alert = (await (await fetch(`${base}/api/v1/alerts?state=acknowledged`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { alerts: Array<{ deviceId: string; acknowledged: { printedName: string; meaning: string } }> };
     expect(alert.alerts.find((a) => a.deviceId === 'probe-1')?.acknowledged).toMatchObject({ printedName: 'Olga Operator', meaning: 'acknowledged' });
   });

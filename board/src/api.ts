@@ -69,12 +69,13 @@ export async function download(path: string, filename: string): Promise<void> {
 }
 
 /** Server-sent events; EventSource cannot send headers, so the token goes in the query. */
-export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Alert) => void, onState: (connected: boolean) => void): () => void {
+export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Alert) => void, onState: (connected: boolean) => void, onIncident?: (i: IncidentView) => void): () => void {
   const session = savedSession();
   if (!session) return () => undefined;
   const source = new EventSource(`/api/v1/stream?token=${encodeURIComponent(session.token)}`);
   source.addEventListener('reading', (e) => onReading(JSON.parse((e as MessageEvent<string>).data) as LiveReading));
   source.addEventListener('alert', (e) => onAlert(JSON.parse((e as MessageEvent<string>).data) as Alert));
+  source.addEventListener('incident', (e) => onIncident?.(JSON.parse((e as MessageEvent<string>).data) as IncidentView));
   source.onopen = () => onState(true);
   source.onerror = () => onState(false);
   return () => source.close();
@@ -151,4 +152,44 @@ export interface Overview {
   generatedAt: number;
   sites: SiteView[];
   alerts: Alert[];
+  /** Open incidents (absent from a server without them: the board then works on alerts). */
+  incidents?: IncidentView[];
+  /** The alarm policy's limits the board needs (shelving up to maxShelveMs); optional. */
+  alarms?: { maxShelveMs?: number };
+}
+
+/** One alarm as people see it: one condition at one place (alerts/incident.ts), with its text in both languages. */
+export interface IncidentView {
+  id: string;
+  siteId: string;
+  locationId: string;
+  siteName: string;
+  locationName: string;
+  state: 'active' | 'acknowledged' | 'cleared' | 'closed';
+  severity: string;
+  headline: string;
+  kinds: string[];
+  deviceIds: string[];
+  alertIds: string[];
+  occurredAt: number;
+  detectedAt: number;
+  clearedAt: number | null;
+  late: boolean;
+  notify: 'page' | 'board' | 'digest';
+  acknowledged: Signature | null;
+  closed: Signature | null;
+  shelved: { by: string; printedName: string; at: number; until: number; reason: string } | null;
+  tier: number;
+  lastNotifiedAt: number | null;
+  text: { en: AlarmText; 'zh-CN': AlarmText };
+}
+
+export interface AlarmText {
+  title: string;
+  what: string;
+  where: string;
+  since: string;
+  howFar: string;
+  action: string;
+  trend: string;
 }

@@ -85,6 +85,10 @@ const en = {
   memberAlerts: 'Sensor alarms',
   incident: 'Alarm',
   performance: 'Alarm performance',
+  meaningAck: 'acknowledged',
+  meaningClose: 'closed after review',
+  meaningShelve: 'shelved: known cause, being handled',
+  meaningUnshelve: 'unshelved',
   time: 'Time',
   mkt: 'MKT',
   min: 'min',
@@ -183,6 +187,10 @@ const zhCN: Labels = {
   memberAlerts: '各测点报警',
   incident: '报警',
   performance: '报警绩效',
+  meaningAck: '已确认报警',
+  meaningClose: '审核后关闭',
+  meaningShelve: '搁置：原因已知，正在处理',
+  meaningUnshelve: '取消搁置',
   time: '时间',
   mkt: '平均动力学温度',
   min: '最低',
@@ -212,6 +220,10 @@ export function age(ms: number, lang: Lang): string {
 export const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString('sv-SE') : '—');
 
 /**
+ * Kinds, severities, states and place kinds use the words of alerts/text.ts (the alarm messages),
+ * copied rather than imported: that module's runtime zod schema and node-only type imports would
+ * put zod in the initial bundle and break this build's type check.
+ *
  * Every code a person may see (alert kinds, states, severities, custody events, …) in words, in
  * both languages. Codes stay in the API; the board never prints one.
  */
@@ -220,25 +232,25 @@ const w = (en: string, zh: string): Words => ({ en, 'zh-CN': zh });
 
 export const CODES = {
   kind: {
-    temperature_high: w('Temperature too high', '温度超上限'),
-    temperature_low: w('Temperature too low', '温度超下限'),
-    temperature_warning_high: w('Temperature near upper limit', '温度接近上限（临界）'),
-    temperature_warning_low: w('Temperature near lower limit', '温度接近下限（临界）'),
-    humidity_high: w('Humidity too high', '湿度超上限'),
-    humidity_low: w('Humidity too low', '湿度超下限'),
-    cumulative_time_out_of_range: w('Too long out of range in total', '累计超标时间过长'),
+    temperature_high: w('Temperature above range', '温度超上限'),
+    temperature_low: w('Temperature below range', '温度超下限'),
+    temperature_warning_high: w('Temperature near the upper limit', '温度接近上限（临界值）'),
+    temperature_warning_low: w('Temperature near the lower limit', '温度接近下限（临界值）'),
+    humidity_high: w('Humidity above range', '湿度超上限'),
+    humidity_low: w('Humidity below range', '湿度超下限'),
+    cumulative_time_out_of_range: w('Too much time out of range', '累计超标时间超限'),
     rate_of_change: w('Temperature changing too fast', '温度变化过快'),
-    door_open: w('Door open too long', '门开启时间过长'),
-    battery_low: w('Battery low', '电量低'),
-    device_silent: w('Sensor not reporting', '测点无数据上报'),
+    door_open: w('Door open too long', '开门时间过长'),
+    battery_low: w('Sensor battery low', '传感器电量低'),
+    device_silent: w('Sensor not reporting', '传感器无数据（通讯或供电中断）'),
   },
   state: {
-    pending: w('Pending', '待定'),
+    pending: w('Pending', '待触发'),
     active: w('Active', '报警中'),
     acknowledged: w('Acknowledged', '已确认'),
-    cleared: w('Cleared', '已解除'),
+    cleared: w('Cleared', '已恢复'),
     closed: w('Closed', '已关闭'),
-    discarded: w('Discarded', '已撤销'),
+    discarded: w('Recovered within the delay', '延时内已恢复'),
     retracted: w('Retracted', '已撤回'),
     shelved: w('Shelved', '已搁置'),
   },

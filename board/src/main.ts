@@ -3,13 +3,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, liveStream, savedSession, signIn, signOut, type Overview, type SessionInfo } from './api.js';
 import { amount, LABELS, savedLang, say, type Lang } from './i18n.js';
 import { namesOf } from './names.js';
-import { applyAlert, applyReading, setConnected, setOverview, tick, useBoard } from './store.js';
+import { applyAlert, applyIncident, applyReading, setConnected, setOverview, tick, useBoard } from './store.js';
+import { byUrgency, needsSomeone } from './incidents.js';
 import { LiveView } from './views/live.js';
-import { AlertsView } from './views/alerts.js';
 import { DevicesView } from './views/devices.js';
+import { Lazy } from './lazy.js';
 import './style.css';
 
-const VIEWS = ['live', 'alerts', 'fleet', 'shipments', 'devices'] as const;
+const VIEWS = ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance'] as const;
 type View = (typeof VIEWS)[number];
 const viewOf = (): View => (VIEWS as readonly string[]).includes(location.hash.slice(2)) ? (location.hash.slice(2) as View) : 'live';
 
@@ -31,13 +32,10 @@ function chime(): void {
   }
 }
 
-/** The map (Leaflet) and charts (uPlot) load when their view is first opened: the live view paints sooner. */
-function Lazy({ load, props }: { load: () => Promise<(props: never) => unknown>; props: Record<string, unknown> }) {
-  const [view, setView] = useState<{ component: (props: never) => unknown } | null>(null);
-  useEffect(() => void load().then((component) => setView({ component })), []);
-  return view ? html`<${view.component} ...${props} />` : html`<p class="hint">…</p>`;
-}
 const loadFleet = () => import('./views/fleet.js').then((m) => m.FleetView as (props: never) => unknown);
+const loadAlerts = () => import('./views/alerts.js').then((m) => m.AlertsView as (props: never) => unknown);
+const loadIncidents = () => import('./views/incidents.js').then((m) => m.IncidentsView as (props: never) => unknown);
+const loadPerformance = () => import('./views/performance.js').then((m) => m.PerformanceView as (props: never) => unknown);
 const loadShipments = () => import('./views/shipments.js').then((m) => m.ShipmentsView as (props: never) => unknown);
 
 function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo) => void }) {
@@ -70,7 +68,7 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
     const onHash = () => setView(viewOf());
     addEventListener('hashchange', onHash);
     void api<Overview>('/api/v1/overview').then(setOverview);
-    const close = liveStream(applyReading, applyAlert, setConnected);
+    const close = liveStream(applyReading, applyAlert, setConnected, applyIncident);
     const clock = setInterval(tick, 5000);
     return () => {
       removeEventListener('hashchange', onHash);
@@ -79,17 +77,24 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
     };
   }, []);
   const names = namesOf(board.overview);
-  const unacknowledged = [...board.alerts.values()].filter((a) => a.state === 'active' && !a.acknowledged);
+  // What needs someone now: with incidents, one line per incident nobody acknowledged or shelved
+  // (ISA-18.2: one event, one alarm); a server without incidents, per alert as before.
+  const alarming: Array<{ id: string; line: string }> = board.incidents
+    ? [...board.incidents.values()].filter((i) => needsSomeone(i, board.now)).sort(byUrgency(board.now)).map((i) => ({ id: i.id, line: i.text[lang].title }))
+    : [...board.alerts.values()]
+        .filter((a) => a.state === 'active' && !a.acknowledged)
+        .map((a) => ({ id: a.id, line: `${say('kind', a.kind, lang)}: ${names.device(a.deviceId)}, ${names.place(a.siteId, a.locationId)} (${amount(a.kind, a.peak, lang)})` }));
+  const openCount = board.incidents ? board.incidents.size : board.alerts.size;
   useEffect(() => {
-    document.title = unacknowledged.length ? `(${unacknowledged.length}) ${t.title}` : t.title;
-  }, [unacknowledged.length, lang]);
+    document.title = alarming.length ? `(${alarming.length}) ${t.title}` : t.title;
+  }, [alarming.length, lang]);
   const [heard, setHeard] = useState(new Set<string>());
   useEffect(() => {
-    const fresh = unacknowledged.filter((a) => !heard.has(a.id));
+    const fresh = alarming.filter((a) => !heard.has(a.id));
     if (!fresh.length) return;
     setHeard(new Set([...heard, ...fresh.map((a) => a.id)]));
     if (!muted) chime();
-  }, [unacknowledged.map((a) => a.id).join()]);
+  }, [alarming.map((a) => a.id).join()]);
   const toggleMute = () => {
     localStorage.setItem('coldchain.muted', muted ? '0' : '1');
     setMuted(!muted);
@@ -97,7 +102,9 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
   return html`<div class="board">
     <header>
       <h1>${t.title}</h1>
-      <nav>${VIEWS.map((v) => html`<a href=${`#/${v}`} class=${view === v ? 'active' : ''} data-view=${v}>${t[v]}${v === 'alerts' && board.alerts.size ? html` <span class="count">${board.alerts.size}</span>` : null}</a>`)}</nav>
+      <nav>${VIEWS.filter((v) => v !== 'performance' || session.role !== 'viewer').map(
+        (v) => html`<a href=${`#/${v}`} class=${view === v ? 'active' : ''} data-view=${v}>${t[v]}${v === 'alerts' && alarming.length ? html` <span class="count" data-count>${alarming.length}</span>` : v === 'alerts' && openCount ? html` <span class="count quiet" data-count>${openCount}</span>` : null}</a>`,
+      )}</nav>
       <div class="tools">
         <span class=${`stream ${board.connected ? 'up' : 'down'}`} title=${t.stream}>● ${board.connected ? t.connected : t.reconnecting}</span>
         <button onClick=${toggleMute} data-action="mute">${muted ? t.unmute : t.mute}</button>
@@ -106,17 +113,18 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
         <button onClick=${onSignOut}>${t.signOut}</button>
       </div>
     </header>
-    ${unacknowledged.length
+    ${alarming.length
       ? html`<a class="banner" role="alert" href="#/alerts" data-banner>
-          ⚠ ${unacknowledged.length} ${t.newAlarms}: ${unacknowledged.slice(0, 3).map((a) => `${say('kind', a.kind, lang)}: ${names.device(a.deviceId)}, ${names.place(a.siteId, a.locationId)} (${amount(a.kind, a.peak, lang)})`).join(' · ')}
+          ⚠ ${alarming.length} ${t.newAlarms}: ${alarming.slice(0, 3).map((a) => a.line).join(' · ')}${alarming.length > 3 ? ' …' : ''}
         </a>`
       : null}
     <main>
       ${view === 'live' ? html`<${LiveView} board=${board} t=${t} lang=${lang} />` : null}
-      ${view === 'alerts' ? html`<${AlertsView} board=${board} t=${t} lang=${lang} session=${session} />` : null}
+      ${view === 'alerts' && board.overview ? html`<${Lazy} key=${board.incidents ? 'incidents' : 'alerts'} load=${board.incidents ? loadIncidents : loadAlerts} props=${{ board, t, lang, session }} />` : null}
       ${view === 'fleet' ? html`<${Lazy} load=${loadFleet} props=${{ board, t, lang }} />` : null}
       ${view === 'shipments' ? html`<${Lazy} load=${loadShipments} props=${{ board, t, lang }} />` : null}
       ${view === 'devices' ? html`<${DevicesView} board=${board} t=${t} lang=${lang} />` : null}
+      ${view === 'performance' ? html`<${Lazy} load=${loadPerformance} props=${{ board, t, lang }} />` : null}
     </main>
   </div>`;
 }

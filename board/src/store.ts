@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Alert, LiveReading, Overview } from './api.js';
+import type { Alert, IncidentView, LiveReading, Overview } from './api.js';
 
 /** The board's one piece of shared state: the overview, kept current by the live stream. */
 export interface BoardState {
   overview: Overview | null;
   alerts: Map<string, Alert>;
+  /** Open incidents; null when the server has none to give (the board then works on alerts). */
+  incidents: Map<string, IncidentView> | null;
   connected: boolean;
   now: number;
 }
@@ -12,7 +14,7 @@ export interface BoardState {
 const OPEN = new Set(['pending', 'active', 'acknowledged', 'cleared']);
 const SPARK_MAX = 400;
 
-let state: BoardState = { overview: null, alerts: new Map(), connected: false, now: Date.now() };
+let state: BoardState = { overview: null, alerts: new Map(), incidents: null, connected: false, now: Date.now() };
 const listeners = new Set<() => void>();
 const notify = () => listeners.forEach((l) => l());
 
@@ -27,7 +29,7 @@ export function useBoard(): BoardState {
 }
 
 export function setOverview(overview: Overview): void {
-  state = { ...state, overview, alerts: new Map(overview.alerts.map((a) => [a.id, a])) };
+  state = { ...state, overview, alerts: new Map(overview.alerts.map((a) => [a.id, a])), incidents: overview.incidents ? new Map(overview.incidents.map((i) => [i.id, i])) : null };
   notify();
 }
 
@@ -48,6 +50,15 @@ export function applyAlert(alert: Alert): void {
   if (OPEN.has(alert.state)) alerts.set(alert.id, alert);
   else alerts.delete(alert.id);
   state = { ...state, alerts };
+  notify();
+}
+
+/** An incident from the stream or a signature's answer; a closed one leaves the open set. */
+export function applyIncident(incident: IncidentView): void {
+  const incidents = new Map(state.incidents ?? []);
+  if (incident.state === 'closed') incidents.delete(incident.id);
+  else incidents.set(incident.id, incident);
+  state = { ...state, incidents };
   notify();
 }
 

@@ -1,6 +1,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, type Alert, type SessionInfo } from '../api.js';
+import { api, type Alert, type SessionInfo } from '../api.js';
+import { SignDialog } from './sign.js';
 import { applyAlert, type BoardState } from '../store.js';
 import { amount, say, when, type Labels, type Lang } from '../i18n.js';
 import { namesOf } from '../names.js';
@@ -15,38 +16,6 @@ interface HistoryEvent {
   channel?: string;
   recipient?: string;
   outcome?: string;
-}
-
-/** The e-signature dialog: password re-entered, meaning and comment, as 21 CFR Part 11 asks. */
-function SignDialog({ alert, action, session, t, lang, deviceName, onDone }: { alert: Alert; action: 'ack' | 'close'; session: SessionInfo; t: Labels; lang: Lang; deviceName: string; onDone: () => void }) {
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    const form = new FormData(e.target as HTMLFormElement);
-    setBusy(true);
-    try {
-      const { alert: updated } = await api<{ alert: Alert }>(`/api/v1/alerts/${encodeURIComponent(alert.id)}/${action}`, { method: 'POST', body: { user: session.user, password: form.get('password'), meaning: form.get('meaning'), comment: form.get('comment') } });
-      applyAlert(updated);
-      onDone();
-    } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? t.wrongPassword : (err as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return html`<div class="modal" role="dialog" aria-modal="true" aria-labelledby="sign-title">
-    <form class="dialog" onSubmit=${submit}>
-      <h3 id="sign-title">${action === 'ack' ? t.acknowledge : t.close}: ${say('kind', alert.kind, lang)} — ${deviceName}</h3>
-      <p class="hint">${t.signatureHint}</p>
-      <label>${t.user}<input name="user" value=${`${session.fullName} (${session.user})`} disabled /></label>
-      <label>${t.password}<input name="password" type="password" required autocomplete="current-password" /></label>
-      <label>${t.meaning}<input name="meaning" required minlength="3" value=${action === 'ack' ? 'acknowledged' : 'closed after review'} /></label>
-      <label>${t.comment}<textarea name="comment" required rows="3"></textarea></label>
-      ${error ? html`<p class="error" role="alert">${error}</p>` : null}
-      <div class="buttons"><button type="button" onClick=${onDone}>${t.cancel}</button><button type="submit" class="primary" disabled=${busy}>${t.sign}</button></div>
-    </form>
-  </div>`;
 }
 
 export function AlertsView({ board, t, lang, session }: { board: BoardState; t: Labels; lang: Lang; session: SessionInfo }) {
@@ -86,6 +55,19 @@ export function AlertsView({ board, t, lang, session }: { board: BoardState; t: 
     ${selected
       ? html`<div class="history"><h3>${t.history}: ${merged.get(selected) ? `${say('kind', merged.get(selected)!.kind, lang)} — ${names.device(merged.get(selected)!.deviceId)}` : ''}</h3><ol>${history.map((e) => html`<li><b>${when(e.at)}</b> ${say('event', e.event, lang)} — ${e.printedName ?? (e.actor === 'system' ? say('actor', e.actor, lang) : e.actor)}${e.meaning ? ` “${e.meaning}”` : ''}${e.comment ? `: ${e.comment}` : ''}${e.channel ? ` [${say('channel', e.channel, lang)} → ${e.recipient}: ${e.outcome}]` : ''}${!e.channel && e.outcome ? ` (${e.outcome})` : ''}</li>`)}</ol></div>`
       : null}
-    ${signing ? html`<${SignDialog} alert=${signing.alert} action=${signing.action} session=${session} t=${t} lang=${lang} deviceName=${names.device(signing.alert.deviceId)} onDone=${() => setSigning(null)} />` : null}
+    ${signing
+      ? html`<${SignDialog}
+          request=${{
+            title: `${signing.action === 'ack' ? t.acknowledge : t.close}: ${say('kind', signing.alert.kind, lang)} — ${names.device(signing.alert.deviceId)}`,
+            path: `/api/v1/alerts/${encodeURIComponent(signing.alert.id)}/${signing.action}`,
+            meaning: signing.action === 'ack' ? t.meaningAck : t.meaningClose,
+            onSigned: (r: { alert: Alert }) => applyAlert(r.alert),
+          }}
+          session=${session}
+          t=${t}
+          lang=${lang}
+          onDone=${() => setSigning(null)}
+        />`
+      : null}
   </section>`;
 }
