@@ -226,7 +226,8 @@ const spanOf = (a: Alert, now: number) => Math.max(0, a.durationMs ?? (a.cleared
 
 /** The worst figure of one alert; door and silence grow while open, which `peak` only catches up with on changes. */
 function figureOf(a: Alert, now: number): number {
-  if (a.kind === 'door_open') return Math.max(a.peak, spanOf(a, now));
+  // A folded door alert spans its relapses and the closed time between them: then only the peak is the longest opening.
+  if (a.kind === 'door_open') return a.relapses > 0 ? a.peak : Math.max(a.peak, spanOf(a, now));
   // device_silent: occurredAt is the last reading + the timeout, so the gap runs from occurredAt − threshold.
   if (a.kind === 'device_silent') return Math.max(a.peak, (a.clearedAt ?? now) - (a.occurredAt - a.threshold));
   return a.peak;

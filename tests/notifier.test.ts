@@ -1,0 +1,199 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SMTPServer } from 'smtp-server';
+import { pino } from 'pino';
+import type { Alert } from '../alerts/book.js';
+import type { Incident } from '../alerts/incident.js';
+import { Notifier } from '../alerts/notifier.js';
+import { describeIncident, type AlarmContext } from '../alerts/text.js';
+import type { Config } from '../core/config/schema.js';
+import { freePort } from '../storage/influxd.js';
+
+const MIN = 60_000;
+const now = Date.UTC(2024, 4, 1, 6, 30);
+interface Mail { to: string[]; subject: string; text: string }
+
+/** Enough MIME for nodemailer's single-part text mails: encoded-word headers, QP or base64 bodies. */
+function decodeMail(raw: string): { subject: string; text: string } {
+  const split = raw.indexOf('\r\n\r\n');
+  const headers = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
+  const header = (name: string) => new RegExp(`^${name}: (.*)$`, 'mi').exec(headers)?.[1] ?? '';
+  const words = (value: string) =>
+    value.replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_m, enc: string, data: string) =>
+      enc.toLowerCase() === 'b' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_q, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'),
+    );
+  const body = raw.slice(split + 4);
+  const encoding = header('Content-Transfer-Encoding').toLowerCase();
+  const text =
+    encoding === 'base64'
+      ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')
+      : encoding === 'quoted-printable'
+        ? Buffer.from(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_q, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8')
+        : body;
+  return { subject: words(header('Subject')), text: text.replace(/\r\n/g, '\n') };
+}
+
+function mailServer(mails: Mail[], options: { starttls: boolean }): SMTPServer {
+  return new SMTPServer({
+    authOptional: true,
+    ...(options.starttls ? {} : { disabledCommands: ['STARTTLS'] }),
+    logger: false,
+    onData(stream, session, callback) {
+      let raw = '';
+      stream.setEncoding('latin1');
+      stream.on('data', (d: string) => (raw += d));
+      stream.on('end', () => {
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), ...decodeMail(raw) });
+        callback();
+      });
+    },
+  });
+}
+
+const notifications = (smtpPort: number): Config['notifications'] => ({ smtp: { host: '127.0.0.1', port: smtpPort, secure: false, from: 'coldchain <alerts@dc.example>' }, tierDelays: [0], reminderEvery: 30 * MIN, webhookRetries: 0 });
+
+const ctx: AlarmContext = {
+  siteName: 'Shanghai distribution centre',
+  locationName: '冷库 1',
+  locationKind: 'cold_room',
+  deviceNames: { 'room-1': 'Probe by the door', 'room-2': 'Probe at the back' },
+  range: { temperature: { min: 2, max: 8 } },
+  trend: [{ deviceId: 'room-1', points: Array.from({ length: 61 }, (_, i) => [now - 60 * MIN + i * MIN, 6.8 + (2.3 * i) / 60] as [number, number]) }],
+  timeZone: 'Asia/Shanghai',
+  now,
+};
+
+const member = (id: string, deviceId: string, peak: number): Alert => ({ id, kind: 'temperature_high', severity: 'major', state: 'active', siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', deviceId, occurredAt: now - 25 * MIN, activatedAt: now - 15 * MIN, detectedAt: now - 15 * MIN, clearedAt: null, late: false, threshold: 8, peak, durationMs: null, relapses: 0, chattering: false, incidentId: 'in_7f3a', acknowledged: null, closed: null, tier: 1, lastNotifiedAt: null });
+const members = [member('al_a', 'room-1', 9.4), member('al_b', 'room-2', 9.9)];
+const incident: Incident = { id: 'in_7f3a', siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', state: 'active', severity: 'major', headline: 'temperature_high', kinds: ['temperature_high'], deviceIds: ['room-1', 'room-2'], alertIds: ['al_a', 'al_b'], occurredAt: now - 25 * MIN, detectedAt: now - 15 * MIN, clearedAt: null, late: false, notify: 'page', acknowledged: null, closed: null, shelved: null, tier: 1, lastNotifiedAt: null };
+const text = { en: describeIncident(incident, members, ctx, 'en'), 'zh-CN': describeIncident(incident, members, ctx, 'zh-CN') };
+
+describe('notifier: incidents by e-mail and webhook, the daily digest, verified SMTP TLS', () => {
+  const mails: Mail[] = [];
+  const hooks: Array<{ path: string; body: any }> = [];
+  let smtp: SMTPServer;
+  let smtpPort: number;
+  let webhook: Server;
+  let hookUrl: string;
+  let notifier: Notifier;
+  const log = pino({ level: 'silent' });
+
+  beforeAll(async () => {
+    smtpPort = await freePort();
+    smtp = mailServer(mails, { starttls: false });
+    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
+    webhook = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d));
+      req.on('end', () => {
+        hooks.push({ path: req.url ?? '', body: JSON.parse(body) });
+        res.writeHead(204).end();
+      });
+    });
+    const port = await new Promise<number>((r) => webhook.listen(0, '127.0.0.1', () => r((webhook.address() as { port: number }).port)));
+    hookUrl = `http://127.0.0.1:${port}`;
+    notifier = new Notifier(notifications(smtpPort), log, 'https://cold.example.com/');
+  });
+  afterAll(() => {
+    notifier?.close();
+    smtp?.close();
+    webhook?.close();
+  });
+
+  it('an incident reaches e-mail (English title as subject, both languages in the body) and the webhook (incident and text)', async () => {
+    const attempts = await notifier.notify(incident, text, [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }, { name: 'Duty phone', tier: 1, webhook: `${hookUrl}/sms` }], 'tier 1');
+    expect(attempts.map((a) => [a.channel, a.ok])).toEqual([['email', true], ['webhook', true]]);
+    expect(attempts[0]!.recipient).toBe('Olga <olga@dc.example>');
+
+    const mail = mails.find((m) => m.to.includes('olga@dc.example'))!;
+    expect(mail.subject).toBe('冷库 1 (Shanghai distribution centre): temperature above 8 °C for 25 min, up to 9.9 °C (2 sensors)');
+    expect(mail.subject).toBe(text.en.title);
+    expect(mail.text.indexOf(text.en.title)).toBe(0);
+    expect(mail.text).toContain(text['zh-CN'].title);
+    expect(mail.text.indexOf(text.en.title)).toBeLessThan(mail.text.indexOf(text['zh-CN'].title));
+    for (const lang of ['en', 'zh-CN'] as const) for (const value of Object.values(text[lang])) expect(mail.text).toContain(value);
+    expect(mail.text).toContain('What to do: ');
+    expect(mail.text).toContain('处理措施：');
+    expect(mail.text).toContain('Sent as: escalation tier 1');
+    expect(mail.text).toContain('通知原因：第 1 级通知');
+    expect(mail.text).toContain('https://cold.example.com/#/alerts/in_7f3a');
+    expect(mail.text).not.toMatch(/temperature_high|\bmajor\b/);
+
+    const hook = hooks.find((h) => h.path === '/sms')!;
+    expect(Object.keys(hook.body).sort()).toEqual(['incident', 'reason', 'recipient', 'text']);
+    expect(hook.body.reason).toBe('tier 1');
+    expect(hook.body.recipient).toBe('Duty phone');
+    expect(hook.body.incident).toEqual(incident);
+    expect(hook.body.text).toEqual(text);
+  });
+
+  it('reminders say so in the subject', async () => {
+    await notifier.notify(incident, text, [{ name: 'QA lead', tier: 2, email: 'qa@dc.example' }], 'reminder');
+    const mail = mails.find((m) => m.to.includes('qa@dc.example'))!;
+    expect(mail.subject).toBe(`Reminder: ${text.en.title}`);
+    expect(mail.text).toContain('提醒：尚未确认');
+  });
+
+  it('the daily digest: one e-mail per recipient listing the incidents, one webhook post', async () => {
+    const info: Incident = { ...incident, id: 'in_batt', severity: 'info', headline: 'battery_low', kinds: ['battery_low'], deviceIds: ['room-2'], notify: 'digest' };
+    const battery: Alert = { ...member('al_c', 'room-2', 12), kind: 'battery_low', severity: 'info', threshold: 20 };
+    const entries = [
+      { incident, text },
+      { incident: info, text: { en: describeIncident(info, [battery], ctx, 'en'), 'zh-CN': describeIncident(info, [battery], ctx, 'zh-CN') } },
+    ];
+    const attempts = await notifier.digest('Shanghai distribution centre', entries, [
+      { name: 'Olga', tier: 1, email: 'olga-digest@dc.example' },
+      { name: 'Quinn', tier: 1, email: 'quinn@dc.example' },
+      { name: 'Digest hook', tier: 1, webhook: `${hookUrl}/digest` },
+    ]);
+    expect(attempts.filter((a) => a.ok)).toHaveLength(3);
+    for (const address of ['olga-digest@dc.example', 'quinn@dc.example']) {
+      const mail = mails.find((m) => m.to.includes(address))!;
+      expect(mail.to).toEqual([address]);
+      expect(mail.subject).toBe('Daily alarm digest, Shanghai distribution centre: 2 items');
+      expect(mail.text).toContain(`1. ${text.en.title}`);
+      expect(mail.text).toContain('2. 冷库 1 (Shanghai distribution centre): battery of sensor Probe at the back at 12 % (below 20 %)');
+      expect(mail.text).toContain('2. 冷库 1（Shanghai distribution centre）：传感器 Probe at the back电量 12 %（低于 20 %）');
+      expect(mail.text).toContain('https://cold.example.com/#/alerts/in_batt');
+      expect(mail.text).toContain('每日报警汇总：共 2 项');
+    }
+    const hook = hooks.find((h) => h.path === '/digest')!;
+    expect(hook.body.reason).toBe('digest');
+    expect(hook.body.site).toBe('Shanghai distribution centre');
+    expect(hook.body.entries).toEqual(entries);
+    expect(await notifier.digest('Shanghai distribution centre', [], [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }])).toEqual([]);
+  });
+
+  it('failures are reported per channel, not thrown', async () => {
+    const deadPort = await freePort();
+    const attempts = await notifier.notify(incident, text, [{ name: 'Broken gateway', tier: 1, webhook: `http://127.0.0.1:${deadPort}/sms` }], 'tier 1');
+    expect(attempts).toEqual([{ channel: 'webhook', recipient: `Broken gateway <http://127.0.0.1:${deadPort}/sms>`, ok: false, outcome: 'failed after 1 attempts: ECONNREFUSED' }]);
+    const noSmtp = new Notifier({ ...notifications(smtpPort), smtp: undefined }, log);
+    expect((await noSmtp.notify(incident, text, [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }], 'tier 1'))[0]!.outcome).toBe('failed: no notifications.smtp configured');
+  });
+
+  it('SMTP certificates are verified: a server with an untrusted certificate gets nothing', async () => {
+    const tlsMails: Mail[] = [];
+    const port = await freePort();
+    // smtp-server offers STARTTLS with its built-in test certificate, which no CA vouches for.
+    const untrusted = mailServer(tlsMails, { starttls: true });
+    await new Promise<void>((r) => untrusted.listen(port, '127.0.0.1', () => r()));
+    const strict = new Notifier(notifications(port), log);
+    try {
+      const [attempt] = await strict.notify(incident, text, [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }], 'tier 1');
+      expect(attempt!.ok).toBe(false);
+      expect(attempt!.outcome).toMatch(/certificate/i);
+      expect(tlsMails).toHaveLength(0);
+    } finally {
+      strict.close();
+      untrusted.close();
+    }
+  });
+
+  it('the per-alert message is still sent for callers not yet on incidents', async () => {
+    const attempts = await notifier.notify(members[0]!, [{ name: 'Legacy', tier: 1, webhook: `${hookUrl}/legacy` }], 'tier 1');
+    expect(attempts[0]!.ok).toBe(true);
+    const hook = hooks.find((h) => h.path === '/legacy')!;
+    expect(hook.body.alert.id).toBe('al_a');
+  });
+});
