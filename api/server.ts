@@ -6,6 +6,7 @@ import { InfluxError, type InfluxClient } from '../storage/influx.js';
 import { readingsRoutes } from './readings.js';
 import { rejectsRoutes } from './rejects.js';
 import { alertRoutes } from './alerts.js';
+import { alarmPerformanceRoutes } from './alarm-performance.js';
 import { streamRoutes } from './stream.js';
 import { shipmentRoutes } from './shipments.js';
 import { reportRoutes } from './reports.js';
@@ -69,6 +70,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   readingsRoutes(app, deps);
   rejectsRoutes(app, deps);
   alertRoutes(app, deps);
+  alarmPerformanceRoutes(app, deps);
   streamRoutes(app, deps);
   shipmentRoutes(app, deps);
   reportRoutes(app, deps);
