@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ApiRole } from '../core/config/schema.js';
 import type { Registry } from '../core/registry.js';
 import { verifyPassword } from '../core/secrets.js';
+import { explainVerdict, shortName, throttleFor, type AuthThrottle, type Verdict } from '../core/throttle.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { sendValidationError } from './errors.js';
 
@@ -21,8 +22,6 @@ declare module 'fastify' {
 }
 
 const SESSION_MS = 12 * 3_600_000;
-/** scrypt runs on libuv's small thread pool, shared with the spool's fsyncs: bound the logins. */
-const MAX_CONCURRENT_LOGINS = 2;
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -33,9 +32,11 @@ const hash = (token: string) => createHash('sha256').update(token).digest('hex')
  */
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
-  private verifying = 0;
 
-  constructor(private readonly registry: () => Registry) {}
+  constructor(
+    private readonly registry: () => Registry,
+    private readonly throttle: AuthThrottle,
+  ) {}
 
   lookup(token: string): Session | undefined {
     if (!token.startsWith('cc_ses_')) return undefined;
@@ -50,20 +51,15 @@ export class SessionStore {
     return { ...session, role: user.role };
   }
 
-  async signIn(name: string, password: string): Promise<{ token: string; session: Session } | 'refused' | 'busy'> {
-    if (this.verifying >= MAX_CONCURRENT_LOGINS) return 'busy';
-    this.verifying++;
-    try {
-      const user = this.registry().config.users.find((u) => u.name === name);
-      const ok = await verifyPassword(password, user?.passwordHash ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=').catch(() => false);
-      if (!user || !ok) return 'refused';
-      const token = `cc_ses_${randomBytes(32).toString('base64url')}`;
-      const session = { user: user.name, fullName: user.fullName, role: user.role, expiresAt: Date.now() + SESSION_MS };
-      this.sessions.set(hash(token), session);
-      return { token, session };
-    } finally {
-      this.verifying--;
-    }
+  /** `name` and `password` must already be bounded (signInSchema): they reach the throttle and the audit trail. */
+  async signIn(name: string, password: string, address: string): Promise<{ token: string; session: Session } | Exclude<Verdict, { outcome: 'ok' }>> {
+    const user = this.registry().config.users.find((u) => u.name === name);
+    const verdict = await this.throttle.attempt({ account: name, address, channel: 'http' }, user !== undefined, () => verifyPassword(password, user!.passwordHash));
+    if (verdict.outcome !== 'ok') return verdict;
+    const token = `cc_ses_${randomBytes(32).toString('base64url')}`;
+    const session = { user: user!.name, fullName: user!.fullName, role: user!.role, expiresAt: Date.now() + SESSION_MS };
+    this.sessions.set(hash(token), session);
+    return { token, session };
   }
 
   signOut(token: string): void {
@@ -71,19 +67,32 @@ export class SessionStore {
   }
 }
 
-const signInSchema = z.object({ user: z.string().min(1), password: z.string().min(1) });
+/**
+ * Bounded before anything is hashed or written to the audit trail: a user name is a registry
+ * identifier (1-64 safe characters), so a refused sign-in cannot carry 50 KB into the trail.
+ */
+const signInSchema = z.object({
+  user: z.string().min(1).max(64, 'a user name has at most 64 characters').regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a user name is letters, digits, "-", "_" or "." and starts with a letter or digit'),
+  password: z.string().min(1).max(1024, 'a password has at most 1024 characters'),
+});
 
 export function sessionRoutes(app: FastifyInstance, deps: { registry: () => Registry; audit?: AuditLog }): void {
-  app.decorate('sessions', new SessionStore(deps.registry));
+  app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit)));
 
   app.post('/api/v1/session', async (request, reply) => {
     const body = signInSchema.safeParse(request.body ?? {});
     if (!body.success) return sendValidationError(reply, body.error, 'body');
-    const outcome = await app.sessions.signIn(body.data.user, body.data.password);
-    if (outcome === 'busy') return reply.code(429).header('Retry-After', '1').send({ error: 'too_many_requests', message: 'too many sign-ins at once; try again in a second' });
-    if (outcome === 'refused') {
-      await deps.audit?.append({ actor: body.data.user, action: 'session.refused', target: 'board', details: { ip: request.ip } });
-      return reply.code(401).send({ error: 'unauthorized', message: 'wrong user name or password' });
+    const outcome = await app.sessions.signIn(body.data.user, body.data.password, request.ip);
+    if ('outcome' in outcome) {
+      if (outcome.outcome === 'refused') {
+        // Names that are no user are kept apart from real actors, so the trail's actors stay real people.
+        const known = deps.registry().config.users.some((u) => u.name === body.data.user);
+        await deps.audit?.append({ actor: known ? body.data.user : '(unknown user)', action: 'session.refused', target: 'board', details: { ip: request.ip, ...(known ? {} : { name: shortName(body.data.user) }) } });
+        return reply.code(401).send({ error: 'unauthorized', message: 'wrong user name or password' });
+      }
+      const seconds = outcome.outcome === 'locked' ? Math.ceil(outcome.retryAfterMs / 1000) : 2;
+      request.log.warn({ user: body.data.user, ip: request.ip, outcome: outcome.outcome }, 'sign-in not checked');
+      return reply.code(429).header('Retry-After', String(seconds)).send({ error: 'too_many_requests', message: `sign-in refused: ${explainVerdict(outcome)}` });
     }
     await deps.audit?.append({ actor: outcome.session.user, action: 'session.start', target: 'board', details: { ip: request.ip } });
     const { user, fullName, role, expiresAt } = outcome.session;

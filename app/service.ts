@@ -151,7 +151,7 @@ interface FrontEnd {
 type Storage = Awaited<ReturnType<typeof startStorage>>;
 
 /** Storage, registry, HTTP and orderly shutdown around a front end. */
-async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger, startFront: (config: Config, registry: RegistryHolder, storage: Storage, shipments: ShipmentService) => Promise<FrontEnd>): Promise<RunningService> {
+async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger, startFront: (config: Config, registry: RegistryHolder, storage: Storage, shipments: ShipmentService, audit: AuditLog) => Promise<FrontEnd>): Promise<RunningService> {
   const { config, dataDir } = applyOverrides(loaded, overrides);
   const unlock = lockDataDir(dataDir);
   const registry = new RegistryHolder(loaded.file, config, log);
@@ -177,7 +177,7 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     await alerts.start();
     shipments = new ShipmentService({ registry: registry.get, spool: storage.spool, influx: storage.influx, audit, links: LinkSigner.open(dataDir), log: log.child({ component: 'shipments' }), maxFutureSkewMs: config.ingest.maxFutureSkew });
     await shipments.start();
-    front = await startFront(config, registry, storage, shipments);
+    front = await startFront(config, registry, storage, shipments, audit);
     publish = front.publish;
     const { counters } = storage.pipeline;
     const metrics = createMetrics({ counters, spool: storage.spool, writer: storage.writer, connectedDevices: front.connectedDevices });
@@ -232,8 +232,8 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
 
 /** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
 export function startService(loaded: LoadedConfig, overrides: Overrides, log: Logger): Promise<RunningService> {
-  return assemble(loaded, overrides, log, async (config, registry, storage, shipments) => {
-    const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst, custody: deviceCustodyHandler(shipments, registry.get) });
+  return assemble(loaded, overrides, log, async (config, registry, storage, shipments, audit) => {
+    const broker = await DeviceBroker.create({ registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst, custody: deviceCustodyHandler(shipments, registry.get), audit });
     const listeners = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
     return {
       publish: (topic, payload) => broker.publish(topic, payload),

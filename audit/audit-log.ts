@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -34,27 +34,87 @@ export interface VerifyResult {
   entries: number;
   lastHash: string;
   problem?: string;
+  /** Bytes after the last newline: an append cut off by a crash (never acknowledged, so never a record). */
+  tornTail?: { offset: number; bytes: number };
+}
+
+/** Read this much at a time: the trail is verified line by line, never held whole in memory. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Our entries are well under a kilobyte; a longer "line" is damage, not an entry to buffer. */
+const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Calls `onLine` with each complete line (without its newline) and the byte offset where it
+ * starts; returns the offset just past the last newline and the file's size. Stops early when
+ * `onLine` returns false. Synchronous so that `audit verify` and the service's start share it.
+ */
+function forEachLine(file: string, onLine: (line: Buffer, offset: number, lineNo: number) => boolean | string): { end: number; size: number; stopped?: string } {
+  const fd = openSync(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let position = 0;
+    let lineStart = 0;
+    let lineNo = 0;
+    for (;;) {
+      const read = readSync(fd, chunk, 0, CHUNK_BYTES, position);
+      if (read === 0) return { end: lineStart, size: position };
+      let from = 0;
+      for (let nl = chunk.indexOf(10, from); nl !== -1 && nl < read; nl = chunk.indexOf(10, from)) {
+        const piece = chunk.subarray(from, nl);
+        const line = pending.length > 0 ? Buffer.concat([...pending, piece]) : piece;
+        pending = [];
+        pendingBytes = 0;
+        lineNo++;
+        const verdict = onLine(line, lineStart, lineNo);
+        if (verdict !== true) return { end: lineStart, size: position + read, stopped: typeof verdict === 'string' ? verdict : undefined };
+        lineStart = position + nl + 1;
+        from = nl + 1;
+      }
+      if (from < read) {
+        pendingBytes += read - from;
+        if (pendingBytes > MAX_LINE_BYTES) return { end: lineStart, size: position + read, stopped: `${file}:${lineNo + 1}: a line longer than ${MAX_LINE_BYTES} bytes is not an audit entry` };
+        pending.push(Buffer.from(chunk.subarray(from, read)));
+      }
+      position += read;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Re-computes the chain: an altered, inserted or removed entry breaks it at that line. */
 export function verifyAuditLog(file: string): VerifyResult {
   if (!existsSync(file)) return { ok: true, entries: 0, lastHash: GENESIS };
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
   let prev = GENESIS;
-  for (let i = 0; i < lines.length; i++) {
-    const where = `${file}:${i + 1}`;
+  let entries = 0;
+  let problem: string | undefined;
+  const scan = forEachLine(file, (raw, _offset, lineNo) => {
+    if (raw.length === 0) return true;
+    const where = `${file}:${lineNo}`;
     let entry: AuditEntry;
     try {
-      entry = auditEntrySchema.parse(JSON.parse(lines[i]!));
+      entry = auditEntrySchema.parse(JSON.parse(raw.toString('utf8')));
     } catch {
-      return { ok: false, entries: i, lastHash: prev, problem: `${where}: not a valid audit entry` };
+      problem = `${where}: not a valid audit entry`;
+      return false;
     }
-    if (entry.seq !== i + 1) return { ok: false, entries: i, lastHash: prev, problem: `${where}: sequence ${entry.seq} where ${i + 1} was expected (an entry was removed or inserted)` };
-    if (entry.prev !== prev) return { ok: false, entries: i, lastHash: prev, problem: `${where}: does not chain to the entry before it (an entry was removed or altered)` };
-    if (digest(prev, entry) !== entry.hash) return { ok: false, entries: i, lastHash: prev, problem: `${where}: content does not match its hash (the entry was altered)` };
+    if (entry.seq !== entries + 1) problem = `${where}: sequence ${entry.seq} where ${entries + 1} was expected (an entry was removed or inserted)`;
+    else if (entry.prev !== prev) problem = `${where}: does not chain to the entry before it (an entry was removed or altered)`;
+    else if (digest(prev, entry) !== entry.hash) problem = `${where}: content does not match its hash (the entry was altered)`;
+    if (problem) return false;
     prev = entry.hash;
+    entries++;
+    return true;
+  });
+  problem ??= scan.stopped;
+  if (problem) return { ok: false, entries, lastHash: prev, problem };
+  if (scan.size > scan.end) {
+    const tornTail = { offset: scan.end, bytes: scan.size - scan.end };
+    return { ok: false, entries, lastHash: prev, tornTail, problem: `${file}: ${tornTail.bytes} bytes after the last complete entry (an append cut off by a crash; the service removes them at its next start and records it)` };
   }
-  return { ok: true, entries: lines.length, lastHash: prev };
+  return { ok: true, entries, lastHash: prev };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ApiRole, User } from '../core/config/schema.js';
 import { verifyPassword } from '../core/secrets.js';
+import { explainVerdict, isAccountName, shortName, throttleFor } from '../core/throttle.js';
 import type { AuditLog } from './audit-log.js';
 
 /** What a signer presents (21 CFR 11.200: two identification components, plus the meaning). */
@@ -18,14 +19,11 @@ export type SignatureRecord = z.infer<typeof signatureRecordSchema>;
 export class SignatureError extends Error {
   constructor(
     message: string,
-    readonly status: 401 | 403,
+    readonly status: 401 | 403 | 429,
   ) {
     super(message);
   }
 }
-
-// A real scrypt hash of nothing: unknown users cost the same time as known ones.
-const DECOY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 /**
  * Checks user and password, then role; every refusal is written to the audit trail before the
@@ -33,15 +31,26 @@ const DECOY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAA
  */
 export async function verifySigner(deps: { users: readonly User[]; audit: AuditLog }, signature: Signature, request: { action: string; target: string; roles: readonly ApiRole[]; what: string }): Promise<User> {
   const user = deps.users.find((u) => u.name === signature.user);
-  // Both components are checked before anything is said about either.
-  const ok = user ? await verifyPassword(signature.password, user.passwordHash) : await verifyPassword(signature.password, DECOY_HASH).then(() => false);
-  if (!user || !ok) {
-    await deps.audit.append({ actor: signature.user, action: 'signature.refused', target: request.target, details: { attempted: request.action, reason: 'wrong user name or password' } });
+  // The name is bounded before it reaches the trail: a name that is no user is kept apart from real actors.
+  const actor = user ? user.name : '(unknown user)';
+  const named = user ? {} : { name: shortName(signature.user) };
+  // Both components are checked before anything is said about either; the throttle makes an
+  // unknown name take as long as a wrong password, and bounds the hashes (shared with sign-in).
+  const verdict = isAccountName(signature.user)
+    ? await throttleFor(deps.audit).attempt({ account: signature.user, channel: 'signature' }, user !== undefined, () => (signature.password.length > 1024 ? Promise.resolve(false) : verifyPassword(signature.password, user!.passwordHash)))
+    : ({ outcome: 'refused' } as const);
+  if (verdict.outcome === 'locked' || verdict.outcome === 'busy') {
+    // A lockout is recorded once by the throttle; each attempt during it is not (a flood would grow the trail).
+    throw new SignatureError(`signature refused: ${explainVerdict(verdict)}`, 429);
+  }
+  if (verdict.outcome !== 'ok') {
+    await deps.audit.append({ actor, action: 'signature.refused', target: request.target, details: { attempted: request.action, reason: 'wrong user name or password', ...named } });
     throw new SignatureError('signature refused: wrong user name or password', 401);
   }
-  if (!request.roles.includes(user.role)) {
-    await deps.audit.append({ actor: user.name, printedName: user.fullName, action: 'signature.refused', target: request.target, details: { attempted: request.action, reason: `role ${user.role}` } });
-    throw new SignatureError(`${user.fullName} (${user.role}) may not ${request.what}; needs ${request.roles.join(' or ')}`, 403);
+  const signer = user!;
+  if (!request.roles.includes(signer.role)) {
+    await deps.audit.append({ actor: signer.name, printedName: signer.fullName, action: 'signature.refused', target: request.target, details: { attempted: request.action, reason: `role ${signer.role}` } });
+    throw new SignatureError(`${signer.fullName} (${signer.role}) may not ${request.what}; needs ${request.roles.join(' or ')}`, 403);
   }
-  return user;
+  return signer;
 }

@@ -1,7 +1,9 @@
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
+import type { IncomingMessage } from 'node:http';
 import { tokenMatches, verifyPassword } from '../core/secrets.js';
+import { isAccountName, shortName, throttleFor, type AuditSink, type AuthThrottle } from '../core/throttle.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 import type { Rejection } from '../ingestor/decode.js';
 import { RateLimiter } from './rate-limit.js';
@@ -15,11 +17,34 @@ export interface BrokerOptions {
   rateBurst: number;
   /** Takes a custody event from a device; resolves to why it was refused, or undefined once it is durable. */
   custody?: (deviceId: string, payload: Buffer) => Promise<Rejection | undefined>;
+  /** The audit trail: refused user logins and lockouts are recorded there (and it keys the shared throttle). */
+  audit?: AuditSink;
 }
 
 /** Messages refused by authorisation are acknowledged (as Mosquitto does) and routed here, where no one may subscribe. */
 const SINK_TOPIC = '$coldchain/sink';
+const CONNACK_SERVER_UNAVAILABLE = 3;
 const CONNACK_BAD_CREDENTIALS = 4;
+const CONNACK_NOT_AUTHORIZED = 5;
+
+/** The peer's address, for the per-address throttle: a TCP/TLS socket, or the WebSocket upgrade request. */
+function addressOf(client: Client): string {
+  const withConn = client as Client & { conn?: { remoteAddress?: string }; req?: IncomingMessage };
+  return withConn.conn?.remoteAddress ?? withConn.req?.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Client ids live in the authenticated identity's namespace. aedes lets a new connection with
+ * an existing client id take over that session (closing the old connection, resuming its
+ * subscriptions and queued messages), so a free choice of client id let any device cut off
+ * another device or resume a user's session and read the alerts queued for that user. An id
+ * equal to the identity stays as it is (the recommended setting); any other becomes
+ * "<identity>/<id>", which no other identity can produce: identities are registry identifiers,
+ * which never contain "/". Deterministic, so a persistent session still resumes on reconnect.
+ */
+export function boundClientId(identity: string, clientId: string): string {
+  return clientId === identity ? clientId : `${identity}/${clientId}`;
+}
 
 const deviceIdOf = (client: Client): string | undefined => (client as Client & { deviceId?: string }).deviceId;
 /** People (registry users) may connect to follow alerts: cc/v1/alerts/#, read only. */
@@ -32,12 +57,14 @@ const userOf = (client: Client): string | undefined => (client as Client & { use
 export class DeviceBroker {
   private aedes!: Aedes;
   private readonly limiter: RateLimiter;
+  private readonly throttle: AuthThrottle;
   private readonly liveByDevice = new Map<string, Client>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
 
   private constructor(private readonly options: BrokerOptions) {
     this.limiter = new RateLimiter(options.ratePerDevice, options.rateBurst);
+    this.throttle = throttleFor(options.audit);
   }
 
   static async create(options: BrokerOptions): Promise<DeviceBroker> {
@@ -65,43 +92,54 @@ export class DeviceBroker {
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
-    const user = username ? this.options.registry().config.users.find((u) => u.name === username) : undefined;
-    if (user && !this.options.registry().device(username!)) {
-      // A damaged hash in the config must refuse the login, not crash the broker.
-      void verifyPassword(password?.toString('utf8') ?? '', user.passwordHash).catch((err: Error) => {
-        this.options.log.error({ err: err.message, user: user.name }, 'cannot check this user\'s password hash');
-        return false;
-      }).then((ok) => {
-        if (!ok) {
-          this.options.log.warn({ clientId: client.id, username }, 'mqtt authentication refused (user)');
-          const err = new Error('bad password') as AuthenticateError;
-          err.returnCode = CONNACK_BAD_CREDENTIALS;
-          return done(err, false);
-        }
-        (client as Client & { userName?: string }).userName = user.name;
-        done(null, true);
-      });
+    const refuse = (returnCode: number, message: string) => {
+      const err = new Error(message) as AuthenticateError;
+      err.returnCode = returnCode;
+      done(err, false);
+    };
+    const registry = this.options.registry();
+    const placement = username ? registry.device(username) : undefined;
+    if (placement) {
+      if (!tokenMatches(password ?? '', placement.device.tokenHash)) {
+        this.options.log.warn({ clientId: shortName(client.id), username, address: addressOf(client) }, 'mqtt authentication refused (device token)');
+        // As long as a user's wrong password takes, so the answer's timing tells nothing about who exists.
+        void this.throttle.imitateHash().then(() => refuse(CONNACK_BAD_CREDENTIALS, 'bad token'));
+        return;
+      }
+      const deviceId = username!;
+      client.id = boundClientId(deviceId, client.id);
+      (client as Client & { deviceId?: string }).deviceId = deviceId;
+      const previous = this.liveByDevice.get(deviceId);
+      if (previous && previous !== client && previous.id !== client.id) {
+        // One live connection per device: the newest wins, as MQTT does for a client id.
+        this.options.log.info({ device: deviceId, oldClientId: previous.id, newClientId: client.id }, 'device reconnected; closing its older connection');
+        previous.close();
+      }
+      this.liveByDevice.set(deviceId, client);
+      return done(null, true);
+    }
+    if (!username || !isAccountName(username)) {
+      // Neither a device nor a possible user name: nothing to hash, and only a bounded copy is logged.
+      this.options.log.warn({ clientId: shortName(client.id), username: username === undefined ? null : shortName(username), address: addressOf(client) }, 'mqtt authentication refused (no such identity)');
+      void this.throttle.imitateHash().then(() => refuse(CONNACK_BAD_CREDENTIALS, 'unknown identity'));
       return;
     }
-    const placement = username ? this.options.registry().device(username) : undefined;
-    // Hash the password even for unknown devices so timing does not reveal which ids exist.
-    const ok = tokenMatches(password ?? '', placement?.device.tokenHash ?? `sha256:${'0'.repeat(64)}`) && placement !== undefined;
-    if (!ok) {
-      this.options.log.warn({ clientId: client.id, username, known: placement !== undefined }, 'mqtt authentication refused');
-      const err = new Error(placement ? 'bad token' : 'unknown device') as AuthenticateError;
-      err.returnCode = CONNACK_BAD_CREDENTIALS;
-      return done(err, false);
-    }
-    const deviceId = username!;
-    (client as Client & { deviceId?: string }).deviceId = deviceId;
-    const previous = this.liveByDevice.get(deviceId);
-    if (previous && previous !== client && previous.id !== client.id) {
-      // One live connection per device: the newest wins, as MQTT does for a client id.
-      this.options.log.info({ device: deviceId, oldClientId: previous.id, newClientId: client.id }, 'device reconnected; closing its older connection');
-      previous.close();
-    }
-    this.liveByDevice.set(deviceId, client);
-    done(null, true);
+    const user = registry.config.users.find((u) => u.name === username);
+    const address = addressOf(client);
+    const secret = password?.toString('utf8') ?? '';
+    // A damaged hash in the config must refuse the login, not crash the broker: attempt() treats a rejection as a wrong password.
+    void this.throttle.attempt({ account: username, address, channel: 'mqtt' }, user !== undefined, () => (secret.length > 1024 ? Promise.resolve(false) : verifyPassword(secret, user!.passwordHash))).then(async (verdict) => {
+      if (verdict.outcome === 'ok') {
+        client.id = boundClientId(user!.name, client.id);
+        (client as Client & { userName?: string }).userName = user!.name;
+        return done(null, true);
+      }
+      this.options.log.warn({ clientId: shortName(client.id), username, address, outcome: verdict.outcome }, 'mqtt authentication refused (user)');
+      if (verdict.outcome === 'busy') return refuse(CONNACK_SERVER_UNAVAILABLE, 'too many password checks at once');
+      if (verdict.outcome === 'locked') return refuse(CONNACK_NOT_AUTHORIZED, 'too many failed attempts; locked');
+      if (user) await this.options.audit?.append({ actor: user.name, action: 'mqtt.login.refused', target: 'mqtt', details: { address, reason: 'wrong password' } }).catch((err: Error) => this.options.log.error({ err: err.message }, 'cannot record a refused MQTT login'));
+      refuse(CONNACK_BAD_CREDENTIALS, 'bad password');
+    });
   }
 
   private forget(client: Client): void {
