@@ -181,13 +181,15 @@ describe('live board in headless Chromium', () => {
     for (const [lang, reason] of [['en', 'Not valid JSON'], ['zh-CN', '非法 JSON']] as const) {
       if ((await page.evaluate(() => document.documentElement.lang)) !== lang) await page.click('[data-action=language]');
       await page.waitForFunction((l) => document.documentElement.lang === l, lang);
-      for (const view of ['live', 'alerts', 'fleet', 'shipments', 'devices']) {
+      for (const view of ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance']) {
         await page.click(`[data-view=${view}]`);
         await page.waitForSelector(`section.${view}`);
         if (view === 'alerts') await page.waitForSelector('tr[data-alert]');
         if (view === 'shipments') await page.waitForSelector('tr[data-shipment]');
+        if (view === 'performance') await page.waitForSelector('table[data-table=rates] tr[data-rate=total]');
         if (view === 'devices') await expect(page.locator('tr[data-device=probe-1]').textContent()).resolves.toContain(reason);
         expect({ lang, view, codes: await rawCodes(page) }).toEqual({ lang, view, codes: [] });
+        if (view === 'performance') await page.screenshot({ path: path.join(ARTIFACTS, `board-performance-${lang}.png`), fullPage: true });
       }
     }
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-devices-zh.png'), fullPage: true });

@@ -44,7 +44,7 @@ const W = {
     top: 'Most frequent alarms', place: 'Place', kind: 'Alarm', share: 'Share', sensors: 'Sensors', none: 'None.',
     chattering: 'Chattering alarms', relapses: 'Came back', activations: 'Raised', within: 'within', flagged: 'flagged chattering', sensor: 'Sensor', times: 'times',
     stale: 'Stale alarms (active longer than', staleEnd: ')', activeSince: 'Active since', activeFor: 'Active for', severity: 'Severity', state: 'State',
-    shelved: 'Shelved alarms', shelvedInPeriod: 'shelved in the period', shelvedNow: 'shelved now', by: 'By', at: 'Shelved', until: 'Until', reason: 'Reason',
+    shelved: 'Shelved alarms', shelvedInPeriod: 'Shelved in the period', shelvedNow: 'Shelved now', by: 'By', at: 'Shelved', until: 'Until', reason: 'Reason',
     ack: 'Time to acknowledge', acknowledged: 'Acknowledged', median: 'Median', p90: '90th percentile', withinTarget: 'Within target',
     generated: 'Generated',
   },
@@ -83,7 +83,7 @@ function span(ms: number | null | undefined, lang: Lang): string {
   if (h < 48) return lang === 'en' ? `${h} h` : `${h}小时`;
   return lang === 'en' ? `${Math.round(h / 24)} d` : `${Math.round(h / 24)}天`;
 }
-const num = (x: number) => String(Number(x.toFixed(x < 10 ? 2 : 0)));
+const num = (x: number) => (x > 0 && x < 0.01 ? x.toPrecision(1) : String(Number(x.toFixed(x < 10 ? 2 : 0))));
 
 /** ISA-18.2 alarm performance: rates against the targets, floods, top 10, chattering, stale, shelved, time to acknowledge. */
 export function PerformanceView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
@@ -103,9 +103,14 @@ export function PerformanceView({ board, t, lang }: { board: BoardState; t: Labe
   const place = (p: { siteId: string; locationId: string }) => names.place(p.siteId, p.locationId);
   const assessment = (a: string) => html`<span class=${`pill assess-${a}`}>${ASSESSMENT[a]?.[lang] ?? say('state', a, lang)}</span>`;
   const rateRow = (label: string, r: Rate, key: string) => html`<tr data-rate=${key}>
-    <td>${label}</td><td class="num">${r.alarms}</td><td class="num">${num(r.perDay.average)} / ${r.perDay.peak}</td><td class="num">${num(r.perTenMinutes.average)} / ${r.perTenMinutes.peak}</td>
-    <td class="num">${r.floods}</td><td class="num">${pct(r.floodTimeShare)}</td><td>${assessment(r.assessment)}</td></tr>`;
+    <td>${label}</td><td class="num">${r.alarms}</td>
+    <td class=${`num ${over(r.perDay.average, targets!.perDayAcceptable, targets!.perDayManageable)}`}>${num(r.perDay.average)} / ${r.perDay.peak}</td>
+    <td class=${`num ${over(r.perTenMinutes.average, targets!.perTenMinutesAcceptable, targets!.perTenMinutesManageable)}`}>${num(r.perTenMinutes.average)} / ${r.perTenMinutes.peak}</td>
+    <td class=${`num ${r.floods ? 'bad' : ''}`}>${r.floods}</td><td class=${`num ${r.floodTimeShare > targets!.floodTimeShareMax ? 'bad' : ''}`}>${pct(r.floodTimeShare)}</td><td>${assessment(r.assessment)}</td></tr>`;
   const r = report;
+  const targets = r?.targets;
+  /** Above the acceptable level: amber; above the manageable one: red. */
+  const over = (x: number, acceptable: number, manageable: number) => (x > manageable ? 'bad' : x > acceptable ? 'warn' : '');
   return html`<section class="performance">
     <h2>${t.performance}</h2>
     <div class="filters">
