@@ -174,6 +174,14 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     }
   }
 
+  /** A device's temperatures since `sinceTs` (device time) from the engine's history: the trend an alarm shows. */
+  recent(deviceId: string, sinceTs: number): Array<[number, number]> {
+    const readings = this.devices.get(deviceId)?.readings ?? [];
+    const out: Array<[number, number]> = [];
+    for (let i = readings.length - 1; i >= 0 && readings[i]!.ts >= sinceTs; i--) out.push([readings[i]!.ts, readings[i]!.temperature]);
+    return out.reverse();
+  }
+
   private now(): number {
     return this.options.now?.() ?? Date.now();
   }

@@ -49,3 +49,22 @@ export const incidentSchema = z.object({
   lastNotifiedAt: z.number().nullable(),
 });
 export type Incident = z.infer<typeof incidentSchema>;
+
+export const incidentEventTypes = ['raised', 'updated', 'acknowledged', 'cleared', 'reopened', 'closed', 'shelved', 'unshelved', 'notified', 'notification_failed', 'escalated', 'digested'] as const;
+
+/** One transition or notification of an incident, as stored in InfluxDB (`incident_events`). */
+export const incidentEventSchema = z.object({
+  incidentId: z.string(),
+  event: z.enum(incidentEventTypes),
+  at: z.number(),
+  actor: z.string(),
+  /** The incident as it was right after this event. */
+  incident: incidentSchema,
+  printedName: z.string().optional(),
+  meaning: z.string().optional(),
+  comment: z.string().optional(),
+  channel: z.string().optional(),
+  recipient: z.string().optional(),
+  outcome: z.string().optional(),
+});
+export type IncidentEvent = z.infer<typeof incidentEventSchema>;

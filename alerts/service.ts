@@ -13,11 +13,22 @@ import { verifySigner, type Signature } from '../audit/e-signature.js';
 export { SignatureError, type Signature } from '../audit/e-signature.js';
 import { AlertEngine, type AlertChange } from './engine.js';
 import { AlertBook, type Alert, type AlertEvent } from './book.js';
-import { alertEventLine, loadAlertEvents } from './event-store.js';
+import { alertEventLine, incidentEventLine, loadAlertEvents, loadIncidentEvents } from './event-store.js';
 import type { Notifier } from './notifier.js';
+import { IncidentBook } from './incidents.js';
+import type { Incident, IncidentEvent } from './incident.js';
+import { describeIncidentBoth, type AlarmContext, type AlarmText, type Lang } from './text.js';
+import { parseDuration } from '../core/duration.js';
+
+/** An incident as people see it: with the names of its place and site and its text in both languages. */
+export type IncidentView = Incident & { siteName: string; locationName: string; text: Record<Lang, AlarmText> };
 
 
-const SIGNING_ROLES: Record<'acknowledge' | 'close', readonly ApiRole[]> = { acknowledge: ['operator', 'qa', 'admin'], close: ['qa', 'admin'] };
+const SIGNING_ROLES: Record<'acknowledge' | 'close' | 'shelve' | 'unshelve', readonly ApiRole[]> = { acknowledge: ['operator', 'qa', 'admin'], close: ['qa', 'admin'], shelve: ['operator', 'qa', 'admin'], unshelve: ['operator', 'qa', 'admin'] };
+
+export class ShelveError extends Error {
+  readonly status = 400;
+}
 
 export interface AlertServiceDeps {
   registry: () => Registry;
@@ -38,8 +49,10 @@ export interface AlertServiceDeps {
  * close with an electronic signature recorded in the audit trail; unacknowledged alerts escalate
  * tier by tier and remind.
  */
-export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
+export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: [IncidentView, IncidentEvent] }> {
   readonly book = new AlertBook();
+  readonly incidents = new IncidentBook();
+  private lastDigestDay: string | undefined;
   readonly engine: AlertEngine;
   private sequence = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -56,8 +69,10 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
     try {
       const events = await loadAlertEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
       for (const event of events) this.book.replay(event);
+      const incidentEvents = await loadIncidentEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
+      for (const event of incidentEvents) this.incidents.set(event.incident);
       const open = this.book.list().filter((a) => a.state !== 'closed').length;
-      if (events.length) this.deps.log.info({ events: events.length, open }, 'alerts rebuilt from InfluxDB');
+      if (events.length) this.deps.log.info({ events: events.length, open, incidents: this.incidents.list().filter((i) => i.state !== 'closed').length }, 'alerts rebuilt from InfluxDB');
     } catch (err) {
       this.deps.log.error({ err: (err as Error).message }, 'could not rebuild alerts from InfluxDB; starting with none known');
     }
@@ -67,9 +82,13 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
       if (people.size < 3) this.deps.log.warn({ site: site.id, recipients: people.size }, 'GSP asks for alarms to reach at least 3 designated people; this site has fewer (sites[].recipients)');
     }
     this.deps.pipeline.on('accepted', (batch) => this.evaluate(batch));
+    // Started now, a digest time already passed today waits for tomorrow (no resend after a restart).
+    if (this.digestDue(Date.now())) this.lastDigestDay = this.localDay(Date.now());
     this.timer = setInterval(() => {
       this.engine.checkSilence();
+      this.expireShelves();
       void this.escalate();
+      void this.sendDigests();
     }, 1000);
     this.timer.unref();
   }
@@ -109,8 +128,71 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
     // Alert ids are deterministic, so a crash in between can only make the warm-up raise the same
     // alert again after the restart, never a different one.
     this.deps.spool.append(alertEventLine(event, this.sequence++)).catch((err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be spooled'));
-    this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ event: event.event, ...event.alert }));
+    this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ type: 'alert', event: event.event, ...event.alert }));
     this.emit('event', event);
+  }
+
+  private recordIncident(event: IncidentEvent): void {
+    this.incidents.set(event.incident);
+    this.deps.spool.append(incidentEventLine(event, this.sequence++)).catch((err: Error) => this.deps.log.error({ err: err.message, incident: event.incidentId, event: event.event }, 'incident event could not be spooled'));
+    const view = this.view(event.incident);
+    this.deps.publish?.(alertTopic(event.incident), JSON.stringify({ type: 'incident', event: event.event, ...view }));
+    this.emit('incident', view, event);
+  }
+
+  /** What people read about an incident: names, and its text in English and Chinese. */
+  view(incident: Incident): IncidentView {
+    const placed = this.deps.registry().location(incident.locationId);
+    const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
+    return { ...incident, siteName: placed?.site.name ?? incident.siteId, locationName: placed?.location.name ?? incident.locationId, text: describeIncidentBoth(incident, members, this.context(incident)) };
+  }
+
+  private context(incident: Incident): AlarmContext {
+    const config = this.deps.config();
+    const registry = this.deps.registry();
+    const placed = registry.location(incident.locationId);
+    const profile = config.profiles.find((p) => p.id === placed?.location.profile);
+    const deviceNames = Object.fromEntries(config.devices.filter((d) => d.location === incident.locationId || incident.deviceIds.includes(d.id)).map((d) => [d.id, d.name && d.name !== 'simulated' ? d.name : d.id]));
+    const now = Date.now();
+    const since = now - 3_600_000;
+    const trend = incident.deviceIds.map((deviceId) => ({ deviceId, points: this.engine.recent(deviceId, since) }));
+    const rules = incident.deviceIds.map((id) => registry.device(id)?.rules).find(Boolean);
+    const procedure = config.alarms.procedures[incident.headline];
+    return {
+      siteName: placed?.site.name ?? incident.siteId,
+      locationName: placed?.location.name ?? incident.locationId,
+      locationKind: placed?.location.kind ?? 'cold_room',
+      ...(placed?.site.kind === 'vehicle' ? { vehicle: { ...(placed.site.plate ? { plate: placed.site.plate } : {}), ...(placed.site.vehicleType ? { type: placed.site.vehicleType } : {}) } } : {}),
+      deviceNames,
+      range: { temperature: profile?.temperature ?? { min: 0, max: 0 }, ...(profile?.humidity ? { humidity: profile.humidity } : {}) },
+      ...(procedure ? { procedure } : {}),
+      trend,
+      timeZone: config.reports.timeZone,
+      now,
+      ...(rules ? { cumulativeWindowMs: rules.cumulative.window } : {}),
+    };
+  }
+
+  /** The incident of an alert that became active (joined or opened), or of any other change, updated. */
+  private placeInIncident(alert: Alert, event: AlertEvent['event']): Alert {
+    const policy = this.deps.config().alarms;
+    if (event === 'activated') {
+      const before = alert.incidentId ? this.incidents.get(alert.incidentId) : undefined;
+      const { incident, created } = this.incidents.join(alert, policy, Date.now());
+      const joined = { ...alert, incidentId: incident.id };
+      this.book.set(joined);
+      const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
+      const settled = this.incidents.memberChanged(incident, members);
+      const type = created ? 'raised' : before?.state === 'cleared' ? 'reopened' : 'updated';
+      this.recordIncident({ incidentId: settled.id, event: type, at: Date.now(), actor: 'system', incident: settled });
+      return joined;
+    }
+    const incident = alert.incidentId ? this.incidents.get(alert.incidentId) : undefined;
+    if (!incident) return alert;
+    const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
+    const settled = this.incidents.memberChanged(incident, members);
+    if (settled !== incident) this.recordIncident({ incidentId: settled.id, event: settled.state === 'cleared' ? 'cleared' : 'reopened', at: Date.now(), actor: 'system', incident: settled });
+    return alert;
   }
 
   private onChange(change: AlertChange): void {
@@ -119,12 +201,14 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
     const base: Alert = existing ?? { id, kind, severity, state: 'pending', siteId, locationId, deviceId, occurredAt, activatedAt: null, detectedAt, clearedAt: null, late, threshold, peak, durationMs: null, relapses: 0, chattering: false, incidentId: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
     const conditionState = existing?.state === 'acknowledged' ? 'active' : existing?.state;
     if (existing && (existing.state === 'closed' || (conditionState === change.state && existing.clearedAt === (change.clearedAt ?? null)))) return;
-    const alert: Alert = { ...base, severity, peak, late: change.state === 'active' || change.state === 'pending' ? change.late : base.late, activatedAt: change.activatedAt ?? null, clearedAt: change.clearedAt ?? null, durationMs: change.durationMs };
+    const alert: Alert = { ...base, severity, peak, late: change.state === 'active' || change.state === 'pending' ? change.late : base.late, activatedAt: change.activatedAt ?? null, clearedAt: change.clearedAt ?? null, durationMs: change.durationMs, relapses: change.relapses, chattering: change.chattering };
     // Escalation counts from when the alarm was raised, not from when it started pending.
     if (change.state === 'active' && base.state === 'pending') alert.detectedAt = detectedAt;
     alert.state = change.state === 'active' && alert.acknowledged ? 'acknowledged' : change.state;
     const event = change.state === 'active' ? 'activated' : change.state;
-    this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert });
+    this.book.set(alert);
+    const placed = this.placeInIncident(alert, event);
+    this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert: placed });
   }
 
   /** Acknowledge or close: an electronic signature (21 CFR 11.50/11.200) recorded in the audit trail. */
@@ -138,33 +222,129 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent] }> {
     await this.deps.audit.append({ actor: user.name, printedName: user.fullName, action: `alert.${action}`, target: alertId, details: { meaning: signature.meaning, comment: signature.comment, kind: current.kind, deviceId: current.deviceId } });
     const alert: Alert = action === 'acknowledge' ? { ...current, acknowledged: record, state: current.state === 'active' ? 'acknowledged' : current.state } : { ...current, closed: record, state: 'closed' };
     this.record({ alertId, event: action === 'acknowledge' ? 'acknowledged' : 'closed', at, actor: user.name, alert, printedName: user.fullName, meaning: signature.meaning, comment: signature.comment });
+    this.followMembers(alert.incidentId, record);
     return alert;
   }
 
-  /** Tier n hears of an unacknowledged alert tierDelays[n−1] after it became active; reminders follow. */
+  /** An incident whose every alert is acknowledged (or closed) is itself acknowledged (or closed). */
+  private followMembers(incidentId: string | null, record: NonNullable<Alert['acknowledged']>): void {
+    const incident = incidentId ? this.incidents.get(incidentId) : undefined;
+    if (!incident || incident.state === 'closed') return;
+    const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
+    const counted = members.filter((m) => m.state !== 'retracted' && m.state !== 'discarded');
+    if (counted.every((m) => m.state === 'closed')) {
+      this.recordIncident({ incidentId: incident.id, event: 'closed', at: record.at, actor: record.by, incident: { ...incident, state: 'closed', closed: record }, printedName: record.printedName, meaning: record.meaning, comment: record.comment });
+    } else if (!incident.acknowledged && counted.every((m) => m.acknowledged)) {
+      this.recordIncident({ incidentId: incident.id, event: 'acknowledged', at: record.at, actor: record.by, incident: { ...incident, acknowledged: record, state: incident.state === 'active' ? 'acknowledged' : incident.state }, printedName: record.printedName, meaning: record.meaning, comment: record.comment });
+    }
+  }
+
+  /**
+   * Acknowledge, close, shelve or unshelve an incident: one e-signature, applied to each of its
+   * alerts (each keeps its own record) and recorded once in the audit trail.
+   */
+  async signIncident(incidentId: string, action: 'acknowledge' | 'close' | 'shelve' | 'unshelve', signature: Signature, options: { duration?: string } = {}): Promise<IncidentView> {
+    IncidentBook.check(this.incidents.get(incidentId), action, incidentId);
+    const policy = this.deps.config().alarms;
+    let shelveMs = 0;
+    if (action === 'shelve') {
+      shelveMs = parseDuration(options.duration ?? '') ?? NaN;
+      if (!Number.isFinite(shelveMs) || shelveMs <= 0) throw new ShelveError(`body.duration: "${options.duration ?? ''}" is not a duration; write e.g. 30m, 2h, 8h`);
+      if (shelveMs > policy.maxShelve) throw new ShelveError(`body.duration: at most ${policy.maxShelve / 3_600_000} h (alarms.maxShelve)`);
+    }
+    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, { action: `incident.${action}`, target: incidentId, roles: SIGNING_ROLES[action], what: `${action} incidents` });
+    const current = IncidentBook.check(this.incidents.get(incidentId), action, incidentId);
+    const at = Date.now();
+    const record = { by: user.name, printedName: user.fullName, at, meaning: signature.meaning, comment: signature.comment };
+    const members = current.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
+    await this.deps.audit.append({ actor: user.name, printedName: user.fullName, action: `incident.${action}`, target: incidentId, details: { meaning: signature.meaning, comment: signature.comment, place: current.locationId, alerts: current.alertIds, ...(action === 'shelve' ? { until: at + shelveMs } : {}) } });
+    const signed = { actor: user.name, printedName: user.fullName, meaning: signature.meaning, comment: signature.comment };
+    let incident: Incident;
+    if (action === 'acknowledge') {
+      for (const m of members) if (!m.acknowledged && m.state !== 'closed' && m.state !== 'retracted' && m.state !== 'discarded' && m.state !== 'pending') this.record({ alertId: m.id, event: 'acknowledged', at, alert: { ...m, acknowledged: record, state: m.state === 'active' ? 'acknowledged' : m.state }, ...signed });
+      incident = { ...current, acknowledged: record, state: current.state === 'active' ? 'acknowledged' : current.state };
+    } else if (action === 'close') {
+      for (const m of members) if (m.state !== 'closed') this.record({ alertId: m.id, event: 'closed', at, alert: { ...m, closed: record, state: 'closed', acknowledged: m.acknowledged ?? current.acknowledged }, ...signed });
+      incident = { ...current, closed: record, state: 'closed' };
+    } else if (action === 'shelve') {
+      incident = { ...current, shelved: { by: user.name, printedName: user.fullName, at, until: at + shelveMs, reason: signature.comment } };
+    } else {
+      incident = { ...current, shelved: null };
+    }
+    const event = action === 'acknowledge' ? 'acknowledged' : action === 'close' ? 'closed' : action === 'shelve' ? 'shelved' : 'unshelved';
+    this.recordIncident({ incidentId, event, at, incident, ...signed });
+    return this.view(incident);
+  }
+
+  /** A shelf ends by itself (ISA-18.2: time-limited); the alarm is back and escalates again if unacknowledged. */
+  private expireShelves(): void {
+    const now = Date.now();
+    for (const incident of this.incidents.list()) {
+      if (!incident.shelved || incident.shelved.until > now) continue;
+      this.recordIncident({ incidentId: incident.id, event: 'unshelved', at: now, actor: 'system', incident: { ...incident, shelved: null }, outcome: `shelf by ${incident.shelved.printedName} expired` });
+    }
+  }
+
+  private localDay(ts: number): string {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: this.deps.config().reports.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ts);
+  }
+
+  private digestDue(ts: number): boolean {
+    const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: this.deps.config().reports.timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ts);
+    return hhmm >= this.deps.config().alarms.digestAt;
+  }
+
+  /** Once a day at alarms.digestAt: each site's digest-only incidents of the last day to its tier-1 recipients. */
+  private async sendDigests(): Promise<void> {
+    const now = Date.now();
+    const day = this.localDay(now);
+    if (this.lastDigestDay === day || !this.digestDue(now)) return;
+    this.lastDigestDay = day;
+    for (const site of this.deps.config().sites) {
+      const entries = this.incidents
+        .list()
+        .filter((i) => i.siteId === site.id && i.notify === 'digest' && i.detectedAt > now - 86_400_000)
+        .map((incident) => ({ incident, text: this.view(incident).text }));
+      if (!entries.length) continue;
+      try {
+        const attempts = await this.deps.notifier.digest(site.name ?? site.id, entries, site.recipients.filter((r) => r.tier === 1));
+        for (const { incident } of entries) {
+          for (const attempt of attempts) this.recordIncident({ incidentId: incident.id, event: attempt.ok ? 'digested' : 'notification_failed', at: Date.now(), actor: 'system', incident: this.incidents.get(incident.id) ?? incident, channel: attempt.channel, recipient: attempt.recipient, outcome: attempt.outcome });
+        }
+      } catch (err) {
+        this.deps.log.error({ err, site: site.id }, 'daily alarm digest failed');
+      }
+    }
+  }
+
+  /**
+   * Tier n hears of an unacknowledged incident tierDelays[n−1] after it was raised; reminders
+   * follow. Only incidents whose severity pages (alarms.notify) are sent; shelved ones wait.
+   */
   private async escalate(): Promise<void> {
     if (this.escalating) return;
     this.escalating = true;
     try {
       const { tierDelays, reminderEvery } = this.deps.config().notifications;
       const now = Date.now();
-      for (const alert of this.book.list()) {
-        if (alert.acknowledged || alert.state === 'pending' || alert.state === 'closed' || alert.state === 'retracted' || alert.state === 'discarded') continue;
-        const site = this.deps.config().sites.find((s) => s.id === alert.siteId);
+      for (const incident of this.incidents.list()) {
+        if (incident.notify !== 'page' || incident.acknowledged || incident.shelved || incident.state === 'closed') continue;
+        const site = this.deps.config().sites.find((s) => s.id === incident.siteId);
         if (!site) continue;
-        const elapsed = now - alert.detectedAt;
+        const elapsed = now - incident.detectedAt;
         const dueTier = tierDelays.reduce((tier, delay, i) => (elapsed >= delay ? i + 1 : tier), 0);
-        const newTiers = dueTier > alert.tier;
-        const reminder = !newTiers && alert.lastNotifiedAt !== null && now - alert.lastNotifiedAt >= reminderEvery;
+        const newTiers = dueTier > incident.tier;
+        const reminder = !newTiers && incident.lastNotifiedAt !== null && now - incident.lastNotifiedAt >= reminderEvery;
         if (!newTiers && !reminder) continue;
-        const tiers = reminder ? [1, alert.tier] : [alert.tier + 1, dueTier];
+        const tiers = reminder ? [1, incident.tier] : [incident.tier + 1, dueTier];
         const recipients = site.recipients.filter((r) => r.tier >= tiers[0]! && r.tier <= tiers[1]!);
-        const updated: Alert = { ...alert, tier: Math.max(alert.tier, dueTier), lastNotifiedAt: now };
-        if (newTiers && alert.tier > 0) this.record({ alertId: alert.id, event: 'escalated', at: now, actor: 'system', alert: updated, outcome: `tier ${alert.tier} → ${dueTier}` });
-        else this.book.set(updated);
-        const attempts = await this.deps.notifier.notify(updated, recipients, reminder ? 'reminder' : `tier ${dueTier}`);
+        const updated: Incident = { ...incident, tier: Math.max(incident.tier, dueTier), lastNotifiedAt: now };
+        if (newTiers && incident.tier > 0) this.recordIncident({ incidentId: incident.id, event: 'escalated', at: now, actor: 'system', incident: updated, outcome: `tier ${incident.tier} → ${dueTier}` });
+        else this.incidents.set(updated);
+        const view = this.view(updated);
+        const attempts = await this.deps.notifier.notify(updated, view.text, recipients, reminder ? 'reminder' : `tier ${dueTier}`);
         for (const attempt of attempts) {
-          this.record({ alertId: alert.id, event: attempt.ok ? 'notified' : 'notification_failed', at: Date.now(), actor: 'system', alert: this.book.get(alert.id)!, channel: attempt.channel, recipient: attempt.recipient, outcome: attempt.outcome });
+          this.recordIncident({ incidentId: incident.id, event: attempt.ok ? 'notified' : 'notification_failed', at: Date.now(), actor: 'system', incident: this.incidents.get(incident.id)!, channel: attempt.channel, recipient: attempt.recipient, outcome: attempt.outcome });
         }
       }
     } catch (err) {

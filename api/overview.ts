@@ -85,6 +85,11 @@ export function overviewRoutes(app: FastifyInstance, deps: { registry: () => Reg
       }),
     }));
     const open = deps.alerts.book.list().filter((a) => a.state === 'active' || a.state === 'acknowledged' || a.state === 'pending' || a.state === 'cleared');
-    return { generatedAt: Date.now(), hours: query.data.hours, sites, alerts: open.sort((a, b) => b.occurredAt - a.occurredAt) };
+    const incidents = deps.alerts.incidents
+      .list()
+      .filter((i) => i.state !== 'closed')
+      .sort((a, b) => b.occurredAt - a.occurredAt)
+      .map((i) => deps.alerts.view(i));
+    return { generatedAt: Date.now(), hours: query.data.hours, sites, alerts: open.sort((a, b) => b.occurredAt - a.occurredAt), incidents };
   });
 }

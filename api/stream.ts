@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from '../core/registry.js';
 import { tokenMatches } from '../core/secrets.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
-import type { AlertService } from '../alerts/service.js';
+import type { AlertService, IncidentView } from '../alerts/service.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import type { AlertEvent } from '../alerts/book.js';
 
@@ -55,6 +55,8 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
     const onAlert = (event: AlertEvent) => send('alert', { event: event.event, ...event.alert });
     deps.pipeline.on('accepted', onReadings);
     deps.alerts?.on('event', onAlert);
+    const onIncident = (view: IncidentView) => send('incident', view);
+    deps.alerts?.on('incident', onIncident);
     const heartbeat = setInterval(() => {
       if (!res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
     }, 15_000);
@@ -63,6 +65,7 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
       clearInterval(heartbeat);
       deps.pipeline.off('accepted', onReadings);
       deps.alerts?.off('event', onAlert);
+      deps.alerts?.off('incident', onIncident);
     });
   });
 }

@@ -19,7 +19,7 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
   let smtp: SMTPServer;
   let webhook: Server;
   const mails: Mail[] = [];
-  const hooks: Array<{ reason: string; alert: { id: string; kind: string } }> = [];
+  const hooks: Array<{ reason: string; incident: { id: string; headline: string; alertIds: string[] }; text: Record<'en' | 'zh-CN', { title: string; action: string }> }> = [];
   let follower: MqttClient;
   const alertMessages: Array<{ event: string; id: string; kind: string; state: string; occurredAt: number; late: boolean; deviceId: string }> = [];
   const base = () => `http://127.0.0.1:${service.httpPort}`;
@@ -91,12 +91,19 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     expect(listed).toMatchObject({ id: alertId, state: 'active', occurredAt: firstHot });
   });
 
-  it('tier 1 gets the webhook and the e-mail; a failing webhook is retried and recorded; tier 2 after its delay', async () => {
-    await waitFor(async () => hooks.find((h) => h.alert.id === alertId), Boolean, 10_000, 'the webhook');
-    await waitFor(async () => mails.find((m) => m.to.includes('olga@dc.example') && m.body.includes(alertId)), Boolean, 10_000, 'the tier-1 e-mail');
-    await waitFor(async () => mails.find((m) => m.to.includes('qa-lead@dc.example') && m.body.includes(alertId)), Boolean, 15_000, 'the tier-2 e-mail');
+  it('tier 1 gets the webhook and the e-mail per incident, in words and names; a failing webhook is retried and recorded; tier 2 after its delay', async () => {
+    const incidentId = (await alertsOf('room-1')).find((a) => a.id === alertId)!.incidentId as string;
+    expect(incidentId).toMatch(/^in_/);
+    const hook = await waitFor(async () => hooks.find((h) => h.incident.id === incidentId), Boolean, 10_000, 'the webhook');
+    // The warning (临界值) and the excursion of the one sensor: one incident.
+    expect(hook!.incident).toMatchObject({ headline: 'temperature_high', kinds: expect.arrayContaining(['temperature_high', 'temperature_warning_high']), alertIds: expect.arrayContaining([alertId]), notify: 'page' });
+    expect(hook!.text.en.title).toMatch(/^Cold room 1 \(Shanghai distribution centre\): .*above 8 °C/);
+    expect(hook!.text['zh-CN'].title).toContain('8 °C');
+    const mail = await waitFor(async () => mails.find((m) => m.to.includes('olga@dc.example') && m.body.includes(incidentId)), Boolean, 10_000, 'the tier-1 e-mail');
+    expect(mail!.body).not.toMatch(/temperature_high|dc-sh-cold-room-1/);
+    await waitFor(async () => mails.find((m) => m.to.includes('qa-lead@dc.example') && m.body.includes(incidentId)), Boolean, 15_000, 'the tier-2 e-mail');
     const details = await waitFor(
-      async () => (await (await fetch(`${base()}/api/v1/alerts/${alertId}`, { headers: auth('viewer') })).json()) as { events: Array<{ event: string; recipient?: string; outcome?: string }> },
+      async () => (await (await fetch(`${base()}/api/v1/incidents/${incidentId}`, { headers: auth('viewer') })).json()) as { events: Array<{ event: string; recipient?: string; outcome?: string }> },
       (d) => d.events.some((e) => e.event === 'notification_failed') && d.events.some((e) => e.event === 'escalated'),
       15_000,
       'the notification records',
