@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { ProductProfile } from '../core/config/schema.js';
 import { renderScenario, scenarioDevices, type GroundTruthExcursion } from './render.js';
 import type { Scenario } from './scenario.js';
+import type { DeviceTrace } from './expected-alarms.js';
 import { sleep } from '../core/sleep.js';
 
 export interface SimulationOptions {
@@ -9,6 +10,8 @@ export interface SimulationOptions {
   brokerUrl: string;
   tokens: Map<string, string>;
   profileByLocation: Map<string, ProductProfile>;
+  /** Keep each device's true state and what it sent (result.traces). */
+  trace?: boolean;
   seed: string | number;
   /** Simulated seconds per real second; Infinity publishes as fast as the broker acknowledges. */
   speed: number;
@@ -39,6 +42,8 @@ export interface SimulationResult extends SimulationProgress {
   start: number;
   end: number;
   groundTruth: GroundTruthExcursion[];
+  /** What each device went through and sent (with `trace`), for judging the alarms raised. */
+  traces: DeviceTrace[];
   rejectedByReason: Record<string, number>;
   /** Per device, the readings sent (for checks against what was stored). */
   readingsByDevice: Record<string, number>;
@@ -78,7 +83,7 @@ export async function runSimulation(options: SimulationOptions, tokensHint = 'si
   // Accelerated runs end "now": device time must never be ahead of the broker's clock.
   const start = options.start ?? (durationMs !== undefined && speed > 1 ? now - durationMs : now);
   const end = durationMs !== undefined ? start + durationMs : undefined;
-  const rendered = renderScenario(scenario, { seed: options.seed, start, end, profileByLocation: options.profileByLocation });
+  const rendered = renderScenario(scenario, { seed: options.seed, start, end, profileByLocation: options.profileByLocation, trace: options.trace ?? false });
   const devices = scenarioDevices(scenario);
 
   const clients = new Map<string, MqttClient>();
@@ -146,7 +151,7 @@ export async function runSimulation(options: SimulationOptions, tokensHint = 'si
       report();
     }
     const elapsedS = progress.elapsedMs / 1000;
-    const result: SimulationResult = { ...progress, start, end: end ?? progress.simulatedTime, groundTruth: rendered.groundTruth(), rejectedByReason, readingsByDevice };
+    const result: SimulationResult = { ...progress, start, end: end ?? progress.simulatedTime, groundTruth: rendered.groundTruth(), traces: rendered.traces(), rejectedByReason, readingsByDevice };
     if (scenario.load) {
       result.requestedRate = Number.isFinite(speed) ? scenario.load.rate * speed : Infinity;
       result.achievedRate = elapsedS > 0 ? progress.readingsSent / elapsedS : 0;
