@@ -104,7 +104,8 @@ describe('live board in headless Chromium', () => {
     await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 12.3, humidity: 51 }), { qos: 1 });
     await page.waitForSelector('[data-device=probe-1][data-state=alarm]', { timeout: 5000 });
     await page.waitForSelector('[data-banner]', { timeout: 5000 });
-    await expect(page.locator('[data-banner]').textContent()).resolves.toMatch(/unacknowledged alarm\(s\): Temperature above range: Probe by the door, Shanghai distribution centre · Cold room 1 \(12\.3 °C\)/);
+    // One line per incident, its title in words with the place's name and the peak.
+    await page.waitForFunction(() => /unacknowledged alarm\(s\): .*Cold room 1 \(Shanghai distribution centre\).*12\.3 °C/.test(document.querySelector('[data-banner]')?.textContent ?? ''), undefined, { timeout: 5000 });
     expect(await rawCodes(page)).toEqual([]);
     await expect(page.title()).resolves.toMatch(/^\(\d+\) Cold-chain monitor$/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-excursion.png'), fullPage: true });
@@ -112,12 +113,12 @@ describe('live board in headless Chromium', () => {
 
   it('acknowledges the alarm with the e-signature dialog', async () => {
     await page.click('[data-view=alerts]');
-    const row = page.locator('tr[data-alert]', { hasText: 'Probe by the door' }).filter({ hasText: 'Temperature above range' }).first();
+    const row = page.locator('tr[data-incident]', { hasText: 'Cold room 1' }).first();
     await row.waitFor();
+    await expect(row.getAttribute('data-state')).resolves.toBe('active');
     await expect(row.textContent()).resolves.toContain('Shanghai distribution centre · Cold room 1');
     await expect(row.textContent()).resolves.toContain('12.3 °C');
     expect(await rawCodes(page)).toEqual([]);
-    await expect(row.getAttribute('data-state')).resolves.toBe('active');
     await row.locator('button[data-action=ack]').click();
     await page.fill('.dialog input[name=password]', 'wrong');
     await page.fill('.dialog textarea[name=comment]', 'door closed, product moved to cold room 2');
@@ -129,10 +130,10 @@ describe('live board in headless Chromium', () => {
     await page.waitForSelector('.dialog', { state: 'detached' });
     await expect(row.getAttribute('data-state')).resolves.toBe('acknowledged');
     await expect(row.textContent()).resolves.toContain('Olga Operator: door closed, product moved to cold room 2');
-    // Acknowledged: it leaves the banner (the warning-band alert of the same reading stays there), the alarm stays open.
-    await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('Temperature above range: Probe by the door'));
-    const alert = (await (await fetch(`${base}/api/v1/alerts?state=acknowledged`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { alerts: Array<{ deviceId: string; acknowledged: { printedName: string; meaning: string } }> };
-    expect(alert.alerts.find((a) => a.deviceId === 'probe-1')?.acknowledged).toMatchObject({ printedName: 'Olga Operator', meaning: 'acknowledged' });
+    // Acknowledged: the incident (the excursion and the warning-band alert of the same reading) leaves the banner, the alarm stays open.
+    await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('Cold room 1 (Shanghai distribution centre)'));
+    const { incidents } = (await (await fetch(`${base}/api/v1/incidents?state=acknowledged`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { incidents: Array<{ deviceIds: string[]; acknowledged: { printedName: string; meaning: string } }> };
+    expect(incidents.find((i) => i.deviceIds.includes('probe-1'))?.acknowledged).toMatchObject({ printedName: 'Olga Operator', meaning: 'acknowledged' });
   });
 
   it('switches to Chinese, and shows fleet, shipments and devices', async () => {
@@ -184,7 +185,7 @@ describe('live board in headless Chromium', () => {
       for (const view of ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance']) {
         await page.click(`[data-view=${view}]`);
         await page.waitForSelector(`section.${view}`);
-        if (view === 'alerts') await page.waitForSelector('tr[data-alert]');
+        if (view === 'alerts') await page.waitForSelector('tr[data-incident]');
         if (view === 'shipments') await page.waitForSelector('tr[data-shipment]');
         if (view === 'performance') await page.waitForSelector('table[data-table=rates] tr[data-rate=total]');
         if (view === 'devices') await expect(page.locator('tr[data-device=probe-1]').textContent()).resolves.toContain(reason);

@@ -275,8 +275,9 @@ export const CODES = {
     shelved: w('shelved', '搁置'),
     unshelved: w('unshelved', '取消搁置'),
     raised: w('alarm raised', '报警触发'),
-    joined: w('sensor joined', '测点加入'),
-    reminded: w('reminder sent', '已提醒'),
+    updated: w('updated (another sensor or rule joined, or a new peak)', '更新（新测点或规则加入，或出现新峰值）'),
+    reopened: w('came back', '再次报警'),
+    digested: w('in the daily digest', '已列入每日汇总'),
   },
   notify: {
     page: w('pages people', '通知值班人员'),

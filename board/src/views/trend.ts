@@ -4,6 +4,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
 const hhmm = (seconds: number) => new Date(seconds * 1000).toTimeString().slice(0, 5);
+const hhmmss = (seconds: number) => new Date(seconds * 1000).toTimeString().slice(0, 8);
 const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
 
 /** An incident's last hour: each sensor's temperature, with the place's limits drawn in red. */
@@ -22,8 +23,9 @@ export function TrendChart({ trend, deviceName, range, timeLabel }: { trend: Arr
       {
         width: Math.min(element.current.clientWidth || 640, 900),
         height: 200,
-        series: [{ label: timeLabel, value: (_u: uPlot, v: number | null) => (v == null ? '—' : hhmm(v)) }, ...trend.map((s, i) => ({ label: deviceName(s.deviceId), stroke: COLOURS[i % COLOURS.length], spanGaps: true }))],
-        axes: [{ values: (_u: uPlot, splits: number[]) => splits.map(hhmm) }, { label: '°C' }],
+        series: [{ label: timeLabel, value: (_u: uPlot, v: number | null) => (v == null ? '—' : hhmmss(v)) }, ...trend.map((s, i) => ({ label: deviceName(s.deviceId), stroke: COLOURS[i % COLOURS.length], spanGaps: true }))],
+        // 24-hour times; seconds too when the span is short (a fresh alarm).
+        axes: [{ values: (_u: uPlot, splits: number[]) => splits.map((times.at(-1)! - times[0]! < 600_000 ? hhmmss : hhmm)) }, { label: '°C' }],
         hooks: {
           draw: [
             (u) => {
