@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { alertKinds, severities } from '../core/config/alert-rules.js';
 import type { Logger } from '../core/logger.js';
-import { quoteString, type InfluxClient } from '../storage/influx.js';
+import type { InfluxClient } from '../storage/influx.js';
 import type { AlertEvent } from './book.js';
-import { loadAlertEvents } from './event-store.js';
-import { incidentSchema } from './incident.js';
+import { loadAlertEvents, loadIncidentEvents } from './event-store.js';
+import type { Incident, IncidentEvent } from './incident.js';
+
+/** What the report reads of an incident event: who shelved what, when (any stored incident event is one). */
+export type ShelfEvent = Pick<IncidentEvent, 'incidentId' | 'event' | 'at'> & { incident: Pick<Incident, 'id' | 'siteId' | 'locationId' | 'state' | 'shelved'> };
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -102,22 +105,9 @@ export const alarmPerformanceSchema = z.object({
 });
 export type AlarmPerformance = z.infer<typeof alarmPerformanceSchema>;
 
-/**
- * An incident event as stored in `incident_events`. Only what the report reads is checked, and the
- * event name is free text: the incident model is still growing, and a new event or field must not
- * make the report fail.
- */
-export const incidentEventSchema = z.object({
-  incidentId: z.string(),
-  event: z.string(),
-  at: z.number(),
-  incident: incidentSchema.pick({ id: true, siteId: true, locationId: true, state: true, shelved: true }),
-});
-export type IncidentEvent = z.infer<typeof incidentEventSchema>;
-
 export interface PerformanceInput {
   alertEvents: readonly AlertEvent[];
-  incidentEvents?: readonly IncidentEvent[];
+  incidentEvents?: readonly ShelfEvent[];
   from: number;
   to: number;
   now: number;
@@ -267,7 +257,7 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
 
   const incidentEvents = (input.incidentEvents ?? []).filter((e) => inScope(e.incident.siteId)).slice().sort((a, b) => a.at - b.at);
   const shelvedInPeriod = new Set(incidentEvents.filter((e) => e.event === 'shelved' && e.at >= from && e.at < to).map((e) => e.incidentId));
-  const latestIncident = new Map<string, IncidentEvent>();
+  const latestIncident = new Map<string, ShelfEvent>();
   for (const event of incidentEvents) if (event.at <= now) latestIncident.set(event.incidentId, event);
   const shelvedNow = [...latestIncident.values()]
     .map((e) => e.incident)
@@ -315,34 +305,6 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
   });
 }
 
-export const INCIDENT_EVENTS_MEASUREMENT = 'incident_events';
-
-/** Incident events since `sinceMs`, in time order; none when the measurement does not exist yet. */
-export async function loadIncidentEvents(influx: InfluxClient, filter: { sinceMs: number; siteId?: string }, log?: Logger): Promise<IncidentEvent[]> {
-  const where = [`time >= ${filter.sinceMs}ms`];
-  if (filter.siteId) where.push(`"siteId" = ${quoteString(filter.siteId)}`);
-  // InfluxDB answers a query on a measurement never written with no series, not an error.
-  const series = await influx.query(`SELECT "incidentId", "event", "incident" FROM "${INCIDENT_EVENTS_MEASUREMENT}" WHERE ${where.join(' AND ')} ORDER BY time ASC`);
-  const s = series[0];
-  if (!s) return [];
-  const events: IncidentEvent[] = [];
-  let unreadable = 0;
-  for (const row of s.values) {
-    const r = Object.fromEntries(s.columns.map((c, i) => [c, row[i]])) as Record<string, unknown>;
-    let incident: unknown;
-    try {
-      incident = JSON.parse(String(r.incident));
-    } catch {
-      incident = undefined;
-    }
-    const parsed = incidentEventSchema.safeParse({ incidentId: r.incidentId, event: r.event, at: r.time, incident });
-    if (parsed.success) events.push(parsed.data);
-    else unreadable++;
-  }
-  if (unreadable) log?.warn({ unreadable, measurement: INCIDENT_EVENTS_MEASUREMENT }, 'incident events the alarm performance report could not read were left out');
-  return events;
-}
-
 /**
  * How far back events are read: an alert raised long before the period can still be active (stale)
  * at its end. The same horizon the alert service rebuilds its book from.
@@ -362,7 +324,7 @@ export interface PerformanceOptions {
 export async function loadAlarmPerformance(influx: InfluxClient, options: PerformanceOptions): Promise<AlarmPerformance> {
   const now = options.now ?? Date.now();
   const sinceMs = options.from - PERFORMANCE_LOOKBACK_MS;
-  const [alertEvents, incidentEvents] = await Promise.all([loadAlertEvents(influx, { sinceMs }), loadIncidentEvents(influx, { sinceMs, ...(options.siteId ? { siteId: options.siteId } : {}) }, options.log)]);
+  const [alertEvents, incidentEvents] = await Promise.all([loadAlertEvents(influx, { sinceMs }), loadIncidentEvents(influx, { sinceMs })]);
   const report = computeAlarmPerformance({ alertEvents, incidentEvents, from: options.from, to: options.to, now, ...(options.siteId ? { siteId: options.siteId } : {}), ...(options.knownSites ? { knownSites: options.knownSites } : {}) });
   options.log?.debug({ from: options.from, to: options.to, site: options.siteId ?? null, events: alertEvents.length, alarms: report.total.alarms }, 'alarm performance computed');
   return report;

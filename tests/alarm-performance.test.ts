@@ -5,8 +5,7 @@ import type { AlertKind } from '../core/config/alert-rules.js';
 import { hashPassword } from '../core/secrets.js';
 import { alertSchema, type Alert, type AlertEvent } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
-import { alarmPerformanceSchema, computeAlarmPerformance, type IncidentEvent } from '../alerts/kpi.js';
-import { escapeString, escapeTag } from '../ingestor/records.js';
+import { alarmPerformanceSchema, computeAlarmPerformance, type ShelfEvent as IncidentEvent } from '../alerts/kpi.js';
 import { connectDevice, influxFor, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
@@ -250,14 +249,14 @@ describe('alarm performance: the running service, API and CLI', () => {
     const ack = await fetch(`${base()}/api/v1/alerts/${room1.id}/ack`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'acknowledged', comment: 'door closed' }) });
     expect(ack.status).toBe(200);
 
-    // An incident shelved by hand, as the incident service will store it.
-    const now = Date.now();
-    const shelved = { id: 'inc_test', siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', state: 'active', shelved: { by: 'olga', printedName: 'Olga Operator', at: now, until: now + HOUR, reason: 'probe being replaced' } };
-    await influxFor(ws).write(`incident_events,event=shelved,incidentId=${escapeTag(shelved.id)},locationId=dc-sh-cold-room-1,siteId=dc-shanghai incident=${escapeString(JSON.stringify(shelved))} ${now}000000`);
+    // The two sensors' alarms are one incident in the cold room; an operator shelves it (e-signed).
+    const incidentId = (await waitFor(async () => ((await (await fetch(`${base()}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()).alerts as Alert[]).find((a) => a.id === room1.id)?.incidentId, Boolean, 10_000, 'the incident'))!;
+    const shelve = await fetch(`${base()}/api/v1/incidents/${incidentId}/shelve`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'shelved', comment: 'probe being replaced', duration: '1h' }) });
+    expect(shelve.status).toBe(200);
 
     const body = await waitFor(
       async () => alarmPerformanceSchema.parse(await (await get('')).json()),
-      (r) => r.total.alarms === 2 && r.acknowledgement.acknowledged === 1,
+      (r) => r.total.alarms === 2 && r.acknowledgement.acknowledged === 1 && r.shelved.current === 1,
       15_000,
       'the stored alert events in the report',
     );
@@ -274,7 +273,7 @@ describe('alarm performance: the running service, API and CLI', () => {
     expect(body.stale).toEqual([]);
     expect(body.acknowledgement).toMatchObject({ alarms: 2, acknowledged: 1 });
     expect(body.acknowledgement.medianMs).toBeLessThan(15_000);
-    expect(body.shelved).toMatchObject({ inPeriod: 1, current: 1, incidents: [expect.objectContaining({ incidentId: 'inc_test', reason: 'probe being replaced' })] });
+    expect(body.shelved).toMatchObject({ inPeriod: 1, current: 1, incidents: [expect.objectContaining({ incidentId, reason: 'probe being replaced' })] });
 
     const truck = alarmPerformanceSchema.parse(await (await get('?site=truck-hu-a12345')).json());
     expect(truck).toMatchObject({ siteId: 'truck-hu-a12345', total: { alarms: 0 }, topAlarms: [], shelved: { inPeriod: 0 } });
