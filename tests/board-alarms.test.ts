@@ -162,6 +162,21 @@ describe('board alarms in headless Chromium', () => {
     await en.click('[data-view=alerts]');
     await en.waitForSelector('tr[data-incident][data-shelved=yes]');
     await expect(en.locator('tr[data-incident]').first().textContent()).resolves.toMatch(/shelved until/i);
+    expect(await rawCodes(en)).toEqual([]);
+  });
+
+  it('en: unshelving is signed too, and the alarm is no longer shelved', async () => {
+    const page = pages.get('en')!;
+    const row = page.locator('tr[data-incident]').first();
+    await row.locator('button[data-action=unshelve]').click();
+    await page.fill('.dialog input[name=password]', 'olga-password-1');
+    await page.fill('.dialog textarea[name=comment]', 'defrost over');
+    await page.click('.dialog button[type=submit]');
+    await page.waitForSelector('.dialog', { state: 'detached' });
+    await page.waitForSelector('tr[data-incident][data-shelved=no]');
+    await expect(row.textContent()).resolves.not.toMatch(/shelved until/i);
+    const { incidents } = (await (await fetch(`${base}/api/v1/incidents`, { headers: viewer() })).json()) as { incidents: Array<{ shelved: unknown }> };
+    expect(incidents[0]?.shelved).toBeNull();
   });
 
   for (const lang of LANGS) {

@@ -152,8 +152,8 @@ export interface Overview {
   generatedAt: number;
   sites: SiteView[];
   alerts: Alert[];
-  /** Open incidents (absent from a server without them: the board then works on alerts). */
-  incidents?: IncidentView[];
+  /** Open incidents. */
+  incidents: IncidentView[];
   /** The alarm policy's limits the board needs (shelving up to maxShelveMs); optional. */
   alarms?: { maxShelveMs?: number };
 }

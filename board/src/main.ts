@@ -1,8 +1,7 @@
 import { html, render } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, liveStream, savedSession, signIn, signOut, type Overview, type SessionInfo } from './api.js';
-import { amount, LABELS, savedLang, say, type Lang } from './i18n.js';
-import { namesOf } from './names.js';
+import { LABELS, savedLang, say, type Lang } from './i18n.js';
 import { applyAlert, applyIncident, applyReading, setConnected, setOverview, tick, useBoard } from './store.js';
 import { byUrgency, needsSomeone } from './incidents.js';
 import { LiveView } from './views/live.js';
@@ -33,7 +32,6 @@ function chime(): void {
 }
 
 const loadFleet = () => import('./views/fleet.js').then((m) => m.FleetView as (props: never) => unknown);
-const loadAlerts = () => import('./views/alerts.js').then((m) => m.AlertsView as (props: never) => unknown);
 const loadIncidents = () => import('./views/incidents.js').then((m) => m.IncidentsView as (props: never) => unknown);
 const loadPerformance = () => import('./views/performance.js').then((m) => m.PerformanceView as (props: never) => unknown);
 const loadShipments = () => import('./views/shipments.js').then((m) => m.ShipmentsView as (props: never) => unknown);
@@ -76,24 +74,20 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
       clearInterval(clock);
     };
   }, []);
-  const names = namesOf(board.overview);
-  // What needs someone now: with incidents, one line per incident nobody acknowledged or shelved
-  // (ISA-18.2: one event, one alarm); a server without incidents, per alert as before.
-  const alarming: Array<{ id: string; line: string }> = board.incidents
-    ? [...board.incidents.values()].filter((i) => needsSomeone(i, board.now)).sort(byUrgency(board.now)).map((i) => ({ id: i.id, line: i.text[lang].title }))
-    : [...board.alerts.values()]
-        .filter((a) => a.state === 'active' && !a.acknowledged)
-        .map((a) => ({ id: a.id, line: `${say('kind', a.kind, lang)}: ${names.device(a.deviceId)}, ${names.place(a.siteId, a.locationId)} (${amount(a.kind, a.peak, lang)})` }));
-  const openCount = board.incidents ? board.incidents.size : board.alerts.size;
+  // What needs someone now: one line per incident nobody acknowledged or shelved (ISA-18.2: one
+  // event, one alarm), if it pages people or shows on the board (the digest ones wait).
+  const alarming = [...(board.incidents?.values() ?? [])].filter((i) => needsSomeone(i, board.now)).sort(byUrgency(board.now)).map((i) => ({ id: i.id, line: i.text[lang].title }));
+  const openCount = board.incidents?.size ?? 0;
   useEffect(() => {
     document.title = alarming.length ? `(${alarming.length}) ${t.title}` : t.title;
   }, [alarming.length, lang]);
-  const [heard, setHeard] = useState(new Set<string>());
+  // Chime when an incident starts needing someone: new, come back, or back from its shelf.
+  const heard = useRef(new Set<string>());
   useEffect(() => {
-    const fresh = alarming.filter((a) => !heard.has(a.id));
-    if (!fresh.length) return;
-    setHeard(new Set([...heard, ...fresh.map((a) => a.id)]));
-    if (!muted) chime();
+    const now = new Set(alarming.map((a) => a.id));
+    const fresh = [...now].some((id) => !heard.current.has(id));
+    heard.current = now;
+    if (fresh && !muted) chime();
   }, [alarming.map((a) => a.id).join()]);
   const toggleMute = () => {
     localStorage.setItem('coldchain.muted', muted ? '0' : '1');
@@ -120,7 +114,7 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
       : null}
     <main>
       ${view === 'live' ? html`<${LiveView} board=${board} t=${t} lang=${lang} />` : null}
-      ${view === 'alerts' && board.overview ? html`<${Lazy} key=${board.incidents ? 'incidents' : 'alerts'} load=${board.incidents ? loadIncidents : loadAlerts} props=${{ board, t, lang, session }} />` : null}
+      ${view === 'alerts' ? html`<${Lazy} load=${loadIncidents} props=${{ board, t, lang, session }} />` : null}
       ${view === 'fleet' ? html`<${Lazy} load=${loadFleet} props=${{ board, t, lang }} />` : null}
       ${view === 'shipments' ? html`<${Lazy} load=${loadShipments} props=${{ board, t, lang }} />` : null}
       ${view === 'devices' ? html`<${DevicesView} board=${board} t=${t} lang=${lang} />` : null}

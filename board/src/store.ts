@@ -5,7 +5,7 @@ import type { Alert, IncidentView, LiveReading, Overview } from './api.js';
 export interface BoardState {
   overview: Overview | null;
   alerts: Map<string, Alert>;
-  /** Open incidents; null when the server has none to give (the board then works on alerts). */
+  /** Open incidents (null until the overview came). */
   incidents: Map<string, IncidentView> | null;
   connected: boolean;
   now: number;
@@ -29,7 +29,7 @@ export function useBoard(): BoardState {
 }
 
 export function setOverview(overview: Overview): void {
-  state = { ...state, overview, alerts: new Map(overview.alerts.map((a) => [a.id, a])), incidents: overview.incidents ? new Map(overview.incidents.map((i) => [i.id, i])) : null };
+  state = { ...state, overview, alerts: new Map(overview.alerts.map((a) => [a.id, a])), incidents: new Map((overview.incidents ?? []).map((i) => [i.id, i])) };
   notify();
 }
 
