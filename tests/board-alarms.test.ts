@@ -193,4 +193,18 @@ describe('board alarms in headless Chromium', () => {
       await page.screenshot({ path: path.join(ARTIFACTS, `board-performance-${lang}.png`), fullPage: true });
     });
   }
+
+  it('zh-CN: the alarm and its detail are usable on a phone', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+    await phone.addInitScript(() => localStorage.setItem('coldchain.lang', 'zh-CN'));
+    await phone.goto(`${base}/#/alerts`);
+    await phone.fill('input[name=user]', 'olga');
+    await phone.fill('input[name=password]', 'olga-password-1');
+    await phone.click('button[type=submit]');
+    await phone.click('tr[data-incident]');
+    await phone.waitForSelector('.incident .trend canvas');
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    await phone.screenshot({ path: path.join(ARTIFACTS, 'board-incident-phone-zh-CN.png'), fullPage: true });
+    await phone.close();
+  });
 });
