@@ -19,6 +19,7 @@ import { startMosquitto } from './mosquitto.js';
 import { loadConfig } from '../core/config/load.js';
 import { startService } from '../app/service.js';
 import type { LoadPlan, LoadResult } from './loadgen.js';
+import { alarmQualityFigures } from './alarms.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '..', 'cli', 'main.js');
@@ -393,6 +394,10 @@ async function main(): Promise<void> {
   try {
     progress(`influxd ${influxdVersion() ?? '?'} at ${influxd.url}; work dir ${ws.dir}`);
     const only = process.env.BENCH_ONLY;
+    if (only === 'alarms') {
+      process.stdout.write(`${JSON.stringify(alarmQualityFigures())}\n`);
+      return;
+    }
     if (only === 'idle') {
       process.stdout.write(`${JSON.stringify(await idleMemory(ws, influxd.url))}\n`);
       return;
@@ -453,6 +458,7 @@ async function main(): Promise<void> {
     const report = await reportBenchmark(influxd.url, progress);
     await sleep(2000);
     const board = await boardStage(ws, influxd.url);
+    const alarms = alarmQualityFigures();
 
     const figures = {
       e2e_readings_per_s: Math.round(single.storedPerS),
@@ -481,6 +487,7 @@ async function main(): Promise<void> {
       board_first_paint_ms: Math.round(board.firstPaintMs),
       board_first_paint_ratio_vs_plain_page: Number((board.firstPaintMs / board.anchorFirstPaintMs).toFixed(2)),
       board_sign_in_to_tiles_ms: Math.round(board.signInToTilesMs),
+      ...alarms,
       messages_per_run: SIZES.devices * SIZES.messagesPerDevice,
       connections: SIZES.devices,
       idle_connections: SIZES.idleConnections,
@@ -502,6 +509,10 @@ async function main(): Promise<void> {
       ['live board bundle, sign-in + live view (map and charts load later)', `${figures.board_initial_bytes} B`, `gzip ${figures.board_initial_gzip_bytes} B; all ${figures.board_total_bytes} B`, ''],
       ['live board first contentful paint (headless Chromium)', `${figures.board_first_paint_ms} ms`, `${figures.board_first_paint_ratio_vs_plain_page} × a plain page`, ''],
       ['  sign-in → sensor tiles drawn', `${figures.board_sign_in_to_tiles_ms} ms`, '', ''],
+      ['alarms per site-day, demo site on a normal simulated day', `${alarms.demo_alarms_per_site_day}`, `${alarms.demo_alarms} alarms`, '0'],
+      ['door-left-open: alarms / incidents, recall, precision', `${alarms.door_left_open_alarms} / ${alarms.door_left_open_incidents}`, `${alarms.door_left_open_recall}, ${alarms.door_left_open_precision}`, '1 incident, 1, ≥ 0.95'],
+      ['7 normal days: cold room / freezer / reefer alarms', `${alarms.cold_room_week_alarms} / ${alarms.freezer_week_alarms} / ${alarms.reefer_week_alarms}`, '', '0 / 0 / 0'],
+      ['ISA-18.2 over every scenario: peak per 10 min, floods, chattering, stale', `${alarms.isa_peak_per_10_min}, ${alarms.isa_floods}, ${alarms.isa_chattering}, ${alarms.isa_stale}`, `${alarms.isa_assessment}`, '≤ 10, 0'],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\n${'measurement'.padEnd(width)} | figure               | vs anchor               | target\n`);
