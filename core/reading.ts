@@ -13,6 +13,8 @@ export const rejectReasons = [
   'unknown_device',
   'topic_not_allowed',
   'invalid_custody_event',
+  /** A custody event from a device that may not report it (not in a vehicle, not its vehicle, out of the time window). */
+  'custody_not_allowed',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
 
