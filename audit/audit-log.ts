@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -84,6 +84,34 @@ function forEachLine(file: string, onLine: (line: Buffer, offset: number, lineNo
   }
 }
 
+/** The bytes after the last newline, when the file does not end with one (found from the end, not by reading it all). */
+function tornTailOf(file: string): { offset: number; bytes: number } | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      const read = readSync(fd, chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, read).lastIndexOf(10);
+      if (nl !== -1) return start + nl + 1 === size ? undefined : { offset: start + nl + 1, bytes: size - (start + nl + 1) };
+      end = start;
+    }
+    return size > 0 ? { offset: 0, bytes: size } : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Re-computes the chain: an altered, inserted or removed entry breaks it at that line. */
 export function verifyAuditLog(file: string): VerifyResult {
   if (!existsSync(file)) return { ok: true, entries: 0, lastHash: GENESIS };
@@ -130,13 +158,38 @@ export class AuditLog {
 
   constructor(readonly file: string) {}
 
+  /**
+   * Verifies the trail and opens it for appending. A crash in the middle of an append leaves a
+   * partial last line: that entry was never acknowledged (the caller hears "done" only after the
+   * whole line is fsynced), so it is no record. It is cut off, its bytes kept beside the trail
+   * (nothing that was written is hidden), and an `audit.recovered` entry says so; otherwise the
+   * next entry would be glued onto it and the trail would fail verification for ever.
+   */
   async open(): Promise<VerifyResult> {
-    mkdirSync(path.dirname(this.file), { recursive: true });
+    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const verified = verifyAuditLog(this.file);
+    const torn = existsSync(this.file) ? tornTailOf(this.file) : undefined;
     this.seq = verified.entries;
     this.lastHash = verified.lastHash;
-    this.handle = await open(this.file, 'a');
-    return verified;
+    // Only the owner reads the trail: it names users, addresses and what they did.
+    this.handle = await open(this.file, 'a+', 0o600);
+    // Larger than any entry: not an interrupted append but damage, left for `audit verify` to name.
+    if (!torn || torn.bytes > MAX_LINE_BYTES) return verified;
+    const fragment = Buffer.alloc(torn.bytes);
+    await this.handle.read(fragment, 0, torn.bytes, torn.offset);
+    const keptIn = `${this.file}.torn-${torn.offset}`;
+    await writeFile(keptIn, fragment, { mode: 0o600, flush: true });
+    await this.handle.truncate(torn.offset);
+    await this.handle.datasync();
+    await syncDirectory(path.dirname(this.file));
+    await this.append({
+      actor: 'system',
+      action: 'audit.recovered',
+      target: path.basename(this.file),
+      details: { truncatedBytes: torn.bytes, atOffset: torn.offset, sha256: createHash('sha256').update(fragment).digest('hex'), keptIn: path.basename(keptIn), reason: 'partial last line left by an interrupted append (never acknowledged)' },
+    });
+    // Whatever else the verification found still stands; the torn tail itself is repaired.
+    return verified.tornTail ? { ok: true, entries: this.seq, lastHash: this.lastHash } : verified;
   }
 
   append(input: AuditInput): Promise<AuditEntry> {
