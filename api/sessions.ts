@@ -24,6 +24,8 @@ declare module 'fastify' {
 const SESSION_MS = 12 * 3_600_000;
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+/** How other parts (the live stream) name a session without keeping its token. */
+export const sessionKey = hash;
 
 /**
  * Sign-ins of registry users for the board: a random bearer token per session, kept in memory
@@ -32,6 +34,7 @@ const hash = (token: string) => createHash('sha256').update(token).digest('hex')
  */
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
+  private readonly endListeners = new Set<(key: string) => void>();
 
   constructor(
     private readonly registry: () => Registry,
@@ -40,15 +43,31 @@ export class SessionStore {
 
   lookup(token: string): Session | undefined {
     if (!token.startsWith('cc_ses_')) return undefined;
-    const session = this.sessions.get(hash(token));
+    return this.byKey(hash(token));
+  }
+
+  /** The session by its key (see sessionKey), if it is still valid. */
+  byKey(key: string): Session | undefined {
+    const session = this.sessions.get(key);
     if (!session) return undefined;
     // The user may have been removed from the registry since signing in.
     const user = this.registry().config.users.find((u) => u.name === session.user);
     if (session.expiresAt <= Date.now() || !user) {
-      this.sessions.delete(hash(token));
+      this.end(key);
       return undefined;
     }
     return { ...session, role: user.role };
+  }
+
+  /** Called with a session's key when it ends (sign-out, expiry, user removed): what it opened must close. */
+  onEnd(listener: (key: string) => void): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  private end(key: string): void {
+    if (!this.sessions.delete(key)) return;
+    for (const listener of this.endListeners) listener(key);
   }
 
   /** `name` and `password` must already be bounded (signInSchema): they reach the throttle and the audit trail. */
@@ -63,7 +82,7 @@ export class SessionStore {
   }
 
   signOut(token: string): void {
-    this.sessions.delete(hash(token));
+    this.end(hash(token));
   }
 }
 

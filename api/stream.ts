@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from '../core/registry.js';
@@ -6,6 +7,7 @@ import type { IngestPipeline } from '../ingestor/pipeline.js';
 import type { AlertService, IncidentView } from '../alerts/service.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import type { AlertEvent } from '../alerts/book.js';
+import { sessionKey } from './sessions.js';
 
 /**
  * A client this far behind (a stalled phone, a dead TCP peer) is dropped with a warning; its
@@ -13,59 +15,146 @@ import type { AlertEvent } from '../alerts/book.js';
  * means the kernel's buffer is full): a short stall loses nothing, a long one costs at most this.
  */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * Open streams at once. Every event is written to every client on the main thread that also
+ * acknowledges device publishes; a board is a few clients per control room, so this is generous
+ * and still bounds what a holder of one viewer token can cost.
+ */
+export const MAX_STREAM_CLIENTS = 100;
+/** A ticket is used at once by the page that asked for it: short-lived and good for one stream. */
+const TICKET_MS = 30_000;
+const MAX_TICKETS = 1000;
+/** How often open streams' credentials are checked again (a token removed from the registry ends its streams). */
+const RECHECK_MS = 5_000;
+
+/** What opened a stream, kept without the secret itself, so the stream can end with it. */
+type Credential = { kind: 'session'; key: string } | { kind: 'api'; id: string; tokenHash: string };
+
+interface Client {
+  res: ServerResponse;
+  credential: Credential;
+  warn: (details: object, message: string) => void;
+}
+
+const ticketKey = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
 
 /**
  * GET /api/v1/stream: server-sent events for the live board — `reading` for every accepted
- * reading, `alert` for every alert change. Browsers' EventSource cannot send headers, so the
- * bearer token may also come as ?token=.
+ * reading, `alert` and `incident` for every change. Browsers' EventSource cannot send headers,
+ * and a bearer token in the URL ends up in request logs and browser history, so the page first
+ * asks POST /api/v1/stream/ticket (bearer header) for a one-use ticket valid 30 s, then opens
+ * ?ticket=. Clients that can send headers use the bearer header directly.
  */
 export function streamRoutes(app: FastifyInstance, deps: { registry: () => Registry; pipeline: IngestPipeline; alerts?: AlertService }): void {
-  const open = new Set<ServerResponse>();
+  const clients = new Set<Client>();
+  const tickets = new Map<string, { credential: Credential; expiresAt: number }>();
+
+  const credentialOf = (token: string): Credential | undefined => {
+    if (app.sessions?.lookup(token)) return { kind: 'session', key: sessionKey(token) };
+    const entry = deps.registry().config.apiTokens.find((t) => tokenMatches(token, t.tokenHash));
+    return entry ? { kind: 'api', id: entry.id, tokenHash: entry.tokenHash } : undefined;
+  };
+  const stillValid = (c: Credential): boolean =>
+    c.kind === 'session' ? app.sessions?.byKey(c.key) !== undefined : deps.registry().config.apiTokens.some((t) => t.id === c.id && t.tokenHash === c.tokenHash);
+  const end = (client: Client, why: string) => {
+    if (client.res.writableEnded || client.res.destroyed) return;
+    client.res.write(`event: end\ndata: ${JSON.stringify({ reason: why })}\n\n`);
+    // The connection goes too: it was opened with a credential that no longer holds.
+    const socket = client.res.socket;
+    client.res.end(() => socket?.destroySoon());
+  };
+
+  // Serialized once per event, then the same string goes to every client.
+  const broadcast = (frame: string) => {
+    for (const client of clients) {
+      const { res } = client;
+      // Ended at shutdown or dropped: its 'close' (which unsubscribes) may still be on its way.
+      if (res.writableEnded || res.destroyed) continue;
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        client.warn({ buffered: res.writableLength }, 'live stream client is not reading; dropping it');
+        res.destroy();
+        continue;
+      }
+      res.write(frame);
+    }
+  };
+  const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  const onReadings = (batch: AcceptedBatch) => {
+    if (clients.size === 0) return;
+    let text = '';
+    for (const r of batch.readings) text += frame('reading', { deviceId: batch.deviceId, siteId: batch.siteId, locationId: batch.locationId, ...r });
+    broadcast(text);
+  };
+  const onAlert = (event: AlertEvent) => clients.size > 0 && broadcast(frame('alert', { event: event.event, ...event.alert }));
+  const onIncident = (view: IncidentView) => clients.size > 0 && broadcast(frame('incident', view));
+  deps.pipeline.on('accepted', onReadings);
+  deps.alerts?.on('event', onAlert);
+  deps.alerts?.on('incident', onIncident);
+
+  // Signing out ends that session's streams at once; a revoked API token's within RECHECK_MS.
+  const stopListening = app.sessions?.onEnd((key) => {
+    for (const client of clients) if (client.credential.kind === 'session' && client.credential.key === key) end(client, 'signed out');
+  });
+  const heartbeat = setInterval(() => broadcast(': keep-alive\n\n'), 15_000);
+  const recheck = setInterval(() => {
+    for (const client of clients) if (!stillValid(client.credential)) end(client, client.credential.kind === 'session' ? 'session ended' : 'API token revoked');
+    const now = Date.now();
+    for (const [key, t] of tickets) if (t.expiresAt <= now) tickets.delete(key);
+  }, RECHECK_MS);
+  heartbeat.unref();
+  recheck.unref();
+
   // Streams never end on their own: end them before the server waits for its connections. An
   // ended response counts as finished, so server.close() cuts off even a client that stopped
   // reading and would never take the end.
   app.addHook('preClose', (done) => {
-    for (const res of open) res.end();
+    clearInterval(heartbeat);
+    clearInterval(recheck);
+    stopListening?.();
+    deps.pipeline.off('accepted', onReadings);
+    deps.alerts?.off('event', onAlert);
+    deps.alerts?.off('incident', onIncident);
+    for (const client of clients) client.res.end();
     done();
   });
-  app.get<{ Querystring: { token?: string } }>('/api/v1/stream', (request, reply) => {
-    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    const token = header ?? request.query.token;
-    if (!token || (!app.sessions?.lookup(token) && !deps.registry().config.apiTokens.some((t) => tokenMatches(token, t.tokenHash)))) {
-      return reply.code(401).send({ error: 'unauthorized', message: 'send "Authorization: Bearer <token>" or ?token=<token>' });
+
+  const bearer = (header: string | undefined) => /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+
+  app.post('/api/v1/stream/ticket', async (request, reply) => {
+    const token = bearer(request.headers.authorization);
+    const credential = token ? credentialOf(token) : undefined;
+    if (!credential) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send "Authorization: Bearer <token>" (a board session or an API token)' });
+    const now = Date.now();
+    if (tickets.size >= MAX_TICKETS) for (const [key, t] of tickets) if (t.expiresAt <= now) tickets.delete(key);
+    if (tickets.size >= MAX_TICKETS) return reply.code(429).header('Retry-After', '30').send({ error: 'too_many_requests', message: `${MAX_TICKETS} stream tickets are waiting to be used; try again in 30 s` });
+    const ticket = `cc_tkt_${randomBytes(24).toString('base64url')}`;
+    tickets.set(ticketKey(ticket), { credential, expiresAt: now + TICKET_MS });
+    return reply.code(201).send({ ticket, expiresAt: now + TICKET_MS, url: `/api/v1/stream?ticket=${ticket}` });
+  });
+
+  app.get<{ Querystring: { ticket?: string } }>('/api/v1/stream', (request, reply) => {
+    let credential: Credential | undefined;
+    const token = bearer(request.headers.authorization);
+    if (token) credential = credentialOf(token);
+    else if (typeof request.query.ticket === 'string') {
+      const key = ticketKey(request.query.ticket);
+      const ticket = tickets.get(key);
+      tickets.delete(key); // one use, whatever happens next
+      if (ticket && ticket.expiresAt > Date.now() && stillValid(ticket.credential)) credential = ticket.credential;
+    }
+    if (!credential) {
+      return reply.code(401).send({ error: 'unauthorized', message: 'send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)' });
+    }
+    if (clients.size >= MAX_STREAM_CLIENTS) {
+      request.log.warn({ clients: clients.size }, 'live stream refused: too many clients');
+      return reply.code(503).header('Retry-After', '30').send({ error: 'stream_full', message: `the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s` });
     }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write(': coldchain live stream\n\n');
-    open.add(res);
-    const send = (event: string, data: unknown) => {
-      // Ended at shutdown or dropped: its 'close' (which unsubscribes) may still be on its way.
-      if (res.writableEnded || res.destroyed) return;
-      if (res.writableLength > MAX_BUFFERED_BYTES) {
-        request.log.warn({ buffered: res.writableLength }, 'live stream client is not reading; dropping it');
-        res.destroy();
-        return;
-      }
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const onReadings = (batch: AcceptedBatch) => {
-      for (const r of batch.readings) send('reading', { deviceId: batch.deviceId, siteId: batch.siteId, locationId: batch.locationId, ...r });
-    };
-    const onAlert = (event: AlertEvent) => send('alert', { event: event.event, ...event.alert });
-    deps.pipeline.on('accepted', onReadings);
-    deps.alerts?.on('event', onAlert);
-    const onIncident = (view: IncidentView) => send('incident', view);
-    deps.alerts?.on('incident', onIncident);
-    const heartbeat = setInterval(() => {
-      if (!res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
-    }, 15_000);
-    res.on('close', () => {
-      open.delete(res);
-      clearInterval(heartbeat);
-      deps.pipeline.off('accepted', onReadings);
-      deps.alerts?.off('event', onAlert);
-      deps.alerts?.off('incident', onIncident);
-    });
+    const client: Client = { res, credential, warn: (details, message) => request.log.warn(details, message) };
+    clients.add(client);
+    res.on('close', () => clients.delete(client));
   });
 }

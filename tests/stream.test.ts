@@ -14,7 +14,8 @@ describe('live stream (server-sent events)', () => {
     const base = `http://127.0.0.1:${service.httpPort}`;
     try {
       expect((await fetch(`${base}/api/v1/stream`)).status).toBe(401);
-      const response = await fetch(`${base}/api/v1/stream?token=${ws.apiTokens.viewer}`);
+      const { ticket } = (await (await fetch(`${base}/api/v1/stream/ticket`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { ticket: string };
+      const response = await fetch(`${base}/api/v1/stream?ticket=${ticket}`);
       expect(response.headers.get('content-type')).toBe('text/event-stream');
       const reader = response.body!.getReader();
       let text = '';

@@ -68,17 +68,53 @@ export async function download(path: string, filename: string): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Server-sent events; EventSource cannot send headers, so the token goes in the query. */
+/**
+ * Server-sent events. EventSource cannot send headers, and a token in the URL would land in logs
+ * and history, so each connection first takes a one-use ticket (POST, bearer header). A ticket
+ * cannot be reused, so on an error the page closes the source and reconnects with a new one.
+ */
 export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Alert) => void, onState: (connected: boolean) => void, onIncident?: (i: IncidentView) => void): () => void {
-  const session = savedSession();
-  if (!session) return () => undefined;
-  const source = new EventSource(`/api/v1/stream?token=${encodeURIComponent(session.token)}`);
-  source.addEventListener('reading', (e) => onReading(JSON.parse((e as MessageEvent<string>).data) as LiveReading));
-  source.addEventListener('alert', (e) => onAlert(JSON.parse((e as MessageEvent<string>).data) as Alert));
-  source.addEventListener('incident', (e) => onIncident?.(JSON.parse((e as MessageEvent<string>).data) as IncidentView));
-  source.onopen = () => onState(true);
-  source.onerror = () => onState(false);
-  return () => source.close();
+  let source: EventSource | undefined;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  let delay = 1000;
+  const connect = async () => {
+    const session = savedSession();
+    if (!session || closed) return;
+    const response = await fetch('/api/v1/stream/ticket', { method: 'POST', headers: { Authorization: `Bearer ${session.token}` } }).catch(() => undefined);
+    if (closed) return;
+    // Signed out or the session expired: nothing to reconnect with.
+    if (response?.status === 401) return onState(false);
+    if (!response?.ok) return reconnect();
+    const { ticket } = (await response.json()) as { ticket: string };
+    source = new EventSource(`/api/v1/stream?ticket=${encodeURIComponent(ticket)}`);
+    source.addEventListener('reading', (e) => onReading(JSON.parse((e as MessageEvent<string>).data) as LiveReading));
+    source.addEventListener('alert', (e) => onAlert(JSON.parse((e as MessageEvent<string>).data) as Alert));
+    source.addEventListener('incident', (e) => onIncident?.(JSON.parse((e as MessageEvent<string>).data) as IncidentView));
+    source.addEventListener('end', () => reconnect());
+    source.onopen = () => {
+      delay = 1000;
+      onState(true);
+    };
+    source.onerror = () => reconnect();
+  };
+  const reconnect = () => {
+    onState(false);
+    source?.close();
+    source = undefined;
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void connect();
+    }, delay);
+    delay = Math.min(30_000, delay * 2);
+  };
+  void connect();
+  return () => {
+    closed = true;
+    if (retry) clearTimeout(retry);
+    source?.close();
+  };
 }
 
 export interface LiveReading {
