@@ -152,7 +152,8 @@ describe('board alarms in headless Chromium', () => {
     await page.waitForSelector('.dialog', { state: 'detached' });
     await page.waitForSelector('tr[data-incident][data-shelved=yes]');
     await expect(row.textContent()).resolves.toContain('搁置至');
-    await expect(page.locator('.incident').textContent()).resolves.toContain('除霜，已知原因，正在处理');
+    // The detail pane refreshes from the incident event a moment after the row does.
+    await expect.poll(() => page.locator('.incident').textContent(), { timeout: 10_000 }).toContain('除霜，已知原因，正在处理');
     expect(await page.locator('[data-banner]').count()).toBe(0);
     expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-shelved-zh-CN.png'), fullPage: true });
