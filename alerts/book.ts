@@ -87,6 +87,23 @@ export class AlertBook {
     this.alerts.set(alert.id, alert);
   }
 
+  /**
+   * Forgets finished alerts (closed, retracted, discarded) last changed before `before`; their
+   * events stay in InfluxDB. Without it a long-running service keeps every alert it ever raised.
+   */
+  evict(before: number, discardedBefore: number): number {
+    let evicted = 0;
+    for (const [id, a] of this.alerts) {
+      const last = Math.max(a.detectedAt, a.clearedAt ?? 0, a.closed?.at ?? 0, a.acknowledged?.at ?? 0);
+      const finished = a.state === 'closed' || a.state === 'retracted' || (a.state === 'discarded' && last < discardedBefore);
+      if (finished && (a.state === 'discarded' || last < before)) {
+        this.alerts.delete(id);
+        evicted++;
+      }
+    }
+    return evicted;
+  }
+
   /** Checks a user action against the lifecycle; throws LifecycleError with the reason. */
   static checkTransition(alert: Alert | undefined, action: 'acknowledge' | 'close', id: string): Alert {
     if (!alert) throw new LifecycleError(`no alert ${id}`, 404);

@@ -39,7 +39,12 @@ interface DeviceTrack {
   lastReceivedAt: number;
   /** A communication alarm raised on processing time, until data returns. */
   liveSilent?: AlertChange;
+  /** Out-of-order readings waiting to be judged together (see `coalesceMs`). */
+  backfill?: { readings: EvalReading[]; since: number; timer: NodeJS.Timeout | undefined };
 }
+
+/** Longest a backlog waits to be coalesced while messages of it keep coming. */
+const MAX_COALESCE_MS = 2000;
 
 /**
  * Evaluates alert rules per device on device time, whatever order readings arrive in: a reading
@@ -53,7 +58,13 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
 
   constructor(
     private readonly registry: () => Registry,
-    private readonly options: { historyMs?: number; maxReadingsPerDevice?: number; now?: () => number } = {},
+    private readonly options: {
+      historyMs?: number;
+      maxReadingsPerDevice?: number;
+      now?: () => number;
+      /** Out-of-order readings are judged together once none came for this long (0: at once). */
+      coalesceMs?: number;
+    } = {},
   ) {
     super();
   }
@@ -85,13 +96,40 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     const incoming: EvalReading[] = batch.readings.length === 1 ? [batch.readings[0]!] : [...new Map(batch.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
     const newest = track.readings.at(-1)?.ts ?? -Infinity;
     const first = incoming[0]!;
-    if (first.ts > newest) {
+    const coalesceMs = this.options.coalesceMs ?? 0;
+    if (first.ts > newest && !track.backfill) {
       for (const reading of incoming) this.append(track, reading);
+    } else if (coalesceMs > 0) {
+      // A backlog uploaded out of order arrives as many messages: judged once when they stop
+      // coming, not replayed per message (each partial replay found and retracted gaps of its own).
+      track.backfill ??= { readings: [], since: this.now(), timer: undefined };
+      const pending = track.backfill;
+      for (const r of incoming) pending.readings.push(r);
+      if (pending.timer) clearTimeout(pending.timer);
+      const wait = this.now() - pending.since >= MAX_COALESCE_MS ? 0 : coalesceMs;
+      pending.timer = setTimeout(() => this.flushBackfill(track), wait);
+      pending.timer.unref();
     } else {
       this.insertAndReplay(track, incoming);
     }
     track.lastReceivedAt = this.now();
     this.endLiveSilence(track, first.ts);
+  }
+
+  private flushBackfill(track: DeviceTrack): void {
+    const pending = track.backfill;
+    if (!pending) return;
+    track.backfill = undefined;
+    if (pending.timer) clearTimeout(pending.timer);
+    const incoming = [...new Map(pending.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
+    const newest = track.readings.at(-1)?.ts ?? -Infinity;
+    if (incoming[0]!.ts > newest) for (const reading of incoming) this.append(track, reading);
+    else this.insertAndReplay(track, incoming);
+  }
+
+  /** Judges every backlog still waiting to be coalesced (tests, shutdown). */
+  flushBackfills(): void {
+    for (const track of this.devices.values()) this.flushBackfill(track);
   }
 
   /**
@@ -222,6 +260,10 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     if (!keepFrom || keepFrom.index === 0) return;
     track.readings = track.readings.slice(keepFrom.index);
     track.pruned = true;
+    // Episodes over before the kept history can no longer change: forget what was reported of them.
+    for (const [id, last] of track.reported) {
+      if (last.state !== 'active' && last.state !== 'pending' && (last.clearedAt ?? last.occurredAt) < keepFrom.ts) track.reported.delete(id);
+    }
     track.checkpoints = track.checkpoints.filter((c) => c.index >= keepFrom.index).map((c) => ({ ...c, index: c.index - keepFrom.index }));
   }
 }

@@ -46,6 +46,18 @@ export class IncidentBook {
     this.incidents.set(incident.id, incident);
   }
 
+  /** Forgets closed incidents closed before `before` (their events stay in InfluxDB). */
+  evict(before: number): number {
+    let evicted = 0;
+    for (const [id, i] of this.incidents) {
+      if (i.state === 'closed' && (i.closed?.at ?? 0) < before) {
+        this.incidents.delete(id);
+        evicted++;
+      }
+    }
+    return evicted;
+  }
+
   /** The incident an alert that just became active belongs to, updated; `created` when new. */
   join(alert: Alert, policy: AlarmPolicy, now: number): { incident: Incident; created: boolean } {
     const open = this.list()

@@ -53,6 +53,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   readonly book = new AlertBook();
   readonly incidents = new IncidentBook();
   private lastDigestDay: string | undefined;
+  private lastEviction = 0;
   readonly engine: AlertEngine;
   private sequence = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -60,7 +61,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
 
   constructor(private readonly deps: AlertServiceDeps) {
     super();
-    this.engine = new AlertEngine(deps.registry);
+    this.engine = new AlertEngine(deps.registry, { coalesceMs: 250 });
     this.engine.on('change', (change) => void this.onChange(change));
   }
 
@@ -87,6 +88,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     this.timer = setInterval(() => {
       this.engine.checkSilence();
       this.expireShelves();
+      this.evictFinished();
       void this.escalate();
       void this.sendDigests();
     }, 1000);
@@ -274,6 +276,17 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const event = action === 'acknowledge' ? 'acknowledged' : action === 'close' ? 'closed' : action === 'shelve' ? 'shelved' : 'unshelved';
     this.recordIncident({ incidentId, event, at, incident, ...signed });
     return this.view(incident);
+  }
+
+  /** Once a minute: finished alerts and incidents older than a week leave memory (the board shows a week). */
+  private evictFinished(): void {
+    const now = Date.now();
+    if (now - this.lastEviction < 60_000) return;
+    this.lastEviction = now;
+    const week = now - 7 * 86_400_000;
+    const alerts = this.book.evict(week, now - 3_600_000);
+    const incidents = this.incidents.evict(week);
+    if (alerts || incidents) this.deps.log.debug({ alerts, incidents }, 'finished alerts and incidents left memory');
   }
 
   /** A shelf ends by itself (ISA-18.2: time-limited); the alarm is back and escalates again if unacknowledged. */

@@ -203,3 +203,17 @@ describe('alert rules on device time', () => {
     expect(of(changes, 'battery_low')[0]).toMatchObject({ state: 'active', peak: 12, threshold: 20 });
   });
 });
+
+describe('memory stays bounded (issue 12, item 7)', () => {
+  it('finished alerts leave the book after the retention, open ones never; a never-active (discarded) one after an hour', async () => {
+    const { AlertBook } = await import('../alerts/book.js');
+    const book = new AlertBook();
+    const base = { kind: 'temperature_high', severity: 'major', siteId: 's', locationId: 'l', deviceId: 'd', occurredAt: T0, activatedAt: T0, detectedAt: T0, clearedAt: null, late: false, threshold: 8, peak: 9, durationMs: null, relapses: 0, chattering: false, incidentId: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null } as const;
+    book.set({ ...base, id: 'open', state: 'active' });
+    book.set({ ...base, id: 'closed-old', state: 'closed', closed: { by: 'q', printedName: 'Q', at: T0 + MIN, meaning: 'closed', comment: 'ok' } });
+    book.set({ ...base, id: 'closed-new', state: 'closed', closed: { by: 'q', printedName: 'Q', at: T0 + 10 * 86_400_000, meaning: 'closed', comment: 'ok' } });
+    book.set({ ...base, id: 'discarded', state: 'discarded', activatedAt: null });
+    expect(book.evict(T0 + 7 * 86_400_000, T0 + 30 * MIN)).toBe(2);
+    expect(book.list().map((a) => a.id).sort()).toEqual(['closed-new', 'open']);
+  });
+});
