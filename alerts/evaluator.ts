@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
 import { inSuppression, type AlertKind, type AlertRules, type Suppression } from '../core/config/alert-rules.js';
 import type { ProductProfile } from '../core/config/schema.js';
+import type { Reading } from '../core/reading.js';
 
 type Severity = AlertRules['severity'][keyof AlertRules['severity']];
 
-export interface EvalReading {
-  ts: number;
-  temperature: number;
-  humidity?: number;
-  battery?: number;
-  door?: boolean;
-}
+/** What the rules look at in a reading (core/reading.ts owns the shape). */
+export type EvalReading = Pick<Reading, 'ts' | 'temperature' | 'humidity' | 'battery' | 'door'>;
 
 /** One excursion of one rule on one device, judged on device time. */
 export interface Episode {

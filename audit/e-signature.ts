@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { ApiRole, User } from '../core/config/schema.js';
 import { verifyPassword } from '../core/secrets.js';
 import { explainVerdict, isAccountName, shortName, throttleFor } from '../core/throttle.js';
@@ -12,9 +11,7 @@ export interface Signature {
   comment: string;
 }
 
-/** A signature as it is kept on a record: printed name, time and meaning (21 CFR 11.50). */
-export const signatureRecordSchema = z.object({ by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() });
-export type SignatureRecord = z.infer<typeof signatureRecordSchema>;
+export { signatureRecordSchema, type SignatureRecord } from './signature-record.js';
 
 export class SignatureError extends Error {
   constructor(

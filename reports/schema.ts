@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { alertEventSchema, alertSchema } from '../alerts/book.js';
+import { custodyEventKinds, custodyRecordSchema, dispositionSchema, shipmentIdentitySchema } from '../shipments/schema.js';
 
 /**
  * What every report is made of. The JSON format is this schema as it is; CSV, HTML and PDF are
@@ -115,32 +117,21 @@ export const placeSchema = z.object({
   humidityRange: rangeSchema.optional(),
 });
 
-export const signatureRecordSchema = z.object({
-  by: z.string(),
-  printedName: z.string(),
-  at: z.number(),
-  meaning: z.string(),
-  comment: z.string(),
-});
-
-export const dispositionDecisions = ['released', 'quarantined', 'rejected'] as const;
-export const dispositionSchema = signatureRecordSchema.extend({ decision: z.enum(dispositionDecisions) });
-
-/** An alarm during the report's window, with who acknowledged and closed it. */
-export const reportAlarmSchema = z.object({
-  id: z.string(),
-  kind: z.string(),
-  severity: z.string(),
-  state: z.string(),
-  deviceId: z.string(),
-  locationId: z.string(),
-  occurredAt: z.number(),
-  clearedAt: z.number().nullable(),
-  peak: z.number(),
-  threshold: z.number(),
-  late: z.boolean(),
-  acknowledged: signatureRecordSchema.nullable(),
-  closed: signatureRecordSchema.nullable(),
+/** An alarm during the report's window, with who acknowledged and closed it (alerts/ owns the shape). */
+export const reportAlarmSchema = alertSchema.pick({
+  id: true,
+  kind: true,
+  severity: true,
+  state: true,
+  deviceId: true,
+  locationId: true,
+  occurredAt: true,
+  clearedAt: true,
+  peak: true,
+  threshold: true,
+  late: true,
+  acknowledged: true,
+  closed: true,
 });
 
 export const digestSchema = z.object({
@@ -151,36 +142,6 @@ export const digestSchema = z.object({
 });
 
 export const verdicts = ['within_range', 'excursion'] as const;
-
-export const shipmentIdentitySchema = z.object({
-  id: z.string(),
-  product: z.string(),
-  profileId: z.string(),
-  batch: z.string(),
-  expiry: z.string().optional(),
-  quantity: z.number(),
-  unit: z.string(),
-  shipper: z.string(),
-  consignee: z.string(),
-  createdAt: z.number(),
-  createdBy: z.string(),
-});
-
-export const custodyEventKinds = ['stored', 'loaded', 'unloaded', 'delivered'] as const;
-
-/** A custody event as recorded (shipments/ keeps these; never changed once written). */
-export const custodyRecordSchema = z.object({
-  id: z.string(),
-  event: z.enum(custodyEventKinds),
-  locationId: z.string().optional(),
-  at: z.number(),
-  recordedAt: z.number(),
-  by: z.string(),
-  source: z.enum(['api', 'cli', 'mqtt']),
-  /** Set when this event corrects an earlier one (which then no longer counts). */
-  corrects: z.string().optional(),
-  note: z.string().optional(),
-});
 
 export const reportCustodyEventSchema = custodyRecordSchema.omit({ recordedAt: true }).extend({ supersededBy: z.string().optional() });
 
@@ -244,17 +205,8 @@ export const gspRecordSchema = z.object({
   digest: digestSchema,
 });
 
-export const alertEventRecordSchema = z.object({
-  at: z.number(),
-  event: z.string(),
-  actor: z.string(),
-  printedName: z.string().optional(),
-  meaning: z.string().optional(),
-  comment: z.string().optional(),
-  channel: z.string().optional(),
-  recipient: z.string().optional(),
-  outcome: z.string().optional(),
-});
+/** One transition or notification of the alert, without the alert snapshot each stored event carries. */
+export const alertEventRecordSchema = alertEventSchema.omit({ alertId: true, alert: true });
 
 /** One alert: the chart around it, its figures, the notification trail and the signatures. */
 export const excursionReportSchema = z.object({
@@ -284,6 +236,5 @@ export type Segment = z.infer<typeof segmentSchema>;
 export type ShipmentReport = z.infer<typeof shipmentReportSchema>;
 export type GspRecord = z.infer<typeof gspRecordSchema>;
 export type ExcursionReport = z.infer<typeof excursionReportSchema>;
-export type Disposition = z.infer<typeof dispositionSchema>;
 export type ReportAlarm = z.infer<typeof reportAlarmSchema>;
 export type AnyReport = ShipmentReport | GspRecord | ExcursionReport;

@@ -1,9 +1,4 @@
-import type { Disposition } from '../reports/schema.js';
-import type { CustodyRecord, ShipmentFact, ShipmentState } from './schema.js';
-import type { z } from 'zod';
-import type { shipmentIdentitySchema } from '../reports/schema.js';
-
-export type ShipmentIdentity = z.infer<typeof shipmentIdentitySchema>;
+import type { CustodyRecord, Disposition, ShipmentFact, ShipmentIdentity, ShipmentState } from './schema.js';
 
 export interface VerificationLink {
   linkId: string;

@@ -1,9 +1,45 @@
 import { z } from 'zod';
 import { identifier } from '../core/config/schema.js';
-import { custodyEventKinds, custodyRecordSchema, dispositionDecisions, shipmentIdentitySchema } from '../reports/schema.js';
+import { signatureRecordSchema } from '../audit/e-signature.js';
 
 /** A point in time as clients send it: epoch ms or ISO 8601 with a zone. */
 export const instantInput = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+
+/** The waybill as recorded: what, how much, from whom to whom, created when and by whom. */
+export const shipmentIdentitySchema = z.object({
+  id: z.string(),
+  product: z.string(),
+  profileId: z.string(),
+  batch: z.string(),
+  expiry: z.string().optional(),
+  quantity: z.number(),
+  unit: z.string(),
+  shipper: z.string(),
+  consignee: z.string(),
+  createdAt: z.number(),
+  createdBy: z.string(),
+});
+
+export const custodyEventKinds = ['stored', 'loaded', 'unloaded', 'delivered'] as const;
+
+/** A custody event as recorded (never changed once written; a correction is a new event). */
+export const custodyRecordSchema = z.object({
+  id: z.string(),
+  event: z.enum(custodyEventKinds),
+  locationId: z.string().optional(),
+  at: z.number(),
+  recordedAt: z.number(),
+  by: z.string(),
+  source: z.enum(['api', 'cli', 'mqtt']),
+  /** Set when this event corrects an earlier one (which then no longer counts). */
+  corrects: z.string().optional(),
+  note: z.string().optional(),
+});
+
+export const dispositionDecisions = ['released', 'quarantined', 'rejected'] as const;
+
+/** QA's decision on the goods: an e-signature (printed name, time, meaning) with the decision. */
+export const dispositionSchema = signatureRecordSchema.extend({ decision: z.enum(dispositionDecisions) });
 
 /** POST /api/v1/shipments (the electronic waybill, 电子化运单). */
 export const shipmentCreateSchema = z.object({
@@ -54,15 +90,13 @@ export const shipmentStates = ['created', 'in_storage', 'in_transit', 'delivered
 export const shipmentFactSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('created'), shipment: shipmentIdentitySchema }),
   z.object({ type: z.literal('custody'), shipmentId: z.string(), custody: custodyRecordSchema }),
-  z.object({
-    type: z.literal('disposition'),
-    shipmentId: z.string(),
-    disposition: z.object({ decision: z.enum(dispositionDecisions), by: z.string(), printedName: z.string(), at: z.number(), meaning: z.string(), comment: z.string() }),
-  }),
+  z.object({ type: z.literal('disposition'), shipmentId: z.string(), disposition: dispositionSchema }),
   z.object({ type: z.literal('link_created'), shipmentId: z.string(), linkId: z.string(), expiresAt: z.number(), at: z.number(), by: z.string() }),
   z.object({ type: z.literal('link_revoked'), shipmentId: z.string(), linkId: z.string(), at: z.number(), by: z.string() }),
 ]);
 
+export type ShipmentIdentity = z.infer<typeof shipmentIdentitySchema>;
+export type Disposition = z.infer<typeof dispositionSchema>;
 export type ShipmentCreate = z.infer<typeof shipmentCreateSchema>;
 export type CustodyInput = z.infer<typeof custodyInputSchema>;
 export type CustodyRecord = z.infer<typeof custodyRecordSchema>;

@@ -6,9 +6,8 @@ import { escapeString, escapeTag } from '../ingestor/records.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { verifySigner } from '../audit/e-signature.js';
-import type { Disposition } from '../reports/schema.js';
 import { ShipmentBook, effectiveCustody, supersededBy, type ShipmentRecord, type VerificationLink } from './book.js';
-import { shipmentFactSchema, type CustodyInput, type CustodyRecord, type DispositionInput, type ShipmentCreate, type ShipmentFact } from './schema.js';
+import { shipmentFactSchema, type CustodyInput, type CustodyRecord, type Disposition, type DispositionInput, type ShipmentCreate, type ShipmentFact } from './schema.js';
 import { LinkSigner } from './links.js';
 
 export const SHIPMENT_EVENTS_MEASUREMENT = 'shipment_events';

@@ -1,4 +1,5 @@
 import type { ProductProfile } from '../core/config/schema.js';
+import type { Reading } from '../core/reading.js';
 import { Rng } from './rng.js';
 import { ThermalSpace, inWindow } from './models/thermal.js';
 import { Route } from './models/route.js';
@@ -10,16 +11,8 @@ export const STEP_MS = 10_000;
 /** Largest batch a device uploads after a coverage gap. */
 export const BACKLOG_BATCH = 50;
 
-export interface SimReading {
-  ts: number;
-  temperature: number;
-  humidity?: number;
-  battery?: number;
-  lat?: number;
-  lon?: number;
-  door?: boolean;
-  seq: number;
-}
+/** A reading as a simulated device publishes it (core/reading.ts), always with its sequence number. */
+export type SimReading = Reading & { seq: number };
 
 export interface SimMessage {
   /** Simulated time at which the device publishes (later than `ts` for a buffered backlog). */

@@ -1,3 +1,6 @@
+import type { Reading } from '../../core/reading.js';
+import type { SignatureRecord } from '../../audit/signature-record.js';
+
 /** The board's side of the HTTP API: a session token from sign-in, sent as a bearer token. */
 const TOKEN_KEY = 'coldchain.session';
 
@@ -117,26 +120,11 @@ export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Ale
   };
 }
 
-export interface LiveReading {
-  deviceId: string;
-  siteId: string;
-  locationId: string;
-  ts: number;
-  temperature: number;
-  humidity?: number;
-  battery?: number;
-  lat?: number;
-  lon?: number;
-  door?: boolean;
-}
+/** A reading as the live stream sends it: the validated reading (core/reading.ts) and where it was taken. */
+export type LiveReading = Reading & { deviceId: string; siteId: string; locationId: string };
 
-export interface Signature {
-  by: string;
-  printedName: string;
-  at: number;
-  meaning: string;
-  comment: string;
-}
+/** Printed name, time and meaning of a signature (audit/signature-record.ts). */
+export type Signature = SignatureRecord;
 
 export interface Alert {
   id: string;
