@@ -26,6 +26,14 @@ export interface ProvisionOutcome {
   tokens: Map<string, string>;
 }
 
+/** "Cold room 1 sensor A (simulated)": people read alarms by place and sensor, not by id. */
+function simulatedName(config: Config, devices: Array<{ id: string; location: string }>, device: { id: string; location: string }): string {
+  const place = config.sites.flatMap((s) => s.locations).find((l) => l.id === device.location);
+  const peers = devices.filter((d) => d.location === device.location);
+  const letter = peers.length > 26 ? String(peers.indexOf(device) + 1) : String.fromCharCode(65 + peers.indexOf(device));
+  return `${place?.name ?? device.location} sensor ${letter} (simulated)`;
+}
+
 /**
  * Registers the scenario's devices (or gives those whose token we do not hold a new one), so a
  * newcomer needs no manual step. Returns the tokens of every scenario device.
@@ -48,7 +56,7 @@ export function provisionDevices(configFile: string, dataDir: string, devices: A
         if (isMap(node)) node.set('tokenHash', hashToken(fresh));
         reissued.push(device.id);
       } else {
-        appendToList(doc, 'devices', { id: device.id, location: device.location, interval: formatDuration(device.interval), name: 'simulated', tokenHash: hashToken(fresh) });
+        appendToList(doc, 'devices', { id: device.id, location: device.location, interval: formatDuration(device.interval), name: simulatedName(current, devices, device), tokenHash: hashToken(fresh) });
         registered.push(device.id);
       }
     }
