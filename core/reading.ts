@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { instantSchema } from './instant.js';
 
 /** Why a message or a reading was quarantined. Stable codes: they are metric labels and InfluxDB tags. */
 export const rejectReasons = [
@@ -17,34 +18,6 @@ export const rejectReasons = [
   'custody_not_allowed',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
-
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-
-/** Device time: epoch milliseconds or ISO 8601 with an explicit zone (a zoneless time is ambiguous). */
-export const deviceTimestamp = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  if (typeof value === 'number') {
-    // Beyond ±8.64e15 ms a JavaScript Date cannot represent the time at all.
-    if (Math.abs(value) > 8.64e15) {
-      ctx.addIssue({ code: 'custom', message: `epoch timestamp ${value} is outside any representable date; send epoch milliseconds` });
-      return z.NEVER;
-    }
-    if (!Number.isInteger(value)) {
-      ctx.addIssue({ code: 'custom', message: `epoch timestamp must be integer milliseconds, got ${value}` });
-      return z.NEVER;
-    }
-    return value;
-  }
-  if (!ISO_WITH_ZONE.test(value)) {
-    ctx.addIssue({ code: 'custom', message: `"${value.slice(0, 40)}" is not ISO 8601 with a zone (e.g. 2026-11-22T08:00:00+08:00) nor epoch ms` });
-    return z.NEVER;
-  }
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `"${value.slice(0, 40)}" is not a real date` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 /**
  * Physical plausibility bounds. Wider than any product range (those raise alerts, not rejects):
@@ -65,7 +38,8 @@ const bounded = (key: keyof typeof PHYSICAL_LIMITS, unit: string) =>
     .max(PHYSICAL_LIMITS[key].max, `${key} above the physical limit of ${PHYSICAL_LIMITS[key].max} ${unit}`);
 
 export const readingSchema = z.object({
-  ts: deviceTimestamp,
+  /** Device time: epoch ms or ISO 8601 with a zone (core/instant.ts). */
+  ts: instantSchema,
   temperature: bounded('temperature', '°C'),
   humidity: bounded('humidity', '%RH').optional(),
   battery: bounded('battery', '%').optional(),

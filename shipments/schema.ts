@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { identifier } from '../core/config/schema.js';
+import { instantSchema } from '../core/instant.js';
 import { signatureRecordSchema } from '../audit/e-signature.js';
 
-/** A point in time as clients send it: epoch ms or ISO 8601 with a zone. */
-export const instantInput = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
 /** The waybill as recorded: what, how much, from whom to whom, created when and by whom. */
 export const shipmentIdentitySchema = z.object({
@@ -60,7 +59,7 @@ export const custodyInputSchema = z.object({
   event: z.enum(custodyEventKinds),
   /** Where the goods are from this moment: a location of the registry (for `delivered`, optional). */
   locationId: identifier.optional(),
-  at: instantInput,
+  at: instantSchema,
   /** The id of an earlier custody event this one corrects; the earlier one stays on record, superseded. */
   corrects: z.string().min(1).max(100).optional(),
   note: z.string().trim().max(500).optional(),
@@ -69,7 +68,7 @@ export const custodyInputSchema = z.object({
 });
 
 /** What a driver's device publishes: the shipment it scanned, the event, and when (default: now). */
-export const deviceCustodySchema = custodyInputSchema.extend({ shipmentId: identifier, at: instantInput.optional() });
+export const deviceCustodySchema = custodyInputSchema.extend({ shipmentId: identifier, at: instantSchema.optional() });
 
 export const dispositionInputSchema = z.object({
   decision: z.enum(dispositionDecisions),
