@@ -13,7 +13,9 @@ import { verifySigner, type Signature } from '../audit/e-signature.js';
 export { SignatureError, type Signature } from '../audit/e-signature.js';
 import { AlertEngine, type AlertChange } from './engine.js';
 import { AlertBook, type Alert, type AlertEvent } from './book.js';
-import { alertEventLine, incidentEventLine, loadAlertEvents, loadIncidentEvents } from './event-store.js';
+import { alertEventFact, incidentEventFact, loadAlertEvents, loadIncidentEvents } from './event-store.js';
+import { FactLog } from '../storage/fact-log.js';
+import { READINGS_MEASUREMENT } from '../storage/measurements.js';
 import type { Notifier } from './notifier.js';
 import { IncidentBook } from './incidents.js';
 import type { Incident, IncidentEvent } from './incident.js';
@@ -55,12 +57,14 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   private lastDigestDay: string | undefined;
   private lastEviction = 0;
   readonly engine: AlertEngine;
-  private sequence = 0;
+  /** Alert and incident events, through the spool into InfluxDB. */
+  private readonly facts: FactLog;
   private timer: NodeJS.Timeout | undefined;
   private escalating = false;
 
   constructor(private readonly deps: AlertServiceDeps) {
     super();
+    this.facts = new FactLog(deps.spool);
     this.engine = new AlertEngine(deps.registry, { coalesceMs: 250 });
     this.engine.on('change', (change) => void this.onChange(change));
   }
@@ -109,7 +113,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
    */
   private async warmUp(hours = 48): Promise<void> {
     try {
-      const series = await this.deps.influx.query(`SELECT "temperature", "humidity", "battery", "door" FROM "readings" WHERE time >= now() - ${hours}h GROUP BY "deviceId"`);
+      const series = await this.deps.influx.query(`SELECT "temperature", "humidity", "battery", "door" FROM "${READINGS_MEASUREMENT}" WHERE time >= now() - ${hours}h GROUP BY "deviceId"`);
       let readings = 0;
       for (const s of series) {
         const deviceId = s.tags?.deviceId;
@@ -129,14 +133,14 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     // Spooled and published at once: waiting for the fsync would add its latency to every alarm.
     // Alert ids are deterministic, so a crash in between can only make the warm-up raise the same
     // alert again after the restart, never a different one.
-    this.deps.spool.append(alertEventLine(event, this.sequence++)).catch((err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be spooled'));
+    this.facts.append(alertEventFact(event)).catch((err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be spooled'));
     this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ type: 'alert', event: event.event, ...event.alert }));
     this.emit('event', event);
   }
 
   private recordIncident(event: IncidentEvent): void {
     this.incidents.set(event.incident);
-    this.deps.spool.append(incidentEventLine(event, this.sequence++)).catch((err: Error) => this.deps.log.error({ err: err.message, incident: event.incidentId, event: event.event }, 'incident event could not be spooled'));
+    this.facts.append(incidentEventFact(event)).catch((err: Error) => this.deps.log.error({ err: err.message, incident: event.incidentId, event: event.event }, 'incident event could not be spooled'));
     const view = this.view(event.incident);
     this.deps.publish?.(alertTopic(event.incident), JSON.stringify({ type: 'incident', event: event.event, ...view }));
     this.emit('incident', view, event);

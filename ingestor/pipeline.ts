@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { RejectReason } from '../core/reading.js';
 import { decodeTelemetry, type DecodeLimits, type Rejection } from './decode.js';
-import { RAW_PREVIEW_BYTES, deviceMessageLine, readingLines, rejectionLine, type AcceptedBatch, type RejectionRecord } from './records.js';
+import { RAW_PREVIEW_BYTES, deviceMessageFact, readingLines, rejectionFact, type AcceptedBatch, type RejectionRecord } from './records.js';
+import { FactLog } from '../storage/fact-log.js';
 import type { Spool } from './spool.js';
 
 export interface Placement {
@@ -43,7 +44,8 @@ export interface PipelineEvents {
  */
 export class IngestPipeline extends EventEmitter<PipelineEvents> {
   readonly counters = new IngestCounters();
-  private rejectSequence = 0;
+  /** Rejects and device messages: facts at their receive time. */
+  private readonly facts: FactLog;
   private toAnnounce: AcceptedBatch[] = [];
 
   constructor(
@@ -51,6 +53,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     private readonly limits: DecodeLimits,
   ) {
     super();
+    this.facts = new FactLog(spool);
   }
 
   async ingestTelemetry(placement: Placement, topic: string, payload: Buffer): Promise<IngestOutcome> {
@@ -63,7 +66,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       pending.push(this.spool.append(readingLines(accepted), decoded.readings.length));
     }
     const rejected = decoded.rejections.map((rejection) => this.rejectionRecord(placement.deviceId, topic, payload, rejection, receivedAt));
-    for (const record of rejected) pending.push(this.spool.append(rejectionLine(record, this.rejectSequence++)));
+    for (const record of rejected) pending.push(this.facts.append(rejectionFact(record)));
     // One append is the common case; Promise.all would allocate for nothing on the hot path.
     await (pending.length === 1 ? pending[0] : Promise.all(pending));
 
@@ -97,7 +100,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       await this.quarantine(placement.deviceId, topic, payload, rejection);
       return rejection;
     }
-    await this.spool.append(deviceMessageLine(placement, channel, body as Record<string, unknown>, payload.toString('utf8'), receivedAt, this.rejectSequence++));
+    await this.facts.append(deviceMessageFact(placement, channel, body as Record<string, unknown>, payload.toString('utf8'), receivedAt));
     this.emit('deviceMessage', { ...placement, channel, receivedAt, body: body as Record<string, unknown> });
     return undefined;
   }
@@ -115,7 +118,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   /** Quarantines a message refused before decoding (unknown device, foreign topic). */
   async quarantine(deviceId: string, topic: string, payload: Buffer, rejection: Rejection): Promise<void> {
     const record = this.rejectionRecord(deviceId, topic, payload, rejection, Date.now());
-    await this.spool.append(rejectionLine(record, this.rejectSequence++));
+    await this.facts.append(rejectionFact(record));
     this.counters.countRejection(record.reason);
     this.emit('rejected', record);
   }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { readingSchema, rejectReasons } from '../core/reading.js';
+import type { Fact } from '../storage/fact-log.js';
+import { fieldSet, int, nsOf, seriesKey } from '../storage/line-protocol.js';
+import { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../storage/measurements.js';
 
 /**
  * What ingestion hands to in-process consumers (rules engine, live board) once it is durable.
@@ -30,55 +33,54 @@ export const rejectionRecordSchema = z.object({
 export type AcceptedBatch = z.infer<typeof acceptedBatchSchema>;
 export type RejectionRecord = z.infer<typeof rejectionRecordSchema>;
 
-export const READINGS_MEASUREMENT = 'readings';
-export const REJECTS_MEASUREMENT = 'rejects';
 export const RAW_PREVIEW_BYTES = 512;
 
-/** Line-protocol escaping, shared by every measurement we write. */
-export const escapeTag = (value: string) => (/[\\,= \n]/.test(value) ? value.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, '\\n') : value);
-export const escapeString = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
+// Measurement names live in storage/; api/ and reports/ still import these three from here.
+export { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../storage/measurements.js';
 
 /**
  * The spool stores InfluxDB line protocol, one point per line, exactly as it will be written:
  * the writer then only concatenates, and a replay after a crash rewrites identical points
  * (same series, same timestamp), which is what makes redelivery idempotent.
- * Timestamps are in ns; readings carry device time.
+ * Readings carry device time; one point per device and device time.
  */
 export function readingLines(batch: AcceptedBatch): string {
-  const tags = `${READINGS_MEASUREMENT},deviceId=${escapeTag(batch.deviceId)},locationId=${escapeTag(batch.locationId)},siteId=${escapeTag(batch.siteId)}`;
+  const series = seriesKey(READINGS_MEASUREMENT, { deviceId: batch.deviceId, locationId: batch.locationId, siteId: batch.siteId });
+  const receivedAt = int(batch.receivedAt);
   const lines: string[] = [];
-  for (const reading of batch.readings) {
-    let fields = `temperature=${reading.temperature}`;
-    if (reading.humidity !== undefined) fields += `,humidity=${reading.humidity}`;
-    if (reading.battery !== undefined) fields += `,battery=${reading.battery}`;
-    if (reading.lat !== undefined) fields += `,lat=${reading.lat}`;
-    if (reading.lon !== undefined) fields += `,lon=${reading.lon}`;
-    if (reading.door !== undefined) fields += `,door=${reading.door}`;
-    if (reading.seq !== undefined) fields += `,seq=${reading.seq}i`;
-    lines.push(`${tags} ${fields},receivedAt=${batch.receivedAt}i ${reading.ts}000000`);
+  for (const r of batch.readings) {
+    const fields = fieldSet({ temperature: r.temperature, humidity: r.humidity, battery: r.battery, lat: r.lat, lon: r.lon, door: r.door, seq: r.seq === undefined ? undefined : int(r.seq), receivedAt });
+    lines.push(`${series} ${fields} ${nsOf(r.ts)}`);
   }
   return lines.join('\n');
 }
 
-/** `sequence` keeps rejects of one device in the same millisecond apart (sub-ms digits). */
-export function rejectionLine(record: RejectionRecord, sequence: number): string {
-  const ns = `${record.receivedAt}${String(sequence % 1_000_000).padStart(6, '0')}`;
-  let fields = `message=${escapeString(record.message)},topic=${escapeString(record.topic)},bytes=${record.bytes}i,payload=${escapeString(record.raw)}`;
-  if (record.index !== undefined) fields += `,index=${record.index}i`;
-  return `${REJECTS_MEASUREMENT},deviceId=${escapeTag(record.deviceId || '(none)')},reason=${record.reason} ${fields},receivedAt=${record.receivedAt}i ${ns}`;
+/** A quarantined message, at its receive time (the fact log's sequence keeps one device's rejects of one ms apart). */
+export function rejectionFact(record: RejectionRecord): Fact {
+  return {
+    measurement: REJECTS_MEASUREMENT,
+    tags: { deviceId: record.deviceId || '(none)', reason: record.reason },
+    fields: { message: record.message, topic: record.topic, bytes: int(record.bytes), payload: record.raw, index: record.index === undefined ? undefined : int(record.index), receivedAt: int(record.receivedAt) },
+    at: record.receivedAt,
+  };
 }
-
-export const DEVICE_MESSAGES_MEASUREMENT = 'device_messages';
 
 /**
  * A device's status or event message (firmware, signal, reboots, button presses), kept as it
  * came; firmware and battery are lifted into fields of their own for dashboards.
  */
-export function deviceMessageLine(placement: { deviceId: string; siteId: string; locationId: string }, channel: 'status' | 'events', body: Record<string, unknown>, raw: string, receivedAt: number, sequence: number): string {
-  let fields = `payload=${escapeString(raw)}`;
-  if (typeof body.firmware === 'string') fields += `,firmware=${escapeString(body.firmware)}`;
-  if (typeof body.battery === 'number' && Number.isFinite(body.battery)) fields += `,battery=${body.battery}`;
-  return `${DEVICE_MESSAGES_MEASUREMENT},deviceId=${escapeTag(placement.deviceId)},locationId=${escapeTag(placement.locationId)},siteId=${escapeTag(placement.siteId)},channel=${channel} ${fields},receivedAt=${receivedAt}i ${receivedAt}${String(sequence % 1_000_000).padStart(6, '0')}`;
+export function deviceMessageFact(placement: { deviceId: string; siteId: string; locationId: string }, channel: 'status' | 'events', body: Record<string, unknown>, raw: string, receivedAt: number): Fact {
+  return {
+    measurement: DEVICE_MESSAGES_MEASUREMENT,
+    tags: { deviceId: placement.deviceId, locationId: placement.locationId, siteId: placement.siteId, channel },
+    fields: {
+      payload: raw,
+      firmware: typeof body.firmware === 'string' ? body.firmware : undefined,
+      battery: typeof body.battery === 'number' && Number.isFinite(body.battery) ? body.battery : undefined,
+      receivedAt: int(receivedAt),
+    },
+    at: receivedAt,
+  };
 }
 
 /** Server receive time of a spooled point, for the "oldest pending" figure. */

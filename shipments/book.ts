@@ -33,6 +33,9 @@ export function stateOf(record: ShipmentRecord): ShipmentState {
   return last.event === 'loaded' ? 'in_transit' : 'in_storage';
 }
 
+/** The shipment a fact is about. */
+export const shipmentIdOf = (fact: ShipmentFact): string => (fact.type === 'created' ? fact.shipment.id : fact.shipmentId);
+
 export const currentDisposition = (record: ShipmentRecord): Disposition | null => record.dispositions.at(-1) ?? null;
 
 /** Shipments as the stored facts say; the same facts in the same order always give the same book. */

@@ -2,15 +2,19 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import type { Spool } from '../ingestor/spool.js';
-import { escapeString, escapeTag } from '../ingestor/records.js';
+import { FactLog, type Fact } from '../storage/fact-log.js';
+import { SHIPMENT_EVENTS_MEASUREMENT } from '../storage/measurements.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { verifySigner } from '../audit/e-signature.js';
-import { ShipmentBook, effectiveCustody, supersededBy, type ShipmentRecord, type VerificationLink } from './book.js';
+import { ShipmentBook, effectiveCustody, shipmentIdOf, supersededBy, type ShipmentRecord, type VerificationLink } from './book.js';
 import { shipmentFactSchema, type CustodyInput, type CustodyRecord, type Disposition, type DispositionInput, type ShipmentCreate, type ShipmentFact } from './schema.js';
 import { LinkSigner } from './links.js';
 
-export const SHIPMENT_EVENTS_MEASUREMENT = 'shipment_events';
+/** A shipment fact as stored: tags shipmentId and type, the fact itself as JSON in `fact`. */
+function shipmentFact(fact: ShipmentFact, at: number): Fact {
+  return { measurement: SHIPMENT_EVENTS_MEASUREMENT, tags: { shipmentId: shipmentIdOf(fact), type: fact.type }, fields: { fact: JSON.stringify(fact) }, at };
+}
 
 export class ShipmentError extends Error {
   constructor(
@@ -44,25 +48,23 @@ export interface ShipmentServiceDeps {
  */
 export class ShipmentService {
   readonly book = new ShipmentBook();
-  private sequence = 0;
+  private readonly facts: FactLog;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: ShipmentServiceDeps) {}
+  constructor(private readonly deps: ShipmentServiceDeps) {
+    this.facts = new FactLog(deps.spool, deps.influx);
+  }
 
   async start(): Promise<void> {
     try {
-      const series = await this.deps.influx.query(`SELECT "fact" FROM "${SHIPMENT_EVENTS_MEASUREMENT}" ORDER BY time ASC`);
-      let facts = 0;
-      for (const [, fact] of series[0]?.values ?? []) {
-        const parsed = shipmentFactSchema.safeParse(JSON.parse(String(fact)));
-        if (!parsed.success) {
-          this.deps.log.error({ problem: parsed.error.message }, 'a stored shipment fact does not validate; skipped');
-          continue;
-        }
-        this.book.apply(parsed.data);
-        facts++;
-      }
-      if (facts) this.deps.log.info({ facts, shipments: this.book.list().length }, 'shipments rebuilt from InfluxDB');
+      const facts = await this.facts.replay(shipmentFactSchema, {
+        measurement: SHIPMENT_EVENTS_MEASUREMENT,
+        columns: ['fact'],
+        whole: 'fact',
+        onInvalid: (problem) => this.deps.log.error({ problem }, 'a stored shipment fact does not validate; skipped'),
+      });
+      for (const fact of facts) this.book.apply(fact);
+      if (facts.length) this.deps.log.info({ facts: facts.length, shipments: this.book.list().length }, 'shipments rebuilt from InfluxDB');
     } catch (err) {
       this.deps.log.error({ err: (err as Error).message }, 'could not rebuild shipments from InfluxDB; starting with none known');
     }
@@ -75,10 +77,8 @@ export class ShipmentService {
   }
 
   private async persist(fact: ShipmentFact, audit: { actor: string; printedName?: string; action: string; details: Record<string, unknown> }): Promise<void> {
-    const shipmentId = fact.type === 'created' ? fact.shipment.id : fact.shipmentId;
-    const at = Date.now();
-    const line = `${SHIPMENT_EVENTS_MEASUREMENT},shipmentId=${escapeTag(shipmentId)},type=${fact.type} fact=${escapeString(JSON.stringify(fact))} ${at}${String(this.sequence++ % 1_000_000).padStart(6, '0')}`;
-    await Promise.all([this.deps.spool.append(line), this.deps.audit.append({ actor: audit.actor, ...(audit.printedName ? { printedName: audit.printedName } : {}), action: audit.action, target: shipmentId, details: audit.details })]);
+    const shipmentId = shipmentIdOf(fact);
+    await Promise.all([this.facts.append(shipmentFact(fact, Date.now())), this.deps.audit.append({ actor: audit.actor, ...(audit.printedName ? { printedName: audit.printedName } : {}), action: audit.action, target: shipmentId, details: audit.details })]);
     this.book.apply(fact);
   }
 

@@ -8,8 +8,9 @@ import { loadConfig } from '../core/config/load.js';
 import { configSchema, type Config } from '../core/config/schema.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { InfluxClient, type Series } from '../storage/influx.js';
-import { readingLines, rejectionLine } from '../ingestor/records.js';
-import { alertEventLine } from '../alerts/event-store.js';
+import { readingLines, rejectionFact } from '../ingestor/records.js';
+import { alertEventFact } from '../alerts/event-store.js';
+import { factLine } from '../storage/fact-log.js';
 import type { Alert, AlertEvent } from '../alerts/book.js';
 import { createMetrics, type MetricSources } from '../api/metrics.js';
 import { buildDashboards, exportDashboards } from '../dashboards/export.js';
@@ -93,9 +94,9 @@ describe('Grafana dashboards as code', () => {
         minutes.forEach((ts, i) => lines.push(readingLines({ deviceId, siteId, locationId, receivedAt: ts + 800, readings: [reading(ts, i)] })));
       }
     }
-    lines.push(rejectionLine({ deviceId: 'room-a', receivedAt: now - 40 * MIN, reason: 'malformed_json', message: 'payload is not JSON', topic: 'cc/v1/room-a/telemetry', bytes: 5, raw: '{oops' }, 1));
-    lines.push(rejectionLine({ deviceId: 'ambient-a', receivedAt: now - 30 * MIN, reason: 'impossible_value', message: 'temperature 999 outside -80…80', index: 0, topic: 'cc/v1/ambient-a/telemetry', bytes: 31, raw: '{"ts":1,"temperature":999}' }, 2));
-    lines.push(rejectionLine({ deviceId: '', receivedAt: now - 20 * MIN, reason: 'unknown_device', message: 'no such device', topic: 'cc/v1/ghost/telemetry', bytes: 20, raw: '{"temperature":4}' }, 3));
+    lines.push(factLine(rejectionFact({ deviceId: 'room-a', receivedAt: now - 40 * MIN, reason: 'malformed_json', message: 'payload is not JSON', topic: 'cc/v1/room-a/telemetry', bytes: 5, raw: '{oops' }), 1));
+    lines.push(factLine(rejectionFact({ deviceId: 'ambient-a', receivedAt: now - 30 * MIN, reason: 'impossible_value', message: 'temperature 999 outside -80…80', index: 0, topic: 'cc/v1/ambient-a/telemetry', bytes: 31, raw: '{"ts":1,"temperature":999}' }), 2));
+    lines.push(factLine(rejectionFact({ deviceId: '', receivedAt: now - 20 * MIN, reason: 'unknown_device', message: 'no such device', topic: 'cc/v1/ghost/telemetry', bytes: 20, raw: '{"temperature":4}' }), 3));
 
     const events: AlertEvent[] = [];
     const ambient = alertAt(now, { id: 'al-ambient', kind: 'temperature_high', siteId: 'dc-shanghai', locationId: 'dc-sh-ambient-a', deviceId: 'ambient-a', threshold: 25, peak: 26.2, severity: 'minor' });
@@ -105,7 +106,7 @@ describe('Grafana dashboards as code', () => {
     events.push({ alertId: truck.id, event: 'activated', at: now - 89 * MIN, actor: 'system', alert: truck });
     events.push({ alertId: truck.id, event: 'notified', at: now - 89 * MIN + 2000, actor: 'system', channel: 'webhook', recipient: 'dispatch', outcome: 'delivered', alert: truck });
     events.push({ alertId: truck.id, event: 'cleared', at: now - 60 * MIN, actor: 'system', alert: { ...truck, state: 'cleared', clearedAt: now - 60 * MIN, durationMs: 30 * MIN } });
-    events.forEach((event, i) => lines.push(alertEventLine(event, i)));
+    events.forEach((event, i) => lines.push(factLine(alertEventFact(event), i)));
     await influx.write(`${lines.join('\n')}\n`);
 
     outDir = mkdtempSync(path.join(tmpdir(), 'cc-grafana-out-'));
