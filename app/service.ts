@@ -254,8 +254,8 @@ export function startService(loaded: LoadedConfig, overrides: Overrides, log: Lo
 
 /** Ingestion from an external broker (Mosquitto, EMQX) plus HTTP, without our own broker. */
 export function startIngestService(loaded: LoadedConfig, overrides: Overrides & { brokerUrl: string; clientId: string; username?: string; password?: string }, log: Logger): Promise<RunningService> {
-  return assemble(loaded, overrides, log, async (_config, registry, storage) => {
-    const consumer = await startStandaloneIngestor({ brokerUrl: overrides.brokerUrl, clientId: overrides.clientId, username: overrides.username, password: overrides.password, registry: registry.get, pipeline: storage.pipeline, log: log.child({ component: 'ingest' }) });
+  return assemble(loaded, overrides, log, async (_config, registry, storage, shipments) => {
+    const consumer = await startStandaloneIngestor({ brokerUrl: overrides.brokerUrl, clientId: overrides.clientId, username: overrides.username, password: overrides.password, registry: registry.get, pipeline: storage.pipeline, custody: deviceCustodyHandler(shipments, registry.get), log: log.child({ component: 'ingest' }) });
     return {
       connectedDevices: () => 0,
       health: () => ({ upstream: { ready: consumer.client.connected, broker: overrides.brokerUrl } }),

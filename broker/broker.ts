@@ -5,9 +5,9 @@ import type { IncomingMessage } from 'node:http';
 import { tokenMatches, verifyPassword } from '../core/secrets.js';
 import { isAccountName, shortName, throttleFor, type AuditSink, type AuthThrottle } from '../core/throttle.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
-import type { Rejection } from '../ingestor/decode.js';
+import { createDispatch, type CustodyHandler, type Dispatch } from '../ingestor/dispatch.js';
 import { RateLimiter } from './rate-limit.js';
-import { ALERTS_ROOT, DEVICE_CHANNELS, downlinkRejectTopic, maySubscribe, parseDeviceTopic } from '../core/topics.js';
+import { ALERTS_ROOT, maySubscribe } from '../core/topics.js';
 
 export interface BrokerOptions {
   registry: () => Registry;
@@ -16,7 +16,7 @@ export interface BrokerOptions {
   ratePerDevice: number;
   rateBurst: number;
   /** Takes a custody event from a device; resolves to why it was refused, or undefined once it is durable. */
-  custody?: (deviceId: string, payload: Buffer) => Promise<Rejection | undefined>;
+  custody?: CustodyHandler;
   /** The audit trail: refused user logins and lockouts are recorded there (and it keys the shared throttle). */
   audit?: AuditSink;
 }
@@ -56,6 +56,8 @@ const userOf = (client: Client): string | undefined => (client as Client & { use
  */
 export class DeviceBroker {
   private aedes!: Aedes;
+  /** The ingest dispatch shared with the standalone ingestor (ingestor/dispatch.ts). */
+  private dispatch!: Dispatch;
   private readonly limiter: RateLimiter;
   private readonly throttle: AuthThrottle;
   private readonly liveByDevice = new Map<string, Client>();
@@ -85,6 +87,13 @@ export class DeviceBroker {
       authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
       drainTimeout: 30_000,
       maxClientsIdLength: 128,
+    });
+    this.dispatch = createDispatch({
+      registry: options.registry,
+      pipeline: options.pipeline,
+      ...(options.custody ? { custody: options.custody } : {}),
+      identity: 'authenticated',
+      downlink: (topic, payload) => this.aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined),
     });
     this.aedes.on('clientDisconnect', (client) => this.forget(client));
     this.aedes.on('clientError', (client, err) => options.log.debug({ clientId: client.id, device: deviceIdOf(client), err: err.message }, 'mqtt client error'));
@@ -183,46 +192,10 @@ export class DeviceBroker {
     else proceed();
   }
 
+  /** Validates and stores a device's publish; what must reach no subscriber is routed to the sink. */
   private async handlePublish(deviceId: string, packet: PublishPacket): Promise<void> {
-    const topic = packet.topic;
-    const parsed = parseDeviceTopic(topic);
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    if (!parsed || parsed.deviceId !== deviceId || !DEVICE_CHANNELS.has(parsed.channel)) {
-      const message = parsed && parsed.deviceId !== deviceId ? `device ${deviceId} may not publish under another device's topic ${topic}` : `topic ${topic} is not one of cc/v1/${deviceId}/{telemetry,status,events,custody}`;
-      packet.topic = SINK_TOPIC;
-      await this.options.pipeline.quarantine(deviceId, topic, payload, { reason: 'topic_not_allowed', message });
-      this.notify(deviceId, [{ reason: 'topic_not_allowed', message }]);
-      return;
-    }
-    if (parsed.channel === 'custody') {
-      packet.topic = SINK_TOPIC;
-      const rejection = this.options.custody ? await this.options.custody(deviceId, payload) : { reason: 'topic_not_allowed' as const, message: 'this service does not take custody events' };
-      if (rejection) {
-        await this.options.pipeline.quarantine(deviceId, topic, payload, rejection);
-        this.notify(deviceId, [rejection]);
-      }
-      return;
-    }
-    const placement = this.options.registry().device(deviceId);
-    if (!placement) {
-      // Removed from the registry while connected.
-      packet.topic = SINK_TOPIC;
-      await this.options.pipeline.quarantine(deviceId, topic, payload, { reason: 'unknown_device', message: `device ${deviceId} is no longer registered` });
-      return;
-    }
-    if (parsed.channel === 'status' || parsed.channel === 'events') {
-      const rejection = await this.options.pipeline.ingestDeviceMessage({ deviceId, siteId: placement.site.id, locationId: placement.location.id }, parsed.channel, topic, payload);
-      if (rejection) this.notify(deviceId, [rejection]);
-      return;
-    }
-    const outcome = await this.options.pipeline.ingestTelemetry({ deviceId, siteId: placement.site.id, locationId: placement.location.id }, topic, payload);
-    if (outcome.rejections.length > 0) this.notify(deviceId, outcome.rejections);
-  }
-
-  /** Tells the device why data was refused, on its own downlink (it has no other way to learn). */
-  private notify(deviceId: string, rejections: Rejection[]): void {
-    const payload = Buffer.from(JSON.stringify({ rejected: rejections.slice(0, 50), total: rejections.length, at: new Date().toISOString() }));
-    this.aedes.publish({ cmd: 'publish', topic: downlinkRejectTopic(deviceId), payload, qos: 0, retain: false, dup: false }, () => undefined);
+    if ((await this.dispatch(deviceId, packet.topic, payload)) === 'sink') packet.topic = SINK_TOPIC;
   }
 
   private settle(): void {

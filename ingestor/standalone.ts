@@ -2,8 +2,8 @@ import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import type { IngestPipeline } from './pipeline.js';
-import { TELEMETRY_FILTER, downlinkRejectTopic, parseDeviceTopic } from '../core/topics.js';
-import type { Rejection } from './decode.js';
+import { parseDeviceTopic } from '../core/topics.js';
+import { DEVICE_FILTERS, createDispatch, type CustodyHandler } from './dispatch.js';
 
 export interface StandaloneOptions {
   brokerUrl: string;
@@ -12,15 +12,18 @@ export interface StandaloneOptions {
   password?: string;
   registry: () => Registry;
   pipeline: IngestPipeline;
+  /** Custody events from drivers' devices (shipments); absent, they are refused as topic_not_allowed. */
+  custody?: CustodyHandler;
   log: Logger;
 }
 
-
 /**
- * Ingests from someone else's broker (Mosquitto, EMQX). A persistent session (clean=false,
- * QoS 1) keeps messages queued at the broker while we are away, and mqtt.js sends PUBACK only
- * when `handleMessage` calls back, which we do after the spool fsync. mqtt.js handles one
- * message at a time per connection, so throughput is bounded by fsync latency.
+ * Ingests from someone else's broker (Mosquitto, EMQX): telemetry, status, events and custody,
+ * through the same dispatch as our own broker. A persistent session (clean=false, QoS 1) keeps
+ * messages queued at the broker while we are away, and mqtt.js sends PUBACK only when
+ * `handleMessage` calls back, which we do after the spool fsync. mqtt.js handles one message at a
+ * time per connection, so throughput is bounded by fsync latency. The device id is the one in the
+ * topic: that broker's ACL must let each device publish only under its own cc/v1/<id>/.
  */
 export async function startStandaloneIngestor(options: StandaloneOptions): Promise<{ client: MqttClient; stop(): Promise<void> }> {
   const { log, pipeline } = options;
@@ -33,27 +36,20 @@ export async function startStandaloneIngestor(options: StandaloneOptions): Promi
     connectTimeout: 10_000,
   });
 
-  const notify = (deviceId: string, rejections: Rejection[]) => {
-    if (!client.connected) return;
-    client.publish(downlinkRejectTopic(deviceId), JSON.stringify({ rejected: rejections.slice(0, 50), total: rejections.length, at: new Date().toISOString() }), { qos: 0 });
-  };
+  const dispatch = createDispatch({
+    registry: options.registry,
+    pipeline,
+    ...(options.custody ? { custody: options.custody } : {}),
+    identity: 'topic',
+    downlink: (topic, payload) => {
+      if (client.connected) client.publish(topic, payload, { qos: 0 });
+    },
+  });
 
   client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const topic = packet.topic;
-    const parsed = parseDeviceTopic(topic);
-    const placement = parsed ? options.registry().device(parsed.deviceId) : undefined;
-    let work: Promise<unknown>;
-    if (!parsed || parsed.channel !== 'telemetry') {
-      work = pipeline.quarantine(parsed?.deviceId ?? '', topic, payload, { reason: 'topic_not_allowed', message: `topic ${topic} is not cc/v1/<deviceId>/telemetry` });
-    } else if (!placement) {
-      const rejection: Rejection = { reason: 'unknown_device', message: `device "${parsed.deviceId}" is not in the registry (register it with: coldchain device add ${parsed.deviceId} --location LOC)` };
-      work = pipeline.quarantine(parsed.deviceId, topic, payload, rejection).then(() => notify(parsed.deviceId, [rejection]));
-    } else {
-      work = pipeline
-        .ingestTelemetry({ deviceId: parsed.deviceId, siteId: placement.site.id, locationId: placement.location.id }, topic, payload)
-        .then((outcome) => outcome.rejections.length && notify(parsed.deviceId, outcome.rejections));
-    }
+    const work = dispatch(parseDeviceTopic(topic)?.deviceId ?? '', topic, payload);
     work.then(
       () => callback(),
       (err: Error) => {
@@ -72,9 +68,12 @@ export async function startStandaloneIngestor(options: StandaloneOptions): Promi
     client.once('connect', (connack) => {
       client.off('error', onError);
       log.info({ broker: options.brokerUrl, clientId: options.clientId, sessionPresent: connack.sessionPresent }, 'standalone ingestor connected');
-      client.subscribe(TELEMETRY_FILTER, { qos: 1 }, (err, granted) => {
+      client.subscribe([...DEVICE_FILTERS], { qos: 1 }, (err, granted) => {
         if (err) return reject(err);
-        if (granted?.some((g) => g.qos === 128)) return reject(new Error(`broker refused subscription to ${TELEMETRY_FILTER} (check its ACL for ${options.username ?? 'anonymous'})`));
+        // Readings are the point; a broker whose ACL keeps status, events or custody from us is worth a warning, not a refusal.
+        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        if (refused.some((t) => t.endsWith('/telemetry'))) return reject(new Error(`broker refused subscription to ${refused.join(', ')} (check its ACL for ${options.username ?? 'anonymous'})`));
+        if (refused.length) log.warn({ refused }, `broker refused some subscriptions; those messages are not ingested (check its ACL for ${options.username ?? 'anonymous'})`);
         resolve();
       });
     });
