@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=32
+import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/config/load.js';
 import { initCommand } from './init.js';
@@ -8,6 +9,7 @@ import { startCommand, ingestCommand } from './start.js';
 import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 import { userAddCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
+import { backupCommand, restoreCommand } from './backup.js';
 import { alertsListCommand, alertsSignCommand } from './alerts.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
 import { dashboardsExportCommand } from './dashboards.js';
@@ -19,12 +21,46 @@ export function parsePort(value: string): number {
   return port;
 }
 
+/**
+ * Secrets never come as option values, which every local user sees (ps, /proc/<pid>/cmdline):
+ * they come from the environment or from a file (issue 12, item 16). The old flags stay only to
+ * say so, without echoing the value.
+ */
+const SECRET_OPTIONS = [
+  { key: 'token', flag: '--token', fileKey: 'tokenFile', fileFlag: '--token-file', env: 'COLDCHAIN_API_TOKEN' },
+  { key: 'influxToken', flag: '--influx-token', fileKey: 'influxTokenFile', fileFlag: '--influx-token-file', env: 'COLDCHAIN_INFLUX_TOKEN' },
+  { key: 'password', flag: '--password', fileKey: 'passwordFile', fileFlag: '--password-file', env: 'COLDCHAIN_BROKER_PASSWORD' },
+] as const;
+const refusedSecret = (flag: string) => new Option(`${flag} <secret>`).hideHelp();
+
+/** The first line of a secret file, or of standard input for "-". */
+function readSecretFile(file: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new Error(`${flag} ${file}: ${(err as Error).message}`);
+  }
+  const secret = text.split(/\r?\n/)[0]!.trim();
+  if (!secret) throw new Error(`${flag} ${file}: the first line is empty`);
+  return secret;
+}
+
 const configOption = () => new Option('-c, --config <file>', 'configuration file (default: ./coldchain.yaml or $COLDCHAIN_CONFIG)');
 
 const program = new Command()
   .name('coldchain')
   .description('Cold-chain telemetry: MQTT broker, durable ingestion into InfluxDB, alerts and GSP records')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .hook('preAction', (_program, action) => {
+    const options = action.opts();
+    for (const secret of SECRET_OPTIONS) {
+      if (options[secret.key] !== undefined) {
+        throw new Error(`${secret.flag} is no longer accepted: a secret on the command line is visible to every local user (ps, /proc/<pid>/cmdline); set $${secret.env} or pass ${secret.fileFlag} <file> (- reads standard input)`);
+      }
+      if (options[secret.fileKey] !== undefined) action.setOptionValue(secret.key, readSecretFile(options[secret.fileKey] as string, secret.fileFlag));
+    }
+  });
 
 program
   .command('init')
@@ -68,6 +104,18 @@ program
   .action(userAddCommand);
 
 program
+  .command('backup')
+  .description('back up the record (every InfluxDB point with its exact time, spool, audit trail, keys, config) with a manifest of SHA-256 digests; the service must be stopped unless influx.url is set')
+  .addOption(configOption())
+  .requiredOption('--out <dir>', 'a new or empty directory')
+  .action(backupCommand);
+program
+  .command('restore')
+  .description('restore a verified backup onto an empty data directory and database')
+  .addOption(configOption())
+  .requiredOption('--from <dir>', 'a directory written by coldchain backup')
+  .action(restoreCommand);
+program
   .command('audit')
   .description('the hash-chained audit trail')
   .command('verify')
@@ -81,7 +129,8 @@ const apiOptions = (command: Command) =>
   command
     .addOption(configOption())
     .option('--url <url>', 'service URL (default: http://127.0.0.1:<http.port>)')
-    .option('--token <token>', 'API token (prefer $COLDCHAIN_API_TOKEN)');
+    .option('--token-file <file>', 'file whose first line is the API token (default: $COLDCHAIN_API_TOKEN; - reads standard input)')
+    .addOption(refusedSecret('--token'));
 apiOptions(alerts.command('list').description('alerts, newest first').option('--state <state>', 'active, acknowledged, cleared, closed or retracted').option('--site <id>', 'one site')).action(alertsListCommand);
 for (const [name, meaning] of [['ack', 'acknowledged'], ['close', 'closed after review']] as const) {
   apiOptions(
@@ -165,7 +214,8 @@ const serviceOptions = (command: Command) =>
     .option('--http-port <port>', 'HTTP port (0 = free port)', parsePort)
     .option('--influx-url <url>', 'use this InfluxDB (v1 API) instead of a managed influxd')
     .option('--influx-db <name>', 'InfluxDB database')
-    .option('--influx-token <token>', 'InfluxDB 2.x/3.x token (prefer $COLDCHAIN_INFLUX_TOKEN)');
+    .option('--influx-token-file <file>', 'file whose first line is the InfluxDB 2.x/3.x token (default: $COLDCHAIN_INFLUX_TOKEN; - reads standard input)')
+    .addOption(refusedSecret('--influx-token'));
 
 serviceOptions(
   program
@@ -182,7 +232,8 @@ serviceOptions(
     .requiredOption('--broker <url>', 'e.g. mqtt://127.0.0.1:1883')
     .option('--client-id <id>', 'session client id (keep it stable: the broker queues for it)', 'coldchain-ingestor')
     .option('--username <name>', 'broker username')
-    .option('--password <password>', 'broker password (prefer $COLDCHAIN_BROKER_PASSWORD)'),
+    .option('--password-file <file>', 'file whose first line is the broker password (default: $COLDCHAIN_BROKER_PASSWORD; - reads standard input)')
+    .addOption(refusedSecret('--password')),
 ).action(ingestCommand);
 
 const positiveInt = (value: string) => {

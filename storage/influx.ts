@@ -90,9 +90,13 @@ export class InfluxClient {
     await response.arrayBuffer();
   }
 
-  /** Runs InfluxQL; times come back as epoch milliseconds. */
-  async query(influxql: string, options: { database?: string | null; method?: 'GET' | 'POST' } = {}): Promise<Series[]> {
-    const params = new URLSearchParams({ q: influxql, epoch: 'ms' });
+  /**
+   * Runs InfluxQL; times come back as epoch milliseconds, or with `exact` as nanoseconds that keep
+   * every digit (bigints from MessagePack, decimal strings from JSON) and so do integer fields:
+   * what a backup needs to give back every point as it was.
+   */
+  async query(influxql: string, options: { database?: string | null; method?: 'GET' | 'POST'; exact?: boolean } = {}): Promise<Series[]> {
+    const params = new URLSearchParams({ q: influxql, epoch: options.exact ? 'ns' : 'ms' });
     if (options.database !== null) params.set('db', options.database ?? this.target.database);
     // Statements that change state (CREATE ...) must be POSTed; reads use GET as the brief asks.
     const method = options.method ?? 'GET';
@@ -101,7 +105,7 @@ export class InfluxClient {
     const headers = { Accept: 'application/x-msgpack, application/json;q=0.5' };
     const response = method === 'GET' ? await this.request(`/query?${params}`, { method, headers }) : await this.request('/query', { method, body: params, headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' } });
     if (response.status !== 200) throw await InfluxClient.failure(response, 'query');
-    const body = (isMsgpack(response) ? decode(new Uint8Array(await response.arrayBuffer())) : await response.json()) as QueryResponse;
+    const body = (isMsgpack(response) ? decode(new Uint8Array(await response.arrayBuffer()), { useBigInt64: options.exact ?? false }) : options.exact ? JSON.parse(quoteLongIntegers(await response.text())) : await response.json()) as QueryResponse;
     if (body.error) throw new InfluxError('rejected', `query failed: ${body.error}`);
     const series: Series[] = [];
     for (const result of body.results ?? []) {
@@ -150,4 +154,32 @@ export function quoteString(value: string): string {
 export function rowsOf(series: Series | undefined): Array<Record<string, unknown>> {
   if (!series) return [];
   return series.values.map((row) => Object.fromEntries(series.columns.map((column, i) => [column, row[i]])));
+}
+
+/**
+ * JSON numbers are doubles: nanosecond times (19 digits) lose their last digits in JSON.parse.
+ * Integer literals of 16 or more digits outside strings become decimal strings first.
+ */
+export function quoteLongIntegers(json: string): string {
+  let out = '';
+  let i = 0;
+  while (i < json.length) {
+    const c = json[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      out += json.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      let j = i + 1;
+      while (j < json.length && /[0-9eE.+-]/.test(json[j]!)) j++;
+      const literal = json.slice(i, j);
+      out += /^-?\d{16,}$/.test(literal) ? `"${literal}"` : literal;
+      i = j;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
 }
