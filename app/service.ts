@@ -65,11 +65,12 @@ async function startStorage(config: Config, dataDir: string, log: Logger) {
   let managed: ManagedInfluxd | undefined;
   let url = config.influx.url;
   if (!url) {
-    managed = new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true });
+    managed = new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true, secure: true });
     await managed.start();
     url = managed.url;
   }
-  const influx = new InfluxClient({ url, database: config.influx.database, token: config.influx.token, username: config.influx.username, password: config.influx.password });
+  // The managed influxd is signed in to with its own admin (issue 12, item 15); config credentials are for an external one.
+  const influx = new InfluxClient({ url, database: config.influx.database, ...(managed ? managed.credentials : { token: config.influx.token, username: config.influx.username, password: config.influx.password }) });
   let influxReady = false;
   if (config.influx.createDatabase) {
     try {

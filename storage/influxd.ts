@@ -1,8 +1,11 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, existsSync, openSync, closeSync, unlinkSync, accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, existsSync, openSync, closeSync, unlinkSync, accessSync, constants, fsyncSync, renameSync, writeSync, chmodSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../core/logger.js';
+import { InfluxClient, InfluxError } from './influx.js';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -56,6 +59,62 @@ export interface InfluxdOptions {
   log: Logger;
   /** Restart influxd when it exits on its own. */
   supervise?: boolean;
+  /**
+   * The service's own influxd (issue 12, item 15): HTTP authentication on, with an admin user
+   * created on first start whose random password lives only in `<dataDir>/admin-credentials.json`
+   * (0600); the RPC (backup/restore) service and influxd's own HTTP port kept in a network
+   * namespace of their own, so nothing on the host can reach them, and HTTP reached through a
+   * 0600 unix socket that this process forwards from a loopback port. Without it (tests and the
+   * benchmark, which share one influxd between many workspaces): a plain influxd on loopback.
+   */
+  secure?: boolean;
+}
+
+export interface InfluxCredentials {
+  username: string;
+  password: string;
+}
+
+const ADMIN_USER = 'coldchain';
+/** Linux's sun_path is 108 bytes with its terminating NUL. */
+const MAX_SOCKET_PATH = 100;
+
+/** How influxd can be kept off the host's network: `unshare --net`, as root or in a user namespace of its own. */
+function isolationCommand(): string[] | undefined {
+  const unshare = findExecutable('unshare');
+  if (!unshare) return undefined;
+  const args = process.getuid?.() === 0 ? ['--net'] : ['--net', '--map-root-user'];
+  const probe = spawnSync(unshare, [...args, 'true'], { stdio: 'ignore', timeout: 5000 });
+  return probe.status === 0 ? [unshare, ...args, '--'] : undefined;
+}
+
+/** Reads the admin credentials, or creates them (random, 0600, fsynced, in place atomically) on first use. */
+export function adminCredentials(file: string): InfluxCredentials {
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<InfluxCredentials>;
+    if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string' || !/^[A-Za-z0-9_-]{20,}$/.test(parsed.password)) {
+      throw new Error(`${file} is not a managed influxd credentials file ({"username", "password"}); move it away only if this data directory's influxd has no users yet`);
+    }
+    return { username: parsed.username, password: parsed.password };
+  }
+  const credentials = { username: ADMIN_USER, password: randomBytes(32).toString('base64url') };
+  const draft = `${file}.${process.pid}.tmp`;
+  const fd = openSync(draft, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(credentials)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(draft, file);
+  const dirFd = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+  return credentials;
 }
 
 /**
@@ -69,6 +128,14 @@ export class ManagedInfluxd {
   private stopping = false;
   private restarts = 0;
   port = 0;
+  /** The admin user the service signs in as (secure mode), known once `start` has resolved. */
+  credentials: InfluxCredentials | undefined;
+  /** Secure mode: `unshare` command prefix (undefined: not available, influxd listens on loopback). */
+  private isolation: string[] | undefined;
+  private isolationChecked = false;
+  private socketPath: string | undefined;
+  private forwarder: Server | undefined;
+  private readonly forwarded = new Set<Socket>();
 
   constructor(private readonly options: InfluxdOptions) {}
 
@@ -96,15 +163,30 @@ export class ManagedInfluxd {
     return argv.length > 0 && path.basename(argv[0]!) === 'influxd' && config > 0 && argv[config + 1] === this.configFile;
   }
 
-  private writeConfig(rpcPort: number): string {
+  /** Where the admin password lives: only here, never on a command line or in a log. */
+  get credentialsFile(): string {
+    return path.resolve(this.options.dataDir, 'admin-credentials.json');
+  }
+
+  /** True when influxd runs in its own network namespace (secure mode where `unshare` works). */
+  get isolated(): boolean {
+    return this.isolation !== undefined;
+  }
+
+  private writeConfig(rpcPort: number, httpPort: number): string {
     const dir = path.resolve(this.options.dataDir);
     const file = this.configFile;
+    const secure = this.options.secure === true;
+    // In its own network namespace (whose loopback is down) influxd's TCP ports bind the wildcard
+    // address, reachable from nowhere; HTTP is reached through the unix socket.
+    const host = this.isolation ? '' : '127.0.0.1';
     writeFileSync(
       file,
       [
         '# Written by coldchain on every start; edit coldchain.yaml instead.',
         'reporting-disabled = true',
-        `bind-address = "127.0.0.1:${rpcPort}"`,
+        // The RPC (backup/restore) service has no authentication and cannot be turned off in 1.x.
+        `bind-address = "${host}:${rpcPort}"`,
         '[meta]',
         `  dir = "${path.join(dir, 'meta')}"`,
         '[data]',
@@ -114,7 +196,9 @@ export class ManagedInfluxd {
         '[monitor]',
         '  store-enabled = false',
         '[http]',
-        `  bind-address = "127.0.0.1:${this.port}"`,
+        `  bind-address = "${host}:${httpPort}"`,
+        ...(secure ? ['  auth-enabled = true'] : []),
+        ...(this.socketPath ? ['  unix-socket-enabled = true', `  bind-socket = "${this.socketPath}"`, '  unix-socket-permissions = "0600"'] : []),
         '  log-enabled = false',
         '  pprof-enabled = false',
         // Reports read a whole shipment (hundreds of thousands of points) in one query.
@@ -123,6 +207,10 @@ export class ManagedInfluxd {
         '  level = "warn"',
         '  suppress-logo = true',
         '[continuous_queries]',
+        '  enabled = false',
+        '[subscriber]',
+        '  enabled = false',
+        '[ifql]',
         '  enabled = false',
         '',
       ].join('\n'),
@@ -151,14 +239,32 @@ export class ManagedInfluxd {
     if (!influxd) {
       throw new Error('influxd not found on PATH: install Debian\'s "influxdb" package (apt-get install influxdb), or set influx.url / --influx-url to use an existing InfluxDB');
     }
-    mkdirSync(this.options.dataDir, { recursive: true });
+    mkdirSync(this.options.dataDir, { recursive: true, mode: 0o700 });
+    const secure = this.options.secure === true;
+    if (secure) chmodSync(this.options.dataDir, 0o700);
     await this.reapOrphan();
+    if (secure && !this.isolationChecked) {
+      this.isolationChecked = true;
+      this.isolation = isolationCommand();
+      if (this.isolation) {
+        const beside = path.resolve(this.options.dataDir, 'influxd.sock');
+        this.socketPath = beside.length <= MAX_SOCKET_PATH ? beside : path.join(mkdtempSync(path.join(tmpdir(), 'cc-influxd-')), 'influxd.sock');
+      } else {
+        this.options.log.warn('cannot run the managed influxd in a network namespace of its own (unshare --net refused); its RPC backup port listens on loopback, without authentication, where any local process can reach it');
+      }
+    }
     if (!this.port) this.port = await freePort();
     const rpcPort = await freePort();
-    const configFile = this.writeConfig(rpcPort);
-    const logFd = openSync(path.join(this.options.dataDir, 'influxd.log'), 'a');
+    const httpPort = this.isolation ? await freePort() : this.port;
+    if (this.socketPath) {
+      rmSync(this.socketPath, { force: true });
+      await this.startForwarder();
+    }
+    const configFile = this.writeConfig(rpcPort, httpPort);
+    const logFd = openSync(path.join(this.options.dataDir, 'influxd.log'), 'a', 0o600);
     const setpriv = findExecutable('setpriv');
-    const [command, args] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', influxd, '-config', configFile]] : [influxd, ['-config', configFile]];
+    const run = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', influxd, '-config', configFile] : [influxd, '-config', configFile];
+    const [command, ...args] = [...(this.isolation ?? []), ...run] as [string, ...string[]];
     this.stopping = false;
     const child = spawn(command, args, { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
@@ -166,7 +272,66 @@ export class ManagedInfluxd {
     writeFileSync(this.pidFile, String(child.pid));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     await this.waitReady(child);
-    this.options.log.info({ url: this.url, pid: child.pid, dataDir: this.options.dataDir }, 'managed influxd ready');
+    if (secure) await this.ensureAdmin();
+    this.options.log.info({ url: this.url, pid: child.pid, dataDir: this.options.dataDir, auth: secure, isolated: this.isolated }, 'managed influxd ready');
+  }
+
+  /** Loopback port → influxd's unix socket (secure mode with isolation); survives influxd restarts. */
+  private async startForwarder(): Promise<void> {
+    if (this.forwarder) return;
+    const socketPath = this.socketPath!;
+    const server = createServer({ noDelay: true }, (client) => {
+      const upstream = connect(socketPath);
+      this.forwarded.add(client);
+      this.forwarded.add(upstream);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        this.forwarded.delete(client);
+        this.forwarded.delete(upstream);
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.forwarder = server;
+  }
+
+  /**
+   * Signs in as the admin, creating it on first start. influxd 1.x with auth on and no admin user
+   * yet accepts exactly one thing without credentials: creating an admin. A data directory from
+   * before authentication has no users, so it gets its admin here too and keeps its data.
+   */
+  private async ensureAdmin(): Promise<void> {
+    const credentials = adminCredentials(this.credentialsFile);
+    const signedIn = new InfluxClient({ url: this.url, database: '_internal', ...credentials });
+    const verify = async () => {
+      await signedIn.query('SHOW USERS', { database: null });
+    };
+    try {
+      await verify();
+    } catch (err) {
+      if (!(err instanceof InfluxError) || err.kind !== 'auth') throw err;
+      const anonymous = new InfluxClient({ url: this.url, database: '_internal' });
+      try {
+        // The password is random base64url: nothing in it needs quoting.
+        await anonymous.query(`CREATE USER "${credentials.username}" WITH PASSWORD '${credentials.password}' WITH ALL PRIVILEGES`, { database: null, method: 'POST' });
+      } catch (createErr) {
+        if (!(createErr instanceof InfluxError) || createErr.kind !== 'auth') throw createErr;
+        throw new Error(`the managed influxd in ${this.options.dataDir} already has an admin user, and the password in ${this.credentialsFile} is not its password (or the file was replaced); restore the file from a backup of this data directory`);
+      }
+      await verify();
+      this.options.log.warn({ user: credentials.username, credentialsFile: this.credentialsFile }, 'managed influxd: authentication on; admin user created (password only in the credentials file)');
+    }
+    this.credentials = credentials;
   }
 
   private async waitReady(child: ChildProcess): Promise<void> {
@@ -202,10 +367,19 @@ export class ManagedInfluxd {
 
   async stop(timeoutMs = 15_000): Promise<void> {
     this.stopping = true;
+    await this.stopChild(timeoutMs);
+    const forwarder = this.forwarder;
+    this.forwarder = undefined;
+    for (const socket of this.forwarded) socket.destroy();
+    this.forwarded.clear();
+    if (forwarder) await new Promise<void>((resolve) => forwarder.close(() => resolve()));
+  }
+
+  private async stopChild(timeoutMs: number): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    // setpriv execs influxd, so the pid is influxd's own.
+    // setpriv and unshare exec influxd, so the pid is influxd's own.
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     await exited;
