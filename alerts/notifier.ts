@@ -65,11 +65,14 @@ function legacyBody(alert: Alert): string {
 export class Notifier {
   private readonly mail: Transporter | undefined;
 
-  /** `publicUrl` (config `http.publicUrl`) makes the incident link in messages absolute. */
+  /**
+   * `publicUrl` (config `http.publicUrl`, or where the service listens: a function, as that is
+   * known only once HTTP listens) makes the incident link in messages absolute.
+   */
   constructor(
     private readonly config: Config['notifications'],
     private readonly log: Logger,
-    private readonly publicUrl?: string,
+    private readonly publicUrl?: string | (() => string),
   ) {
     const smtp = config.smtp;
     this.mail = smtp ? nodemailer.createTransport({ host: smtp.host, port: smtp.port, secure: smtp.secure, ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}) }) : undefined;
@@ -77,7 +80,8 @@ export class Notifier {
 
   /** Where the board shows the incident. */
   link(incidentId: string): string {
-    return `${(this.publicUrl ?? '').replace(/\/+$/, '')}/#/alerts/${encodeURIComponent(incidentId)}`;
+    const base = typeof this.publicUrl === 'function' ? this.publicUrl() : (this.publicUrl ?? '');
+    return `${base.replace(/\/+$/, '')}/#/alerts/${encodeURIComponent(incidentId)}`;
   }
 
   /**
