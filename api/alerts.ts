@@ -1,23 +1,19 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
 import type { InfluxClient } from '../storage/influx.js';
-import { alertStates, LifecycleError } from '../alerts/book.js';
-import { loadAlertEvents } from '../alerts/event-store.js';
-import { ShelveError, SignatureError, type AlertService } from '../alerts/service.js';
-import { incidentStates } from '../alerts/incident.js';
-import { loadIncidentEvents } from '../alerts/event-store.js';
-import { requireCaller } from './auth.js';
-import { sendValidationError } from './errors.js';
-import { instant } from './readings.js';
+import { alertEventSchema, alertSchema, alertStates } from '../alerts/book.js';
+import { loadAlertEvents, loadIncidentEvents } from '../alerts/event-store.js';
+import type { AlertService } from '../alerts/service.js';
+import { incidentEventSchema, incidentSchema, incidentStates } from '../alerts/incident.js';
+import { alarmTextSchema } from '../alerts/text.js';
+import { ANYONE, HANDLERS } from './auth.js';
+import { notFound, throwing } from './http-error.js';
+import { idParams, instant } from './readings.js';
+import type { ApiPlugin } from './zod.js';
 
-
-export const alertsQuerySchema = z.object({
-  state: z.enum(alertStates).optional(),
-  site: z.string().optional(),
-  from: instant.optional(),
-  to: instant.optional(),
-});
+const listQuery = <S extends readonly [string, ...string[]]>(states: S) => z.object({ state: z.enum(states).optional(), site: z.string().optional(), from: instant.optional(), to: instant.optional() });
+export const alertsQuerySchema = listQuery(alertStates);
+export const incidentsQuerySchema = listQuery(incidentStates);
 
 export const signatureSchema = z.object({
   user: z.string().min(1),
@@ -25,91 +21,71 @@ export const signatureSchema = z.object({
   meaning: z.string().trim().min(3, 'state the meaning of the signature, e.g. "acknowledged" or "corrective action taken"').max(200),
   comment: z.string().trim().min(1, 'a comment is required').max(2000),
 });
-
-export const incidentsQuerySchema = z.object({
-  state: z.enum(incidentStates).optional(),
-  site: z.string().optional(),
-  from: instant.optional(),
-  to: instant.optional(),
-});
-
 const shelveSchema = signatureSchema.extend({ duration: z.string().min(1, 'say how long, e.g. 2h (at most alarms.maxShelve)') });
 
-const refusal = (err: LifecycleError | SignatureError | ShelveError) => ({ error: err.status === 404 ? 'not_found' : err.status === 409 ? 'conflict' : err.status === 401 ? 'signature_refused' : err.status === 400 ? 'invalid_request' : 'forbidden', message: err.message });
+/** One alarm as people see it (alerts/service.ts view): with its place's names and its text in both languages. */
+export const incidentViewSchema = incidentSchema.extend({ siteName: z.string(), locationName: z.string(), text: z.object({ en: alarmTextSchema, 'zh-CN': alarmTextSchema }) });
+export type IncidentView = z.infer<typeof incidentViewSchema>;
+export type Alert = z.infer<typeof alertSchema>;
+const alertList = z.object({ count: z.number(), alerts: z.array(alertSchema) });
+const alertAnswer = z.object({ alert: alertSchema });
+export type AlertList = z.infer<typeof alertList>;
+export type AlertAnswer = z.infer<typeof alertAnswer>;
+const alertDetailSchema = z.object({ alert: alertSchema, events: z.array(alertEventSchema.omit({ alert: true })) });
+export type AlertDetail = z.infer<typeof alertDetailSchema>;
+const trendSchema = z.array(z.object({ deviceId: z.string(), points: z.array(z.tuple([z.number(), z.number()])) }));
+const incidentDetailSchema = z.object({ incident: incidentViewSchema, alerts: z.array(alertSchema), events: z.array(incidentEventSchema.omit({ incident: true })), trend: trendSchema });
+export type IncidentDetail = z.infer<typeof incidentDetailSchema>;
 
-export function alertRoutes(app: FastifyInstance, deps: { registry: () => Registry; influx: InfluxClient; alerts: AlertService }): void {
-  const anyone = requireCaller(deps.registry, ['admin', 'operator', 'qa', 'viewer']);
-  const signers = requireCaller(deps.registry, ['admin', 'operator', 'qa']);
+type Filter = z.infer<typeof alertsQuerySchema> | z.infer<typeof incidentsQuerySchema>;
+const matches = ({ state, site, from, to }: Filter) => (x: { state: string; siteId: string; occurredAt: number }) =>
+  (!state || x.state === state) && (!site || x.siteId === site) && (from === undefined || x.occurredAt >= from) && (to === undefined || x.occurredAt < to);
+const newestFirst = (a: { occurredAt: number }, b: { occurredAt: number }) => b.occurredAt - a.occurredAt;
 
-  app.get<{ Querystring: Record<string, string> }>('/api/v1/alerts', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const query = alertsQuerySchema.safeParse(request.query);
-    if (!query.success) return sendValidationError(reply, query.error, 'query');
-    const { state, site, from, to } = query.data;
-    const alerts = deps.alerts.book
-      .list()
-      .filter((a) => (!state || a.state === state) && (!site || a.siteId === site) && (from === undefined || a.occurredAt >= from) && (to === undefined || a.occurredAt < to))
-      .sort((a, b) => b.occurredAt - a.occurredAt);
+/** Alerts (one condition on one sensor) and incidents (what people handle), with their e-signed transitions. */
+export const alertRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient; alerts: AlertService }> = async (app, { influx, alerts: service }) => {
+  const anyone = { config: { roles: ANYONE } };
+  const signers = { config: { roles: HANDLERS } };
+
+  app.get('/api/v1/alerts', { ...anyone, schema: { querystring: alertsQuerySchema, response: { 200: alertList } } }, async (request) => {
+    const alerts = service.book.list().filter(matches(request.query)).sort(newestFirst);
     return { count: alerts.length, alerts };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/alerts/:id', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const alert = deps.alerts.book.get(request.params.id);
-    if (!alert) return reply.code(404).send({ error: 'not_found', message: `no alert ${request.params.id}` });
-    const events = await loadAlertEvents(deps.influx, { alertId: alert.id });
+  app.get('/api/v1/alerts/:id', { ...anyone, schema: { params: idParams, response: { 200: alertDetailSchema } } }, async (request) => {
+    const alert = service.book.get(request.params.id) ?? throwing(notFound(`no alert ${request.params.id}`));
+    const events = await loadAlertEvents(influx, { alertId: alert.id });
     return { alert, events: events.map(({ alert: _snapshot, ...event }) => event) };
   });
 
-  app.get<{ Querystring: Record<string, string> }>('/api/v1/incidents', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const query = incidentsQuerySchema.safeParse(request.query);
-    if (!query.success) return sendValidationError(reply, query.error, 'query');
-    const { state, site, from, to } = query.data;
-    const incidents = deps.alerts.incidents
-      .list()
-      .filter((i) => (!state || i.state === state) && (!site || i.siteId === site) && (from === undefined || i.occurredAt >= from) && (to === undefined || i.occurredAt < to))
-      .sort((a, b) => b.occurredAt - a.occurredAt)
-      .map((i) => deps.alerts.view(i));
+  app.get('/api/v1/incidents', { ...anyone, schema: { querystring: incidentsQuerySchema, response: { 200: z.object({ count: z.number(), incidents: z.array(incidentViewSchema) }) } } }, async (request) => {
+    const incidents = service.incidents.list().filter(matches(request.query)).sort(newestFirst).map((i) => service.view(i));
     return { count: incidents.length, incidents };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/incidents/:id', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const incident = deps.alerts.incidents.get(request.params.id);
-    if (!incident) return reply.code(404).send({ error: 'not_found', message: `no incident ${request.params.id}` });
-    const events = await loadIncidentEvents(deps.influx, { incidentId: incident.id });
-    const view = deps.alerts.view(incident);
-    const alerts = incident.alertIds.map((id) => deps.alerts.book.get(id)).filter((a) => a !== undefined);
+  app.get('/api/v1/incidents/:id', { ...anyone, schema: { params: idParams, response: { 200: incidentDetailSchema } } }, async (request) => {
+    const incident = service.incidents.get(request.params.id) ?? throwing(notFound(`no incident ${request.params.id}`));
+    const events = await loadIncidentEvents(influx, { incidentId: incident.id });
     const since = Date.now() - 3_600_000;
-    return { incident: view, alerts, events: events.map(({ incident: _snapshot, ...event }) => event), trend: incident.deviceIds.map((deviceId) => ({ deviceId, points: deps.alerts.engine.recent(deviceId, since) })) };
+    return {
+      incident: service.view(incident),
+      alerts: incident.alertIds.map((id) => service.book.get(id)).filter((a) => a !== undefined),
+      events: events.map(({ incident: _snapshot, ...event }) => event),
+      trend: incident.deviceIds.map((deviceId) => ({ deviceId, points: service.engine.recent(deviceId, since) })),
+    };
   });
 
   for (const [path, action] of [['ack', 'acknowledge'], ['close', 'close'], ['shelve', 'shelve'], ['unshelve', 'unshelve']] as const) {
-    app.post<{ Params: { id: string } }>(`/api/v1/incidents/:id/${path}`, async (request, reply) => {
-      if (!signers(request, reply)) return reply;
-      const body = (action === 'shelve' ? shelveSchema : signatureSchema).safeParse(request.body ?? {});
-      if (!body.success) return sendValidationError(reply, body.error, 'body');
-      try {
-        return { incident: await deps.alerts.signIncident(request.params.id, action, body.data, { duration: (body.data as { duration?: string }).duration }) };
-      } catch (err) {
-        if (err instanceof LifecycleError || err instanceof SignatureError || err instanceof ShelveError) return reply.code(err.status).send(refusal(err));
-        throw err;
-      }
-    });
+    const body = action === 'shelve' ? shelveSchema : signatureSchema;
+    app.post(`/api/v1/incidents/:id/${path}`, { ...signers, schema: { params: idParams, body, response: { 200: z.object({ incident: incidentViewSchema }) } } }, async (request) => ({
+      incident: await service.signIncident(request.params.id, action, request.body, { duration: (request.body as { duration?: string }).duration }),
+    }));
   }
 
   for (const [path, action] of [['ack', 'acknowledge'], ['close', 'close']] as const) {
-    app.post<{ Params: { id: string } }>(`/api/v1/alerts/:id/${path}`, async (request, reply) => {
-      if (!signers(request, reply)) return reply;
-      const body = signatureSchema.safeParse(request.body ?? {});
-      if (!body.success) return sendValidationError(reply, body.error, 'body');
-      try {
-        return { alert: await deps.alerts.sign(request.params.id, action, body.data) };
-      } catch (err) {
-        if (err instanceof LifecycleError || err instanceof SignatureError) return reply.code(err.status).send(refusal(err));
-        throw err;
-      }
-    });
+    app.post(`/api/v1/alerts/:id/${path}`, { ...signers, schema: { params: idParams, body: signatureSchema, response: { 200: alertAnswer } } }, async (request) => ({
+      alert: await service.sign(request.params.id, action, request.body),
+    }));
   }
-}
+};
+

@@ -1,7 +1,9 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
 import type { IngestCounters } from '../ingestor/pipeline.js';
 import type { Spool } from '../ingestor/spool.js';
 import type { SpoolWriter } from '../ingestor/writer.js';
+import type { ApiPlugin } from './zod.js';
 
 export interface MetricSources {
   counters: IngestCounters;
@@ -18,16 +20,11 @@ export function createMetrics(sources: MetricSources): PromRegistry {
   const registry = new PromRegistry();
   collectDefaultMetrics({ register: registry, prefix: 'coldchain_process_' });
   const { counters, spool, writer } = sources;
+  const counter = (name: string, help: string, total: () => number) =>
+    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(total()); } });
+  const gauge = (name: string, help: string, value: () => number) => new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
 
-  new Counter({
-    name: 'coldchain_readings_accepted_total',
-    help: 'Readings validated and made durable in the spool',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(counters.acceptedReadings);
-    },
-  });
+  counter('coldchain_readings_accepted_total', 'Readings validated and made durable in the spool', () => counters.acceptedReadings);
   new Counter({
     name: 'coldchain_readings_rejected_total',
     help: 'Messages or readings quarantined, by reason',
@@ -38,58 +35,15 @@ export function createMetrics(sources: MetricSources): PromRegistry {
       for (const [reason, count] of counters.rejected) this.inc({ reason }, count);
     },
   });
-  new Gauge({
-    name: 'coldchain_spool_depth_records',
-    help: 'Spool records not yet confirmed by InfluxDB',
-    registers: [registry],
-    collect() {
-      this.set(spool.depth.records);
-    },
+  gauge('coldchain_spool_depth_records', 'Spool records not yet confirmed by InfluxDB', () => spool.depth.records);
+  gauge('coldchain_spool_depth_bytes', 'Spool bytes not yet confirmed by InfluxDB', () => spool.depth.bytes);
+  gauge('coldchain_spool_oldest_age_seconds', 'Age of the oldest record waiting in the spool (0 when empty)', () => {
+    const oldest = writer.stats.oldestPendingAt;
+    return oldest === undefined || spool.depth.records === 0 ? 0 : (Date.now() - oldest) / 1000;
   });
-  new Gauge({
-    name: 'coldchain_spool_depth_bytes',
-    help: 'Spool bytes not yet confirmed by InfluxDB',
-    registers: [registry],
-    collect() {
-      this.set(spool.depth.bytes);
-    },
-  });
-  new Gauge({
-    name: 'coldchain_spool_oldest_age_seconds',
-    help: 'Age of the oldest record waiting in the spool (0 when empty)',
-    registers: [registry],
-    collect() {
-      const oldest = writer.stats.oldestPendingAt;
-      this.set(oldest === undefined || spool.depth.records === 0 ? 0 : (Date.now() - oldest) / 1000);
-    },
-  });
-  new Counter({
-    name: 'coldchain_influx_points_written_total',
-    help: 'Points InfluxDB confirmed',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(writer.stats.pointsWritten);
-    },
-  });
-  new Counter({
-    name: 'coldchain_influx_points_dropped_total',
-    help: 'Points InfluxDB refused for good (see dead-letter.ndjson)',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(writer.stats.pointsDropped);
-    },
-  });
-  new Counter({
-    name: 'coldchain_influx_write_failures_total',
-    help: 'InfluxDB write attempts that failed and were retried',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(writer.stats.failures);
-    },
-  });
+  counter('coldchain_influx_points_written_total', 'Points InfluxDB confirmed', () => writer.stats.pointsWritten);
+  counter('coldchain_influx_points_dropped_total', 'Points InfluxDB refused for good (see dead-letter.ndjson)', () => writer.stats.pointsDropped);
+  counter('coldchain_influx_write_failures_total', 'InfluxDB write attempts that failed and were retried', () => writer.stats.failures);
   new Histogram({
     name: 'coldchain_influx_write_seconds',
     help: 'Latency of successful InfluxDB /write calls',
@@ -99,13 +53,20 @@ export function createMetrics(sources: MetricSources): PromRegistry {
       for (const seconds of writer.drainLatencies()) this.observe(seconds);
     },
   });
-  new Gauge({
-    name: 'coldchain_mqtt_connected_devices',
-    help: 'Devices with a live MQTT connection',
-    registers: [registry],
-    collect() {
-      this.set(sources.connectedDevices());
-    },
-  });
+  gauge('coldchain_mqtt_connected_devices', 'Devices with a live MQTT connection', sources.connectedDevices);
   return registry;
 }
+
+export const componentHealthSchema = z.looseObject({ ready: z.boolean() });
+export type ComponentHealth = z.infer<typeof componentHealthSchema>;
+const healthSchema = z.object({ status: z.enum(['ok', 'unavailable']), components: z.record(z.string(), componentHealthSchema) });
+
+/** `/healthz` (200 when every component is ready, else 503 with each one's state) and `/metrics`: no auth. */
+export const healthRoutes: ApiPlugin<{ metrics: PromRegistry; health: () => Record<string, ComponentHealth> }> = async (app, deps) => {
+  app.get('/healthz', { schema: { response: { 200: healthSchema, 503: healthSchema } } }, async (_request, reply) => {
+    const components = deps.health();
+    const ready = Object.values(components).every((c) => c.ready);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', components });
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()));
+};

@@ -1,14 +1,42 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
-import { effectiveRules } from '../core/config/schema.js';
+import { effectiveRules, locationKinds } from '../core/config/schema.js';
 import { rowsOf, type InfluxClient } from '../storage/influx.js';
 import { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../ingestor/records.js';
+import { alertSchema } from '../alerts/book.js';
 import type { AlertService } from '../alerts/service.js';
-import { requireCaller } from './auth.js';
-import { sendValidationError } from './errors.js';
+import { incidentViewSchema } from './alerts.js';
+import { ANYONE } from './auth.js';
+import type { ApiPlugin } from './zod.js';
 
 const overviewQuerySchema = z.object({ hours: z.coerce.number().int().min(1).max(48).default(6) });
+
+const nullableNumber = z.number().nullable();
+const range = z.object({ min: z.number(), max: z.number() });
+const deviceViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  intervalMs: z.number(),
+  last: z.object({ ts: z.number(), temperature: z.number(), humidity: nullableNumber, battery: nullableNumber, lat: nullableNumber, lon: nullableNumber, door: z.boolean().nullable(), receivedAt: nullableNumber }).nullable(),
+  sparkline: z.array(z.tuple([z.number(), z.number()])),
+  status: z.object({ firmware: z.string().nullable(), battery: nullableNumber }),
+  rejects24h: z.object({ count: z.number(), lastReason: z.string().nullable(), lastMessage: z.string().nullable() }),
+});
+const locationViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(locationKinds),
+  profile: z.object({ id: z.string(), name: z.string(), temperature: range, humidity: range.nullable() }),
+  /** °C inside each limit where the tile turns to warning (临界值). */
+  warningBand: z.number(),
+  devices: z.array(deviceViewSchema),
+});
+const siteViewSchema = z.object({ id: z.string(), name: z.string(), kind: z.enum(['warehouse', 'vehicle']), vehicleType: z.string().nullable(), plate: z.string().nullable(), locations: z.array(locationViewSchema) });
+export const overviewSchema = z.object({ generatedAt: z.number(), hours: z.number(), sites: z.array(siteViewSchema), alerts: z.array(alertSchema), incidents: z.array(incidentViewSchema) });
+export type Overview = z.infer<typeof overviewSchema>;
+export type SiteView = z.infer<typeof siteViewSchema>;
+export type LocationView = z.infer<typeof locationViewSchema>;
+export type DeviceView = z.infer<typeof deviceViewSchema>;
 
 /** Last reading per device: one row per series, newest first. */
 async function lastReadings(influx: InfluxClient): Promise<Map<string, Record<string, unknown>>> {
@@ -42,15 +70,12 @@ async function rejectCounts(influx: InfluxClient): Promise<Map<string, { count: 
  * its status (firmware, battery), rejected messages, and the open alerts. Later changes come
  * over the live stream.
  */
-export function overviewRoutes(app: FastifyInstance, deps: { registry: () => Registry; influx: InfluxClient; alerts: AlertService }): void {
-  const anyone = requireCaller(deps.registry, ['admin', 'operator', 'qa', 'viewer']);
-  app.get<{ Querystring: Record<string, string> }>('/api/v1/overview', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const query = overviewQuerySchema.safeParse(request.query);
-    if (!query.success) return sendValidationError(reply, query.error, 'query');
+export const overviewRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient; alerts: AlertService }> = async (app, deps) => {
+  app.get('/api/v1/overview', { config: { roles: ANYONE }, schema: { querystring: overviewQuerySchema, response: { 200: overviewSchema } } }, async (request) => {
+    const { hours } = request.query;
     const registry = deps.registry();
     // Missing measurements (a new install) answer empty, not with an error.
-    const [last, spark, status, rejects] = await Promise.all([lastReadings(deps.influx), sparklines(deps.influx, query.data.hours), deviceStatus(deps.influx), rejectCounts(deps.influx)]);
+    const [last, spark, status, rejects] = await Promise.all([lastReadings(deps.influx), sparklines(deps.influx, hours), deviceStatus(deps.influx), rejectCounts(deps.influx)]);
     const profiles = new Map(registry.config.profiles.map((p) => [p.id, p]));
     const sites = registry.config.sites.map((site) => ({
       id: site.id,
@@ -65,7 +90,6 @@ export function overviewRoutes(app: FastifyInstance, deps: { registry: () => Reg
           name: location.name ?? location.id,
           kind: location.kind,
           profile: { id: profile.id, name: profile.name ?? profile.id, temperature: profile.temperature, humidity: profile.humidity ?? null },
-          /** °C inside each limit where the tile turns to warning (临界值). */
           warningBand: effectiveRules(profile, location).data?.warningBand ?? profile.alerts.warningBand,
           devices: registry.config.devices
             .filter((d) => d.location === location.id)
@@ -90,6 +114,6 @@ export function overviewRoutes(app: FastifyInstance, deps: { registry: () => Reg
       .filter((i) => i.state !== 'closed')
       .sort((a, b) => b.occurredAt - a.occurredAt)
       .map((i) => deps.alerts.view(i));
-    return { generatedAt: Date.now(), hours: query.data.hours, sites, alerts: open.sort((a, b) => b.occurredAt - a.occurredAt), incidents };
+    return { generatedAt: Date.now(), hours, sites, alerts: open.sort((a, b) => b.occurredAt - a.occurredAt), incidents };
   });
-}
+};

@@ -1,32 +1,15 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
+import { readingSchema } from '../core/reading.js';
 import { rowsOf, quoteString, type InfluxClient } from '../storage/influx.js';
 import { READINGS_MEASUREMENT } from '../ingestor/records.js';
-import { requireCaller } from './auth.js';
-import { sendValidationError } from './errors.js';
+import { instantQuerySchema as instant } from '../core/instant.js';
+import { ANYONE } from './auth.js';
+import { notFound } from './http-error.js';
+import type { ApiPlugin } from './zod.js';
 
-/** InfluxDB keeps nanoseconds in a signed 64-bit integer: 1677-09-21 to 2262-04-11. */
-const INFLUX_MAX_MS = 9_223_372_036_854;
-
-const isoWithZone = z.iso.datetime({ offset: true });
-
-/**
- * A point in time in a query: epoch ms or ISO 8601 with a zone, within what InfluxDB can hold.
- * One schema with its own messages: a union would answer a bad value with only "Invalid input".
- */
-export const instant = z.string().transform((value, ctx) => {
-  const ms = /^\d+$/.test(value) ? Number(value) : isoWithZone.safeParse(value).success ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `must be epoch milliseconds or ISO 8601 with a zone (2026-11-22T08:00:00+08:00), got ${JSON.stringify(value.slice(0, 64))}` });
-    return z.NEVER;
-  }
-  if (Math.abs(ms) > INFLUX_MAX_MS) {
-    ctx.addIssue({ code: 'custom', message: 'is outside the time range InfluxDB can store (1677-09-21 to 2262-04-11)' });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** A point in time in a query: epoch ms or ISO 8601 with a zone, within what InfluxDB can hold. */
+export { instant };
 
 /** from/to (ISO 8601 or epoch ms; default the last 24 h) and a row limit: shared by the time-series routes. */
 export const timeWindowSchema = z
@@ -41,27 +24,31 @@ export const timeWindowSchema = z
   })
   .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['from'] });
 
+export const idParams = z.object({ id: z.string() });
+
+/** A stored reading: device time, the values it had, when it arrived and where the device was. */
+export const readingRowSchema = readingSchema.omit({ ts: true }).partial().extend({ ts: z.number(), receivedAt: z.number().optional(), siteId: z.string().optional(), locationId: z.string().optional() });
+export const readingsResponseSchema = z.object({ deviceId: z.string(), from: z.string(), to: z.string(), count: z.number(), readings: z.array(readingRowSchema) });
+export type ReadingsResponse = z.infer<typeof readingsResponseSchema>;
+
 const FIELDS = ['temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq', 'receivedAt', 'siteId', 'locationId'] as const;
 
-export function readingsRoutes(app: FastifyInstance, deps: { registry: () => Registry; influx: InfluxClient }): void {
-  const authorize = requireCaller(deps.registry, ['admin', 'operator', 'qa', 'viewer']);
-
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/api/v1/devices/:id/readings', async (request, reply) => {
-    if (!authorize(request, reply)) return reply;
+/** GET /api/v1/devices/:id/readings?from=&to=&limit= */
+export const readingsRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient }> = async (app, deps) => {
+  const schema = { params: idParams, querystring: timeWindowSchema, response: { 200: readingsResponseSchema } };
+  // An unknown device is named before its query is checked.
+  const knownDevice = async (request: { params: unknown }) => {
+    const { id } = request.params as { id: string };
+    if (!deps.registry().device(id)) throw notFound(`unknown device "${id}"`);
+  };
+  app.get('/api/v1/devices/:id/readings', { schema, config: { roles: ANYONE }, preValidation: knownDevice }, async (request) => {
     const deviceId = request.params.id;
-    if (!deps.registry().device(deviceId)) return reply.code(404).send({ error: 'not_found', message: `unknown device "${deviceId}"` });
-    const query = timeWindowSchema.safeParse(request.query);
-    if (!query.success) return sendValidationError(reply, query.error, 'query');
-    const { from, to, limit } = query.data;
-    const influxql =
+    const { from, to, limit } = request.query;
+    const series = await deps.influx.query(
       `SELECT ${FIELDS.map((f) => `"${f}"`).join(', ')} FROM "${READINGS_MEASUREMENT}" ` +
-      `WHERE "deviceId" = ${quoteString(deviceId)} AND time >= ${from}ms AND time < ${to}ms ORDER BY time ASC LIMIT ${limit}`;
-    const series = await deps.influx.query(influxql);
-    const readings = rowsOf(series[0]).map(({ time, ...rest }) => {
-      const reading: Record<string, unknown> = { ts: time };
-      for (const [key, value] of Object.entries(rest)) if (value !== null) reading[key] = value;
-      return reading;
-    });
+        `WHERE "deviceId" = ${quoteString(deviceId)} AND time >= ${from}ms AND time < ${to}ms ORDER BY time ASC LIMIT ${limit}`,
+    );
+    const readings = rowsOf(series[0]).map(({ time, ...rest }) => ({ ts: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) }) as z.infer<typeof readingRowSchema>);
     return { deviceId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: readings.length, readings };
   });
-}
+};

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
 import { isTimeZone } from '../core/config/schema.js';
@@ -8,73 +8,53 @@ import { reportFormats, reportLanguages, type AnyReport } from '../reports/schem
 import { renderReport } from '../reports/render/index.js';
 import { buildGspRecord } from '../reports/gsp-record.js';
 import { buildExcursionReport } from '../reports/excursion-report.js';
-import { ReportError } from '../reports/shipment-report.js';
-import { requireCaller } from './auth.js';
-import { sendValidationError } from './errors.js';
-import { instant } from './readings.js';
+import { ANYONE } from './auth.js';
+import { idParams, instant } from './readings.js';
+import type { ApiPlugin } from './zod.js';
 
-/** ?format=&lang=&tz= on every report route; defaults from the config's `reports` section. */
-export function reportOptionsSchema(registry: () => Registry) {
-  return z.object({
-    format: z.enum(reportFormats).default('json'),
-    lang: z.enum(reportLanguages).optional(),
-    tz: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').optional(),
-  }).transform((q) => ({ format: q.format, lang: q.lang ?? registry().config.reports.lang, timeZone: q.tz ?? registry().config.reports.timeZone }));
-}
+const optionFields = {
+  format: z.enum(reportFormats).default('json'),
+  lang: z.enum(reportLanguages).optional(),
+  tz: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').optional(),
+};
+type OptionFields = z.output<z.ZodObject<typeof optionFields>>;
+/** Options left out take the config's `reports` section (read when asked, so a reload counts). */
+const resolve = (registry: () => Registry, q: OptionFields) => ({ format: q.format, lang: q.lang ?? registry().config.reports.lang, timeZone: q.tz ?? registry().config.reports.timeZone });
 
-export type ReportOptions = z.infer<ReturnType<typeof reportOptionsSchema>>;
+/** ?format=&lang=&tz= on every report route. */
+export const reportOptionsSchema = (registry: () => Registry) => z.object(optionFields).transform((q) => resolve(registry, q));
+export type ReportOptions = ReturnType<typeof resolve>;
 
 /** Sends a report in the asked format: JSON as it is, the others rendered, downloads named after the report. */
-export async function sendReport(reply: FastifyReply, report: AnyReport, options: ReportOptions, baseName: string, disposition: 'attachment' | 'inline' = 'attachment') {
+export async function sendReport(reply: FastifyReply, report: AnyReport, options: ReportOptions, baseName: string) {
   if (options.format === 'json') return reply.send(report);
   const rendered = await renderReport(report, options.format, { lang: options.lang, timeZone: options.timeZone });
   const safeName = baseName.replace(/[^A-Za-z0-9_.-]/g, '_');
   return reply
     .type(rendered.contentType)
-    .header('Content-Disposition', `${options.format === 'html' ? 'inline' : disposition}; filename="${safeName}.${rendered.extension}"`)
+    .header('Content-Disposition', `${options.format === 'html' ? 'inline' : 'attachment'}; filename="${safeName}.${rendered.extension}"`)
     .send(rendered.body);
 }
 
-export function reportErrorReply(reply: FastifyReply, err: unknown) {
-  if (err instanceof ReportError) return reply.code(err.status).send({ error: err.status === 404 ? 'not_found' : err.status === 409 ? 'conflict' : 'bad_request', message: err.message });
-  throw err;
-}
+/** A GSP record's period and options together. */
+const recordQuerySchema = (registry: () => Registry) =>
+  z
+    .object({ ...optionFields, from: instant, to: instant.optional() })
+    .transform((q) => ({ options: resolve(registry, q), from: q.from, to: q.to ?? Date.now() }))
+    .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['from'] })
+    .refine((q) => q.to - q.from <= 366 * 86_400_000, { message: 'a record covers at most 366 days; ask for several', path: ['to'] });
 
-const recordQuerySchema = z
-  .object({ from: instant, to: instant.optional() })
-  .transform((q) => ({ from: q.from, to: q.to ?? Date.now() }))
-  .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['from'] })
-  .refine((q) => q.to - q.from <= 366 * 86_400_000, { message: 'a record covers at most 366 days; ask for several', path: ['to'] });
-
-/** GSP records per place and excursion reports per alert. */
-export function reportRoutes(app: FastifyInstance, deps: { registry: () => Registry; influx: InfluxClient; alerts: AlertService }): void {
-  const anyone = requireCaller(deps.registry, ['admin', 'operator', 'qa', 'viewer']);
-  const options = reportOptionsSchema(deps.registry);
-
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/api/v1/locations/:id/record', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const { format, lang, tz, ...window } = request.query;
-    const parsedOptions = options.safeParse({ format, lang, tz });
-    if (!parsedOptions.success) return sendValidationError(reply, parsedOptions.error, 'query');
-    const parsedWindow = recordQuerySchema.safeParse(window);
-    if (!parsedWindow.success) return sendValidationError(reply, parsedWindow.error, 'query');
-    try {
-      const record = await buildGspRecord({ registry: deps.registry(), influx: deps.influx, locationId: request.params.id, ...parsedWindow.data });
-      return await sendReport(reply, record, parsedOptions.data, `gsp-record-${request.params.id}-${new Date(parsedWindow.data.from).toISOString().slice(0, 10)}`);
-    } catch (err) {
-      return reportErrorReply(reply, err);
-    }
+/** GSP records per place and excursion reports per alert (?format=json|csv|html|pdf). */
+export const reportRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient; alerts: AlertService }> = async (app, deps) => {
+  const config = { roles: ANYONE };
+  app.get('/api/v1/locations/:id/record', { config, schema: { params: idParams, querystring: recordQuerySchema(deps.registry) } }, async (request, reply) => {
+    const { options, from, to } = request.query;
+    const record = await buildGspRecord({ registry: deps.registry(), influx: deps.influx, locationId: request.params.id, from, to });
+    return sendReport(reply, record, options, `gsp-record-${request.params.id}-${new Date(from).toISOString().slice(0, 10)}`);
   });
 
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/api/v1/alerts/:id/report', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const parsedOptions = options.safeParse(request.query);
-    if (!parsedOptions.success) return sendValidationError(reply, parsedOptions.error, 'query');
-    try {
-      const report = await buildExcursionReport({ registry: deps.registry(), influx: deps.influx, alert: deps.alerts.book.get(request.params.id), alertId: request.params.id });
-      return await sendReport(reply, report, parsedOptions.data, `excursion-${request.params.id}`);
-    } catch (err) {
-      return reportErrorReply(reply, err);
-    }
+  app.get('/api/v1/alerts/:id/report', { config, schema: { params: idParams, querystring: reportOptionsSchema(deps.registry) } }, async (request, reply) => {
+    const report = await buildExcursionReport({ registry: deps.registry(), influx: deps.influx, alert: deps.alerts.book.get(request.params.id), alertId: request.params.id });
+    return sendReport(reply, report, request.query, `excursion-${request.params.id}`);
   });
-}
+};

@@ -1,19 +1,19 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { ApiRole } from '../core/config/schema.js';
+import { apiRoles } from '../core/config/schema.js';
 import type { Registry } from '../core/registry.js';
 import { verifyPassword } from '../core/secrets.js';
-import { explainVerdict, shortName, throttleFor, type AuthThrottle, type Verdict } from '../core/throttle.js';
+import { explainVerdict, shortName, type AuthThrottle, type Verdict } from '../core/throttle.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { sendValidationError } from './errors.js';
+import { bearerToken, sessionKey } from './auth.js';
+import { HttpError } from './http-error.js';
+import type { ApiPlugin } from './zod.js';
 
-export interface Session {
-  user: string;
-  fullName: string;
-  role: ApiRole;
-  expiresAt: number;
-}
+export const sessionSchema = z.object({ user: z.string(), fullName: z.string(), role: z.enum(apiRoles), expiresAt: z.number() });
+export type Session = z.infer<typeof sessionSchema>;
+/** What a sign-in answers: the session and its bearer token. */
+export const signedInSchema = sessionSchema.extend({ token: z.string() });
+export type SessionInfo = z.infer<typeof signedInSchema>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,10 +22,6 @@ declare module 'fastify' {
 }
 
 const SESSION_MS = 12 * 3_600_000;
-
-const hash = (token: string) => createHash('sha256').update(token).digest('hex');
-/** How other parts (the live stream) name a session without keeping its token. */
-export const sessionKey = hash;
 
 /**
  * Sign-ins of registry users for the board: a random bearer token per session, kept in memory
@@ -43,7 +39,7 @@ export class SessionStore {
 
   lookup(token: string): Session | undefined {
     if (!token.startsWith('cc_ses_')) return undefined;
-    return this.byKey(hash(token));
+    return this.byKey(sessionKey(token));
   }
 
   /** The session by its key (see sessionKey), if it is still valid. */
@@ -77,12 +73,12 @@ export class SessionStore {
     if (verdict.outcome !== 'ok') return verdict;
     const token = `cc_ses_${randomBytes(32).toString('base64url')}`;
     const session = { user: user!.name, fullName: user!.fullName, role: user!.role, expiresAt: Date.now() + SESSION_MS };
-    this.sessions.set(hash(token), session);
+    this.sessions.set(sessionKey(token), session);
     return { token, session };
   }
 
   signOut(token: string): void {
-    this.end(hash(token));
+    this.end(sessionKey(token));
   }
 }
 
@@ -95,39 +91,36 @@ const signInSchema = z.object({
   password: z.string().min(1).max(1024, 'a password has at most 1024 characters'),
 });
 
-export function sessionRoutes(app: FastifyInstance, deps: { registry: () => Registry; audit?: AuditLog }): void {
-  app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit)));
-
-  app.post('/api/v1/session', async (request, reply) => {
-    const body = signInSchema.safeParse(request.body ?? {});
-    if (!body.success) return sendValidationError(reply, body.error, 'body');
-    const outcome = await app.sessions.signIn(body.data.user, body.data.password, request.ip);
+/** POST/GET/DELETE /api/v1/session: the board's sign-in (the store is `app.sessions`, made by server.ts). */
+export const sessionRoutes: ApiPlugin<{ registry: () => Registry; audit?: AuditLog }> = async (app, deps) => {
+  app.post('/api/v1/session', { schema: { body: signInSchema, response: { 201: signedInSchema } } }, async (request, reply) => {
+    const { user: name, password } = request.body;
+    const outcome = await app.sessions.signIn(name, password, request.ip);
     if ('outcome' in outcome) {
       if (outcome.outcome === 'refused') {
         // Names that are no user are kept apart from real actors, so the trail's actors stay real people.
-        const known = deps.registry().config.users.some((u) => u.name === body.data.user);
-        await deps.audit?.append({ actor: known ? body.data.user : '(unknown user)', action: 'session.refused', target: 'board', details: { ip: request.ip, ...(known ? {} : { name: shortName(body.data.user) }) } });
-        return reply.code(401).send({ error: 'unauthorized', message: 'wrong user name or password' });
+        const known = deps.registry().config.users.some((u) => u.name === name);
+        await deps.audit?.append({ actor: known ? name : '(unknown user)', action: 'session.refused', target: 'board', details: { ip: request.ip, ...(known ? {} : { name: shortName(name) }) } });
+        throw new HttpError(401, 'unauthorized', 'wrong user name or password');
       }
+      request.log.warn({ user: name, ip: request.ip, outcome: outcome.outcome }, 'sign-in not checked');
       const seconds = outcome.outcome === 'locked' ? Math.ceil(outcome.retryAfterMs / 1000) : 2;
-      request.log.warn({ user: body.data.user, ip: request.ip, outcome: outcome.outcome }, 'sign-in not checked');
-      return reply.code(429).header('Retry-After', String(seconds)).send({ error: 'too_many_requests', message: `sign-in refused: ${explainVerdict(outcome)}` });
+      throw new HttpError(429, 'too_many_requests', `sign-in refused: ${explainVerdict(outcome)}`, { 'Retry-After': String(seconds) });
     }
     await deps.audit?.append({ actor: outcome.session.user, action: 'session.start', target: 'board', details: { ip: request.ip } });
-    const { user, fullName, role, expiresAt } = outcome.session;
-    return reply.code(201).send({ token: outcome.token, user, fullName, role, expiresAt });
+    return reply.code(201).send({ token: outcome.token, ...outcome.session });
   });
 
-  app.get('/api/v1/session', async (request, reply) => {
-    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  app.get('/api/v1/session', { schema: { response: { 200: sessionSchema } } }, async (request) => {
+    const token = bearerToken(request);
     const session = token ? app.sessions.lookup(token) : undefined;
-    if (!session) return reply.code(401).send({ error: 'unauthorized', message: 'not signed in' });
+    if (!session) throw new HttpError(401, 'unauthorized', 'not signed in');
     return session;
   });
 
   app.delete('/api/v1/session', async (request, reply) => {
-    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const token = bearerToken(request);
     if (token) app.sessions.signOut(token);
     return reply.code(204).send();
   });
-}
+};

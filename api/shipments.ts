@@ -1,17 +1,16 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AlertService } from '../alerts/service.js';
-import { SignatureError } from '../audit/e-signature.js';
-import { ShipmentError, type ShipmentService } from '../shipments/service.js';
+import type { ShipmentService } from '../shipments/service.js';
 import { currentDisposition, effectiveCustody, stateOf, supersededBy, type ShipmentRecord } from '../shipments/book.js';
-import { custodyInputSchema, dispositionInputSchema, linkInputSchema, shipmentCreateSchema, shipmentStates } from '../shipments/schema.js';
+import { custodyInputSchema, custodyRecordSchema, dispositionInputSchema, dispositionSchema, linkInputSchema, shipmentCreateSchema, shipmentIdentitySchema, shipmentStates } from '../shipments/schema.js';
 import { buildShipmentReport } from '../reports/shipment-report.js';
-import { requireCaller } from './auth.js';
-import { sendValidationError } from './errors.js';
-import { instant } from './readings.js';
-import { reportErrorReply, reportOptionsSchema, sendReport } from './reports.js';
+import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
+import { idParams, instant } from './readings.js';
+import { reportOptionsSchema, sendReport } from './reports.js';
+import { parse, type ApiPlugin } from './zod.js';
 
 export interface ShipmentRouteDeps {
   registry: () => Registry;
@@ -22,14 +21,31 @@ export interface ShipmentRouteDeps {
   publicUrl: () => string;
 }
 
-const listQuerySchema = z.object({
-  state: z.enum(shipmentStates).optional(),
-  from: instant.optional(),
-  to: instant.optional(),
-});
+const listQuerySchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
 
+const linkSchema = z.object({ linkId: z.string(), createdAt: z.number(), createdBy: z.string(), expiresAt: z.number(), revokedAt: z.number().nullable() });
 /** A shipment as lists show it: identity, state, where it is, the QA decision. */
-export function shipmentSummary(record: ShipmentRecord) {
+export const shipmentSummarySchema = shipmentIdentitySchema.extend({
+  state: z.enum(shipmentStates),
+  location: z.string().nullable(),
+  startedAt: z.number().nullable(),
+  deliveredAt: z.number().nullable(),
+  disposition: dispositionSchema.nullable(),
+  custody: z.array(custodyRecordSchema.extend({ supersededBy: z.string().optional() })),
+  links: z.array(linkSchema),
+});
+export type ShipmentSummary = z.infer<typeof shipmentSummarySchema>;
+const one = z.object({ shipment: shipmentSummarySchema });
+const list = z.object({ count: z.number(), shipments: z.array(shipmentSummarySchema) });
+const custodyAnswer = z.object({ custody: custodyRecordSchema, shipment: shipmentSummarySchema });
+const dispositionAnswer = z.object({ disposition: dispositionSchema });
+export type ShipmentAnswer = z.infer<typeof one>;
+export type ShipmentList = z.infer<typeof list>;
+export type CustodyAnswer = z.infer<typeof custodyAnswer>;
+export type DispositionAnswer = z.infer<typeof dispositionAnswer>;
+const linkAnswer = z.object({ linkId: z.string(), url: z.string(), expiresAt: z.number() });
+
+function shipmentSummary(record: ShipmentRecord): ShipmentSummary {
   const timeline = effectiveCustody(record);
   const corrected = supersededBy(record);
   const last = timeline.at(-1);
@@ -45,140 +61,72 @@ export function shipmentSummary(record: ShipmentRecord) {
   };
 }
 
-function failure(reply: FastifyReply, err: unknown) {
-  if (err instanceof ShipmentError) return reply.code(err.status).send({ error: err.status === 404 ? 'not_found' : err.status === 409 ? 'conflict' : 'bad_request', message: err.message });
-  if (err instanceof SignatureError) return reply.code(err.status).send({ error: err.status === 401 ? 'signature_refused' : 'forbidden', message: err.message });
-  return reportErrorReply(reply, err);
-}
-
-export function verificationUrl(publicUrl: string, token: string): string {
-  return `${publicUrl.replace(/\/$/, '')}/verify/${token}`;
-}
-
-export async function shipmentReport(deps: ShipmentRouteDeps, record: ShipmentRecord) {
-  const active = deps.shipments.activeLink(record);
-  return buildShipmentReport({ record, registry: deps.registry(), influx: deps.influx, alerts: deps.alerts.book.list(), verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null });
-}
+const verificationUrl = (publicUrl: string, token: string) => `${publicUrl.replace(/\/$/, '')}/verify/${token}`;
+/** Who did it, for the shipment's facts: the caller's token and whether it came through the CLI. */
+const actor = (request: FastifyRequest) => ({ by: request.caller.tokenId, source: request.headers['user-agent']?.startsWith('coldchain-cli') ? ('cli' as const) : ('api' as const) });
 
 /** Electronic waybills, custody, QA disposition, receiver links and the full-chain report. */
-export function shipmentRoutes(app: FastifyInstance, deps: ShipmentRouteDeps): void {
-  const anyone = requireCaller(deps.registry, ['admin', 'operator', 'qa', 'viewer']);
-  const handlers = requireCaller(deps.registry, ['admin', 'operator', 'qa']);
-  const reviewers = requireCaller(deps.registry, ['admin', 'qa']);
+export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) => {
+  const { shipments } = deps;
   const reportOptions = reportOptionsSchema(deps.registry);
+  const report = (record: ShipmentRecord) => {
+    const active = shipments.activeLink(record);
+    return buildShipmentReport({ record, registry: deps.registry(), influx: deps.influx, alerts: deps.alerts.book.list(), verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null });
+  };
+  const [anyone, handlers, reviewers] = [{ roles: ANYONE }, { roles: HANDLERS }, { roles: REVIEWERS }];
 
-  app.post('/api/v1/shipments', async (request, reply) => {
-    const caller = handlers(request, reply);
-    if (!caller) return reply;
-    const body = shipmentCreateSchema.safeParse(request.body ?? {});
-    if (!body.success) return sendValidationError(reply, body.error, 'body');
-    try {
-      const record = await deps.shipments.create(body.data, { by: caller.tokenId, source: request.headers['user-agent']?.startsWith('coldchain-cli') ? 'cli' : 'api' });
-      return reply.code(201).send({ shipment: shipmentSummary(record) });
-    } catch (err) {
-      return failure(reply, err);
-    }
-  });
+  app.post('/api/v1/shipments', { config: handlers, schema: { body: shipmentCreateSchema, response: { 201: one } } }, async (request, reply) =>
+    reply.code(201).send({ shipment: shipmentSummary(await shipments.create(request.body, actor(request))) }),
+  );
 
-  app.get<{ Querystring: Record<string, string> }>('/api/v1/shipments', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const query = listQuerySchema.safeParse(request.query);
-    if (!query.success) return sendValidationError(reply, query.error, 'query');
-    const { state, from, to } = query.data;
-    const shipments = deps.shipments.book
+  app.get('/api/v1/shipments', { config: anyone, schema: { querystring: listQuerySchema, response: { 200: list } } }, async (request) => {
+    const { state, from, to } = request.query;
+    const list = shipments.book
       .list()
       .map(shipmentSummary)
       .filter((s) => !state || s.state === state)
       // A shipment belongs to a period when its chain (creation to delivery, or to now) overlaps it.
       .filter((s) => (to === undefined || Math.min(s.createdAt, s.startedAt ?? s.createdAt) < to) && (from === undefined || (s.deliveredAt ?? Number.POSITIVE_INFINITY) >= from))
       .sort((a, b) => b.createdAt - a.createdAt);
-    return { count: shipments.length, shipments };
+    return { count: list.length, shipments: list };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/shipments/:id', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    try {
-      return { shipment: shipmentSummary(deps.shipments.get(request.params.id)) };
-    } catch (err) {
-      return failure(reply, err);
-    }
+  app.get('/api/v1/shipments/:id', { config: anyone, schema: { params: idParams, response: { 200: one } } }, async (request) => ({ shipment: shipmentSummary(shipments.get(request.params.id)) }));
+
+  app.post('/api/v1/shipments/:id/custody', { config: handlers, schema: { params: idParams, body: custodyInputSchema, response: { 201: custodyAnswer } } }, async (request, reply) => {
+    const custody = await shipments.addCustody(request.params.id, request.body, actor(request));
+    return reply.code(201).send({ custody, shipment: shipmentSummary(shipments.get(request.params.id)) });
   });
 
-  app.post<{ Params: { id: string } }>('/api/v1/shipments/:id/custody', async (request, reply) => {
-    const caller = handlers(request, reply);
-    if (!caller) return reply;
-    const body = custodyInputSchema.safeParse(request.body ?? {});
-    if (!body.success) return sendValidationError(reply, body.error, 'body');
-    try {
-      const custody = await deps.shipments.addCustody(request.params.id, body.data, { by: caller.tokenId, source: request.headers['user-agent']?.startsWith('coldchain-cli') ? 'cli' : 'api' });
-      return reply.code(201).send({ custody, shipment: shipmentSummary(deps.shipments.get(request.params.id)) });
-    } catch (err) {
-      return failure(reply, err);
-    }
+  app.post('/api/v1/shipments/:id/disposition', { config: handlers, schema: { params: idParams, body: dispositionInputSchema, response: { 201: dispositionAnswer } } }, async (request, reply) =>
+    reply.code(201).send({ disposition: await shipments.dispose(request.params.id, request.body) }),
+  );
+
+  app.post('/api/v1/shipments/:id/links', { config: reviewers, schema: { params: idParams, body: linkInputSchema, response: { 201: linkAnswer } } }, async (request, reply) => {
+    const { link, token } = await shipments.createLink(request.params.id, request.body.validDays, request.caller.tokenId);
+    return reply.code(201).send({ linkId: link.linkId, url: verificationUrl(deps.publicUrl(), token), expiresAt: link.expiresAt });
   });
 
-  app.post<{ Params: { id: string } }>('/api/v1/shipments/:id/disposition', async (request, reply) => {
-    if (!handlers(request, reply)) return reply;
-    const body = dispositionInputSchema.safeParse(request.body ?? {});
-    if (!body.success) return sendValidationError(reply, body.error, 'body');
-    try {
-      return reply.code(201).send({ disposition: await deps.shipments.dispose(request.params.id, body.data) });
-    } catch (err) {
-      return failure(reply, err);
-    }
-  });
+  const linkParams = z.object({ id: z.string(), linkId: z.string() });
+  app.delete('/api/v1/shipments/:id/links/:linkId', { config: reviewers, schema: { params: linkParams, response: { 200: z.object({ link: linkSchema }) } } }, async (request) => ({
+    link: await shipments.revokeLink(request.params.id, request.params.linkId, request.caller.tokenId),
+  }));
 
-  app.post<{ Params: { id: string } }>('/api/v1/shipments/:id/links', async (request, reply) => {
-    const caller = reviewers(request, reply);
-    if (!caller) return reply;
-    const body = linkInputSchema.safeParse(request.body ?? {});
-    if (!body.success) return sendValidationError(reply, body.error, 'body');
-    try {
-      const { link, token } = await deps.shipments.createLink(request.params.id, body.data.validDays, caller.tokenId);
-      return reply.code(201).send({ linkId: link.linkId, url: verificationUrl(deps.publicUrl(), token), expiresAt: link.expiresAt });
-    } catch (err) {
-      return failure(reply, err);
-    }
-  });
-
-  app.delete<{ Params: { id: string; linkId: string } }>('/api/v1/shipments/:id/links/:linkId', async (request, reply) => {
-    const caller = reviewers(request, reply);
-    if (!caller) return reply;
-    try {
-      return { link: await deps.shipments.revokeLink(request.params.id, request.params.linkId, caller.tokenId) };
-    } catch (err) {
-      return failure(reply, err);
-    }
-  });
-
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/api/v1/shipments/:id/report', async (request, reply) => {
-    if (!anyone(request, reply)) return reply;
-    const options = reportOptions.safeParse(request.query);
-    if (!options.success) return sendValidationError(reply, options.error, 'query');
-    try {
-      const report = await shipmentReport(deps, deps.shipments.get(request.params.id));
-      return await sendReport(reply, report, options.data, `shipment-${request.params.id}`);
-    } catch (err) {
-      return failure(reply, err);
-    }
-  });
+  app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: reportOptions } }, async (request, reply) =>
+    sendReport(reply, await report(shipments.get(request.params.id)), request.query, `shipment-${request.params.id}`),
+  );
 
   /**
    * The receiver's view: no account, just an unguessable link that can be revoked and expires.
    * Anything wrong with the link is one and the same 404, so a probe learns nothing.
    */
-  app.get<{ Params: { token: string }; Querystring: Record<string, string> }>('/verify/:token', async (request, reply) => {
+  app.get('/verify/:token', { schema: { params: z.object({ token: z.string() }) } }, async (request, reply) => {
     void reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').header('X-Robots-Tag', 'noindex');
-    const found = deps.shipments.resolveLink(request.params.token);
+    const found = shipments.resolveLink(request.params.token);
     if (!found) return reply.code(404).type('text/plain; charset=utf-8').send('This verification link is not valid: it may have been revoked or have expired. Ask the shipper for a new one.\n');
-    const lang = request.query.lang ?? (/^zh\b/i.test(request.headers['accept-language'] ?? '') ? 'zh-CN' : undefined);
-    const options = reportOptions.safeParse({ format: request.query.format ?? 'html', lang, tz: request.query.tz });
-    if (!options.success) return sendValidationError(reply, options.error, 'query');
-    try {
-      const report = await shipmentReport(deps, found.record);
-      return await sendReport(reply, report, options.data, `shipment-${found.record.shipment.id}`);
-    } catch (err) {
-      return failure(reply, err);
-    }
+    const query = request.query as { format?: string; lang?: string; tz?: string };
+    const lang = query.lang ?? (/^zh\b/i.test(request.headers['accept-language'] ?? '') ? 'zh-CN' : undefined);
+    const options = parse(reportOptions, { format: query.format ?? 'html', lang, tz: query.tz }, 'query');
+    return sendReport(reply, await report(found.record), options, `shipment-${found.record.shipment.id}`);
   });
-}
+};

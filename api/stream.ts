@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
-import { tokenMatches } from '../core/secrets.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 import type { AlertService, IncidentView } from '../alerts/service.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
-import type { AlertEvent } from '../alerts/book.js';
-import { sessionKey } from './sessions.js';
+import type { Alert, AlertEvent } from '../alerts/book.js';
+import { bearerToken, identify, type Credential } from './auth.js';
+import { HttpError } from './http-error.js';
+import type { ApiPlugin } from './zod.js';
 
 /**
  * A client this far behind (a stalled phone, a dead TCP peer) is dropped with a warning; its
@@ -27,8 +28,11 @@ const MAX_TICKETS = 1000;
 /** How often open streams' credentials are checked again (a token removed from the registry ends its streams). */
 const RECHECK_MS = 5_000;
 
-/** What opened a stream, kept without the secret itself, so the stream can end with it. */
-type Credential = { kind: 'session'; key: string } | { kind: 'api'; id: string; tokenHash: string };
+/** The stream's events: `reading`, `alert` (the alert with what just happened to it) and `incident`. */
+export type LiveReading = Pick<AcceptedBatch, 'deviceId' | 'siteId' | 'locationId'> & AcceptedBatch['readings'][number];
+export type LiveAlert = Alert & { event: AlertEvent['event'] };
+const ticketAnswer = z.object({ ticket: z.string(), expiresAt: z.number(), url: z.string() });
+export type StreamTicket = z.infer<typeof ticketAnswer>;
 
 interface Client {
   res: ServerResponse;
@@ -45,17 +49,12 @@ const ticketKey = (ticket: string) => createHash('sha256').update(ticket).digest
  * asks POST /api/v1/stream/ticket (bearer header) for a one-use ticket valid 30 s, then opens
  * ?ticket=. Clients that can send headers use the bearer header directly.
  */
-export function streamRoutes(app: FastifyInstance, deps: { registry: () => Registry; pipeline: IngestPipeline; alerts?: AlertService }): void {
+export const streamRoutes: ApiPlugin<{ registry: () => Registry; pipeline: IngestPipeline; alerts?: AlertService }> = async (app, deps) => {
   const clients = new Set<Client>();
   const tickets = new Map<string, { credential: Credential; expiresAt: number }>();
 
-  const credentialOf = (token: string): Credential | undefined => {
-    if (app.sessions?.lookup(token)) return { kind: 'session', key: sessionKey(token) };
-    const entry = deps.registry().config.apiTokens.find((t) => tokenMatches(token, t.tokenHash));
-    return entry ? { kind: 'api', id: entry.id, tokenHash: entry.tokenHash } : undefined;
-  };
   const stillValid = (c: Credential): boolean =>
-    c.kind === 'session' ? app.sessions?.byKey(c.key) !== undefined : deps.registry().config.apiTokens.some((t) => t.id === c.id && t.tokenHash === c.tokenHash);
+    c.kind === 'session' ? app.sessions.byKey(c.key) !== undefined : deps.registry().config.apiTokens.some((t) => t.id === c.id && t.tokenHash === c.tokenHash);
   const end = (client: Client, why: string) => {
     if (client.res.writableEnded || client.res.destroyed) return;
     client.res.write(`event: end\ndata: ${JSON.stringify({ reason: why })}\n\n`);
@@ -92,7 +91,7 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
   deps.alerts?.on('incident', onIncident);
 
   // Signing out ends that session's streams at once; a revoked API token's within RECHECK_MS.
-  const stopListening = app.sessions?.onEnd((key) => {
+  const stopListening = app.sessions.onEnd((key) => {
     for (const client of clients) if (client.credential.kind === 'session' && client.credential.key === key) end(client, 'signed out');
   });
   const heartbeat = setInterval(() => broadcast(': keep-alive\n\n'), 15_000);
@@ -110,7 +109,7 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
   app.addHook('preClose', (done) => {
     clearInterval(heartbeat);
     clearInterval(recheck);
-    stopListening?.();
+    stopListening();
     deps.pipeline.off('accepted', onReadings);
     deps.alerts?.off('event', onAlert);
     deps.alerts?.off('incident', onIncident);
@@ -118,36 +117,33 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
     done();
   });
 
-  const bearer = (header: string | undefined) => /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-
-  app.post('/api/v1/stream/ticket', async (request, reply) => {
-    const token = bearer(request.headers.authorization);
-    const credential = token ? credentialOf(token) : undefined;
-    if (!credential) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send "Authorization: Bearer <token>" (a board session or an API token)' });
+  app.post('/api/v1/stream/ticket', { schema: { response: { 201: ticketAnswer } } }, async (request, reply) => {
+    const token = bearerToken(request);
+    const credential = token ? identify(request, deps.registry, token)?.credential : undefined;
+    if (!credential) throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>" (a board session or an API token)', { 'WWW-Authenticate': 'Bearer' });
     const now = Date.now();
     if (tickets.size >= MAX_TICKETS) for (const [key, t] of tickets) if (t.expiresAt <= now) tickets.delete(key);
-    if (tickets.size >= MAX_TICKETS) return reply.code(429).header('Retry-After', '30').send({ error: 'too_many_requests', message: `${MAX_TICKETS} stream tickets are waiting to be used; try again in 30 s` });
+    if (tickets.size >= MAX_TICKETS) throw new HttpError(429, 'too_many_requests', `${MAX_TICKETS} stream tickets are waiting to be used; try again in 30 s`, { 'Retry-After': '30' });
     const ticket = `cc_tkt_${randomBytes(24).toString('base64url')}`;
     tickets.set(ticketKey(ticket), { credential, expiresAt: now + TICKET_MS });
     return reply.code(201).send({ ticket, expiresAt: now + TICKET_MS, url: `/api/v1/stream?ticket=${ticket}` });
   });
 
-  app.get<{ Querystring: { ticket?: string } }>('/api/v1/stream', (request, reply) => {
+  app.get('/api/v1/stream', (request, reply) => {
     let credential: Credential | undefined;
-    const token = bearer(request.headers.authorization);
-    if (token) credential = credentialOf(token);
-    else if (typeof request.query.ticket === 'string') {
-      const key = ticketKey(request.query.ticket);
-      const ticket = tickets.get(key);
+    const token = bearerToken(request);
+    const { ticket } = request.query as { ticket?: unknown };
+    if (token) credential = identify(request, deps.registry, token)?.credential;
+    else if (typeof ticket === 'string') {
+      const key = ticketKey(ticket);
+      const held = tickets.get(key);
       tickets.delete(key); // one use, whatever happens next
-      if (ticket && ticket.expiresAt > Date.now() && stillValid(ticket.credential)) credential = ticket.credential;
+      if (held && held.expiresAt > Date.now() && stillValid(held.credential)) credential = held.credential;
     }
-    if (!credential) {
-      return reply.code(401).send({ error: 'unauthorized', message: 'send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)' });
-    }
+    if (!credential) throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)');
     if (clients.size >= MAX_STREAM_CLIENTS) {
       request.log.warn({ clients: clients.size }, 'live stream refused: too many clients');
-      return reply.code(503).header('Retry-After', '30').send({ error: 'stream_full', message: `the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s` });
+      throw new HttpError(503, 'stream_full', `the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s`, { 'Retry-After': '30' });
     }
     reply.hijack();
     const res = reply.raw;
@@ -157,4 +153,4 @@ export function streamRoutes(app: FastifyInstance, deps: { registry: () => Regis
     clients.add(client);
     res.on('close', () => clients.delete(client));
   });
-}
+};

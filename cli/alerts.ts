@@ -1,20 +1,21 @@
 import { call, endpoint, type ServiceFlags } from './service-client.js';
 import { readSecret } from './prompt.js';
+import type { AlertAnswer, AlertList } from '../api/alerts.js';
 
 type AlertsFlags = ServiceFlags;
 
 export async function alertsListCommand(flags: AlertsFlags & { state?: string; site?: string }): Promise<void> {
   const { base, headers } = endpoint(flags);
   const query = new URLSearchParams(Object.entries({ state: flags.state, site: flags.site }).filter(([, v]) => v) as Array<[string, string]>);
-  const { alerts } = (await call(`${base}/api/v1/alerts?${query}`, { headers })) as { alerts: Array<Record<string, unknown>> };
-  const rows = alerts.map((a) => [a.id, a.state, a.severity, a.kind, `${a.siteId}/${a.locationId}`, a.deviceId, new Date(a.occurredAt as number).toISOString(), a.late ? 'late' : ''].join('  '));
+  const { alerts } = (await call(`${base}/api/v1/alerts?${query}`, { headers })) as AlertList;
+  const rows = alerts.map((a) => [a.id, a.state, a.severity, a.kind, `${a.siteId}/${a.locationId}`, a.deviceId, new Date(a.occurredAt).toISOString(), a.late ? 'late' : ''].join('  '));
   process.stdout.write(rows.length ? `${rows.join('\n')}\n` : 'no alerts\n');
 }
 
 export async function alertsSignCommand(action: 'ack' | 'close', id: string, flags: AlertsFlags & { user: string; meaning: string; comment: string }): Promise<void> {
   const { base, headers } = endpoint(flags);
   const password = await readSecret(`password for ${flags.user} (electronic signature): `);
-  const { alert } = (await call(`${base}/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', headers, body: JSON.stringify({ user: flags.user, password, meaning: flags.meaning, comment: flags.comment }) })) as { alert: { state: string; acknowledged?: { printedName: string; at: number }; closed?: { printedName: string; at: number } } };
+  const { alert } = (await call(`${base}/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', headers, body: JSON.stringify({ user: flags.user, password, meaning: flags.meaning, comment: flags.comment }) })) as AlertAnswer;
   const signed = action === 'ack' ? alert.acknowledged : alert.closed;
   process.stdout.write(`alert ${id} is now ${alert.state}; signed by ${signed?.printedName} at ${new Date(signed?.at ?? 0).toISOString()} — "${flags.meaning}"\n`);
 }

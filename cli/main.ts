@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../core/config/load.js';
+import { fillFromEnvironment } from './environment.js';
 import { initCommand } from './init.js';
 import { deviceAddCommand } from './device.js';
 import { tokenCreateCommand } from './token.js';
@@ -260,6 +261,9 @@ program
   .option('--ground-truth <file>', 'write the excursions the scenario injected as JSON')
   .option('--provision', "register the scenario's devices in the config and keep their tokens in the data directory")
   .action(simulateCommand);
+
+// After the secret-file hook above: what is still unset comes from the environment.
+program.hook('preAction', (_program, action) => fillFromEnvironment(action));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -8,8 +8,9 @@ export interface ServiceFlags {
 }
 
 export function endpoint(flags: ServiceFlags): { base: string; headers: Record<string, string> } {
-  const token = flags.token ?? process.env.COLDCHAIN_API_TOKEN;
-  if (!token) throw new Error('an API token is needed: --token or $COLDCHAIN_API_TOKEN (coldchain token create --role operator)');
+  // From --token-file, else $COLDCHAIN_API_TOKEN (both filled in by cli/main.ts's hooks).
+  const token = flags.token;
+  if (!token) throw new Error('an API token is needed: $COLDCHAIN_API_TOKEN or --token-file <file> (coldchain token create --role operator)');
   const base = flags.url ?? `http://127.0.0.1:${loadConfig(flags.config).config.http.port}`;
   return { base, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'User-Agent': 'coldchain-cli' } };
 }

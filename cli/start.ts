@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { loadConfig, resolveConfigPath, DEFAULT_CONFIG_FILE } from '../core/config/load.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { withEnvironment } from '../core/env.js';
+import { environment } from './environment.js';
 import { startIngestService, startService, type Overrides, type RunningService } from '../app/service.js';
 import { writeSampleConfig } from './init.js';
 import { prepareScenario, profilesByLocation } from './simulate.js';
@@ -91,28 +93,34 @@ function stopOnSignals(service: RunningService, log: Logger, before: () => Promi
   process.on('SIGTERM', onSignal);
 }
 
+/** The logger, and the config with what the environment supplies ($COLDCHAIN_LOG_LEVEL wins over log.level). */
+function prepare(file: string | undefined, log: Logger) {
+  const env = environment();
+  const loaded = withEnvironment(loadConfig(file), env);
+  log.level = env.logLevel ?? loaded.config.log.level;
+  return loaded;
+}
+
 export async function startCommand(flags: ServiceFlags): Promise<void> {
   const file = resolveConfigPath(flags.config);
-  const log = createLogger();
-  if (!flags.config && !process.env.COLDCHAIN_CONFIG && !existsSync(file)) {
+  const log = createLogger(environment().logLevel);
+  if (!flags.config && !existsSync(file)) {
     // The quick start: no config yet means "show me the demo".
     writeSampleConfig(file);
     log.info({ file }, `no ${DEFAULT_CONFIG_FILE} here; wrote the sample configuration (coldchain init)`);
   }
-  const loaded = loadConfig(file);
-  log.level = loaded.config.log.level;
+  const loaded = prepare(file, log);
   const service = await startService(loaded, overridesOf(flags), log);
   const stopDemo = flags.demo ? await startDemo(service, loaded.file, log) : undefined;
   stopOnSignals(service, log, stopDemo);
 }
 
 export async function ingestCommand(flags: ServiceFlags & { broker: string; clientId: string; username?: string; password?: string }): Promise<void> {
-  const log = createLogger();
-  const loaded = loadConfig(flags.config);
-  log.level = loaded.config.log.level;
+  const log = createLogger(environment().logLevel);
+  const loaded = prepare(flags.config, log);
   const service = await startIngestService(
     loaded,
-    { ...overridesOf(flags), brokerUrl: flags.broker, clientId: flags.clientId, username: flags.username, password: flags.password ?? process.env.COLDCHAIN_BROKER_PASSWORD },
+    { ...overridesOf(flags), brokerUrl: flags.broker, clientId: flags.clientId, username: flags.username, password: flags.password },
     log,
   );
   stopOnSignals(service, log);

@@ -38,7 +38,8 @@ export interface ExportOptions {
 export function exportDashboards(config: Config, options: ExportOptions): string[] {
   const influx = config.influx;
   // Secrets stay out of the file: Grafana expands $VARIABLES in provisioning from its own environment.
-  const auth = influx.token || process.env.COLDCHAIN_INFLUX_TOKEN
+  // influx.token holds $COLDCHAIN_INFLUX_TOKEN too when the file has none (core/env.ts, at the CLI).
+  const auth = influx.token
     ? { jsonData: { httpHeaderName1: 'Authorization' }, secureJsonData: { httpHeaderValue1: 'Token $COLDCHAIN_INFLUX_TOKEN' } }
     : influx.username
       ? { user: influx.username, secureJsonData: { password: '$COLDCHAIN_INFLUX_PASSWORD' } }

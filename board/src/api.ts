@@ -1,16 +1,22 @@
-import type { Reading } from '../../core/reading.js';
-import type { SignatureRecord } from '../../audit/signature-record.js';
-
 /** The board's side of the HTTP API: a session token from sign-in, sent as a bearer token. */
-const TOKEN_KEY = 'coldchain.session';
+// Response types are inferred from the API's zod schemas: `import type` only, so no zod (and
+// nothing of the server) reaches the bundle.
+import type { SessionInfo } from '../../api/sessions.js';
+import type { Alert as StoredAlert, IncidentView } from '../../api/alerts.js';
+import type { Overview as ServerOverview } from '../../api/overview.js';
+import type { LiveAlert, LiveReading, StreamTicket } from '../../api/stream.js';
 
-export interface SessionInfo {
-  token: string;
-  user: string;
-  fullName: string;
-  role: 'admin' | 'operator' | 'qa' | 'viewer';
-  expiresAt: number;
-}
+export type { SessionInfo, IncidentView, LiveReading };
+export type { DeviceView, LocationView, SiteView } from '../../api/overview.js';
+export type { AlarmText } from '../../alerts/text.js';
+/** Printed name, time and meaning of a signature (audit/signature-record.ts). */
+export type { SignatureRecord as Signature } from '../../audit/signature-record.js';
+/** An alert from the overview, or from the live stream with what just happened to it (`event`). */
+export type Alert = StoredAlert & Partial<Pick<LiveAlert, 'event'>>;
+/** The overview; the alarm policy's limits (`alarms`, shelving up to maxShelveMs) are not sent yet: the board has defaults. */
+export type Overview = ServerOverview & { alarms?: { maxShelveMs?: number } };
+
+const TOKEN_KEY = 'coldchain.session';
 
 export class ApiError extends Error {
   constructor(
@@ -89,10 +95,10 @@ export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Ale
     // Signed out or the session expired: nothing to reconnect with.
     if (response?.status === 401) return onState(false);
     if (!response?.ok) return reconnect();
-    const { ticket } = (await response.json()) as { ticket: string };
+    const { ticket } = (await response.json()) as StreamTicket;
     source = new EventSource(`/api/v1/stream?ticket=${encodeURIComponent(ticket)}`);
     source.addEventListener('reading', (e) => onReading(JSON.parse((e as MessageEvent<string>).data) as LiveReading));
-    source.addEventListener('alert', (e) => onAlert(JSON.parse((e as MessageEvent<string>).data) as Alert));
+    source.addEventListener('alert', (e) => onAlert(JSON.parse((e as MessageEvent<string>).data) as LiveAlert));
     source.addEventListener('incident', (e) => onIncident?.(JSON.parse((e as MessageEvent<string>).data) as IncidentView));
     source.addEventListener('end', () => reconnect());
     source.onopen = () => {
@@ -118,102 +124,4 @@ export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Ale
     if (retry) clearTimeout(retry);
     source?.close();
   };
-}
-
-/** A reading as the live stream sends it: the validated reading (core/reading.ts) and where it was taken. */
-export type LiveReading = Reading & { deviceId: string; siteId: string; locationId: string };
-
-/** Printed name, time and meaning of a signature (audit/signature-record.ts). */
-export type Signature = SignatureRecord;
-
-export interface Alert {
-  id: string;
-  kind: string;
-  severity: string;
-  state: string;
-  siteId: string;
-  locationId: string;
-  deviceId: string;
-  occurredAt: number;
-  clearedAt: number | null;
-  late: boolean;
-  threshold: number;
-  peak: number;
-  acknowledged: Signature | null;
-  closed: Signature | null;
-  event?: string;
-}
-
-export interface DeviceView {
-  id: string;
-  name: string;
-  intervalMs: number;
-  last: { ts: number; temperature: number; humidity: number | null; battery: number | null; lat: number | null; lon: number | null; door: boolean | null; receivedAt: number | null } | null;
-  sparkline: Array<[number, number]>;
-  status: { firmware: string | null; battery: number | null };
-  rejects24h: { count: number; lastReason: string | null; lastMessage: string | null };
-}
-
-export interface LocationView {
-  id: string;
-  name: string;
-  kind: string;
-  profile: { id: string; name: string; temperature: { min: number; max: number }; humidity: { min: number; max: number } | null };
-  warningBand: number;
-  devices: DeviceView[];
-}
-
-export interface SiteView {
-  id: string;
-  name: string;
-  kind: 'warehouse' | 'vehicle';
-  vehicleType: string | null;
-  plate: string | null;
-  locations: LocationView[];
-}
-
-export interface Overview {
-  generatedAt: number;
-  sites: SiteView[];
-  alerts: Alert[];
-  /** Open incidents. */
-  incidents: IncidentView[];
-  /** The alarm policy's limits the board needs (shelving up to maxShelveMs); optional. */
-  alarms?: { maxShelveMs?: number };
-}
-
-/** One alarm as people see it: one condition at one place (alerts/incident.ts), with its text in both languages. */
-export interface IncidentView {
-  id: string;
-  siteId: string;
-  locationId: string;
-  siteName: string;
-  locationName: string;
-  state: 'active' | 'acknowledged' | 'cleared' | 'closed';
-  severity: string;
-  headline: string;
-  kinds: string[];
-  deviceIds: string[];
-  alertIds: string[];
-  occurredAt: number;
-  detectedAt: number;
-  clearedAt: number | null;
-  late: boolean;
-  notify: 'page' | 'board' | 'digest';
-  acknowledged: Signature | null;
-  closed: Signature | null;
-  shelved: { by: string; printedName: string; at: number; until: number; reason: string } | null;
-  tier: number;
-  lastNotifiedAt: number | null;
-  text: { en: AlarmText; 'zh-CN': AlarmText };
-}
-
-export interface AlarmText {
-  title: string;
-  what: string;
-  where: string;
-  since: string;
-  howFar: string;
-  action: string;
-  trend: string;
 }

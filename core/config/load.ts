@@ -25,8 +25,9 @@ export interface LoadedConfig {
   dataDir: string;
 }
 
+/** The config file: the one named (by `--config` or `$COLDCHAIN_CONFIG`, see cli/main.ts), else ./coldchain.yaml. */
 export function resolveConfigPath(file?: string): string {
-  return path.resolve(file ?? process.env.COLDCHAIN_CONFIG ?? DEFAULT_CONFIG_FILE);
+  return path.resolve(file ?? DEFAULT_CONFIG_FILE);
 }
 
 function formatPath(keyPath: ReadonlyArray<PropertyKey>): string {

@@ -1,0 +1,57 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { InfluxError } from '../storage/influx.js';
+import { ShipmentError } from '../shipments/service.js';
+import { SignatureError } from '../audit/e-signature.js';
+import { ReportError } from '../reports/shipment-report.js';
+import { LifecycleError } from '../alerts/book.js';
+import { ShelveError } from '../alerts/service.js';
+
+/** An answer other than success: its status, a code for programs and a message for people. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+/** `value ?? throwing(err)`: a throw where an expression goes. */
+export const throwing = (err: Error): never => {
+  throw err;
+};
+
+/** 400 with every problem named by where it is, e.g. "query.from: must be epoch milliseconds…". */
+export class ValidationError extends HttpError {
+  constructor(problems: string[]) {
+    super(400, 'bad_request', problems.join('; '), {}, { problems });
+  }
+}
+
+/** The domain's refusals carry their own status; the code says which kind of refusal it is. */
+const DOMAIN_ERRORS = [ShipmentError, ReportError, SignatureError, LifecycleError, ShelveError];
+const DOMAIN_CODES: Record<number, string> = { 400: 'bad_request', 401: 'signature_refused', 404: 'not_found', 409: 'conflict' };
+
+function toHttpError(err: Error): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  if (!DOMAIN_ERRORS.some((type) => err instanceof type)) return undefined;
+  const { status } = err as Error & { status: number };
+  return new HttpError(status, err instanceof ShelveError ? 'invalid_request' : (DOMAIN_CODES[status] ?? 'forbidden'), err.message);
+}
+
+/** Every error of every route is answered here, and only here. */
+export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof InfluxError) {
+    request.log.error({ err: err.message }, 'InfluxDB query failed');
+    return reply.code(503).send({ error: 'influxdb_unavailable', message: err.message });
+  }
+  const known = toHttpError(err);
+  if (known) return reply.code(known.status).headers(known.headers).send({ error: known.code, message: known.message, ...known.details });
+  const status = err.statusCode ?? 500;
+  if (status >= 500) request.log.error({ err }, 'request failed');
+  return reply.code(status).send({ error: status >= 500 ? 'internal_error' : 'bad_request', message: err.message });
+}
