@@ -4,10 +4,11 @@ import type { Logger } from '../core/logger.js';
 import { sleep } from '../core/sleep.js';
 import type { Alert } from './book.js';
 import type { Incident } from './incident.js';
+import { sendSms } from './sms.js';
 import type { AlarmText, Lang } from './text.js';
 
 export interface Attempt {
-  channel: 'email' | 'webhook';
+  channel: 'email' | 'webhook' | 'sms';
   recipient: string;
   outcome: string;
   ok: boolean;
@@ -104,6 +105,7 @@ export class Notifier {
     for (const recipient of recipients) {
       if (recipient.email) attempts.push(this.email(recipient.name, recipient.email, mailSubject, body, { incident: incident.id }));
       if (recipient.webhook) attempts.push(this.webhook(recipient.name, recipient.webhook, { reason, recipient: recipient.name, incident, text }, { incident: incident.id }));
+      if (recipient.phone) attempts.push(this.sms(recipient.name, recipient.phone, reason === 'reminder' ? { en: `Reminder: ${text.en.title}`, 'zh-CN': `提醒：${text['zh-CN'].title}` } : { en: text.en.title, 'zh-CN': text['zh-CN'].title }));
     }
     return Promise.all(attempts);
   }
@@ -123,6 +125,15 @@ export class Notifier {
    * webhook post `{ reason: 'digest', recipient, site, entries: [{ incident, text }] }`. Nothing
    * is sent for an empty list.
    */
+  /** An SMS through notifications.sms (Alibaba Cloud or Twilio), with the alarm's one-line title. */
+  private async sms(name: string, phone: string, title: { en: string; 'zh-CN': string }): Promise<Attempt> {
+    const recipient = `${name} <${phone}>`;
+    if (!this.config.sms) return { channel: 'sms', recipient, ok: false, outcome: 'failed: no notifications.sms configured' };
+    const result = await sendSms(this.config.sms, phone, title);
+    if (!result.ok) this.log.warn({ recipient, outcome: result.outcome }, 'alarm SMS failed');
+    return { channel: 'sms', recipient, ok: result.ok, outcome: result.ok ? `delivered: ${result.outcome}` : `failed: ${result.outcome}` };
+  }
+
   async digest(siteName: string, entries: DigestEntry[], recipients: Recipient[]): Promise<Attempt[]> {
     if (entries.length === 0) return [];
     const list = (lang: Lang) =>

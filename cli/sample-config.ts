@@ -44,8 +44,13 @@ ingest:
 # How alarms reach people: e-mail over SMTP, webhooks per recipient (sites[].recipients).
 notifications:
   # smtp: { host: smtp.example.com, port: 587, user: alerts, password: "...", from: "coldchain <alerts@example.com>" }
+  # SMS through the provider's own API; the secret comes from the environment variable secretEnv:
+  # sms: { provider: aliyun, accessKeyId: LTAI..., signName: 冷链监控, templateCode: SMS_123456, secretEnv: COLDCHAIN_SMS_SECRET }
+  # sms: { provider: twilio, accountSid: AC..., from: "+15005550006", secretEnv: COLDCHAIN_SMS_SECRET }
   tierDelays: [0s, 15m, 30m]   # tier n is told if nobody acknowledged this long after the alarm
   reminderEvery: 30m
+
+# compliance: gsp   # refuse to start unless every site's first tier reaches at least 3 people by SMS (GSP annex)
 
 # Alarm management (ISA-18.2). Who is woken by what: page = escalation tiers and reminders,
 # board = the live board's alarm list and banner only, digest = the daily summary e-mail.
@@ -86,7 +91,7 @@ sites:
     kind: warehouse
     # Who hears of alarms, by escalation tier (GSP: at least 3 designated people):
     # recipients:
-    #   - { name: Duty phone, tier: 1, webhook: "https://sms-gateway.example/send" }
+    #   - { name: Duty phone, tier: 1, phone: "+8613800138000" }
     #   - { name: Warehouse lead, tier: 1, email: lead@example.com }
     #   - { name: QA manager, tier: 2, email: qa@example.com }
     locations:

@@ -54,10 +54,37 @@ export const recipientSchema = z
     name: z.string().min(1),
     tier: z.number().int().min(1).max(5).default(1),
     email: z.email().optional(),
-    /** JSON POST (e.g. an SMS gateway). */
+    /** JSON POST (e.g. a paging gateway). */
     webhook: z.url().optional(),
+    /** SMS through notifications.sms, in E.164 form. */
+    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'write a phone number in E.164 form, e.g. +8613800138000').optional(),
   })
-  .refine((r) => r.email || r.webhook, { message: 'a recipient needs an email or a webhook' });
+  .refine((r) => r.email || r.webhook || r.phone, { message: 'a recipient needs an email, a webhook or a phone' });
+
+/**
+ * SMS through a provider's own HTTP API. The secret (Alibaba Cloud AccessKey secret, Twilio auth
+ * token) is read from the environment variable `secretEnv`, never written in this file.
+ */
+export const smsSchema = z.discriminatedUnion('provider', [
+  z.object({
+    provider: z.literal('aliyun'),
+    endpoint: z.url().default('https://dysmsapi.aliyuncs.com/'),
+    accessKeyId: z.string().min(1),
+    regionId: z.string().default('cn-hangzhou'),
+    /** The approved SMS signature (签名) and a template with a ${title} variable (模板). */
+    signName: z.string().min(1),
+    templateCode: z.string().min(1),
+    secretEnv: z.string().default('COLDCHAIN_SMS_SECRET'),
+  }),
+  z.object({
+    provider: z.literal('twilio'),
+    endpoint: z.url().default('https://api.twilio.com'),
+    accountSid: z.string().regex(/^AC[0-9a-f]{32}$/, 'a Twilio account SID is AC followed by 32 hex digits'),
+    from: z.string().min(1),
+    lang: z.enum(['en', 'zh-CN', 'both']).default('both'),
+    secretEnv: z.string().default('COLDCHAIN_SMS_SECRET'),
+  }),
+]);
 
 export const siteSchema = z.object({
   id: identifier,
@@ -171,8 +198,14 @@ export const configSchema = z
         tierDelays: z.array(durationMs).min(1).prefault(['0s', '15m', '30m']),
         reminderEvery: durationMs.prefault('30m'),
         webhookRetries: z.number().int().min(0).max(10).default(3),
+        sms: smsSchema.optional(),
       })
       .prefault({}),
+    /**
+     * gsp: the configuration must meet China GSP's alarm clauses, checked at load — every site's
+     * first tier reaches at least 3 people by SMS, through a configured provider.
+     */
+    compliance: z.enum(['none', 'gsp']).default('none'),
     alarms: alarmsSchema.prefault({}),
     profiles: z.array(productProfileSchema).default([]),
     sites: z.array(siteSchema).default([]),
@@ -209,6 +242,13 @@ export const configSchema = z
         }
       });
     });
+    if (config.compliance === 'gsp') {
+      if (!config.notifications.sms) ctx.addIssue({ code: 'custom', path: ['notifications', 'sms'], message: 'compliance gsp: alarms go by SMS (GSP annex: to at least 3 designated people); configure a provider (aliyun or twilio)' });
+      config.sites.forEach((site, s) => {
+        const people = new Set(site.recipients.filter((r) => r.tier === 1 && r.phone).map((r) => r.phone));
+        if (people.size < 3) ctx.addIssue({ code: 'custom', path: ['sites', s, 'recipients'], message: `compliance gsp: the first tier must reach at least 3 people by SMS; site "${site.id}" reaches ${people.size} (recipients with tier 1 and a phone)` });
+      });
+    }
     const deviceIds = new Set<string>();
     config.devices.forEach((device, i) => {
       if (deviceIds.has(device.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${device.id}"` });
