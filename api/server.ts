@@ -22,6 +22,7 @@ import { shipmentRoutes } from './shipments.js';
 import { reportRoutes } from './reports.js';
 import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
+import { securityHeaders } from './security-headers.js';
 
 export type { ComponentHealth };
 
@@ -53,6 +54,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit)));
   app.decorateRequest('caller', null as never);
   app.addHook('onRequest', authorize(deps.registry));
+  app.addHook('onSend', securityHeaders(() => deps.registry().config.board.tileUrl ?? null));
 
   const board = () => ({ tileUrl: deps.registry().config.board.tileUrl ?? null, tileAttribution: deps.registry().config.board.tileAttribution });
   const resources: Array<ApiPlugin<ApiDeps & { board: typeof board }>> = [healthRoutes, sessionRoutes, readingsRoutes, rejectsRoutes, alertRoutes, alarmPerformanceRoutes, streamRoutes, shipmentRoutes, reportRoutes, overviewRoutes, boardRoutes];

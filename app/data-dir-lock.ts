@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, writeSync, linkSync, openSync, closeSync, unlinkSync, statSync } from 'node:fs';
+import { mkdirSync, chmodSync, readFileSync, writeFileSync, writeSync, linkSync, openSync, closeSync, unlinkSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -77,13 +77,20 @@ function beingWritten(file: string, content: string): boolean {
  * first one's fresh lock).
  */
 export function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
+  // Readings, audit trail, keys and the managed influxd's credentials: the owner's alone (issue 12,
+  // item 16). A directory made by an earlier version, or by hand with the usual umask, is closed too.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch (err) {
+    throw new Error(`cannot make data directory ${dataDir} private (mode 0700): ${(err as Error).message}`);
+  }
   const file = path.join(dataDir, 'coldchain.pid');
   const guard = `${file}.takeover`;
   const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const fail = (err: unknown) => new Error(`cannot lock data directory ${dataDir}: ${(err as Error).message}`);
   try {
-    writeFileSync(draft, String(process.pid));
+    writeFileSync(draft, String(process.pid), { mode: 0o600 });
   } catch (err) {
     throw fail(err);
   }

@@ -61,6 +61,12 @@ export class DeviceBroker {
   private readonly limiter: RateLimiter;
   private readonly throttle: AuthThrottle;
   private readonly liveByDevice = new Map<string, Client>();
+  /** Registry users following alerts, and the token or password hash each connection presented. */
+  private readonly liveUsers = new Set<Client>();
+  private readonly credentialOf = new WeakMap<Client, string>();
+  private readonly revoked = new WeakSet<Client>();
+  private seenRegistry: Registry | undefined;
+  private revocationTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -96,6 +102,9 @@ export class DeviceBroker {
       downlink: (topic, payload) => this.aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined),
     });
     this.aedes.on('clientDisconnect', (client) => this.forget(client));
+    this.seenRegistry = options.registry();
+    this.revocationTimer = setInterval(() => this.closeRevoked(), 1000);
+    this.revocationTimer.unref();
     this.aedes.on('clientError', (client, err) => options.log.debug({ clientId: client.id, device: deviceIdOf(client), err: err.message }, 'mqtt client error'));
     this.aedes.on('connectionError', (client, err) => options.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'));
   }
@@ -125,6 +134,7 @@ export class DeviceBroker {
         previous.close();
       }
       this.liveByDevice.set(deviceId, client);
+      this.credentialOf.set(client, placement.device.tokenHash);
       return done(null, true);
     }
     if (!username || !isAccountName(username)) {
@@ -141,6 +151,8 @@ export class DeviceBroker {
       if (verdict.outcome === 'ok') {
         client.id = boundClientId(user!.name, client.id);
         (client as Client & { userName?: string }).userName = user!.name;
+        this.liveUsers.add(client);
+        this.credentialOf.set(client, user!.passwordHash);
         return done(null, true);
       }
       this.options.log.warn({ clientId: shortName(client.id), username, address, outcome: verdict.outcome }, 'mqtt authentication refused (user)');
@@ -151,7 +163,32 @@ export class DeviceBroker {
     });
   }
 
+  /**
+   * A connection lives on the credential it presented: once a registry reload changes or removes
+   * that device's token (or that user's password), the connection is closed and reconnecting takes
+   * the new one (issue 12, item 16). Checked on every publish and once a second for quiet clients.
+   */
+  private closeRevoked(): void {
+    const registry = this.options.registry();
+    if (registry === this.seenRegistry) return;
+    this.seenRegistry = registry;
+    const revoke = (client: Client, who: Record<string, string>, why: string) => {
+      this.revoked.add(client);
+      this.options.log.warn({ ...who, clientId: client.id, why }, 'closing an MQTT connection whose credential is no longer valid');
+      client.close();
+    };
+    for (const [deviceId, client] of this.liveByDevice) {
+      const current = registry.device(deviceId)?.device.tokenHash;
+      if (current !== this.credentialOf.get(client)) revoke(client, { device: deviceId }, current === undefined ? 'device removed from the registry' : 'device token changed');
+    }
+    for (const client of this.liveUsers) {
+      const current = registry.config.users.find((u) => u.name === userOf(client))?.passwordHash;
+      if (current !== this.credentialOf.get(client)) revoke(client, { user: userOf(client)! }, current === undefined ? 'user removed from the registry' : 'password changed');
+    }
+  }
+
   private forget(client: Client): void {
+    this.liveUsers.delete(client);
     const deviceId = deviceIdOf(client);
     if (deviceId && this.liveByDevice.get(deviceId) === client) {
       this.liveByDevice.delete(deviceId);
@@ -170,6 +207,8 @@ export class DeviceBroker {
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     if (!client) return done(null); // a stored last will published by the broker itself
+    this.closeRevoked();
+    if (this.revoked.has(client)) return done(new Error('credential no longer valid'));
     const deviceId = deviceIdOf(client);
     if (!deviceId) return done(new Error(userOf(client) ? `user ${userOf(client)} may only subscribe to ${ALERTS_ROOT}/#` : 'not authenticated'));
 
@@ -219,6 +258,7 @@ export class DeviceBroker {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.revocationTimer);
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
   }
 }

@@ -8,7 +8,8 @@ export function writeSampleConfig(file: string): string {
   parseConfigText(SAMPLE_CONFIG, file); // the sample must always be valid
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, SAMPLE_CONFIG, { mode: 0o600 });
-  mkdirSync(path.join(path.dirname(file), 'data'), { recursive: true });
+  // The owner's alone: readings, audit trail, keys, the managed influxd's credentials (issue 12, item 16).
+  mkdirSync(path.join(path.dirname(file), 'data'), { recursive: true, mode: 0o700 });
   return file;
 }
 

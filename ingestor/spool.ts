@@ -76,7 +76,7 @@ export class Spool extends EventEmitter {
   }
 
   async open(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const ids = readdirSync(this.dir)
       .filter((f) => f.endsWith(SEGMENT_SUFFIX))
       .map((f) => Number.parseInt(f, 10))
@@ -127,7 +127,7 @@ export class Spool extends EventEmitter {
   }
 
   private async openSegment(id: number): Promise<void> {
-    const handle = await open(path.join(this.dir, segmentName(id)), 'a');
+    const handle = await open(path.join(this.dir, segmentName(id)), 'a', 0o600);
     fsyncDir(this.dir);
     this.active = { id, handle, size: 0 };
   }

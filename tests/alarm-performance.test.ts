@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
@@ -298,7 +299,9 @@ describe('alarm performance: the running service, API and CLI', () => {
 
   it('coldchain alerts performance prints names and words, or the JSON', async () => {
     const main = path.resolve('dist/cli/main.js');
-    const common = ['--config', ws.configFile, '--url', base(), '--token', ws.apiTokens.viewer!];
+    const tokenFile = path.join(ws.dir, 'viewer.token');
+    writeFileSync(tokenFile, `${ws.apiTokens.viewer!}\n`, { mode: 0o600 });
+    const common = ['--config', ws.configFile, '--url', base(), '--token-file', tokenFile];
     const text = await run(process.execPath, [main, 'alerts', 'performance', ...common]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^Alarm performance \(ANSI\/ISA-18\.2\), all sites: .* \(7 days\)$/m);

@@ -199,7 +199,9 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
 
   it('coldchain alerts list and ack work through the running service', async () => {
     const main = path.resolve('dist/cli/main.js');
-    const common = ['--config', ws.configFile, '--url', base(), '--token', ws.apiTokens.admin!];
+    const tokenFile = path.join(ws.dir, 'admin.token');
+    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const common = ['--config', ws.configFile, '--url', base(), '--token-file', tokenFile];
     const listed = await run(process.execPath, [main, 'alerts', 'list', '--state', 'cleared', ...common]);
     expect(listed.code, listed.stderr).toBe(0);
     const silent = (await alertsOf('room-3')).find((a) => a.kind === 'device_silent')!;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -243,7 +243,9 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   });
 
   it('coldchain shipment and report commands work through the running service', async () => {
-    const cli = (args: string[], input?: string) => run(process.execPath, [path.resolve('dist/cli/main.js'), ...args, '--url', base, '--token', ws.apiTokens.admin!], input, 30_000);
+    const tokenFile = path.join(ws.dir, 'admin.token');
+    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const cli = (args: string[], input?: string) => run(process.execPath, [path.resolve('dist/cli/main.js'), ...args, '--url', base, '--token-file', tokenFile], input, 30_000);
     const created = await cli(['shipment', 'create', '--id', 'SH-CLI-1', '--product', 'Insulin pens', '--profile', 'vaccines-2-8', '--batch', 'INS-7', '--quantity', '12', '--shipper', 'Shanghai DC', '--consignee', '=HYPERLINK("http://evil")']);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain('created shipment SH-CLI-1');
