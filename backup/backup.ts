@@ -106,7 +106,7 @@ async function exportMeasurement(influx: InfluxClient, name: string, file: strin
  * can be backed up and restored), and the data directory's files (spool, audit trail, keys,
  * dead letters) and the configuration, with a manifest of SHA-256 digests.
  */
-export async function createBackup(options: { influx: InfluxClient; dataDir: string; configFile: string; out: string; progress?: Progress }): Promise<Manifest> {
+export async function createBackup(options: { influx: InfluxClient; dataDir: string; configFile: string; out: string; progress?: Progress; now?: number }): Promise<Manifest> {
   const progress = options.progress ?? (() => undefined);
   const out = path.resolve(options.out);
   if (existsSync(out) && (await readdir(out)).length) throw new BackupError(`backup destination ${out} is not empty; give a new or empty directory`);
@@ -130,7 +130,7 @@ export async function createBackup(options: { influx: InfluxClient; dataDir: str
   await copyFile(options.configFile, path.join(out, 'files', 'config.yaml'));
   const files: Manifest['files'] = [];
   for (const rel of await walk(out)) files.push({ path: rel, bytes: (await stat(path.join(out, rel))).size, sha256: await sha256File(path.join(out, rel)) });
-  const manifest: Manifest = { format: BACKUP_FORMAT, createdAt: new Date().toISOString(), database: options.influx.target.database, measurements, files, auditLastHash: await auditLastHash(options.dataDir) };
+  const manifest: Manifest = { format: BACKUP_FORMAT, createdAt: new Date(options.now ?? Date.now()).toISOString(), database: options.influx.target.database, measurements, files, auditLastHash: await auditLastHash(options.dataDir) };
   await writeFile(path.join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   progress(`backup written to ${out}: ${measurements.reduce((n, m) => n + m.points, 0)} points in ${measurements.length} measurements, ${files.length} files`);
   return manifest;

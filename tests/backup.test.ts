@@ -4,6 +4,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createBackup, restoreBackup, verifyBackup } from '../backup/backup.js';
+import { BackupScheduler } from '../backup/scheduler.js';
+import { readdirSync } from 'node:fs';
+import { pino } from 'pino';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { InfluxClient } from '../storage/influx.js';
 import { connectDevice, makeWorkspace, run, startTestService, waitFor } from './helpers/workspace.js';
@@ -124,5 +127,47 @@ describe('backup and restore (issue 13, item 4)', () => {
     const again = await run(process.execPath, [cli, 'restore', '--config', elsewhere, '--from', out], undefined, 60_000);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/restore needs an empty (data directory|database)/);
+  });
+});
+
+describe('the daily backup (issue 13, item 4)', () => {
+  it('runs once a day at its local time, keeps the newest, survives a restart without repeating, reports failures and an overdue backup', async () => {
+    const ws = makeWorkspace({ devices: [] });
+    const influx = new InfluxClient({ url: inject('influxUrl'), database: ws.database });
+    await influx.ensureDatabase(86_400_000);
+    await influx.write(`readings,deviceId=d temperature=5 ${Date.now()}000000`);
+    const dir = path.join(ws.dir, 'backups');
+    let now = Date.parse('2026-12-01T18:00:00Z'); // 02:00 in Shanghai
+    const settings = { dir, at: '02:30', timeZone: 'Asia/Shanghai', keep: 2 };
+    const make = () => new BackupScheduler({ influx, dataDir: path.join(ws.dir, 'data'), configFile: ws.configFile, settings, log: pino({ level: 'silent' }), now: () => now });
+    let scheduler = make();
+    await scheduler.start();
+    await scheduler.tick();
+    expect(readdirSync(path.join(ws.dir)).includes('backups')).toBe(false);
+    for (let day = 0; day < 3; day++) {
+      now = Date.parse('2026-12-01T18:31:00Z') + day * 86_400_000; // 02:31
+      await scheduler.tick();
+      await scheduler.tick();
+      expect((await scheduler.list()).length, JSON.stringify(scheduler.status())).toBe(Math.min(day + 1, 2));
+    }
+    expect(scheduler.status()).toMatchObject({ overdue: false, lastFailure: null });
+    await scheduler.stop();
+    // After a restart on the same day: nothing more.
+    scheduler = make();
+    await scheduler.start();
+    now += 3_600_000;
+    await scheduler.tick();
+    expect((await scheduler.list()).length).toBe(2);
+    // The database goes away: the failure is kept, no half-written backup is left, and a day later it is overdue.
+    const failing = new BackupScheduler({ influx: new InfluxClient({ url: 'http://127.0.0.1:9', database: 'x' }), dataDir: path.join(ws.dir, 'data'), configFile: ws.configFile, settings, log: pino({ level: 'silent' }), now: () => now });
+    await failing.start();
+    now += 86_400_000;
+    await failing.tick();
+    expect(failing.status().lastFailure?.error).toMatch(/unreachable/);
+    expect((await failing.list()).length).toBe(2);
+    now += 3 * 3_600_000;
+    expect(failing.status().overdue).toBe(true);
+    await failing.stop();
+    await scheduler.stop();
   });
 });
