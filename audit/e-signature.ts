@@ -2,16 +2,9 @@ import type { ApiRole, User } from '../core/config/schema.js';
 import { verifyPassword } from '../core/secrets.js';
 import { explainVerdict, isAccountName, shortName, throttleFor } from '../core/throttle.js';
 import type { AuditLog } from './audit-log.js';
+import type { Signature } from './signature-record.js';
 
-/** What a signer presents (21 CFR 11.200: two identification components, plus the meaning). */
-export interface Signature {
-  user: string;
-  password: string;
-  meaning: string;
-  comment: string;
-}
-
-export { signatureRecordSchema, type SignatureRecord } from './signature-record.js';
+export { signatureInput, signatureRecordSchema, type Signature, type SignatureRecord } from './signature-record.js';
 
 export class SignatureError extends Error {
   constructor(

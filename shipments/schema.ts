@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { identifier } from '../core/config/schema.js';
 import { instantSchema } from '../core/instant.js';
-import { signatureRecordSchema } from '../audit/e-signature.js';
+import { signatureInput, signatureRecordSchema } from '../audit/signature-record.js';
 
 
 /** The waybill as recorded: what, how much, from whom to whom, created when and by whom. */
@@ -70,13 +70,8 @@ export const custodyInputSchema = z.object({
 /** What a driver's device publishes: the shipment it scanned, the event, and when (default: now). */
 export const deviceCustodySchema = custodyInputSchema.extend({ shipmentId: identifier, at: instantSchema.optional() });
 
-export const dispositionInputSchema = z.object({
-  decision: z.enum(dispositionDecisions),
-  user: z.string().min(1),
-  password: z.string().min(1),
-  meaning: z.string().trim().min(3, 'state the meaning of the signature, e.g. "released for sale after review"').max(200),
-  comment: z.string().trim().min(1, 'a comment is required').max(2000),
-});
+/** QA's decision, signed: the decision and what every e-signature presents (audit/signature-record.ts). */
+export const dispositionInputSchema = signatureInput('"released for sale after review"').extend({ decision: z.enum(dispositionDecisions) });
 
 export const linkInputSchema = z.object({
   /** How long the receiver's link works, in days. */
