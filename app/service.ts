@@ -202,12 +202,13 @@ async function startInfluxDb(config: Config, dataDir: string, log: Logger, parts
   let managed: ManagedInfluxd | undefined;
   let url = config.influx.url;
   if (!url) {
-    const influxd = parts.add('managed influxd', new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true }), (influxd) => influxd.stop());
+    const influxd = parts.add('managed influxd', new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true, secure: true }), (influxd) => influxd.stop());
     await influxd.start();
     managed = influxd;
     url = influxd.url;
   }
-  const influx = new InfluxClient({ url, database: config.influx.database, token: config.influx.token, username: config.influx.username, password: config.influx.password });
+  // The managed influxd is signed in to with its own admin (issue 12, item 15); config credentials are for an external one.
+  const influx = new InfluxClient({ url, database: config.influx.database, ...(managed ? managed.credentials : { token: config.influx.token, username: config.influx.username, password: config.influx.password }) });
   let ready = false;
   if (config.influx.createDatabase) {
     try {
