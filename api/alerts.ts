@@ -88,4 +88,3 @@ export const alertRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxCl
     }));
   }
 };
-
