@@ -4,12 +4,15 @@ import type { IngestCounters } from '../ingestor/pipeline.js';
 import type { Spool } from '../ingestor/spool.js';
 import type { SpoolWriter } from '../ingestor/writer.js';
 import type { ApiPlugin } from './zod.js';
+import type { BackupStatus } from '../backup/scheduler.js';
 
 export interface MetricSources {
   counters: IngestCounters;
   spool: Spool;
   writer: SpoolWriter;
   connectedDevices: () => number;
+  /** The daily backup's state, when the service runs one. */
+  backup?: () => BackupStatus;
 }
 
 /**
@@ -54,6 +57,14 @@ export function createMetrics(sources: MetricSources): PromRegistry {
     },
   });
   gauge('coldchain_mqtt_connected_devices', 'Devices with a live MQTT connection', sources.connectedDevices);
+  const backup = sources.backup;
+  if (backup) {
+    gauge('coldchain_backup_age_seconds', 'Time since the last successful backup (-1: none yet)', () => {
+      const last = backup().lastSuccessAt;
+      return last === null ? -1 : (Date.now() - last) / 1000;
+    });
+    gauge('coldchain_backup_overdue', '1 when no backup succeeded within 26 hours (GSP: daily backup)', () => (backup().overdue ? 1 : 0));
+  }
   return registry;
 }
 

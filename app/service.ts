@@ -17,6 +17,7 @@ import { AlertService } from '../alerts/service.js';
 import { Notifier } from '../alerts/notifier.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
+import { BackupScheduler } from '../backup/scheduler.js';
 import { deviceCustodyHandler } from '../shipments/device-custody.js';
 import { RegistryHolder } from './registry-holder.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -156,12 +157,21 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     );
     await alerts.start();
 
+    // The daily backup (GSP): the whole record once a day, the newest kept.
+    const backup = parts.add(
+      'daily backup',
+      new BackupScheduler({ influx: db.influx, dataDir, configFile: loaded.file, settings: { dir: path.resolve(path.dirname(loaded.file), config.backup.dir), at: config.backup.at, timeZone: config.reports.timeZone, keep: config.backup.keep }, log: log.child({ component: 'backup' }) }),
+      (backup) => backup.stop(),
+    );
+    if (config.backup.enabled) await backup.start();
+
     // Devices may connect from here on.
     const ports = await front.open();
 
     // HTTP API and board on top.
-    const metrics = createMetrics({ counters: pipeline.counters, spool, writer, connectedDevices: front.connectedDevices });
-    const health = () => ({ ...front.health(), ...storageHealth(spool, writer, db) });
+    const metrics = createMetrics({ counters: pipeline.counters, spool, writer, connectedDevices: front.connectedDevices, ...(config.backup.enabled ? { backup: () => backup.status() } : {}) });
+    // An overdue backup is reported, not a reason to stop serving: ready stays true.
+    const health = () => ({ ...front.health(), ...storageHealth(spool, writer, db), ...(config.backup.enabled ? { backup: { ready: true, ...backup.status() } } : {}) });
     const api = parts.add('http api', await createApi({ log, registry: registry.get, influx: db.influx, metrics, health, pipeline, alerts, shipments, audit, publicUrl }), (api) => api.close());
     await api.listen({ port: config.http.port, host: config.http.host });
     const httpPort = (api.server.address() as { port: number }).port;

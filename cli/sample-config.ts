@@ -52,6 +52,14 @@ notifications:
 
 # compliance: gsp   # refuse to start unless every site's first tier reaches at least 3 people by SMS (GSP annex)
 
+# The daily backup (GSP): every InfluxDB point, the spool, audit trail, keys and this file, with a
+# SHA-256 manifest, at a local time (reports.timeZone); the newest are kept. Restore: coldchain restore.
+backup:
+  enabled: true
+  dir: ./backups          # put it on another disk or a mounted share
+  at: "02:30"
+  keep: 14
+
 # Alarm management (ISA-18.2). Who is woken by what: page = escalation tiers and reminders,
 # board = the live board's alarm list and banner only, digest = the daily summary e-mail.
 alarms:

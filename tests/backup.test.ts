@@ -171,3 +171,21 @@ describe('the daily backup (issue 13, item 4)', () => {
     await scheduler.stop();
   });
 });
+
+describe('the daily backup in the service', () => {
+  it('shows in /healthz (never making the service unavailable) and /metrics', async () => {
+    const ws = makeWorkspace({ devices: [] });
+    // The test workspace turns the daily backup off; this test turns it back on.
+    writeFileSync(ws.configFile, readFileSync(ws.configFile, 'utf8').replace(/(backup:\n\s+enabled: )false/, '$1true'));
+    const service = await startTestService(ws);
+    try {
+      const health = await (await fetch(`http://127.0.0.1:${service.httpPort}/healthz`)).json();
+      expect(health).toMatchObject({ status: 'ok', components: { backup: { ready: true, lastSuccessAt: null, overdue: false, running: false } } });
+      const metrics = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
+      expect(metrics).toMatch(/^coldchain_backup_age_seconds -1$/m);
+      expect(metrics).toMatch(/^coldchain_backup_overdue 0$/m);
+    } finally {
+      await service.stop();
+    }
+  });
+});

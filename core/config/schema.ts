@@ -207,6 +207,15 @@ export const configSchema = z
      */
     compliance: z.enum(['none', 'gsp']).default('none'),
     alarms: alarmsSchema.prefault({}),
+    /** The daily backup (GSP): the whole record once a day into `dir` (relative to this file), the newest `keep` kept. */
+    backup: z
+      .object({
+        enabled: z.boolean().default(true),
+        dir: z.string().default('./backups'),
+        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM').default('02:30'),
+        keep: z.number().int().min(1).default(14),
+      })
+      .prefault({}),
     profiles: z.array(productProfileSchema).default([]),
     sites: z.array(siteSchema).default([]),
     devices: z.array(deviceSchema).default([]),

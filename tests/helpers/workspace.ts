@@ -34,6 +34,8 @@ export function makeWorkspace(options: { devices: Array<string | { id: string; l
   const deviceTokens: Record<string, string> = {};
   const apiTokens: Record<string, string> = {};
   editConfig(configFile, (doc) => {
+    // The daily backup would start within a test's run after its time of day; tests/backup.test.ts covers it.
+    if (doc.hasIn(['backup', 'enabled'])) doc.setIn(['backup', 'enabled'], false);
     for (const device of options.devices) {
       const { id, location, interval } = typeof device === 'string' ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s' } : device;
       deviceTokens[id] = generateToken('dev');
