@@ -32,7 +32,7 @@ const locationViewSchema = z.object({
   devices: z.array(deviceViewSchema),
 });
 const siteViewSchema = z.object({ id: z.string(), name: z.string(), kind: z.enum(['warehouse', 'vehicle']), vehicleType: z.string().nullable(), plate: z.string().nullable(), locations: z.array(locationViewSchema) });
-export const overviewSchema = z.object({ generatedAt: z.number(), hours: z.number(), sites: z.array(siteViewSchema), alerts: z.array(alertSchema), incidents: z.array(incidentViewSchema) });
+export const overviewSchema = z.object({ generatedAt: z.number(), hours: z.number(), sites: z.array(siteViewSchema), alerts: z.array(alertSchema), incidents: z.array(incidentViewSchema), alarms: z.object({ maxShelveMs: z.number() }) });
 export type Overview = z.infer<typeof overviewSchema>;
 export type SiteView = z.infer<typeof siteViewSchema>;
 export type LocationView = z.infer<typeof locationViewSchema>;
@@ -114,6 +114,7 @@ export const overviewRoutes: ApiPlugin<{ registry: () => Registry; influx: Influ
       .filter((i) => i.state !== 'closed')
       .sort((a, b) => b.occurredAt - a.occurredAt)
       .map((i) => deps.alerts.view(i));
-    return { generatedAt: Date.now(), hours, sites, alerts: open.sort((a, b) => b.occurredAt - a.occurredAt), incidents };
+    // The board offers shelving only up to what the server will accept.
+    return { generatedAt: Date.now(), hours, sites, alerts: open.sort((a, b) => b.occurredAt - a.occurredAt), incidents, alarms: { maxShelveMs: registry.config.alarms.maxShelve } };
   });
 };

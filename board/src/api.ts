@@ -13,8 +13,7 @@ export type { AlarmText } from '../../alerts/text.js';
 export type { SignatureRecord as Signature } from '../../audit/signature-record.js';
 /** An alert from the overview, or from the live stream with what just happened to it (`event`). */
 export type Alert = StoredAlert & Partial<Pick<LiveAlert, 'event'>>;
-/** The overview; the alarm policy's limits (`alarms`, shelving up to maxShelveMs) are not sent yet: the board has defaults. */
-export type Overview = ServerOverview & { alarms?: { maxShelveMs?: number } };
+export type Overview = ServerOverview;
 
 const TOKEN_KEY = 'coldchain.session';
 
