@@ -37,20 +37,25 @@ export const alertSchema = z.object({
 });
 export type Alert = z.infer<typeof alertSchema>;
 
-/** One transition or notification, as stored in InfluxDB (`alert_events`). */
-export const alertEventSchema = z.object({
-  alertId: z.string(),
-  event: z.enum(alertEventTypes),
+/** What every stored event says beside its subject: when, who, and the signature or notification details. */
+export const eventTrailFields = {
   at: z.number(),
   actor: z.string(),
-  /** The alert as it was right after this event. */
-  alert: alertSchema,
   printedName: z.string().optional(),
   meaning: z.string().optional(),
   comment: z.string().optional(),
   channel: z.string().optional(),
   recipient: z.string().optional(),
   outcome: z.string().optional(),
+};
+
+/** One transition or notification, as stored in InfluxDB (`alert_events`). */
+export const alertEventSchema = z.object({
+  alertId: z.string(),
+  event: z.enum(alertEventTypes),
+  /** The alert as it was right after this event. */
+  alert: alertSchema,
+  ...eventTrailFields,
 });
 export type AlertEvent = z.infer<typeof alertEventSchema>;
 

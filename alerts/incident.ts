@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertKinds, severities } from '../core/config/alert-rules.js';
+import { eventTrailFields } from './book.js';
 import { signatureRecordSchema } from '../audit/e-signature.js';
 
 export const incidentStates = ['active', 'acknowledged', 'cleared', 'closed'] as const;
@@ -56,15 +57,8 @@ export const incidentEventTypes = ['raised', 'updated', 'acknowledged', 'cleared
 export const incidentEventSchema = z.object({
   incidentId: z.string(),
   event: z.enum(incidentEventTypes),
-  at: z.number(),
-  actor: z.string(),
   /** The incident as it was right after this event. */
   incident: incidentSchema,
-  printedName: z.string().optional(),
-  meaning: z.string().optional(),
-  comment: z.string().optional(),
-  channel: z.string().optional(),
-  recipient: z.string().optional(),
-  outcome: z.string().optional(),
+  ...eventTrailFields,
 });
 export type IncidentEvent = z.infer<typeof incidentEventSchema>;

@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AlertEvent } from './book.js';
 import { loadAlertEvents, loadIncidentEvents } from './event-store.js';
-import type { Incident, IncidentEvent } from './incident.js';
+import { shelfSchema, type Incident, type IncidentEvent } from './incident.js';
 
 /** What the report reads of an incident event: who shelved what, when (any stored incident event is one). */
 export type ShelfEvent = Pick<IncidentEvent, 'incidentId' | 'event' | 'at'> & { incident: Pick<Incident, 'id' | 'siteId' | 'locationId' | 'state' | 'shelved'> };
@@ -91,7 +91,7 @@ export const alarmPerformanceSchema = z.object({
     inPeriod: z.number().int(),
     /** Incidents shelved now (not yet expired, unshelved or closed). */
     current: z.number().int(),
-    incidents: z.array(z.object({ incidentId: z.string(), siteId: z.string(), locationId: z.string(), by: z.string(), printedName: z.string(), at: z.number(), until: z.number(), reason: z.string() })),
+    incidents: z.array(shelfSchema.extend({ incidentId: z.string(), siteId: z.string(), locationId: z.string() })),
   }),
   acknowledgement: z.object({
     alarms: z.number().int(),
