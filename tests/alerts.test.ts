@@ -193,7 +193,8 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     const device = await connectDevice(service.mqttPort!, 'room-2', ws.deviceTokens['room-2']!);
     await device.publishAsync('cc/v1/room-2/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 9.6 }), { qos: 1 });
     await device.endAsync();
-    await new Promise((r) => setTimeout(r, 500));
+    // Once the rules engine has judged the new reading, there is still the one alert.
+    await waitFor(async () => service.alerts.engine.recent('room-2', Date.now() - 5000).length, (n) => n > 0, 10_000, 'the reading judged');
     expect((await alertsOf('room-2')).filter((a) => a.kind === 'temperature_high').map((a) => a.id)).toEqual([active!.id]);
   });
 

@@ -4,13 +4,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManagedInfluxd } from '../storage/influxd.js';
-import { testLog } from './helpers/workspace.js';
+import { testLog, waitFor } from './helpers/workspace.js';
 
 /** A process whose command line reads `<name> …args` (argv[0] set by bash's exec -a). */
 function impostor(name: string, args: string): ChildProcess {
   return spawn('bash', ['-c', `exec -a ${name} ${process.execPath} -e "setTimeout(() => {}, 60000)" -- ${args}`], { stdio: 'ignore' });
 }
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+const commandLine = async (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+};
 /** Still running (a zombie has an empty command line: it is dead, only not yet waited for). */
 function running(pid: number): boolean {
   try {
@@ -35,14 +42,15 @@ describe('managed influxd: reaping a left-over from a previous run', () => {
       mkdirSync(dir, { recursive: true });
       const child = impostor(name, argsOf(dir));
       children.push(child);
-      await new Promise((r) => setTimeout(r, 300));
+      // The impostor has exec'd its program: its command line (what the reaper reads) starts with its name.
+      await waitFor(async () => commandLine(child.pid!), (argv) => argv.startsWith(`${name}\0`), 5000, `${label} running as ${name}`);
       writeFileSync(path.join(dir, 'influxd.pid'), String(child.pid));
       const influxd = new ManagedInfluxd({ dataDir: dir, log: testLog });
       await influxd.start();
       // A left-over is gone before the new influxd opens the data directory, not some time after.
       const runningAtStart = running(child.pid!);
       await influxd.stop();
-      await new Promise((r) => setTimeout(r, 200));
+      if (reaped) await waitFor(async () => alive(child), (a) => !a, 5000, `${label} gone`);
       expect(alive(child), label).toBe(!reaped);
       expect(runningAtStart, label).toBe(!reaped);
     }

@@ -29,7 +29,8 @@ describe('the broker at the open-files limit', () => {
         sockets.push(socket);
       }
       // libuv sheds connections it has no descriptor for (accept, then close); the process must survive it.
-      await new Promise((r) => setTimeout(r, 1000));
+      // Every socket is settled (connected, or refused/closed) before the check.
+      await Promise.all(sockets.map((socket) => new Promise<void>((r) => (socket.connecting ? socket.once('connect', () => r()).once('close', () => r()) : r()))));
       expect(child.exitCode, log.slice(-2000)).toBeNull();
       for (const s of sockets) s.destroy();
       // Still alive, and a device gets in once descriptors are free.

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Spool } from '../ingestor/spool.js';
 import { SpoolWriter } from '../ingestor/writer.js';
 import { InfluxClient } from '../storage/influx.js';
-import { testLog, waitFor } from './helpers/workspace.js';
+import { readingCount, testLog, waitFor } from './helpers/workspace.js';
 
 const DAY_MS = 86_400_000;
 
@@ -60,10 +60,7 @@ async function rig(influxUrl: string, options: { ensureDatabase?: boolean } = {}
 
 const line = (device: string, i: number, at = Date.now() - 3_600_000) => `readings,deviceId=${device} temperature=${(4 + (i % 10) / 10).toFixed(1)},seq=${i}i ${(at + i * 1000) * 1e6}`;
 
-async function countOf(influx: InfluxClient, device: string): Promise<number> {
-  const series = await influx.query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = '${device}'`).catch(() => []);
-  return Number(series[0]?.values[0]?.[1] ?? 0);
-}
+const countOf = readingCount;
 
 describe('the spool writer against a real InfluxDB', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

@@ -9,7 +9,7 @@ import { appendToList, editConfig } from '../../core/config/edit.js';
 import { loadConfig } from '../../core/config/load.js';
 import { createLogger } from '../../core/logger.js';
 import { generateToken, hashToken } from '../../core/secrets.js';
-import { InfluxClient } from '../../storage/influx.js';
+import { InfluxClient, type Series } from '../../storage/influx.js';
 import { startService, type Overrides, type RunningService } from '../../app/service.js';
 import { SAMPLE_CONFIG } from '../../cli/sample-config.js';
 
@@ -61,13 +61,19 @@ export async function connectDevice(port: number, deviceId: string, token: strin
   return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: deviceId, password: token, clientId: `${deviceId}-${randomUUID().slice(0, 8)}`, reconnectPeriod: 0, ...extra });
 }
 
+/** A database the service has not created yet holds nothing; any other query error fails the test. */
+function notYetCreated(err: Error): Series[] {
+  if (/database not found/.test(err.message)) return [];
+  throw err;
+}
+
 export async function readingCount(influx: InfluxClient, deviceId: string): Promise<number> {
-  const series = await influx.query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = '${deviceId}'`).catch(() => []);
+  const series = await influx.query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = '${deviceId}'`).catch(notYetCreated);
   return Number(series[0]?.values[0]?.[1] ?? 0);
 }
 
 export async function rejectsOf(influx: InfluxClient, deviceId: string): Promise<Array<{ reason: string; message: string; payload: string }>> {
-  const series = await influx.query(`SELECT "reason", "message", "payload", "index" FROM "rejects" WHERE "deviceId" = '${deviceId}' ORDER BY time`).catch(() => []);
+  const series = await influx.query(`SELECT "reason", "message", "payload", "index" FROM "rejects" WHERE "deviceId" = '${deviceId}' ORDER BY time`).catch(notYetCreated);
   const s = series[0];
   if (!s) return [];
   return s.values.map((row) => Object.fromEntries(s.columns.map((c, i) => [c, row[i]])) as { reason: string; message: string; payload: string });
