@@ -18,6 +18,7 @@ import { FactLog } from '../storage/fact-log.js';
 import { READINGS_MEASUREMENT } from '../storage/measurements.js';
 import type { Notifier } from './notifier.js';
 import { IncidentBook } from './incidents.js';
+import { runAlarmTest, type AlarmTestResult } from './alarm-test.js';
 import type { Incident, IncidentEvent } from './incident.js';
 import { describeIncidentBoth, type AlarmContext, type AlarmText, type Lang } from './text.js';
 import { parseDuration } from '../core/duration.js';
@@ -291,6 +292,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const alerts = this.book.evict(week, now - 3_600_000);
     const incidents = this.incidents.evict(week);
     if (alerts || incidents) this.deps.log.debug({ alerts, incidents }, 'finished alerts and incidents left memory');
+  }
+
+  /** A test alarm through every channel and tier of a site, each outcome audited (alarm-test.ts). */
+  testAlarm(siteId: string, actor: string): Promise<AlarmTestResult> {
+    return runAlarmTest({ config: this.deps.config(), notifier: this.deps.notifier, audit: this.deps.audit }, siteId, actor);
   }
 
   /** A shelf ends by itself (ISA-18.2: time-limited); the alarm is back and escalates again if unacknowledged. */

@@ -1,6 +1,7 @@
 import { call, endpoint, type ServiceFlags } from './service-client.js';
 import { readSecret } from './prompt.js';
 import type { AlertAnswer, AlertList } from '../api/alerts.js';
+import type { AlarmTestAnswer } from '../api/alarm-test.js';
 
 type AlertsFlags = ServiceFlags;
 
@@ -18,4 +19,14 @@ export async function alertsSignCommand(action: 'ack' | 'close', id: string, fla
   const { alert } = (await call(`${base}/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', headers, body: JSON.stringify({ user: flags.user, password, meaning: flags.meaning, comment: flags.comment }) })) as AlertAnswer;
   const signed = action === 'ack' ? alert.acknowledged : alert.closed;
   process.stdout.write(`alert ${id} is now ${alert.state}; signed by ${signed?.printedName} at ${new Date(signed?.at ?? 0).toISOString()} — "${flags.meaning}"\n`);
+}
+
+export async function alertsTestCommand(flags: AlertsFlags & { site: string }): Promise<void> {
+  const { base, headers } = endpoint(flags);
+  const result = (await call(`${base}/api/v1/sites/${encodeURIComponent(flags.site)}/alarm-test`, { method: 'POST', headers, body: '{}' })) as AlarmTestAnswer;
+  const lines = result.attempts.map((a) => `tier ${a.tier}  ${a.channel.padEnd(7)}  ${a.ok ? 'ok    ' : 'FAILED'}  ${a.recipient}: ${a.outcome}`);
+  const failed = result.attempts.filter((a) => !a.ok).length;
+  process.stdout.write(`${lines.join('\n')}${lines.length ? '\n' : ''}test alarm for ${flags.site}: ${result.attempts.length} messages, ${failed} failed (recorded in the audit trail)\n`);
+  if (!result.attempts.length) process.stdout.write('the site has no recipients (sites[].recipients)\n');
+  if (failed || !result.attempts.length) process.exitCode = 1;
 }

@@ -11,7 +11,7 @@ import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 import { userAddCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
-import { alertsListCommand, alertsSignCommand } from './alerts.js';
+import { alertsListCommand, alertsSignCommand, alertsTestCommand } from './alerts.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
 import { dashboardsExportCommand } from './dashboards.js';
 import { reportExcursionCommand, reportRecordCommand, reportShipmentCommand, shipmentCreateCommand, shipmentCustodyCommand, shipmentDispositionCommand, shipmentListCommand } from './shipments.js';
@@ -144,6 +144,7 @@ for (const [name, meaning] of [['ack', 'acknowledged'], ['close', 'closed after 
       .requiredOption('--comment <text>', 'what was done and why'),
   ).action((id: string, flags: Parameters<typeof alertsSignCommand>[2]) => alertsSignCommand(name, id, flags));
 }
+apiOptions(alerts.command('test').description('a test alarm through every channel and tier of a site (WHO TRS 961 Annex 9); each outcome goes to the audit trail; exit 1 when any channel failed').requiredOption('--site <id>', 'the site')).action(alertsTestCommand);
 apiOptions(alerts.command('performance').description('alarm performance against ANSI/ISA-18.2: rates, floods, top 10, chattering, stale, shelved, time to acknowledge').option('--site <id>', 'one site').option('--days <n>', 'the last n days', parseDays, 7).option('--json', 'the API answer as JSON')).action(alertsPerformanceCommand);
 
 const shipment = program.command('shipment').description('electronic waybills and their custody (through the running service)');

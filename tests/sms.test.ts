@@ -7,7 +7,10 @@ import { Notifier } from '../alerts/notifier.js';
 import { parseConfigText } from '../core/config/load.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import type { Config } from '../core/config/schema.js';
-import { connectDevice, makeWorkspace, startTestService, waitFor } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, run, startTestService, waitFor } from './helpers/workspace.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { auditFile } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
 
 const log = pino({ level: 'silent' });
@@ -183,6 +186,24 @@ describe('SMS through the providers’ own APIs (issue 14, item 1)', () => {
         'the SMS attempts on record',
       );
       expect(events.find((e) => e.channel === 'sms')!.outcome).toMatch(/^delivered: accepted by Alibaba Cloud SMS/);
+    });
+
+    it('coldchain alerts test: a test alarm through every channel and tier of a site, each outcome in the audit trail (issue 14, item 2)', async () => {
+      const before = received.length;
+      const tokenFile = path.join(ws.dir, 'admin.token');
+      writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+      const cli = await run(process.execPath, [path.resolve('dist/cli/main.js'), 'alerts', 'test', '--site', 'dc-shanghai', '--config', ws.configFile, '--url', `http://127.0.0.1:${service.httpPort}`, '--token-file', tokenFile], undefined, 30_000);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(/test alarm for dc-shanghai: 3 messages, 0 failed \(recorded in the audit trail\)/);
+      expect(cli.stdout).toMatch(/^tier 1 {2}sms {5}ok {6}dc-shanghai Duty phone <\+86/m);
+      expect(received.length - before).toBe(3);
+      expect(JSON.parse(received.at(-1)!.params.TemplateParam!).title).toMatch(/^报警系统测试，Shanghai distribution centre：无需处理$/);
+      const audit = readFileSync(auditFile(service.dataDir), 'utf8');
+      expect(audit).toContain('"action":"alarm.test","target":"dc-shanghai"');
+      const refused = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/sites/nowhere/alarm-test`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.admin}` } });
+      expect([refused.status, (await refused.json()).message]).toEqual([404, 'no site "nowhere"; known sites: dc-shanghai, truck-hu-a12345, hospital-pudong']);
+      const viewer = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/sites/dc-shanghai/alarm-test`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+      expect(viewer.status).toBe(403);
     });
   });
 });
