@@ -15,6 +15,8 @@ export class RegistryHolder {
     private readonly file: string,
     config: Config,
     private readonly log: Logger,
+    /** Told of every good edit picked up, with the whole file's configuration (for the audit trail). */
+    private readonly onReload?: (config: Config) => void,
   ) {
     this.current = new Registry(config);
   }
@@ -32,6 +34,7 @@ export class RegistryHolder {
       const { config } = loadConfig(this.file);
       this.current = new Registry({ ...this.current.config, profiles: config.profiles, sites: config.sites, devices: config.devices, apiTokens: config.apiTokens, users: config.users });
       this.log.info({ devices: this.current.deviceCount }, 'registry reloaded');
+      this.onReload?.(config);
       return true;
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'config change ignored: the file is invalid; the previous registry stays in force');

@@ -18,6 +18,7 @@ import { Notifier } from '../alerts/notifier.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
 import { BackupScheduler } from '../backup/scheduler.js';
+import { ConfigAuditor } from '../audit/config-changes.js';
 import { deviceCustodyHandler } from '../shipments/device-custody.js';
 import { RegistryHolder } from './registry-holder.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -113,12 +114,14 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
   try {
     // The data directory is this process's alone while it runs.
     parts.add('data directory lock', lockDataDir(dataDir), (unlock) => unlock());
-    const registry = new RegistryHolder(loaded.file, config, log);
-
     // The audit trail: who did what, hash-chained (21 CFR Part 11).
     const audit = parts.add('audit trail', new AuditLog(auditFile(dataDir)), (audit) => audit.close());
     const verified = await audit.open();
     if (!verified.ok) log.error({ problem: verified.problem }, 'the audit trail does not verify; new entries continue the chain from its last valid entry');
+    // Every configuration change is in the audit trail: those made while stopped now, later ones as they are picked up.
+    const configAudit = new ConfigAuditor({ audit, dataDir, file: loaded.file, log });
+    await configAudit.record(loaded.config, 'at start');
+    const registry = new RegistryHolder(loaded.file, config, log, (edited) => void configAudit.record(edited, 'picked up while running'));
 
     // Storage: InfluxDB, the durable spool in front of it, and the writer between them.
     const db = await startInfluxDb(config, dataDir, log, parts);

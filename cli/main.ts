@@ -11,6 +11,8 @@ import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 import { userAddCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { noteConfigEdit } from '../audit/config-changes.js';
+import { loadConfig } from '../core/config/load.js';
 import { alertsListCommand, alertsSignCommand, alertsTestCommand } from './alerts.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
 import { dashboardsExportCommand } from './dashboards.js';
@@ -265,6 +267,18 @@ program
 
 // After the secret-file hook above: what is still unset comes from the environment.
 program.hook('preAction', (_program, action) => fillFromEnvironment(action));
+// Commands that edit the configuration note who runs them, for the service's audit entry of the change.
+program.hook('preAction', (_program, action) => {
+  const name = `${action.parent?.name() ?? ''} ${action.name()}`.trim();
+  const edits = ['device add', 'token create', 'user add'].includes(name) || (action.name() === 'simulate' && action.opts().provision);
+  if (!edits) return;
+  try {
+    const loaded = loadConfig(action.opts().config as string | undefined);
+    noteConfigEdit(loaded.dataDir, [name, ...action.args].join(' '));
+  } catch {
+    // No configuration yet: the command itself says so.
+  }
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
