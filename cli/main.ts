@@ -13,6 +13,7 @@ import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
 import { noteConfigEdit } from '../audit/config-changes.js';
 import { loadConfig } from '../core/config/load.js';
+import { configReference } from '../core/config/reference.js';
 import { alertsListCommand, alertsSignCommand, alertsTestCommand } from './alerts.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
 import { dashboardsExportCommand } from './dashboards.js';
@@ -106,6 +107,14 @@ program
   .addOption(configOption())
   .action(userAddCommand);
 
+program
+  .command('config')
+  .description('the configuration')
+  .command('reference')
+  .description('print the configuration reference (every key, type, default and meaning) as Markdown, generated from the schemas')
+  .action(() => {
+    process.stdout.write(configReference());
+  });
 program
   .command('backup')
   .description('back up the record (every InfluxDB point with its exact time, spool, audit trail, keys, config) with a manifest of SHA-256 digests; the service must be stopped unless influx.url is set')
