@@ -225,7 +225,9 @@ async function startInfluxDb(config: Config, dataDir: string, log: Logger, parts
   let ready = false;
   if (config.influx.createDatabase) {
     try {
-      await influx.ensureDatabase(config.influx.retention);
+      const { kept } = await influx.ensureDatabase(config.influx.retention);
+      // GSP: records are never deleted because a setting changed; shortening is a signed command.
+      if (kept) log.warn({ configured: config.influx.retention, kept }, 'influx.retention is shorter than the database keeps; the longer retention stays (coldchain retention shorten deletes records, signed and audited)');
       ready = true;
     } catch (err) {
       // The spool keeps everything meanwhile; the writer retries until InfluxDB is there.
@@ -247,7 +249,7 @@ function startWriter(config: Config, dataDir: string, spool: Spool, influx: Infl
     lingerMs: config.spool.writeLinger,
     retryMaxMs: config.spool.retryMax,
     deadLetterFile: deadLetterPath(dataDir),
-    ...(config.influx.createDatabase ? { ensureDatabase: () => influx.ensureDatabase(config.influx.retention) } : {}),
+    ...(config.influx.createDatabase ? { ensureDatabase: () => influx.ensureDatabase(config.influx.retention).then(() => undefined) } : {}),
   });
   writer.start();
   return writer;

@@ -15,7 +15,7 @@ const progress = (text: string) => process.stderr.write(`[backup] ${text}\n`);
  * managed influxd under the data directory, started here under the data directory's lock (a
  * running service holds it: its own influxd cannot be shared).
  */
-async function withDatabase<T>(config: Config, dataDir: string, work: (influx: InfluxClient) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(config: Config, dataDir: string, work: (influx: InfluxClient) => Promise<T>): Promise<T> {
   let unlock: () => void;
   try {
     unlock = lockDataDir(dataDir);

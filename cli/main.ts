@@ -11,6 +11,7 @@ import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 import { userAddCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { retentionShortenCommand, retentionShowCommand } from './retention.js';
 import { noteConfigEdit } from '../audit/config-changes.js';
 import { loadConfig } from '../core/config/load.js';
 import { configReference } from '../core/config/reference.js';
@@ -115,6 +116,16 @@ program
   .action(() => {
     process.stdout.write(configReference());
   });
+const retention = program.command('retention').description('how long InfluxDB keeps records (the service must be stopped unless influx.url is set)');
+retention.command('show').description('the database\'s retention against influx.retention and its floor').addOption(configOption()).action(retentionShowCommand);
+retention
+  .command('shorten')
+  .description('delete records older than a shorter retention: an admin\'s e-signature (password from stdin or prompted), audited, never below influx.retentionFloor')
+  .addOption(configOption())
+  .requiredOption('--to <duration>', 'the new retention, e.g. 1830d')
+  .requiredOption('--user <name>', 'the admin who signs')
+  .requiredOption('--comment <text>', 'why')
+  .action(retentionShortenCommand);
 program
   .command('backup')
   .description('back up the record (every InfluxDB point with its exact time, spool, audit trail, keys, config) with a manifest of SHA-256 digests; the service must be stopped unless influx.url is set')

@@ -38,7 +38,7 @@ export class SpoolWriter {
     private readonly spool: Spool,
     private readonly influx: InfluxClient,
     private readonly log: Logger,
-    private readonly options: { batchBytes?: number; lingerMs: number; retryMaxMs: number; deadLetterFile: string; ensureDatabase?: () => Promise<void> },
+    private readonly options: { batchBytes?: number; lingerMs: number; retryMaxMs: number; deadLetterFile: string; ensureDatabase?: () => Promise<unknown> },
   ) {
     this.position = spool.start;
     spool.on('committed', () => this.wake?.());

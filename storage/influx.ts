@@ -128,15 +128,42 @@ export class InfluxClient {
     }
   }
 
-  /** Creates the database and makes `retentionName` its default policy, idempotently. */
-  async ensureDatabase(retentionMs: number, retentionName = 'coldchain_retention'): Promise<void> {
+  /**
+   * Creates the database and makes `retentionName` its default policy, idempotently. An existing
+   * policy is lengthened but never shortened here: a shorter duration deletes records, which only
+   * `shortenRetention` does (a signed, audited admin command). Returns the policy's duration.
+   */
+  async ensureDatabase(retentionMs: number, retentionName = 'coldchain_retention'): Promise<{ retentionMs: number; kept?: number }> {
     const db = quoteIdentifier(this.target.database);
-    const hours = Math.ceil(retentionMs / 3_600_000);
     await this.query(`CREATE DATABASE ${db}`, { database: null, method: 'POST' });
-    const existing = await this.query(`SHOW RETENTION POLICIES ON ${db}`, { database: null });
-    const known = existing[0]?.values.some((row) => row[0] === retentionName);
-    const verb = known ? 'ALTER' : 'CREATE';
-    await this.query(`${verb} RETENTION POLICY ${quoteIdentifier(retentionName)} ON ${db} DURATION ${hours}h REPLICATION 1 DEFAULT`, { database: null, method: 'POST' });
+    const existing = await this.retention(retentionName);
+    if (existing !== undefined && existing >= retentionMs) {
+      await this.query(`ALTER RETENTION POLICY ${quoteIdentifier(retentionName)} ON ${db} DEFAULT`, { database: null, method: 'POST' });
+      return existing > retentionMs ? { retentionMs: existing, kept: existing } : { retentionMs: existing };
+    }
+    await this.setRetention(retentionMs, retentionName, existing !== undefined);
+    return { retentionMs };
+  }
+
+  /** The duration of a retention policy of the database (ms; Infinity for INF), or undefined when it has none of that name. */
+  async retention(retentionName = 'coldchain_retention'): Promise<number | undefined> {
+    const policies = await this.query(`SHOW RETENTION POLICIES ON ${quoteIdentifier(this.target.database)}`, { database: null });
+    const row = policies[0]?.values.find((r) => r[0] === retentionName);
+    if (!row) return undefined;
+    const text = String(row[1]);
+    if (text === '0s') return Infinity;
+    const [, h = '0', m = '0', sec = '0'] = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text) ?? [];
+    return ((Number(h) * 60 + Number(m)) * 60 + Number(sec)) * 1000;
+  }
+
+  /** Deletes what is older than the new, shorter duration: only for the signed admin command (cli/retention.ts). */
+  async shortenRetention(retentionMs: number, retentionName = 'coldchain_retention'): Promise<void> {
+    await this.setRetention(retentionMs, retentionName, true);
+  }
+
+  private async setRetention(retentionMs: number, retentionName: string, exists: boolean): Promise<void> {
+    const hours = Math.ceil(retentionMs / 3_600_000);
+    await this.query(`${exists ? 'ALTER' : 'CREATE'} RETENTION POLICY ${quoteIdentifier(retentionName)} ON ${quoteIdentifier(this.target.database)} DURATION ${hours}h REPLICATION 1 DEFAULT`, { database: null, method: 'POST' });
   }
 }
 

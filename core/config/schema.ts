@@ -171,9 +171,11 @@ export const configSchema = z
         token: z.string().optional(),
         username: z.string().optional(),
         password: z.string().optional(),
-        retention: durationMs.prefault('1830d'),
+        retention: durationMs.prefault('1830d').describe('How long InfluxDB keeps records (GSP: at least 5 years). A shorter value never deletes anything by itself: coldchain retention shorten does, signed and audited.'),
+        retentionFloor: durationMs.prefault('1825d').describe('The shortest retention this configuration may ask for (5 years, GSP); lower it only where no pharma rule applies.'),
         createDatabase: z.boolean().default(true),
       })
+      .refine((influx) => influx.retention >= influx.retentionFloor, { path: ['retention'], message: 'shorter than influx.retentionFloor (GSP asks to keep records at least 5 years)' })
       .prefault({}),
     ingest: z
       .object({
