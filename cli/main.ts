@@ -12,6 +12,7 @@ import { userAddCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
 import { retentionShortenCommand, retentionShowCommand } from './retention.js';
+import { checkCommand } from './check.js';
 import { noteConfigEdit } from '../audit/config-changes.js';
 import { loadConfig } from '../core/config/load.js';
 import { configReference } from '../core/config/reference.js';
@@ -116,6 +117,11 @@ program
   .action(() => {
     process.stdout.write(configReference());
   });
+program
+  .command('check')
+  .description('check the configuration against GSP: sensors per area and volume, refresh, SMS to 3 people, retention, backup, storage credentials; exit 1 on errors')
+  .addOption(configOption())
+  .action(checkCommand);
 const retention = program.command('retention').description('how long InfluxDB keeps records (the service must be stopped unless influx.url is set)');
 retention.command('show').description('the database\'s retention against influx.retention and its floor').addOption(configOption()).action(retentionShowCommand);
 retention

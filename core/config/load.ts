@@ -30,11 +30,11 @@ export function resolveConfigPath(file?: string): string {
   return path.resolve(file ?? DEFAULT_CONFIG_FILE);
 }
 
-function formatPath(keyPath: ReadonlyArray<PropertyKey>): string {
+export function formatPath(keyPath: ReadonlyArray<PropertyKey>): string {
   return keyPath.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
 }
 
-function lineOf(doc: Document, lines: LineCounter, keyPath: ReadonlyArray<PropertyKey>): number | undefined {
+export function lineOf(doc: Document, lines: LineCounter, keyPath: ReadonlyArray<PropertyKey>): number | undefined {
   // Walk up until a node exists: a missing key is reported at its parent.
   for (let depth = keyPath.length; depth >= 0; depth--) {
     const node = doc.getIn(keyPath.slice(0, depth) as unknown[], true);
