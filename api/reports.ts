@@ -4,11 +4,12 @@ import type { Registry } from '../core/registry.js';
 import { isTimeZone } from '../core/config/schema.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AlertService } from '../alerts/service.js';
-import { reportFormats, reportLanguages, type AnyReport } from '../reports/schema.js';
-import { renderReport } from '../reports/render/index.js';
-import { buildGspRecord } from '../reports/gsp-record.js';
-import { buildExcursionReport } from '../reports/excursion-report.js';
+import { reportFormats, reportLanguages } from '../reports/schema.js';
+import type { ReportSubject } from '../reports/jobs.js';
+import { ReportFailedError, ReportsBusyError, type ReportPool } from '../reports/pool.js';
+import { ReportTooLargeError } from '../reports/readings-source.js';
 import { ANYONE } from './auth.js';
+import { HttpError } from './http-error.js';
 import { idParams, instant } from './readings.js';
 import type { ApiPlugin } from './zod.js';
 
@@ -25,15 +26,31 @@ const resolve = (registry: () => Registry, q: OptionFields) => ({ format: q.form
 export const reportOptionsSchema = (registry: () => Registry) => z.object(optionFields).transform((q) => resolve(registry, q));
 export type ReportOptions = ReturnType<typeof resolve>;
 
-/** Sends a report in the asked format: JSON as it is, the others rendered, downloads named after the report. */
-export async function sendReport(reply: FastifyReply, report: AnyReport, options: ReportOptions, baseName: string) {
-  if (options.format === 'json') return reply.send(report);
-  const rendered = await renderReport(report, options.format, { lang: options.lang, timeZone: options.timeZone });
+/**
+ * Builds a report in the report workers (reports/pool.ts) and sends it in the asked format,
+ * downloads named after the report. Busy workers and a full queue are 429 with Retry-After;
+ * too many readings 422; a report past `reports.timeout` 503 (InfluxDB failures are 503 too).
+ */
+export async function sendReport(reply: FastifyReply, pool: ReportPool, subject: ReportSubject, options: ReportOptions, baseName: string) {
+  let built;
+  try {
+    built = await pool.run({ subject, format: options.format, lang: options.lang, timeZone: options.timeZone });
+  } catch (err) {
+    throw reportRefusal(err as Error);
+  }
+  if (options.format === 'json') return reply.type(built.contentType).send(built.body);
   const safeName = baseName.replace(/[^A-Za-z0-9_.-]/g, '_');
   return reply
-    .type(rendered.contentType)
-    .header('Content-Disposition', `${options.format === 'html' ? 'inline' : 'attachment'}; filename="${safeName}.${rendered.extension}"`)
-    .send(rendered.body);
+    .type(built.contentType)
+    .header('Content-Disposition', `${options.format === 'html' ? 'inline' : 'attachment'}; filename="${safeName}.${built.extension}"`)
+    .send(built.body);
+}
+
+function reportRefusal(err: Error): Error {
+  if (err instanceof ReportsBusyError) return new HttpError(429, 'reports_busy', err.message, { 'Retry-After': String(err.retryAfterSeconds) });
+  if (err instanceof ReportTooLargeError) return new HttpError(422, 'report_too_large', err.message);
+  if (err instanceof ReportFailedError) return new HttpError(503, err.code, err.message);
+  return err;
 }
 
 /** A GSP record's period and options together. */
@@ -45,16 +62,14 @@ const recordQuerySchema = (registry: () => Registry) =>
     .refine((q) => q.to - q.from <= 366 * 86_400_000, { message: 'a record covers at most 366 days; ask for several', path: ['to'] });
 
 /** GSP records per place and excursion reports per alert (?format=json|csv|html|pdf). */
-export const reportRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient; alerts: AlertService }> = async (app, deps) => {
+export const reportRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient; alerts: AlertService; reports: ReportPool }> = async (app, deps) => {
   const config = { roles: ANYONE };
   app.get('/api/v1/locations/:id/record', { config, schema: { params: idParams, querystring: recordQuerySchema(deps.registry) } }, async (request, reply) => {
     const { options, from, to } = request.query;
-    const record = await buildGspRecord({ registry: deps.registry(), influx: deps.influx, locationId: request.params.id, from, to });
-    return sendReport(reply, record, options, `gsp-record-${request.params.id}-${new Date(from).toISOString().slice(0, 10)}`);
+    return sendReport(reply, deps.reports, { kind: 'gsp_record', locationId: request.params.id, from, to }, options, `gsp-record-${request.params.id}-${new Date(from).toISOString().slice(0, 10)}`);
   });
 
-  app.get('/api/v1/alerts/:id/report', { config, schema: { params: idParams, querystring: reportOptionsSchema(deps.registry) } }, async (request, reply) => {
-    const report = await buildExcursionReport({ registry: deps.registry(), influx: deps.influx, alert: deps.alerts.book.get(request.params.id), alertId: request.params.id });
-    return sendReport(reply, report, request.query, `excursion-${request.params.id}`);
-  });
+  app.get('/api/v1/alerts/:id/report', { config, schema: { params: idParams, querystring: reportOptionsSchema(deps.registry) } }, async (request, reply) =>
+    sendReport(reply, deps.reports, { kind: 'excursion', alertId: request.params.id, alert: deps.alerts.book.get(request.params.id) }, request.query, `excursion-${request.params.id}`),
+  );
 };

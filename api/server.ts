@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry as PromRegistry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
@@ -24,6 +25,7 @@ import { reportRoutes } from './reports.js';
 import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
 import { securityHeaders } from './security-headers.js';
+import { defaultReportWorkers, ReportPool } from '../reports/pool.js';
 
 export type { ComponentHealth };
 
@@ -39,6 +41,21 @@ export interface ApiDeps {
   /** Base URL receivers use (verification links). */
   publicUrl: () => string;
   audit?: AuditLog;
+  /** HTTPS with this certificate and key (see readTls); plain HTTP without. */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
+export function readTls(tls: { cert: string; key: string } | undefined): { cert: Buffer; key: Buffer } | undefined {
+  if (!tls) return undefined;
+  const read = (what: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`http.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); coldchain init writes a self-signed pair under the data directory`);
+    }
+  };
+  return { cert: read('cert', tls.cert), key: read('key', tls.key) };
 }
 
 /** The HTTP API: one plugin per resource; who may call what is each route's `config.roles`, checked by one hook. */
@@ -46,7 +63,10 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Request lines are logged at info; the API's own child logger keeps them out unless asked for.
   const quietest = deps.log.levelVal > 40 ? deps.log.level : 'warn';
   const httpLog = deps.log.child({ component: 'http' }, { level: process.env.COLDCHAIN_HTTP_LOG_LEVEL ?? quietest });
-  const app = Fastify({ loggerInstance: httpLog as FastifyBaseLogger, bodyLimit: 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  const options = { loggerInstance: httpLog as FastifyBaseLogger, bodyLimit: 1024 * 1024 };
+  // HTTPS when the config gives a certificate (issue 12, item 10); the instance is used the same way either way.
+  const server = (deps.tls ? Fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } }) : Fastify(options)) as unknown as FastifyInstance;
+  const app = server.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -57,8 +77,19 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', authorize(deps.registry));
   app.addHook('onSend', securityHeaders(() => deps.registry().config.board.tileUrl ?? null));
 
+  // Reports are built in worker threads, a few at a time (issue 12, item 5); the rest wait or get 429.
+  const settings = () => deps.registry().config.reports;
+  const reports = new ReportPool({
+    size: settings().workers ?? defaultReportWorkers(),
+    influx: deps.influx.target,
+    config: () => deps.registry().config,
+    limits: () => ({ queue: settings().queue, maxRows: settings().maxRows, timeoutMs: settings().timeout }),
+    log: deps.log.child({ component: 'reports' }),
+  });
+  app.addHook('onClose', () => reports.close());
+
   const board = () => ({ tileUrl: deps.registry().config.board.tileUrl ?? null, tileAttribution: deps.registry().config.board.tileAttribution });
-  const resources: Array<ApiPlugin<ApiDeps & { board: typeof board }>> = [healthRoutes, sessionRoutes, readingsRoutes, rejectsRoutes, alertRoutes, alarmPerformanceRoutes, alarmTestRoutes, streamRoutes, shipmentRoutes, reportRoutes, overviewRoutes, boardRoutes];
-  for (const resource of resources) await app.register(resource, { ...deps, board });
+  const resources: Array<ApiPlugin<ApiDeps & { board: typeof board; reports: ReportPool }>> = [healthRoutes, sessionRoutes, readingsRoutes, rejectsRoutes, alertRoutes, alarmPerformanceRoutes, alarmTestRoutes, streamRoutes, shipmentRoutes, reportRoutes, overviewRoutes, boardRoutes];
+  for (const resource of resources) await app.register(resource, { ...deps, board, reports });
   return app;
 }

@@ -6,7 +6,8 @@ import type { AlertService } from '../alerts/service.js';
 import type { ShipmentService } from '../shipments/service.js';
 import { currentDisposition, effectiveCustody, stateOf, supersededBy, type ShipmentRecord } from '../shipments/book.js';
 import { custodyInputSchema, custodyRecordSchema, dispositionInputSchema, dispositionSchema, linkInputSchema, shipmentCreateSchema, shipmentIdentitySchema, shipmentStates } from '../shipments/schema.js';
-import { buildShipmentReport } from '../reports/shipment-report.js';
+import type { ReportSubject } from '../reports/jobs.js';
+import type { ReportPool } from '../reports/pool.js';
 import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
 import { idParams, instant } from './readings.js';
 import { reportOptionsSchema, sendReport } from './reports.js';
@@ -19,6 +20,8 @@ export interface ShipmentRouteDeps {
   shipments: ShipmentService;
   /** Base URL receivers use, for verification links. */
   publicUrl: () => string;
+  /** Where reports are built (worker threads). */
+  reports: ReportPool;
 }
 
 const listQuerySchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
@@ -69,9 +72,12 @@ const actor = (request: FastifyRequest) => ({ by: request.caller.tokenId, source
 export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) => {
   const { shipments } = deps;
   const reportOptions = reportOptionsSchema(deps.registry);
-  const report = (record: ShipmentRecord) => {
+  /** The report's subject for the worker: the record, and only the alerts at places it has been (the report picks by time). */
+  const report = (record: ShipmentRecord): ReportSubject => {
     const active = shipments.activeLink(record);
-    return buildShipmentReport({ record, registry: deps.registry(), influx: deps.influx, alerts: deps.alerts.book.list(), verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null });
+    const places = new Set(effectiveCustody(record).map((c) => c.locationId));
+    const alerts = deps.alerts.book.list().filter((a) => places.has(a.locationId));
+    return { kind: 'shipment', record, alerts, verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null };
   };
   const [anyone, handlers, reviewers] = [{ roles: ANYONE }, { roles: HANDLERS }, { roles: REVIEWERS }];
 
@@ -113,7 +119,7 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
   }));
 
   app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: reportOptions } }, async (request, reply) =>
-    sendReport(reply, await report(shipments.get(request.params.id)), request.query, `shipment-${request.params.id}`),
+    sendReport(reply, deps.reports, report(shipments.get(request.params.id)), request.query, `shipment-${request.params.id}`),
   );
 
   /**
@@ -127,6 +133,6 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
     const query = request.query as { format?: string; lang?: string; tz?: string };
     const lang = query.lang ?? (/^zh\b/i.test(request.headers['accept-language'] ?? '') ? 'zh-CN' : undefined);
     const options = parse(reportOptions, { format: query.format ?? 'html', lang, tz: query.tz }, 'query');
-    return sendReport(reply, await report(found.record), options, `shipment-${found.record.shipment.id}`);
+    return sendReport(reply, deps.reports, report(found.record), options, `shipment-${found.record.shipment.id}`);
   });
 };

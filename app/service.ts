@@ -10,7 +10,7 @@ import { IngestPipeline } from '../ingestor/pipeline.js';
 import { startStandaloneIngestor } from '../ingestor/standalone.js';
 import { DeviceBroker } from '../broker/broker.js';
 import { startListeners, type Listeners } from '../broker/listeners.js';
-import { createApi, type ComponentHealth } from '../api/server.js';
+import { createApi, readTls, type ComponentHealth } from '../api/server.js';
 import { createMetrics } from '../api/metrics.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { AlertService } from '../alerts/service.js';
@@ -175,11 +175,13 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     const metrics = createMetrics({ counters: pipeline.counters, spool, writer, connectedDevices: front.connectedDevices, ...(config.backup.enabled ? { backup: () => backup.status() } : {}) });
     // An overdue backup is reported, not a reason to stop serving: ready stays true.
     const health = () => ({ ...front.health(), ...storageHealth(spool, writer, db), ...(config.backup.enabled ? { backup: { ready: true, ...backup.status() } } : {}) });
-    const api = parts.add('http api', await createApi({ log, registry: registry.get, influx: db.influx, metrics, health, pipeline, alerts, shipments, audit, publicUrl }), (api) => api.close());
+    // HTTPS with http.tls; plain HTTP only on loopback or with http.allowPlainHttp (checked at config load).
+    const tls = readTls(config.http.tls);
+    const api = parts.add('http api', await createApi({ log, registry: registry.get, influx: db.influx, metrics, health, pipeline, alerts, shipments, audit, publicUrl, tls }), (api) => api.close());
     await api.listen({ port: config.http.port, host: config.http.host });
     const httpPort = (api.server.address() as { port: number }).port;
-    listeningAt = `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${httpPort}`;
-    log.info({ httpPort, host: config.http.host }, 'http api ready');
+    listeningAt = `${tls ? 'https' : 'http'}://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${httpPort}`;
+    log.info({ httpPort, host: config.http.host, tls: tls !== undefined }, `http api ready at ${listeningAt}`);
 
     // Registry edits (coldchain device add) take effect while the service runs.
     registry.watch();

@@ -16,17 +16,28 @@ mqtt:
   rateBurst: 500
 
 http:
-  host: 0.0.0.0
+  host: 127.0.0.1       # plain HTTP, for this machine only (passwords and tokens travel in clear)
   port: 8080
+  # HTTPS for other machines: coldchain init wrote a self-signed certificate under dataDir/tls
+  # (replace it with your own; clients trust it with curl --cacert data/tls/http.crt):
+  # host: 0.0.0.0
+  # tls: { cert: ./data/tls/http.crt, key: ./data/tls/http.key }
+  # allowPlainHttp: true   # plain HTTP on a non-loopback address: only behind a TLS-terminating proxy
   # publicUrl: https://coldchain.example.com   # how receivers reach verification links (QR codes on reports)
 
-# The live board at http://<host>:8080/. Map tiles for the fleet view (without: a blank map):
+# The live board at http://127.0.0.1:8080/ (https://<host>:8080/ with tls). Map tiles for the fleet view (without: a blank map):
 # board: { tileUrl: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", tileAttribution: "© OpenStreetMap" }
 
 # QA reports: the time zone times are shown in, and the default label language (en or zh-CN).
 reports:
   timeZone: UTC
   lang: en
+  # Reports are built in worker threads (default: half the cores, at most 4); beyond them, queue
+  # requests wait and the rest get 429 with Retry-After. A report reads at most maxRows readings.
+  # workers: 1
+  # queue: 2
+  # maxRows: 2000000
+  # timeout: 2m
 
 influx:
   # Leave url out to let the service run its own influxd (Debian package "influxdb") under dataDir.

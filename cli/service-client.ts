@@ -11,8 +11,14 @@ export function endpoint(flags: ServiceFlags): { base: string; headers: Record<s
   // From --token-file, else $COLDCHAIN_API_TOKEN (both filled in by cli/main.ts's hooks).
   const token = flags.token;
   if (!token) throw new Error('an API token is needed: $COLDCHAIN_API_TOKEN or --token-file <file> (coldchain token create --role operator)');
-  const base = flags.url ?? `http://127.0.0.1:${loadConfig(flags.config).config.http.port}`;
+  // With http.tls the API speaks HTTPS only; a self-signed certificate is trusted with NODE_EXTRA_CA_CERTS=<its .crt>.
+  const base = flags.url ?? localBase(flags.config);
   return { base, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'User-Agent': 'coldchain-cli' } };
+}
+
+function localBase(config: string | undefined): string {
+  const { http } = loadConfig(config).config;
+  return `${http.tls ? 'https' : 'http'}://127.0.0.1:${http.port}`;
 }
 
 /** Calls the API; an error answer becomes an Error carrying the service's own message. */

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { withEnvironment } from '../core/env.js';
 import { environment } from './environment.js';
 import { startIngestService, startService, type Overrides, type RunningService } from '../app/service.js';
-import { writeSampleConfig } from './init.js';
+import { writeSampleSetup } from './init.js';
 import { prepareScenario, profilesByLocation } from './simulate.js';
 import { scenarioDevices } from '../simulator/render.js';
 import { provisionDevices, tokensFile } from '../simulator/provision.js';
@@ -106,8 +106,8 @@ export async function startCommand(flags: ServiceFlags): Promise<void> {
   const log = createLogger(environment().logLevel);
   if (!flags.config && !existsSync(file)) {
     // The quick start: no config yet means "show me the demo".
-    writeSampleConfig(file);
-    log.info({ file }, `no ${DEFAULT_CONFIG_FILE} here; wrote the sample configuration (coldchain init)`);
+    const { tls } = writeSampleSetup(file);
+    log.info({ file, tlsCert: tls.cert }, `no ${DEFAULT_CONFIG_FILE} here; wrote the sample configuration and a self-signed certificate (coldchain init)`);
   }
   const loaded = prepare(file, log);
   const service = await startService(loaded, overridesOf(flags), log);

@@ -5,7 +5,7 @@ import { loadAlertEvents } from '../alerts/event-store.js';
 import { analyseSensor, placeFigures, publicFigures } from './figures.js';
 import { ReadingsDigest } from './digest.js';
 import { downsample } from './downsample.js';
-import { readPlace } from './readings-source.js';
+import { readPlace, type RowBudget } from './readings-source.js';
 import { placeOf, profileOf, reportAlarm, ReportError } from './shipment-report.js';
 import type { ExcursionReport } from './schema.js';
 
@@ -13,7 +13,7 @@ import type { ExcursionReport } from './schema.js';
 export const EXCURSION_CONTEXT_MS = 2 * 3_600_000;
 
 /** One alert for QA: the readings around it, its figures, who was told, who signed. */
-export async function buildExcursionReport(input: { registry: Registry; influx: InfluxClient; alert: Alert | undefined; alertId: string; now?: number }): Promise<ExcursionReport> {
+export async function buildExcursionReport(input: { registry: Registry; influx: InfluxClient; alert: Alert | undefined; alertId: string; now?: number; budget?: RowBudget }): Promise<ExcursionReport> {
   const { registry, influx, alert } = input;
   if (!alert) throw new ReportError(`no alert ${input.alertId}`, 404);
   const now = input.now ?? Date.now();
@@ -22,7 +22,7 @@ export async function buildExcursionReport(input: { registry: Registry; influx: 
   const profile = profileOf(registry, placed.location.profile);
   const from = alert.occurredAt - EXCURSION_CONTEXT_MS;
   const to = Math.max(alert.occurredAt + 60_000, Math.min(now, (alert.clearedAt ?? now) + EXCURSION_CONTEXT_MS));
-  const [sensors, events] = await Promise.all([readPlace(influx, registry, alert.locationId, { start: from, end: to }), loadAlertEvents(influx, { alertId: alert.id })]);
+  const [sensors, events] = await Promise.all([readPlace(influx, registry, alert.locationId, { start: from, end: to }, input.budget), loadAlertEvents(influx, { alertId: alert.id })]);
   const window = { start: from, end: to };
   const analyses = sensors.map((s) => analyseSensor(s, window, profile.temperature, profile.humidity, profile.mktActivationEnergyKJ));
   const digest = new ReadingsDigest();

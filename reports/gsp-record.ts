@@ -1,7 +1,7 @@
 import type { Registry } from '../core/registry.js';
 import type { InfluxClient } from '../storage/influx.js';
 import { ReadingsDigest } from './digest.js';
-import { readPlace } from './readings-source.js';
+import { readPlace, type RowBudget } from './readings-source.js';
 import { placeOf, profileOf, ReportError } from './shipment-report.js';
 import type { GspRecord } from './schema.js';
 
@@ -14,14 +14,14 @@ export const GSP_INTERVALS = { storageMs: 30 * 60_000, transportMs: 5 * 60_000, 
  * range), plus the reading that shows the return to range. Rows come from stored readings only:
  * nothing is interpolated or adjusted.
  */
-export async function buildGspRecord(input: { registry: Registry; influx: InfluxClient; locationId: string; from: number; to: number; now?: number }): Promise<GspRecord> {
+export async function buildGspRecord(input: { registry: Registry; influx: InfluxClient; locationId: string; from: number; to: number; now?: number; budget?: RowBudget }): Promise<GspRecord> {
   const { registry, locationId, from, to } = input;
   const placed = registry.location(locationId);
   if (!placed) throw new ReportError(`no location ${locationId}`, 404);
   const profile = profileOf(registry, placed.location.profile);
   const place = placeOf(registry, locationId, profile);
   const normalIntervalMs = placed.location.kind === 'vehicle_compartment' ? GSP_INTERVALS.transportMs : GSP_INTERVALS.storageMs;
-  const sensors = await readPlace(input.influx, registry, locationId, { start: from, end: to });
+  const sensors = await readPlace(input.influx, registry, locationId, { start: from, end: to }, input.budget);
   const digest = new ReadingsDigest();
   const rows: GspRecord['rows'] = [];
   const { min, max } = profile.temperature;

@@ -6,7 +6,7 @@ import { currentDisposition, effectiveCustody, supersededBy, type ShipmentRecord
 import { analyseSensor, combineFigures, placeFigures, publicFigures } from './figures.js';
 import { ReadingsDigest } from './digest.js';
 import { downsample } from './downsample.js';
-import { readPlace } from './readings-source.js';
+import { readPlace, type RowBudget } from './readings-source.js';
 import type { Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
 
 /** Below this, missing data alone sends a shipment to QA review. */
@@ -58,6 +58,8 @@ export interface ShipmentReportInput {
   alerts: readonly Alert[];
   verification: { url: string; expiresAt: number } | null;
   now?: number;
+  /** At most this many readings in all (`reports.maxRows`). */
+  budget?: RowBudget;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     const end = next ? next.at : Math.max(now, event.at);
     return end > event.at ? [{ event, locationId: event.locationId, start: event.at, end, open: !next }] : [];
   });
-  const readings = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w)));
+  const readings = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w, input.budget)));
 
   const digest = new ReadingsDigest();
   const parts: Array<ReturnType<typeof placeFigures>> = [];

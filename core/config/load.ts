@@ -79,5 +79,6 @@ export function loadConfig(file?: string): LoadedConfig {
     const { cert, key, ca } = config.mqtt.tls;
     config.mqtt.tls = { ...config.mqtt.tls, cert: relativeToFile(cert), key: relativeToFile(key), ...(ca ? { ca: relativeToFile(ca) } : {}) };
   }
+  if (config.http.tls) config.http.tls = { cert: relativeToFile(config.http.tls.cert), key: relativeToFile(config.http.tls.key) };
   return { file: resolved, config, dataDir: relativeToFile(config.dataDir) };
 }

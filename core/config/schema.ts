@@ -18,6 +18,12 @@ export function isTimeZone(zone: string): boolean {
 }
 
 const port = z.number().int().min(0).max(65535);
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
 const hashedSecret = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 hex digits (written by the CLI, never a plain token)');
 
 const range = z
@@ -143,10 +149,24 @@ export const configSchema = z
       .prefault({}),
     http: z
       .object({
-        host: z.string().default('0.0.0.0'),
+        /** Loopback by default: plain HTTP elsewhere needs `tls` (or `allowPlainHttp`). */
+        host: z.string().default('127.0.0.1'),
         port: port.default(8080),
-        /** How receivers reach this service (verification links, QR codes); default http://<host>:<port>. */
+        /** HTTPS: PEM certificate (chain) and key, relative to this file; `coldchain init` writes a self-signed pair under dataDir/tls. */
+        tls: z.object({ cert: z.string(), key: z.string() }).optional(),
+        /** Plain HTTP on a non-loopback address sends passwords and tokens in clear: only behind a TLS-terminating proxy. */
+        allowPlainHttp: z.boolean().default(false),
+        /** How receivers reach this service (verification links, QR codes); default http(s)://<host>:<port>. */
         publicUrl: z.url().optional(),
+      })
+      .superRefine((http, ctx) => {
+        if (!http.tls && !http.allowPlainHttp && !isLoopbackHost(http.host)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['host'],
+            message: `plain HTTP on ${http.host} (not loopback) would carry passwords and tokens in clear: set http.tls: { cert, key } (coldchain init writes a self-signed pair under the data directory), listen on 127.0.0.1, or set http.allowPlainHttp: true behind a TLS-terminating proxy`,
+          });
+        }
       })
       .prefault({}),
     board: z
@@ -161,6 +181,14 @@ export const configSchema = z
         /** Times on reports are shown in this IANA zone, e.g. Asia/Shanghai. */
         timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').default('UTC'),
         lang: z.enum(['en', 'zh-CN']).default('en'),
+        /** Worker threads that build reports; default half the cores (1 on 2 cores), at most 4. */
+        workers: z.number().int().min(1).max(32).optional(),
+        /** Report requests that may wait for a worker; more are answered 429 with Retry-After. */
+        queue: z.number().int().min(0).max(1000).default(2),
+        /** Readings one report may read in all; more is refused (422 report_too_large). */
+        maxRows: z.number().int().min(1000).default(2_000_000),
+        /** A report taking longer is abandoned (503 report_timeout) and its worker replaced. */
+        timeout: durationMs.prefault('2m'),
       })
       .prefault({}),
     influx: z
