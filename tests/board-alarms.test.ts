@@ -2,23 +2,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
 import { freePort } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
 
-const CLI = path.resolve('dist/cli/main.js');
-const ARTIFACTS = path.resolve('test-artifacts');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
 const LANGS = ['en', 'zh-CN'] as const;
 
-/** Codes a person should never read: snake_case identifiers and bare severity codes. */
-async function rawCodes(page: Page): Promise<string[]> {
-  const text = await page.evaluate(() => document.body.innerText);
-  return [...new Set([...text.matchAll(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b(?:info|warning|minor|major|critical)\b/g)].map((m) => m[0]))];
-}
 
 /**
  * The alarm list on incidents, in a real browser against the real service: two sensors of one
@@ -67,7 +60,7 @@ describe('board alarms in headless Chromium', () => {
       20_000,
       'one incident seen by both sensors',
     );
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     for (const lang of LANGS) {
       const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
       await page.addInitScript((l) => localStorage.setItem('coldchain.lang', l), lang);

@@ -2,23 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
 import { freePort } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
 
-const CLI = path.resolve('dist/cli/main.js');
-const ARTIFACTS = path.resolve('test-artifacts');
-/** Debian's Chromium; these flags keep it from reaching for the network this machine does not have. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
 
-/** Codes a person should never read: snake_case identifiers and bare severity codes. */
-async function rawCodes(page: Page): Promise<string[]> {
-  const text = await page.evaluate(() => document.body.innerText);
-  return [...new Set([...text.matchAll(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b(?:info|warning|minor|major|critical)\b/g)].map((m) => m[0]))];
-}
 
 /**
  * The live board in a real browser against the real service (started as `coldchain start --demo`,
@@ -58,7 +50,7 @@ describe('live board in headless Chromium', () => {
     await waitFor(async () => log.includes('demo simulator started'), Boolean, 30_000, 'the service with its demo simulator');
     probe = await connectDevice(mqttPort, 'probe-1', ws.deviceTokens['probe-1']!);
     await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 5.12, humidity: 50 }), { qos: 1 });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   }, 90_000);
 
