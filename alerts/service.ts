@@ -83,10 +83,6 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
       this.deps.log.error({ err: (err as Error).message }, 'could not rebuild alerts from InfluxDB; starting with none known');
     }
     await this.warmUp();
-    for (const site of this.deps.config().sites) {
-      const people = new Set(site.recipients.map((r) => r.name));
-      if (people.size < 3) this.deps.log.warn({ site: site.id, recipients: people.size }, 'GSP asks for alarms to reach at least 3 designated people; this site has fewer (sites[].recipients)');
-    }
     this.deps.pipeline.on('accepted', (batch) => this.evaluate(batch));
     // Started now, a digest time already passed today waits for tomorrow (no resend after a restart).
     if (this.digestDue(Date.now())) this.lastDigestDay = this.localDay(Date.now());

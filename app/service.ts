@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { LoadedConfig } from '../core/config/load.js';
+import { formatPath, type LoadedConfig } from '../core/config/load.js';
 import type { Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { InfluxClient } from '../storage/influx.js';
@@ -19,6 +19,7 @@ import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
 import { BackupScheduler } from '../backup/scheduler.js';
 import { ConfigAuditor } from '../audit/config-changes.js';
+import { checkGsp } from '../core/config/compliance.js';
 import { deviceCustodyHandler } from '../shipments/device-custody.js';
 import { RegistryHolder } from './registry-holder.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -121,6 +122,10 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     // Every configuration change is in the audit trail: those made while stopped now, later ones as they are picked up.
     const configAudit = new ConfigAuditor({ audit, dataDir, file: loaded.file, log });
     await configAudit.record(loaded.config, 'at start');
+    // The GSP check (coldchain check) at every start: errors loud, warnings counted.
+    const findings = checkGsp(loaded.config);
+    for (const f of findings.filter((f) => f.level === 'error')) log.error({ key: formatPath(f.path), rule: f.rule }, `GSP: ${f.message}`);
+    log.info({ errors: findings.filter((f) => f.level === 'error').length, warnings: findings.filter((f) => f.level === 'warning').length }, 'configuration checked against GSP (coldchain check lists every finding)');
     const registry = new RegistryHolder(loaded.file, config, log, (edited) => void configAudit.record(edited, 'picked up while running'));
 
     // Storage: InfluxDB, the durable spool in front of it, and the writer between them.
