@@ -6,6 +6,7 @@ import type { Alert } from './book.js';
 import type { Incident } from './incident.js';
 import { sendSms } from './sms.js';
 import type { AlarmText, Lang } from './text.js';
+import { redactRecipient, redactUrls } from './redact.js';
 
 export interface Attempt {
   channel: 'email' | 'webhook' | 'sms';
@@ -127,7 +128,8 @@ export class Notifier {
    */
   /** An SMS through notifications.sms (Alibaba Cloud or Twilio), with the alarm's one-line title. */
   private async sms(name: string, phone: string, title: { en: string; 'zh-CN': string }): Promise<Attempt> {
-    const recipient = `${name} <${phone}>`;
+    // Who was told, as the event trail keeps it: the number's last digits only (alerts/redact.ts).
+    const recipient = redactRecipient(`${name} <${phone}>`);
     if (!this.config.sms) return { channel: 'sms', recipient, ok: false, outcome: 'failed: no notifications.sms configured' };
     const result = await sendSms(this.config.sms, phone, title);
     if (!result.ok) this.log.warn({ recipient, outcome: result.outcome }, 'alarm SMS failed');
@@ -180,7 +182,8 @@ export class Notifier {
   }
 
   private async webhook(name: string, url: string, payload: unknown, about: Record<string, string>): Promise<Attempt> {
-    const recipient = `${name} <${url}>`;
+    // Who was told, as the event trail keeps it: the URL's host only; its key stays in the config (alerts/redact.ts).
+    const recipient = redactRecipient(`${name} <${url}>`);
     const body = JSON.stringify(payload);
     let last = '';
     for (let attempt = 0; attempt <= this.config.webhookRetries; attempt++) {
@@ -191,7 +194,7 @@ export class Notifier {
         if (response.ok) return { channel: 'webhook', recipient, ok: true, outcome: `delivered: HTTP ${response.status}${attempt ? ` after ${attempt} retries` : ''}` };
         last = `HTTP ${response.status}`;
       } catch (err) {
-        last = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+        last = redactUrls((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
       }
     }
     this.log.warn({ recipient, ...about, error: last }, 'alarm webhook failed after retries');

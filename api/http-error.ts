@@ -43,15 +43,26 @@ function toHttpError(err: Error): HttpError | undefined {
   return new HttpError(status, err instanceof ShelveError ? 'invalid_request' : (DOMAIN_CODES[status] ?? 'forbidden'), err.message);
 }
 
-/** Every error of every route is answered here, and only here. */
+/** What a client is told of an InfluxDB failure: its kind, never InfluxDB's text or address. */
+const INFLUX_SAYS: Partial<Record<InfluxError['kind'], string>> = { unreachable: 'the database is unreachable', timeout: 'the database did not answer in time' };
+
+/**
+ * Every error of every route is answered here, and only here. What went wrong inside (an
+ * InfluxQL error with the statement's text, a stack's message) goes to the log with the request
+ * id, never to the client (issue 12, item 16): the answer names the request id to quote.
+ */
 export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (err instanceof InfluxError) {
-    request.log.error({ err: err.message }, 'InfluxDB query failed');
-    return reply.code(503).send({ error: 'influxdb_unavailable', message: err.message });
+    request.log.error({ err: err.message, kind: err.kind, requestId: request.id }, 'InfluxDB query failed');
+    return reply.code(503).send({ error: 'influxdb_unavailable', message: `${INFLUX_SAYS[err.kind] ?? 'the database could not answer'}; try again later (request ${request.id}; details in the service log)` });
   }
   const known = toHttpError(err);
   if (known) return reply.code(known.status).headers(known.headers).send({ error: known.code, message: known.message, ...known.details });
   const status = err.statusCode ?? 500;
-  if (status >= 500) request.log.error({ err }, 'request failed');
-  return reply.code(status).send({ error: status >= 500 ? 'internal_error' : 'bad_request', message: err.message });
+  if (status >= 500) {
+    request.log.error({ err, requestId: request.id }, 'request failed');
+    return reply.code(status).send({ error: 'internal_error', message: `internal error (request ${request.id}; details in the service log)` });
+  }
+  // 4xx from fastify itself (unparsable body, too large, wrong content type): about the request, safe to name.
+  return reply.code(status).send({ error: 'bad_request', message: err.message });
 }

@@ -7,6 +7,7 @@ import { isAccountName, shortName, throttleFor, type AuditSink, type AuthThrottl
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 import { createDispatch, type CustodyHandler, type Dispatch } from '../ingestor/dispatch.js';
 import { RateLimiter } from './rate-limit.js';
+import { Qos2Window } from './qos2.js';
 import { ALERTS_ROOT, maySubscribe } from '../core/topics.js';
 
 export interface BrokerOptions {
@@ -211,6 +212,12 @@ export class DeviceBroker {
     if (this.revoked.has(client)) return done(new Error('credential no longer valid'));
     const deviceId = deviceIdOf(client);
     if (!deviceId) return done(new Error(userOf(client) ? `user ${userOf(client)} may only subscribe to ${ALERTS_ROOT}/#` : 'not authenticated'));
+
+    // A QoS 2 message the broker could not keep until its PUBREL is refused before it is ingested.
+    if (packet.qos === 2 && Qos2Window.of(this.aedes)?.fits(client, packet) === false) return done(new Error('incoming QoS 2 window full'));
+    // Device topics have no subscriber that could be sent a retained message: keeping one (a
+    // status message, a last will) only held its payload in memory a second time.
+    packet.retain = false;
 
     const wait = this.limiter.take(deviceId);
     this.inFlight++;

@@ -6,6 +6,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Aedes, Client } from 'aedes';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../core/config/schema.js';
+import { Qos2Window } from './qos2.js';
 
 interface PacketParser {
   parse(buf: Buffer): number;
@@ -52,6 +53,8 @@ function listen(server: TcpServer | HttpServer, port: number, host: string, what
 }
 
 export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Logger): Promise<Listeners> {
+  // Resource guards of what clients may make the broker hold: packet size (below) and QoS 2 state.
+  Qos2Window.install(aedes, mqtt.qos2InFlight, log);
   const accept = (socket: Socket) => {
     socket.setNoDelay(true);
     limitPacketSize(aedes.handle(socket), mqtt.maxPacketBytes, log);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RejectReason } from '../core/reading.js';
 import { decodeTelemetry, type DecodeLimits, type Rejection } from './decode.js';
-import { RAW_PREVIEW_BYTES, deviceMessageFact, readingLines, rejectionFact, type AcceptedBatch, type RejectionRecord } from './records.js';
+import { MAX_DEVICE_MESSAGE_BYTES, RAW_PREVIEW_BYTES, REJECT_MESSAGE_CHARS, deviceMessageFact, summariseRejections, readingLines, rejectionFact, type AcceptedBatch, type RejectionRecord } from './records.js';
 import { FactLog } from '../storage/fact-log.js';
 import type { Spool } from './spool.js';
 
@@ -65,8 +65,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       accepted = { ...placement, receivedAt, readings: decoded.readings };
       pending.push(this.spool.append(readingLines(accepted), decoded.readings.length));
     }
-    const rejected = decoded.rejections.map((rejection) => this.rejectionRecord(placement.deviceId, topic, payload, rejection, receivedAt));
-    for (const record of rejected) pending.push(this.facts.append(rejectionFact(record)));
+    // One record per message, however many of its readings were refused; the payload's start once.
+    const rejected = decoded.rejections.length > 0 ? this.rejectionRecord(placement.deviceId, topic, payload, summariseRejections(decoded.rejections), receivedAt) : undefined;
+    if (rejected) pending.push(this.facts.append(rejectionFact(rejected)));
     // One append is the common case; Promise.all would allocate for nothing on the hot path.
     await (pending.length === 1 ? pending[0] : Promise.all(pending));
 
@@ -75,19 +76,23 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       this.counters.acceptedReadings += accepted.readings.length;
       this.announce(accepted);
     }
-    for (const record of rejected) {
-      this.counters.countRejection(record.reason);
-      this.emit('rejected', record);
+    if (rejected) {
+      for (const rejection of decoded.rejections) this.counters.countRejection(rejection.reason);
+      this.emit('rejected', rejected);
     }
     return { accepted: accepted?.readings.length ?? 0, rejections: decoded.rejections };
   }
 
-  /** A status or event message: any JSON object within the payload limit, stored as it came. */
+  /**
+   * A status or event message: any JSON object of at most MAX_DEVICE_MESSAGE_BYTES, stored once as it
+   * came (a larger one is quarantined with the start of its payload, as any refused message).
+   */
   async ingestDeviceMessage(placement: Placement, channel: 'status' | 'events', topic: string, payload: Buffer): Promise<Rejection | undefined> {
     const receivedAt = Date.now();
     let rejection: Rejection | undefined;
     let body: unknown;
-    if (payload.length > this.limits.maxPayloadBytes) rejection = { reason: 'payload_too_large', message: `payload is ${payload.length} bytes; the limit is ${this.limits.maxPayloadBytes}` };
+    const limit = Math.min(this.limits.maxPayloadBytes, MAX_DEVICE_MESSAGE_BYTES);
+    if (payload.length > limit) rejection = { reason: 'payload_too_large', message: `a ${channel} message is ${payload.length} bytes; the limit is ${limit}` };
     else {
       try {
         body = JSON.parse(payload.toString('utf8'));
@@ -123,13 +128,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     this.emit('rejected', record);
   }
 
-  private rejectionRecord(deviceId: string, topic: string, payload: Buffer, rejection: Rejection, receivedAt: number): RejectionRecord {
+  private rejectionRecord(deviceId: string, topic: string, payload: Buffer, rejection: Rejection & { refused?: number }, receivedAt: number): RejectionRecord {
     return {
       deviceId,
       receivedAt,
       reason: rejection.reason,
-      message: rejection.message,
+      message: rejection.message.length > REJECT_MESSAGE_CHARS ? `${rejection.message.slice(0, REJECT_MESSAGE_CHARS - 1)}…` : rejection.message,
       ...(rejection.index !== undefined ? { index: rejection.index } : {}),
+      ...(rejection.refused !== undefined ? { refused: rejection.refused } : {}),
       topic,
       bytes: payload.length,
       raw: payload.subarray(0, RAW_PREVIEW_BYTES).toString('utf8'),

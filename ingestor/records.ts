@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { readingSchema, rejectReasons } from '../core/reading.js';
+import type { Rejection } from './decode.js';
 import type { Fact } from '../storage/fact-log.js';
 import { fieldSet, int, nsOf, seriesKey } from '../storage/line-protocol.js';
 import { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../storage/measurements.js';
@@ -23,7 +24,10 @@ export const rejectionRecordSchema = z.object({
   receivedAt: z.number(),
   reason: z.enum(rejectReasons),
   message: z.string(),
+  /** Position in a batch of the first refused reading; absent when the whole message was refused. */
   index: z.number().optional(),
+  /** How many readings of a batch were refused (all summarised in this one record); absent for a whole message. */
+  refused: z.number().optional(),
   topic: z.string(),
   bytes: z.number(),
   /** The start of the raw payload, for whoever investigates. */
@@ -34,6 +38,45 @@ export type AcceptedBatch = z.infer<typeof acceptedBatchSchema>;
 export type RejectionRecord = z.infer<typeof rejectionRecordSchema>;
 
 export const RAW_PREVIEW_BYTES = 512;
+/** Status and event messages are stored as they came, up to this size (larger ones are quarantined). */
+export const MAX_DEVICE_MESSAGE_BYTES = 8 * 1024;
+/** A reject's message is at most this long, however many readings of the batch it summarises. */
+export const REJECT_MESSAGE_CHARS = 1024;
+/** Per reason, the first this many refused positions are named. */
+const INDEXES_NAMED = 5;
+
+const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+/**
+ * One message's refusals as the one reject record it gets (issue 12, item 8: a record per bad
+ * reading, each with its own copy of the payload, let 50 KB sent become 20 MB stored). A single
+ * refusal is kept as it is; several are summarised per reason, most frequent first: the count,
+ * the first positions and the first message of each. The record's reason is the most frequent
+ * one (the first seen on a tie), its index the first refused position.
+ */
+export function summariseRejections(rejections: readonly Rejection[]): Rejection & { refused?: number } {
+  const first = rejections[0]!;
+  if (rejections.length === 1) return { ...first, message: clip(first.message, REJECT_MESSAGE_CHARS), ...(first.index !== undefined ? { refused: 1 } : {}) };
+  const byReason = new Map<string, { count: number; indexes: number[]; message: string }>();
+  for (const r of rejections) {
+    const entry = byReason.get(r.reason) ?? { count: 0, indexes: [], message: r.message };
+    entry.count++;
+    if (r.index !== undefined && entry.indexes.length < INDEXES_NAMED) entry.indexes.push(r.index);
+    byReason.set(r.reason, entry);
+  }
+  const ordered = [...byReason].sort((a, b) => b[1].count - a[1].count);
+  const parts = ordered.map(([reason, { count, indexes, message }]) => {
+    const at = indexes.length ? ` at [${indexes.join(', ')}${count > indexes.length ? ', …' : ''}]` : '';
+    return `${reason} ×${count}${at}, first: ${clip(message, 200)}`;
+  });
+  const index = rejections.find((r) => r.index !== undefined)?.index;
+  return {
+    reason: ordered[0]![0] as Rejection['reason'],
+    message: clip(`${rejections.length} readings refused: ${parts.join('; ')}`, REJECT_MESSAGE_CHARS),
+    ...(index !== undefined ? { index } : {}),
+    refused: rejections.length,
+  };
+}
 
 // Measurement names live in storage/; api/ and reports/ still import these three from here.
 export { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../storage/measurements.js';
@@ -60,7 +103,7 @@ export function rejectionFact(record: RejectionRecord): Fact {
   return {
     measurement: REJECTS_MEASUREMENT,
     tags: { deviceId: record.deviceId || '(none)', reason: record.reason },
-    fields: { message: record.message, topic: record.topic, bytes: int(record.bytes), payload: record.raw, index: record.index === undefined ? undefined : int(record.index), receivedAt: int(record.receivedAt) },
+    fields: { message: record.message, topic: record.topic, bytes: int(record.bytes), payload: record.raw, index: record.index === undefined ? undefined : int(record.index), refused: record.refused === undefined ? undefined : int(record.refused), receivedAt: int(record.receivedAt) },
     at: record.receivedAt,
   };
 }

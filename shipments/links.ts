@@ -8,6 +8,9 @@ import path from 'node:path';
  * code) without storing the token, and nobody can forge or guess one. Revocation and expiry
  * are stored facts, checked on every use.
  */
+/** 256 bits, as the key is made. */
+export const MIN_KEY_BYTES = 32;
+
 export class LinkSigner {
   private constructor(private readonly key: Buffer) {}
 
@@ -18,7 +21,13 @@ export class LinkSigner {
       writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
     }
     chmodSync(file, 0o600);
-    return new LinkSigner(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'));
+    const text = readFileSync(file, 'utf8').trim();
+    const key = Buffer.from(text, 'base64');
+    // An empty, truncated or hand-written key would sign links anyone could forge (an empty HMAC key is valid to node).
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || key.length < MIN_KEY_BYTES) {
+      throw new Error(`${file}: the receiver-link key must be at least ${MIN_KEY_BYTES} random bytes in base64 (found ${text.length === 0 ? 'an empty file' : `${key.length} bytes`}); restore it from a backup, or delete the file to have a new one made (every link given out so far stops working)`);
+    }
+    return new LinkSigner(key);
   }
 
   static newLinkId(): string {

@@ -181,7 +181,7 @@ describe('the daily backup in the service', () => {
     try {
       const health = await (await fetch(`http://127.0.0.1:${service.httpPort}/healthz`)).json();
       expect(health).toMatchObject({ status: 'ok', components: { backup: { ready: true, lastSuccessAt: null, overdue: false, running: false } } });
-      const metrics = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).text();
       expect(metrics).toMatch(/^coldchain_backup_age_seconds -1$/m);
       expect(metrics).toMatch(/^coldchain_backup_overdue 0$/m);
     } finally {

@@ -91,7 +91,7 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
   });
 
   it('counts rejects by reason in /metrics', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).text();
     expect(text).toMatch(/coldchain_readings_rejected_total\{reason="impossible_value"\} 2/);
     expect(text).toMatch(/coldchain_readings_rejected_total\{reason="payload_too_large"\} 1/);
   });

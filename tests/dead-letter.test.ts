@@ -29,7 +29,7 @@ describe('points InfluxDB refuses for good', () => {
     expect(entry!.error).toMatch(/HTTP 400: partial write: field type conflict/);
     expect(entry!.lines).toContain('deviceId=conflict-1');
     expect(service.writer.stats.pointsDropped).toBeGreaterThanOrEqual(1);
-    const metrics = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).text();
     expect(metrics).toMatch(/coldchain_influx_points_dropped_total [1-9]/);
     // The spool moved on: later readings (in another shard, a week ago) still arrive.
     const fine = await connectDevice(service.mqttPort!, 'fine-1', ws.deviceTokens['fine-1']!);

@@ -1,26 +1,99 @@
-import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
 import { parseDocument, isSeq, type Document } from 'yaml';
 import { parseConfigText } from './load.js';
 import type { Config } from './schema.js';
 
+/** How long an edit waits for another one (another CLI command, the service) to finish. */
+const LOCK_WAIT_MS = 10_000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `<file>.lock` (created exclusively, holding our pid) and returns its release. A lock
+ * whose process is gone (killed mid-edit) is taken over; a live one is waited for, then refused.
+ */
+function lock(file: string): () => void {
+  const lockFile = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fd = openSync(lockFile, 'wx', 0o600);
+      writeFileSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => unlinkSync(lockFile);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder = Number.NaN;
+    try {
+      holder = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
+    } catch {
+      continue; // released meanwhile
+    }
+    // An empty lock file is one being written this instant. A dead holder's lock is stale, and so is
+    // one naming us: edits are synchronous, so it is from an earlier process that had our pid.
+    if (Number.isInteger(holder) && (holder === process.pid || !alive(holder))) {
+      try {
+        unlinkSync(lockFile);
+      } catch {
+        /* someone else took it over first */
+      }
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`${file} is being edited by another process (pid ${Number.isNaN(holder) ? '?' : holder}, ${lockFile}); try again, or remove the lock file if no coldchain command is running`);
+    sleepSync(25);
+  }
+}
+
+/** fsync of a directory, so a rename in it survives a power loss. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Edits the YAML config in place, keeping the operator's comments and layout, and refuses to
- * write a result that would not validate. The file is replaced atomically.
+ * write a result that would not validate. One edit at a time (an exclusive `<file>.lock`: two
+ * concurrent edits each read the old file and the second would drop the first's change), read
+ * under the lock; the file is replaced atomically and durably (the new file fsync'ed, renamed
+ * over the old, then the directory fsync'ed so the rename itself is on disk).
  */
 export function editConfig(file: string, mutate: (doc: Document, current: Config) => void): Config {
-  const text = readFileSync(file, 'utf8');
-  const current = parseConfigText(text, file);
-  const doc = parseDocument(text);
-  mutate(doc, current);
-  const next = doc.toString({ lineWidth: 0 });
-  const config = parseConfigText(next, file);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, next, { mode: 0o600 });
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, file);
-  return config;
+  const release = lock(file);
+  try {
+    const text = readFileSync(file, 'utf8');
+    const current = parseConfigText(text, file);
+    const doc = parseDocument(text);
+    mutate(doc, current);
+    const next = doc.toString({ lineWidth: 0 });
+    const config = parseConfigText(next, file);
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, next, { mode: 0o600 });
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, file);
+    fsyncDir(path.dirname(path.resolve(file)));
+    return config;
+  } finally {
+    release();
+  }
 }
 
 /** Appends to a top-level list, creating it when the file has none yet. */

@@ -145,6 +145,14 @@ export const configSchema = z
         /** Sustained messages per second per device; bursts above it are delayed, never dropped. */
         ratePerDevice: z.number().positive().default(50),
         rateBurst: z.number().int().positive().default(500),
+        /** Incoming QoS 2 messages awaiting PUBREL the broker keeps (broker/qos2.ts): per client id, and in all. */
+        qos2InFlight: z
+          .object({
+            perClient: z.number().int().min(1).max(65535).default(32),
+            totalMessages: z.number().int().min(1).default(10_000),
+            totalBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
+          })
+          .prefault({}),
       })
       .prefault({}),
     http: z

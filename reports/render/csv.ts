@@ -1,4 +1,22 @@
 import type { Cell, ReportDocument } from './document.js';
+import { LABELS } from './i18n.js';
+import { redactRecipient, redactUrls } from '../../alerts/redact.js';
+
+/** The event table's recipient and outcome columns, in either language. */
+const RECIPIENT_HEADERS = new Set(Object.values(LABELS).map((l) => l.recipient));
+const OUTCOME_HEADERS = new Set(Object.values(LABELS).map((l) => l.outcome));
+
+/**
+ * A table's rows with recipients' webhook keys and phone numbers redacted (issue 12, item 14):
+ * events recorded before the notifier kept them redacted still hold them, and a CSV goes to
+ * whoever asked for the report, viewers included.
+ */
+function redactedRows(columns: string[], rows: Cell[][]): Cell[][] {
+  const recipient = columns.findIndex((c) => RECIPIENT_HEADERS.has(c));
+  const outcome = columns.findIndex((c) => OUTCOME_HEADERS.has(c));
+  if (recipient < 0 && outcome < 0) return rows;
+  return rows.map((row) => row.map((cell, i) => (typeof cell !== 'string' ? cell : i === recipient ? redactRecipient(cell) : i === outcome ? redactUrls(cell) : cell)));
+}
 
 /**
  * A text cell that a spreadsheet would run as a formula gets a leading apostrophe (OWASP's
@@ -26,7 +44,7 @@ export function renderCsv(doc: ReportDocument): Buffer {
         lines.push(...block.rows.map(([k, v]) => line([k, v])));
         break;
       case 'table':
-        lines.push(line([block.heading]), line(block.columns), ...(block.rows.length ? block.rows.map(line) : [line([block.empty])]));
+        lines.push(line([block.heading]), line(block.columns), ...(block.rows.length ? redactedRows(block.columns, block.rows).map(line) : [line([block.empty])]));
         break;
       case 'signature':
         lines.push(line([block.heading]), ...(block.rows ? block.rows.map(([k, v]) => line([k, v])) : [line([block.empty])]));

@@ -8,6 +8,16 @@ import type { BoardState } from '../store.js';
 import { tileState, worst } from '../status.js';
 import { namesOf } from '../names.js';
 
+/**
+ * Leaflet puts a string tooltip in as HTML: a device named `<img src=x onerror=…>` would run in
+ * every viewer's board (issue 12, item 16). An element with the name as its text is shown as it is.
+ */
+export function textElement(text: string): HTMLElement {
+  const span = document.createElement('span');
+  span.textContent = text;
+  return span;
+}
+
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
 
 /** Vehicles: last position, compartment temperatures, connectivity, and their tracks on a map. */
@@ -31,7 +41,7 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         const track = readings.filter((r) => r.lat != null && r.lon != null).map((r) => L.latLng(r.lat!, r.lon!));
         if (cancelled || !track.length) return;
         L.polyline(track, { color: COLOURS[i % COLOURS.length], weight: 3 }).addTo(map);
-        L.circleMarker(track[track.length - 1]!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 }).bindTooltip(names.device(device.id)).addTo(map);
+        L.circleMarker(track[track.length - 1]!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 }).bindTooltip(textElement(names.device(device.id))).addTo(map);
         track.forEach((p) => bounds.extend(p));
         if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20] });
       }),
