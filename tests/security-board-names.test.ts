@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { inject } from 'vitest';
+import { freePort } from '../storage/influxd.js';
+import { hashPassword } from '../core/secrets.js';
+import { editConfig } from '../core/config/edit.js';
+import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { CLI, launchChromium } from './helpers/browser.js';
+
+const NAME = '<img src=x class=injected onerror="document.title=1">Cargo box';
+
+/** Issue 12, item 16: the fleet map rendered device names as HTML (a Leaflet tooltip string is HTML). */
+describe('the fleet map shows a device name as text', () => {
+  let ws: Workspace;
+  let service: ChildProcess;
+  let log = '';
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    const olga = await hashPassword('olga-password-1');
+    ws = makeWorkspace({
+      devices: [{ id: 'truck-name', location: 'truck-hu-a12345-box' }],
+      yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+    });
+    editConfig(ws.configFile, (doc) => doc.setIn(['devices', 0, 'name'], NAME));
+    // The built board is served by the built service (as in tests/board.test.ts).
+    const mqttPort = await freePort();
+    const httpPort = await freePort();
+    base = `http://127.0.0.1:${httpPort}`;
+    service = spawn(process.execPath, [CLI, 'start', '--config', ws.configFile, '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--influx-url', inject('influxUrl'), '--influx-db', ws.database], { stdio: ['ignore', 'ignore', 'pipe'] });
+    service.stderr!.on('data', (d: Buffer) => (log += d));
+    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, Boolean, 30_000, `the service (${log.slice(-300)})`);
+    const truck = await connectDevice(mqttPort, 'truck-name', ws.deviceTokens['truck-name']!);
+    const t0 = Date.now() - 30 * 60_000;
+    await truck.publishAsync('cc/v1/truck-name/telemetry', JSON.stringify([0, 1, 2, 3].map((i) => ({ ts: t0 + i * 300_000, temperature: 4.8, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 }))), { qos: 1 });
+    await truck.endAsync();
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  }, 90_000);
+  afterAll(async () => {
+    await browser?.close();
+    if (service && service.exitCode === null) {
+      const exited = new Promise((r) => service.once('exit', r));
+      service.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it("a name holding markup is shown as it is written in the marker's tooltip, never as an element", async () => {
+    await page.goto(base);
+    await page.fill('input[name=user]', 'olga');
+    await page.fill('input[name=password]', 'olga-password-1');
+    await page.click('button[type=submit]');
+    await page.click('[data-view=fleet]');
+    await page.waitForSelector('.leaflet-container');
+    // The track's last position: a circle marker (an SVG path drawn with arcs).
+    const marker = page.locator('path.leaflet-interactive[d*="a"]');
+    await marker.first().waitFor({ timeout: 15_000 });
+    await marker.first().hover({ force: true });
+    const tooltip = page.locator('.leaflet-tooltip');
+    await tooltip.first().waitFor({ timeout: 10_000 });
+    await waitFor(async () => tooltip.first().textContent(), (text) => Boolean(text?.includes('Cargo box')), 10_000, 'the tooltip text');
+    expect(await tooltip.first().textContent()).toBe(NAME);
+    expect(await page.locator('.leaflet-tooltip img, img.injected').count()).toBe(0);
+  });
+});
