@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { configSchema } from './schema.js';
 
-type Json = { type?: string | string[]; description?: string; default?: unknown; enum?: unknown[]; properties?: Record<string, Json>; items?: Json; anyOf?: Json[]; oneOf?: Json[]; pattern?: string; additionalProperties?: Json | boolean };
+type Json = { const?: unknown; type?: string | string[]; description?: string; default?: unknown; enum?: unknown[]; properties?: Record<string, Json>; items?: Json; anyOf?: Json[]; oneOf?: Json[]; pattern?: string; additionalProperties?: Json | boolean };
 
 function typeOf(node: Json): string {
   const options = node.anyOf ?? node.oneOf;
@@ -10,6 +10,7 @@ function typeOf(node: Json): string {
     if (options.length === 2 && options.some((o) => o.type === 'integer') && options.some((o) => o.type === 'string')) return 'duration (30s, 5m, 2h, 1830d)';
     return [...new Set(options.map(typeOf))].join(' or ');
   }
+  if (node.const !== undefined) return `\`${String(node.const)}\``;
   if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(' | ');
   if (node.type === 'array') return `list of ${node.items ? typeOf(node.items) : 'values'}`;
   if (node.type === 'object' && !node.properties) return 'map';

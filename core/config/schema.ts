@@ -35,8 +35,7 @@ export const productProfileSchema = z.object({
   name: z.string().optional(),
   temperature: range.describe('°C range the product must stay in'),
   humidity: range.optional().describe('%RH range, when humidity matters'),
-  /** Activation energy for mean kinetic temperature (USP <1160>), kJ/mol. */
-  mktActivationEnergyKJ: z.number().positive().default(83.144),
+  mktActivationEnergyKJ: z.number().positive().default(83.144).describe('Activation energy for mean kinetic temperature (USP <1160>), kJ/mol.'),
   alerts: alertRulesSchema.prefault({}),
 });
 
@@ -49,8 +48,7 @@ export const locationSchema = z.object({
   profile: identifier,
   areaM2: z.number().positive().optional(),
   volumeM3: z.number().positive().optional(),
-  /** Overrides of the profile's alert rules for this location only (any subset of its keys). */
-  alerts: z.record(z.string(), z.unknown()).optional(),
+  alerts: z.record(z.string(), z.unknown()).optional().describe("Overrides of the profile's alert rules for this location only (any subset of its keys)."),
   suppress: z.array(suppressionSchema).default([]),
 });
 
@@ -60,10 +58,8 @@ export const recipientSchema = z
     name: z.string().min(1),
     tier: z.number().int().min(1).max(5).default(1),
     email: z.email().optional(),
-    /** JSON POST (e.g. a paging gateway). */
-    webhook: z.url().optional(),
-    /** SMS through notifications.sms, in E.164 form. */
-    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'write a phone number in E.164 form, e.g. +8613800138000').optional(),
+    webhook: z.url().optional().describe('JSON POST (e.g. a paging gateway).'),
+    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'write a phone number in E.164 form, e.g. +8613800138000').optional().describe('SMS through notifications.sms, in E.164 form.'),
   })
   .refine((r) => r.email || r.webhook || r.phone, { message: 'a recipient needs an email, a webhook or a phone' });
 
@@ -74,21 +70,20 @@ export const recipientSchema = z
 export const smsSchema = z.discriminatedUnion('provider', [
   z.object({
     provider: z.literal('aliyun'),
-    endpoint: z.url().default('https://dysmsapi.aliyuncs.com/'),
-    accessKeyId: z.string().min(1),
-    regionId: z.string().default('cn-hangzhou'),
-    /** The approved SMS signature (签名) and a template with a ${title} variable (模板). */
-    signName: z.string().min(1),
-    templateCode: z.string().min(1),
-    secretEnv: z.string().default('COLDCHAIN_SMS_SECRET'),
+    endpoint: z.url().default('https://dysmsapi.aliyuncs.com/').describe('The SendSms endpoint.'),
+    accessKeyId: z.string().min(1).describe('The AccessKey ID (its secret comes from secretEnv).'),
+    regionId: z.string().default('cn-hangzhou').describe('The region of the SMS service.'),
+    signName: z.string().min(1).describe('The approved SMS signature (签名) and a template with a ${title} variable (模板).'),
+    templateCode: z.string().min(1).describe('An approved template with a ${title} variable (模板).'),
+    secretEnv: z.string().default('COLDCHAIN_SMS_SECRET').describe('The environment variable holding the AccessKey secret.'),
   }),
   z.object({
     provider: z.literal('twilio'),
-    endpoint: z.url().default('https://api.twilio.com'),
-    accountSid: z.string().regex(/^AC[0-9a-f]{32}$/, 'a Twilio account SID is AC followed by 32 hex digits'),
-    from: z.string().min(1),
-    lang: z.enum(['en', 'zh-CN', 'both']).default('both'),
-    secretEnv: z.string().default('COLDCHAIN_SMS_SECRET'),
+    endpoint: z.url().default('https://api.twilio.com').describe('The API base URL.'),
+    accountSid: z.string().regex(/^AC[0-9a-f]{32}$/, 'a Twilio account SID is AC followed by 32 hex digits').describe('The account SID (its auth token comes from secretEnv).'),
+    from: z.string().min(1).describe('The sending number or messaging service.'),
+    lang: z.enum(['en', 'zh-CN', 'both']).default('both').describe('Language of the message body.'),
+    secretEnv: z.string().default('COLDCHAIN_SMS_SECRET').describe('The environment variable holding the auth token.'),
   }),
 ]);
 
@@ -97,8 +92,7 @@ export const siteSchema = z.object({
   name: z.string().optional(),
   recipients: z.array(recipientSchema).default([]),
   kind: z.enum(['warehouse', 'vehicle']).default('warehouse'),
-  /** For vehicles: e.g. "reefer truck"; GSP records name the vehicle type. */
-  vehicleType: z.string().optional(),
+  vehicleType: z.string().optional().describe('For vehicles: e.g. \'reefer truck\'; GSP records name the vehicle type.'),
   plate: z.string().optional(),
   locations: z.array(locationSchema).min(1),
 });
@@ -132,40 +126,34 @@ const tlsListener = z.object({ port, cert: z.string(), key: z.string(), ca: z.st
 
 export const configSchema = z
   .object({
-    dataDir: z.string().default('./data'),
+    dataDir: z.string().default('./data').describe('Spool, managed InfluxDB, audit trail, keys and logs live here (relative to this file).'),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
     mqtt: z
       .object({
-        host: z.string().default('0.0.0.0'),
-        port: port.default(1883),
+        host: z.string().default('0.0.0.0').describe('Address the MQTT listener binds.'),
+        port: port.default(1883).describe('MQTT port (0 picks a free one, logged at start).'),
         tls: tlsListener.optional(),
         websocket: z.object({ port, path: z.string().default('/mqtt') }).optional(),
-        /** MQTT packets above this size close the connection before they are buffered whole. */
-        maxPacketBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
-        /** Sustained messages per second per device; bursts above it are delayed, never dropped. */
-        ratePerDevice: z.number().positive().default(50),
-        rateBurst: z.number().int().positive().default(500),
+        maxPacketBytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe('MQTT packets above this size close the connection before they are buffered whole.'),
+        ratePerDevice: z.number().positive().default(50).describe('Sustained messages per second per device; bursts above it are delayed, never dropped.'),
+        rateBurst: z.number().int().positive().default(500).describe('Messages a device may send in a burst above its sustained rate (delayed, never dropped).'),
         /** Incoming QoS 2 messages awaiting PUBREL the broker keeps (broker/qos2.ts): per client id, and in all. */
         qos2InFlight: z
           .object({
-            perClient: z.number().int().min(1).max(65535).default(32),
-            totalMessages: z.number().int().min(1).default(10_000),
-            totalBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
+            perClient: z.number().int().min(1).max(65535).default(32).describe('QoS 2 messages awaiting PUBREL kept per client id.'),
+            totalMessages: z.number().int().min(1).default(10_000).describe('QoS 2 messages awaiting PUBREL kept in all.'),
+            totalBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024).describe('Bytes of QoS 2 messages awaiting PUBREL kept in all.'),
           })
           .prefault({}),
       })
       .prefault({}),
     http: z
       .object({
-        /** Loopback by default: plain HTTP elsewhere needs `tls` (or `allowPlainHttp`). */
-        host: z.string().default('127.0.0.1'),
-        port: port.default(8080),
-        /** HTTPS: PEM certificate (chain) and key, relative to this file; `coldchain init` writes a self-signed pair under dataDir/tls. */
-        tls: z.object({ cert: z.string(), key: z.string() }).optional(),
-        /** Plain HTTP on a non-loopback address sends passwords and tokens in clear: only behind a TLS-terminating proxy. */
-        allowPlainHttp: z.boolean().default(false),
-        /** How receivers reach this service (verification links, QR codes); default http(s)://<host>:<port>. */
-        publicUrl: z.url().optional(),
+        host: z.string().default('127.0.0.1').describe('Loopback by default: plain HTTP elsewhere needs `tls` (or `allowPlainHttp`).'),
+        port: port.default(8080).describe('HTTP(S) port of the API and the board (0 picks a free one).'),
+        tls: z.object({ cert: z.string(), key: z.string() }).optional().describe('HTTPS: PEM certificate (chain) and key, relative to this file; `coldchain init` writes a self-signed pair under dataDir/tls.'),
+        allowPlainHttp: z.boolean().default(false).describe('Plain HTTP on a non-loopback address sends passwords and tokens in clear: only behind a TLS-terminating proxy.'),
+        publicUrl: z.url().optional().describe('How receivers reach this service (verification links, QR codes); default http(s)://<host>:<port>.'),
       })
       .superRefine((http, ctx) => {
         if (!http.tls && !http.allowPlainHttp && !isLoopbackHost(http.host)) {
@@ -179,71 +167,58 @@ export const configSchema = z
       .prefault({}),
     board: z
       .object({
-        /** Map tiles for the fleet view, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without, tracks on a blank map. */
-        tileUrl: z.string().regex(/\{z\}.*\{x\}.*\{y\}/, 'must contain {z}, {x} and {y}').optional(),
-        tileAttribution: z.string().default(''),
+        tileUrl: z.string().regex(/\{z\}.*\{x\}.*\{y\}/, 'must contain {z}, {x} and {y}').optional().describe('Map tiles for the fleet view, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without, tracks on a blank map.'),
+        tileAttribution: z.string().default('').describe('Attribution shown with the map tiles.'),
       })
       .prefault({}),
     reports: z
       .object({
-        /** Times on reports are shown in this IANA zone, e.g. Asia/Shanghai. */
-        timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').default('UTC'),
-        lang: z.enum(['en', 'zh-CN']).default('en'),
-        /** Worker threads that build reports; default half the cores (1 on 2 cores), at most 4. */
-        workers: z.number().int().min(1).max(32).optional(),
-        /** Report requests that may wait for a worker; more are answered 429 with Retry-After. */
-        queue: z.number().int().min(0).max(1000).default(2),
-        /** Readings one report may read in all; more is refused (422 report_too_large). */
-        maxRows: z.number().int().min(1000).default(2_000_000),
-        /** A report taking longer is abandoned (503 report_timeout) and its worker replaced. */
-        timeout: durationMs.prefault('2m'),
+        timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').default('UTC').describe('Times on reports are shown in this IANA zone, e.g. Asia/Shanghai.'),
+        lang: z.enum(['en', 'zh-CN']).default('en').describe('Default language of reports and labels.'),
+        workers: z.number().int().min(1).max(32).optional().describe('Worker threads that build reports; default half the cores (1 on 2 cores), at most 4.'),
+        queue: z.number().int().min(0).max(1000).default(2).describe('Report requests that may wait for a worker; more are answered 429 with Retry-After.'),
+        maxRows: z.number().int().min(1000).default(2_000_000).describe('Readings one report may read in all; more is refused (422 report_too_large).'),
+        timeout: durationMs.prefault('2m').describe('A report taking longer is abandoned (503 report_timeout) and its worker replaced.'),
       })
       .prefault({}),
     influx: z
       .object({
-        /** Absent: the service runs its own influxd under dataDir. */
-        url: z.url().optional(),
-        database: identifier.default('coldchain'),
-        token: z.string().optional(),
-        username: z.string().optional(),
-        password: z.string().optional(),
+        url: z.url().optional().describe('Absent: the service runs its own influxd under dataDir.'),
+        database: identifier.default('coldchain').describe('The InfluxDB database.'),
+        token: z.string().optional().describe('InfluxDB 2.x/3.x API token (better: $COLDCHAIN_INFLUX_TOKEN).'),
+        username: z.string().optional().describe('InfluxDB 1.x user of an external InfluxDB.'),
+        password: z.string().optional().describe('Its password.'),
         retention: durationMs.prefault('1830d').describe('How long InfluxDB keeps records (GSP: at least 5 years). A shorter value never deletes anything by itself: coldchain retention shorten does, signed and audited.'),
         retentionFloor: durationMs.prefault('1825d').describe('The shortest retention this configuration may ask for (5 years, GSP); lower it only where no pharma rule applies.'),
-        createDatabase: z.boolean().default(true),
+        createDatabase: z.boolean().default(true).describe('Create the database and retention policy at start.'),
       })
       .refine((influx) => influx.retention >= influx.retentionFloor, { path: ['retention'], message: 'shorter than influx.retentionFloor (GSP asks to keep records at least 5 years)' })
       .prefault({}),
     ingest: z
       .object({
-        maxPayloadBytes: z.number().int().min(256).default(256 * 1024),
-        maxBatchReadings: z.number().int().positive().default(5000),
-        maxFutureSkew: durationMs.prefault('5m'),
-        maxPastAge: durationMs.prefault('30d'),
+        maxPayloadBytes: z.number().int().min(256).default(256 * 1024).describe('Larger payloads are quarantined as payload_too_large.'),
+        maxBatchReadings: z.number().int().positive().default(5000).describe('A batch (store-and-forward upload) may hold at most this many readings.'),
+        maxFutureSkew: durationMs.prefault('5m').describe('Device clocks further ahead than this are rejected.'),
+        maxPastAge: durationMs.prefault('30d').describe('Store-and-forward backlog accepted up to this age.'),
       })
       .prefault({}),
     spool: z
       .object({
-        segmentBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024),
-        /** How long the writer may wait to gather a larger batch while the spool is nearly empty. */
-        writeLinger: durationMs.prefault('100ms'),
-        retryMax: durationMs.prefault('30s'),
+        segmentBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024).describe('Size of one spool segment file.'),
+        writeLinger: durationMs.prefault('100ms').describe('How long the writer may wait to gather a larger batch while the spool is nearly empty.'),
+        retryMax: durationMs.prefault('30s').describe('Longest wait between InfluxDB write retries.'),
       })
       .prefault({}),
     notifications: z
       .object({
         smtp: z.object({ host: z.string(), port: port.default(25), secure: z.boolean().default(false), user: z.string().optional(), password: z.string().optional(), from: z.string() }).optional(),
-        /** Tier n is notified when an alert is still unacknowledged this long after it became active. */
-        tierDelays: z.array(durationMs).min(1).prefault(['0s', '15m', '30m']),
-        reminderEvery: durationMs.prefault('30m'),
-        webhookRetries: z.number().int().min(0).max(10).default(3),
+        tierDelays: z.array(durationMs).min(1).prefault(['0s', '15m', '30m']).describe('Tier n is notified when an alert is still unacknowledged this long after it became active.'),
+        reminderEvery: durationMs.prefault('30m').describe('Unacknowledged incidents are sent again this often.'),
+        webhookRetries: z.number().int().min(0).max(10).default(3).describe('Retries of a webhook before it is recorded as failed.'),
         sms: smsSchema.optional(),
       })
       .prefault({}),
-    /**
-     * gsp: the configuration must meet China GSP's alarm clauses, checked at load — every site's
-     * first tier reaches at least 3 people by SMS, through a configured provider.
-     */
-    compliance: z.enum(['none', 'gsp']).default('none'),
+    compliance: z.enum(['none', 'gsp']).default('none').describe("gsp: the configuration must meet China GSP's alarm clauses, checked at load — every site's first tier reaches at least 3 people by SMS, through a configured provider."),
     alarms: alarmsSchema.prefault({}),
     /** The daily backup (GSP): the whole record once a day into `dir` (relative to this file), the newest `keep` kept. */
     backup: z
@@ -254,11 +229,11 @@ export const configSchema = z
         keep: z.number().int().min(1).default(14),
       })
       .prefault({}),
-    profiles: z.array(productProfileSchema).default([]),
-    sites: z.array(siteSchema).default([]),
-    devices: z.array(deviceSchema).default([]),
-    apiTokens: z.array(apiTokenSchema).default([]),
-    users: z.array(userSchema).default([]),
+    profiles: z.array(productProfileSchema).default([]).describe('Product profiles: ranges and alert rules.'),
+    sites: z.array(siteSchema).default([]).describe('Sites (warehouses, vehicles) and their places.'),
+    devices: z.array(deviceSchema).default([]).describe('Registered devices (coldchain device add).'),
+    apiTokens: z.array(apiTokenSchema).default([]).describe('HTTP API tokens, stored hashed (coldchain token create).'),
+    users: z.array(userSchema).default([]).describe('People who sign, passwords stored as scrypt (coldchain user add).'),
   })
   .superRefine((config, ctx) => {
     const profileIds = new Set<string>();
