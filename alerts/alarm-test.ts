@@ -19,9 +19,15 @@ export class AlarmTestError extends Error {
  * systems are tested periodically): one message per recipient, each outcome written to the audit
  * trail, so the record shows when the alarm path was last proven and what failed.
  */
-export async function runAlarmTest(deps: { config: Config; notifier: Notifier; audit: AuditLog }, siteId: string, actor: string, now = Date.now()): Promise<AlarmTestResult> {
+export async function runAlarmTest(
+  deps: { config: Config; notifier: Notifier; audit: AuditLog },
+  siteId: string,
+  actor: string,
+  now = Date.now(),
+): Promise<AlarmTestResult> {
   const site = deps.config.sites.find((s) => s.id === siteId);
-  if (!site) throw new AlarmTestError(`no site ${JSON.stringify(siteId.slice(0, 64))}; known sites: ${deps.config.sites.map((s) => s.id).join(', ') || 'none'}`);
+  if (!site)
+    throw new AlarmTestError(`no site ${JSON.stringify(siteId.slice(0, 64))}; known sites: ${deps.config.sites.map((s) => s.id).join(', ') || 'none'}`);
   const name = site.name ?? site.id;
   const when = new Date(now).toISOString().slice(0, 16).replace('T', ' ');
   const text: Record<Lang, AlarmText> = {
@@ -45,7 +51,27 @@ export async function runAlarmTest(deps: { config: Config; notifier: Notifier; a
     },
   };
   // A stand-in incident, so every channel sends exactly what it sends for a real one.
-  const incident: Incident = { id: `test_${siteId}_${now}`, siteId, locationId: site.locations[0]!.id, state: 'active', severity: 'info', headline: 'device_silent', kinds: [], deviceIds: [], alertIds: [], occurredAt: now, detectedAt: now, clearedAt: null, late: false, notify: 'page', acknowledged: null, closed: null, shelved: null, tier: 0, lastNotifiedAt: null };
+  const incident: Incident = {
+    id: `test_${siteId}_${now}`,
+    siteId,
+    locationId: site.locations[0]!.id,
+    state: 'active',
+    severity: 'info',
+    headline: 'device_silent',
+    kinds: [],
+    deviceIds: [],
+    alertIds: [],
+    occurredAt: now,
+    detectedAt: now,
+    clearedAt: null,
+    late: false,
+    notify: 'page',
+    acknowledged: null,
+    closed: null,
+    shelved: null,
+    tier: 0,
+    lastNotifiedAt: null,
+  };
   const attempts: AlarmTestResult['attempts'] = [];
   for (const recipient of site.recipients) {
     for (const attempt of await deps.notifier.notify(incident, text, [recipient], 'test')) attempts.push({ ...attempt, tier: recipient.tier });
@@ -54,7 +80,10 @@ export async function runAlarmTest(deps: { config: Config; notifier: Notifier; a
     actor,
     action: 'alarm.test',
     target: siteId,
-    details: { attempts: attempts.map((a) => ({ tier: a.tier, channel: a.channel, recipient: a.recipient, ok: a.ok, outcome: a.outcome })), failed: attempts.filter((a) => !a.ok).length },
+    details: {
+      attempts: attempts.map((a) => ({ tier: a.tier, channel: a.channel, recipient: a.recipient, ok: a.ok, outcome: a.outcome })),
+      failed: attempts.filter((a) => !a.ok).length,
+    },
   });
   return { siteId, at: now, attempts };
 }

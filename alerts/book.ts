@@ -3,7 +3,18 @@ import { alertKinds, severities } from '../core/config/alert-rules.js';
 import { signatureRecordSchema } from '../audit/e-signature.js';
 
 export const alertStates = ['pending', 'active', 'acknowledged', 'cleared', 'closed', 'discarded', 'retracted'] as const;
-export const alertEventTypes = ['pending', 'activated', 'cleared', 'discarded', 'retracted', 'acknowledged', 'closed', 'notified', 'notification_failed', 'escalated'] as const;
+export const alertEventTypes = [
+  'pending',
+  'activated',
+  'cleared',
+  'discarded',
+  'retracted',
+  'acknowledged',
+  'closed',
+  'notified',
+  'notification_failed',
+  'escalated',
+] as const;
 
 /** An alert as the API, MQTT and the board show it. */
 export const alertSchema = z.object({
@@ -114,7 +125,8 @@ export class AlertBook {
     if (!alert) throw new LifecycleError(`no alert ${id}`, 404);
     if (action === 'acknowledge') {
       if (alert.acknowledged) throw new LifecycleError(`alert ${id} was already acknowledged by ${alert.acknowledged.printedName}`, 409);
-      if (alert.state === 'closed' || alert.state === 'retracted' || alert.state === 'discarded') throw new LifecycleError(`alert ${id} is ${alert.state}`, 409);
+      if (alert.state === 'closed' || alert.state === 'retracted' || alert.state === 'discarded')
+        throw new LifecycleError(`alert ${id} is ${alert.state}`, 409);
     } else {
       if (alert.state === 'closed') throw new LifecycleError(`alert ${id} is already closed`, 409);
       const over = alert.state === 'cleared' || alert.state === 'retracted' || alert.state === 'discarded';

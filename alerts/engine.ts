@@ -75,7 +75,10 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     const placement = this.registry().device(deviceId);
     if (!placement) return undefined;
     const track: DeviceTrack = {
-      evaluator: new DeviceEvaluator(deviceId, placement.profile, placement.rules, placement.device.interval, placement.location.suppress, { windowMs: placement.alarms.foldWindow, chatterCount: placement.alarms.chatterCount }),
+      evaluator: new DeviceEvaluator(deviceId, placement.profile, placement.rules, placement.device.interval, placement.location.suppress, {
+        windowMs: placement.alarms.foldWindow,
+        chatterCount: placement.alarms.chatterCount,
+      }),
       placement: { siteId: placement.site.id, locationId: placement.location.id },
       intervalMs: placement.device.interval,
       readings: [],
@@ -93,7 +96,8 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     if (!track) return;
     // The validated readings are kept as they are (no copy: the history is the engine's biggest
     // heap user). One reading a message is the common case: no dedupe, no sort.
-    const incoming: EvalReading[] = batch.readings.length === 1 ? [batch.readings[0]!] : [...new Map(batch.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
+    const incoming: EvalReading[] =
+      batch.readings.length === 1 ? [batch.readings[0]!] : [...new Map(batch.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
     const newest = track.readings.at(-1)?.ts ?? -Infinity;
     const first = incoming[0]!;
     const coalesceMs = this.options.coalesceMs ?? 0;
@@ -151,7 +155,24 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       // The id is the device-time rule's for the same gap, whatever the processing-time delay.
       const occurredAt = newest.ts + gapMs;
       const id = episodeId(track.evaluator.deviceId, 'device_silent', occurredAt);
-      const change: AlertChange = { id, kind: 'device_silent', severity: rules.severity.silent, occurredAt, activatedAt: occurredAt, lastActivatedAt: occurredAt, threshold: gapMs, peak: now - track.lastReceivedAt, relapses: 0, chattering: false, deviceId: track.evaluator.deviceId, ...track.placement, state: 'active', detectedAt: now, late: false, durationMs: null };
+      const change: AlertChange = {
+        id,
+        kind: 'device_silent',
+        severity: rules.severity.silent,
+        occurredAt,
+        activatedAt: occurredAt,
+        lastActivatedAt: occurredAt,
+        threshold: gapMs,
+        peak: now - track.lastReceivedAt,
+        relapses: 0,
+        chattering: false,
+        deviceId: track.evaluator.deviceId,
+        ...track.placement,
+        state: 'active',
+        detectedAt: now,
+        late: false,
+        durationMs: null,
+      };
       track.liveSilent = change;
       track.reported.set(id, change);
       this.emit('change', change);
@@ -165,7 +186,14 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     track.liveSilent = undefined;
     if (track.reported.get(live.id)?.state !== 'active') return;
     const clearedAt = Math.max(firstNewTs, live.occurredAt);
-    const cleared: AlertChange = { ...live, state: 'cleared', clearedAt, detectedAt: this.now(), durationMs: clearedAt - live.occurredAt, peak: this.now() - live.detectedAt + live.threshold };
+    const cleared: AlertChange = {
+      ...live,
+      state: 'cleared',
+      clearedAt,
+      detectedAt: this.now(),
+      durationMs: clearedAt - live.occurredAt,
+      peak: this.now() - live.detectedAt + live.threshold,
+    };
     track.reported.set(live.id, cleared);
     this.emit('change', cleared);
   }
@@ -227,12 +255,27 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   private report(track: DeviceTrack, episodes: Episode[]): void {
     const now = this.now();
     for (const episode of episodes) {
-      const state = episode.discardedAt !== undefined ? 'discarded' : episode.clearedAt !== undefined ? 'cleared' : episode.activatedAt === undefined ? 'pending' : 'active';
+      const state =
+        episode.discardedAt !== undefined
+          ? 'discarded'
+          : episode.clearedAt !== undefined
+            ? 'cleared'
+            : episode.activatedAt === undefined
+              ? 'pending'
+              : 'active';
       const previous = track.reported.get(episode.id);
       // A replay re-finds what was already reported; only what is new goes out.
-      if (previous && previous.state === state && previous.clearedAt === episode.clearedAt && previous.activatedAt === episode.activatedAt && previous.relapses === episode.relapses) continue;
+      if (
+        previous &&
+        previous.state === state &&
+        previous.clearedAt === episode.clearedAt &&
+        previous.activatedAt === episode.activatedAt &&
+        previous.relapses === episode.relapses
+      )
+        continue;
       const lateAfter = Math.max(2 * track.intervalMs, 60_000);
-      const happenedAt = state === 'cleared' ? episode.clearedAt! : state === 'discarded' ? episode.discardedAt! : (episode.lastActivatedAt ?? episode.occurredAt);
+      const happenedAt =
+        state === 'cleared' ? episode.clearedAt! : state === 'discarded' ? episode.discardedAt! : (episode.lastActivatedAt ?? episode.occurredAt);
       const change: AlertChange = {
         ...episode,
         deviceId: track.evaluator.deviceId,

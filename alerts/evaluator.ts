@@ -112,19 +112,67 @@ export class DeviceEvaluator {
     const h = (r: EvalReading) => r.humidity;
     const delayMs = alerts.activationDelay;
     this.limits = [
-      { kind: 'temperature_high', severity: alerts.severity.excursion, threshold: temperature.max, direction: 1, hysteresis: alerts.clearHysteresis, delayMs, value: t },
-      { kind: 'temperature_low', severity: alerts.severity.excursion, threshold: temperature.min, direction: -1, hysteresis: alerts.clearHysteresis, delayMs, value: t },
+      {
+        kind: 'temperature_high',
+        severity: alerts.severity.excursion,
+        threshold: temperature.max,
+        direction: 1,
+        hysteresis: alerts.clearHysteresis,
+        delayMs,
+        value: t,
+      },
+      {
+        kind: 'temperature_low',
+        severity: alerts.severity.excursion,
+        threshold: temperature.min,
+        direction: -1,
+        hysteresis: alerts.clearHysteresis,
+        delayMs,
+        value: t,
+      },
     ];
     if (alerts.warningBand > 0) {
       this.limits.push(
-        { kind: 'temperature_warning_high', severity: alerts.severity.warning, threshold: temperature.max - alerts.warningBand, direction: 1, hysteresis: alerts.clearHysteresis, delayMs, value: t },
-        { kind: 'temperature_warning_low', severity: alerts.severity.warning, threshold: temperature.min + alerts.warningBand, direction: -1, hysteresis: alerts.clearHysteresis, delayMs, value: t },
+        {
+          kind: 'temperature_warning_high',
+          severity: alerts.severity.warning,
+          threshold: temperature.max - alerts.warningBand,
+          direction: 1,
+          hysteresis: alerts.clearHysteresis,
+          delayMs,
+          value: t,
+        },
+        {
+          kind: 'temperature_warning_low',
+          severity: alerts.severity.warning,
+          threshold: temperature.min + alerts.warningBand,
+          direction: -1,
+          hysteresis: alerts.clearHysteresis,
+          delayMs,
+          value: t,
+        },
       );
     }
     if (humidity) {
       this.limits.push(
-        { kind: 'humidity_high', severity: alerts.severity.humidity, threshold: humidity.max, direction: 1, hysteresis: alerts.humidityHysteresis, delayMs, value: h },
-        { kind: 'humidity_low', severity: alerts.severity.humidity, threshold: humidity.min, direction: -1, hysteresis: alerts.humidityHysteresis, delayMs, value: h },
+        {
+          kind: 'humidity_high',
+          severity: alerts.severity.humidity,
+          threshold: humidity.max,
+          direction: 1,
+          hysteresis: alerts.humidityHysteresis,
+          delayMs,
+          value: h,
+        },
+        {
+          kind: 'humidity_low',
+          severity: alerts.severity.humidity,
+          threshold: humidity.min,
+          direction: -1,
+          hysteresis: alerts.humidityHysteresis,
+          delayMs,
+          value: h,
+        },
       );
     }
   }
@@ -147,7 +195,16 @@ export class DeviceEvaluator {
     const breaking = v.breaking && !this.suppressed(kind, ts);
     if (!episode) {
       if (!breaking) return;
-      const opened: OpenEpisode = { id: episodeId(this.deviceId, kind, ts), kind, severity: v.severity, occurredAt: ts, threshold: v.threshold, peak: peakSeed, relapses: 0, chattering: false };
+      const opened: OpenEpisode = {
+        id: episodeId(this.deviceId, kind, ts),
+        kind,
+        severity: v.severity,
+        occurredAt: ts,
+        threshold: v.threshold,
+        peak: peakSeed,
+        relapses: 0,
+        chattering: false,
+      };
       this.state.open[kind] = opened;
       if (v.delayMs === 0) opened.activatedAt = opened.lastActivatedAt = ts;
       changed.push(this.report(opened));
@@ -192,7 +249,20 @@ export class DeviceEvaluator {
     const value = rule.value(r);
     if (value === undefined) return;
     const worse = (current: number) => ((value - current) * rule.direction > 0 ? value : current);
-    this.step(rule.kind, r.ts, { breaking: (value - rule.threshold) * rule.direction > 0, clearing: (rule.threshold - value) * rule.direction >= rule.hysteresis, delayMs: rule.delayMs, peak: worse, severity: rule.severity, threshold: rule.threshold }, value, changed);
+    this.step(
+      rule.kind,
+      r.ts,
+      {
+        breaking: (value - rule.threshold) * rule.direction > 0,
+        clearing: (rule.threshold - value) * rule.direction >= rule.hysteresis,
+        delayMs: rule.delayMs,
+        peak: worse,
+        severity: rule.severity,
+        threshold: rule.threshold,
+      },
+      value,
+      changed,
+    );
   }
 
   /**
@@ -212,7 +282,20 @@ export class DeviceEvaluator {
     while (this.state.outOfRange.length && this.state.outOfRange[0]!.ts < windowStart) this.state.outOfRange.shift();
     const total = this.state.outOfRange.reduce((sum, c) => sum + c.ms, 0);
     const spent = total > alerts.cumulative.budget;
-    this.step('cumulative_time_out_of_range', r.ts, { breaking: spent && out(r), clearing: !out(r), delayMs: 0, peak: (p) => Math.max(p, total), severity: alerts.severity.cumulative, threshold: alerts.cumulative.budget }, total, changed);
+    this.step(
+      'cumulative_time_out_of_range',
+      r.ts,
+      {
+        breaking: spent && out(r),
+        clearing: !out(r),
+        delayMs: 0,
+        peak: (p) => Math.max(p, total),
+        severity: alerts.severity.cumulative,
+        threshold: alerts.cumulative.budget,
+      },
+      total,
+      changed,
+    );
   }
 
   /** Least-squares slope of the temperature over the rate window, °C per hour. */
@@ -242,7 +325,20 @@ export class DeviceEvaluator {
       sxx += dx * dx;
     }
     const perHour = sxx === 0 ? 0 : Math.abs((sxy / sxx) * 3_600_000);
-    this.step('rate_of_change', r.ts, { breaking: perHour > max, clearing: perHour <= 0.8 * max, delayMs: this.rules.rateDelay, peak: (p) => Math.max(p, perHour), severity: this.rules.severity.rate, threshold: max }, perHour, changed);
+    this.step(
+      'rate_of_change',
+      r.ts,
+      {
+        breaking: perHour > max,
+        clearing: perHour <= 0.8 * max,
+        delayMs: this.rules.rateDelay,
+        peak: (p) => Math.max(p, perHour),
+        severity: this.rules.severity.rate,
+        threshold: max,
+      },
+      perHour,
+      changed,
+    );
   }
 
   private door(r: EvalReading, changed: Episode[]): void {
@@ -251,14 +347,40 @@ export class DeviceEvaluator {
     if (!r.door) this.state.doorOpenSince = undefined;
     else this.state.doorOpenSince ??= r.ts;
     const openFor = r.door ? r.ts - this.state.doorOpenSince! : 0;
-    this.step('door_open', r.ts, { breaking: r.door, clearing: !r.door, delayMs: alerts.doorOpenMax, peak: (p) => Math.max(p, openFor), severity: alerts.severity.door, threshold: alerts.doorOpenMax }, openFor, changed);
+    this.step(
+      'door_open',
+      r.ts,
+      {
+        breaking: r.door,
+        clearing: !r.door,
+        delayMs: alerts.doorOpenMax,
+        peak: (p) => Math.max(p, openFor),
+        severity: alerts.severity.door,
+        threshold: alerts.doorOpenMax,
+      },
+      openFor,
+      changed,
+    );
   }
 
   private battery(r: EvalReading, changed: Episode[]): void {
     if (r.battery === undefined) return;
     const alerts = this.rules;
     const level = r.battery;
-    this.step('battery_low', r.ts, { breaking: level < alerts.lowBattery, clearing: level >= alerts.lowBattery + 5, delayMs: 0, peak: (p) => Math.min(p, level), severity: alerts.severity.battery, threshold: alerts.lowBattery }, level, changed);
+    this.step(
+      'battery_low',
+      r.ts,
+      {
+        breaking: level < alerts.lowBattery,
+        clearing: level >= alerts.lowBattery + 5,
+        delayMs: 0,
+        peak: (p) => Math.min(p, level),
+        severity: alerts.severity.battery,
+        threshold: alerts.lowBattery,
+      },
+      level,
+      changed,
+    );
   }
 
   /** A gap in device time longer than the silence timeout: a communication/power alarm over the gap. */
@@ -267,7 +389,19 @@ export class DeviceEvaluator {
     const timeout = this.rules.silentAfterIntervals * this.intervalMs;
     if (!last || r.ts - last.ts <= timeout) return;
     const occurredAt = last.ts + timeout;
-    changed.push({ id: episodeId(this.deviceId, 'device_silent', occurredAt), kind: 'device_silent', severity: this.rules.severity.silent, occurredAt, activatedAt: occurredAt, lastActivatedAt: occurredAt, clearedAt: r.ts, threshold: timeout, peak: r.ts - last.ts, relapses: 0, chattering: false });
+    changed.push({
+      id: episodeId(this.deviceId, 'device_silent', occurredAt),
+      kind: 'device_silent',
+      severity: this.rules.severity.silent,
+      occurredAt,
+      activatedAt: occurredAt,
+      lastActivatedAt: occurredAt,
+      clearedAt: r.ts,
+      threshold: timeout,
+      peak: r.ts - last.ts,
+      relapses: 0,
+      chattering: false,
+    });
   }
 
   /** Feeds the next reading in device-time order; returns the episodes it changed. */

@@ -7,7 +7,8 @@ import { incidentEventSchema, type IncidentEvent } from './incident.js';
 
 /** What a signature or a notification attempt adds to an alert or incident event; stored only when present. */
 const OPTIONAL_FIELDS = ['printedName', 'meaning', 'comment', 'channel', 'recipient', 'outcome'] as const;
-const optionalFields = (event: Partial<Record<(typeof OPTIONAL_FIELDS)[number], string>>) => Object.fromEntries(OPTIONAL_FIELDS.map((key) => [key, event[key]]));
+const optionalFields = (event: Partial<Record<(typeof OPTIONAL_FIELDS)[number], string>>) =>
+  Object.fromEntries(OPTIONAL_FIELDS.map((key) => [key, event[key]]));
 
 /**
  * One alert event as a fact, for the spool (so an InfluxDB outage loses none). Tags make events
@@ -19,7 +20,17 @@ export function alertEventFact(event: AlertEvent): Fact {
   return {
     measurement: ALERT_EVENTS_MEASUREMENT,
     tags: { alertId: event.alertId, deviceId: a.deviceId, event: event.event, kind: a.kind, locationId: a.locationId, siteId: a.siteId },
-    fields: { state: a.state, severity: a.severity, actor: event.actor, occurredAt: int(a.occurredAt), late: a.late, peak: a.peak, threshold: a.threshold, alert: JSON.stringify(a), ...optionalFields(event) },
+    fields: {
+      state: a.state,
+      severity: a.severity,
+      actor: event.actor,
+      occurredAt: int(a.occurredAt),
+      late: a.late,
+      peak: a.peak,
+      threshold: a.threshold,
+      alert: JSON.stringify(a),
+      ...optionalFields(event),
+    },
     at: event.at,
   };
 }
@@ -30,17 +41,37 @@ export function incidentEventFact(event: IncidentEvent): Fact {
   return {
     measurement: INCIDENT_EVENTS_MEASUREMENT,
     tags: { event: event.event, incidentId: event.incidentId, locationId: i.locationId, siteId: i.siteId },
-    fields: { state: i.state, severity: i.severity, headline: i.headline, actor: event.actor, occurredAt: int(i.occurredAt), incident: JSON.stringify(i), ...optionalFields(event) },
+    fields: {
+      state: i.state,
+      severity: i.severity,
+      headline: i.headline,
+      actor: event.actor,
+      occurredAt: int(i.occurredAt),
+      incident: JSON.stringify(i),
+      ...optionalFields(event),
+    },
     at: event.at,
   };
 }
 
 /** Alert events from InfluxDB in time order (for a restart, or an alert's history). */
 export function loadAlertEvents(influx: InfluxClient, filter: { sinceMs?: number; alertId?: string } = {}): Promise<AlertEvent[]> {
-  return replayFacts(influx, alertEventSchema, { measurement: ALERT_EVENTS_MEASUREMENT, columns: ['alertId', 'event', 'actor', 'alert', ...OPTIONAL_FIELDS], json: ['alert'], sinceMs: filter.sinceMs, tags: { alertId: filter.alertId } });
+  return replayFacts(influx, alertEventSchema, {
+    measurement: ALERT_EVENTS_MEASUREMENT,
+    columns: ['alertId', 'event', 'actor', 'alert', ...OPTIONAL_FIELDS],
+    json: ['alert'],
+    sinceMs: filter.sinceMs,
+    tags: { alertId: filter.alertId },
+  });
 }
 
 /** Incident events from InfluxDB in time order (a restart, an incident's history, the KPIs). */
 export function loadIncidentEvents(influx: InfluxClient, filter: { sinceMs?: number; incidentId?: string } = {}): Promise<IncidentEvent[]> {
-  return replayFacts(influx, incidentEventSchema, { measurement: INCIDENT_EVENTS_MEASUREMENT, columns: ['incidentId', 'event', 'actor', 'incident', ...OPTIONAL_FIELDS], json: ['incident'], sinceMs: filter.sinceMs, tags: { incidentId: filter.incidentId } });
+  return replayFacts(influx, incidentEventSchema, {
+    measurement: INCIDENT_EVENTS_MEASUREMENT,
+    columns: ['incidentId', 'event', 'actor', 'incident', ...OPTIONAL_FIELDS],
+    json: ['incident'],
+    sinceMs: filter.sinceMs,
+    tags: { incidentId: filter.incidentId },
+  });
 }

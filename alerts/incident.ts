@@ -51,7 +51,20 @@ export const incidentSchema = z.object({
 });
 export type Incident = z.infer<typeof incidentSchema>;
 
-export const incidentEventTypes = ['raised', 'updated', 'acknowledged', 'cleared', 'reopened', 'closed', 'shelved', 'unshelved', 'notified', 'notification_failed', 'escalated', 'digested'] as const;
+export const incidentEventTypes = [
+  'raised',
+  'updated',
+  'acknowledged',
+  'cleared',
+  'reopened',
+  'closed',
+  'shelved',
+  'unshelved',
+  'notified',
+  'notification_failed',
+  'escalated',
+  'digested',
+] as const;
 
 /** One transition or notification of an incident, as stored in InfluxDB (`incident_events`). */
 export const incidentEventSchema = z.object({

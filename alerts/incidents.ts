@@ -23,7 +23,8 @@ const HEADLINE_ORDER: AlertKind[] = [
 
 const over = (a: Alert) => a.state === 'cleared' || a.state === 'closed' || a.state === 'retracted' || a.state === 'discarded';
 
-export const incidentId = (locationId: string, firstAlertId: string) => `in_${createHash('sha256').update(`${locationId}|${firstAlertId}`).digest('hex').slice(0, 20)}`;
+export const incidentId = (locationId: string, firstAlertId: string) =>
+  `in_${createHash('sha256').update(`${locationId}|${firstAlertId}`).digest('hex').slice(0, 20)}`;
 
 /**
  * Incidents: one condition at one place, however many sensors see it and whichever rules they
@@ -61,7 +62,12 @@ export class IncidentBook {
   /** The incident an alert that just became active belongs to, updated; `created` when new. */
   join(alert: Alert, policy: AlarmPolicy, now: number): { incident: Incident; created: boolean } {
     const open = this.list()
-      .filter((i) => i.locationId === alert.locationId && i.state !== 'closed' && (i.clearedAt === null || alert.occurredAt - i.clearedAt <= policy.incidentMerge || i.alertIds.includes(alert.id)))
+      .filter(
+        (i) =>
+          i.locationId === alert.locationId &&
+          i.state !== 'closed' &&
+          (i.clearedAt === null || alert.occurredAt - i.clearedAt <= policy.incidentMerge || i.alertIds.includes(alert.id)),
+      )
       .sort((a, b) => b.occurredAt - a.occurredAt)[0];
     if (!open) {
       const incident: Incident = {
@@ -124,12 +130,18 @@ export class IncidentBook {
   static check(incident: Incident | undefined, action: 'acknowledge' | 'close' | 'shelve' | 'unshelve', id: string): Incident {
     if (!incident) throw new LifecycleError(`no incident ${id}`, 404);
     if (incident.state === 'closed') throw new LifecycleError(`incident ${id} is closed`, 409);
-    if (action === 'acknowledge' && incident.acknowledged) throw new LifecycleError(`incident ${id} was already acknowledged by ${incident.acknowledged.printedName}`, 409);
+    if (action === 'acknowledge' && incident.acknowledged)
+      throw new LifecycleError(`incident ${id} was already acknowledged by ${incident.acknowledged.printedName}`, 409);
     if (action === 'close') {
-      if (incident.state !== 'cleared') throw new LifecycleError(`incident ${id} is ${incident.state}: it can be closed once every alarm in it has cleared`, 409);
+      if (incident.state !== 'cleared')
+        throw new LifecycleError(`incident ${id} is ${incident.state}: it can be closed once every alarm in it has cleared`, 409);
       if (!incident.acknowledged) throw new LifecycleError(`incident ${id} must be acknowledged before it is closed`, 409);
     }
-    if (action === 'shelve' && incident.shelved) throw new LifecycleError(`incident ${id} is already shelved until ${new Date(incident.shelved.until).toISOString()} by ${incident.shelved.printedName}`, 409);
+    if (action === 'shelve' && incident.shelved)
+      throw new LifecycleError(
+        `incident ${id} is already shelved until ${new Date(incident.shelved.until).toISOString()} by ${incident.shelved.printedName}`,
+        409,
+      );
     if (action === 'unshelve' && !incident.shelved) throw new LifecycleError(`incident ${id} is not shelved`, 409);
     return incident;
   }

@@ -7,7 +7,9 @@ import { loadAlertEvents, loadIncidentEvents } from './event-store.js';
 import { shelfSchema, type Incident, type IncidentEvent } from './incident.js';
 
 /** What the report reads of an incident event: who shelved what, when (any stored incident event is one). */
-export type ShelfEvent = Pick<IncidentEvent, 'incidentId' | 'event' | 'at'> & { incident: Pick<Incident, 'id' | 'siteId' | 'locationId' | 'state' | 'shelved'> };
+export type ShelfEvent = Pick<IncidentEvent, 'incidentId' | 'event' | 'at'> & {
+  incident: Pick<Incident, 'id' | 'siteId' | 'locationId' | 'state' | 'shelved'>;
+};
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -84,7 +86,15 @@ export const alarmPerformanceSchema = z.object({
     pairs: z.array(z.object({ ...placeKind, deviceId: z.string(), activations: z.number().int(), windowStart: z.number() })),
   }),
   stale: z.array(
-    z.object({ alertId: z.string(), ...placeKind, deviceId: z.string(), severity: z.enum(severities), state: z.string(), activeSince: z.number(), activeForMs: z.number() }),
+    z.object({
+      alertId: z.string(),
+      ...placeKind,
+      deviceId: z.string(),
+      severity: z.enum(severities),
+      state: z.string(),
+      activeSince: z.number(),
+      activeForMs: z.number(),
+    }),
   ),
   shelved: z.object({
     /** Incidents shelved at least once in the period. */
@@ -166,7 +176,12 @@ function rate(times: readonly number[], from: number, to: number): z.infer<typeo
   const perTenMinutes = sorted.length / (periodMs / TEN_MINUTES);
   const perDay = sorted.length / (periodMs / DAY);
   const t = ISA_18_2_TARGETS;
-  const assessment = perTenMinutes <= t.perTenMinutesAcceptable && perDay <= t.perDayAcceptable ? 'acceptable' : perTenMinutes <= t.perTenMinutesManageable && perDay <= t.perDayManageable ? 'manageable' : 'over_demanding';
+  const assessment =
+    perTenMinutes <= t.perTenMinutesAcceptable && perDay <= t.perDayAcceptable
+      ? 'acceptable'
+      : perTenMinutes <= t.perTenMinutesManageable && perDay <= t.perDayManageable
+        ? 'manageable'
+        : 'over_demanding';
   return {
     alarms: sorted.length,
     perDay: { average: round(perDay), peak: peakWindow(sorted, DAY).count },
@@ -189,7 +204,10 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
   const periodMs = to - from;
   const endOfPeriod = Math.min(to, now);
 
-  const events = input.alertEvents.filter((e) => inScope(e.alert.siteId)).slice().sort((a, b) => a.at - b.at);
+  const events = input.alertEvents
+    .filter((e) => inScope(e.alert.siteId))
+    .slice()
+    .sort((a, b) => a.at - b.at);
   const firstActivation = new Map<string, AlertEvent>();
   const activations: AlertEvent[] = [];
   const latest = new Map<string, AlertEvent>();
@@ -210,10 +228,20 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
 
   // Sites without alarms are listed too when the caller knows them: zero is a result worth seeing.
   const siteIds = [...new Set([...alarms.map((e) => e.alert.siteId), ...(input.knownSites ?? []), ...(siteId ? [siteId] : [])])].filter(inScope).sort();
-  const sites = siteIds.map((id) => ({ siteId: id, ...rate(alarms.filter((e) => e.alert.siteId === id).map((e) => e.at), from, to) }));
+  const sites = siteIds.map((id) => ({
+    siteId: id,
+    ...rate(
+      alarms.filter((e) => e.alert.siteId === id).map((e) => e.at),
+      from,
+      to,
+    ),
+  }));
   const floods = siteIds.flatMap((id) =>
     floodsOf(
-      alarms.filter((e) => e.alert.siteId === id).map((e) => e.at).sort((a, b) => a - b),
+      alarms
+        .filter((e) => e.alert.siteId === id)
+        .map((e) => e.at)
+        .sort((a, b) => a - b),
       to,
     ).map((f) => ({ siteId: id, ...f })),
   );
@@ -235,7 +263,15 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
   const chatteringAlerts = [...touched]
     .map((id) => beforeTo.get(id)!.alert)
     .filter((a) => a.chattering || a.relapses >= ISA_18_2_TARGETS.chatterRelapses)
-    .map((a) => ({ alertId: a.id, siteId: a.siteId, locationId: a.locationId, kind: a.kind, deviceId: a.deviceId, relapses: a.relapses, flagged: a.chattering }))
+    .map((a) => ({
+      alertId: a.id,
+      siteId: a.siteId,
+      locationId: a.locationId,
+      kind: a.kind,
+      deviceId: a.deviceId,
+      relapses: a.relapses,
+      flagged: a.chattering,
+    }))
     .sort((a, b) => b.relapses - a.relapses || a.alertId.localeCompare(b.alertId));
   const byPair = new Map<string, AlertEvent[]>();
   for (const event of activations) {
@@ -243,26 +279,67 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
     byPair.set(key, [...(byPair.get(key) ?? []), event]);
   }
   const pairs = [...byPair.values()]
-    .map((list) => ({ sample: list[0]!.alert, peak: peakWindow(list.map((e) => e.at), ISA_18_2_TARGETS.chatterWindowMs) }))
+    .map((list) => ({
+      sample: list[0]!.alert,
+      peak: peakWindow(
+        list.map((e) => e.at),
+        ISA_18_2_TARGETS.chatterWindowMs,
+      ),
+    }))
     .filter(({ peak }) => peak.count >= ISA_18_2_TARGETS.chatterActivations)
-    .map(({ sample: a, peak }) => ({ siteId: a.siteId, locationId: a.locationId, kind: a.kind, deviceId: a.deviceId, activations: peak.count, windowStart: peak.start }))
+    .map(({ sample: a, peak }) => ({
+      siteId: a.siteId,
+      locationId: a.locationId,
+      kind: a.kind,
+      deviceId: a.deviceId,
+      activations: peak.count,
+      windowStart: peak.start,
+    }))
     .sort((a, b) => b.activations - a.activations || a.deviceId.localeCompare(b.deviceId) || a.kind.localeCompare(b.kind));
 
   // Condition still present: active or acknowledged (acknowledging does not clear it).
   const stale = [...atEnd.values()]
     .map((e) => e.alert)
-    .filter((a) => (a.state === 'active' || a.state === 'acknowledged') && a.clearedAt === null && a.activatedAt !== null && endOfPeriod - a.activatedAt > ISA_18_2_TARGETS.staleAfterMs)
-    .map((a) => ({ alertId: a.id, siteId: a.siteId, locationId: a.locationId, kind: a.kind, deviceId: a.deviceId, severity: a.severity, state: a.state, activeSince: a.activatedAt!, activeForMs: endOfPeriod - a.activatedAt! }))
+    .filter(
+      (a) =>
+        (a.state === 'active' || a.state === 'acknowledged') &&
+        a.clearedAt === null &&
+        a.activatedAt !== null &&
+        endOfPeriod - a.activatedAt > ISA_18_2_TARGETS.staleAfterMs,
+    )
+    .map((a) => ({
+      alertId: a.id,
+      siteId: a.siteId,
+      locationId: a.locationId,
+      kind: a.kind,
+      deviceId: a.deviceId,
+      severity: a.severity,
+      state: a.state,
+      activeSince: a.activatedAt!,
+      activeForMs: endOfPeriod - a.activatedAt!,
+    }))
     .sort((a, b) => b.activeForMs - a.activeForMs);
 
-  const incidentEvents = (input.incidentEvents ?? []).filter((e) => inScope(e.incident.siteId)).slice().sort((a, b) => a.at - b.at);
+  const incidentEvents = (input.incidentEvents ?? [])
+    .filter((e) => inScope(e.incident.siteId))
+    .slice()
+    .sort((a, b) => a.at - b.at);
   const shelvedInPeriod = new Set(incidentEvents.filter((e) => e.event === 'shelved' && e.at >= from && e.at < to).map((e) => e.incidentId));
   const latestIncident = new Map<string, ShelfEvent>();
   for (const event of incidentEvents) if (event.at <= now) latestIncident.set(event.incidentId, event);
   const shelvedNow = [...latestIncident.values()]
     .map((e) => e.incident)
     .filter((i) => i.shelved !== null && i.shelved.until > now && i.state !== 'closed')
-    .map((i) => ({ incidentId: i.id, siteId: i.siteId, locationId: i.locationId, by: i.shelved!.by, printedName: i.shelved!.printedName, at: i.shelved!.at, until: i.shelved!.until, reason: i.shelved!.reason }))
+    .map((i) => ({
+      incidentId: i.id,
+      siteId: i.siteId,
+      locationId: i.locationId,
+      by: i.shelved!.by,
+      printedName: i.shelved!.printedName,
+      at: i.shelved!.at,
+      until: i.shelved!.until,
+      reason: i.shelved!.reason,
+    }))
     .sort((a, b) => a.until - b.until);
 
   // The acknowledgement may come after the period: it still answers that alarm.
@@ -287,7 +364,11 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
     generatedAt: now,
     siteId: siteId ?? null,
     targets: ISA_18_2_TARGETS,
-    total: rate(alarms.map((e) => e.at), from, to),
+    total: rate(
+      alarms.map((e) => e.at),
+      from,
+      to,
+    ),
     sites,
     floods,
     topAlarms,
@@ -325,8 +406,19 @@ export async function loadAlarmPerformance(influx: InfluxClient, options: Perfor
   const now = options.now ?? Date.now();
   const sinceMs = options.from - PERFORMANCE_LOOKBACK_MS;
   const [alertEvents, incidentEvents] = await Promise.all([loadAlertEvents(influx, { sinceMs }), loadIncidentEvents(influx, { sinceMs })]);
-  const report = computeAlarmPerformance({ alertEvents, incidentEvents, from: options.from, to: options.to, now, ...(options.siteId ? { siteId: options.siteId } : {}), ...(options.knownSites ? { knownSites: options.knownSites } : {}) });
-  options.log?.debug({ from: options.from, to: options.to, site: options.siteId ?? null, events: alertEvents.length, alarms: report.total.alarms }, 'alarm performance computed');
+  const report = computeAlarmPerformance({
+    alertEvents,
+    incidentEvents,
+    from: options.from,
+    to: options.to,
+    now,
+    ...(options.siteId ? { siteId: options.siteId } : {}),
+    ...(options.knownSites ? { knownSites: options.knownSites } : {}),
+  });
+  options.log?.debug(
+    { from: options.from, to: options.to, site: options.siteId ?? null, events: alertEvents.length, alarms: report.total.alarms },
+    'alarm performance computed',
+  );
   return report;
 }
 

@@ -47,7 +47,8 @@ function block(text: AlarmText, lang: Lang, link: string, reason?: string): stri
 }
 
 // The legacy per-alert message, kept until alerts/service.ts notifies per incident.
-const legacySubject = (alert: Alert) => `[${alert.severity.toUpperCase()}] ${alert.kind.replace(/_/g, ' ')} at ${alert.locationId} (${alert.deviceId}) — ${alert.state}`;
+const legacySubject = (alert: Alert) =>
+  `[${alert.severity.toUpperCase()}] ${alert.kind.replace(/_/g, ' ')} at ${alert.locationId} (${alert.deviceId}) — ${alert.state}`;
 
 function legacyBody(alert: Alert): string {
   return [
@@ -77,7 +78,14 @@ export class Notifier {
     private readonly publicUrl?: string | (() => string),
   ) {
     const smtp = config.smtp;
-    this.mail = smtp ? nodemailer.createTransport({ host: smtp.host, port: smtp.port, secure: smtp.secure, ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}) }) : undefined;
+    this.mail = smtp
+      ? nodemailer.createTransport({
+          host: smtp.host,
+          port: smtp.port,
+          secure: smtp.secure,
+          ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
+        })
+      : undefined;
   }
 
   /** Where the board shows the incident. */
@@ -105,8 +113,18 @@ export class Notifier {
     const attempts: Array<Promise<Attempt>> = [];
     for (const recipient of recipients) {
       if (recipient.email) attempts.push(this.email(recipient.name, recipient.email, mailSubject, body, { incident: incident.id }));
-      if (recipient.webhook) attempts.push(this.webhook(recipient.name, recipient.webhook, { reason, recipient: recipient.name, incident, text }, { incident: incident.id }));
-      if (recipient.phone) attempts.push(this.sms(recipient.name, recipient.phone, reason === 'reminder' ? { en: `Reminder: ${text.en.title}`, 'zh-CN': `提醒：${text['zh-CN'].title}` } : { en: text.en.title, 'zh-CN': text['zh-CN'].title }));
+      if (recipient.webhook)
+        attempts.push(this.webhook(recipient.name, recipient.webhook, { reason, recipient: recipient.name, incident, text }, { incident: incident.id }));
+      if (recipient.phone)
+        attempts.push(
+          this.sms(
+            recipient.name,
+            recipient.phone,
+            reason === 'reminder'
+              ? { en: `Reminder: ${text.en.title}`, 'zh-CN': `提醒：${text['zh-CN'].title}` }
+              : { en: text.en.title, 'zh-CN': text['zh-CN'].title },
+          ),
+        );
     }
     return Promise.all(attempts);
   }
@@ -116,7 +134,10 @@ export class Notifier {
     const attempts: Array<Promise<Attempt>> = [];
     for (const recipient of recipients) {
       if (recipient.email) attempts.push(this.email(recipient.name, recipient.email, legacySubject(alert), legacyBody(alert), { alert: alert.id }));
-      if (recipient.webhook) attempts.push(this.webhook(recipient.name, recipient.webhook, { reason, recipient: recipient.name, alert, text: legacySubject(alert) }, { alert: alert.id }));
+      if (recipient.webhook)
+        attempts.push(
+          this.webhook(recipient.name, recipient.webhook, { reason, recipient: recipient.name, alert, text: legacySubject(alert) }, { alert: alert.id }),
+        );
     }
     return Promise.all(attempts);
   }
@@ -144,7 +165,13 @@ export class Notifier {
           const t = text[lang];
           const sep = lang === 'en' ? ': ' : '：';
           const labels = fieldLabels[lang];
-          return [`${i + 1}. ${t.title}`, `   ${labels.since}${sep}${t.since}`, `   ${labels.what}${sep}${t.what}`, `   ${labels.action}${sep}${t.action}`, `   ${this.link(incident.id)}`].join('\n');
+          return [
+            `${i + 1}. ${t.title}`,
+            `   ${labels.since}${sep}${t.since}`,
+            `   ${labels.what}${sep}${t.what}`,
+            `   ${labels.action}${sep}${t.action}`,
+            `   ${this.link(incident.id)}`,
+          ].join('\n');
         })
         .join('\n\n');
     const n = entries.length;
@@ -164,7 +191,10 @@ export class Notifier {
     const attempts: Array<Promise<Attempt>> = [];
     for (const recipient of recipients) {
       if (recipient.email) attempts.push(this.email(recipient.name, recipient.email, subject, body, { digest: siteName }));
-      if (recipient.webhook) attempts.push(this.webhook(recipient.name, recipient.webhook, { reason: 'digest', recipient: recipient.name, site: siteName, entries }, { digest: siteName }));
+      if (recipient.webhook)
+        attempts.push(
+          this.webhook(recipient.name, recipient.webhook, { reason: 'digest', recipient: recipient.name, site: siteName, entries }, { digest: siteName }),
+        );
     }
     return Promise.all(attempts);
   }
@@ -191,7 +221,8 @@ export class Notifier {
       try {
         const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(5000) });
         await response.arrayBuffer();
-        if (response.ok) return { channel: 'webhook', recipient, ok: true, outcome: `delivered: HTTP ${response.status}${attempt ? ` after ${attempt} retries` : ''}` };
+        if (response.ok)
+          return { channel: 'webhook', recipient, ok: true, outcome: `delivered: HTTP ${response.status}${attempt ? ` after ${attempt} retries` : ''}` };
         last = `HTTP ${response.status}`;
       } catch (err) {
         last = redactUrls((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);

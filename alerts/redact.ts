@@ -38,11 +38,16 @@ export function redactRecipient(text: string | undefined): string | undefined {
   const urls: string[] = [];
   // URLs first (their digits are no phone number), parked so the phone pattern cannot touch them.
   const parked = text.replace(URL_PATTERN, (url) => `\u0000${urls.push(redactUrl(url)) - 1}\u0000`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL marks the placeholders this function itself put in
   return parked.replace(PHONE_PATTERN, (phone) => redactPhone(phone)).replace(/\u0000(\d+)\u0000/g, (_m, i: string) => urls[Number(i)]!);
 }
 
 /** An event as read by people: its recipient and outcome redacted (events recorded before the fix still hold them in full). */
 export function redactEvent<E extends { recipient?: string | undefined; outcome?: string | undefined }>(event: E): E {
   if (event.recipient === undefined && event.outcome === undefined) return event;
-  return { ...event, ...(event.recipient !== undefined ? { recipient: redactRecipient(event.recipient) } : {}), ...(event.outcome !== undefined ? { outcome: redactUrls(event.outcome) } : {}) };
+  return {
+    ...event,
+    ...(event.recipient !== undefined ? { recipient: redactRecipient(event.recipient) } : {}),
+    ...(event.outcome !== undefined ? { outcome: redactUrls(event.outcome) } : {}),
+  };
 }

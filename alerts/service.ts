@@ -26,8 +26,12 @@ import { parseDuration } from '../core/duration.js';
 /** An incident as people see it: with the names of its place and site and its text in both languages. */
 export type IncidentView = Incident & { siteName: string; locationName: string; text: Record<Lang, AlarmText> };
 
-
-const SIGNING_ROLES: Record<'acknowledge' | 'close' | 'shelve' | 'unshelve', readonly ApiRole[]> = { acknowledge: ['operator', 'qa', 'admin'], close: ['qa', 'admin'], shelve: ['operator', 'qa', 'admin'], unshelve: ['operator', 'qa', 'admin'] };
+const SIGNING_ROLES: Record<'acknowledge' | 'close' | 'shelve' | 'unshelve', readonly ApiRole[]> = {
+  acknowledge: ['operator', 'qa', 'admin'],
+  close: ['qa', 'admin'],
+  shelve: ['operator', 'qa', 'admin'],
+  unshelve: ['operator', 'qa', 'admin'],
+};
 
 export class ShelveError extends Error {
   readonly status = 400;
@@ -78,7 +82,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
       const incidentEvents = await loadIncidentEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
       for (const event of incidentEvents) this.incidents.set(event.incident);
       const open = this.book.list().filter((a) => a.state !== 'closed').length;
-      if (events.length) this.deps.log.info({ events: events.length, open, incidents: this.incidents.list().filter((i) => i.state !== 'closed').length }, 'alerts rebuilt from InfluxDB');
+      if (events.length)
+        this.deps.log.info(
+          { events: events.length, open, incidents: this.incidents.list().filter((i) => i.state !== 'closed').length },
+          'alerts rebuilt from InfluxDB',
+        );
     } catch (err) {
       this.deps.log.error({ err: (err as Error).message }, 'could not rebuild alerts from InfluxDB; starting with none known');
     }
@@ -110,12 +118,20 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
    */
   private async warmUp(hours = 48): Promise<void> {
     try {
-      const series = await this.deps.influx.query(`SELECT "temperature", "humidity", "battery", "door" FROM "${READINGS_MEASUREMENT}" WHERE time >= now() - ${hours}h GROUP BY "deviceId"`);
+      const series = await this.deps.influx.query(
+        `SELECT "temperature", "humidity", "battery", "door" FROM "${READINGS_MEASUREMENT}" WHERE time >= now() - ${hours}h GROUP BY "deviceId"`,
+      );
       let readings = 0;
       for (const s of series) {
         const deviceId = s.tags?.deviceId;
         if (!deviceId) continue;
-        const batch = s.values.map(([ts, temperature, humidity, battery, door]) => ({ ts: ts as number, temperature: temperature as number, ...(humidity !== null ? { humidity: humidity as number } : {}), ...(battery !== null ? { battery: battery as number } : {}), ...(door !== null ? { door: door as boolean } : {}) }));
+        const batch = s.values.map(([ts, temperature, humidity, battery, door]) => ({
+          ts: ts as number,
+          temperature: temperature as number,
+          ...(humidity !== null ? { humidity: humidity as number } : {}),
+          ...(battery !== null ? { battery: battery as number } : {}),
+          ...(door !== null ? { door: door as boolean } : {}),
+        }));
         readings += batch.length;
         if (batch.length) this.engine.ingest({ deviceId, siteId: '', locationId: '', receivedAt: Date.now(), readings: batch });
       }
@@ -130,14 +146,18 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     // Spooled and published at once: waiting for the fsync would add its latency to every alarm.
     // Alert ids are deterministic, so a crash in between can only make the warm-up raise the same
     // alert again after the restart, never a different one.
-    this.facts.append(alertEventFact(event)).catch((err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be spooled'));
+    this.facts
+      .append(alertEventFact(event))
+      .catch((err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be spooled'));
     this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ type: 'alert', event: event.event, ...event.alert }));
     this.emit('event', event);
   }
 
   private recordIncident(event: IncidentEvent): void {
     this.incidents.set(event.incident);
-    this.facts.append(incidentEventFact(event)).catch((err: Error) => this.deps.log.error({ err: err.message, incident: event.incidentId, event: event.event }, 'incident event could not be spooled'));
+    this.facts
+      .append(incidentEventFact(event))
+      .catch((err: Error) => this.deps.log.error({ err: err.message, incident: event.incidentId, event: event.event }, 'incident event could not be spooled'));
     const view = this.view(event.incident);
     this.deps.publish?.(alertTopic(event.incident), JSON.stringify({ type: 'incident', event: event.event, ...view }));
     this.emit('incident', view, event);
@@ -147,7 +167,12 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   view(incident: Incident): IncidentView {
     const placed = this.deps.registry().location(incident.locationId);
     const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
-    return { ...incident, siteName: placed?.site.name ?? incident.siteId, locationName: placed?.location.name ?? incident.locationId, text: describeIncidentBoth(incident, members, this.context(incident)) };
+    return {
+      ...incident,
+      siteName: placed?.site.name ?? incident.siteId,
+      locationName: placed?.location.name ?? incident.locationId,
+      text: describeIncidentBoth(incident, members, this.context(incident)),
+    };
   }
 
   private context(incident: Incident): AlarmContext {
@@ -155,7 +180,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const registry = this.deps.registry();
     const placed = registry.location(incident.locationId);
     const profile = config.profiles.find((p) => p.id === placed?.location.profile);
-    const deviceNames = Object.fromEntries(config.devices.filter((d) => d.location === incident.locationId || incident.deviceIds.includes(d.id)).map((d) => [d.id, d.name && d.name !== 'simulated' ? d.name : d.id]));
+    const deviceNames = Object.fromEntries(
+      config.devices
+        .filter((d) => d.location === incident.locationId || incident.deviceIds.includes(d.id))
+        .map((d) => [d.id, d.name && d.name !== 'simulated' ? d.name : d.id]),
+    );
     const now = Date.now();
     const since = now - 3_600_000;
     const trend = incident.deviceIds.map((deviceId) => ({ deviceId, points: this.engine.recent(deviceId, since) }));
@@ -165,7 +194,9 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
       siteName: placed?.site.name ?? incident.siteId,
       locationName: placed?.location.name ?? incident.locationId,
       locationKind: placed?.location.kind ?? 'cold_room',
-      ...(placed?.site.kind === 'vehicle' ? { vehicle: { ...(placed.site.plate ? { plate: placed.site.plate } : {}), ...(placed.site.vehicleType ? { type: placed.site.vehicleType } : {}) } } : {}),
+      ...(placed?.site.kind === 'vehicle'
+        ? { vehicle: { ...(placed.site.plate ? { plate: placed.site.plate } : {}), ...(placed.site.vehicleType ? { type: placed.site.vehicleType } : {}) } }
+        : {}),
       deviceNames,
       range: { temperature: profile?.temperature ?? { min: 0, max: 0 }, ...(profile?.humidity ? { humidity: profile.humidity } : {}) },
       ...(procedure ? { procedure } : {}),
@@ -194,17 +225,57 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     if (!incident) return alert;
     const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
     const settled = this.incidents.memberChanged(incident, members);
-    if (settled !== incident) this.recordIncident({ incidentId: settled.id, event: settled.state === 'cleared' ? 'cleared' : 'reopened', at: Date.now(), actor: 'system', incident: settled });
+    if (settled !== incident)
+      this.recordIncident({
+        incidentId: settled.id,
+        event: settled.state === 'cleared' ? 'cleared' : 'reopened',
+        at: Date.now(),
+        actor: 'system',
+        incident: settled,
+      });
     return alert;
   }
 
   private onChange(change: AlertChange): void {
     const existing = this.book.get(change.id);
     const { id, kind, severity, deviceId, siteId, locationId, occurredAt, threshold, peak, late, detectedAt } = change;
-    const base: Alert = existing ?? { id, kind, severity, state: 'pending', siteId, locationId, deviceId, occurredAt, activatedAt: null, detectedAt, clearedAt: null, late, threshold, peak, durationMs: null, relapses: 0, chattering: false, incidentId: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
+    const base: Alert = existing ?? {
+      id,
+      kind,
+      severity,
+      state: 'pending',
+      siteId,
+      locationId,
+      deviceId,
+      occurredAt,
+      activatedAt: null,
+      detectedAt,
+      clearedAt: null,
+      late,
+      threshold,
+      peak,
+      durationMs: null,
+      relapses: 0,
+      chattering: false,
+      incidentId: null,
+      acknowledged: null,
+      closed: null,
+      tier: 0,
+      lastNotifiedAt: null,
+    };
     const conditionState = existing?.state === 'acknowledged' ? 'active' : existing?.state;
     if (existing && (existing.state === 'closed' || (conditionState === change.state && existing.clearedAt === (change.clearedAt ?? null)))) return;
-    const alert: Alert = { ...base, severity, peak, late: change.state === 'active' || change.state === 'pending' ? change.late : base.late, activatedAt: change.activatedAt ?? null, clearedAt: change.clearedAt ?? null, durationMs: change.durationMs, relapses: change.relapses, chattering: change.chattering };
+    const alert: Alert = {
+      ...base,
+      severity,
+      peak,
+      late: change.state === 'active' || change.state === 'pending' ? change.late : base.late,
+      activatedAt: change.activatedAt ?? null,
+      clearedAt: change.clearedAt ?? null,
+      durationMs: change.durationMs,
+      relapses: change.relapses,
+      chattering: change.chattering,
+    };
     // Escalation counts from when the alarm was raised, not from when it started pending.
     if (change.state === 'active' && base.state === 'pending') alert.detectedAt = detectedAt;
     alert.state = change.state === 'active' && alert.acknowledged ? 'acknowledged' : change.state;
@@ -217,14 +288,37 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   /** Acknowledge or close: an electronic signature (21 CFR 11.50/11.200) recorded in the audit trail. */
   async sign(alertId: string, action: 'acknowledge' | 'close', signature: Signature): Promise<Alert> {
     const current = AlertBook.checkTransition(this.book.get(alertId), action, alertId);
-    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, { action, target: alertId, roles: SIGNING_ROLES[action], what: `${action} alerts` });
+    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, {
+      action,
+      target: alertId,
+      roles: SIGNING_ROLES[action],
+      what: `${action} alerts`,
+    });
     // Re-check after the (slow) password check: someone else may have signed meanwhile.
     AlertBook.checkTransition(this.book.get(alertId), action, alertId);
     const at = Date.now();
     const record = { by: user.name, printedName: user.fullName, at, meaning: signature.meaning, comment: signature.comment };
-    await this.deps.audit.append({ actor: user.name, printedName: user.fullName, action: `alert.${action}`, target: alertId, details: { meaning: signature.meaning, comment: signature.comment, kind: current.kind, deviceId: current.deviceId } });
-    const alert: Alert = action === 'acknowledge' ? { ...current, acknowledged: record, state: current.state === 'active' ? 'acknowledged' : current.state } : { ...current, closed: record, state: 'closed' };
-    this.record({ alertId, event: action === 'acknowledge' ? 'acknowledged' : 'closed', at, actor: user.name, alert, printedName: user.fullName, meaning: signature.meaning, comment: signature.comment });
+    await this.deps.audit.append({
+      actor: user.name,
+      printedName: user.fullName,
+      action: `alert.${action}`,
+      target: alertId,
+      details: { meaning: signature.meaning, comment: signature.comment, kind: current.kind, deviceId: current.deviceId },
+    });
+    const alert: Alert =
+      action === 'acknowledge'
+        ? { ...current, acknowledged: record, state: current.state === 'active' ? 'acknowledged' : current.state }
+        : { ...current, closed: record, state: 'closed' };
+    this.record({
+      alertId,
+      event: action === 'acknowledge' ? 'acknowledged' : 'closed',
+      at,
+      actor: user.name,
+      alert,
+      printedName: user.fullName,
+      meaning: signature.meaning,
+      comment: signature.comment,
+    });
     this.followMembers(alert.incidentId, record);
     return alert;
   }
@@ -236,9 +330,27 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
     const counted = members.filter((m) => m.state !== 'retracted' && m.state !== 'discarded');
     if (counted.every((m) => m.state === 'closed')) {
-      this.recordIncident({ incidentId: incident.id, event: 'closed', at: record.at, actor: record.by, incident: { ...incident, state: 'closed', closed: record }, printedName: record.printedName, meaning: record.meaning, comment: record.comment });
+      this.recordIncident({
+        incidentId: incident.id,
+        event: 'closed',
+        at: record.at,
+        actor: record.by,
+        incident: { ...incident, state: 'closed', closed: record },
+        printedName: record.printedName,
+        meaning: record.meaning,
+        comment: record.comment,
+      });
     } else if (!incident.acknowledged && counted.every((m) => m.acknowledged)) {
-      this.recordIncident({ incidentId: incident.id, event: 'acknowledged', at: record.at, actor: record.by, incident: { ...incident, acknowledged: record, state: incident.state === 'active' ? 'acknowledged' : incident.state }, printedName: record.printedName, meaning: record.meaning, comment: record.comment });
+      this.recordIncident({
+        incidentId: incident.id,
+        event: 'acknowledged',
+        at: record.at,
+        actor: record.by,
+        incident: { ...incident, acknowledged: record, state: incident.state === 'active' ? 'acknowledged' : incident.state },
+        printedName: record.printedName,
+        meaning: record.meaning,
+        comment: record.comment,
+      });
     }
   }
 
@@ -246,28 +358,67 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
    * Acknowledge, close, shelve or unshelve an incident: one e-signature, applied to each of its
    * alerts (each keeps its own record) and recorded once in the audit trail.
    */
-  async signIncident(incidentId: string, action: 'acknowledge' | 'close' | 'shelve' | 'unshelve', signature: Signature, options: { duration?: string } = {}): Promise<IncidentView> {
+  async signIncident(
+    incidentId: string,
+    action: 'acknowledge' | 'close' | 'shelve' | 'unshelve',
+    signature: Signature,
+    options: { duration?: string } = {},
+  ): Promise<IncidentView> {
     IncidentBook.check(this.incidents.get(incidentId), action, incidentId);
     const policy = this.deps.config().alarms;
     let shelveMs = 0;
     if (action === 'shelve') {
       shelveMs = parseDuration(options.duration ?? '') ?? NaN;
-      if (!Number.isFinite(shelveMs) || shelveMs <= 0) throw new ShelveError(`body.duration: "${options.duration ?? ''}" is not a duration; write e.g. 30m, 2h, 8h`);
+      if (!Number.isFinite(shelveMs) || shelveMs <= 0)
+        throw new ShelveError(`body.duration: "${options.duration ?? ''}" is not a duration; write e.g. 30m, 2h, 8h`);
       if (shelveMs > policy.maxShelve) throw new ShelveError(`body.duration: at most ${policy.maxShelve / 3_600_000} h (alarms.maxShelve)`);
     }
-    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, { action: `incident.${action}`, target: incidentId, roles: SIGNING_ROLES[action], what: `${action} incidents` });
+    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, {
+      action: `incident.${action}`,
+      target: incidentId,
+      roles: SIGNING_ROLES[action],
+      what: `${action} incidents`,
+    });
     const current = IncidentBook.check(this.incidents.get(incidentId), action, incidentId);
     const at = Date.now();
     const record = { by: user.name, printedName: user.fullName, at, meaning: signature.meaning, comment: signature.comment };
     const members = current.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
-    await this.deps.audit.append({ actor: user.name, printedName: user.fullName, action: `incident.${action}`, target: incidentId, details: { meaning: signature.meaning, comment: signature.comment, place: current.locationId, alerts: current.alertIds, ...(action === 'shelve' ? { until: at + shelveMs } : {}) } });
+    await this.deps.audit.append({
+      actor: user.name,
+      printedName: user.fullName,
+      action: `incident.${action}`,
+      target: incidentId,
+      details: {
+        meaning: signature.meaning,
+        comment: signature.comment,
+        place: current.locationId,
+        alerts: current.alertIds,
+        ...(action === 'shelve' ? { until: at + shelveMs } : {}),
+      },
+    });
     const signed = { actor: user.name, printedName: user.fullName, meaning: signature.meaning, comment: signature.comment };
     let incident: Incident;
     if (action === 'acknowledge') {
-      for (const m of members) if (!m.acknowledged && m.state !== 'closed' && m.state !== 'retracted' && m.state !== 'discarded' && m.state !== 'pending') this.record({ alertId: m.id, event: 'acknowledged', at, alert: { ...m, acknowledged: record, state: m.state === 'active' ? 'acknowledged' : m.state }, ...signed });
+      for (const m of members)
+        if (!m.acknowledged && m.state !== 'closed' && m.state !== 'retracted' && m.state !== 'discarded' && m.state !== 'pending')
+          this.record({
+            alertId: m.id,
+            event: 'acknowledged',
+            at,
+            alert: { ...m, acknowledged: record, state: m.state === 'active' ? 'acknowledged' : m.state },
+            ...signed,
+          });
       incident = { ...current, acknowledged: record, state: current.state === 'active' ? 'acknowledged' : current.state };
     } else if (action === 'close') {
-      for (const m of members) if (m.state !== 'closed') this.record({ alertId: m.id, event: 'closed', at, alert: { ...m, closed: record, state: 'closed', acknowledged: m.acknowledged ?? current.acknowledged }, ...signed });
+      for (const m of members)
+        if (m.state !== 'closed')
+          this.record({
+            alertId: m.id,
+            event: 'closed',
+            at,
+            alert: { ...m, closed: record, state: 'closed', acknowledged: m.acknowledged ?? current.acknowledged },
+            ...signed,
+          });
       incident = { ...current, closed: record, state: 'closed' };
     } else if (action === 'shelve') {
       incident = { ...current, shelved: { by: user.name, printedName: user.fullName, at, until: at + shelveMs, reason: signature.comment } };
@@ -300,7 +451,14 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const now = Date.now();
     for (const incident of this.incidents.list()) {
       if (!incident.shelved || incident.shelved.until > now) continue;
-      this.recordIncident({ incidentId: incident.id, event: 'unshelved', at: now, actor: 'system', incident: { ...incident, shelved: null }, outcome: `shelf by ${incident.shelved.printedName} expired` });
+      this.recordIncident({
+        incidentId: incident.id,
+        event: 'unshelved',
+        at: now,
+        actor: 'system',
+        incident: { ...incident, shelved: null },
+        outcome: `shelf by ${incident.shelved.printedName} expired`,
+      });
     }
   }
 
@@ -309,7 +467,12 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   }
 
   private digestDue(ts: number): boolean {
-    const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: this.deps.config().reports.timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ts);
+    const hhmm = new Intl.DateTimeFormat('en-GB', {
+      timeZone: this.deps.config().reports.timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(ts);
     return hhmm >= this.deps.config().alarms.digestAt;
   }
 
@@ -326,9 +489,23 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
         .map((incident) => ({ incident, text: this.view(incident).text }));
       if (!entries.length) continue;
       try {
-        const attempts = await this.deps.notifier.digest(site.name ?? site.id, entries, site.recipients.filter((r) => r.tier === 1));
+        const attempts = await this.deps.notifier.digest(
+          site.name ?? site.id,
+          entries,
+          site.recipients.filter((r) => r.tier === 1),
+        );
         for (const { incident } of entries) {
-          for (const attempt of attempts) this.recordIncident({ incidentId: incident.id, event: attempt.ok ? 'digested' : 'notification_failed', at: Date.now(), actor: 'system', incident: this.incidents.get(incident.id) ?? incident, channel: attempt.channel, recipient: attempt.recipient, outcome: attempt.outcome });
+          for (const attempt of attempts)
+            this.recordIncident({
+              incidentId: incident.id,
+              event: attempt.ok ? 'digested' : 'notification_failed',
+              at: Date.now(),
+              actor: 'system',
+              incident: this.incidents.get(incident.id) ?? incident,
+              channel: attempt.channel,
+              recipient: attempt.recipient,
+              outcome: attempt.outcome,
+            });
         }
       } catch (err) {
         this.deps.log.error({ err, site: site.id }, 'daily alarm digest failed');
@@ -358,12 +535,29 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
         const tiers = reminder ? [1, incident.tier] : [incident.tier + 1, dueTier];
         const recipients = site.recipients.filter((r) => r.tier >= tiers[0]! && r.tier <= tiers[1]!);
         const updated: Incident = { ...incident, tier: Math.max(incident.tier, dueTier), lastNotifiedAt: now };
-        if (newTiers && incident.tier > 0) this.recordIncident({ incidentId: incident.id, event: 'escalated', at: now, actor: 'system', incident: updated, outcome: `tier ${incident.tier} → ${dueTier}` });
+        if (newTiers && incident.tier > 0)
+          this.recordIncident({
+            incidentId: incident.id,
+            event: 'escalated',
+            at: now,
+            actor: 'system',
+            incident: updated,
+            outcome: `tier ${incident.tier} → ${dueTier}`,
+          });
         else this.incidents.set(updated);
         const view = this.view(updated);
         const attempts = await this.deps.notifier.notify(updated, view.text, recipients, reminder ? 'reminder' : `tier ${dueTier}`);
         for (const attempt of attempts) {
-          this.recordIncident({ incidentId: incident.id, event: attempt.ok ? 'notified' : 'notification_failed', at: Date.now(), actor: 'system', incident: this.incidents.get(incident.id)!, channel: attempt.channel, recipient: attempt.recipient, outcome: attempt.outcome });
+          this.recordIncident({
+            incidentId: incident.id,
+            event: attempt.ok ? 'notified' : 'notification_failed',
+            at: Date.now(),
+            actor: 'system',
+            incident: this.incidents.get(incident.id)!,
+            channel: attempt.channel,
+            recipient: attempt.recipient,
+            outcome: attempt.outcome,
+          });
         }
       }
     } catch (err) {
@@ -377,4 +571,3 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     if (this.timer) clearInterval(this.timer);
   }
 }
-

@@ -31,7 +31,12 @@ function secretOf(settings: SmsSettings): string | undefined {
 }
 
 /** Alibaba Cloud SMS `SendSms` (API version 2017-05-25), an RPC call signed with HMAC-SHA1. */
-async function aliyun(settings: Extract<SmsSettings, { provider: 'aliyun' }>, secret: string, phone: string, templateParam: Record<string, string>): Promise<SmsOutcome> {
+async function aliyun(
+  settings: Extract<SmsSettings, { provider: 'aliyun' }>,
+  secret: string,
+  phone: string,
+  templateParam: Record<string, string>,
+): Promise<SmsOutcome> {
   const params: Record<string, string> = {
     AccessKeyId: settings.accessKeyId,
     Action: 'SendSms',
@@ -48,7 +53,12 @@ async function aliyun(settings: Extract<SmsSettings, { provider: 'aliyun' }>, se
     Version: '2017-05-25',
   };
   params.Signature = aliyunSignature('POST', params, secret);
-  const response = await fetch(settings.endpoint, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params), signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(settings.endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params),
+    signal: AbortSignal.timeout(10_000),
+  });
   const body = (await response.json().catch(() => ({}))) as { Code?: string; Message?: string; BizId?: string };
   if (response.ok && body.Code === 'OK') return { ok: true, outcome: `accepted by Alibaba Cloud SMS: BizId ${body.BizId ?? '?'}` };
   return { ok: false, outcome: `refused by Alibaba Cloud SMS: ${body.Code ?? `HTTP ${response.status}`}${body.Message ? ` (${body.Message})` : ''}` };
@@ -59,13 +69,19 @@ async function twilio(settings: Extract<SmsSettings, { provider: 'twilio' }>, se
   const url = new URL(`/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`, settings.endpoint);
   const response = await fetch(url, {
     method: 'POST',
-    headers: { Authorization: `Basic ${Buffer.from(`${settings.accountSid}:${secret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${settings.accountSid}:${secret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ To: phone, From: settings.from, Body: text }),
     signal: AbortSignal.timeout(10_000),
   });
   const body = (await response.json().catch(() => ({}))) as { sid?: string; status?: string; code?: number; message?: string };
   if (response.status === 201 || response.status === 200) return { ok: true, outcome: `accepted by Twilio: ${body.sid ?? '?'} ${body.status ?? ''}`.trim() };
-  return { ok: false, outcome: `refused by Twilio: HTTP ${response.status}${body.code ? ` error ${body.code}` : ''}${body.message ? ` (${body.message})` : ''}` };
+  return {
+    ok: false,
+    outcome: `refused by Twilio: HTTP ${response.status}${body.code ? ` error ${body.code}` : ''}${body.message ? ` (${body.message})` : ''}`,
+  };
 }
 
 /**
@@ -77,7 +93,12 @@ export async function sendSms(settings: SmsSettings, phone: string, title: { en:
   if (!secret) return { ok: false, outcome: `not sent: environment variable ${settings.secretEnv} (notifications.sms.secretEnv) holds no secret` };
   try {
     if (settings.provider === 'aliyun') return await aliyun(settings, secret, phone, { title: title['zh-CN'] });
-    return await twilio(settings, secret, phone, settings.lang === 'zh-CN' ? title['zh-CN'] : settings.lang === 'en' ? title.en : `${title.en}\n${title['zh-CN']}`);
+    return await twilio(
+      settings,
+      secret,
+      phone,
+      settings.lang === 'zh-CN' ? title['zh-CN'] : settings.lang === 'en' ? title.en : `${title.en}\n${title['zh-CN']}`,
+    );
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     return { ok: false, outcome: `not sent: ${settings.provider === 'aliyun' ? 'Alibaba Cloud SMS' : 'Twilio'} unreachable (${cause})` };

@@ -90,15 +90,18 @@ export const locationKindLabels: Record<LocationKind, Words> = {
 
 const excursionStore: Words = {
   en: '1. Check that the door is shut and the cooling unit is running (power, alarm panel, set point, defrost). 2. If the temperature is not back in range within 30 min, move the goods to the backup cold store. 3. Put the affected goods on hold (quarantine) until QA decides on them. 4. Record what you found and did in the acknowledgement comment.',
-  'zh-CN': '1. 检查库门是否关闭、制冷机组是否运行（电源、报警面板、设定温度、除霜）。2. 如 30 分钟内温度未恢复到范围内，将货物转移至备用冷库。3. 受影响的货物暂停发货（隔离），待质量部门处理。4. 在确认报警的备注中记录检查结果和所采取的措施。',
+  'zh-CN':
+    '1. 检查库门是否关闭、制冷机组是否运行（电源、报警面板、设定温度、除霜）。2. 如 30 分钟内温度未恢复到范围内，将货物转移至备用冷库。3. 受影响的货物暂停发货（隔离），待质量部门处理。4. 在确认报警的备注中记录检查结果和所采取的措施。',
 };
 const excursionVehicle: Words = {
   en: '1. Stop where it is safe; check that the compartment doors are shut and the refrigeration unit is running (fuel or power, set point, defrost). 2. Inform dispatch. 3. If the temperature is not back in range within 30 min, transfer the goods to a backup vehicle or the nearest qualified cold store. 4. Mark the affected goods for QA review on arrival (quarantine). 5. Record what you found and did in the acknowledgement comment.',
-  'zh-CN': '1. 在安全处停车，检查车厢门是否关闭、冷机是否运行（燃油或电源、设定温度、除霜）。2. 通知调度。3. 如 30 分钟内温度未恢复，将货物转至备用车辆或最近的合格冷库。4. 受影响货物到达后交质量部门审核（隔离）。5. 在确认报警的备注中记录检查结果和所采取的措施。',
+  'zh-CN':
+    '1. 在安全处停车，检查车厢门是否关闭、冷机是否运行（燃油或电源、设定温度、除霜）。2. 通知调度。3. 如 30 分钟内温度未恢复，将货物转至备用车辆或最近的合格冷库。4. 受影响货物到达后交质量部门审核（隔离）。5. 在确认报警的备注中记录检查结果和所采取的措施。',
 };
 const excursionLowStore: Words = {
-  en: '1. Check the cooling unit\'s set point and thermostat, and that goods are not against the evaporator. 2. If the temperature is not back in range within 30 min, move the goods to the backup cold store. 3. Put goods that must not freeze on hold (quarantine) until QA decides on them. 4. Record what you found and did in the acknowledgement comment.',
-  'zh-CN': '1. 检查制冷机组的设定温度和温控器，确认货物未贴近蒸发器。2. 如 30 分钟内温度未恢复到范围内，将货物转移至备用冷库。3. 不得冻结的货物暂停发货（隔离），待质量部门处理。4. 在确认报警的备注中记录检查结果和所采取的措施。',
+  en: "1. Check the cooling unit's set point and thermostat, and that goods are not against the evaporator. 2. If the temperature is not back in range within 30 min, move the goods to the backup cold store. 3. Put goods that must not freeze on hold (quarantine) until QA decides on them. 4. Record what you found and did in the acknowledgement comment.",
+  'zh-CN':
+    '1. 检查制冷机组的设定温度和温控器，确认货物未贴近蒸发器。2. 如 30 分钟内温度未恢复到范围内，将货物转移至备用冷库。3. 不得冻结的货物暂停发货（隔离），待质量部门处理。4. 在确认报警的备注中记录检查结果和所采取的措施。',
 };
 const warning: Words = {
   en: 'The temperature is close to its limit: check the door and the cooling unit now, pause loading, and watch the trend. Get the backup store ready in case it goes out of range. Note what you found in the acknowledgement comment.',
@@ -106,7 +109,8 @@ const warning: Words = {
 };
 const humidity: Words = {
   en: 'Check door seals, the dehumidifier or humidifier, and for condensation or wet packaging. If humidity is not back in range within 2 h, inform QA, who decide whether moisture-sensitive goods are put on hold. Record what you found in the acknowledgement comment.',
-  'zh-CN': '检查门封条、除湿机或加湿器，以及是否有冷凝水或包装受潮。如 2 小时内湿度未恢复，通知质量部门，由其决定是否隔离对湿度敏感的货物。在确认报警的备注中记录检查结果。',
+  'zh-CN':
+    '检查门封条、除湿机或加湿器，以及是否有冷凝水或包装受潮。如 2 小时内湿度未恢复，通知质量部门，由其决定是否隔离对湿度敏感的货物。在确认报警的备注中记录检查结果。',
 };
 
 /** What to do when nothing is configured for the kind: concrete steps a site would accept. */
@@ -126,7 +130,8 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
     case 'cumulative_time_out_of_range':
       return {
         en: 'The total time out of range has used up its budget: inform QA today. QA reviews the stability data of the stored products and decides on release or quarantine. Look for the repeated cause (door practice, defrost, cooling capacity) and record it in the acknowledgement comment.',
-        'zh-CN': '累计超标时间已超出允许值：当天通知质量部门，由其根据产品稳定性数据决定放行或隔离。查找反复超标的原因（开门习惯、除霜、制冷能力），并在确认报警的备注中记录。',
+        'zh-CN':
+          '累计超标时间已超出允许值：当天通知质量部门，由其根据产品稳定性数据决定放行或隔离。查找反复超标的原因（开门习惯、除霜、制冷能力），并在确认报警的备注中记录。',
       };
     case 'rate_of_change':
       return {
@@ -145,13 +150,14 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
           };
     case 'battery_low':
       return {
-        en: 'Replace or charge the sensor\'s battery within 24 h (spare batteries are in the maintenance kit), then check on the board that the sensor reports again.',
+        en: "Replace or charge the sensor's battery within 24 h (spare batteries are in the maintenance kit), then check on the board that the sensor reports again.",
         'zh-CN': '在 24 小时内更换或充电传感器电池（备用电池在维护工具包中），之后在看板上确认传感器恢复上报。',
       };
     case 'device_silent':
       return {
-        en: 'Check the sensor\'s power and its network (gateway, SIM or Wi-Fi). Until data is back, read the temperature with a calibrated hand-held thermometer every 30 min and write it down. If the sensor stays offline for more than 2 h, replace it. Readings stored on the sensor upload when it reconnects.',
-        'zh-CN': '检查传感器的电源和网络（网关、SIM 卡或 Wi-Fi）。数据恢复前，每 30 分钟用经校准的手持温度计测温并手工记录。如传感器离线超过 2 小时，予以更换。传感器离线期间存储的数据会在恢复连接后补传。',
+        en: "Check the sensor's power and its network (gateway, SIM or Wi-Fi). Until data is back, read the temperature with a calibrated hand-held thermometer every 30 min and write it down. If the sensor stays offline for more than 2 h, replace it. Readings stored on the sensor upload when it reconnects.",
+        'zh-CN':
+          '检查传感器的电源和网络（网关、SIM 卡或 Wi-Fi）。数据恢复前，每 30 分钟用经校准的手持温度计测温并手工记录。如传感器离线超过 2 小时，予以更换。传感器离线期间存储的数据会在恢复连接后补传。',
       };
   }
 }
@@ -186,7 +192,15 @@ export function formatDuration(ms: number, lang: Lang): string {
 
 /** "2024-05-01 14:05" in the given zone (24-hour clock, the same in both languages). */
 export function formatTime(ts: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(ts));
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(new Date(ts));
   const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
 }
@@ -235,7 +249,11 @@ function figureOf(a: Alert, now: number): number {
 
 const alertOngoing = (a: Alert) => a.clearedAt === null && (a.state === 'pending' || a.state === 'active' || a.state === 'acknowledged');
 
-function fold(kind: AlertKind, members: Alert[], now: number): { threshold: number; worst: number; spanMs: number; occurredAt: number; clearedAt: number | null } {
+function fold(
+  kind: AlertKind,
+  members: Alert[],
+  now: number,
+): { threshold: number; worst: number; spanMs: number; occurredAt: number; clearedAt: number | null } {
   const figures = members.map((m) => figureOf(m, now));
   const worst = lowKinds.has(kind) ? Math.min(...figures) : Math.max(...figures);
   // The threshold of the sensor that saw the worst value (they normally share one).
@@ -276,13 +294,21 @@ function headline(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const { min, max } = ctx.range.temperature;
   switch (s.kind) {
     case 'temperature_high':
-      return zh ? `温度高于 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最高 ${celsius(v)}` : `temperature above ${celsius(thr)} for ${D(spanMs)}, up to ${celsius(v)}`;
+      return zh
+        ? `温度高于 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最高 ${celsius(v)}`
+        : `temperature above ${celsius(thr)} for ${D(spanMs)}, up to ${celsius(v)}`;
     case 'temperature_low':
-      return zh ? `温度低于 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最低 ${celsius(v)}` : `temperature below ${celsius(thr)} for ${D(spanMs)}, down to ${celsius(v)}`;
+      return zh
+        ? `温度低于 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最低 ${celsius(v)}`
+        : `temperature below ${celsius(thr)} for ${D(spanMs)}, down to ${celsius(v)}`;
     case 'temperature_warning_high':
-      return zh ? `温度接近上限 ${celsius(max)}：高于临界值 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最高 ${celsius(v)}` : `temperature near the ${celsius(max)} limit: above ${celsius(thr)} for ${D(spanMs)}, up to ${celsius(v)}`;
+      return zh
+        ? `温度接近上限 ${celsius(max)}：高于临界值 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最高 ${celsius(v)}`
+        : `temperature near the ${celsius(max)} limit: above ${celsius(thr)} for ${D(spanMs)}, up to ${celsius(v)}`;
     case 'temperature_warning_low':
-      return zh ? `温度接近下限 ${celsius(min)}：低于临界值 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最低 ${celsius(v)}` : `temperature near the ${celsius(min)} limit: below ${celsius(thr)} for ${D(spanMs)}, down to ${celsius(v)}`;
+      return zh
+        ? `温度接近下限 ${celsius(min)}：低于临界值 ${celsius(thr)} ${zhFor} ${D(spanMs)}，最低 ${celsius(v)}`
+        : `temperature near the ${celsius(min)} limit: below ${celsius(thr)} for ${D(spanMs)}, down to ${celsius(v)}`;
     case 'humidity_high':
       return zh ? `湿度高于 ${rh(thr)} ${zhFor} ${D(spanMs)}，最高 ${rh(v)}` : `humidity above ${rh(thr)} for ${D(spanMs)}, up to ${rh(v)}`;
     case 'humidity_low':
@@ -298,7 +324,9 @@ function headline(s: Situation, ctx: AlarmContext, lang: Lang): string {
     case 'door_open':
       return zh ? `门${s.ongoing ? '已开启' : '开启了'} ${D(v)}（允许 ${D(thr)}）` : `door ${s.ongoing ? 'open' : 'was open'} for ${D(v)} (allowed ${D(thr)})`;
     case 'battery_low':
-      return zh ? `${sensorsShort(s, ctx, lang)}电量 ${num(v, 0)} %（低于 ${num(thr, 0)} %）` : `battery of ${sensorsShort(s, ctx, lang)} at ${num(v, 0)} % (below ${num(thr, 0)} %)`;
+      return zh
+        ? `${sensorsShort(s, ctx, lang)}电量 ${num(v, 0)} %（低于 ${num(thr, 0)} %）`
+        : `battery of ${sensorsShort(s, ctx, lang)} at ${num(v, 0)} % (below ${num(thr, 0)} %)`;
     case 'device_silent':
       return zh
         ? `${sensorsShort(s, ctx, lang)} ${D(v)}无数据（超过 ${D(thr)} 无数据即报警）`
@@ -317,25 +345,41 @@ function howFar(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const lasted = zh ? (s.ongoing ? `已持续 ${D(spanMs)}` : `持续 ${D(spanMs)}`) : s.ongoing ? `for ${D(spanMs)} so far` : `for ${D(spanMs)}`;
   switch (s.kind) {
     case 'temperature_high':
-      return zh ? `最高超出上限 ${celsius(thr)} 达 ${celsius(v - thr)}（峰值 ${celsius(v)}），超标${lasted}。${tRange}` : `Up to ${celsius(v - thr)} above the ${celsius(thr)} limit (peak ${celsius(v)}); out of range ${lasted}. ${tRange}`;
+      return zh
+        ? `最高超出上限 ${celsius(thr)} 达 ${celsius(v - thr)}（峰值 ${celsius(v)}），超标${lasted}。${tRange}`
+        : `Up to ${celsius(v - thr)} above the ${celsius(thr)} limit (peak ${celsius(v)}); out of range ${lasted}. ${tRange}`;
     case 'temperature_low':
-      return zh ? `最多低于下限 ${celsius(thr)} 达 ${celsius(thr - v)}（最低 ${celsius(v)}），超标${lasted}。${tRange}` : `Down to ${celsius(thr - v)} below the ${celsius(thr)} limit (lowest ${celsius(v)}); out of range ${lasted}. ${tRange}`;
+      return zh
+        ? `最多低于下限 ${celsius(thr)} 达 ${celsius(thr - v)}（最低 ${celsius(v)}），超标${lasted}。${tRange}`
+        : `Down to ${celsius(thr - v)} below the ${celsius(thr)} limit (lowest ${celsius(v)}); out of range ${lasted}. ${tRange}`;
     case 'temperature_warning_high': {
       const margin = v < max ? (zh ? `距上限还差 ${celsius(max - v)}` : `${celsius(max - v)} short of the limit`) : zh ? `已达到上限` : `at or over the limit`;
-      return zh ? `峰值 ${celsius(v)}，高于临界值 ${celsius(thr)}，${margin}；在临界区${lasted}。${tRange}` : `Peak ${celsius(v)}, above the warning level ${celsius(thr)}, ${margin}; in the warning band ${lasted}. ${tRange}`;
+      return zh
+        ? `峰值 ${celsius(v)}，高于临界值 ${celsius(thr)}，${margin}；在临界区${lasted}。${tRange}`
+        : `Peak ${celsius(v)}, above the warning level ${celsius(thr)}, ${margin}; in the warning band ${lasted}. ${tRange}`;
     }
     case 'temperature_warning_low': {
       const margin = v > min ? (zh ? `距下限还差 ${celsius(v - min)}` : `${celsius(v - min)} short of the limit`) : zh ? `已达到下限` : `at or under the limit`;
-      return zh ? `最低 ${celsius(v)}，低于临界值 ${celsius(thr)}，${margin}；在临界区${lasted}。${tRange}` : `Lowest ${celsius(v)}, below the warning level ${celsius(thr)}, ${margin}; in the warning band ${lasted}. ${tRange}`;
+      return zh
+        ? `最低 ${celsius(v)}，低于临界值 ${celsius(thr)}，${margin}；在临界区${lasted}。${tRange}`
+        : `Lowest ${celsius(v)}, below the warning level ${celsius(thr)}, ${margin}; in the warning band ${lasted}. ${tRange}`;
     }
     case 'humidity_high':
-      return zh ? `最高超出上限 ${rh(thr)} 达 ${rh(v - thr)}（峰值 ${rh(v)}），超标${lasted}。${hRange}` : `Up to ${rh(v - thr)} above the ${rh(thr)} limit (peak ${rh(v)}); out of range ${lasted}. ${hRange}`.trim();
+      return zh
+        ? `最高超出上限 ${rh(thr)} 达 ${rh(v - thr)}（峰值 ${rh(v)}），超标${lasted}。${hRange}`
+        : `Up to ${rh(v - thr)} above the ${rh(thr)} limit (peak ${rh(v)}); out of range ${lasted}. ${hRange}`.trim();
     case 'humidity_low':
-      return zh ? `最多低于下限 ${rh(thr)} 达 ${rh(thr - v)}（最低 ${rh(v)}），超标${lasted}。${hRange}` : `Down to ${rh(thr - v)} below the ${rh(thr)} limit (lowest ${rh(v)}); out of range ${lasted}. ${hRange}`.trim();
+      return zh
+        ? `最多低于下限 ${rh(thr)} 达 ${rh(thr - v)}（最低 ${rh(v)}），超标${lasted}。${hRange}`
+        : `Down to ${rh(thr - v)} below the ${rh(thr)} limit (lowest ${rh(v)}); out of range ${lasted}. ${hRange}`.trim();
     case 'cumulative_time_out_of_range':
-      return zh ? `累计超标 ${D(v)}，允许 ${D(thr)}，超出 ${D(v - thr)}。${tRange}` : `${D(v)} out of range in total against ${D(thr)} allowed: ${D(v - thr)} over. ${tRange}`;
+      return zh
+        ? `累计超标 ${D(v)}，允许 ${D(thr)}，超出 ${D(v - thr)}。${tRange}`
+        : `${D(v)} out of range in total against ${D(thr)} allowed: ${D(v - thr)} over. ${tRange}`;
     case 'rate_of_change':
-      return zh ? `变化速率 ${num(v)} °C/小时，为限值 ${num(thr)} °C/小时的 ${num(v / thr)} 倍；${lasted}。` : `${num(v)} °C/h, ${num(v / thr)} times the ${num(thr)} °C/h limit; too fast ${lasted}.`;
+      return zh
+        ? `变化速率 ${num(v)} °C/小时，为限值 ${num(thr)} °C/小时的 ${num(v / thr)} 倍；${lasted}。`
+        : `${num(v)} °C/h, ${num(v / thr)} times the ${num(thr)} °C/h limit; too fast ${lasted}.`;
     case 'door_open':
       return zh ? `开门 ${D(v)}，比允许的 ${D(thr)} 多 ${D(v - thr)}。` : `Open ${D(v)}, ${D(v - thr)} longer than the ${D(thr)} allowed.`;
     case 'battery_low':
@@ -372,7 +416,8 @@ function since(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const D = (ms: number) => formatDuration(ms, lang);
   const tz = ctx.timeZone;
   // A silence began at the last reading; occurredAt is when the timeout ran out.
-  const lastReading = s.kind === 'device_silent' ? (zh ? `最后一次数据 ${T(s.occurredAt - s.threshold)}；` : `Last data at ${T(s.occurredAt - s.threshold)}; alarm `) : '';
+  const lastReading =
+    s.kind === 'device_silent' ? (zh ? `最后一次数据 ${T(s.occurredAt - s.threshold)}；` : `Last data at ${T(s.occurredAt - s.threshold)}; alarm `) : '';
   const when0 =
     s.clearedAt === null
       ? zh
@@ -416,7 +461,8 @@ function what(s: Situation, ctx: AlarmContext, lang: Lang): string {
       parts.push(s.seenBy.length > 1 ? `Seen by ${s.seenBy.length} sensors: ${names}.` : `Seen by sensor ${names}.`);
     }
     if (s.otherKinds.length) parts.push(`Also: ${enList(s.otherKinds.map((k) => kindLabels[k][lang]))}.`);
-    if (s.relapses > 0) parts.push(`It came back ${s.relapses} ${s.relapses === 1 ? 'time' : 'times'} after clearing${s.chattering ? ' (chattering: fix the cause)' : ''}.`);
+    if (s.relapses > 0)
+      parts.push(`It came back ${s.relapses} ${s.relapses === 1 ? 'time' : 'times'} after clearing${s.chattering ? ' (chattering: fix the cause)' : ''}.`);
     if (s.acknowledged) parts.push(`Acknowledged by ${s.acknowledged.printedName} at ${T(s.acknowledged.at)}.`);
     if (s.closed) parts.push(`Closed by ${s.closed.printedName} at ${T(s.closed.at)}.`);
     if (s.shelved) parts.push(`Shelved by ${s.shelved.printedName} until ${T(s.shelved.until)}: ${s.shelved.reason}.`);
@@ -450,7 +496,14 @@ function trend(seenBy: string[], ctx: AlarmContext, lang: Lang): string {
     const lo = Math.min(...values);
     const hi = Math.max(...values);
     const age = ctx.now - lastTs;
-    const latest = age > 5 * 60_000 ? (zh ? `最后读数 ${celsius(last)}（${D(age)}前）` : `last reading ${celsius(last)} ${D(age)} ago`) : zh ? `当前 ${celsius(last)}` : `now ${celsius(last)}`;
+    const latest =
+      age > 5 * 60_000
+        ? zh
+          ? `最后读数 ${celsius(last)}（${D(age)}前）`
+          : `last reading ${celsius(last)} ${D(age)} ago`
+        : zh
+          ? `当前 ${celsius(last)}`
+          : `now ${celsius(last)}`;
     if (points.length === 1) return zh ? `${label}过去1小时仅有一个读数，${latest}。` : `${label}Only one reading in the last hour; ${latest}.`;
     const span = lastTs - firstTs;
     const over = span >= 50 * 60_000 ? (zh ? '过去1小时' : 'over the last hour') : zh ? `过去${D(span)}` : `over the last ${D(span)}`;
@@ -458,14 +511,21 @@ function trend(seenBy: string[], ctx: AlarmContext, lang: Lang): string {
     const spread = zh ? `（${num(lo)}–${num(hi)} °C）` : ` (${celsius(lo)} to ${celsius(hi)})`;
     if (Math.abs(delta) < 0.3) return zh ? `${label}${over}基本稳定${spread}，${latest}。` : `${label}Steady ${over}${spread}, ${latest}.`;
     const dir = delta > 0 ? (zh ? '上升' : 'rising') : zh ? '下降' : 'falling';
-    return zh ? `${label}${over}${dir} ${celsius(Math.abs(delta))}${spread}，${latest}。` : `${label}${dir[0]!.toUpperCase()}${dir.slice(1)} ${celsius(Math.abs(delta))} ${over}${spread}, ${latest}.`;
+    return zh
+      ? `${label}${over}${dir} ${celsius(Math.abs(delta))}${spread}，${latest}。`
+      : `${label}${dir[0]!.toUpperCase()}${dir.slice(1)} ${celsius(Math.abs(delta))} ${over}${spread}, ${latest}.`;
   });
   return lines.join(zh ? '' : ' ');
 }
 
 function render(s: Situation, ctx: AlarmContext, lang: Lang): AlarmText {
   const zh = lang === 'zh-CN';
-  const count = s.incident && s.seenBy.length > 1 && s.kind !== 'device_silent' && s.kind !== 'battery_low' ? (zh ? `（${s.seenBy.length}个传感器）` : ` (${s.seenBy.length} sensors)`) : '';
+  const count =
+    s.incident && s.seenBy.length > 1 && s.kind !== 'device_silent' && s.kind !== 'battery_low'
+      ? zh
+        ? `（${s.seenBy.length}个传感器）`
+        : ` (${s.seenBy.length} sensors)`
+      : '';
   const notes: string[] = [];
   if (!s.ongoing) notes.push(stateLabels[s.state][lang]);
   if (s.late) notes.push(zh ? '延迟发现' : 'found late');
@@ -529,7 +589,13 @@ export function describeIncident(incident: Incident, members: Alert[], ctx: Alar
   const ongoing = incident.clearedAt === null && (incident.state === 'active' || incident.state === 'acknowledged');
   const figures = headMembers.length
     ? fold(kind, headMembers, ctx.now)
-    : { threshold: fallbackThreshold(kind, ctx), worst: fallbackThreshold(kind, ctx), spanMs: Math.max(0, (incident.clearedAt ?? ctx.now) - incident.occurredAt), occurredAt: incident.occurredAt, clearedAt: incident.clearedAt };
+    : {
+        threshold: fallbackThreshold(kind, ctx),
+        worst: fallbackThreshold(kind, ctx),
+        spanMs: Math.max(0, (incident.clearedAt ?? ctx.now) - incident.occurredAt),
+        occurredAt: incident.occurredAt,
+        clearedAt: incident.clearedAt,
+      };
   const seenBy = headMembers.length ? [...new Set(headMembers.map((m) => m.deviceId))] : incident.deviceIds;
   return render(
     {

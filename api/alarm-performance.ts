@@ -20,7 +20,8 @@ function alarmPerformanceQuerySchema(siteIds: () => readonly string[]) {
         .string()
         .min(1, 'must name a site')
         .superRefine((id, ctx) => {
-          if (!siteIds().includes(id)) ctx.addIssue({ code: 'custom', message: `no site ${JSON.stringify(id.slice(0, 64))}; known sites: ${siteIds().join(', ') || 'none'}` });
+          if (!siteIds().includes(id))
+            ctx.addIssue({ code: 'custom', message: `no site ${JSON.stringify(id.slice(0, 64))}; known sites: ${siteIds().join(', ') || 'none'}` });
         })
         .optional(),
       from: instant.optional(),

@@ -14,11 +14,15 @@ export type AlarmTestAnswer = z.infer<typeof alarmTestAnswerSchema>;
 
 /** `POST /api/v1/sites/:id/alarm-test` (qa, admin): a test alarm through every channel and tier, audited. */
 export const alarmTestRoutes: ApiPlugin<{ alerts: AlertService }> = async (app, deps) => {
-  app.post('/api/v1/sites/:id/alarm-test', { schema: { params: z.object({ id: z.string() }), response: { 200: alarmTestAnswerSchema } }, config: { roles: REVIEWERS } }, async (request) => {
-    try {
-      return await deps.alerts.testAlarm(request.params.id, request.caller.tokenId);
-    } catch (err) {
-      throw err instanceof AlarmTestError ? notFound(err.message) : err;
-    }
-  });
+  app.post(
+    '/api/v1/sites/:id/alarm-test',
+    { schema: { params: z.object({ id: z.string() }), response: { 200: alarmTestAnswerSchema } }, config: { roles: REVIEWERS } },
+    async (request) => {
+      try {
+        return await deps.alerts.testAlarm(request.params.id, request.caller.tokenId);
+      } catch (err) {
+        throw err instanceof AlarmTestError ? notFound(err.message) : err;
+      }
+    },
+  );
 };

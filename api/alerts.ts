@@ -12,7 +12,8 @@ import { notFound, throwing } from './http-error.js';
 import { idParams, instant } from './readings.js';
 import type { ApiPlugin } from './zod.js';
 
-const listQuery = <S extends readonly [string, ...string[]]>(states: S) => z.object({ state: z.enum(states).optional(), site: z.string().optional(), from: instant.optional(), to: instant.optional() });
+const listQuery = <S extends readonly [string, ...string[]]>(states: S) =>
+  z.object({ state: z.enum(states).optional(), site: z.string().optional(), from: instant.optional(), to: instant.optional() });
 export const alertsQuerySchema = listQuery(alertStates);
 export const incidentsQuerySchema = listQuery(incidentStates);
 
@@ -25,7 +26,11 @@ export const signatureSchema = z.object({
 const shelveSchema = signatureSchema.extend({ duration: z.string().min(1, 'say how long, e.g. 2h (at most alarms.maxShelve)') });
 
 /** One alarm as people see it (alerts/service.ts view): with its place's names and its text in both languages. */
-export const incidentViewSchema = incidentSchema.extend({ siteName: z.string(), locationName: z.string(), text: z.object({ en: alarmTextSchema, 'zh-CN': alarmTextSchema }) });
+export const incidentViewSchema = incidentSchema.extend({
+  siteName: z.string(),
+  locationName: z.string(),
+  text: z.object({ en: alarmTextSchema, 'zh-CN': alarmTextSchema }),
+});
 export type IncidentView = z.infer<typeof incidentViewSchema>;
 export type Alert = z.infer<typeof alertSchema>;
 const alertList = z.object({ count: z.number(), alerts: z.array(alertSchema) });
@@ -35,12 +40,19 @@ export type AlertAnswer = z.infer<typeof alertAnswer>;
 const alertDetailSchema = z.object({ alert: alertSchema, events: z.array(alertEventSchema.omit({ alert: true })) });
 export type AlertDetail = z.infer<typeof alertDetailSchema>;
 const trendSchema = z.array(z.object({ deviceId: z.string(), points: z.array(z.tuple([z.number(), z.number()])) }));
-const incidentDetailSchema = z.object({ incident: incidentViewSchema, alerts: z.array(alertSchema), events: z.array(incidentEventSchema.omit({ incident: true })), trend: trendSchema });
+const incidentDetailSchema = z.object({
+  incident: incidentViewSchema,
+  alerts: z.array(alertSchema),
+  events: z.array(incidentEventSchema.omit({ incident: true })),
+  trend: trendSchema,
+});
 export type IncidentDetail = z.infer<typeof incidentDetailSchema>;
 
 type Filter = z.infer<typeof alertsQuerySchema> | z.infer<typeof incidentsQuerySchema>;
-const matches = ({ state, site, from, to }: Filter) => (x: { state: string; siteId: string; occurredAt: number }) =>
-  (!state || x.state === state) && (!site || x.siteId === site) && (from === undefined || x.occurredAt >= from) && (to === undefined || x.occurredAt < to);
+const matches =
+  ({ state, site, from, to }: Filter) =>
+  (x: { state: string; siteId: string; occurredAt: number }) =>
+    (!state || x.state === state) && (!site || x.siteId === site) && (from === undefined || x.occurredAt >= from) && (to === undefined || x.occurredAt < to);
 const newestFirst = (a: { occurredAt: number }, b: { occurredAt: number }) => b.occurredAt - a.occurredAt;
 
 /** Alerts (one condition on one sensor) and incidents (what people handle), with their e-signed transitions. */
@@ -60,10 +72,18 @@ export const alertRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxCl
     return { alert, events: events.map(({ alert: _snapshot, ...event }) => redactEvent(event)) };
   });
 
-  app.get('/api/v1/incidents', { ...anyone, schema: { querystring: incidentsQuerySchema, response: { 200: z.object({ count: z.number(), incidents: z.array(incidentViewSchema) }) } } }, async (request) => {
-    const incidents = service.incidents.list().filter(matches(request.query)).sort(newestFirst).map((i) => service.view(i));
-    return { count: incidents.length, incidents };
-  });
+  app.get(
+    '/api/v1/incidents',
+    { ...anyone, schema: { querystring: incidentsQuerySchema, response: { 200: z.object({ count: z.number(), incidents: z.array(incidentViewSchema) }) } } },
+    async (request) => {
+      const incidents = service.incidents
+        .list()
+        .filter(matches(request.query))
+        .sort(newestFirst)
+        .map((i) => service.view(i));
+      return { count: incidents.length, incidents };
+    },
+  );
 
   app.get('/api/v1/incidents/:id', { ...anyone, schema: { params: idParams, response: { 200: incidentDetailSchema } } }, async (request) => {
     const incident = service.incidents.get(request.params.id) ?? throwing(notFound(`no incident ${request.params.id}`));
@@ -77,16 +97,32 @@ export const alertRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxCl
     };
   });
 
-  for (const [path, action] of [['ack', 'acknowledge'], ['close', 'close'], ['shelve', 'shelve'], ['unshelve', 'unshelve']] as const) {
+  for (const [path, action] of [
+    ['ack', 'acknowledge'],
+    ['close', 'close'],
+    ['shelve', 'shelve'],
+    ['unshelve', 'unshelve'],
+  ] as const) {
     const body = action === 'shelve' ? shelveSchema : signatureSchema;
-    app.post(`/api/v1/incidents/:id/${path}`, { ...signers, schema: { params: idParams, body, response: { 200: z.object({ incident: incidentViewSchema }) } } }, async (request) => ({
-      incident: await service.signIncident(request.params.id, action, request.body, { duration: (request.body as { duration?: string }).duration }),
-    }));
+    app.post(
+      `/api/v1/incidents/:id/${path}`,
+      { ...signers, schema: { params: idParams, body, response: { 200: z.object({ incident: incidentViewSchema }) } } },
+      async (request) => ({
+        incident: await service.signIncident(request.params.id, action, request.body, { duration: (request.body as { duration?: string }).duration }),
+      }),
+    );
   }
 
-  for (const [path, action] of [['ack', 'acknowledge'], ['close', 'close']] as const) {
-    app.post(`/api/v1/alerts/:id/${path}`, { ...signers, schema: { params: idParams, body: signatureSchema, response: { 200: alertAnswer } } }, async (request) => ({
-      alert: await service.sign(request.params.id, action, request.body),
-    }));
+  for (const [path, action] of [
+    ['ack', 'acknowledge'],
+    ['close', 'close'],
+  ] as const) {
+    app.post(
+      `/api/v1/alerts/:id/${path}`,
+      { ...signers, schema: { params: idParams, body: signatureSchema, response: { 200: alertAnswer } } },
+      async (request) => ({
+        alert: await service.sign(request.params.id, action, request.body),
+      }),
+    );
   }
 };

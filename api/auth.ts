@@ -50,7 +50,10 @@ export function authorize(registry: () => Registry): onRequestAsyncHookHandler {
     const roles = request.routeOptions.config.roles;
     if (!roles) return;
     const token = bearerToken(request);
-    if (!token) throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>" (create one with: coldchain token create --role viewer)', { 'WWW-Authenticate': 'Bearer' });
+    if (!token)
+      throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>" (create one with: coldchain token create --role viewer)', {
+        'WWW-Authenticate': 'Bearer',
+      });
     const caller = identify(request, registry, token);
     if (!caller) throw new HttpError(401, 'unauthorized', 'unknown or revoked API token');
     if (!roles.includes(caller.role)) throw new HttpError(403, 'forbidden', `role ${caller.role} may not do this; needs one of ${roles.join(', ')}`);

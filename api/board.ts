@@ -32,13 +32,18 @@ export const boardRoutes: ApiPlugin<{ board: () => BoardSettings }> = async (app
   const send = async (file: string, reply: FastifyReply, cache: string) => {
     try {
       const body = await readFile(file);
-      return reply.type(TYPES[path.extname(file)] ?? 'application/octet-stream').header('Cache-Control', cache).header('X-Content-Type-Options', 'nosniff').send(body);
+      return reply
+        .type(TYPES[path.extname(file)] ?? 'application/octet-stream')
+        .header('Cache-Control', cache)
+        .header('X-Content-Type-Options', 'nosniff')
+        .send(body);
     } catch {
       return reply.code(404).send({ error: 'not_found', message: `no ${path.basename(file)}` });
     }
   };
   app.get('/', async (_request, reply) => {
-    if (!existsSync(path.join(BOARD_DIR, 'index.html'))) return reply.code(503).type('text/plain; charset=utf-8').send('The live board is not built: run "npm run build" (npm ci does it).\n');
+    if (!existsSync(path.join(BOARD_DIR, 'index.html')))
+      return reply.code(503).type('text/plain; charset=utf-8').send('The live board is not built: run "npm run build" (npm ci does it).\n');
     return send(path.join(BOARD_DIR, 'index.html'), reply, 'no-cache');
   });
   app.get('/assets/*', { schema: { params: z.object({ '*': z.string() }) } }, async (request, reply) => {

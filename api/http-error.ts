@@ -44,7 +44,10 @@ function toHttpError(err: Error): HttpError | undefined {
 }
 
 /** What a client is told of an InfluxDB failure: its kind, never InfluxDB's text or address. */
-const INFLUX_SAYS: Partial<Record<InfluxError['kind'], string>> = { unreachable: 'the database is unreachable', timeout: 'the database did not answer in time' };
+const INFLUX_SAYS: Partial<Record<InfluxError['kind'], string>> = {
+  unreachable: 'the database is unreachable',
+  timeout: 'the database did not answer in time',
+};
 
 /**
  * Every error of every route is answered here, and only here. What went wrong inside (an
@@ -54,10 +57,17 @@ const INFLUX_SAYS: Partial<Record<InfluxError['kind'], string>> = { unreachable:
 export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (err instanceof InfluxError) {
     request.log.error({ err: err.message, kind: err.kind, requestId: request.id }, 'InfluxDB query failed');
-    return reply.code(503).send({ error: 'influxdb_unavailable', message: `${INFLUX_SAYS[err.kind] ?? 'the database could not answer'}; try again later (request ${request.id}; details in the service log)` });
+    return reply.code(503).send({
+      error: 'influxdb_unavailable',
+      message: `${INFLUX_SAYS[err.kind] ?? 'the database could not answer'}; try again later (request ${request.id}; details in the service log)`,
+    });
   }
   const known = toHttpError(err);
-  if (known) return reply.code(known.status).headers(known.headers).send({ error: known.code, message: known.message, ...known.details });
+  if (known)
+    return reply
+      .code(known.status)
+      .headers(known.headers)
+      .send({ error: known.code, message: known.message, ...known.details });
   const status = err.statusCode ?? 500;
   if (status >= 500) {
     request.log.error({ err, requestId: request.id }, 'request failed');

@@ -25,8 +25,24 @@ export function createMetrics(sources: MetricSources): PromRegistry {
   collectDefaultMetrics({ register: registry, prefix: 'coldchain_process_' });
   const { counters, spool, writer } = sources;
   const counter = (name: string, help: string, total: () => number) =>
-    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(total()); } });
-  const gauge = (name: string, help: string, value: () => number) => new Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(total());
+      },
+    });
+  const gauge = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value());
+      },
+    });
 
   counter('coldchain_readings_accepted_total', 'Readings validated and made durable in the spool', () => counters.acceptedReadings);
   new Counter({

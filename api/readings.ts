@@ -27,8 +27,17 @@ export const timeWindowSchema = z
 export const idParams = z.object({ id: z.string() });
 
 /** A stored reading: device time, the values it had, when it arrived and where the device was. */
-export const readingRowSchema = readingSchema.omit({ ts: true }).partial().extend({ ts: z.number(), receivedAt: z.number().optional(), siteId: z.string().optional(), locationId: z.string().optional() });
-export const readingsResponseSchema = z.object({ deviceId: z.string(), from: z.string(), to: z.string(), count: z.number(), readings: z.array(readingRowSchema) });
+export const readingRowSchema = readingSchema
+  .omit({ ts: true })
+  .partial()
+  .extend({ ts: z.number(), receivedAt: z.number().optional(), siteId: z.string().optional(), locationId: z.string().optional() });
+export const readingsResponseSchema = z.object({
+  deviceId: z.string(),
+  from: z.string(),
+  to: z.string(),
+  count: z.number(),
+  readings: z.array(readingRowSchema),
+});
 export type ReadingsResponse = z.infer<typeof readingsResponseSchema>;
 
 const FIELDS = ['temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq', 'receivedAt', 'siteId', 'locationId'] as const;
@@ -48,7 +57,10 @@ export const readingsRoutes: ApiPlugin<{ registry: () => Registry; influx: Influ
       `SELECT ${FIELDS.map((f) => `"${f}"`).join(', ')} FROM "${READINGS_MEASUREMENT}" ` +
         `WHERE "deviceId" = ${quoteString(deviceId)} AND time >= ${from}ms AND time < ${to}ms ORDER BY time ASC LIMIT ${limit}`,
     );
-    const readings = rowsOf(series[0]).map(({ time, ...rest }) => ({ ts: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) }) as z.infer<typeof readingRowSchema>);
+    const readings = rowsOf(series[0]).map(
+      ({ time, ...rest }) =>
+        ({ ts: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) }) as z.infer<typeof readingRowSchema>,
+    );
     return { deviceId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: readings.length, readings };
   });
 };

@@ -20,15 +20,22 @@ export const rejectsResponseSchema = z.object({ from: z.string(), to: z.string()
 
 /** GET /api/v1/rejects: the quarantine, newest first; what a device sent that was refused, and why. */
 export const rejectsRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient }> = async (app, deps) => {
-  app.get('/api/v1/rejects', { schema: { querystring: rejectsQuerySchema, response: { 200: rejectsResponseSchema } }, config: { roles: ANYONE } }, async (request) => {
-    const { from, to, limit, device, reason } = request.query;
-    const filters = [`time >= ${from}ms`, `time < ${to}ms`];
-    if (device) filters.push(`"deviceId" = ${quoteString(device)}`);
-    if (reason) filters.push(`"reason" = ${quoteString(reason)}`);
-    const series = await deps.influx.query(
-      `SELECT "deviceId", "reason", "message", "topic", "bytes", "index", "payload" FROM "${REJECTS_MEASUREMENT}" WHERE ${filters.join(' AND ')} ORDER BY time DESC LIMIT ${limit}`,
-    );
-    const rejects = rowsOf(series[0]).map(({ time, ...rest }) => ({ receivedAt: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) }) as z.infer<typeof storedRejectSchema>);
-    return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: rejects.length, rejects };
-  });
+  app.get(
+    '/api/v1/rejects',
+    { schema: { querystring: rejectsQuerySchema, response: { 200: rejectsResponseSchema } }, config: { roles: ANYONE } },
+    async (request) => {
+      const { from, to, limit, device, reason } = request.query;
+      const filters = [`time >= ${from}ms`, `time < ${to}ms`];
+      if (device) filters.push(`"deviceId" = ${quoteString(device)}`);
+      if (reason) filters.push(`"reason" = ${quoteString(reason)}`);
+      const series = await deps.influx.query(
+        `SELECT "deviceId", "reason", "message", "topic", "bytes", "index", "payload" FROM "${REJECTS_MEASUREMENT}" WHERE ${filters.join(' AND ')} ORDER BY time DESC LIMIT ${limit}`,
+      );
+      const rejects = rowsOf(series[0]).map(
+        ({ time, ...rest }) =>
+          ({ receivedAt: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) }) as z.infer<typeof storedRejectSchema>,
+      );
+      return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: rejects.length, rejects };
+    },
+  );
 };

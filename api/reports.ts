@@ -20,7 +20,11 @@ const optionFields = {
 };
 type OptionFields = z.output<z.ZodObject<typeof optionFields>>;
 /** Options left out take the config's `reports` section (read when asked, so a reload counts). */
-const resolve = (registry: () => Registry, q: OptionFields) => ({ format: q.format, lang: q.lang ?? registry().config.reports.lang, timeZone: q.tz ?? registry().config.reports.timeZone });
+const resolve = (registry: () => Registry, q: OptionFields) => ({
+  format: q.format,
+  lang: q.lang ?? registry().config.reports.lang,
+  timeZone: q.tz ?? registry().config.reports.timeZone,
+});
 
 /** ?format=&lang=&tz= on every report route. */
 export const reportOptionsSchema = (registry: () => Registry) => z.object(optionFields).transform((q) => resolve(registry, q));
@@ -32,7 +36,7 @@ export type ReportOptions = ReturnType<typeof resolve>;
  * too many readings 422; a report past `reports.timeout` 503 (InfluxDB failures are 503 too).
  */
 export async function sendReport(reply: FastifyReply, pool: ReportPool, subject: ReportSubject, options: ReportOptions, baseName: string) {
-  let built;
+  let built: Awaited<ReturnType<ReportPool['run']>>;
   try {
     built = await pool.run({ subject, format: options.format, lang: options.lang, timeZone: options.timeZone });
   } catch (err) {
@@ -66,10 +70,22 @@ export const reportRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxC
   const config = { roles: ANYONE };
   app.get('/api/v1/locations/:id/record', { config, schema: { params: idParams, querystring: recordQuerySchema(deps.registry) } }, async (request, reply) => {
     const { options, from, to } = request.query;
-    return sendReport(reply, deps.reports, { kind: 'gsp_record', locationId: request.params.id, from, to }, options, `gsp-record-${request.params.id}-${new Date(from).toISOString().slice(0, 10)}`);
+    return sendReport(
+      reply,
+      deps.reports,
+      { kind: 'gsp_record', locationId: request.params.id, from, to },
+      options,
+      `gsp-record-${request.params.id}-${new Date(from).toISOString().slice(0, 10)}`,
+    );
   });
 
   app.get('/api/v1/alerts/:id/report', { config, schema: { params: idParams, querystring: reportOptionsSchema(deps.registry) } }, async (request, reply) =>
-    sendReport(reply, deps.reports, { kind: 'excursion', alertId: request.params.id, alert: deps.alerts.book.get(request.params.id) }, request.query, `excursion-${request.params.id}`),
+    sendReport(
+      reply,
+      deps.reports,
+      { kind: 'excursion', alertId: request.params.id, alert: deps.alerts.book.get(request.params.id) },
+      request.query,
+      `excursion-${request.params.id}`,
+    ),
   );
 };

@@ -20,7 +20,11 @@ export function contentSecurityPolicy(tileUrl: string | null): string {
  */
 export function securityHeaders(tileUrl: () => string | null) {
   return async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    reply.header('Content-Security-Policy', contentSecurityPolicy(tileUrl())).header('X-Frame-Options', 'DENY').header('X-Content-Type-Options', 'nosniff').header('Referrer-Policy', 'strict-origin-when-cross-origin');
+    reply
+      .header('Content-Security-Policy', contentSecurityPolicy(tileUrl()))
+      .header('X-Frame-Options', 'DENY')
+      .header('X-Content-Type-Options', 'nosniff')
+      .header('Referrer-Policy', 'strict-origin-when-cross-origin');
     return payload;
   };
 }

@@ -52,7 +52,9 @@ export function readTls(tls: { cert: string; key: string } | undefined): { cert:
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`http.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); coldchain init writes a self-signed pair under the data directory`);
+      throw new Error(
+        `http.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); coldchain init writes a self-signed pair under the data directory`,
+      );
     }
   };
   return { cert: read('cert', tls.cert), key: read('key', tls.key) };
@@ -75,7 +77,10 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit)));
   app.decorateRequest('caller', null as never);
   app.addHook('onRequest', authorize(deps.registry));
-  app.addHook('onSend', securityHeaders(() => deps.registry().config.board.tileUrl ?? null));
+  app.addHook(
+    'onSend',
+    securityHeaders(() => deps.registry().config.board.tileUrl ?? null),
+  );
 
   // Reports are built in worker threads, a few at a time (issue 12, item 5); the rest wait or get 429.
   const settings = () => deps.registry().config.reports;
@@ -89,7 +94,20 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onClose', () => reports.close());
 
   const board = () => ({ tileUrl: deps.registry().config.board.tileUrl ?? null, tileAttribution: deps.registry().config.board.tileAttribution });
-  const resources: Array<ApiPlugin<ApiDeps & { board: typeof board; reports: ReportPool }>> = [healthRoutes, sessionRoutes, readingsRoutes, rejectsRoutes, alertRoutes, alarmPerformanceRoutes, alarmTestRoutes, streamRoutes, shipmentRoutes, reportRoutes, overviewRoutes, boardRoutes];
+  const resources: Array<ApiPlugin<ApiDeps & { board: typeof board; reports: ReportPool }>> = [
+    healthRoutes,
+    sessionRoutes,
+    readingsRoutes,
+    rejectsRoutes,
+    alertRoutes,
+    alarmPerformanceRoutes,
+    alarmTestRoutes,
+    streamRoutes,
+    shipmentRoutes,
+    reportRoutes,
+    overviewRoutes,
+    boardRoutes,
+  ];
   for (const resource of resources) await app.register(resource, { ...deps, board, reports });
   return app;
 }

@@ -69,7 +69,9 @@ export class SessionStore {
   /** `name` and `password` must already be bounded (signInSchema): they reach the throttle and the audit trail. */
   async signIn(name: string, password: string, address: string): Promise<{ token: string; session: Session } | Exclude<Verdict, { outcome: 'ok' }>> {
     const user = this.registry().config.users.find((u) => u.name === name);
-    const verdict = await this.throttle.attempt({ account: name, address, channel: 'http' }, user !== undefined, () => verifyPassword(password, user!.passwordHash));
+    const verdict = await this.throttle.attempt({ account: name, address, channel: 'http' }, user !== undefined, () =>
+      verifyPassword(password, user!.passwordHash),
+    );
     if (verdict.outcome !== 'ok') return verdict;
     const token = `cc_ses_${randomBytes(32).toString('base64url')}`;
     const session = { user: user!.name, fullName: user!.fullName, role: user!.role, expiresAt: Date.now() + SESSION_MS };
@@ -87,7 +89,11 @@ export class SessionStore {
  * identifier (1-64 safe characters), so a refused sign-in cannot carry 50 KB into the trail.
  */
 const signInSchema = z.object({
-  user: z.string().min(1).max(64, 'a user name has at most 64 characters').regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a user name is letters, digits, "-", "_" or "." and starts with a letter or digit'),
+  user: z
+    .string()
+    .min(1)
+    .max(64, 'a user name has at most 64 characters')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a user name is letters, digits, "-", "_" or "." and starts with a letter or digit'),
   password: z.string().min(1).max(1024, 'a password has at most 1024 characters'),
 });
 
@@ -100,7 +106,12 @@ export const sessionRoutes: ApiPlugin<{ registry: () => Registry; audit?: AuditL
       if (outcome.outcome === 'refused') {
         // Names that are no user are kept apart from real actors, so the trail's actors stay real people.
         const known = deps.registry().config.users.some((u) => u.name === name);
-        await deps.audit?.append({ actor: known ? name : '(unknown user)', action: 'session.refused', target: 'board', details: { ip: request.ip, ...(known ? {} : { name: shortName(name) }) } });
+        await deps.audit?.append({
+          actor: known ? name : '(unknown user)',
+          action: 'session.refused',
+          target: 'board',
+          details: { ip: request.ip, ...(known ? {} : { name: shortName(name) }) },
+        });
         throw new HttpError(401, 'unauthorized', 'wrong user name or password');
       }
       request.log.warn({ user: name, ip: request.ip, outcome: outcome.outcome }, 'sign-in not checked');

@@ -5,7 +5,16 @@ import type { InfluxClient } from '../storage/influx.js';
 import type { AlertService } from '../alerts/service.js';
 import type { ShipmentService } from '../shipments/service.js';
 import { currentDisposition, effectiveCustody, stateOf, supersededBy, type ShipmentRecord } from '../shipments/book.js';
-import { custodyInputSchema, custodyRecordSchema, dispositionInputSchema, dispositionSchema, linkInputSchema, shipmentCreateSchema, shipmentIdentitySchema, shipmentStates } from '../shipments/schema.js';
+import {
+  custodyInputSchema,
+  custodyRecordSchema,
+  dispositionInputSchema,
+  dispositionSchema,
+  linkInputSchema,
+  shipmentCreateSchema,
+  shipmentIdentitySchema,
+  shipmentStates,
+} from '../shipments/schema.js';
 import type { ReportSubject } from '../reports/jobs.js';
 import type { ReportPool } from '../reports/pool.js';
 import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
@@ -66,7 +75,10 @@ function shipmentSummary(record: ShipmentRecord): ShipmentSummary {
 
 const verificationUrl = (publicUrl: string, token: string) => `${publicUrl.replace(/\/$/, '')}/verify/${token}`;
 /** Who did it, for the shipment's facts: the caller's token and whether it came through the CLI. */
-const actor = (request: FastifyRequest) => ({ by: request.caller.tokenId, source: request.headers['user-agent']?.startsWith('coldchain-cli') ? ('cli' as const) : ('api' as const) });
+const actor = (request: FastifyRequest) => ({
+  by: request.caller.tokenId,
+  source: request.headers['user-agent']?.startsWith('coldchain-cli') ? ('cli' as const) : ('api' as const),
+});
 
 /** Electronic waybills, custody, QA disposition, receiver links and the full-chain report. */
 export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) => {
@@ -77,7 +89,12 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
     const active = shipments.activeLink(record);
     const places = new Set(effectiveCustody(record).map((c) => c.locationId));
     const alerts = deps.alerts.book.list().filter((a) => places.has(a.locationId));
-    return { kind: 'shipment', record, alerts, verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null };
+    return {
+      kind: 'shipment',
+      record,
+      alerts,
+      verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null,
+    };
   };
   const [anyone, handlers, reviewers] = [{ roles: ANYONE }, { roles: HANDLERS }, { roles: REVIEWERS }];
 
@@ -92,31 +109,51 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
       .map(shipmentSummary)
       .filter((s) => !state || s.state === state)
       // A shipment belongs to a period when its chain (creation to delivery, or to now) overlaps it.
-      .filter((s) => (to === undefined || Math.min(s.createdAt, s.startedAt ?? s.createdAt) < to) && (from === undefined || (s.deliveredAt ?? Number.POSITIVE_INFINITY) >= from))
+      .filter(
+        (s) =>
+          (to === undefined || Math.min(s.createdAt, s.startedAt ?? s.createdAt) < to) &&
+          (from === undefined || (s.deliveredAt ?? Number.POSITIVE_INFINITY) >= from),
+      )
       .sort((a, b) => b.createdAt - a.createdAt);
     return { count: list.length, shipments: list };
   });
 
-  app.get('/api/v1/shipments/:id', { config: anyone, schema: { params: idParams, response: { 200: one } } }, async (request) => ({ shipment: shipmentSummary(shipments.get(request.params.id)) }));
+  app.get('/api/v1/shipments/:id', { config: anyone, schema: { params: idParams, response: { 200: one } } }, async (request) => ({
+    shipment: shipmentSummary(shipments.get(request.params.id)),
+  }));
 
-  app.post('/api/v1/shipments/:id/custody', { config: handlers, schema: { params: idParams, body: custodyInputSchema, response: { 201: custodyAnswer } } }, async (request, reply) => {
-    const custody = await shipments.addCustody(request.params.id, request.body, actor(request));
-    return reply.code(201).send({ custody, shipment: shipmentSummary(shipments.get(request.params.id)) });
-  });
-
-  app.post('/api/v1/shipments/:id/disposition', { config: handlers, schema: { params: idParams, body: dispositionInputSchema, response: { 201: dispositionAnswer } } }, async (request, reply) =>
-    reply.code(201).send({ disposition: await shipments.dispose(request.params.id, request.body) }),
+  app.post(
+    '/api/v1/shipments/:id/custody',
+    { config: handlers, schema: { params: idParams, body: custodyInputSchema, response: { 201: custodyAnswer } } },
+    async (request, reply) => {
+      const custody = await shipments.addCustody(request.params.id, request.body, actor(request));
+      return reply.code(201).send({ custody, shipment: shipmentSummary(shipments.get(request.params.id)) });
+    },
   );
 
-  app.post('/api/v1/shipments/:id/links', { config: reviewers, schema: { params: idParams, body: linkInputSchema, response: { 201: linkAnswer } } }, async (request, reply) => {
-    const { link, token } = await shipments.createLink(request.params.id, request.body.validDays, request.caller.tokenId);
-    return reply.code(201).send({ linkId: link.linkId, url: verificationUrl(deps.publicUrl(), token), expiresAt: link.expiresAt });
-  });
+  app.post(
+    '/api/v1/shipments/:id/disposition',
+    { config: handlers, schema: { params: idParams, body: dispositionInputSchema, response: { 201: dispositionAnswer } } },
+    async (request, reply) => reply.code(201).send({ disposition: await shipments.dispose(request.params.id, request.body) }),
+  );
+
+  app.post(
+    '/api/v1/shipments/:id/links',
+    { config: reviewers, schema: { params: idParams, body: linkInputSchema, response: { 201: linkAnswer } } },
+    async (request, reply) => {
+      const { link, token } = await shipments.createLink(request.params.id, request.body.validDays, request.caller.tokenId);
+      return reply.code(201).send({ linkId: link.linkId, url: verificationUrl(deps.publicUrl(), token), expiresAt: link.expiresAt });
+    },
+  );
 
   const linkParams = z.object({ id: z.string(), linkId: z.string() });
-  app.delete('/api/v1/shipments/:id/links/:linkId', { config: reviewers, schema: { params: linkParams, response: { 200: z.object({ link: linkSchema }) } } }, async (request) => ({
-    link: await shipments.revokeLink(request.params.id, request.params.linkId, request.caller.tokenId),
-  }));
+  app.delete(
+    '/api/v1/shipments/:id/links/:linkId',
+    { config: reviewers, schema: { params: linkParams, response: { 200: z.object({ link: linkSchema }) } } },
+    async (request) => ({
+      link: await shipments.revokeLink(request.params.id, request.params.linkId, request.caller.tokenId),
+    }),
+  );
 
   app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: reportOptions } }, async (request, reply) =>
     sendReport(reply, deps.reports, report(shipments.get(request.params.id)), request.query, `shipment-${request.params.id}`),
@@ -129,7 +166,11 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
   app.get('/verify/:token', { schema: { params: z.object({ token: z.string() }) } }, async (request, reply) => {
     void reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').header('X-Robots-Tag', 'noindex');
     const found = shipments.resolveLink(request.params.token);
-    if (!found) return reply.code(404).type('text/plain; charset=utf-8').send('This verification link is not valid: it may have been revoked or have expired. Ask the shipper for a new one.\n');
+    if (!found)
+      return reply
+        .code(404)
+        .type('text/plain; charset=utf-8')
+        .send('This verification link is not valid: it may have been revoked or have expired. Ask the shipper for a new one.\n');
     const query = request.query as { format?: string; lang?: string; tz?: string };
     const lang = query.lang ?? (/^zh\b/i.test(request.headers['accept-language'] ?? '') ? 'zh-CN' : undefined);
     const options = parse(reportOptions, { format: query.format ?? 'html', lang, tz: query.tz }, 'query');

@@ -120,10 +120,12 @@ export const streamRoutes: ApiPlugin<{ registry: () => Registry; pipeline: Inges
   app.post('/api/v1/stream/ticket', { schema: { response: { 201: ticketAnswer } } }, async (request, reply) => {
     const token = bearerToken(request);
     const credential = token ? identify(request, deps.registry, token)?.credential : undefined;
-    if (!credential) throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>" (a board session or an API token)', { 'WWW-Authenticate': 'Bearer' });
+    if (!credential)
+      throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>" (a board session or an API token)', { 'WWW-Authenticate': 'Bearer' });
     const now = Date.now();
     if (tickets.size >= MAX_TICKETS) for (const [key, t] of tickets) if (t.expiresAt <= now) tickets.delete(key);
-    if (tickets.size >= MAX_TICKETS) throw new HttpError(429, 'too_many_requests', `${MAX_TICKETS} stream tickets are waiting to be used; try again in 30 s`, { 'Retry-After': '30' });
+    if (tickets.size >= MAX_TICKETS)
+      throw new HttpError(429, 'too_many_requests', `${MAX_TICKETS} stream tickets are waiting to be used; try again in 30 s`, { 'Retry-After': '30' });
     const ticket = `cc_tkt_${randomBytes(24).toString('base64url')}`;
     tickets.set(ticketKey(ticket), { credential, expiresAt: now + TICKET_MS });
     return reply.code(201).send({ ticket, expiresAt: now + TICKET_MS, url: `/api/v1/stream?ticket=${ticket}` });
@@ -140,10 +142,16 @@ export const streamRoutes: ApiPlugin<{ registry: () => Registry; pipeline: Inges
       tickets.delete(key); // one use, whatever happens next
       if (held && held.expiresAt > Date.now() && stillValid(held.credential)) credential = held.credential;
     }
-    if (!credential) throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)');
+    if (!credential)
+      throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)');
     if (clients.size >= MAX_STREAM_CLIENTS) {
       request.log.warn({ clients: clients.size }, 'live stream refused: too many clients');
-      throw new HttpError(503, 'stream_full', `the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s`, { 'Retry-After': '30' });
+      throw new HttpError(
+        503,
+        'stream_full',
+        `the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s`,
+        { 'Retry-After': '30' },
+      );
     }
     reply.hijack();
     const res = reply.raw;

@@ -1,4 +1,11 @@
-import type { FastifyPluginAsync, FastifyPluginOptions, FastifySchemaCompiler, FastifySerializerCompiler, FastifyTypeProvider, RawServerDefault } from 'fastify';
+import type {
+  FastifyPluginAsync,
+  FastifyPluginOptions,
+  FastifySchemaCompiler,
+  FastifySerializerCompiler,
+  FastifyTypeProvider,
+  RawServerDefault,
+} from 'fastify';
 import type { z } from 'zod';
 import { ValidationError } from './http-error.js';
 

@@ -32,7 +32,14 @@ export class RegistryHolder {
   reload(): boolean {
     try {
       const { config } = loadConfig(this.file);
-      this.current = new Registry({ ...this.current.config, profiles: config.profiles, sites: config.sites, devices: config.devices, apiTokens: config.apiTokens, users: config.users });
+      this.current = new Registry({
+        ...this.current.config,
+        profiles: config.profiles,
+        sites: config.sites,
+        devices: config.devices,
+        apiTokens: config.apiTokens,
+        users: config.users,
+      });
       this.log.info({ devices: this.current.deviceCount }, 'registry reloaded');
       this.onReload?.(config);
       return true;

@@ -102,11 +102,20 @@ export function startService(loaded: LoadedConfig, overrides: Overrides, log: Lo
 }
 
 /** Ingestion from an external broker (Mosquitto, EMQX) plus HTTP, without our own broker. */
-export function startIngestService(loaded: LoadedConfig, overrides: Overrides & { brokerUrl: string; clientId: string; username?: string; password?: string }, log: Logger): Promise<RunningService> {
+export function startIngestService(
+  loaded: LoadedConfig,
+  overrides: Overrides & { brokerUrl: string; clientId: string; username?: string; password?: string },
+  log: Logger,
+): Promise<RunningService> {
   return assemble(loaded, overrides, log, (deps) => upstreamBroker(overrides, deps));
 }
 
-async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger, frontDoor: (deps: FrontDoorDeps) => Promise<FrontDoor>): Promise<RunningService> {
+async function assemble(
+  loaded: LoadedConfig,
+  overrides: Overrides,
+  log: Logger,
+  frontDoor: (deps: FrontDoorDeps) => Promise<FrontDoor>,
+): Promise<RunningService> {
   const { config, dataDir } = applyOverrides(loaded, overrides);
   const parts = new Parts(log);
   // Links in alarm messages and receivers' verification links: http.publicUrl, else where HTTP listens.
@@ -125,15 +134,21 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     // The GSP check (coldchain check) at every start: errors loud, warnings counted.
     const findings = checkGsp(loaded.config);
     for (const f of findings.filter((f) => f.level === 'error')) log.error({ key: formatPath(f.path), rule: f.rule }, `GSP: ${f.message}`);
-    log.info({ errors: findings.filter((f) => f.level === 'error').length, warnings: findings.filter((f) => f.level === 'warning').length }, 'configuration checked against GSP (coldchain check lists every finding)');
+    log.info(
+      { errors: findings.filter((f) => f.level === 'error').length, warnings: findings.filter((f) => f.level === 'warning').length },
+      'configuration checked against GSP (coldchain check lists every finding)',
+    );
     const registry = new RegistryHolder(loaded.file, config, log, (edited) => void configAudit.record(edited, 'picked up while running'));
 
     // Storage: InfluxDB, the durable spool in front of it, and the writer between them.
     const db = await startInfluxDb(config, dataDir, log, parts);
-    const spool = parts.add('spool', new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' })), (spool) => spool.close());
+    const spool = parts.add('spool', new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' })), (spool) =>
+      spool.close(),
+    );
     await spool.open();
     const writer = parts.add('writer', startWriter(config, dataDir, spool, db.influx, log), async (writer, orderly) => {
-      if (!(await writer.flush(orderly ? 5000 : 0))) log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');
+      if (!(await writer.flush(orderly ? 5000 : 0)))
+        log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');
       await writer.stop();
     });
 
@@ -150,7 +165,15 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     if (spool.depth.records > 0 && !(await writer.flush(15_000))) {
       log.warn({ pendingRecords: spool.depth.records }, 'InfluxDB has not taken the recovered spool yet; alerts are rebuilt from what it has');
     }
-    const shipments = new ShipmentService({ registry: registry.get, spool, influx: db.influx, audit, links: LinkSigner.open(dataDir), log: log.child({ component: 'shipments' }), maxFutureSkewMs: config.ingest.maxFutureSkew });
+    const shipments = new ShipmentService({
+      registry: registry.get,
+      spool,
+      influx: db.influx,
+      audit,
+      links: LinkSigner.open(dataDir),
+      log: log.child({ component: 'shipments' }),
+      maxFutureSkewMs: config.ingest.maxFutureSkew,
+    });
     await shipments.start();
 
     // The front door, still closed to devices: our broker (or the upstream subscription).
@@ -160,7 +183,17 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     const notifier = parts.add('notifier', new Notifier(config.notifications, log.child({ component: 'notify' }), publicUrl), (notifier) => notifier.close());
     const alerts = parts.add(
       'rules engine',
-      new AlertService({ registry: registry.get, config: () => registry.get().config, pipeline, spool, influx: db.influx, audit, notifier, publish: front.publish, log: log.child({ component: 'alerts' }) }),
+      new AlertService({
+        registry: registry.get,
+        config: () => registry.get().config,
+        pipeline,
+        spool,
+        influx: db.influx,
+        audit,
+        notifier,
+        publish: front.publish,
+        log: log.child({ component: 'alerts' }),
+      }),
       (alerts) => alerts.stop(),
     );
     await alerts.start();
@@ -168,7 +201,18 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     // The daily backup (GSP): the whole record once a day, the newest kept.
     const backup = parts.add(
       'daily backup',
-      new BackupScheduler({ influx: db.influx, dataDir, configFile: loaded.file, settings: { dir: path.resolve(path.dirname(loaded.file), config.backup.dir), at: config.backup.at, timeZone: config.reports.timeZone, keep: config.backup.keep }, log: log.child({ component: 'backup' }) }),
+      new BackupScheduler({
+        influx: db.influx,
+        dataDir,
+        configFile: loaded.file,
+        settings: {
+          dir: path.resolve(path.dirname(loaded.file), config.backup.dir),
+          at: config.backup.at,
+          timeZone: config.reports.timeZone,
+          keep: config.backup.keep,
+        },
+        log: log.child({ component: 'backup' }),
+      }),
       (backup) => backup.stop(),
     );
     if (config.backup.enabled) await backup.start();
@@ -177,12 +221,26 @@ async function assemble(loaded: LoadedConfig, overrides: Overrides, log: Logger,
     const ports = await front.open();
 
     // HTTP API and board on top.
-    const metrics = createMetrics({ counters: pipeline.counters, spool, writer, connectedDevices: front.connectedDevices, ...(config.backup.enabled ? { backup: () => backup.status() } : {}) });
+    const metrics = createMetrics({
+      counters: pipeline.counters,
+      spool,
+      writer,
+      connectedDevices: front.connectedDevices,
+      ...(config.backup.enabled ? { backup: () => backup.status() } : {}),
+    });
     // An overdue backup is reported, not a reason to stop serving: ready stays true.
-    const health = () => ({ ...front.health(), ...storageHealth(spool, writer, db), ...(config.backup.enabled ? { backup: { ready: true, ...backup.status() } } : {}) });
+    const health = () => ({
+      ...front.health(),
+      ...storageHealth(spool, writer, db),
+      ...(config.backup.enabled ? { backup: { ready: true, ...backup.status() } } : {}),
+    });
     // HTTPS with http.tls; plain HTTP only on loopback or with http.allowPlainHttp (checked at config load).
     const tls = readTls(config.http.tls);
-    const api = parts.add('http api', await createApi({ log, registry: registry.get, influx: db.influx, metrics, health, pipeline, alerts, shipments, audit, publicUrl, tls }), (api) => api.close());
+    const api = parts.add(
+      'http api',
+      await createApi({ log, registry: registry.get, influx: db.influx, metrics, health, pipeline, alerts, shipments, audit, publicUrl, tls }),
+      (api) => api.close(),
+    );
     await api.listen({ port: config.http.port, host: config.http.host });
     const httpPort = (api.server.address() as { port: number }).port;
     listeningAt = `${tls ? 'https' : 'http'}://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${httpPort}`;
@@ -222,19 +280,31 @@ async function startInfluxDb(config: Config, dataDir: string, log: Logger, parts
   let managed: ManagedInfluxd | undefined;
   let url = config.influx.url;
   if (!url) {
-    const influxd = parts.add('managed influxd', new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true, secure: true }), (influxd) => influxd.stop());
+    const influxd = parts.add(
+      'managed influxd',
+      new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true, secure: true }),
+      (influxd) => influxd.stop(),
+    );
     await influxd.start();
     managed = influxd;
     url = influxd.url;
   }
   // The managed influxd is signed in to with its own admin (issue 12, item 15); config credentials are for an external one.
-  const influx = new InfluxClient({ url, database: config.influx.database, ...(managed ? managed.credentials : { token: config.influx.token, username: config.influx.username, password: config.influx.password }) });
+  const influx = new InfluxClient({
+    url,
+    database: config.influx.database,
+    ...(managed ? managed.credentials : { token: config.influx.token, username: config.influx.username, password: config.influx.password }),
+  });
   let ready = false;
   if (config.influx.createDatabase) {
     try {
       const { kept } = await influx.ensureDatabase(config.influx.retention);
       // GSP: records are never deleted because a setting changed; shortening is a signed command.
-      if (kept) log.warn({ configured: config.influx.retention, kept }, 'influx.retention is shorter than the database keeps; the longer retention stays (coldchain retention shorten deletes records, signed and audited)');
+      if (kept)
+        log.warn(
+          { configured: config.influx.retention, kept },
+          'influx.retention is shorter than the database keeps; the longer retention stays (coldchain retention shorten deletes records, signed and audited)',
+        );
       ready = true;
     } catch (err) {
       // The spool keeps everything meanwhile; the writer retries until InfluxDB is there.
@@ -245,7 +315,11 @@ async function startInfluxDb(config: Config, dataDir: string, log: Logger, parts
     ready = await influx.ping();
   };
   if (!ready) await ping();
-  const pinger = parts.add('influxdb ping', setInterval(() => void ping(), 5000), (pinger) => clearInterval(pinger));
+  const pinger = parts.add(
+    'influxdb ping',
+    setInterval(() => void ping(), 5000),
+    (pinger) => clearInterval(pinger),
+  );
   pinger.unref();
   return { url, influx, managed: managed !== undefined, ready: () => ready };
 }
@@ -272,7 +346,15 @@ function storageHealth(spool: Spool, writer: SpoolWriter, db: { url: string; man
 
 /** Our own MQTT broker: devices connect to it, and alert messages go out on it. */
 async function ownBroker({ config, registry, pipeline, shipments, audit, log, parts }: FrontDoorDeps): Promise<FrontDoor> {
-  const broker = await DeviceBroker.create({ registry: registry.get, pipeline, log: log.child({ component: 'broker' }), ratePerDevice: config.mqtt.ratePerDevice, rateBurst: config.mqtt.rateBurst, custody: deviceCustodyHandler(shipments, registry.get), audit });
+  const broker = await DeviceBroker.create({
+    registry: registry.get,
+    pipeline,
+    log: log.child({ component: 'broker' }),
+    ratePerDevice: config.mqtt.ratePerDevice,
+    rateBurst: config.mqtt.rateBurst,
+    custody: deviceCustodyHandler(shipments, registry.get),
+    audit,
+  });
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= broker.close());
   parts.add('mqtt broker', broker, close);
@@ -296,12 +378,24 @@ async function ownBroker({ config, registry, pipeline, shipments, audit, log, pa
 }
 
 /** A persistent QoS 1 subscription to an external broker; it takes no devices itself. */
-async function upstreamBroker(upstream: { brokerUrl: string; clientId: string; username?: string; password?: string }, { registry, pipeline, shipments, log, parts }: FrontDoorDeps): Promise<FrontDoor> {
+async function upstreamBroker(
+  upstream: { brokerUrl: string; clientId: string; username?: string; password?: string },
+  { registry, pipeline, shipments, log, parts }: FrontDoorDeps,
+): Promise<FrontDoor> {
   let consumer: Awaited<ReturnType<typeof startStandaloneIngestor>> | undefined;
   return {
     async open() {
       const { brokerUrl, clientId, username, password } = upstream;
-      const started = await startStandaloneIngestor({ brokerUrl, clientId, username, password, registry: registry.get, pipeline, custody: deviceCustodyHandler(shipments, registry.get), log: log.child({ component: 'ingest' }) });
+      const started = await startStandaloneIngestor({
+        brokerUrl,
+        clientId,
+        username,
+        password,
+        registry: registry.get,
+        pipeline,
+        custody: deviceCustodyHandler(shipments, registry.get),
+        log: log.child({ component: 'ingest' }),
+      });
       consumer = parts.add('upstream subscription', started, (consumer) => consumer.stop());
       return {};
     },

@@ -24,7 +24,10 @@ const GENESIS = '0'.repeat(64);
 
 function digest(prev: string, entry: Omit<AuditEntry, 'hash' | 'prev'>): string {
   const { seq, at, actor, printedName, action, target, details } = entry;
-  return createHash('sha256').update(prev).update(JSON.stringify({ seq, at, actor, printedName: printedName ?? null, action, target, details })).digest('hex');
+  return createHash('sha256')
+    .update(prev)
+    .update(JSON.stringify({ seq, at, actor, printedName: printedName ?? null, action, target, details }))
+    .digest('hex');
 }
 
 export const auditFile = (dataDir: string) => path.join(dataDir, 'audit', 'audit.ndjson');
@@ -48,7 +51,10 @@ const MAX_LINE_BYTES = 16 * 1024 * 1024;
  * starts; returns the offset just past the last newline and the file's size. Stops early when
  * `onLine` returns false. Synchronous so that `audit verify` and the service's start share it.
  */
-function forEachLine(file: string, onLine: (line: Buffer, offset: number, lineNo: number) => boolean | string): { end: number; size: number; stopped?: string } {
+function forEachLine(
+  file: string,
+  onLine: (line: Buffer, offset: number, lineNo: number) => boolean | string,
+): { end: number; size: number; stopped?: string } {
   const fd = openSync(file, 'r');
   try {
     const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -74,7 +80,8 @@ function forEachLine(file: string, onLine: (line: Buffer, offset: number, lineNo
       }
       if (from < read) {
         pendingBytes += read - from;
-        if (pendingBytes > MAX_LINE_BYTES) return { end: lineStart, size: position + read, stopped: `${file}:${lineNo + 1}: a line longer than ${MAX_LINE_BYTES} bytes is not an audit entry` };
+        if (pendingBytes > MAX_LINE_BYTES)
+          return { end: lineStart, size: position + read, stopped: `${file}:${lineNo + 1}: a line longer than ${MAX_LINE_BYTES} bytes is not an audit entry` };
         pending.push(Buffer.from(chunk.subarray(from, read)));
       }
       position += read;
@@ -140,7 +147,13 @@ export function verifyAuditLog(file: string): VerifyResult {
   if (problem) return { ok: false, entries, lastHash: prev, problem };
   if (scan.size > scan.end) {
     const tornTail = { offset: scan.end, bytes: scan.size - scan.end };
-    return { ok: false, entries, lastHash: prev, tornTail, problem: `${file}: ${tornTail.bytes} bytes after the last complete entry (an append cut off by a crash; the service removes them at its next start and records it)` };
+    return {
+      ok: false,
+      entries,
+      lastHash: prev,
+      tornTail,
+      problem: `${file}: ${tornTail.bytes} bytes after the last complete entry (an append cut off by a crash; the service removes them at its next start and records it)`,
+    };
   }
   return { ok: true, entries, lastHash: prev };
 }
@@ -186,7 +199,13 @@ export class AuditLog {
       actor: 'system',
       action: 'audit.recovered',
       target: path.basename(this.file),
-      details: { truncatedBytes: torn.bytes, atOffset: torn.offset, sha256: createHash('sha256').update(fragment).digest('hex'), keptIn: path.basename(keptIn), reason: 'partial last line left by an interrupted append (never acknowledged)' },
+      details: {
+        truncatedBytes: torn.bytes,
+        atOffset: torn.offset,
+        sha256: createHash('sha256').update(fragment).digest('hex'),
+        keptIn: path.basename(keptIn),
+        reason: 'partial last line left by an interrupted append (never acknowledged)',
+      },
     });
     // Whatever else the verification found still stands; the torn tail itself is repaired.
     return verified.tornTail ? { ok: true, entries: this.seq, lastHash: this.lastHash } : verified;
@@ -195,9 +214,17 @@ export class AuditLog {
   append(input: AuditInput): Promise<AuditEntry> {
     const next = this.queue.then(async () => {
       if (!this.handle) throw new Error('audit log is not open');
-      const body = { seq: this.seq + 1, at: new Date().toISOString(), actor: input.actor, ...(input.printedName ? { printedName: input.printedName } : {}), action: input.action, target: input.target, details: input.details ?? {} };
+      const body = {
+        seq: this.seq + 1,
+        at: new Date().toISOString(),
+        actor: input.actor,
+        ...(input.printedName ? { printedName: input.printedName } : {}),
+        action: input.action,
+        target: input.target,
+        details: input.details ?? {},
+      };
       const entry: AuditEntry = { ...body, prev: this.lastHash, hash: digest(this.lastHash, body) };
-      await this.handle.write(JSON.stringify(entry) + '\n');
+      await this.handle.write(`${JSON.stringify(entry)}\n`);
       await this.handle.datasync();
       this.seq = entry.seq;
       this.lastHash = entry.hash;

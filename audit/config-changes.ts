@@ -15,7 +15,8 @@ const SECRET_KEY = /hash|password|secret|token$/i;
 const KEYS = ['id', 'name'];
 
 // A secret shows only as a short digest of itself: a change is visible, the value is not.
-const redact = (key: string, value: unknown): unknown => (SECRET_KEY.test(key) && value !== undefined && value !== null ? `(secret ${createHash('sha256').update(String(value)).digest('hex').slice(0, 8)})` : value);
+const redact = (key: string, value: unknown): unknown =>
+  SECRET_KEY.test(key) && value !== undefined && value !== null ? `(secret ${createHash('sha256').update(String(value)).digest('hex').slice(0, 8)})` : value;
 
 function keyOf(item: unknown): string | undefined {
   if (!item || typeof item !== 'object') return undefined;
@@ -25,7 +26,8 @@ function keyOf(item: unknown): string | undefined {
 
 function scrub(value: unknown, key = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => scrub(v));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? redact(k, v) : scrub(v, k)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? redact(k, v) : scrub(v, k)]));
   return redact(key, value);
 }
 
@@ -43,7 +45,8 @@ export function diffConfig(before: unknown, after: unknown, at = ''): ConfigChan
     const old = new Map(before.map((item) => [keyOf(item)!, item]));
     const next = new Map(after.map((item) => [keyOf(item)!, item]));
     for (const [k, item] of old) if (!next.has(k)) changes.push({ path: `${at}[${k}]`, before: scrub(item), after: null });
-    for (const [k, item] of next) changes.push(...(old.has(k) ? diffConfig(old.get(k), item, `${at}[${k}]`) : [{ path: `${at}[${k}]`, before: null, after: scrub(item) }]));
+    for (const [k, item] of next)
+      changes.push(...(old.has(k) ? diffConfig(old.get(k), item, `${at}[${k}]`) : [{ path: `${at}[${k}]`, before: null, after: scrub(item) }]));
     return changes;
   }
   if (before && after && typeof before === 'object' && typeof after === 'object' && !Array.isArray(before) && !Array.isArray(after)) {
@@ -107,7 +110,14 @@ export const auditable = (config: unknown): unknown => scrub(config);
 export class ConfigAuditor {
   private notesUsedUpTo = 0;
 
-  constructor(private readonly deps: { audit: { append(entry: { actor: string; action: string; target: string; details: Record<string, unknown> }): Promise<unknown> }; dataDir: string; file: string; log: { error(obj: object, msg: string): void } }) {}
+  constructor(
+    private readonly deps: {
+      audit: { append(entry: { actor: string; action: string; target: string; details: Record<string, unknown> }): Promise<unknown> };
+      dataDir: string;
+      file: string;
+      log: { error(obj: object, msg: string): void };
+    },
+  ) {}
 
   async record(config: unknown, when: 'at start' | 'picked up while running'): Promise<void> {
     const { audit, dataDir, file } = this.deps;

@@ -61,7 +61,14 @@ function lineOf(measurement: string, columns: string[], row: unknown[], tagKeys:
     else if (tagKeys.has(column)) tags.push(`${escapeTag(column)}=${escapeTag(String(value))}`);
     else {
       const type = fieldTypes.get(column);
-      const formatted = type === 'integer' ? `${String(value)}i` : type === 'string' ? escapeString(String(value)) : type === 'boolean' ? String(value) : Number(value).toString();
+      const formatted =
+        type === 'integer'
+          ? `${String(value)}i`
+          : type === 'string'
+            ? escapeString(String(value))
+            : type === 'boolean'
+              ? String(value)
+              : Number(value).toString();
       fields.push(`${escapeTag(column)}=${formatted}`);
     }
   });
@@ -74,7 +81,10 @@ async function exportMeasurement(influx: InfluxClient, name: string, file: strin
   const [fieldKeys, tagKeysSeries] = await Promise.all([influx.query(`SHOW FIELD KEYS FROM ${m}`), influx.query(`SHOW TAG KEYS FROM ${m}`)]);
   const fieldTypes = new Map((fieldKeys[0]?.values ?? []).map((r) => [String(r[0]), String(r[1])]));
   const tagKeys = new Set((tagKeysSeries[0]?.values ?? []).map((r) => String(r[0])));
-  const [first, last] = await Promise.all([influx.query(`SELECT * FROM ${m} ORDER BY time ASC LIMIT 1`, { exact: true }), influx.query(`SELECT * FROM ${m} ORDER BY time DESC LIMIT 1`, { exact: true })]);
+  const [first, last] = await Promise.all([
+    influx.query(`SELECT * FROM ${m} ORDER BY time ASC LIMIT 1`, { exact: true }),
+    influx.query(`SELECT * FROM ${m} ORDER BY time DESC LIMIT 1`, { exact: true }),
+  ]);
   const from = first[0]?.values[0]?.[0] as bigint | undefined;
   const to = last[0]?.values[0]?.[0] as bigint | undefined;
   const gzip = createGzip();
@@ -106,7 +116,14 @@ async function exportMeasurement(influx: InfluxClient, name: string, file: strin
  * can be backed up and restored), and the data directory's files (spool, audit trail, keys,
  * dead letters) and the configuration, with a manifest of SHA-256 digests.
  */
-export async function createBackup(options: { influx: InfluxClient; dataDir: string; configFile: string; out: string; progress?: Progress; now?: number }): Promise<Manifest> {
+export async function createBackup(options: {
+  influx: InfluxClient;
+  dataDir: string;
+  configFile: string;
+  out: string;
+  progress?: Progress;
+  now?: number;
+}): Promise<Manifest> {
   const progress = options.progress ?? (() => undefined);
   const out = path.resolve(options.out);
   if (existsSync(out) && (await readdir(out)).length) throw new BackupError(`backup destination ${out} is not empty; give a new or empty directory`);
@@ -130,7 +147,14 @@ export async function createBackup(options: { influx: InfluxClient; dataDir: str
   await copyFile(options.configFile, path.join(out, 'files', 'config.yaml'));
   const files: Manifest['files'] = [];
   for (const rel of await walk(out)) files.push({ path: rel, bytes: (await stat(path.join(out, rel))).size, sha256: await sha256File(path.join(out, rel)) });
-  const manifest: Manifest = { format: BACKUP_FORMAT, createdAt: new Date(options.now ?? Date.now()).toISOString(), database: options.influx.target.database, measurements, files, auditLastHash: await auditLastHash(options.dataDir) };
+  const manifest: Manifest = {
+    format: BACKUP_FORMAT,
+    createdAt: new Date(options.now ?? Date.now()).toISOString(),
+    database: options.influx.target.database,
+    measurements,
+    files,
+    auditLastHash: await auditLastHash(options.dataDir),
+  };
   await writeFile(path.join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   progress(`backup written to ${out}: ${measurements.reduce((n, m) => n + m.points, 0)} points in ${measurements.length} measurements, ${files.length} files`);
   return manifest;
@@ -161,7 +185,8 @@ export async function verifyBackup(dir: string): Promise<Manifest> {
   for (const file of parsed.data.files) {
     const full = path.join(dir, file.path);
     if (!existsSync(full)) throw new BackupError(`backup is incomplete: ${file.path} is missing`);
-    if ((await sha256File(full)) !== file.sha256) throw new BackupError(`backup file ${file.path} does not match its SHA-256 in the manifest (altered or damaged)`);
+    if ((await sha256File(full)) !== file.sha256)
+      throw new BackupError(`backup file ${file.path} does not match its SHA-256 in the manifest (altered or damaged)`);
   }
   for (const rel of await walk(dir)) {
     if (rel !== 'manifest.json' && !listed.has(rel)) throw new BackupError(`backup holds ${rel}, which its manifest does not list`);
@@ -173,10 +198,17 @@ export async function verifyBackup(dir: string): Promise<Manifest> {
  * Restores a verified backup onto an empty data directory: the files first, then every point
  * written back to the database (which must be empty: a restore never mixes with live data).
  */
-export async function restoreBackup(options: { from: string; influx: InfluxClient; dataDir: string; configFile?: string; progress?: Progress }): Promise<Manifest> {
+export async function restoreBackup(options: {
+  from: string;
+  influx: InfluxClient;
+  dataDir: string;
+  configFile?: string;
+  progress?: Progress;
+}): Promise<Manifest> {
   const progress = options.progress ?? (() => undefined);
   const manifest = await verifyBackup(options.from);
-  if (existsSync(options.dataDir) && (await readdir(options.dataDir)).some((f) => f !== 'influxdb' && !isLock(f))) throw new BackupError(`restore needs an empty data directory; ${options.dataDir} has files`);
+  if (existsSync(options.dataDir) && (await readdir(options.dataDir)).some((f) => f !== 'influxdb' && !isLock(f)))
+    throw new BackupError(`restore needs an empty data directory; ${options.dataDir} has files`);
   const existing = (await options.influx.query('SHOW MEASUREMENTS').catch(() => []))[0]?.values.length ?? 0;
   if (existing) throw new BackupError(`restore needs an empty database; ${options.influx.target.database} already holds ${existing} measurements`);
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });

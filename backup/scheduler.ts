@@ -38,9 +38,7 @@ export class BackupScheduler {
   private lastFailure: { at: number; error: string } | null = null;
   private readonly startedAt: number;
 
-  constructor(
-    private readonly deps: { influx: InfluxClient; dataDir: string; configFile: string; settings: BackupSettings; log: Logger; now?: () => number },
-  ) {
+  constructor(private readonly deps: { influx: InfluxClient; dataDir: string; configFile: string; settings: BackupSettings; log: Logger; now?: () => number }) {
     this.startedAt = this.now();
   }
 
@@ -62,7 +60,12 @@ export class BackupScheduler {
   status(): BackupStatus {
     const now = this.now();
     const since = this.lastSuccessAt ?? this.startedAt;
-    return { lastSuccessAt: this.lastSuccessAt, lastFailure: this.lastFailure, running: this.current !== undefined, overdue: now - since > DAY + 2 * 3_600_000 };
+    return {
+      lastSuccessAt: this.lastSuccessAt,
+      lastFailure: this.lastFailure,
+      running: this.current !== undefined,
+      overdue: now - since > DAY + 2 * 3_600_000,
+    };
   }
 
   private localDay(ts: number): string {

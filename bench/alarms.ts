@@ -15,7 +15,31 @@ function asEvents(changes: AlertChange[]): AlertEvent[] {
   const events: AlertEvent[] = [];
   for (const c of changes) {
     if (c.state === 'pending' || c.state === 'discarded') continue;
-    const alert: Alert = { id: c.id, kind: c.kind, severity: c.severity, state: c.state, siteId: c.siteId, locationId: c.locationId, deviceId: c.deviceId, occurredAt: c.occurredAt, activatedAt: c.activatedAt ?? null, detectedAt: c.detectedAt, clearedAt: c.clearedAt ?? null, late: c.late, threshold: c.threshold, peak: c.peak, durationMs: c.durationMs, relapses: c.relapses, chattering: c.chattering, incidentId: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null, ...alerts.get(c.id) };
+    const alert: Alert = {
+      id: c.id,
+      kind: c.kind,
+      severity: c.severity,
+      state: c.state,
+      siteId: c.siteId,
+      locationId: c.locationId,
+      deviceId: c.deviceId,
+      occurredAt: c.occurredAt,
+      activatedAt: c.activatedAt ?? null,
+      detectedAt: c.detectedAt,
+      clearedAt: c.clearedAt ?? null,
+      late: c.late,
+      threshold: c.threshold,
+      peak: c.peak,
+      durationMs: c.durationMs,
+      relapses: c.relapses,
+      chattering: c.chattering,
+      incidentId: null,
+      acknowledged: null,
+      closed: null,
+      tier: 0,
+      lastNotifiedAt: null,
+      ...alerts.get(c.id),
+    };
     Object.assign(alert, { state: c.state, clearedAt: c.clearedAt ?? null, relapses: c.relapses, chattering: c.chattering });
     alerts.set(c.id, alert);
     events.push({ alertId: c.id, event: c.state === 'active' ? 'activated' : c.state, at: c.detectedAt, actor: 'system', alert });
@@ -43,7 +67,10 @@ export function alarmQualityFigures(): Record<string, number | string> {
     const latest = new Map<string, Alert>();
     for (const event of asEvents(judged.changes)) {
       latest.set(event.alertId, event.alert);
-      const incident = event.event === 'activated' ? incidents.join(event.alert, config.alarms, event.at).incident : incidents.list().find((i) => i.alertIds.includes(event.alertId));
+      const incident =
+        event.event === 'activated'
+          ? incidents.join(event.alert, config.alarms, event.at).incident
+          : incidents.list().find((i) => i.alertIds.includes(event.alertId));
       if (incident) incidents.memberChanged(incident, incident.alertIds.map((id) => latest.get(id)!).filter(Boolean));
     }
     const key = name.replace(/-/g, '_');
@@ -57,7 +84,13 @@ export function alarmQualityFigures(): Record<string, number | string> {
     }
     allEvents.push(...asEvents(judged.changes));
   }
-  const kpi = computeAlarmPerformance({ alertEvents: allEvents, from: start, to: start + 8 * DAY, now: start + 8 * DAY, knownSites: config.sites.map((s) => s.id) });
+  const kpi = computeAlarmPerformance({
+    alertEvents: allEvents,
+    from: start,
+    to: start + 8 * DAY,
+    now: start + 8 * DAY,
+    knownSites: config.sites.map((s) => s.id),
+  });
   figures.isa_alarms_total = kpi.total.alarms;
   figures.isa_peak_per_10_min = kpi.total.perTenMinutes.peak;
   figures.isa_peak_per_day = kpi.total.perDay.peak;

@@ -18,25 +18,45 @@ export interface BoardFigures {
   signInToTilesMs: number;
 }
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Bundle size from the build; paint times from headless Chromium against the running service. */
 export async function boardBenchmark(baseUrl: string, credentials: { user: string; password: string }, runs = 5): Promise<BoardFigures> {
-  const assets = readdirSync(path.join(BOARD_DIR, 'assets')).map((name) => ({ name, bytes: statSync(path.join(BOARD_DIR, 'assets', name)).size, gzip: gzipSync(readFileSync(path.join(BOARD_DIR, 'assets', name))).length }));
+  const assets = readdirSync(path.join(BOARD_DIR, 'assets')).map((name) => ({
+    name,
+    bytes: statSync(path.join(BOARD_DIR, 'assets', name)).size,
+    gzip: gzipSync(readFileSync(path.join(BOARD_DIR, 'assets', name))).length,
+  }));
   const index = readFileSync(path.join(BOARD_DIR, 'index.html'), 'utf8');
   const initial = assets.filter((a) => index.includes(a.name));
-  const anchor = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><html><body><h1>anchor</h1></body></html>'));
+  const anchor = createServer((_req, res) =>
+    res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><html><body><h1>anchor</h1></body></html>'),
+  );
   const anchorPort = await new Promise<number>((r) => anchor.listen(0, '127.0.0.1', () => r((anchor.address() as { port: number }).port)));
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     const paint = async (url: string) => {
       const page = await browser.newPage();
       await page.goto(url, { waitUntil: 'load' });
-      const fcp = await page.evaluate(() => new Promise<number>((resolve) => new PerformanceObserver((list) => {
-        const entry = list.getEntriesByName('first-contentful-paint')[0];
-        if (entry) resolve(entry.startTime);
-      }).observe({ type: 'paint', buffered: true })));
+      const fcp = await page.evaluate(
+        () =>
+          new Promise<number>((resolve) =>
+            new PerformanceObserver((list) => {
+              const entry = list.getEntriesByName('first-contentful-paint')[0];
+              if (entry) resolve(entry.startTime);
+            }).observe({ type: 'paint', buffered: true }),
+          ),
+      );
       await page.close();
       return fcp;
     };

@@ -116,13 +116,21 @@ async function makeWorkspace(): Promise<Workspace> {
   const batchDevices = make('batch', SIZES.batchDevices);
   const idleDevices = make('idle', SIZES.idleConnections + IDLE_WARMUP);
   const probe = { id: 'probe-0', token: generateToken('dev') };
-  const devices = [...loadDevices, ...batchDevices, ...idleDevices, probe].map((d) => ({ id: d.id, location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: hashToken(d.token) }));
+  const devices = [...loadDevices, ...batchDevices, ...idleDevices, probe].map((d) => ({
+    id: d.id,
+    location: 'dc-sh-cold-room-1',
+    interval: '60s',
+    tokenHash: hashToken(d.token),
+  }));
   const users = [{ name: 'bench', fullName: 'Benchmark follower', role: 'operator', passwordHash: await hashPassword(PROBE_PASSWORD) }];
   const yaml = SAMPLE_CONFIG.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000')
     .replace(/rateBurst: \d+/, 'rateBurst: 1000000')
     .replace('maxBatchReadings: 5000', 'maxBatchReadings: 10000')
     // Zero-delay rule for the latency probe; load devices report every few ms, so silence is judged on many intervals.
-    .replace('    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }', '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s, warningBand: 0, silentAfterIntervals: 1000 }')
+    .replace(
+      '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
+      '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s, warningBand: 0, silentAfterIntervals: 1000 }',
+    )
     .replace('devices: []', stringify({ devices }).trimEnd())
     .replace('users: []', stringify({ users }).trimEnd());
   const configFile = path.join(dir, 'coldchain.yaml');
@@ -130,13 +138,38 @@ async function makeWorkspace(): Promise<Workspace> {
   return { dir, configFile, loadDevices, batchDevices, idleDevices, probe };
 }
 
-async function startOurService(ws: Workspace, influxUrl: string, database: string): Promise<{ port: number; httpPort: number; pid: number; stop(): Promise<void> }> {
+async function startOurService(
+  ws: Workspace,
+  influxUrl: string,
+  database: string,
+): Promise<{ port: number; httpPort: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const httpPort = await freePort();
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []), CLI, 'start', '--config', ws.configFile, '--data-dir', path.join(ws.dir, `data-${database}`), '--mqtt-port', String(port), '--http-port', String(httpPort), '--influx-url', influxUrl, '--influx-db', database], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...SERVICE_NODE_FLAGS,
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []),
+      CLI,
+      'start',
+      '--config',
+      ws.configFile,
+      '--data-dir',
+      path.join(ws.dir, `data-${database}`),
+      '--mqtt-port',
+      String(port),
+      '--http-port',
+      String(httpPort),
+      '--influx-url',
+      influxUrl,
+      '--influx-db',
+      database,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'warn' },
+    },
+  );
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk));
   await new Promise<void>((resolve, reject) => {
@@ -182,7 +215,9 @@ async function boardStage(ws: Workspace, influxUrl: string) {
   const service = await startOurService(ws, influxUrl, 'bench_board');
   try {
     const figures = await boardBenchmark(`http://127.0.0.1:${service.httpPort}/`, { user: 'bench', password: PROBE_PASSWORD });
-    progress(`board: initial bundle ${figures.initialBytes} B (gzip ${figures.initialGzipBytes} B), first paint ${figures.firstPaintMs.toFixed(0)} ms (plain page ${figures.anchorFirstPaintMs.toFixed(0)} ms), sign-in → tiles ${figures.signInToTilesMs.toFixed(0)} ms`);
+    progress(
+      `board: initial bundle ${figures.initialBytes} B (gzip ${figures.initialGzipBytes} B), first paint ${figures.firstPaintMs.toFixed(0)} ms (plain page ${figures.anchorFirstPaintMs.toFixed(0)} ms), sign-in → tiles ${figures.signInToTilesMs.toFixed(0)} ms`,
+    );
     return figures;
   } finally {
     await service.stop();
@@ -225,10 +260,28 @@ async function mosquittoPassThrough(measureIdle: boolean): Promise<{ msgsPerS: n
       const pid = broker.pid()!;
       const url = `mqtt://127.0.0.1:${broker.port}`;
       const idleDevices = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: `mq-idle-${from + i}` }));
-      const warmup = await prepareLoad({ url, devices: idleDevices(0, IDLE_WARMUP), messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
+      const warmup = await prepareLoad({
+        url,
+        devices: idleDevices(0, IDLE_WARMUP),
+        messagesPerDevice: 0,
+        qos: 1,
+        maxBatch: 1,
+        window: 1,
+        firstTs: 0,
+        idle: true,
+      });
       await sleep(1000);
       const before = rssBytes(pid);
-      const idle = await prepareLoad({ url, devices: idleDevices(IDLE_WARMUP, SIZES.idleConnections), messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
+      const idle = await prepareLoad({
+        url,
+        devices: idleDevices(IDLE_WARMUP, SIZES.idleConnections),
+        messagesPerDevice: 0,
+        qos: 1,
+        maxBatch: 1,
+        window: 1,
+        firstTs: 0,
+        idle: true,
+      });
       await sleep(1000);
       bytesPerIdle = (rssBytes(pid) - before) / SIZES.idleConnections;
       warmup.child.send({ stop: true });
@@ -246,7 +299,15 @@ async function mosquittoPassThrough(measureIdle: boolean): Promise<{ msgsPerS: n
       if (++received === total) allReceived();
     });
     await subscriber.subscribeAsync('cc/v1/+/telemetry', { qos: 1 });
-    const load = await prepareLoad({ url: `mqtt://127.0.0.1:${broker.port}`, devices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs: Date.now() - 86_400_000 });
+    const load = await prepareLoad({
+      url: `mqtt://127.0.0.1:${broker.port}`,
+      devices,
+      messagesPerDevice: SIZES.messagesPerDevice,
+      qos: 1,
+      maxBatch: 1,
+      window: SIZES.window,
+      firstTs: Date.now() - 86_400_000,
+    });
     progress(`mosquitto pass-through: ${total} QoS 1 messages from ${devices.length} connections to one subscriber`);
     const started = performance.now();
     const [result] = await Promise.all([load.go(), done]);
@@ -264,12 +325,39 @@ async function mosquittoPassThrough(measureIdle: boolean): Promise<{ msgsPerS: n
  * The simulator's load scenario (a paced rate, not a flood) through the whole service: does the
  * service keep up with a steady R readings/s from N devices? Reported as achieved vs requested.
  */
-async function simulatedLoad(ws: Workspace, influxUrl: string, devices: number, rate: number, seconds: number): Promise<{ requested: number; achieved: number; stored: number }> {
+async function simulatedLoad(
+  ws: Workspace,
+  influxUrl: string,
+  devices: number,
+  rate: number,
+  seconds: number,
+): Promise<{ requested: number; achieved: number; stored: number }> {
   const service = await startOurService(ws, influxUrl, 'bench_simulated');
   try {
     const configArgs = ['--config', ws.configFile];
     progress(`simulated load: ${devices} devices at ${rate} readings/s for ${seconds} s (coldchain simulate --scenario load)`);
-    const child = spawn(process.execPath, [CLI, 'simulate', ...configArgs, '--scenario', 'load', '--devices', String(devices), '--rate', String(rate), '--duration', `${seconds}s`, '--speed', '1', '--provision', '--broker', `mqtt://127.0.0.1:${service.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'simulate',
+        ...configArgs,
+        '--scenario',
+        'load',
+        '--devices',
+        String(devices),
+        '--rate',
+        String(rate),
+        '--duration',
+        `${seconds}s`,
+        '--speed',
+        '1',
+        '--provision',
+        '--broker',
+        `mqtt://127.0.0.1:${service.port}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d));
@@ -297,7 +385,29 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 async function alertLatency(ws: Workspace, influxUrl: string): Promise<{ p50: number; p99: number; samples: number; background: number }> {
   const service = await startOurService(ws, influxUrl, 'bench_alerts');
   const url = `mqtt://127.0.0.1:${service.port}`;
-  const background = spawn(process.execPath, [CLI, 'simulate', '--config', ws.configFile, '--scenario', 'load', '--devices', String(SIZES.simulatedDevices), '--rate', String(SIZES.simulatedRate), '--duration', '40s', '--speed', '1', '--provision', '--broker', url], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const background = spawn(
+    process.execPath,
+    [
+      CLI,
+      'simulate',
+      '--config',
+      ws.configFile,
+      '--scenario',
+      'load',
+      '--devices',
+      String(SIZES.simulatedDevices),
+      '--rate',
+      String(SIZES.simulatedRate),
+      '--duration',
+      '40s',
+      '--speed',
+      '1',
+      '--provision',
+      '--broker',
+      url,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let backgroundLog = '';
   background.stderr!.on('data', (d: Buffer) => (backgroundLog += d));
   try {
@@ -338,12 +448,20 @@ async function alertLatency(ws: Workspace, influxUrl: string): Promise<{ p50: nu
   }
 }
 
-async function ourPath(ws: Workspace, influxUrl: string, label: string, database: string, plan: Omit<LoadPlan, 'url'>): Promise<{ ackedPerS: number; storedPerS: number; readings: number }> {
+async function ourPath(
+  ws: Workspace,
+  influxUrl: string,
+  label: string,
+  database: string,
+  plan: Omit<LoadPlan, 'url'>,
+): Promise<{ ackedPerS: number; storedPerS: number; readings: number }> {
   const service = await startOurService(ws, influxUrl, database);
   try {
     const influx = new InfluxClient({ url: influxUrl, database });
     const load = await prepareLoad({ ...plan, url: `mqtt://127.0.0.1:${service.port}` });
-    progress(`${label}: ${plan.devices.length} connections × ${plan.messagesPerDevice} messages (QoS ${plan.qos}${plan.maxBatch > 1 ? `, batches of 10–${plan.maxBatch}` : ''})`);
+    progress(
+      `${label}: ${plan.devices.length} connections × ${plan.messagesPerDevice} messages (QoS ${plan.qos}${plan.maxBatch > 1 ? `, batches of 10–${plan.maxBatch}` : ''})`,
+    );
     const started = performance.now();
     const result = await load.go();
     progress(`${label}: publisher done in ${result.seconds.toFixed(2)} s (${result.readings} readings)`);
@@ -364,7 +482,11 @@ async function idleMemory(ws: Workspace, influxUrl: string): Promise<{ retained:
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run the benchmark with node --expose-gc (npm run bench does)');
   const loaded = loadConfig(ws.configFile);
-  const service = await startService(loaded, { mqttPort: 0, httpPort: 0, influxUrl, influxDb: 'bench_idle', dataDir: path.join(ws.dir, 'data-idle') }, createLogger('warn', 'bench-service'));
+  const service = await startService(
+    loaded,
+    { mqttPort: 0, httpPort: 0, influxUrl, influxDb: 'bench_idle', dataDir: path.join(ws.dir, 'data-idle') },
+    createLogger('warn', 'bench-service'),
+  );
   try {
     const url = `mqtt://127.0.0.1:${service.mqttPort}`;
     const settled = async () => {
@@ -374,9 +496,27 @@ async function idleMemory(ws: Workspace, influxUrl: string): Promise<{ retained:
       const { heapUsed, external, rss } = process.memoryUsage();
       return { retained: heapUsed + external, rss };
     };
-    const warmup = await prepareLoad({ url, devices: ws.idleDevices.slice(0, IDLE_WARMUP), messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
+    const warmup = await prepareLoad({
+      url,
+      devices: ws.idleDevices.slice(0, IDLE_WARMUP),
+      messagesPerDevice: 0,
+      qos: 1,
+      maxBatch: 1,
+      window: 1,
+      firstTs: 0,
+      idle: true,
+    });
     const before = await settled();
-    const measured = await prepareLoad({ url, devices: ws.idleDevices.slice(IDLE_WARMUP), messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
+    const measured = await prepareLoad({
+      url,
+      devices: ws.idleDevices.slice(IDLE_WARMUP),
+      messagesPerDevice: 0,
+      qos: 1,
+      maxBatch: 1,
+      window: 1,
+      firstTs: 0,
+      idle: true,
+    });
     const after = await settled();
     for (const load of [warmup, measured]) load.child.send({ stop: true });
     const n = SIZES.idleConnections;
@@ -419,7 +559,14 @@ async function main(): Promise<void> {
       return;
     }
     if (only === 'e2e') {
-      const r = await ourPath(ws, influxd.url, 'e2e QoS 1', 'bench_e2e', { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs: Date.now() - 20 * 86_400_000 });
+      const r = await ourPath(ws, influxd.url, 'e2e QoS 1', 'bench_e2e', {
+        devices: ws.loadDevices,
+        messagesPerDevice: SIZES.messagesPerDevice,
+        qos: 1,
+        maxBatch: 1,
+        window: SIZES.window,
+        firstTs: Date.now() - 20 * 86_400_000,
+      });
       process.stdout.write(`${JSON.stringify(r)}\n`);
       return;
     }
@@ -436,7 +583,14 @@ async function main(): Promise<void> {
       const m = await mosquittoPassThrough(round === 0);
       mosquitto = { msgsPerS: Math.max(mosquitto.msgsPerS, m.msgsPerS), bytesPerIdle: round === 0 ? m.bytesPerIdle : mosquitto.bytesPerIdle };
       await sleep(2000);
-      const e2e = await ourPath(ws, influxd.url, 'e2e QoS 1', `bench_e2e_${round}`, { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs });
+      const e2e = await ourPath(ws, influxd.url, 'e2e QoS 1', `bench_e2e_${round}`, {
+        devices: ws.loadDevices,
+        messagesPerDevice: SIZES.messagesPerDevice,
+        qos: 1,
+        maxBatch: 1,
+        window: SIZES.window,
+        firstTs,
+      });
       if (e2e.storedPerS > single.storedPerS) single = e2e;
       await sleep(2000);
     }
@@ -445,9 +599,23 @@ async function main(): Promise<void> {
     const latency = await alertLatency(ws, influxd.url);
     progress(`alert latency: p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms over ${latency.samples} crossings`);
     await sleep(2000);
-    const qos0 = await ourPath(ws, influxd.url, 'e2e QoS 0', 'bench_qos0', { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 0, maxBatch: 1, window: SIZES.window, firstTs });
+    const qos0 = await ourPath(ws, influxd.url, 'e2e QoS 0', 'bench_qos0', {
+      devices: ws.loadDevices,
+      messagesPerDevice: SIZES.messagesPerDevice,
+      qos: 0,
+      maxBatch: 1,
+      window: SIZES.window,
+      firstTs,
+    });
     await sleep(2000);
-    const batched = await ourPath(ws, influxd.url, 'batched', 'bench_batch', { devices: ws.batchDevices, messagesPerDevice: SIZES.batchMessagesPerDevice, qos: 1, maxBatch: 100, window: 4, firstTs });
+    const batched = await ourPath(ws, influxd.url, 'batched', 'bench_batch', {
+      devices: ws.batchDevices,
+      messagesPerDevice: SIZES.batchMessagesPerDevice,
+      qos: 1,
+      maxBatch: 100,
+      window: 4,
+      firstTs,
+    });
     await sleep(2000);
     const simulated = await simulatedLoad(ws, influxd.url, SIZES.simulatedDevices, SIZES.simulatedRate, 10);
     progress(`simulated load: requested ${simulated.requested}/s, achieved ${simulated.achieved}/s, ${simulated.stored} stored`);
@@ -495,24 +663,74 @@ async function main(): Promise<void> {
     const rows: Array<[string, string, string, string]> = [
       ['Mosquitto pass-through, QoS 1 → 1 subscriber (anchor)', `${figures.mosquitto_msgs_per_s} msg/s`, '', ''],
       ['InfluxDB raw line-protocol writes (anchor)', `${figures.influx_raw_points_per_s} points/s`, '', ''],
-      ['e2e QoS 1: publish → spool (fsync) → InfluxDB, count verified', `${figures.e2e_readings_per_s} readings/s`, `${figures.ratio_vs_mosquitto} × Mosquitto`, '≥ 0.85'],
+      [
+        'e2e QoS 1: publish → spool (fsync) → InfluxDB, count verified',
+        `${figures.e2e_readings_per_s} readings/s`,
+        `${figures.ratio_vs_mosquitto} × Mosquitto`,
+        '≥ 0.85',
+      ],
       ['  of which acknowledged (PUBACK after fsync)', `${figures.e2e_acked_per_s} readings/s`, '', ''],
       ['e2e QoS 0 devices, count verified', `${figures.qos0_readings_per_s} readings/s`, '', ''],
-      ['batched uploads (10–100 readings/message), count verified', `${figures.batched_readings_per_s} readings/s`, `${figures.batched_ratio_vs_raw_influx} × raw InfluxDB`, '≥ 100000/s'],
-      ['simulator load scenario (paced), all stored', `${figures.simulated_load_achieved_per_s} readings/s`, `requested ${figures.simulated_load_requested_per_s}/s`, ''],
-      [`alert latency, crossing → MQTT alert, ${SIZES.simulatedRate}/s background`, `p50 ${figures.alert_latency_p50_ms} ms`, `p99 ${figures.alert_latency_p99_ms} ms`, 'p99 ≤ 25 ms'],
-      ['broker memory retained per idle device connection (after GC)', `${figures.broker_bytes_per_idle_connection} B`, `Mosquitto RSS: ${figures.mosquitto_bytes_per_idle_connection} B`, '≤ 10240 B'],
+      [
+        'batched uploads (10–100 readings/message), count verified',
+        `${figures.batched_readings_per_s} readings/s`,
+        `${figures.batched_ratio_vs_raw_influx} × raw InfluxDB`,
+        '≥ 100000/s',
+      ],
+      [
+        'simulator load scenario (paced), all stored',
+        `${figures.simulated_load_achieved_per_s} readings/s`,
+        `requested ${figures.simulated_load_requested_per_s}/s`,
+        '',
+      ],
+      [
+        `alert latency, crossing → MQTT alert, ${SIZES.simulatedRate}/s background`,
+        `p50 ${figures.alert_latency_p50_ms} ms`,
+        `p99 ${figures.alert_latency_p99_ms} ms`,
+        'p99 ≤ 25 ms',
+      ],
+      [
+        'broker memory retained per idle device connection (after GC)',
+        `${figures.broker_bytes_per_idle_connection} B`,
+        `Mosquitto RSS: ${figures.mosquitto_bytes_per_idle_connection} B`,
+        '≤ 10240 B',
+      ],
       ['  broker RSS growth per idle connection (incl. V8 heap slack)', `${figures.broker_rss_bytes_per_idle_connection} B`, '', ''],
       ['InfluxDB query of a 30-day 4-leg shipment (anchor)', `${figures.report_influx_query_ms} ms`, `${figures.report_readings} readings`, ''],
       ['full-chain shipment report, JSON', `${figures.report_json_ms} ms`, `${figures.report_json_ratio_vs_query} × the query`, '< 1000 ms'],
       ['full-chain shipment report, PDF (zh-CN, vector chart)', `${figures.report_pdf_ms} ms`, '', '< 3000 ms'],
-      ['live board bundle, sign-in + live view (map and charts load later)', `${figures.board_initial_bytes} B`, `gzip ${figures.board_initial_gzip_bytes} B; all ${figures.board_total_bytes} B`, ''],
-      ['live board first contentful paint (headless Chromium)', `${figures.board_first_paint_ms} ms`, `${figures.board_first_paint_ratio_vs_plain_page} × a plain page`, ''],
+      [
+        'live board bundle, sign-in + live view (map and charts load later)',
+        `${figures.board_initial_bytes} B`,
+        `gzip ${figures.board_initial_gzip_bytes} B; all ${figures.board_total_bytes} B`,
+        '',
+      ],
+      [
+        'live board first contentful paint (headless Chromium)',
+        `${figures.board_first_paint_ms} ms`,
+        `${figures.board_first_paint_ratio_vs_plain_page} × a plain page`,
+        '',
+      ],
       ['  sign-in → sensor tiles drawn', `${figures.board_sign_in_to_tiles_ms} ms`, '', ''],
       ['alarms per site-day, demo site on a normal simulated day', `${alarms.demo_alarms_per_site_day}`, `${alarms.demo_alarms} alarms`, '0'],
-      ['door-left-open: alarms / incidents, recall, precision', `${alarms.door_left_open_alarms} / ${alarms.door_left_open_incidents}`, `${alarms.door_left_open_recall}, ${alarms.door_left_open_precision}`, '1 incident, 1, ≥ 0.95'],
-      ['7 normal days: cold room / freezer / reefer alarms', `${alarms.cold_room_week_alarms} / ${alarms.freezer_week_alarms} / ${alarms.reefer_week_alarms}`, '', '0 / 0 / 0'],
-      ['ISA-18.2 over every scenario: peak per 10 min, floods, chattering, stale', `${alarms.isa_peak_per_10_min}, ${alarms.isa_floods}, ${alarms.isa_chattering}, ${alarms.isa_stale}`, `${alarms.isa_assessment}`, '≤ 10, 0'],
+      [
+        'door-left-open: alarms / incidents, recall, precision',
+        `${alarms.door_left_open_alarms} / ${alarms.door_left_open_incidents}`,
+        `${alarms.door_left_open_recall}, ${alarms.door_left_open_precision}`,
+        '1 incident, 1, ≥ 0.95',
+      ],
+      [
+        '7 normal days: cold room / freezer / reefer alarms',
+        `${alarms.cold_room_week_alarms} / ${alarms.freezer_week_alarms} / ${alarms.reefer_week_alarms}`,
+        '',
+        '0 / 0 / 0',
+      ],
+      [
+        'ISA-18.2 over every scenario: peak per 10 min, floods, chattering, stale',
+        `${alarms.isa_peak_per_10_min}, ${alarms.isa_floods}, ${alarms.isa_chattering}, ${alarms.isa_stale}`,
+        `${alarms.isa_assessment}`,
+        '≤ 10, 0',
+      ],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\n${'measurement'.padEnd(width)} | figure               | vs anchor               | target\n`);

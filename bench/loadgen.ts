@@ -36,7 +36,16 @@ async function connectAll(plan: LoadPlan): Promise<MqttClient[]> {
     const slice = plan.devices.slice(i, i + 100);
     clients.push(
       ...(await Promise.all(
-        slice.map((d) => mqtt.connectAsync(plan.url, { clientId: d.id, username: d.token ? d.id : undefined, password: d.token, reconnectPeriod: 0, keepalive: 300, connectTimeout: 30_000 })),
+        slice.map((d) =>
+          mqtt.connectAsync(plan.url, {
+            clientId: d.id,
+            username: d.token ? d.id : undefined,
+            password: d.token,
+            reconnectPeriod: 0,
+            keepalive: 300,
+            connectTimeout: 30_000,
+          }),
+        ),
       )),
     );
   }

@@ -12,7 +12,20 @@ export async function startMosquitto(): Promise<{ port: number; pid: () => numbe
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-mosquitto-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'max_queued_messages 1000000', 'max_inflight_messages 0', 'max_connections -1', 'log_dest none', ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${dir}/`,
+      'max_queued_messages 1000000',
+      'max_inflight_messages 0',
+      'max_connections -1',
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
   let child: ChildProcess;
   const launch = async () => {
     child = spawn(binary, ['-c', conf], { stdio: 'ignore' });

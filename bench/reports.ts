@@ -34,7 +34,9 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 export async function reportBenchmark(influxUrl: string, progress: (line: string) => void, runs = 3): Promise<ReportFigures> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-bench-report-'));
   try {
-    const devices = LEGS.flatMap((location, leg) => Array.from({ length: SENSORS_PER_LEG }, (_, i) => ({ id: `leg${leg}-s${i}`, location, interval: '60s', tokenHash: hashToken(generateToken('dev')) })));
+    const devices = LEGS.flatMap((location, leg) =>
+      Array.from({ length: SENSORS_PER_LEG }, (_, i) => ({ id: `leg${leg}-s${i}`, location, interval: '60s', tokenHash: hashToken(generateToken('dev')) })),
+    );
     const yaml = SAMPLE_CONFIG.replace(
       '  # A receiver that monitors',
       '  - id: xdock-suzhou\n    name: Suzhou cross-dock\n    kind: warehouse\n    locations:\n      - { id: xdock-suzhou-cold-room, name: Cross-dock cold room, kind: cold_room, profile: vaccines-2-8 }\n  # A receiver that monitors',
@@ -55,7 +57,9 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
         for (let t = start + leg * legLength, seq = 0; t < start + (leg + 1) * legLength; t += 60_000, seq++) {
           // A daily cycle plus a short door-opening peak every 6 h: realistic, and a few excursions.
           const temperature = 5 + 1.2 * Math.sin((2 * Math.PI * (t - start)) / DAY) + (seq % 360 < 12 ? 2.4 : 0) + s * 0.05;
-          lines.push(`readings,deviceId=leg${leg}-s${s},locationId=${location},siteId=${site} temperature=${temperature.toFixed(2)},humidity=${(50 + s).toFixed(1)},seq=${seq}i ${t}000000`);
+          lines.push(
+            `readings,deviceId=leg${leg}-s${s},locationId=${location},siteId=${site} temperature=${temperature.toFixed(2)},humidity=${(50 + s).toFixed(1)},seq=${seq}i ${t}000000`,
+          );
         }
         for (let i = 0; i < lines.length; i += 20_000) await influx.write(lines.slice(i, i + 20_000).join('\n'));
         written += lines.length;
@@ -65,10 +69,42 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
 
     const book = new ShipmentBook();
     const id = 'SH-BENCH-30D';
-    book.apply({ type: 'created', shipment: { id, product: 'Vaccine', profileId: 'vaccines-2-8', batch: 'B1', quantity: 10, unit: 'cases', shipper: 'DC', consignee: 'Hospital', createdAt: start, createdBy: 'bench' } });
+    book.apply({
+      type: 'created',
+      shipment: {
+        id,
+        product: 'Vaccine',
+        profileId: 'vaccines-2-8',
+        batch: 'B1',
+        quantity: 10,
+        unit: 'cases',
+        shipper: 'DC',
+        consignee: 'Hospital',
+        createdAt: start,
+        createdBy: 'bench',
+      },
+    });
     const events = ['stored', 'loaded', 'unloaded', 'stored'] as const;
-    LEGS.forEach((location, leg) => book.apply({ type: 'custody', shipmentId: id, custody: { id: `${id}-C${leg + 1}`, event: events[leg]!, locationId: location, at: start + leg * legLength, recordedAt: start, by: 'bench', source: 'api' } }));
-    book.apply({ type: 'custody', shipmentId: id, custody: { id: `${id}-C5`, event: 'delivered', at: start + 30 * DAY, recordedAt: start, by: 'bench', source: 'api' } });
+    LEGS.forEach((location, leg) =>
+      book.apply({
+        type: 'custody',
+        shipmentId: id,
+        custody: {
+          id: `${id}-C${leg + 1}`,
+          event: events[leg]!,
+          locationId: location,
+          at: start + leg * legLength,
+          recordedAt: start,
+          by: 'bench',
+          source: 'api',
+        },
+      }),
+    );
+    book.apply({
+      type: 'custody',
+      shipmentId: id,
+      custody: { id: `${id}-C5`, event: 'delivered', at: start + 30 * DAY, recordedAt: start, by: 'bench', source: 'api' },
+    });
     const record = book.get(id)!;
 
     const queryTimes: number[] = [];
@@ -78,7 +114,13 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
     let pdfBytes = 0;
     for (let run = 0; run < runs; run++) {
       let t = performance.now();
-      const series = await Promise.all(LEGS.map((location, leg) => influx.query(`SELECT "temperature", "humidity", "seq" FROM "readings" WHERE "locationId" = '${location}' AND time >= ${start + leg * legLength}ms AND time < ${start + (leg + 1) * legLength}ms GROUP BY "deviceId"`)));
+      const series = await Promise.all(
+        LEGS.map((location, leg) =>
+          influx.query(
+            `SELECT "temperature", "humidity", "seq" FROM "readings" WHERE "locationId" = '${location}' AND time >= ${start + leg * legLength}ms AND time < ${start + (leg + 1) * legLength}ms GROUP BY "deviceId"`,
+          ),
+        ),
+      );
       queryTimes.push(performance.now() - t);
       readings = series.flat().reduce((sum, s) => sum + s.values.length, 0);
 
@@ -88,11 +130,19 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
       jsonTimes.push(performance.now() - t);
 
       t = performance.now();
-      const pdfReport = await buildShipmentReport({ record, registry, influx, alerts: [], verification: { url: 'http://127.0.0.1:8080/verify/bench', expiresAt: Date.now() + DAY } });
+      const pdfReport = await buildShipmentReport({
+        record,
+        registry,
+        influx,
+        alerts: [],
+        verification: { url: 'http://127.0.0.1:8080/verify/bench', expiresAt: Date.now() + DAY },
+      });
       const pdf = await renderReport(pdfReport, 'pdf', { lang: 'zh-CN', timeZone: 'Asia/Shanghai' });
       pdfTimes.push(performance.now() - t);
       pdfBytes = pdf.body.length;
-      progress(`report benchmark run ${run + 1}/${runs}: ${readings} readings, query ${queryTimes.at(-1)!.toFixed(0)} ms, JSON ${jsonTimes.at(-1)!.toFixed(0)} ms, PDF ${pdfTimes.at(-1)!.toFixed(0)} ms`);
+      progress(
+        `report benchmark run ${run + 1}/${runs}: ${readings} readings, query ${queryTimes.at(-1)!.toFixed(0)} ms, JSON ${jsonTimes.at(-1)!.toFixed(0)} ms, PDF ${pdfTimes.at(-1)!.toFixed(0)} ms`,
+      );
     }
     await influx.query('DROP DATABASE "bench_report"', { database: null, method: 'POST' });
     return { readings, influxQueryMs: median(queryTimes), jsonMs: median(jsonTimes), pdfMs: median(pdfTimes), pdfBytes };

@@ -106,11 +106,18 @@ export class DeviceBroker {
     this.seenRegistry = options.registry();
     this.revocationTimer = setInterval(() => this.closeRevoked(), 1000);
     this.revocationTimer.unref();
-    this.aedes.on('clientError', (client, err) => options.log.debug({ clientId: client.id, device: deviceIdOf(client), err: err.message }, 'mqtt client error'));
+    this.aedes.on('clientError', (client, err) =>
+      options.log.debug({ clientId: client.id, device: deviceIdOf(client), err: err.message }, 'mqtt client error'),
+    );
     this.aedes.on('connectionError', (client, err) => options.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'));
   }
 
-  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
     const refuse = (returnCode: number, message: string) => {
       const err = new Error(message) as AuthenticateError;
       err.returnCode = returnCode;
@@ -140,7 +147,10 @@ export class DeviceBroker {
     }
     if (!username || !isAccountName(username)) {
       // Neither a device nor a possible user name: nothing to hash, and only a bounded copy is logged.
-      this.options.log.warn({ clientId: shortName(client.id), username: username === undefined ? null : shortName(username), address: addressOf(client) }, 'mqtt authentication refused (no such identity)');
+      this.options.log.warn(
+        { clientId: shortName(client.id), username: username === undefined ? null : shortName(username), address: addressOf(client) },
+        'mqtt authentication refused (no such identity)',
+      );
       void this.throttle.imitateHash().then(() => refuse(CONNACK_BAD_CREDENTIALS, 'unknown identity'));
       return;
     }
@@ -148,20 +158,27 @@ export class DeviceBroker {
     const address = addressOf(client);
     const secret = password?.toString('utf8') ?? '';
     // A damaged hash in the config must refuse the login, not crash the broker: attempt() treats a rejection as a wrong password.
-    void this.throttle.attempt({ account: username, address, channel: 'mqtt' }, user !== undefined, () => (secret.length > 1024 ? Promise.resolve(false) : verifyPassword(secret, user!.passwordHash))).then(async (verdict) => {
-      if (verdict.outcome === 'ok') {
-        client.id = boundClientId(user!.name, client.id);
-        (client as Client & { userName?: string }).userName = user!.name;
-        this.liveUsers.add(client);
-        this.credentialOf.set(client, user!.passwordHash);
-        return done(null, true);
-      }
-      this.options.log.warn({ clientId: shortName(client.id), username, address, outcome: verdict.outcome }, 'mqtt authentication refused (user)');
-      if (verdict.outcome === 'busy') return refuse(CONNACK_SERVER_UNAVAILABLE, 'too many password checks at once');
-      if (verdict.outcome === 'locked') return refuse(CONNACK_NOT_AUTHORIZED, 'too many failed attempts; locked');
-      if (user) await this.options.audit?.append({ actor: user.name, action: 'mqtt.login.refused', target: 'mqtt', details: { address, reason: 'wrong password' } }).catch((err: Error) => this.options.log.error({ err: err.message }, 'cannot record a refused MQTT login'));
-      refuse(CONNACK_BAD_CREDENTIALS, 'bad password');
-    });
+    void this.throttle
+      .attempt({ account: username, address, channel: 'mqtt' }, user !== undefined, () =>
+        secret.length > 1024 ? Promise.resolve(false) : verifyPassword(secret, user!.passwordHash),
+      )
+      .then(async (verdict) => {
+        if (verdict.outcome === 'ok') {
+          client.id = boundClientId(user!.name, client.id);
+          (client as Client & { userName?: string }).userName = user!.name;
+          this.liveUsers.add(client);
+          this.credentialOf.set(client, user!.passwordHash);
+          return done(null, true);
+        }
+        this.options.log.warn({ clientId: shortName(client.id), username, address, outcome: verdict.outcome }, 'mqtt authentication refused (user)');
+        if (verdict.outcome === 'busy') return refuse(CONNACK_SERVER_UNAVAILABLE, 'too many password checks at once');
+        if (verdict.outcome === 'locked') return refuse(CONNACK_NOT_AUTHORIZED, 'too many failed attempts; locked');
+        if (user)
+          await this.options.audit
+            ?.append({ actor: user.name, action: 'mqtt.login.refused', target: 'mqtt', details: { address, reason: 'wrong password' } })
+            .catch((err: Error) => this.options.log.error({ err: err.message }, 'cannot record a refused MQTT login'));
+        refuse(CONNACK_BAD_CREDENTIALS, 'bad password');
+      });
   }
 
   /**
@@ -180,11 +197,13 @@ export class DeviceBroker {
     };
     for (const [deviceId, client] of this.liveByDevice) {
       const current = registry.device(deviceId)?.device.tokenHash;
-      if (current !== this.credentialOf.get(client)) revoke(client, { device: deviceId }, current === undefined ? 'device removed from the registry' : 'device token changed');
+      if (current !== this.credentialOf.get(client))
+        revoke(client, { device: deviceId }, current === undefined ? 'device removed from the registry' : 'device token changed');
     }
     for (const client of this.liveUsers) {
       const current = registry.config.users.find((u) => u.name === userOf(client))?.passwordHash;
-      if (current !== this.credentialOf.get(client)) revoke(client, { user: userOf(client)! }, current === undefined ? 'user removed from the registry' : 'password changed');
+      if (current !== this.credentialOf.get(client))
+        revoke(client, { user: userOf(client)! }, current === undefined ? 'user removed from the registry' : 'password changed');
     }
   }
 

@@ -40,13 +40,20 @@ export interface Listeners {
 
 function listen(server: TcpServer | HttpServer, port: number, host: string, what: string, log: Logger): Promise<number> {
   return new Promise((resolve, reject) => {
-    const fail = (err: NodeJS.ErrnoException) => reject(new Error(`${what}: cannot listen on ${host}:${port} (${err.code === 'EADDRINUSE' ? 'port already in use' : err.code ?? err.message}); pick another port or 0 for a free one`));
+    const fail = (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          `${what}: cannot listen on ${host}:${port} (${err.code === 'EADDRINUSE' ? 'port already in use' : (err.code ?? err.message)}); pick another port or 0 for a free one`,
+        ),
+      );
     server.once('error', fail);
     server.listen(port, host, () => {
       server.off('error', fail);
       // A server error while running (EMFILE at the open-files cap, say) is logged; with no
       // listener Node would throw it and take every connected device down with the process.
-      server.on('error', (err: NodeJS.ErrnoException) => log.error({ listener: what, code: err.code, err: err.message }, 'mqtt listener error; still listening'));
+      server.on('error', (err: NodeJS.ErrnoException) =>
+        log.error({ listener: what, code: err.code, err: err.message }, 'mqtt listener error; still listening'),
+      );
       resolve((server.address() as { port: number }).port);
     });
   });
@@ -74,7 +81,10 @@ export async function startListeners(aedes: Aedes, mqtt: Config['mqtt'], log: Lo
         throw new Error(`mqtt.tls.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
     };
-    const tls = createTlsServer({ cert: read('cert', mqtt.tls.cert), key: read('key', mqtt.tls.key), ...(mqtt.tls.ca ? { ca: read('ca', mqtt.tls.ca) } : {}) }, accept);
+    const tls = createTlsServer(
+      { cert: read('cert', mqtt.tls.cert), key: read('key', mqtt.tls.key), ...(mqtt.tls.ca ? { ca: read('ca', mqtt.tls.ca) } : {}) },
+      accept,
+    );
     servers.push(tls);
     mqttsPort = await listen(tls, mqtt.tls.port, mqtt.host, 'mqtt.tls.port', log);
   }

@@ -23,7 +23,8 @@ interface IncomingStore {
   cleanIncoming?(client: { id: string }): Promise<void>;
 }
 
-const sizeOf = (packet: PublishPacket) => (typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length) + packet.topic.length;
+const sizeOf = (packet: PublishPacket) =>
+  (typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length) + packet.topic.length;
 
 /**
  * The broker's incoming QoS 2 window (issue 12, item 13). aedes keeps each QoS 2 PUBLISH (with
@@ -145,7 +146,10 @@ export class Qos2Window {
     }
     if (this.messages + 1 > this.limits.totalMessages || this.bytes + size > this.limits.totalBytes) {
       if (held.messages.size === 0) this.held.delete(id);
-      this.log.warn({ clientId: id, messages: this.messages, bytes: this.bytes, limits: this.limits }, 'incoming QoS 2 window full (PUBLISH without PUBREL); closing the connection');
+      this.log.warn(
+        { clientId: id, messages: this.messages, bytes: this.bytes, limits: this.limits },
+        'incoming QoS 2 window full (PUBLISH without PUBREL); closing the connection',
+      );
       throw new Error('incoming QoS 2 window full');
     }
     held.messages.set(messageId, size);

@@ -9,16 +9,28 @@ export async function alertsListCommand(flags: AlertsFlags & { state?: string; s
   const { base, headers } = endpoint(flags);
   const query = new URLSearchParams(Object.entries({ state: flags.state, site: flags.site }).filter(([, v]) => v) as Array<[string, string]>);
   const { alerts } = (await call(`${base}/api/v1/alerts?${query}`, { headers })) as AlertList;
-  const rows = alerts.map((a) => [a.id, a.state, a.severity, a.kind, `${a.siteId}/${a.locationId}`, a.deviceId, new Date(a.occurredAt).toISOString(), a.late ? 'late' : ''].join('  '));
+  const rows = alerts.map((a) =>
+    [a.id, a.state, a.severity, a.kind, `${a.siteId}/${a.locationId}`, a.deviceId, new Date(a.occurredAt).toISOString(), a.late ? 'late' : ''].join('  '),
+  );
   process.stdout.write(rows.length ? `${rows.join('\n')}\n` : 'no alerts\n');
 }
 
-export async function alertsSignCommand(action: 'ack' | 'close', id: string, flags: AlertsFlags & { user: string; meaning: string; comment: string }): Promise<void> {
+export async function alertsSignCommand(
+  action: 'ack' | 'close',
+  id: string,
+  flags: AlertsFlags & { user: string; meaning: string; comment: string },
+): Promise<void> {
   const { base, headers } = endpoint(flags);
   const password = await readSecret(`password for ${flags.user} (electronic signature): `);
-  const { alert } = (await call(`${base}/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', headers, body: JSON.stringify({ user: flags.user, password, meaning: flags.meaning, comment: flags.comment }) })) as AlertAnswer;
+  const { alert } = (await call(`${base}/api/v1/alerts/${encodeURIComponent(id)}/${action}`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ user: flags.user, password, meaning: flags.meaning, comment: flags.comment }),
+  })) as AlertAnswer;
   const signed = action === 'ack' ? alert.acknowledged : alert.closed;
-  process.stdout.write(`alert ${id} is now ${alert.state}; signed by ${signed?.printedName} at ${new Date(signed?.at ?? 0).toISOString()} — "${flags.meaning}"\n`);
+  process.stdout.write(
+    `alert ${id} is now ${alert.state}; signed by ${signed?.printedName} at ${new Date(signed?.at ?? 0).toISOString()} — "${flags.meaning}"\n`,
+  );
 }
 
 export async function alertsTestCommand(flags: AlertsFlags & { site: string }): Promise<void> {
@@ -26,7 +38,9 @@ export async function alertsTestCommand(flags: AlertsFlags & { site: string }): 
   const result = (await call(`${base}/api/v1/sites/${encodeURIComponent(flags.site)}/alarm-test`, { method: 'POST', headers, body: '{}' })) as AlarmTestAnswer;
   const lines = result.attempts.map((a) => `tier ${a.tier}  ${a.channel.padEnd(7)}  ${a.ok ? 'ok    ' : 'FAILED'}  ${a.recipient}: ${a.outcome}`);
   const failed = result.attempts.filter((a) => !a.ok).length;
-  process.stdout.write(`${lines.join('\n')}${lines.length ? '\n' : ''}test alarm for ${flags.site}: ${result.attempts.length} messages, ${failed} failed (recorded in the audit trail)\n`);
+  process.stdout.write(
+    `${lines.join('\n')}${lines.length ? '\n' : ''}test alarm for ${flags.site}: ${result.attempts.length} messages, ${failed} failed (recorded in the audit trail)\n`,
+  );
   if (!result.attempts.length) process.stdout.write('the site has no recipients (sites[].recipients)\n');
   if (failed || !result.attempts.length) process.exitCode = 1;
 }

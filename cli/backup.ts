@@ -31,7 +31,14 @@ export async function withDatabase<T>(config: Config, dataDir: string, work: (in
       await managed.start();
       url = managed.url;
     }
-    const influx = new InfluxClient({ url, database: config.influx.database, ...(managed ? managed.credentials : { token: config.influx.token, username: config.influx.username, password: config.influx.password }) }, 120_000);
+    const influx = new InfluxClient(
+      {
+        url,
+        database: config.influx.database,
+        ...(managed ? managed.credentials : { token: config.influx.token, username: config.influx.username, password: config.influx.password }),
+      },
+      120_000,
+    );
     return await work(influx);
   } finally {
     await managed?.stop();
@@ -41,8 +48,12 @@ export async function withDatabase<T>(config: Config, dataDir: string, work: (in
 
 export async function backupCommand(options: { config?: string; out: string }): Promise<void> {
   const loaded = loadConfig(options.config);
-  const manifest = await withDatabase(loaded.config, loaded.dataDir, (influx) => createBackup({ influx, dataDir: loaded.dataDir, configFile: loaded.file, out: options.out, progress }));
-  process.stdout.write(`backup written to ${path.resolve(options.out)}: ${manifest.measurements.map((m) => `${m.name} ${m.points}`).join(', ')}; ${manifest.files.length} files with SHA-256 digests in manifest.json; audit anchor ${manifest.auditLastHash ?? 'none'}\n`);
+  const manifest = await withDatabase(loaded.config, loaded.dataDir, (influx) =>
+    createBackup({ influx, dataDir: loaded.dataDir, configFile: loaded.file, out: options.out, progress }),
+  );
+  process.stdout.write(
+    `backup written to ${path.resolve(options.out)}: ${manifest.measurements.map((m) => `${m.name} ${m.points}`).join(', ')}; ${manifest.files.length} files with SHA-256 digests in manifest.json; audit anchor ${manifest.auditLastHash ?? 'none'}\n`,
+  );
 }
 
 export async function restoreCommand(options: { config?: string; from: string }): Promise<void> {
@@ -54,7 +65,9 @@ export async function restoreCommand(options: { config?: string; from: string })
     await influx.ensureDatabase(loaded.config.influx.retention);
     await restoreBackup({ from: options.from, influx, dataDir: loaded.dataDir, progress });
   });
-  process.stdout.write(`restored ${manifest.measurements.reduce((n, m) => n + m.points, 0)} points and ${manifest.files.length} files from ${path.resolve(options.from)} (made ${manifest.createdAt}) into ${loaded.dataDir}; run "coldchain audit verify" and start the service\n`);
+  process.stdout.write(
+    `restored ${manifest.measurements.reduce((n, m) => n + m.points, 0)} points and ${manifest.files.length} files from ${path.resolve(options.from)} (made ${manifest.createdAt}) into ${loaded.dataDir}; run "coldchain audit verify" and start the service\n`,
+  );
 }
 
 async function restoreConfigOnly(from: string, configFile: string): Promise<void> {

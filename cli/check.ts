@@ -14,6 +14,8 @@ export function checkCommand(options: { config?: string }): void {
     process.stdout.write(`${f.level === 'error' ? 'ERROR  ' : 'warning'}  ${line ? `line ${line}: ` : ''}${formatPath(f.path)}: ${f.message}\n`);
   }
   const errors = findings.filter((f) => f.level === 'error').length;
-  process.stdout.write(`${loaded.file}: ${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} against GSP (China, automatic temperature/humidity monitoring)\n`);
+  process.stdout.write(
+    `${loaded.file}: ${errors} error${errors === 1 ? '' : 's'}, ${findings.length - errors} warning${findings.length - errors === 1 ? '' : 's'} against GSP (China, automatic temperature/humidity monitoring)\n`,
+  );
   if (errors) process.exitCode = 1;
 }

@@ -6,6 +6,11 @@ import { environment } from './environment.js';
 
 export function dashboardsExportCommand(flags: { config?: string; out: string; influxUrl?: string; prometheusUrl?: string; dashboardsPath?: string }): void {
   const { config } = withEnvironment(loadConfig(flags.config), environment());
-  const written = exportDashboards(config, { outDir: path.resolve(flags.out), influxUrl: flags.influxUrl, prometheusUrl: flags.prometheusUrl, dashboardsPath: flags.dashboardsPath });
+  const written = exportDashboards(config, {
+    outDir: path.resolve(flags.out),
+    influxUrl: flags.influxUrl,
+    prometheusUrl: flags.prometheusUrl,
+    dashboardsPath: flags.dashboardsPath,
+  });
   process.stdout.write(`${written.map((f) => `wrote ${f}`).join('\n')}\n`);
 }

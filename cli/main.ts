@@ -19,7 +19,15 @@ import { configReference } from '../core/config/reference.js';
 import { alertsListCommand, alertsSignCommand, alertsTestCommand } from './alerts.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
 import { dashboardsExportCommand } from './dashboards.js';
-import { reportExcursionCommand, reportRecordCommand, reportShipmentCommand, shipmentCreateCommand, shipmentCustodyCommand, shipmentDispositionCommand, shipmentListCommand } from './shipments.js';
+import {
+  reportExcursionCommand,
+  reportRecordCommand,
+  reportShipmentCommand,
+  shipmentCreateCommand,
+  shipmentCustodyCommand,
+  shipmentDispositionCommand,
+  shipmentListCommand,
+} from './shipments.js';
 
 export function parsePort(value: string): number {
   const port = Number(value);
@@ -62,7 +70,9 @@ const program = new Command()
     const options = action.opts();
     for (const secret of SECRET_OPTIONS) {
       if (options[secret.key] !== undefined) {
-        throw new Error(`${secret.flag} is no longer accepted: a secret on the command line is visible to every local user (ps, /proc/<pid>/cmdline); set $${secret.env} or pass ${secret.fileFlag} <file> (- reads standard input)`);
+        throw new Error(
+          `${secret.flag} is no longer accepted: a secret on the command line is visible to every local user (ps, /proc/<pid>/cmdline); set $${secret.env} or pass ${secret.fileFlag} <file> (- reads standard input)`,
+        );
       }
       if (options[secret.fileKey] !== undefined) action.setOptionValue(secret.key, readSecretFile(options[secret.fileKey] as string, secret.fileFlag));
     }
@@ -119,14 +129,18 @@ program
   });
 program
   .command('check')
-  .description('check the configuration against GSP: sensors per area and volume, refresh, SMS to 3 people, retention, backup, storage credentials; exit 1 on errors')
+  .description(
+    'check the configuration against GSP: sensors per area and volume, refresh, SMS to 3 people, retention, backup, storage credentials; exit 1 on errors',
+  )
   .addOption(configOption())
   .action(checkCommand);
 const retention = program.command('retention').description('how long InfluxDB keeps records (the service must be stopped unless influx.url is set)');
-retention.command('show').description('the database\'s retention against influx.retention and its floor').addOption(configOption()).action(retentionShowCommand);
+retention.command('show').description("the database's retention against influx.retention and its floor").addOption(configOption()).action(retentionShowCommand);
 retention
   .command('shorten')
-  .description('delete records older than a shorter retention: an admin\'s e-signature (password from stdin or prompted), audited, never below influx.retentionFloor')
+  .description(
+    "delete records older than a shorter retention: an admin's e-signature (password from stdin or prompted), audited, never below influx.retentionFloor",
+  )
   .addOption(configOption())
   .requiredOption('--to <duration>', 'the new retention, e.g. 1830d')
   .requiredOption('--user <name>', 'the admin who signs')
@@ -134,7 +148,9 @@ retention
   .action(retentionShortenCommand);
 program
   .command('backup')
-  .description('back up the record (every InfluxDB point with its exact time, spool, audit trail, keys, config) with a manifest of SHA-256 digests; the service must be stopped unless influx.url is set')
+  .description(
+    'back up the record (every InfluxDB point with its exact time, spool, audit trail, keys, config) with a manifest of SHA-256 digests; the service must be stopped unless influx.url is set',
+  )
   .addOption(configOption())
   .requiredOption('--out <dir>', 'a new or empty directory')
   .action(backupCommand);
@@ -160,8 +176,17 @@ const apiOptions = (command: Command) =>
     .option('--url <url>', 'service URL (default: http://127.0.0.1:<http.port>)')
     .option('--token-file <file>', 'file whose first line is the API token (default: $COLDCHAIN_API_TOKEN; - reads standard input)')
     .addOption(refusedSecret('--token'));
-apiOptions(alerts.command('list').description('alerts, newest first').option('--state <state>', 'active, acknowledged, cleared, closed or retracted').option('--site <id>', 'one site')).action(alertsListCommand);
-for (const [name, meaning] of [['ack', 'acknowledged'], ['close', 'closed after review']] as const) {
+apiOptions(
+  alerts
+    .command('list')
+    .description('alerts, newest first')
+    .option('--state <state>', 'active, acknowledged, cleared, closed or retracted')
+    .option('--site <id>', 'one site'),
+).action(alertsListCommand);
+for (const [name, meaning] of [
+  ['ack', 'acknowledged'],
+  ['close', 'closed after review'],
+] as const) {
   apiOptions(
     alerts
       .command(name)
@@ -172,8 +197,22 @@ for (const [name, meaning] of [['ack', 'acknowledged'], ['close', 'closed after 
       .requiredOption('--comment <text>', 'what was done and why'),
   ).action((id: string, flags: Parameters<typeof alertsSignCommand>[2]) => alertsSignCommand(name, id, flags));
 }
-apiOptions(alerts.command('test').description('a test alarm through every channel and tier of a site (WHO TRS 961 Annex 9); each outcome goes to the audit trail; exit 1 when any channel failed').requiredOption('--site <id>', 'the site')).action(alertsTestCommand);
-apiOptions(alerts.command('performance').description('alarm performance against ANSI/ISA-18.2: rates, floods, top 10, chattering, stale, shelved, time to acknowledge').option('--site <id>', 'one site').option('--days <n>', 'the last n days', parseDays, 7).option('--json', 'the API answer as JSON')).action(alertsPerformanceCommand);
+apiOptions(
+  alerts
+    .command('test')
+    .description(
+      'a test alarm through every channel and tier of a site (WHO TRS 961 Annex 9); each outcome goes to the audit trail; exit 1 when any channel failed',
+    )
+    .requiredOption('--site <id>', 'the site'),
+).action(alertsTestCommand);
+apiOptions(
+  alerts
+    .command('performance')
+    .description('alarm performance against ANSI/ISA-18.2: rates, floods, top 10, chattering, stale, shelved, time to acknowledge')
+    .option('--site <id>', 'one site')
+    .option('--days <n>', 'the last n days', parseDays, 7)
+    .option('--json', 'the API answer as JSON'),
+).action(alertsPerformanceCommand);
 
 const shipment = program.command('shipment').description('electronic waybills and their custody (through the running service)');
 apiOptions(
@@ -202,7 +241,14 @@ apiOptions(
     .option('--corrects <eventId>', 'the custody event this one corrects')
     .option('--note <text>', 'a note'),
 ).action(shipmentCustodyCommand);
-apiOptions(shipment.command('list').description('shipments, newest first').addOption(new Option('--state <state>').choices(['created', 'in_storage', 'in_transit', 'delivered'])).option('--from <time>').option('--to <time>')).action(shipmentListCommand);
+apiOptions(
+  shipment
+    .command('list')
+    .description('shipments, newest first')
+    .addOption(new Option('--state <state>').choices(['created', 'in_storage', 'in_transit', 'delivered']))
+    .option('--from <time>')
+    .option('--to <time>'),
+).action(shipmentListCommand);
 apiOptions(
   shipment
     .command('dispose')
@@ -221,9 +267,20 @@ const reportOptions = (command: Command) =>
     .option('--out <file>', 'write here (default: stdout, except PDF)')
     .addOption(new Option('--lang <lang>', 'label language (default: reports.lang)').choices(['en', 'zh-CN']))
     .option('--tz <zone>', 'time zone for times, e.g. Asia/Shanghai (default: reports.timeZone)');
-reportOptions(report.command('shipment').description('the full-chain (全程冷链) temperature record of one shipment').argument('<id>', 'shipment id')).action(reportShipmentCommand);
-reportOptions(report.command('record').description('the GSP temperature/humidity record (温湿度记录) of one place').requiredOption('--location <id>', 'location').requiredOption('--from <time>', 'start (ISO 8601 or epoch ms)').option('--to <time>', 'end (default now)')).action(reportRecordCommand);
-reportOptions(report.command('excursion').description('one alert: chart, figures, notification trail, signatures').argument('<alertId>', 'alert id')).action(reportExcursionCommand);
+reportOptions(report.command('shipment').description('the full-chain (全程冷链) temperature record of one shipment').argument('<id>', 'shipment id')).action(
+  reportShipmentCommand,
+);
+reportOptions(
+  report
+    .command('record')
+    .description('the GSP temperature/humidity record (温湿度记录) of one place')
+    .requiredOption('--location <id>', 'location')
+    .requiredOption('--from <time>', 'start (ISO 8601 or epoch ms)')
+    .option('--to <time>', 'end (default now)'),
+).action(reportRecordCommand);
+reportOptions(report.command('excursion').description('one alert: chart, figures, notification trail, signatures').argument('<alertId>', 'alert id')).action(
+  reportExcursionCommand,
+);
 
 program
   .command('dashboards')
@@ -233,7 +290,7 @@ program
   .requiredOption('--out <dir>', 'output directory (provisioning/ and dashboards/ inside)')
   .option('--influx-url <url>', 'InfluxDB as Grafana reaches it (default: influx.url, else http://127.0.0.1:8086)')
   .option('--prometheus-url <url>', 'a Prometheus that scrapes /metrics', 'http://127.0.0.1:9090')
-  .option('--dashboards-path <path>', "where Grafana finds the JSON files", '/var/lib/grafana/dashboards/coldchain')
+  .option('--dashboards-path <path>', 'where Grafana finds the JSON files', '/var/lib/grafana/dashboards/coldchain')
   .addOption(configOption())
   .action(dashboardsExportCommand);
 

@@ -52,7 +52,10 @@ function ipBytes(ip: string): Buffer {
 const ECDSA_WITH_SHA256 = sequence(oid('1.2.840.10045.4.3.2'));
 
 /** A PEM certificate and PKCS#8 key, self-signed, valid from an hour ago for `days`. */
-export function selfSignedCertificate(options: { commonName?: string; dnsNames?: string[]; ips?: string[]; days?: number } = {}): { cert: string; key: string } {
+export function selfSignedCertificate(options: { commonName?: string; dnsNames?: string[]; ips?: string[]; days?: number } = {}): {
+  cert: string;
+  key: string;
+} {
   const commonName = options.commonName ?? 'coldchain (self-signed)';
   const dnsNames = [...new Set(options.dnsNames ?? ['localhost', hostname()])].filter((n) => /^[A-Za-z0-9.-]+$/.test(n));
   const ips = options.ips ?? ['127.0.0.1', '::1'];
@@ -79,15 +82,23 @@ export function selfSignedCertificate(options: { commonName?: string; dnsNames?:
   );
   const signature = sign('sha256', tbs, { key: privateKey, dsaEncoding: 'der' });
   const certificate = sequence(tbs, ECDSA_WITH_SHA256, bits(signature));
-  const cert = `-----BEGIN CERTIFICATE-----\n${certificate.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+  const cert = `-----BEGIN CERTIFICATE-----\n${certificate
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
   // Parse what was written: a mistake here must fail now, not in a browser.
   const parsed = new X509Certificate(cert);
-  if (!parsed.verify(publicKey) || !parsed.checkPrivateKey(createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' })))) throw new Error('the self-signed certificate does not verify');
+  if (!parsed.verify(publicKey) || !parsed.checkPrivateKey(createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }))))
+    throw new Error('the self-signed certificate does not verify');
   return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
 /** Where `coldchain init` puts the API's certificate and key, under the data directory. */
-export const tlsFiles = (dataDir: string) => ({ dir: path.join(dataDir, 'tls'), cert: path.join(dataDir, 'tls', 'http.crt'), key: path.join(dataDir, 'tls', 'http.key') });
+export const tlsFiles = (dataDir: string) => ({
+  dir: path.join(dataDir, 'tls'),
+  cert: path.join(dataDir, 'tls', 'http.crt'),
+  key: path.join(dataDir, 'tls', 'http.key'),
+});
 
 /** Writes a self-signed pair (both 0600, in a 0700 folder) unless one is already there; says which. */
 export function ensureSelfSigned(dataDir: string): { cert: string; key: string; created: boolean } {

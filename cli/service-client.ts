@@ -27,7 +27,9 @@ export async function call(url: string, init: RequestInit, as: 'json' | 'raw' = 
   try {
     response = await fetch(url, init);
   } catch (err) {
-    throw new Error(`cannot reach the service at ${new URL(url).origin} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}); is coldchain start running?`);
+    throw new Error(
+      `cannot reach the service at ${new URL(url).origin} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}); is coldchain start running?`,
+    );
   }
   if (!response.ok) {
     const text = await response.text();

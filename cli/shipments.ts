@@ -3,32 +3,81 @@ import { endpoint, call, type ServiceFlags } from './service-client.js';
 import { readSecret } from './prompt.js';
 import type { CustodyAnswer, DispositionAnswer, ShipmentAnswer, ShipmentList } from '../api/shipments.js';
 
-export async function shipmentCreateCommand(flags: ServiceFlags & { id?: string; product: string; profile: string; batch: string; expiry?: string; quantity: string; unit: string; shipper: string; consignee: string }): Promise<void> {
+export async function shipmentCreateCommand(
+  flags: ServiceFlags & {
+    id?: string;
+    product: string;
+    profile: string;
+    batch: string;
+    expiry?: string;
+    quantity: string;
+    unit: string;
+    shipper: string;
+    consignee: string;
+  },
+): Promise<void> {
   const { base, headers } = endpoint(flags);
-  const body = { ...(flags.id ? { id: flags.id } : {}), product: flags.product, profile: flags.profile, batch: flags.batch, ...(flags.expiry ? { expiry: flags.expiry } : {}), quantity: Number(flags.quantity), unit: flags.unit, shipper: flags.shipper, consignee: flags.consignee };
+  const body = {
+    ...(flags.id ? { id: flags.id } : {}),
+    product: flags.product,
+    profile: flags.profile,
+    batch: flags.batch,
+    ...(flags.expiry ? { expiry: flags.expiry } : {}),
+    quantity: Number(flags.quantity),
+    unit: flags.unit,
+    shipper: flags.shipper,
+    consignee: flags.consignee,
+  };
   const { shipment } = (await call(`${base}/api/v1/shipments`, { method: 'POST', headers, body: JSON.stringify(body) })) as ShipmentAnswer;
   process.stdout.write(`created shipment ${shipment.id}\n`);
 }
 
-export async function shipmentCustodyCommand(id: string, event: string, flags: ServiceFlags & { location?: string; at?: string; corrects?: string; note?: string; by?: string }): Promise<void> {
+export async function shipmentCustodyCommand(
+  id: string,
+  event: string,
+  flags: ServiceFlags & { location?: string; at?: string; corrects?: string; note?: string; by?: string },
+): Promise<void> {
   const { base, headers } = endpoint(flags);
-  const body = { event, ...(flags.location ? { locationId: flags.location } : {}), at: flags.at ?? new Date().toISOString(), ...(flags.corrects ? { corrects: flags.corrects } : {}), ...(flags.note ? { note: flags.note } : {}), ...(flags.by ? { by: flags.by } : {}) };
-  const { custody, shipment } = (await call(`${base}/api/v1/shipments/${encodeURIComponent(id)}/custody`, { method: 'POST', headers, body: JSON.stringify(body) })) as CustodyAnswer;
-  process.stdout.write(`recorded ${custody.id}: ${event}${flags.location ? ` at ${flags.location}` : ''} ${new Date(custody.at).toISOString()}; shipment ${shipment.id} is now ${shipment.state}\n`);
+  const body = {
+    event,
+    ...(flags.location ? { locationId: flags.location } : {}),
+    at: flags.at ?? new Date().toISOString(),
+    ...(flags.corrects ? { corrects: flags.corrects } : {}),
+    ...(flags.note ? { note: flags.note } : {}),
+    ...(flags.by ? { by: flags.by } : {}),
+  };
+  const { custody, shipment } = (await call(`${base}/api/v1/shipments/${encodeURIComponent(id)}/custody`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+  })) as CustodyAnswer;
+  process.stdout.write(
+    `recorded ${custody.id}: ${event}${flags.location ? ` at ${flags.location}` : ''} ${new Date(custody.at).toISOString()}; shipment ${shipment.id} is now ${shipment.state}\n`,
+  );
 }
 
 export async function shipmentListCommand(flags: ServiceFlags & { state?: string; from?: string; to?: string }): Promise<void> {
   const { base, headers } = endpoint(flags);
   const query = new URLSearchParams(Object.entries({ state: flags.state, from: flags.from, to: flags.to }).filter(([, v]) => v) as Array<[string, string]>);
   const { shipments } = (await call(`${base}/api/v1/shipments?${query}`, { headers })) as ShipmentList;
-  const rows = shipments.map((s) => [s.id, s.state, s.location ?? '-', s.disposition?.decision ?? 'not reviewed', `${s.product} (${s.batch})`, `→ ${s.consignee}`].join('  '));
+  const rows = shipments.map((s) =>
+    [s.id, s.state, s.location ?? '-', s.disposition?.decision ?? 'not reviewed', `${s.product} (${s.batch})`, `→ ${s.consignee}`].join('  '),
+  );
   process.stdout.write(rows.length ? `${rows.join('\n')}\n` : 'no shipments\n');
 }
 
-export async function shipmentDispositionCommand(id: string, decision: string, flags: ServiceFlags & { user: string; meaning: string; comment: string }): Promise<void> {
+export async function shipmentDispositionCommand(
+  id: string,
+  decision: string,
+  flags: ServiceFlags & { user: string; meaning: string; comment: string },
+): Promise<void> {
   const { base, headers } = endpoint(flags);
   const password = await readSecret(`password for ${flags.user} (electronic signature): `);
-  const { disposition } = (await call(`${base}/api/v1/shipments/${encodeURIComponent(id)}/disposition`, { method: 'POST', headers, body: JSON.stringify({ decision, user: flags.user, password, meaning: flags.meaning, comment: flags.comment }) })) as DispositionAnswer;
+  const { disposition } = (await call(`${base}/api/v1/shipments/${encodeURIComponent(id)}/disposition`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ decision, user: flags.user, password, meaning: flags.meaning, comment: flags.comment }),
+  })) as DispositionAnswer;
   process.stdout.write(`shipment ${id} ${decision}; signed by ${disposition.printedName} at ${new Date(disposition.at).toISOString()} — "${flags.meaning}"\n`);
 }
 

@@ -42,7 +42,8 @@ export function prepareScenario(flags: Pick<SimulateFlags, 'scenario' | 'devices
   }
   const known = profilesByLocation(config);
   for (const device of scenarioDevices(scenario)) {
-    if (!known.has(device.location)) throw new Error(`scenario "${scenario.name}" uses location "${device.location}", which is not in the config; known: ${[...known.keys()].join(', ')}`);
+    if (!known.has(device.location))
+      throw new Error(`scenario "${scenario.name}" uses location "${device.location}", which is not in the config; known: ${[...known.keys()].join(', ')}`);
   }
   return scenario;
 }
@@ -66,19 +67,33 @@ export async function simulateCommand(flags: SimulateFlags): Promise<void> {
   process.once('SIGTERM', () => abort.abort());
   process.stderr.write(`[simulate] scenario ${scenario.name}: ${scenario.description.trim()}\n`);
   const result = await runSimulation(
-    { scenario, brokerUrl, tokens, profileByLocation: profilesByLocation(loaded.config), seed: flags.seed, speed: flags.speed, durationMs, signal: abort.signal, authRetryMs: changed ? 10_000 : 0, onProgress: (p) => process.stderr.write(formatProgress(p)) },
+    {
+      scenario,
+      brokerUrl,
+      tokens,
+      profileByLocation: profilesByLocation(loaded.config),
+      seed: flags.seed,
+      speed: flags.speed,
+      durationMs,
+      signal: abort.signal,
+      authRetryMs: changed ? 10_000 : 0,
+      onProgress: (p) => process.stderr.write(formatProgress(p)),
+    },
     tokensFile(loaded.dataDir),
   );
-  if (flags.groundTruth) writeFileSync(flags.groundTruth, JSON.stringify(result.groundTruth, null, 2) + '\n');
+  if (flags.groundTruth) writeFileSync(flags.groundTruth, `${JSON.stringify(result.groundTruth, null, 2)}\n`);
   const lines = [
     `scenario ${scenario.name} (seed ${flags.seed}, speed ${flags.speed === Infinity ? 'max' : `${flags.speed}x`})`,
     `simulated ${new Date(result.start).toISOString()} → ${new Date(result.end).toISOString()}`,
     `devices ${result.devicesConnected}, messages ${result.messagesSent}, readings sent ${result.readingsSent}, acknowledged ${result.acknowledged}, rejected ${result.rejected}${Object.keys(result.rejectedByReason).length ? ` (${JSON.stringify(result.rejectedByReason)})` : ''}`,
     `injected excursions: ${result.groundTruth.length}${flags.groundTruth ? ` (written to ${flags.groundTruth})` : ''}`,
   ];
-  if (result.requestedRate !== undefined) lines.push(`load: requested ${Number.isFinite(result.requestedRate) ? Math.round(result.requestedRate) : 'max'} readings/s, achieved ${Math.round(result.achievedRate ?? 0)} readings/s`);
+  if (result.requestedRate !== undefined)
+    lines.push(
+      `load: requested ${Number.isFinite(result.requestedRate) ? Math.round(result.requestedRate) : 'max'} readings/s, achieved ${Math.round(result.achievedRate ?? 0)} readings/s`,
+    );
   if (scenario.expect) lines.push(`a correct system detects: ${scenario.expect.trim()}`);
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
   if (result.acknowledged < result.readingsSent && !abort.signal.aborted) {
     throw new Error(`${result.readingsSent - result.acknowledged} readings were not acknowledged by the broker`);
   }

@@ -16,7 +16,14 @@ interface ServiceFlags extends Overrides {
 }
 
 function overridesOf(flags: ServiceFlags): Overrides {
-  return { dataDir: flags.dataDir, mqttPort: flags.mqttPort, httpPort: flags.httpPort, influxUrl: flags.influxUrl, influxDb: flags.influxDb, influxToken: flags.influxToken };
+  return {
+    dataDir: flags.dataDir,
+    mqttPort: flags.mqttPort,
+    httpPort: flags.httpPort,
+    influxUrl: flags.influxUrl,
+    influxDb: flags.influxDb,
+    influxToken: flags.influxToken,
+  };
 }
 
 /**
@@ -47,7 +54,10 @@ async function startDemo(service: RunningService, configFile: string, log: Logge
     },
     tokensFile(service.dataDir),
   ).catch((err: Error) => log.error({ err: err.message }, 'demo simulator stopped'));
-  log.info({ devices: scenarioDevices(scenario).length, scenario: scenario.name }, 'demo simulator started (coldchain start without --demo runs the service alone)');
+  log.info(
+    { devices: scenarioDevices(scenario).length, scenario: scenario.name },
+    'demo simulator started (coldchain start without --demo runs the service alone)',
+  );
   await demoShipment(service, log);
   return async () => {
     abort.abort();
@@ -64,9 +74,21 @@ async function demoShipment(service: RunningService, log: Logger): Promise<void>
   if (service.shipments.book.has(id) || !service.registry.get().location('dc-sh-cold-room-1')) return;
   const actor = { by: 'demo', source: 'cli' as const };
   try {
-    await service.shipments.create({ id, product: 'Influenza vaccine 0.5 ml (demo)', profile: 'vaccines-2-8', batch: 'DEMO-LOT-1', quantity: 40, unit: 'cases', shipper: 'Shanghai distribution centre', consignee: 'Pudong hospital pharmacy' }, actor);
+    await service.shipments.create(
+      {
+        id,
+        product: 'Influenza vaccine 0.5 ml (demo)',
+        profile: 'vaccines-2-8',
+        batch: 'DEMO-LOT-1',
+        quantity: 40,
+        unit: 'cases',
+        shipper: 'Shanghai distribution centre',
+        consignee: 'Pudong hospital pharmacy',
+      },
+      actor,
+    );
     await service.shipments.addCustody(id, { event: 'stored', locationId: 'dc-sh-cold-room-1', at: Date.now(), by: 'demo' }, actor);
-    log.info({ shipment: id }, 'demo shipment stored in the cold room (see the board\'s Shipments view)');
+    log.info({ shipment: id }, "demo shipment stored in the cold room (see the board's Shipments view)");
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'demo shipment not created');
   }

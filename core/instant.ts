@@ -36,7 +36,8 @@ export function parseInstant(value: number | string, options: { digits?: boolean
   } else {
     const parts = ISO_WITH_ZONE.exec(value);
     const [year, month, day, hour, minute, second] = (parts?.slice(1, 7) ?? []).map((p) => Number(p ?? 0));
-    if (!parts || !realDateTime(year!, month!, day!, hour!, minute!, second!)) return { ok: false, problem: `must be ${EXPECTED}, got ${JSON.stringify(value.slice(0, 64))}` };
+    if (!parts || !realDateTime(year!, month!, day!, hour!, minute!, second!))
+      return { ok: false, problem: `must be ${EXPECTED}, got ${JSON.stringify(value.slice(0, 64))}` };
     ms = Date.parse(value);
   }
   if (!(Math.abs(ms) <= STORABLE_MS)) return { ok: false, problem: 'is outside the time range InfluxDB can store (1677-09-21 to 2262-04-11)' };

@@ -41,11 +41,7 @@ export interface Attempt {
   channel: Channel;
 }
 
-export type Verdict =
-  | { outcome: 'ok' }
-  | { outcome: 'refused' }
-  | { outcome: 'locked'; retryAfterMs: number }
-  | { outcome: 'busy' };
+export type Verdict = { outcome: 'ok' } | { outcome: 'refused' } | { outcome: 'locked'; retryAfterMs: number } | { outcome: 'busy' };
 
 export interface AuditSink {
   append(input: AuditInput): Promise<unknown>;
@@ -182,7 +178,14 @@ export class AuthThrottle {
       actor: 'system',
       action: 'security.lockout',
       target: scope === 'account' ? `account:${shortName(who.account)}` : `address:${who.address}`,
-      details: { scope, failures: max, windowMinutes: limits.windowMs / 60_000, lockedUntil: new Date(now + limits.lockoutMs).toISOString(), channel: who.channel, ...(scope === 'address' ? { lastAccount: shortName(who.account) } : { address: who.address ?? null }) },
+      details: {
+        scope,
+        failures: max,
+        windowMinutes: limits.windowMs / 60_000,
+        lockedUntil: new Date(now + limits.lockoutMs).toISOString(),
+        channel: who.channel,
+        ...(scope === 'address' ? { lastAccount: shortName(who.account) } : { address: who.address ?? null }),
+      },
     });
   }
 }

@@ -7,7 +7,12 @@ import { placeVariables } from './variables.js';
 
 /** Alert events (alert_events): how often, of what kind, and the latest transitions with who did what. */
 export function excursionsDashboard() {
-  const builder = new DashboardBuilder('Cold chain — excursions and alerts').uid('coldchain-excursions').tags(['coldchain', 'generated']).refresh('1m').time({ from: 'now-7d', to: 'now' }).timezone('browser');
+  const builder = new DashboardBuilder('Cold chain — excursions and alerts')
+    .uid('coldchain-excursions')
+    .tags(['coldchain', 'generated'])
+    .refresh('1m')
+    .time({ from: 'now-7d', to: 'now' })
+    .timezone('browser');
   for (const variable of placeVariables()) builder.withVariable(variable);
   const where = `${PLACE_FILTER} AND $timeFilter`;
   builder.withPanel(
@@ -17,7 +22,11 @@ export function excursionsDashboard() {
       .datasource(INFLUX_DATASOURCE)
       .drawStyle(GraphDrawStyle.Bars)
       .fillOpacity(80)
-      .withTarget(influxql(`SELECT count("state") FROM "alert_events" WHERE "event" = 'activated' AND ${where} GROUP BY time($__interval), "kind" fill(0)`).refId('A').alias('$tag_kind'))
+      .withTarget(
+        influxql(`SELECT count("state") FROM "alert_events" WHERE "event" = 'activated' AND ${where} GROUP BY time($__interval), "kind" fill(0)`)
+          .refId('A')
+          .alias('$tag_kind'),
+      )
       .height(8)
       .span(12),
   );
@@ -28,7 +37,11 @@ export function excursionsDashboard() {
       .datasource(INFLUX_DATASOURCE)
       .unit('celsius')
       .drawStyle(GraphDrawStyle.Points)
-      .withTarget(influxql(`SELECT max("peak") FROM "alert_events" WHERE "kind" =~ /^temperature/ AND ${where} GROUP BY time($__interval), "locationId" fill(none)`).refId('A').alias('$tag_locationId'))
+      .withTarget(
+        influxql(`SELECT max("peak") FROM "alert_events" WHERE "kind" =~ /^temperature/ AND ${where} GROUP BY time($__interval), "locationId" fill(none)`)
+          .refId('A')
+          .alias('$tag_locationId'),
+      )
       .height(8)
       .span(12),
   );
@@ -39,7 +52,9 @@ export function excursionsDashboard() {
       .title('Latest alert events (transitions, notifications, signatures)')
       .datasource(INFLUX_DATASOURCE)
       .withTarget(
-        influxql(`SELECT "event", "kind", "severity", "state", "deviceId", "locationId", "peak", "threshold", "actor", "printedName", "comment", "alertId" FROM "alert_events" WHERE ${where} ORDER BY time DESC LIMIT 100`)
+        influxql(
+          `SELECT "event", "kind", "severity", "state", "deviceId", "locationId", "peak", "threshold", "actor", "printedName", "comment", "alertId" FROM "alert_events" WHERE ${where} ORDER BY time DESC LIMIT 100`,
+        )
           .refId('A')
           .table(),
       )

@@ -60,12 +60,28 @@ export function exportDashboards(config: Config, options: ExportOptions): string
         isDefault: true,
         editable: false,
       },
-      { name: 'coldchain Prometheus', uid: PROMETHEUS_DATASOURCE.uid, type: 'prometheus', access: 'proxy', url: options.prometheusUrl ?? 'http://127.0.0.1:9090', editable: false },
+      {
+        name: 'coldchain Prometheus',
+        uid: PROMETHEUS_DATASOURCE.uid,
+        type: 'prometheus',
+        access: 'proxy',
+        url: options.prometheusUrl ?? 'http://127.0.0.1:9090',
+        editable: false,
+      },
     ],
   };
   const providers = {
     apiVersion: 1,
-    providers: [{ name: 'coldchain', folder: 'Cold chain', type: 'file', disableDeletion: false, allowUiUpdates: false, options: { path: options.dashboardsPath ?? '/var/lib/grafana/dashboards/coldchain' } }],
+    providers: [
+      {
+        name: 'coldchain',
+        folder: 'Cold chain',
+        type: 'file',
+        disableDeletion: false,
+        allowUiUpdates: false,
+        options: { path: options.dashboardsPath ?? '/var/lib/grafana/dashboards/coldchain' },
+      },
+    ],
   };
   const written: string[] = [];
   const write = (file: string, text: string) => {
@@ -75,6 +91,7 @@ export function exportDashboards(config: Config, options: ExportOptions): string
   };
   write(path.join(options.outDir, 'provisioning', 'datasources', 'coldchain.yaml'), stringify(datasources));
   write(path.join(options.outDir, 'provisioning', 'dashboards', 'coldchain.yaml'), stringify(providers));
-  for (const [name, dashboard] of Object.entries(buildDashboards(config))) write(path.join(options.outDir, 'dashboards', name), `${JSON.stringify(dashboard, null, 2)}\n`);
+  for (const [name, dashboard] of Object.entries(buildDashboards(config)))
+    write(path.join(options.outDir, 'dashboards', name), `${JSON.stringify(dashboard, null, 2)}\n`);
   return written;
 }

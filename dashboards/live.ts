@@ -17,7 +17,12 @@ export const rangeThresholds = (min: number, max: number) =>
 /** Live temperatures by site and location, each place with its own product range as thresholds. */
 export function liveDashboard(config: Config) {
   const profiles = new Map(config.profiles.map((p) => [p.id, p]));
-  const builder = new DashboardBuilder('Cold chain — live temperatures').uid('coldchain-live').tags(['coldchain', 'generated']).refresh('30s').time({ from: 'now-6h', to: 'now' }).timezone('browser');
+  const builder = new DashboardBuilder('Cold chain — live temperatures')
+    .uid('coldchain-live')
+    .tags(['coldchain', 'generated'])
+    .refresh('30s')
+    .time({ from: 'now-6h', to: 'now' })
+    .timezone('browser');
   for (const variable of placeVariables()) builder.withVariable(variable);
   for (const site of config.sites) {
     builder.withRow(new RowBuilder(site.name ?? site.id));
@@ -34,7 +39,11 @@ export function liveDashboard(config: Config) {
           .unit('celsius')
           .thresholds(rangeThresholds(min, max))
           .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.LineAndArea))
-          .withTarget(influxql(`SELECT mean("temperature") FROM "readings" WHERE ${where} GROUP BY time($__interval), "deviceId" fill(none)`).refId('A').alias('$tag_deviceId'))
+          .withTarget(
+            influxql(`SELECT mean("temperature") FROM "readings" WHERE ${where} GROUP BY time($__interval), "deviceId" fill(none)`)
+              .refId('A')
+              .alias('$tag_deviceId'),
+          )
           .height(8)
           .span(16),
       );
@@ -58,7 +67,11 @@ export function liveDashboard(config: Config) {
       .title('Relative humidity')
       .datasource(INFLUX_DATASOURCE)
       .unit('humidity')
-      .withTarget(influxql(`SELECT mean("humidity") FROM "readings" WHERE ${PLACE_FILTER} AND $timeFilter GROUP BY time($__interval), "deviceId" fill(none)`).refId('A').alias('$tag_deviceId'))
+      .withTarget(
+        influxql(`SELECT mean("humidity") FROM "readings" WHERE ${PLACE_FILTER} AND $timeFilter GROUP BY time($__interval), "deviceId" fill(none)`)
+          .refId('A')
+          .alias('$tag_deviceId'),
+      )
       .height(8)
       .span(24),
   );

@@ -33,7 +33,12 @@ export function qualityDashboard(config: Config) {
   // Buckets no shorter than the slowest device's publish interval: a healthy device then counts
   // at least one reading in every bucket, and only a real gap drops to zero.
   const slowestMs = Math.max(60_000, ...config.devices.map((d) => d.interval));
-  const builder = new DashboardBuilder('Cold chain — data quality').uid('coldchain-quality').tags(['coldchain', 'generated']).refresh('1m').time({ from: 'now-24h', to: 'now' }).timezone('browser');
+  const builder = new DashboardBuilder('Cold chain — data quality')
+    .uid('coldchain-quality')
+    .tags(['coldchain', 'generated'])
+    .refresh('1m')
+    .time({ from: 'now-24h', to: 'now' })
+    .timezone('browser');
   for (const variable of placeVariables()) builder.withVariable(variable);
   builder.withPanel(
     new TimeseriesPanel()
@@ -42,7 +47,11 @@ export function qualityDashboard(config: Config) {
       .datasource(INFLUX_DATASOURCE)
       .drawStyle(GraphDrawStyle.Bars)
       // rejects carry no site or location (an unknown device has none): only the device applies.
-      .withTarget(influxql('SELECT count("bytes") FROM "rejects" WHERE "deviceId" =~ /^$device$/ AND $timeFilter GROUP BY time($__interval), "reason" fill(0)').refId('A').alias('$tag_reason'))
+      .withTarget(
+        influxql('SELECT count("bytes") FROM "rejects" WHERE "deviceId" =~ /^$device$/ AND $timeFilter GROUP BY time($__interval), "reason" fill(0)')
+          .refId('A')
+          .alias('$tag_reason'),
+      )
       .height(8)
       .span(12),
   );
@@ -52,7 +61,11 @@ export function qualityDashboard(config: Config) {
       .title('Readings per interval, per device (gaps drop to zero)')
       .datasource(INFLUX_DATASOURCE)
       .interval(`${Math.ceil(slowestMs / 1000)}s`)
-      .withTarget(influxql(`SELECT count("temperature") FROM "readings" WHERE ${PLACE_FILTER} AND $timeFilter GROUP BY time($__interval), "deviceId" fill(0)`).refId('A').alias('$tag_deviceId'))
+      .withTarget(
+        influxql(`SELECT count("temperature") FROM "readings" WHERE ${PLACE_FILTER} AND $timeFilter GROUP BY time($__interval), "deviceId" fill(0)`)
+          .refId('A')
+          .alias('$tag_deviceId'),
+      )
       .height(8)
       .span(12),
   );
@@ -62,13 +75,18 @@ export function qualityDashboard(config: Config) {
       .title('Ingest lag: latest server receive time − device-time bucket')
       .datasource(INFLUX_DATASOURCE)
       .unit('ms')
-      .withTarget(influxql(`SELECT max("receivedAt") FROM "readings" WHERE ${PLACE_FILTER} AND $timeFilter GROUP BY time($__interval), "deviceId" fill(none)`).refId('A').alias('$tag_deviceId'))
+      .withTarget(
+        influxql(`SELECT max("receivedAt") FROM "readings" WHERE ${PLACE_FILTER} AND $timeFilter GROUP BY time($__interval), "deviceId" fill(none)`)
+          .refId('A')
+          .alias('$tag_deviceId'),
+      )
       .withTransformation(INGEST_LAG)
       .height(8)
       .span(12),
   );
   // Per instance: with several ingest nodes scraped, each has its own spool and writer.
-  const prometheus = (refId: string, expr: string, legend: string) => new PrometheusQuery().expr(expr).legendFormat(legend).refId(refId).datasource(PROMETHEUS_DATASOURCE);
+  const prometheus = (refId: string, expr: string, legend: string) =>
+    new PrometheusQuery().expr(expr).legendFormat(legend).refId(refId).datasource(PROMETHEUS_DATASOURCE);
   builder.withPanel(
     new TimeseriesPanel()
       .legend(deviceLegend())

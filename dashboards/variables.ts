@@ -14,10 +14,23 @@ export function placeVariables(options: { locations?: string[]; labels?: { site?
     return present.length ? ` WHERE ${present.join(' AND ')}` : '';
   };
   const variable = (name: string, label: string, query: string) =>
-    new QueryVariableBuilder(name).label(label).datasource(INFLUX_DATASOURCE).query(query).definition(query).refresh(VariableRefresh.OnTimeRangeChanged).sort(VariableSort.AlphabeticalAsc).multi(true).includeAll(true).allValue('.*');
+    new QueryVariableBuilder(name)
+      .label(label)
+      .datasource(INFLUX_DATASOURCE)
+      .query(query)
+      .definition(query)
+      .refresh(VariableRefresh.OnTimeRangeChanged)
+      .sort(VariableSort.AlphabeticalAsc)
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*');
   return [
     variable('site', options.labels?.site ?? 'Site', `SHOW TAG VALUES FROM "readings" WITH KEY = "siteId"${where(within)}`),
     variable('location', 'Location', `SHOW TAG VALUES FROM "readings" WITH KEY = "locationId"${where('"siteId" =~ /^$site$/', within)}`),
-    variable('device', 'Device', `SHOW TAG VALUES FROM "readings" WITH KEY = "deviceId"${where('"siteId" =~ /^$site$/', '"locationId" =~ /^$location$/', within)}`),
+    variable(
+      'device',
+      'Device',
+      `SHOW TAG VALUES FROM "readings" WITH KEY = "deviceId"${where('"siteId" =~ /^$site$/', '"locationId" =~ /^$location$/', within)}`,
+    ),
   ];
 }

@@ -49,11 +49,17 @@ function flatten(item: unknown): unknown {
 function checkTime(reading: Reading, now: number, limits: DecodeLimits): Rejection | undefined {
   if (reading.ts > now + limits.maxFutureSkewMs) {
     const ahead = Math.round((reading.ts - now) / 1000);
-    return { reason: 'timestamp_in_future', message: `ts ${new Date(reading.ts).toISOString()} is ${ahead}s ahead of server time (allowed skew ${limits.maxFutureSkewMs / 1000}s)` };
+    return {
+      reason: 'timestamp_in_future',
+      message: `ts ${new Date(reading.ts).toISOString()} is ${ahead}s ahead of server time (allowed skew ${limits.maxFutureSkewMs / 1000}s)`,
+    };
   }
   if (reading.ts < now - limits.maxPastAgeMs) {
     const hint = reading.ts > 0 && reading.ts < 1e11 ? ' (it looks like epoch seconds; send milliseconds)' : '';
-    return { reason: 'timestamp_too_old', message: `ts ${reading.ts} is older than the accepted backlog of ${Math.round(limits.maxPastAgeMs / 86_400_000)} days${hint}` };
+    return {
+      reason: 'timestamp_too_old',
+      message: `ts ${reading.ts} is older than the accepted backlog of ${Math.round(limits.maxPastAgeMs / 86_400_000)} days${hint}`,
+    };
   }
   return undefined;
 }
@@ -64,7 +70,11 @@ function checkTime(reading: Reading, now: number, limits: DecodeLimits): Rejecti
  */
 export function decodeTelemetry(payload: Buffer, now: number, limits: DecodeLimits): Decoded {
   if (payload.length > limits.maxPayloadBytes) {
-    return { readings: [], batch: false, rejections: [{ reason: 'payload_too_large', message: `payload is ${payload.length} bytes; the limit is ${limits.maxPayloadBytes}` }] };
+    return {
+      readings: [],
+      batch: false,
+      rejections: [{ reason: 'payload_too_large', message: `payload is ${payload.length} bytes; the limit is ${limits.maxPayloadBytes}` }],
+    };
   }
   let body: unknown;
   try {
@@ -79,7 +89,11 @@ export function decodeTelemetry(payload: Buffer, now: number, limits: DecodeLimi
   const items: unknown[] = batch ? (body as unknown[]) : [body];
   if (items.length === 0) return { readings: [], batch, rejections: [{ reason: 'empty_batch', message: 'batch array holds no readings' }] };
   if (items.length > limits.maxBatchReadings) {
-    return { readings: [], batch, rejections: [{ reason: 'batch_too_large', message: `batch holds ${items.length} readings; the limit is ${limits.maxBatchReadings}` }] };
+    return {
+      readings: [],
+      batch,
+      rejections: [{ reason: 'batch_too_large', message: `batch holds ${items.length} readings; the limit is ${limits.maxBatchReadings}` }],
+    };
   }
 
   const readings: Reading[] = [];

@@ -62,15 +62,22 @@ export function createDispatch(options: DispatchOptions): Dispatch {
   const unknownDevice = (deviceId: string): Rejection =>
     options.identity === 'authenticated'
       ? { reason: 'unknown_device', message: `device ${deviceId} is no longer registered` }
-      : { reason: 'unknown_device', message: `device "${deviceId}" is not in the registry (register it with: coldchain device add ${deviceId} --location LOC)` };
+      : {
+          reason: 'unknown_device',
+          message: `device "${deviceId}" is not in the registry (register it with: coldchain device add ${deviceId} --location LOC)`,
+        };
 
   /** One handler per channel: each resolves to what it refused (already quarantined) once durable. */
   const handlers: Record<Channel, (placement: Placement, topic: string, payload: Buffer) => Promise<Rejection[]>> = {
     telemetry: async (placement, topic, payload) => (await pipeline.ingestTelemetry(placement, topic, payload)).rejections,
-    status: async (placement, topic, payload) => [await pipeline.ingestDeviceMessage(placement, 'status', topic, payload)].filter((r): r is Rejection => r !== undefined),
-    events: async (placement, topic, payload) => [await pipeline.ingestDeviceMessage(placement, 'events', topic, payload)].filter((r): r is Rejection => r !== undefined),
+    status: async (placement, topic, payload) =>
+      [await pipeline.ingestDeviceMessage(placement, 'status', topic, payload)].filter((r): r is Rejection => r !== undefined),
+    events: async (placement, topic, payload) =>
+      [await pipeline.ingestDeviceMessage(placement, 'events', topic, payload)].filter((r): r is Rejection => r !== undefined),
     custody: async (placement, topic, payload) => {
-      const rejection = options.custody ? await options.custody(placement.deviceId, payload) : { reason: 'topic_not_allowed' as const, message: 'this service does not take custody events' };
+      const rejection = options.custody
+        ? await options.custody(placement.deviceId, payload)
+        : { reason: 'topic_not_allowed' as const, message: 'this service does not take custody events' };
       if (!rejection) return [];
       await pipeline.quarantine(placement.deviceId, topic, payload, rejection);
       return [rejection];
@@ -80,7 +87,10 @@ export function createDispatch(options: DispatchOptions): Dispatch {
   return async (deviceId, topic, payload) => {
     const parsed = parseDeviceTopic(topic);
     if (!parsed || parsed.deviceId !== deviceId || !DEVICE_CHANNELS.has(parsed.channel)) {
-      const message = parsed && parsed.deviceId !== deviceId ? `device ${deviceId} may not publish under another device's topic ${topic}` : `topic ${topic} is not one of cc/v1/${deviceId || '<deviceId>'}/{${channels}}`;
+      const message =
+        parsed && parsed.deviceId !== deviceId
+          ? `device ${deviceId} may not publish under another device's topic ${topic}`
+          : `topic ${topic} is not one of cc/v1/${deviceId || '<deviceId>'}/{${channels}}`;
       return refuse(deviceId, topic, payload, { reason: 'topic_not_allowed', message });
     }
     const found = options.registry().device(deviceId);

@@ -1,7 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { RejectReason } from '../core/reading.js';
 import { decodeTelemetry, type DecodeLimits, type Rejection } from './decode.js';
-import { MAX_DEVICE_MESSAGE_BYTES, RAW_PREVIEW_BYTES, REJECT_MESSAGE_CHARS, deviceMessageFact, summariseRejections, readingLines, rejectionFact, type AcceptedBatch, type RejectionRecord } from './records.js';
+import {
+  MAX_DEVICE_MESSAGE_BYTES,
+  RAW_PREVIEW_BYTES,
+  REJECT_MESSAGE_CHARS,
+  deviceMessageFact,
+  summariseRejections,
+  readingLines,
+  rejectionFact,
+  type AcceptedBatch,
+  type RejectionRecord,
+} from './records.js';
 import { FactLog } from '../storage/fact-log.js';
 import type { Spool } from './spool.js';
 
@@ -66,7 +76,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       pending.push(this.spool.append(readingLines(accepted), decoded.readings.length));
     }
     // One record per message, however many of its readings were refused; the payload's start once.
-    const rejected = decoded.rejections.length > 0 ? this.rejectionRecord(placement.deviceId, topic, payload, summariseRejections(decoded.rejections), receivedAt) : undefined;
+    const rejected =
+      decoded.rejections.length > 0 ? this.rejectionRecord(placement.deviceId, topic, payload, summariseRejections(decoded.rejections), receivedAt) : undefined;
     if (rejected) pending.push(this.facts.append(rejectionFact(rejected)));
     // One append is the common case; Promise.all would allocate for nothing on the hot path.
     await (pending.length === 1 ? pending[0] : Promise.all(pending));
@@ -96,7 +107,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     else {
       try {
         body = JSON.parse(payload.toString('utf8'));
-        if (!body || typeof body !== 'object' || Array.isArray(body)) rejection = { reason: 'malformed_json', message: `a ${channel} message must be a JSON object` };
+        if (!body || typeof body !== 'object' || Array.isArray(body))
+          rejection = { reason: 'malformed_json', message: `a ${channel} message must be a JSON object` };
       } catch (err) {
         rejection = { reason: 'malformed_json', message: `payload is not JSON: ${(err as Error).message}` };
       }

@@ -92,7 +92,16 @@ export function readingLines(batch: AcceptedBatch): string {
   const receivedAt = int(batch.receivedAt);
   const lines: string[] = [];
   for (const r of batch.readings) {
-    const fields = fieldSet({ temperature: r.temperature, humidity: r.humidity, battery: r.battery, lat: r.lat, lon: r.lon, door: r.door, seq: r.seq === undefined ? undefined : int(r.seq), receivedAt });
+    const fields = fieldSet({
+      temperature: r.temperature,
+      humidity: r.humidity,
+      battery: r.battery,
+      lat: r.lat,
+      lon: r.lon,
+      door: r.door,
+      seq: r.seq === undefined ? undefined : int(r.seq),
+      receivedAt,
+    });
     lines.push(`${series} ${fields} ${nsOf(r.ts)}`);
   }
   return lines.join('\n');
@@ -103,7 +112,15 @@ export function rejectionFact(record: RejectionRecord): Fact {
   return {
     measurement: REJECTS_MEASUREMENT,
     tags: { deviceId: record.deviceId || '(none)', reason: record.reason },
-    fields: { message: record.message, topic: record.topic, bytes: int(record.bytes), payload: record.raw, index: record.index === undefined ? undefined : int(record.index), refused: record.refused === undefined ? undefined : int(record.refused), receivedAt: int(record.receivedAt) },
+    fields: {
+      message: record.message,
+      topic: record.topic,
+      bytes: int(record.bytes),
+      payload: record.raw,
+      index: record.index === undefined ? undefined : int(record.index),
+      refused: record.refused === undefined ? undefined : int(record.refused),
+      receivedAt: int(record.receivedAt),
+    },
     at: record.receivedAt,
   };
 }
@@ -112,7 +129,13 @@ export function rejectionFact(record: RejectionRecord): Fact {
  * A device's status or event message (firmware, signal, reboots, button presses), kept as it
  * came; firmware and battery are lifted into fields of their own for dashboards.
  */
-export function deviceMessageFact(placement: { deviceId: string; siteId: string; locationId: string }, channel: 'status' | 'events', body: Record<string, unknown>, raw: string, receivedAt: number): Fact {
+export function deviceMessageFact(
+  placement: { deviceId: string; siteId: string; locationId: string },
+  channel: 'status' | 'events',
+  body: Record<string, unknown>,
+  raw: string,
+  receivedAt: number,
+): Fact {
   return {
     measurement: DEVICE_MESSAGES_MEASUREMENT,
     tags: { deviceId: placement.deviceId, locationId: placement.locationId, siteId: placement.siteId, channel },

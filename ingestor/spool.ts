@@ -156,7 +156,7 @@ export class Spool extends EventEmitter {
         const group = this.group;
         this.group = newGroup();
         try {
-          const data = Buffer.from(group.lines.join('\n') + '\n', 'utf8');
+          const data = Buffer.from(`${group.lines.join('\n')}\n`, 'utf8');
           // write(2) may write less than asked (a nearly full disk): loop, or fail, never ack a short write.
           for (let written = 0; written < data.length; ) {
             const { bytesWritten } = await this.active.handle.write(data, written, data.length - written, null);

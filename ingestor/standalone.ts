@@ -72,8 +72,10 @@ export async function startStandaloneIngestor(options: StandaloneOptions): Promi
         if (err) return reject(err);
         // Readings are the point; a broker whose ACL keeps status, events or custody from us is worth a warning, not a refusal.
         const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
-        if (refused.some((t) => t.endsWith('/telemetry'))) return reject(new Error(`broker refused subscription to ${refused.join(', ')} (check its ACL for ${options.username ?? 'anonymous'})`));
-        if (refused.length) log.warn({ refused }, `broker refused some subscriptions; those messages are not ingested (check its ACL for ${options.username ?? 'anonymous'})`);
+        if (refused.some((t) => t.endsWith('/telemetry')))
+          return reject(new Error(`broker refused subscription to ${refused.join(', ')} (check its ACL for ${options.username ?? 'anonymous'})`));
+        if (refused.length)
+          log.warn({ refused }, `broker refused some subscriptions; those messages are not ingested (check its ACL for ${options.username ?? 'anonymous'})`);
         resolve();
       });
     });

@@ -20,7 +20,6 @@ export interface WriterStats {
   state: 'idle' | 'writing' | 'retrying' | 'stopped';
 }
 
-
 /**
  * Drains the spool into InfluxDB in large batches. A batch is confirmed (and its spool bytes
  * released) only after InfluxDB answered 204; anything else is retried with capped exponential

@@ -13,7 +13,14 @@ import type { ExcursionReport } from './schema.js';
 export const EXCURSION_CONTEXT_MS = 2 * 3_600_000;
 
 /** One alert for QA: the readings around it, its figures, who was told, who signed. */
-export async function buildExcursionReport(input: { registry: Registry; influx: InfluxClient; alert: Alert | undefined; alertId: string; now?: number; budget?: RowBudget }): Promise<ExcursionReport> {
+export async function buildExcursionReport(input: {
+  registry: Registry;
+  influx: InfluxClient;
+  alert: Alert | undefined;
+  alertId: string;
+  now?: number;
+  budget?: RowBudget;
+}): Promise<ExcursionReport> {
   const { registry, influx, alert } = input;
   if (!alert) throw new ReportError(`no alert ${input.alertId}`, 404);
   const now = input.now ?? Date.now();
@@ -22,7 +29,10 @@ export async function buildExcursionReport(input: { registry: Registry; influx: 
   const profile = profileOf(registry, placed.location.profile);
   const from = alert.occurredAt - EXCURSION_CONTEXT_MS;
   const to = Math.max(alert.occurredAt + 60_000, Math.min(now, (alert.clearedAt ?? now) + EXCURSION_CONTEXT_MS));
-  const [sensors, events] = await Promise.all([readPlace(influx, registry, alert.locationId, { start: from, end: to }, input.budget), loadAlertEvents(influx, { alertId: alert.id })]);
+  const [sensors, events] = await Promise.all([
+    readPlace(influx, registry, alert.locationId, { start: from, end: to }, input.budget),
+    loadAlertEvents(influx, { alertId: alert.id }),
+  ]);
   const window = { start: from, end: to };
   const analyses = sensors.map((s) => analyseSensor(s, window, profile.temperature, profile.humidity, profile.mktActivationEnergyKJ));
   const digest = new ReadingsDigest();
@@ -36,7 +46,12 @@ export async function buildExcursionReport(input: { registry: Registry; influx: 
     to,
     figures: publicFigures(placeFigures(analyses, window, profile.temperature, profile.humidity, alert.locationId, profile.mktActivationEnergyKJ)),
     mktActivationEnergyKJ: profile.mktActivationEnergyKJ,
-    events: events.map((e) => ({ at: e.at, event: e.event, actor: e.actor, ...pick(e, ['printedName', 'meaning', 'comment', 'channel', 'recipient', 'outcome'] as const) })),
+    events: events.map((e) => ({
+      at: e.at,
+      event: e.event,
+      actor: e.actor,
+      ...pick(e, ['printedName', 'meaning', 'comment', 'channel', 'recipient', 'outcome'] as const),
+    })),
     chart: sensors.map((s) => downsample(s, window)),
     digest: digest.result(),
   };

@@ -143,7 +143,14 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
   };
   const gap = (start: number, end: number, seqHole: number) => {
     const missingByTime = Math.max(0, Math.round((end - start) / intervalMs) - 1);
-    gaps.push({ deviceId: series.deviceId, locationId: series.locationId, start, end, durationMs: end - start, missingReadings: Math.max(missingByTime, seqHole) });
+    gaps.push({
+      deviceId: series.deviceId,
+      locationId: series.locationId,
+      start,
+      end,
+      durationMs: end - start,
+      missingReadings: Math.max(missingByTime, seqHole),
+    });
   };
 
   const n = ts.length;
@@ -191,7 +198,16 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
   const expected = Math.max(0, Math.floor((window.end - window.start) / intervalMs));
   const completeness = completenessOf(expected, n, missingBySequence);
   return {
-    figures: { deviceId: series.deviceId, ...(series.name ? { name: series.name } : {}), intervalMs, readings: n, min: extremes.min, max: extremes.max, mean: sums.mean, mkt: sums.mkt },
+    figures: {
+      deviceId: series.deviceId,
+      ...(series.name ? { name: series.name } : {}),
+      intervalMs,
+      readings: n,
+      min: extremes.min,
+      max: extremes.max,
+      mean: sums.mean,
+      mkt: sums.mkt,
+    },
     sums,
     above,
     below,
@@ -249,7 +265,14 @@ function excursionsOf(runs: OutOfRangeRun[], band: 'above' | 'below', limit: num
 export const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** The figures of one place over one window, from its sensors' analyses. */
-export function placeFigures(analyses: SensorAnalysis[], window: Interval, band: Band, humidityBand: Band | undefined, locationId: string, activationEnergyKJ: number): Figures & { sums: WeightedSums } {
+export function placeFigures(
+  analyses: SensorAnalysis[],
+  window: Interval,
+  band: Band,
+  humidityBand: Band | undefined,
+  locationId: string,
+  activationEnergyKJ: number,
+): Figures & { sums: WeightedSums } {
   const sums = new WeightedSums(activationEnergyKJ);
   const humiditySums = new WeightedSums(activationEnergyKJ);
   const extremes = new Extremes();
@@ -264,11 +287,17 @@ export function placeFigures(analyses: SensorAnalysis[], window: Interval, band:
   const belowRuns = analyses.flatMap((a) => a.below);
   const timeAboveMs = totalLength(union(aboveRuns));
   const timeBelowMs = totalLength(union(belowRuns));
-  const excursions = [...excursionsOf(aboveRuns, 'above', band.max, locationId), ...excursionsOf(belowRuns, 'below', band.min, locationId)].sort((a, b) => a.start - b.start);
+  const excursions = [...excursionsOf(aboveRuns, 'above', band.max, locationId), ...excursionsOf(belowRuns, 'below', band.min, locationId)].sort(
+    (a, b) => a.start - b.start,
+  );
   const hasHumidity = analyses.some((a) => a.humidity.min !== null);
   // No sensor at all: the whole window is missing data, one interval's worth of expected readings at least.
   const completeness = analyses.length
-    ? completenessOf(sum(analyses.map((a) => a.completeness.expected)), sum(analyses.map((a) => a.completeness.present)), sum(analyses.map((a) => a.completeness.missingBySequence)))
+    ? completenessOf(
+        sum(analyses.map((a) => a.completeness.expected)),
+        sum(analyses.map((a) => a.completeness.present)),
+        sum(analyses.map((a) => a.completeness.missingBySequence)),
+      )
     : completenessOf(1, 0, 0);
   return {
     readings: sum(analyses.map((a) => a.figures.readings)),
@@ -281,7 +310,14 @@ export function placeFigures(analyses: SensorAnalysis[], window: Interval, band:
     timeAboveMs,
     timeBelowMs,
     excursions,
-    humidity: hasHumidity ? { min: humidityExtremes.min, max: humidityExtremes.max, mean: roundOrNull(humiditySums.mean), timeOutOfRangeMs: totalLength(union(analyses.flatMap((a) => a.humidity.outOfRange))) } : null,
+    humidity: hasHumidity
+      ? {
+          min: humidityExtremes.min,
+          max: humidityExtremes.max,
+          mean: roundOrNull(humiditySums.mean),
+          timeOutOfRangeMs: totalLength(union(analyses.flatMap((a) => a.humidity.outOfRange))),
+        }
+      : null,
     completeness,
     gaps: analyses.flatMap((a) => a.gaps).sort((a, b) => a.start - b.start),
     sums,
@@ -316,8 +352,19 @@ export function combineFigures(parts: Array<Figures & { sums: WeightedSums }>, a
     timeAboveMs: sum(parts.map((p) => p.timeAboveMs)),
     timeBelowMs: sum(parts.map((p) => p.timeBelowMs)),
     excursions: parts.flatMap((p) => p.excursions),
-    humidity: withHumidity.length ? { min: humidityExtremes.min, max: humidityExtremes.max, mean: hWeight ? round(hWeighted / hWeight, 2) : null, timeOutOfRangeMs: sum(withHumidity.map((p) => p.humidity!.timeOutOfRangeMs)) } : null,
-    completeness: completenessOf(sum(parts.map((p) => p.completeness.expected)), sum(parts.map((p) => p.completeness.present)), sum(parts.map((p) => p.completeness.missingBySequence))),
+    humidity: withHumidity.length
+      ? {
+          min: humidityExtremes.min,
+          max: humidityExtremes.max,
+          mean: hWeight ? round(hWeighted / hWeight, 2) : null,
+          timeOutOfRangeMs: sum(withHumidity.map((p) => p.humidity!.timeOutOfRangeMs)),
+        }
+      : null,
+    completeness: completenessOf(
+      sum(parts.map((p) => p.completeness.expected)),
+      sum(parts.map((p) => p.completeness.present)),
+      sum(parts.map((p) => p.completeness.missingBySequence)),
+    ),
     gaps: parts.flatMap((p) => p.gaps),
   };
 }

@@ -14,7 +14,15 @@ export const GSP_INTERVALS = { storageMs: 30 * 60_000, transportMs: 5 * 60_000, 
  * range), plus the reading that shows the return to range. Rows come from stored readings only:
  * nothing is interpolated or adjusted.
  */
-export async function buildGspRecord(input: { registry: Registry; influx: InfluxClient; locationId: string; from: number; to: number; now?: number; budget?: RowBudget }): Promise<GspRecord> {
+export async function buildGspRecord(input: {
+  registry: Registry;
+  influx: InfluxClient;
+  locationId: string;
+  from: number;
+  to: number;
+  now?: number;
+  budget?: RowBudget;
+}): Promise<GspRecord> {
   const { registry, locationId, from, to } = input;
   const placed = registry.location(locationId);
   if (!placed) throw new ReportError(`no location ${locationId}`, 404);

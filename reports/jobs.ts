@@ -69,9 +69,13 @@ export class ReportInflux extends InfluxClient {
 export function asInfluxError(err: unknown, timeoutMs: number): InfluxError {
   if (err instanceof InfluxError) return err;
   const e = err as Error;
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new InfluxError('timeout', `InfluxDB did not finish sending the report's readings within ${timeoutMs} ms`);
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
+    return new InfluxError('timeout', `InfluxDB did not finish sending the report's readings within ${timeoutMs} ms`);
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  return new InfluxError('unreachable', `InfluxDB broke off while sending the report's readings (${cause?.code ?? cause?.message ?? e?.message ?? String(err)})`);
+  return new InfluxError(
+    'unreachable',
+    `InfluxDB broke off while sending the report's readings (${cause?.code ?? cause?.message ?? e?.message ?? String(err)})`,
+  );
 }
 
 export function describeFailure(err: unknown): JobFailure {

@@ -155,7 +155,13 @@ export class ReportPool {
     const id = this.nextId++;
     const config = this.options.config();
     const configVersion = this.versionOf(config);
-    const request: WorkerRequest = { id, job: pending.job, influx: this.options.influx, configVersion, ...(slot.configVersion === configVersion ? {} : { config }) };
+    const request: WorkerRequest = {
+      id,
+      job: pending.job,
+      influx: this.options.influx,
+      configVersion,
+      ...(slot.configVersion === configVersion ? {} : { config }),
+    };
     const { timeoutMs } = this.options.limits();
     const timer = setTimeout(() => {
       this.options.log.warn({ timeoutMs, subject: pending.job.subject.kind }, 'a report took too long; its worker is replaced');
@@ -177,7 +183,12 @@ export class ReportPool {
     clearTimeout(current.timer);
     slot.current = undefined;
     this.averageMs = 0.7 * this.averageMs + 0.3 * (performance.now() - current.started);
-    if (reply.ok) current.pending.resolve({ body: Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength), contentType: reply.contentType, extension: reply.extension });
+    if (reply.ok)
+      current.pending.resolve({
+        body: Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength),
+        contentType: reply.contentType,
+        extension: reply.extension,
+      });
     else current.pending.reject(failureError(reply.failure));
     this.dispatch();
   }

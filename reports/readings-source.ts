@@ -11,7 +11,13 @@ export const READ_CHUNK_MS = 31 * 86_400_000;
  * tagged at ingest, so a device moved since still counts where it was). Intervals come from the
  * registry; for a device no longer registered, from the median spacing of its readings.
  */
-export async function readPlace(influx: InfluxClient, registry: Registry, locationId: string, window: { start: number; end: number }, budget?: RowBudget): Promise<SensorSeries[]> {
+export async function readPlace(
+  influx: InfluxClient,
+  registry: Registry,
+  locationId: string,
+  window: { start: number; end: number },
+  budget?: RowBudget,
+): Promise<SensorSeries[]> {
   const columns = new Map<string, { ts: number[]; temperature: number[]; humidity: number[]; seq: number[] }>();
   for (let start = Math.floor(window.start); start < window.end; start += READ_CHUNK_MS) {
     const end = Math.min(Math.ceil(window.end), start + READ_CHUNK_MS);
@@ -44,7 +50,10 @@ export async function readPlace(influx: InfluxClient, registry: Registry, locati
 
 function medianSpacing(ts: number[]): number {
   if (ts.length < 2) return 60_000;
-  const steps = ts.slice(1).map((t, i) => t - ts[i]!).sort((a, b) => a - b);
+  const steps = ts
+    .slice(1)
+    .map((t, i) => t - ts[i]!)
+    .sort((a, b) => a - b);
   return Math.max(1000, steps[Math.floor(steps.length / 2)]!);
 }
 
@@ -54,7 +63,9 @@ export class ReportTooLargeError extends Error {
     readonly rows: number,
     readonly maxRows: number,
   ) {
-    super(`this report would read more than ${maxRows.toLocaleString('en')} readings (the limit, reports.maxRows; at least ${rows.toLocaleString('en')} are stored for it): ask for a shorter period`);
+    super(
+      `this report would read more than ${maxRows.toLocaleString('en')} readings (the limit, reports.maxRows; at least ${rows.toLocaleString('en')} are stored for it): ask for a shorter period`,
+    );
     this.name = 'ReportTooLargeError';
   }
 }

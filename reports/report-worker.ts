@@ -20,7 +20,9 @@ export interface WorkerRequest {
   config?: Config;
 }
 
-export type WorkerReply = { id: number; ok: true; body: Uint8Array; contentType: string; extension: string } | { id: number; ok: false; failure: ReturnType<typeof describeFailure> };
+export type WorkerReply =
+  | { id: number; ok: true; body: Uint8Array; contentType: string; extension: string }
+  | { id: number; ok: false; failure: ReturnType<typeof describeFailure> };
 
 // On Linux a thread has its own nice value: this one yields the CPU to the main thread (devices' acknowledgements).
 try {

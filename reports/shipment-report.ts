@@ -95,7 +95,16 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
       digest.add(s);
       chart.push(downsample(s, w));
     }
-    segments.push({ index, openedBy: w.event.event, start: w.start, end: w.end, open: w.open, place: placeOf(registry, w.locationId, profile), sensors: analyses.map((a) => a.figures), figures: publicFigures(figures) });
+    segments.push({
+      index,
+      openedBy: w.event.event,
+      start: w.start,
+      end: w.end,
+      open: w.open,
+      place: placeOf(registry, w.locationId, profile),
+      sensors: analyses.map((a) => a.figures),
+      figures: publicFigures(figures),
+    });
   });
   const overall = combineFigures(parts, energy);
 
@@ -107,7 +116,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
 
   const reviewReasons: string[] = [];
   if (overall.excursions.length) reviewReasons.push(`${overall.excursions.length} excursion(s) outside ${band.min}–${band.max} °C`);
-  if (overall.completeness.percent < COMPLETENESS_REVIEW_PERCENT) reviewReasons.push(`data completeness ${overall.completeness.percent}% is below ${COMPLETENESS_REVIEW_PERCENT}%`);
+  if (overall.completeness.percent < COMPLETENESS_REVIEW_PERCENT)
+    reviewReasons.push(`data completeness ${overall.completeness.percent}% is below ${COMPLETENESS_REVIEW_PERCENT}%`);
   for (const s of segments) if (s.sensors.length === 0) reviewReasons.push(`no sensor readings at ${s.place.locationId} during segment ${s.index + 1}`);
   const unclosed = alarms.filter((a) => a.state !== 'closed');
   if (unclosed.length) reviewReasons.push(`${unclosed.length} alarm(s) not closed`);
@@ -119,7 +129,19 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     shipmentId: record.shipment.id,
     generatedAt: now,
     shipment: record.shipment,
-    custody: [...record.custody].sort((a, b) => a.at - b.at).map((c) => ({ id: c.id, event: c.event, ...(c.locationId ? { locationId: c.locationId } : {}), at: c.at, by: c.by, source: c.source, ...(c.corrects ? { corrects: c.corrects } : {}), ...(corrected.has(c.id) ? { supersededBy: corrected.get(c.id)! } : {}), ...(c.note ? { note: c.note } : {}) })),
+    custody: [...record.custody]
+      .sort((a, b) => a.at - b.at)
+      .map((c) => ({
+        id: c.id,
+        event: c.event,
+        ...(c.locationId ? { locationId: c.locationId } : {}),
+        at: c.at,
+        by: c.by,
+        source: c.source,
+        ...(c.corrects ? { corrects: c.corrects } : {}),
+        ...(corrected.has(c.id) ? { supersededBy: corrected.get(c.id)! } : {}),
+        ...(c.note ? { note: c.note } : {}),
+      })),
     segments,
     overall,
     mktActivationEnergyKJ: energy,

@@ -51,7 +51,11 @@ const isRoot = process.getuid?.() === 0;
 const hasApt = found('apt-get');
 if (!isRoot || !hasApt) {
   console.error(`missing system packages: ${missing.join(' ')}`);
-  console.error(hasApt ? `install them with: sudo apt-get install -y ${missing.join(' ')}` : `install ${missing.join(', ')} with your system's package manager (Debian: apt-get install -y ${missing.join(' ')})`);
+  console.error(
+    hasApt
+      ? `install them with: sudo apt-get install -y ${missing.join(' ')}`
+      : `install ${missing.join(', ')} with your system's package manager (Debian: apt-get install -y ${missing.join(' ')})`,
+  );
   process.exit(1);
 }
 console.error(`installing missing Debian packages: ${missing.join(' ')}`);

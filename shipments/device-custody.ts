@@ -22,12 +22,15 @@ const MAX_CUSTODY_BYTES = 4096;
 export function deviceCustodyHandler(shipments: ShipmentService, registry: () => Registry) {
   return async (deviceId: string, payload: Buffer): Promise<Rejection | undefined> => {
     const notAllowed = (message: string): Rejection => ({ reason: 'custody_not_allowed', message });
-    if (payload.length > MAX_CUSTODY_BYTES) return { reason: 'payload_too_large', message: `custody payload is ${payload.length} bytes; the limit is ${MAX_CUSTODY_BYTES}` };
+    if (payload.length > MAX_CUSTODY_BYTES)
+      return { reason: 'payload_too_large', message: `custody payload is ${payload.length} bytes; the limit is ${MAX_CUSTODY_BYTES}` };
     const current = registry();
     const placement = current.device(deviceId);
     if (!placement) return { reason: 'unknown_device', message: `device ${deviceId} is no longer registered` };
     if (placement.location.kind !== 'vehicle_compartment') {
-      return notAllowed(`custody events come only from devices in a vehicle compartment; ${deviceId} is in ${placement.location.id} (${placement.location.kind})`);
+      return notAllowed(
+        `custody events come only from devices in a vehicle compartment; ${deviceId} is in ${placement.location.id} (${placement.location.kind})`,
+      );
     }
     let json: unknown;
     try {
@@ -40,34 +43,49 @@ export function deviceCustodyHandler(shipments: ShipmentService, registry: () =>
       if ('by' in json) return notAllowed(`a device may not send "by": its events are recorded as by ${deviceId}`);
     }
     const parsed = deviceCustodySchema.safeParse(json);
-    if (!parsed.success) return { reason: 'invalid_custody_event', message: parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ') };
+    if (!parsed.success)
+      return { reason: 'invalid_custody_event', message: parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ') };
     const { shipmentId, at: claimed, ...rest } = parsed.data;
 
     const now = Date.now();
     const at = claimed ?? now;
     const { maxPastAge, maxFutureSkew } = current.config.ingest;
-    if (at > now + maxFutureSkew) return notAllowed(`at: ${new Date(at).toISOString()} is ${Math.round((at - now) / 1000)} s ahead of server time (allowed skew ${maxFutureSkew / 1000} s)`);
-    if (at < now - maxPastAge) return notAllowed(`at: ${new Date(at).toISOString()} is older than the accepted backlog of ${Math.round(maxPastAge / 86_400_000)} days (ingest.maxPastAge)`);
+    if (at > now + maxFutureSkew)
+      return notAllowed(
+        `at: ${new Date(at).toISOString()} is ${Math.round((at - now) / 1000)} s ahead of server time (allowed skew ${maxFutureSkew / 1000} s)`,
+      );
+    if (at < now - maxPastAge)
+      return notAllowed(
+        `at: ${new Date(at).toISOString()} is older than the accepted backlog of ${Math.round(maxPastAge / 86_400_000)} days (ingest.maxPastAge)`,
+      );
 
     const ownVehicle = placement.site;
     const ownPlaces = new Set(ownVehicle.locations.map((l) => l.id));
     const locationId = rest.locationId ?? (rest.event === 'loaded' ? placement.location.id : undefined);
     if (rest.event === 'loaded') {
-      if (!ownPlaces.has(locationId!)) return notAllowed(`a device may load goods only into its own vehicle ${ownVehicle.id} (${[...ownPlaces].join(', ')}); ${locationId} is not one of its compartments`);
+      if (!ownPlaces.has(locationId!))
+        return notAllowed(
+          `a device may load goods only into its own vehicle ${ownVehicle.id} (${[...ownPlaces].join(', ')}); ${locationId} is not one of its compartments`,
+        );
     } else {
       // unloaded, stored, delivered: the goods leave this vehicle, so they must be in it now.
-      let record;
+      let record: ReturnType<typeof shipments.get>;
       try {
         record = shipments.get(shipmentId);
       } catch (err) {
         if (err instanceof ShipmentError) return { reason: 'invalid_custody_event', message: err.message };
         throw err;
       }
-      const before = effectiveCustody(record).filter((c) => c.at <= at).at(-1);
+      const before = effectiveCustody(record)
+        .filter((c) => c.at <= at)
+        .at(-1);
       if (!before?.locationId || !ownPlaces.has(before.locationId)) {
-        return notAllowed(`a device may report "${rest.event}" only for goods in its own vehicle ${ownVehicle.id}; at ${new Date(at).toISOString()} shipment ${shipmentId} is ${before?.locationId ? `in ${before.locationId}` : 'not in any vehicle'}`);
+        return notAllowed(
+          `a device may report "${rest.event}" only for goods in its own vehicle ${ownVehicle.id}; at ${new Date(at).toISOString()} shipment ${shipmentId} is ${before?.locationId ? `in ${before.locationId}` : 'not in any vehicle'}`,
+        );
       }
-      if (rest.event !== 'delivered' && !locationId) return { reason: 'invalid_custody_event', message: `locationId: required for a "${rest.event}" event (where are the goods now?)` };
+      if (rest.event !== 'delivered' && !locationId)
+        return { reason: 'invalid_custody_event', message: `locationId: required for a "${rest.event}" event (where are the goods now?)` };
     }
     try {
       await shipments.addCustody(shipmentId, { ...rest, ...(locationId ? { locationId } : {}), at, by: deviceId }, { by: deviceId, source: 'mqtt' });

@@ -25,7 +25,9 @@ export class LinkSigner {
     const key = Buffer.from(text, 'base64');
     // An empty, truncated or hand-written key would sign links anyone could forge (an empty HMAC key is valid to node).
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || key.length < MIN_KEY_BYTES) {
-      throw new Error(`${file}: the receiver-link key must be at least ${MIN_KEY_BYTES} random bytes in base64 (found ${text.length === 0 ? 'an empty file' : `${key.length} bytes`}); restore it from a backup, or delete the file to have a new one made (every link given out so far stops working)`);
+      throw new Error(
+        `${file}: the receiver-link key must be at least ${MIN_KEY_BYTES} random bytes in base64 (found ${text.length === 0 ? 'an empty file' : `${key.length} bytes`}); restore it from a backup, or delete the file to have a new one made (every link given out so far stops working)`,
+      );
     }
     return new LinkSigner(key);
   }

@@ -3,7 +3,6 @@ import { identifier } from '../core/config/schema.js';
 import { instantSchema } from '../core/instant.js';
 import { signatureInput, signatureRecordSchema } from '../audit/signature-record.js';
 
-
 /** The waybill as recorded: what, how much, from whom to whom, created when and by whom. */
 export const shipmentIdentitySchema = z.object({
   id: z.string(),

@@ -8,7 +8,15 @@ import type { InfluxClient } from '../storage/influx.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { verifySigner } from '../audit/e-signature.js';
 import { ShipmentBook, effectiveCustody, shipmentIdOf, supersededBy, type ShipmentRecord, type VerificationLink } from './book.js';
-import { shipmentFactSchema, type CustodyInput, type CustodyRecord, type Disposition, type DispositionInput, type ShipmentCreate, type ShipmentFact } from './schema.js';
+import {
+  shipmentFactSchema,
+  type CustodyInput,
+  type CustodyRecord,
+  type Disposition,
+  type DispositionInput,
+  type ShipmentCreate,
+  type ShipmentFact,
+} from './schema.js';
 import { LinkSigner } from './links.js';
 
 /** A shipment fact as stored: tags shipmentId and type, the fact itself as JSON in `fact`. */
@@ -78,18 +86,45 @@ export class ShipmentService {
 
   private async persist(fact: ShipmentFact, audit: { actor: string; printedName?: string; action: string; details: Record<string, unknown> }): Promise<void> {
     const shipmentId = shipmentIdOf(fact);
-    await Promise.all([this.facts.append(shipmentFact(fact, Date.now())), this.deps.audit.append({ actor: audit.actor, ...(audit.printedName ? { printedName: audit.printedName } : {}), action: audit.action, target: shipmentId, details: audit.details })]);
+    await Promise.all([
+      this.facts.append(shipmentFact(fact, Date.now())),
+      this.deps.audit.append({
+        actor: audit.actor,
+        ...(audit.printedName ? { printedName: audit.printedName } : {}),
+        action: audit.action,
+        target: shipmentId,
+        details: audit.details,
+      }),
+    ]);
     this.book.apply(fact);
   }
 
   create(input: ShipmentCreate, actor: Actor): Promise<ShipmentRecord> {
     return this.serialised(async () => {
       if (!this.deps.registry().config.profiles.some((p) => p.id === input.profile)) {
-        throw new ShipmentError(`profile: unknown product profile "${input.profile}"; known: ${this.deps.registry().config.profiles.map((p) => p.id).join(', ')}`, 400);
+        throw new ShipmentError(
+          `profile: unknown product profile "${input.profile}"; known: ${this.deps
+            .registry()
+            .config.profiles.map((p) => p.id)
+            .join(', ')}`,
+          400,
+        );
       }
       const id = input.id ?? newShipmentId();
       if (this.book.has(id)) throw new ShipmentError(`shipment ${id} exists already`, 409);
-      const shipment = { id, product: input.product, profileId: input.profile, batch: input.batch, ...(input.expiry ? { expiry: input.expiry } : {}), quantity: input.quantity, unit: input.unit, shipper: input.shipper, consignee: input.consignee, createdAt: Date.now(), createdBy: actor.by };
+      const shipment = {
+        id,
+        product: input.product,
+        profileId: input.profile,
+        batch: input.batch,
+        ...(input.expiry ? { expiry: input.expiry } : {}),
+        quantity: input.quantity,
+        unit: input.unit,
+        shipper: input.shipper,
+        consignee: input.consignee,
+        createdAt: Date.now(),
+        createdBy: actor.by,
+      };
       await this.persist({ type: 'created', shipment }, { actor: actor.by, action: 'shipment.create', details: { ...shipment, source: actor.source } });
       return this.book.get(id)!;
     });
@@ -120,20 +155,26 @@ export class ShipmentService {
         ...(input.corrects ? { corrects: input.corrects } : {}),
         ...(input.note ? { note: input.note } : {}),
       };
-      await this.persist({ type: 'custody', shipmentId, custody }, { actor: actor.by, action: input.corrects ? 'shipment.custody.correct' : 'shipment.custody', details: { ...custody } });
+      await this.persist(
+        { type: 'custody', shipmentId, custody },
+        { actor: actor.by, action: input.corrects ? 'shipment.custody.correct' : 'shipment.custody', details: { ...custody } },
+      );
       return custody;
     });
   }
 
   private checkCustody(record: ShipmentRecord, input: CustodyInput): void {
     const registry = this.deps.registry();
-    if (input.event !== 'delivered' && !input.locationId) throw new ShipmentError(`locationId: required for a "${input.event}" event (where are the goods now?)`, 400);
+    if (input.event !== 'delivered' && !input.locationId)
+      throw new ShipmentError(`locationId: required for a "${input.event}" event (where are the goods now?)`, 400);
     if (input.locationId) {
       const placed = registry.location(input.locationId);
       if (!placed) throw new ShipmentError(`locationId: unknown location "${input.locationId}"`, 400);
       const inVehicle = placed.location.kind === 'vehicle_compartment';
-      if (input.event === 'loaded' && !inVehicle) throw new ShipmentError(`locationId: "loaded" needs a vehicle compartment; ${input.locationId} is a ${placed.location.kind}`, 400);
-      if ((input.event === 'stored' || input.event === 'unloaded') && inVehicle) throw new ShipmentError(`locationId: "${input.event}" needs a place in a warehouse; ${input.locationId} is a vehicle compartment (use "loaded")`, 400);
+      if (input.event === 'loaded' && !inVehicle)
+        throw new ShipmentError(`locationId: "loaded" needs a vehicle compartment; ${input.locationId} is a ${placed.location.kind}`, 400);
+      if ((input.event === 'stored' || input.event === 'unloaded') && inVehicle)
+        throw new ShipmentError(`locationId: "${input.event}" needs a place in a warehouse; ${input.locationId} is a vehicle compartment (use "loaded")`, 400);
     }
     if (input.at > Date.now() + this.deps.maxFutureSkewMs) throw new ShipmentError(`at: ${new Date(input.at).toISOString()} is in the future`, 400);
     if (input.corrects) {
@@ -145,16 +186,39 @@ export class ShipmentService {
     }
     const delivered = effectiveCustody(record).find((c) => c.event === 'delivered');
     if (delivered && input.at > delivered.at) {
-      throw new ShipmentError(`shipment ${record.shipment.id} was delivered at ${new Date(delivered.at).toISOString()} (${delivered.id}); a later event needs "corrects" naming the event it corrects`, 409);
+      throw new ShipmentError(
+        `shipment ${record.shipment.id} was delivered at ${new Date(delivered.at).toISOString()} (${delivered.id}); a later event needs "corrects" naming the event it corrects`,
+        409,
+      );
     }
   }
 
   dispose(shipmentId: string, input: DispositionInput): Promise<Disposition> {
     return this.serialised(async () => {
       this.get(shipmentId);
-      const user = await verifySigner({ users: this.deps.registry().config.users, audit: this.deps.audit }, input, { action: `disposition ${input.decision}`, target: shipmentId, roles: ['qa', 'admin'], what: 'sign a shipment disposition' });
-      const disposition: Disposition = { decision: input.decision, by: user.name, printedName: user.fullName, at: Date.now(), meaning: input.meaning, comment: input.comment };
-      await this.persist({ type: 'disposition', shipmentId, disposition }, { actor: user.name, printedName: user.fullName, action: 'shipment.disposition', details: { decision: input.decision, meaning: input.meaning, comment: input.comment } });
+      const user = await verifySigner({ users: this.deps.registry().config.users, audit: this.deps.audit }, input, {
+        action: `disposition ${input.decision}`,
+        target: shipmentId,
+        roles: ['qa', 'admin'],
+        what: 'sign a shipment disposition',
+      });
+      const disposition: Disposition = {
+        decision: input.decision,
+        by: user.name,
+        printedName: user.fullName,
+        at: Date.now(),
+        meaning: input.meaning,
+        comment: input.comment,
+      };
+      await this.persist(
+        { type: 'disposition', shipmentId, disposition },
+        {
+          actor: user.name,
+          printedName: user.fullName,
+          action: 'shipment.disposition',
+          details: { decision: input.decision, meaning: input.meaning, comment: input.comment },
+        },
+      );
       return disposition;
     });
   }
@@ -165,7 +229,10 @@ export class ShipmentService {
       const linkId = LinkSigner.newLinkId();
       const at = Date.now();
       const expiresAt = at + Math.round(validDays * 86_400_000);
-      await this.persist({ type: 'link_created', shipmentId, linkId, expiresAt, at, by }, { actor: by, action: 'shipment.link.create', details: { linkId, expiresAt: new Date(expiresAt).toISOString() } });
+      await this.persist(
+        { type: 'link_created', shipmentId, linkId, expiresAt, at, by },
+        { actor: by, action: 'shipment.link.create', details: { linkId, expiresAt: new Date(expiresAt).toISOString() } },
+      );
       return { link: this.book.findLink(linkId)!.link, token: this.deps.links.token(linkId) };
     });
   }
@@ -175,7 +242,11 @@ export class ShipmentService {
       const record = this.get(shipmentId);
       const link = record.links.find((l) => l.linkId === linkId);
       if (!link) throw new ShipmentError(`shipment ${shipmentId} has no link ${linkId}`, 404);
-      if (link.revokedAt === null) await this.persist({ type: 'link_revoked', shipmentId, linkId, at: Date.now(), by }, { actor: by, action: 'shipment.link.revoke', details: { linkId } });
+      if (link.revokedAt === null)
+        await this.persist(
+          { type: 'link_revoked', shipmentId, linkId, at: Date.now(), by },
+          { actor: by, action: 'shipment.link.revoke', details: { linkId } },
+        );
       return link;
     });
   }

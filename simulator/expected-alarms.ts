@@ -51,7 +51,12 @@ interface Run {
 }
 
 /** Stretches where `near` holds; inside each, the longest stretch where `clear` holds. */
-function runs(steps: DeviceTrace['steps'], near: (s: DeviceTrace['steps'][number]) => boolean, clear: (s: DeviceTrace['steps'][number]) => boolean, suppressedAt: (t: number) => boolean): Run[] {
+function runs(
+  steps: DeviceTrace['steps'],
+  near: (s: DeviceTrace['steps'][number]) => boolean,
+  clear: (s: DeviceTrace['steps'][number]) => boolean,
+  suppressedAt: (t: number) => boolean,
+): Run[] {
   const out: Run[] = [];
   let open: Run | undefined;
   let clearFrom: number | undefined;
@@ -78,17 +83,29 @@ export function expectedAlarms(trace: DeviceTrace, placement: TracePlacement, po
   const { rules, range } = placement;
   const { deviceId, locationId, intervalMs, steps } = trace;
   const expected: ExpectedAlarm[] = [];
-  const push = (kind: AlertKind, from: number, to: number | null, required: boolean, why: string) => expected.push({ deviceId, locationId, kind, from, to, required, why });
+  const push = (kind: AlertKind, from: number, to: number | null, required: boolean, why: string) =>
+    expected.push({ deviceId, locationId, kind, from, to, required, why });
   const suppressed = (kind: AlertKind) => (t: number) => placement.suppress.some((w) => w.kinds.includes(kind) && inSuppression(w, t));
   // A reading is up to one interval late to see a change, and readings are rounded to 0.1.
   const tolerance = 2 * intervalMs + 60_000;
   const tempMargin = 3 * trace.noise + 0.1;
 
   const limit = (kind: AlertKind, value: (s: DeviceTrace['steps'][number]) => number, threshold: number, direction: 1 | -1, margin: number, unit: string) => {
-    for (const run of runs(steps, (s) => (value(s) - threshold) * direction > -margin, (s) => (value(s) - threshold) * direction > margin, suppressed(kind))) {
+    for (const run of runs(
+      steps,
+      (s) => (value(s) - threshold) * direction > -margin,
+      (s) => (value(s) - threshold) * direction > margin,
+      suppressed(kind),
+    )) {
       const long = run.clearMs >= rules.activationDelay + tolerance;
       if (run.to !== null && run.to - run.from < rules.activationDelay - tolerance) continue;
-      push(kind, run.from, run.to, long && !run.suppressed, `${direction > 0 ? 'above' : 'below'} ${threshold} ${unit} for ${Math.round(run.clearMs / 60_000)} min clearly`);
+      push(
+        kind,
+        run.from,
+        run.to,
+        long && !run.suppressed,
+        `${direction > 0 ? 'above' : 'below'} ${threshold} ${unit} for ${Math.round(run.clearMs / 60_000)} min clearly`,
+      );
     }
   };
   const t = (s: DeviceTrace['steps'][number]) => s.temperature;
@@ -105,7 +122,8 @@ export function expectedAlarms(trace: DeviceTrace, placement: TracePlacement, po
 
   // Cumulative time out of range in the sliding window: required once clearly over the budget.
   const { budget, window } = rules.cumulative;
-  const outside = (s: DeviceTrace['steps'][number], margin: number) => s.temperature > range.temperature.max + margin || s.temperature < range.temperature.min - margin;
+  const outside = (s: DeviceTrace['steps'][number], margin: number) =>
+    s.temperature > range.temperature.max + margin || s.temperature < range.temperature.min - margin;
   const total = (margin: number) => {
     const spans: Array<{ t: number; ms: number }> = [];
     let sum = 0;
@@ -127,7 +145,15 @@ export function expectedAlarms(trace: DeviceTrace, placement: TracePlacement, po
     const strictSum = strict(s, dt);
     const over = looseSum > budget - tolerance && outside(s, -tempMargin) && !suppressed('cumulative_time_out_of_range')(s.t);
     if (over && !cumulative) {
-      cumulative = { deviceId, locationId, kind: 'cumulative_time_out_of_range', from: s.t, to: null, required: false, why: `out of range ${Math.round(looseSum / 60_000)} min within ${window / 3_600_000} h` };
+      cumulative = {
+        deviceId,
+        locationId,
+        kind: 'cumulative_time_out_of_range',
+        from: s.t,
+        to: null,
+        required: false,
+        why: `out of range ${Math.round(looseSum / 60_000)} min within ${window / 3_600_000} h`,
+      };
       expected.push(cumulative);
     }
     if (cumulative && strictSum > budget + 2 * tolerance && outside(s, tempMargin)) cumulative.required = true;
@@ -137,7 +163,12 @@ export function expectedAlarms(trace: DeviceTrace, placement: TracePlacement, po
     if (cumulative?.to != null && s.t - cumulative.to > policy.foldWindow) cumulative = undefined;
   });
 
-  for (const run of runs(steps, (s) => s.door, (s) => s.door, suppressed('door_open'))) {
+  for (const run of runs(
+    steps,
+    (s) => s.door,
+    (s) => s.door,
+    suppressed('door_open'),
+  )) {
     const open = (run.to ?? steps.at(-1)!.t) - run.from;
     if (open < rules.doorOpenMax - intervalMs) continue;
     push('door_open', run.from, run.to, open >= rules.doorOpenMax + intervalMs + 10_000 && !run.suppressed, `door open ${Math.round(open / 60_000)} min`);
@@ -182,7 +213,8 @@ export interface AlarmJudgement {
 
 /** Recall over required alarms, precision over raised ones; matched by device, kind and overlapping time. */
 export function judgeAlarms(expected: ExpectedAlarm[], raised: RaisedAlarm[], toleranceMs = 15 * 60_000): AlarmJudgement {
-  const overlaps = (e: ExpectedAlarm, r: RaisedAlarm) => e.deviceId === r.deviceId && e.kind === r.kind && r.occurredAt <= (e.to ?? Infinity) + toleranceMs && (r.clearedAt ?? Infinity) >= e.from - toleranceMs;
+  const overlaps = (e: ExpectedAlarm, r: RaisedAlarm) =>
+    e.deviceId === r.deviceId && e.kind === r.kind && r.occurredAt <= (e.to ?? Infinity) + toleranceMs && (r.clearedAt ?? Infinity) >= e.from - toleranceMs;
   const required = expected.filter((e) => e.required);
   const missed = required.filter((e) => !raised.some((r) => overlaps(e, r)));
   const unexpected = raised.filter((r) => !expected.some((e) => overlaps(e, r)));

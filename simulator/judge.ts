@@ -22,7 +22,11 @@ export function expectedFor(config: Config, traces: ReturnType<ReturnType<typeof
   return traces.flatMap((trace) => {
     const placement = registry.device(trace.deviceId);
     if (!placement) return [];
-    return expectedAlarms(trace, { range: placement.profile, rules: placement.rules, suppress: placement.location.suppress, offlineAfterMs: offlineAfter(placement) }, config.alarms);
+    return expectedAlarms(
+      trace,
+      { range: placement.profile, rules: placement.rules, suppress: placement.location.suppress, offlineAfterMs: offlineAfter(placement) },
+      config.alarms,
+    );
   });
 }
 
@@ -40,7 +44,11 @@ export function withScenarioDevices(config: Config, scenario: Scenario): Config 
  * check every simulated minute, as the service does every second) and judges the alarms against
  * what the simulator knows happened. The end-to-end test does the same through the real service.
  */
-export function judgeScenarioInProcess(scenario: Scenario, baseConfig: Config, options: { seed: string | number; start: number; durationMs: number }): AlarmJudgement & { expected: ExpectedAlarm[]; raisedAlarms: RaisedAlarm[]; changes: AlertChange[] } {
+export function judgeScenarioInProcess(
+  scenario: Scenario,
+  baseConfig: Config,
+  options: { seed: string | number; start: number; durationMs: number },
+): AlarmJudgement & { expected: ExpectedAlarm[]; raisedAlarms: RaisedAlarm[]; changes: AlertChange[] } {
   const config = withScenarioDevices(baseConfig, scenario);
   const registry = new Registry(config);
   const profileByLocation = new Map(config.sites.flatMap((s) => s.locations).map((l) => [l.id, config.profiles.find((p) => p.id === l.profile)!]));

@@ -17,7 +17,7 @@ export function readTokens(dataDir: string): Map<string, string> {
 
 function writeTokens(dataDir: string, tokens: Map<string, string>): void {
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(tokensFile(dataDir), JSON.stringify(Object.fromEntries(tokens), null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(tokensFile(dataDir), `${JSON.stringify(Object.fromEntries(tokens), null, 2)}\n`, { mode: 0o600 });
 }
 
 export interface ProvisionOutcome {
@@ -56,7 +56,13 @@ export function provisionDevices(configFile: string, dataDir: string, devices: A
         if (isMap(node)) node.set('tokenHash', hashToken(fresh));
         reissued.push(device.id);
       } else {
-        appendToList(doc, 'devices', { id: device.id, location: device.location, interval: formatDuration(device.interval), name: simulatedName(current, devices, device), tokenHash: hashToken(fresh) });
+        appendToList(doc, 'devices', {
+          id: device.id,
+          location: device.location,
+          interval: formatDuration(device.interval),
+          name: simulatedName(current, devices, device),
+          tokenHash: hashToken(fresh),
+        });
         registered.push(device.id);
       }
     }

@@ -72,7 +72,13 @@ class TruthTracker {
   }
 
   silent(from: number, to: number): void {
-    this.excursions.push({ deviceId: this.deviceId, locationId: this.locationId, kind: 'device_silent', occurredAt: new Date(from).toISOString(), clearedAt: new Date(to).toISOString() });
+    this.excursions.push({
+      deviceId: this.deviceId,
+      locationId: this.locationId,
+      kind: 'device_silent',
+      occurredAt: new Date(from).toISOString(),
+      clearedAt: new Date(to).toISOString(),
+    });
   }
 }
 
@@ -91,7 +97,8 @@ function sensed(faults: SensorFault[], offset: number, trueValue: number, stuckA
   return spike && spike.kind === 'spike' ? spike.value : value;
 }
 
-const inRoutine = (routine: StoreSpec['doorRoutine'], offset: number) => !!routine && offset >= routine.at && (offset - routine.at) % routine.every < routine.duration;
+const inRoutine = (routine: StoreSpec['doorRoutine'], offset: number) =>
+  !!routine && offset >= routine.at && (offset - routine.at) % routine.every < routine.duration;
 
 /** Defrost heater on: at the end of each cycle from the start, or on the controller's wall clock. */
 function defrosting(defrost: NonNullable<StoreSpec['defrost']>, t: number, offset: number): boolean {
@@ -124,7 +131,17 @@ function* spaceDevice(
   trace?: DeviceTrace,
 ): Generator<SimMessage> {
   const rng = new Rng(`${options.seed}:${device.id}`);
-  const space = new ThermalSpace({ setpoint: spec.setpoint, ambient: spec.ambient, timeConstantMs: spec.timeConstant, coolingRatePerHour: spec.coolingRate, hysteresis: spec.hysteresis, humidity: spec.humidity, ambientHumidity: spec.ambientHumidity, initial: spec.initial, doorAirExchange: spec.doorAirExchange });
+  const space = new ThermalSpace({
+    setpoint: spec.setpoint,
+    ambient: spec.ambient,
+    timeConstantMs: spec.timeConstant,
+    coolingRatePerHour: spec.coolingRate,
+    hysteresis: spec.hysteresis,
+    humidity: spec.humidity,
+    ambientHumidity: spec.ambientHumidity,
+    initial: spec.initial,
+    doorAirExchange: spec.doorAirExchange,
+  });
   const faults = spec.faults.filter((f) => f.device === device.id);
   const stuckAt = new Map<SensorFault, number>();
   const route = kind === 'vehicle' ? new Route(spec as VehicleSpec) : undefined;
@@ -203,9 +220,15 @@ function* spaceDevice(
 function* loadDevice(id: string, locationId: string, index: number, intervalMs: number, options: RenderOptions, setpoint: number): Generator<SimMessage> {
   const rng = new Rng(`${options.seed}:${id}`);
   let seq = 0;
-  for (let ts = options.start + Math.floor((index * intervalMs) / 997) % intervalMs; options.end === undefined || ts < options.end; ts += intervalMs) {
+  for (let ts = options.start + (Math.floor((index * intervalMs) / 997) % intervalMs); options.end === undefined || ts < options.end; ts += intervalMs) {
     seq++;
-    yield { publishAt: ts, deviceId: id, locationId, readings: [{ ts, temperature: round1(setpoint + rng.gaussian(0.3)), humidity: round1(55 + rng.gaussian(2)), seq }], batch: false };
+    yield {
+      publishAt: ts,
+      deviceId: id,
+      locationId,
+      readings: [{ ts, temperature: round1(setpoint + rng.gaussian(0.3)), humidity: round1(55 + rng.gaussian(2)), seq }],
+      batch: false,
+    };
   }
 }
 
@@ -216,7 +239,9 @@ export function loadDeviceIds(scenario: Scenario): string[] {
 
 /** Every device of a scenario with its location and reporting interval. */
 export function scenarioDevices(scenario: Scenario): Array<{ id: string; location: string; interval: number }> {
-  const spaces = [...scenario.stores, ...scenario.vehicles].flatMap((spec) => spec.devices.map((d) => ({ id: d.id, location: spec.location, interval: d.interval })));
+  const spaces = [...scenario.stores, ...scenario.vehicles].flatMap((spec) =>
+    spec.devices.map((d) => ({ id: d.id, location: spec.location, interval: d.interval })),
+  );
   const load = scenario.load;
   const loadInterval = load ? Math.max(1, Math.round((load.devices / load.rate) * 1000)) : 0;
   return [...spaces, ...loadDeviceIds(scenario).map((id) => ({ id, location: load!.location, interval: loadInterval }))];
@@ -225,7 +250,8 @@ export function scenarioDevices(scenario: Scenario): Array<{ id: string; locatio
 /** Min-heap merge of per-device streams by publish time (ties: device order), so output is deterministic. */
 function* merge(streams: Array<Generator<SimMessage>>): Generator<SimMessage> {
   const heads: Array<{ message: SimMessage; index: number }> = [];
-  const less = (a: { message: SimMessage; index: number }, b: { message: SimMessage; index: number }) => a.message.publishAt < b.message.publishAt || (a.message.publishAt === b.message.publishAt && a.index < b.index);
+  const less = (a: { message: SimMessage; index: number }, b: { message: SimMessage; index: number }) =>
+    a.message.publishAt < b.message.publishAt || (a.message.publishAt === b.message.publishAt && a.index < b.index);
   const push = (item: { message: SimMessage; index: number }) => {
     heads.push(item);
     for (let i = heads.length - 1; i > 0; ) {
@@ -270,7 +296,10 @@ function* merge(streams: Array<Generator<SimMessage>>): Generator<SimMessage> {
  * excursions it injects (filled as the stream is consumed). A pure function of scenario, seed
  * and start: the same inputs give the same readings.
  */
-export function renderScenario(scenario: Scenario, options: RenderOptions): { messages: Generator<SimMessage>; groundTruth: () => GroundTruthExcursion[]; buffered: () => number; traces: () => DeviceTrace[] } {
+export function renderScenario(
+  scenario: Scenario,
+  options: RenderOptions,
+): { messages: Generator<SimMessage>; groundTruth: () => GroundTruthExcursion[]; buffered: () => number; traces: () => DeviceTrace[] } {
   const streams: DeviceStream[] = [];
   const buffered: Buffered = { readings: 0 };
   const profileOf = (locationId: string) => options.profileByLocation.get(locationId);
@@ -278,7 +307,9 @@ export function renderScenario(scenario: Scenario, options: RenderOptions): { me
   for (const [kind, spec] of spaces) {
     for (const device of spec.devices) {
       const truth = new TruthTracker(device.id, spec.location, profileOf(spec.location));
-      const trace: DeviceTrace | undefined = options.trace ? { deviceId: device.id, locationId: spec.location, intervalMs: device.interval, noise: spec.noise, steps: [], readings: [], publishes: [] } : undefined;
+      const trace: DeviceTrace | undefined = options.trace
+        ? { deviceId: device.id, locationId: spec.location, intervalMs: device.interval, noise: spec.noise, steps: [], readings: [], publishes: [] }
+        : undefined;
       streams.push({ truth, trace, messages: spaceDevice(kind, spec, device, options, truth, buffered, trace) });
     }
   }
@@ -286,12 +317,15 @@ export function renderScenario(scenario: Scenario, options: RenderOptions): { me
   if (load) {
     const interval = Math.max(1, Math.round((load.devices / load.rate) * 1000));
     const setpoint = profileOf(load.location) ? (profileOf(load.location)!.temperature.min + profileOf(load.location)!.temperature.max) / 2 : 5;
-    loadDeviceIds(scenario).forEach((id, i) => streams.push({ truth: new TruthTracker(id, load.location, undefined), messages: loadDevice(id, load.location, i, interval, options, setpoint) }));
+    loadDeviceIds(scenario).forEach((id, i) =>
+      streams.push({ truth: new TruthTracker(id, load.location, undefined), messages: loadDevice(id, load.location, i, interval, options, setpoint) }),
+    );
   }
   return {
     messages: merge(streams.map((s) => s.messages)),
     buffered: () => buffered.readings,
     traces: () => streams.flatMap((s) => (s.trace ? [s.trace] : [])),
-    groundTruth: () => streams.flatMap((s) => s.truth.excursions).sort((a, b) => a.occurredAt.localeCompare(b.occurredAt) || a.deviceId.localeCompare(b.deviceId)),
+    groundTruth: () =>
+      streams.flatMap((s) => s.truth.excursions).sort((a, b) => a.occurredAt.localeCompare(b.occurredAt) || a.deviceId.localeCompare(b.deviceId)),
   };
 }

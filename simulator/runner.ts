@@ -60,7 +60,11 @@ async function connectDevice(brokerUrl: string, deviceId: string, token: string 
   try {
     for (;;) {
       try {
-        return await mqtt.connectAsync(brokerUrl, { clientId: `sim-${deviceId}`, username: deviceId, password: token, reconnectPeriod: 1000, connectTimeout: 10_000, clean: true }, false);
+        return await mqtt.connectAsync(
+          brokerUrl,
+          { clientId: `sim-${deviceId}`, username: deviceId, password: token, reconnectPeriod: 1000, connectTimeout: 10_000, clean: true },
+          false,
+        );
       } catch (err) {
         // A just-provisioned device is known to the service once it has reloaded its config.
         if (!/Bad username or password/i.test((err as Error).message) || Date.now() > deadline) throw err;
@@ -69,7 +73,10 @@ async function connectDevice(brokerUrl: string, deviceId: string, token: string 
     }
   } catch (err) {
     const message = (err as Error).message;
-    if (/Bad username or password|Not authorized/i.test(message)) throw new Error(`the broker at ${brokerUrl} refused device ${deviceId}: bad username or password (is it registered in this config? --provision re-issues its token)`);
+    if (/Bad username or password|Not authorized/i.test(message))
+      throw new Error(
+        `the broker at ${brokerUrl} refused device ${deviceId}: bad username or password (is it registered in this config? --provision re-issues its token)`,
+      );
     const code = (err as { code?: string }).code;
     throw new Error(`cannot reach the broker at ${brokerUrl}: ${code === 'ECONNREFUSED' ? 'connection refused' : message}`);
   }
@@ -90,11 +97,23 @@ export async function runSimulation(options: SimulationOptions, tokensHint = 'si
   const inFlight = new Map<string, number>();
   const rejectedByReason: Record<string, number> = {};
   const readingsByDevice: Record<string, number> = {};
-  const progress: SimulationProgress = { simulatedTime: start, devicesConnected: 0, devices: devices.length, readingsSent: 0, messagesSent: 0, acknowledged: 0, buffered: 0, rejected: 0, elapsedMs: 0 };
+  const progress: SimulationProgress = {
+    simulatedTime: start,
+    devicesConnected: 0,
+    devices: devices.length,
+    readingsSent: 0,
+    messagesSent: 0,
+    acknowledged: 0,
+    buffered: 0,
+    rejected: 0,
+    elapsedMs: 0,
+  };
   try {
     for (let i = 0; i < devices.length; i += 50) {
       const slice = devices.slice(i, i + 50);
-      const connected = await Promise.all(slice.map((d) => connectDevice(options.brokerUrl, d.id, options.tokens.get(d.id), tokensHint, options.authRetryMs ?? 0)));
+      const connected = await Promise.all(
+        slice.map((d) => connectDevice(options.brokerUrl, d.id, options.tokens.get(d.id), tokensHint, options.authRetryMs ?? 0)),
+      );
       connected.forEach((client, j) => {
         const id = slice[j]!.id;
         clients.set(id, client);
@@ -151,7 +170,15 @@ export async function runSimulation(options: SimulationOptions, tokensHint = 'si
       report();
     }
     const elapsedS = progress.elapsedMs / 1000;
-    const result: SimulationResult = { ...progress, start, end: end ?? progress.simulatedTime, groundTruth: rendered.groundTruth(), traces: rendered.traces(), rejectedByReason, readingsByDevice };
+    const result: SimulationResult = {
+      ...progress,
+      start,
+      end: end ?? progress.simulatedTime,
+      groundTruth: rendered.groundTruth(),
+      traces: rendered.traces(),
+      rejectedByReason,
+      readingsByDevice,
+    };
     if (scenario.load) {
       result.requestedRate = Number.isFinite(speed) ? scenario.load.rate * speed : Infinity;
       result.achievedRate = elapsedS > 0 ? progress.readingsSent / elapsedS : 0;

@@ -50,8 +50,14 @@ const storeSchema = z.object({
       duration: durationMs,
       heatingRate: z.number().positive(),
       /** Local wall-clock time of one defrost start (controllers run on a clock); without it, cycles count from the scenario start. */
-      startsAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM').optional(),
-      utcOffset: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'write an offset as +HH:MM').default('+00:00'),
+      startsAt: z
+        .string()
+        .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM')
+        .optional(),
+      utcOffset: z
+        .string()
+        .regex(/^[+-]\d{2}:\d{2}$/, 'write an offset as +HH:MM')
+        .default('+00:00'),
     })
     .optional(),
   doorOpenings: z.array(window).default([]),
@@ -61,7 +67,13 @@ const storeSchema = z.object({
   faults: z.array(sensorFault).default([]),
 });
 
-const waypoint = z.object({ name: z.string(), lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180), stop: durationMs.prefault('0s'), doorOpen: durationMs.prefault('0s') });
+const waypoint = z.object({
+  name: z.string(),
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  stop: durationMs.prefault('0s'),
+  doorOpen: durationMs.prefault('0s'),
+});
 
 const vehicleSchema = z.object({
   location: identifier,
@@ -93,16 +105,19 @@ export const scenarioSchema = z
     const ids = new Map<string, string>();
     const check = (group: 'stores' | 'vehicles', index: number, devices: Array<{ id: string }>, faults: Array<{ device: string }>) => {
       devices.forEach((device, d) => {
-        if (ids.has(device.id)) ctx.addIssue({ code: 'custom', path: [group, index, 'devices', d, 'id'], message: `device "${device.id}" is already used by ${ids.get(device.id)}` });
+        if (ids.has(device.id))
+          ctx.addIssue({ code: 'custom', path: [group, index, 'devices', d, 'id'], message: `device "${device.id}" is already used by ${ids.get(device.id)}` });
         ids.set(device.id, `${group}[${index}]`);
       });
       faults.forEach((fault, f) => {
-        if (!devices.some((d) => d.id === fault.device)) ctx.addIssue({ code: 'custom', path: [group, index, 'faults', f, 'device'], message: `"${fault.device}" is not one of this entry's devices` });
+        if (!devices.some((d) => d.id === fault.device))
+          ctx.addIssue({ code: 'custom', path: [group, index, 'faults', f, 'device'], message: `"${fault.device}" is not one of this entry's devices` });
       });
     };
     scenario.stores.forEach((store, i) => check('stores', i, store.devices, store.faults));
     scenario.vehicles.forEach((vehicle, i) => check('vehicles', i, vehicle.devices, vehicle.faults));
-    if (!scenario.stores.length && !scenario.vehicles.length && !scenario.load) ctx.addIssue({ code: 'custom', path: [], message: 'a scenario needs stores, vehicles or load' });
+    if (!scenario.stores.length && !scenario.vehicles.length && !scenario.load)
+      ctx.addIssue({ code: 'custom', path: [], message: 'a scenario needs stores, vehicles or load' });
   });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -113,10 +128,22 @@ export type TimeWindow = z.infer<typeof window>;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Run from source (tests) or from dist/ (the CLI): the YAML files stay in simulator/scenarios.
-const BUILT_IN_DIR = [path.join(here, 'scenarios'), path.join(here, '..', '..', 'simulator', 'scenarios')].find((dir) => existsSync(dir)) ?? path.join(here, 'scenarios');
+const BUILT_IN_DIR =
+  [path.join(here, 'scenarios'), path.join(here, '..', '..', 'simulator', 'scenarios')].find((dir) => existsSync(dir)) ?? path.join(here, 'scenarios');
 
 export function builtInScenarios(): string[] {
-  return ['demo', 'door-left-open', 'freezer-defrost', 'power-outage', 'reefer-failure-in-tunnel', 'long-haul-with-coverage-gaps', 'cold-room-week', 'freezer-week', 'reefer-week', 'load'];
+  return [
+    'demo',
+    'door-left-open',
+    'freezer-defrost',
+    'power-outage',
+    'reefer-failure-in-tunnel',
+    'long-haul-with-coverage-gaps',
+    'cold-room-week',
+    'freezer-week',
+    'reefer-week',
+    'load',
+  ];
 }
 
 /** A shipped scenario by name, or a scenario file (YAML or JSON). */

@@ -49,7 +49,9 @@ export async function replayFacts<S extends z.ZodType>(influx: InfluxClient, sch
   const where: string[] = [];
   if (query.sinceMs !== undefined) where.push(`time >= ${query.sinceMs}ms`);
   for (const [tag, value] of Object.entries(query.tags ?? {})) if (value !== undefined) where.push(`${quoteIdentifier(tag)} = ${quoteString(value)}`);
-  const series = await influx.query(`SELECT ${query.columns.map(quoteIdentifier).join(', ')} FROM ${quoteIdentifier(query.measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time ASC`);
+  const series = await influx.query(
+    `SELECT ${query.columns.map(quoteIdentifier).join(', ')} FROM ${quoteIdentifier(query.measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time ASC`,
+  );
   const json = new Set(query.json);
   const facts: Array<z.output<S>> = [];
   for (const row of rowsOf(series[0])) {

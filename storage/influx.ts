@@ -59,7 +59,11 @@ export class InfluxClient {
   private async request(pathAndQuery: string, init: RequestInit): Promise<Response> {
     const url = new URL(pathAndQuery, this.target.url);
     try {
-      return await fetch(url, { ...init, headers: { ...this.headers(), ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(this.timeoutMs) });
+      return await fetch(url, {
+        ...init,
+        headers: { ...this.headers(), ...(init.headers as Record<string, string>) },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
       if ((err as Error).name === 'TimeoutError') throw new InfluxError('timeout', `InfluxDB at ${url.origin} did not answer within ${this.timeoutMs} ms`);
@@ -103,9 +107,18 @@ export class InfluxClient {
     // InfluxDB 1.x encodes MessagePack in about half the time it takes for JSON (a month of
     // readings for a report is hundreds of thousands of rows); servers without it answer JSON.
     const headers = { Accept: 'application/x-msgpack, application/json;q=0.5' };
-    const response = method === 'GET' ? await this.request(`/query?${params}`, { method, headers }) : await this.request('/query', { method, body: params, headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const response =
+      method === 'GET'
+        ? await this.request(`/query?${params}`, { method, headers })
+        : await this.request('/query', { method, body: params, headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' } });
     if (response.status !== 200) throw await InfluxClient.failure(response, 'query');
-    const body = (isMsgpack(response) ? decode(new Uint8Array(await response.arrayBuffer()), { useBigInt64: options.exact ?? false }) : options.exact ? JSON.parse(quoteLongIntegers(await response.text())) : await response.json()) as QueryResponse;
+    const body = (
+      isMsgpack(response)
+        ? decode(new Uint8Array(await response.arrayBuffer()), { useBigInt64: options.exact ?? false })
+        : options.exact
+          ? JSON.parse(quoteLongIntegers(await response.text()))
+          : await response.json()
+    ) as QueryResponse;
     if (body.error) throw new InfluxError('rejected', `query failed: ${body.error}`);
     const series: Series[] = [];
     for (const result of body.results ?? []) {
@@ -163,7 +176,10 @@ export class InfluxClient {
 
   private async setRetention(retentionMs: number, retentionName: string, exists: boolean): Promise<void> {
     const hours = Math.ceil(retentionMs / 3_600_000);
-    await this.query(`${exists ? 'ALTER' : 'CREATE'} RETENTION POLICY ${quoteIdentifier(retentionName)} ON ${quoteIdentifier(this.target.database)} DURATION ${hours}h REPLICATION 1 DEFAULT`, { database: null, method: 'POST' });
+    await this.query(
+      `${exists ? 'ALTER' : 'CREATE'} RETENTION POLICY ${quoteIdentifier(retentionName)} ON ${quoteIdentifier(this.target.database)} DURATION ${hours}h REPLICATION 1 DEFAULT`,
+      { database: null, method: 'POST' },
+    );
   }
 }
 

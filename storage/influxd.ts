@@ -1,5 +1,21 @@
 import { spawn, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, existsSync, openSync, closeSync, unlinkSync, accessSync, constants, fsyncSync, renameSync, writeSync, chmodSync, rmSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  existsSync,
+  openSync,
+  closeSync,
+  unlinkSync,
+  accessSync,
+  constants,
+  fsyncSync,
+  renameSync,
+  writeSync,
+  chmodSync,
+  rmSync,
+} from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -94,7 +110,9 @@ export function adminCredentials(file: string): InfluxCredentials {
     chmodSync(file, 0o600);
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<InfluxCredentials>;
     if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string' || !/^[A-Za-z0-9_-]{20,}$/.test(parsed.password)) {
-      throw new Error(`${file} is not a managed influxd credentials file ({"username", "password"}); move it away only if this data directory's influxd has no users yet`);
+      throw new Error(
+        `${file} is not a managed influxd credentials file ({"username", "password"}); move it away only if this data directory's influxd has no users yet`,
+      );
     }
     return { username: parsed.username, password: parsed.password };
   }
@@ -229,7 +247,8 @@ export class ManagedInfluxd {
       process.kill(pid, 'SIGKILL');
       // The new influxd must not open the data directory while the old one still holds it.
       for (let i = 0; i < 100 && this.isOurInfluxd(pid); i++) await sleep(50);
-      if (this.isOurInfluxd(pid)) throw new Error(`influxd left over from a previous run (pid ${pid}) did not die within 5 s of SIGKILL; it still holds ${this.options.dataDir}`);
+      if (this.isOurInfluxd(pid))
+        throw new Error(`influxd left over from a previous run (pid ${pid}) did not die within 5 s of SIGKILL; it still holds ${this.options.dataDir}`);
     }
     unlinkSync(this.pidFile);
   }
@@ -237,7 +256,9 @@ export class ManagedInfluxd {
   async start(): Promise<void> {
     const influxd = findExecutable('influxd');
     if (!influxd) {
-      throw new Error('influxd not found on PATH: install Debian\'s "influxdb" package (apt-get install influxdb), or set influx.url / --influx-url to use an existing InfluxDB');
+      throw new Error(
+        'influxd not found on PATH: install Debian\'s "influxdb" package (apt-get install influxdb), or set influx.url / --influx-url to use an existing InfluxDB',
+      );
     }
     mkdirSync(this.options.dataDir, { recursive: true, mode: 0o700 });
     const secure = this.options.secure === true;
@@ -250,7 +271,9 @@ export class ManagedInfluxd {
         const beside = path.resolve(this.options.dataDir, 'influxd.sock');
         this.socketPath = beside.length <= MAX_SOCKET_PATH ? beside : path.join(mkdtempSync(path.join(tmpdir(), 'cc-influxd-')), 'influxd.sock');
       } else {
-        this.options.log.warn('cannot run the managed influxd in a network namespace of its own (unshare --net refused); its RPC backup port listens on loopback, without authentication, where any local process can reach it');
+        this.options.log.warn(
+          'cannot run the managed influxd in a network namespace of its own (unshare --net refused); its RPC backup port listens on loopback, without authentication, where any local process can reach it',
+        );
       }
     }
     if (!this.port) this.port = await freePort();
@@ -323,13 +346,21 @@ export class ManagedInfluxd {
       const anonymous = new InfluxClient({ url: this.url, database: '_internal' });
       try {
         // The password is random base64url: nothing in it needs quoting.
-        await anonymous.query(`CREATE USER "${credentials.username}" WITH PASSWORD '${credentials.password}' WITH ALL PRIVILEGES`, { database: null, method: 'POST' });
+        await anonymous.query(`CREATE USER "${credentials.username}" WITH PASSWORD '${credentials.password}' WITH ALL PRIVILEGES`, {
+          database: null,
+          method: 'POST',
+        });
       } catch (createErr) {
         if (!(createErr instanceof InfluxError) || createErr.kind !== 'auth') throw createErr;
-        throw new Error(`the managed influxd in ${this.options.dataDir} already has an admin user, and the password in ${this.credentialsFile} is not its password (or the file was replaced); restore the file from a backup of this data directory`);
+        throw new Error(
+          `the managed influxd in ${this.options.dataDir} already has an admin user, and the password in ${this.credentialsFile} is not its password (or the file was replaced); restore the file from a backup of this data directory`,
+        );
       }
       await verify();
-      this.options.log.warn({ user: credentials.username, credentialsFile: this.credentialsFile }, 'managed influxd: authentication on; admin user created (password only in the credentials file)');
+      this.options.log.warn(
+        { user: credentials.username, credentialsFile: this.credentialsFile },
+        'managed influxd: authentication on; admin user created (password only in the credentials file)',
+      );
     }
     this.credentials = credentials;
   }

@@ -46,6 +46,11 @@ export const nsOf = (ms: number): string => `${ms}000000`;
  */
 export const nsWithSequence = (ms: number, sequence: number): string => `${ms}${String(sequence % 1_000_000).padStart(6, '0')}`;
 
-export function point(measurement: string, tags: Readonly<Record<string, string>>, fields: Readonly<Record<string, FieldValue | undefined>>, ns: string): string {
+export function point(
+  measurement: string,
+  tags: Readonly<Record<string, string>>,
+  fields: Readonly<Record<string, FieldValue | undefined>>,
+  ns: string,
+): string {
   return `${seriesKey(measurement, tags)} ${fieldSet(fields)} ${ns}`;
 }

@@ -7,7 +7,7 @@ import { hashPassword } from '../core/secrets.js';
 import { alertSchema, type Alert, type AlertEvent } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
 import { alarmPerformanceSchema, computeAlarmPerformance, type ShelfEvent as IncidentEvent } from '../alerts/kpi.js';
-import { connectDevice, influxFor, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -46,10 +46,17 @@ function alert(over: Partial<Alert> & { at: number }): Alert {
     ...rest,
   });
 }
-const event = (a: Alert, type: AlertEvent['event'], at: number, change: Partial<Alert> = {}): AlertEvent => ({ alertId: a.id, event: type, at, actor: 'system', alert: { ...a, ...change } });
+const event = (a: Alert, type: AlertEvent['event'], at: number, change: Partial<Alert> = {}): AlertEvent => ({
+  alertId: a.id,
+  event: type,
+  at,
+  actor: 'system',
+  alert: { ...a, ...change },
+});
 /** An alert activated at `at` (its activated event only). */
 const raised = (at: number, over: Partial<Alert> = {}) => event(alert({ at, ...over }), 'activated', at);
-const report = (alertEvents: AlertEvent[], extra: Partial<Parameters<typeof computeAlarmPerformance>[0]> = {}) => computeAlarmPerformance({ alertEvents, from: FROM, to: TO, now: TO, ...extra });
+const report = (alertEvents: AlertEvent[], extra: Partial<Parameters<typeof computeAlarmPerformance>[0]> = {}) =>
+  computeAlarmPerformance({ alertEvents, from: FROM, to: TO, now: TO, ...extra });
 
 describe('alarm performance: the computation', () => {
   it('finds floods on a sliding window (a burst across a 10-minute boundary too), not 10 alarms in 10 minutes', () => {
@@ -90,7 +97,14 @@ describe('alarm performance: the computation', () => {
     const a = alert({ at: T0 });
     const before = raised(FROM - HOUR);
     const after = raised(TO + MIN);
-    const r = report([event(a, 'pending', T0 - MIN, { state: 'pending' }), event(a, 'activated', T0), event(a, 'cleared', T0 + MIN, { state: 'cleared', clearedAt: T0 + MIN }), event(a, 'activated', T0 + 2 * MIN, { relapses: 1 }), before, after]);
+    const r = report([
+      event(a, 'pending', T0 - MIN, { state: 'pending' }),
+      event(a, 'activated', T0),
+      event(a, 'cleared', T0 + MIN, { state: 'cleared', clearedAt: T0 + MIN }),
+      event(a, 'activated', T0 + 2 * MIN, { relapses: 1 }),
+      before,
+      after,
+    ]);
     expect(r.total.alarms).toBe(1);
     expect(r.topAlarms).toEqual([{ siteId: 'site-a', locationId: 'room-1', kind: 'temperature_high', alarms: 1, share: 1, deviceIds: ['dev-1'] }]);
   });
@@ -99,12 +113,17 @@ describe('alarm performance: the computation', () => {
     const events: AlertEvent[] = [];
     // Place p0 has 12 alarms from two sensors, p1 has 11, … p11 has 1: 78 in all.
     for (let p = 0; p < 12; p++) {
-      for (let n = 0; n < 12 - p; n++) events.push(raised(T0 + (p * 12 + n) * HOUR, { locationId: `p${p}`, deviceId: `p${p}-dev-${n % 2}`, kind: p % 2 ? 'temperature_low' : 'temperature_high' }));
+      for (let n = 0; n < 12 - p; n++)
+        events.push(
+          raised(T0 + (p * 12 + n) * HOUR, { locationId: `p${p}`, deviceId: `p${p}-dev-${n % 2}`, kind: p % 2 ? 'temperature_low' : 'temperature_high' }),
+        );
     }
     const r = report(events, { from: T0, to: T0 + 30 * DAY, now: T0 + 30 * DAY });
     expect(r.total.alarms).toBe(78);
     expect(r.topAlarms).toHaveLength(10);
-    expect(r.topAlarms.map((t) => [t.locationId, t.kind, t.alarms])).toEqual(Array.from({ length: 10 }, (_, p) => [`p${p}`, p % 2 ? 'temperature_low' : 'temperature_high', 12 - p]));
+    expect(r.topAlarms.map((t) => [t.locationId, t.kind, t.alarms])).toEqual(
+      Array.from({ length: 10 }, (_, p) => [`p${p}`, p % 2 ? 'temperature_low' : 'temperature_high', 12 - p]),
+    );
     expect(r.topAlarms[0]).toMatchObject({ share: Math.round((12 / 78) * 1e4) / 1e4, deviceIds: ['p0-dev-0', 'p0-dev-1'] });
     expect(r.topAlarms[9]).toMatchObject({ alarms: 3, deviceIds: ['p9-dev-0', 'p9-dev-1'] });
   });
@@ -117,18 +136,25 @@ describe('alarm performance: the computation', () => {
     const fast = [0, 4, 9].map((m) => raised(T0 + HOUR + m * MIN, { deviceId: 'door-1', kind: 'door_open', locationId: 'dock' }));
     const slow = [0, 12, 25].map((m) => raised(T0 + HOUR + m * MIN, { deviceId: 'door-2', kind: 'door_open', locationId: 'dock' }));
     // Same sensor, different kinds: no pair.
-    const mixed = (['temperature_high', 'temperature_warning_high', 'humidity_high'] as AlertKind[]).map((kind, i) => raised(T0 + 2 * HOUR + i * MIN, { deviceId: 'mixed', kind }));
+    const mixed = (['temperature_high', 'temperature_warning_high', 'humidity_high'] as AlertKind[]).map((kind, i) =>
+      raised(T0 + 2 * HOUR + i * MIN, { deviceId: 'mixed', kind }),
+    );
     const r = report([flagged, relapsing, calm, ...fast, ...slow, ...mixed]);
     expect(r.chattering.alerts.map((a) => [a.deviceId, a.relapses, a.flagged])).toEqual([
       ['relapsing', 3, false],
       ['flagged', 2, true],
     ]);
-    expect(r.chattering.pairs).toEqual([{ siteId: 'site-a', locationId: 'dock', kind: 'door_open', deviceId: 'door-1', activations: 3, windowStart: T0 + HOUR }]);
+    expect(r.chattering.pairs).toEqual([
+      { siteId: 'site-a', locationId: 'dock', kind: 'door_open', deviceId: 'door-1', activations: 3, windowStart: T0 + HOUR },
+    ]);
   });
 
   it('a relapse that re-activates the same alert counts toward a chattering sensor', () => {
     const a = alert({ at: T0, deviceId: 'flappy' });
-    const events = [0, 3, 6].flatMap((m, i) => [event(a, 'activated', T0 + m * MIN, { relapses: i }), event(a, 'cleared', T0 + (m + 1) * MIN, { state: 'cleared', clearedAt: T0 + (m + 1) * MIN, relapses: i })]);
+    const events = [0, 3, 6].flatMap((m, i) => [
+      event(a, 'activated', T0 + m * MIN, { relapses: i }),
+      event(a, 'cleared', T0 + (m + 1) * MIN, { state: 'cleared', clearedAt: T0 + (m + 1) * MIN, relapses: i }),
+    ]);
     const r = report(events);
     expect(r.total.alarms).toBe(1);
     expect(r.chattering.pairs).toEqual([expect.objectContaining({ deviceId: 'flappy', activations: 3 })]);
@@ -179,7 +205,13 @@ describe('alarm performance: the computation', () => {
   });
 
   it('counts incidents shelved in the period and shelved now (expired, unshelved and closed ones are not)', () => {
-    const incident = (id: string, shelved: Incident['shelved'], state: Incident['state'] = 'active', siteId = 'site-a') => ({ id, siteId, locationId: 'room-1', state, shelved });
+    const incident = (id: string, shelved: Incident['shelved'], state: Incident['state'] = 'active', siteId = 'site-a') => ({
+      id,
+      siteId,
+      locationId: 'room-1',
+      state,
+      shelved,
+    });
     const shelf = (at: number, until: number) => ({ by: 'olga', printedName: 'Olga Operator', at, until, reason: 'sensor being replaced' });
     const incidentEvents: IncidentEvent[] = [
       { incidentId: 'i1', event: 'shelved', at: T0, incident: incident('i1', shelf(T0, T0 + 8 * HOUR)) },
@@ -215,7 +247,8 @@ describe('alarm performance: the running service, API and CLI', () => {
   let ws: Workspace;
   let service: RunningService;
   const base = () => `http://127.0.0.1:${service.httpPort}`;
-  const get = (query: string, token = ws.apiTokens.viewer) => fetch(`${base()}/api/v1/alarms/performance${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  const get = (query: string, token = ws.apiTokens.viewer) =>
+    fetch(`${base()}/api/v1/alarms/performance${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
 
   beforeAll(async () => {
     const olga = await hashPassword('olga-password-1');
@@ -241,18 +274,37 @@ describe('alarm performance: the running service, API and CLI', () => {
       await device.endAsync();
     }
     const alerts = await waitFor(
-      async () => ((await (await fetch(`${base()}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()).alerts as Alert[]).filter((a) => a.kind === 'temperature_high'),
+      async () =>
+        ((await (await fetch(`${base()}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()).alerts as Alert[]).filter(
+          (a) => a.kind === 'temperature_high',
+        ),
       (list) => list.length === 2 && list.every((a) => a.state === 'active'),
       15_000,
       'two active temperature alarms',
     );
     const room1 = alerts.find((a) => a.deviceId === 'room-1')!;
-    const ack = await fetch(`${base()}/api/v1/alerts/${room1.id}/ack`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'acknowledged', comment: 'door closed' }) });
+    const ack = await fetch(`${base()}/api/v1/alerts/${room1.id}/ack`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'acknowledged', comment: 'door closed' }),
+    });
     expect(ack.status).toBe(200);
 
     // The two sensors' alarms are one incident in the cold room; an operator shelves it (e-signed).
-    const incidentId = (await waitFor(async () => ((await (await fetch(`${base()}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()).alerts as Alert[]).find((a) => a.id === room1.id)?.incidentId, Boolean, 10_000, 'the incident'))!;
-    const shelve = await fetch(`${base()}/api/v1/incidents/${incidentId}/shelve`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'shelved', comment: 'probe being replaced', duration: '1h' }) });
+    const incidentId = (await waitFor(
+      async () =>
+        ((await (await fetch(`${base()}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()).alerts as Alert[]).find(
+          (a) => a.id === room1.id,
+        )?.incidentId,
+      Boolean,
+      10_000,
+      'the incident',
+    ))!;
+    const shelve = await fetch(`${base()}/api/v1/incidents/${incidentId}/shelve`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'shelved', comment: 'probe being replaced', duration: '1h' }),
+    });
     expect(shelve.status).toBe(200);
 
     const body = await waitFor(
@@ -268,7 +320,9 @@ describe('alarm performance: the running service, API and CLI', () => {
       ['hospital-pudong', 0],
       ['truck-hu-a12345', 0],
     ]);
-    expect(body.topAlarms).toEqual([{ siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', kind: 'temperature_high', alarms: 2, share: 1, deviceIds: ['room-1', 'room-2'] }]);
+    expect(body.topAlarms).toEqual([
+      { siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', kind: 'temperature_high', alarms: 2, share: 1, deviceIds: ['room-1', 'room-2'] },
+    ]);
     expect(body.total).toMatchObject({ perTenMinutes: { peak: 2 }, floods: 0, assessment: 'acceptable' });
     expect(body.floods).toEqual([]);
     expect(body.stale).toEqual([]);

@@ -35,7 +35,14 @@ describe('every shipped scenario: the alarms a good system raises, and no others
   it('door-left-open: per sensor at most a warning, an excursion and the door; all in the one room', () => {
     const judged = judgeScenarioInProcess(loadScenario('door-left-open'), sample, { seed: 7, start: START, durationMs: 3 * HOUR });
     const kinds = judged.raisedAlarms.map((a) => `${a.deviceId} ${a.kind}`).sort();
-    expect(kinds).toEqual(['sim-door-a door_open', 'sim-door-a temperature_high', 'sim-door-a temperature_warning_high', 'sim-door-b door_open', 'sim-door-b temperature_high', 'sim-door-b temperature_warning_high']);
+    expect(kinds).toEqual([
+      'sim-door-a door_open',
+      'sim-door-a temperature_high',
+      'sim-door-a temperature_warning_high',
+      'sim-door-b door_open',
+      'sim-door-b temperature_high',
+      'sim-door-b temperature_warning_high',
+    ]);
   });
 
   it('the judge itself fails a system that misses an alarm or raises a false one', () => {
@@ -50,18 +57,45 @@ describe('every shipped scenario: the alarms a good system raises, and no others
 
   it('expected alarms come from the physics: a long clear excursion is required, one within noise of the limit only allowed', () => {
     const steps = (values: number[]) => values.map((temperature, i) => ({ t: START + i * MIN, temperature, humidity: 50, door: false }));
-    const placement = { range: sample.profiles[0]!, rules: new Registry({ ...sample, devices: [{ id: 'x', location: 'dc-sh-cold-room-1', interval: MIN, tokenHash: `sha256:${'0'.repeat(64)}` }] }).device('x')!.rules, suppress: [], offlineAfterMs: 3 * MIN };
-    const trace = (values: number[]) => ({ deviceId: 'x', locationId: 'dc-sh-cold-room-1', intervalMs: MIN, noise: 0.15, steps: steps(values), readings: [], publishes: [] });
-    const clear = expectedAlarms(trace([...Array(10).fill(5), ...Array(30).fill(9.5), ...Array(10).fill(5)]), placement, sample.alarms).filter((e) => e.kind === 'temperature_high');
+    const placement = {
+      range: sample.profiles[0]!,
+      rules: new Registry({ ...sample, devices: [{ id: 'x', location: 'dc-sh-cold-room-1', interval: MIN, tokenHash: `sha256:${'0'.repeat(64)}` }] }).device(
+        'x',
+      )!.rules,
+      suppress: [],
+      offlineAfterMs: 3 * MIN,
+    };
+    const trace = (values: number[]) => ({
+      deviceId: 'x',
+      locationId: 'dc-sh-cold-room-1',
+      intervalMs: MIN,
+      noise: 0.15,
+      steps: steps(values),
+      readings: [],
+      publishes: [],
+    });
+    const clear = expectedAlarms(trace([...Array(10).fill(5), ...Array(30).fill(9.5), ...Array(10).fill(5)]), placement, sample.alarms).filter(
+      (e) => e.kind === 'temperature_high',
+    );
     expect(clear.map((e) => e.required)).toEqual([true]);
-    const borderline = expectedAlarms(trace([...Array(10).fill(5), ...Array(30).fill(8.1), ...Array(10).fill(5)]), placement, sample.alarms).filter((e) => e.kind === 'temperature_high');
+    const borderline = expectedAlarms(trace([...Array(10).fill(5), ...Array(30).fill(8.1), ...Array(10).fill(5)]), placement, sample.alarms).filter(
+      (e) => e.kind === 'temperature_high',
+    );
     expect(borderline.map((e) => e.required)).toEqual([false]);
   });
 });
 
 describe('rules that do not fire on normal operation', () => {
   const devices = `devices:\n  - { id: room-s1, location: dc-sh-cold-room-1, interval: 1m, tokenHash: "sha256:${'0'.repeat(64)}" }`;
-  const withRate = new Registry(parseConfigText(SAMPLE_CONFIG.replace('    temperature: { min: 2, max: 8 }\n', '    temperature: { min: 2, max: 8 }\n    alerts: { maxRatePerHour: 10, warningBand: 0 }\n').replace('devices: []', devices), 'rate'));
+  const withRate = new Registry(
+    parseConfigText(
+      SAMPLE_CONFIG.replace(
+        '    temperature: { min: 2, max: 8 }\n',
+        '    temperature: { min: 2, max: 8 }\n    alerts: { maxRatePerHour: 10, warningBand: 0 }\n',
+      ).replace('devices: []', devices),
+      'rate',
+    ),
+  );
   const plain = new Registry(parseConfigText(SAMPLE_CONFIG.replace('devices: []', devices), 'plain'));
   const feed = (registry: Registry, temperatures: Array<number | [number, boolean]>): AlertChange[] => {
     let now = START;

@@ -19,7 +19,8 @@ describe('alarm quality through the real service', () => {
   let ws: Workspace;
   let service: RunningService;
   const base = () => `http://127.0.0.1:${service.httpPort}`;
-  const get = async <T>(path: string): Promise<T> => (await fetch(`${base()}${path}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json() as Promise<T>;
+  const get = async <T>(path: string): Promise<T> =>
+    (await fetch(`${base()}${path}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json() as Promise<T>;
 
   beforeAll(async () => {
     ws = makeWorkspace({ devices: [], yamlPatch: unlimitedRate });
@@ -34,23 +35,42 @@ describe('alarm quality through the real service', () => {
     const scenario = prepareScenario({ scenario: name }, config);
     const { tokens } = provisionDevices(ws.configFile, service.dataDir, scenarioDevices(scenario));
     service.registry.reload();
-    const result = await runSimulation({ scenario, brokerUrl: `mqtt://127.0.0.1:${service.mqttPort}`, tokens, profileByLocation: profilesByLocation(config), seed: 11, speed: Infinity, durationMs, trace: true });
+    const result = await runSimulation({
+      scenario,
+      brokerUrl: `mqtt://127.0.0.1:${service.mqttPort}`,
+      tokens,
+      profileByLocation: profilesByLocation(config),
+      seed: 11,
+      speed: Infinity,
+      durationMs,
+      trace: true,
+    });
     expect(result.acknowledged).toBe(result.readingsSent);
     const devices = new Set(scenarioDevices(scenario).map((d) => d.id));
     // The rules engine follows ingestion on a later turn: wait until it has judged the last reading.
-    await waitFor(async () => service.alerts.engine.recent([...devices][0]!, result.end - 10 * 60_000).length, (n) => n > 0, 20_000, 'the engine to catch up');
-    const alerts = (await get<{ alerts: Alert[] }>(`/api/v1/alerts?from=${result.start - 3_600_000}`)).alerts.filter((a) => devices.has(a.deviceId) && a.activatedAt !== null);
+    await waitFor(
+      async () => service.alerts.engine.recent([...devices][0]!, result.end - 10 * 60_000).length,
+      (n) => n > 0,
+      20_000,
+      'the engine to catch up',
+    );
+    const alerts = (await get<{ alerts: Alert[] }>(`/api/v1/alerts?from=${result.start - 3_600_000}`)).alerts.filter(
+      (a) => devices.has(a.deviceId) && a.activatedAt !== null,
+    );
     const raised: RaisedAlarm[] = alerts.map((a) => ({ id: a.id, deviceId: a.deviceId, kind: a.kind, occurredAt: a.occurredAt, clearedAt: a.clearedAt }));
     const judged = judgeAlarms(expectedFor(loadConfig(ws.configFile).config, result.traces), raised);
     return { judged, alerts, devices };
   };
 
-  it.each(['door-left-open', 'power-outage', 'reefer-failure-in-tunnel', 'long-haul-with-coverage-gaps', 'freezer-defrost'])('%s: recall 100 %%, precision ≥ 95 %%', async (name) => {
-    const { judged } = await simulate(name);
-    expect(judged.required).toBeGreaterThan(0);
-    expect(judged.recall, JSON.stringify(judged.missed)).toBe(1);
-    expect(judged.precision, JSON.stringify(judged.unexpected)).toBeGreaterThanOrEqual(0.95);
-  });
+  it.each(['door-left-open', 'power-outage', 'reefer-failure-in-tunnel', 'long-haul-with-coverage-gaps', 'freezer-defrost'])(
+    '%s: recall 100 %%, precision ≥ 95 %%',
+    async (name) => {
+      const { judged } = await simulate(name);
+      expect(judged.required).toBeGreaterThan(0);
+      expect(judged.recall, JSON.stringify(judged.missed)).toBe(1);
+      expect(judged.precision, JSON.stringify(judged.unexpected)).toBeGreaterThanOrEqual(0.95);
+    },
+  );
 
   it.each(['cold-room-week', 'freezer-week', 'reefer-week'])('%s: seven normal days raise no alarm', async (name) => {
     const { judged } = await simulate(name);

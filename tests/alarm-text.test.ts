@@ -2,7 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { alertKinds, severities, type AlertKind } from '../core/config/alert-rules.js';
 import { alertStates, type Alert } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
-import { alarmTextSchema, defaultProcedure, describeAlert, describeIncident, formatDuration, formatTime, kindLabels, locationKindLabels, severityLabels, stateLabels, type AlarmContext, type AlarmText, type Lang } from '../alerts/text.js';
+import {
+  alarmTextSchema,
+  defaultProcedure,
+  describeAlert,
+  describeIncident,
+  formatDuration,
+  formatTime,
+  kindLabels,
+  locationKindLabels,
+  severityLabels,
+  stateLabels,
+  type AlarmContext,
+  type AlarmText,
+  type Lang,
+} from '../alerts/text.js';
 
 const MIN = 60_000;
 // 14:30 in Shanghai.
@@ -13,7 +27,8 @@ const snakeCode = /[a-z]+_[a-z]+/;
 const severityCode = /\b(info|minor|major|critical)\b/;
 const ids = ['dc-shanghai', 'dc-sh-cold-room-1', 'room-1', 'room-2', 'room-3', 'al_', 'in_'];
 
-const hourOf = (from: number, to: number): Array<[number, number]> => Array.from({ length: 61 }, (_, i) => [now - 60 * MIN + i * MIN, from + ((to - from) * i) / 60]);
+const hourOf = (from: number, to: number): Array<[number, number]> =>
+  Array.from({ length: 61 }, (_, i) => [now - 60 * MIN + i * MIN, from + ((to - from) * i) / 60]);
 
 const ctx = (over: Partial<AlarmContext> = {}): AlarmContext => ({
   siteName: 'Shanghai distribution centre',
@@ -61,7 +76,17 @@ const sample: Record<AlertKind, Partial<Alert> & Pick<Alert, 'kind' | 'threshold
   cumulative_time_out_of_range: { kind: 'cumulative_time_out_of_range', threshold: 60 * MIN, peak: 75 * MIN },
   rate_of_change: { kind: 'rate_of_change', severity: 'minor', threshold: 10, peak: 14.2 },
   // Door opened 12 min before it closed.
-  door_open: { kind: 'door_open', severity: 'minor', threshold: 5 * MIN, peak: 5 * MIN, occurredAt: now - 20 * MIN, activatedAt: now - 15 * MIN, clearedAt: now - 8 * MIN, durationMs: 12 * MIN, state: 'cleared' },
+  door_open: {
+    kind: 'door_open',
+    severity: 'minor',
+    threshold: 5 * MIN,
+    peak: 5 * MIN,
+    occurredAt: now - 20 * MIN,
+    activatedAt: now - 15 * MIN,
+    clearedAt: now - 8 * MIN,
+    durationMs: 12 * MIN,
+    state: 'cleared',
+  },
   battery_low: { kind: 'battery_low', severity: 'warning', threshold: 20, peak: 12 },
   // Last reading 40 min ago, 3-min timeout, still silent.
   device_silent: { kind: 'device_silent', severity: 'critical', threshold: 3 * MIN, peak: 3 * MIN, occurredAt: now - 37 * MIN, activatedAt: now - 37 * MIN },
@@ -92,7 +117,9 @@ describe('alarm text', () => {
         expect(text.title).toContain('Cold room 1');
         expect(text.what).toContain(kindLabels[kind][lang]);
         expect(text.what).toContain(severityLabels[a.severity][lang]);
-        expect(text.action).toBe(`${a.state === 'cleared' ? (lang === 'en' ? 'The condition has ended; complete the follow-up: ' : '情况已结束，请完成后续步骤：') : ''}${defaultProcedure(kind, 'cold_room')[lang]}`);
+        expect(text.action).toBe(
+          `${a.state === 'cleared' ? (lang === 'en' ? 'The condition has ended; complete the follow-up: ' : '情况已结束，请完成后续步骤：') : ''}${defaultProcedure(kind, 'cold_room')[lang]}`,
+        );
       }
     }
   });
@@ -109,7 +136,11 @@ describe('alarm text', () => {
     expect(en('door_open').howFar).toBe('Open 12 min, 7 min longer than the 5 min allowed.');
     expect(zh('door_open').title).toContain('门开启了 12分钟（允许 5分钟）');
     // Folded relapses: the longest opening counts, not the time from the first opening to the last closing.
-    const folded = describeAlert(alert({ ...sample.door_open, relapses: 2, peak: 8 * MIN, occurredAt: now - 60 * MIN, clearedAt: now - 5 * MIN, durationMs: 55 * MIN }), ctx(), 'en');
+    const folded = describeAlert(
+      alert({ ...sample.door_open, relapses: 2, peak: 8 * MIN, occurredAt: now - 60 * MIN, clearedAt: now - 5 * MIN, durationMs: 55 * MIN }),
+      ctx(),
+      'en',
+    );
     expect(folded.title).toContain('door was open for 8 min (allowed 5 min)');
     expect(folded.what).toContain('It came back 2 times after clearing.');
     expect(en('device_silent').title).toContain('no data from sensor Probe by the door for 40 min');
@@ -118,7 +149,9 @@ describe('alarm text', () => {
     expect(en('humidity_high').title).toContain('humidity above 65 %RH for 25 min, up to 72 %RH');
     expect(en('humidity_high').howFar).toContain('Allowed range 35 %RH to 65 %RH');
     expect(zh('humidity_low').title).toContain('湿度低于 35 %RH');
-    expect(en('cumulative_time_out_of_range', { cumulativeWindowMs: 24 * 60 * MIN }).title).toContain('out of range for 1 h 15 min in total within 1 d, more than the 1 h allowed');
+    expect(en('cumulative_time_out_of_range', { cumulativeWindowMs: 24 * 60 * MIN }).title).toContain(
+      'out of range for 1 h 15 min in total within 1 d, more than the 1 h allowed',
+    );
     expect(en('cumulative_time_out_of_range').howFar).toContain('15 min over');
     expect(en('rate_of_change').title).toContain('14.2 °C/h (limit 10 °C/h)');
     expect(en('battery_low').title).toContain('battery of sensor Probe by the door at 12 % (below 20 %)');
@@ -136,7 +169,11 @@ describe('alarm text', () => {
     expect(formatTime(now, 'UTC')).toBe('2024-05-01 06:30');
     const text = describeAlert(alert(sample.temperature_high), ctx(), 'en');
     expect(text.since).toBe('Since 2024-05-01 14:05 (Asia/Shanghai), 25 min ago.');
-    const cleared = describeAlert(alert({ ...sample.temperature_high, state: 'cleared', clearedAt: now - 5 * MIN, durationMs: 20 * MIN }), ctx({ timeZone: 'UTC' }), 'zh-CN');
+    const cleared = describeAlert(
+      alert({ ...sample.temperature_high, state: 'cleared', clearedAt: now - 5 * MIN, durationMs: 20 * MIN }),
+      ctx({ timeZone: 'UTC' }),
+      'zh-CN',
+    );
     expect(cleared.since).toBe('2024-05-01 06:05 至 2024-05-01 06:25（UTC）。');
     expect(cleared.title).toContain('持续 20分钟');
     expect(cleared.title).toContain('已恢复');
@@ -158,7 +195,16 @@ describe('alarm text', () => {
     expect(describeAlert(a, ctx({ procedure: both }), 'en').action).toBe(both.en);
     expect(describeAlert(a, ctx({ procedure: both }), 'zh-CN').action).toBe(both['zh-CN']);
     expect(describeAlert(a, ctx({ procedure: 'SOP-CC-07 section 3' }), 'zh-CN').action).toBe('SOP-CC-07 section 3');
-    const vehicle = describeAlert(a, ctx({ locationKind: 'vehicle_compartment', locationName: 'Rear compartment', siteName: 'Truck 7', vehicle: { plate: '沪A·12345', type: 'reefer truck' } }), 'en');
+    const vehicle = describeAlert(
+      a,
+      ctx({
+        locationKind: 'vehicle_compartment',
+        locationName: 'Rear compartment',
+        siteName: 'Truck 7',
+        vehicle: { plate: '沪A·12345', type: 'reefer truck' },
+      }),
+      'en',
+    );
     expect(vehicle.action).toBe(defaultProcedure('temperature_high', 'vehicle_compartment').en);
     expect(vehicle.action).toContain('dispatch');
     expect(vehicle.where).toBe('Rear compartment (vehicle compartment) of Truck 7 (reefer truck, plate 沪A·12345); sensor: Probe by the door');
@@ -178,7 +224,8 @@ describe('alarm text', () => {
   });
 
   it('the trend of the last hour: rising, falling, steady, stale, none', () => {
-    const trendOf = (points: Array<[number, number]>, lang: Lang = 'en') => describeAlert(alert(sample.temperature_high), ctx({ trend: [{ deviceId: 'room-1', points }] }), lang).trend;
+    const trendOf = (points: Array<[number, number]>, lang: Lang = 'en') =>
+      describeAlert(alert(sample.temperature_high), ctx({ trend: [{ deviceId: 'room-1', points }] }), lang).trend;
     expect(trendOf(hourOf(6.8, 9.1))).toBe('Rising 2.3 °C over the last hour (6.8 °C to 9.1 °C), now 9.1 °C.');
     expect(trendOf(hourOf(6.8, 9.1), 'zh-CN')).toBe('过去1小时上升 2.3 °C（6.8–9.1 °C），当前 9.1 °C。');
     expect(trendOf(hourOf(9, 5.5))).toBe('Falling 3.5 °C over the last hour (5.5 °C to 9 °C), now 5.5 °C.');
@@ -240,7 +287,27 @@ describe('alarm text', () => {
   });
 
   it('an incident without its members still reads (figures from the range)', () => {
-    const incident = { id: 'in_x', siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', state: 'closed', severity: 'critical', headline: 'temperature_low', kinds: ['temperature_low'], deviceIds: ['room-2'], alertIds: [], occurredAt: now - 90 * MIN, detectedAt: now - 80 * MIN, clearedAt: now - 30 * MIN, late: true, notify: 'page', acknowledged: null, closed: null, shelved: null, tier: 0, lastNotifiedAt: null } satisfies Incident;
+    const incident = {
+      id: 'in_x',
+      siteId: 'dc-shanghai',
+      locationId: 'dc-sh-cold-room-1',
+      state: 'closed',
+      severity: 'critical',
+      headline: 'temperature_low',
+      kinds: ['temperature_low'],
+      deviceIds: ['room-2'],
+      alertIds: [],
+      occurredAt: now - 90 * MIN,
+      detectedAt: now - 80 * MIN,
+      clearedAt: now - 30 * MIN,
+      late: true,
+      notify: 'page',
+      acknowledged: null,
+      closed: null,
+      shelved: null,
+      tier: 0,
+      lastNotifiedAt: null,
+    } satisfies Incident;
     for (const lang of langs) expectReadable(describeIncident(incident, [], ctx(), lang), lang);
     const en = describeIncident(incident, [], ctx(), 'en');
     expect(en.title).toBe('Cold room 1 (Shanghai distribution centre): temperature below 2 °C for 1 h, down to 2 °C — Closed, found late');
@@ -259,7 +326,11 @@ describe('alarm text', () => {
   });
 
   it('retracted and discarded alerts ask for nothing', () => {
-    expect(describeAlert(alert({ ...sample.temperature_high, state: 'retracted' }), ctx(), 'en').action).toBe('No action needed: later data show it did not happen.');
-    expect(describeAlert(alert({ ...sample.temperature_high, state: 'discarded', clearedAt: now - 20 * MIN }), ctx(), 'zh-CN').action).toBe('无需处理：在报警延时内已恢复。');
+    expect(describeAlert(alert({ ...sample.temperature_high, state: 'retracted' }), ctx(), 'en').action).toBe(
+      'No action needed: later data show it did not happen.',
+    );
+    expect(describeAlert(alert({ ...sample.temperature_high, state: 'discarded', clearedAt: now - 20 * MIN }), ctx(), 'zh-CN').action).toBe(
+      '无需处理：在报警延时内已恢复。',
+    );
   });
 });

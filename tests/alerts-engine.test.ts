@@ -8,14 +8,18 @@ import type { AcceptedBatch } from '../ingestor/records.js';
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-20T00:00:00Z');
 const config = parseConfigText(
-  SAMPLE_CONFIG.replace('devices: []', `devices:\n  - { id: room-s1, location: dc-sh-cold-room-1, interval: 1m, tokenHash: "sha256:${'0'.repeat(64)}" }\n  - { id: truck-s1, location: truck-hu-a12345-box, interval: 1m, tokenHash: "sha256:${'1'.repeat(64)}" }`),
+  SAMPLE_CONFIG.replace(
+    'devices: []',
+    `devices:\n  - { id: room-s1, location: dc-sh-cold-room-1, interval: 1m, tokenHash: "sha256:${'0'.repeat(64)}" }\n  - { id: truck-s1, location: truck-hu-a12345-box, interval: 1m, tokenHash: "sha256:${'1'.repeat(64)}" }`,
+  ),
   'test',
 );
 const registry = new Registry(config);
 
 type Reading = AcceptedBatch['readings'][number];
 /** One reading a minute from `start`, temperatures as given. */
-const series = (start: number, temperatures: number[], extra: Partial<Reading> = {}): Reading[] => temperatures.map((temperature, i) => ({ ts: start + i * MIN, temperature, ...extra }));
+const series = (start: number, temperatures: number[], extra: Partial<Reading> = {}): Reading[] =>
+  temperatures.map((temperature, i) => ({ ts: start + i * MIN, temperature, ...extra }));
 const batch = (deviceId: string, readings: Reading[]): AcceptedBatch => ({ deviceId, siteId: 'x', locationId: 'x', receivedAt: 0, readings });
 
 function run(feeds: Array<{ device?: string; readings: Reading[]; at?: number }>): AlertChange[] {
@@ -31,16 +35,16 @@ function run(feeds: Array<{ device?: string; readings: Reading[]; at?: number }>
 }
 const of = (changes: AlertChange[], kind: string) => changes.filter((c) => c.kind === kind);
 /** The sample freezer's entry, from its id to the last of its defrost windows. */
-const FREEZER = /      - id: dc-sh-freezer-1\n[\s\S]*?from: "20:00"[^\n]*\n/;
+const FREEZER = / {6}- id: dc-sh-freezer-1\n[\s\S]*?from: "20:00"[^\n]*\n/;
 const steady = (n: number, t = 5) => Array.from({ length: n }, () => t);
 
 describe('per-location rules and suppression windows', () => {
   const overridden = new Registry(
     parseConfigText(
-      SAMPLE_CONFIG.replace(FREEZER, '      - { id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40, alerts: { activationDelay: 0s, severity: { excursion: critical } }, suppress: [{ reason: defrost, from: "02:00", to: "02:30", utcOffset: "+08:00" }] }\n').replace(
-        'devices: []',
-        `devices:\n  - { id: fz-s1, location: dc-sh-freezer-1, interval: 1m, tokenHash: "sha256:${'2'.repeat(64)}" }`,
-      ),
+      SAMPLE_CONFIG.replace(
+        FREEZER,
+        '      - { id: dc-sh-freezer-1, name: Freezer 1, kind: freezer, profile: frozen-medicine, areaM2: 40, alerts: { activationDelay: 0s, severity: { excursion: critical } }, suppress: [{ reason: defrost, from: "02:00", to: "02:30", utcOffset: "+08:00" }] }\n',
+      ).replace('devices: []', `devices:\n  - { id: fz-s1, location: dc-sh-freezer-1, interval: 1m, tokenHash: "sha256:${'2'.repeat(64)}" }`),
       'test',
     ),
   );
@@ -51,7 +55,7 @@ describe('per-location rules and suppression windows', () => {
   });
 
   it('a defrost window (local time) opens no alarm; the same warming outside it does', () => {
-    let now = 0;
+    const now = 0;
     const engine = new AlertEngine(() => overridden, { now: () => now });
     const changes: AlertChange[] = [];
     engine.on('change', (c) => changes.push(c));
@@ -68,7 +72,9 @@ describe('per-location rules and suppression windows', () => {
   });
 
   it('an invalid override names the location key', () => {
-    expect(() => parseConfigText(SAMPLE_CONFIG.replace('        areaM2: 40\n', '        areaM2: 40\n        alerts: { activationDelay: soon }\n'), 'cfg')).toThrow(/sites\[0\]\.locations\[1\]\.alerts\.activationDelay: "soon" is not a duration/);
+    expect(() =>
+      parseConfigText(SAMPLE_CONFIG.replace('        areaM2: 40\n', '        areaM2: 40\n        alerts: { activationDelay: soon }\n'), 'cfg'),
+    ).toThrow(/sites\[0\]\.locations\[1\]\.alerts\.activationDelay: "soon" is not a duration/);
   });
 });
 
@@ -83,7 +89,16 @@ describe('alert rules on device time', () => {
     // Live: one reading at a time, each processed a second after it was taken.
     const changes = of(run(readings.map((r) => ({ readings: [r] }))), 'temperature_high');
     expect(changes.map((c) => c.state)).toEqual(['pending', 'active', 'cleared']);
-    expect(changes[1]).toMatchObject({ occurredAt: T0 + 10 * MIN, activatedAt: T0 + 20 * MIN, threshold: 8, peak: 9.5, severity: 'major', late: false, siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1' });
+    expect(changes[1]).toMatchObject({
+      occurredAt: T0 + 10 * MIN,
+      activatedAt: T0 + 20 * MIN,
+      threshold: 8,
+      peak: 9.5,
+      severity: 'major',
+      late: false,
+      siteId: 'dc-shanghai',
+      locationId: 'dc-sh-cold-room-1',
+    });
     expect(changes[2]).toMatchObject({ id: changes[1]!.id, clearedAt: T0 + 30 * MIN, durationMs: 20 * MIN });
   });
 
@@ -117,7 +132,10 @@ describe('alert rules on device time', () => {
   it('a store-and-forward batch uploaded hours later reveals a past excursion, marked late', () => {
     const live = series(T0, steady(30));
     const backlog = series(T0 + 30 * MIN, [...steady(30, 10.5), ...steady(90)]);
-    const changes = run([{ device: 'truck-s1', readings: live }, { device: 'truck-s1', readings: backlog, at: T0 + 4 * 3_600_000 }]);
+    const changes = run([
+      { device: 'truck-s1', readings: live },
+      { device: 'truck-s1', readings: backlog, at: T0 + 4 * 3_600_000 },
+    ]);
     const alarm = of(changes, 'temperature_high');
     expect(alarm.map((c) => c.state)).toEqual(['pending', 'active', 'cleared']);
     expect(alarm[1]).toMatchObject({ occurredAt: T0 + 30 * MIN, late: true, detectedAt: T0 + 4 * 3_600_000, locationId: 'truck-hu-a12345-box' });
@@ -136,16 +154,21 @@ describe('alert rules on device time', () => {
   });
 
   it('the same readings in any arrival order give the same alerts', () => {
-    const readings = series(T0, [...steady(20), ...steady(15, 9.2), ...steady(10), ...steady(12, 1.2), ...steady(30), ...steady(3, 8.4), ...steady(60)], { humidity: 50 });
+    const readings = series(T0, [...steady(20), ...steady(15, 9.2), ...steady(10), ...steady(12, 1.2), ...steady(30), ...steady(3, 8.4), ...steady(60)], {
+      humidity: 50,
+    });
     const final = (changes: AlertChange[]) => {
       const last = new Map<string, AlertChange>();
       for (const c of changes) last.set(c.id, c);
-      return [...last.values()].filter((c) => c.state !== 'retracted').map(({ id, kind, state, occurredAt, activatedAt, clearedAt, peak }) => ({ id, kind, state, occurredAt, activatedAt, clearedAt, peak })).sort((a, b) => a.id.localeCompare(b.id));
+      return [...last.values()]
+        .filter((c) => c.state !== 'retracted')
+        .map(({ id, kind, state, occurredAt, activatedAt, clearedAt, peak }) => ({ id, kind, state, occurredAt, activatedAt, clearedAt, peak }))
+        .sort((a, b) => a.id.localeCompare(b.id));
     };
     const inOrder = final(run([{ readings }]));
     expect(inOrder.length).toBeGreaterThan(2);
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     for (let round = 0; round < 5; round++) {
       const shuffled = [...readings].sort(() => random() - 0.5);
       const chunks: Reading[][] = [];
@@ -208,12 +231,38 @@ describe('memory stays bounded (issue 12, item 7)', () => {
   it('finished alerts leave the book after the retention, open ones never; a never-active (discarded) one after an hour', async () => {
     const { AlertBook } = await import('../alerts/book.js');
     const book = new AlertBook();
-    const base = { kind: 'temperature_high', severity: 'major', siteId: 's', locationId: 'l', deviceId: 'd', occurredAt: T0, activatedAt: T0, detectedAt: T0, clearedAt: null, late: false, threshold: 8, peak: 9, durationMs: null, relapses: 0, chattering: false, incidentId: null, acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null } as const;
+    const base = {
+      kind: 'temperature_high',
+      severity: 'major',
+      siteId: 's',
+      locationId: 'l',
+      deviceId: 'd',
+      occurredAt: T0,
+      activatedAt: T0,
+      detectedAt: T0,
+      clearedAt: null,
+      late: false,
+      threshold: 8,
+      peak: 9,
+      durationMs: null,
+      relapses: 0,
+      chattering: false,
+      incidentId: null,
+      acknowledged: null,
+      closed: null,
+      tier: 0,
+      lastNotifiedAt: null,
+    } as const;
     book.set({ ...base, id: 'open', state: 'active' });
     book.set({ ...base, id: 'closed-old', state: 'closed', closed: { by: 'q', printedName: 'Q', at: T0 + MIN, meaning: 'closed', comment: 'ok' } });
     book.set({ ...base, id: 'closed-new', state: 'closed', closed: { by: 'q', printedName: 'Q', at: T0 + 10 * 86_400_000, meaning: 'closed', comment: 'ok' } });
     book.set({ ...base, id: 'discarded', state: 'discarded', activatedAt: null });
     expect(book.evict(T0 + 7 * 86_400_000, T0 + 30 * MIN)).toBe(2);
-    expect(book.list().map((a) => a.id).sort()).toEqual(['closed-new', 'open']);
+    expect(
+      book
+        .list()
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual(['closed-new', 'open']);
   });
 });

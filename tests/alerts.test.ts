@@ -11,7 +11,10 @@ import { auditFile } from '../audit/audit-log.js';
 import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
-interface Mail { to: string[]; body: string }
+interface Mail {
+  to: string[];
+  body: string;
+}
 
 describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit, restart', () => {
   let ws: Workspace;
@@ -19,24 +22,37 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
   let smtp: SMTPServer;
   let webhook: Server;
   const mails: Mail[] = [];
-  const hooks: Array<{ reason: string; incident: { id: string; headline: string; alertIds: string[] }; text: Record<'en' | 'zh-CN', { title: string; action: string }> }> = [];
+  const hooks: Array<{
+    reason: string;
+    incident: { id: string; headline: string; alertIds: string[] };
+    text: Record<'en' | 'zh-CN', { title: string; action: string }>;
+  }> = [];
   let follower: MqttClient;
   const alertMessages: Array<{ event: string; id: string; kind: string; state: string; occurredAt: number; late: boolean; deviceId: string }> = [];
   const base = () => `http://127.0.0.1:${service.httpPort}`;
   const auth = (role: 'admin' | 'viewer') => ({ Authorization: `Bearer ${ws.apiTokens[role]}`, 'Content-Type': 'application/json' });
-  const sign = (id: string, action: 'ack' | 'close', body: Record<string, string>, role: 'admin' | 'viewer' = 'admin') => fetch(`${base()}/api/v1/alerts/${id}/${action}`, { method: 'POST', headers: auth(role), body: JSON.stringify(body) });
-  const alertsOf = async (deviceId: string) => ((await (await fetch(`${base()}/api/v1/alerts`, { headers: auth('viewer') })).json()).alerts as Array<Record<string, any>>).filter((a) => a.deviceId === deviceId);
+  const sign = (id: string, action: 'ack' | 'close', body: Record<string, string>, role: 'admin' | 'viewer' = 'admin') =>
+    fetch(`${base()}/api/v1/alerts/${id}/${action}`, { method: 'POST', headers: auth(role), body: JSON.stringify(body) });
+  const alertsOf = async (deviceId: string) =>
+    ((await (await fetch(`${base()}/api/v1/alerts`, { headers: auth('viewer') })).json()).alerts as Array<Record<string, any>>).filter(
+      (a) => a.deviceId === deviceId,
+    );
 
   beforeAll(async () => {
     const smtpPort = await freePort();
-    smtp = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], logger: false, onData(stream, session, callback) {
-      let body = '';
-      stream.on('data', (d: Buffer) => (body += d));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), body });
-        callback();
-      });
-    } });
+    smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData(stream, session, callback) {
+        let body = '';
+        stream.on('data', (d: Buffer) => (body += d));
+        stream.on('end', () => {
+          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), body });
+          callback();
+        });
+      },
+    });
     await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
     webhook = createServer((req: IncomingMessage, res) => {
       let body = '';
@@ -53,9 +69,18 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
       devices: ['room-1', 'room-2', 'room-3'],
       yamlPatch: (yaml) =>
         unlimitedRate(yaml)
-          .replace('  - id: dc-shanghai\n    name: Shanghai distribution centre\n', `  - id: dc-shanghai\n    name: Shanghai distribution centre\n    recipients:\n      - { name: Duty phone, tier: 1, webhook: "http://127.0.0.1:${webhookPort}/sms" }\n      - { name: Olga, tier: 1, email: olga@dc.example }\n      - { name: Broken gateway, tier: 1, webhook: "http://127.0.0.1:${deadPort}/sms" }\n      - { name: QA lead, tier: 2, email: qa-lead@dc.example }\n`)
-          .replace(/^notifications:\n(?: {2}.*\n)+/m, `notifications:\n  smtp: { host: 127.0.0.1, port: ${smtpPort}, from: "coldchain <alerts@dc.example>" }\n  tierDelays: [0s, 3s]\n  reminderEvery: 1h\n  webhookRetries: 1\n`)
-          .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: vic, fullName: Vic Viewer, role: viewer, passwordHash: "${vic}" }`),
+          .replace(
+            '  - id: dc-shanghai\n    name: Shanghai distribution centre\n',
+            `  - id: dc-shanghai\n    name: Shanghai distribution centre\n    recipients:\n      - { name: Duty phone, tier: 1, webhook: "http://127.0.0.1:${webhookPort}/sms" }\n      - { name: Olga, tier: 1, email: olga@dc.example }\n      - { name: Broken gateway, tier: 1, webhook: "http://127.0.0.1:${deadPort}/sms" }\n      - { name: QA lead, tier: 2, email: qa-lead@dc.example }\n`,
+          )
+          .replace(
+            /^notifications:\n(?: {2}.*\n)+/m,
+            `notifications:\n  smtp: { host: 127.0.0.1, port: ${smtpPort}, from: "coldchain <alerts@dc.example>" }\n  tierDelays: [0s, 3s]\n  reminderEvery: 1h\n  webhookRetries: 1\n`,
+          )
+          .replace(
+            'users: []',
+            `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: vic, fullName: Vic Viewer, role: viewer, passwordHash: "${vic}" }`,
+          ),
     });
     // room-3 reports every second, so its 3-interval silence timeout is 3 s.
     writeFileSync(ws.configFile, readFileSync(ws.configFile, 'utf8').replace(/(id: room-3\n\s+location: dc-sh-cold-room-1\n\s+interval: )60s/, '$11s'));
@@ -83,9 +108,23 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
 
   it('a 20-minute excursion is published on cc/v1/alerts/<site>/<location> with its device-time facts', async () => {
     const firstHot = await excursion('room-1');
-    const message = await waitFor(async () => alertMessages.find((m) => m.deviceId === 'room-1' && m.kind === 'temperature_high' && m.event === 'activated'), Boolean, 10_000, 'the MQTT alert');
+    const message = await waitFor(
+      async () => alertMessages.find((m) => m.deviceId === 'room-1' && m.kind === 'temperature_high' && m.event === 'activated'),
+      Boolean,
+      10_000,
+      'the MQTT alert',
+    );
     expect(alertMessages.find((m) => m.id === message!.id && m.event === 'pending')).toMatchObject({ state: 'pending', occurredAt: firstHot });
-    expect(message).toMatchObject({ event: 'activated', state: 'active', occurredAt: firstHot, late: true, siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', threshold: 8, peak: 9.5 });
+    expect(message).toMatchObject({
+      event: 'activated',
+      state: 'active',
+      occurredAt: firstHot,
+      late: true,
+      siteId: 'dc-shanghai',
+      locationId: 'dc-sh-cold-room-1',
+      threshold: 8,
+      peak: 9.5,
+    });
     alertId = message!.id;
     const [listed] = (await alertsOf('room-1')).filter((a) => a.kind === 'temperature_high');
     expect(listed).toMatchObject({ id: alertId, state: 'active', occurredAt: firstHot });
@@ -96,20 +135,42 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     expect(incidentId).toMatch(/^in_/);
     const hook = await waitFor(async () => hooks.find((h) => h.incident.id === incidentId), Boolean, 10_000, 'the webhook');
     // The warning (临界值) and the excursion of the one sensor: one incident.
-    expect(hook!.incident).toMatchObject({ headline: 'temperature_high', kinds: expect.arrayContaining(['temperature_high', 'temperature_warning_high']), alertIds: expect.arrayContaining([alertId]), notify: 'page' });
+    expect(hook!.incident).toMatchObject({
+      headline: 'temperature_high',
+      kinds: expect.arrayContaining(['temperature_high', 'temperature_warning_high']),
+      alertIds: expect.arrayContaining([alertId]),
+      notify: 'page',
+    });
     expect(hook!.text.en.title).toMatch(/^Cold room 1 \(Shanghai distribution centre\): .*above 8 °C/);
     expect(hook!.text['zh-CN'].title).toContain('8 °C');
-    const mail = await waitFor(async () => mails.find((m) => m.to.includes('olga@dc.example') && m.body.includes(incidentId)), Boolean, 10_000, 'the tier-1 e-mail');
+    const mail = await waitFor(
+      async () => mails.find((m) => m.to.includes('olga@dc.example') && m.body.includes(incidentId)),
+      Boolean,
+      10_000,
+      'the tier-1 e-mail',
+    );
     expect(mail!.body).not.toMatch(/temperature_high|dc-sh-cold-room-1/);
     await waitFor(async () => mails.find((m) => m.to.includes('qa-lead@dc.example') && m.body.includes(incidentId)), Boolean, 15_000, 'the tier-2 e-mail');
     const details = await waitFor(
-      async () => (await (await fetch(`${base()}/api/v1/incidents/${incidentId}`, { headers: auth('viewer') })).json()) as { events: Array<{ event: string; recipient?: string; outcome?: string }> },
+      async () =>
+        (await (await fetch(`${base()}/api/v1/incidents/${incidentId}`, { headers: auth('viewer') })).json()) as {
+          events: Array<{ event: string; recipient?: string; outcome?: string }>;
+        },
       (d) => d.events.some((e) => e.event === 'notification_failed') && d.events.some((e) => e.event === 'escalated'),
       15_000,
       'the notification records',
     );
-    expect(details.events.find((e) => e.event === 'notification_failed')).toMatchObject({ recipient: expect.stringContaining('Broken gateway'), outcome: expect.stringMatching(/^failed after 2 attempts: ECONNREFUSED/) });
-    expect(details.events.filter((e) => e.event === 'notified').map((e) => e.recipient)).toEqual(expect.arrayContaining([expect.stringContaining('Duty phone'), expect.stringContaining('olga@dc.example'), expect.stringContaining('qa-lead@dc.example')]));
+    expect(details.events.find((e) => e.event === 'notification_failed')).toMatchObject({
+      recipient: expect.stringContaining('Broken gateway'),
+      outcome: expect.stringMatching(/^failed after 2 attempts: ECONNREFUSED/),
+    });
+    expect(details.events.filter((e) => e.event === 'notified').map((e) => e.recipient)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('Duty phone'),
+        expect.stringContaining('olga@dc.example'),
+        expect.stringContaining('qa-lead@dc.example'),
+      ]),
+    );
   });
 
   it('acknowledging is an e-signature: a wrong password and a viewer are refused, an operator signs', async () => {
@@ -124,7 +185,10 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     expect((await noMeaning.json()).message).toContain('body.meaning: state the meaning of the signature');
     const ok = await sign(alertId, 'ack', { user: 'olga', password: 'olga-password-1', meaning: 'acknowledged', comment: 'door found ajar, closed it' });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).alert).toMatchObject({ state: 'acknowledged', acknowledged: { by: 'olga', printedName: 'Olga Operator', meaning: 'acknowledged', comment: 'door found ajar, closed it' } });
+    expect((await ok.json()).alert).toMatchObject({
+      state: 'acknowledged',
+      acknowledged: { by: 'olga', printedName: 'Olga Operator', meaning: 'acknowledged', comment: 'door found ajar, closed it' },
+    });
     const again = await sign(alertId, 'ack', { user: 'olga', password: 'olga-password-1', meaning: 'acknowledged', comment: 'again' });
     expect(again.status).toBe(409);
   });
@@ -133,25 +197,49 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     const device = await connectDevice(service.mqttPort!, 'room-1', ws.deviceTokens['room-1']!);
     await device.publishAsync('cc/v1/room-1/telemetry', JSON.stringify([{ ts: Date.now() - 30_000, temperature: 5.1 }]), { qos: 1 });
     await device.endAsync();
-    await waitFor(async () => (await alertsOf('room-1')).find((a) => a.id === alertId)?.state, (s) => s === 'cleared', 10_000, 'cleared');
+    await waitFor(
+      async () => (await alertsOf('room-1')).find((a) => a.id === alertId)?.state,
+      (s) => s === 'cleared',
+      10_000,
+      'cleared',
+    );
     const operator = await sign(alertId, 'close', { user: 'olga', password: 'olga-password-1', meaning: 'closed', comment: 'x' });
     expect(operator.status).toBe(403);
-    const qa = await sign(alertId, 'close', { user: 'quinn', password: 'quinn-password-1', meaning: 'product released after stability review', comment: 'MKT within limits' });
+    const qa = await sign(alertId, 'close', {
+      user: 'quinn',
+      password: 'quinn-password-1',
+      meaning: 'product released after stability review',
+      comment: 'MKT within limits',
+    });
     expect(qa.status).toBe(200);
     // Events reach InfluxDB through the spool, a moment after the API answered.
     const events = await waitFor(
-      async () => ((await (await fetch(`${base()}/api/v1/alerts/${alertId}`, { headers: auth('viewer') })).json()).events as Array<{ event: string }>).map((e) => e.event),
+      async () =>
+        ((await (await fetch(`${base()}/api/v1/alerts/${alertId}`, { headers: auth('viewer') })).json()).events as Array<{ event: string }>).map(
+          (e) => e.event,
+        ),
       (list) => list.includes('closed'),
       10_000,
       'the closed event',
     );
-    expect(events.filter((e) => !['notified', 'notification_failed', 'escalated'].includes(e))).toEqual(['pending', 'activated', 'acknowledged', 'cleared', 'closed']);
+    expect(events.filter((e) => !['notified', 'notification_failed', 'escalated'].includes(e))).toEqual([
+      'pending',
+      'activated',
+      'acknowledged',
+      'cleared',
+      'closed',
+    ]);
   });
 
   it('a device that falls silent raises a communication alarm live, cleared when it reports again', async () => {
     const device = await connectDevice(service.mqttPort!, 'room-3', ws.deviceTokens['room-3']!);
     await device.publishAsync('cc/v1/room-3/telemetry', JSON.stringify({ ts: Date.now() - 100, temperature: 5 }), { qos: 1 });
-    const silent = await waitFor(async () => alertMessages.find((m) => m.deviceId === 'room-3' && m.kind === 'device_silent'), Boolean, 10_000, 'the silence alarm');
+    const silent = await waitFor(
+      async () => alertMessages.find((m) => m.deviceId === 'room-3' && m.kind === 'device_silent'),
+      Boolean,
+      10_000,
+      'the silence alarm',
+    );
     expect(silent).toMatchObject({ state: 'active' });
     await device.publishAsync('cc/v1/room-3/telemetry', JSON.stringify({ ts: Date.now() - 100, temperature: 5 }), { qos: 1 });
     await device.endAsync();
@@ -174,7 +262,10 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     const result = verifyAuditLog(path.join(ws.dir, 'tampered-audit.ndjson'));
     expect(result.ok).toBe(false);
     expect(result.problem).toMatch(/:\d+: content does not match its hash \(the entry was altered\)/);
-    const removed = text.split('\n').filter((_, i) => i !== 1).join('\n');
+    const removed = text
+      .split('\n')
+      .filter((_, i) => i !== 1)
+      .join('\n');
     writeFileSync(copy, removed);
     expect(verifyAuditLog(copy).problem).toMatch(/:2: sequence 3 where 2 was expected/);
   });
@@ -187,14 +278,21 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     await service.stop();
     service = await startTestService(ws);
     const after = await alertsOf('room-2');
-    expect(after.filter((a) => a.kind === 'temperature_high')).toEqual([expect.objectContaining({ id: active!.id, state: 'acknowledged', acknowledged: expect.objectContaining({ printedName: 'Olga Operator' }) })]);
+    expect(after.filter((a) => a.kind === 'temperature_high')).toEqual([
+      expect.objectContaining({ id: active!.id, state: 'acknowledged', acknowledged: expect.objectContaining({ printedName: 'Olga Operator' }) }),
+    ]);
     expect((await alertsOf('room-1')).find((a) => a.id === alertId)).toMatchObject({ state: 'closed' });
     // The excursion goes on after the restart: still the same alert, not a new one.
     const device = await connectDevice(service.mqttPort!, 'room-2', ws.deviceTokens['room-2']!);
     await device.publishAsync('cc/v1/room-2/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 9.6 }), { qos: 1 });
     await device.endAsync();
     // Once the rules engine has judged the new reading, there is still the one alert.
-    await waitFor(async () => service.alerts.engine.recent('room-2', Date.now() - 5000).length, (n) => n > 0, 10_000, 'the reading judged');
+    await waitFor(
+      async () => service.alerts.engine.recent('room-2', Date.now() - 5000).length,
+      (n) => n > 0,
+      10_000,
+      'the reading judged',
+    );
     expect((await alertsOf('room-2')).filter((a) => a.kind === 'temperature_high').map((a) => a.id)).toEqual([active!.id]);
   });
 
@@ -210,7 +308,11 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     const wrong = await run(process.execPath, [main, 'alerts', 'ack', silent.id, '--user', 'olga', '--comment', 'gateway rebooted', ...common], 'nope\n');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('error: 401: signature refused: wrong user name or password');
-    const acked = await run(process.execPath, [main, 'alerts', 'ack', silent.id, '--user', 'olga', '--comment', 'gateway rebooted', ...common], 'olga-password-1\n');
+    const acked = await run(
+      process.execPath,
+      [main, 'alerts', 'ack', silent.id, '--user', 'olga', '--comment', 'gateway rebooted', ...common],
+      'olga-password-1\n',
+    );
     expect(acked.code, acked.stderr).toBe(0);
     expect(acked.stdout).toMatch(new RegExp(`alert ${silent.id} is now cleared; signed by Olga Operator at .* — "acknowledged"`));
   });

@@ -78,7 +78,13 @@ describe('HTTP API', () => {
 
   it('GET /metrics exposes ingest, spool, InfluxDB and connection figures in Prometheus text', async () => {
     const text = await (await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).text();
-    for (const name of ['coldchain_readings_accepted_total', 'coldchain_spool_depth_records', 'coldchain_spool_oldest_age_seconds', 'coldchain_influx_write_seconds_bucket', 'coldchain_mqtt_connected_devices']) {
+    for (const name of [
+      'coldchain_readings_accepted_total',
+      'coldchain_spool_depth_records',
+      'coldchain_spool_oldest_age_seconds',
+      'coldchain_influx_write_seconds_bucket',
+      'coldchain_mqtt_connected_devices',
+    ]) {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/coldchain_readings_accepted_total 10/);
@@ -99,8 +105,15 @@ describe('HTTP API while InfluxDB is unreachable', () => {
       expect(health.status).toBe(503);
       const body = await health.json();
       expect(body.components.influxdb.ready).toBe(false);
-      await waitFor(async () => service.writer.stats.lastError ?? '', (e) => e.includes('unreachable'), 10_000, 'the writer error');
-      const readings = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/devices/api-2/readings`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+      await waitFor(
+        async () => service.writer.stats.lastError ?? '',
+        (e) => e.includes('unreachable'),
+        10_000,
+        'the writer error',
+      );
+      const readings = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/devices/api-2/readings`, {
+        headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+      });
       expect(readings.status).toBe(503);
       // The kind of failure, never InfluxDB's address or text (issue 12, item 16: those go to the log).
       const { message } = await readings.json();

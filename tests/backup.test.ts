@@ -19,14 +19,24 @@ async function dump(influx: InfluxClient): Promise<Record<string, unknown[][]>> 
   const out: Record<string, unknown[][]> = {};
   for (const row of (await influx.query('SHOW MEASUREMENTS'))[0]?.values ?? []) {
     const series = await influx.query(`SELECT * FROM "${String(row[0])}"`, { exact: true });
-    out[String(row[0])] = series.flatMap((s) => s.values.map((v) => v.map((x) => (typeof x === 'bigint' ? x.toString() : x)))).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    out[String(row[0])] = series
+      .flatMap((s) => s.values.map((v) => v.map((x) => (typeof x === 'bigint' ? x.toString() : x))))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   }
   return out;
 }
 
 /** A report as JSON without what differs between two renderings of the same record. */
 const stable = (value: unknown): unknown =>
-  Array.isArray(value) ? value.map(stable) : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).filter(([k]) => !/generated|verification/i.test(k)).map(([k, v]) => [k, stable(v)])) : value;
+  Array.isArray(value)
+    ? value.map(stable)
+    : value && typeof value === 'object'
+      ? Object.fromEntries(
+          Object.entries(value)
+            .filter(([k]) => !/generated|verification/i.test(k))
+            .map(([k, v]) => [k, stable(v)]),
+        )
+      : value;
 
 describe('backup and restore (issue 13, item 4)', () => {
   const services: RunningService[] = [];
@@ -43,19 +53,47 @@ describe('backup and restore (issue 13, item 4)', () => {
     const start = Date.now() - 60 * MIN;
     for (const id of ['bk-1', 'bk-2']) {
       const device = await connectDevice(service.mqttPort!, id, ws.deviceTokens[id]!);
-      await device.publishAsync(`cc/v1/${id}/telemetry`, JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ ts: start + i * MIN, temperature: i >= 20 && i < 40 ? 9.5 : 5.2, humidity: 50 + (i % 7), seq: i }))), { qos: 1 });
+      await device.publishAsync(
+        `cc/v1/${id}/telemetry`,
+        JSON.stringify(
+          Array.from({ length: 50 }, (_, i) => ({ ts: start + i * MIN, temperature: i >= 20 && i < 40 ? 9.5 : 5.2, humidity: 50 + (i % 7), seq: i })),
+        ),
+        { qos: 1 },
+      );
       await device.endAsync();
     }
-    const shipment = await fetch(`${base}/api/v1/shipments`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'SH-BK-1', product: 'Vaccine', profile: 'vaccines-2-8', batch: 'LOT-1', quantity: 10, shipper: 'DC', consignee: 'Hospital' }) });
+    const shipment = await fetch(`${base}/api/v1/shipments`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ id: 'SH-BK-1', product: 'Vaccine', profile: 'vaccines-2-8', batch: 'LOT-1', quantity: 10, shipper: 'DC', consignee: 'Hospital' }),
+    });
     expect(shipment.status).toBe(201);
     // Stored, loaded and delivered: a closed record, so its report does not move with the clock.
-    for (const [event, locationId, minute] of [['stored', 'dc-sh-cold-room-1', 0], ['loaded', 'truck-hu-a12345-box', 52], ['delivered', 'hospital-pudong-fridge', 56]] as const) {
-      const custody = await fetch(`${base}/api/v1/shipments/SH-BK-1/custody`, { method: 'POST', headers: admin, body: JSON.stringify({ event, locationId, at: start + minute * MIN }) });
+    for (const [event, locationId, minute] of [
+      ['stored', 'dc-sh-cold-room-1', 0],
+      ['loaded', 'truck-hu-a12345-box', 52],
+      ['delivered', 'hospital-pudong-fridge', 56],
+    ] as const) {
+      const custody = await fetch(`${base}/api/v1/shipments/SH-BK-1/custody`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ event, locationId, at: start + minute * MIN }),
+      });
       expect(custody.status, await custody.clone().text()).toBe(201);
     }
     const influx = new InfluxClient({ url: inject('influxUrl'), database: ws.database });
-    await waitFor(() => influx.query(`SELECT count("temperature") FROM "readings"`).then((s) => Number(s[0]?.values[0]?.[1] ?? 0)), (n) => n === 100, 15_000, '100 readings stored');
-    await waitFor(() => influx.query(`SELECT count("state") FROM "alert_events"`).then((s) => Number(s[0]?.values[0]?.[1] ?? 0)), (n) => n > 0, 15_000, 'alert events stored');
+    await waitFor(
+      () => influx.query(`SELECT count("temperature") FROM "readings"`).then((s) => Number(s[0]?.values[0]?.[1] ?? 0)),
+      (n) => n === 100,
+      15_000,
+      '100 readings stored',
+    );
+    await waitFor(
+      () => influx.query(`SELECT count("state") FROM "alert_events"`).then((s) => Number(s[0]?.values[0]?.[1] ?? 0)),
+      (n) => n > 0,
+      15_000,
+      'alert events stored',
+    );
     const reportBefore = stable(await (await fetch(`${base}/api/v1/shipments/SH-BK-1/report`, { headers: admin })).json());
     await service.stop();
     services.pop();
@@ -97,15 +135,21 @@ describe('backup and restore (issue 13, item 4)', () => {
     await createBackup({ influx, dataDir: path.join(ws.dir, 'data'), configFile: ws.configFile, out });
     await expect(verifyBackup(out)).resolves.toMatchObject({ format: 'coldchain-backup/1' });
     const config = path.join(out, 'files', 'config.yaml');
-    writeFileSync(config, readFileSync(config, 'utf8') + '\n# edited\n');
-    await expect(verifyBackup(out)).rejects.toThrow(`backup file ${path.join('files', 'config.yaml')} does not match its SHA-256 in the manifest (altered or damaged)`);
+    writeFileSync(config, `${readFileSync(config, 'utf8')}\n# edited\n`);
+    await expect(verifyBackup(out)).rejects.toThrow(
+      `backup file ${path.join('files', 'config.yaml')} does not match its SHA-256 in the manifest (altered or damaged)`,
+    );
     await expect(createBackup({ influx, dataDir: ws.dir, configFile: ws.configFile, out })).rejects.toThrow(/is not empty/);
   });
 
   it('coldchain backup and restore from the command line, with progress, onto an empty data directory', async () => {
     const ws = makeWorkspace({ devices: [] });
     const original = readFileSync(ws.configFile, 'utf8');
-    const configured = (database: string, dataDir: string) => original.replace(/^dataDir: .*$/m, `dataDir: ${dataDir}`).replace(/^influx:\n/m, `influx:\n  url: ${inject('influxUrl')}\n`).replace(/^  database: .*$/m, `  database: ${database}`);
+    const configured = (database: string, dataDir: string) =>
+      original
+        .replace(/^dataDir: .*$/m, `dataDir: ${dataDir}`)
+        .replace(/^influx:\n/m, `influx:\n  url: ${inject('influxUrl')}\n`)
+        .replace(/^ {2}database: .*$/m, `  database: ${database}`);
     writeFileSync(ws.configFile, configured(ws.database, './data'));
     const influx = new InfluxClient({ url: inject('influxUrl'), database: ws.database });
     await influx.ensureDatabase(86_400_000);
@@ -139,7 +183,8 @@ describe('the daily backup (issue 13, item 4)', () => {
     const dir = path.join(ws.dir, 'backups');
     let now = Date.parse('2026-12-01T18:00:00Z'); // 02:00 in Shanghai
     const settings = { dir, at: '02:30', timeZone: 'Asia/Shanghai', keep: 2 };
-    const make = () => new BackupScheduler({ influx, dataDir: path.join(ws.dir, 'data'), configFile: ws.configFile, settings, log: pino({ level: 'silent' }), now: () => now });
+    const make = () =>
+      new BackupScheduler({ influx, dataDir: path.join(ws.dir, 'data'), configFile: ws.configFile, settings, log: pino({ level: 'silent' }), now: () => now });
     let scheduler = make();
     await scheduler.start();
     await scheduler.tick();
@@ -159,7 +204,14 @@ describe('the daily backup (issue 13, item 4)', () => {
     await scheduler.tick();
     expect((await scheduler.list()).length).toBe(2);
     // The database goes away: the failure is kept, no half-written backup is left, and a day later it is overdue.
-    const failing = new BackupScheduler({ influx: new InfluxClient({ url: 'http://127.0.0.1:9', database: 'x' }), dataDir: path.join(ws.dir, 'data'), configFile: ws.configFile, settings, log: pino({ level: 'silent' }), now: () => now });
+    const failing = new BackupScheduler({
+      influx: new InfluxClient({ url: 'http://127.0.0.1:9', database: 'x' }),
+      dataDir: path.join(ws.dir, 'data'),
+      configFile: ws.configFile,
+      settings,
+      log: pino({ level: 'silent' }),
+      now: () => now,
+    });
     await failing.start();
     now += 86_400_000;
     await failing.tick();
@@ -181,7 +233,9 @@ describe('the daily backup in the service', () => {
     try {
       const health = await (await fetch(`http://127.0.0.1:${service.httpPort}/healthz`)).json();
       expect(health).toMatchObject({ status: 'ok', components: { backup: { ready: true, lastSuccessAt: null, overdue: false, running: false } } });
-      const metrics = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).text();
+      const metrics = await (
+        await fetch(`http://127.0.0.1:${service.httpPort}/metrics`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })
+      ).text();
       expect(metrics).toMatch(/^coldchain_backup_age_seconds -1$/m);
       expect(metrics).toMatch(/^coldchain_backup_overdue 0$/m);
     } finally {

@@ -9,15 +9,50 @@ const now = () => Date.now() - 1000;
 const cases: Array<{ name: string; payload: () => string | Buffer; reason: string; mentions: string }> = [
   { name: 'malformed JSON', payload: () => '{"ts": 1, "temperature": ', reason: 'malformed_json', mentions: 'not JSON' },
   { name: 'NaN literal', payload: () => `{"ts": ${now()}, "temperature": NaN}`, reason: 'malformed_json', mentions: 'not JSON' },
-  { name: 'NaN as a string (wrong type)', payload: () => JSON.stringify({ ts: now(), temperature: 'NaN' }), reason: 'invalid_reading', mentions: 'temperature' },
+  {
+    name: 'NaN as a string (wrong type)',
+    payload: () => JSON.stringify({ ts: now(), temperature: 'NaN' }),
+    reason: 'invalid_reading',
+    mentions: 'temperature',
+  },
   { name: '−300 °C', payload: () => JSON.stringify({ ts: now(), temperature: -300 }), reason: 'impossible_value', mentions: 'physical limit of -100' },
-  { name: '150 %RH', payload: () => JSON.stringify({ ts: now(), temperature: 4, humidity: 150 }), reason: 'impossible_value', mentions: 'humidity above the physical limit' },
-  { name: 'timestamp a day in the future', payload: () => JSON.stringify({ ts: Date.now() + 86_400_000, temperature: 4 }), reason: 'timestamp_in_future', mentions: 'ahead of server time' },
-  { name: 'epoch seconds instead of ms', payload: () => JSON.stringify({ ts: Math.floor(Date.now() / 1000), temperature: 4 }), reason: 'timestamp_too_old', mentions: 'epoch seconds' },
-  { name: 'a timestamp no date can hold', payload: () => JSON.stringify({ ts: 1e16, temperature: 4 }), reason: 'invalid_reading', mentions: 'outside the time range InfluxDB can store' },
-  { name: 'missing temperature', payload: () => JSON.stringify({ ts: now(), humidity: 50 }), reason: 'invalid_reading', mentions: 'temperature: required field missing' },
+  {
+    name: '150 %RH',
+    payload: () => JSON.stringify({ ts: now(), temperature: 4, humidity: 150 }),
+    reason: 'impossible_value',
+    mentions: 'humidity above the physical limit',
+  },
+  {
+    name: 'timestamp a day in the future',
+    payload: () => JSON.stringify({ ts: Date.now() + 86_400_000, temperature: 4 }),
+    reason: 'timestamp_in_future',
+    mentions: 'ahead of server time',
+  },
+  {
+    name: 'epoch seconds instead of ms',
+    payload: () => JSON.stringify({ ts: Math.floor(Date.now() / 1000), temperature: 4 }),
+    reason: 'timestamp_too_old',
+    mentions: 'epoch seconds',
+  },
+  {
+    name: 'a timestamp no date can hold',
+    payload: () => JSON.stringify({ ts: 1e16, temperature: 4 }),
+    reason: 'invalid_reading',
+    mentions: 'outside the time range InfluxDB can store',
+  },
+  {
+    name: 'missing temperature',
+    payload: () => JSON.stringify({ ts: now(), humidity: 50 }),
+    reason: 'invalid_reading',
+    mentions: 'temperature: required field missing',
+  },
   { name: 'missing timestamp', payload: () => JSON.stringify({ temperature: 4 }), reason: 'invalid_reading', mentions: 'ts: required field missing' },
-  { name: 'zoneless ISO time', payload: () => JSON.stringify({ ts: '2026-11-22T08:00:00', temperature: 4 }), reason: 'invalid_reading', mentions: 'with a zone' },
+  {
+    name: 'zoneless ISO time',
+    payload: () => JSON.stringify({ ts: '2026-11-22T08:00:00', temperature: 4 }),
+    reason: 'invalid_reading',
+    mentions: 'with a zone',
+  },
   { name: 'a 2 MB payload', payload: () => Buffer.alloc(2 * 1024 * 1024, 0x20), reason: 'payload_too_large', mentions: 'the limit is 262144' },
   { name: 'an empty batch', payload: () => '[]', reason: 'empty_batch', mentions: 'no readings' },
 ];
@@ -51,12 +86,27 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     await client.publishAsync('cc/v1/probe-1/telemetry', payload(), { qos: 1 });
     await client.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 5.5 }), { qos: 1 });
 
-    const rejects = await waitFor(() => rejectsOf(influx, 'probe-1'), (r) => r.length > rejectsBefore, 20_000, 'the reject');
+    const rejects = await waitFor(
+      () => rejectsOf(influx, 'probe-1'),
+      (r) => r.length > rejectsBefore,
+      20_000,
+      'the reject',
+    );
     const reject = rejects.at(-1)!;
     expect(reject.reason).toBe(reason);
     expect(reject.message).toContain(mentions);
-    await waitFor(() => readingCount(influx, 'probe-1'), (n) => n === storedBefore + 1, 20_000, 'the next valid reading');
-    await waitFor(async () => downlink.length, (n) => n > downlinkBefore, 5000, 'the downlink notice');
+    await waitFor(
+      () => readingCount(influx, 'probe-1'),
+      (n) => n === storedBefore + 1,
+      20_000,
+      'the next valid reading',
+    );
+    await waitFor(
+      async () => downlink.length,
+      (n) => n > downlinkBefore,
+      5000,
+      'the downlink notice',
+    );
     expect(downlink.at(-1)!.rejected[0]).toMatchObject({ reason, message: expect.stringContaining(mentions) });
     expect(client.connected).toBe(true);
     expect(closes).toBe(0);
@@ -73,8 +123,18 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     ];
     await probe2.publishAsync('cc/v1/probe-2/telemetry', JSON.stringify(batch), { qos: 1 });
     await probe2.endAsync();
-    await waitFor(() => readingCount(influx, 'probe-2'), (n) => n === 2, 20_000, 'two good readings');
-    const [reject] = await waitFor(() => rejectsOf(influx, 'probe-2'), (r) => r.length === 1, 20_000, 'one reject');
+    await waitFor(
+      () => readingCount(influx, 'probe-2'),
+      (n) => n === 2,
+      20_000,
+      'two good readings',
+    );
+    const [reject] = await waitFor(
+      () => rejectsOf(influx, 'probe-2'),
+      (r) => r.length === 1,
+      20_000,
+      'one reject',
+    );
     expect(reject).toMatchObject({ reason: 'invalid_reading', index: 1 });
     expect(reject!.message).toContain('[1].temperature');
   });
@@ -83,9 +143,19 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     const url = `http://127.0.0.1:${service.httpPort}/api/v1/rejects?device=probe-1&reason=impossible_value`;
     const body = await (await fetch(url, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json();
     expect(body.count).toBe(2);
-    expect(body.rejects.map((r: { message: string }) => r.message)).toEqual([expect.stringContaining('humidity above the physical limit'), expect.stringContaining('temperature below the physical limit')]);
-    expect(body.rejects[0]).toMatchObject({ deviceId: 'probe-1', reason: 'impossible_value', topic: 'cc/v1/probe-1/telemetry', payload: expect.stringContaining('"humidity":150') });
-    const bad = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/rejects?reason=bogus`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    expect(body.rejects.map((r: { message: string }) => r.message)).toEqual([
+      expect.stringContaining('humidity above the physical limit'),
+      expect.stringContaining('temperature below the physical limit'),
+    ]);
+    expect(body.rejects[0]).toMatchObject({
+      deviceId: 'probe-1',
+      reason: 'impossible_value',
+      topic: 'cc/v1/probe-1/telemetry',
+      payload: expect.stringContaining('"humidity":150'),
+    });
+    const bad = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/rejects?reason=bogus`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toMatch(/^query\.reason: Invalid option/);
   });

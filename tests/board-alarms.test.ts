@@ -12,7 +12,6 @@ import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
 
 const LANGS = ['en', 'zh-CN'] as const;
 
-
 /**
  * The alarm list on incidents, in a real browser against the real service: two sensors of one
  * cold room going out of range are one alarm, in words, in English and Chinese; acknowledging and
@@ -35,7 +34,10 @@ describe('board alarms in headless Chromium', () => {
       devices: ['door-probe', 'wall-probe'],
       yamlPatch: (yaml) =>
         yaml
-          .replace('    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }', '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }')
+          .replace(
+            '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
+            '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }',
+          )
           .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
     });
     editConfig(ws.configFile, (doc) => {
@@ -45,17 +47,42 @@ describe('board alarms in headless Chromium', () => {
     const mqttPort = await freePort();
     const httpPort = await freePort();
     base = `http://127.0.0.1:${httpPort}`;
-    service = spawn(process.execPath, [CLI, 'start', '--config', ws.configFile, '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--influx-url', inject('influxUrl'), '--influx-db', ws.database], { stdio: ['ignore', 'ignore', 'pipe'] });
+    service = spawn(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--config',
+        ws.configFile,
+        '--mqtt-port',
+        String(mqttPort),
+        '--http-port',
+        String(httpPort),
+        '--influx-url',
+        inject('influxUrl'),
+        '--influx-db',
+        ws.database,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     service.stderr!.on('data', (d: Buffer) => (log += d));
     await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok ?? false, Boolean, 30_000, 'the service');
     // Both sensors of cold room 1 go out of range: one event at one place.
-    for (const [id, values] of [['door-probe', [5.1, 12.3]], ['wall-probe', [5.0, 11.6]]] as const) {
+    for (const [id, values] of [
+      ['door-probe', [5.1, 12.3]],
+      ['wall-probe', [5.0, 11.6]],
+    ] as const) {
       const probe = await connectDevice(mqttPort, id, ws.deviceTokens[id]!);
       probes.push(probe);
-      for (const [i, temperature] of values.entries()) await probe.publishAsync(`cc/v1/${id}/telemetry`, JSON.stringify({ ts: Date.now() - (values.length - i) * 1000, temperature, humidity: 50 }), { qos: 1 });
+      for (const [i, temperature] of values.entries())
+        await probe.publishAsync(`cc/v1/${id}/telemetry`, JSON.stringify({ ts: Date.now() - (values.length - i) * 1000, temperature, humidity: 50 }), {
+          qos: 1,
+        });
     }
     await waitFor(
-      async () => ((await (await fetch(`${base}/api/v1/incidents?state=active`, { headers: viewer() })).json()) as { incidents?: Array<{ deviceIds: string[] }> }).incidents ?? [],
+      async () =>
+        ((await (await fetch(`${base}/api/v1/incidents?state=active`, { headers: viewer() })).json()) as { incidents?: Array<{ deviceIds: string[] }> })
+          .incidents ?? [],
       (list) => list.some((i) => i.deviceIds.length === 2),
       20_000,
       'one incident seen by both sensors',
@@ -98,7 +125,9 @@ describe('board alarms in headless Chromium', () => {
       await expect(page.locator('[data-banner]').textContent()).resolves.toContain('Cold room 1');
       await rows.click();
       await page.waitForSelector('.incident tr[data-member]');
-      const members = await page.locator('.incident tr[data-member]').evaluateAll((trs) => [...new Set(trs.map((tr) => tr.getAttribute('data-device')))].sort());
+      const members = await page
+        .locator('.incident tr[data-member]')
+        .evaluateAll((trs) => [...new Set(trs.map((tr) => tr.getAttribute('data-device')))].sort());
       expect(members).toEqual(['door-probe', 'wall-probe']);
       const detail = await page.locator('.incident').textContent();
       expect(detail).toContain('Door-side probe');
@@ -126,7 +155,9 @@ describe('board alarms in headless Chromium', () => {
     await page.waitForSelector('tr[data-incident][data-state=acknowledged]');
     await expect(row.textContent()).resolves.toContain('Olga Operator: door was left open');
     await page.waitForSelector('[data-banner]', { state: 'detached' });
-    const { incidents } = (await (await fetch(`${base}/api/v1/incidents`, { headers: viewer() })).json()) as { incidents: Array<{ acknowledged: { printedName: string } | null }> };
+    const { incidents } = (await (await fetch(`${base}/api/v1/incidents`, { headers: viewer() })).json()) as {
+      incidents: Array<{ acknowledged: { printedName: string } | null }>;
+    };
     expect(incidents[0]?.acknowledged?.printedName).toBe('Olga Operator');
   });
 

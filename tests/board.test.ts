@@ -10,8 +10,6 @@ import { freePort } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
 
-
-
 /**
  * The live board in a real browser against the real service (started as `coldchain start --demo`,
  * so the demo simulator feeds it), with a probe device we publish from over MQTT.
@@ -34,7 +32,10 @@ describe('live board in headless Chromium', () => {
       yamlPatch: (yaml) =>
         yaml
           // Alarm at once, so the test need not wait out an activation delay.
-          .replace('    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }', '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }')
+          .replace(
+            '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
+            '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }',
+          )
           .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
     });
     // Sensors with names, as a site would register them: the board shows names, ids only as detail.
@@ -45,7 +46,25 @@ describe('live board in headless Chromium', () => {
     mqttPort = await freePort();
     const httpPort = await freePort();
     base = `http://127.0.0.1:${httpPort}`;
-    service = spawn(process.execPath, [CLI, 'start', '--demo', '--config', ws.configFile, '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--influx-url', inject('influxUrl'), '--influx-db', ws.database], { stdio: ['ignore', 'ignore', 'pipe'] });
+    service = spawn(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--demo',
+        '--config',
+        ws.configFile,
+        '--mqtt-port',
+        String(mqttPort),
+        '--http-port',
+        String(httpPort),
+        '--influx-url',
+        inject('influxUrl'),
+        '--influx-db',
+        ws.database,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     service.stderr!.on('data', (d: Buffer) => (log += d));
     await waitFor(async () => log.includes('demo simulator started'), Boolean, 30_000, 'the service with its demo simulator');
     probe = await connectDevice(mqttPort, 'probe-1', ws.deviceTokens['probe-1']!);
@@ -97,7 +116,12 @@ describe('live board in headless Chromium', () => {
     await page.waitForSelector('[data-device=probe-1][data-state=alarm]', { timeout: 5000 });
     await page.waitForSelector('[data-banner]', { timeout: 5000 });
     // One line per incident, its title in words with the place's name and the peak.
-    await page.waitForFunction(() => /unacknowledged alarm\(s\): .*Cold room 1 \(Shanghai distribution centre\).*12\.3 °C/.test(document.querySelector('[data-banner]')?.textContent ?? ''), undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () =>
+        /unacknowledged alarm\(s\): .*Cold room 1 \(Shanghai distribution centre\).*12\.3 °C/.test(document.querySelector('[data-banner]')?.textContent ?? ''),
+      undefined,
+      { timeout: 5000 },
+    );
     expect(await rawCodes(page)).toEqual([]);
     await expect(page.title()).resolves.toMatch(/^\(\d+\) Cold-chain monitor$/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-excursion.png'), fullPage: true });
@@ -124,7 +148,9 @@ describe('live board in headless Chromium', () => {
     await expect(row.textContent()).resolves.toContain('Olga Operator: door closed, product moved to cold room 2');
     // Acknowledged: the incident (the excursion and the warning-band alert of the same reading) leaves the banner, the alarm stays open.
     await page.waitForFunction(() => !document.querySelector('[data-banner]')?.textContent?.includes('Cold room 1 (Shanghai distribution centre)'));
-    const { incidents } = (await (await fetch(`${base}/api/v1/incidents?state=acknowledged`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { incidents: Array<{ deviceIds: string[]; acknowledged: { printedName: string; meaning: string } }> };
+    const { incidents } = (await (
+      await fetch(`${base}/api/v1/incidents?state=acknowledged`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })
+    ).json()) as { incidents: Array<{ deviceIds: string[]; acknowledged: { printedName: string; meaning: string } }> };
     expect(incidents.find((i) => i.deviceIds.includes('probe-1'))?.acknowledged).toMatchObject({ printedName: 'Olga Operator', meaning: 'acknowledged' });
   });
 
@@ -135,21 +161,43 @@ describe('live board in headless Chromium', () => {
     // A short drive out of Shanghai, as a store-and-forward batch.
     const truck = await connectDevice(mqttPort, 'truck-probe', ws.deviceTokens['truck-probe']!);
     const t0 = Date.now() - 30 * 60_000;
-    await truck.publishAsync('cc/v1/truck-probe/telemetry', JSON.stringify([0, 1, 2, 3, 4, 5].map((i) => ({ ts: t0 + i * 300_000, temperature: 4.8, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 }))), { qos: 1 });
+    await truck.publishAsync(
+      'cc/v1/truck-probe/telemetry',
+      JSON.stringify([0, 1, 2, 3, 4, 5].map((i) => ({ ts: t0 + i * 300_000, temperature: 4.8, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 }))),
+      { qos: 1 },
+    );
     await truck.endAsync();
     await page.click('[data-view=fleet]');
     await page.waitForSelector('[data-vehicle=truck-hu-a12345]');
     await page.waitForSelector('.leaflet-container');
     // A drawn track (a device with one position so far draws a zero-length path first).
-    await page.waitForFunction(() => [...document.querySelectorAll('path.leaflet-interactive')].some((p) => /L/.test(p.getAttribute('d') ?? '')), undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('path.leaflet-interactive')].some((p) => /L/.test(p.getAttribute('d') ?? '')), undefined, {
+      timeout: 10_000,
+    });
     await expect(page.locator('[data-vehicle=truck-hu-a12345]').textContent()).resolves.toContain('Cargo box rear');
     expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-fleet-zh.png'), fullPage: true });
     await page.click('[data-view=devices]');
     await page.waitForSelector('tr[data-device=probe-1]');
     const admin = { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' };
-    await fetch(`${base}/api/v1/shipments`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'SH-BOARD-1', product: 'Flu vaccine', profile: 'vaccines-2-8', batch: 'L7', quantity: 3, shipper: 'DC', consignee: 'Hospital' }) });
-    await fetch(`${base}/api/v1/shipments/SH-BOARD-1/custody`, { method: 'POST', headers: admin, body: JSON.stringify({ event: 'stored', locationId: 'dc-sh-cold-room-1', at: Date.now() - 3_600_000 }) });
+    await fetch(`${base}/api/v1/shipments`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        id: 'SH-BOARD-1',
+        product: 'Flu vaccine',
+        profile: 'vaccines-2-8',
+        batch: 'L7',
+        quantity: 3,
+        shipper: 'DC',
+        consignee: 'Hospital',
+      }),
+    });
+    await fetch(`${base}/api/v1/shipments/SH-BOARD-1/custody`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ event: 'stored', locationId: 'dc-sh-cold-room-1', at: Date.now() - 3_600_000 }),
+    });
     await page.click('[data-view=shipments]');
     // The demo's own waybill is there too, stored in the cold room since the start.
     await page.waitForSelector('tr[data-shipment=SH-DEMO-0001]');
@@ -166,12 +214,22 @@ describe('live board in headless Chromium', () => {
   it('shows no raw code on any view, in English and in Chinese', async () => {
     // A rejected message, so the devices view has a reason to name.
     await probe.publishAsync('cc/v1/probe-1/telemetry', '{"ts": 1, "temperature":', { qos: 1 });
-    await waitFor(async () => {
-      const r = (await (await fetch(`${base}/api/v1/overview`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { sites: Array<{ locations: Array<{ devices: Array<{ id: string; rejects24h: { count: number } }> }> }> };
-      return r.sites.flatMap((x) => x.locations.flatMap((l) => l.devices)).find((d) => d.id === 'probe-1')?.rejects24h.count;
-    }, Boolean, 10_000, 'the reject on record');
+    await waitFor(
+      async () => {
+        const r = (await (await fetch(`${base}/api/v1/overview`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as {
+          sites: Array<{ locations: Array<{ devices: Array<{ id: string; rejects24h: { count: number } }> }> }>;
+        };
+        return r.sites.flatMap((x) => x.locations.flatMap((l) => l.devices)).find((d) => d.id === 'probe-1')?.rejects24h.count;
+      },
+      Boolean,
+      10_000,
+      'the reject on record',
+    );
     await page.reload();
-    for (const [lang, reason] of [['en', 'Not valid JSON'], ['zh-CN', '非法 JSON']] as const) {
+    for (const [lang, reason] of [
+      ['en', 'Not valid JSON'],
+      ['zh-CN', '非法 JSON'],
+    ] as const) {
       if ((await page.evaluate(() => document.documentElement.lang)) !== lang) await page.click('[data-action=language]');
       await page.waitForFunction((l) => document.documentElement.lang === l, lang);
       for (const view of ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance']) {

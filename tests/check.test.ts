@@ -9,7 +9,7 @@ import { sensorsRequired } from '../core/config/compliance.js';
 import { run } from './helpers/workspace.js';
 
 const CLI = path.resolve('dist/cli/main.js');
-const LOOPBACK = (yaml: string) => yaml.replace(/^http:\n  host: 0\.0\.0\.0/m, 'http:\n  host: 127.0.0.1');
+const LOOPBACK = (yaml: string) => yaml.replace(/^http:\n {2}host: 0\.0\.0\.0/m, 'http:\n  host: 127.0.0.1');
 
 /** Issue 14, item 6: a configuration checked against GSP, each finding at its line. */
 describe('coldchain check', () => {
@@ -26,7 +26,7 @@ describe('coldchain check', () => {
     const thin = LOOPBACK(SAMPLE_CONFIG)
       .replace('retention: 1830d', 'retention: 400d\n  retentionFloor: 30d')
       .replace(/^influx:\n/m, 'influx:\n  url: http://127.0.0.1:8086\n')
-      .replace(/^backup:\n  enabled: true/m, 'backup:\n  enabled: false')
+      .replace(/^backup:\n {2}enabled: true/m, 'backup:\n  enabled: false')
       .replace('devices: []', `devices:\n  - { id: cr-1, location: dc-sh-cold-room-1, interval: 5m, tokenHash: "sha256:${'0'.repeat(64)}" }`);
     writeFileSync(path.join(dir, 'coldchain.yaml'), thin);
     const result = await run(process.execPath, [CLI, 'check', '--config', path.join(dir, 'coldchain.yaml')]);

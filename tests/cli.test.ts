@@ -45,7 +45,7 @@ describe('coldchain CLI', () => {
     expect(api.stdout.trim().split('\n').at(-1)).toMatch(/^cc_api_/);
     const badRole = await coldchain(['token', 'create', '--role', 'boss', '--config', config]);
     expect(badRole.code).not.toBe(0);
-    expect(badRole.stderr).toContain("Allowed choices are admin, operator, qa, viewer");
+    expect(badRole.stderr).toContain('Allowed choices are admin, operator, qa, viewer');
   });
 
   it('user add reads the password from stdin and stores only an scrypt hash', async () => {
@@ -62,13 +62,37 @@ describe('coldchain CLI', () => {
   });
 
   const badConfigs: Array<{ name: string; edit: (yaml: string) => string; expected: RegExp }> = [
-    { name: 'a location naming an unknown profile', edit: (y) => y.replace('profile: vaccines-2-8, areaM2: 120', 'profile: vaccines, areaM2: 120'), expected: /line \d+: sites\[0\]\.locations\[0\]\.profile: unknown profile "vaccines"/ },
-    { name: 'a port that is not a number', edit: (y) => y.replace('port: 1883 ', 'port: "mqtt" '), expected: /line 10: mqtt\.port: Invalid input: expected number, received string/ },
-    { name: 'a bad duration', edit: (y) => y.replace('maxFutureSkew: 5m', 'maxFutureSkew: soon'), expected: /line \d+: ingest\.maxFutureSkew: "soon" is not a duration/ },
-    { name: 'an inverted range', edit: (y) => y.replace('temperature: { min: 2, max: 8 }', 'temperature: { min: 8, max: 2 }'), expected: /profiles\[0\]\.temperature: min must be below max/ },
-    { name: 'a plain token instead of a hash', edit: (y) => y.replace('devices: []', 'devices:\n  - { id: d1, location: dc-sh-cold-room-1, tokenHash: secret }'), expected: /devices\[0\]\.tokenHash: must be "sha256:"/ },
+    {
+      name: 'a location naming an unknown profile',
+      edit: (y) => y.replace('profile: vaccines-2-8, areaM2: 120', 'profile: vaccines, areaM2: 120'),
+      expected: /line \d+: sites\[0\]\.locations\[0\]\.profile: unknown profile "vaccines"/,
+    },
+    {
+      name: 'a port that is not a number',
+      edit: (y) => y.replace('port: 1883 ', 'port: "mqtt" '),
+      expected: /line 10: mqtt\.port: Invalid input: expected number, received string/,
+    },
+    {
+      name: 'a bad duration',
+      edit: (y) => y.replace('maxFutureSkew: 5m', 'maxFutureSkew: soon'),
+      expected: /line \d+: ingest\.maxFutureSkew: "soon" is not a duration/,
+    },
+    {
+      name: 'an inverted range',
+      edit: (y) => y.replace('temperature: { min: 2, max: 8 }', 'temperature: { min: 8, max: 2 }'),
+      expected: /profiles\[0\]\.temperature: min must be below max/,
+    },
+    {
+      name: 'a plain token instead of a hash',
+      edit: (y) => y.replace('devices: []', 'devices:\n  - { id: d1, location: dc-sh-cold-room-1, tokenHash: secret }'),
+      expected: /devices\[0\]\.tokenHash: must be "sha256:"/,
+    },
     { name: 'broken YAML', edit: (y) => y.replace('http:\n', 'http:\n  - [\n'), expected: /line \d+: YAML syntax/ },
-    { name: 'an unknown location kind', edit: (y) => y.replace('kind: freezer', 'kind: fridge'), expected: /sites\[0\]\.locations\[1\]\.kind: Invalid option: expected one of "cold_room"\|"freezer"/ },
+    {
+      name: 'an unknown location kind',
+      edit: (y) => y.replace('kind: freezer', 'kind: fridge'),
+      expected: /sites\[0\]\.locations\[1\]\.kind: Invalid option: expected one of "cold_room"\|"freezer"/,
+    },
   ];
 
   it.each(badConfigs)('start with $name exits non-zero naming the key, without a stack trace', async ({ edit, expected }) => {

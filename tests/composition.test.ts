@@ -8,7 +8,8 @@ describe('the composition root stops what started, last first, once', () => {
   it('stops in reverse order, tells orderly stops from undoing a failed start, and stops once', async () => {
     const stopped: string[] = [];
     const parts = new Parts(testLog);
-    for (const name of ['lock', 'spool', 'writer', 'broker']) parts.add(name, name, (value, orderly) => void stopped.push(`${value}:${orderly ? 'orderly' : 'undo'}`));
+    for (const name of ['lock', 'spool', 'writer', 'broker'])
+      parts.add(name, name, (value, orderly) => void stopped.push(`${value}:${orderly ? 'orderly' : 'undo'}`));
     expect(parts.names).toEqual(['lock', 'spool', 'writer', 'broker']);
     await Promise.all([parts.stopAll(false), parts.stopAll(true)]);
     expect(stopped).toEqual(['broker:undo', 'writer:undo', 'spool:undo', 'lock:undo']);
@@ -29,8 +30,21 @@ describe('the composition root stops what started, last first, once', () => {
 
 describe('the environment is read once, against one schema (core/env.ts)', () => {
   it('takes the variables it knows, treats empty ones as unset, and names a bad log level', () => {
-    const env = readEnvironment({ COLDCHAIN_CONFIG: '/srv/cc.yaml', COLDCHAIN_INFLUX_TOKEN: '', COLDCHAIN_LOG_LEVEL: 'debug', PATH: '/usr/bin', HOME: '/root' });
-    expect(env).toEqual({ configFile: '/srv/cc.yaml', logLevel: 'debug', httpLogLevel: undefined, influxToken: undefined, apiToken: undefined, brokerPassword: undefined });
+    const env = readEnvironment({
+      COLDCHAIN_CONFIG: '/srv/cc.yaml',
+      COLDCHAIN_INFLUX_TOKEN: '',
+      COLDCHAIN_LOG_LEVEL: 'debug',
+      PATH: '/usr/bin',
+      HOME: '/root',
+    });
+    expect(env).toEqual({
+      configFile: '/srv/cc.yaml',
+      logLevel: 'debug',
+      httpLogLevel: undefined,
+      influxToken: undefined,
+      apiToken: undefined,
+      brokerPassword: undefined,
+    });
     expect(() => readEnvironment({ COLDCHAIN_LOG_LEVEL: 'loud' })).toThrow(/\$COLDCHAIN_LOG_LEVEL: Invalid option/);
   });
 

@@ -17,9 +17,29 @@ import { buildDashboards, exportDashboards } from '../dashboards/export.js';
 import { INGEST_LAG } from '../dashboards/quality.js';
 import { run } from './helpers/workspace.js';
 
-interface Target { datasource?: { uid?: string; type?: string }; query?: string; expr?: string; refId?: string; resultFormat?: string }
-interface Panel { id?: number; type: string; title?: string; interval?: string; gridPos?: { x: number; y: number; w: number; h: number }; datasource?: { uid?: string }; targets?: Target[]; transformations?: unknown[]; fieldConfig?: { defaults?: { unit?: string; thresholds?: { steps: Array<{ value: number | null }> } } } }
-interface Variable { name: string; query: string; datasource?: { uid?: string } }
+interface Target {
+  datasource?: { uid?: string; type?: string };
+  query?: string;
+  expr?: string;
+  refId?: string;
+  resultFormat?: string;
+}
+interface Panel {
+  id?: number;
+  type: string;
+  title?: string;
+  interval?: string;
+  gridPos?: { x: number; y: number; w: number; h: number };
+  datasource?: { uid?: string };
+  targets?: Target[];
+  transformations?: unknown[];
+  fieldConfig?: { defaults?: { unit?: string; thresholds?: { steps: Array<{ value: number | null }> } } };
+}
+interface Variable {
+  name: string;
+  query: string;
+  datasource?: { uid?: string };
+}
 
 const MIN = 60_000;
 /** Where the simulated devices are (the sample config's places). */
@@ -38,14 +58,14 @@ const ALL: Selection = { site: 'All', location: 'All', device: 'All' };
 
 /** What Grafana's InfluxDB datasource sends: regex-escaped values in the regex form, "All" as the custom all value. */
 function interpolate(query: string, selection: Selection, interval = '1m'): string {
-  const escape = (value: string) => value.replace(/[\\^$*+?.()|[\]{}/]/g, '\\$&');
+  const escapeRegex = (value: string) => value.replace(/[\\^$*+?.()|[\]{}/]/g, '\\$&');
   return query
     .replace(/\$timeFilter/g, 'time >= now() - 6h')
     .replace(/\$__interval|\$interval/g, interval)
     .replace(/\/\^\$(site|location|device)\$\//g, (_, name: keyof Selection) => {
       const values = selection[name];
       if (values === 'All') return '/^.*$/';
-      return values.length === 1 ? `/^${escape(values[0]!)}$/` : `/^(${values.map(escape).join('|')})$/`;
+      return values.length === 1 ? `/^${escapeRegex(values[0]!)}$/` : `/^(${values.map(escape).join('|')})$/`;
     });
 }
 
@@ -55,7 +75,24 @@ const influxTargets = (panel: Panel) => (panel.targets ?? []).filter((t) => t.da
 const valuesOf = (series: Series[]) => series.flatMap((s) => s.values.map((row) => String(row[s.columns.indexOf('value')])));
 
 function alertAt(now: number, patch: Partial<Alert> & Pick<Alert, 'id' | 'kind' | 'siteId' | 'locationId' | 'deviceId' | 'threshold' | 'peak'>): Alert {
-  return { severity: 'major', state: 'active', occurredAt: now - 90 * MIN, activatedAt: now - 80 * MIN, detectedAt: now - 80 * MIN, clearedAt: null, late: false, durationMs: null, relapses: 0, chattering: false, incidentId: null, acknowledged: null, closed: null, tier: 1, lastNotifiedAt: null, ...patch };
+  return {
+    severity: 'major',
+    state: 'active',
+    occurredAt: now - 90 * MIN,
+    activatedAt: now - 80 * MIN,
+    detectedAt: now - 80 * MIN,
+    clearedAt: null,
+    late: false,
+    durationMs: null,
+    relapses: 0,
+    chattering: false,
+    incidentId: null,
+    acknowledged: null,
+    closed: null,
+    tier: 1,
+    lastNotifiedAt: null,
+    ...patch,
+  };
 }
 
 describe('Grafana dashboards as code', () => {
@@ -63,7 +100,10 @@ describe('Grafana dashboards as code', () => {
   let influx: InfluxClient;
   let outDir: string;
   let configFile: string;
-  let provisioned: { apiVersion: number; datasources: Array<{ uid: string; type: string; url: string; jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> }> };
+  let provisioned: {
+    apiVersion: number;
+    datasources: Array<{ uid: string; type: string; url: string; jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> }>;
+  };
 
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cc-grafana-'));
@@ -81,31 +121,127 @@ describe('Grafana dashboards as code', () => {
       const minutes = Array.from({ length: 180 }, (_, i) => now - (180 - i) * MIN)
         // The freezer's sensor was silent for 20 minutes: the readings-per-interval panel must show it.
         .filter((ts) => !(p.deviceId === 'freezer-a' && ts > now - 100 * MIN && ts <= now - 80 * MIN));
-      const reading = (ts: number, i: number) => ({ ts, temperature: base + Math.sin(i / 9), humidity: 50 + (i % 7), battery: 95 - i / 20, seq: i, door: false, lat: p.deviceId === 'truck-a' ? p.lat + i * 0.001 : p.lat, lon: p.deviceId === 'truck-a' ? p.lon + i * 0.0015 : p.lon });
+      const reading = (ts: number, i: number) => ({
+        ts,
+        temperature: base + Math.sin(i / 9),
+        humidity: 50 + (i % 7),
+        battery: 95 - i / 20,
+        seq: i,
+        door: false,
+        lat: p.deviceId === 'truck-a' ? p.lat + i * 0.001 : p.lat,
+        lon: p.deviceId === 'truck-a' ? p.lon + i * 0.0015 : p.lon,
+      });
       const { siteId, locationId, deviceId } = p;
       if (p.deviceId === 'truck-a') {
         // In a tunnel from 150 to 90 minutes ago: that hour was uploaded at once when coverage came back.
         const buffered = minutes.map((ts, i) => ({ ts, i })).filter(({ ts }) => ts > now - 150 * MIN && ts <= now - 90 * MIN);
         lines.push(readingLines({ deviceId, siteId, locationId, receivedAt: now - 89 * MIN, readings: buffered.map(({ ts, i }) => reading(ts, i)) }));
         minutes.forEach((ts, i) => {
-          if (!(ts > now - 150 * MIN && ts <= now - 90 * MIN)) lines.push(readingLines({ deviceId, siteId, locationId, receivedAt: ts + 1500, readings: [reading(ts, i)] }));
+          if (!(ts > now - 150 * MIN && ts <= now - 90 * MIN))
+            lines.push(readingLines({ deviceId, siteId, locationId, receivedAt: ts + 1500, readings: [reading(ts, i)] }));
         });
       } else {
         minutes.forEach((ts, i) => lines.push(readingLines({ deviceId, siteId, locationId, receivedAt: ts + 800, readings: [reading(ts, i)] })));
       }
     }
-    lines.push(factLine(rejectionFact({ deviceId: 'room-a', receivedAt: now - 40 * MIN, reason: 'malformed_json', message: 'payload is not JSON', topic: 'cc/v1/room-a/telemetry', bytes: 5, raw: '{oops' }), 1));
-    lines.push(factLine(rejectionFact({ deviceId: 'ambient-a', receivedAt: now - 30 * MIN, reason: 'impossible_value', message: 'temperature 999 outside -80…80', index: 0, topic: 'cc/v1/ambient-a/telemetry', bytes: 31, raw: '{"ts":1,"temperature":999}' }), 2));
-    lines.push(factLine(rejectionFact({ deviceId: '', receivedAt: now - 20 * MIN, reason: 'unknown_device', message: 'no such device', topic: 'cc/v1/ghost/telemetry', bytes: 20, raw: '{"temperature":4}' }), 3));
+    lines.push(
+      factLine(
+        rejectionFact({
+          deviceId: 'room-a',
+          receivedAt: now - 40 * MIN,
+          reason: 'malformed_json',
+          message: 'payload is not JSON',
+          topic: 'cc/v1/room-a/telemetry',
+          bytes: 5,
+          raw: '{oops',
+        }),
+        1,
+      ),
+    );
+    lines.push(
+      factLine(
+        rejectionFact({
+          deviceId: 'ambient-a',
+          receivedAt: now - 30 * MIN,
+          reason: 'impossible_value',
+          message: 'temperature 999 outside -80…80',
+          index: 0,
+          topic: 'cc/v1/ambient-a/telemetry',
+          bytes: 31,
+          raw: '{"ts":1,"temperature":999}',
+        }),
+        2,
+      ),
+    );
+    lines.push(
+      factLine(
+        rejectionFact({
+          deviceId: '',
+          receivedAt: now - 20 * MIN,
+          reason: 'unknown_device',
+          message: 'no such device',
+          topic: 'cc/v1/ghost/telemetry',
+          bytes: 20,
+          raw: '{"temperature":4}',
+        }),
+        3,
+      ),
+    );
 
     const events: AlertEvent[] = [];
-    const ambient = alertAt(now, { id: 'al-ambient', kind: 'temperature_high', siteId: 'dc-shanghai', locationId: 'dc-sh-ambient-a', deviceId: 'ambient-a', threshold: 25, peak: 26.2, severity: 'minor' });
+    const ambient = alertAt(now, {
+      id: 'al-ambient',
+      kind: 'temperature_high',
+      siteId: 'dc-shanghai',
+      locationId: 'dc-sh-ambient-a',
+      deviceId: 'ambient-a',
+      threshold: 25,
+      peak: 26.2,
+      severity: 'minor',
+    });
     events.push({ alertId: ambient.id, event: 'activated', at: now - 80 * MIN, actor: 'system', alert: ambient });
-    events.push({ alertId: ambient.id, event: 'acknowledged', at: now - 70 * MIN, actor: 'olga', printedName: 'Olga Operator', meaning: 'acknowledged', comment: 'door closed', alert: { ...ambient, state: 'acknowledged', acknowledged: { by: 'olga', printedName: 'Olga Operator', at: now - 70 * MIN, meaning: 'acknowledged', comment: 'door closed' } } });
-    const truck = alertAt(now, { id: 'al-truck', kind: 'temperature_high', siteId: 'truck-hu-a12345', locationId: 'truck-hu-a12345-box', deviceId: 'truck-a', threshold: 8, peak: 9.4, late: true });
+    events.push({
+      alertId: ambient.id,
+      event: 'acknowledged',
+      at: now - 70 * MIN,
+      actor: 'olga',
+      printedName: 'Olga Operator',
+      meaning: 'acknowledged',
+      comment: 'door closed',
+      alert: {
+        ...ambient,
+        state: 'acknowledged',
+        acknowledged: { by: 'olga', printedName: 'Olga Operator', at: now - 70 * MIN, meaning: 'acknowledged', comment: 'door closed' },
+      },
+    });
+    const truck = alertAt(now, {
+      id: 'al-truck',
+      kind: 'temperature_high',
+      siteId: 'truck-hu-a12345',
+      locationId: 'truck-hu-a12345-box',
+      deviceId: 'truck-a',
+      threshold: 8,
+      peak: 9.4,
+      late: true,
+    });
     events.push({ alertId: truck.id, event: 'activated', at: now - 89 * MIN, actor: 'system', alert: truck });
-    events.push({ alertId: truck.id, event: 'notified', at: now - 89 * MIN + 2000, actor: 'system', channel: 'webhook', recipient: 'dispatch', outcome: 'delivered', alert: truck });
-    events.push({ alertId: truck.id, event: 'cleared', at: now - 60 * MIN, actor: 'system', alert: { ...truck, state: 'cleared', clearedAt: now - 60 * MIN, durationMs: 30 * MIN } });
+    events.push({
+      alertId: truck.id,
+      event: 'notified',
+      at: now - 89 * MIN + 2000,
+      actor: 'system',
+      channel: 'webhook',
+      recipient: 'dispatch',
+      outcome: 'delivered',
+      alert: truck,
+    });
+    events.push({
+      alertId: truck.id,
+      event: 'cleared',
+      at: now - 60 * MIN,
+      actor: 'system',
+      alert: { ...truck, state: 'cleared', clearedAt: now - 60 * MIN, durationMs: 30 * MIN },
+    });
     events.forEach((event, i) => lines.push(factLine(alertEventFact(event), i)));
     await influx.write(`${lines.join('\n')}\n`);
 
@@ -188,16 +324,34 @@ describe('Grafana dashboards as code', () => {
 
     const perInterval = panel('coldchain-quality.json', 'Readings per interval');
     const now = Date.now();
-    const counts = Object.fromEntries((await ask(perInterval)).map((s) => [s.tags!.deviceId!, s.values.filter(([t]) => (t as number) > now - 175 * MIN && (t as number) < now - 5 * MIN).map(([, c]) => c as number)]));
+    const counts = Object.fromEntries(
+      (await ask(perInterval)).map((s) => [
+        s.tags!.deviceId!,
+        s.values.filter(([t]) => (t as number) > now - 175 * MIN && (t as number) < now - 5 * MIN).map(([, c]) => c as number),
+      ]),
+    );
     expect(counts['freezer-a']!.filter((c) => c === 0).length).toBeGreaterThanOrEqual(18);
     expect(counts['room-a']!.filter((c) => c === 0)).toEqual([]);
 
     const table = (await ask(panel('coldchain-excursions.json', 'Latest alert events')))[0]!;
     for (const column of ['event', 'kind', 'severity', 'state', 'deviceId', 'peak']) expect(table.columns).toContain(column);
     const rows = table.values.map((row) => Object.fromEntries(table.columns.map((c, i) => [c, row[i]])));
-    expect(rows.map((r) => `${r.event}/${r.deviceId}`)).toEqual(['cleared/truck-a', 'acknowledged/ambient-a', 'activated/ambient-a', 'notified/truck-a', 'activated/truck-a']);
+    expect(rows.map((r) => `${r.event}/${r.deviceId}`)).toEqual([
+      'cleared/truck-a',
+      'acknowledged/ambient-a',
+      'activated/ambient-a',
+      'notified/truck-a',
+      'activated/truck-a',
+    ]);
     expect(rows[0]).toMatchObject({ kind: 'temperature_high', severity: 'major', state: 'cleared', peak: 9.4 });
-    expect(rows[1]).toMatchObject({ kind: 'temperature_high', severity: 'minor', state: 'acknowledged', peak: 26.2, printedName: 'Olga Operator', comment: 'door closed' });
+    expect(rows[1]).toMatchObject({
+      kind: 'temperature_high',
+      severity: 'minor',
+      state: 'acknowledged',
+      peak: 26.2,
+      printedName: 'Olga Operator',
+      comment: 'door closed',
+    });
 
     const map = panel('coldchain-fleet.json', 'Last position');
     expect(map.targets![0]!.resultFormat).toBe('table');
@@ -210,8 +364,17 @@ describe('Grafana dashboards as code', () => {
   });
 
   it('has unique panel ids, sane layout, provisioned datasources only, profile thresholds, units and real metric names', () => {
-    const stub = { counters: { acceptedReadings: 0, rejected: new Map() }, spool: { depth: { records: 0, bytes: 0 } }, writer: { stats: {} }, connectedDevices: () => 0 };
-    const metricNames = new Set(createMetrics(stub as unknown as MetricSources).getMetricsAsArray().map((m) => m.name));
+    const stub = {
+      counters: { acceptedReadings: 0, rejected: new Map() },
+      spool: { depth: { records: 0, bytes: 0 } },
+      writer: { stats: {} },
+      connectedDevices: () => 0,
+    };
+    const metricNames = new Set(
+      createMetrics(stub as unknown as MetricSources)
+        .getMetricsAsArray()
+        .map((m) => m.name),
+    );
     expect(metricNames).toContain('coldchain_spool_depth_records');
     const uids = new Set(provisioned.datasources.map((d) => d.uid));
     expect(uids).toEqual(new Set(['coldchain-influxdb', 'coldchain-prometheus']));
@@ -252,7 +415,10 @@ describe('Grafana dashboards as code', () => {
     for (const location of config.sites.flatMap((s) => s.locations)) {
       const panel = live.find((p) => p.type === 'timeseries' && p.targets?.[0]?.query?.includes(`"locationId" = '${location.id}'`));
       const { min, max } = profiles.get(location.profile)!.temperature;
-      expect(panel?.fieldConfig?.defaults?.thresholds?.steps.map((s) => s.value), location.id).toEqual([null, min, max]);
+      expect(
+        panel?.fieldConfig?.defaults?.thresholds?.steps.map((s) => s.value),
+        location.id,
+      ).toEqual([null, min, max]);
       expect(panel?.fieldConfig?.defaults?.unit).toBe('celsius');
     }
     const freezer = live.find((p) => p.title?.startsWith('Freezer 1 ('))!;
@@ -266,22 +432,48 @@ describe('Grafana dashboards as code', () => {
 
   it('the InfluxDB datasource: the configured database, a token only as a $VARIABLE Grafana expands', () => {
     expect(provisioned.apiVersion).toBe(1);
-    expect(provisioned.datasources[0]).toMatchObject({ type: 'influxdb', url: 'http://127.0.0.1:8086', jsonData: { dbName: 'coldchain', version: 'InfluxQL' } });
-    const withToken = configSchema.parse({ ...parse(SAMPLE_CONFIG), influx: { url: 'http://influx.internal:8086', database: 'cc_prod', token: 'secret-token-value' } });
+    expect(provisioned.datasources[0]).toMatchObject({
+      type: 'influxdb',
+      url: 'http://127.0.0.1:8086',
+      jsonData: { dbName: 'coldchain', version: 'InfluxQL' },
+    });
+    const withToken = configSchema.parse({
+      ...parse(SAMPLE_CONFIG),
+      influx: { url: 'http://influx.internal:8086', database: 'cc_prod', token: 'secret-token-value' },
+    });
     const dir = path.join(outDir, 'token');
     exportDashboards(withToken, { outDir: dir, prometheusUrl: 'http://prom:9090' });
     const text = readFileSync(path.join(dir, 'provisioning/datasources/coldchain.yaml'), 'utf8');
     expect(text).not.toContain('secret-token-value');
     const file = parse(text) as typeof provisioned;
-    expect(file.datasources[0]).toMatchObject({ url: 'http://influx.internal:8086', jsonData: { dbName: 'cc_prod', httpHeaderName1: 'Authorization' }, secureJsonData: { httpHeaderValue1: 'Token $COLDCHAIN_INFLUX_TOKEN' } });
+    expect(file.datasources[0]).toMatchObject({
+      url: 'http://influx.internal:8086',
+      jsonData: { dbName: 'cc_prod', httpHeaderName1: 'Authorization' },
+      secureJsonData: { httpHeaderValue1: 'Token $COLDCHAIN_INFLUX_TOKEN' },
+    });
     expect(file.datasources[1]).toMatchObject({ uid: 'coldchain-prometheus', url: 'http://prom:9090' });
   });
 
   it('coldchain dashboards export writes provisioning Grafana can read and the dashboards it points at', async () => {
     const cliOut = path.join(outDir, 'cli');
-    const cli = await run(process.execPath, [path.resolve('dist/cli/main.js'), 'dashboards', 'export', '--out', cliOut, '--influx-url', 'http://influxdb:8086', '--config', configFile]);
+    const cli = await run(process.execPath, [
+      path.resolve('dist/cli/main.js'),
+      'dashboards',
+      'export',
+      '--out',
+      cliOut,
+      '--influx-url',
+      'http://influxdb:8086',
+      '--config',
+      configFile,
+    ]);
     expect(cli.code, cli.stderr).toBe(0);
-    expect(cli.stdout.trim().split('\n').filter((l) => l.startsWith('wrote '))).toHaveLength(6);
+    expect(
+      cli.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('wrote ')),
+    ).toHaveLength(6);
     const datasources = parse(readFileSync(path.join(cliOut, 'provisioning/datasources/coldchain.yaml'), 'utf8')) as typeof provisioned;
     expect(datasources.apiVersion).toBe(1);
     expect(datasources.datasources.map((d) => [d.uid, d.type])).toEqual([
@@ -289,7 +481,10 @@ describe('Grafana dashboards as code', () => {
       ['coldchain-prometheus', 'prometheus'],
     ]);
     expect(datasources.datasources[0]).toMatchObject({ url: 'http://influxdb:8086', jsonData: { dbName: 'coldchain' } });
-    const providers = parse(readFileSync(path.join(cliOut, 'provisioning/dashboards/coldchain.yaml'), 'utf8')) as { apiVersion: number; providers: Array<{ type: string; options: { path: string } }> };
+    const providers = parse(readFileSync(path.join(cliOut, 'provisioning/dashboards/coldchain.yaml'), 'utf8')) as {
+      apiVersion: number;
+      providers: Array<{ type: string; options: { path: string } }>;
+    };
     expect(providers.apiVersion).toBe(1);
     expect(providers.providers[0]).toMatchObject({ type: 'file', options: { path: '/var/lib/grafana/dashboards/coldchain' } });
     for (const [file, dashboard] of Object.entries(buildDashboards(loadConfig(configFile).config))) {

@@ -41,7 +41,10 @@ describe('data directory lock', () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
       const startAt = Date.now() + 1500;
       const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dir, 1500, startAt)));
-      expect(outcomes.filter((o) => o === 'locked'), outcomes.join(' | ')).toHaveLength(1);
+      expect(
+        outcomes.filter((o) => o === 'locked'),
+        outcomes.join(' | '),
+      ).toHaveLength(1);
     }
   });
 
@@ -52,8 +55,14 @@ describe('data directory lock', () => {
       writeFileSync(path.join(dir, 'coldchain.pid'), String(dead));
       const startAt = Date.now() + 1200;
       const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dir, 1500, startAt)));
-      expect(outcomes.filter((o) => o === 'locked'), outcomes.join(' | ')).toHaveLength(1);
-      expect(outcomes.filter((o) => o !== 'locked').every((o) => /is in use by another coldchain process \(pid \d+\)/.test(o)), outcomes.join(' | ')).toBe(true);
+      expect(
+        outcomes.filter((o) => o === 'locked'),
+        outcomes.join(' | '),
+      ).toHaveLength(1);
+      expect(
+        outcomes.filter((o) => o !== 'locked').every((o) => /is in use by another coldchain process \(pid \d+\)/.test(o)),
+        outcomes.join(' | '),
+      ).toBe(true);
       expect(readdirSync(dir)).toEqual([]);
     }
   });

@@ -19,13 +19,16 @@ describe('points InfluxDB refuses for good', () => {
     await service?.stop();
   });
 
-  it('go to the dead-letter file with InfluxDB\'s reason, are counted, and do not block the spool', async () => {
+  it("go to the dead-letter file with InfluxDB's reason, are counted, and do not block the spool", async () => {
     const conflicting = await connectDevice(service.mqttPort!, 'conflict-1', ws.deviceTokens['conflict-1']!);
     await conflicting.publishAsync('cc/v1/conflict-1/telemetry', JSON.stringify({ ts: Date.now() - 30_000, temperature: 4.5 }), { qos: 1 });
     await conflicting.endAsync();
     const file = deadLetterPath(service.dataDir);
     await waitFor(async () => existsSync(file), Boolean, 20_000, 'the dead-letter file');
-    const [entry] = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { error: string; lines: string });
+    const [entry] = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { error: string; lines: string });
     expect(entry!.error).toMatch(/HTTP 400: partial write: field type conflict/);
     expect(entry!.lines).toContain('deviceId=conflict-1');
     expect(service.writer.stats.pointsDropped).toBeGreaterThanOrEqual(1);
@@ -35,8 +38,18 @@ describe('points InfluxDB refuses for good', () => {
     const fine = await connectDevice(service.mqttPort!, 'fine-1', ws.deviceTokens['fine-1']!);
     await fine.publishAsync('cc/v1/fine-1/telemetry', JSON.stringify({ ts: Date.now() - 8 * 86_400_000, temperature: 5 }), { qos: 1 });
     await fine.endAsync();
-    await waitFor(() => readingCount(influxFor(ws), 'fine-1'), (n) => n === 1, 20_000, 'the later reading');
+    await waitFor(
+      () => readingCount(influxFor(ws), 'fine-1'),
+      (n) => n === 1,
+      20_000,
+      'the later reading',
+    );
     // The cursor is confirmed just after InfluxDB answered; the count can be seen a moment before.
-    await waitFor(async () => service.spool.depth.records, (n) => n === 0, 5000, 'an empty spool');
+    await waitFor(
+      async () => service.spool.depth.records,
+      (n) => n === 0,
+      5000,
+      'an empty spool',
+    );
   });
 });

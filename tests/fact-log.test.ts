@@ -10,8 +10,51 @@ import type { Alert, AlertEvent } from '../alerts/book.js';
 import type { Incident, IncidentEvent } from '../alerts/incident.js';
 
 const T = 1_700_000_000_000;
-const alert: Alert = { id: 'al 1', kind: 'temperature_high', severity: 'major', state: 'active', siteId: 'dc,sh', locationId: 'room=1', deviceId: 'dev 1', occurredAt: T - 600_000, activatedAt: T - 300_000, detectedAt: T - 300_000, clearedAt: null, late: false, threshold: 8, peak: 9.4, durationMs: null, relapses: 0, chattering: false, incidentId: 'inc-1', acknowledged: null, closed: null, tier: 0, lastNotifiedAt: null };
-const incident: Incident = { id: 'inc-1', siteId: 'dc,sh', locationId: 'room=1', state: 'active', severity: 'major', headline: 'temperature_high', kinds: ['temperature_high'], deviceIds: ['dev 1'], alertIds: ['al 1'], occurredAt: T - 600_000, detectedAt: T - 300_000, clearedAt: null, late: false, notify: 'page', acknowledged: null, closed: null, shelved: null, tier: 0, lastNotifiedAt: null };
+const alert: Alert = {
+  id: 'al 1',
+  kind: 'temperature_high',
+  severity: 'major',
+  state: 'active',
+  siteId: 'dc,sh',
+  locationId: 'room=1',
+  deviceId: 'dev 1',
+  occurredAt: T - 600_000,
+  activatedAt: T - 300_000,
+  detectedAt: T - 300_000,
+  clearedAt: null,
+  late: false,
+  threshold: 8,
+  peak: 9.4,
+  durationMs: null,
+  relapses: 0,
+  chattering: false,
+  incidentId: 'inc-1',
+  acknowledged: null,
+  closed: null,
+  tier: 0,
+  lastNotifiedAt: null,
+};
+const incident: Incident = {
+  id: 'inc-1',
+  siteId: 'dc,sh',
+  locationId: 'room=1',
+  state: 'active',
+  severity: 'major',
+  headline: 'temperature_high',
+  kinds: ['temperature_high'],
+  deviceIds: ['dev 1'],
+  alertIds: ['al 1'],
+  occurredAt: T - 600_000,
+  detectedAt: T - 300_000,
+  clearedAt: null,
+  late: false,
+  notify: 'page',
+  acknowledged: null,
+  closed: null,
+  shelved: null,
+  tier: 0,
+  lastNotifiedAt: null,
+};
 
 /** JSON inside a line-protocol string field: its quotes escaped (these objects hold no backslash or newline). */
 const quoted = (value: unknown) => JSON.stringify(value).replace(/"/g, '\\"');
@@ -27,19 +70,66 @@ class Lines implements DurableLog {
 
 describe('stored format: exactly what earlier versions wrote, so existing data replays', () => {
   it('readings, rejects and device messages', () => {
-    expect(readingLines({ deviceId: 'dev a,b', siteId: 'site=1', locationId: 'room 1', receivedAt: T + 123, readings: [{ ts: T, temperature: 4.5 }, { ts: T + 1000, temperature: -3, humidity: 55.5, battery: 90, lat: 31.2, lon: 121.5, door: true, seq: 7 }] })).toBe(
-      String.raw`readings,deviceId=dev\ a\,b,locationId=room\ 1,siteId=site\=1 temperature=4.5,receivedAt=1700000000123i 1700000000000000000` + '\n' + String.raw`readings,deviceId=dev\ a\,b,locationId=room\ 1,siteId=site\=1 temperature=-3,humidity=55.5,battery=90,lat=31.2,lon=121.5,door=true,seq=7i,receivedAt=1700000000123i 1700000001000000000`,
+    expect(
+      readingLines({
+        deviceId: 'dev a,b',
+        siteId: 'site=1',
+        locationId: 'room 1',
+        receivedAt: T + 123,
+        readings: [
+          { ts: T, temperature: 4.5 },
+          { ts: T + 1000, temperature: -3, humidity: 55.5, battery: 90, lat: 31.2, lon: 121.5, door: true, seq: 7 },
+        ],
+      }),
+    ).toBe(
+      String.raw`readings,deviceId=dev\ a\,b,locationId=room\ 1,siteId=site\=1 temperature=4.5,receivedAt=1700000000123i 1700000000000000000` +
+        '\n' +
+        String.raw`readings,deviceId=dev\ a\,b,locationId=room\ 1,siteId=site\=1 temperature=-3,humidity=55.5,battery=90,lat=31.2,lon=121.5,door=true,seq=7i,receivedAt=1700000000123i 1700000001000000000`,
     );
-    expect(factLine(rejectionFact({ deviceId: '', receivedAt: T + 123, reason: 'unknown_device', message: 'say "hi"\\\nnow', topic: 'cc/v1/x/telemetry', bytes: 20, raw: '{"t":1}', index: 2 }), 1_000_001)).toBe(
+    expect(
+      factLine(
+        rejectionFact({
+          deviceId: '',
+          receivedAt: T + 123,
+          reason: 'unknown_device',
+          message: 'say "hi"\\\nnow',
+          topic: 'cc/v1/x/telemetry',
+          bytes: 20,
+          raw: '{"t":1}',
+          index: 2,
+        }),
+        1_000_001,
+      ),
+    ).toBe(
       String.raw`rejects,deviceId=(none),reason=unknown_device message="say \"hi\"\\\nnow",topic="cc/v1/x/telemetry",bytes=20i,payload="{\"t\":1}",index=2i,receivedAt=1700000000123i 1700000000123000001`,
     );
-    expect(factLine(deviceMessageFact({ deviceId: 'd1', siteId: 's', locationId: 'l' }, 'status', { firmware: '1.2', battery: 50 }, '{"firmware":"1.2","battery":50}', T + 999), 42)).toBe(
+    expect(
+      factLine(
+        deviceMessageFact(
+          { deviceId: 'd1', siteId: 's', locationId: 'l' },
+          'status',
+          { firmware: '1.2', battery: 50 },
+          '{"firmware":"1.2","battery":50}',
+          T + 999,
+        ),
+        42,
+      ),
+    ).toBe(
       String.raw`device_messages,deviceId=d1,locationId=l,siteId=s,channel=status payload="{\"firmware\":\"1.2\",\"battery\":50}",firmware="1.2",battery=50,receivedAt=1700000000999i 1700000000999000042`,
     );
   });
 
   it('alert and incident events', () => {
-    const signed: AlertEvent = { alertId: 'al 1', event: 'acknowledged', at: T + 5, actor: 'olga', printedName: 'Olga "O"', meaning: 'acknowledged', comment: 'door\nclosed', alert };
+    const signed: AlertEvent = {
+      alertId: 'al 1',
+      event: 'acknowledged',
+      at: T + 5,
+      actor: 'olga',
+      printedName: 'Olga "O"',
+      meaning: 'acknowledged',
+      comment: 'door\nclosed',
+      alert,
+    };
     expect(factLine(alertEventFact(signed), 3)).toBe(
       String.raw`alert_events,alertId=al\ 1,deviceId=dev\ 1,event=acknowledged,kind=temperature_high,locationId=room\=1,siteId=dc\,sh state="active",severity="major",actor="olga",occurredAt=1699999400000i,late=false,peak=9.4,threshold=8,alert="${quoted(alert)}",printedName="Olga \"O\"",meaning="acknowledged",comment="door\nclosed" 1700000000005000003`,
     );
@@ -75,7 +165,12 @@ describe('fact log against InfluxDB', () => {
 
   it('a fact stored whole as JSON; one that no longer validates is skipped and reported, or makes the replay throw', async () => {
     const note = z.object({ id: z.string(), text: z.string() });
-    const fact = (body: unknown, at: number): Fact => ({ measurement: 'test_notes', tags: { kind: 'note' }, fields: { body: typeof body === 'string' ? body : JSON.stringify(body), n: int(at - T) }, at });
+    const fact = (body: unknown, at: number): Fact => ({
+      measurement: 'test_notes',
+      tags: { kind: 'note' },
+      fields: { body: typeof body === 'string' ? body : JSON.stringify(body), n: int(at - T) },
+      at,
+    });
     const spool = new Lines();
     const log = new FactLog(spool, influx);
     await log.append(fact({ id: 'a', text: 'first' }, T));
@@ -86,7 +181,10 @@ describe('fact log against InfluxDB', () => {
 
     const problems: number[] = [];
     const query = { measurement: 'test_notes', columns: ['body'], whole: 'body', onInvalid: (_problem: string, at: number) => problems.push(at) };
-    expect(await log.replay(note, query)).toEqual([{ id: 'a', text: 'first' }, { id: 'c', text: 'last' }]);
+    expect(await log.replay(note, query)).toEqual([
+      { id: 'a', text: 'first' },
+      { id: 'c', text: 'last' },
+    ]);
     expect(problems).toEqual([T + 1, T + 2]);
     await expect(log.replay(note, { measurement: 'test_notes', columns: ['body'], whole: 'body' })).rejects.toThrow();
     await expect(new FactLog(spool).replay(note, query)).rejects.toThrow(/without InfluxDB/);

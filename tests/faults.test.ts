@@ -53,22 +53,47 @@ describe('faults lose no acknowledged reading', () => {
 
     const client = await connectDevice(service.mqttPort!, 'outage-1', ws.deviceTokens['outage-1']!);
     const stream = publishUntilStopped(client, 'outage-1', Date.now() - 3_600_000);
-    await waitFor(async () => stream.acked.length, (n) => n > 300, 20_000, 'readings before the outage');
+    await waitFor(
+      async () => stream.acked.length,
+      (n) => n > 300,
+      20_000,
+      'readings before the outage',
+    );
     await influxd.stop();
     const ackedBeforeOutage = stream.acked.length;
     // Keep publishing while InfluxDB is down: acknowledgements must continue (spool), writes must fail.
-    await waitFor(async () => stream.acked.length, (n) => n > ackedBeforeOutage + 500, 20_000, 'acks during the outage');
-    await waitFor(async () => service.writer.stats.failures, (n) => n > 0, 20_000, 'a failed write');
+    await waitFor(
+      async () => stream.acked.length,
+      (n) => n > ackedBeforeOutage + 500,
+      20_000,
+      'acks during the outage',
+    );
+    await waitFor(
+      async () => service.writer.stats.failures,
+      (n) => n > 0,
+      20_000,
+      'a failed write',
+    );
     expect(service.spool.depth.records).toBeGreaterThan(0);
     await influxd.start();
     // Some readings are also published after InfluxDB is back, before the stream stops.
     const ackedAtRestart = stream.acked.length;
-    await waitFor(async () => stream.acked.length, (n) => n > ackedAtRestart + 50, 20_000, 'acks after the restart');
+    await waitFor(
+      async () => stream.acked.length,
+      (n) => n > ackedAtRestart + 50,
+      20_000,
+      'acks after the restart',
+    );
     await stream.stop();
     await client.endAsync();
 
     const total = stream.acked.length;
-    await waitFor(() => readingCount(influx, 'outage-1'), (n) => n >= total, 30_000, `${total} readings after the outage`);
+    await waitFor(
+      () => readingCount(influx, 'outage-1'),
+      (n) => n >= total,
+      30_000,
+      `${total} readings after the outage`,
+    );
     expect(await readingCount(influx, 'outage-1')).toBe(total);
     expect(service.writer.stats.failures).toBeGreaterThan(0);
   });
@@ -78,7 +103,11 @@ describe('faults lose no acknowledged reading', () => {
     const influxUrl = inject('influxUrl');
     const mqttPort = await import('../storage/influxd.js').then((m) => m.freePort());
     const startChild = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [CLI, 'start', '--config', ws.configFile, '--mqtt-port', String(mqttPort), '--http-port', '0', '--influx-url', influxUrl, '--influx-db', ws.database], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'start', '--config', ws.configFile, '--mqtt-port', String(mqttPort), '--http-port', '0', '--influx-url', influxUrl, '--influx-db', ws.database],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       let log = '';
       await new Promise<void>((resolve, reject) => {
         child.stderr!.on('data', (chunk: Buffer) => {
@@ -94,8 +123,13 @@ describe('faults lose no acknowledged reading', () => {
     const client = await connectDevice(mqttPort, 'crash-1', ws.deviceTokens['crash-1']!);
     client.on('error', () => undefined);
     const stream = publishUntilStopped(client, 'crash-1', Date.now() - 3_600_000);
-    await waitFor(async () => stream.acked.length, (n) => n > 2000, 30_000, 'readings before the crash');
-    first.kill("SIGKILL");
+    await waitFor(
+      async () => stream.acked.length,
+      (n) => n > 2000,
+      30_000,
+      'readings before the crash',
+    );
+    first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
     await stream.stop();
     client.end(true);
@@ -107,7 +141,12 @@ describe('faults lose no acknowledged reading', () => {
       await new Promise((resolve) => second.once('exit', resolve));
     });
     const influx = new InfluxClient({ url: influxUrl, database: ws.database });
-    await waitFor(() => readingCount(influx, 'crash-1'), (n) => n >= acked, 30_000, `${acked} acknowledged readings`);
+    await waitFor(
+      () => readingCount(influx, 'crash-1'),
+      (n) => n >= acked,
+      30_000,
+      `${acked} acknowledged readings`,
+    );
     const [series] = await influx.query(`SELECT "seq" FROM "readings" WHERE "deviceId" = 'crash-1' ORDER BY time`);
     const seqs = new Set(series!.values.map((row) => row[1] as number));
     const missing = Array.from({ length: acked }, (_, i) => i).filter((i) => !seqs.has(i));

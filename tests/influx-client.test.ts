@@ -31,8 +31,15 @@ describe('InfluxDB client', () => {
     const query = 'SELECT "v", "n", "s", "b" FROM "m" GROUP BY "d"';
     const [fromMsgpack, fromJson] = await Promise.all([direct.query(query), viaJson.query(query)]);
     expect(fromMsgpack).toEqual(fromJson);
-    expect(fromMsgpack[0]).toMatchObject({ tags: { d: 'a' }, values: [[t, 1.5, 7, 'x', true], [t + 1000, -2.25, 8, 'y', false]] });
+    expect(fromMsgpack[0]).toMatchObject({
+      tags: { d: 'a' },
+      values: [
+        [t, 1.5, 7, 'x', true],
+        [t + 1000, -2.25, 8, 'y', false],
+      ],
+    });
     expect(seen.some((type) => type.startsWith('application/json'))).toBe(true);
-    for (const client of [direct, viaJson]) await expect(client.query('SELECT FROM nothing')).rejects.toThrow(/query failed: .*(error parsing query|found FROM)/);
+    for (const client of [direct, viaJson])
+      await expect(client.query('SELECT FROM nothing')).rejects.toThrow(/query failed: .*(error parsing query|found FROM)/);
   });
 });

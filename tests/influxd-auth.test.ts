@@ -82,8 +82,15 @@ describe('managed influxd: authentication on, RPC out of reach (issue 12, item 1
     const device = await connectDevice(service.mqttPort!, 'auth-1', ws.deviceTokens['auth-1']!);
     await device.publishAsync('cc/v1/auth-1/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 4.2 }), { qos: 1 });
     await device.endAsync();
-    await waitFor(() => readingCount(admin, 'auth-1'), (n) => n >= 2, 20_000, 'the new reading beside the old one');
-    const api = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/devices/auth-1/readings?from=${Date.now() - 7_200_000}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    await waitFor(
+      () => readingCount(admin, 'auth-1'),
+      (n) => n >= 2,
+      20_000,
+      'the new reading beside the old one',
+    );
+    const api = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/devices/auth-1/readings?from=${Date.now() - 7_200_000}`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
     expect(api.status).toBe(200);
     expect(JSON.stringify(await api.json())).toContain('4.2');
 

@@ -43,14 +43,25 @@ describe('managed influxd: reaping a left-over from a previous run', () => {
       const child = impostor(name, argsOf(dir));
       children.push(child);
       // The impostor has exec'd its program: its command line (what the reaper reads) starts with its name.
-      await waitFor(async () => commandLine(child.pid!), (argv) => argv.startsWith(`${name}\0`), 5000, `${label} running as ${name}`);
+      await waitFor(
+        async () => commandLine(child.pid!),
+        (argv) => argv.startsWith(`${name}\0`),
+        5000,
+        `${label} running as ${name}`,
+      );
       writeFileSync(path.join(dir, 'influxd.pid'), String(child.pid));
       const influxd = new ManagedInfluxd({ dataDir: dir, log: testLog });
       await influxd.start();
       // A left-over is gone before the new influxd opens the data directory, not some time after.
       const runningAtStart = running(child.pid!);
       await influxd.stop();
-      if (reaped) await waitFor(async () => alive(child), (a) => !a, 5000, `${label} gone`);
+      if (reaped)
+        await waitFor(
+          async () => alive(child),
+          (a) => !a,
+          5000,
+          `${label} gone`,
+        );
       expect(alive(child), label).toBe(!reaped);
       expect(runningAtStart, label).toBe(!reaped);
     }

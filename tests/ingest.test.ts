@@ -20,12 +20,22 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
   it('stores exactly N readings published by mqtt.js with QoS 1, values equal', async () => {
     const client = await connectDevice(port, 'sensor-a', ws.deviceTokens['sensor-a']!);
     const start = Date.now() - 60 * 60_000;
-    const sent = Array.from({ length: 300 }, (_, i) => ({ ts: start + i * 1000, temperature: Math.round((2 + (i % 60) / 10) * 100) / 100, humidity: 40 + (i % 20), seq: i }));
+    const sent = Array.from({ length: 300 }, (_, i) => ({
+      ts: start + i * 1000,
+      temperature: Math.round((2 + (i % 60) / 10) * 100) / 100,
+      humidity: 40 + (i % 20),
+      seq: i,
+    }));
     await Promise.all(sent.map((reading) => client.publishAsync('cc/v1/sensor-a/telemetry', JSON.stringify(reading), { qos: 1 })));
     await client.endAsync();
 
     const influx = influxFor(ws);
-    await waitFor(() => readingCount(influx, 'sensor-a'), (n) => n >= 300, 20_000, '300 readings');
+    await waitFor(
+      () => readingCount(influx, 'sensor-a'),
+      (n) => n >= 300,
+      20_000,
+      '300 readings',
+    );
     const [series] = await influx.query(`SELECT "temperature", "humidity", "seq" FROM "readings" WHERE "deviceId" = 'sensor-a' ORDER BY time`);
     expect(series!.values).toHaveLength(300);
     expect(series!.values.map(([time, temperature, humidity, seq]) => ({ ts: time, temperature, humidity, seq }))).toEqual(sent);
@@ -34,10 +44,35 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
   it('stores readings from a foreign client (mosquitto_pub), one per line', async () => {
     const start = Date.now() - 30 * 60_000;
     const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify({ ts: new Date(start + i * 60_000).toISOString(), temperature: 5 + i / 100 }));
-    const result = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-u', 'sensor-b', '-P', ws.deviceTokens['sensor-b']!, '-i', 'mosq-sensor-b', '-q', '1', '-t', 'cc/v1/sensor-b/telemetry', '-l'], lines.join('\n') + '\n');
+    const result = await run(
+      'mosquitto_pub',
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-u',
+        'sensor-b',
+        '-P',
+        ws.deviceTokens['sensor-b']!,
+        '-i',
+        'mosq-sensor-b',
+        '-q',
+        '1',
+        '-t',
+        'cc/v1/sensor-b/telemetry',
+        '-l',
+      ],
+      `${lines.join('\n')}\n`,
+    );
     expect(result.code, result.stderr).toBe(0);
     const influx = influxFor(ws);
-    await waitFor(() => readingCount(influx, 'sensor-b'), (n) => n >= 25, 20_000, '25 readings');
+    await waitFor(
+      () => readingCount(influx, 'sensor-b'),
+      (n) => n >= 25,
+      20_000,
+      '25 readings',
+    );
     const [series] = await influx.query(`SELECT "temperature" FROM "readings" WHERE "deviceId" = 'sensor-b' ORDER BY time`);
     expect(series!.values).toEqual(Array.from({ length: 25 }, (_, i) => [start + i * 60_000, 5 + i / 100]));
   });
@@ -45,15 +80,29 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
   it('accepts a store-and-forward batch with out-of-order timestamps and keeps device time', async () => {
     const client = await connectDevice(port, 'truck-1', ws.deviceTokens['truck-1']!);
     const start = Date.now() - 3 * 60 * 60_000;
-    const batch = Array.from({ length: 100 }, (_, i) => ({ ts: start + i * 30_000, temperature: 3 + (i % 7) / 10, lat: 31.2 + i / 1000, lon: 121.4, door: i === 50, seq: i }));
+    const batch = Array.from({ length: 100 }, (_, i) => ({
+      ts: start + i * 30_000,
+      temperature: 3 + (i % 7) / 10,
+      lat: 31.2 + i / 1000,
+      lon: 121.4,
+      door: i === 50,
+      seq: i,
+    }));
     const shuffled = [...batch].sort((a, b) => ((a.seq * 37) % 101) - ((b.seq * 37) % 101));
     await client.publishAsync('cc/v1/truck-1/telemetry', JSON.stringify(shuffled.slice(0, 60)), { qos: 1 });
     await client.publishAsync('cc/v1/truck-1/telemetry', JSON.stringify({ readings: shuffled.slice(60) }), { qos: 1 });
     await client.endAsync();
     const influx = influxFor(ws);
-    await waitFor(() => readingCount(influx, 'truck-1'), (n) => n >= 100, 20_000, '100 batched readings');
+    await waitFor(
+      () => readingCount(influx, 'truck-1'),
+      (n) => n >= 100,
+      20_000,
+      '100 batched readings',
+    );
     const [series] = await influx.query(`SELECT "temperature", "lat", "door", "seq" FROM "readings" WHERE "deviceId" = 'truck-1' ORDER BY time`);
-    expect(series!.values.map(([time, temperature, lat, door, seq]) => ({ ts: time, temperature, lat, door, seq }))).toEqual(batch.map(({ ts, temperature, lat, door, seq }) => ({ ts, temperature, lat, door, seq })));
+    expect(series!.values.map(([time, temperature, lat, door, seq]) => ({ ts: time, temperature, lat, door, seq }))).toEqual(
+      batch.map(({ ts, temperature, lat, door, seq }) => ({ ts, temperature, lat, door, seq })),
+    );
   });
 
   it('is idempotent: a redelivered reading (same device and timestamp) is one point', async () => {
@@ -63,7 +112,12 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     await client.publishAsync('cc/v1/sensor-c/telemetry', JSON.stringify({ ts: Date.now() - 4000, temperature: 4.3 }), { qos: 1 });
     await client.endAsync();
     const influx = influxFor(ws);
-    await waitFor(() => readingCount(influx, 'sensor-c'), (n) => n >= 2, 20_000, '2 distinct readings');
+    await waitFor(
+      () => readingCount(influx, 'sensor-c'),
+      (n) => n >= 2,
+      20_000,
+      '2 distinct readings',
+    );
     await service.writer.flush(5000);
     expect(await readingCount(influx, 'sensor-c')).toBe(2);
   });
@@ -76,7 +130,12 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     await client.publishAsync('cc/v1/sensor-d/telemetry', JSON.stringify({ ts: iso, temperature: 6.6 }), { qos: 1 });
     await client.endAsync();
     const influx = influxFor(ws);
-    await waitFor(() => readingCount(influx, 'sensor-d'), (n) => n >= 2, 20_000, '2 readings');
+    await waitFor(
+      () => readingCount(influx, 'sensor-d'),
+      (n) => n >= 2,
+      20_000,
+      '2 readings',
+    );
     const [series] = await influx.query(`SELECT "temperature", "humidity" FROM "readings" WHERE "deviceId" = 'sensor-d' ORDER BY time`);
     expect(series!.values).toEqual([
       [ts, 6.5, 61],
@@ -93,14 +152,22 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     await client.endAsync();
     const influx = influxFor(ws);
     const rows = await waitFor(
-      async () => (await influx.query(`SELECT "firmware", "battery", "payload" FROM "device_messages" WHERE "deviceId" = 'sensor-d' GROUP BY "channel"`)).flatMap((s) => s.values.map((v) => [s.tags?.channel, ...v.slice(1)])),
+      async () =>
+        (await influx.query(`SELECT "firmware", "battery", "payload" FROM "device_messages" WHERE "deviceId" = 'sensor-d' GROUP BY "channel"`)).flatMap((s) =>
+          s.values.map((v) => [s.tags?.channel, ...v.slice(1)]),
+        ),
       (r) => r.length === 2,
       20_000,
       'the status and event messages',
     );
     expect(rows).toContainEqual(['status', '1.4.2', 81, '{"firmware":"1.4.2","battery":81,"rssi":-70}']);
     expect(rows).toContainEqual(['events', null, null, '{"event":"reboot","reason":"watchdog"}']);
-    const rejects = await waitFor(() => rejectsOf(influx, 'sensor-d'), (r) => r.length === 2, 10_000, 'two quarantined messages');
+    const rejects = await waitFor(
+      () => rejectsOf(influx, 'sensor-d'),
+      (r) => r.length === 2,
+      10_000,
+      'two quarantined messages',
+    );
     expect(rejects.map((r) => r.message).sort()).toEqual(['a status message must be a JSON object', expect.stringContaining('payload is not JSON')]);
   });
 });

@@ -15,7 +15,14 @@ describe('the broker at the open-files limit', () => {
     const ws = makeWorkspace({ devices: ['fd-1'] });
     const mqttPort = await freePort();
     // 120 files for the whole process: the spool, the audit trail and Node itself take some.
-    const child = spawn('bash', ['-c', `ulimit -n 120 && exec "${process.execPath}" "${CLI}" start --config "${ws.configFile}" --mqtt-port ${mqttPort} --http-port 0 --influx-url "${inject('influxUrl')}" --influx-db ${ws.database}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        `ulimit -n 120 && exec "${process.execPath}" "${CLI}" start --config "${ws.configFile}" --mqtt-port ${mqttPort} --http-port 0 --influx-url "${inject('influxUrl')}" --influx-db ${ws.database}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let log = '';
     child.stderr.on('data', (d: Buffer) => (log += d));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
@@ -30,12 +37,19 @@ describe('the broker at the open-files limit', () => {
       }
       // libuv sheds connections it has no descriptor for (accept, then close); the process must survive it.
       // Every socket is settled (connected, or refused/closed) before the check.
-      await Promise.all(sockets.map((socket) => new Promise<void>((r) => (socket.connecting ? socket.once('connect', () => r()).once('close', () => r()) : r()))));
+      await Promise.all(
+        sockets.map((socket) => new Promise<void>((r) => (socket.connecting ? socket.once('connect', () => r()).once('close', () => r()) : r()))),
+      );
       expect(child.exitCode, log.slice(-2000)).toBeNull();
       for (const s of sockets) s.destroy();
       // Still alive, and a device gets in once descriptors are free.
       expect(child.exitCode).toBeNull();
-      const device = await waitFor(() => connectDevice(mqttPort, 'fd-1', ws.deviceTokens['fd-1']!).catch(() => undefined), Boolean, 10_000, 'a device connection');
+      const device = await waitFor(
+        () => connectDevice(mqttPort, 'fd-1', ws.deviceTokens['fd-1']!).catch(() => undefined),
+        Boolean,
+        10_000,
+        'a device connection',
+      );
       await device!.endAsync();
     } finally {
       for (const s of sockets) s.destroy();
@@ -58,7 +72,9 @@ describe('the broker at the open-files limit', () => {
       expect(listener).toBeDefined();
       const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
       expect(() => listener!.emit('error', emfile)).not.toThrow();
-      const logged = logLines.map((l) => JSON.parse(l) as { msg: string; listener?: string; code?: string }).find((l) => l.msg === 'mqtt listener error; still listening');
+      const logged = logLines
+        .map((l) => JSON.parse(l) as { msg: string; listener?: string; code?: string })
+        .find((l) => l.msg === 'mqtt listener error; still listening');
       expect(logged).toMatchObject({ listener: 'mqtt.port', code: 'EMFILE' });
       expect(listener!.listening).toBe(true);
       const device = await connectDevice(service.mqttPort!, 'fd-2', ws.deviceTokens['fd-2']!);

@@ -12,9 +12,31 @@ describe('TLS and WebSocket listeners from config', () => {
   beforeAll(async () => {
     ws = makeWorkspace({
       devices: ['tls-1', 'ws-1'],
-      yamlPatch: (yaml) => yaml.replace('  # tls: { port: 8883', '  tls: { port: 0, cert: ./server.crt, key: ./server.key }\n  websocket: { port: 0, path: /mqtt }\n  # tls: { port: 8883'),
+      yamlPatch: (yaml) =>
+        yaml.replace(
+          '  # tls: { port: 8883',
+          '  tls: { port: 0, cert: ./server.crt, key: ./server.key }\n  websocket: { port: 0, path: /mqtt }\n  # tls: { port: 8883',
+        ),
     });
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-keyout', path.join(ws.dir, 'server.key'), '-out', path.join(ws.dir, 'server.crt')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        path.join(ws.dir, 'server.key'),
+        '-out',
+        path.join(ws.dir, 'server.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
     service = await startTestService(ws);
   });
   afterAll(async () => {
@@ -23,18 +45,46 @@ describe('TLS and WebSocket listeners from config', () => {
 
   it('accepts devices over MQTTS with the same authentication', async () => {
     expect(service.mqttsPort).toBeGreaterThan(0);
-    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${service.mqttsPort}`, { username: 'tls-1', password: ws.deviceTokens['tls-1'], rejectUnauthorized: false, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${service.mqttsPort}`, {
+      username: 'tls-1',
+      password: ws.deviceTokens['tls-1'],
+      rejectUnauthorized: false,
+      reconnectPeriod: 0,
+    });
     await client.publishAsync('cc/v1/tls-1/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 5 }), { qos: 1 });
     await client.endAsync();
-    await expect(mqtt.connectAsync(`mqtts://127.0.0.1:${service.mqttsPort}`, { username: 'tls-1', password: 'nope', rejectUnauthorized: false, reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password/i);
-    await waitFor(() => readingCount(influxFor(ws), 'tls-1'), (n) => n === 1, 20_000, 'the TLS reading');
+    await expect(
+      mqtt.connectAsync(`mqtts://127.0.0.1:${service.mqttsPort}`, { username: 'tls-1', password: 'nope', rejectUnauthorized: false, reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Bad username or password/i);
+    await waitFor(
+      () => readingCount(influxFor(ws), 'tls-1'),
+      (n) => n === 1,
+      20_000,
+      'the TLS reading',
+    );
   });
 
   it('accepts devices over MQTT on WebSocket', async () => {
     expect(service.wsPort).toBeGreaterThan(0);
-    const client = await mqtt.connectAsync(`ws://127.0.0.1:${service.wsPort}/mqtt`, { username: 'ws-1', password: ws.deviceTokens['ws-1'], reconnectPeriod: 0 });
-    await client.publishAsync('cc/v1/ws-1/telemetry', JSON.stringify([{ ts: Date.now() - 2000, temperature: 5 }, { ts: Date.now() - 1000, temperature: 5.1 }]), { qos: 1 });
+    const client = await mqtt.connectAsync(`ws://127.0.0.1:${service.wsPort}/mqtt`, {
+      username: 'ws-1',
+      password: ws.deviceTokens['ws-1'],
+      reconnectPeriod: 0,
+    });
+    await client.publishAsync(
+      'cc/v1/ws-1/telemetry',
+      JSON.stringify([
+        { ts: Date.now() - 2000, temperature: 5 },
+        { ts: Date.now() - 1000, temperature: 5.1 },
+      ]),
+      { qos: 1 },
+    );
     await client.endAsync();
-    await waitFor(() => readingCount(influxFor(ws), 'ws-1'), (n) => n === 2, 20_000, 'the WebSocket readings');
+    await waitFor(
+      () => readingCount(influxFor(ws), 'ws-1'),
+      (n) => n === 2,
+      20_000,
+      'the WebSocket readings',
+    );
   });
 });

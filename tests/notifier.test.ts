@@ -11,7 +11,11 @@ import { freePort } from '../storage/influxd.js';
 
 const MIN = 60_000;
 const now = Date.UTC(2024, 4, 1, 6, 30);
-interface Mail { to: string[]; subject: string; text: string }
+interface Mail {
+  to: string[];
+  subject: string;
+  text: string;
+}
 
 /** Enough MIME for nodemailer's single-part text mails: encoded-word headers, QP or base64 bodies. */
 function decodeMail(raw: string): { subject: string; text: string } {
@@ -20,7 +24,12 @@ function decodeMail(raw: string): { subject: string; text: string } {
   const header = (name: string) => new RegExp(`^${name}: (.*)$`, 'mi').exec(headers)?.[1] ?? '';
   const words = (value: string) =>
     value.replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_m, enc: string, data: string) =>
-      enc.toLowerCase() === 'b' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_q, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'),
+      enc.toLowerCase() === 'b'
+        ? Buffer.from(data, 'base64').toString('utf8')
+        : Buffer.from(
+            data.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_q, h: string) => String.fromCharCode(parseInt(h, 16))),
+            'latin1',
+          ).toString('utf8'),
     );
   const body = raw.slice(split + 4);
   const encoding = header('Content-Transfer-Encoding').toLowerCase();
@@ -28,7 +37,10 @@ function decodeMail(raw: string): { subject: string; text: string } {
     encoding === 'base64'
       ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')
       : encoding === 'quoted-printable'
-        ? Buffer.from(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_q, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8')
+        ? Buffer.from(
+            body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_q, h: string) => String.fromCharCode(parseInt(h, 16))),
+            'latin1',
+          ).toString('utf8')
         : body;
   return { subject: words(header('Subject')), text: text.replace(/\r\n/g, '\n') };
 }
@@ -50,7 +62,12 @@ function mailServer(mails: Mail[], options: { starttls: boolean }): SMTPServer {
   });
 }
 
-const notifications = (smtpPort: number): Config['notifications'] => ({ smtp: { host: '127.0.0.1', port: smtpPort, secure: false, from: 'coldchain <alerts@dc.example>' }, tierDelays: [0], reminderEvery: 30 * MIN, webhookRetries: 0 });
+const notifications = (smtpPort: number): Config['notifications'] => ({
+  smtp: { host: '127.0.0.1', port: smtpPort, secure: false, from: 'coldchain <alerts@dc.example>' },
+  tierDelays: [0],
+  reminderEvery: 30 * MIN,
+  webhookRetries: 0,
+});
 
 const ctx: AlarmContext = {
   siteName: 'Shanghai distribution centre',
@@ -63,9 +80,52 @@ const ctx: AlarmContext = {
   now,
 };
 
-const member = (id: string, deviceId: string, peak: number): Alert => ({ id, kind: 'temperature_high', severity: 'major', state: 'active', siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', deviceId, occurredAt: now - 25 * MIN, activatedAt: now - 15 * MIN, detectedAt: now - 15 * MIN, clearedAt: null, late: false, threshold: 8, peak, durationMs: null, relapses: 0, chattering: false, incidentId: 'in_7f3a', acknowledged: null, closed: null, tier: 1, lastNotifiedAt: null });
+const member = (id: string, deviceId: string, peak: number): Alert => ({
+  id,
+  kind: 'temperature_high',
+  severity: 'major',
+  state: 'active',
+  siteId: 'dc-shanghai',
+  locationId: 'dc-sh-cold-room-1',
+  deviceId,
+  occurredAt: now - 25 * MIN,
+  activatedAt: now - 15 * MIN,
+  detectedAt: now - 15 * MIN,
+  clearedAt: null,
+  late: false,
+  threshold: 8,
+  peak,
+  durationMs: null,
+  relapses: 0,
+  chattering: false,
+  incidentId: 'in_7f3a',
+  acknowledged: null,
+  closed: null,
+  tier: 1,
+  lastNotifiedAt: null,
+});
 const members = [member('al_a', 'room-1', 9.4), member('al_b', 'room-2', 9.9)];
-const incident: Incident = { id: 'in_7f3a', siteId: 'dc-shanghai', locationId: 'dc-sh-cold-room-1', state: 'active', severity: 'major', headline: 'temperature_high', kinds: ['temperature_high'], deviceIds: ['room-1', 'room-2'], alertIds: ['al_a', 'al_b'], occurredAt: now - 25 * MIN, detectedAt: now - 15 * MIN, clearedAt: null, late: false, notify: 'page', acknowledged: null, closed: null, shelved: null, tier: 1, lastNotifiedAt: null };
+const incident: Incident = {
+  id: 'in_7f3a',
+  siteId: 'dc-shanghai',
+  locationId: 'dc-sh-cold-room-1',
+  state: 'active',
+  severity: 'major',
+  headline: 'temperature_high',
+  kinds: ['temperature_high'],
+  deviceIds: ['room-1', 'room-2'],
+  alertIds: ['al_a', 'al_b'],
+  occurredAt: now - 25 * MIN,
+  detectedAt: now - 15 * MIN,
+  clearedAt: null,
+  late: false,
+  notify: 'page',
+  acknowledged: null,
+  closed: null,
+  shelved: null,
+  tier: 1,
+  lastNotifiedAt: null,
+};
 const text = { en: describeIncident(incident, members, ctx, 'en'), 'zh-CN': describeIncident(incident, members, ctx, 'zh-CN') };
 
 describe('notifier: incidents by e-mail and webhook, the daily digest, verified SMTP TLS', () => {
@@ -101,8 +161,19 @@ describe('notifier: incidents by e-mail and webhook, the daily digest, verified 
   });
 
   it('an incident reaches e-mail (English title as subject, both languages in the body) and the webhook (incident and text)', async () => {
-    const attempts = await notifier.notify(incident, text, [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }, { name: 'Duty phone', tier: 1, webhook: `${hookUrl}/sms` }], 'tier 1');
-    expect(attempts.map((a) => [a.channel, a.ok])).toEqual([['email', true], ['webhook', true]]);
+    const attempts = await notifier.notify(
+      incident,
+      text,
+      [
+        { name: 'Olga', tier: 1, email: 'olga@dc.example' },
+        { name: 'Duty phone', tier: 1, webhook: `${hookUrl}/sms` },
+      ],
+      'tier 1',
+    );
+    expect(attempts.map((a) => [a.channel, a.ok])).toEqual([
+      ['email', true],
+      ['webhook', true],
+    ]);
     expect(attempts[0]!.recipient).toBe('Olga <olga@dc.example>');
 
     const mail = mails.find((m) => m.to.includes('olga@dc.example'))!;
@@ -135,7 +206,15 @@ describe('notifier: incidents by e-mail and webhook, the daily digest, verified 
   });
 
   it('the daily digest: one e-mail per recipient listing the incidents, one webhook post', async () => {
-    const info: Incident = { ...incident, id: 'in_batt', severity: 'info', headline: 'battery_low', kinds: ['battery_low'], deviceIds: ['room-2'], notify: 'digest' };
+    const info: Incident = {
+      ...incident,
+      id: 'in_batt',
+      severity: 'info',
+      headline: 'battery_low',
+      kinds: ['battery_low'],
+      deviceIds: ['room-2'],
+      notify: 'digest',
+    };
     const battery: Alert = { ...member('al_c', 'room-2', 12), kind: 'battery_low', severity: 'info', threshold: 20 };
     const entries = [
       { incident, text },
@@ -167,9 +246,13 @@ describe('notifier: incidents by e-mail and webhook, the daily digest, verified 
   it('failures are reported per channel, not thrown', async () => {
     const deadPort = await freePort();
     const attempts = await notifier.notify(incident, text, [{ name: 'Broken gateway', tier: 1, webhook: `http://127.0.0.1:${deadPort}/sms` }], 'tier 1');
-    expect(attempts).toEqual([{ channel: 'webhook', recipient: `Broken gateway <http://127.0.0.1:${deadPort}/…>`, ok: false, outcome: 'failed after 1 attempts: ECONNREFUSED' }]);
+    expect(attempts).toEqual([
+      { channel: 'webhook', recipient: `Broken gateway <http://127.0.0.1:${deadPort}/…>`, ok: false, outcome: 'failed after 1 attempts: ECONNREFUSED' },
+    ]);
     const noSmtp = new Notifier({ ...notifications(smtpPort), smtp: undefined }, log);
-    expect((await noSmtp.notify(incident, text, [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }], 'tier 1'))[0]!.outcome).toBe('failed: no notifications.smtp configured');
+    expect((await noSmtp.notify(incident, text, [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }], 'tier 1'))[0]!.outcome).toBe(
+      'failed: no notifications.smtp configured',
+    );
   });
 
   it('SMTP certificates are verified: a server with an untrusted certificate gets nothing', async () => {

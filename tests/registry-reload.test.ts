@@ -29,7 +29,10 @@ describe('registry changes while the service runs', () => {
 
   it('refuses a device named "alerts", the topic tree alarms go out on', () => {
     // `coldchain device add alerts` goes through the same edit, which validates before writing.
-    const add = () => editConfig(ws.configFile, (doc) => appendToList(doc, 'devices', { id: 'alerts', location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: `sha256:${'1'.repeat(64)}` }));
+    const add = () =>
+      editConfig(ws.configFile, (doc) =>
+        appendToList(doc, 'devices', { id: 'alerts', location: 'dc-sh-cold-room-1', interval: '60s', tokenHash: `sha256:${'1'.repeat(64)}` }),
+      );
     expect(add).toThrow(ConfigError);
     expect(add).toThrow(/devices\[1\]\.id: "alerts" is reserved/);
     expect(loadConfig(ws.configFile).config.devices.map((d) => d.id)).toEqual(['reload-1']);

@@ -15,7 +15,12 @@ function referenceMkt(temperaturesC: number[], weights: number[], deltaHkJ = 83.
   return hOverR / -Math.log(numerator / total) - 273.15;
 }
 
-function series(deviceId: string, points: Array<[minute: number, temperature: number, seq?: number]>, intervalMs = 10 * MIN, humidity?: number[]): SensorSeries {
+function series(
+  deviceId: string,
+  points: Array<[minute: number, temperature: number, seq?: number]>,
+  intervalMs = 10 * MIN,
+  humidity?: number[],
+): SensorSeries {
   return {
     deviceId,
     locationId: 'room-1',
@@ -32,23 +37,63 @@ const band = { min: 2, max: 8 };
 describe('mean kinetic temperature', () => {
   it('equals the temperature of an isothermal series', () => {
     const temps = Array.from({ length: 288 }, () => 5);
-    expect(meanKineticTemperature(temps, temps.map(() => 1))).toBeCloseTo(5, 9);
-    const analysis = analyseSensor(series('s', temps.map((t, i) => [i * 5, t])), { start: 0, end: 288 * 5 * MIN }, band, undefined, 83.144);
+    expect(
+      meanKineticTemperature(
+        temps,
+        temps.map(() => 1),
+      ),
+    ).toBeCloseTo(5, 9);
+    const analysis = analyseSensor(
+      series(
+        's',
+        temps.map((t, i) => [i * 5, t]),
+      ),
+      { start: 0, end: 288 * 5 * MIN },
+      band,
+      undefined,
+      83.144,
+    );
     expect(analysis.figures.mkt).toBeCloseTo(5, 9);
     expect(analysis.figures.mean).toBeCloseTo(5, 9);
   });
 
   it('matches the USP formula for equal intervals, and lies above the arithmetic mean', () => {
     const temps = [2, 4, 6, 8, 25, -3, 7.5];
-    const expected = referenceMkt(temps, temps.map(() => 1));
-    const analysis = analyseSensor(series('s', temps.map((t, i) => [i * 10, t])), { start: 0, end: temps.length * 10 * MIN }, { min: -5, max: 30 }, undefined, 83.144);
+    const expected = referenceMkt(
+      temps,
+      temps.map(() => 1),
+    );
+    const analysis = analyseSensor(
+      series(
+        's',
+        temps.map((t, i) => [i * 10, t]),
+      ),
+      { start: 0, end: temps.length * 10 * MIN },
+      { min: -5, max: 30 },
+      undefined,
+      83.144,
+    );
     expect(analysis.figures.mkt).toBeCloseTo(expected, 9);
     expect(expected).toBeGreaterThan(temps.reduce((a, b) => a + b) / temps.length);
   });
 
   it('weights readings by the time each stands for when intervals are uneven', () => {
     // 5 °C for 10 min, 15 °C for 30 min, 5 °C for 10 min (window ends at 50 min); interval 20 min, so no gap caps apply.
-    const analysis = analyseSensor(series('s', [[0, 5], [10, 15], [40, 5]], 20 * MIN), { start: 0, end: 50 * MIN }, { min: 0, max: 20 }, undefined, 83.144);
+    const analysis = analyseSensor(
+      series(
+        's',
+        [
+          [0, 5],
+          [10, 15],
+          [40, 5],
+        ],
+        20 * MIN,
+      ),
+      { start: 0, end: 50 * MIN },
+      { min: 0, max: 20 },
+      undefined,
+      83.144,
+    );
     expect(analysis.figures.mkt).toBeCloseTo(referenceMkt([5, 15, 5], [10, 30, 10]), 9);
     expect(analysis.figures.mean).toBeCloseTo((5 * 10 + 15 * 30 + 5 * 10) / 50, 9);
     // Equal weights would give a different (lower) value: the weighting is really applied.
@@ -65,14 +110,51 @@ describe('mean kinetic temperature', () => {
 
 describe('time out of range and excursions', () => {
   it('counts from the first reading out to the first reading back in, per band, with degree-minutes', () => {
-    const analysis = analyseSensor(series('s', [[0, 5], [10, 9], [20, 10], [30, 7], [40, 1], [50, 5]]), { start: 0, end: 60 * MIN }, band, undefined, 83.144);
+    const analysis = analyseSensor(
+      series('s', [
+        [0, 5],
+        [10, 9],
+        [20, 10],
+        [30, 7],
+        [40, 1],
+        [50, 5],
+      ]),
+      { start: 0, end: 60 * MIN },
+      band,
+      undefined,
+      83.144,
+    );
     const figures = placeFigures([analysis], { start: 0, end: 60 * MIN }, band, undefined, 'room-1', 83.144);
     expect(figures.timeAboveMs).toBe(20 * MIN);
     expect(figures.timeBelowMs).toBe(10 * MIN);
     expect(figures.timeOutOfRangeMs).toBe(30 * MIN);
     expect(figures.excursions).toEqual([
-      { band: 'above', limit: 8, start: 10 * MIN, end: 30 * MIN, durationMs: 20 * MIN, peak: 10, peakAt: 20 * MIN, degreeMinutes: 30, ongoing: false, deviceIds: ['s'], locationId: 'room-1' },
-      { band: 'below', limit: 2, start: 40 * MIN, end: 50 * MIN, durationMs: 10 * MIN, peak: 1, peakAt: 40 * MIN, degreeMinutes: 10, ongoing: false, deviceIds: ['s'], locationId: 'room-1' },
+      {
+        band: 'above',
+        limit: 8,
+        start: 10 * MIN,
+        end: 30 * MIN,
+        durationMs: 20 * MIN,
+        peak: 10,
+        peakAt: 20 * MIN,
+        degreeMinutes: 30,
+        ongoing: false,
+        deviceIds: ['s'],
+        locationId: 'room-1',
+      },
+      {
+        band: 'below',
+        limit: 2,
+        start: 40 * MIN,
+        end: 50 * MIN,
+        durationMs: 10 * MIN,
+        peak: 1,
+        peakAt: 40 * MIN,
+        degreeMinutes: 10,
+        ongoing: false,
+        deviceIds: ['s'],
+        locationId: 'room-1',
+      },
     ]);
     expect(figures.min).toEqual({ value: 1, at: 40 * MIN });
     expect(figures.max).toEqual({ value: 10, at: 20 * MIN });
@@ -80,8 +162,34 @@ describe('time out of range and excursions', () => {
 
   it('merges overlapping excursions of two sensors of one place and keeps the worst peak', () => {
     const window = { start: 0, end: 60 * MIN };
-    const a = analyseSensor(series('a', [[0, 5], [10, 9], [20, 9], [30, 5], [40, 5], [50, 5]]), window, band, undefined, 83.144);
-    const b = analyseSensor(series('b', [[0, 5], [10, 5], [20, 12], [30, 11], [40, 5], [50, 5]]), window, band, undefined, 83.144);
+    const a = analyseSensor(
+      series('a', [
+        [0, 5],
+        [10, 9],
+        [20, 9],
+        [30, 5],
+        [40, 5],
+        [50, 5],
+      ]),
+      window,
+      band,
+      undefined,
+      83.144,
+    );
+    const b = analyseSensor(
+      series('b', [
+        [0, 5],
+        [10, 5],
+        [20, 12],
+        [30, 11],
+        [40, 5],
+        [50, 5],
+      ]),
+      window,
+      band,
+      undefined,
+      83.144,
+    );
     const figures = placeFigures([a, b], window, band, undefined, 'room-1', 83.144);
     expect(figures.timeOutOfRangeMs).toBe(30 * MIN);
     expect(figures.excursions).toHaveLength(1);
@@ -90,7 +198,17 @@ describe('time out of range and excursions', () => {
 
   it('keeps an excursion open across a data gap and to the end of the window (conservative)', () => {
     const window = { start: 0, end: 120 * MIN };
-    const analysis = analyseSensor(series('s', [[0, 5], [10, 9], [90, 9]]), window, band, undefined, 83.144);
+    const analysis = analyseSensor(
+      series('s', [
+        [0, 5],
+        [10, 9],
+        [90, 9],
+      ]),
+      window,
+      band,
+      undefined,
+      83.144,
+    );
     const figures = placeFigures([analysis], window, band, undefined, 'room-1', 83.144);
     expect(figures.timeAboveMs).toBe(110 * MIN);
     expect(figures.excursions[0]).toMatchObject({ start: 10 * MIN, end: 120 * MIN, ongoing: true });
@@ -104,18 +222,61 @@ describe('time out of range and excursions', () => {
 describe('completeness', () => {
   it('counts the larger of the time-based and the sequence-based shortfall', () => {
     // 6 readings expected in an hour at 10 min; 5 arrived, and the sequence numbers show 2 lost.
-    const analysis = analyseSensor(series('s', [[0, 5, 1], [10, 5, 2], [20, 5, 5], [40, 5, 6], [50, 5, 7]]), { start: 0, end: 60 * MIN }, band, undefined, 83.144);
+    const analysis = analyseSensor(
+      series('s', [
+        [0, 5, 1],
+        [10, 5, 2],
+        [20, 5, 5],
+        [40, 5, 6],
+        [50, 5, 7],
+      ]),
+      { start: 0, end: 60 * MIN },
+      band,
+      undefined,
+      83.144,
+    );
     expect(analysis.completeness).toEqual({ expected: 6, present: 5, missingBySequence: 2, percent: 71.43 });
     // A sequence reset (device restart) is not counted as loss.
-    const restarted = analyseSensor(series('s', [[0, 5, 41], [10, 5, 42], [20, 5, 1], [30, 5, 2], [40, 5, 3], [50, 5, 4]]), { start: 0, end: 60 * MIN }, band, undefined, 83.144);
+    const restarted = analyseSensor(
+      series('s', [
+        [0, 5, 41],
+        [10, 5, 42],
+        [20, 5, 1],
+        [30, 5, 2],
+        [40, 5, 3],
+        [50, 5, 4],
+      ]),
+      { start: 0, end: 60 * MIN },
+      band,
+      undefined,
+      83.144,
+    );
     expect(restarted.completeness.percent).toBe(100);
   });
 
   it('adds up over sensors and segments', () => {
     const w1 = { start: 0, end: 60 * MIN };
     const w2 = { start: 60 * MIN, end: 120 * MIN };
-    const full = analyseSensor(series('a', [0, 10, 20, 30, 40, 50].map((m) => [m, 5])), w1, band, undefined, 83.144);
-    const half = analyseSensor(series('b', [60, 70, 80].map((m) => [m, 5])), w2, band, undefined, 83.144);
+    const full = analyseSensor(
+      series(
+        'a',
+        [0, 10, 20, 30, 40, 50].map((m) => [m, 5]),
+      ),
+      w1,
+      band,
+      undefined,
+      83.144,
+    );
+    const half = analyseSensor(
+      series(
+        'b',
+        [60, 70, 80].map((m) => [m, 5]),
+      ),
+      w2,
+      band,
+      undefined,
+      83.144,
+    );
     const overall = combineFigures([placeFigures([full], w1, band, undefined, 'r1', 83.144), placeFigures([half], w2, band, undefined, 'r2', 83.144)], 83.144);
     expect(overall.completeness).toEqual({ expected: 12, present: 9, missingBySequence: 0, percent: 75 });
     expect(overall.gaps).toHaveLength(1);

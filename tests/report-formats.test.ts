@@ -33,7 +33,23 @@ const figures = (readings: number, excursion: boolean) => ({
   timeOutOfRangeMs: excursion ? 40 * MIN : 0,
   timeAboveMs: excursion ? 40 * MIN : 0,
   timeBelowMs: 0,
-  excursions: excursion ? [{ band: 'above' as const, limit: 8, start: T0 + 60 * MIN, end: T0 + 100 * MIN, durationMs: 40 * MIN, peak: 10.4, peakAt: T0 + 70 * MIN, degreeMinutes: 71.5, ongoing: false, deviceIds: ['truck-a'], locationId: 'truck-box' }] : [],
+  excursions: excursion
+    ? [
+        {
+          band: 'above' as const,
+          limit: 8,
+          start: T0 + 60 * MIN,
+          end: T0 + 100 * MIN,
+          durationMs: 40 * MIN,
+          peak: 10.4,
+          peakAt: T0 + 70 * MIN,
+          degreeMinutes: 71.5,
+          ongoing: false,
+          deviceIds: ['truck-a'],
+          locationId: 'truck-box',
+        },
+      ]
+    : [],
   humidity: { min: { value: 40, at: T0 }, max: { value: 60, at: T0 }, mean: 51.3, timeOutOfRangeMs: 0 },
   completeness: { expected: 360, present: 340, missingBySequence: 20, percent: 94.44 },
   gaps: [{ deviceId: 'truck-a', locationId: 'truck-box', start: T0 + 120 * MIN, end: T0 + 141 * MIN, durationMs: 21 * MIN, missingReadings: 20 }],
@@ -44,26 +60,83 @@ const report: ShipmentReport = shipmentReportSchema.parse({
   reportType: 'shipment',
   shipmentId: 'SH-FMT-1',
   generatedAt: T0 + 300 * MIN,
-  shipment: { id: 'SH-FMT-1', product: hostile, profileId: 'vaccines-2-8', batch: '+1-LOT', expiry: '2027-10-31', quantity: 40, unit: 'cases', shipper: '@SUM(A1)', consignee: '-2+3 <script>alert(1)</script>', createdAt: T0, createdBy: 'test-admin' },
+  shipment: {
+    id: 'SH-FMT-1',
+    product: hostile,
+    profileId: 'vaccines-2-8',
+    batch: '+1-LOT',
+    expiry: '2027-10-31',
+    quantity: 40,
+    unit: 'cases',
+    shipper: '@SUM(A1)',
+    consignee: '-2+3 <script>alert(1)</script>',
+    createdAt: T0,
+    createdBy: 'test-admin',
+  },
   custody: [
     { id: 'SH-FMT-1-C1', event: 'stored', locationId: 'cold-room', at: T0, by: 'Wang Wei', source: 'api' },
     { id: 'SH-FMT-1-C2', event: 'loaded', locationId: 'truck-box', at: T0 + 30 * MIN, by: 'truck-a', source: 'mqtt' },
   ],
   segments: [
-    { index: 0, openedBy: 'stored', start: T0, end: T0 + 30 * MIN, open: false, place: place('cold-room'), sensors: [{ deviceId: 'room-a', intervalMs: MIN, readings: 30, min: null, max: null, mean: 5, mkt: 5 }], figures: figures(30, false) },
-    { index: 1, openedBy: 'loaded', start: T0 + 30 * MIN, end: T0 + 180 * MIN, open: false, place: place('truck-box', true), sensors: [{ deviceId: 'truck-a', intervalMs: MIN, readings: 150, min: null, max: null, mean: 5, mkt: 6 }], figures: figures(150, true) },
+    {
+      index: 0,
+      openedBy: 'stored',
+      start: T0,
+      end: T0 + 30 * MIN,
+      open: false,
+      place: place('cold-room'),
+      sensors: [{ deviceId: 'room-a', intervalMs: MIN, readings: 30, min: null, max: null, mean: 5, mkt: 5 }],
+      figures: figures(30, false),
+    },
+    {
+      index: 1,
+      openedBy: 'loaded',
+      start: T0 + 30 * MIN,
+      end: T0 + 180 * MIN,
+      open: false,
+      place: place('truck-box', true),
+      sensors: [{ deviceId: 'truck-a', intervalMs: MIN, readings: 150, min: null, max: null, mean: 5, mkt: 6 }],
+      figures: figures(150, true),
+    },
   ],
   overall: figures(180, true),
   mktActivationEnergyKJ: 83.144,
-  alarms: [{ id: 'al-1', kind: 'temperature_high', severity: 'critical', state: 'acknowledged', deviceId: 'truck-a', locationId: 'truck-box', occurredAt: T0 + 60 * MIN, clearedAt: T0 + 100 * MIN, peak: 10.4, threshold: 8, late: true, acknowledged: { by: 'olga', printedName: 'Olga Operator', at: T0 + 65 * MIN, meaning: 'acknowledged', comment: 'reefer restarted' }, closed: null }],
+  alarms: [
+    {
+      id: 'al-1',
+      kind: 'temperature_high',
+      severity: 'critical',
+      state: 'acknowledged',
+      deviceId: 'truck-a',
+      locationId: 'truck-box',
+      occurredAt: T0 + 60 * MIN,
+      clearedAt: T0 + 100 * MIN,
+      peak: 10.4,
+      threshold: 8,
+      late: true,
+      acknowledged: { by: 'olga', printedName: 'Olga Operator', at: T0 + 65 * MIN, meaning: 'acknowledged', comment: 'reefer restarted' },
+      closed: null,
+    },
+  ],
   verdict: 'excursion',
   needsReview: true,
   reviewReasons: ['1 excursion(s) outside 2–8 °C'],
-  disposition: { decision: 'quarantined', by: 'quinn', printedName: 'Quinn QA', at: T0 + 200 * MIN, meaning: 'quarantined pending stability review', comment: 'ask the manufacturer' },
+  disposition: {
+    decision: 'quarantined',
+    by: 'quinn',
+    printedName: 'Quinn QA',
+    at: T0 + 200 * MIN,
+    meaning: 'quarantined pending stability review',
+    comment: 'ask the manufacturer',
+  },
   digest: { algorithm: 'sha256', value: 'ab'.repeat(32), readings: 180 },
   chart: [
     { deviceId: 'room-a', locationId: 'cold-room', points: Array.from({ length: 30 }, (_, i) => [T0 + i * MIN, 5 + Math.sin(i / 5)] as [number, number]) },
-    { deviceId: 'truck-a', locationId: 'truck-box', points: Array.from({ length: 150 }, (_, i) => [T0 + (30 + i) * MIN, i >= 30 && i < 70 ? 10.2 : 5.5] as [number, number]) },
+    {
+      deviceId: 'truck-a',
+      locationId: 'truck-box',
+      points: Array.from({ length: 150 }, (_, i) => [T0 + (30 + i) * MIN, i >= 30 && i < 70 ? 10.2 : 5.5] as [number, number]),
+    },
   ],
   verification: { url: 'http://127.0.0.1:8080/verify/AAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', expiresAt: T0 + 7 * 1440 * MIN },
 });
@@ -98,11 +171,24 @@ describe('report formats', () => {
       const ink = await inkOnFirstPage(file);
       expect(ink).toBeGreaterThan(0.02);
       const text = await pdfText(file);
-      for (const figure of ['SH-FMT-1', '5.87', '10.4', '-18.5', '94.44', 'Quinn QA', 'truck-a', report.verification!.url, '2026-11-20 08:00:00', 'ab'.repeat(8)]) expect(text, `${lang}: ${figure}`).toContain(figure);
+      for (const figure of [
+        'SH-FMT-1',
+        '5.87',
+        '10.4',
+        '-18.5',
+        '94.44',
+        'Quinn QA',
+        'truck-a',
+        report.verification!.url,
+        '2026-11-20 08:00:00',
+        'ab'.repeat(8),
+      ])
+        expect(text, `${lang}: ${figure}`).toContain(figure);
       if (lang === 'zh-CN') {
         for (const label of ['全程冷链温度记录', '平均动力学温度', '存在超标', '隔离', '电子签名', '沪A12345']) expect(text).toContain(label);
       } else {
-        for (const label of ['Full-chain cold-chain temperature record', 'Mean kinetic temperature', 'Excursion — needs QA review', 'Quarantined']) expect(text).toContain(label);
+        for (const label of ['Full-chain cold-chain temperature record', 'Mean kinetic temperature', 'Excursion — needs QA review', 'Quarantined'])
+          expect(text).toContain(label);
       }
     }
   });
@@ -133,8 +219,26 @@ describe('report formats', () => {
   });
 
   it('paginates a month of GSP records over many pages, fast enough', async () => {
-    const rows = Array.from({ length: 12_000 }, (_, i) => ({ at: T0 + i * 5 * MIN, deviceId: `truck-${i % 2 ? 'a' : 'b'}`, temperature: i % 500 < 20 ? 9.1 : 4.2, humidity: i % 3 ? 55 : null, outOfRange: i % 500 < 20, intervalMs: i % 500 < 20 ? 2 * MIN : 5 * MIN }));
-    const record: GspRecord = gspRecordSchema.parse({ reportType: 'gsp_record', generatedAt: T0, place: place('truck-box', true), from: T0, to: T0 + 60_000 * MIN, normalIntervalMs: 5 * MIN, outOfRangeIntervalMs: 2 * MIN, sensors: [{ deviceId: 'truck-a' }, { deviceId: 'truck-b' }], rows, digest: { algorithm: 'sha256', value: 'cd'.repeat(32), readings: 12_000 } });
+    const rows = Array.from({ length: 12_000 }, (_, i) => ({
+      at: T0 + i * 5 * MIN,
+      deviceId: `truck-${i % 2 ? 'a' : 'b'}`,
+      temperature: i % 500 < 20 ? 9.1 : 4.2,
+      humidity: i % 3 ? 55 : null,
+      outOfRange: i % 500 < 20,
+      intervalMs: i % 500 < 20 ? 2 * MIN : 5 * MIN,
+    }));
+    const record: GspRecord = gspRecordSchema.parse({
+      reportType: 'gsp_record',
+      generatedAt: T0,
+      place: place('truck-box', true),
+      from: T0,
+      to: T0 + 60_000 * MIN,
+      normalIntervalMs: 5 * MIN,
+      outOfRangeIntervalMs: 2 * MIN,
+      sensors: [{ deviceId: 'truck-a' }, { deviceId: 'truck-b' }],
+      rows,
+      digest: { algorithm: 'sha256', value: 'cd'.repeat(32), readings: 12_000 },
+    });
     const started = performance.now();
     const { body } = await renderReport(record, 'pdf', { lang: 'zh-CN', timeZone: 'Asia/Shanghai' });
     process.stderr.write(`GSP record PDF, 12,000 rows: ${(performance.now() - started).toFixed(0)} ms, ${body.length} bytes\n`);

@@ -17,17 +17,32 @@ describe('retention', () => {
     expect(await influx.ensureDatabase(1830 * DAY)).toEqual({ retentionMs: 1830 * DAY });
     expect(await influx.ensureDatabase(30 * DAY)).toEqual({ retentionMs: 1830 * DAY, kept: 1830 * DAY });
     expect(await influx.retention()).toBe(1830 * DAY);
-    expect(() => parseConfigText(SAMPLE_CONFIG.replace('retention: 1830d', 'retention: 30d'), 'c.yaml')).toThrow(/influx\.retention: shorter than influx\.retentionFloor \(GSP asks to keep records at least 5 years\)/);
+    expect(() => parseConfigText(SAMPLE_CONFIG.replace('retention: 1830d', 'retention: 30d'), 'c.yaml')).toThrow(
+      /influx\.retention: shorter than influx\.retentionFloor \(GSP asks to keep records at least 5 years\)/,
+    );
     expect(parseConfigText(SAMPLE_CONFIG.replace('retention: 1830d', 'retention: 30d\n  retentionFloor: 7d'), 'c.yaml').influx.retention).toBe(30 * DAY);
   });
 
   it('coldchain retention shorten: an admin e-signature, refusals and the change in the audit trail, never below the floor', async () => {
     const ada = await hashPassword('ada-password-1');
-    const ws = makeWorkspace({ devices: [], yamlPatch: (yaml) => yaml.replace(/^http:\n  host: 0\.0\.0\.0/m, 'http:\n  host: 127.0.0.1').replace('users: []', `users:\n  - { name: ada, fullName: Ada Admin, role: admin, passwordHash: "${ada}" }`) });
-    writeFileSync(ws.configFile, readFileSync(ws.configFile, 'utf8').replace(/^influx:\n/m, `influx:\n  url: ${inject('influxUrl')}\n`).replace(/^  database: .*$/m, `  database: ${ws.database}`).replace('retention: 1830d', 'retention: 1830d\n  retentionFloor: 300d'));
+    const ws = makeWorkspace({
+      devices: [],
+      yamlPatch: (yaml) =>
+        yaml
+          .replace(/^http:\n {2}host: 0\.0\.0\.0/m, 'http:\n  host: 127.0.0.1')
+          .replace('users: []', `users:\n  - { name: ada, fullName: Ada Admin, role: admin, passwordHash: "${ada}" }`),
+    });
+    writeFileSync(
+      ws.configFile,
+      readFileSync(ws.configFile, 'utf8')
+        .replace(/^influx:\n/m, `influx:\n  url: ${inject('influxUrl')}\n`)
+        .replace(/^ {2}database: .*$/m, `  database: ${ws.database}`)
+        .replace('retention: 1830d', 'retention: 1830d\n  retentionFloor: 300d'),
+    );
     const influx = new InfluxClient({ url: inject('influxUrl'), database: ws.database });
     await influx.ensureDatabase(1830 * DAY);
-    const cli = (args: string[], input?: string) => run(process.execPath, [path.resolve('dist/cli/main.js'), 'retention', ...args, '--config', ws.configFile], input, 30_000);
+    const cli = (args: string[], input?: string) =>
+      run(process.execPath, [path.resolve('dist/cli/main.js'), 'retention', ...args, '--config', ws.configFile], input, 30_000);
     expect((await cli(['show'])).stdout).toBe(`database ${ws.database} keeps records 1830d; influx.retention asks for 1830d (floor 300d)\n`);
 
     const wrong = await cli(['shorten', '--to', '400d', '--user', 'ada', '--comment', 'contract ends'], 'not-her-password\n');
@@ -44,6 +59,8 @@ describe('retention', () => {
     expect(await influx.retention()).toBe(400 * DAY);
     const audit = readFileSync(auditFile(path.join(ws.dir, 'data')), 'utf8');
     expect(audit).toContain('"action":"signature.refused"');
-    expect(audit).toMatch(/"printedName":"Ada Admin","action":"retention\.shorten","target":"[^"]+","details":\{"before":"1830d","after":"400d","comment":"contract ends"\}/);
+    expect(audit).toMatch(
+      /"printedName":"Ada Admin","action":"retention\.shorten","target":"[^"]+","details":\{"before":"1830d","after":"400d","comment":"contract ends"\}/,
+    );
   });
 });

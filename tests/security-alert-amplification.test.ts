@@ -14,7 +14,10 @@ describe('alert amplification by an out-of-order backlog', () => {
   let ws: Workspace;
   let service: RunningService;
   const alertsOf = async (deviceId: string) =>
-    ((await (await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()).alerts as Alert[]).filter((a) => a.deviceId === deviceId);
+    (
+      (await (await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json())
+        .alerts as Alert[]
+    ).filter((a) => a.deviceId === deviceId);
 
   beforeAll(async () => {
     ws = makeWorkspace({ devices: ['amp-1'], yamlPatch: unlimitedRate });
@@ -31,11 +34,21 @@ describe('alert amplification by an out-of-order backlog', () => {
     for (let i = 0; i < 10; i++) await publish(start + i * MIN);
     // Live again after 300 minutes: a real gap at this moment, so one communication alarm.
     await publish(start + 310 * MIN);
-    const gap = await waitFor(async () => (await alertsOf('amp-1')).filter((a) => a.kind === 'device_silent'), (list) => list.length === 1, 10_000, 'the gap alarm');
+    const gap = await waitFor(
+      async () => (await alertsOf('amp-1')).filter((a) => a.kind === 'device_silent'),
+      (list) => list.length === 1,
+      10_000,
+      'the gap alarm',
+    );
     // The device uploads its buffer oldest first, one reading per message: each one, judged alone,
     // moved the gap's start and so made a new gap alarm and retracted the previous one.
     for (let i = 10; i < 310; i++) await publish(start + i * MIN);
-    await waitFor(async () => (await alertsOf('amp-1')).find((a) => a.id === gap[0]!.id)?.state, (state) => state === 'retracted', 15_000, 'the gap alarm retracted');
+    await waitFor(
+      async () => (await alertsOf('amp-1')).find((a) => a.id === gap[0]!.id)?.state,
+      (state) => state === 'retracted',
+      15_000,
+      'the gap alarm retracted',
+    );
     const alerts = await alertsOf('amp-1');
     expect(alerts.map((a) => [a.kind, a.state])).toEqual([['device_silent', 'retracted']]);
     // The engine's state is what the whole series in order gives, judged in one replay.

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { auditFile, verifyAuditLog, type AuditEntry } from '../audit/audit-log.js';
 import { makeWorkspace, run, startTestService } from './helpers/workspace.js';
 
-const signIn = (port: number, user: string) => fetch(`http://127.0.0.1:${port}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password: 'wrong' }) });
+const signIn = (port: number, user: string) =>
+  fetch(`http://127.0.0.1:${port}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user, password: 'wrong' }),
+  });
 
 describe('audit trail: a torn last line after a crash', () => {
   it('is cut off at the next start, kept beside the trail, recorded as audit.recovered, and the trail verifies again', async () => {
@@ -24,20 +29,33 @@ describe('audit trail: a torn last line after a crash', () => {
     appendFileSync(file, fragment);
     const torn = verifyAuditLog(file);
     expect(torn).toMatchObject({ ok: false, entries: 1, tornTail: { offset: cleanSize, bytes: fragment.length } });
-    expect(torn.problem).toBe(`${file}: ${fragment.length} bytes after the last complete entry (an append cut off by a crash; the service removes them at its next start and records it)`);
+    expect(torn.problem).toBe(
+      `${file}: ${fragment.length} bytes after the last complete entry (an append cut off by a crash; the service removes them at its next start and records it)`,
+    );
 
     service = await startTestService(ws);
     expect((await signIn(service.httpPort, 'second-try')).status).toBe(401);
     await service.stop();
 
-    const entries = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+    const entries = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditEntry);
     expect(entries.map((e) => [e.seq, e.action])).toEqual([
       [1, 'session.refused'],
       [2, 'audit.recovered'],
       [3, 'session.refused'],
     ]);
     const keptIn = `${file}.torn-${cleanSize}`;
-    expect(entries[1]).toMatchObject({ actor: 'system', details: { truncatedBytes: fragment.length, atOffset: cleanSize, sha256: createHash('sha256').update(fragment).digest('hex'), keptIn: path.basename(keptIn) } });
+    expect(entries[1]).toMatchObject({
+      actor: 'system',
+      details: {
+        truncatedBytes: fragment.length,
+        atOffset: cleanSize,
+        sha256: createHash('sha256').update(fragment).digest('hex'),
+        keptIn: path.basename(keptIn),
+      },
+    });
     expect(existsSync(keptIn) && readFileSync(keptIn, 'utf8')).toBe(fragment);
     expect(statSync(file).mode & 0o077).toBe(0);
 

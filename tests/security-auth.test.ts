@@ -48,7 +48,11 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
     const [olga, quinn, ann, bob] = await Promise.all(['olga-password-1', 'quinn-password-1', 'ann-password-1', 'bob-password-1'].map(hashPassword));
     ws = makeWorkspace({
       devices: ['sec-dev'],
-      yamlPatch: (y) => y.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: ann, fullName: Ann Operator, role: operator, passwordHash: "${ann}" }\n  - { name: bob, fullName: Bob Operator, role: operator, passwordHash: "${bob}" }`),
+      yamlPatch: (y) =>
+        y.replace(
+          'users: []',
+          `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: ann, fullName: Ann Operator, role: operator, passwordHash: "${ann}" }\n  - { name: bob, fullName: Bob Operator, role: operator, passwordHash: "${bob}" }`,
+        ),
     });
     service = await startTestService(ws);
     base = `http://127.0.0.1:${service.httpPort}`;
@@ -57,7 +61,8 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
     await service?.stop();
   });
 
-  const signIn = (user: string, password: string) => fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  const signIn = (user: string, password: string) =>
+    fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
 
   it('refuses a 50 KB user name before it reaches the audit trail, and records an unknown name compactly', async () => {
     const before = statSync(auditFile(service.dataDir)).size;
@@ -79,7 +84,9 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
   it('a name that is no user takes as long to refuse over MQTT as a wrong password (CONNACK timing tells nothing)', async () => {
     const timeRefusal = async (username: string) => {
       const started = performance.now();
-      await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, { username, password: 'wrong', reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password/);
+      await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, { username, password: 'wrong', reconnectPeriod: 0 })).rejects.toThrow(
+        /Bad username or password/,
+      );
       return performance.now() - started;
     };
     const known: number[] = [];
@@ -131,7 +138,9 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
       allOutcomes.push(...outcomes);
       expect(outcomes).not.toContain('connected');
       const counts = outcomes.reduce<Record<string, number>>((acc, o) => ((acc[o] = (acc[o] ?? 0) + 1), acc), {});
-      rounds.push(`${account}: idle p99 ${p99(idle).toFixed(1)} ms, attacked p99 ${p99(loaded).toFixed(1)} ms (${loaded.length} PUBACKs), ${JSON.stringify(counts)}`);
+      rounds.push(
+        `${account}: idle p99 ${p99(idle).toFixed(1)} ms, attacked p99 ${p99(loaded).toFixed(1)} ms (${loaded.length} PUBACKs), ${JSON.stringify(counts)}`,
+      );
       if (p99(loaded) <= 2 * idleP99) {
         within = true;
         break;
@@ -154,7 +163,9 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
       expect(refused.length, account).toBeLessThanOrEqual(5);
     }
     // While locked, even the right password is refused (and nothing is hashed for it).
-    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, { username: 'olga', password: 'olga-password-1', reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/);
+    await expect(
+      mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, { username: 'olga', password: 'olga-password-1', reconnectPeriod: 0 }),
+    ).rejects.toThrow(/Not authorized/);
 
     // Names sprayed from one address lock the address (20 failures), for every account.
     let sprayed = 0;
@@ -165,7 +176,13 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
     expect(((await locked.json()) as { message: string }).message).toMatch(/^sign-in refused: too many failed attempts; locked for another 1[45] min$/);
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
     entries = auditEntries(service.dataDir);
-    expect(entries.filter((e) => e.target === 'address:127.0.0.1')).toEqual([expect.objectContaining({ actor: 'system', action: 'security.lockout', details: expect.objectContaining({ scope: 'address', failures: 20, windowMinutes: 15 }) })]);
+    expect(entries.filter((e) => e.target === 'address:127.0.0.1')).toEqual([
+      expect.objectContaining({
+        actor: 'system',
+        action: 'security.lockout',
+        details: expect.objectContaining({ scope: 'address', failures: 20, windowMinutes: 15 }),
+      }),
+    ]);
     // Devices are never locked out: their tokens are not guessable and their data must not be lost.
     expect(device.connected).toBe(true);
     await device.endAsync();
@@ -190,7 +207,9 @@ describe('password hashing limit (process-wide)', () => {
         running--;
         return false;
       };
-      const verdicts = await Promise.all(Array.from({ length: 10 }, (_, i) => throttle.attempt({ account: `user-${i}`, address: `10.0.0.${i}`, channel: 'http' }, true, verify)));
+      const verdicts = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => throttle.attempt({ account: `user-${i}`, address: `10.0.0.${i}`, channel: 'http' }, true, verify)),
+      );
       expect(most).toBe(1);
       expect(hashed).toBe(5);
       expect(verdicts.map((v) => v.outcome)).toEqual([...Array(5).fill('refused'), ...Array(5).fill('busy')]);

@@ -30,12 +30,33 @@ describe('the fleet map shows a device name as text', () => {
     const mqttPort = await freePort();
     const httpPort = await freePort();
     base = `http://127.0.0.1:${httpPort}`;
-    service = spawn(process.execPath, [CLI, 'start', '--config', ws.configFile, '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--influx-url', inject('influxUrl'), '--influx-db', ws.database], { stdio: ['ignore', 'ignore', 'pipe'] });
+    service = spawn(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--config',
+        ws.configFile,
+        '--mqtt-port',
+        String(mqttPort),
+        '--http-port',
+        String(httpPort),
+        '--influx-url',
+        inject('influxUrl'),
+        '--influx-db',
+        ws.database,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     service.stderr!.on('data', (d: Buffer) => (log += d));
     await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, Boolean, 30_000, `the service (${log.slice(-300)})`);
     const truck = await connectDevice(mqttPort, 'truck-name', ws.deviceTokens['truck-name']!);
     const t0 = Date.now() - 30 * 60_000;
-    await truck.publishAsync('cc/v1/truck-name/telemetry', JSON.stringify([0, 1, 2, 3].map((i) => ({ ts: t0 + i * 300_000, temperature: 4.8, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 }))), { qos: 1 });
+    await truck.publishAsync(
+      'cc/v1/truck-name/telemetry',
+      JSON.stringify([0, 1, 2, 3].map((i) => ({ ts: t0 + i * 300_000, temperature: 4.8, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 }))),
+      { qos: 1 },
+    );
     await truck.endAsync();
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -62,7 +83,12 @@ describe('the fleet map shows a device name as text', () => {
     await marker.first().hover({ force: true });
     const tooltip = page.locator('.leaflet-tooltip');
     await tooltip.first().waitFor({ timeout: 10_000 });
-    await waitFor(async () => tooltip.first().textContent(), (text) => Boolean(text?.includes('Cargo box')), 10_000, 'the tooltip text');
+    await waitFor(
+      async () => tooltip.first().textContent(),
+      (text) => Boolean(text?.includes('Cargo box')),
+      10_000,
+      'the tooltip text',
+    );
     expect(await tooltip.first().textContent()).toBe(NAME);
     expect(await page.locator('.leaflet-tooltip img, img.injected').count()).toBe(0);
   });

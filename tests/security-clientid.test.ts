@@ -13,7 +13,10 @@ describe('client ids are bound to the authenticated identity', () => {
 
   beforeAll(async () => {
     const olga = await hashPassword('olga-password-1');
-    ws = makeWorkspace({ devices: ['cid-a', 'cid-b', 'cid-hot'], yamlPatch: (y) => y.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`) });
+    ws = makeWorkspace({
+      devices: ['cid-a', 'cid-b', 'cid-hot'],
+      yamlPatch: (y) => y.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+    });
     service = await startTestService(ws);
   });
   afterAll(async () => {
@@ -32,7 +35,10 @@ describe('client ids are bound to the authenticated identity', () => {
     await intruder.publishAsync('cc/v1/cid-b/telemetry', JSON.stringify({ ts: Date.now() - 2000, temperature: 4 }), { qos: 1 });
     expect(victimClosed).toBe(false);
     // Bounded: a victim that was cut off would never see its PUBACK.
-    await Promise.race([victim.publishAsync('cc/v1/cid-a/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 4 }), { qos: 1 }), new Promise((_, reject) => victim.once('close', () => reject(new Error('cid-a was disconnected by a connection presenting its client id'))))]);
+    await Promise.race([
+      victim.publishAsync('cc/v1/cid-a/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 4 }), { qos: 1 }),
+      new Promise((_, reject) => victim.once('close', () => reject(new Error('cid-a was disconnected by a connection presenting its client id')))),
+    ]);
     expect(victim.connected).toBe(true);
     expect(intruder.connected).toBe(true);
     await intruder.endAsync();
@@ -40,14 +46,24 @@ describe('client ids are bound to the authenticated identity', () => {
   });
 
   it("a device cannot resume a user's persistent session and read the alerts queued for that user", async () => {
-    const user = await mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, { username: 'olga', password: 'olga-password-1', clientId: 'olga-board', clean: false, reconnectPeriod: 0 });
+    const user = await mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, {
+      username: 'olga',
+      password: 'olga-password-1',
+      clientId: 'olga-board',
+      clean: false,
+      reconnectPeriod: 0,
+    });
     await user.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
     await user.endAsync();
 
     // An excursion while olga is away: its alert messages queue in her session.
     const hot = await connectDevice(service.mqttPort!, 'cid-hot', ws.deviceTokens['cid-hot']!);
     const start = Date.now() - 26 * MIN;
-    await hot.publishAsync('cc/v1/cid-hot/telemetry', JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }))), { qos: 1 });
+    await hot.publishAsync(
+      'cc/v1/cid-hot/telemetry',
+      JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }))),
+      { qos: 1 },
+    );
     await hot.endAsync();
 
     // The intruder presents olga's client id and asks for her session.
@@ -59,10 +75,21 @@ describe('client ids are bound to the authenticated identity', () => {
 
     // Olga comes back: her session is still hers, with the alert messages queued for her.
     const received: Array<{ deviceId: string; event: string }> = [];
-    const back = await mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, { username: 'olga', password: 'olga-password-1', clientId: 'olga-board', clean: false, reconnectPeriod: 0 });
+    const back = await mqtt.connectAsync(`mqtt://127.0.0.1:${service.mqttPort}`, {
+      username: 'olga',
+      password: 'olga-password-1',
+      clientId: 'olga-board',
+      clean: false,
+      reconnectPeriod: 0,
+    });
     clients.push(back);
     back.on('message', (_t, payload) => received.push(JSON.parse(payload.toString()) as { deviceId: string; event: string }));
-    await waitFor(async () => received.filter((m) => m.deviceId === 'cid-hot'), (m) => m.some((x) => x.event === 'activated'), 20_000, "the alert queued in olga's session");
+    await waitFor(
+      async () => received.filter((m) => m.deviceId === 'cid-hot'),
+      (m) => m.some((x) => x.event === 'activated'),
+      20_000,
+      "the alert queued in olga's session",
+    );
     // Round trip on the intruder's connection: anything delivered to it would have arrived before this.
     await intruder.publishAsync('cc/v1/cid-b/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 4 }), { qos: 1 });
     expect(stolen).toEqual([]);

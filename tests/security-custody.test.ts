@@ -15,7 +15,11 @@ describe('custody from devices: only a vehicle device, for its own vehicle, insi
   let service: RunningService;
   let base: string;
   const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, ...(body ? { 'Content-Type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: response.status, body: (await response.json()) as any };
   };
 
@@ -37,8 +41,22 @@ describe('custody from devices: only a vehicle device, for its own vehicle, insi
 
   it('refuses forged custody with a precise reason, tells the device on its downlink, and keeps the chain as the truck really reported it', async () => {
     const now = Date.now();
-    expect((await api('POST', '/api/v1/shipments', { id: 'SH-SEC', product: 'Vaccine', profile: 'vaccines-2-8', batch: 'L1', quantity: 1, shipper: 'DC', consignee: 'Hospital' })).status).toBe(201);
-    expect((await api('POST', '/api/v1/shipments/SH-SEC/custody', { event: 'stored', locationId: 'dc-sh-cold-room-1', at: now - 3 * 3_600_000 })).status).toBe(201);
+    expect(
+      (
+        await api('POST', '/api/v1/shipments', {
+          id: 'SH-SEC',
+          product: 'Vaccine',
+          profile: 'vaccines-2-8',
+          batch: 'L1',
+          quantity: 1,
+          shipper: 'DC',
+          consignee: 'Hospital',
+        })
+      ).status,
+    ).toBe(201);
+    expect((await api('POST', '/api/v1/shipments/SH-SEC/custody', { event: 'stored', locationId: 'dc-sh-cold-room-1', at: now - 3 * 3_600_000 })).status).toBe(
+      201,
+    );
 
     const room = await connectDevice(service.mqttPort!, 'room-x', ws.deviceTokens['room-x']!);
     const truck = await connectDevice(service.mqttPort!, 'truck-x', ws.deviceTokens['truck-x']!);
@@ -65,21 +83,43 @@ describe('custody from devices: only a vehicle device, for its own vehicle, insi
     await send(truck, 'truck-x', { shipmentId: 'SH-SEC', event: 'delivered', at: now - 1_800_000 });
 
     const { body } = await api('GET', '/api/v1/shipments/SH-SEC');
-    expect(body.shipment.custody.map((c: { event: string; locationId?: string; by: string; source: string }) => [c.event, c.locationId, c.by, c.source])).toEqual([
+    expect(
+      body.shipment.custody.map((c: { event: string; locationId?: string; by: string; source: string }) => [c.event, c.locationId, c.by, c.source]),
+    ).toEqual([
       ['stored', 'dc-sh-cold-room-1', 'test-admin', 'api'],
       ['loaded', 'truck-hu-a12345-box', 'truck-x', 'mqtt'],
       ['unloaded', 'hospital-pudong-fridge', 'truck-x', 'mqtt'],
     ]);
 
     const influx = influxFor(ws);
-    const roomRejects = await waitFor(() => rejectsOf(influx, 'room-x'), (r) => r.length === 1, 15_000, "room-x's refused custody");
-    expect(roomRejects[0]).toMatchObject({ reason: 'custody_not_allowed', message: 'custody events come only from devices in a vehicle compartment; room-x is in dc-sh-cold-room-1 (cold_room)' });
-    const otherRejects = await waitFor(() => rejectsOf(influx, 'truck-z'), (r) => r.length === 2, 15_000, "truck-z's refused custody");
+    const roomRejects = await waitFor(
+      () => rejectsOf(influx, 'room-x'),
+      (r) => r.length === 1,
+      15_000,
+      "room-x's refused custody",
+    );
+    expect(roomRejects[0]).toMatchObject({
+      reason: 'custody_not_allowed',
+      message: 'custody events come only from devices in a vehicle compartment; room-x is in dc-sh-cold-room-1 (cold_room)',
+    });
+    const otherRejects = await waitFor(
+      () => rejectsOf(influx, 'truck-z'),
+      (r) => r.length === 2,
+      15_000,
+      "truck-z's refused custody",
+    );
     expect(otherRejects.map((r) => r.message).sort()).toEqual([
-      expect.stringMatching(/^a device may load goods only into its own vehicle truck-other \(truck-other-box\); truck-hu-a12345-box is not one of its compartments$/),
+      expect.stringMatching(
+        /^a device may load goods only into its own vehicle truck-other \(truck-other-box\); truck-hu-a12345-box is not one of its compartments$/,
+      ),
       expect.stringMatching(/^a device may report "delivered" only for goods in its own vehicle truck-other; at .* shipment SH-SEC is in dc-sh-cold-room-1$/),
     ]);
-    const truckRejects = await waitFor(() => rejectsOf(influx, 'truck-x'), (r) => r.length === 5, 15_000, "truck-x's refused custody");
+    const truckRejects = await waitFor(
+      () => rejectsOf(influx, 'truck-x'),
+      (r) => r.length === 5,
+      15_000,
+      "truck-x's refused custody",
+    );
     expect(truckRejects.every((r) => r.reason === 'custody_not_allowed')).toBe(true);
     expect(truckRejects.map((r) => r.message)).toEqual(
       expect.arrayContaining([
@@ -87,11 +127,18 @@ describe('custody from devices: only a vehicle device, for its own vehicle, insi
         expect.stringMatching(/^at: .* is 3600 s ahead of server time \(allowed skew 300 s\)$/),
         'a device may not send "corrects": corrections are made by people, through the API or the CLI',
         'a device may not send "by": its events are recorded as by truck-x',
-        expect.stringMatching(/^a device may report "delivered" only for goods in its own vehicle truck-hu-a12345; at .* shipment SH-SEC is in hospital-pudong-fridge$/),
+        expect.stringMatching(
+          /^a device may report "delivered" only for goods in its own vehicle truck-hu-a12345; at .* shipment SH-SEC is in hospital-pudong-fridge$/,
+        ),
       ]),
     );
     // The device is told why, on its own downlink, as for telemetry.
-    await waitFor(async () => downlink.filter((m) => m.includes('custody_not_allowed')), (m) => m.length === 2, 10_000, "truck-z's downlink explanations");
+    await waitFor(
+      async () => downlink.filter((m) => m.includes('custody_not_allowed')),
+      (m) => m.length === 2,
+      10_000,
+      "truck-z's downlink explanations",
+    );
     for (const c of [room, truck, other]) {
       expect(c.connected).toBe(true);
       await c.endAsync();

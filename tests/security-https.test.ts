@@ -80,11 +80,17 @@ describe('HTTPS for the API; plain HTTP only on loopback', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems).toEqual([expect.stringMatching(/^line \d+: http\.host: plain HTTP on 0\.0\.0\.0 \(not loopback\) .*http\.tls: \{ cert, key \}.*http\.allowPlainHttp: true/)]);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^line \d+: http\.host: plain HTTP on 0\.0\.0\.0 \(not loopback\) .*http\.tls: \{ cert, key \}.*http\.allowPlainHttp: true/),
+    ]);
     // Allowed explicitly (behind a TLS-terminating proxy), and on loopback or with TLS by default.
-    expect(parseConfigText(plainEverywhere.replace('  port: 8080', '  port: 8080\n  allowPlainHttp: true'), 'x.yaml').http).toMatchObject({ host: '0.0.0.0', allowPlainHttp: true });
+    expect(parseConfigText(plainEverywhere.replace('  port: 8080', '  port: 8080\n  allowPlainHttp: true'), 'x.yaml').http).toMatchObject({
+      host: '0.0.0.0',
+      allowPlainHttp: true,
+    });
     expect(parseConfigText(SAMPLE_CONFIG, 'x.yaml').http).toMatchObject({ host: '127.0.0.1', allowPlainHttp: false });
-    for (const host of ['::1', 'localhost', '127.0.0.2']) expect(parseConfigText(SAMPLE_CONFIG.replace(/^ {2}host: 127\.0\.0\.1 .*$/m, `  host: "${host}"`), 'x.yaml').http.host).toBe(host);
+    for (const host of ['::1', 'localhost', '127.0.0.2'])
+      expect(parseConfigText(SAMPLE_CONFIG.replace(/^ {2}host: 127\.0\.0\.1 .*$/m, `  host: "${host}"`), 'x.yaml').http.host).toBe(host);
     // The service refuses to start with it: the same error, from the file.
     const file = path.join(ws.dir, 'plain.yaml');
     writeFileSync(file, plainEverywhere);

@@ -38,7 +38,9 @@ describe('issue 12, item 16: the lower findings', () => {
   it("InfluxDB's error text (with the database's name) is logged, not sent to the client", async () => {
     const influx = influxFor(ws);
     await influx.query(`DROP DATABASE "${ws.database}"`, { database: null, method: 'POST' });
-    const answer = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/rejects?device=left-1`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const answer = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/rejects?device=left-1`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
     expect(answer.status).toBe(503);
     const body = (await answer.json()) as { error: string; message: string };
     expect(body.error).toBe('influxdb_unavailable');
@@ -50,7 +52,11 @@ describe('issue 12, item 16: the lower findings', () => {
 
 describe('issue 12, item 16: receiver-link key and config edits', () => {
   it('refuses a receiver-link key that is empty, short or not base64', () => {
-    for (const [content, problem] of [['', /an empty file/], ['c2hvcnQ=', /5 bytes/], ['not base64 at all!', /at least 32 random bytes/]] as const) {
+    for (const [content, problem] of [
+      ['', /an empty file/],
+      ['c2hvcnQ=', /5 bytes/],
+      ['not base64 at all!', /at least 32 random bytes/],
+    ] as const) {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'cc-linkkey-'));
       mkdirSync(path.join(dataDir, 'keys'), { mode: 0o700 });
       writeFileSync(path.join(dataDir, 'keys', 'verification-links.key'), content, { mode: 0o600 });
@@ -72,14 +78,20 @@ describe('issue 12, item 16: receiver-link key and config edits', () => {
       import { editConfig, appendToList } from ${JSON.stringify(path.join(ROOT, 'dist/core/config/edit.js'))};
       for (let i = 0; i < 5; i++) editConfig(${JSON.stringify(file)}, (doc) => appendToList(doc, 'apiTokens', { id: 'p${n}-' + i, role: 'viewer', tokenHash: 'sha256:' + '0'.repeat(64) }));
     `;
-    const runs = Array.from({ length: 6 }, (_, n) =>
-      new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', editor(n)], { stdio: ['ignore', 'ignore', 'inherit'] });
-        child.on('close', resolve);
-      }),
+    const runs = Array.from(
+      { length: 6 },
+      (_, n) =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', editor(n)], { stdio: ['ignore', 'ignore', 'inherit'] });
+          child.on('close', resolve);
+        }),
     );
     expect(await Promise.all(runs)).toEqual([0, 0, 0, 0, 0, 0]);
     const config = parseConfigText(readFileSync(file, 'utf8'), file);
-    expect(config.apiTokens.map((t) => t.id).sort()).toEqual(Array.from({ length: 6 }, (_, n) => Array.from({ length: 5 }, (_, i) => `p${n}-${i}`)).flat().sort());
+    expect(config.apiTokens.map((t) => t.id).sort()).toEqual(
+      Array.from({ length: 6 }, (_, n) => Array.from({ length: 5 }, (_, i) => `p${n}-${i}`))
+        .flat()
+        .sort(),
+    );
   });
 });

@@ -64,13 +64,25 @@ describe('issue 12, item 16: the lower findings', () => {
       const refused = await run(process.execPath, [CLI, ...args]);
       expect(refused.code, args.join(' ')).toBe(1);
       const flag = args.find((a) => a.startsWith('--') && ['--token', '--influx-token', '--password'].includes(a))!;
-      expect(refused.stderr).toContain(`error: ${flag} is no longer accepted: a secret on the command line is visible to every local user (ps, /proc/<pid>/cmdline); set $`);
+      expect(refused.stderr).toContain(
+        `error: ${flag} is no longer accepted: a secret on the command line is visible to every local user (ps, /proc/<pid>/cmdline); set $`,
+      );
       expect(refused.stderr).toContain(`${flag}-file <file>`);
       expect(refused.stdout + refused.stderr).not.toContain(secret);
     }
     const tokenFile = path.join(ws.dir, 'viewer.token');
     writeFileSync(tokenFile, `${ws.apiTokens.viewer!}\n`, { mode: 0o600 });
-    const listed = await run(process.execPath, [CLI, 'alerts', 'list', '--config', ws.configFile, '--url', `http://127.0.0.1:${service.httpPort}`, '--token-file', tokenFile]);
+    const listed = await run(process.execPath, [
+      CLI,
+      'alerts',
+      'list',
+      '--config',
+      ws.configFile,
+      '--url',
+      `http://127.0.0.1:${service.httpPort}`,
+      '--token-file',
+      tokenFile,
+    ]);
     expect(listed.code, listed.stderr).toBe(0);
     const empty = path.join(ws.dir, 'empty.token');
     writeFileSync(empty, '\n');

@@ -22,7 +22,10 @@ async function heldBuffers(): Promise<number> {
  * A device that speaks MQTT over a plain socket and never sends PUBREL: it connects, sends QoS 2
  * PUBLISHes, waits for each PUBREC, and goes away.
  */
-async function halfOpenQos2(port: number, options: { deviceId: string; token: string; clientId: string; clean: boolean; messages: number; payload: Buffer }): Promise<{ pubrecs: number; closedByBroker: boolean }> {
+async function halfOpenQos2(
+  port: number,
+  options: { deviceId: string; token: string; clientId: string; clean: boolean; messages: number; payload: Buffer },
+): Promise<{ pubrecs: number; closedByBroker: boolean }> {
   const socket: Socket = connect(port, '127.0.0.1');
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   let connack = false;
@@ -36,11 +39,32 @@ async function halfOpenQos2(port: number, options: { deviceId: string; token: st
   socket.on('close', () => (closedByBroker = true));
   socket.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: options.clean, clientId: options.clientId, keepalive: 30, username: options.deviceId, password: Buffer.from(options.token) }));
+  socket.write(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: options.clean,
+      clientId: options.clientId,
+      keepalive: 30,
+      username: options.deviceId,
+      password: Buffer.from(options.token),
+    }),
+  );
   await waitFor(async () => connack || closedByBroker, Boolean, 10_000, 'CONNACK');
   expect(connack).toBe(true);
   for (let i = 1; i <= options.messages; i++) {
-    socket.write(mqttPacket.generate({ cmd: 'publish', topic: `cc/v1/${options.deviceId}/events`, payload: options.payload, qos: 2, messageId: i, retain: false, dup: false }));
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'publish',
+        topic: `cc/v1/${options.deviceId}/events`,
+        payload: options.payload,
+        qos: 2,
+        messageId: i,
+        retain: false,
+        dup: false,
+      }),
+    );
   }
   await waitFor(async () => pubrecs >= options.messages || closedByBroker, Boolean, 20_000, 'the PUBRECs');
   const result = { pubrecs, closedByBroker };
@@ -70,19 +94,35 @@ describe('issue 12, item 13: QoS 2 publishes without PUBREL', () => {
     const idle = await heldBuffers();
     const sessions = 48;
     for (let s = 0; s < sessions; s++) {
-      const result = await halfOpenQos2(service.mqttPort!, { deviceId: 'q2-a', token: ws.deviceTokens['q2-a']!, clientId: `flood-${s}`, clean: s % 4 === 0, messages: 8, payload });
+      const result = await halfOpenQos2(service.mqttPort!, {
+        deviceId: 'q2-a',
+        token: ws.deviceTokens['q2-a']!,
+        clientId: `flood-${s}`,
+        clean: s % 4 === 0,
+        messages: 8,
+        payload,
+      });
       expect(result).toEqual({ pubrecs: 8, closedByBroker: false });
     }
     const grown = (await heldBuffers()) - idle;
     const sent = sessions * 8 * payload.length;
-    console.log(`item 13: ${sessions} sessions × 8 QoS 2 messages without PUBREL (${(sent / 2 ** 20).toFixed(1)} MiB) → ${(grown / 2 ** 20).toFixed(2)} MiB held after GC`);
+    console.log(
+      `item 13: ${sessions} sessions × 8 QoS 2 messages without PUBREL (${(sent / 2 ** 20).toFixed(1)} MiB) → ${(grown / 2 ** 20).toFixed(2)} MiB held after GC`,
+    );
     // Before: every persistent session kept its 8 messages for good (36 sessions × 8 × 32 KiB ≈ 9 MiB).
     expect(grown).toBeLessThan(3 * 2 ** 20);
   });
 
   it('a client that keeps more than its window open is disconnected; others are served meanwhile', async () => {
     const payload = Buffer.from(JSON.stringify({ event: 'door' }));
-    const greedy = await halfOpenQos2(service.mqttPort!, { deviceId: 'q2-b', token: ws.deviceTokens['q2-b']!, clientId: 'greedy', clean: true, messages: 20, payload });
+    const greedy = await halfOpenQos2(service.mqttPort!, {
+      deviceId: 'q2-b',
+      token: ws.deviceTokens['q2-b']!,
+      clientId: 'greedy',
+      clean: true,
+      messages: 20,
+      payload,
+    });
     expect(greedy.closedByBroker).toBe(true);
     expect(greedy.pubrecs).toBeLessThanOrEqual(8);
 

@@ -42,7 +42,12 @@ describe('issue 12, item 8: quarantine amplification', () => {
     // Before: 16,800 records of ~1.2 KB (each with its own 512-byte payload excerpt): ~20 MB.
     expect(stored).toBeLessThan(8 * 1024);
 
-    const rejects = await waitFor(() => rejectsOf(influxFor(ws), 'amp-1'), (r) => r.length >= 4, 20_000, 'the four rejects');
+    const rejects = await waitFor(
+      () => rejectsOf(influxFor(ws), 'amp-1'),
+      (r) => r.length >= 4,
+      20_000,
+      'the four rejects',
+    );
     expect(rejects).toHaveLength(4);
     for (const reject of rejects) {
       expect(reject).toMatchObject({ reason: 'invalid_reading', index: 0 });
@@ -53,9 +58,20 @@ describe('issue 12, item 8: quarantine amplification', () => {
 
   it('a mixed batch keeps its good readings and names each reason with its count and first positions', async () => {
     const base = Date.now() - 60_000;
-    const batch = [{ ts: base, temperature: 4 }, { ts: base + 1, temperature: -300 }, {}, { ts: base + 3, temperature: 999 }, { ts: base + 4, temperature: 4.1 }];
+    const batch = [
+      { ts: base, temperature: 4 },
+      { ts: base + 1, temperature: -300 },
+      {},
+      { ts: base + 3, temperature: 999 },
+      { ts: base + 4, temperature: 4.1 },
+    ];
     await device.publishAsync('cc/v1/amp-1/telemetry', JSON.stringify(batch), { qos: 1 });
-    const rejects = await waitFor(() => rejectsOf(influxFor(ws), 'amp-1'), (r) => r.length >= 5, 20_000, 'the mixed batch reject');
+    const rejects = await waitFor(
+      () => rejectsOf(influxFor(ws), 'amp-1'),
+      (r) => r.length >= 5,
+      20_000,
+      'the mixed batch reject',
+    );
     const reject = rejects.at(-1)!;
     expect(reject).toMatchObject({ reason: 'impossible_value', index: 1 });
     expect(reject.message).toContain('3 readings refused: impossible_value ×2 at [1, 3], first: [1].temperature');
@@ -69,7 +85,12 @@ describe('issue 12, item 8: quarantine amplification', () => {
     const stored = spoolBytes(service.dataDir) - before;
     console.log(`item 8: a ${huge.length}-byte retained status message → ${stored} bytes stored`);
     expect(stored).toBeLessThan(2 * 1024);
-    const rejects = await waitFor(() => rejectsOf(influxFor(ws), 'amp-1'), (r) => r.some((x) => x.reason === 'payload_too_large'), 20_000, 'the refused status');
+    const rejects = await waitFor(
+      () => rejectsOf(influxFor(ws), 'amp-1'),
+      (r) => r.some((x) => x.reason === 'payload_too_large'),
+      20_000,
+      'the refused status',
+    );
     expect(rejects.find((x) => x.reason === 'payload_too_large')!.message).toContain('a status message is');
 
     // An ordinary status message is still stored as it came.

@@ -29,7 +29,10 @@ describe('issue 12, item 14: recipient secrets are not shown to viewers', () => 
       devices: ['red-1'],
       yamlPatch: (yaml) =>
         unlimitedRate(yaml)
-          .replace('  - id: dc-shanghai\n    name: Shanghai distribution centre\n', `  - id: dc-shanghai\n    name: Shanghai distribution centre\n    recipients:\n      - { name: Duty hook, tier: 1, webhook: "http://127.0.0.1:${port}/robot/${KEY}?access_token=${QUERY_KEY}" }\n      - { name: Duty phone, tier: 1, phone: "+8613800138000" }\n`)
+          .replace(
+            '  - id: dc-shanghai\n    name: Shanghai distribution centre\n',
+            `  - id: dc-shanghai\n    name: Shanghai distribution centre\n    recipients:\n      - { name: Duty hook, tier: 1, webhook: "http://127.0.0.1:${port}/robot/${KEY}?access_token=${QUERY_KEY}" }\n      - { name: Duty phone, tier: 1, phone: "+8613800138000" }\n`,
+          )
           .replace(/^notifications:\n(?: {2}.*\n)+/m, 'notifications:\n  tierDelays: [0s, 1h]\n  reminderEvery: 1h\n  webhookRetries: 0\n'),
     });
     service = await startTestService(ws);
@@ -42,11 +45,20 @@ describe('issue 12, item 14: recipient secrets are not shown to viewers', () => 
   it("an incident's events show the webhook's host and the phone's last digits, never the key or the number", async () => {
     const device = await connectDevice(service.mqttPort!, 'red-1', ws.deviceTokens['red-1']!);
     const start = Date.now() - 26 * MIN;
-    await device.publishAsync('cc/v1/red-1/telemetry', JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }))), { qos: 1 });
+    await device.publishAsync(
+      'cc/v1/red-1/telemetry',
+      JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }))),
+      { qos: 1 },
+    );
     await device.endAsync();
     const viewer = { Authorization: `Bearer ${ws.apiTokens.viewer}` };
     const base = `http://127.0.0.1:${service.httpPort}`;
-    const { incidents } = await waitFor(async () => (await (await fetch(`${base}/api/v1/incidents`, { headers: viewer })).json()) as { incidents: Array<{ id: string }> }, (b) => b.incidents.length > 0, 20_000, 'the incident');
+    const { incidents } = await waitFor(
+      async () => (await (await fetch(`${base}/api/v1/incidents`, { headers: viewer })).json()) as { incidents: Array<{ id: string }> },
+      (b) => b.incidents.length > 0,
+      20_000,
+      'the incident',
+    );
     const detail = await waitFor(
       async () => (await fetch(`${base}/api/v1/incidents/${incidents[0]!.id}`, { headers: viewer })).text(),
       (text) => (JSON.parse(text) as { events: Array<{ recipient?: string }> }).events.filter((e) => e.recipient).length >= 2,
@@ -77,7 +89,18 @@ describe('issue 12, item 14: recipient secrets are not shown to viewers', () => 
       title: 'Excursion report',
       subtitle: '',
       footer: '',
-      blocks: [{ kind: 'table', heading: 'Events', columns: [LABELS.en.time, LABELS.en.event, LABELS.en.recipient, LABELS.en.outcome], rows: [['2026-01-01 00:00', 'notified', old, 'delivered: HTTP 200'], ['2026-01-01 00:00', 'notified', 'Duty phone <+8613800138000>', 'failed: no notifications.sms configured']], empty: '—' }],
+      blocks: [
+        {
+          kind: 'table',
+          heading: 'Events',
+          columns: [LABELS.en.time, LABELS.en.event, LABELS.en.recipient, LABELS.en.outcome],
+          rows: [
+            ['2026-01-01 00:00', 'notified', old, 'delivered: HTTP 200'],
+            ['2026-01-01 00:00', 'notified', 'Duty phone <+8613800138000>', 'failed: no notifications.sms configured'],
+          ],
+          empty: '—',
+        },
+      ],
     } as never).toString('utf8');
     expect(csv).not.toContain(QUERY_KEY);
     expect(csv).not.toContain('13800138000');

@@ -61,7 +61,10 @@ describe('reports under load: worker pool, caps, 429 when busy, 503 on storage t
     await service?.stop();
   });
 
-  const record = (format: string) => fetch(`${base}/api/v1/locations/dc-sh-ambient-a/record?from=${yearStart}&to=${yearEnd}&format=${format}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+  const record = (format: string) =>
+    fetch(`${base}/api/v1/locations/dc-sh-ambient-a/record?from=${yearStart}&to=${yearEnd}&format=${format}`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
 
   it('three one-year GSP records keep device PUBACK p99 within 2x idle; a 4th concurrent request gets 429 with Retry-After', async () => {
     const device = await connectDevice(service.mqttPort!, 'rep-dev', ws.deviceTokens['rep-dev']!);
@@ -110,7 +113,9 @@ describe('reports under load: worker pool, caps, 429 when busy, 503 on storage t
       expect(await responses[1]!.text()).toContain('year-dev');
       expect(responses[2]!.headers.get('content-type')).toMatch(/text\/html/);
       await responses[2]!.arrayBuffer();
-      rounds.push(`round ${round}: idle p99 ${p99(idle).toFixed(1)} ms, with 3 one-year records p99 ${p99(loaded).toFixed(1)} ms, max ${Math.max(...loaded).toFixed(1)} ms (${loaded.length} PUBACKs over ${seconds} s), event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms max ${(loopDelay.max / 1e6).toFixed(1)} ms; 4th request 429, Retry-After ${retryAfter} s`);
+      rounds.push(
+        `round ${round}: idle p99 ${p99(idle).toFixed(1)} ms, with 3 one-year records p99 ${p99(loaded).toFixed(1)} ms, max ${Math.max(...loaded).toFixed(1)} ms (${loaded.length} PUBACKs over ${seconds} s), event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms max ${(loopDelay.max / 1e6).toFixed(1)} ms; 4th request 429, Retry-After ${retryAfter} s`,
+      );
       if (p99(loaded) <= 2 * idleP99) within = true;
     }
     device.end(true);
@@ -119,7 +124,9 @@ describe('reports under load: worker pool, caps, 429 when busy, 503 on storage t
   }, 300_000);
 
   it('refuses a record longer than 366 days, and one with more readings than reports.maxRows, naming the limit', async () => {
-    const tooLong = await fetch(`${base}/api/v1/locations/dc-sh-ambient-a/record?from=${yearStart - 5 * 86_400_000}&to=${yearEnd}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const tooLong = await fetch(`${base}/api/v1/locations/dc-sh-ambient-a/record?from=${yearStart - 5 * 86_400_000}&to=${yearEnd}`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
     expect(tooLong.status).toBe(400);
     expect(((await tooLong.json()) as { message: string }).message).toBe('query.to: a record covers at most 366 days; ask for several');
 
@@ -134,7 +141,9 @@ describe('reports under load: worker pool, caps, 429 when busy, 503 on storage t
     expect(refused.body.error).toBe('report_too_large');
     expect(refused.body.message).toMatch(/more than 100,000 readings \(the limit, reports\.maxRows.*ask for a shorter period/);
     // A month is within the limit.
-    const month = await fetch(`${base}/api/v1/locations/dc-sh-ambient-a/record?from=${yearEnd - 30 * 86_400_000}&to=${yearEnd}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const month = await fetch(`${base}/api/v1/locations/dc-sh-ambient-a/record?from=${yearEnd - 30 * 86_400_000}&to=${yearEnd}`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
     expect(month.status).toBe(200);
     expect(((await month.json()) as GspRecord).digest.readings).toBe(30 * 24 * 60);
   });

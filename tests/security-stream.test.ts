@@ -50,7 +50,10 @@ describe('live stream under abuse', () => {
 
   beforeAll(async () => {
     const olga = await hashPassword('olga-password-1');
-    ws = makeWorkspace({ devices: ['sse-dev'], yamlPatch: (y) => unlimitedRate(y).replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`) });
+    ws = makeWorkspace({
+      devices: ['sse-dev'],
+      yamlPatch: (y) => unlimitedRate(y).replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+    });
     service = await startTestService(ws);
     base = `http://127.0.0.1:${service.httpPort}`;
   });
@@ -69,7 +72,9 @@ describe('live stream under abuse', () => {
     expect(reused.status).toBe(401);
     const inUrl = await fetch(`${base}/api/v1/stream?token=${ws.apiTokens.viewer}`);
     expect(inUrl.status).toBe(401);
-    expect(((await inUrl.json()) as { message: string }).message).toBe('send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)');
+    expect(((await inUrl.json()) as { message: string }).message).toBe(
+      'send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)',
+    );
     first.socket.destroy();
   });
 
@@ -80,25 +85,43 @@ describe('live stream under abuse', () => {
     const refused = await fetch(`${base}/api/v1/stream`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('30');
-    expect(((await refused.json()) as { message: string }).message).toBe(`the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s`);
+    expect(((await refused.json()) as { message: string }).message).toBe(
+      `the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s`,
+    );
     for (const s of streams) s.socket.destroy();
     // Closed streams free their places.
-    await waitFor(async () => {
-      const probe = await rawStream(service.httpPort, '/api/v1/stream', ws.apiTokens.viewer);
-      probe.socket.destroy();
-      return probe.status;
-    }, (s) => s === 'HTTP/1.1 200 OK', 10_000, 'a place to free up');
+    await waitFor(
+      async () => {
+        const probe = await rawStream(service.httpPort, '/api/v1/stream', ws.apiTokens.viewer);
+        probe.socket.destroy();
+        return probe.status;
+      },
+      (s) => s === 'HTTP/1.1 200 OK',
+      10_000,
+      'a place to free up',
+    );
   });
 
   it('signing out ends the streams opened with that session at once', async () => {
-    const signIn = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'olga', password: 'olga-password-1' }) });
+    const signIn = await fetch(`${base}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'olga', password: 'olga-password-1' }),
+    });
     const { token } = (await signIn.json()) as { token: string };
-    const { ticket } = (await (await fetch(`${base}/api/v1/stream/ticket`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).json()) as { ticket: string };
+    const { ticket } = (await (await fetch(`${base}/api/v1/stream/ticket`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).json()) as {
+      ticket: string;
+    };
     const viaTicket = await rawStream(service.httpPort, `/api/v1/stream?ticket=${ticket}`);
     const viaHeader = await rawStream(service.httpPort, '/api/v1/stream', token);
     const other = await rawStream(service.httpPort, '/api/v1/stream', ws.apiTokens.viewer);
     expect((await fetch(`${base}/api/v1/session`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } })).status).toBe(204);
-    await waitFor(async () => [viaTicket.closed(), viaHeader.closed()], (c) => c.every(Boolean), 5_000, 'both streams of the session to end');
+    await waitFor(
+      async () => [viaTicket.closed(), viaHeader.closed()],
+      (c) => c.every(Boolean),
+      5_000,
+      'both streams of the session to end',
+    );
     expect(viaTicket.text()).toContain('event: end\ndata: {"reason":"signed out"}');
     expect(other.closed()).toBe(false);
     other.socket.destroy();
@@ -107,7 +130,7 @@ describe('live stream under abuse', () => {
   it('removing an API token from the registry ends its streams', async () => {
     const stream = await rawStream(service.httpPort, '/api/v1/stream', ws.apiTokens.admin);
     editConfig(ws.configFile, (doc, current) => doc.deleteIn(['apiTokens', current.apiTokens.findIndex((t) => t.id === 'test-admin')]));
-    await waitFor(async () => stream.closed(), Boolean, 20_000, 'the revoked token\'s stream to end');
+    await waitFor(async () => stream.closed(), Boolean, 20_000, "the revoked token's stream to end");
     expect(stream.text()).toContain('event: end\ndata: {"reason":"API token revoked"}');
   });
 
@@ -133,11 +156,18 @@ describe('live stream under abuse', () => {
     // JSON.stringify and one write per reading (100 viewers × 100 readings = 10,000 per batch).
     for (let round = 0; round < 3 && !within; round++) {
       const idle = await publishBatches(100);
-      const child = spawn(process.execPath, ['--input-type=module', '-e', VIEWERS, base, ws.apiTokens.viewer!, String(MAX_STREAM_CLIENTS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', VIEWERS, base, ws.apiTokens.viewer!, String(MAX_STREAM_CLIENTS)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
       children.push(child);
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d));
-      await waitFor(async () => out, (o) => o.includes('ready') || o.includes('refused'), 20_000, 'the viewers to connect');
+      await waitFor(
+        async () => out,
+        (o) => o.includes('ready') || o.includes('refused'),
+        20_000,
+        'the viewers to connect',
+      );
       expect(out).toContain(`ready ${MAX_STREAM_CLIENTS}`);
       const loaded = await publishBatches(100);
       child.stdin!.end();
@@ -145,11 +175,16 @@ describe('live stream under abuse', () => {
       rounds.push(`idle p99 ${p99(idle).toFixed(1)} ms, with ${MAX_STREAM_CLIENTS} viewers p99 ${p99(loaded).toFixed(1)} ms`);
       within = p99(loaded) <= 2 * Math.max(5, p99(idle));
       // The viewers' streams close with their process; the next round needs their places again.
-      await waitFor(async () => {
-        const probe = await rawStream(service.httpPort, '/api/v1/stream', ws.apiTokens.viewer);
-        probe.socket.destroy();
-        return probe.status;
-      }, (s) => s === 'HTTP/1.1 200 OK', 10_000, 'the viewers\' places to free up');
+      await waitFor(
+        async () => {
+          const probe = await rawStream(service.httpPort, '/api/v1/stream', ws.apiTokens.viewer);
+          probe.socket.destroy();
+          return probe.status;
+        },
+        (s) => s === 'HTTP/1.1 200 OK',
+        10_000,
+        "the viewers' places to free up",
+      );
     }
     console.log(`device PUBACK (100-reading batches):\n  ${rounds.join('\n  ')}`);
     expect(within, rounds.join('\n')).toBe(true);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { RunningService } from '../app/service.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 
@@ -10,7 +10,14 @@ describe('broker authentication and authorisation', () => {
   let port: number;
 
   beforeAll(async () => {
-    ws = makeWorkspace({ devices: ['dev-a', 'dev-b', 'dev-c'], yamlPatch: (y) => y.replace('maxPacketBytes: 4194304', 'maxPacketBytes: 3145728').replace(/ratePerDevice: \d+/, 'ratePerDevice: 20').replace(/rateBurst: \d+/, 'rateBurst: 20') });
+    ws = makeWorkspace({
+      devices: ['dev-a', 'dev-b', 'dev-c'],
+      yamlPatch: (y) =>
+        y
+          .replace('maxPacketBytes: 4194304', 'maxPacketBytes: 3145728')
+          .replace(/ratePerDevice: \d+/, 'ratePerDevice: 20')
+          .replace(/rateBurst: \d+/, 'rateBurst: 20'),
+    });
     service = await startTestService(ws);
     port = service.mqttPort!;
   });
@@ -31,10 +38,17 @@ describe('broker authentication and authorisation', () => {
     expect(client.connected).toBe(true);
     await client.endAsync();
     const influx = influxFor(ws);
-    await waitFor(() => readingCount(influx, 'dev-a'), (n) => n === 1, 20_000, "dev-a's own reading");
+    await waitFor(
+      () => readingCount(influx, 'dev-a'),
+      (n) => n === 1,
+      20_000,
+      "dev-a's own reading",
+    );
     expect(await readingCount(influx, 'dev-b')).toBe(0);
     const rejects = await rejectsOf(influx, 'dev-a');
-    expect(rejects).toEqual([expect.objectContaining({ reason: 'topic_not_allowed', message: expect.stringContaining("another device's topic cc/v1/dev-b/telemetry") })]);
+    expect(rejects).toEqual([
+      expect.objectContaining({ reason: 'topic_not_allowed', message: expect.stringContaining("another device's topic cc/v1/dev-b/telemetry") }),
+    ]);
   });
 
   it('quarantines a publish to a $ topic and keeps the device connected', async () => {
@@ -43,9 +57,19 @@ describe('broker authentication and authorisation', () => {
     await client.publishAsync('cc/v1/dev-c/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 4.4 }), { qos: 1 });
     expect(client.connected).toBe(true);
     await client.endAsync();
-    const rejects = await waitFor(() => rejectsOf(influxFor(ws), 'dev-c'), (r) => r.length === 1, 10_000, 'the quarantined $SYS publish');
+    const rejects = await waitFor(
+      () => rejectsOf(influxFor(ws), 'dev-c'),
+      (r) => r.length === 1,
+      10_000,
+      'the quarantined $SYS publish',
+    );
     expect(rejects[0]).toMatchObject({ reason: 'topic_not_allowed', message: expect.stringContaining('topic $SYS/broker/uptime is not one of cc/v1/dev-c/') });
-    await waitFor(() => readingCount(influxFor(ws), 'dev-c'), (n) => n === 1, 20_000, "dev-c's reading");
+    await waitFor(
+      () => readingCount(influxFor(ws), 'dev-c'),
+      (n) => n === 1,
+      20_000,
+      "dev-c's reading",
+    );
   });
 
   it('refuses subscriptions to #, $SYS and other devices; allows its own downlink', async () => {
@@ -76,12 +100,19 @@ describe('broker authentication and authorisation', () => {
     const client = await connectDevice(port, 'dev-b', ws.deviceTokens['dev-b']!);
     const base = Date.now() - 600_000;
     const started = performance.now();
-    await Promise.all(Array.from({ length: 60 }, (_, i) => client.publishAsync('cc/v1/dev-b/telemetry', JSON.stringify({ ts: base + i * 1000, temperature: 4 }), { qos: 1 })));
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) => client.publishAsync('cc/v1/dev-b/telemetry', JSON.stringify({ ts: base + i * 1000, temperature: 4 }), { qos: 1 })),
+    );
     const seconds = (performance.now() - started) / 1000;
     await client.endAsync();
     // burst 20, then 20/s: the last of 60 messages may pass after about 2 s.
     expect(seconds).toBeGreaterThan(1.5);
-    await waitFor(() => readingCount(influxFor(ws), 'dev-b'), (n) => n === 60, 20_000, 'all 60 paced readings');
+    await waitFor(
+      () => readingCount(influxFor(ws), 'dev-b'),
+      (n) => n === 60,
+      20_000,
+      'all 60 paced readings',
+    );
   });
 
   it('closes a connection whose packet header declares more than mqtt.maxPacketBytes, before buffering it', async () => {

@@ -6,7 +6,18 @@ import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  rejectsOf,
+  run,
+  startTestService,
+  unlimitedRate,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -26,7 +37,11 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   const clients: MqttClient[] = [];
 
   const api = async (method: string, path: string, body?: unknown, token = ws.apiTokens.admin) => {
-    const response = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const type = response.headers.get('content-type') ?? '';
     return { status: response.status, type, body: (type.includes('json') ? await response.json() : await response.text()) as any };
   };
@@ -56,7 +71,11 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
         { id: 'truck-b', location: 'truck-hu-a12345-box' },
         { id: 'fridge-a', location: 'hospital-pudong-fridge' },
       ],
-      yamlPatch: (yaml) => unlimitedRate(yaml).replace('users: []', `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (yaml) =>
+        unlimitedRate(yaml).replace(
+          'users: []',
+          `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`,
+        ),
     });
     service = await startTestService(ws);
     base = `http://127.0.0.1:${service.httpPort}`;
@@ -65,15 +84,42 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     // truck-a: minutes 360–379 never arrive (sensor dropout); its sequence numbers jump by 20.
     // The coverage gap (300–330) is uploaded by both sensors as a late batch after the rest.
     const coverage = (m: number) => m >= 300 && m < 330;
-    await publish('truck-a', range(180, 420).filter((m) => !coverage(m) && (m < 360 || m >= 380)), truckTemperature);
-    const truckB = await publish('truck-b', range(180, 420).filter((m) => !coverage(m)), (m) => truckTemperature(m) + 0.1);
+    await publish(
+      'truck-a',
+      range(180, 420).filter((m) => !coverage(m) && (m < 360 || m >= 380)),
+      truckTemperature,
+    );
+    const truckB = await publish(
+      'truck-b',
+      range(180, 420).filter((m) => !coverage(m)),
+      (m) => truckTemperature(m) + 0.1,
+    );
     await publish('truck-a', range(300, 330), truckTemperature);
-    await truckB.publishAsync('cc/v1/truck-b/telemetry', JSON.stringify(range(300, 330).map((m) => ({ ts: at(m), temperature: truckTemperature(m) + 0.1, humidity: 55, seq: m }))), { qos: 1 });
+    await truckB.publishAsync(
+      'cc/v1/truck-b/telemetry',
+      JSON.stringify(range(300, 330).map((m) => ({ ts: at(m), temperature: truckTemperature(m) + 0.1, humidity: 55, seq: m }))),
+      { qos: 1 },
+    );
     await publish('fridge-a', range(420, 480), wobble);
     const influx = influxFor(ws);
-    await waitFor(() => readingCount(influx, 'fridge-a'), (n) => n === 60, 20_000, 'fridge readings in InfluxDB');
-    await waitFor(() => readingCount(influx, 'truck-a'), (n) => n === 220, 20_000, 'truck readings in InfluxDB');
-    await waitFor(() => readingCount(influx, 'truck-b'), (n) => n === 240, 20_000, 'truck readings in InfluxDB');
+    await waitFor(
+      () => readingCount(influx, 'fridge-a'),
+      (n) => n === 60,
+      20_000,
+      'fridge readings in InfluxDB',
+    );
+    await waitFor(
+      () => readingCount(influx, 'truck-a'),
+      (n) => n === 220,
+      20_000,
+      'truck readings in InfluxDB',
+    );
+    await waitFor(
+      () => readingCount(influx, 'truck-b'),
+      (n) => n === 240,
+      20_000,
+      'truck readings in InfluxDB',
+    );
   });
 
   afterAll(async () => {
@@ -82,20 +128,51 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   });
 
   it('creates a waybill and refuses bad ones precisely', async () => {
-    const created = await api('POST', '/api/v1/shipments', { id: shipmentId, product: 'Influenza vaccine 0.5 ml', profile: 'vaccines-2-8', batch: 'LOT-2026-118', expiry: '2027-10-31', quantity: 40, unit: 'cases', shipper: 'Shanghai DC', consignee: 'Pudong hospital pharmacy' });
+    const created = await api('POST', '/api/v1/shipments', {
+      id: shipmentId,
+      product: 'Influenza vaccine 0.5 ml',
+      profile: 'vaccines-2-8',
+      batch: 'LOT-2026-118',
+      expiry: '2027-10-31',
+      quantity: 40,
+      unit: 'cases',
+      shipper: 'Shanghai DC',
+      consignee: 'Pudong hospital pharmacy',
+    });
     expect(created.status).toBe(201);
     expect(created.body.shipment).toMatchObject({ id: shipmentId, state: 'created', profileId: 'vaccines-2-8', createdBy: 'test-admin' });
-    expect((await api('POST', '/api/v1/shipments', { id: shipmentId, product: 'x', profile: 'vaccines-2-8', batch: 'b', quantity: 1, shipper: 's', consignee: 'c' })).status).toBe(409);
+    expect(
+      (await api('POST', '/api/v1/shipments', { id: shipmentId, product: 'x', profile: 'vaccines-2-8', batch: 'b', quantity: 1, shipper: 's', consignee: 'c' }))
+        .status,
+    ).toBe(409);
     const bad = await api('POST', '/api/v1/shipments', { product: 'x', profile: 'no-such', batch: 'b', quantity: -1, shipper: 's', consignee: 'c' });
     expect(bad.status).toBe(400);
     expect(bad.body.message).toContain('body.quantity');
     const unknownProfile = await api('POST', '/api/v1/shipments', { product: 'x', profile: 'no-such', batch: 'b', quantity: 1, shipper: 's', consignee: 'c' });
     expect(unknownProfile).toMatchObject({ status: 400, body: { message: expect.stringContaining('unknown product profile "no-such"') } });
-    expect((await api('POST', '/api/v1/shipments', { product: 'x', profile: 'vaccines-2-8', batch: 'b', quantity: 1, shipper: 's', consignee: 'c' }, ws.apiTokens.viewer)).status).toBe(403);
+    expect(
+      (
+        await api(
+          'POST',
+          '/api/v1/shipments',
+          { product: 'x', profile: 'vaccines-2-8', batch: 'b', quantity: 1, shipper: 's', consignee: 'c' },
+          ws.apiTokens.viewer,
+        )
+      ).status,
+    ).toBe(403);
   });
 
-  it('records custody from the API and from the driver\'s device over MQTT, and refuses impossible events', async () => {
-    expect((await api('POST', `/api/v1/shipments/${shipmentId}/custody`, { event: 'stored', locationId: 'dc-sh-cold-room-1', at: new Date(at(0)).toISOString(), by: 'Wang Wei (warehouse)' })).status).toBe(201);
+  it("records custody from the API and from the driver's device over MQTT, and refuses impossible events", async () => {
+    expect(
+      (
+        await api('POST', `/api/v1/shipments/${shipmentId}/custody`, {
+          event: 'stored',
+          locationId: 'dc-sh-cold-room-1',
+          at: new Date(at(0)).toISOString(),
+          by: 'Wang Wei (warehouse)',
+        })
+      ).status,
+    ).toBe(201);
     const wrongPlace = await api('POST', `/api/v1/shipments/${shipmentId}/custody`, { event: 'loaded', locationId: 'dc-sh-cold-room-1', at: at(180) });
     expect(wrongPlace).toMatchObject({ status: 400, body: { message: expect.stringContaining('"loaded" needs a vehicle compartment') } });
     expect((await api('POST', `/api/v1/shipments/NOPE/custody`, { event: 'stored', locationId: 'dc-sh-cold-room-1', at: at(0) })).status).toBe(404);
@@ -114,16 +191,36 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
       ['stored', 'api', 'dc-sh-cold-room-1'],
       ['loaded', 'mqtt', 'truck-hu-a12345-box'],
     ]);
-    const rejects = await waitFor(() => rejectsOf(influxFor(ws), 'truck-a'), (r) => r.length >= 2, 10_000, 'custody rejects');
+    const rejects = await waitFor(
+      () => rejectsOf(influxFor(ws), 'truck-a'),
+      (r) => r.length >= 2,
+      10_000,
+      'custody rejects',
+    );
     expect(rejects.map((r) => r.reason).sort()).toEqual(['invalid_custody_event', 'malformed_json']);
     expect(rejects.find((r) => r.reason === 'invalid_custody_event')!.message).toContain('no shipment SH-UNKNOWN');
 
     // Unloaded at the wrong time, then corrected: the mistake stays on record, superseded.
     const wrong = await api('POST', `/api/v1/shipments/${shipmentId}/custody`, { event: 'unloaded', locationId: 'hospital-pudong-fridge', at: at(400) });
     expect(wrong.status).toBe(201);
-    const fixed = await api('POST', `/api/v1/shipments/${shipmentId}/custody`, { event: 'unloaded', locationId: 'hospital-pudong-fridge', at: at(420), corrects: wrong.body.custody.id, note: 'unload time misread from the dock clock' });
+    const fixed = await api('POST', `/api/v1/shipments/${shipmentId}/custody`, {
+      event: 'unloaded',
+      locationId: 'hospital-pudong-fridge',
+      at: at(420),
+      corrects: wrong.body.custody.id,
+      note: 'unload time misread from the dock clock',
+    });
     expect(fixed.status).toBe(201);
-    expect((await api('POST', `/api/v1/shipments/${shipmentId}/custody`, { event: 'unloaded', locationId: 'hospital-pudong-fridge', at: at(421), corrects: wrong.body.custody.id })).status).toBe(409);
+    expect(
+      (
+        await api('POST', `/api/v1/shipments/${shipmentId}/custody`, {
+          event: 'unloaded',
+          locationId: 'hospital-pudong-fridge',
+          at: at(421),
+          corrects: wrong.body.custody.id,
+        })
+      ).status,
+    ).toBe(409);
     expect((await api('POST', `/api/v1/shipments/${shipmentId}/custody`, { event: 'delivered', at: at(480) })).status).toBe(201);
     expect((await api('POST', `/api/v1/shipments/${shipmentId}/custody`, { event: 'stored', locationId: 'dc-sh-cold-room-1', at: at(500) })).status).toBe(409);
     const list = await api('GET', `/api/v1/shipments?state=delivered`);
@@ -142,7 +239,17 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     ]);
     expect(report.custody.find((c) => c.supersededBy)).toMatchObject({ at: at(400) });
     // The reefer excursion: first reading out at minute 240, first back in at 280.
-    expect(report.overall.excursions).toEqual([expect.objectContaining({ band: 'above', start: at(240), end: at(280), durationMs: 40 * MIN, peak: 10.1, deviceIds: ['truck-a', 'truck-b'], locationId: 'truck-hu-a12345-box' })]);
+    expect(report.overall.excursions).toEqual([
+      expect.objectContaining({
+        band: 'above',
+        start: at(240),
+        end: at(280),
+        durationMs: 40 * MIN,
+        peak: 10.1,
+        deviceIds: ['truck-a', 'truck-b'],
+        locationId: 'truck-hu-a12345-box',
+      }),
+    ]);
     expect(report.overall.timeOutOfRangeMs).toBe(40 * MIN);
     expect(report.overall.timeAboveMs).toBe(40 * MIN);
     // The coverage gap was uploaded later, so it is no data gap; the dropout is.
@@ -163,7 +270,12 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     expect(reefer.occurredAt).toBe(at(240));
     const { status, body } = await api('GET', `/api/v1/alerts/${reefer.id}/report`);
     expect(status).toBe(200);
-    expect(body).toMatchObject({ reportType: 'excursion', alert: { id: reefer.id }, place: { locationId: 'truck-hu-a12345-box', range: { min: 2, max: 8 } }, from: at(120) });
+    expect(body).toMatchObject({
+      reportType: 'excursion',
+      alert: { id: reefer.id },
+      place: { locationId: 'truck-hu-a12345-box', range: { min: 2, max: 8 } },
+      from: at(120),
+    });
     expect(body.figures.excursions[0]).toMatchObject({ start: at(240), end: at(280) });
     expect(body.events.map((e: { event: string }) => e.event)).toContain('activated');
     expect(body.chart.map((c: { deviceId: string }) => c.deviceId)).toEqual(['truck-a', 'truck-b']);
@@ -173,7 +285,8 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   });
 
   it('keeps the GSP intervals: 30 min in storage, 5 min in transport, 2 min out of range', async () => {
-    const record = async (location: string, from: number, to: number) => (await api('GET', `/api/v1/locations/${location}/record?from=${from}&to=${to}`)).body as GspRecord;
+    const record = async (location: string, from: number, to: number) =>
+      (await api('GET', `/api/v1/locations/${location}/record?from=${from}&to=${to}`)).body as GspRecord;
     const store = await record('dc-sh-cold-room-1', at(0), at(180));
     const roomA = store.rows.filter((r) => r.deviceId === 'room-a').map((r) => (r.at - T0) / MIN);
     expect(roomA).toEqual([0, 30, 60, 90, 120, 150]);
@@ -182,7 +295,9 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     const truckB = truck.rows.filter((r) => r.deviceId === 'truck-b');
     const minutes = truckB.map((r) => (r.at - T0) / MIN);
     expect(minutes.filter((m) => m < 240).every((m) => m % 5 === 0)).toBe(true);
-    expect(minutes.filter((m) => m >= 240 && m < 280)).toEqual([240, 242, 244, 246, 248, 250, 252, 254, 256, 258, 260, 262, 264, 266, 268, 270, 272, 274, 276, 278]);
+    expect(minutes.filter((m) => m >= 240 && m < 280)).toEqual([
+      240, 242, 244, 246, 248, 250, 252, 254, 256, 258, 260, 262, 264, 266, 268, 270, 272, 274, 276, 278,
+    ]);
     expect(minutes).toContain(280);
     expect(truckB.filter((r) => r.outOfRange)).toHaveLength(20);
     expect(truck.place).toMatchObject({ vehicleType: 'refrigerated truck', plate: '沪A12345' });
@@ -192,11 +307,29 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
 
   it('signs the disposition only with the right password and role', async () => {
     const path = `/api/v1/shipments/${shipmentId}/disposition`;
-    const wrong = await api('POST', path, { decision: 'released', user: 'quinn', password: 'not-it', meaning: 'released after excursion review', comment: 'stability data covers 40 min at 10 °C' });
+    const wrong = await api('POST', path, {
+      decision: 'released',
+      user: 'quinn',
+      password: 'not-it',
+      meaning: 'released after excursion review',
+      comment: 'stability data covers 40 min at 10 °C',
+    });
     expect(wrong).toMatchObject({ status: 401, body: { error: 'signature_refused' } });
-    const operator = await api('POST', path, { decision: 'released', user: 'olga', password: 'olga-password-1', meaning: 'released after excursion review', comment: 'x' });
+    const operator = await api('POST', path, {
+      decision: 'released',
+      user: 'olga',
+      password: 'olga-password-1',
+      meaning: 'released after excursion review',
+      comment: 'x',
+    });
     expect(operator.status).toBe(403);
-    const signed = await api('POST', path, { decision: 'released', user: 'quinn', password: 'quinn-password-1', meaning: 'released after excursion review', comment: 'stability data covers 40 min at 10 °C' });
+    const signed = await api('POST', path, {
+      decision: 'released',
+      user: 'quinn',
+      password: 'quinn-password-1',
+      meaning: 'released after excursion review',
+      comment: 'stability data covers 40 min at 10 °C',
+    });
     expect(signed.status).toBe(201);
     const report = (await api('GET', `/api/v1/shipments/${shipmentId}/report`)).body as ShipmentReport;
     expect(report.disposition).toMatchObject({ decision: 'released', by: 'quinn', printedName: 'Quinn QA', meaning: 'released after excursion review' });
@@ -234,10 +367,16 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-disposition')).toContain(`shipment-${shipmentId}.csv`);
     expect(await csv.text()).toContain(shipmentId);
-    const pdf = await fetch(`${base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&tz=Asia/Shanghai`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const pdf = await fetch(`${base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&tz=Asia/Shanghai`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
     expect(pdf.status).toBe(200);
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
-    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-');
     const badTz = await api('GET', `/api/v1/shipments/${shipmentId}/report?format=pdf&tz=Mars/Olympus`);
     expect(badTz).toMatchObject({ status: 400, body: { message: expect.stringContaining('query.tz') } });
   });
@@ -245,8 +384,26 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   it('coldchain shipment and report commands work through the running service', async () => {
     const tokenFile = path.join(ws.dir, 'admin.token');
     writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
-    const cli = (args: string[], input?: string) => run(process.execPath, [path.resolve('dist/cli/main.js'), ...args, '--url', base, '--token-file', tokenFile], input, 30_000);
-    const created = await cli(['shipment', 'create', '--id', 'SH-CLI-1', '--product', 'Insulin pens', '--profile', 'vaccines-2-8', '--batch', 'INS-7', '--quantity', '12', '--shipper', 'Shanghai DC', '--consignee', '=HYPERLINK("http://evil")']);
+    const cli = (args: string[], input?: string) =>
+      run(process.execPath, [path.resolve('dist/cli/main.js'), ...args, '--url', base, '--token-file', tokenFile], input, 30_000);
+    const created = await cli([
+      'shipment',
+      'create',
+      '--id',
+      'SH-CLI-1',
+      '--product',
+      'Insulin pens',
+      '--profile',
+      'vaccines-2-8',
+      '--batch',
+      'INS-7',
+      '--quantity',
+      '12',
+      '--shipper',
+      'Shanghai DC',
+      '--consignee',
+      '=HYPERLINK("http://evil")',
+    ]);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain('created shipment SH-CLI-1');
     const stored = await cli(['shipment', 'custody', 'SH-CLI-1', 'stored', '--location', 'dc-sh-cold-room-1', '--at', new Date(at(0)).toISOString()]);
@@ -261,7 +418,20 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
 
     const dir = mkdtempSync(path.join(tmpdir(), 'cc-report-'));
     const csvFile = path.join(dir, 'record.csv');
-    const record = await cli(['report', 'record', '--location', 'dc-sh-cold-room-1', '--from', new Date(at(0)).toISOString(), '--to', new Date(at(180)).toISOString(), '--format', 'csv', '--out', csvFile]);
+    const record = await cli([
+      'report',
+      'record',
+      '--location',
+      'dc-sh-cold-room-1',
+      '--from',
+      new Date(at(0)).toISOString(),
+      '--to',
+      new Date(at(180)).toISOString(),
+      '--format',
+      'csv',
+      '--out',
+      csvFile,
+    ]);
     expect(record.code, record.stderr).toBe(0);
     expect(record.stderr).toMatch(/wrote .*record\.csv/);
     expect(readFileSync(csvFile, 'utf8')).toContain('room-a');

@@ -13,7 +13,16 @@ import { loadScenario } from '../simulator/scenario.js';
 const profileByLocation = profilesByLocation(parseConfigText(SAMPLE_CONFIG, 'sample'));
 const START = Date.parse('2026-11-20T00:00:00Z');
 const HOUR = 3_600_000;
-const coldRoom = { setpoint: 5, ambient: 22, timeConstantMs: 8 * HOUR, coolingRatePerHour: 6, hysteresis: 2, humidity: 55, ambientHumidity: 70, doorAirExchange: 12 };
+const coldRoom = {
+  setpoint: 5,
+  ambient: 22,
+  timeConstantMs: 8 * HOUR,
+  coolingRatePerHour: 6,
+  hysteresis: 2,
+  humidity: 55,
+  ambientHumidity: 70,
+  doorAirExchange: 12,
+};
 const quiet = { doorOpen: false, coolingFailed: false, heatingRatePerHour: 0 };
 
 function run(space: ThermalSpace, ms: number, disturbances = quiet): number[] {
@@ -59,16 +68,19 @@ describe('simulator models', () => {
   });
 
   it('moves a vehicle along its route at its speed, door open only at stops', () => {
-    const route = new Route({ speedKmh: 60, route: [
-      { name: 'A', lat: 31.2304, lon: 121.4737, stop: 10 * 60_000, doorOpen: 3 * 60_000 },
-      { name: 'B', lat: 30.2741, lon: 120.1551, stop: 0, doorOpen: 0 },
-    ] });
+    const route = new Route({
+      speedKmh: 60,
+      route: [
+        { name: 'A', lat: 31.2304, lon: 121.4737, stop: 10 * 60_000, doorOpen: 3 * 60_000 },
+        { name: 'B', lat: 30.2741, lon: 120.1551, stop: 0, doorOpen: 0 },
+      ],
+    });
     const km = haversineKm({ lat: 31.2304, lon: 121.4737 }, { lat: 30.2741, lon: 120.1551 });
     expect(km).toBeGreaterThan(160);
     expect(km).toBeLessThan(170);
     expect(route.at(60_000)).toMatchObject({ doorOpen: true, moving: false });
     expect(route.at(5 * 60_000)).toMatchObject({ doorOpen: false, moving: false });
-    expect(route.at(10 * 60_000 + (km / 60) * HOUR / 2)).toMatchObject({ moving: true });
+    expect(route.at(10 * 60_000 + ((km / 60) * HOUR) / 2)).toMatchObject({ moving: true });
     expect(route.durationMs).toBeCloseTo(10 * 60_000 + (km / 60) * HOUR, 0);
   });
 
@@ -104,7 +116,15 @@ describe('simulator models', () => {
     const b = [...rendered.messages].filter((m) => m.deviceId === 'sim-haul-b').flatMap((m) => m.readings.map((r) => r.seq));
     const missing = Array.from({ length: Math.max(...b) }, (_, i) => i + 1).filter((s) => !b.includes(s));
     expect(missing).toHaveLength(8); // 40 minutes at 5-minute intervals
-    expect(rendered.groundTruth()).toEqual([{ deviceId: 'sim-haul-b', locationId: 'truck-hu-a12345-box', kind: 'device_silent', occurredAt: new Date(START + 8 * HOUR).toISOString(), clearedAt: new Date(START + 8 * HOUR + 40 * 60_000).toISOString() }]);
+    expect(rendered.groundTruth()).toEqual([
+      {
+        deviceId: 'sim-haul-b',
+        locationId: 'truck-hu-a12345-box',
+        kind: 'device_silent',
+        occurredAt: new Date(START + 8 * HOUR).toISOString(),
+        clearedAt: new Date(START + 8 * HOUR + 40 * 60_000).toISOString(),
+      },
+    ]);
   });
 
   it('a bad scenario file is refused with the line and key', () => {
@@ -112,7 +132,7 @@ describe('simulator models', () => {
     const scenario = (timeConstant: string, faultDevice: string) =>
       `name: x\ndescription: y\nstores:\n  - location: dc-sh-cold-room-1\n    devices: [{ id: a }]\n    setpoint: 5\n    ambient: 22\n    timeConstant: ${timeConstant}\n    coolingRate: 6\n    faults: [{ kind: stuck, device: ${faultDevice}, at: 1h, duration: 5m }]\n`;
     writeFileSync(file, scenario('soon', 'a'));
-    expect(() => loadScenario(file)).toThrow(/invalid scenario\n  - line 8: stores\[0\]\.timeConstant: "soon" is not a duration/);
+    expect(() => loadScenario(file)).toThrow(/invalid scenario\n {2}- line 8: stores\[0\]\.timeConstant: "soon" is not a duration/);
     writeFileSync(file, scenario('8h', 'b'));
     expect(() => loadScenario(file)).toThrow(/line 10: stores\[0\]\.faults\[0\]\.device: "b" is not one of this entry's devices/);
   });

@@ -14,7 +14,9 @@ describe('live stream (server-sent events)', () => {
     const base = `http://127.0.0.1:${service.httpPort}`;
     try {
       expect((await fetch(`${base}/api/v1/stream`)).status).toBe(401);
-      const { ticket } = (await (await fetch(`${base}/api/v1/stream/ticket`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as { ticket: string };
+      const { ticket } = (await (
+        await fetch(`${base}/api/v1/stream/ticket`, { method: 'POST', headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })
+      ).json()) as { ticket: string };
       const response = await fetch(`${base}/api/v1/stream?ticket=${ticket}`);
       expect(response.headers.get('content-type')).toBe('text/event-stream');
       const reader = response.body!.getReader();
@@ -46,7 +48,12 @@ describe('live stream (server-sent events)', () => {
         const readings = Array.from({ length: 500 }, (_, i) => ({ ts: t0 + batch * 500 + i, temperature: 5, humidity: 50, seq: batch * 500 + i }));
         await device.publishAsync('cc/v1/live-1/telemetry', JSON.stringify(readings), { qos: 1 });
       }
-      await waitFor(async () => received, (n) => n > 10_000_000, 20_000, 'the reading client to get the flood');
+      await waitFor(
+        async () => received,
+        (n) => n > 10_000_000,
+        20_000,
+        'the reading client to get the flood',
+      );
       // A paused socket learns of the close only once it reads again: it must find its stream ended.
       stalled.resume();
       stalled.on('data', () => undefined);

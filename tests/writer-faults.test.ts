@@ -23,7 +23,8 @@ function bodyLimitProxy(limit: number): Promise<{ url: string; server: Server; w
       const body = Buffer.concat(chunks);
       if (req.url?.startsWith('/write')) {
         writeSizes.push(body.length);
-        if (body.length > limit) return void res.writeHead(413, { 'Content-Type': 'text/html' }).end('<html><body><h1>413 Request Entity Too Large</h1></body></html>');
+        if (body.length > limit)
+          return void res.writeHead(413, { 'Content-Type': 'text/html' }).end('<html><body><h1>413 Request Entity Too Large</h1></body></html>');
       }
       const forward = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -32,7 +33,9 @@ function bodyLimitProxy(limit: number): Promise<{ url: string; server: Server; w
       forward.end(body);
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, writeSizes })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, writeSizes })),
+  );
 }
 
 interface Rig {
@@ -58,7 +61,8 @@ async function rig(influxUrl: string, options: { ensureDatabase?: boolean } = {}
   return { spool, writer, influx, deadLetterFile };
 }
 
-const line = (device: string, i: number, at = Date.now() - 3_600_000) => `readings,deviceId=${device} temperature=${(4 + (i % 10) / 10).toFixed(1)},seq=${i}i ${(at + i * 1000) * 1e6}`;
+const line = (device: string, i: number, at = Date.now() - 3_600_000) =>
+  `readings,deviceId=${device} temperature=${(4 + (i % 10) / 10).toFixed(1)},seq=${i}i ${(at + i * 1000) * 1e6}`;
 
 const countOf = readingCount;
 
@@ -79,16 +83,31 @@ describe('the spool writer against a real InfluxDB', () => {
   it('creates the database it finds missing (InfluxDB was away when the service started) and delivers', async () => {
     const { spool, influx } = started(await rig(inject('influxUrl'), { ensureDatabase: true }));
     await spool.append(Array.from({ length: 50 }, (_, i) => line('late-db', i)).join('\n'), 50);
-    await waitFor(() => countOf(influx, 'late-db'), (n) => n === 50, 15_000, 'the 50 points');
+    await waitFor(
+      () => countOf(influx, 'late-db'),
+      (n) => n === 50,
+      15_000,
+      'the 50 points',
+    );
     const policies = await influx.query(`SHOW RETENTION POLICIES ON "${influx.target.database}"`, { database: null });
     expect(policies[0]!.values.find((row) => row[0] === 'coldchain_retention')?.[4]).toBe(true);
-    await waitFor(async () => spool.depth.records, (n) => n === 0, 5000, 'an empty spool');
+    await waitFor(
+      async () => spool.depth.records,
+      (n) => n === 0,
+      5000,
+      'an empty spool',
+    );
   });
 
   it('without ensureDatabase (influx.createDatabase: false) keeps the points spooled and retrying, creating nothing', async () => {
     const { spool, writer, influx } = started(await rig(inject('influxUrl')));
     await spool.append(line('no-create', 0), 1);
-    await waitFor(async () => writer.stats.failures, (n) => n >= 3, 10_000, 'a few retries');
+    await waitFor(
+      async () => writer.stats.failures,
+      (n) => n >= 3,
+      10_000,
+      'a few retries',
+    );
     expect(writer.stats.lastError).toMatch(/HTTP 404: database not found/);
     expect(spool.depth.records).toBe(1);
     const databases = await influx.query('SHOW DATABASES', { database: null });
@@ -106,22 +125,35 @@ describe('the spool writer against a real InfluxDB', () => {
     // The malformed line sits among good ones, in the middle of a batch far over the proxy's limit.
     await r.spool.append([...good.slice(0, 150), malformed, ...good.slice(150)].join('\n'), 301);
     started(r);
-    await waitFor(() => countOf(r.influx, 'split-1'), (n) => n === 300, 20_000, 'all 300 good points');
-    await waitFor(async () => r.spool.depth.records, (n) => n === 0, 5000, 'an empty spool');
+    await waitFor(
+      () => countOf(r.influx, 'split-1'),
+      (n) => n === 300,
+      20_000,
+      'all 300 good points',
+    );
+    await waitFor(
+      async () => r.spool.depth.records,
+      (n) => n === 0,
+      5000,
+      'an empty spool',
+    );
     expect(Math.max(...proxy.writeSizes)).toBeGreaterThan(limit);
-    const entries = readFileSync(r.deadLetterFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { error: string; lines: string });
+    const entries = readFileSync(r.deadLetterFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { error: string; lines: string });
     expect(entries).toHaveLength(1);
     expect(entries[0]!.lines).toBe(malformed);
     expect(entries[0]!.error).toMatch(/^write failed: HTTP 400: unable to parse/);
     expect(r.writer.stats.pointsDropped).toBe(1);
   });
 
-  it('has the dead-letter line and the new file\'s name fsync\'ed before it confirms the spool past that line', async () => {
+  it("has the dead-letter line and the new file's name fsync'ed before it confirms the spool past that line", async () => {
     const r = await rig(inject('influxUrl'));
     await r.influx.ensureDatabase(1830 * DAY_MS);
     // Record, in order, every fsync of a file handle (by the path it refers to) and every confirm.
     const events: string[] = [];
-    const probe = await open(r.deadLetterFile + '.probe', 'w');
+    const probe = await open(`${r.deadLetterFile}.probe`, 'w');
     const proto = Object.getPrototypeOf(probe) as FileHandle;
     await probe.close();
     const realSync = proto.sync;

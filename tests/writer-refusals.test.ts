@@ -49,9 +49,18 @@ describe('the writer when InfluxDB refuses or is missing', () => {
     service = await startTestService(ws, { influxUrl: `http://127.0.0.1:${port}` });
     const device = await connectDevice(service.mqttPort!, 'big-1', ws.deviceTokens['big-1']!);
     const t0 = Date.now() - 3_600_000;
-    await device.publishAsync('cc/v1/big-1/telemetry', JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ ts: t0 + i * 1000, temperature: 4 + (i % 10) / 10, humidity: 50, seq: i }))), { qos: 1 });
+    await device.publishAsync(
+      'cc/v1/big-1/telemetry',
+      JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ ts: t0 + i * 1000, temperature: 4 + (i % 10) / 10, humidity: 50, seq: i }))),
+      { qos: 1 },
+    );
     await device.endAsync();
-    await waitFor(() => readingCount(influxFor(ws), 'big-1'), (n) => n === 400, 20_000, 'all 400 readings');
+    await waitFor(
+      () => readingCount(influxFor(ws), 'big-1'),
+      (n) => n === 400,
+      20_000,
+      'all 400 readings',
+    );
     expect(Math.max(...p.writes)).toBeGreaterThan(limit);
     expect(existsSync(deadLetterPath(service.dataDir))).toBe(false);
     expect(service.writer.stats.pointsDropped).toBe(0);
@@ -64,13 +73,24 @@ describe('the writer when InfluxDB refuses or is missing', () => {
     await influxFor(ws).write(`readings,deviceId=foreign temperature="warm" ${(Date.now() - 60_000) * 1e6}\n`);
     const device = await connectDevice(service.mqttPort!, 'mixed-1', ws.deviceTokens['mixed-1']!);
     const old = Date.now() - 9 * 86_400_000;
-    const batch = [...Array.from({ length: 20 }, (_, i) => ({ ts: old + i * 60_000, temperature: 5, seq: i })), { ts: Date.now() - 30_000, temperature: 4.5, seq: 20 }];
+    const batch = [
+      ...Array.from({ length: 20 }, (_, i) => ({ ts: old + i * 60_000, temperature: 5, seq: i })),
+      { ts: Date.now() - 30_000, temperature: 4.5, seq: 20 },
+    ];
     await device.publishAsync('cc/v1/mixed-1/telemetry', JSON.stringify(batch), { qos: 1 });
     await device.endAsync();
-    await waitFor(() => readingCount(influxFor(ws), 'mixed-1'), (n) => n === 20, 20_000, 'the 20 good readings');
+    await waitFor(
+      () => readingCount(influxFor(ws), 'mixed-1'),
+      (n) => n === 20,
+      20_000,
+      'the 20 good readings',
+    );
     const file = deadLetterPath(service.dataDir);
     await waitFor(async () => existsSync(file), Boolean, 10_000, 'the dead-letter file');
-    const entries = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { error: string; lines: string });
+    const entries = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { error: string; lines: string });
     expect(entries).toHaveLength(1);
     expect(entries[0]!.lines.split('\n')).toHaveLength(1);
     expect(entries[0]!.lines).toContain('seq=20i');
@@ -87,7 +107,12 @@ describe('the writer when InfluxDB refuses or is missing', () => {
     await device.endAsync();
     // InfluxDB comes up after the service, without our database.
     server = (await proxy(port)).server;
-    await waitFor(() => readingCount(influxFor(ws), 'early-1'), (n) => n === 1, 30_000, 'the reading spooled while InfluxDB was away');
+    await waitFor(
+      () => readingCount(influxFor(ws), 'early-1'),
+      (n) => n === 1,
+      30_000,
+      'the reading spooled while InfluxDB was away',
+    );
     const policies = await influxFor(ws).query(`SHOW RETENTION POLICIES ON "${ws.database}"`, { database: null });
     expect(policies[0]!.values.some((row) => row[0] === 'coldchain_retention')).toBe(true);
   });

@@ -34,7 +34,11 @@ export function savedSession(): SessionInfo | null {
 }
 
 export async function signIn(user: string, password: string): Promise<SessionInfo> {
-  const response = await fetch('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  const response = await fetch('/api/v1/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user, password }),
+  });
   const body = (await response.json()) as SessionInfo & { message?: string };
   if (!response.ok) throw new ApiError(body.message ?? 'sign-in failed', response.status);
   sessionStorage.setItem(TOKEN_KEY, JSON.stringify(body));
@@ -81,7 +85,12 @@ export async function download(path: string, filename: string): Promise<void> {
  * and history, so each connection first takes a one-use ticket (POST, bearer header). A ticket
  * cannot be reused, so on an error the page closes the source and reconnects with a new one.
  */
-export function liveStream(onReading: (r: LiveReading) => void, onAlert: (a: Alert) => void, onState: (connected: boolean) => void, onIncident?: (i: IncidentView) => void): () => void {
+export function liveStream(
+  onReading: (r: LiveReading) => void,
+  onAlert: (a: Alert) => void,
+  onState: (connected: boolean) => void,
+  onIncident?: (i: IncidentView) => void,
+): () => void {
   let source: EventSource | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let closed = false;

@@ -213,7 +213,14 @@ export function savedLang(): Lang {
 
 export function age(ms: number, lang: Lang): string {
   const s = Math.max(0, Math.round(ms / 1000));
-  const [value, unit] = s < 60 ? [s, lang === 'en' ? 's' : '秒'] : s < 3600 ? [Math.round(s / 60), lang === 'en' ? 'min' : '分'] : s < 172_800 ? [Math.round(s / 3600), lang === 'en' ? 'h' : '小时'] : [Math.round(s / 86_400), lang === 'en' ? 'd' : '天'];
+  const [value, unit] =
+    s < 60
+      ? [s, lang === 'en' ? 's' : '秒']
+      : s < 3600
+        ? [Math.round(s / 60), lang === 'en' ? 'min' : '分']
+        : s < 172_800
+          ? [Math.round(s / 3600), lang === 'en' ? 'h' : '小时']
+          : [Math.round(s / 86_400), lang === 'en' ? 'd' : '天'];
   return lang === 'en' ? `${value} ${unit} ago` : `${value}${unit}前`;
 }
 
@@ -358,7 +365,8 @@ export function say(table: CodeTable, code: string | null | undefined, lang: Lan
 
 const minutes = (ms: number, lang: Lang) => {
   const m = ms / 60_000;
-  const text = m >= 120 ? `${(m / 60).toFixed(1)} ${lang === 'en' ? 'h' : '小时'}` : `${m < 10 ? m.toFixed(1) : Math.round(m)} ${lang === 'en' ? 'min' : '分钟'}`;
+  const text =
+    m >= 120 ? `${(m / 60).toFixed(1)} ${lang === 'en' ? 'h' : '小时'}` : `${m < 10 ? m.toFixed(1) : Math.round(m)} ${lang === 'en' ? 'min' : '分钟'}`;
   return lang === 'en' ? text : text.replace(' ', '');
 };
 

@@ -11,7 +11,7 @@ import './style.css';
 
 const VIEWS = ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance'] as const;
 type View = (typeof VIEWS)[number];
-const viewOf = (): View => (VIEWS as readonly string[]).includes(location.hash.slice(2)) ? (location.hash.slice(2) as View) : 'live';
+const viewOf = (): View => ((VIEWS as readonly string[]).includes(location.hash.slice(2)) ? (location.hash.slice(2) as View) : 'live');
 
 /** A short two-tone chime from Web Audio (no sound file to ship or to fail to load). */
 function chime(): void {
@@ -76,7 +76,10 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
   }, []);
   // What needs someone now: one line per incident nobody acknowledged or shelved (ISA-18.2: one
   // event, one alarm), if it pages people or shows on the board (the digest ones wait).
-  const alarming = [...(board.incidents?.values() ?? [])].filter((i) => needsSomeone(i, board.now)).sort(byUrgency(board.now)).map((i) => ({ id: i.id, line: i.text[lang].title }));
+  const alarming = [...(board.incidents?.values() ?? [])]
+    .filter((i) => needsSomeone(i, board.now))
+    .sort(byUrgency(board.now))
+    .map((i) => ({ id: i.id, line: i.text[lang].title }));
   const openCount = board.incidents?.size ?? 0;
   useEffect(() => {
     document.title = alarming.length ? `(${alarming.length}) ${t.title}` : t.title;
@@ -97,7 +100,8 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
     <header>
       <h1>${t.title}</h1>
       <nav>${VIEWS.filter((v) => v !== 'performance' || session.role !== 'viewer').map(
-        (v) => html`<a href=${`#/${v}`} class=${view === v ? 'active' : ''} data-view=${v}>${t[v]}${v === 'alerts' && alarming.length ? html` <span class="count" data-count>${alarming.length}</span>` : v === 'alerts' && openCount ? html` <span class="count quiet" data-count>${openCount}</span>` : null}</a>`,
+        (v) =>
+          html`<a href=${`#/${v}`} class=${view === v ? 'active' : ''} data-view=${v}>${t[v]}${v === 'alerts' && alarming.length ? html` <span class="count" data-count>${alarming.length}</span>` : v === 'alerts' && openCount ? html` <span class="count quiet" data-count>${openCount}</span>` : null}</a>`,
       )}</nav>
       <div class="tools">
         <span class=${`stream ${board.connected ? 'up' : 'down'}`} title=${t.stream}>● ${board.connected ? t.connected : t.reconnecting}</span>
@@ -107,11 +111,16 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
         <button onClick=${onSignOut}>${t.signOut}</button>
       </div>
     </header>
-    ${alarming.length
-      ? html`<a class="banner" role="alert" href="#/alerts" data-banner>
-          ⚠ ${alarming.length} ${t.newAlarms}: ${alarming.slice(0, 3).map((a) => a.line).join(' · ')}${alarming.length > 3 ? ' …' : ''}
+    ${
+      alarming.length
+        ? html`<a class="banner" role="alert" href="#/alerts" data-banner>
+          ⚠ ${alarming.length} ${t.newAlarms}: ${alarming
+            .slice(0, 3)
+            .map((a) => a.line)
+            .join(' · ')}${alarming.length > 3 ? ' …' : ''}
         </a>`
-      : null}
+        : null
+    }
     <main>
       ${view === 'live' ? html`<${LiveView} board=${board} t=${t} lang=${lang} />` : null}
       ${view === 'alerts' ? html`<${Lazy} load=${loadIncidents} props=${{ board, t, lang, session }} />` : null}

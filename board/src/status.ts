@@ -3,7 +3,8 @@ import type { Alert, DeviceView, LocationView } from './api.js';
 export type TileState = 'ok' | 'warning' | 'alarm' | 'silent';
 
 /** Open alarms (raised, acknowledged or not) of one device. */
-export const alarmsOf = (alerts: Map<string, Alert>, deviceId: string) => [...alerts.values()].filter((a) => a.deviceId === deviceId && (a.state === 'active' || a.state === 'acknowledged'));
+export const alarmsOf = (alerts: Map<string, Alert>, deviceId: string) =>
+  [...alerts.values()].filter((a) => a.deviceId === deviceId && (a.state === 'active' || a.state === 'acknowledged'));
 
 /**
  * A sensor's colour: alarm when out of range or in alarm, warning inside the warning band (临界值),
@@ -26,7 +27,12 @@ export function worst(states: TileState[]): TileState {
 }
 
 /** A sparkline as a small inline SVG path (dozens of tiles: no chart instance each). */
-export function sparkPath(points: Array<[number, number]>, range: { min: number; max: number }, width = 120, height = 28): { line: string; band: [number, number] } {
+export function sparkPath(
+  points: Array<[number, number]>,
+  range: { min: number; max: number },
+  width = 120,
+  height = 28,
+): { line: string; band: [number, number] } {
   if (points.length < 2) return { line: '', band: [0, 0] };
   const t0 = points[0]![0];
   const t1 = points[points.length - 1]![0];

@@ -38,7 +38,16 @@ export function applyReading(reading: LiveReading): void {
   if (!device) return;
   // Late store-and-forward readings do not replace a newer "now".
   if (!device.last || reading.ts >= device.last.ts) {
-    device.last = { ts: reading.ts, temperature: reading.temperature, humidity: reading.humidity ?? null, battery: reading.battery ?? null, lat: reading.lat ?? device.last?.lat ?? null, lon: reading.lon ?? device.last?.lon ?? null, door: reading.door ?? null, receivedAt: Date.now() };
+    device.last = {
+      ts: reading.ts,
+      temperature: reading.temperature,
+      humidity: reading.humidity ?? null,
+      battery: reading.battery ?? null,
+      lat: reading.lat ?? device.last?.lat ?? null,
+      lon: reading.lon ?? device.last?.lon ?? null,
+      door: reading.door ?? null,
+      receivedAt: Date.now(),
+    };
     device.sparkline.push([reading.ts, reading.temperature]);
     if (device.sparkline.length > SPARK_MAX) device.sparkline.splice(0, device.sparkline.length - SPARK_MAX);
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../duration.js';
-import { alertKinds, severities } from './alert-rules.js';
+import { alertKinds, type severities } from './alert-rules.js';
 
 export const notifyModes = ['page', 'board', 'digest'] as const;
 export type NotifyMode = (typeof notifyModes)[number];
@@ -26,8 +26,15 @@ export const alarmsSchema = z.object({
       info: z.enum(notifyModes).default('digest'),
     })
     .prefault({}),
-  digestAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM').default('08:00').describe('Local time (HH:MM, in reports.timeZone) the daily digest goes to tier-1 recipients.'),
-  procedures: z.partialRecord(z.enum(alertKinds), localizedText).default({}).describe('What to do, per alert kind, shown with every alarm; a sensible default exists for each kind.'),
+  digestAt: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM')
+    .default('08:00')
+    .describe('Local time (HH:MM, in reports.timeZone) the daily digest goes to tier-1 recipients.'),
+  procedures: z
+    .partialRecord(z.enum(alertKinds), localizedText)
+    .default({})
+    .describe('What to do, per alert kind, shown with every alarm; a sensible default exists for each kind.'),
   foldWindow: durationMs.prefault('30m').describe('A rule that breaks again this soon after clearing continues the same alert (folded, counted).'),
   chatterCount: z.number().int().min(2).default(3).describe('An alert that relapses this many times within the fold window is flagged chattering.'),
   incidentMerge: durationMs.prefault('30m').describe("A new alert at a place joins the place's incident if it began this soon after the incident cleared."),

@@ -28,13 +28,26 @@ export const alertRulesSchema = z.object({
   activationDelay: durationMs.prefault('10m').describe('Out of range at least this long (device time) before the alarm is raised.'),
   clearHysteresis: z.number().min(0).default(0.3).describe('A temperature alarm clears only this far back inside the limit, °C (no flapping).'),
   humidityHysteresis: z.number().min(0).default(2).describe('A humidity alarm clears only this far back inside the limit, %RH.'),
-  cumulative: z.object({ budget: durationMs, window: durationMs }).prefault({ budget: '60m', window: '24h' }).describe('Total time out of range allowed within a sliding window (stability budget).'),
-  maxRatePerHour: z.number().positive().optional().describe('Rate of change, °C per hour, judged as the least-squares slope over `rateWindow` and held for `rateDelay`. Off unless set: a compressor cycle or a door opening changes the temperature 10–30 °C/h for minutes as part of normal operation, and a change that matters reaches the warning band (临界值) within minutes anyway, so by default it would only double alarms. Turn it on where the rate itself harms (thermal shock) or as an early compressor-failure sign.'),
+  cumulative: z
+    .object({ budget: durationMs, window: durationMs })
+    .prefault({ budget: '60m', window: '24h' })
+    .describe('Total time out of range allowed within a sliding window (stability budget).'),
+  maxRatePerHour: z
+    .number()
+    .positive()
+    .optional()
+    .describe(
+      'Rate of change, °C per hour, judged as the least-squares slope over `rateWindow` and held for `rateDelay`. Off unless set: a compressor cycle or a door opening changes the temperature 10–30 °C/h for minutes as part of normal operation, and a change that matters reaches the warning band (临界值) within minutes anyway, so by default it would only double alarms. Turn it on where the rate itself harms (thermal shock) or as an early compressor-failure sign.',
+    ),
   rateWindow: durationMs.prefault('15m').describe('The span of the rate-of-change regression (device time).'),
   rateDelay: durationMs.prefault('5m').describe('How long the rate must stay above maxRatePerHour before the alarm.'),
   doorOpenMax: durationMs.prefault('5m').describe('A door open longer than this raises the door alarm.'),
   silentAfterIntervals: z.number().min(1).default(3).describe('No reading for this many reporting intervals (device time) raises a communication/power alarm.'),
-  offlineAfter: durationMs.optional().describe('Nothing received for this long (processing time) raises the communication alarm while it lasts. Default: silentAfterIntervals reporting intervals; 2 h in vehicle compartments, where devices buffer through tunnels and rural roads and upload afterwards (their device-time gaps are still judged when the backlog arrives).'),
+  offlineAfter: durationMs
+    .optional()
+    .describe(
+      'Nothing received for this long (processing time) raises the communication alarm while it lasts. Default: silentAfterIntervals reporting intervals; 2 h in vehicle compartments, where devices buffer through tunnels and rural roads and upload afterwards (their device-time gaps are still judged when the backlog arrives).',
+    ),
   lowBattery: z.number().min(0).max(100).default(20).describe('Battery below this, %, raises the low-battery alarm (clears 5 % above).'),
   severity: z
     .object({
@@ -62,7 +75,11 @@ export const suppressionSchema = z.object({
   reason: z.string().min(1),
   from: clock,
   to: clock,
-  utcOffset: z.string().regex(/^[+-]\d{2}:\d{2}$/, 'write an offset as +HH:MM').default('+00:00').describe("Offset of the site's local time, e.g. +08:00 for China Standard Time."),
+  utcOffset: z
+    .string()
+    .regex(/^[+-]\d{2}:\d{2}$/, 'write an offset as +HH:MM')
+    .default('+00:00')
+    .describe("Offset of the site's local time, e.g. +08:00 for China Standard Time."),
   kinds: z.array(z.enum(alertKinds)).min(1).default(['temperature_high', 'temperature_warning_high', 'cumulative_time_out_of_range', 'rate_of_change']),
 });
 export type Suppression = z.infer<typeof suppressionSchema>;

@@ -33,21 +33,46 @@ export function checkGsp(config: Config): Finding[] {
       const required = sensorsRequired(location);
       const name = location.name ?? location.id;
       if (!devices.length) add('warning', ['sites', s, 'locations', l], 'sensors', `${name} has no sensor yet: it is not monitored`);
-      else if (required === undefined) add('warning', ['sites', s, 'locations', l], 'sensors', `${name}: give ${location.kind === 'vehicle_compartment' ? 'volumeM3' : 'areaM2'} so the number of sensors can be checked`);
+      else if (required === undefined)
+        add(
+          'warning',
+          ['sites', s, 'locations', l],
+          'sensors',
+          `${name}: give ${location.kind === 'vehicle_compartment' ? 'volumeM3' : 'areaM2'} so the number of sensors can be checked`,
+        );
       else if (devices.length < required) {
         const basis = location.kind === 'vehicle_compartment' ? `${location.volumeM3} m³` : `${location.areaM2} m²`;
-        add('error', ['sites', s, 'locations', l], 'sensors', `${name} (${basis}) has ${devices.length} sensor${devices.length === 1 ? '' : 's'}; GSP asks for at least ${required}`);
+        add(
+          'error',
+          ['sites', s, 'locations', l],
+          'sensors',
+          `${name} (${basis}) has ${devices.length} sensor${devices.length === 1 ? '' : 's'}; GSP asks for at least ${required}`,
+        );
       }
     });
     const sms = new Set(site.recipients.filter((r) => r.tier === 1 && r.phone).map((r) => r.phone));
-    if (sms.size < 3) add(config.compliance === 'gsp' ? 'error' : 'warning', ['sites', s, 'recipients'], 'sms', `${site.name ?? site.id}: alarms reach ${sms.size} people by SMS at tier 1; GSP asks for at least 3`);
+    if (sms.size < 3)
+      add(
+        config.compliance === 'gsp' ? 'error' : 'warning',
+        ['sites', s, 'recipients'],
+        'sms',
+        `${site.name ?? site.id}: alarms reach ${sms.size} people by SMS at tier 1; GSP asks for at least 3`,
+      );
   });
   config.devices.forEach((device, d) => {
-    if (device.interval > 60_000) add('warning', ['devices', d, 'interval'], 'refresh', `${device.name ?? device.id} reports every ${device.interval / 1000} s; GSP asks for values refreshed at least every minute`);
+    if (device.interval > 60_000)
+      add(
+        'warning',
+        ['devices', d, 'interval'],
+        'refresh',
+        `${device.name ?? device.id} reports every ${device.interval / 1000} s; GSP asks for values refreshed at least every minute`,
+      );
   });
-  if (!config.notifications.sms) add(config.compliance === 'gsp' ? 'error' : 'warning', ['notifications'], 'sms', 'no SMS provider (notifications.sms): GSP alarms go by SMS');
+  if (!config.notifications.sms)
+    add(config.compliance === 'gsp' ? 'error' : 'warning', ['notifications'], 'sms', 'no SMS provider (notifications.sms): GSP alarms go by SMS');
   if (config.influx.retention < FIVE_YEARS) add('error', ['influx', 'retention'], 'retention', 'records are kept less than 5 years');
   if (!config.backup.enabled) add('error', ['backup', 'enabled'], 'backup', 'no daily backup');
-  if (config.influx.url && !config.influx.token && !config.influx.username) add('error', ['influx', 'url'], 'storage', 'the external InfluxDB is used without credentials: anyone who reaches it can alter records');
+  if (config.influx.url && !config.influx.token && !config.influx.username)
+    add('error', ['influx', 'url'], 'storage', 'the external InfluxDB is used without credentials: anyone who reaches it can alter records');
   return findings;
 }

@@ -52,7 +52,10 @@ function lock(file: string): () => void {
       }
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`${file} is being edited by another process (pid ${Number.isNaN(holder) ? '?' : holder}, ${lockFile}); try again, or remove the lock file if no coldchain command is running`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${file} is being edited by another process (pid ${Number.isNaN(holder) ? '?' : holder}, ${lockFile}); try again, or remove the lock file if no coldchain command is running`,
+      );
     sleepSync(25);
   }
 }

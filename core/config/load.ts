@@ -56,7 +56,11 @@ export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new ConfigError(file, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`), what);
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`),
+      what,
+    );
   }
   const result = schema.safeParse(doc.toJS() ?? {});
   if (!result.success) throw new ConfigError(file, describeIssues(result.error.issues, doc, lines), what);

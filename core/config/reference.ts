@@ -1,7 +1,19 @@
 import { z } from 'zod';
 import { configSchema } from './schema.js';
 
-type Json = { const?: unknown; type?: string | string[]; description?: string; default?: unknown; enum?: unknown[]; properties?: Record<string, Json>; items?: Json; anyOf?: Json[]; oneOf?: Json[]; pattern?: string; additionalProperties?: Json | boolean };
+type Json = {
+  const?: unknown;
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  properties?: Record<string, Json>;
+  items?: Json;
+  anyOf?: Json[];
+  oneOf?: Json[];
+  pattern?: string;
+  additionalProperties?: Json | boolean;
+};
 
 function typeOf(node: Json): string {
   const options = node.anyOf ?? node.oneOf;
@@ -33,7 +45,9 @@ function rows(node: Json, at: string, out: string[]): void {
       const leaf = !child.properties && !(child.type === 'array' && child.items?.properties) && !(child.anyOf ?? child.oneOf)?.some((o) => o.properties);
       if (leaf || child.description) {
         const fallback = child.default === undefined ? '' : JSON.stringify(child.default);
-        out.push(`| \`${here}\` | ${cell(leaf ? typeOf(child) : 'section')} | ${cell(leaf && fallback.length < 60 ? fallback : '')} | ${cell(child.description ?? '')} |`);
+        out.push(
+          `| \`${here}\` | ${cell(leaf ? typeOf(child) : 'section')} | ${cell(leaf && fallback.length < 60 ? fallback : '')} | ${cell(child.description ?? '')} |`,
+        );
       }
       if (!leaf) rows(child.type === 'array' ? child.items! : child, child.type === 'array' ? `${here}[]` : here, out);
     }

@@ -21,14 +21,15 @@ const port = z.number().int().min(0).max(65535);
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
 }
 const hashedSecret = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 hex digits (written by the CLI, never a plain token)');
 
-const range = z
-  .object({ min: z.number(), max: z.number() })
-  .refine((r) => r.min < r.max, { message: 'min must be below max' });
+const range = z.object({ min: z.number(), max: z.number() }).refine((r) => r.min < r.max, { message: 'min must be below max' });
 
 export const productProfileSchema = z.object({
   id: identifier,
@@ -59,7 +60,11 @@ export const recipientSchema = z
     tier: z.number().int().min(1).max(5).default(1),
     email: z.email().optional(),
     webhook: z.url().optional().describe('JSON POST (e.g. a paging gateway).'),
-    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'write a phone number in E.164 form, e.g. +8613800138000').optional().describe('SMS through notifications.sms, in E.164 form.'),
+    phone: z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$/, 'write a phone number in E.164 form, e.g. +8613800138000')
+      .optional()
+      .describe('SMS through notifications.sms, in E.164 form.'),
   })
   .refine((r) => r.email || r.webhook || r.phone, { message: 'a recipient needs an email, a webhook or a phone' });
 
@@ -73,14 +78,19 @@ export const smsSchema = z.discriminatedUnion('provider', [
     endpoint: z.url().default('https://dysmsapi.aliyuncs.com/').describe('The SendSms endpoint.'),
     accessKeyId: z.string().min(1).describe('The AccessKey ID (its secret comes from secretEnv).'),
     regionId: z.string().default('cn-hangzhou').describe('The region of the SMS service.'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Alibaba Cloud writes template variables as ${name}
     signName: z.string().min(1).describe('The approved SMS signature (签名) and a template with a ${title} variable (模板).'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: as above
     templateCode: z.string().min(1).describe('An approved template with a ${title} variable (模板).'),
     secretEnv: z.string().default('COLDCHAIN_SMS_SECRET').describe('The environment variable holding the AccessKey secret.'),
   }),
   z.object({
     provider: z.literal('twilio'),
     endpoint: z.url().default('https://api.twilio.com').describe('The API base URL.'),
-    accountSid: z.string().regex(/^AC[0-9a-f]{32}$/, 'a Twilio account SID is AC followed by 32 hex digits').describe('The account SID (its auth token comes from secretEnv).'),
+    accountSid: z
+      .string()
+      .regex(/^AC[0-9a-f]{32}$/, 'a Twilio account SID is AC followed by 32 hex digits')
+      .describe('The account SID (its auth token comes from secretEnv).'),
     from: z.string().min(1).describe('The sending number or messaging service.'),
     lang: z.enum(['en', 'zh-CN', 'both']).default('both').describe('Language of the message body.'),
     secretEnv: z.string().default('COLDCHAIN_SMS_SECRET').describe('The environment variable holding the auth token.'),
@@ -92,7 +102,7 @@ export const siteSchema = z.object({
   name: z.string().optional(),
   recipients: z.array(recipientSchema).default([]),
   kind: z.enum(['warehouse', 'vehicle']).default('warehouse'),
-  vehicleType: z.string().optional().describe('For vehicles: e.g. \'reefer truck\'; GSP records name the vehicle type.'),
+  vehicleType: z.string().optional().describe("For vehicles: e.g. 'reefer truck'; GSP records name the vehicle type."),
   plate: z.string().optional(),
   locations: z.array(locationSchema).min(1),
 });
@@ -134,15 +144,30 @@ export const configSchema = z
         port: port.default(1883).describe('MQTT port (0 picks a free one, logged at start).'),
         tls: tlsListener.optional(),
         websocket: z.object({ port, path: z.string().default('/mqtt') }).optional(),
-        maxPacketBytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe('MQTT packets above this size close the connection before they are buffered whole.'),
+        maxPacketBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * 1024 * 1024)
+          .describe('MQTT packets above this size close the connection before they are buffered whole.'),
         ratePerDevice: z.number().positive().default(50).describe('Sustained messages per second per device; bursts above it are delayed, never dropped.'),
-        rateBurst: z.number().int().positive().default(500).describe('Messages a device may send in a burst above its sustained rate (delayed, never dropped).'),
+        rateBurst: z
+          .number()
+          .int()
+          .positive()
+          .default(500)
+          .describe('Messages a device may send in a burst above its sustained rate (delayed, never dropped).'),
         /** Incoming QoS 2 messages awaiting PUBREL the broker keeps (broker/qos2.ts): per client id, and in all. */
         qos2InFlight: z
           .object({
             perClient: z.number().int().min(1).max(65535).default(32).describe('QoS 2 messages awaiting PUBREL kept per client id.'),
             totalMessages: z.number().int().min(1).default(10_000).describe('QoS 2 messages awaiting PUBREL kept in all.'),
-            totalBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024).describe('Bytes of QoS 2 messages awaiting PUBREL kept in all.'),
+            totalBytes: z
+              .number()
+              .int()
+              .min(64 * 1024)
+              .default(64 * 1024 * 1024)
+              .describe('Bytes of QoS 2 messages awaiting PUBREL kept in all.'),
           })
           .prefault({}),
       })
@@ -151,8 +176,14 @@ export const configSchema = z
       .object({
         host: z.string().default('127.0.0.1').describe('Loopback by default: plain HTTP elsewhere needs `tls` (or `allowPlainHttp`).'),
         port: port.default(8080).describe('HTTP(S) port of the API and the board (0 picks a free one).'),
-        tls: z.object({ cert: z.string(), key: z.string() }).optional().describe('HTTPS: PEM certificate (chain) and key, relative to this file; `coldchain init` writes a self-signed pair under dataDir/tls.'),
-        allowPlainHttp: z.boolean().default(false).describe('Plain HTTP on a non-loopback address sends passwords and tokens in clear: only behind a TLS-terminating proxy.'),
+        tls: z
+          .object({ cert: z.string(), key: z.string() })
+          .optional()
+          .describe('HTTPS: PEM certificate (chain) and key, relative to this file; `coldchain init` writes a self-signed pair under dataDir/tls.'),
+        allowPlainHttp: z
+          .boolean()
+          .default(false)
+          .describe('Plain HTTP on a non-loopback address sends passwords and tokens in clear: only behind a TLS-terminating proxy.'),
         publicUrl: z.url().optional().describe('How receivers reach this service (verification links, QR codes); default http(s)://<host>:<port>.'),
       })
       .superRefine((http, ctx) => {
@@ -167,13 +198,21 @@ export const configSchema = z
       .prefault({}),
     board: z
       .object({
-        tileUrl: z.string().regex(/\{z\}.*\{x\}.*\{y\}/, 'must contain {z}, {x} and {y}').optional().describe('Map tiles for the fleet view, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without, tracks on a blank map.'),
+        tileUrl: z
+          .string()
+          .regex(/\{z\}.*\{x\}.*\{y\}/, 'must contain {z}, {x} and {y}')
+          .optional()
+          .describe('Map tiles for the fleet view, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; without, tracks on a blank map.'),
         tileAttribution: z.string().default('').describe('Attribution shown with the map tiles.'),
       })
       .prefault({}),
     reports: z
       .object({
-        timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').default('UTC').describe('Times on reports are shown in this IANA zone, e.g. Asia/Shanghai.'),
+        timeZone: z
+          .string()
+          .refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC')
+          .default('UTC')
+          .describe('Times on reports are shown in this IANA zone, e.g. Asia/Shanghai.'),
         lang: z.enum(['en', 'zh-CN']).default('en').describe('Default language of reports and labels.'),
         workers: z.number().int().min(1).max(32).optional().describe('Worker threads that build reports; default half the cores (1 on 2 cores), at most 4.'),
         queue: z.number().int().min(0).max(1000).default(2).describe('Report requests that may wait for a worker; more are answered 429 with Retry-After.'),
@@ -188,15 +227,29 @@ export const configSchema = z
         token: z.string().optional().describe('InfluxDB 2.x/3.x API token (better: $COLDCHAIN_INFLUX_TOKEN).'),
         username: z.string().optional().describe('InfluxDB 1.x user of an external InfluxDB.'),
         password: z.string().optional().describe('Its password.'),
-        retention: durationMs.prefault('1830d').describe('How long InfluxDB keeps records (GSP: at least 5 years). A shorter value never deletes anything by itself: coldchain retention shorten does, signed and audited.'),
-        retentionFloor: durationMs.prefault('1825d').describe('The shortest retention this configuration may ask for (5 years, GSP); lower it only where no pharma rule applies.'),
+        retention: durationMs
+          .prefault('1830d')
+          .describe(
+            'How long InfluxDB keeps records (GSP: at least 5 years). A shorter value never deletes anything by itself: coldchain retention shorten does, signed and audited.',
+          ),
+        retentionFloor: durationMs
+          .prefault('1825d')
+          .describe('The shortest retention this configuration may ask for (5 years, GSP); lower it only where no pharma rule applies.'),
         createDatabase: z.boolean().default(true).describe('Create the database and retention policy at start.'),
       })
-      .refine((influx) => influx.retention >= influx.retentionFloor, { path: ['retention'], message: 'shorter than influx.retentionFloor (GSP asks to keep records at least 5 years)' })
+      .refine((influx) => influx.retention >= influx.retentionFloor, {
+        path: ['retention'],
+        message: 'shorter than influx.retentionFloor (GSP asks to keep records at least 5 years)',
+      })
       .prefault({}),
     ingest: z
       .object({
-        maxPayloadBytes: z.number().int().min(256).default(256 * 1024).describe('Larger payloads are quarantined as payload_too_large.'),
+        maxPayloadBytes: z
+          .number()
+          .int()
+          .min(256)
+          .default(256 * 1024)
+          .describe('Larger payloads are quarantined as payload_too_large.'),
         maxBatchReadings: z.number().int().positive().default(5000).describe('A batch (store-and-forward upload) may hold at most this many readings.'),
         maxFutureSkew: durationMs.prefault('5m').describe('Device clocks further ahead than this are rejected.'),
         maxPastAge: durationMs.prefault('30d').describe('Store-and-forward backlog accepted up to this age.'),
@@ -204,28 +257,54 @@ export const configSchema = z
       .prefault({}),
     spool: z
       .object({
-        segmentBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024).describe('Size of one spool segment file.'),
+        segmentBytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .default(32 * 1024 * 1024)
+          .describe('Size of one spool segment file.'),
         writeLinger: durationMs.prefault('100ms').describe('How long the writer may wait to gather a larger batch while the spool is nearly empty.'),
         retryMax: durationMs.prefault('30s').describe('Longest wait between InfluxDB write retries.'),
       })
       .prefault({}),
     notifications: z
       .object({
-        smtp: z.object({ host: z.string(), port: port.default(25), secure: z.boolean().default(false), user: z.string().optional(), password: z.string().optional(), from: z.string() }).optional(),
-        tierDelays: z.array(durationMs).min(1).prefault(['0s', '15m', '30m']).describe('Tier n is notified when an alert is still unacknowledged this long after it became active.'),
+        smtp: z
+          .object({
+            host: z.string(),
+            port: port.default(25),
+            secure: z.boolean().default(false),
+            user: z.string().optional(),
+            password: z.string().optional(),
+            from: z.string(),
+          })
+          .optional(),
+        tierDelays: z
+          .array(durationMs)
+          .min(1)
+          .prefault(['0s', '15m', '30m'])
+          .describe('Tier n is notified when an alert is still unacknowledged this long after it became active.'),
         reminderEvery: durationMs.prefault('30m').describe('Unacknowledged incidents are sent again this often.'),
         webhookRetries: z.number().int().min(0).max(10).default(3).describe('Retries of a webhook before it is recorded as failed.'),
         sms: smsSchema.optional(),
       })
       .prefault({}),
-    compliance: z.enum(['none', 'gsp']).default('none').describe("gsp: the configuration must meet China GSP's alarm clauses, checked at load — every site's first tier reaches at least 3 people by SMS, through a configured provider."),
+    compliance: z
+      .enum(['none', 'gsp'])
+      .default('none')
+      .describe(
+        "gsp: the configuration must meet China GSP's alarm clauses, checked at load — every site's first tier reaches at least 3 people by SMS, through a configured provider.",
+      ),
     alarms: alarmsSchema.prefault({}),
     /** The daily backup (GSP): the whole record once a day into `dir` (relative to this file), the newest `keep` kept. */
     backup: z
       .object({
         enabled: z.boolean().default(true),
         dir: z.string().default('./backups'),
-        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM').default('02:30'),
+        at: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'write a time of day as HH:MM')
+          .default('02:30'),
         keep: z.number().int().min(1).default(14),
       })
       .prefault({}),
@@ -248,27 +327,56 @@ export const configSchema = z
       siteIds.add(site.id);
       site.locations.forEach((location, l) => {
         if (locationIds.has(location.id)) {
-          ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'id'], message: `duplicate location id "${location.id}" (location ids are unique across sites)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sites', s, 'locations', l, 'id'],
+            message: `duplicate location id "${location.id}" (location ids are unique across sites)`,
+          });
         }
         locationIds.add(location.id);
         if (!profileIds.has(location.profile)) {
-          ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'profile'], message: `unknown profile "${location.profile}"; known: ${[...profileIds].join(', ') || 'none'}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sites', s, 'locations', l, 'profile'],
+            message: `unknown profile "${location.profile}"; known: ${[...profileIds].join(', ') || 'none'}`,
+          });
         }
         const profile = config.profiles.find((p) => p.id === location.profile);
         if (profile && location.alerts) {
           const merged = effectiveRules(profile, location);
-          if (!merged.success) for (const issue of merged.error.issues) ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'alerts', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: issue.message });
+          if (!merged.success)
+            for (const issue of merged.error.issues)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['sites', s, 'locations', l, 'alerts', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+                message: issue.message,
+              });
         }
         if ((site.kind === 'vehicle') !== (location.kind === 'vehicle_compartment')) {
-          ctx.addIssue({ code: 'custom', path: ['sites', s, 'locations', l, 'kind'], message: site.kind === 'vehicle' ? 'a vehicle holds only vehicle_compartment locations' : 'vehicle_compartment belongs under a site of kind vehicle' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sites', s, 'locations', l, 'kind'],
+            message:
+              site.kind === 'vehicle' ? 'a vehicle holds only vehicle_compartment locations' : 'vehicle_compartment belongs under a site of kind vehicle',
+          });
         }
       });
     });
     if (config.compliance === 'gsp') {
-      if (!config.notifications.sms) ctx.addIssue({ code: 'custom', path: ['notifications', 'sms'], message: 'compliance gsp: alarms go by SMS (GSP annex: to at least 3 designated people); configure a provider (aliyun or twilio)' });
+      if (!config.notifications.sms)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['notifications', 'sms'],
+          message: 'compliance gsp: alarms go by SMS (GSP annex: to at least 3 designated people); configure a provider (aliyun or twilio)',
+        });
       config.sites.forEach((site, s) => {
         const people = new Set(site.recipients.filter((r) => r.tier === 1 && r.phone).map((r) => r.phone));
-        if (people.size < 3) ctx.addIssue({ code: 'custom', path: ['sites', s, 'recipients'], message: `compliance gsp: the first tier must reach at least 3 people by SMS; site "${site.id}" reaches ${people.size} (recipients with tier 1 and a phone)` });
+        if (people.size < 3)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sites', s, 'recipients'],
+            message: `compliance gsp: the first tier must reach at least 3 people by SMS; site "${site.id}" reaches ${people.size} (recipients with tier 1 and a phone)`,
+          });
       });
     }
     const deviceIds = new Set<string>();
@@ -276,7 +384,11 @@ export const configSchema = z
       if (deviceIds.has(device.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${device.id}"` });
       deviceIds.add(device.id);
       if (!locationIds.has(device.location)) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'location'], message: `unknown location "${device.location}"; known: ${[...locationIds].join(', ') || 'none'}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'location'],
+          message: `unknown location "${device.location}"; known: ${[...locationIds].join(', ') || 'none'}`,
+        });
       }
     });
   });

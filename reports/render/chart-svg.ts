@@ -25,10 +25,11 @@ export function chartSvg(input: ChartInput, format: Formatter, fontFamily: strin
   const plotH = height - margin.top - margin.bottom;
   let low = input.range.min;
   let high = input.range.max;
-  for (const s of input.series) for (const [, v] of s.points) {
-    if (v < low) low = v;
-    if (v > high) high = v;
-  }
+  for (const s of input.series)
+    for (const [, v] of s.points) {
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
   const pad = Math.max(0.5, (high - low) * 0.08);
   low -= pad;
   high += pad;
@@ -36,7 +37,9 @@ export function chartSvg(input: ChartInput, format: Formatter, fontFamily: strin
   const x = (t: number) => margin.left + ((t - input.from) / span) * plotW;
   const y = (v: number) => margin.top + (1 - (v - low) / (high - low)) * plotH;
   const r = (n: number) => n.toFixed(1);
-  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${escapeXml(fontFamily)}" font-size="9">`];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${escapeXml(fontFamily)}" font-size="9">`,
+  ];
   parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="#ffffff" stroke="#999999" stroke-width="0.5"/>`);
   // The acceptable range, then what left it.
   parts.push(`<rect x="${margin.left}" y="${r(y(input.range.max))}" width="${plotW}" height="${r(y(input.range.min) - y(input.range.max))}" fill="#e6f4ea"/>`);
@@ -62,7 +65,9 @@ export function chartSvg(input: ChartInput, format: Formatter, fontFamily: strin
     parts.push(`<text x="${r(x(t))}" y="${margin.top + plotH + 23}" text-anchor="${anchor}" fill="#333333">${escapeXml(format.time(t).slice(0, 5))}</text>`);
   }
   for (const b of input.boundaries ?? []) {
-    parts.push(`<line x1="${r(x(b))}" y1="${margin.top}" x2="${r(x(b))}" y2="${margin.top + plotH}" stroke="#555555" stroke-width="0.8" stroke-dasharray="4,3"/>`);
+    parts.push(
+      `<line x1="${r(x(b))}" y1="${margin.top}" x2="${r(x(b))}" y2="${margin.top + plotH}" stroke="#555555" stroke-width="0.8" stroke-dasharray="4,3"/>`,
+    );
   }
   const devices = [...new Set(input.series.map((s) => s.deviceId))];
   for (const s of input.series) {

@@ -15,7 +15,9 @@ function redactedRows(columns: string[], rows: Cell[][]): Cell[][] {
   const recipient = columns.findIndex((c) => RECIPIENT_HEADERS.has(c));
   const outcome = columns.findIndex((c) => OUTCOME_HEADERS.has(c));
   if (recipient < 0 && outcome < 0) return rows;
-  return rows.map((row) => row.map((cell, i) => (typeof cell !== 'string' ? cell : i === recipient ? redactRecipient(cell) : i === outcome ? redactUrls(cell) : cell)));
+  return rows.map((row) =>
+    row.map((cell, i) => (typeof cell !== 'string' ? cell : i === recipient ? redactRecipient(cell) : i === outcome ? redactUrls(cell) : cell)),
+  );
 }
 
 /**
@@ -44,7 +46,11 @@ export function renderCsv(doc: ReportDocument): Buffer {
         lines.push(...block.rows.map(([k, v]) => line([k, v])));
         break;
       case 'table':
-        lines.push(line([block.heading]), line(block.columns), ...(block.rows.length ? redactedRows(block.columns, block.rows).map(line) : [line([block.empty])]));
+        lines.push(
+          line([block.heading]),
+          line(block.columns),
+          ...(block.rows.length ? redactedRows(block.columns, block.rows).map(line) : [line([block.empty])]),
+        );
         break;
       case 'signature':
         lines.push(line([block.heading]), ...(block.rows ? block.rows.map(([k, v]) => line([k, v])) : [line([block.empty])]));

@@ -26,7 +26,7 @@ export interface ReportDocument {
 
 const round2 = (v: number | null | undefined): Cell => (v === null || v === undefined ? '—' : Math.round(v * 100) / 100);
 
-function placeName(place: Place, f: Formatter): string {
+function placeName(place: Place, _f: Formatter): string {
   const where = place.locationName ? `${place.locationName} (${place.locationId})` : place.locationId;
   return `${place.siteName ?? place.siteId} / ${where}`;
 }
@@ -49,10 +49,16 @@ function figureRows(figures: Figures, f: Formatter, energy: number): Array<[stri
     [f.t.timeOutOfRange, f.duration(figures.timeOutOfRangeMs)],
     [f.t.timeAbove, f.duration(figures.timeAboveMs)],
     [f.t.timeBelow, f.duration(figures.timeBelowMs)],
-    [f.t.completeness, `${f.percent(figures.completeness.percent)} (${f.t.present} ${figures.completeness.present} / ${f.t.expected} ${figures.completeness.expected}; ${f.t.missingBySequence} ${figures.completeness.missingBySequence})`],
+    [
+      f.t.completeness,
+      `${f.percent(figures.completeness.percent)} (${f.t.present} ${figures.completeness.present} / ${f.t.expected} ${figures.completeness.expected}; ${f.t.missingBySequence} ${figures.completeness.missingBySequence})`,
+    ],
   ];
   if (figures.humidity) {
-    rows.push([`${f.t.humidity} ${f.t.min}/${f.t.max}/${f.t.mean} (%RH)`, `${figures.humidity.min?.value ?? '—'} / ${figures.humidity.max?.value ?? '—'} / ${figures.humidity.mean ?? '—'}`]);
+    rows.push([
+      `${f.t.humidity} ${f.t.min}/${f.t.max}/${f.t.mean} (%RH)`,
+      `${figures.humidity.min?.value ?? '—'} / ${figures.humidity.max?.value ?? '—'} / ${figures.humidity.mean ?? '—'}`,
+    ]);
     rows.push([`${f.t.humidity} ${f.t.timeOutOfRange}`, f.duration(figures.humidity.timeOutOfRangeMs)]);
   }
   return rows;
@@ -63,7 +69,17 @@ function excursionTable(figures: Figures, f: Formatter): Block {
     kind: 'table',
     heading: f.t.excursions,
     columns: [f.t.place, f.t.band, `${f.t.limit} (°C)`, f.t.start, f.t.end, f.t.duration, `${f.t.peak} (°C)`, f.t.degreeMinutes, f.t.sensors],
-    rows: figures.excursions.map((e) => [e.locationId, f.label(e.band), e.limit, f.when(e.start), e.ongoing ? `${f.when(e.end)} (${f.t.ongoing})` : f.when(e.end), f.duration(e.durationMs), e.peak, e.degreeMinutes, e.deviceIds.join(', ')]),
+    rows: figures.excursions.map((e) => [
+      e.locationId,
+      f.label(e.band),
+      e.limit,
+      f.when(e.start),
+      e.ongoing ? `${f.when(e.end)} (${f.t.ongoing})` : f.when(e.end),
+      f.duration(e.durationMs),
+      e.peak,
+      e.degreeMinutes,
+      e.deviceIds.join(', '),
+    ]),
     empty: f.t.noExcursions,
     widths: [1.4, 0.8, 0.6, 1.4, 1.4, 0.9, 0.6, 0.8, 1.2],
   };
@@ -85,7 +101,17 @@ function alarmTable(alarms: ReportAlarm[], f: Formatter): Block {
     kind: 'table',
     heading: f.t.alarms,
     columns: [f.t.kind, f.t.severity, f.t.state, f.t.sensor, f.t.occurred, f.t.cleared, `${f.t.peak} (°C)`, f.t.acknowledged, f.t.closed],
-    rows: alarms.map((a) => [`${a.kind}${a.late ? ` (${f.t.late})` : ''}`, a.severity, a.state, a.deviceId, f.when(a.occurredAt), f.when(a.clearedAt), a.peak, signed(a.acknowledged), signed(a.closed)]),
+    rows: alarms.map((a) => [
+      `${a.kind}${a.late ? ` (${f.t.late})` : ''}`,
+      a.severity,
+      a.state,
+      a.deviceId,
+      f.when(a.occurredAt),
+      f.when(a.clearedAt),
+      a.peak,
+      signed(a.acknowledged),
+      signed(a.closed),
+    ]),
     empty: f.t.noAlarms,
     widths: [1.2, 0.7, 0.8, 0.9, 1.3, 1.3, 0.6, 1.6, 1.6],
   };
@@ -116,12 +142,35 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
     const from = report.segments[0]?.start ?? report.generatedAt;
     const to = report.segments.at(-1)?.end ?? report.generatedAt;
     const range = firstPlace?.range ?? { min: 0, max: 0 };
-    blocks.push({ kind: 'chart', heading: f.t.chart, svg: (font) => chartSvg({ series: report.chart, from, to, range, excursions: report.overall.excursions, boundaries: report.segments.slice(1).map((seg) => seg.start) }, f, font) });
+    blocks.push({
+      kind: 'chart',
+      heading: f.t.chart,
+      svg: (font) =>
+        chartSvg(
+          { series: report.chart, from, to, range, excursions: report.overall.excursions, boundaries: report.segments.slice(1).map((seg) => seg.start) },
+          f,
+          font,
+        ),
+    });
   }
   blocks.push({
     kind: 'table',
     heading: f.t.segments,
-    columns: ['#', f.t.event, f.t.place, f.t.zone, f.t.start, f.t.end, f.t.sensors, `${f.t.min} (°C)`, `${f.t.max} (°C)`, `${f.t.mean} (°C)`, `${f.t.mktShort} (°C)`, f.t.timeOutOfRange, f.t.completeness],
+    columns: [
+      '#',
+      f.t.event,
+      f.t.place,
+      f.t.zone,
+      f.t.start,
+      f.t.end,
+      f.t.sensors,
+      `${f.t.min} (°C)`,
+      `${f.t.max} (°C)`,
+      `${f.t.mean} (°C)`,
+      `${f.t.mktShort} (°C)`,
+      f.t.timeOutOfRange,
+      f.t.completeness,
+    ],
     rows: report.segments.map((seg) => [
       seg.index + 1,
       f.label(seg.openedBy),
@@ -145,17 +194,39 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
     kind: 'table',
     heading: f.t.custody,
     columns: [f.t.event, f.t.place, f.t.time, f.t.by, f.t.source, f.t.note],
-    rows: report.custody.map((c) => [f.label(c.event), c.locationId ?? '—', f.when(c.at), c.by, c.source, [c.note, c.corrects ? `${f.t.corrects} ${c.corrects}` : '', c.supersededBy ? `${f.t.supersededBy} ${c.supersededBy}` : ''].filter(Boolean).join('; ') || '—']),
+    rows: report.custody.map((c) => [
+      f.label(c.event),
+      c.locationId ?? '—',
+      f.when(c.at),
+      c.by,
+      c.source,
+      [c.note, c.corrects ? `${f.t.corrects} ${c.corrects}` : '', c.supersededBy ? `${f.t.supersededBy} ${c.supersededBy}` : ''].filter(Boolean).join('; ') ||
+        '—',
+    ]),
     empty: '—',
   });
   const d = report.disposition;
   blocks.push({
     kind: 'signature',
     heading: `${f.t.disposition} — ${f.t.signature}`,
-    rows: d ? [[f.t.disposition, f.label(d.decision)], [f.t.signedBy, `${d.printedName} (${d.by})`], [f.t.signedAt, f.when(d.at)], [f.t.meaning, d.meaning], [f.t.comment, d.comment]] : null,
+    rows: d
+      ? [
+          [f.t.disposition, f.label(d.decision)],
+          [f.t.signedBy, `${d.printedName} (${d.by})`],
+          [f.t.signedAt, f.when(d.at)],
+          [f.t.meaning, d.meaning],
+          [f.t.comment, d.comment],
+        ]
+      : null,
     empty: f.t.notReviewed,
   });
-  if (report.verification) blocks.push({ kind: 'link', heading: f.t.verification, url: report.verification.url, hint: `${f.t.verificationHint} ${f.t.validUntil} ${f.when(report.verification.expiresAt)}` });
+  if (report.verification)
+    blocks.push({
+      kind: 'link',
+      heading: f.t.verification,
+      url: report.verification.url,
+      hint: `${f.t.verificationHint} ${f.t.validUntil} ${f.when(report.verification.expiresAt)}`,
+    });
   return { title: f.t.shipmentReportTitle, subtitle: `${f.t.waybill} ${s.id} · ${s.product} · ${f.t.batch} ${s.batch}`, blocks, footer: footer(report, f) };
 }
 
@@ -176,7 +247,10 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
         rows: [
           [f.t.place, location],
           [place.siteKind === 'vehicle' ? f.t.vehicleType : f.t.zone, zone],
-          [f.t.range, `${place.range.min} … ${place.range.max} °C${place.humidityRange ? `, ${place.humidityRange.min} … ${place.humidityRange.max} %RH` : ''}`],
+          [
+            f.t.range,
+            `${place.range.min} … ${place.range.max} °C${place.humidityRange ? `, ${place.humidityRange.min} … ${place.humidityRange.max} %RH` : ''}`,
+          ],
           [f.t.period, `${f.when(record.from)} — ${f.when(record.to)}`],
           [f.t.normalInterval, f.duration(record.normalIntervalMs)],
           [f.t.outOfRangeInterval, f.duration(record.outOfRangeIntervalMs)],
@@ -186,8 +260,28 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
       {
         kind: 'table',
         heading: f.t.gspRecordTitle,
-        columns: [f.t.date, f.t.time, f.t.sensor, f.t.place, place.siteKind === 'vehicle' ? f.t.vehicleType : f.t.zone, f.t.temperature, f.t.humidityRh, f.t.outOfRange, f.t.recordingInterval],
-        rows: record.rows.map((r) => [f.date(r.at), f.time(r.at), r.deviceId, place.locationId, zone, r.temperature, r.humidity ?? '—', r.outOfRange ? f.t.yes : f.t.no, f.duration(r.intervalMs)]),
+        columns: [
+          f.t.date,
+          f.t.time,
+          f.t.sensor,
+          f.t.place,
+          place.siteKind === 'vehicle' ? f.t.vehicleType : f.t.zone,
+          f.t.temperature,
+          f.t.humidityRh,
+          f.t.outOfRange,
+          f.t.recordingInterval,
+        ],
+        rows: record.rows.map((r) => [
+          f.date(r.at),
+          f.time(r.at),
+          r.deviceId,
+          place.locationId,
+          zone,
+          r.temperature,
+          r.humidity ?? '—',
+          r.outOfRange ? f.t.yes : f.t.no,
+          f.duration(r.intervalMs),
+        ]),
         empty: f.t.noReadings,
         widths: [1, 0.8, 1.1, 1.3, 1.7, 0.8, 0.8, 0.6, 0.7],
       },
@@ -215,19 +309,48 @@ function excursionDocument(report: ExcursionReport, f: Formatter): ReportDocumen
         [f.t.cleared, f.when(a.clearedAt)],
       ],
     },
-    { kind: 'chart', heading: `${f.t.chart} (${f.when(report.from)} — ${f.when(report.to)})`, svg: (font) => chartSvg({ series: report.chart, from: report.from, to: report.to, range: report.place.range, excursions: report.figures.excursions }, f, font) },
+    {
+      kind: 'chart',
+      heading: `${f.t.chart} (${f.when(report.from)} — ${f.when(report.to)})`,
+      svg: (font) =>
+        chartSvg({ series: report.chart, from: report.from, to: report.to, range: report.place.range, excursions: report.figures.excursions }, f, font),
+    },
     { kind: 'fields', heading: f.t.overall, rows: figureRows(report.figures, f, report.mktActivationEnergyKJ) },
     excursionTable(report.figures, f),
     {
       kind: 'table',
       heading: f.t.trail,
       columns: [f.t.time, f.t.event, f.t.actor, f.t.channel, f.t.recipient, f.t.outcome, f.t.meaning, f.t.comment],
-      rows: report.events.map((e) => [f.when(e.at), e.event, e.printedName ? `${e.printedName} (${e.actor})` : e.actor, e.channel ?? '—', e.recipient ?? '—', e.outcome ?? '—', e.meaning ?? '—', e.comment ?? '—']),
+      rows: report.events.map((e) => [
+        f.when(e.at),
+        e.event,
+        e.printedName ? `${e.printedName} (${e.actor})` : e.actor,
+        e.channel ?? '—',
+        e.recipient ?? '—',
+        e.outcome ?? '—',
+        e.meaning ?? '—',
+        e.comment ?? '—',
+      ]),
       empty: '—',
     },
   ];
-  for (const [heading, s] of [[f.t.acknowledged, a.acknowledged], [f.t.closed, a.closed]] as const) {
-    blocks.push({ kind: 'signature', heading: `${heading} — ${f.t.signature}`, rows: s ? [[f.t.signedBy, `${s.printedName} (${s.by})`], [f.t.signedAt, f.when(s.at)], [f.t.meaning, s.meaning], [f.t.comment, s.comment]] : null, empty: '—' });
+  for (const [heading, s] of [
+    [f.t.acknowledged, a.acknowledged],
+    [f.t.closed, a.closed],
+  ] as const) {
+    blocks.push({
+      kind: 'signature',
+      heading: `${heading} — ${f.t.signature}`,
+      rows: s
+        ? [
+            [f.t.signedBy, `${s.printedName} (${s.by})`],
+            [f.t.signedAt, f.when(s.at)],
+            [f.t.meaning, s.meaning],
+            [f.t.comment, s.comment],
+          ]
+        : null,
+      empty: '—',
+    });
   }
   return { title: f.t.excursionReportTitle, subtitle: `${a.id} · ${placeName(report.place, f)}`, blocks, footer: footer(report, f) };
 }

@@ -32,25 +32,39 @@ export async function renderHtml(doc: ReportDocument, lang: ReportLanguage): Pro
   for (const block of doc.blocks) {
     switch (block.kind) {
       case 'verdict':
-        out.push(`<div class="verdict ${block.ok ? 'ok' : 'bad'}">${escapeHtml(block.text)}${block.reasons.length ? `<ul>${block.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : ''}</div>`);
+        out.push(
+          `<div class="verdict ${block.ok ? 'ok' : 'bad'}">${escapeHtml(block.text)}${block.reasons.length ? `<ul>${block.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : ''}</div>`,
+        );
         break;
       case 'fields':
-        out.push(`${block.heading ? `<h2>${escapeHtml(block.heading)}</h2>` : ''}<table class="fields">${block.rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th>${cell(v)}</tr>`).join('')}</table>`);
+        out.push(
+          `${block.heading ? `<h2>${escapeHtml(block.heading)}</h2>` : ''}<table class="fields">${block.rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th>${cell(v)}</tr>`).join('')}</table>`,
+        );
         break;
       case 'table':
         out.push(`<h2>${escapeHtml(block.heading)}</h2>`);
-        out.push(block.rows.length ? `<div class="scroll"><table><thead><tr>${block.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${block.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</tbody></table></div>` : `<p>${escapeHtml(block.empty)}</p>`);
+        out.push(
+          block.rows.length
+            ? `<div class="scroll"><table><thead><tr>${block.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${block.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</tbody></table></div>`
+            : `<p>${escapeHtml(block.empty)}</p>`,
+        );
         break;
       case 'chart':
         out.push(`<h2>${escapeHtml(block.heading)}</h2><div class="chart">${block.svg('sans-serif')}</div>`);
         break;
       case 'signature':
         out.push(`<h2>${escapeHtml(block.heading)}</h2>`);
-        out.push(block.rows ? `<div class="signature"><table class="fields">${block.rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table></div>` : `<p>${escapeHtml(block.empty)}</p>`);
+        out.push(
+          block.rows
+            ? `<div class="signature"><table class="fields">${block.rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table></div>`
+            : `<p>${escapeHtml(block.empty)}</p>`,
+        );
         break;
       case 'link': {
         const qr = await QRCode.toString(block.url, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
-        out.push(`<h2>${escapeHtml(block.heading)}</h2><div class="link">${qr}<div><a href="${escapeHtml(block.url)}">${escapeHtml(block.url)}</a><p>${escapeHtml(block.hint)}</p></div></div>`);
+        out.push(
+          `<h2>${escapeHtml(block.heading)}</h2><div class="link">${qr}<div><a href="${escapeHtml(block.url)}">${escapeHtml(block.url)}</a><p>${escapeHtml(block.hint)}</p></div></div>`,
+        );
         break;
       }
     }

@@ -280,7 +280,15 @@ export class Formatter {
   ) {
     this.t = LABELS[lang];
     const common = { timeZone, hourCycle: 'h23' } as const;
-    this.dateTime = new Intl.DateTimeFormat('sv-SE', { ...common, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    this.dateTime = new Intl.DateTimeFormat('sv-SE', {
+      ...common,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
     this.dateOnly = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
     this.timeOnly = new Intl.DateTimeFormat('sv-SE', { ...common, hour: '2-digit', minute: '2-digit', second: '2-digit' });
   }

@@ -30,9 +30,18 @@ function documentText(doc: ReportDocument): string {
 export async function renderPdf(report: ReportDocument, meta: { title: string; lang: string }): Promise<Buffer> {
   const font = loadCjkFont();
   if (!font && (meta.lang === 'zh-CN' || CJK.test(documentText(report)))) {
-    throw new Error(`the PDF needs a CJK font and ${CJK_FONT_FILE} is missing; install the Debian package fonts-wqy-microhei (apt-get install fonts-wqy-microhei)`);
+    throw new Error(
+      `the PDF needs a CJK font and ${CJK_FONT_FILE} is missing; install the Debian package fonts-wqy-microhei (apt-get install fonts-wqy-microhei)`,
+    );
   }
-  const pdf = new PDFDocument({ size: 'A4', layout: 'landscape', margin: PAGE.margin, bufferPages: true, info: { Title: meta.title, Author: 'coldchain', Creator: 'coldchain-telemetry', CreationDate: new Date() }, lang: meta.lang });
+  const pdf = new PDFDocument({
+    size: 'A4',
+    layout: 'landscape',
+    margin: PAGE.margin,
+    bufferPages: true,
+    info: { Title: meta.title, Author: 'coldchain', Creator: 'coldchain-telemetry', CreationDate: new Date() },
+    lang: meta.lang,
+  });
   const chunks: Buffer[] = [];
   pdf.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<void>((resolve, reject) => {
@@ -53,7 +62,12 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
   const heading = (text: string, need = 60) => {
     ensure(30 + need);
     pdf.moveDown(0.6).fontSize(12).fillColor(COLOURS.text).text(text, left, pdf.y, { width: usable });
-    pdf.moveTo(left, pdf.y + 1).lineTo(left + usable, pdf.y + 1).lineWidth(0.5).strokeColor(COLOURS.rule).stroke();
+    pdf
+      .moveTo(left, pdf.y + 1)
+      .lineTo(left + usable, pdf.y + 1)
+      .lineWidth(0.5)
+      .strokeColor(COLOURS.rule)
+      .stroke();
     pdf.moveDown(0.3);
   };
   const format = (cell: Cell) => (typeof cell === 'number' ? String(cell) : cell);
@@ -86,7 +100,10 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
         pdf.moveDown(0.4);
         const y = pdf.y;
         pdf.rect(left, y, usable, h).fillAndStroke(block.ok ? COLOURS.okBg : COLOURS.badBg, block.ok ? COLOURS.ok : COLOURS.bad);
-        pdf.fillColor(block.ok ? COLOURS.ok : COLOURS.bad).fontSize(13).text(block.text, left + 10, y + 7, { width: usable - 20 });
+        pdf
+          .fillColor(block.ok ? COLOURS.ok : COLOURS.bad)
+          .fontSize(13)
+          .text(block.text, left + 10, y + 7, { width: usable - 20 });
         pdf.fontSize(9);
         for (const reason of block.reasons) pdf.text(`• ${reason}`, { width: usable - 20 });
         pdf.y = y + h + 4;
@@ -101,7 +118,14 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
       }
       case 'table':
         heading(block.heading);
-        drawTable(pdf, block.columns, block.rows.map((r) => r.map(format)), block.empty, block.widths, { left, usable, bottom });
+        drawTable(
+          pdf,
+          block.columns,
+          block.rows.map((r) => r.map(format)),
+          block.empty,
+          block.widths,
+          { left, usable, bottom },
+        );
         break;
       case 'signature': {
         heading(block.heading);
@@ -128,7 +152,10 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
         heading(block.heading, size + 10);
         const top = pdf.y;
         drawQr(pdf, block.url, left, top, size);
-        pdf.fontSize(9).fillColor(COLOURS.text).text(block.url, left + size + 14, top + 10, { width: usable - size - 14, link: block.url, underline: true });
+        pdf
+          .fontSize(9)
+          .fillColor(COLOURS.text)
+          .text(block.url, left + size + 14, top + 10, { width: usable - size - 14, link: block.url, underline: true });
         pdf.fillColor(COLOURS.muted).text(block.hint, { width: usable - size - 14 });
         pdf.y = top + size + 6;
         break;
@@ -143,7 +170,10 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
     // Writing below the bottom margin would make pdfkit start a new page: lift it for the footer.
     const margin = pdf.page.margins.bottom;
     pdf.page.margins.bottom = 0;
-    pdf.fontSize(7).fillColor(COLOURS.muted).text(report.footer, left, PAGE.height - PAGE.margin - 14, { width: usable - 110, lineBreak: false, ellipsis: true, height: 10 });
+    pdf
+      .fontSize(7)
+      .fillColor(COLOURS.muted)
+      .text(report.footer, left, PAGE.height - PAGE.margin - 14, { width: usable - 110, lineBreak: false, ellipsis: true, height: 10 });
     pdf.text(page, left + usable - 100, PAGE.height - PAGE.margin - 14, { width: 100, align: 'right', lineBreak: false });
     pdf.page.margins.bottom = margin;
   }
@@ -152,7 +182,14 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
   return Buffer.concat(chunks);
 }
 
-function drawTable(pdf: PDFKit.PDFDocument, columns: string[], rows: string[][], empty: string, weights: number[] | undefined, box: { left: number; usable: number; bottom: number }) {
+function drawTable(
+  pdf: PDFKit.PDFDocument,
+  columns: string[],
+  rows: string[][],
+  empty: string,
+  weights: number[] | undefined,
+  box: { left: number; usable: number; bottom: number },
+) {
   pdf.fontSize(8);
   if (!rows.length) {
     pdf.fillColor(COLOURS.muted).text(empty, box.left, pdf.y, { width: box.usable });
@@ -167,7 +204,8 @@ function drawTable(pdf: PDFKit.PDFDocument, columns: string[], rows: string[][],
   // measuring; tables with free text (comments, signatures) wrap and are measured.
   const fast = rows.length > 300;
   const lineHeight = pdf.currentLineHeight(true) + 2 * pad;
-  const rowHeight = (cells: string[]) => (fast ? lineHeight : Math.max(...cells.map((c, i) => pdf.heightOfString(c, { width: widths[i]! - 2 * pad }))) + 2 * pad);
+  const rowHeight = (cells: string[]) =>
+    fast ? lineHeight : Math.max(...cells.map((c, i) => pdf.heightOfString(c, { width: widths[i]! - 2 * pad }))) + 2 * pad;
   const header = () => {
     const h = rowHeight(columns);
     const y = pdf.y;

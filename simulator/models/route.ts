@@ -23,7 +23,13 @@ export interface RoutePosition {
  * then drives to the next at constant speed. After the last waypoint it stays parked there.
  */
 export class Route {
-  private readonly legs: Array<{ from: VehicleSpec['route'][number]; to: VehicleSpec['route'][number]; stopUntil: number; arriveAt: number; departAt: number }> = [];
+  private readonly legs: Array<{
+    from: VehicleSpec['route'][number];
+    to: VehicleSpec['route'][number];
+    stopUntil: number;
+    arriveAt: number;
+    departAt: number;
+  }> = [];
 
   constructor(spec: Pick<VehicleSpec, 'route' | 'speedKmh'>) {
     let t = 0;

@@ -27,7 +27,11 @@ export interface Workspace {
 export const unlimitedRate = (yaml: string) => yaml.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000').replace(/rateBurst: \d+/, 'rateBurst: 1000000');
 
 /** A temp dir with the sample config, the given devices (by default in the 2–8 °C cold room) and one API token per role. */
-export function makeWorkspace(options: { devices: Array<string | { id: string; location: string; interval?: string }>; location?: string; yamlPatch?: (yaml: string) => string }): Workspace {
+export function makeWorkspace(options: {
+  devices: Array<string | { id: string; location: string; interval?: string }>;
+  location?: string;
+  yamlPatch?: (yaml: string) => string;
+}): Workspace {
   const dir = mkdtempSync(path.join(tmpdir(), 'cc-test-'));
   const configFile = path.join(dir, 'coldchain.yaml');
   writeFileSync(configFile, options.yamlPatch ? options.yamlPatch(SAMPLE_CONFIG) : SAMPLE_CONFIG);
@@ -37,7 +41,8 @@ export function makeWorkspace(options: { devices: Array<string | { id: string; l
     // The daily backup would start within a test's run after its time of day; tests/backup.test.ts covers it.
     if (doc.hasIn(['backup', 'enabled'])) doc.setIn(['backup', 'enabled'], false);
     for (const device of options.devices) {
-      const { id, location, interval } = typeof device === 'string' ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s' } : device;
+      const { id, location, interval } =
+        typeof device === 'string' ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s' } : device;
       deviceTokens[id] = generateToken('dev');
       appendToList(doc, 'devices', { id, location, interval: interval ?? '60s', tokenHash: hashToken(deviceTokens[id]) });
     }
@@ -58,7 +63,13 @@ export function influxFor(ws: Workspace, url = inject('influxUrl')): InfluxClien
 }
 
 export async function connectDevice(port: number, deviceId: string, token: string, extra: IClientOptions = {}): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: deviceId, password: token, clientId: `${deviceId}-${randomUUID().slice(0, 8)}`, reconnectPeriod: 0, ...extra });
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    username: deviceId,
+    password: token,
+    clientId: `${deviceId}-${randomUUID().slice(0, 8)}`,
+    reconnectPeriod: 0,
+    ...extra,
+  });
 }
 
 /** A database the service has not created yet holds nothing; any other query error fails the test. */
@@ -73,7 +84,9 @@ export async function readingCount(influx: InfluxClient, deviceId: string): Prom
 }
 
 export async function rejectsOf(influx: InfluxClient, deviceId: string): Promise<Array<{ reason: string; message: string; payload: string }>> {
-  const series = await influx.query(`SELECT "reason", "message", "payload", "index" FROM "rejects" WHERE "deviceId" = '${deviceId}' ORDER BY time`).catch(notYetCreated);
+  const series = await influx
+    .query(`SELECT "reason", "message", "payload", "index" FROM "rejects" WHERE "deviceId" = '${deviceId}' ORDER BY time`)
+    .catch(notYetCreated);
   const s = series[0];
   if (!s) return [];
   return s.values.map((row) => Object.fromEntries(s.columns.map((c, i) => [c, row[i]])) as { reason: string; message: string; payload: string });

@@ -5,7 +5,9 @@ import { tileState } from '../status.js';
 
 /** Every sensor: last seen, battery, firmware, what was rejected and why. */
 export function DevicesView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
-  const rows = (board.overview?.sites ?? []).flatMap((site) => site.locations.flatMap((location) => location.devices.map((device) => ({ site, location, device }))));
+  const rows = (board.overview?.sites ?? []).flatMap((site) =>
+    site.locations.flatMap((location) => location.devices.map((device) => ({ site, location, device }))),
+  );
   return html`<section class="devices"><div class="scroll"><table>
     <thead><tr><th>${t.sensor}</th><th>${t.place}</th><th>${t.state}</th><th>${t.lastSeen}</th><th>${t.battery}</th><th>${t.firmware}</th><th>${t.rejected24h}</th><th>${t.why}</th></tr></thead>
     <tbody>

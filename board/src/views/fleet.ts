@@ -37,11 +37,15 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
     let cancelled = false;
     void Promise.all(
       devices.map(async (device, i) => {
-        const { readings } = await api<{ readings: Array<{ ts: number; lat?: number; lon?: number }> }>(`/api/v1/devices/${encodeURIComponent(device.id)}/readings?from=${Date.now() - 12 * 3_600_000}&limit=5000`);
+        const { readings } = await api<{ readings: Array<{ ts: number; lat?: number; lon?: number }> }>(
+          `/api/v1/devices/${encodeURIComponent(device.id)}/readings?from=${Date.now() - 12 * 3_600_000}&limit=5000`,
+        );
         const track = readings.filter((r) => r.lat != null && r.lon != null).map((r) => L.latLng(r.lat!, r.lon!));
         if (cancelled || !track.length) return;
         L.polyline(track, { color: COLOURS[i % COLOURS.length], weight: 3 }).addTo(map);
-        L.circleMarker(track[track.length - 1]!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 }).bindTooltip(textElement(names.device(device.id))).addTo(map);
+        L.circleMarker(track[track.length - 1]!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 })
+          .bindTooltip(textElement(names.device(device.id)))
+          .addTo(map);
         track.forEach((p) => bounds.extend(p));
         if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20] });
       }),

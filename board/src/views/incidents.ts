@@ -44,7 +44,8 @@ function History({ events, t, lang }: { events: HistoryEvent[]; t: Labels; lang:
 /** One sensor's alert inside an incident, its history one click away. */
 function MemberRow({ alert, t, lang, deviceName }: { alert: Alert; t: Labels; lang: Lang; deviceName: string }) {
   const [events, setEvents] = useState<HistoryEvent[] | null>(null);
-  const toggle = () => (events ? setEvents(null) : void api<{ events: HistoryEvent[] }>(`/api/v1/alerts/${encodeURIComponent(alert.id)}`).then((r) => setEvents(r.events)));
+  const toggle = () =>
+    events ? setEvents(null) : void api<{ events: HistoryEvent[] }>(`/api/v1/alerts/${encodeURIComponent(alert.id)}`).then((r) => setEvents(r.events));
   return html`<tr data-member=${alert.id} data-device=${alert.deviceId}>
       <td title=${alert.deviceId}>${deviceName}</td><td>${say('kind', alert.kind, lang)}${alert.late ? ` (${t.late})` : ''}</td><td>${say('severity', alert.severity, lang)}</td>
       <td><span class=${`pill ${alert.state}`}>${say('state', alert.state, lang)}</span></td><td>${amount(alert.kind, alert.peak, lang)}</td><td>${when(alert.occurredAt)}</td><td>${when(alert.clearedAt)}</td>
@@ -126,8 +127,9 @@ export function IncidentsView({ board, t, lang, session }: { board: BoardState; 
         )}
       </tbody>
     </table></div>
-    ${open && text
-      ? html`<article class="incident" data-detail=${open.incident.id}>
+    ${
+      open && text
+        ? html`<article class="incident" data-detail=${open.incident.id}>
           <h3><span class=${`pill severity-${open.incident.severity}`}>${say('severity', open.incident.severity, lang)}</span> ${text.title} ${stateOf(open.incident)}</h3>
           <dl class="alarm-text">
             <dt>${t.what}</dt><dd>${text.what}</dd>
@@ -149,7 +151,8 @@ export function IncidentsView({ board, t, lang, session }: { board: BoardState; 
           <${History} events=${open.events} t=${t} lang=${lang} />
           <div class="buttons">${buttons(open.incident)}</div>
         </article>`
-      : null}
+        : null
+    }
     ${signing ? html`<${SignDialog} request=${signing} session=${session} t=${t} lang=${lang} onDone=${() => setSigning(null)} />` : null}
   </section>`;
 }

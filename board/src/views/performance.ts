@@ -23,42 +23,151 @@ interface AlarmPerformance {
   period: { from: number; to: number; days: number };
   generatedAt: number;
   siteId: string | null;
-  targets: { perTenMinutesAcceptable: number; perTenMinutesManageable: number; floodAbove: number; perDayAcceptable: number; perDayManageable: number; floodTimeShareMax: number; acknowledgeWithinMs: number; staleAfterMs: number; chatterActivations: number; chatterWindowMs: number; chatterRelapses: number; topCount: number };
+  targets: {
+    perTenMinutesAcceptable: number;
+    perTenMinutesManageable: number;
+    floodAbove: number;
+    perDayAcceptable: number;
+    perDayManageable: number;
+    floodTimeShareMax: number;
+    acknowledgeWithinMs: number;
+    staleAfterMs: number;
+    chatterActivations: number;
+    chatterWindowMs: number;
+    chatterRelapses: number;
+    topCount: number;
+  };
   total: Rate;
   sites: Array<Rate & { siteId: string }>;
   floods: Array<{ siteId: string; start: number; end: number; alarms: number }>;
   topAlarms: Array<PlaceKind & { alarms: number; share: number; deviceIds: string[] }>;
-  chattering: { alerts: Array<PlaceKind & { alertId: string; deviceId: string; relapses: number; flagged: boolean }>; pairs: Array<PlaceKind & { deviceId: string; activations: number; windowStart: number }> };
+  chattering: {
+    alerts: Array<PlaceKind & { alertId: string; deviceId: string; relapses: number; flagged: boolean }>;
+    pairs: Array<PlaceKind & { deviceId: string; activations: number; windowStart: number }>;
+  };
   stale: Array<PlaceKind & { alertId: string; deviceId: string; severity: string; state: string; activeSince: number; activeForMs: number }>;
-  shelved: { inPeriod: number; current: number; incidents: Array<{ incidentId: string; siteId: string; locationId: string; by: string; printedName: string; at: number; until: number; reason: string }> };
-  acknowledgement: { alarms: number; acknowledged: number; medianMs: number | null; p90Ms: number | null; withinTarget: number; withinTargetShare: number | null };
+  shelved: {
+    inPeriod: number;
+    current: number;
+    incidents: Array<{ incidentId: string; siteId: string; locationId: string; by: string; printedName: string; at: number; until: number; reason: string }>;
+  };
+  acknowledgement: {
+    alarms: number;
+    acknowledged: number;
+    medianMs: number | null;
+    p90Ms: number | null;
+    withinTarget: number;
+    withinTargetShare: number | null;
+  };
 }
 
 const W = {
   en: {
-    period: 'Period', lastDay: 'last 24 hours', last7: 'last 7 days', last30: 'last 30 days', allSites: 'All sites', site: 'Site',
-    rates: 'Alarm rates against ISA-18.2', alarms: 'Alarms', perDay: 'Per day (average / busiest)', perTen: 'Per 10 minutes (average / busiest)',
-    floods: 'Floods', floodShare: 'Time in floods', assessment: 'Assessment', target: 'Target',
-    targetLine: (x: AlarmPerformance['targets']) => `ISA-18.2: acceptable ≤ ${x.perDayAcceptable} a day and ≤ ${x.perTenMinutesAcceptable} per 10 min; manageable ≤ ${x.perDayManageable} a day and ≤ ${x.perTenMinutesManageable} per 10 min; a flood is more than ${x.floodAbove} in 10 min, at most ${pct(x.floodTimeShareMax)} of the time.`,
-    floodList: 'Alarm floods', start: 'Start', end: 'End', noFloods: 'No floods.',
-    top: 'Most frequent alarms', place: 'Place', kind: 'Alarm', share: 'Share', sensors: 'Sensors', none: 'None.',
-    chattering: 'Chattering alarms', relapses: 'Came back', activations: 'Raised', within: 'within', flagged: 'flagged chattering', sensor: 'Sensor', times: 'times',
-    stale: 'Stale alarms (active longer than', staleEnd: ')', activeSince: 'Active since', activeFor: 'Active for', severity: 'Severity', state: 'State',
-    shelved: 'Shelved alarms', shelvedInPeriod: 'Shelved in the period', shelvedNow: 'Shelved now', by: 'By', at: 'Shelved', until: 'Until', reason: 'Reason',
-    ack: 'Time to acknowledge', acknowledged: 'Acknowledged', median: 'Median', p90: '90th percentile', withinTarget: 'Within target',
+    period: 'Period',
+    lastDay: 'last 24 hours',
+    last7: 'last 7 days',
+    last30: 'last 30 days',
+    allSites: 'All sites',
+    site: 'Site',
+    rates: 'Alarm rates against ISA-18.2',
+    alarms: 'Alarms',
+    perDay: 'Per day (average / busiest)',
+    perTen: 'Per 10 minutes (average / busiest)',
+    floods: 'Floods',
+    floodShare: 'Time in floods',
+    assessment: 'Assessment',
+    target: 'Target',
+    targetLine: (x: AlarmPerformance['targets']) =>
+      `ISA-18.2: acceptable ≤ ${x.perDayAcceptable} a day and ≤ ${x.perTenMinutesAcceptable} per 10 min; manageable ≤ ${x.perDayManageable} a day and ≤ ${x.perTenMinutesManageable} per 10 min; a flood is more than ${x.floodAbove} in 10 min, at most ${pct(x.floodTimeShareMax)} of the time.`,
+    floodList: 'Alarm floods',
+    start: 'Start',
+    end: 'End',
+    noFloods: 'No floods.',
+    top: 'Most frequent alarms',
+    place: 'Place',
+    kind: 'Alarm',
+    share: 'Share',
+    sensors: 'Sensors',
+    none: 'None.',
+    chattering: 'Chattering alarms',
+    relapses: 'Came back',
+    activations: 'Raised',
+    within: 'within',
+    flagged: 'flagged chattering',
+    sensor: 'Sensor',
+    times: 'times',
+    stale: 'Stale alarms (active longer than',
+    staleEnd: ')',
+    activeSince: 'Active since',
+    activeFor: 'Active for',
+    severity: 'Severity',
+    state: 'State',
+    shelved: 'Shelved alarms',
+    shelvedInPeriod: 'Shelved in the period',
+    shelvedNow: 'Shelved now',
+    by: 'By',
+    at: 'Shelved',
+    until: 'Until',
+    reason: 'Reason',
+    ack: 'Time to acknowledge',
+    acknowledged: 'Acknowledged',
+    median: 'Median',
+    p90: '90th percentile',
+    withinTarget: 'Within target',
     generated: 'Generated',
   },
   'zh-CN': {
-    period: '统计期间', lastDay: '最近24小时', last7: '最近7天', last30: '最近30天', allSites: '全部站点', site: '站点',
-    rates: '报警率（对照 ISA-18.2）', alarms: '报警数', perDay: '每天（平均 / 最多）', perTen: '每10分钟（平均 / 最多）',
-    floods: '报警泛滥', floodShare: '泛滥时间占比', assessment: '评价', target: '目标',
-    targetLine: (x: AlarmPerformance['targets']) => `ISA-18.2：可接受为每天不超过 ${x.perDayAcceptable} 条且每10分钟不超过 ${x.perTenMinutesAcceptable} 条；可管理为每天不超过 ${x.perDayManageable} 条且每10分钟不超过 ${x.perTenMinutesManageable} 条；10分钟内超过 ${x.floodAbove} 条即为报警泛滥，泛滥时间应不超过 ${pct(x.floodTimeShareMax)}。`,
-    floodList: '报警泛滥记录', start: '开始', end: '结束', noFloods: '无报警泛滥。',
-    top: '最频繁的报警', place: '位置', kind: '报警', share: '占比', sensors: '测点', none: '无。',
-    chattering: '振荡报警', relapses: '反复次数', activations: '触发次数', within: '时间窗', flagged: '已标记为振荡', sensor: '测点', times: '次',
-    stale: '陈旧报警（持续超过', staleEnd: '）', activeSince: '开始于', activeFor: '已持续', severity: '级别', state: '状态',
-    shelved: '搁置的报警', shelvedInPeriod: '期间内搁置', shelvedNow: '当前搁置', by: '操作人', at: '搁置时间', until: '搁置至', reason: '原因',
-    ack: '确认用时', acknowledged: '已确认', median: '中位数', p90: '90%分位', withinTarget: '在目标时间内',
+    period: '统计期间',
+    lastDay: '最近24小时',
+    last7: '最近7天',
+    last30: '最近30天',
+    allSites: '全部站点',
+    site: '站点',
+    rates: '报警率（对照 ISA-18.2）',
+    alarms: '报警数',
+    perDay: '每天（平均 / 最多）',
+    perTen: '每10分钟（平均 / 最多）',
+    floods: '报警泛滥',
+    floodShare: '泛滥时间占比',
+    assessment: '评价',
+    target: '目标',
+    targetLine: (x: AlarmPerformance['targets']) =>
+      `ISA-18.2：可接受为每天不超过 ${x.perDayAcceptable} 条且每10分钟不超过 ${x.perTenMinutesAcceptable} 条；可管理为每天不超过 ${x.perDayManageable} 条且每10分钟不超过 ${x.perTenMinutesManageable} 条；10分钟内超过 ${x.floodAbove} 条即为报警泛滥，泛滥时间应不超过 ${pct(x.floodTimeShareMax)}。`,
+    floodList: '报警泛滥记录',
+    start: '开始',
+    end: '结束',
+    noFloods: '无报警泛滥。',
+    top: '最频繁的报警',
+    place: '位置',
+    kind: '报警',
+    share: '占比',
+    sensors: '测点',
+    none: '无。',
+    chattering: '振荡报警',
+    relapses: '反复次数',
+    activations: '触发次数',
+    within: '时间窗',
+    flagged: '已标记为振荡',
+    sensor: '测点',
+    times: '次',
+    stale: '陈旧报警（持续超过',
+    staleEnd: '）',
+    activeSince: '开始于',
+    activeFor: '已持续',
+    severity: '级别',
+    state: '状态',
+    shelved: '搁置的报警',
+    shelvedInPeriod: '期间内搁置',
+    shelvedNow: '当前搁置',
+    by: '操作人',
+    at: '搁置时间',
+    until: '搁置至',
+    reason: '原因',
+    ack: '确认用时',
+    acknowledged: '已确认',
+    median: '中位数',
+    p90: '90%分位',
+    withinTarget: '在目标时间内',
     generated: '生成时间',
   },
 };
@@ -119,13 +228,20 @@ export function PerformanceView({ board, t, lang }: { board: BoardState; t: Labe
         ${(board.overview?.sites ?? []).map((s) => html`<option value=${s.id} selected=${s.id === site}>${s.name}</option>`)}
       </select></label>
       <label>${w.period} <select data-filter="days" onChange=${(e: Event) => setDays(Number((e.target as HTMLSelectElement).value))}>
-        ${[[1, w.lastDay], [7, w.last7], [30, w.last30]].map(([d, l]) => html`<option value=${d} selected=${d === days}>${l}</option>`)}
+        ${[
+          [1, w.lastDay],
+          [7, w.last7],
+          [30, w.last30],
+        ].map(([d, l]) => html`<option value=${d} selected=${d === days}>${l}</option>`)}
       </select></label>
     </div>
     ${error ? html`<p class="error">${error}</p>` : null}
-    ${!r
-      ? error ? null : html`<p class="hint">…</p>`
-      : html`
+    ${
+      !r
+        ? error
+          ? null
+          : html`<p class="hint">…</p>`
+        : html`
         <p class="hint">${when(r.period.from)} → ${when(r.period.to)} · ${w.generated} ${when(r.generatedAt)}</p>
         <h3>${w.rates}</h3>
         <div class="scroll"><table data-table="rates">
@@ -145,48 +261,59 @@ export function PerformanceView({ board, t, lang }: { board: BoardState; t: Labe
         </table></div>
 
         <h3>${w.top}</h3>
-        ${r.topAlarms.length
-          ? html`<div class="scroll"><table data-table="top">
+        ${
+          r.topAlarms.length
+            ? html`<div class="scroll"><table data-table="top">
               <thead><tr><th>#</th><th>${w.place}</th><th>${w.kind}</th><th>${w.alarms}</th><th>${w.share}</th><th>${w.sensors}</th></tr></thead>
               <tbody>${r.topAlarms.map((a, i) => html`<tr><td>${i + 1}</td><td>${place(a)}</td><td>${say('kind', a.kind, lang)}</td><td class="num">${a.alarms}</td><td class="num">${pct(a.share)}</td><td>${a.deviceIds.map(names.device).join(', ')}</td></tr>`)}</tbody>
             </table></div>`
-          : html`<p class="hint">${w.none}</p>`}
+            : html`<p class="hint">${w.none}</p>`
+        }
 
         <h3>${w.floodList}</h3>
-        ${r.floods.length
-          ? html`<div class="scroll"><table data-table="floods">
+        ${
+          r.floods.length
+            ? html`<div class="scroll"><table data-table="floods">
               <thead><tr><th>${w.site}</th><th>${w.start}</th><th>${w.end}</th><th>${w.alarms}</th></tr></thead>
               <tbody>${r.floods.map((f) => html`<tr><td>${names.site(f.siteId)}</td><td>${when(f.start)}</td><td>${when(f.end)}</td><td class="num">${f.alarms}</td></tr>`)}</tbody>
             </table></div>`
-          : html`<p class="hint">${w.noFloods}</p>`}
+            : html`<p class="hint">${w.noFloods}</p>`
+        }
 
         <h3>${w.chattering}</h3>
-        ${r.chattering.alerts.length || r.chattering.pairs.length
-          ? html`<div class="scroll"><table data-table="chattering">
+        ${
+          r.chattering.alerts.length || r.chattering.pairs.length
+            ? html`<div class="scroll"><table data-table="chattering">
               <thead><tr><th>${w.place}</th><th>${w.sensor}</th><th>${w.kind}</th><th>${w.relapses} / ${w.activations}</th></tr></thead>
               <tbody>
                 ${r.chattering.alerts.map((a) => html`<tr><td>${place(a)}</td><td>${names.device(a.deviceId)}</td><td>${say('kind', a.kind, lang)}</td><td>${w.relapses}: ${a.relapses} ${w.times}${a.flagged ? ` · ${w.flagged}` : ''}</td></tr>`)}
                 ${r.chattering.pairs.map((p) => html`<tr><td>${place(p)}</td><td>${names.device(p.deviceId)}</td><td>${say('kind', p.kind, lang)}</td><td>${w.activations}: ${p.activations} ${w.times} (${w.within} ${span(r.targets.chatterWindowMs, lang)}, ${when(p.windowStart)})</td></tr>`)}
               </tbody>
             </table></div>`
-          : html`<p class="hint">${w.none}</p>`}
+            : html`<p class="hint">${w.none}</p>`
+        }
 
         <h3>${w.stale} ${span(r.targets.staleAfterMs, lang)}${w.staleEnd}</h3>
-        ${r.stale.length
-          ? html`<div class="scroll"><table data-table="stale">
+        ${
+          r.stale.length
+            ? html`<div class="scroll"><table data-table="stale">
               <thead><tr><th>${w.place}</th><th>${w.sensor}</th><th>${w.kind}</th><th>${w.severity}</th><th>${w.state}</th><th>${w.activeSince}</th><th>${w.activeFor}</th></tr></thead>
               <tbody>${r.stale.map((a) => html`<tr><td>${place(a)}</td><td>${names.device(a.deviceId)}</td><td>${say('kind', a.kind, lang)}</td><td>${say('severity', a.severity, lang)}</td><td>${say('state', a.state, lang)}</td><td>${when(a.activeSince)}</td><td>${span(a.activeForMs, lang)}</td></tr>`)}</tbody>
             </table></div>`
-          : html`<p class="hint">${w.none}</p>`}
+            : html`<p class="hint">${w.none}</p>`
+        }
 
         <h3>${w.shelved}</h3>
         <p>${w.shelvedInPeriod}: <b>${r.shelved.inPeriod}</b> · ${w.shelvedNow}: <b>${r.shelved.current}</b></p>
-        ${r.shelved.incidents.length
-          ? html`<div class="scroll"><table data-table="shelved">
+        ${
+          r.shelved.incidents.length
+            ? html`<div class="scroll"><table data-table="shelved">
               <thead><tr><th>${w.place}</th><th>${w.by}</th><th>${w.at}</th><th>${w.until}</th><th>${w.reason}</th></tr></thead>
               <tbody>${r.shelved.incidents.map((s) => html`<tr><td>${place(s)}</td><td>${s.printedName}</td><td>${when(s.at)}</td><td>${when(s.until)}</td><td>${s.reason}</td></tr>`)}</tbody>
             </table></div>`
-          : null}
-      `}
+            : null
+        }
+      `
+    }
   </section>`;
 }

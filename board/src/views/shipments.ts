@@ -42,7 +42,14 @@ function Timeline({ report, deviceName, timeLabel }: { report: Report; deviceNam
       {
         width: element.current.clientWidth || 800,
         height: 260,
-        series: [{ label: timeLabel }, ...report.chart.map((s, i) => ({ label: deviceName(s.deviceId), stroke: ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'][i % 6], spanGaps: true }))],
+        series: [
+          { label: timeLabel },
+          ...report.chart.map((s, i) => ({
+            label: deviceName(s.deviceId),
+            stroke: ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'][i % 6],
+            spanGaps: true,
+          })),
+        ],
         axes: [{}, { label: '°C' }],
         hooks: {
           draw: [
@@ -95,14 +102,19 @@ export function ShipmentsView({ board, t, lang }: { board: BoardState; t: Labels
     const at = names.locationOf(id);
     return at ? `${at.site.name} · ${at.location.name}` : id;
   };
-  const get = (format: string) => download(`/api/v1/shipments/${encodeURIComponent(selected!)}/report?format=${format}&lang=${lang}&tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)}`, `shipment-${selected}.${format}`);
+  const get = (format: string) =>
+    download(
+      `/api/v1/shipments/${encodeURIComponent(selected!)}/report?format=${format}&lang=${lang}&tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)}`,
+      `shipment-${selected}.${format}`,
+    );
   return html`<section class="shipments">
     <div class="scroll"><table>
       <thead><tr><th>${t.waybill}</th><th>${t.product}</th><th>${t.batch}</th><th>${t.consignee}</th><th>${t.state}</th><th>${t.place}</th><th>${t.disposition}</th></tr></thead>
       <tbody>${shipments.map((s) => html`<tr key=${s.id} data-shipment=${s.id} class=${selected === s.id ? 'selected' : ''} onClick=${() => setSelected(s.id)}><td>${s.id}</td><td>${s.product}</td><td>${s.batch}</td><td>${s.consignee}</td><td>${say('shipmentState', s.state, lang)}</td><td>${s.location ? placeName(s.location) : '—'}</td><td>${s.disposition ? `${say('decision', s.disposition.decision, lang)} (${s.disposition.printedName})` : t.notReviewed}</td></tr>`)}</tbody>
     </table></div>
-    ${selected && report
-      ? html`<div class="report">
+    ${
+      selected && report
+        ? html`<div class="report">
           <h3>${selected}: <span class=${`pill ${report.verdict}`}>${say('verdict', report.verdict, lang)}</span></h3>
           <p>${t.mkt} ${report.overall.mkt ?? '—'} °C · ${t.min} ${report.overall.min?.value ?? '—'} °C · ${t.max} ${report.overall.max?.value ?? '—'} °C · ${t.outOfRange} ${Math.round(report.overall.timeOutOfRangeMs / 60000)} ${t.minShort} · ${t.completeness} ${report.overall.completeness.percent} %</p>
           <h4>${t.timeline}</h4>
@@ -110,6 +122,7 @@ export function ShipmentsView({ board, t, lang }: { board: BoardState; t: Labels
           <p>${report.segments.map((s) => html`<span class="leg">${s.place.locationName ?? placeName(s.place.locationId)}: ${when(s.start)} → ${when(s.end)}</span>`)}</p>
           <div class="buttons">${['pdf', 'csv', 'html', 'json'].map((f) => html`<button onClick=${() => void get(f)}>${t.download} ${f.toUpperCase()}</button>`)}</div>
         </div>`
-      : null}
+        : null
+    }
   </section>`;
 }

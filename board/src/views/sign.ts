@@ -23,13 +23,34 @@ const SHELF_WORDS: Record<string, Record<Lang, string>> = {
   '12h': { en: '12 hours', 'zh-CN': '12小时' },
   '24h': { en: '24 hours', 'zh-CN': '24小时' },
 };
-const SHELF_MS: Record<string, number> = { '15m': 900_000, '30m': 1_800_000, '1h': 3_600_000, '2h': 7_200_000, '4h': 14_400_000, '8h': 28_800_000, '12h': 43_200_000, '24h': 86_400_000 };
+const SHELF_MS: Record<string, number> = {
+  '15m': 900_000,
+  '30m': 1_800_000,
+  '1h': 3_600_000,
+  '2h': 7_200_000,
+  '4h': 14_400_000,
+  '8h': 28_800_000,
+  '12h': 43_200_000,
+  '24h': 86_400_000,
+};
 
 /** Shelving durations up to the site's limit (alarms.maxShelve; 24 h unless the server says otherwise). */
 export const shelfDurations = (maxMs = 86_400_000) => Object.keys(SHELF_MS).filter((d) => SHELF_MS[d]! <= maxMs);
 
 /** The e-signature dialog: password re-entered, meaning and comment, as 21 CFR Part 11 asks. */
-export function SignDialog<T>({ request, session, t, lang, onDone }: { request: SignRequest<T>; session: SessionInfo; t: Labels; lang: Lang; onDone: () => void }) {
+export function SignDialog<T>({
+  request,
+  session,
+  t,
+  lang,
+  onDone,
+}: {
+  request: SignRequest<T>;
+  session: SessionInfo;
+  t: Labels;
+  lang: Lang;
+  onDone: () => void;
+}) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -53,9 +74,11 @@ export function SignDialog<T>({ request, session, t, lang, onDone }: { request: 
       <p class="hint">${t.signatureHint}</p>
       <label>${t.user}<input name="user" value=${`${session.fullName} (${session.user})`} disabled /></label>
       <label>${t.password}<input name="password" type="password" required autocomplete="current-password" /></label>
-      ${request.durations
-        ? html`<label>${t.duration}<select name="duration" required>${request.durations.map((d) => html`<option value=${d} selected=${d === '2h'}>${SHELF_WORDS[d]?.[lang] ?? d}</option>`)}</select></label>`
-        : null}
+      ${
+        request.durations
+          ? html`<label>${t.duration}<select name="duration" required>${request.durations.map((d) => html`<option value=${d} selected=${d === '2h'}>${SHELF_WORDS[d]?.[lang] ?? d}</option>`)}</select></label>`
+          : null
+      }
       <label>${t.meaning}<input name="meaning" required minlength="3" value=${request.meaning} /></label>
       <label>${request.durations ? t.reason : t.comment}<textarea name="comment" required rows="3"></textarea></label>
       ${error ? html`<p class="error" role="alert">${error}</p>` : null}

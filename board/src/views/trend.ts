@@ -8,7 +8,17 @@ const hhmmss = (seconds: number) => new Date(seconds * 1000).toTimeString().slic
 const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
 
 /** An incident's last hour: each sensor's temperature, with the place's limits drawn in red. */
-export function TrendChart({ trend, deviceName, range, timeLabel }: { trend: Array<{ deviceId: string; points: Array<[number, number]> }>; deviceName: (id: string) => string; range: { min: number; max: number } | null; timeLabel: string }) {
+export function TrendChart({
+  trend,
+  deviceName,
+  range,
+  timeLabel,
+}: {
+  trend: Array<{ deviceId: string; points: Array<[number, number]> }>;
+  deviceName: (id: string) => string;
+  range: { min: number; max: number } | null;
+  timeLabel: string;
+}) {
   const element = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!element.current || !trend.some((s) => s.points.length)) return;
@@ -23,9 +33,12 @@ export function TrendChart({ trend, deviceName, range, timeLabel }: { trend: Arr
       {
         width: Math.min(element.current.clientWidth || 640, 900),
         height: 200,
-        series: [{ label: timeLabel, value: (_u: uPlot, v: number | null) => (v == null ? '—' : hhmmss(v)) }, ...trend.map((s, i) => ({ label: deviceName(s.deviceId), stroke: COLOURS[i % COLOURS.length], spanGaps: true }))],
+        series: [
+          { label: timeLabel, value: (_u: uPlot, v: number | null) => (v == null ? '—' : hhmmss(v)) },
+          ...trend.map((s, i) => ({ label: deviceName(s.deviceId), stroke: COLOURS[i % COLOURS.length], spanGaps: true })),
+        ],
         // 24-hour times; seconds too when the span is short (a fresh alarm).
-        axes: [{ values: (_u: uPlot, splits: number[]) => splits.map((times.at(-1)! - times[0]! < 600_000 ? hhmmss : hhmm)) }, { label: '°C' }],
+        axes: [{ values: (_u: uPlot, splits: number[]) => splits.map(times.at(-1)! - times[0]! < 600_000 ? hhmmss : hhmm) }, { label: '°C' }],
         hooks: {
           draw: [
             (u) => {
