@@ -19,6 +19,7 @@ import { rejectsRoutes } from './rejects.js';
 import { alertRoutes } from './alerts.js';
 import { alarmPerformanceRoutes } from './alarm-performance.js';
 import { alarmTestRoutes } from './alarm-test.js';
+import { auditRoutes } from './audit.js';
 import { streamRoutes } from './stream.js';
 import { shipmentRoutes } from './shipments.js';
 import { reportRoutes } from './reports.js';
@@ -102,6 +103,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     alertRoutes,
     alarmPerformanceRoutes,
     alarmTestRoutes,
+    auditRoutes,
     streamRoutes,
     shipmentRoutes,
     reportRoutes,

@@ -13,6 +13,7 @@ import { startListeners, type Listeners } from '../broker/listeners.js';
 import { createApi, readTls, type ComponentHealth } from '../api/server.js';
 import { createMetrics } from '../api/metrics.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
+import { startAuditAnchor } from '../audit/anchor.js';
 import { AlertService } from '../alerts/service.js';
 import { Notifier } from '../alerts/notifier.js';
 import { ShipmentService } from '../shipments/service.js';
@@ -142,6 +143,8 @@ async function assemble(
 
     // Storage: InfluxDB, the durable spool in front of it, and the writer between them.
     const db = await startInfluxDb(config, dataDir, log, parts);
+    // The trail's last hash anchored in InfluxDB every 10 minutes and at stop: a cut tail is detected (audit verify).
+    parts.add('audit anchor', startAuditAnchor({ audit, influx: db.influx, log: log.child({ component: 'audit' }) }), (anchor) => anchor.stop());
     const spool = parts.add('spool', new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' })), (spool) =>
       spool.close(),
     );

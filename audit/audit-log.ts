@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { z } from 'zod';
 
 export const auditEntrySchema = z.object({
@@ -158,6 +159,75 @@ export function verifyAuditLog(file: string): VerifyResult {
   return { ok: true, entries, lastHash: prev };
 }
 
+/** What a review asks for: all given filters must match. */
+export interface AuditFilter {
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+  /** The user name (or "system"), exactly. */
+  actor?: string;
+  /** The action code exactly, or its leading dotted part(s): `alert` matches `alert.acknowledge`. */
+  action?: string;
+  /** The target exactly. */
+  target?: string;
+}
+
+export function auditEntryMatches(entry: AuditEntry, filter: AuditFilter): boolean {
+  if (filter.actor !== undefined && entry.actor !== filter.actor) return false;
+  if (filter.action !== undefined && entry.action !== filter.action && !entry.action.startsWith(`${filter.action}.`)) return false;
+  if (filter.target !== undefined && entry.target !== filter.target) return false;
+  if (filter.from !== undefined || filter.to !== undefined) {
+    const at = Date.parse(entry.at);
+    if (filter.from !== undefined && !(at >= filter.from)) return false;
+    if (filter.to !== undefined && !(at < filter.to)) return false;
+  }
+  return true;
+}
+
+/**
+ * Every entry of the trail in order, read as a stream (never the whole file at once). Lines that
+ * are no entry (damage, a torn tail) are skipped here: `verifyAuditLog` is what names them.
+ */
+export async function* readAuditEntries(file: string): AsyncGenerator<AuditEntry> {
+  if (!existsSync(file)) return;
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 }), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    if (line.length === 0 || line.length > MAX_LINE_BYTES) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const entry = auditEntrySchema.safeParse(parsed);
+    if (entry.success) yield entry.data;
+  }
+}
+
+/**
+ * The newest `limit` entries that match, newest first, and how many matched in all. The trail is
+ * streamed once; only the newest `limit` matches are held.
+ */
+export async function reviewAuditLog(file: string, filter: AuditFilter, limit: number): Promise<{ entries: AuditEntry[]; matched: number }> {
+  const ring: AuditEntry[] = [];
+  let matched = 0;
+  for await (const entry of readAuditEntries(file)) {
+    if (!auditEntryMatches(entry, filter)) continue;
+    ring[matched % limit] = entry;
+    matched++;
+  }
+  const start = matched % limit;
+  const ordered = matched <= limit ? ring : [...ring.slice(start), ...ring.slice(0, start)];
+  return { entries: ordered.reverse(), matched };
+}
+
+/** The entry with this sequence number, if the trail holds it (streamed). */
+export async function auditEntryAt(file: string, seq: number): Promise<AuditEntry | undefined> {
+  for await (const entry of readAuditEntries(file)) if (entry.seq === seq) return entry;
+  return undefined;
+}
+
 /**
  * The append-only, hash-chained audit trail (21 CFR Part 11: secure, computer-generated,
  * time-stamped, never hiding earlier values). Each entry carries the hash of the one before; an
@@ -170,6 +240,11 @@ export class AuditLog {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly file: string) {}
+
+  /** The last entry's sequence number and hash (what the InfluxDB anchor records). */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.seq, hash: this.lastHash };
+  }
 
   /**
    * Verifies the trail and opens it for appending. A crash in the middle of an append leaves a

@@ -9,7 +9,7 @@ import { DevicesView } from './views/devices.js';
 import { Lazy } from './lazy.js';
 import './style.css';
 
-const VIEWS = ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance'] as const;
+const VIEWS = ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance', 'audit'] as const;
 type View = (typeof VIEWS)[number];
 const viewOf = (): View => ((VIEWS as readonly string[]).includes(location.hash.slice(2)) ? (location.hash.slice(2) as View) : 'live');
 
@@ -34,6 +34,7 @@ function chime(): void {
 const loadFleet = () => import('./views/fleet.js').then((m) => m.FleetView as (props: never) => unknown);
 const loadIncidents = () => import('./views/incidents.js').then((m) => m.IncidentsView as (props: never) => unknown);
 const loadPerformance = () => import('./views/performance.js').then((m) => m.PerformanceView as (props: never) => unknown);
+const loadAudit = () => import('./views/audit.js').then((m) => m.AuditView as (props: never) => unknown);
 const loadShipments = () => import('./views/shipments.js').then((m) => m.ShipmentsView as (props: never) => unknown);
 
 function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo) => void }) {
@@ -99,7 +100,9 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
   return html`<div class="board">
     <header>
       <h1>${t.title}</h1>
-      <nav>${VIEWS.filter((v) => v !== 'performance' || session.role !== 'viewer').map(
+      <nav>${VIEWS.filter(
+        (v) => (v !== 'performance' || session.role !== 'viewer') && (v !== 'audit' || session.role === 'qa' || session.role === 'admin'),
+      ).map(
         (v) =>
           html`<a href=${`#/${v}`} class=${view === v ? 'active' : ''} data-view=${v}>${t[v]}${v === 'alerts' && alarming.length ? html` <span class="count" data-count>${alarming.length}</span>` : v === 'alerts' && openCount ? html` <span class="count quiet" data-count>${openCount}</span>` : null}</a>`,
       )}</nav>
@@ -128,6 +131,7 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
       ${view === 'shipments' ? html`<${Lazy} load=${loadShipments} props=${{ board, t, lang }} />` : null}
       ${view === 'devices' ? html`<${DevicesView} board=${board} t=${t} lang=${lang} />` : null}
       ${view === 'performance' ? html`<${Lazy} load=${loadPerformance} props=${{ board, t, lang }} />` : null}
+      ${view === 'audit' && (session.role === 'qa' || session.role === 'admin') ? html`<${Lazy} load=${loadAudit} props=${{ t, lang }} />` : null}
     </main>
   </div>`;
 }
