@@ -21,14 +21,15 @@ describe('audit trail: a torn last line after a crash', () => {
     expect((await signIn(service.httpPort, 'first-try')).status).toBe(401);
     await service.stop();
     const before = verifyAuditLog(file);
-    expect(before).toMatchObject({ ok: true, entries: 1 });
+    // The configuration's baseline (recorded at the first start), then the refused sign-in.
+    expect(before).toMatchObject({ ok: true, entries: 2 });
 
     // What a crash in the middle of write() leaves: the start of the next entry, no newline.
-    const fragment = `{"seq":2,"at":"${new Date().toISOString()}","actor":"(unknown user)","action":"session.ref`;
+    const fragment = `{"seq":3,"at":"${new Date().toISOString()}","actor":"(unknown user)","action":"session.ref`;
     const cleanSize = statSync(file).size;
     appendFileSync(file, fragment);
     const torn = verifyAuditLog(file);
-    expect(torn).toMatchObject({ ok: false, entries: 1, tornTail: { offset: cleanSize, bytes: fragment.length } });
+    expect(torn).toMatchObject({ ok: false, entries: 2, tornTail: { offset: cleanSize, bytes: fragment.length } });
     expect(torn.problem).toBe(
       `${file}: ${fragment.length} bytes after the last complete entry (an append cut off by a crash; the service removes them at its next start and records it)`,
     );
@@ -42,12 +43,13 @@ describe('audit trail: a torn last line after a crash', () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as AuditEntry);
     expect(entries.map((e) => [e.seq, e.action])).toEqual([
-      [1, 'session.refused'],
-      [2, 'audit.recovered'],
-      [3, 'session.refused'],
+      [1, 'config.baseline'],
+      [2, 'session.refused'],
+      [3, 'audit.recovered'],
+      [4, 'session.refused'],
     ]);
     const keptIn = `${file}.torn-${cleanSize}`;
-    expect(entries[1]).toMatchObject({
+    expect(entries[2]).toMatchObject({
       actor: 'system',
       details: {
         truncatedBytes: fragment.length,
@@ -62,6 +64,6 @@ describe('audit trail: a torn last line after a crash', () => {
     const main = path.resolve('dist/cli/main.js');
     const verified = await run(process.execPath, [main, 'audit', 'verify', '--config', ws.configFile, '--data-dir', dataDir]);
     expect(verified.code, verified.stderr).toBe(0);
-    expect(verified.stdout).toMatch(/^audit trail verified: 3 entries/);
+    expect(verified.stdout).toMatch(/^audit trail verified: 4 entries/);
   });
 });
