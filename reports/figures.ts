@@ -1,4 +1,4 @@
-import type { Completeness, Excursion, Figures, Gap, SensorFigures, TimedValue } from './schema.js';
+import type { Completeness, Excursion, Figures, Gap, LateRun, SensorFigures, TimedValue } from './schema.js';
 
 /**
  * The figures QA decisions rest on, computed from raw readings.
@@ -10,7 +10,22 @@ import type { Completeness, Excursion, Figures, Gap, SensorFigures, TimedValue }
  *   reading (however late) or the end of the window — the product is not presumed back in range
  *   before a reading shows it;
  * - the window is the custody segment; the last reading holds until its end (same caps).
+ *
+ * Late data: a reading that arrived (`receivedAt`, server time) more than
+ * max(2 × the device's interval, `LATE_MIN_DELAY_MS`) after its device time is marked late and
+ * counted; it stays in every figure exactly as any other reading (late is not wrong: it is a
+ * store-and-forward backlog or a back-dated upload, and a reviewer should see which).
  */
+
+/** The least delay that makes a reading late, whatever the device's interval. */
+export const LATE_MIN_DELAY_MS = 15 * 60_000;
+
+/** How long after its device time a reading of a device with this interval may arrive and still be on time. */
+export const lateThresholdMs = (intervalMs: number) => Math.max(2 * intervalMs, LATE_MIN_DELAY_MS);
+
+/** Late: arrived more than the threshold after it was taken. No arrival time (readings stored before it was kept) is never late. */
+export const isLate = (ts: number, receivedAt: number | undefined, intervalMs: number) =>
+  receivedAt !== undefined && !Number.isNaN(receivedAt) && receivedAt - ts > lateThresholdMs(intervalMs);
 
 /** Readings of one sensor in one window, in time order, as columns (350k readings stay cheap). */
 export interface SensorSeries {
@@ -24,6 +39,8 @@ export interface SensorSeries {
   humidity: number[];
   /** NaN where the reading had no sequence number. */
   seq: number[];
+  /** Server time each reading arrived; NaN where it was stored before arrival times were kept (absent: none known). */
+  receivedAt?: number[];
 }
 
 export interface Band {
@@ -102,6 +119,7 @@ export interface SensorAnalysis {
   humidity: { sums: WeightedSums; min: TimedValue | null; max: TimedValue | null; outOfRange: Interval[] };
   completeness: Completeness;
   gaps: Gap[];
+  lateData: LateRun[];
 }
 
 /** The lowest and highest value seen, each with when it was seen. */
@@ -122,7 +140,7 @@ class Extremes {
 }
 
 export function analyseSensor(series: SensorSeries, window: Interval, band: Band, humidityBand: Band | undefined, activationEnergyKJ: number): SensorAnalysis {
-  const { ts, temperature, humidity, seq, intervalMs } = series;
+  const { ts, temperature, humidity, seq, intervalMs, receivedAt } = series;
   const gapAfter = 2 * intervalMs;
   const sums = new WeightedSums(activationEnergyKJ);
   const humiditySums = new WeightedSums(activationEnergyKJ);
@@ -134,6 +152,10 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
   const gaps: Gap[] = [];
   let current: (OutOfRangeRun & { band: 'above' | 'below' }) | undefined;
   let missingBySequence = 0;
+  const lateData: LateRun[] = [];
+  let lateRun: LateRun | undefined;
+  let late = 0;
+  let latestArrivalDelayMs: number | null = null;
 
   const closeRun = (end: number, ongoing: boolean) => {
     if (!current) return;
@@ -164,6 +186,32 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
     const weight = Math.min(held, gapAfter);
     sums.add(value, weight);
     extremes.add(value, t);
+
+    const arrived = receivedAt?.[i];
+    if (isLate(t, arrived, intervalMs)) {
+      const delay = arrived! - t;
+      late++;
+      latestArrivalDelayMs = Math.max(latestArrivalDelayMs ?? 0, delay);
+      if (!lateRun) {
+        lateRun = {
+          deviceId: series.deviceId,
+          locationId: series.locationId,
+          start: t,
+          end: t,
+          readings: 0,
+          late: true,
+          receivedAt: arrived!,
+          lastReceivedAt: arrived!,
+          maxDelayMs: delay,
+        };
+        lateData.push(lateRun);
+      }
+      lateRun.end = t;
+      lateRun.readings++;
+      lateRun.receivedAt = Math.min(lateRun.receivedAt, arrived!);
+      lateRun.lastReceivedAt = Math.max(lateRun.lastReceivedAt, arrived!);
+      lateRun.maxDelayMs = Math.max(lateRun.maxDelayMs, delay);
+    } else lateRun = undefined;
 
     const h = humidity[i]!;
     if (!Number.isNaN(h)) {
@@ -196,7 +244,7 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
   closeRun(window.end, true);
 
   const expected = Math.max(0, Math.floor((window.end - window.start) / intervalMs));
-  const completeness = completenessOf(expected, n, missingBySequence);
+  const completeness = completenessOf(expected, n, missingBySequence, late, latestArrivalDelayMs);
   return {
     figures: {
       deviceId: series.deviceId,
@@ -214,14 +262,32 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
     humidity: { sums: humiditySums, min: humidityExtremes.min, max: humidityExtremes.max, outOfRange: humidityOut },
     completeness,
     gaps,
+    lateData,
   };
 }
 
-function completenessOf(expected: number, present: number, missingBySequence: number): Completeness {
+function completenessOf(expected: number, present: number, missingBySequence: number, late = 0, latestArrivalDelayMs: number | null = null): Completeness {
   const denominator = Math.max(expected, present + missingBySequence);
   // Conservative: whichever of the two counts says more is missing wins, and never above 100 %.
   const percent = denominator === 0 ? 100 : Math.min(100, (present / denominator) * 100);
-  return { expected, present, missingBySequence, percent: Math.round(percent * 100) / 100 };
+  return { expected, present, missingBySequence, percent: Math.round(percent * 100) / 100, late, latestArrivalDelayMs };
+}
+
+/** Completeness of several sensors or segments: counts add up, the longest delay is the longest of all. */
+export function combineCompleteness(parts: Completeness[]): Completeness {
+  const delays = parts.map((c) => c.latestArrivalDelayMs).filter((d): d is number => d !== null);
+  return completenessOf(
+    sum(parts.map((c) => c.expected)),
+    sum(parts.map((c) => c.present)),
+    sum(parts.map((c) => c.missingBySequence)),
+    sum(parts.map((c) => c.late)),
+    delays.length ? Math.max(...delays) : null,
+  );
+}
+
+/** Completeness of a place from its sensors' analyses. No sensor at all: the whole window is missing data, one interval's worth of expected readings at least. */
+export function placeCompleteness(analyses: SensorAnalysis[]): Completeness {
+  return analyses.length ? combineCompleteness(analyses.map((a) => a.completeness)) : completenessOf(1, 0, 0);
 }
 
 /** Union of intervals, merging those that touch. */
@@ -291,14 +357,7 @@ export function placeFigures(
     (a, b) => a.start - b.start,
   );
   const hasHumidity = analyses.some((a) => a.humidity.min !== null);
-  // No sensor at all: the whole window is missing data, one interval's worth of expected readings at least.
-  const completeness = analyses.length
-    ? completenessOf(
-        sum(analyses.map((a) => a.completeness.expected)),
-        sum(analyses.map((a) => a.completeness.present)),
-        sum(analyses.map((a) => a.completeness.missingBySequence)),
-      )
-    : completenessOf(1, 0, 0);
+  const completeness = placeCompleteness(analyses);
   return {
     readings: sum(analyses.map((a) => a.figures.readings)),
     durationMs: window.end - window.start,
@@ -320,6 +379,7 @@ export function placeFigures(
       : null,
     completeness,
     gaps: analyses.flatMap((a) => a.gaps).sort((a, b) => a.start - b.start),
+    lateData: analyses.flatMap((a) => a.lateData).sort((a, b) => a.start - b.start || a.deviceId.localeCompare(b.deviceId)),
     sums,
   };
 }
@@ -360,12 +420,9 @@ export function combineFigures(parts: Array<Figures & { sums: WeightedSums }>, a
           timeOutOfRangeMs: sum(withHumidity.map((p) => p.humidity!.timeOutOfRangeMs)),
         }
       : null,
-    completeness: completenessOf(
-      sum(parts.map((p) => p.completeness.expected)),
-      sum(parts.map((p) => p.completeness.present)),
-      sum(parts.map((p) => p.completeness.missingBySequence)),
-    ),
+    completeness: combineCompleteness(parts.map((p) => p.completeness)),
     gaps: parts.flatMap((p) => p.gaps),
+    lateData: parts.flatMap((p) => p.lateData),
   };
 }
 

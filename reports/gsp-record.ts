@@ -1,5 +1,6 @@
 import type { Registry } from '../core/registry.js';
 import type { InfluxClient } from '../storage/influx.js';
+import { analyseSensor, isLate, placeCompleteness } from './figures.js';
 import { ReadingsDigest } from './digest.js';
 import { readPlace, type RowBudget } from './readings-source.js';
 import { placeOf, profileOf, ReportError } from './shipment-report.js';
@@ -12,7 +13,8 @@ export const GSP_INTERVALS = { storageMs: 30 * 60_000, transportMs: 5 * 60_000, 
  * The automatic temperature/humidity record (温湿度记录) of one place: per sensor, the first
  * reading of every clock-aligned recording slot (30 min, 5 min in a vehicle, 2 min while out of
  * range), plus the reading that shows the return to range. Rows come from stored readings only:
- * nothing is interpolated or adjusted.
+ * nothing is interpolated or adjusted. A row whose reading arrived late carries `late` and its
+ * arrival time; the completeness counts every late reading of the period (rows or not).
  */
 export async function buildGspRecord(input: {
   registry: Registry;
@@ -33,6 +35,8 @@ export async function buildGspRecord(input: {
   const digest = new ReadingsDigest();
   const rows: GspRecord['rows'] = [];
   const { min, max } = profile.temperature;
+  const window = { start: from, end: to };
+  const analyses = sensors.map((s) => analyseSensor(s, window, profile.temperature, profile.humidity, profile.mktActivationEnergyKJ));
   for (const s of sensors) {
     digest.add(s);
     let lastSlot = Number.NaN;
@@ -51,7 +55,16 @@ export async function buildGspRecord(input: {
       lastSlot = slot;
       lastInterval = intervalMs;
       const humidity = s.humidity[i]!;
-      rows.push({ at: t, deviceId: s.deviceId, temperature, humidity: Number.isNaN(humidity) ? null : humidity, outOfRange: out, intervalMs });
+      const receivedAt = s.receivedAt?.[i];
+      rows.push({
+        at: t,
+        deviceId: s.deviceId,
+        temperature,
+        humidity: Number.isNaN(humidity) ? null : humidity,
+        outOfRange: out,
+        intervalMs,
+        ...(isLate(t, receivedAt, s.intervalMs) ? { late: true as const, receivedAt: receivedAt! } : {}),
+      });
     }
   }
   rows.sort((a, b) => a.at - b.at || a.deviceId.localeCompare(b.deviceId));
@@ -65,6 +78,8 @@ export async function buildGspRecord(input: {
     outOfRangeIntervalMs: GSP_INTERVALS.outOfRangeMs,
     sensors: sensors.map((s) => ({ deviceId: s.deviceId, ...(s.name ? { name: s.name } : {}) })),
     rows,
+    completeness: placeCompleteness(analyses),
+    lateData: analyses.flatMap((a) => a.lateData).sort((a, b) => a.start - b.start || a.deviceId.localeCompare(b.deviceId)),
     digest: digest.result(),
   };
 }

@@ -8,7 +8,8 @@ export const READ_CHUNK_MS = 31 * 86_400_000;
 
 /**
  * The readings of every sensor that measured a place in a window, as stored (placement is
- * tagged at ingest, so a device moved since still counts where it was). Intervals come from the
+ * tagged at ingest, so a device moved since still counts where it was), with when each arrived
+ * (`receivedAt`, for late-data marks). Intervals come from the
  * registry; for a device no longer registered, from the median spacing of its readings.
  */
 export async function readPlace(
@@ -18,25 +19,27 @@ export async function readPlace(
   window: { start: number; end: number },
   budget?: RowBudget,
 ): Promise<SensorSeries[]> {
-  const columns = new Map<string, { ts: number[]; temperature: number[]; humidity: number[]; seq: number[] }>();
+  const columns = new Map<string, { ts: number[]; temperature: number[]; humidity: number[]; seq: number[]; receivedAt: number[] }>();
   for (let start = Math.floor(window.start); start < window.end; start += READ_CHUNK_MS) {
     const end = Math.min(Math.ceil(window.end), start + READ_CHUNK_MS);
     // With a budget, no series may bring more rows than are left (one more tells it would overflow).
     const limit = budget ? ` LIMIT ${budget.left + 1}` : '';
     const series = await influx.query(
-      `SELECT "temperature", "humidity", "seq" FROM "${READINGS_MEASUREMENT}" WHERE "locationId" = ${quoteString(locationId)} AND time >= ${start}ms AND time < ${end}ms GROUP BY "deviceId"${limit}`,
+      `SELECT "temperature", "humidity", "seq", "receivedAt" FROM "${READINGS_MEASUREMENT}" WHERE "locationId" = ${quoteString(locationId)} AND time >= ${start}ms AND time < ${end}ms GROUP BY "deviceId"${limit}`,
     );
     budget?.take(series.reduce((n, s) => n + s.values.length, 0));
     for (const s of series) {
       const deviceId = s.tags?.deviceId ?? '';
       let c = columns.get(deviceId);
-      if (!c) columns.set(deviceId, (c = { ts: [], temperature: [], humidity: [], seq: [] }));
+      if (!c) columns.set(deviceId, (c = { ts: [], temperature: [], humidity: [], seq: [], receivedAt: [] }));
       for (const row of s.values) {
         if (row[1] === null || row[1] === undefined) continue;
         c.ts.push(row[0] as number);
         c.temperature.push(row[1] as number);
         c.humidity.push(row[2] === null ? Number.NaN : (row[2] as number));
         c.seq.push(row[3] === null ? Number.NaN : (row[3] as number));
+        // Readings written before the service kept arrival times have none: never late.
+        c.receivedAt.push(row[4] === null || row[4] === undefined ? Number.NaN : (row[4] as number));
       }
     }
   }

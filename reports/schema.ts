@@ -55,6 +55,32 @@ export const completenessSchema = z.object({
   missingBySequence: z.number().int(),
   /** present / max(expected, present + missingBySequence), in percent, 0–100. */
   percent: z.number(),
+  /**
+   * Readings that arrived late: stored more than max(2 × the device's interval, 15 min) after
+   * their device time (store-and-forward backlogs, back-dated uploads; see `LATE_MIN_DELAY_MS`
+   * in figures.ts). They count as present and in every figure; this only says how many came late.
+   * Readings stored before the service recorded arrival times are never late.
+   */
+  late: z.number().int().default(0),
+  /** The longest arrival delay (receivedAt − device time) of a late reading, ms; null when none was late. */
+  latestArrivalDelayMs: z.number().nullable().default(null),
+});
+
+/** Consecutive late readings of one sensor (in device-time order), with when they arrived. */
+export const lateRunSchema = z.object({
+  deviceId: z.string(),
+  locationId: z.string(),
+  /** Device time of the first and the last late reading of the run. */
+  start: z.number(),
+  end: z.number(),
+  readings: z.number().int(),
+  late: z.literal(true),
+  /** Server time the first reading of the run arrived (the earliest arrival in it). */
+  receivedAt: z.number(),
+  /** The latest arrival in the run. */
+  lastReceivedAt: z.number(),
+  /** The longest receivedAt − device time in the run. */
+  maxDelayMs: z.number(),
 });
 
 export const humidityFiguresSchema = z.object({
@@ -82,6 +108,8 @@ export const figuresSchema = z.object({
   humidity: humidityFiguresSchema.nullable(),
   completeness: completenessSchema,
   gaps: z.array(gapSchema),
+  /** Readings that arrived late (see completeness.late), as runs per sensor. */
+  lateData: z.array(lateRunSchema).default([]),
 });
 
 export const sensorFiguresSchema = z.object({
@@ -189,6 +217,10 @@ export const gspRecordRowSchema = z.object({
   outOfRange: z.boolean(),
   /** The recording interval this row belongs to: storage 30 min, transport 5 min, out of range 2 min. */
   intervalMs: z.number(),
+  /** Only on a reading that arrived late (see completeness.late): it is marked, never left out or moved. */
+  late: z.literal(true).optional(),
+  /** When a late reading arrived (server time), only on late rows. */
+  receivedAt: z.number().optional(),
 });
 
 export const gspRecordSchema = z.object({
@@ -202,6 +234,10 @@ export const gspRecordSchema = z.object({
   outOfRangeIntervalMs: z.number(),
   sensors: z.array(z.object({ deviceId: z.string(), name: z.string().optional() })),
   rows: z.array(gspRecordRowSchema),
+  /** Present and expected readings of the period, and how many arrived late. */
+  completeness: completenessSchema,
+  /** Every late reading of the period (rows show only the recorded ones), as runs per sensor. */
+  lateData: z.array(lateRunSchema).default([]),
   digest: digestSchema,
 });
 
@@ -227,6 +263,7 @@ export const excursionReportSchema = z.object({
 export type TimedValue = z.infer<typeof timedValueSchema>;
 export type Excursion = z.infer<typeof excursionSchema>;
 export type Gap = z.infer<typeof gapSchema>;
+export type LateRun = z.infer<typeof lateRunSchema>;
 export type Completeness = z.infer<typeof completenessSchema>;
 export type Figures = z.infer<typeof figuresSchema>;
 export type SensorFigures = z.infer<typeof sensorFiguresSchema>;

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { analyseSensor, meanKineticTemperature, placeFigures, combineFigures, type SensorSeries } from '../reports/figures.js';
+import {
+  analyseSensor,
+  meanKineticTemperature,
+  placeFigures,
+  combineFigures,
+  LATE_MIN_DELAY_MS,
+  lateThresholdMs,
+  type SensorSeries,
+} from '../reports/figures.js';
 
 const MIN = 60_000;
 
@@ -235,7 +243,7 @@ describe('completeness', () => {
       undefined,
       83.144,
     );
-    expect(analysis.completeness).toEqual({ expected: 6, present: 5, missingBySequence: 2, percent: 71.43 });
+    expect(analysis.completeness).toEqual({ expected: 6, present: 5, missingBySequence: 2, percent: 71.43, late: 0, latestArrivalDelayMs: null });
     // A sequence reset (device restart) is not counted as loss.
     const restarted = analyseSensor(
       series('s', [
@@ -278,8 +286,54 @@ describe('completeness', () => {
       83.144,
     );
     const overall = combineFigures([placeFigures([full], w1, band, undefined, 'r1', 83.144), placeFigures([half], w2, band, undefined, 'r2', 83.144)], 83.144);
-    expect(overall.completeness).toEqual({ expected: 12, present: 9, missingBySequence: 0, percent: 75 });
+    expect(overall.completeness).toEqual({ expected: 12, present: 9, missingBySequence: 0, percent: 75, late: 0, latestArrivalDelayMs: null });
     expect(overall.gaps).toHaveLength(1);
     expect(overall.mkt).toBeCloseTo(5, 6);
+  });
+});
+
+describe('late data', () => {
+  // 1-min device: late after max(2 min, 15 min) = 15 min; 30-min device: after 60 min.
+  it('takes max(2 × interval, 15 min) as the threshold', () => {
+    expect(LATE_MIN_DELAY_MS).toBe(15 * MIN);
+    expect(lateThresholdMs(MIN)).toBe(15 * MIN);
+    expect(lateThresholdMs(30 * MIN)).toBe(60 * MIN);
+  });
+
+  it('marks and counts late readings in runs, leaves readings without an arrival time alone, and changes no figure', () => {
+    const points: Array<[number, number]> = Array.from({ length: 10 }, (_, i) => [i, i === 5 ? 9 : 5]);
+    const onTime = series('s', points, MIN);
+    // Minutes 3–5 came in a backlog at minute 200, minute 8 15 min after (not late: exactly the threshold), minute 9 never recorded one.
+    const arrival = points.map(([m]) => (m >= 3 && m <= 5 ? 200 * MIN : m === 8 ? (8 + 15) * MIN : m === 9 ? Number.NaN : m * MIN + 900));
+    const withArrival = { ...onTime, receivedAt: arrival };
+    const window = { start: 0, end: 10 * MIN };
+    const a = analyseSensor(withArrival, window, band, undefined, 83.144);
+    const b = analyseSensor(onTime, window, band, undefined, 83.144);
+    expect(a.completeness).toMatchObject({ late: 3, latestArrivalDelayMs: 197 * MIN });
+    expect(a.lateData).toEqual([
+      {
+        deviceId: 's',
+        locationId: 'room-1',
+        start: 3 * MIN,
+        end: 5 * MIN,
+        readings: 3,
+        late: true,
+        receivedAt: 200 * MIN,
+        lastReceivedAt: 200 * MIN,
+        maxDelayMs: 197 * MIN,
+      },
+    ]);
+    expect(b.completeness).toMatchObject({ late: 0, latestArrivalDelayMs: null });
+    expect(b.lateData).toEqual([]);
+    const fa = placeFigures([a], window, band, undefined, 'room-1', 83.144);
+    const fb = placeFigures([b], window, band, undefined, 'room-1', 83.144);
+    const { lateData, completeness, sums: _a, ...restA } = fa;
+    const { lateData: _l, completeness: cb, sums: _b, ...restB } = fb;
+    expect(restA).toEqual(restB);
+    expect({ ...completeness, late: 0, latestArrivalDelayMs: null }).toEqual(cb);
+    expect(lateData).toHaveLength(1);
+    const combined = combineFigures([fa, fb], 83.144);
+    expect(combined.completeness).toMatchObject({ late: 3, latestArrivalDelayMs: 197 * MIN });
+    expect(combined.lateData).toHaveLength(1);
   });
 });

@@ -237,6 +237,7 @@ describe('report formats', () => {
       outOfRangeIntervalMs: 2 * MIN,
       sensors: [{ deviceId: 'truck-a' }, { deviceId: 'truck-b' }],
       rows,
+      completeness: { expected: 12_000, present: 12_000, missingBySequence: 0, percent: 100 },
       digest: { algorithm: 'sha256', value: 'cd'.repeat(32), readings: 12_000 },
     });
     const started = performance.now();
@@ -253,5 +254,72 @@ describe('report formats', () => {
     expect(text).toContain(`第 ${pages} 页，共 ${pages} 页`);
     const csv = (await renderReport(record, 'csv', { lang: 'en' })).body.toString('utf8');
     expect(csv.split('\r\n').filter((l) => /^\d{4}-\d{2}-\d{2},/.test(l))).toHaveLength(12_000);
+  });
+
+  it('marks late readings with their arrival time and a legend, in every format and both languages', async () => {
+    const arrived = T0 + 20 * 60 * MIN;
+    const lateRun = {
+      deviceId: 'truck-a',
+      locationId: 'truck-box',
+      start: T0 + 10 * MIN,
+      end: T0 + 14 * MIN,
+      readings: 5,
+      late: true,
+      receivedAt: arrived,
+      lastReceivedAt: arrived,
+      maxDelayMs: arrived - (T0 + 10 * MIN),
+    };
+    const rows = Array.from({ length: 6 }, (_, i) => ({
+      at: T0 + i * 5 * MIN,
+      deviceId: 'truck-a',
+      temperature: 4.2,
+      humidity: null,
+      outOfRange: false,
+      intervalMs: 5 * MIN,
+      ...(i === 2 ? { late: true, receivedAt: arrived } : {}),
+    }));
+    const record: GspRecord = gspRecordSchema.parse({
+      reportType: 'gsp_record',
+      generatedAt: T0,
+      place: place('truck-box', true),
+      from: T0,
+      to: T0 + 30 * MIN,
+      normalIntervalMs: 5 * MIN,
+      outOfRangeIntervalMs: 2 * MIN,
+      sensors: [{ deviceId: 'truck-a' }],
+      rows,
+      completeness: { expected: 30, present: 30, missingBySequence: 0, percent: 100, late: 5, latestArrivalDelayMs: lateRun.maxDelayMs },
+      lateData: [lateRun],
+      digest: { algorithm: 'sha256', value: 'cd'.repeat(32), readings: 30 },
+    });
+    const csv = (await renderReport(record, 'csv', { lang: 'en', timeZone: 'UTC' })).body.toString('utf8');
+    expect(csv).toContain(',Arrived late (received at)\r\n');
+    expect(csv).toContain(',LATE 2026-11-20 20:00:00\r\n');
+    expect(csv.match(/,LATE 2026/g)).toHaveLength(1);
+    expect(csv).toContain('5 readings arrived late, up to 19 h 50 min after they were taken');
+    expect(csv).toContain('LATE: the reading arrived more than max(2 × the device interval, 15 min) after it was taken');
+    const zh = (await renderReport(record, 'html', { lang: 'zh-CN', timeZone: 'UTC' })).body.toString('utf8');
+    expect(zh).toContain('迟到 2026-11-20 20:00:00');
+    expect(zh).toContain('5 条读数迟到上传，最长在采集后 19小时 50分 才收到');
+    expect(zh).toContain('class="note"');
+    for (const lang of ['en', 'zh-CN'] as const) {
+      const file = path.join(dir, `late-${lang}.pdf`);
+      writeFileSync(file, (await renderReport(record, 'pdf', { lang, timeZone: 'UTC' })).body);
+      const text = (await pdfText(file)).replace(/\s+/g, ' ');
+      for (const expected of lang === 'en'
+        ? ['LATE 2026-11-20 20:00:00', 'LATE: the reading arrived', 'Late data']
+        : ['迟到 2026-11-20 20:00:00', '迟到：读数在采集后', '迟到数据'])
+        expect(text, `${lang}: ${expected}`).toContain(expected);
+    }
+    // The shipment report: the late table and the count in completeness; none when nothing came late.
+    const withLate = shipmentReportSchema.parse({
+      ...report,
+      overall: { ...report.overall, completeness: record.completeness, lateData: [lateRun] },
+    });
+    const shipmentCsv = (await renderReport(withLate, 'csv', { lang: 'en', timeZone: 'UTC' })).body.toString('utf8');
+    expect(shipmentCsv).toContain('Late data (arrived long after it was taken)');
+    expect(shipmentCsv).toContain('truck-a (LATE),truck-box,2026-11-20 00:10:00,2026-11-20 00:14:00,5,2026-11-20 20:00:00,19 h 50 min');
+    const plain = (await renderReport(report, 'csv', { lang: 'en', timeZone: 'UTC' })).body.toString('utf8');
+    for (const mark of ['Late data', 'LATE', 'arrived late']) expect(plain).not.toContain(mark);
   });
 });

@@ -51,6 +51,7 @@ export function renderCsv(doc: ReportDocument): Buffer {
           line(block.columns),
           ...(block.rows.length ? redactedRows(block.columns, block.rows).map(line) : [line([block.empty])]),
         );
+        if (block.note && block.rows.length) lines.push(line([block.note]));
         break;
       case 'signature':
         lines.push(line([block.heading]), ...(block.rows ? block.rows.map(([k, v]) => line([k, v])) : [line([block.empty])]));

@@ -1,4 +1,5 @@
-import type { AnyReport, ExcursionReport, Figures, GspRecord, Place, ReportAlarm, ShipmentReport } from '../schema.js';
+import { LATE_MIN_DELAY_MS } from '../figures.js';
+import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, LateRun, Place, ReportAlarm, ShipmentReport } from '../schema.js';
 import { chartSvg } from './chart-svg.js';
 import type { Formatter } from './i18n.js';
 
@@ -12,7 +13,7 @@ export type Cell = string | number;
 export type Block =
   | { kind: 'verdict'; ok: boolean; text: string; reasons: string[] }
   | { kind: 'fields'; heading?: string; rows: Array<[string, Cell]> }
-  | { kind: 'table'; heading: string; columns: string[]; rows: Cell[][]; empty: string; widths?: number[] }
+  | { kind: 'table'; heading: string; columns: string[]; rows: Cell[][]; empty: string; widths?: number[]; note?: string }
   | { kind: 'chart'; heading: string; svg: (fontFamily: string) => string }
   | { kind: 'signature'; heading: string; rows: Array<[string, string]> | null; empty: string }
   | { kind: 'link'; heading: string; url: string; hint: string };
@@ -37,6 +38,41 @@ function zoneOrVehicle(place: Place, f: Formatter): string {
   return f.label(place.locationKind);
 }
 
+/** "N readings arrived late, up to X after they were taken", or nothing when none did. */
+function lateSummary(c: Completeness, f: Formatter): string | undefined {
+  if (!c.late) return undefined;
+  return f.fill(f.t.lateSummary, { n: c.late, delay: f.duration(c.latestArrivalDelayMs ?? 0) });
+}
+
+/** The legend of the late mark: what late means, in the report's language. */
+function lateLegend(f: Formatter): string {
+  return f.fill(f.t.lateLegend, { threshold: f.fill(f.t.lateThreshold, { min: f.duration(LATE_MIN_DELAY_MS) }) });
+}
+
+/** Runs of late readings with when they arrived (empty: no table at all, so reports without late data look as before). */
+function lateTable(runs: LateRun[], f: Formatter): Block[] {
+  if (!runs.length) return [];
+  return [
+    {
+      kind: 'table',
+      heading: f.t.lateData,
+      columns: [f.t.sensor, f.t.place, f.t.start, f.t.end, f.t.readings, f.t.received, f.t.maxDelay],
+      rows: runs.map((r) => [
+        `${r.deviceId} (${f.t.lateMark})`,
+        r.locationId,
+        f.when(r.start),
+        f.when(r.end),
+        r.readings,
+        r.lastReceivedAt === r.receivedAt ? f.when(r.receivedAt) : `${f.when(r.receivedAt)} — ${f.when(r.lastReceivedAt)}`,
+        f.duration(r.maxDelayMs),
+      ]),
+      empty: f.t.noLateData,
+      widths: [1.2, 1.3, 1.3, 1.3, 0.6, 2, 0.8],
+      note: lateLegend(f),
+    },
+  ];
+}
+
 function figureRows(figures: Figures, f: Formatter, energy: number): Array<[string, Cell]> {
   const rows: Array<[string, Cell]> = [
     [f.t.readings, figures.readings],
@@ -49,10 +85,7 @@ function figureRows(figures: Figures, f: Formatter, energy: number): Array<[stri
     [f.t.timeOutOfRange, f.duration(figures.timeOutOfRangeMs)],
     [f.t.timeAbove, f.duration(figures.timeAboveMs)],
     [f.t.timeBelow, f.duration(figures.timeBelowMs)],
-    [
-      f.t.completeness,
-      `${f.percent(figures.completeness.percent)} (${f.t.present} ${figures.completeness.present} / ${f.t.expected} ${figures.completeness.expected}; ${f.t.missingBySequence} ${figures.completeness.missingBySequence})`,
-    ],
+    [f.t.completeness, completenessText(figures.completeness, f)],
   ];
   if (figures.humidity) {
     rows.push([
@@ -62,6 +95,11 @@ function figureRows(figures: Figures, f: Formatter, energy: number): Array<[stri
     rows.push([`${f.t.humidity} ${f.t.timeOutOfRange}`, f.duration(figures.humidity.timeOutOfRangeMs)]);
   }
   return rows;
+}
+
+function completenessText(c: Completeness, f: Formatter): string {
+  const late = lateSummary(c, f);
+  return `${f.percent(c.percent)} (${f.t.present} ${c.present} / ${f.t.expected} ${c.expected}; ${f.t.missingBySequence} ${c.missingBySequence}${late ? `; ${late}` : ''})`;
 }
 
 function excursionTable(figures: Figures, f: Formatter): Block {
@@ -184,12 +222,14 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
       round2(seg.figures.mean),
       round2(seg.figures.mkt),
       f.duration(seg.figures.timeOutOfRangeMs),
-      f.percent(seg.figures.completeness.percent),
+      seg.figures.completeness.late
+        ? `${f.percent(seg.figures.completeness.percent)} (${f.fill(f.t.lateCount, { n: seg.figures.completeness.late })})`
+        : f.percent(seg.figures.completeness.percent),
     ]),
     empty: f.t.noReadings,
     widths: [0.3, 0.7, 2, 1, 1.3, 1.3, 1.2, 0.6, 0.6, 0.6, 0.6, 0.8, 0.8],
   });
-  blocks.push(excursionTable(report.overall, f), gapTable(report.overall, f), alarmTable(report.alarms, f));
+  blocks.push(excursionTable(report.overall, f), gapTable(report.overall, f), ...lateTable(report.overall.lateData, f), alarmTable(report.alarms, f));
   blocks.push({
     kind: 'table',
     heading: f.t.custody,
@@ -238,6 +278,8 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
   const place = record.place;
   const zone = zoneOrVehicle(place, f);
   const location = placeName(place, f);
+  // The arrival column appears only when some recorded reading came late; the legend with it.
+  const anyLate = record.rows.some((r) => r.late);
   return {
     title: f.t.gspRecordTitle,
     subtitle: `${location} · ${f.when(record.from)} — ${f.when(record.to)}`,
@@ -255,6 +297,7 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
           [f.t.normalInterval, f.duration(record.normalIntervalMs)],
           [f.t.outOfRangeInterval, f.duration(record.outOfRangeIntervalMs)],
           [f.t.sensors, record.sensors.map((s) => (s.name ? `${s.deviceId} (${s.name})` : s.deviceId)).join(', ') || '—'],
+          [f.t.completeness, completenessText(record.completeness, f)],
         ],
       },
       {
@@ -270,6 +313,7 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
           f.t.humidityRh,
           f.t.outOfRange,
           f.t.recordingInterval,
+          ...(anyLate ? [f.t.receivedLate] : []),
         ],
         rows: record.rows.map((r) => [
           f.date(r.at),
@@ -281,10 +325,13 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
           r.humidity ?? '—',
           r.outOfRange ? f.t.yes : f.t.no,
           f.duration(r.intervalMs),
+          ...(anyLate ? [r.late && r.receivedAt !== undefined ? `${f.t.lateMark} ${f.when(r.receivedAt)}` : ''] : []),
         ]),
         empty: f.t.noReadings,
-        widths: [1, 0.8, 1.1, 1.3, 1.7, 0.8, 0.8, 0.6, 0.7],
+        widths: [1, 0.8, 1.1, 1.3, 1.7, 0.8, 0.8, 0.6, 0.7, ...(anyLate ? [1.5] : [])],
+        ...(anyLate ? { note: lateLegend(f) } : {}),
       },
+      ...lateTable(record.lateData, f),
     ],
     footer: footer(record, f),
   };
@@ -317,6 +364,7 @@ function excursionDocument(report: ExcursionReport, f: Formatter): ReportDocumen
     },
     { kind: 'fields', heading: f.t.overall, rows: figureRows(report.figures, f, report.mktActivationEnergyKJ) },
     excursionTable(report.figures, f),
+    ...lateTable(report.figures.lateData, f),
     {
       kind: 'table',
       heading: f.t.trail,

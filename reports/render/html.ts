@@ -19,6 +19,7 @@ table.fields th{width:34%;font-weight:600}
 .signature{border:2px solid #444;padding:8px 12px;border-radius:4px}
 .chart svg{width:100%;height:auto}.scroll{overflow-x:auto}
 .link{display:flex;gap:16px;align-items:center}.link svg{width:140px;height:140px}
+p.note{color:#555;font-size:12px;margin:6px 0 0}
 footer{margin-top:20px;color:#666;font-size:11px;word-break:break-all}
 @media print{body{background:#fff;padding:0}main{border:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}
 `;
@@ -48,6 +49,7 @@ export async function renderHtml(doc: ReportDocument, lang: ReportLanguage): Pro
             ? `<div class="scroll"><table><thead><tr>${block.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${block.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('')}</tbody></table></div>`
             : `<p>${escapeHtml(block.empty)}</p>`,
         );
+        if (block.note && block.rows.length) out.push(`<p class="note">${escapeHtml(block.note)}</p>`);
         break;
       case 'chart':
         out.push(`<h2>${escapeHtml(block.heading)}</h2><div class="chart">${block.svg('sans-serif')}</div>`);

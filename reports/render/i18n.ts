@@ -78,6 +78,17 @@ const en = {
   acknowledged: 'Acknowledged',
   closed: 'Closed',
   late: 'late',
+  lateData: 'Late data (arrived long after it was taken)',
+  noLateData: 'No late data.',
+  lateSummary: '{n} readings arrived late, up to {delay} after they were taken',
+  lateCount: '{n} late',
+  lateMark: 'LATE',
+  receivedLate: 'Arrived late (received at)',
+  received: 'Received',
+  maxDelay: 'Longest delay',
+  lateLegend:
+    'LATE: the reading arrived more than {threshold} after it was taken (store-and-forward backlog or back-dated upload); it is shown at the time it was taken, with when it arrived, and counts in every figure like any other reading.',
+  lateThreshold: 'max(2 × the device interval, {min})',
   custody: 'Chain of custody',
   event: 'Event',
   by: 'By',
@@ -209,6 +220,16 @@ const zhCN: Labels = {
   acknowledged: '确认',
   closed: '关闭',
   late: '迟到数据',
+  lateData: '迟到数据（采集后很久才上传）',
+  noLateData: '无迟到数据。',
+  lateSummary: '{n} 条读数迟到上传，最长在采集后 {delay} 才收到',
+  lateCount: '迟到 {n} 条',
+  lateMark: '迟到',
+  receivedLate: '迟到（接收时间）',
+  received: '接收时间',
+  maxDelay: '最长延迟',
+  lateLegend: '迟到：读数在采集后超过 {threshold} 才收到（断点续传或补传的数据）；按采集时间列出并注明接收时间，与其他读数一样计入全部统计。',
+  lateThreshold: 'max(2 × 设备记录间隔, {min})',
   custody: '交接记录',
   event: '事件',
   by: '经手人',
@@ -330,6 +351,11 @@ export class Formatter {
 
   percent(value: number): string {
     return `${value.toFixed(2)} %`;
+  }
+
+  /** A label with `{name}` placeholders filled in. */
+  fill(template: string, values: Record<string, string | number>): string {
+    return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
   }
 
   /** A label for a value that has one (events, decisions, kinds), the value itself otherwise. */

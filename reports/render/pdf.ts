@@ -126,6 +126,11 @@ export async function renderPdf(report: ReportDocument, meta: { title: string; l
           block.widths,
           { left, usable, bottom },
         );
+        if (block.note && block.rows.length) {
+          pdf.fontSize(8);
+          ensure(pdf.heightOfString(block.note, { width: usable }) + 6);
+          pdf.fillColor(COLOURS.muted).text(block.note, left, pdf.y + 3, { width: usable });
+        }
         break;
       case 'signature': {
         heading(block.heading);
