@@ -288,7 +288,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   /** Acknowledge or close: an electronic signature (21 CFR 11.50/11.200) recorded in the audit trail. */
   async sign(alertId: string, action: 'acknowledge' | 'close', signature: Signature): Promise<Alert> {
     const current = AlertBook.checkTransition(this.book.get(alertId), action, alertId);
-    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, {
+    const user = await verifySigner({ users: this.deps.config().users, accounts: this.deps.config().accounts, audit: this.deps.audit }, signature, {
       action,
       target: alertId,
       roles: SIGNING_ROLES[action],
@@ -373,7 +373,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
         throw new ShelveError(`body.duration: "${options.duration ?? ''}" is not a duration; write e.g. 30m, 2h, 8h`);
       if (shelveMs > policy.maxShelve) throw new ShelveError(`body.duration: at most ${policy.maxShelve / 3_600_000} h (alarms.maxShelve)`);
     }
-    const user = await verifySigner({ users: this.deps.config().users, audit: this.deps.audit }, signature, {
+    const user = await verifySigner({ users: this.deps.config().users, accounts: this.deps.config().accounts, audit: this.deps.audit }, signature, {
       action: `incident.${action}`,
       target: incidentId,
       roles: SIGNING_ROLES[action],

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { apiRoles } from '../core/config/schema.js';
 import type { Registry } from '../core/registry.js';
+import { userRefusal } from '../core/accounts.js';
 import { verifyPassword } from '../core/secrets.js';
 import { explainVerdict, shortName, type AuthThrottle, type Verdict } from '../core/throttle.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -30,57 +31,104 @@ const SESSION_MS = 12 * 3_600_000;
  */
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
-  private readonly endListeners = new Set<(key: string) => void>();
+  /** When each session was last used by a request (an open stream is not use): idle ones end (accounts.sessionIdle). */
+  private readonly lastUsed = new Map<string, number>();
+  private readonly endListeners = new Set<(key: string, why: string) => void>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly registry: () => Registry,
     private readonly throttle: AuthThrottle,
   ) {}
 
-  lookup(token: string): Session | undefined {
-    if (!token.startsWith('cc_ses_')) return undefined;
-    return this.byKey(sessionKey(token));
+  private get idleMs(): number {
+    return this.registry().config.accounts.sessionIdle;
   }
 
-  /** The session by its key (see sessionKey), if it is still valid. */
+  /** The session a request presents, if it is still valid; the request counts as use. */
+  lookup(token: string): Session | undefined {
+    if (!token.startsWith('cc_ses_')) return undefined;
+    const key = sessionKey(token);
+    const session = this.byKey(key);
+    if (session) this.lastUsed.set(key, Date.now());
+    return session;
+  }
+
+  /** The session by its key (see sessionKey), if it is still valid (not counted as use). */
   byKey(key: string): Session | undefined {
     const session = this.sessions.get(key);
     if (!session) return undefined;
-    // The user may have been removed from the registry since signing in.
+    // The user may have been removed or disabled since signing in.
     const user = this.registry().config.users.find((u) => u.name === session.user);
-    if (session.expiresAt <= Date.now() || !user) {
-      this.end(key);
+    const idle = this.idleMs > 0 && Date.now() - (this.lastUsed.get(key) ?? 0) >= this.idleMs;
+    const why =
+      session.expiresAt <= Date.now() ? 'session expired' : !user ? 'user removed' : user.disabledAt ? 'user disabled' : idle ? 'session idle' : undefined;
+    if (why || !user) {
+      this.end(key, why ?? 'user removed');
       return undefined;
     }
     return { ...session, role: user.role };
   }
 
+  /** Ends idle sessions (and so their streams) without waiting for their next request. */
+  private sweep(): void {
+    for (const key of [...this.sessions.keys()]) this.byKey(key);
+    if (!this.sessions.size) this.stopSweeping();
+  }
+
+  private startSweeping(): void {
+    if (this.sweeper) return;
+    const every = Math.min(Math.max(this.idleMs / 4, 250), 10_000);
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
+  }
+
+  private stopSweeping(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
   /** Called with a session's key when it ends (sign-out, expiry, user removed): what it opened must close. */
-  onEnd(listener: (key: string) => void): () => void {
+  onEnd(listener: (key: string, why: string) => void): () => void {
     this.endListeners.add(listener);
     return () => this.endListeners.delete(listener);
   }
 
-  private end(key: string): void {
+  private end(key: string, why: string): void {
+    this.lastUsed.delete(key);
     if (!this.sessions.delete(key)) return;
-    for (const listener of this.endListeners) listener(key);
+    for (const listener of this.endListeners) listener(key, why);
   }
 
   /** `name` and `password` must already be bounded (signInSchema): they reach the throttle and the audit trail. */
-  async signIn(name: string, password: string, address: string): Promise<{ token: string; session: Session } | Exclude<Verdict, { outcome: 'ok' }>> {
-    const user = this.registry().config.users.find((u) => u.name === name);
+  /**
+   * A right password of a disabled user, or one past accounts.passwordMaxAge, is `{ outcome:
+   * 'account', reason }`: said only after the password was checked, so it tells nothing to a guesser.
+   */
+  async signIn(
+    name: string,
+    password: string,
+    address: string,
+  ): Promise<{ token: string; session: Session } | Exclude<Verdict, { outcome: 'ok' }> | { outcome: 'account'; reason: string }> {
+    const config = this.registry().config;
+    const user = config.users.find((u) => u.name === name);
     const verdict = await this.throttle.attempt({ account: name, address, channel: 'http' }, user !== undefined, () =>
       verifyPassword(password, user!.passwordHash),
     );
     if (verdict.outcome !== 'ok') return verdict;
+    const reason = userRefusal(user!, config.accounts);
+    if (reason) return { outcome: 'account', reason };
     const token = `cc_ses_${randomBytes(32).toString('base64url')}`;
     const session = { user: user!.name, fullName: user!.fullName, role: user!.role, expiresAt: Date.now() + SESSION_MS };
-    this.sessions.set(sessionKey(token), session);
+    const key = sessionKey(token);
+    this.sessions.set(key, session);
+    this.lastUsed.set(key, Date.now());
+    if (this.idleMs > 0) this.startSweeping();
     return { token, session };
   }
 
   signOut(token: string): void {
-    this.end(sessionKey(token));
+    this.end(sessionKey(token), 'signed out');
   }
 }
 
@@ -103,6 +151,10 @@ export const sessionRoutes: ApiPlugin<{ registry: () => Registry; audit?: AuditL
     const { user: name, password } = request.body;
     const outcome = await app.sessions.signIn(name, password, request.ip);
     if ('outcome' in outcome) {
+      if (outcome.outcome === 'account') {
+        await deps.audit?.append({ actor: name, action: 'session.refused', target: 'board', details: { ip: request.ip, reason: outcome.reason } });
+        throw new HttpError(401, 'unauthorized', `sign-in refused: ${outcome.reason}`);
+      }
       if (outcome.outcome === 'refused') {
         // Names that are no user are kept apart from real actors, so the trail's actors stay real people.
         const known = deps.registry().config.users.some((u) => u.name === name);

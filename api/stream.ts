@@ -6,7 +6,7 @@ import type { IngestPipeline } from '../ingestor/pipeline.js';
 import type { AlertService, IncidentView } from '../alerts/service.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import type { Alert, AlertEvent } from '../alerts/book.js';
-import { bearerToken, identify, type Credential } from './auth.js';
+import { apiTokenValid, bearerToken, identify, type Credential } from './auth.js';
 import { HttpError } from './http-error.js';
 import type { ApiPlugin } from './zod.js';
 
@@ -53,8 +53,7 @@ export const streamRoutes: ApiPlugin<{ registry: () => Registry; pipeline: Inges
   const clients = new Set<Client>();
   const tickets = new Map<string, { credential: Credential; expiresAt: number }>();
 
-  const stillValid = (c: Credential): boolean =>
-    c.kind === 'session' ? app.sessions.byKey(c.key) !== undefined : deps.registry().config.apiTokens.some((t) => t.id === c.id && t.tokenHash === c.tokenHash);
+  const stillValid = (c: Credential): boolean => (c.kind === 'session' ? app.sessions.byKey(c.key) !== undefined : apiTokenValid(deps.registry, c));
   const end = (client: Client, why: string) => {
     if (client.res.writableEnded || client.res.destroyed) return;
     client.res.write(`event: end\ndata: ${JSON.stringify({ reason: why })}\n\n`);
@@ -91,8 +90,8 @@ export const streamRoutes: ApiPlugin<{ registry: () => Registry; pipeline: Inges
   deps.alerts?.on('incident', onIncident);
 
   // Signing out ends that session's streams at once; a revoked API token's within RECHECK_MS.
-  const stopListening = app.sessions.onEnd((key) => {
-    for (const client of clients) if (client.credential.kind === 'session' && client.credential.key === key) end(client, 'signed out');
+  const stopListening = app.sessions.onEnd((key, why) => {
+    for (const client of clients) if (client.credential.kind === 'session' && client.credential.key === key) end(client, why);
   });
   const heartbeat = setInterval(() => broadcast(': keep-alive\n\n'), 15_000);
   const recheck = setInterval(() => {

@@ -1,10 +1,14 @@
-import type { ApiRole, User } from '../core/config/schema.js';
+import { userRefusal } from '../core/accounts.js';
+import type { Accounts, ApiRole, User } from '../core/config/schema.js';
 import { verifyPassword } from '../core/secrets.js';
 import { explainVerdict, isAccountName, shortName, throttleFor } from '../core/throttle.js';
 import type { AuditLog } from './audit-log.js';
 import type { Signature } from './signature-record.js';
 
 export { signatureInput, signatureRecordSchema, type Signature, type SignatureRecord } from './signature-record.js';
+
+/** accounts.passwordMaxAge's default, for a caller that does not pass the configuration's. */
+const DEFAULT_PASSWORD_MAX_AGE = 180 * 86_400_000;
 
 export class SignatureError extends Error {
   constructor(
@@ -20,7 +24,7 @@ export class SignatureError extends Error {
  * error is thrown, so failed signing attempts are on record too.
  */
 export async function verifySigner(
-  deps: { users: readonly User[]; audit: AuditLog },
+  deps: { users: readonly User[]; audit: AuditLog; accounts?: Pick<Accounts, 'passwordMaxAge'> },
   signature: Signature,
   request: { action: string; target: string; roles: readonly ApiRole[]; what: string },
 ): Promise<User> {
@@ -49,6 +53,17 @@ export async function verifySigner(
     throw new SignatureError('signature refused: wrong user name or password', 401);
   }
   const signer = user!;
+  // 21 CFR 11.300: a disabled account, or a password past accounts.passwordMaxAge, does not sign.
+  const refusal = userRefusal(signer, deps.accounts ?? { passwordMaxAge: DEFAULT_PASSWORD_MAX_AGE });
+  if (refusal) {
+    await deps.audit.append({
+      actor: signer.name,
+      action: 'signature.refused',
+      target: request.target,
+      details: { attempted: request.action, reason: refusal },
+    });
+    throw new SignatureError(`signature refused: ${refusal}`, 403);
+  }
   if (!request.roles.includes(signer.role)) {
     await deps.audit.append({
       actor: signer.name,

@@ -163,6 +163,14 @@ export class DeviceBroker {
         secret.length > 1024 ? Promise.resolve(false) : verifyPassword(secret, user!.passwordHash),
       )
       .then(async (verdict) => {
+        if (verdict.outcome === 'ok' && user!.disabledAt) {
+          // 21 CFR 11.300: said only after the password was right, so it tells a guesser nothing.
+          this.options.log.warn({ clientId: shortName(client.id), username, address }, 'mqtt authentication refused (user disabled)');
+          await this.options.audit
+            ?.append({ actor: user!.name, action: 'mqtt.login.refused', target: 'mqtt', details: { address, reason: 'user disabled' } })
+            .catch((err: Error) => this.options.log.error({ err: err.message }, 'cannot record a refused MQTT login'));
+          return refuse(CONNACK_NOT_AUTHORIZED, `user ${user!.name} is disabled`);
+        }
         if (verdict.outcome === 'ok') {
           client.id = boundClientId(user!.name, client.id);
           (client as Client & { userName?: string }).userName = user!.name;
@@ -201,9 +209,11 @@ export class DeviceBroker {
         revoke(client, { device: deviceId }, current === undefined ? 'device removed from the registry' : 'device token changed');
     }
     for (const client of this.liveUsers) {
-      const current = registry.config.users.find((u) => u.name === userOf(client))?.passwordHash;
+      const user = registry.config.users.find((u) => u.name === userOf(client));
+      const current = user?.passwordHash;
       if (current !== this.credentialOf.get(client))
         revoke(client, { user: userOf(client)! }, current === undefined ? 'user removed from the registry' : 'password changed');
+      else if (user?.disabledAt) revoke(client, { user: user.name }, 'user disabled');
     }
   }
 

@@ -5,10 +5,10 @@ import { ConfigError } from '../core/config/load.js';
 import { fillFromEnvironment } from './environment.js';
 import { initCommand } from './init.js';
 import { deviceAddCommand } from './device.js';
-import { tokenCreateCommand } from './token.js';
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './token.js';
 import { startCommand, ingestCommand } from './start.js';
 import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
-import { userAddCommand } from './user.js';
+import { userAddCommand, userEnableCommand, userPasswordCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
 import { retentionShortenCommand, retentionShowCommand } from './retention.js';
@@ -98,19 +98,33 @@ program
   .addOption(configOption())
   .action(deviceAddCommand);
 
-program
-  .command('token')
-  .description('manage HTTP API tokens')
+const tokens = program.command('token').description('manage HTTP API tokens');
+tokens
   .command('create')
   .description('create an HTTP API token; prints it once (last line of stdout)')
   .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'qa', 'viewer']).makeOptionMandatory())
   .option('--id <id>', 'a name for the token (default: role and date)')
+  .option(
+    '--expires <duration>',
+    'how long the token is valid, e.g. 30d (default 90d); "never" only for a service token an administrator creates, with --service',
+  )
+  .option('--service <what>', 'with --expires never: the service that uses the token (e.g. "prometheus scrape")')
   .addOption(configOption())
   .action(tokenCreateCommand);
+tokens
+  .command('list')
+  .description('list API tokens: id, role, created, expires, state (active, expired, revoked); never the hash')
+  .addOption(configOption())
+  .action(tokenListCommand);
+tokens
+  .command('revoke')
+  .description('revoke an API token: kept in the config as revoked (with when), refused by the service within a second')
+  .argument('<id>', 'the token id (see coldchain token list)')
+  .addOption(configOption())
+  .action(tokenRevokeCommand);
 
-program
-  .command('user')
-  .description('manage the people who acknowledge and sign')
+const users = program.command('user').description('manage the people who acknowledge and sign');
+users
   .command('add')
   .description('add a user; the password is read from stdin, or prompted for twice')
   .argument('<name>', 'login name')
@@ -118,6 +132,24 @@ program
   .requiredOption('--full-name <name>', 'printed name shown on e-signatures')
   .addOption(configOption())
   .action(userAddCommand);
+users
+  .command('password')
+  .description('set a new password (stdin, or prompted for twice); none of the last 5 may be used again')
+  .argument('<name>', 'login name')
+  .addOption(configOption())
+  .action(userPasswordCommand);
+users
+  .command('disable')
+  .description('disable a user: no board sign-in, e-signature or MQTT login (kept in the config, audited)')
+  .argument('<name>', 'login name')
+  .addOption(configOption())
+  .action((name: string, options: { config?: string }) => userEnableCommand(name, false, options));
+users
+  .command('enable')
+  .description('enable a disabled user again')
+  .argument('<name>', 'login name')
+  .addOption(configOption())
+  .action((name: string, options: { config?: string }) => userEnableCommand(name, true, options));
 
 program
   .command('config')
@@ -353,7 +385,9 @@ program.hook('preAction', (_program, action) => fillFromEnvironment(action));
 // Commands that edit the configuration note who runs them, for the service's audit entry of the change.
 program.hook('preAction', (_program, action) => {
   const name = `${action.parent?.name() ?? ''} ${action.name()}`.trim();
-  const edits = ['device add', 'token create', 'user add'].includes(name) || (action.name() === 'simulate' && action.opts().provision);
+  const edits =
+    ['device add', 'token create', 'token revoke', 'user add', 'user password', 'user disable', 'user enable'].includes(name) ||
+    (action.name() === 'simulate' && action.opts().provision);
   if (!edits) return;
   try {
     const loaded = loadConfig(action.opts().config as string | undefined);

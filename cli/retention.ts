@@ -37,7 +37,7 @@ export async function retentionShortenCommand(options: { config?: string; to: st
     try {
       const password = await readSecret(`password for ${options.user} (electronic signature: records older than ${options.to} will be deleted): `);
       const user = await verifySigner(
-        { users: loaded.config.users, audit },
+        { users: loaded.config.users, accounts: loaded.config.accounts, audit },
         { user: options.user, password, meaning: 'retention shortened', comment: options.comment },
         { action: 'retention.shorten', target: loaded.config.influx.database, roles: ['admin'], what: 'shorten the retention of records' },
       );

@@ -196,12 +196,16 @@ export class ShipmentService {
   dispose(shipmentId: string, input: DispositionInput): Promise<Disposition> {
     return this.serialised(async () => {
       this.get(shipmentId);
-      const user = await verifySigner({ users: this.deps.registry().config.users, audit: this.deps.audit }, input, {
-        action: `disposition ${input.decision}`,
-        target: shipmentId,
-        roles: ['qa', 'admin'],
-        what: 'sign a shipment disposition',
-      });
+      const user = await verifySigner(
+        { users: this.deps.registry().config.users, accounts: this.deps.registry().config.accounts, audit: this.deps.audit },
+        input,
+        {
+          action: `disposition ${input.decision}`,
+          target: shipmentId,
+          roles: ['qa', 'admin'],
+          what: 'sign a shipment disposition',
+        },
+      );
       const disposition: Disposition = {
         decision: input.decision,
         by: user.name,

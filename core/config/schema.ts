@@ -118,19 +118,35 @@ export const deviceSchema = z.object({
 
 export const apiRoles = ['admin', 'operator', 'qa', 'viewer'] as const;
 
+const scryptHash = z.string().regex(/^scrypt\$/, 'must be an scrypt hash written by "coldchain user add", never a plain password');
+const isoTime = z.iso.datetime({ offset: true });
+
 /** People who sign: printed name for e-signatures, password stored as an scrypt hash. */
 export const userSchema = z.object({
   name: identifier,
   fullName: z.string().min(1),
   role: z.enum(apiRoles),
-  passwordHash: z.string().regex(/^scrypt\$/, 'must be an scrypt hash written by "coldchain user add", never a plain password'),
+  passwordHash: scryptHash,
+  passwordSetAt: isoTime.optional().describe('When the password was set (coldchain user add/password); it expires accounts.passwordMaxAge later.'),
+  previousHashes: z.array(scryptHash).max(5).optional().describe('scrypt hashes of the last passwords, which may not be used again (never shown).'),
+  disabledAt: isoTime.optional().describe('Set by coldchain user disable: the user cannot sign in, sign or log in over MQTT.'),
 });
 export const apiTokenSchema = z.object({
   id: identifier,
   role: z.enum(apiRoles),
   tokenHash: hashedSecret,
   createdAt: z.string().optional(),
+  expiresAt: isoTime.optional().describe('After this the token is refused (absent: a service token that never expires).'),
+  service: z.string().optional().describe('What a never-expiring service token is for (coldchain token create --expires never --service).'),
+  revokedAt: isoTime.optional().describe('Set by coldchain token revoke: kept for the record, refused from then on.'),
 });
+/** 21 CFR 11.300: password ageing and idle board sessions. */
+export const accountsSchema = z
+  .object({
+    passwordMaxAge: durationMs.prefault('180d').describe('A password older than this cannot sign in or sign until it is changed (0: never expires).'),
+    sessionIdle: durationMs.prefault('30m').describe('A board session unused this long is ended (its live stream closed).'),
+  })
+  .prefault({});
 
 const tlsListener = z.object({ port, cert: z.string(), key: z.string(), ca: z.string().optional() });
 
@@ -313,6 +329,7 @@ export const configSchema = z
     devices: z.array(deviceSchema).default([]).describe('Registered devices (coldchain device add).'),
     apiTokens: z.array(apiTokenSchema).default([]).describe('HTTP API tokens, stored hashed (coldchain token create).'),
     users: z.array(userSchema).default([]).describe('People who sign, passwords stored as scrypt (coldchain user add).'),
+    accounts: accountsSchema,
   })
   .superRefine((config, ctx) => {
     const profileIds = new Set<string>();
@@ -408,3 +425,5 @@ export type Device = z.infer<typeof deviceSchema>;
 export type ApiRole = (typeof apiRoles)[number];
 export type User = z.infer<typeof userSchema>;
 export type Recipient = z.infer<typeof recipientSchema>;
+export type ApiToken = z.infer<typeof apiTokenSchema>;
+export type Accounts = z.infer<typeof accountsSchema>;
