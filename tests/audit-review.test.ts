@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -6,11 +5,10 @@ import type { Browser } from 'playwright-core';
 import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
 import { loadConfig } from '../core/config/load.js';
-import { freePort } from '../storage/influxd.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { latestAuditAnchor } from '../audit/anchor.js';
 import { influxFor, makeWorkspace, run, waitFor, type Workspace } from './helpers/workspace.js';
-import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
+import { ARTIFACTS, CLI, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 /**
  * Issue 13, item 5: the audit trail reviewed through the API (filters, limits, roles, CSV safe
@@ -19,8 +17,7 @@ import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
  */
 describe('audit trail review and anchor', () => {
   let ws: Workspace;
-  let service: ChildProcess | undefined;
-  let log = '';
+  let svc: ServiceProcess | undefined;
   let base: string;
   let file: string;
   const admin = () => ({ Authorization: `Bearer ${ws.apiTokens.admin}` });
@@ -32,11 +29,7 @@ describe('audit trail review and anchor', () => {
   let seededBefore: number;
 
   const stopService = async () => {
-    if (service && service.exitCode === null) {
-      const exited = new Promise((r) => service!.once('exit', r));
-      service.kill('SIGTERM');
-      await exited;
-    }
+    await svc?.stop();
   };
 
   beforeAll(async () => {
@@ -64,29 +57,11 @@ describe('audit trail review and anchor', () => {
     seededBefore = Date.now();
     await new Promise((r) => setTimeout(r, 5));
 
-    const mqttPort = await freePort();
-    const httpPort = await freePort();
-    base = `http://127.0.0.1:${httpPort}`;
-    service = spawn(
-      process.execPath,
-      [
-        CLI,
-        'start',
-        '--config',
-        ws.configFile,
-        '--mqtt-port',
-        String(mqttPort),
-        '--http-port',
-        String(httpPort),
-        '--influx-url',
-        inject('influxUrl'),
-        '--influx-db',
-        ws.database,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    service.stderr!.on('data', (d: Buffer) => (log += d));
-    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok ?? false, Boolean, 30_000, 'the service');
+    svc = await startServiceProcess(ws);
+
+    base = svc.base;
+
+    const mqttPort = svc.mqttPort;
   }, 90_000);
 
   afterAll(async () => {
@@ -95,7 +70,7 @@ describe('audit trail review and anchor', () => {
 
   it('lists the trail newest first with the chain verified; filters by action, actor and time; bounds the limit', async () => {
     const all = await get('/api/v1/audit');
-    expect(all.status, log).toBe(200);
+    expect(all.status, svc?.log()).toBe(200);
     expect(all.body.verified).toMatchObject({ ok: true });
     expect(all.body.verified.entries).toBeGreaterThanOrEqual(4);
     const seqs = all.body.entries.map((e: { seq: number }) => e.seq);

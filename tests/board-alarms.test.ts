@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
-import { freePort } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
-import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
+import { ARTIFACTS, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 const LANGS = ['en', 'zh-CN'] as const;
 
@@ -19,8 +17,7 @@ const LANGS = ['en', 'zh-CN'] as const;
  */
 describe('board alarms in headless Chromium', () => {
   let ws: Workspace;
-  let service: ChildProcess;
-  let log = '';
+  let svc: ServiceProcess | undefined;
   let base: string;
   let browser: Browser;
   const pages = new Map<string, Page>();
@@ -44,29 +41,9 @@ describe('board alarms in headless Chromium', () => {
       doc.setIn(['devices', 0, 'name'], 'Door-side probe');
       doc.setIn(['devices', 1, 'name'], 'Back-wall probe');
     });
-    const mqttPort = await freePort();
-    const httpPort = await freePort();
-    base = `http://127.0.0.1:${httpPort}`;
-    service = spawn(
-      process.execPath,
-      [
-        CLI,
-        'start',
-        '--config',
-        ws.configFile,
-        '--mqtt-port',
-        String(mqttPort),
-        '--http-port',
-        String(httpPort),
-        '--influx-url',
-        inject('influxUrl'),
-        '--influx-db',
-        ws.database,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    service.stderr!.on('data', (d: Buffer) => (log += d));
-    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok ?? false, Boolean, 30_000, 'the service');
+    svc = await startServiceProcess(ws);
+    base = svc.base;
+    const mqttPort = svc.mqttPort;
     // Both sensors of cold room 1 go out of range: one event at one place.
     for (const [id, values] of [
       ['door-probe', [5.1, 12.3]],
@@ -103,11 +80,7 @@ describe('board alarms in headless Chromium', () => {
   afterAll(async () => {
     await Promise.all(probes.map((p) => p.endAsync()));
     await browser?.close();
-    if (service && service.exitCode === null) {
-      const exited = new Promise((r) => service.once('exit', r));
-      service.kill('SIGTERM');
-      await exited;
-    }
+    await svc?.stop();
   });
 
   for (const lang of LANGS) {

@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
-import { freePort } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
-import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
+import { ARTIFACTS, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 /**
  * The live board in a real browser against the real service (started as `coldchain start --demo`,
@@ -16,8 +14,7 @@ import { ARTIFACTS, CLI, launchChromium, rawCodes } from './helpers/browser.js';
  */
 describe('live board in headless Chromium', () => {
   let ws: Workspace;
-  let service: ChildProcess;
-  let log = '';
+  let svc: ServiceProcess | undefined;
   let base: string;
   let browser: Browser;
   let page: Page;
@@ -43,30 +40,9 @@ describe('live board in headless Chromium', () => {
       doc.setIn(['devices', 0, 'name'], 'Probe by the door');
       doc.setIn(['devices', 1, 'name'], 'Cargo box rear');
     });
-    mqttPort = await freePort();
-    const httpPort = await freePort();
-    base = `http://127.0.0.1:${httpPort}`;
-    service = spawn(
-      process.execPath,
-      [
-        CLI,
-        'start',
-        '--demo',
-        '--config',
-        ws.configFile,
-        '--mqtt-port',
-        String(mqttPort),
-        '--http-port',
-        String(httpPort),
-        '--influx-url',
-        inject('influxUrl'),
-        '--influx-db',
-        ws.database,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    service.stderr!.on('data', (d: Buffer) => (log += d));
-    await waitFor(async () => log.includes('demo simulator started'), Boolean, 30_000, 'the service with its demo simulator');
+    svc = await startServiceProcess(ws, { demo: true });
+    base = svc.base;
+    mqttPort = svc.mqttPort;
     probe = await connectDevice(mqttPort, 'probe-1', ws.deviceTokens['probe-1']!);
     await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 5.12, humidity: 50 }), { qos: 1 });
     browser = await launchChromium();
@@ -76,11 +52,7 @@ describe('live board in headless Chromium', () => {
   afterAll(async () => {
     await probe?.endAsync();
     await browser?.close();
-    if (service && service.exitCode === null) {
-      const exited = new Promise((r) => service.once('exit', r));
-      service.kill('SIGTERM');
-      await exited;
-    }
+    await svc?.stop();
   });
 
   it('refuses a wrong password, then signs in and shows the places and sensors', async () => {

@@ -1,20 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { inject } from 'vitest';
-import { freePort } from '../storage/influxd.js';
 import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
 import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
-import { CLI, launchChromium } from './helpers/browser.js';
+import { launchChromium, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 const NAME = '<img src=x class=injected onerror="document.title=1">Cargo box';
 
 /** Issue 12, item 16: the fleet map rendered device names as HTML (a Leaflet tooltip string is HTML). */
 describe('the fleet map shows a device name as text', () => {
   let ws: Workspace;
-  let service: ChildProcess;
-  let log = '';
+  let svc: ServiceProcess | undefined;
   let base: string;
   let browser: Browser;
   let page: Page;
@@ -27,29 +23,9 @@ describe('the fleet map shows a device name as text', () => {
     });
     editConfig(ws.configFile, (doc) => doc.setIn(['devices', 0, 'name'], NAME));
     // The built board is served by the built service (as in tests/board.test.ts).
-    const mqttPort = await freePort();
-    const httpPort = await freePort();
-    base = `http://127.0.0.1:${httpPort}`;
-    service = spawn(
-      process.execPath,
-      [
-        CLI,
-        'start',
-        '--config',
-        ws.configFile,
-        '--mqtt-port',
-        String(mqttPort),
-        '--http-port',
-        String(httpPort),
-        '--influx-url',
-        inject('influxUrl'),
-        '--influx-db',
-        ws.database,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    service.stderr!.on('data', (d: Buffer) => (log += d));
-    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, Boolean, 30_000, `the service (${log.slice(-300)})`);
+    svc = await startServiceProcess(ws);
+    base = svc.base;
+    const mqttPort = svc.mqttPort;
     const truck = await connectDevice(mqttPort, 'truck-name', ws.deviceTokens['truck-name']!);
     const t0 = Date.now() - 30 * 60_000;
     await truck.publishAsync(
@@ -63,11 +39,7 @@ describe('the fleet map shows a device name as text', () => {
   }, 90_000);
   afterAll(async () => {
     await browser?.close();
-    if (service && service.exitCode === null) {
-      const exited = new Promise((r) => service.once('exit', r));
-      service.kill('SIGTERM');
-      await exited;
-    }
+    await svc?.stop();
   });
 
   it("a name holding markup is shown as it is written in the marker's tooltip, never as an element", async () => {
