@@ -7,8 +7,7 @@ export default defineConfig({
     // Every file starts real servers (broker, influxd, mosquitto); on 2 cores they run one file at a time.
     fileParallelism: false,
     testTimeout: 60_000,
-    // No retries, in CI or locally: a test that fails once is a race to find and fix.
-    retry: 0,
+    // No test is run twice, in CI or locally: one that fails once is a race to find and fix.
     hookTimeout: 90_000,
     reporters: ['default', './tests/helpers/summary-reporter.ts'],
   },
