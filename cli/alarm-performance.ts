@@ -1,10 +1,9 @@
 import { InvalidArgumentError } from 'commander';
 import type { AlertKind } from '../core/config/alert-rules.js';
-import { loadConfig } from '../core/config/load.js';
-import { Registry } from '../core/registry.js';
 import { alarmPerformanceSchema, type AlarmPerformance } from '../alerts/kpi.js';
 import { formatDuration, formatTime, kindLabels, severityLabels } from '../alerts/text.js';
 import { call, endpoint, type ServiceFlags } from './service-client.js';
+import { namesFrom, type Names } from './names.js';
 
 const DAY = 86_400_000;
 
@@ -12,36 +11,6 @@ export function parseDays(value: string): number {
   const days = Number(value);
   if (!Number.isFinite(days) || days <= 0 || days > 366) throw new InvalidArgumentError('expected a number of days, more than 0 and at most 366');
   return days;
-}
-
-interface Names {
-  site(id: string): string;
-  place(siteId: string, locationId: string): string;
-  device(id: string): string;
-  time(ms: number): string;
-}
-
-/**
- * Names from the local config. With --url against another machine's service there may be none;
- * the report then shows ids rather than failing.
- */
-function namesFrom(configFile: string | undefined): Names {
-  let registry: Registry | undefined;
-  let timeZone = 'UTC';
-  try {
-    const { config } = loadConfig(configFile);
-    registry = new Registry(config);
-    timeZone = config.reports.timeZone;
-  } catch {
-    registry = undefined;
-  }
-  const site = (id: string) => registry?.config.sites.find((s) => s.id === id)?.name ?? id;
-  return {
-    site,
-    place: (siteId, locationId) => `${site(siteId)} · ${registry?.location(locationId)?.location.name ?? locationId}`,
-    device: (id) => registry?.device(id)?.device.name ?? id,
-    time: (ms) => `${formatTime(ms, timeZone)}${timeZone === 'UTC' ? ' UTC' : ''}`,
-  };
 }
 
 function percent(share: number | null): string {

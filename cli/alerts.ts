@@ -2,6 +2,8 @@ import { call, endpoint, type ServiceFlags } from './service-client.js';
 import { readSecret } from './prompt.js';
 import type { AlertAnswer, AlertList } from '../api/alerts.js';
 import type { AlarmTestAnswer } from '../api/alarm-test.js';
+import { kindLabels, severityLabels, stateLabels } from '../alerts/text.js';
+import { namesFrom } from './names.js';
 
 type AlertsFlags = ServiceFlags;
 
@@ -9,8 +11,21 @@ export async function alertsListCommand(flags: AlertsFlags & { state?: string; s
   const { base, headers } = endpoint(flags);
   const query = new URLSearchParams(Object.entries({ state: flags.state, site: flags.site }).filter(([, v]) => v) as Array<[string, string]>);
   const { alerts } = (await call(`${base}/api/v1/alerts?${query}`, { headers })) as AlertList;
+  // Words and names, as everywhere a person reads alarms; the id stays first to act on it.
+  const names = namesFrom(flags.config);
   const rows = alerts.map((a) =>
-    [a.id, a.state, a.severity, a.kind, `${a.siteId}/${a.locationId}`, a.deviceId, new Date(a.occurredAt).toISOString(), a.late ? 'late' : ''].join('  '),
+    [
+      a.id,
+      stateLabels[a.state].en,
+      severityLabels[a.severity].en,
+      kindLabels[a.kind].en,
+      names.place(a.siteId, a.locationId),
+      names.device(a.deviceId),
+      names.time(a.occurredAt),
+      a.late ? 'found late' : '',
+    ]
+      .join('  ')
+      .trimEnd(),
   );
   process.stdout.write(rows.length ? `${rows.join('\n')}\n` : 'no alerts\n');
 }
