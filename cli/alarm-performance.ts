@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { AlertKind } from '../core/config/alert-rules.js';
 import { alarmPerformanceSchema, type AlarmPerformance } from '../alerts/kpi.js';
-import { formatDuration, formatTime, kindLabels, severityLabels } from '../alerts/text.js';
+import { formatDuration, kindLabels, severityLabels } from '../alerts/text.js';
 import { call, endpoint, type ServiceFlags } from './service-client.js';
 import { namesFrom, type Names } from './names.js';
 
