@@ -55,6 +55,17 @@ export function createMetrics(sources: MetricSources): PromRegistry {
       for (const [reason, count] of counters.rejected) this.inc({ reason }, count);
     },
   });
+  new Counter({
+    name: 'coldchain_reading_conflicts_total',
+    help: 'Readings kept but flagged: a different reading for a stored device time (kind="value", kept as a revision), or a clock jump (kind="clock_jump")',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ kind: 'value' }, counters.readingConflicts);
+      this.inc({ kind: 'clock_jump' }, counters.clockJumps);
+    },
+  });
   gauge('coldchain_spool_depth_records', 'Spool records not yet confirmed by InfluxDB', () => spool.depth.records);
   gauge('coldchain_spool_depth_bytes', 'Spool bytes not yet confirmed by InfluxDB', () => spool.depth.bytes);
   gauge('coldchain_spool_oldest_age_seconds', 'Age of the oldest record waiting in the spool (0 when empty)', () => {

@@ -30,7 +30,16 @@ export const idParams = z.object({ id: z.string() });
 export const readingRowSchema = readingSchema
   .omit({ ts: true })
   .partial()
-  .extend({ ts: z.number(), receivedAt: z.number().optional(), siteId: z.string().optional(), locationId: z.string().optional() });
+  .extend({
+    ts: z.number(),
+    receivedAt: z.number().optional(),
+    siteId: z.string().optional(),
+    locationId: z.string().optional(),
+    /** Set when the device sent different readings for this device time: all are kept, none overwritten. */
+    conflict: z.literal(true).optional(),
+    /** With `conflict`: 0 for the first reading of this device time, 1, 2, … for the later, different ones. */
+    revision: z.number().int().nonnegative().optional(),
+  });
 export const readingsResponseSchema = z.object({
   deviceId: z.string(),
   from: z.string(),
@@ -40,7 +49,7 @@ export const readingsResponseSchema = z.object({
 });
 export type ReadingsResponse = z.infer<typeof readingsResponseSchema>;
 
-const FIELDS = ['temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq', 'receivedAt', 'siteId', 'locationId'] as const;
+const FIELDS = ['temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq', 'receivedAt', 'siteId', 'locationId', 'revision'] as const;
 
 /** GET /api/v1/devices/:id/readings?from=&to=&limit= */
 export const readingsRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient }> = async (app, deps) => {
@@ -57,10 +66,15 @@ export const readingsRoutes: ApiPlugin<{ registry: () => Registry; influx: Influ
       `SELECT ${FIELDS.map((f) => `"${f}"`).join(', ')} FROM "${READINGS_MEASUREMENT}" ` +
         `WHERE "deviceId" = ${quoteString(deviceId)} AND time >= ${from}ms AND time < ${to}ms ORDER BY time ASC LIMIT ${limit}`,
     );
-    const readings = rowsOf(series[0]).map(
-      ({ time, ...rest }) =>
-        ({ ts: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) }) as z.infer<typeof readingRowSchema>,
-    );
+    const readings = rowsOf(series[0]).map(({ time, revision, ...rest }) => {
+      const row = { ts: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) } as z.infer<typeof readingRowSchema>;
+      if (revision !== null && revision !== undefined) Object.assign(row, { conflict: true, revision: Number(revision) });
+      return row;
+    });
+    // A later revision of a device time marks the first reading of that time too (revision 0).
+    const conflicted = new Set(readings.filter((r) => r.conflict).map((r) => r.ts));
+    if (conflicted.size > 0) for (const r of readings) if (!r.conflict && conflicted.has(r.ts)) Object.assign(r, { conflict: true, revision: 0 });
+    readings.sort((a, b) => a.ts - b.ts || (a.revision ?? 0) - (b.revision ?? 0));
     return { deviceId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: readings.length, readings };
   });
 };

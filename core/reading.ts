@@ -16,6 +16,10 @@ export const rejectReasons = [
   'invalid_custody_event',
   /** A custody event from a device that may not report it (not in a vehicle, not its vehicle, out of the time window). */
   'custody_not_allowed',
+  /** Not a refusal: a different reading for a device time already stored; both are kept (issue 13, item 1). */
+  'conflicting_reading',
+  /** Not a refusal: sequence numbers went forward while device time went back or jumped ahead; the reading is kept. */
+  'clock_jump',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
 

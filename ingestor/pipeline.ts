@@ -5,10 +5,14 @@ import {
   MAX_DEVICE_MESSAGE_BYTES,
   RAW_PREVIEW_BYTES,
   REJECT_MESSAGE_CHARS,
+  RecentReadings,
+  clockJumpFact,
+  conflictFact,
   deviceMessageFact,
   summariseRejections,
   readingLines,
   rejectionFact,
+  revisionLine,
   type AcceptedBatch,
   type RejectionRecord,
 } from './records.js';
@@ -29,6 +33,10 @@ export interface IngestOutcome {
 export class IngestCounters {
   acceptedReadings = 0;
   acceptedMessages = 0;
+  /** Different readings for a device time already stored (kept beside the first as a revision). */
+  readingConflicts = 0;
+  /** Readings whose sequence number went forward while device time went back or jumped ahead (kept). */
+  clockJumps = 0;
   readonly rejected = new Map<RejectReason, number>();
 
   countRejection(reason: RejectReason): void {
@@ -57,6 +65,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   /** Rejects and device messages: facts at their receive time. */
   private readonly facts: FactLog;
   private toAnnounce: AcceptedBatch[] = [];
+  /** Recent readings per device, in memory: tells a redelivery from a different reading at the same device time. */
+  readonly recent: RecentReadings;
 
   constructor(
     private readonly spool: Spool,
@@ -64,6 +74,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   ) {
     super();
     this.facts = new FactLog(spool);
+    this.recent = new RecentReadings(limits.maxFutureSkewMs);
   }
 
   async ingestTelemetry(placement: Placement, topic: string, payload: Buffer): Promise<IngestOutcome> {
@@ -73,7 +84,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     let accepted: AcceptedBatch | undefined;
     if (decoded.readings.length > 0) {
       accepted = { ...placement, receivedAt, readings: decoded.readings };
-      pending.push(this.spool.append(readingLines(accepted), decoded.readings.length));
+      pending.push(this.spool.append(this.linesOf(accepted, topic, pending), decoded.readings.length));
     }
     // One record per message, however many of its readings were refused; the payload's start once.
     const rejected =
@@ -120,6 +131,37 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     await this.facts.append(deviceMessageFact(placement, channel, body as Record<string, unknown>, payload.toString('utf8'), receivedAt));
     this.emit('deviceMessage', { ...placement, channel, receivedAt, body: body as Record<string, unknown> });
     return undefined;
+  }
+
+  /**
+   * The lines of accepted readings. Each is checked against the device's recent readings (in
+   * memory, synchronously: no I/O before the PUBACK): a new reading or a redelivery is the usual
+   * line (byte for byte what it always was), a different reading at a stored device time gets a
+   * `revision` tag so it is a point of its own, never overwriting the first, plus a
+   * `conflicting_reading` record; a clock jump gets a `clock_jump` record. Records go to `pending`.
+   */
+  private linesOf(batch: AcceptedBatch, topic: string, pending: Promise<void>[]): string {
+    let revisions: Map<number, number> | undefined;
+    for (let i = 0; i < batch.readings.length; i++) {
+      const r = batch.readings[i]!;
+      const jump = this.recent.clockJump(batch.deviceId, r, batch.receivedAt);
+      if (jump) {
+        this.counters.clockJumps++;
+        pending.push(this.facts.append(clockJumpFact(batch, topic, r, jump)));
+      }
+      const verdict = this.recent.observe(batch.deviceId, r);
+      if (verdict.kind === 'conflict') {
+        this.counters.readingConflicts++;
+        pending.push(this.facts.append(conflictFact(batch, topic, r, verdict)));
+        (revisions ??= new Map()).set(i, verdict.revision);
+      } else if (verdict.kind === 'same' && verdict.revision > 0) (revisions ??= new Map()).set(i, verdict.revision);
+    }
+    if (!revisions) return readingLines(batch);
+    const lines: string[] = [];
+    const plain = batch.readings.filter((_, i) => !revisions.has(i));
+    if (plain.length > 0) lines.push(readingLines({ ...batch, readings: plain }));
+    for (const [i, revision] of revisions) lines.push(revisionLine(batch, batch.readings[i]!, revision));
+    return lines.join('\n');
   }
 
   private announce(batch: AcceptedBatch): void {

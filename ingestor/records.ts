@@ -154,3 +154,271 @@ export function receivedAtOf(line: string): number | undefined {
   const match = /receivedAt=(\d+)i/.exec(line);
   return match ? Number(match[1]) : undefined;
 }
+
+/** A reading as the index and the conflict records see it: device time plus the values stored. */
+type IndexedReading = AcceptedBatch['readings'][number];
+
+/** How far back (device time) and how many readings per device the in-memory index of recent readings covers. */
+export const RECENT_READINGS_MAX = 4096;
+export const RECENT_READINGS_SPAN_MS = 48 * 3_600_000;
+const INITIAL_CAPACITY = 64;
+
+/**
+ * The values of a reading (not its receive time) as a 32-bit FNV-1a hash: equal readings have
+ * equal fingerprints; two different readings share one with odds of 1 in 2^32.
+ */
+export function fingerprintOf(r: IndexedReading): number {
+  const text = `${r.temperature}|${r.humidity}|${r.battery}|${r.lat}|${r.lon}|${r.door}|${r.seq}`;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/** What the index says of a reading: new, a redelivery of a stored one (`revision` 0 = the first), or a different one. */
+export type ReadingVerdict =
+  | { kind: 'new' }
+  | { kind: 'same'; revision: number }
+  | { kind: 'conflict'; revision: number; firstTemperature: number; firstFingerprint: number }
+  /** Older than what the index still covers: not checked (see ingestor/README.md). */
+  | { kind: 'unchecked' };
+
+/** The table cell to start probing at for a device time (epoch ms, an integer). */
+const cellOf = (ts: number, mask: number) => (Math.imul((ts >>> 0) ^ ((ts / 4294967296) >>> 0), 0x9e3779b1) >>> 0) & mask;
+
+/**
+ * One device's recent readings, in typed arrays only (no object or Map entry per reading): a ring
+ * of slots (device time, value fingerprint, temperature as float32, revision: 17 bytes) in arrival
+ * order, and an open-addressing hash table (linear probing, twice the ring's size: 4 bytes a slot)
+ * from device time to the slots of that time: the first reading and its later, different
+ * revisions. The ring grows by doubling up to RECENT_READINGS_MAX; slots are evicted oldest
+ * first when it is full or their device time is more than RECENT_READINGS_SPAN_MS behind the newest.
+ */
+class DeviceReadings {
+  private ts = new Float64Array(INITIAL_CAPACITY);
+  private fp = new Uint32Array(INITIAL_CAPACITY);
+  private temp = new Float32Array(INITIAL_CAPACITY);
+  private rev = new Uint8Array(INITIAL_CAPACITY);
+  /** Slot + 1 per cell (RECENT_READINGS_MAX < 2^16); 0 is an empty cell. */
+  private table = new Uint16Array(INITIAL_CAPACITY * 2);
+  private head = 0;
+  private size = 0;
+  private newest = Number.NEGATIVE_INFINITY;
+  /** Readings at or before this device time may have been evicted: they cannot be checked. */
+  floor = Number.NEGATIVE_INFINITY;
+  /** For the clock-jump check: the last reading carrying a sequence number. */
+  lastSeq = -1;
+  lastSeqTs = 0;
+  lastSeqReceivedAt = 0;
+
+  check(r: IndexedReading, fingerprint: number): ReadingVerdict {
+    const mask = this.table.length - 1;
+    let first = -1;
+    let latest = -1;
+    for (let cell = cellOf(r.ts, mask); this.table[cell] !== 0; cell = (cell + 1) & mask) {
+      const slot = this.table[cell]! - 1;
+      if (this.ts[slot] !== r.ts) continue;
+      if (this.fp[slot] === fingerprint) return { kind: 'same', revision: this.rev[slot]! };
+      if (first === -1 || this.rev[slot]! < this.rev[first]!) first = slot;
+      if (latest === -1 || this.rev[slot]! > this.rev[latest]!) latest = slot;
+    }
+    if (first === -1) return r.ts <= this.floor ? { kind: 'unchecked' } : { kind: 'new' };
+    return { kind: 'conflict', revision: this.rev[latest]! + 1, firstTemperature: this.temp[first]!, firstFingerprint: this.fp[first]! };
+  }
+
+  /** Records a reading found `new`, `unchecked` (revision 0) or `conflict` (its revision). */
+  add(r: IndexedReading, fingerprint: number, revision: number): void {
+    if (r.ts > this.newest) this.newest = r.ts;
+    while (this.size > 0 && this.ts[this.head]! < this.newest - RECENT_READINGS_SPAN_MS) this.evictOldest();
+    if (this.size === this.ts.length) {
+      if (this.ts.length < RECENT_READINGS_MAX) this.grow();
+      else this.evictOldest();
+    }
+    const slot = (this.head + this.size) % this.ts.length;
+    this.size++;
+    this.ts[slot] = r.ts;
+    this.fp[slot] = fingerprint;
+    this.temp[slot] = r.temperature;
+    this.rev[slot] = Math.min(revision, 255);
+    this.insert(slot);
+  }
+
+  private insert(slot: number): void {
+    const mask = this.table.length - 1;
+    let cell = cellOf(this.ts[slot]!, mask);
+    while (this.table[cell] !== 0) cell = (cell + 1) & mask;
+    this.table[cell] = slot + 1;
+  }
+
+  private evictOldest(): void {
+    const slot = this.head;
+    const ts = this.ts[slot]!;
+    if (ts > this.floor) this.floor = ts;
+    // Linear probing's deletion: empty the cell, then move back the entries of its cluster that it would hide.
+    const table = this.table;
+    const mask = table.length - 1;
+    let hole = cellOf(ts, mask);
+    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
+    for (let cell = (hole + 1) & mask; table[cell] !== 0; cell = (cell + 1) & mask) {
+      const home = cellOf(this.ts[table[cell]! - 1]!, mask);
+      const stays = hole <= cell ? hole < home && home <= cell : hole < home || home <= cell;
+      if (stays) continue;
+      table[hole] = table[cell]!;
+      hole = cell;
+    }
+    table[hole] = 0;
+    this.head = (this.head + 1) % this.ts.length;
+    this.size--;
+  }
+
+  private grow(): void {
+    const capacity = Math.min(this.ts.length * 2, RECENT_READINGS_MAX);
+    const old = { ts: this.ts, fp: this.fp, temp: this.temp, rev: this.rev };
+    this.ts = new Float64Array(capacity);
+    this.fp = new Uint32Array(capacity);
+    this.temp = new Float32Array(capacity);
+    this.rev = new Uint8Array(capacity);
+    this.table = new Uint16Array(capacity * 2);
+    for (let i = 0; i < this.size; i++) {
+      const from = (this.head + i) % old.ts.length;
+      this.ts[i] = old.ts[from]!;
+      this.fp[i] = old.fp[from]!;
+      this.temp[i] = old.temp[from]!;
+      this.rev[i] = old.rev[from]!;
+      this.insert(i);
+    }
+    this.head = 0;
+  }
+}
+
+/** A clock jump seen on a reading: the previous reading with a sequence number, and this one. */
+export interface ClockJump {
+  previousSeq: number;
+  previousTs: number;
+  seq: number;
+  ts: number;
+}
+
+/**
+ * Per device, the recent readings (device time → value fingerprint) that tell a redelivery from a
+ * different reading at the same device time, in memory and without I/O: one Map lookup a reading.
+ * TODO(issue 13): a reading at or before a device's `floor` (evicted, or from before a restart,
+ * when the index is empty) is not checked; closing the gap needs the InfluxDB lookup
+ * `SELECT * FROM "readings" WHERE "deviceId" = $id AND time = $ts` off the PUBACK path (or
+ * a warm-up of the index at start from the last 48 h of `readings`).
+ */
+export class RecentReadings {
+  private readonly devices = new Map<string, DeviceReadings>();
+
+  constructor(private readonly maxFutureSkewMs: number) {}
+
+  private of(deviceId: string): DeviceReadings {
+    let device = this.devices.get(deviceId);
+    if (!device) this.devices.set(deviceId, (device = new DeviceReadings()));
+    return device;
+  }
+
+  /** Checks a reading and records it (a new reading as revision 0, a conflict as its revision). */
+  observe(deviceId: string, r: IndexedReading): ReadingVerdict & { fingerprint: number } {
+    const device = this.of(deviceId);
+    const fingerprint = fingerprintOf(r);
+    const verdict = device.check(r, fingerprint);
+    if (verdict.kind === 'new' || verdict.kind === 'unchecked') device.add(r, fingerprint, 0);
+    else if (verdict.kind === 'conflict') device.add(r, fingerprint, verdict.revision);
+    return { ...verdict, fingerprint };
+  }
+
+  /**
+   * A device whose sequence number went forward while its device time went back, or went ahead by
+   * more than the server's clock did plus `maxFutureSkew`, has had its clock set or reset.
+   */
+  clockJump(deviceId: string, r: IndexedReading, receivedAt: number): ClockJump | undefined {
+    if (r.seq === undefined) return undefined;
+    const device = this.of(deviceId);
+    let jump: ClockJump | undefined;
+    if (device.lastSeq >= 0 && r.seq > device.lastSeq) {
+      const back = r.ts < device.lastSeqTs;
+      // Within one message (a store-and-forward batch) device time may run ahead of the server's: not checked.
+      const ahead = receivedAt > device.lastSeqReceivedAt && r.ts - device.lastSeqTs > receivedAt - device.lastSeqReceivedAt + this.maxFutureSkewMs;
+      if (back || ahead) jump = { previousSeq: device.lastSeq, previousTs: device.lastSeqTs, seq: r.seq, ts: r.ts };
+    }
+    if (device.lastSeq < 0 || r.seq > device.lastSeq || r.seq < device.lastSeq - 1_000_000) {
+      device.lastSeq = r.seq;
+      device.lastSeqTs = r.ts;
+      device.lastSeqReceivedAt = receivedAt;
+    }
+    return jump;
+  }
+
+  get deviceCount(): number {
+    return this.devices.size;
+  }
+}
+
+/** A different reading at a stored device time, written beside the first as a point of its own (`revision` tag). */
+export function revisionLine(batch: Omit<AcceptedBatch, 'readings'>, r: IndexedReading, revision: number): string {
+  const series = seriesKey(READINGS_MEASUREMENT, { deviceId: batch.deviceId, locationId: batch.locationId, siteId: batch.siteId, revision: String(revision) });
+  const fields = fieldSet({
+    temperature: r.temperature,
+    humidity: r.humidity,
+    battery: r.battery,
+    lat: r.lat,
+    lon: r.lon,
+    door: r.door,
+    seq: r.seq === undefined ? undefined : int(r.seq),
+    receivedAt: int(batch.receivedAt),
+  });
+  return `${series} ${fields} ${nsOf(r.ts)}`;
+}
+
+const valuesText = (r: IndexedReading) =>
+  JSON.stringify({ ts: r.ts, temperature: r.temperature, humidity: r.humidity, battery: r.battery, lat: r.lat, lon: r.lon, door: r.door, seq: r.seq });
+
+/**
+ * The reject-like record of a conflict (the reading itself is stored, as `revision`): both
+ * temperatures (the first as the index keeps it, float32), the second reading whole, both fingerprints.
+ */
+export function conflictFact(
+  batch: Omit<AcceptedBatch, 'readings'>,
+  topic: string,
+  r: IndexedReading,
+  conflict: { revision: number; firstTemperature: number; firstFingerprint: number; fingerprint: number },
+): Fact {
+  const first = Number(conflict.firstTemperature.toPrecision(7));
+  return {
+    measurement: REJECTS_MEASUREMENT,
+    tags: { deviceId: batch.deviceId, reason: 'conflicting_reading' },
+    fields: {
+      message: `a different reading for device time ${new Date(r.ts).toISOString()}: temperature ${first} first, ${r.temperature} now; both kept (revision ${conflict.revision})`,
+      topic,
+      payload: valuesText(r),
+      ts: int(r.ts),
+      revision: int(conflict.revision),
+      firstTemperature: first,
+      temperature: r.temperature,
+      firstFingerprint: conflict.firstFingerprint.toString(16),
+      fingerprint: conflict.fingerprint.toString(16),
+      receivedAt: int(batch.receivedAt),
+    },
+    at: batch.receivedAt,
+  };
+}
+
+/** The reject-like record of a clock jump (the reading itself is stored as usual): both device times and sequence numbers. */
+export function clockJumpFact(batch: Omit<AcceptedBatch, 'readings'>, topic: string, r: IndexedReading, jump: ClockJump): Fact {
+  const back = jump.ts < jump.previousTs;
+  return {
+    measurement: REJECTS_MEASUREMENT,
+    tags: { deviceId: batch.deviceId, reason: 'clock_jump' },
+    fields: {
+      message: `seq ${jump.previousSeq} → ${jump.seq} while device time went ${back ? 'back' : 'ahead'} from ${new Date(jump.previousTs).toISOString()} to ${new Date(jump.ts).toISOString()}; the reading is kept`,
+      topic,
+      payload: valuesText(r),
+      ts: int(jump.ts),
+      previousTs: int(jump.previousTs),
+      seq: int(jump.seq),
+      previousSeq: int(jump.previousSeq),
+      receivedAt: int(batch.receivedAt),
+    },
+    at: batch.receivedAt,
+  };
+}
