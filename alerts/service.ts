@@ -20,7 +20,7 @@ import type { Notifier } from './notifier.js';
 import { IncidentBook } from './incidents.js';
 import { runAlarmTest, type AlarmTestResult } from './alarm-test.js';
 import type { Incident, IncidentEvent } from './incident.js';
-import { describeIncidentBoth, type AlarmContext, type AlarmText, type Lang } from './text.js';
+import { describeIncidentBoth, isSystemPlace, systemPlaceName, type AlarmContext, type AlarmText, type Lang } from './text.js';
 import { parseDuration } from '../core/duration.js';
 
 /** An incident as people see it: with the names of its place and site and its text in both languages. */
@@ -167,10 +167,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   view(incident: Incident): IncidentView {
     const placed = this.deps.registry().location(incident.locationId);
     const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
+    const system = isSystemPlace(incident.locationId) ? this.systemPlace(incident.siteId) : undefined;
     return {
       ...incident,
-      siteName: placed?.site.name ?? incident.siteId,
-      locationName: placed?.location.name ?? incident.locationId,
+      siteName: system?.siteName ?? placed?.site.name ?? incident.siteId,
+      locationName: system?.locationName ?? placed?.location.name ?? incident.locationId,
       text: describeIncidentBoth(incident, members, this.context(incident)),
     };
   }
@@ -190,9 +191,10 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const trend = incident.deviceIds.map((deviceId) => ({ deviceId, points: this.engine.recent(deviceId, since) }));
     const rules = incident.deviceIds.map((id) => registry.device(id)?.rules).find(Boolean);
     const procedure = config.alarms.procedures[incident.headline];
+    const system = isSystemPlace(incident.locationId) ? this.systemPlace(incident.siteId) : undefined;
     return {
-      siteName: placed?.site.name ?? incident.siteId,
-      locationName: placed?.location.name ?? incident.locationId,
+      siteName: system?.siteName ?? placed?.site.name ?? incident.siteId,
+      locationName: system?.locationName ?? placed?.location.name ?? incident.locationId,
       locationKind: placed?.location.kind ?? 'cold_room',
       ...(placed?.site.kind === 'vehicle'
         ? { vehicle: { ...(placed.site.plate ? { plate: placed.site.plate } : {}), ...(placed.site.vehicleType ? { type: placed.site.vehicleType } : {}) } }
@@ -205,6 +207,20 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
       now,
       ...(rules ? { cumulativeWindowMs: rules.cumulative.window } : {}),
     };
+  }
+
+  /** The `system` place of a site (system alarms, system-alarms.ts): the site's name, the place in words. */
+  private systemPlace(siteId: string): { siteName: string; locationName: string } {
+    const site = this.deps.config().sites.find((s) => s.id === siteId);
+    return { siteName: site?.name ?? siteId, locationName: systemPlaceName.en };
+  }
+
+  /**
+   * A system alarm's change (system-alarms.ts), taken like the engine's: the alert, its incident
+   * at the site's `system` place, stored and published events, escalation by tiers.
+   */
+  systemChange(change: AlertChange): void {
+    this.onChange(change);
   }
 
   /** The incident of an alert that became active (joined or opened), or of any other change, updated. */

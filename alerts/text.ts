@@ -60,7 +60,20 @@ export const kindLabels: Record<AlertKind, Words> = {
   door_open: { en: 'Door open too long', 'zh-CN': '开门时间过长' },
   battery_low: { en: 'Sensor battery low', 'zh-CN': '传感器电量低' },
   device_silent: { en: 'Sensor not reporting', 'zh-CN': '传感器无数据（通讯或供电中断）' },
+  influxdb_unreachable: { en: 'Database (InfluxDB) unreachable', 'zh-CN': '数据库（InfluxDB）无法连接' },
+  spool_backlog: { en: 'Readings not reaching the database', 'zh-CN': '数据积压，未写入数据库' },
+  spool_full: { en: 'Spool (local buffer) too large', 'zh-CN': '本地缓存（spool）占用过大' },
+  backup_failed: { en: 'Daily backup failed or overdue', 'zh-CN': '每日备份失败或逾期' },
+  audit_broken: { en: 'Audit trail damaged', 'zh-CN': '审计追踪记录损坏' },
 };
+
+/** Where system alarms are placed: a `system` place of every site (not a location of the registry). */
+export const SYSTEM_PLACE_PREFIX = 'system:';
+export const systemPlaceId = (siteId: string) => `${SYSTEM_PLACE_PREFIX}${siteId}`;
+export const isSystemPlace = (locationId: string) => locationId.startsWith(SYSTEM_PLACE_PREFIX);
+export const systemPlaceName: Words = { en: 'Monitoring system', 'zh-CN': '监控系统' };
+const systemKindSet = new Set<AlertKind>(['influxdb_unreachable', 'spool_backlog', 'spool_full', 'backup_failed', 'audit_broken']);
+const isSystem = (kind: AlertKind) => systemKindSet.has(kind);
 
 export const severityLabels: Record<Severity, Words> = {
   info: { en: 'Information', 'zh-CN': '提示' },
@@ -153,6 +166,12 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
         en: "Replace or charge the sensor's battery within 24 h (spare batteries are in the maintenance kit), then check on the board that the sensor reports again.",
         'zh-CN': '在 24 小时内更换或充电传感器电池（备用电池在维护工具包中），之后在看板上确认传感器恢复上报。',
       };
+    case 'influxdb_unreachable':
+    case 'spool_backlog':
+    case 'spool_full':
+    case 'backup_failed':
+    case 'audit_broken':
+      return systemProcedures[kind];
     case 'device_silent':
       return {
         en: "Check the sensor's power and its network (gateway, SIM or Wi-Fi). Until data is back, read the temperature with a calibrated hand-held thermometer every 30 min and write it down. If the sensor stays offline for more than 2 h, replace it. Readings stored on the sensor upload when it reconnects.",
@@ -161,6 +180,34 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
       };
   }
 }
+
+const systemProcedures: Record<'influxdb_unreachable' | 'spool_backlog' | 'spool_full' | 'backup_failed' | 'audit_broken', Words> = {
+  influxdb_unreachable: {
+    en: "Readings are kept safe in the spool on disk meanwhile, but reports, the board's history and alarm rebuilds depend on InfluxDB. 1. Tell IT now. 2. Check the InfluxDB process or server (running? disk full? network?) and the service log (coldchain start). 3. Check the spool's free disk space. 4. Once it is back, check on the board that the history fills in, and record the outage and its cause in the acknowledgement comment.",
+    'zh-CN':
+      '期间读数安全保存在磁盘上的本地缓存（spool）中，但报表、看板历史和报警重建都依赖 InfluxDB。1. 立即通知 IT。2. 检查 InfluxDB 进程或服务器（是否运行、磁盘是否已满、网络是否正常）以及服务日志。3. 检查本地缓存所在磁盘的剩余空间。4. 恢复后在看板上确认历史数据已补齐，并在确认报警的备注中记录中断情况和原因。',
+  },
+  spool_backlog: {
+    en: 'Readings are received and kept on disk but are not being written to InfluxDB in time, so the board and reports lag behind. 1. Tell IT now. 2. Check InfluxDB (reachable? refusing writes? disk full?) and the service log for writer errors and dead letters. 3. Check the free disk space of the data directory. 4. Record the cause in the acknowledgement comment once the backlog has drained.',
+    'zh-CN':
+      '读数已接收并保存在磁盘上，但未能及时写入 InfluxDB，看板和报表因此滞后。1. 立即通知 IT。2. 检查 InfluxDB（能否连接、是否拒绝写入、磁盘是否已满）以及服务日志中的写入错误和死信记录。3. 检查数据目录所在磁盘的剩余空间。4. 积压清空后，在确认报警的备注中记录原因。',
+  },
+  spool_full: {
+    en: 'The local buffer of readings not yet in InfluxDB is large: if the disk fills up, new readings can no longer be accepted. 1. Tell IT now. 2. Free disk space or enlarge the data volume. 3. Restore the connection to InfluxDB so the buffer drains (see the service log). 4. Record the cause in the acknowledgement comment.',
+    'zh-CN':
+      '尚未写入 InfluxDB 的本地缓存已很大：磁盘一旦写满，将无法再接收新读数。1. 立即通知 IT。2. 清理磁盘空间或扩容数据卷。3. 恢复与 InfluxDB 的连接，使缓存写出（见服务日志）。4. 在确认报警的备注中记录原因。',
+  },
+  backup_failed: {
+    en: 'The GSP record has no recent backup. 1. Tell IT today. 2. Check the service log for the backup error (backup directory writable? disk full? InfluxDB reachable?). 3. Run a backup by hand (coldchain backup) and check it completes. 4. Record the cause and the backup made in the acknowledgement comment.',
+    'zh-CN':
+      'GSP 记录近期没有备份。1. 当天通知 IT。2. 查看服务日志中的备份错误（备份目录是否可写、磁盘是否已满、InfluxDB 能否连接）。3. 手动执行一次备份（coldchain backup）并确认完成。4. 在确认报警的备注中记录原因和补做的备份。',
+  },
+  audit_broken: {
+    en: 'The audit trail did not verify when the service started: an entry was altered, removed or damaged. 1. Inform QA today: this is a data-integrity deviation. 2. Do not edit or delete the audit file. 3. Run coldchain audit verify to see where the chain breaks, and compare with the latest backup. 4. Record the findings in the acknowledgement comment and open a deviation report.',
+    'zh-CN':
+      '服务启动时审计追踪校验未通过：有记录被修改、删除或损坏。1. 当天通知质量部门：这是数据完整性偏差。2. 不要编辑或删除审计文件。3. 运行 coldchain audit verify 查看链条断开的位置，并与最近的备份比对。4. 在确认报警的备注中记录检查结果并提交偏差报告。',
+  },
+};
 
 export const localize = (text: LocalizedText, lang: Lang): string => (typeof text === 'string' ? text : text[lang]);
 
@@ -331,8 +378,30 @@ function headline(s: Situation, ctx: AlarmContext, lang: Lang): string {
       return zh
         ? `${sensorsShort(s, ctx, lang)} ${D(v)}无数据（超过 ${D(thr)} 无数据即报警）`
         : `no data from ${sensorsShort(s, ctx, lang)} for ${D(v)} (alarm after ${D(thr)} without data)`;
+    case 'influxdb_unreachable':
+      return zh
+        ? `数据库（InfluxDB）${s.ongoing ? '已' : ''}无法连接 ${D(spanMs)}（超过 ${D(thr)} 即报警）`
+        : `the database (InfluxDB) ${s.ongoing ? 'has been' : 'was'} unreachable for ${D(spanMs)} (alarm after ${D(thr)})`;
+    case 'spool_backlog':
+      return zh
+        ? `最早一条未写入数据库的记录已等待 ${D(v)}（超过 ${D(thr)} 即报警）`
+        : `the oldest record waiting for the database was ${D(v)} old (alarm after ${D(thr)})`;
+    case 'spool_full':
+      return zh ? `本地缓存达 ${mb(v)}（超过 ${mb(thr)} 即报警）` : `the local buffer (spool) held ${mb(v)} (alarm above ${mb(thr)})`;
+    case 'backup_failed':
+      return zh
+        ? v > 0
+          ? `每日备份失败或逾期，最后一次成功备份在 ${formatTime(v, ctx.timeZone)}`
+          : '每日备份失败或逾期，尚无成功的备份'
+        : v > 0
+          ? `the daily backup failed or is overdue; last good backup ${formatTime(v, ctx.timeZone)}`
+          : 'the daily backup failed or is overdue; no good backup yet';
+    case 'audit_broken':
+      return zh ? '启动时审计追踪校验未通过（记录被修改、删除或损坏）' : 'the audit trail did not verify at start (an entry altered, removed or damaged)';
   }
 }
+
+const mb = (bytes: number) => `${num(bytes / 1_048_576, 0)} MB`;
 
 function howFar(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const zh = lang === 'zh-CN';
@@ -392,11 +461,26 @@ function howFar(s: Situation, ctx: AlarmContext, lang: Lang): string {
         : zh
           ? `数据中断 ${D(v)} 后恢复（报警时限 ${D(thr)}）。`
           : `Data resumed after a gap of ${D(v)} (alarm after ${D(thr)}).`;
+    case 'influxdb_unreachable':
+      return zh
+        ? `读数在此期间保存在本地缓存中，恢复后写入；${s.ongoing ? `已持续 ${D(spanMs)}` : `持续 ${D(spanMs)}`}。`
+        : `Readings are kept in the local spool meanwhile and written once it is back; ${s.ongoing ? `${D(spanMs)} so far` : `it lasted ${D(spanMs)}`}.`;
+    case 'spool_backlog':
+      return zh ? `最早的待写入记录已等待 ${D(v)}，限值 ${D(thr)}。` : `Oldest pending record ${D(v)} old against the ${D(thr)} limit.`;
+    case 'spool_full':
+      return zh ? `待写入 ${mb(v)}，限值 ${mb(thr)}。` : `${mb(v)} waiting against the ${mb(thr)} limit.`;
+    case 'backup_failed':
+    case 'audit_broken':
+      return '—';
   }
 }
 
 function where(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const zh = lang === 'zh-CN';
+  if (isSystem(s.kind))
+    return zh
+      ? `${ctx.siteName} 的冷链监控服务（${systemPlaceName[lang]}）`
+      : `The cold-chain monitoring service of ${ctx.siteName} (${systemPlaceName[lang]})`;
   const kind = locationKindLabels[ctx.locationKind][lang];
   const names = s.seenBy.map((id) => deviceName(ctx, id));
   const sensors = zh ? `；传感器：${zhList(names)}` : `; ${names.length === 1 ? 'sensor' : 'sensors'}: ${enList(names)}`;
@@ -444,7 +528,7 @@ function what(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const parts: string[] = [];
   if (zh) {
     parts.push(`${kind}（${severity}，${state}）：${ctx.locationName} ${phrase}。`);
-    if (s.incident) {
+    if (s.incident && !isSystem(s.kind)) {
       const names = zhList(s.seenBy.map((id) => deviceName(ctx, id)));
       parts.push(s.seenBy.length > 1 ? `${s.seenBy.length}个传感器同时检测到：${names}。` : `由传感器 ${names} 检测到。`);
     }
@@ -456,7 +540,7 @@ function what(s: Situation, ctx: AlarmContext, lang: Lang): string {
     if (s.state === 'retracted') parts.push('后续数据表明未发生。');
   } else {
     parts.push(`${kind} (${severity}, ${state.toLowerCase()}): in ${ctx.locationName}, ${phrase}.`);
-    if (s.incident) {
+    if (s.incident && !isSystem(s.kind)) {
       const names = enList(s.seenBy.map((id) => deviceName(ctx, id)));
       parts.push(s.seenBy.length > 1 ? `Seen by ${s.seenBy.length} sensors: ${names}.` : `Seen by sensor ${names}.`);
     }
@@ -518,8 +602,10 @@ function trend(seenBy: string[], ctx: AlarmContext, lang: Lang): string {
   return lines.join(zh ? '' : ' ');
 }
 
-function render(s: Situation, ctx: AlarmContext, lang: Lang): AlarmText {
+function render(s: Situation, context: AlarmContext, lang: Lang): AlarmText {
   const zh = lang === 'zh-CN';
+  // A system alarm's place is the monitoring system itself, named in the reader's language.
+  const ctx = isSystem(s.kind) ? { ...context, locationName: systemPlaceName[lang] } : context;
   const count =
     s.incident && s.seenBy.length > 1 && s.kind !== 'device_silent' && s.kind !== 'battery_low'
       ? zh
@@ -537,7 +623,7 @@ function render(s: Situation, ctx: AlarmContext, lang: Lang): AlarmText {
     since: since(s, ctx, lang),
     howFar: howFar(s, ctx, lang),
     action: action(s, ctx, lang),
-    trend: trend(s.seenBy, ctx, lang),
+    trend: isSystem(s.kind) ? '—' : trend(s.seenBy, ctx, lang),
   };
 }
 

@@ -16,6 +16,7 @@ import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { startAuditAnchor } from '../audit/anchor.js';
 import { AlertService } from '../alerts/service.js';
 import { Notifier } from '../alerts/notifier.js';
+import { SystemAlarms } from '../alerts/system-alarms.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
 import { BackupScheduler } from '../backup/scheduler.js';
@@ -219,6 +220,26 @@ async function assemble(
       (backup) => backup.stop(),
     );
     if (config.backup.enabled) await backup.start();
+
+    // The monitoring system watching itself: InfluxDB, spool, backup and audit trail raise alarms like any place (alarms.system).
+    const systemAlarms = parts.add(
+      'system alarms',
+      new SystemAlarms({
+        alerts,
+        config: () => registry.get().config,
+        probes: {
+          influxReachable: db.ready,
+          oldestPendingAt: () => writer.stats.oldestPendingAt,
+          spoolBytes: () => spool.depth.bytes,
+          ...(config.backup.enabled ? { backup: () => backup.status() } : {}),
+        },
+        audit,
+        log: log.child({ component: 'system-alarms' }),
+      }),
+      (systemAlarms) => systemAlarms.stop(),
+    );
+    if (!verified.ok) systemAlarms.auditBroken(verified.problem ?? 'the audit trail does not verify');
+    systemAlarms.start();
 
     // Devices may connect from here on.
     const ports = await front.open();

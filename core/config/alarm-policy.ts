@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../duration.js';
-import { alertKinds, type severities } from './alert-rules.js';
+import { alertKinds, severities } from './alert-rules.js';
 
 export const notifyModes = ['page', 'board', 'digest'] as const;
 export type NotifyMode = (typeof notifyModes)[number];
@@ -39,6 +39,26 @@ export const alarmsSchema = z.object({
   chatterCount: z.number().int().min(2).default(3).describe('An alert that relapses this many times within the fold window is flagged chattering.'),
   incidentMerge: durationMs.prefault('30m').describe("A new alert at a place joins the place's incident if it began this soon after the incident cleared."),
   maxShelve: durationMs.prefault('24h').describe('Longest an operator may shelve an incident (it comes back by itself).'),
+  system: z
+    .object({
+      enabled: z.boolean().default(true).describe('Raise alarms about the monitoring system itself (InfluxDB, spool, backup, audit trail).'),
+      severity: z.enum(severities).default('major').describe('Severity of system alarms (major pages by default, see alarms.notify).'),
+      influxdbAfter: durationMs.prefault('5m').describe('InfluxDB unreachable (ping and writer) this long raises the InfluxDB alarm.'),
+      spoolAge: durationMs
+        .prefault('15m')
+        .describe('The oldest record waiting in the spool older than this raises the spool-backlog alarm (clears below half of it).'),
+      spoolBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024 * 1024)
+        .describe('Spool bytes waiting for InfluxDB above this raise the spool-full alarm (clears below 80 % of it).'),
+      clearAfter: durationMs.prefault('1m').describe('A system alarm clears only after its condition has been gone this long (no flapping).'),
+    })
+    .prefault({})
+    .describe(
+      'Alarms about the monitoring system itself, raised at a `system` place of every site and sent like any other incident: InfluxDB unreachable, spool backlog or size, the daily backup failed or overdue, the audit trail broken at start.',
+    ),
 });
 export type AlarmPolicy = z.infer<typeof alarmsSchema>;
 

@@ -16,8 +16,25 @@ export const alertKinds = [
   'door_open',
   'battery_low',
   'device_silent',
+  // System alarms: the monitoring system watching itself (alerts/system-alarms.ts).
+  'influxdb_unreachable',
+  'spool_backlog',
+  'spool_full',
+  'backup_failed',
+  'audit_broken',
 ] as const;
 export type AlertKind = (typeof alertKinds)[number];
+
+/** The kinds about the monitoring system itself rather than a place's goods. */
+export const systemAlertKinds = [
+  'influxdb_unreachable',
+  'spool_backlog',
+  'spool_full',
+  'backup_failed',
+  'audit_broken',
+] as const satisfies readonly AlertKind[];
+export type SystemAlertKind = (typeof systemAlertKinds)[number];
+export const isSystemKind = (kind: string): kind is SystemAlertKind => (systemAlertKinds as readonly string[]).includes(kind);
 
 /**
  * Alert rules of a product profile (DESIGN.md §5). Every field has a default a GSP reviewer
