@@ -200,6 +200,11 @@ class DeviceReadings {
   private rev = new Uint8Array(INITIAL_CAPACITY);
   /** Slot + 1 per cell (RECENT_READINGS_MAX < 2^16); 0 is an empty cell. */
   private table = new Uint16Array(INITIAL_CAPACITY * 2);
+
+  /** Bytes its arrays hold: what the index costs, measured exactly rather than through the heap. */
+  get byteLength(): number {
+    return this.ts.byteLength + this.fp.byteLength + this.temp.byteLength + this.rev.byteLength + this.table.byteLength;
+  }
   private head = 0;
   private size = 0;
   private newest = Number.NEGATIVE_INFINITY;
@@ -310,6 +315,13 @@ export class RecentReadings {
   private readonly devices = new Map<string, DeviceReadings>();
 
   constructor(private readonly maxFutureSkewMs: number) {}
+
+  /** Bytes of every device's arrays. */
+  get byteLength(): number {
+    let bytes = 0;
+    for (const device of this.devices.values()) bytes += device.byteLength;
+    return bytes;
+  }
 
   private of(deviceId: string): DeviceReadings {
     let device = this.devices.get(deviceId);
