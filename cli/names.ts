@@ -1,6 +1,6 @@
 import { loadConfig } from '../core/config/load.js';
 import { Registry } from '../core/registry.js';
-import { formatTime } from '../alerts/text.js';
+import { formatTime, SYSTEM_PLACE_PREFIX, systemPlaceName } from '../alerts/text.js';
 
 /** Names people read for the ids an API answer carries. */
 export interface Names {
@@ -27,7 +27,8 @@ export function namesFrom(configFile: string | undefined): Names {
   const site = (id: string) => registry?.config.sites.find((s) => s.id === id)?.name ?? id;
   return {
     site,
-    place: (siteId, locationId) => `${site(siteId)} · ${registry?.location(locationId)?.location.name ?? locationId}`,
+    place: (siteId, locationId) =>
+      `${site(siteId)} · ${locationId.startsWith(SYSTEM_PLACE_PREFIX) ? systemPlaceName.en : (registry?.location(locationId)?.location.name ?? locationId)}`,
     device: (id) => registry?.device(id)?.device.name ?? id,
     time: (ms) => `${formatTime(ms, timeZone)}${timeZone === 'UTC' ? ' UTC' : ''}`,
   };
