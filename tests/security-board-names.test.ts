@@ -52,9 +52,18 @@ describe('the fleet map shows a device name as text', () => {
     // The track's last position: a circle marker (an SVG path drawn with arcs).
     const marker = page.locator('path.leaflet-interactive[d*="a"]');
     await marker.first().waitFor({ timeout: 15_000 });
-    await marker.first().hover({ force: true });
+    // Leaflet opens a tooltip on the layer's mouseover. A real hover can land beside the marker while
+    // the map still fits its bounds, so the event goes to the marker itself until the tooltip is there.
     const tooltip = page.locator('.leaflet-tooltip');
-    await tooltip.first().waitFor({ timeout: 10_000 });
+    await waitFor(
+      async () => {
+        await marker.first().dispatchEvent('mouseover');
+        return tooltip.count();
+      },
+      (n) => n > 0,
+      10_000,
+      'the tooltip',
+    );
     await waitFor(
       async () => tooltip.first().textContent(),
       (text) => Boolean(text?.includes('Cargo box')),
