@@ -22,6 +22,7 @@ import { runAlarmTest, type AlarmTestResult } from './alarm-test.js';
 import type { Incident, IncidentEvent } from './incident.js';
 import { describeIncidentBoth, isSystemPlace, systemPlaceName, type AlarmContext, type AlarmText, type Lang } from './text.js';
 import { parseDuration } from '../core/duration.js';
+import { localClock, localDay } from '../core/local-time.js';
 
 /** An incident as people see it: with the names of its place and site and its text in both languages. */
 export type IncidentView = Incident & { siteName: string; locationName: string; text: Record<Lang, AlarmText> };
@@ -479,17 +480,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   }
 
   private localDay(ts: number): string {
-    return new Intl.DateTimeFormat('en-CA', { timeZone: this.deps.config().reports.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ts);
+    return localDay(ts, this.deps.config().reports.timeZone);
   }
 
   private digestDue(ts: number): boolean {
-    const hhmm = new Intl.DateTimeFormat('en-GB', {
-      timeZone: this.deps.config().reports.timeZone,
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    }).format(ts);
-    return hhmm >= this.deps.config().alarms.digestAt;
+    return localClock(ts, this.deps.config().reports.timeZone) >= this.deps.config().alarms.digestAt;
   }
 
   /** Once a day at alarms.digestAt: each site's digest-only incidents of the last day to its tier-1 recipients. */

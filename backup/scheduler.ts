@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../core/logger.js';
+import { localClock, localDay } from '../core/local-time.js';
 import type { InfluxClient } from '../storage/influx.js';
 import { createBackup, manifestSchema, type Manifest } from './backup.js';
 
@@ -68,14 +69,10 @@ export class BackupScheduler {
     };
   }
 
-  private localDay(ts: number): string {
-    return new Intl.DateTimeFormat('en-CA', { timeZone: this.deps.settings.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ts);
-  }
-
   private due(now: number): boolean {
-    const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: this.deps.settings.timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(now);
-    if (hhmm < this.deps.settings.at) return false;
-    return this.lastSuccessAt === null || this.localDay(this.lastSuccessAt) !== this.localDay(now);
+    const { timeZone, at } = this.deps.settings;
+    if (localClock(now, timeZone) < at) return false;
+    return this.lastSuccessAt === null || localDay(this.lastSuccessAt, timeZone) !== localDay(now, timeZone);
   }
 
   /** Backs up when due (called every 30 s). */
