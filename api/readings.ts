@@ -49,7 +49,7 @@ export const readingsResponseSchema = z.object({
 });
 export type ReadingsResponse = z.infer<typeof readingsResponseSchema>;
 
-const FIELDS = ['temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq', 'receivedAt', 'siteId', 'locationId', 'revision'] as const;
+const FIELDS = ['temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq', 'receivedAt', 'siteId', 'locationId'] as const;
 
 /** GET /api/v1/devices/:id/readings?from=&to=&limit= */
 export const readingsRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient }> = async (app, deps) => {
@@ -64,17 +64,22 @@ export const readingsRoutes: ApiPlugin<{ registry: () => Registry; influx: Influ
     const { from, to, limit } = request.query;
     const series = await deps.influx.query(
       `SELECT ${FIELDS.map((f) => `"${f}"`).join(', ')} FROM "${READINGS_MEASUREMENT}" ` +
-        `WHERE "deviceId" = ${quoteString(deviceId)} AND time >= ${from}ms AND time < ${to}ms ORDER BY time ASC LIMIT ${limit}`,
+        // Conflicting revisions are series of their own (tag "revision"): grouped, never named as a column a fresh database lacks.
+        `WHERE "deviceId" = ${quoteString(deviceId)} AND time >= ${from}ms AND time < ${to}ms GROUP BY "revision" ORDER BY time ASC LIMIT ${limit}`,
     );
-    const readings = rowsOf(series[0]).map(({ time, revision, ...rest }) => {
-      const row = { ts: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) } as z.infer<typeof readingRowSchema>;
-      if (revision !== null && revision !== undefined) Object.assign(row, { conflict: true, revision: Number(revision) });
-      return row;
-    });
+    const readings = series.flatMap((s) =>
+      rowsOf(s).map(({ time, ...rest }) => {
+        const row = { ts: time, ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)) } as z.infer<typeof readingRowSchema>;
+        const revision = s.tags?.revision;
+        if (revision) Object.assign(row, { conflict: true, revision: Number(revision) });
+        return row;
+      }),
+    );
     // A later revision of a device time marks the first reading of that time too (revision 0).
     const conflicted = new Set(readings.filter((r) => r.conflict).map((r) => r.ts));
     if (conflicted.size > 0) for (const r of readings) if (!r.conflict && conflicted.has(r.ts)) Object.assign(r, { conflict: true, revision: 0 });
     readings.sort((a, b) => a.ts - b.ts || (a.revision ?? 0) - (b.revision ?? 0));
+    readings.length = Math.min(readings.length, limit);
     return { deviceId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: readings.length, readings };
   });
 };
