@@ -13,6 +13,7 @@ import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
 import { retentionShortenCommand, retentionShowCommand } from './retention.js';
 import { checkCommand } from './check.js';
+import { watchdogCommand } from './watchdog.js';
 import { noteConfigEdit } from '../audit/config-changes.js';
 import { loadConfig } from '../core/config/load.js';
 import { configReference } from '../core/config/reference.js';
@@ -325,6 +326,15 @@ program
   .option('--dashboards-path <path>', 'where Grafana finds the JSON files', '/var/lib/grafana/dashboards/coldchain')
   .addOption(configOption())
   .action(dashboardsExportCommand);
+
+program
+  .command('watchdog')
+  .description(
+    'watch the service from a second host: polls /healthz; alarms by e-mail, webhook and SMS once it stays down (one alarm per outage, reminders), and when it answers again',
+  )
+  .requiredOption('--file <file>', "the watchdog's YAML file: interval, downAfter, remindEvery, smtp, sms, recipients (see watchdog/README.md)")
+  .option('--url <url>', 'the service, e.g. https://coldchain.example.com:8080 (default: url in the file)')
+  .action(watchdogCommand);
 
 const serviceOptions = (command: Command) =>
   command
