@@ -53,6 +53,16 @@ export const locationSchema = z.object({
   suppress: z.array(suppressionSchema).default([]),
 });
 
+/** An SMTP relay for nodemailer (the service's alarms and the watchdog's share this shape). */
+export const smtpSchema = z.object({
+  host: z.string(),
+  port: port.default(25),
+  secure: z.boolean().default(false),
+  user: z.string().optional(),
+  password: z.string().optional(),
+  from: z.string(),
+});
+
 /** Who is told about an alert, and at which escalation tier (1 first). */
 export const recipientSchema = z
   .object({
@@ -285,16 +295,7 @@ export const configSchema = z
       .prefault({}),
     notifications: z
       .object({
-        smtp: z
-          .object({
-            host: z.string(),
-            port: port.default(25),
-            secure: z.boolean().default(false),
-            user: z.string().optional(),
-            password: z.string().optional(),
-            from: z.string(),
-          })
-          .optional(),
+        smtp: smtpSchema.optional(),
         tierDelays: z
           .array(durationMs)
           .min(1)
