@@ -150,18 +150,19 @@ async function assemble(
       spool.close(),
     );
     await spool.open();
-    const writer = parts.add('writer', startWriter(config, dataDir, spool, db.influx, log), async (writer, orderly) => {
-      if (!(await writer.flush(orderly ? 5000 : 0)))
-        log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');
-      await writer.stop();
-    });
-
     // Ingestion: every device message is validated here and appended to the spool before it is acknowledged.
+    // Made before the writer, which counts the conflicts it finds at write time in the pipeline's counters.
     const pipeline = new IngestPipeline(spool, {
       maxPayloadBytes: config.ingest.maxPayloadBytes,
       maxBatchReadings: config.ingest.maxBatchReadings,
       maxFutureSkewMs: config.ingest.maxFutureSkew,
       maxPastAgeMs: config.ingest.maxPastAge,
+    });
+    const onConflicts = (count: number) => (pipeline.counters.readingConflicts += count);
+    const writer = parts.add('writer', startWriter(config, dataDir, spool, db.influx, log, onConflicts), async (writer, orderly) => {
+      if (!(await writer.flush(orderly ? 5000 : 0)))
+        log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');
+      await writer.stop();
     });
 
     // Alerts and shipments are rebuilt from InfluxDB: let what the spool recovered from the last
@@ -349,8 +350,9 @@ async function startInfluxDb(config: Config, dataDir: string, log: Logger, parts
 }
 
 /** The writer: drains the spool into InfluxDB in order, retrying while InfluxDB is away. */
-function startWriter(config: Config, dataDir: string, spool: Spool, influx: InfluxClient, log: Logger): SpoolWriter {
+function startWriter(config: Config, dataDir: string, spool: Spool, influx: InfluxClient, log: Logger, onConflicts: (count: number) => void): SpoolWriter {
   const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), {
+    onConflicts,
     lingerMs: config.spool.writeLinger,
     retryMaxMs: config.spool.retryMax,
     deadLetterFile: deadLetterPath(dataDir),

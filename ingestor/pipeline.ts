@@ -8,6 +8,7 @@ import {
   RecentReadings,
   clockJumpFact,
   conflictFact,
+  deferredLine,
   deviceMessageFact,
   summariseRejections,
   readingLines,
@@ -74,7 +75,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   ) {
     super();
     this.facts = new FactLog(spool);
-    this.recent = new RecentReadings(limits.maxFutureSkewMs);
+    // Anything stored before this pipeline existed has a device time at most now + maxFutureSkew:
+    // readings up to that are checked against InfluxDB by the writer, later ones here in memory.
+    this.recent = new RecentReadings(limits.maxFutureSkewMs, Date.now() + limits.maxFutureSkewMs);
   }
 
   async ingestTelemetry(placement: Placement, topic: string, payload: Buffer): Promise<IngestOutcome> {
@@ -142,6 +145,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
    */
   private linesOf(batch: AcceptedBatch, topic: string, pending: Promise<void>[]): string {
     let revisions: Map<number, number> | undefined;
+    // Readings the index cannot vouch for: the writer checks them against InfluxDB (`-1` in `revisions`).
+    const DEFERRED = -1;
     for (let i = 0; i < batch.readings.length; i++) {
       const r = batch.readings[i]!;
       const jump = this.recent.clockJump(batch.deviceId, r, batch.receivedAt);
@@ -155,12 +160,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         pending.push(this.facts.append(conflictFact(batch, topic, r, verdict)));
         (revisions ??= new Map()).set(i, verdict.revision);
       } else if (verdict.kind === 'same' && verdict.revision > 0) (revisions ??= new Map()).set(i, verdict.revision);
+      else if (verdict.kind === 'unchecked') (revisions ??= new Map()).set(i, DEFERRED);
     }
     if (!revisions) return readingLines(batch);
     const lines: string[] = [];
     const plain = batch.readings.filter((_, i) => !revisions.has(i));
     if (plain.length > 0) lines.push(readingLines({ ...batch, readings: plain }));
-    for (const [i, revision] of revisions) lines.push(revisionLine(batch, batch.readings[i]!, revision));
+    for (const [i, revision] of revisions)
+      lines.push(revision === DEFERRED ? deferredLine(batch, topic, batch.readings[i]!) : revisionLine(batch, batch.readings[i]!, revision));
     return lines.join('\n');
   }
 

@@ -149,10 +149,35 @@ export function deviceMessageFact(
   };
 }
 
-/** Server receive time of a spooled point, for the "oldest pending" figure. */
+/** Server receive time of a spooled point (or deferred reading), for the "oldest pending" figure. */
 export function receivedAtOf(line: string): number | undefined {
-  const match = /receivedAt=(\d+)i/.exec(line);
+  const match = /receivedAt(?:=|":)(\d+)/.exec(line);
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * A spool line that starts with this is a reading the in-memory index could not vouch for (older
+ * than it covers, or of a device time from before the service started): the writer looks up what
+ * InfluxDB holds at that device time before it writes it (`ingestor/stored-readings.ts`). Line
+ * protocol never starts with it, so the writer tells the two apart by the first character.
+ */
+export const DEFERRED_MARK = '?';
+
+/** What a deferred reading's spool line holds: everything the writer needs to write it, or its revision and conflict record. */
+export const deferredReadingSchema = z.object({
+  deviceId: z.string(),
+  siteId: z.string(),
+  locationId: z.string(),
+  receivedAt: z.number(),
+  topic: z.string(),
+  reading: readingSchema.extend({ ts: z.number() }),
+});
+export type DeferredReading = z.infer<typeof deferredReadingSchema>;
+
+/** The spool line of a deferred reading: the mark, then the reading and its placement as JSON (one line: JSON escapes newlines). */
+export function deferredLine(batch: Omit<AcceptedBatch, 'readings'>, topic: string, r: IndexedReading): string {
+  const { deviceId, siteId, locationId, receivedAt } = batch;
+  return `${DEFERRED_MARK}${JSON.stringify({ deviceId, siteId, locationId, receivedAt, topic, reading: r })}`;
 }
 
 /** A reading as the index and the conflict records see it: device time plus the values stored. */
@@ -179,8 +204,14 @@ export type ReadingVerdict =
   | { kind: 'new' }
   | { kind: 'same'; revision: number }
   | { kind: 'conflict'; revision: number; firstTemperature: number; firstFingerprint: number }
-  /** Older than what the index still covers: not checked (see ingestor/README.md). */
+  /**
+   * Older than what the index covers (evicted, or a device time from before the service started),
+   * or a device time already deferred: the writer checks it against InfluxDB (ingestor/README.md).
+   */
   | { kind: 'unchecked' };
+
+/** The revision slot value of a deferred reading: its revision is decided by the writer, so every reading of that device time is deferred too. */
+const PENDING = 255;
 
 /** The table cell to start probing at for a device time (epoch ms, an integer). */
 const cellOf = (ts: number, mask: number) => (Math.imul((ts >>> 0) ^ ((ts / 4294967296) >>> 0), 0x9e3779b1) >>> 0) & mask;
@@ -208,8 +239,12 @@ class DeviceReadings {
   private head = 0;
   private size = 0;
   private newest = Number.NEGATIVE_INFINITY;
-  /** Readings at or before this device time may have been evicted: they cannot be checked. */
-  floor = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Readings at or before this device time may have been evicted, or stored before the service
+   * started (`startFloor`): the index cannot check them.
+   */
+  constructor(public floor: number) {}
   /** For the clock-jump check: the last reading carrying a sequence number. */
   lastSeq = -1;
   lastSeqTs = 0;
@@ -222,6 +257,8 @@ class DeviceReadings {
     for (let cell = cellOf(r.ts, mask); this.table[cell] !== 0; cell = (cell + 1) & mask) {
       const slot = this.table[cell]! - 1;
       if (this.ts[slot] !== r.ts) continue;
+      // A deferred reading's revision is only known to the writer: every later reading of that time is deferred too.
+      if (this.rev[slot] === PENDING) return { kind: 'unchecked' };
       if (this.fp[slot] === fingerprint) return { kind: 'same', revision: this.rev[slot]! };
       if (first === -1 || this.rev[slot]! < this.rev[first]!) first = slot;
       if (latest === -1 || this.rev[slot]! > this.rev[latest]!) latest = slot;
@@ -230,8 +267,8 @@ class DeviceReadings {
     return { kind: 'conflict', revision: this.rev[latest]! + 1, firstTemperature: this.temp[first]!, firstFingerprint: this.fp[first]! };
   }
 
-  /** Records a reading found `new`, `unchecked` (revision 0) or `conflict` (its revision). */
-  add(r: IndexedReading, fingerprint: number, revision: number): void {
+  /** Records a reading found `new` (revision 0), `conflict` (its revision) or `unchecked` (PENDING). */
+  add(r: IndexedReading, fingerprint: number, revision: number, pending = false): void {
     if (r.ts > this.newest) this.newest = r.ts;
     while (this.size > 0 && this.ts[this.head]! < this.newest - RECENT_READINGS_SPAN_MS) this.evictOldest();
     if (this.size === this.ts.length) {
@@ -243,7 +280,7 @@ class DeviceReadings {
     this.ts[slot] = r.ts;
     this.fp[slot] = fingerprint;
     this.temp[slot] = r.temperature;
-    this.rev[slot] = Math.min(revision, 255);
+    this.rev[slot] = pending ? PENDING : Math.min(revision, PENDING - 1);
     this.insert(slot);
   }
 
@@ -306,15 +343,22 @@ export interface ClockJump {
 /**
  * Per device, the recent readings (device time → value fingerprint) that tell a redelivery from a
  * different reading at the same device time, in memory and without I/O: one Map lookup a reading.
- * TODO(issue 13): a reading at or before a device's `floor` (evicted, or from before a restart,
- * when the index is empty) is not checked; closing the gap needs the InfluxDB lookup
- * `SELECT * FROM "readings" WHERE "deviceId" = $id AND time = $ts` off the PUBACK path (or
- * a warm-up of the index at start from the last 48 h of `readings`).
+ * What it cannot vouch for, it says `unchecked`: a reading at or before a device's `floor`
+ * (evicted, or at or before `startFloor`, the latest device time anything stored before this
+ * process started can have) and every reading of a device time already deferred. Those are
+ * spooled as deferred lines and checked by the writer against InfluxDB (stored-readings.ts).
  */
 export class RecentReadings {
   private readonly devices = new Map<string, DeviceReadings>();
 
-  constructor(private readonly maxFutureSkewMs: number) {}
+  /**
+   * @param startFloor device times up to this may already be stored (by an earlier run, a restore,
+   * or the spool recovered at start): the service passes its start time plus `ingest.maxFutureSkew`.
+   */
+  constructor(
+    private readonly maxFutureSkewMs: number,
+    private readonly startFloor = Number.NEGATIVE_INFINITY,
+  ) {}
 
   /** Bytes of every device's arrays. */
   get byteLength(): number {
@@ -325,16 +369,17 @@ export class RecentReadings {
 
   private of(deviceId: string): DeviceReadings {
     let device = this.devices.get(deviceId);
-    if (!device) this.devices.set(deviceId, (device = new DeviceReadings()));
+    if (!device) this.devices.set(deviceId, (device = new DeviceReadings(this.startFloor)));
     return device;
   }
 
-  /** Checks a reading and records it (a new reading as revision 0, a conflict as its revision). */
+  /** Checks a reading and records it (a new reading as revision 0, a conflict as its revision, an unchecked one as pending). */
   observe(deviceId: string, r: IndexedReading): ReadingVerdict & { fingerprint: number } {
     const device = this.of(deviceId);
     const fingerprint = fingerprintOf(r);
     const verdict = device.check(r, fingerprint);
-    if (verdict.kind === 'new' || verdict.kind === 'unchecked') device.add(r, fingerprint, 0);
+    if (verdict.kind === 'new') device.add(r, fingerprint, 0);
+    else if (verdict.kind === 'unchecked') device.add(r, fingerprint, 0, true);
     else if (verdict.kind === 'conflict') device.add(r, fingerprint, verdict.revision);
     return { ...verdict, fingerprint };
   }

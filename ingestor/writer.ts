@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { InfluxError, type InfluxClient } from '../storage/influx.js';
 import type { Spool, SpoolPosition } from './spool.js';
 import { receivedAtOf } from './records.js';
+import { StoredReadingCheck, isDeferred, type ResolvedBatch } from './stored-readings.js';
 import { sleep } from '../core/sleep.js';
 
 export interface WriterStats {
@@ -32,13 +33,23 @@ export class SpoolWriter {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private position: SpoolPosition;
+  private readonly stored: StoredReadingCheck;
 
   constructor(
     private readonly spool: Spool,
     private readonly influx: InfluxClient,
     private readonly log: Logger,
-    private readonly options: { batchBytes?: number; lingerMs: number; retryMaxMs: number; deadLetterFile: string; ensureDatabase?: () => Promise<unknown> },
+    private readonly options: {
+      batchBytes?: number;
+      lingerMs: number;
+      retryMaxMs: number;
+      deadLetterFile: string;
+      ensureDatabase?: () => Promise<unknown>;
+      /** Different readings found at stored device times (written as revisions, recorded), once their batch is written. */
+      onConflicts?: (count: number) => void;
+    },
   ) {
+    this.stored = new StoredReadingCheck(influx);
     this.position = spool.start;
     spool.on('committed', () => this.wake?.());
   }
@@ -83,11 +94,34 @@ export class SpoolWriter {
       }
       this.stats.oldestPendingAt = receivedAtOf(chunk.lines[0]!);
       lastWriteAt = performance.now();
-      const delivered = await this.deliver(chunk.lines, signal);
+      // Readings the pipeline could not check in memory are decided against what InfluxDB holds (one query a batch).
+      const resolved = chunk.lines.some(isDeferred) ? await this.resolve(chunk.lines, signal) : { lines: chunk.lines, conflicts: 0 };
+      if (!resolved) return;
+      const delivered = resolved.lines.length === 0 || (await this.deliver(resolved.lines, signal));
       if (!delivered) return;
-      const points = chunk.lines.length;
-      await this.spool.confirm(chunk.next, points);
+      if (resolved.conflicts > 0) this.options.onConflicts?.(resolved.conflicts);
+      await this.spool.confirm(chunk.next, chunk.lines.length);
       this.position = chunk.next;
+    }
+  }
+
+  /** The batch with its deferred readings decided; retried like a write while InfluxDB cannot answer. Undefined when stopped meanwhile. */
+  private async resolve(lines: string[], signal: AbortSignal): Promise<ResolvedBatch | undefined> {
+    let backoff = 100;
+    for (;;) {
+      if (signal.aborted) return undefined;
+      try {
+        return await this.stored.resolve(lines);
+      } catch (err) {
+        // A refused lookup is a bug of ours, not of the data: thrown, so the writer restarts from the cursor (and says so).
+        if (err instanceof InfluxError && !err.retryable) throw err;
+        this.stats.failures++;
+        this.stats.state = 'retrying';
+        this.stats.lastError = (err as Error).message;
+        this.log.warn({ err: (err as Error).message, retryInMs: backoff }, 'InfluxDB lookup of stored readings failed; will retry');
+        await sleep(backoff, signal);
+        backoff = Math.min(this.options.retryMaxMs, backoff * 2);
+      }
     }
   }
 

@@ -162,7 +162,8 @@ describe('the in-memory index of recent readings', () => {
 
   it('agrees with a plain model of the same policy over random redeliveries, conflicts and evictions', () => {
     const index = new RecentReadings(300_000);
-    const model: Array<{ ts: number; temperature: number; revision: number }> = [];
+    // `pending`: a reading found unchecked; every later reading of its device time is unchecked too (the writer decides them).
+    const model: Array<{ ts: number; temperature: number; revision: number; pending: boolean }> = [];
     let floor = Number.NEGATIVE_INFINITY;
     let newest = Number.NEGATIVE_INFINITY;
     let seed = 7;
@@ -176,7 +177,8 @@ describe('the in-memory index of recent readings', () => {
       const match = same.find((e) => e.temperature === temperature);
       let expected: string;
       let revision = 0;
-      if (match) expected = 'same';
+      if (same.some((e) => e.pending)) expected = 'unchecked';
+      else if (match) expected = 'same';
       else if (same.length > 0) {
         expected = 'conflict';
         revision = Math.max(...same.map((e) => e.revision)) + 1;
@@ -186,7 +188,7 @@ describe('the in-memory index of recent readings', () => {
       newest = Math.max(newest, ts);
       while (model.length > 0 && model[0]!.ts < newest - 48 * 3_600_000) floor = Math.max(floor, model.shift()!.ts);
       if (model.length === RECENT_READINGS_MAX) floor = Math.max(floor, model.shift()!.ts);
-      model.push({ ts, temperature, revision });
+      model.push({ ts, temperature, revision, pending: expected === 'unchecked' });
     }
   });
 
