@@ -50,7 +50,7 @@ export async function sendReport(reply: FastifyReply, pool: ReportPool, subject:
     .send(built.body);
 }
 
-function reportRefusal(err: Error): Error {
+export function reportRefusal(err: Error): Error {
   if (err instanceof ReportsBusyError) return new HttpError(429, 'reports_busy', err.message, { 'Retry-After': String(err.retryAfterSeconds) });
   if (err instanceof ReportTooLargeError) return new HttpError(422, 'report_too_large', err.message);
   if (err instanceof ReportFailedError) return new HttpError(503, err.code, err.message);

@@ -27,6 +27,7 @@ import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
 import { securityHeaders } from './security-headers.js';
 import { defaultReportWorkers, ReportPool } from '../reports/pool.js';
+import type { RangeVersion } from '../reports/range-versions.js';
 
 export type { ComponentHealth };
 
@@ -44,6 +45,8 @@ export interface ApiDeps {
   audit?: AuditLog;
   /** HTTPS with this certificate and key (see readTls); plain HTTP without. */
   tls?: { cert: Buffer; key: Buffer };
+  /** The product profiles' recorded range versions (reports/range-recorder.ts), for every report. */
+  ranges?: () => RangeVersion[];
 }
 
 /** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
@@ -91,6 +94,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     config: () => deps.registry().config,
     limits: () => ({ queue: settings().queue, maxRows: settings().maxRows, timeoutMs: settings().timeout }),
     log: deps.log.child({ component: 'reports' }),
+    ...(deps.ranges ? { ranges: deps.ranges } : {}),
   });
   app.addHook('onClose', () => reports.close());
 

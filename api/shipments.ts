@@ -21,6 +21,7 @@ import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
 import { idParams, instant } from './readings.js';
 import { reportOptionsSchema, sendReport } from './reports.js';
 import { parse, type ApiPlugin } from './zod.js';
+import { bindReport, reportVersionSchema, signedSubject } from './signed-report.js';
 
 export interface ShipmentRouteDeps {
   registry: () => Registry;
@@ -134,7 +135,11 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
   app.post(
     '/api/v1/shipments/:id/disposition',
     { config: handlers, schema: { params: idParams, body: dispositionInputSchema, response: { 201: dispositionAnswer } } },
-    async (request, reply) => reply.code(201).send({ disposition: await shipments.dispose(request.params.id, request.body) }),
+    async (request, reply) =>
+      reply.code(201).send({
+        // Signed on the report as it stands now: its digest and coverage are kept with the signature.
+        disposition: await shipments.dispose(request.params.id, request.body, (record) => bindReport(deps.reports, report(record))),
+      }),
   );
 
   app.post(
@@ -155,9 +160,19 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
     }),
   );
 
-  app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: reportOptions } }, async (request, reply) =>
-    sendReport(reply, deps.reports, report(shipments.get(request.params.id)), request.query, `shipment-${request.params.id}`),
-  );
+  // ?version=signed: the report as the current disposition was signed on it (api/signed-report.ts).
+  const shipmentReportQuery = z.intersection(reportOptions, reportVersionSchema);
+  app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: shipmentReportQuery } }, async (request, reply) => {
+    const record = shipments.get(request.params.id);
+    const signed = request.query.version === 'signed';
+    return sendReport(
+      reply,
+      deps.reports,
+      signed ? signedSubject(record, report(record)) : report(record),
+      request.query,
+      `shipment-${request.params.id}${signed ? '-signed' : ''}`,
+    );
+  });
 
   /**
    * The receiver's view: no account, just an unguessable link that can be revoked and expires.

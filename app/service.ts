@@ -24,6 +24,7 @@ import { ConfigAuditor } from '../audit/config-changes.js';
 import { checkGsp } from '../core/config/compliance.js';
 import { deviceCustodyHandler } from '../shipments/device-custody.js';
 import { RegistryHolder } from './registry-holder.js';
+import { RangeRecorder } from '../reports/range-recorder.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { Parts } from './parts.js';
 
@@ -140,7 +141,12 @@ async function assemble(
       { errors: findings.filter((f) => f.level === 'error').length, warnings: findings.filter((f) => f.level === 'warning').length },
       'configuration checked against GSP (coldchain check lists every finding)',
     );
-    const registry = new RegistryHolder(loaded.file, config, log, (edited) => void configAudit.record(edited, 'picked up while running'));
+    // Product range versions (signed means frozen): recorded once storage is up; edits picked up later add versions.
+    let rangeRecorder: RangeRecorder | undefined;
+    const registry = new RegistryHolder(loaded.file, config, log, (edited) => {
+      void configAudit.record(edited, 'picked up while running');
+      void rangeRecorder?.record(edited).catch(() => undefined);
+    });
 
     // Storage: InfluxDB, the durable spool in front of it, and the writer between them.
     const db = await startInfluxDb(config, dataDir, log, parts);
@@ -180,6 +186,8 @@ async function assemble(
       maxFutureSkewMs: config.ingest.maxFutureSkew,
     });
     await shipments.start();
+    rangeRecorder = new RangeRecorder({ spool, influx: db.influx, audit, log: log.child({ component: 'ranges' }) });
+    await rangeRecorder.start(config);
 
     // The front door, still closed to devices: our broker (or the upstream subscription).
     const front = await frontDoor({ config, registry, pipeline, shipments, audit, log, parts });
@@ -263,7 +271,20 @@ async function assemble(
     const tls = readTls(config.http.tls);
     const api = parts.add(
       'http api',
-      await createApi({ log, registry: registry.get, influx: db.influx, metrics, health, pipeline, alerts, shipments, audit, publicUrl, tls }),
+      await createApi({
+        log,
+        registry: registry.get,
+        influx: db.influx,
+        metrics,
+        health,
+        pipeline,
+        alerts,
+        shipments,
+        audit,
+        publicUrl,
+        tls,
+        ranges: () => rangeRecorder?.list() ?? [],
+      }),
       (api) => api.close(),
     );
     await api.listen({ port: config.http.port, host: config.http.host });

@@ -6,7 +6,8 @@ import { analyseSensor, placeFigures, publicFigures } from './figures.js';
 import { ReadingsDigest } from './digest.js';
 import { downsample } from './downsample.js';
 import { readPlace, type RowBudget } from './readings-source.js';
-import { placeOf, profileOf, reportAlarm, ReportError } from './shipment-report.js';
+import { placeOf, profileOf, reportAlarm, ReportError, withRange } from './shipment-report.js';
+import { profileRanges, type RangeVersion } from './range-versions.js';
 import type { ExcursionReport } from './schema.js';
 
 /** How much of the time around an alert the chart and figures show. */
@@ -20,6 +21,8 @@ export async function buildExcursionReport(input: {
   alertId: string;
   now?: number;
   budget?: RowBudget;
+  /** Recorded range versions (range-versions.ts): each reading is judged by the one in force at its time. */
+  ranges?: readonly RangeVersion[];
 }): Promise<ExcursionReport> {
   const { registry, influx, alert } = input;
   if (!alert) throw new ReportError(`no alert ${input.alertId}`, 404);
@@ -27,6 +30,7 @@ export async function buildExcursionReport(input: {
   const placed = registry.location(alert.locationId);
   if (!placed) throw new ReportError(`location ${alert.locationId} is no longer in the registry`, 409);
   const profile = profileOf(registry, placed.location.profile);
+  const ranges = profileRanges(profile, input.ranges);
   const from = alert.occurredAt - EXCURSION_CONTEXT_MS;
   const to = Math.max(alert.occurredAt + 60_000, Math.min(now, (alert.clearedAt ?? now) + EXCURSION_CONTEXT_MS));
   const [sensors, events] = await Promise.all([
@@ -34,14 +38,15 @@ export async function buildExcursionReport(input: {
     loadAlertEvents(influx, { alertId: alert.id }),
   ]);
   const window = { start: from, end: to };
-  const analyses = sensors.map((s) => analyseSensor(s, window, profile.temperature, profile.humidity, profile.mktActivationEnergyKJ));
+  const analyses = sensors.map((s) => analyseSensor(s, window, profile.temperature, profile.humidity, profile.mktActivationEnergyKJ, ranges.at));
   const digest = new ReadingsDigest();
   for (const s of sensors) digest.add(s);
   return {
     reportType: 'excursion',
     generatedAt: now,
     alert: reportAlarm(alert),
-    place: placeOf(registry, alert.locationId, profile),
+    // The range in force when the alert began (rangeVersions lists every one used).
+    place: placeOf(registry, alert.locationId, withRange(profile, ranges.at(alert.occurredAt))),
     from,
     to,
     figures: publicFigures(placeFigures(analyses, window, profile.temperature, profile.humidity, alert.locationId, profile.mktActivationEnergyKJ)),
@@ -53,6 +58,7 @@ export async function buildExcursionReport(input: {
       ...pick(e, ['printedName', 'meaning', 'comment', 'channel', 'recipient', 'outcome'] as const),
     })),
     chart: sensors.map((s) => downsample(s, window)),
+    rangeVersions: ranges.used([window]),
     digest: digest.result(),
   };
 }

@@ -108,6 +108,8 @@ interface OutOfRangeRun extends Interval {
   peakAt: number;
   degreeMinutes: number;
   ongoing: boolean;
+  /** The limit crossed, from the range in force when the run began (range-versions.ts). */
+  limit?: number;
 }
 
 /** What one sensor contributes to a place's figures. */
@@ -139,7 +141,19 @@ class Extremes {
   }
 }
 
-export function analyseSensor(series: SensorSeries, window: Interval, band: Band, humidityBand: Band | undefined, activationEnergyKJ: number): SensorAnalysis {
+/**
+ * `rangeAt`, when given, is the range in force at each reading's device time (range-versions.ts):
+ * every reading is judged by it instead of `band`/`humidityBand`, so a range edited later never
+ * re-judges earlier readings.
+ */
+export function analyseSensor(
+  series: SensorSeries,
+  window: Interval,
+  band: Band,
+  humidityBand: Band | undefined,
+  activationEnergyKJ: number,
+  rangeAt?: (t: number) => { temperature: Band; humidity?: Band },
+): SensorAnalysis {
   const { ts, temperature, humidity, seq, intervalMs, receivedAt } = series;
   const gapAfter = 2 * intervalMs;
   const sums = new WeightedSums(activationEnergyKJ);
@@ -213,18 +227,21 @@ export function analyseSensor(series: SensorSeries, window: Interval, band: Band
       lateRun.maxDelayMs = Math.max(lateRun.maxDelayMs, delay);
     } else lateRun = undefined;
 
+    const inForce = rangeAt?.(t);
+    const tBand = inForce ? inForce.temperature : band;
+    const hBand = inForce ? inForce.humidity : humidityBand;
     const h = humidity[i]!;
     if (!Number.isNaN(h)) {
       humiditySums.add(h, weight);
       humidityExtremes.add(h, t);
-      if (humidityBand && (h > humidityBand.max || h < humidityBand.min)) humidityOut.push({ start: t, end: next });
+      if (hBand && (h > hBand.max || h < hBand.min)) humidityOut.push({ start: t, end: next });
     }
 
-    const side = value > band.max ? 'above' : value < band.min ? 'below' : undefined;
+    const side = value > tBand.max ? 'above' : value < tBand.min ? 'below' : undefined;
     if (current && current.band !== side) closeRun(t, false);
     if (side) {
-      const limit = side === 'above' ? band.max : band.min;
-      current ??= { band: side, deviceId: series.deviceId, start: t, end: t, peak: value, peakAt: t, degreeMinutes: 0, ongoing: false };
+      const limit = side === 'above' ? tBand.max : tBand.min;
+      current ??= { band: side, deviceId: series.deviceId, start: t, end: t, peak: value, peakAt: t, degreeMinutes: 0, ongoing: false, limit };
       if (side === 'above' ? value > current.peak : value < current.peak) {
         current.peak = value;
         current.peakAt = t;
@@ -314,7 +331,8 @@ function excursionsOf(runs: OutOfRangeRun[], band: 'above' | 'below', limit: num
     for (const run of inside) degreeMinutesBySensor.set(run.deviceId, (degreeMinutesBySensor.get(run.deviceId) ?? 0) + run.degreeMinutes);
     return {
       band,
-      limit,
+      // Of the worst sensor's run: with range versions, the limit in force when it began.
+      limit: worst.limit ?? limit,
       start: interval.start,
       end: interval.end,
       durationMs: interval.end - interval.start,

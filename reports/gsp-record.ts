@@ -3,7 +3,8 @@ import type { InfluxClient } from '../storage/influx.js';
 import { analyseSensor, isLate, placeCompleteness } from './figures.js';
 import { ReadingsDigest } from './digest.js';
 import { readPlace, type RowBudget } from './readings-source.js';
-import { placeOf, profileOf, ReportError } from './shipment-report.js';
+import { placeOf, profileOf, ReportError, withRange } from './shipment-report.js';
+import { profileRanges, type RangeVersion } from './range-versions.js';
 import type { GspRecord } from './schema.js';
 
 /** GSP annex: record at least every 30 min in storage, every 5 min in transport, every 2 min out of range. */
@@ -24,19 +25,22 @@ export async function buildGspRecord(input: {
   to: number;
   now?: number;
   budget?: RowBudget;
+  /** Recorded range versions (range-versions.ts): each reading is judged by the one in force at its time. */
+  ranges?: readonly RangeVersion[];
 }): Promise<GspRecord> {
   const { registry, locationId, from, to } = input;
   const placed = registry.location(locationId);
   if (!placed) throw new ReportError(`no location ${locationId}`, 404);
   const profile = profileOf(registry, placed.location.profile);
-  const place = placeOf(registry, locationId, profile);
+  const ranges = profileRanges(profile, input.ranges);
+  // The range in force at the period's start (rangeVersions lists every one used).
+  const place = placeOf(registry, locationId, withRange(profile, ranges.at(from)));
   const normalIntervalMs = placed.location.kind === 'vehicle_compartment' ? GSP_INTERVALS.transportMs : GSP_INTERVALS.storageMs;
   const sensors = await readPlace(input.influx, registry, locationId, { start: from, end: to }, input.budget);
   const digest = new ReadingsDigest();
   const rows: GspRecord['rows'] = [];
-  const { min, max } = profile.temperature;
   const window = { start: from, end: to };
-  const analyses = sensors.map((s) => analyseSensor(s, window, profile.temperature, profile.humidity, profile.mktActivationEnergyKJ));
+  const analyses = sensors.map((s) => analyseSensor(s, window, profile.temperature, profile.humidity, profile.mktActivationEnergyKJ, ranges.at));
   for (const s of sensors) {
     digest.add(s);
     let lastSlot = Number.NaN;
@@ -45,6 +49,7 @@ export async function buildGspRecord(input: {
     for (let i = 0; i < s.ts.length; i++) {
       const t = s.ts[i]!;
       const temperature = s.temperature[i]!;
+      const { min, max } = ranges.at(t).temperature;
       const out = temperature > max || temperature < min;
       const intervalMs = out ? GSP_INTERVALS.outOfRangeMs : normalIntervalMs;
       const slot = Math.floor(t / intervalMs);
@@ -79,6 +84,7 @@ export async function buildGspRecord(input: {
     sensors: sensors.map((s) => ({ deviceId: s.deviceId, ...(s.name ? { name: s.name } : {}) })),
     rows,
     completeness: placeCompleteness(analyses),
+    rangeVersions: ranges.used([window]),
     lateData: analyses.flatMap((a) => a.lateData).sort((a, b) => a.start - b.start || a.deviceId.localeCompare(b.deviceId)),
     digest: digest.result(),
   };

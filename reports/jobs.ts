@@ -9,6 +9,8 @@ import { buildGspRecord } from './gsp-record.js';
 import { buildExcursionReport } from './excursion-report.js';
 import { buildShipmentReport, ReportError } from './shipment-report.js';
 import { ReportTooLargeError, RowBudget } from './readings-source.js';
+import type { RangeVersion } from './range-versions.js';
+import type { AsOf } from './signed-version.js';
 
 /**
  * What the report worker is asked to do: which report (with everything it needs that lives in the
@@ -18,7 +20,7 @@ import { ReportTooLargeError, RowBudget } from './readings-source.js';
 export type ReportSubject =
   | { kind: 'gsp_record'; locationId: string; from: number; to: number }
   | { kind: 'excursion'; alertId: string; alert: Alert | undefined }
-  | { kind: 'shipment'; record: ShipmentRecord; alerts: Alert[]; verification: { url: string; expiresAt: number } | null };
+  | { kind: 'shipment'; record: ShipmentRecord; alerts: Alert[]; verification: { url: string; expiresAt: number } | null; asOf?: AsOf };
 
 export interface ReportJob {
   subject: ReportSubject;
@@ -27,6 +29,8 @@ export interface ReportJob {
   timeZone: string;
   /** At most this many readings in all (`reports.maxRows`). */
   maxRows: number;
+  /** The profiles' recorded range versions (main thread's memory, range-recorder.ts). */
+  ranges?: RangeVersion[];
 }
 
 export interface BuiltReport {
@@ -104,12 +108,22 @@ export async function buildReport(job: ReportJob, context: { registry: Registry;
   const { registry, influx } = context;
   const budget = new RowBudget(job.maxRows);
   const { subject } = job;
+  const ranges = job.ranges ?? [];
   const report =
     subject.kind === 'gsp_record'
-      ? await buildGspRecord({ registry, influx, locationId: subject.locationId, from: subject.from, to: subject.to, budget })
+      ? await buildGspRecord({ registry, influx, locationId: subject.locationId, from: subject.from, to: subject.to, budget, ranges })
       : subject.kind === 'excursion'
-        ? await buildExcursionReport({ registry, influx, alert: subject.alert, alertId: subject.alertId, budget })
-        : await buildShipmentReport({ record: subject.record, registry, influx, alerts: subject.alerts, verification: subject.verification, budget });
+        ? await buildExcursionReport({ registry, influx, alert: subject.alert, alertId: subject.alertId, budget, ranges })
+        : await buildShipmentReport({
+            record: subject.record,
+            registry,
+            influx,
+            alerts: subject.alerts,
+            verification: subject.verification,
+            budget,
+            ranges,
+            ...(subject.asOf ? { asOf: subject.asOf } : {}),
+          });
   if (job.format === 'json') return { body: Buffer.from(JSON.stringify(report)), contentType: 'application/json; charset=utf-8', extension: 'json' };
   return renderReport(report, job.format, { lang: job.lang, timeZone: job.timeZone });
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { InfluxTarget } from '../storage/influx.js';
 import { failureError, type BuiltReport, type ReportJob } from './jobs.js';
 import type { WorkerReply, WorkerRequest } from './report-worker.js';
+import type { RangeVersion } from './range-versions.js';
 
 /**
  * Reports are built off the main thread (issue 12, item 5): a year of readings decoded, analysed
@@ -87,6 +88,8 @@ export class ReportPool {
       config: () => Config;
       limits: () => ReportLimits;
       log: Logger;
+      /** The profiles' recorded range versions, sent with every job (a few entries). */
+      ranges?: () => RangeVersion[];
     },
   ) {}
 
@@ -110,7 +113,7 @@ export class ReportPool {
       return Promise.reject(new ReportsBusyError(running, this.queue.length, retryAfter));
     }
     return new Promise<BuiltReport>((resolve, reject) => {
-      this.queue.push({ job: { ...job, maxRows: limits.maxRows }, resolve, reject });
+      this.queue.push({ job: { ...job, maxRows: limits.maxRows, ...(this.options.ranges ? { ranges: this.options.ranges() } : {}) }, resolve, reject });
       this.dispatch();
     });
   }

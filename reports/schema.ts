@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { alertEventSchema, alertSchema } from '../alerts/book.js';
 import { custodyEventKinds, custodyRecordSchema, dispositionSchema, shipmentIdentitySchema } from '../shipments/schema.js';
+import { rangeVersionUsedSchema } from './range-versions.js';
+import { coverageSchema, signedVersionSchema, sinceSignatureSchema } from './signed-version.js';
 
 /**
  * What every report is made of. The JSON format is this schema as it is; CSV, HTML and PDF are
@@ -206,6 +208,14 @@ export const shipmentReportSchema = z.object({
   chart: z.array(chartSeriesSchema),
   /** The receiver's verification link, when one is active (PDFs show it as a QR code). */
   verification: z.object({ url: z.string(), expiresAt: z.number() }).nullable(),
+  /** The product's range versions the segments were judged by (range-versions.ts). */
+  rangeVersions: z.array(rangeVersionUsedSchema).default([]),
+  /** What the report covered (bound into a disposition signed on it). */
+  coverage: coverageSchema.optional(),
+  /** Only on the signed version (?version=signed): whose signature, and whether the digest matches. */
+  signedVersion: signedVersionSchema.optional(),
+  /** When the current disposition was signed on a report: what changed since (signed-version.ts). */
+  sinceSignature: sinceSignatureSchema.optional(),
 });
 
 /** GSP 温湿度记录: the automatic record of one place over a period. */
@@ -238,6 +248,8 @@ export const gspRecordSchema = z.object({
   completeness: completenessSchema,
   /** Every late reading of the period (rows show only the recorded ones), as runs per sensor. */
   lateData: z.array(lateRunSchema).default([]),
+  /** The profile's range versions the rows were judged by. */
+  rangeVersions: z.array(rangeVersionUsedSchema).default([]),
   digest: digestSchema,
 });
 
@@ -257,6 +269,8 @@ export const excursionReportSchema = z.object({
   mktActivationEnergyKJ: z.number(),
   events: z.array(alertEventRecordSchema),
   chart: z.array(chartSeriesSchema),
+  /** The profile's range versions the figures were judged by. */
+  rangeVersions: z.array(rangeVersionUsedSchema).default([]),
   digest: digestSchema,
 });
 

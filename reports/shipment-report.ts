@@ -8,6 +8,8 @@ import { ReadingsDigest } from './digest.js';
 import { downsample } from './downsample.js';
 import { readPlace, type RowBudget } from './readings-source.js';
 import type { Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
+import { profileRanges, rangesAsOf, type RangeVersion } from './range-versions.js';
+import { asOfRecord, asOfSeries, maxReceivedAt, sinceSignature, type AsOf } from './signed-version.js';
 
 /** Below this, missing data alone sends a shipment to QA review. */
 export const COMPLETENESS_REVIEW_PERCENT = 95;
@@ -40,6 +42,15 @@ export function placeOf(registry: Registry, locationId: string, profile: Product
   };
 }
 
+/** The profile with the range of one version in place of its configured one. */
+export function withRange(
+  profile: ProductProfile,
+  range: { temperature: ProductProfile['temperature']; humidity?: ProductProfile['humidity'] },
+): ProductProfile {
+  const { humidity: _configured, ...rest } = profile;
+  return { ...rest, temperature: range.temperature, ...(range.humidity ? { humidity: range.humidity } : {}) };
+}
+
 export function profileOf(registry: Registry, profileId: string): ProductProfile {
   const profile = registry.config.profiles.find((p) => p.id === profileId);
   if (!profile) throw new ReportError(`product profile ${profileId} is no longer in the registry`, 409);
@@ -60,6 +71,10 @@ export interface ShipmentReportInput {
   now?: number;
   /** At most this many readings in all (`reports.maxRows`). */
   budget?: RowBudget;
+  /** The recorded range versions of the profiles (range-versions.ts); absent: the configuration's ranges. */
+  ranges?: readonly RangeVersion[];
+  /** Rebuild the report as it stood at this time (a signature's: signed-version.ts). */
+  asOf?: AsOf;
 }
 
 /**
@@ -68,11 +83,15 @@ export interface ShipmentReportInput {
  * the product must stay in its range wherever it is).
  */
 export async function buildShipmentReport(input: ShipmentReportInput): Promise<ShipmentReport> {
-  const { record, registry, influx } = input;
-  const now = input.now ?? Date.now();
+  const { registry, influx, asOf } = input;
+  // As of a signature: custody recorded by then, ranges recorded by then, readings received by then.
+  const record = asOf ? asOfRecord(input.record, asOf.asOf) : input.record;
+  const now = asOf?.asOf ?? input.now ?? Date.now();
   const profile = profileOf(registry, record.shipment.profileId);
+  const ranges = profileRanges(profile, asOf && input.ranges ? rangesAsOf(input.ranges, asOf.asOf) : input.ranges);
   const energy = profile.mktActivationEnergyKJ;
-  const band = profile.temperature;
+  // The range in force now (or at the signature): for the review reasons' wording and as the fallback limit.
+  const band = ranges.at(now).temperature;
   const timeline = effectiveCustody(record);
   const windows = timeline.flatMap((event, i) => {
     if (event.event === 'delivered' || !event.locationId) return [];
@@ -80,7 +99,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     const end = next ? next.at : Math.max(now, event.at);
     return end > event.at ? [{ event, locationId: event.locationId, start: event.at, end, open: !next }] : [];
   });
-  const readings = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w, input.budget)));
+  const read = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w, input.budget)));
+  const readings = asOf ? read.map((sensors) => sensors.map((s) => asOfSeries(s, asOf.asOf))) : read;
 
   const digest = new ReadingsDigest();
   const parts: Array<ReturnType<typeof placeFigures>> = [];
@@ -88,7 +108,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   const chart: ShipmentReport['chart'] = [];
   windows.forEach((w, index) => {
     const sensors = readings[index]!;
-    const analyses = sensors.map((s) => analyseSensor(s, w, band, profile.humidity, energy));
+    const analyses = sensors.map((s) => analyseSensor(s, w, band, profile.humidity, energy, ranges.at));
     const figures = placeFigures(analyses, w, band, profile.humidity, w.locationId, energy);
     parts.push(figures);
     for (const s of sensors) {
@@ -101,7 +121,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
       start: w.start,
       end: w.end,
       open: w.open,
-      place: placeOf(registry, w.locationId, profile),
+      // The range in force when the segment began (the report's rangeVersions lists every one used).
+      place: placeOf(registry, w.locationId, withRange(profile, ranges.at(w.start))),
       sensors: analyses.map((a) => a.figures),
       figures: publicFigures(figures),
     });
@@ -124,6 +145,9 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   if (segments.length === 0) reviewReasons.push('no custody events yet');
 
   const corrected = supersededBy(record);
+  const result = digest.result();
+  const signed = currentDisposition(input.record);
+  const all = readings.flat();
   return {
     reportType: 'shipment',
     shipmentId: record.shipment.id,
@@ -150,8 +174,35 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     needsReview: reviewReasons.length > 0,
     reviewReasons,
     disposition: currentDisposition(record),
-    digest: digest.result(),
+    digest: result,
     chart,
     verification: input.verification,
+    rangeVersions: ranges.used(windows),
+    coverage: { asOf: now, maxReceivedAt: maxReceivedAt(all), readings: result.readings, custodyEvents: record.custody.length },
+    ...(asOf?.signature
+      ? {
+          signedVersion: {
+            decision: asOf.signature.decision,
+            signedAt: asOf.signature.at,
+            signedBy: asOf.signature.by,
+            printedName: asOf.signature.printedName,
+            asOf: asOf.asOf,
+            signedDigest: asOf.signature.digest,
+            matches: asOf.signature.digest === result.value,
+          },
+        }
+      : {}),
+    ...(!asOf && signed?.signedOn
+      ? {
+          sinceSignature: sinceSignature({
+            record,
+            disposition: { ...signed, signedOn: signed.signedOn },
+            series: all,
+            ranges: input.ranges ?? [],
+            profileId: profile.id,
+            digest: result,
+          }),
+        }
+      : {}),
   };
 }

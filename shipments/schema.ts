@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { identifier } from '../core/config/schema.js';
 import { instantSchema } from '../core/instant.js';
 import { signatureInput, signatureRecordSchema } from '../audit/signature-record.js';
+import { signedOnSchema } from './signed-on.js';
 
 /** The waybill as recorded: what, how much, from whom to whom, created when and by whom. */
 export const shipmentIdentitySchema = z.object({
@@ -36,8 +37,12 @@ export const custodyRecordSchema = z.object({
 
 export const dispositionDecisions = ['released', 'quarantined', 'rejected'] as const;
 
-/** QA's decision on the goods: an e-signature (printed name, time, meaning) with the decision. */
-export const dispositionSchema = signatureRecordSchema.extend({ decision: z.enum(dispositionDecisions) });
+/**
+ * QA's decision on the goods: an e-signature (printed name, time, meaning) with the decision, and
+ * the report it was signed on (its digest and what it covered; dispositions signed before reports
+ * were bound have none).
+ */
+export const dispositionSchema = signatureRecordSchema.extend({ decision: z.enum(dispositionDecisions), signedOn: signedOnSchema.optional() });
 
 /** POST /api/v1/shipments (the electronic waybill, 电子化运单). */
 export const shipmentCreateSchema = z.object({

@@ -18,6 +18,7 @@ import {
   type ShipmentFact,
 } from './schema.js';
 import { LinkSigner } from './links.js';
+import type { SignedOn } from './signed-on.js';
 
 /** A shipment fact as stored: tags shipmentId and type, the fact itself as JSON in `fact`. */
 function shipmentFact(fact: ShipmentFact, at: number): Fact {
@@ -193,9 +194,14 @@ export class ShipmentService {
     }
   }
 
-  dispose(shipmentId: string, input: DispositionInput): Promise<Disposition> {
+  /**
+   * `bindReport`, when given, builds the report the signature is made on (after the password
+   * check) and returns what it covered: the disposition keeps it (signed means frozen). A report
+   * that cannot be built refuses the signature rather than sign on nothing.
+   */
+  dispose(shipmentId: string, input: DispositionInput, bindReport?: (record: ShipmentRecord) => Promise<SignedOn>): Promise<Disposition> {
     return this.serialised(async () => {
-      this.get(shipmentId);
+      const record = this.get(shipmentId);
       const user = await verifySigner(
         { users: this.deps.registry().config.users, accounts: this.deps.registry().config.accounts, audit: this.deps.audit },
         input,
@@ -206,6 +212,7 @@ export class ShipmentService {
           what: 'sign a shipment disposition',
         },
       );
+      const signedOn = bindReport ? await bindReport(record) : undefined;
       const disposition: Disposition = {
         decision: input.decision,
         by: user.name,
@@ -213,6 +220,7 @@ export class ShipmentService {
         at: Date.now(),
         meaning: input.meaning,
         comment: input.comment,
+        ...(signedOn ? { signedOn } : {}),
       };
       await this.persist(
         { type: 'disposition', shipmentId, disposition },
@@ -220,7 +228,12 @@ export class ShipmentService {
           actor: user.name,
           printedName: user.fullName,
           action: 'shipment.disposition',
-          details: { decision: input.decision, meaning: input.meaning, comment: input.comment },
+          details: {
+            decision: input.decision,
+            meaning: input.meaning,
+            comment: input.comment,
+            ...(signedOn ? { reportDigest: signedOn.digest.value, reportAsOf: new Date(signedOn.asOf).toISOString(), readings: signedOn.readings } : {}),
+          },
         },
       );
       return disposition;

@@ -15,3 +15,5 @@ export const ALERT_EVENTS_MEASUREMENT = 'alert_events';
 export const INCIDENT_EVENTS_MEASUREMENT = 'incident_events';
 /** Shipment facts (waybill, custody, disposition, links), tags shipmentId, type; field `fact` = JSON. */
 export const SHIPMENT_EVENTS_MEASUREMENT = 'shipment_events';
+/** Product profile range versions (reports/range-recorder.ts), tags profileId; field `fact` = JSON. */
+export const PROFILE_RANGES_MEASUREMENT = 'profile_ranges';

@@ -2,6 +2,7 @@ import { LATE_MIN_DELAY_MS } from '../figures.js';
 import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, LateRun, Place, ReportAlarm, ShipmentReport } from '../schema.js';
 import { chartSvg } from './chart-svg.js';
 import type { Formatter } from './i18n.js';
+import { rangeVersionsBlocks, signedVersionBlocks, sinceSignatureBlocks } from './integrity.js';
 
 /** A cell: numbers stay numbers (CSV keeps them numeric, HTML and PDF format them). */
 export type Cell = string | number;
@@ -173,6 +174,7 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
         [f.t.createdAt, `${f.when(s.createdAt)} (${s.createdBy})`],
       ],
     },
+    ...signedVersionBlocks(report.signedVersion, f),
     { kind: 'verdict', ok: !report.needsReview, text: `${f.t.verdict}: ${f.label(report.verdict)}`, reasons: report.reviewReasons },
     { kind: 'fields', heading: f.t.overall, rows: figureRows(report.overall, f, report.mktActivationEnergyKJ) },
   ];
@@ -260,6 +262,7 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
       : null,
     empty: f.t.notReviewed,
   });
+  blocks.push(...sinceSignatureBlocks(report.sinceSignature, f), ...rangeVersionsBlocks(report.rangeVersions, f));
   if (report.verification)
     blocks.push({
       kind: 'link',
@@ -332,6 +335,7 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
         ...(anyLate ? { note: lateLegend(f) } : {}),
       },
       ...lateTable(record.lateData, f),
+      ...rangeVersionsBlocks(record.rangeVersions, f),
     ],
     footer: footer(record, f),
   };
@@ -365,6 +369,7 @@ function excursionDocument(report: ExcursionReport, f: Formatter): ReportDocumen
     { kind: 'fields', heading: f.t.overall, rows: figureRows(report.figures, f, report.mktActivationEnergyKJ) },
     excursionTable(report.figures, f),
     ...lateTable(report.figures.lateData, f),
+    ...rangeVersionsBlocks(report.rangeVersions, f),
     {
       kind: 'table',
       heading: f.t.trail,
