@@ -26,6 +26,7 @@ import { deviceCustodyHandler } from '../shipments/device-custody.js';
 import { RegistryHolder } from './registry-holder.js';
 import { RangeRecorder } from '../reports/range-recorder.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { beginDataDirMigration } from './data-dir-layout.js';
 import { Parts } from './parts.js';
 
 /*
@@ -127,6 +128,8 @@ async function assemble(
   try {
     // The data directory is this process's alone while it runs.
     parts.add('data directory lock', lockDataDir(dataDir), (unlock) => unlock());
+    // A data directory an earlier version made is upgraded (VERSION, app/data-dir-layout.ts); a newer one is refused.
+    const migration = beginDataDirMigration(dataDir, log);
     // The audit trail: who did what, hash-chained (21 CFR Part 11).
     const audit = parts.add('audit trail', new AuditLog(auditFile(dataDir)), (audit) => audit.close());
     const verified = await audit.open();
@@ -150,6 +153,7 @@ async function assemble(
 
     // Storage: InfluxDB, the durable spool in front of it, and the writer between them.
     const db = await startInfluxDb(config, dataDir, log, parts);
+    await migration.finish({ audit, influx: db.influx, managedInfluxd: db.managed });
     // The trail's last hash anchored in InfluxDB every 10 minutes and at stop: a cut tail is detected (audit verify).
     parts.add('audit anchor', startAuditAnchor({ audit, influx: db.influx, log: log.child({ component: 'audit' }) }), (anchor) => anchor.stop());
     const spool = parts.add('spool', new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' })), (spool) =>
