@@ -351,7 +351,12 @@ serviceOptions(
     .command('start')
     .description('run everything: broker, ingestion, InfluxDB (managed unless --influx-url), HTTP API')
     .option('--mqtt-port <port>', 'MQTT TCP port (0 = free port)', parsePort)
-    .option('--demo', "also run the demo scenario's simulated devices in real time (the quick start does)"),
+    .option('--demo', "also run the demo scenario's simulated devices in real time (the quick start does)")
+    .option(
+      '--cluster <redis-url>',
+      "run as one node of a cluster: aedes' sessions and messages shared through this Redis (password: $COLDCHAIN_REDIS_PASSWORD); needs --influx-url",
+    )
+    .option('--node-id <id>', "this node's name in the cluster (default: host name and process id)"),
 ).action(startCommand);
 
 serviceOptions(
