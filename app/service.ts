@@ -26,8 +26,8 @@ import { deviceCustodyHandler } from '../shipments/device-custody.js';
 import { RegistryHolder } from './registry-holder.js';
 import { RangeRecorder } from '../reports/range-recorder.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { beginDataDirMigration } from './data-dir-layout.js';
 import { Parts } from './parts.js';
-import { clusterEngines, type ClusterEngines, type ClusterSettings } from '../cluster/engines.js';
 
 /*
  * The composition root. It wires the stages in the order a reading travels through them:
@@ -49,8 +49,6 @@ export interface Overrides {
   influxUrl?: string;
   influxDb?: string;
   influxToken?: string;
-  /** One node of a cluster: aedes' state in Redis (`coldchain start --cluster`), InfluxDB shared. */
-  cluster?: { settings: ClusterSettings; password?: string };
 }
 
 export interface RunningService {
@@ -104,13 +102,7 @@ interface FrontDoorDeps {
 
 /** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
 export function startService(loaded: LoadedConfig, overrides: Overrides, log: Logger): Promise<RunningService> {
-  const cluster = overrides.cluster;
-  // Every node writes its own spool into one InfluxDB: a managed influxd per node would split the record.
-  if (cluster && !(overrides.influxUrl ?? loaded.config.influx.url))
-    throw new Error('cluster: every node must write to one shared InfluxDB; set influx.url in the config (or --influx-url)');
-  return assemble(loaded, overrides, log, (deps) =>
-    ownBroker(deps, cluster ? () => clusterEngines(cluster.settings, cluster.password, deps.log.child({ component: 'cluster' })) : undefined),
-  );
+  return assemble(loaded, overrides, log, ownBroker);
 }
 
 /** Ingestion from an external broker (Mosquitto, EMQX) plus HTTP, without our own broker. */
@@ -136,6 +128,8 @@ async function assemble(
   try {
     // The data directory is this process's alone while it runs.
     parts.add('data directory lock', lockDataDir(dataDir), (unlock) => unlock());
+    // A data directory an earlier version made is upgraded (VERSION, app/data-dir-layout.ts); a newer one is refused.
+    const migration = beginDataDirMigration(dataDir, log);
     // The audit trail: who did what, hash-chained (21 CFR Part 11).
     const audit = parts.add('audit trail', new AuditLog(auditFile(dataDir)), (audit) => audit.close());
     const verified = await audit.open();
@@ -159,6 +153,7 @@ async function assemble(
 
     // Storage: InfluxDB, the durable spool in front of it, and the writer between them.
     const db = await startInfluxDb(config, dataDir, log, parts);
+    await migration.finish({ audit, influx: db.influx, managedInfluxd: db.managed });
     // The trail's last hash anchored in InfluxDB every 10 minutes and at stop: a cut tail is detected (audit verify).
     parts.add('audit anchor', startAuditAnchor({ audit, influx: db.influx, log: log.child({ component: 'audit' }) }), (anchor) => anchor.stop());
     const spool = parts.add('spool', new Spool(path.join(dataDir, 'spool'), config.spool.segmentBytes, log.child({ component: 'spool' })), (spool) =>
@@ -401,11 +396,7 @@ function storageHealth(spool: Spool, writer: SpoolWriter, db: { url: string; man
 }
 
 /** Our own MQTT broker: devices connect to it, and alert messages go out on it. */
-async function ownBroker(
-  { config, registry, pipeline, shipments, audit, log, parts }: FrontDoorDeps,
-  cluster?: () => Promise<ClusterEngines>,
-): Promise<FrontDoor> {
-  const engines = await cluster?.();
+async function ownBroker({ config, registry, pipeline, shipments, audit, log, parts }: FrontDoorDeps): Promise<FrontDoor> {
   const broker = await DeviceBroker.create({
     registry: registry.get,
     pipeline,
@@ -414,7 +405,6 @@ async function ownBroker(
     rateBurst: config.mqtt.rateBurst,
     custody: deviceCustodyHandler(shipments, registry.get),
     audit,
-    ...(engines ? { cluster: engines } : {}),
   });
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= broker.close());

@@ -14,6 +14,7 @@ import { backupCommand, restoreCommand } from './backup.js';
 import { retentionShortenCommand, retentionShowCommand } from './retention.js';
 import { checkCommand } from './check.js';
 import { watchdogCommand } from './watchdog.js';
+import { validateCommand } from './validate.js';
 import { noteConfigEdit } from '../audit/config-changes.js';
 import { loadConfig } from '../core/config/load.js';
 import { configReference } from '../core/config/reference.js';
@@ -300,13 +301,9 @@ const reportOptions = (command: Command) =>
     .option('--out <file>', 'write here (default: stdout, except PDF)')
     .addOption(new Option('--lang <lang>', 'label language (default: reports.lang)').choices(['en', 'zh-CN']))
     .option('--tz <zone>', 'time zone for times, e.g. Asia/Shanghai (default: reports.timeZone)');
-reportOptions(
-  report
-    .command('shipment')
-    .description('the full-chain (全程冷链) temperature record of one shipment')
-    .argument('<id>', 'shipment id')
-    .option('--signed', 'the report as the QA disposition was signed on it (same digest), not as it is now'),
-).action(reportShipmentCommand);
+reportOptions(report.command('shipment').description('the full-chain (全程冷链) temperature record of one shipment').argument('<id>', 'shipment id')).action(
+  reportShipmentCommand,
+);
 reportOptions(
   report
     .command('record')
@@ -332,6 +329,21 @@ program
   .action(dashboardsExportCommand);
 
 program
+  .command('validate')
+  .description(
+    'installation and operational qualification (IQ/OQ) against a running deployment: requirement-tagged checks, a traceability matrix as HTML, PDF and JSON; exit 1 naming each requirement not shown',
+  )
+  .requiredOption('--url <url>', 'the HTTP API, e.g. http://127.0.0.1:8080')
+  .requiredOption('--mqtt-url <url>', 'the MQTT broker, e.g. mqtt://127.0.0.1:1883')
+  .requiredOption('--credentials <file>', 'YAML: device {id, token} (the validation device), signer {user, password}, apiToken (see validation/README.md)')
+  .requiredOption('--out <dir>', 'where the matrix is written')
+  .option('--wait <seconds>', 'how long to wait for each outcome (stored, alarmed, notified)', '30')
+  .option('--token-file <file>', 'file whose first line is the API token (default: apiToken in the credentials file, else $COLDCHAIN_API_TOKEN)')
+  .addOption(refusedSecret('--token'))
+  .addOption(configOption())
+  .action(validateCommand);
+
+program
   .command('watchdog')
   .description(
     'watch the service from a second host: polls /healthz; alarms by e-mail, webhook and SMS once it stays down (one alarm per outage, reminders), and when it answers again',
@@ -355,12 +367,7 @@ serviceOptions(
     .command('start')
     .description('run everything: broker, ingestion, InfluxDB (managed unless --influx-url), HTTP API')
     .option('--mqtt-port <port>', 'MQTT TCP port (0 = free port)', parsePort)
-    .option('--demo', "also run the demo scenario's simulated devices in real time (the quick start does)")
-    .option(
-      '--cluster <redis-url>',
-      "run as one node of a cluster: aedes' sessions and messages shared through this Redis (password: $COLDCHAIN_REDIS_PASSWORD); needs --influx-url",
-    )
-    .option('--node-id <id>', "this node's name in the cluster (default: host name and process id)"),
+    .option('--demo', "also run the demo scenario's simulated devices in real time (the quick start does)"),
 ).action(startCommand);
 
 serviceOptions(
