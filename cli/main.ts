@@ -14,11 +14,11 @@ import { backupCommand, restoreCommand } from './backup.js';
 import { retentionShortenCommand, retentionShowCommand } from './retention.js';
 import { checkCommand } from './check.js';
 import { watchdogCommand } from './watchdog.js';
-import { validateCommand } from './validate.js';
 import { noteConfigEdit } from '../audit/config-changes.js';
 import { loadConfig } from '../core/config/load.js';
 import { configReference } from '../core/config/reference.js';
 import { alertsListCommand, alertsSignCommand, alertsTestCommand } from './alerts.js';
+import { reportEpcisCommand } from './epcis.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
 import { dashboardsExportCommand } from './dashboards.js';
 import {
@@ -312,6 +312,14 @@ reportOptions(
     .requiredOption('--from <time>', 'start (ISO 8601 or epoch ms)')
     .option('--to <time>', 'end (default now)'),
 ).action(reportRecordCommand);
+apiOptions(
+  report
+    .command('epcis')
+    .description('one shipment as a GS1 EPCIS 2.0 JSON-LD document (custody events with sensor data) for trading partners')
+    .argument('<id>', 'shipment id')
+    .option('--out <file>', 'write here (default: stdout)')
+    .option('--tz <zone>', "time zone of the events' offsets, e.g. Asia/Shanghai (default: reports.timeZone)"),
+).action(reportEpcisCommand);
 reportOptions(report.command('excursion').description('one alert: chart, figures, notification trail, signatures').argument('<alertId>', 'alert id')).action(
   reportExcursionCommand,
 );
@@ -327,21 +335,6 @@ program
   .option('--dashboards-path <path>', 'where Grafana finds the JSON files', '/var/lib/grafana/dashboards/coldchain')
   .addOption(configOption())
   .action(dashboardsExportCommand);
-
-program
-  .command('validate')
-  .description(
-    'installation and operational qualification (IQ/OQ) against a running deployment: requirement-tagged checks, a traceability matrix as HTML, PDF and JSON; exit 1 naming each requirement not shown',
-  )
-  .requiredOption('--url <url>', 'the HTTP API, e.g. http://127.0.0.1:8080')
-  .requiredOption('--mqtt-url <url>', 'the MQTT broker, e.g. mqtt://127.0.0.1:1883')
-  .requiredOption('--credentials <file>', 'YAML: device {id, token} (the validation device), signer {user, password}, apiToken (see validation/README.md)')
-  .requiredOption('--out <dir>', 'where the matrix is written')
-  .option('--wait <seconds>', 'how long to wait for each outcome (stored, alarmed, notified)', '30')
-  .option('--token-file <file>', 'file whose first line is the API token (default: apiToken in the credentials file, else $COLDCHAIN_API_TOKEN)')
-  .addOption(refusedSecret('--token'))
-  .addOption(configOption())
-  .action(validateCommand);
 
 program
   .command('watchdog')
@@ -367,7 +360,12 @@ serviceOptions(
     .command('start')
     .description('run everything: broker, ingestion, InfluxDB (managed unless --influx-url), HTTP API')
     .option('--mqtt-port <port>', 'MQTT TCP port (0 = free port)', parsePort)
-    .option('--demo', "also run the demo scenario's simulated devices in real time (the quick start does)"),
+    .option('--demo', "also run the demo scenario's simulated devices in real time (the quick start does)")
+    .option(
+      '--cluster <redis-url>',
+      "run as one node of a cluster: aedes' sessions and messages shared through this Redis (password: $COLDCHAIN_REDIS_PASSWORD); needs --influx-url",
+    )
+    .option('--node-id <id>', "this node's name in the cluster (default: host name and process id)"),
 ).action(startCommand);
 
 serviceOptions(
