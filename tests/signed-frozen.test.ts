@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { connectDevice, influxFor, makeWorkspace, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -144,6 +145,8 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
   });
 
   it('binds a QA disposition to the digest of the report it was signed on', async () => {
+    const unsigned = await api('GET', `/api/v1/shipments/${shipmentId}/report?version=signed`);
+    expect(unsigned).toMatchObject({ status: 404, body: { error: 'not_signed' } });
     const current = await report();
     const signed = await api('POST', `/api/v1/shipments/${shipmentId}/disposition`, {
       decision: 'quarantined',
@@ -191,6 +194,29 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     expect(html).toContain('late upload into the signed period');
     const zh = (await api('GET', `/api/v1/shipments/${shipmentId}/report?format=html&lang=zh-CN`)).body as string;
     expect(zh).toContain('签名后数据有变化');
+    const csv = (await api('GET', `/api/v1/shipments/${shipmentId}/report?format=csv&lang=en`)).body as string;
+    expect(csv).toContain('Readings that arrived after the signature');
+    expect(csv).toContain('Product range versions used');
+    const pdf = await fetch(`${base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&version=signed`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.admin}` },
+    });
+    expect(pdf.status).toBe(200);
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-');
+    // The CLI asks for the same signed version.
+    const tokenFile = path.join(ws.dir, 'admin.token');
+    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const cli = await run(
+      process.execPath,
+      [path.resolve('dist/cli/main.js'), 'report', 'shipment', shipmentId, '--signed', '--format', 'json', '--url', base, '--token-file', tokenFile],
+      undefined,
+      30_000,
+    );
+    expect(cli.code, cli.stderr).toBe(0);
+    expect((JSON.parse(cli.stdout) as ShipmentReport).digest.value).toBe(signedOn.digest.value);
     const signedHtml = (await api('GET', `/api/v1/shipments/${shipmentId}/report?format=html&lang=en&version=signed`)).body as string;
     expect(signedHtml).toContain('Signed version');
     expect(signedHtml).toContain(signedOn.digest.value);
