@@ -301,9 +301,13 @@ const reportOptions = (command: Command) =>
     .option('--out <file>', 'write here (default: stdout, except PDF)')
     .addOption(new Option('--lang <lang>', 'label language (default: reports.lang)').choices(['en', 'zh-CN']))
     .option('--tz <zone>', 'time zone for times, e.g. Asia/Shanghai (default: reports.timeZone)');
-reportOptions(report.command('shipment').description('the full-chain (全程冷链) temperature record of one shipment').argument('<id>', 'shipment id')).action(
-  reportShipmentCommand,
-);
+reportOptions(
+  report
+    .command('shipment')
+    .description('the full-chain (全程冷链) temperature record of one shipment')
+    .argument('<id>', 'shipment id')
+    .option('--signed', 'the report as the QA disposition was signed on it (same digest), not as it is now'),
+).action(reportShipmentCommand);
 reportOptions(
   report
     .command('record')

@@ -81,7 +81,7 @@ export async function shipmentDispositionCommand(
   process.stdout.write(`shipment ${id} ${decision}; signed by ${disposition.printedName} at ${new Date(disposition.at).toISOString()} — "${flags.meaning}"\n`);
 }
 
-type ReportFlags = ServiceFlags & { format: string; out?: string; lang?: string; tz?: string };
+type ReportFlags = ServiceFlags & { format: string; out?: string; lang?: string; tz?: string; signed?: boolean };
 
 /** Fetches a report from the running service and writes it to --out (or stdout for text formats). */
 async function fetchReport(path: string, flags: ReportFlags, extra: Record<string, string> = {}): Promise<void> {
@@ -102,7 +102,8 @@ async function fetchReport(path: string, flags: ReportFlags, extra: Record<strin
 }
 
 export function reportShipmentCommand(id: string, flags: ReportFlags): Promise<void> {
-  return fetchReport(`/api/v1/shipments/${encodeURIComponent(id)}/report`, flags);
+  // --signed: the report as the QA disposition was signed on it (issue 13, item 6).
+  return fetchReport(`/api/v1/shipments/${encodeURIComponent(id)}/report`, flags, flags.signed ? { version: 'signed' } : {});
 }
 
 export function reportRecordCommand(flags: ReportFlags & { location: string; from: string; to?: string }): Promise<void> {
