@@ -143,6 +143,17 @@ export class Notifier {
   }
 
   /**
+   * A message that is not one of the site's incidents, e.g. to a shipment's consignee
+   * (shipments/consignee-notices.ts): the same e-mail and SMS channels, each attempt reported.
+   */
+  async message(recipient: { name: string; email?: string; phone?: string }, subject: string, body: string, title: Record<Lang, string>): Promise<Attempt[]> {
+    return Promise.all([
+      ...(recipient.email ? [this.email(recipient.name, recipient.email, subject, body, { message: subject })] : []),
+      ...(recipient.phone ? [this.sms(recipient.name, recipient.phone, title)] : []),
+    ]);
+  }
+
+  /**
    * The day's digest-only incidents of one site: one e-mail per recipient listing them, and one
    * webhook post `{ reason: 'digest', recipient, site, entries: [{ incident, text }] }`. Nothing
    * is sent for an empty list.

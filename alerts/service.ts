@@ -302,6 +302,23 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert: placed });
   }
 
+  /** A notification sent outside the tiers (a shipment's consignee, shipments/consignee-notices.ts), on the incident's trail like the others. */
+  recordNotification(incidentId: string, attempt: { channel: string; recipient: string; ok: boolean; outcome: string }): void {
+    const incident = this.incidents.get(incidentId);
+    if (!incident) return;
+    const { channel, recipient, outcome } = attempt;
+    this.recordIncident({
+      incidentId,
+      event: attempt.ok ? 'notified' : 'notification_failed',
+      at: Date.now(),
+      actor: 'system',
+      incident,
+      channel,
+      recipient,
+      outcome,
+    });
+  }
+
   /** Acknowledge or close: an electronic signature (21 CFR 11.50/11.200) recorded in the audit trail. */
   async sign(alertId: string, action: 'acknowledge' | 'close', signature: Signature): Promise<Alert> {
     const current = AlertBook.checkTransition(this.book.get(alertId), action, alertId);

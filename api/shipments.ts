@@ -11,6 +11,8 @@ import {
   dispositionInputSchema,
   dispositionSchema,
   linkInputSchema,
+  preCoolingSchema,
+  receiptSchema,
   shipmentCreateSchema,
   shipmentIdentitySchema,
   shipmentStates,
@@ -22,6 +24,7 @@ import { idParams, instant } from './readings.js';
 import { reportOptionsSchema, sendReport } from './reports.js';
 import { parse, type ApiPlugin } from './zod.js';
 import { bindReport, reportVersionSchema, signedSubject } from './signed-report.js';
+import { receiverRoutes } from './receiver.js';
 
 export interface ShipmentRouteDeps {
   registry: () => Registry;
@@ -46,6 +49,9 @@ export const shipmentSummarySchema = shipmentIdentitySchema.extend({
   disposition: dispositionSchema.nullable(),
   custody: z.array(custodyRecordSchema.extend({ supersededBy: z.string().optional() })),
   links: z.array(linkSchema),
+  /** Transport steps: pre-cooling checks of the loadings, the receiver's acceptance or refusal. */
+  preCooling: z.array(preCoolingSchema),
+  receipt: receiptSchema.nullable(),
 });
 export type ShipmentSummary = z.infer<typeof shipmentSummarySchema>;
 const one = z.object({ shipment: shipmentSummarySchema });
@@ -71,6 +77,8 @@ function shipmentSummary(record: ShipmentRecord): ShipmentSummary {
     disposition: currentDisposition(record),
     custody: record.custody.map((c) => (corrected.has(c.id) ? { ...c, supersededBy: corrected.get(c.id)! } : c)),
     links: record.links.map(({ linkId, createdAt, createdBy, expiresAt, revokedAt }) => ({ linkId, createdAt, createdBy, expiresAt, revokedAt })),
+    preCooling: record.preCooling,
+    receipt: record.receipt,
   };
 }
 
@@ -84,6 +92,7 @@ const actor = (request: FastifyRequest) => ({
 /** Electronic waybills, custody, QA disposition, receiver links and the full-chain report. */
 export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) => {
   const { shipments } = deps;
+  await app.register(receiverRoutes, { shipments });
   const reportOptions = reportOptionsSchema(deps.registry);
   /** The report's subject for the worker: the record, and only the alerts at places it has been (the report picks by time). */
   const report = (record: ShipmentRecord): ReportSubject => {

@@ -23,6 +23,7 @@ import { BackupScheduler } from '../backup/scheduler.js';
 import { ConfigAuditor } from '../audit/config-changes.js';
 import { checkGsp } from '../core/config/compliance.js';
 import { deviceCustodyHandler } from '../shipments/device-custody.js';
+import { ConsigneeNotices } from '../shipments/consignee-notices.js';
 import { RegistryHolder } from './registry-holder.js';
 import { RangeRecorder } from '../reports/range-recorder.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -214,6 +215,8 @@ async function assemble(
       (alerts) => alerts.stop(),
     );
     await alerts.start();
+    // GDP 9.2: a shipment's consignee hears of excursions at the places carrying its goods.
+    new ConsigneeNotices({ shipments, alerts, notifier, registry: registry.get, log: log.child({ component: 'consignee-notices' }) }).start();
 
     // The daily backup (GSP): the whole record once a day, the newest kept.
     const backup = parts.add(

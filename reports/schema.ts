@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertEventSchema, alertSchema } from '../alerts/book.js';
 import { custodyEventKinds, custodyRecordSchema, dispositionSchema, shipmentIdentitySchema } from '../shipments/schema.js';
+import { transportStepsSchema } from './transport-steps.js';
 import { rangeVersionUsedSchema } from './range-versions.js';
 import { coverageSchema, signedVersionSchema, sinceSignatureSchema } from './signed-version.js';
 
@@ -208,6 +209,8 @@ export const shipmentReportSchema = z.object({
   chart: z.array(chartSeriesSchema),
   /** The receiver's verification link, when one is active (PDFs show it as a QR code). */
   verification: z.object({ url: z.string(), expiresAt: z.number() }).nullable(),
+  /** Pre-cooling checks, the receiver's acceptance or refusal, consignee notices (transport-steps.ts). */
+  transport: transportStepsSchema.optional(),
   /** The product's range versions the segments were judged by (range-versions.ts). */
   rangeVersions: z.array(rangeVersionUsedSchema).default([]),
   /** What the report covered (bound into a disposition signed on it). */

@@ -6,6 +6,7 @@ import { currentDisposition, effectiveCustody, supersededBy, type ShipmentRecord
 import { analyseSensor, combineFigures, placeFigures, publicFigures } from './figures.js';
 import { ReadingsDigest } from './digest.js';
 import { downsample } from './downsample.js';
+import { transportReviewReasons, transportSteps } from './transport-steps.js';
 import { readPlace, type RowBudget } from './readings-source.js';
 import type { Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
 import { profileRanges, rangesAsOf, type RangeVersion } from './range-versions.js';
@@ -143,6 +144,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   const unclosed = alarms.filter((a) => a.state !== 'closed');
   if (unclosed.length) reviewReasons.push(`${unclosed.length} alarm(s) not closed`);
   if (segments.length === 0) reviewReasons.push('no custody events yet');
+  const transport = transportSteps(record);
+  reviewReasons.push(...transportReviewReasons(transport, band));
 
   const corrected = supersededBy(record);
   const result = digest.result();
@@ -170,6 +173,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     overall,
     mktActivationEnergyKJ: energy,
     alarms,
+    transport,
     verdict: overall.excursions.length ? 'excursion' : 'within_range',
     needsReview: reviewReasons.length > 0,
     reviewReasons,

@@ -1,4 +1,4 @@
-import type { CustodyRecord, Disposition, ShipmentFact, ShipmentIdentity, ShipmentState } from './schema.js';
+import type { ConsigneeNotice, CustodyRecord, Disposition, PreCooling, Receipt, ShipmentFact, ShipmentIdentity, ShipmentState } from './schema.js';
 
 export interface VerificationLink {
   linkId: string;
@@ -14,6 +14,11 @@ export interface ShipmentRecord {
   custody: CustodyRecord[];
   dispositions: Disposition[];
   links: VerificationLink[];
+  /** Pre-cooling checks of loading events, refused loadings included (transport steps). */
+  preCooling: PreCooling[];
+  /** The receiver's acceptance or refusal; only the first counts. */
+  receipt: Receipt | null;
+  consigneeNotices: ConsigneeNotice[];
 }
 
 /** Custody events that still count (not corrected by a later one), in the order they happened. */
@@ -44,7 +49,16 @@ export class ShipmentBook {
 
   apply(fact: ShipmentFact): void {
     if (fact.type === 'created') {
-      if (!this.shipments.has(fact.shipment.id)) this.shipments.set(fact.shipment.id, { shipment: fact.shipment, custody: [], dispositions: [], links: [] });
+      if (!this.shipments.has(fact.shipment.id))
+        this.shipments.set(fact.shipment.id, {
+          shipment: fact.shipment,
+          custody: [],
+          dispositions: [],
+          links: [],
+          preCooling: [],
+          receipt: null,
+          consigneeNotices: [],
+        });
       return;
     }
     const record = this.shipments.get(fact.shipmentId);
@@ -64,6 +78,15 @@ export class ShipmentBook {
         if (link) link.revokedAt = fact.at;
         break;
       }
+      case 'pre_cooling':
+        record.preCooling.push(fact.check);
+        break;
+      case 'receipt':
+        record.receipt ??= fact.receipt;
+        break;
+      case 'consignee_notified':
+        record.consigneeNotices.push(fact.notice);
+        break;
     }
   }
 

@@ -15,6 +15,9 @@ export const shipmentIdentitySchema = z.object({
   unit: z.string(),
   shipper: z.string(),
   consignee: z.string(),
+  /** How the consignee hears of excursions on its goods (GDP 9.2); older waybills have none. */
+  consigneeEmail: z.string().optional(),
+  consigneePhone: z.string().optional(),
   createdAt: z.number(),
   createdBy: z.string(),
 });
@@ -56,6 +59,12 @@ export const shipmentCreateSchema = z.object({
   unit: z.string().trim().min(1).max(20).default('cases'),
   shipper: z.string().trim().min(1).max(200),
   consignee: z.string().trim().min(1).max(200),
+  /** Told of excursions at the places carrying this shipment (GDP 9.2), in English and Chinese. */
+  consigneeEmail: z.email().max(254).optional(),
+  consigneePhone: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'write a phone number in E.164 form, e.g. +8613800138000')
+    .optional(),
 });
 
 /** POST /api/v1/shipments/:id/custody, the CLI, and a driver's device on cc/v1/<device>/custody. */
@@ -82,6 +91,64 @@ export const linkInputSchema = z.object({
   validDays: z.number().positive().max(366).default(30),
 });
 
+export const receiptDecisions = ['accepted', 'refused'] as const;
+
+/** What the receiver enters on the verification link (收货验收): bounded, since anyone holding the link may post it. */
+export const receiptInputSchema = z.object({
+  decision: z.enum(receiptDecisions),
+  /** The goods' temperature measured on arrival, °C. */
+  arrivalTemperature: z.coerce.number().min(-100).max(100),
+  /** Who received the goods (printed name as they give it: the link proves no identity). */
+  name: z.string().trim().min(1).max(100),
+  comment: z.string().trim().max(1000).default(''),
+});
+
+/** The receiver's decision as recorded: once per shipment. */
+export const receiptSchema = z.object({
+  decision: z.enum(receiptDecisions),
+  arrivalTemperature: z.number(),
+  name: z.string(),
+  comment: z.string(),
+  at: z.number(),
+  /** The verification link it came through. */
+  linkId: z.string(),
+});
+
+/** The pre-cooling check of a `loaded` event: the compartment's stored readings before loading against the product's range. */
+export const preCoolingSchema = z.object({
+  /** The custody event it was made for; absent when the loading was refused. */
+  custodyId: z.string().optional(),
+  locationId: z.string(),
+  /** Loading time; the window checked is [from, to = loading time). */
+  from: z.number(),
+  to: z.number(),
+  range: z.object({ min: z.number(), max: z.number() }),
+  readings: z.number().int(),
+  sensors: z.array(z.string()),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  /** Longest stretch of the window no reading stands for (before the first, between two, after the last). */
+  longestGapMs: z.number(),
+  passed: z.boolean(),
+  problems: z.array(z.enum(['no_readings', 'below_range', 'above_range', 'not_covered', 'readings_unavailable'])),
+  action: z.enum(['warn', 'refuse']),
+  /** What happened to the loading: recorded (pass, or warn) or refused. */
+  outcome: z.enum(['recorded', 'refused']),
+  checkedAt: z.number(),
+});
+
+/** One message to the consignee about an excursion at a place carrying its goods (GDP 9.2). */
+export const consigneeNoticeSchema = z.object({
+  alertId: z.string(),
+  incidentId: z.string().nullable(),
+  locationId: z.string(),
+  at: z.number(),
+  channel: z.string(),
+  recipient: z.string(),
+  ok: z.boolean(),
+  outcome: z.string(),
+});
+
 export const shipmentStates = ['created', 'in_storage', 'in_transit', 'delivered'] as const;
 
 /** The facts stored in InfluxDB (`shipment_events`): never changed, only added to. */
@@ -91,6 +158,9 @@ export const shipmentFactSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('disposition'), shipmentId: z.string(), disposition: dispositionSchema }),
   z.object({ type: z.literal('link_created'), shipmentId: z.string(), linkId: z.string(), expiresAt: z.number(), at: z.number(), by: z.string() }),
   z.object({ type: z.literal('link_revoked'), shipmentId: z.string(), linkId: z.string(), at: z.number(), by: z.string() }),
+  z.object({ type: z.literal('pre_cooling'), shipmentId: z.string(), check: preCoolingSchema }),
+  z.object({ type: z.literal('receipt'), shipmentId: z.string(), receipt: receiptSchema }),
+  z.object({ type: z.literal('consignee_notified'), shipmentId: z.string(), notice: consigneeNoticeSchema }),
 ]);
 
 export type ShipmentIdentity = z.infer<typeof shipmentIdentitySchema>;
@@ -100,4 +170,8 @@ export type CustodyInput = z.infer<typeof custodyInputSchema>;
 export type CustodyRecord = z.infer<typeof custodyRecordSchema>;
 export type ShipmentFact = z.infer<typeof shipmentFactSchema>;
 export type ShipmentState = (typeof shipmentStates)[number];
+export type ReceiptInput = z.infer<typeof receiptInputSchema>;
+export type Receipt = z.infer<typeof receiptSchema>;
+export type PreCooling = z.infer<typeof preCoolingSchema>;
+export type ConsigneeNotice = z.infer<typeof consigneeNoticeSchema>;
 export type DispositionInput = z.infer<typeof dispositionInputSchema>;

@@ -10,15 +10,20 @@ import { verifySigner } from '../audit/e-signature.js';
 import { ShipmentBook, effectiveCustody, shipmentIdOf, supersededBy, type ShipmentRecord, type VerificationLink } from './book.js';
 import {
   shipmentFactSchema,
+  type ConsigneeNotice,
   type CustodyInput,
   type CustodyRecord,
   type Disposition,
   type DispositionInput,
   type ShipmentCreate,
   type ShipmentFact,
+  type PreCooling,
+  type Receipt,
+  type ReceiptInput,
 } from './schema.js';
 import { LinkSigner } from './links.js';
 import type { SignedOn } from './signed-on.js';
+import { checkPreCooling, refusalMessage } from './pre-cooling.js';
 
 /** A shipment fact as stored: tags shipmentId and type, the fact itself as JSON in `fact`. */
 function shipmentFact(fact: ShipmentFact, at: number): Fact {
@@ -123,6 +128,8 @@ export class ShipmentService {
         unit: input.unit,
         shipper: input.shipper,
         consignee: input.consignee,
+        ...(input.consigneeEmail ? { consigneeEmail: input.consigneeEmail } : {}),
+        ...(input.consigneePhone ? { consigneePhone: input.consigneePhone } : {}),
         createdAt: Date.now(),
         createdBy: actor.by,
       };
@@ -145,6 +152,7 @@ export class ShipmentService {
       // A device resending its scan (QoS 1 redelivery) or a client retrying gets the same event back.
       const same = timeline.find((c) => c.event === input.event && c.at === input.at && c.locationId === input.locationId && !input.corrects);
       if (same) return same;
+      const preCooling = input.event === 'loaded' ? await this.preCooling(record, input) : undefined;
       const custody: CustodyRecord = {
         id: `${shipmentId}-C${record.custody.length + 1}`,
         event: input.event,
@@ -160,8 +168,84 @@ export class ShipmentService {
         { type: 'custody', shipmentId, custody },
         { actor: actor.by, action: input.corrects ? 'shipment.custody.correct' : 'shipment.custody', details: { ...custody } },
       );
+      if (preCooling) await this.persistPreCooling(shipmentId, { ...preCooling, custodyId: custody.id }, actor.by);
       return custody;
     });
+  }
+
+  /**
+   * The pre-cooling check of a loading (shipments.preCooling, shipments/pre-cooling.ts). A failed
+   * check under `refuse` is recorded (the waybill shows the refused attempt) and refused with 409.
+   * A correction is only ever warned about: it records what did happen, refusing it would leave
+   * the record wrong.
+   */
+  private async preCooling(record: ShipmentRecord, input: CustodyInput): Promise<Omit<PreCooling, 'custodyId'> | undefined> {
+    const registry = this.deps.registry();
+    const settings = registry.config.shipments.preCooling;
+    const profile = registry.config.profiles.find((p) => p.id === record.shipment.profileId);
+    if (settings.action === 'off' || !profile || !input.locationId) return undefined;
+    const check = await checkPreCooling({ influx: this.deps.influx, registry }, { locationId: input.locationId, at: input.at, profile, settings });
+    if (check.passed || settings.action !== 'refuse' || input.corrects) return { ...check, outcome: 'recorded' };
+    const last = record.preCooling.at(-1);
+    // A client retrying the same refused loading is told again; the attempt is on record once.
+    if (!(last?.outcome === 'refused' && last.locationId === check.locationId && last.to === check.to))
+      await this.persistPreCooling(record.shipment.id, { ...check, outcome: 'refused' }, input.by ?? 'system');
+    throw new ShipmentError(refusalMessage(record.shipment.id, check), 409);
+  }
+
+  private persistPreCooling(shipmentId: string, check: PreCooling, by: string): Promise<void> {
+    const { custodyId, locationId, passed, problems, outcome, readings, min, max } = check;
+    return this.persist(
+      { type: 'pre_cooling', shipmentId, check },
+      {
+        actor: by,
+        action: 'shipment.pre_cooling',
+        details: {
+          custodyId,
+          locationId,
+          from: new Date(check.from).toISOString(),
+          to: new Date(check.to).toISOString(),
+          passed,
+          problems,
+          outcome,
+          readings,
+          min,
+          max,
+        },
+      },
+    );
+  }
+
+  /**
+   * The receiver accepts or refuses the goods through the verification link (收货验收): once per
+   * shipment; the link (a capability: revocable, expiring) is what authorises it, the name is
+   * what the receiver gives.
+   */
+  receive(token: string, input: ReceiptInput): Promise<{ record: ShipmentRecord; receipt: Receipt }> {
+    return this.serialised(async () => {
+      const found = this.resolveLink(token);
+      if (!found) throw new ShipmentError(INVALID_LINK, 404);
+      const { record, link } = found;
+      const done = record.receipt;
+      if (done)
+        throw new ShipmentError(
+          `shipment ${record.shipment.id}: the goods were already ${done.decision} by ${done.name} at ${new Date(done.at).toISOString()}; a receipt is recorded only once (ask the shipper if it was wrong)`,
+          409,
+        );
+      const receipt: Receipt = { ...input, at: Date.now(), linkId: link.linkId };
+      await this.persist(
+        { type: 'receipt', shipmentId: record.shipment.id, receipt },
+        { actor: `receiver-link:${link.linkId}`, printedName: input.name, action: 'shipment.receipt', details: { ...receipt } },
+      );
+      return { record, receipt };
+    });
+  }
+
+  /** A message to the consignee about an excursion (shipments/consignee-notices.ts), on the waybill. */
+  recordConsigneeNotice(shipmentId: string, notice: ConsigneeNotice): Promise<void> {
+    return this.serialised(() =>
+      this.persist({ type: 'consignee_notified', shipmentId, notice }, { actor: 'system', action: 'shipment.consignee_notified', details: { ...notice } }),
+    );
   }
 
   private checkCustody(record: ShipmentRecord, input: CustodyInput): void {
@@ -282,6 +366,9 @@ export class ShipmentService {
     return link ? { token: this.deps.links.token(link.linkId), expiresAt: link.expiresAt } : undefined;
   }
 }
+
+/** What a receiver is told of any link that does not work: one answer, so a probe learns nothing. */
+export const INVALID_LINK = 'This verification link is not valid: it may have been revoked or have expired. Ask the shipper for a new one.';
 
 function newShipmentId(): string {
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');

@@ -158,6 +158,26 @@ export const accountsSchema = z
   })
   .prefault({});
 
+/** Transport steps (GDP 9, GSP cold-chain transport): the pre-cooling check of each loading. */
+export const shipmentsSettingsSchema = z
+  .object({
+    preCooling: z
+      .object({
+        action: z
+          .enum(['off', 'warn', 'refuse'])
+          .default('warn')
+          .describe(
+            'What a loading into a compartment that was not within the product range for minDuration before does: warn (recorded and shown), refuse (409), off (not checked).',
+          ),
+        minDuration: durationMs
+          .prefault('30m')
+          .refine((ms) => ms >= 60_000 && ms <= 7 * 86_400_000, 'must be between 1m and 7d')
+          .describe("How long before loading the compartment's stored readings must show it within the product's range."),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 const tlsListener = z.object({ port, cert: z.string(), key: z.string(), ca: z.string().optional() });
 
 export const configSchema = z
@@ -331,6 +351,7 @@ export const configSchema = z
     apiTokens: z.array(apiTokenSchema).default([]).describe('HTTP API tokens, stored hashed (coldchain token create).'),
     users: z.array(userSchema).default([]).describe('People who sign, passwords stored as scrypt (coldchain user add).'),
     accounts: accountsSchema,
+    shipments: shipmentsSettingsSchema,
   })
   .superRefine((config, ctx) => {
     const profileIds = new Set<string>();
@@ -428,3 +449,4 @@ export type User = z.infer<typeof userSchema>;
 export type Recipient = z.infer<typeof recipientSchema>;
 export type ApiToken = z.infer<typeof apiTokenSchema>;
 export type Accounts = z.infer<typeof accountsSchema>;
+export type ShipmentsSettings = z.infer<typeof shipmentsSettingsSchema>;

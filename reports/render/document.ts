@@ -1,6 +1,7 @@
 import { LATE_MIN_DELAY_MS } from '../figures.js';
 import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, LateRun, Place, ReportAlarm, ShipmentReport } from '../schema.js';
 import { chartSvg } from './chart-svg.js';
+import { transportBlocks } from '../transport-steps.js';
 import type { Formatter } from './i18n.js';
 import { rangeVersionsBlocks, signedVersionBlocks, sinceSignatureBlocks } from './integrity.js';
 
@@ -247,6 +248,7 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
     ]),
     empty: '—',
   });
+  blocks.push(...transportBlocks(report, f));
   const d = report.disposition;
   blocks.push({
     kind: 'signature',

@@ -22,6 +22,21 @@ interface Report {
   overall: { min: { value: number } | null; max: { value: number } | null; mkt: number | null; timeOutOfRangeMs: number; completeness: { percent: number } };
   segments: Array<{ start: number; end: number; place: { locationId: string; locationName?: string; range: { min: number; max: number } } }>;
   chart: Array<{ deviceId: string; points: Array<[number, number]> }>;
+  transport?: {
+    preCooling: Array<{ locationId: string; passed: boolean; outcome: string; to: number }>;
+    receipt: { decision: string; arrivalTemperature: number; name: string; at: number } | null;
+  };
+}
+
+/** Pre-cooling checks and the receiver's decision, one line (the report has the details). */
+function TransportLine({ report, t, lang, placeName }: { report: Report; t: Labels; lang: Lang; placeName: (id: string) => string }) {
+  const steps = report.transport;
+  if (!steps) return null;
+  const r = steps.receipt;
+  return html`<p class="transport">
+    ${t.preCooling}: ${steps.preCooling.length ? steps.preCooling.map((c) => html`<span class=${`pill ${c.passed ? 'within_range' : 'excursion'}`}>${placeName(c.locationId)} ${when(c.to)}: ${c.passed ? t.preCoolingPassed : t.preCoolingFailed}</span> `) : '—'}
+    · ${t.receipt}: ${r ? html`<span class=${`pill ${r.decision === 'accepted' ? 'within_range' : 'excursion'}`} data-receipt=${r.decision}>${say('receipt', r.decision, lang)}</span> ${r.name}, ${t.arrivalTemperature} ${r.arrivalTemperature} °C, ${when(r.at)}` : t.notReceived}
+  </p>`;
 }
 
 /** The legs of one shipment on one time axis: every sensor's series, the range, the custody changes. */
@@ -119,6 +134,7 @@ export function ShipmentsView({ board, t, lang }: { board: BoardState; t: Labels
           <p>${t.mkt} ${report.overall.mkt ?? '—'} °C · ${t.min} ${report.overall.min?.value ?? '—'} °C · ${t.max} ${report.overall.max?.value ?? '—'} °C · ${t.outOfRange} ${Math.round(report.overall.timeOutOfRangeMs / 60000)} ${t.minShort} · ${t.completeness} ${report.overall.completeness.percent} %</p>
           <h4>${t.timeline}</h4>
           <${Timeline} report=${report} deviceName=${names.device} timeLabel=${t.time} />
+          <${TransportLine} report=${report} t=${t} lang=${lang} placeName=${placeName} />
           <p>${report.segments.map((s) => html`<span class="leg">${s.place.locationName ?? placeName(s.place.locationId)}: ${when(s.start)} → ${when(s.end)}</span>`)}</p>
           <div class="buttons">${['pdf', 'csv', 'html', 'json'].map((f) => html`<button onClick=${() => void get(f)}>${t.download} ${f.toUpperCase()}</button>`)}</div>
         </div>`
