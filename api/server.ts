@@ -22,6 +22,7 @@ import { alarmTestRoutes } from './alarm-test.js';
 import { auditRoutes } from './audit.js';
 import { streamRoutes } from './stream.js';
 import { shipmentRoutes } from './shipments.js';
+import { epcisRoutes } from './epcis.js';
 import { reportRoutes } from './reports.js';
 import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
@@ -110,6 +111,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     auditRoutes,
     streamRoutes,
     shipmentRoutes,
+    epcisRoutes,
     reportRoutes,
     overviewRoutes,
     boardRoutes,

@@ -1,9 +1,10 @@
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import type { IncomingMessage } from 'node:http';
 import { tokenMatches, verifyPassword } from '../core/secrets.js';
 import { isAccountName, shortName, throttleFor, type AuditSink, type AuthThrottle } from '../core/throttle.js';
+import type { ClusterEngines } from '../cluster/engines.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 import { createDispatch, type CustodyHandler, type Dispatch } from '../ingestor/dispatch.js';
 import { RateLimiter } from './rate-limit.js';
@@ -20,6 +21,8 @@ export interface BrokerOptions {
   custody?: CustodyHandler;
   /** The audit trail: refused user logins and lockouts are recorded there (and it keys the shared throttle). */
   audit?: AuditSink;
+  /** aedes' Redis engines when this node is one of a cluster (cluster/engines.ts); in memory otherwise. */
+  cluster?: ClusterEngines;
 }
 
 /** Messages refused by authorisation are acknowledged (as Mosquitto does) and routed here, where no one may subscribe. */
@@ -94,6 +97,9 @@ export class DeviceBroker {
       authorizeSubscribe: (client, subscription, done) => this.authorizeSubscribe(client, subscription, done),
       drainTimeout: 30_000,
       maxClientsIdLength: 128,
+      ...(options.cluster
+        ? { id: options.cluster.nodeId, mq: options.cluster.mq as AedesOptions['mq'], persistence: options.cluster.persistence as AedesOptions['persistence'] }
+        : {}),
     });
     this.dispatch = createDispatch({
       registry: options.registry,
@@ -296,5 +302,6 @@ export class DeviceBroker {
   async close(): Promise<void> {
     clearInterval(this.revocationTimer);
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await this.options.cluster?.close();
   }
 }

@@ -14,6 +14,7 @@ import { backupCommand, restoreCommand } from './backup.js';
 import { retentionShortenCommand, retentionShowCommand } from './retention.js';
 import { checkCommand } from './check.js';
 import { watchdogCommand } from './watchdog.js';
+import { validateCommand } from './validate.js';
 import { noteConfigEdit } from '../audit/config-changes.js';
 import { loadConfig } from '../core/config/load.js';
 import { configReference } from '../core/config/reference.js';
@@ -339,6 +340,21 @@ program
   .option('--dashboards-path <path>', 'where Grafana finds the JSON files', '/var/lib/grafana/dashboards/coldchain')
   .addOption(configOption())
   .action(dashboardsExportCommand);
+
+program
+  .command('validate')
+  .description(
+    'installation and operational qualification (IQ/OQ) against a running deployment: requirement-tagged checks, a traceability matrix as HTML, PDF and JSON; exit 1 naming each requirement not shown',
+  )
+  .requiredOption('--url <url>', 'the HTTP API, e.g. http://127.0.0.1:8080')
+  .requiredOption('--mqtt-url <url>', 'the MQTT broker, e.g. mqtt://127.0.0.1:1883')
+  .requiredOption('--credentials <file>', 'YAML: device {id, token} (the validation device), signer {user, password}, apiToken (see validation/README.md)')
+  .requiredOption('--out <dir>', 'where the matrix is written')
+  .option('--wait <seconds>', 'how long to wait for each outcome (stored, alarmed, notified)', '30')
+  .option('--token-file <file>', 'file whose first line is the API token (default: apiToken in the credentials file, else $COLDCHAIN_API_TOKEN)')
+  .addOption(refusedSecret('--token'))
+  .addOption(configOption())
+  .action(validateCommand);
 
 program
   .command('watchdog')

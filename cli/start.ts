@@ -3,6 +3,7 @@ import { loadConfig, resolveConfigPath, DEFAULT_CONFIG_FILE } from '../core/conf
 import { createLogger, type Logger } from '../core/logger.js';
 import { withEnvironment } from '../core/env.js';
 import { environment } from './environment.js';
+import { clusterSettingsSchema } from '../cluster/engines.js';
 import { startIngestService, startService, type Overrides, type RunningService } from '../app/service.js';
 import { writeSampleSetup } from './init.js';
 import { prepareScenario, profilesByLocation } from './simulate.js';
@@ -10,9 +11,12 @@ import { scenarioDevices } from '../simulator/render.js';
 import { provisionDevices, tokensFile } from '../simulator/provision.js';
 import { runSimulation } from '../simulator/runner.js';
 
-interface ServiceFlags extends Overrides {
+interface ServiceFlags extends Omit<Overrides, 'cluster'> {
   config?: string;
   demo?: boolean;
+  /** Redis URL: this process is one node of a cluster. */
+  cluster?: string;
+  nodeId?: string;
 }
 
 function overridesOf(flags: ServiceFlags): Overrides {
@@ -123,6 +127,18 @@ function prepare(file: string | undefined, log: Logger) {
   return loaded;
 }
 
+/** `--cluster URL [--node-id ID]`, checked here so a bad value is named as the option it came from. */
+function clusterOf(flags: ServiceFlags): Pick<Overrides, 'cluster'> {
+  if (flags.cluster === undefined) {
+    if (flags.nodeId !== undefined) throw new Error('--node-id: only with --cluster');
+    return {};
+  }
+  const parsed = clusterSettingsSchema.safeParse({ redis: flags.cluster, ...(flags.nodeId !== undefined ? { nodeId: flags.nodeId } : {}) });
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path[0] === 'redis' ? 'cluster' : 'node-id'}: ${i.message}`).join('; '));
+  const password = environment().redisPassword;
+  return { cluster: { settings: parsed.data, ...(password ? { password } : {}) } };
+}
+
 export async function startCommand(flags: ServiceFlags): Promise<void> {
   const file = resolveConfigPath(flags.config);
   const log = createLogger(environment().logLevel);
@@ -132,7 +148,7 @@ export async function startCommand(flags: ServiceFlags): Promise<void> {
     log.info({ file, tlsCert: tls.cert }, `no ${DEFAULT_CONFIG_FILE} here; wrote the sample configuration and a self-signed certificate (coldchain init)`);
   }
   const loaded = prepare(file, log);
-  const service = await startService(loaded, overridesOf(flags), log);
+  const service = await startService(loaded, { ...overridesOf(flags), ...clusterOf(flags) }, log);
   const stopDemo = flags.demo ? await startDemo(service, loaded.file, log) : undefined;
   stopOnSignals(service, log, stopDemo);
 }

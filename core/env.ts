@@ -22,6 +22,8 @@ export const environmentSchema = z
     COLDCHAIN_API_TOKEN: nonEmpty,
     /** Password for `coldchain ingest` at an external broker (`--password` wins). */
     COLDCHAIN_BROKER_PASSWORD: nonEmpty,
+    /** Password of the cluster's Redis (`coldchain start --cluster`); never in the URL. */
+    COLDCHAIN_REDIS_PASSWORD: nonEmpty,
   })
   .transform((env) => ({
     configFile: env.COLDCHAIN_CONFIG,
@@ -30,6 +32,7 @@ export const environmentSchema = z
     influxToken: env.COLDCHAIN_INFLUX_TOKEN,
     apiToken: env.COLDCHAIN_API_TOKEN,
     brokerPassword: env.COLDCHAIN_BROKER_PASSWORD,
+    redisPassword: env.COLDCHAIN_REDIS_PASSWORD,
   }));
 
 export type Environment = z.output<typeof environmentSchema>;

@@ -9,6 +9,8 @@ import { buildGspRecord } from './gsp-record.js';
 import { buildExcursionReport } from './excursion-report.js';
 import { buildShipmentReport, ReportError } from './shipment-report.js';
 import { ReportTooLargeError, RowBudget } from './readings-source.js';
+import { buildEpcisDocument } from '../epcis/document.js';
+import { EpcisIds } from '../epcis/identifiers.js';
 import type { RangeVersion } from './range-versions.js';
 import type { AsOf } from './signed-version.js';
 
@@ -20,7 +22,15 @@ import type { AsOf } from './signed-version.js';
 export type ReportSubject =
   | { kind: 'gsp_record'; locationId: string; from: number; to: number }
   | { kind: 'excursion'; alertId: string; alert: Alert | undefined }
-  | { kind: 'shipment'; record: ShipmentRecord; alerts: Alert[]; verification: { url: string; expiresAt: number } | null; asOf?: AsOf };
+  | {
+      kind: 'shipment';
+      record: ShipmentRecord;
+      alerts: Alert[];
+      verification: { url: string; expiresAt: number } | null;
+      asOf?: AsOf;
+      /** Answer the report as a GS1 EPCIS 2.0 document (epcis/), identifiers under `publicUrl`, instead of `format`. */
+      epcis?: { publicUrl: string };
+    };
 
 export interface ReportJob {
   subject: ReportSubject;
@@ -124,6 +134,11 @@ export async function buildReport(job: ReportJob, context: { registry: Registry;
             ranges,
             ...(subject.asOf ? { asOf: subject.asOf } : {}),
           });
+  if (subject.kind === 'shipment' && subject.epcis && report.reportType === 'shipment') {
+    // Built as the shipment report is, then mapped: the exported figures are the report's own.
+    const document = buildEpcisDocument({ report, record: subject.record, registry, ids: new EpcisIds(subject.epcis.publicUrl), timeZone: job.timeZone });
+    return { body: Buffer.from(JSON.stringify(document)), contentType: 'application/ld+json; charset=utf-8', extension: 'jsonld' };
+  }
   if (job.format === 'json') return { body: Buffer.from(JSON.stringify(report)), contentType: 'application/json; charset=utf-8', extension: 'json' };
   return renderReport(report, job.format, { lang: job.lang, timeZone: job.timeZone });
 }

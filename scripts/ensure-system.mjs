@@ -15,6 +15,9 @@ const NEEDS = {
   poppler: { binaries: ['pdftoppm', 'pdftotext'], packages: ['poppler-utils'] },
   // Browser tests of the live board drive Debian's Chromium with playwright-core.
   chromium: { binaries: ['chromium'], packages: ['chromium'] },
+  // Cluster tests: the shared Redis and the TCP load balancer in front of the nodes.
+  redis: { binaries: ['redis-server'], packages: ['redis-server'] },
+  haproxy: { binaries: ['haproxy'], packages: ['haproxy'] },
 };
 
 const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin']);

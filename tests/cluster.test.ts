@@ -1,0 +1,191 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RunningService } from '../app/service.js';
+import { clusterSettingsSchema } from '../cluster/engines.js';
+import { hashPassword } from '../core/secrets.js';
+import { freePort } from '../storage/influxd.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+
+const MIN = 60_000;
+
+/** Starts a program and resolves once a line of its output matches `ready` (or rejects with its output when it exits first). */
+function startProcess(command: string, args: string[], ready: RegExp, processes: ChildProcess[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    processes.push(child);
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) resolve(child);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${command} exited with ${code} before it was ready:\n${output}`)));
+    child.once('error', reject);
+  });
+}
+
+/**
+ * Two coldchain nodes as one MQTT service on aedes' own clustering (issue 16): Debian's
+ * redis-server shares pub/sub (mqemitter-redis) and sessions (aedes-persistence-redis), Debian's
+ * HAProxy spreads devices over the nodes, both nodes write into one InfluxDB. Everything on
+ * loopback, on free ports.
+ */
+describe('cluster: two nodes behind HAProxy on Redis', () => {
+  const processes: ChildProcess[] = [];
+  const clients: MqttClient[] = [];
+  let ws: Workspace;
+  let redisUrl = '';
+  let lbPort = 0;
+  const nodes: RunningService[] = [];
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-'));
+    const redisPort = await freePort();
+    await startProcess(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      /Ready to accept connections/,
+      processes,
+    );
+    redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const olga = await hashPassword('olga-password-1');
+    ws = makeWorkspace({
+      devices: ['room-1', 'room-2', 'room-3'],
+      yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+    });
+    for (const nodeId of ['node-a', 'node-b']) {
+      nodes.push(
+        await startTestService(ws, {
+          dataDir: path.join(dir, nodeId),
+          influxUrl: inject('influxUrl'),
+          cluster: { settings: clusterSettingsSchema.parse({ redis: redisUrl, nodeId }) },
+        }),
+      );
+    }
+    lbPort = await freePort();
+    const cfg = path.join(dir, 'haproxy.cfg');
+    writeFileSync(
+      cfg,
+      [
+        'global',
+        '  maxconn 256',
+        'defaults',
+        '  mode tcp',
+        '  timeout connect 2s',
+        '  timeout client 5m',
+        '  timeout server 5m',
+        'frontend mqtt',
+        `  bind 127.0.0.1:${lbPort}`,
+        '  default_backend nodes',
+        'backend nodes',
+        '  balance roundrobin',
+        ...nodes.map((n, i) => `  server node-${i} 127.0.0.1:${n.mqttPort} check inter 1s`),
+        '',
+      ].join('\n'),
+    );
+    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    processes.push(haproxy);
+    // HAProxy says little when it starts well: wait until it forwards a connection.
+    await waitFor(
+      async () =>
+        connectDevice(lbPort, 'room-2', ws.deviceTokens['room-2']!).then(
+          (c) => c.endAsync().then(() => true),
+          () => false,
+        ),
+      Boolean,
+      15_000,
+      'HAProxy forwarding MQTT',
+    );
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.end(true);
+    for (const node of nodes) await node.stop();
+    for (const p of processes) p.kill('SIGTERM');
+  });
+
+  it('an alert judged on node A reaches a subscriber on node B; readings taken through HAProxy are in the shared InfluxDB', async () => {
+    const follower = await mqtt.connectAsync(`mqtt://127.0.0.1:${nodes[1]!.mqttPort}`, { username: 'olga', password: 'olga-password-1', reconnectPeriod: 0 });
+    clients.push(follower);
+    const messages: Array<{ deviceId: string; kind: string; event: string }> = [];
+    follower.on('message', (_t, payload) => messages.push(JSON.parse(payload.toString())));
+    await follower.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
+
+    const device = await connectDevice(nodes[0]!.mqttPort!, 'room-1', ws.deviceTokens['room-1']!);
+    clients.push(device);
+    const start = Date.now() - 26 * MIN;
+    const readings = Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }));
+    await device.publishAsync('cc/v1/room-1/telemetry', JSON.stringify(readings), { qos: 1 });
+    await waitFor(
+      async () => messages.find((m) => m.deviceId === 'room-1' && m.kind === 'temperature_high' && m.event === 'activated'),
+      Boolean,
+      15_000,
+      'the alert from node A on node B',
+    );
+    expect(nodes[0]!.alerts.book.list().some((a) => a.deviceId === 'room-1' && a.kind === 'temperature_high')).toBe(true);
+
+    // Through the load balancer: four connections, spread over both nodes by round robin.
+    const before = nodes.map((n) => n.pipeline.counters.acceptedReadings);
+    for (let i = 0; i < 4; i++) {
+      const c = await connectDevice(lbPort, 'room-2', ws.deviceTokens['room-2']!);
+      await c.publishAsync('cc/v1/room-2/telemetry', JSON.stringify({ ts: Date.now() - (10 - i) * 1000, temperature: 4 + i / 10 }), { qos: 1 });
+      await c.endAsync();
+    }
+    const taken = nodes.map((n, i) => n.pipeline.counters.acceptedReadings - before[i]!);
+    expect(taken.reduce((a, b) => a + b)).toBe(4);
+    expect(taken.every((n) => n > 0)).toBe(true);
+    await waitFor(
+      () => readingCount(influxFor(ws), 'room-2'),
+      (n) => n === 4,
+      20_000,
+      'the four readings in InfluxDB',
+    );
+  });
+
+  it('one live connection per client id in the cluster: connecting on node B closes the same id on node A', async () => {
+    const first = await connectDevice(nodes[0]!.mqttPort!, 'room-2', ws.deviceTokens['room-2']!, { clientId: 'room-2' });
+    clients.push(first);
+    const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+    const second = await connectDevice(nodes[1]!.mqttPort!, 'room-2', ws.deviceTokens['room-2']!, { clientId: 'room-2' });
+    clients.push(second);
+    await closed;
+    expect(second.connected).toBe(true);
+    await second.publishAsync('cc/v1/room-2/telemetry', JSON.stringify({ ts: Date.now(), temperature: 4.4 }), { qos: 1 });
+  });
+
+  it('a session is shared: a QoS 1 alert queued while the follower was away is delivered when it comes back on the other node', async () => {
+    const options = { username: 'olga', password: 'olga-password-1', reconnectPeriod: 0, clean: false, clientId: 'olga-phone' };
+    const away = await mqtt.connectAsync(`mqtt://127.0.0.1:${nodes[0]!.mqttPort}`, options);
+    await away.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
+    await away.endAsync();
+
+    const device = await connectDevice(nodes[0]!.mqttPort!, 'room-3', ws.deviceTokens['room-3']!);
+    clients.push(device);
+    const start = Date.now() - 50 * MIN;
+    const readings = Array.from({ length: 20 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 3 ? 5 : 1.0 }));
+    await device.publishAsync('cc/v1/room-3/telemetry', JSON.stringify(readings), { qos: 1 });
+    await waitFor(
+      async () => nodes[0]!.alerts.book.list().find((a) => a.deviceId === 'room-3' && a.kind === 'temperature_low'),
+      Boolean,
+      15_000,
+      'the low-temperature alert on node A',
+    );
+
+    const messages: Array<{ kind: string }> = [];
+    const back = await mqtt.connectAsync(`mqtt://127.0.0.1:${nodes[1]!.mqttPort}`, { ...options, manualConnect: false });
+    clients.push(back);
+    back.on('message', (_t, payload) => messages.push(JSON.parse(payload.toString())));
+    await waitFor(async () => messages.find((m) => m.kind === 'temperature_low'), Boolean, 15_000, 'the queued alert on node B');
+  });
+
+  it('refuses a Redis password in the URL, naming where it goes', () => {
+    const parsed = clusterSettingsSchema.safeParse({ redis: 'redis://:secret@127.0.0.1:6379' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toMatch(/COLDCHAIN_REDIS_PASSWORD/);
+  });
+});
