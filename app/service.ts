@@ -29,6 +29,7 @@ import { RangeRecorder } from '../reports/range-recorder.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { beginDataDirMigration } from './data-dir-layout.js';
 import { Parts } from './parts.js';
+import { clusterEngines, type ClusterEngines, type ClusterSettings } from '../cluster/engines.js';
 
 /*
  * The composition root. It wires the stages in the order a reading travels through them:
@@ -50,6 +51,8 @@ export interface Overrides {
   influxUrl?: string;
   influxDb?: string;
   influxToken?: string;
+  /** One node of a cluster: aedes' state in Redis (`coldchain start --cluster`), InfluxDB shared. */
+  cluster?: { settings: ClusterSettings; password?: string };
 }
 
 export interface RunningService {
@@ -103,7 +106,13 @@ interface FrontDoorDeps {
 
 /** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
 export function startService(loaded: LoadedConfig, overrides: Overrides, log: Logger): Promise<RunningService> {
-  return assemble(loaded, overrides, log, ownBroker);
+  const cluster = overrides.cluster;
+  // Every node writes its own spool into one InfluxDB: a managed influxd per node would split the record.
+  if (cluster && !(overrides.influxUrl ?? loaded.config.influx.url))
+    throw new Error('cluster: every node must write to one shared InfluxDB; set influx.url in the config (or --influx-url)');
+  return assemble(loaded, overrides, log, (deps) =>
+    ownBroker(deps, cluster ? () => clusterEngines(cluster.settings, cluster.password, deps.log.child({ component: 'cluster' })) : undefined),
+  );
 }
 
 /** Ingestion from an external broker (Mosquitto, EMQX) plus HTTP, without our own broker. */
@@ -399,7 +408,11 @@ function storageHealth(spool: Spool, writer: SpoolWriter, db: { url: string; man
 }
 
 /** Our own MQTT broker: devices connect to it, and alert messages go out on it. */
-async function ownBroker({ config, registry, pipeline, shipments, audit, log, parts }: FrontDoorDeps): Promise<FrontDoor> {
+async function ownBroker(
+  { config, registry, pipeline, shipments, audit, log, parts }: FrontDoorDeps,
+  cluster?: () => Promise<ClusterEngines>,
+): Promise<FrontDoor> {
+  const engines = await cluster?.();
   const broker = await DeviceBroker.create({
     registry: registry.get,
     pipeline,
@@ -408,6 +421,7 @@ async function ownBroker({ config, registry, pipeline, shipments, audit, log, pa
     rateBurst: config.mqtt.rateBurst,
     custody: deviceCustodyHandler(shipments, registry.get),
     audit,
+    ...(engines ? { cluster: engines } : {}),
   });
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= broker.close());
