@@ -19,6 +19,9 @@ const HEADLINE_ORDER: AlertKind[] = [
   'door_open',
   'rate_of_change',
   'battery_low',
+  // At a site's system place: an overdue calibration says more than one coming due.
+  'calibration_overdue',
+  'calibration_due',
 ];
 
 const over = (a: Alert) => a.state === 'cleared' || a.state === 'closed' || a.state === 'retracted' || a.state === 'discarded';

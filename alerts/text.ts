@@ -65,6 +65,8 @@ export const kindLabels: Record<AlertKind, Words> = {
   spool_full: { en: 'Spool (local buffer) too large', 'zh-CN': '本地缓存（spool）占用过大' },
   backup_failed: { en: 'Daily backup failed or overdue', 'zh-CN': '每日备份失败或逾期' },
   audit_broken: { en: 'Audit trail damaged', 'zh-CN': '审计追踪记录损坏' },
+  calibration_due: { en: 'Sensor calibration due', 'zh-CN': '传感器校准即将到期' },
+  calibration_overdue: { en: 'Sensor calibration overdue', 'zh-CN': '传感器校准已过期' },
 };
 
 /** Where system alarms are placed: a `system` place of every site (not a location of the registry). */
@@ -74,6 +76,8 @@ export const isSystemPlace = (locationId: string) => locationId.startsWith(SYSTE
 export const systemPlaceName: Words = { en: 'Monitoring system', 'zh-CN': '监控系统' };
 const systemKindSet = new Set<AlertKind>(['influxdb_unreachable', 'spool_backlog', 'spool_full', 'backup_failed', 'audit_broken']);
 const isSystem = (kind: AlertKind) => systemKindSet.has(kind);
+/** Calibration alarms are about one sensor but placed at the site's `system` place (calibration/alarms.ts). */
+const isCalibration = (kind: AlertKind) => kind === 'calibration_due' || kind === 'calibration_overdue';
 
 export const severityLabels: Record<Severity, Words> = {
   info: { en: 'Information', 'zh-CN': '提示' },
@@ -172,6 +176,9 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
     case 'backup_failed':
     case 'audit_broken':
       return systemProcedures[kind];
+    case 'calibration_due':
+    case 'calibration_overdue':
+      return calibrationProcedures[kind];
     case 'device_silent':
       return {
         en: "Check the sensor's power and its network (gateway, SIM or Wi-Fi). Until data is back, read the temperature with a calibrated hand-held thermometer every 30 min and write it down. If the sensor stays offline for more than 2 h, replace it. Readings stored on the sensor upload when it reconnects.",
@@ -206,6 +213,19 @@ const systemProcedures: Record<'influxdb_unreachable' | 'spool_backlog' | 'spool
     en: 'The audit trail did not verify when the service started: an entry was altered, removed or damaged. 1. Inform QA today: this is a data-integrity deviation. 2. Do not edit or delete the audit file. 3. Run coldchain audit verify to see where the chain breaks, and compare with the latest backup. 4. Record the findings in the acknowledgement comment and open a deviation report.',
     'zh-CN':
       '服务启动时审计追踪校验未通过：有记录被修改、删除或损坏。1. 当天通知质量部门：这是数据完整性偏差。2. 不要编辑或删除审计文件。3. 运行 coldchain audit verify 查看链条断开的位置，并与最近的备份比对。4. 在确认报警的备注中记录检查结果并提交偏差报告。',
+  },
+};
+
+const calibrationProcedures: Record<'calibration_due' | 'calibration_overdue', Words> = {
+  calibration_due: {
+    en: "1. Book the sensor's calibration with an accredited laboratory (or swap in a calibrated spare) before the due date. 2. When the new certificate arrives, record it with its points and errors found (coldchain calibration add); the alarm then clears. 3. Note the booking in the acknowledgement comment.",
+    'zh-CN':
+      '1. 在到期前向有资质的校准机构预约该传感器的校准（或换上已校准的备用传感器）。2. 收到新的校准证书后，连同校准点和示值误差一并录入（coldchain calibration add），报警随即恢复。3. 在确认报警的备注中记录预约情况。',
+  },
+  calibration_overdue: {
+    en: '1. Inform QA today: readings of this sensor since the due date are out of calibration and reports flag them. 2. Calibrate or replace the sensor now; until then, check the place with a calibrated hand-held thermometer twice a day and write it down. 3. Record the new certificate (coldchain calibration add). 4. QA assesses the readings taken while it was overdue; record the outcome in the acknowledgement comment.',
+    'zh-CN':
+      '1. 当天通知质量部门：该传感器到期后的读数已超出校准有效期，报表中会标注。2. 立即校准或更换传感器；在此之前，每天两次用经校准的手持温度计核对并手工记录。3. 录入新的校准证书（coldchain calibration add）。4. 由质量部门评估超期期间的读数，并在确认报警的备注中记录结论。',
   },
 };
 
@@ -281,7 +301,7 @@ interface Situation {
 }
 
 // Kinds whose worst value is the lowest one.
-const lowKinds = new Set<AlertKind>(['temperature_low', 'temperature_warning_low', 'humidity_low', 'battery_low']);
+const lowKinds = new Set<AlertKind>(['temperature_low', 'temperature_warning_low', 'humidity_low', 'battery_low', 'calibration_due', 'calibration_overdue']);
 
 const spanOf = (a: Alert, now: number) => Math.max(0, a.durationMs ?? (a.clearedAt ?? now) - a.occurredAt);
 
@@ -398,6 +418,14 @@ function headline(s: Situation, ctx: AlarmContext, lang: Lang): string {
           : 'the daily backup failed or is overdue; no good backup yet';
     case 'audit_broken':
       return zh ? '启动时审计追踪校验未通过（记录被修改、删除或损坏）' : 'the audit trail did not verify at start (an entry altered, removed or damaged)';
+    case 'calibration_due':
+      return zh
+        ? `${sensorsShort(s, ctx, lang)}的校准将于 ${formatTime(v, ctx.timeZone)} 到期`
+        : `calibration of ${sensorsShort(s, ctx, lang)} due on ${formatTime(v, ctx.timeZone)}`;
+    case 'calibration_overdue':
+      return zh
+        ? `${sensorsShort(s, ctx, lang)}的校准已于 ${formatTime(v, ctx.timeZone)} 过期`
+        : `calibration of ${sensorsShort(s, ctx, lang)} overdue since ${formatTime(v, ctx.timeZone)}`;
   }
 }
 
@@ -472,11 +500,25 @@ function howFar(s: Situation, ctx: AlarmContext, lang: Lang): string {
     case 'backup_failed':
     case 'audit_broken':
       return '—';
+    case 'calibration_due':
+      return zh
+        ? `距到期还有 ${D(Math.max(0, v - ctx.now))}（到期前 ${D(thr)} 报警）。读数不做修正。`
+        : `Due in ${D(Math.max(0, v - ctx.now))} (alarm ${D(thr)} before the due date). Readings are never offset.`;
+    case 'calibration_overdue':
+      return zh
+        ? `已过期 ${D(Math.max(0, ctx.now - v))}；此后的读数在报表中标注为超出校准有效期。`
+        : `Overdue for ${D(Math.max(0, ctx.now - v))}; readings since then are flagged out of calibration in reports.`;
   }
 }
 
 function where(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const zh = lang === 'zh-CN';
+  if (isCalibration(s.kind)) {
+    const names = s.seenBy.map((id) => deviceName(ctx, id));
+    return zh
+      ? `${ctx.siteName}（${systemPlaceName[lang]}）；传感器：${zhList(names)}`
+      : `${ctx.siteName} (${systemPlaceName[lang]}); sensors: ${enList(names)}`;
+  }
   if (isSystem(s.kind))
     return zh
       ? `${ctx.siteName} 的冷链监控服务（${systemPlaceName[lang]}）`
@@ -605,7 +647,7 @@ function trend(seenBy: string[], ctx: AlarmContext, lang: Lang): string {
 function render(s: Situation, context: AlarmContext, lang: Lang): AlarmText {
   const zh = lang === 'zh-CN';
   // A system alarm's place is the monitoring system itself, named in the reader's language.
-  const ctx = isSystem(s.kind) ? { ...context, locationName: systemPlaceName[lang] } : context;
+  const ctx = isSystem(s.kind) || isCalibration(s.kind) ? { ...context, locationName: systemPlaceName[lang] } : context;
   const count =
     s.incident && s.seenBy.length > 1 && s.kind !== 'device_silent' && s.kind !== 'battery_low'
       ? zh
@@ -623,7 +665,7 @@ function render(s: Situation, context: AlarmContext, lang: Lang): AlarmText {
     since: since(s, ctx, lang),
     howFar: howFar(s, ctx, lang),
     action: action(s, ctx, lang),
-    trend: isSystem(s.kind) ? '—' : trend(s.seenBy, ctx, lang),
+    trend: isSystem(s.kind) || isCalibration(s.kind) ? '—' : trend(s.seenBy, ctx, lang),
   };
 }
 

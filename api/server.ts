@@ -22,6 +22,8 @@ import { alarmTestRoutes } from './alarm-test.js';
 import { auditRoutes } from './audit.js';
 import { streamRoutes } from './stream.js';
 import { shipmentRoutes } from './shipments.js';
+import { calibrationRoutes } from './calibration.js';
+import type { CalibrationService } from '../calibration/service.js';
 import { epcisRoutes } from './epcis.js';
 import { reportRoutes } from './reports.js';
 import { overviewRoutes } from './overview.js';
@@ -41,6 +43,8 @@ export interface ApiDeps {
   pipeline: IngestPipeline;
   alerts: AlertService;
   shipments: ShipmentService;
+  /** Sensors' calibration records (absent: no calibration routes). */
+  calibration?: CalibrationService;
   /** Base URL receivers use (verification links). */
   publicUrl: () => string;
   audit?: AuditLog;
@@ -111,6 +115,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     auditRoutes,
     streamRoutes,
     shipmentRoutes,
+    calibrationRoutes,
     epcisRoutes,
     reportRoutes,
     overviewRoutes,

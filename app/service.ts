@@ -17,6 +17,8 @@ import { startAuditAnchor } from '../audit/anchor.js';
 import { AlertService } from '../alerts/service.js';
 import { Notifier } from '../alerts/notifier.js';
 import { SystemAlarms } from '../alerts/system-alarms.js';
+import { CalibrationAlarms } from '../calibration/alarms.js';
+import { CalibrationService } from '../calibration/service.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
 import { BackupScheduler } from '../backup/scheduler.js';
@@ -265,6 +267,21 @@ async function assemble(
     );
     if (!verified.ok) systemAlarms.auditBroken(verified.problem ?? 'the audit trail does not verify');
     systemAlarms.start();
+    // Sensors' calibration: records in the config (devices[].calibration), due and overdue alarms at each site's system place.
+    const calibration = new CalibrationService({
+      registry: registry.get,
+      reload: () => registry.reload(),
+      configFile: loaded.file,
+      dataDir,
+      audit,
+      log: log.child({ component: 'calibration' }),
+    });
+    const calibrationAlarms = parts.add(
+      'calibration alarms',
+      new CalibrationAlarms({ alerts, registry: registry.get, audit, log: log.child({ component: 'calibration' }) }),
+      (alarms) => alarms.stop(),
+    );
+    calibrationAlarms.start();
 
     // Devices may connect from here on.
     const ports = await front.open();
@@ -296,6 +313,7 @@ async function assemble(
         pipeline,
         alerts,
         shipments,
+        calibration,
         audit,
         publicUrl,
         tls,

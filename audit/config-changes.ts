@@ -11,8 +11,8 @@ export interface ConfigChange {
 }
 
 const SECRET_KEY = /hash|password|secret|token$/i;
-/** Entries of these lists are matched by their key, so a reordering is not a change. */
-const KEYS = ['id', 'name'];
+/** Entries of these lists are matched by their key (calibration certificates by number), so a reordering is not a change. */
+const KEYS = ['id', 'name', 'number'];
 
 // A secret shows only as a short digest of itself: a change is visible, the value is not.
 const redact = (key: string, value: unknown): unknown =>

@@ -21,6 +21,7 @@ import { configReference } from '../core/config/reference.js';
 import { alertsListCommand, alertsSignCommand, alertsTestCommand } from './alerts.js';
 import { reportEpcisCommand } from './epcis.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
+import { calibrationCommands } from './calibration.js';
 import { dashboardsExportCommand } from './dashboards.js';
 import {
   reportExcursionCommand,
@@ -294,6 +295,7 @@ apiOptions(
     .option('--meaning <text>', 'meaning of the signature', 'QA disposition after review')
     .requiredOption('--comment <text>', 'the reasoning'),
 ).action(shipmentDispositionCommand);
+calibrationCommands(program, apiOptions);
 
 const report = program.command('report').description('QA reports: full-chain shipment report, GSP temperature record, excursion report');
 const reportOptions = (command: Command) =>

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertEventSchema, alertSchema } from '../alerts/book.js';
 import { custodyEventKinds, custodyRecordSchema, dispositionSchema, shipmentIdentitySchema } from '../shipments/schema.js';
+import { calibrationSectionSchema } from './calibration-status.js';
 import { transportStepsSchema } from './transport-steps.js';
 import { rangeVersionUsedSchema } from './range-versions.js';
 import { coverageSchema, signedVersionSchema, sinceSignatureSchema } from './signed-version.js';
@@ -209,6 +210,8 @@ export const shipmentReportSchema = z.object({
   chart: z.array(chartSeriesSchema),
   /** The receiver's verification link, when one is active (PDFs show it as a QR code). */
   verification: z.object({ url: z.string(), expiresAt: z.number() }).nullable(),
+  /** Each sensor's calibration at the time of its readings; readings out of calibration flagged (calibration-status.ts). */
+  calibration: calibrationSectionSchema.optional(),
   /** Pre-cooling checks, the receiver's acceptance or refusal, consignee notices (transport-steps.ts). */
   transport: transportStepsSchema.optional(),
   /** The product's range versions the segments were judged by (range-versions.ts). */
@@ -234,6 +237,8 @@ export const gspRecordRowSchema = z.object({
   late: z.literal(true).optional(),
   /** When a late reading arrived (server time), only on late rows. */
   receivedAt: z.number().optional(),
+  /** Only on a reading taken while its sensor was out of calibration (no, a failed or an overdue certificate); the value is as measured. */
+  outOfCalibration: z.literal(true).optional(),
 });
 
 export const gspRecordSchema = z.object({
@@ -251,6 +256,8 @@ export const gspRecordSchema = z.object({
   completeness: completenessSchema,
   /** Every late reading of the period (rows show only the recorded ones), as runs per sensor. */
   lateData: z.array(lateRunSchema).default([]),
+  /** Each sensor's calibration at the time of its readings (calibration-status.ts). */
+  calibration: calibrationSectionSchema.optional(),
   /** The profile's range versions the rows were judged by. */
   rangeVersions: z.array(rangeVersionUsedSchema).default([]),
   digest: digestSchema,

@@ -8,6 +8,7 @@ import { ReadingsDigest } from './digest.js';
 import { downsample } from './downsample.js';
 import { transportReviewReasons, transportSteps } from './transport-steps.js';
 import { readPlace, type RowBudget } from './readings-source.js';
+import { calibrationReviewReasons, calibrationSection } from './calibration-status.js';
 import type { Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
 import { profileRanges, rangesAsOf, type RangeVersion } from './range-versions.js';
 import { asOfRecord, asOfSeries, maxReceivedAt, sinceSignature, type AsOf } from './signed-version.js';
@@ -144,6 +145,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   const unclosed = alarms.filter((a) => a.state !== 'closed');
   if (unclosed.length) reviewReasons.push(`${unclosed.length} alarm(s) not closed`);
   if (segments.length === 0) reviewReasons.push('no custody events yet');
+  const calibration = calibrationSection(registry, readings.flat());
+  reviewReasons.push(...calibrationReviewReasons(calibration));
   const transport = transportSteps(record);
   reviewReasons.push(...transportReviewReasons(transport, band));
 
@@ -181,6 +184,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     digest: result,
     chart,
     verification: input.verification,
+    calibration,
     rangeVersions: ranges.used(windows),
     coverage: { asOf: now, maxReceivedAt: maxReceivedAt(all), readings: result.readings, custodyEvents: record.custody.length },
     ...(asOf?.signature

@@ -35,6 +35,34 @@ function simulatedName(config: Config, devices: Array<{ id: string; location: st
 }
 
 /**
+ * A demo certificate for a simulated sensor, so the demo has calibration on file (coldchain check
+ * passes, reports show a certificate, no calibration alarm): calibrated 200 days ago, due in 165,
+ * errors well within GSP. The laboratory's name says it is not a real certificate.
+ */
+export function simulatedCalibration(deviceId: string, now = Date.now()) {
+  const day = (offsetDays: number) => new Date(now + offsetDays * 86_400_000).toISOString().slice(0, 10);
+  return {
+    model: 'Simulated probe',
+    serial: deviceId,
+    accuracy: { temperature: 0.3, humidity: 3 },
+    certificates: [
+      {
+        number: `SIM-${deviceId}`,
+        laboratory: 'Simulated calibration (demo only, not a real certificate)',
+        calibratedAt: day(-200),
+        dueAt: day(165),
+        points: [
+          { quantity: 'temperature', reference: -20, reading: -20.2 },
+          { quantity: 'temperature', reference: 5, reading: 5.1 },
+          { quantity: 'temperature', reference: 25, reading: 25.1 },
+          { quantity: 'humidity', reference: 75, reading: 76.2 },
+        ],
+      },
+    ],
+  };
+}
+
+/**
  * Registers the scenario's devices (or gives those whose token we do not hold a new one), so a
  * newcomer needs no manual step. Returns the tokens of every scenario device.
  */
@@ -48,6 +76,9 @@ export function provisionDevices(configFile: string, dataDir: string, devices: A
     for (const device of devices) {
       const known = existing.get(device.id);
       const token = tokens.get(device.id);
+      // A simulated sensor registered before calibration records existed gets its demo certificate too.
+      const knownNode = known && isSeq(list) ? list.items[known.index] : undefined;
+      if (known && !known.device.calibration && isMap(knownNode)) knownNode.set('calibration', doc.createNode(simulatedCalibration(device.id)));
       if (known && token && tokenMatches(token, known.device.tokenHash)) continue;
       const fresh = generateToken('dev');
       tokens.set(device.id, fresh);
@@ -62,6 +93,7 @@ export function provisionDevices(configFile: string, dataDir: string, devices: A
           interval: formatDuration(device.interval),
           name: simulatedName(current, devices, device),
           tokenHash: hashToken(fresh),
+          calibration: simulatedCalibration(device.id),
         });
         registered.push(device.id);
       }

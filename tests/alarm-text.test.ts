@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { alertKinds, isSystemKind, severities, type AlertKind, type SystemAlertKind } from '../core/config/alert-rules.js';
+import {
+  alertKinds,
+  isCalibrationKind,
+  isSystemKind,
+  severities,
+  type AlertKind,
+  type CalibrationAlertKind,
+  type SystemAlertKind,
+} from '../core/config/alert-rules.js';
 import { alertStates, type Alert } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
 import {
@@ -65,9 +73,9 @@ const alert = (over: Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>
   ...over,
 });
 
-/** Kinds about a place's goods; system alarms (InfluxDB, spool, backup, audit) are tested in tests/system-alarms.test.ts. */
-type PlaceKind = Exclude<AlertKind, SystemAlertKind>;
-const placeKinds = alertKinds.filter((k): k is PlaceKind => !isSystemKind(k));
+/** Kinds about a place's goods; system alarms (InfluxDB, spool, backup, audit) are tested in tests/system-alarms.test.ts, calibration alarms in tests/calibration.test.ts. */
+type PlaceKind = Exclude<AlertKind, SystemAlertKind | CalibrationAlertKind>;
+const placeKinds = alertKinds.filter((k): k is PlaceKind => !isSystemKind(k) && !isCalibrationKind(k));
 
 /** A realistic alert of each kind, in the units the evaluator uses. */
 const sample: Record<PlaceKind, Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>> = {

@@ -39,6 +39,9 @@ describe('coldchain check', () => {
         expect.stringMatching(/^ERROR +line \d+: influx\.retention: records are kept less than 5 years$/),
         expect.stringMatching(/^ERROR +line \d+: backup\.enabled: no daily backup$/),
         expect.stringMatching(/^ERROR +line \d+: influx\.url: the external InfluxDB is used without credentials/),
+        expect.stringMatching(
+          /^ERROR +line \d+: devices\[0\]: cr-1: no calibration on file \(model, serial, accuracy and a certificate: coldchain calibration add cr-1\)$/,
+        ),
       ]),
     );
     expect(result.stdout).toMatch(/: 4 errors, \d+ warnings against GSP/);

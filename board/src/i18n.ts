@@ -269,6 +269,8 @@ export const CODES = {
     spool_full: w('Spool (local buffer) too large', '本地缓存（spool）占用过大'),
     backup_failed: w('Daily backup failed or overdue', '每日备份失败或逾期'),
     audit_broken: w('Audit trail damaged', '审计追踪记录损坏'),
+    calibration_due: w('Sensor calibration due', '传感器校准即将到期'),
+    calibration_overdue: w('Sensor calibration overdue', '传感器校准已过期'),
   },
   state: {
     pending: w('Pending', '待触发'),
@@ -434,5 +436,8 @@ export function amount(kind: string, value: number | null | undefined, lang: Lan
   if (kind === 'influxdb_unreachable' || kind === 'spool_backlog') return minutes(value, lang);
   if (kind === 'spool_full') return `${(value / 1_048_576).toFixed(0)} MB`;
   if (kind === 'backup_failed' || kind === 'audit_broken') return '—';
+  // Calibration alarms: the certificate's due time (a date) as peak; calibration_due's threshold is its lead time (days).
+  if (kind === 'calibration_due' || kind === 'calibration_overdue')
+    return value > 1e11 ? new Date(value).toISOString().slice(0, 10) : `${Math.round(value / 86_400_000)} ${lang === 'en' ? 'd' : '天'}`;
   return String(value);
 }

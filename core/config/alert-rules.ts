@@ -22,6 +22,9 @@ export const alertKinds = [
   'spool_full',
   'backup_failed',
   'audit_broken',
+  // Calibration of a sensor due soon or overdue (calibration/alarms.ts).
+  'calibration_due',
+  'calibration_overdue',
 ] as const;
 export type AlertKind = (typeof alertKinds)[number];
 
@@ -35,6 +38,11 @@ export const systemAlertKinds = [
 ] as const satisfies readonly AlertKind[];
 export type SystemAlertKind = (typeof systemAlertKinds)[number];
 export const isSystemKind = (kind: string): kind is SystemAlertKind => (systemAlertKinds as readonly string[]).includes(kind);
+
+/** Calibration alarms: about a sensor's certificate, raised at its site's `system` place. */
+export const calibrationAlertKinds = ['calibration_due', 'calibration_overdue'] as const satisfies readonly AlertKind[];
+export type CalibrationAlertKind = (typeof calibrationAlertKinds)[number];
+export const isCalibrationKind = (kind: string): kind is CalibrationAlertKind => (calibrationAlertKinds as readonly string[]).includes(kind);
 
 /**
  * Alert rules of a product profile (DESIGN.md §5). Every field has a default a GSP reviewer

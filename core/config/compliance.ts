@@ -1,4 +1,5 @@
 import type { Config } from './schema.js';
+import { calibrationFindings } from '../../calibration/check.js';
 
 /** One way a configuration falls short of a profile, at the key that says so. */
 export interface Finding {
@@ -68,6 +69,7 @@ export function checkGsp(config: Config): Finding[] {
         `${device.name ?? device.id} reports every ${device.interval / 1000} s; GSP asks for values refreshed at least every minute`,
       );
   });
+  findings.push(...calibrationFindings(config));
   if (!config.notifications.sms)
     add(config.compliance === 'gsp' ? 'error' : 'warning', ['notifications'], 'sms', 'no SMS provider (notifications.sms): GSP alarms go by SMS');
   if (config.influx.retention < FIVE_YEARS) add('error', ['influx', 'retention'], 'retention', 'records are kept less than 5 years');

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { durationMs } from '../duration.js';
 import { alertRulesSchema, suppressionSchema } from './alert-rules.js';
 import { alarmsSchema } from './alarm-policy.js';
+import { sensorCalibrationSchema } from '../../calibration/schema.js';
 
 /** Identifiers appear in MQTT topics and InfluxDB tags, so they are kept to a safe alphabet. */
 export const identifier = z
@@ -124,6 +125,7 @@ export const deviceSchema = z.object({
   interval: durationMs.default(60_000),
   tokenHash: hashedSecret,
   name: z.string().optional(),
+  calibration: sensorCalibrationSchema.optional().describe('Model, serial, declared accuracy and calibration certificates (coldchain calibration add).'),
 });
 
 export const apiRoles = ['admin', 'operator', 'qa', 'viewer'] as const;

@@ -1,6 +1,7 @@
 import { LATE_MIN_DELAY_MS } from '../figures.js';
 import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, LateRun, Place, ReportAlarm, ShipmentReport } from '../schema.js';
 import { chartSvg } from './chart-svg.js';
+import { calibrationBlocks, calibrationLabel } from './calibration.js';
 import { transportBlocks } from '../transport-steps.js';
 import type { Formatter } from './i18n.js';
 import { rangeVersionsBlocks, signedVersionBlocks, sinceSignatureBlocks } from './integrity.js';
@@ -233,6 +234,7 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
     widths: [0.3, 0.7, 2, 1, 1.3, 1.3, 1.2, 0.6, 0.6, 0.6, 0.6, 0.8, 0.8],
   });
   blocks.push(excursionTable(report.overall, f), gapTable(report.overall, f), ...lateTable(report.overall.lateData, f), alarmTable(report.alarms, f));
+  blocks.push(...calibrationBlocks(report.calibration, f));
   blocks.push({
     kind: 'table',
     heading: f.t.custody,
@@ -285,6 +287,7 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
   const location = placeName(place, f);
   // The arrival column appears only when some recorded reading came late; the legend with it.
   const anyLate = record.rows.some((r) => r.late);
+  const anyUncalibrated = record.rows.some((r) => r.outOfCalibration);
   return {
     title: f.t.gspRecordTitle,
     subtitle: `${location} · ${f.when(record.from)} — ${f.when(record.to)}`,
@@ -319,6 +322,7 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
           f.t.outOfRange,
           f.t.recordingInterval,
           ...(anyLate ? [f.t.receivedLate] : []),
+          ...(anyUncalibrated ? [calibrationLabel(f, 'column')] : []),
         ],
         rows: record.rows.map((r) => [
           f.date(r.at),
@@ -331,12 +335,14 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
           r.outOfRange ? f.t.yes : f.t.no,
           f.duration(r.intervalMs),
           ...(anyLate ? [r.late && r.receivedAt !== undefined ? `${f.t.lateMark} ${f.when(r.receivedAt)}` : ''] : []),
+          ...(anyUncalibrated ? [r.outOfCalibration ? calibrationLabel(f, 'yes') : ''] : []),
         ]),
         empty: f.t.noReadings,
-        widths: [1, 0.8, 1.1, 1.3, 1.7, 0.8, 0.8, 0.6, 0.7, ...(anyLate ? [1.5] : [])],
+        widths: [1, 0.8, 1.1, 1.3, 1.7, 0.8, 0.8, 0.6, 0.7, ...(anyLate ? [1.5] : []), ...(anyUncalibrated ? [0.7] : [])],
         ...(anyLate ? { note: lateLegend(f) } : {}),
       },
       ...lateTable(record.lateData, f),
+      ...calibrationBlocks(record.calibration, f),
       ...rangeVersionsBlocks(record.rangeVersions, f),
     ],
     footer: footer(record, f),
