@@ -44,7 +44,7 @@ describe('coldchain check', () => {
         ),
       ]),
     );
-    expect(result.stdout).toMatch(/: 4 errors, \d+ warnings against GSP/);
+    expect(result.stdout).toMatch(/: 5 errors, \d+ warnings against GSP/);
   });
 
   it('sensor counts follow the GSP annex: 2 per store, one per 100 m² of cold store or 300 m² otherwise; vehicles 2 plus one per further 20 m³', () => {
