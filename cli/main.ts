@@ -263,7 +263,9 @@ apiOptions(
     .requiredOption('--quantity <n>', 'quantity')
     .option('--unit <unit>', 'unit of the quantity', 'cases')
     .requiredOption('--shipper <name>', 'shipper')
-    .requiredOption('--consignee <name>', 'consignee (receiver)'),
+    .requiredOption('--consignee <name>', 'consignee (receiver)')
+    .option('--consignee-email <address>', "the consignee's e-mail: told of excursions on this shipment (GDP 9.2)")
+    .option('--consignee-phone <e164>', "the consignee's phone (E.164, SMS): told of excursions on this shipment"),
 ).action(shipmentCreateCommand);
 apiOptions(
   shipment

@@ -14,6 +14,8 @@ export async function shipmentCreateCommand(
     unit: string;
     shipper: string;
     consignee: string;
+    consigneeEmail?: string;
+    consigneePhone?: string;
   },
 ): Promise<void> {
   const { base, headers } = endpoint(flags);
@@ -27,6 +29,8 @@ export async function shipmentCreateCommand(
     unit: flags.unit,
     shipper: flags.shipper,
     consignee: flags.consignee,
+    ...(flags.consigneeEmail ? { consigneeEmail: flags.consigneeEmail } : {}),
+    ...(flags.consigneePhone ? { consigneePhone: flags.consigneePhone } : {}),
   };
   const { shipment } = (await call(`${base}/api/v1/shipments`, { method: 'POST', headers, body: JSON.stringify(body) })) as ShipmentAnswer;
   process.stdout.write(`created shipment ${shipment.id}\n`);

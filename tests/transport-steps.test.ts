@@ -16,6 +16,7 @@ import {
   makeWorkspace,
   readingCount,
   rejectsOf,
+  run,
   startTestService,
   unlimitedRate,
   waitFor,
@@ -331,6 +332,28 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
         .subarray(0, 5)
         .toString(),
     ).toBe('%PDF-');
+  });
+
+  it('takes the consignee contacts from coldchain shipment create', async () => {
+    const tokenFile = path.join(ws.dir, 'admin.token');
+    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const created = await run(
+      process.execPath,
+      [
+        path.resolve('dist/cli/main.js'),
+        ...['shipment', 'create', '--id', 'SH-CLI', '--product', 'Insulin pens', '--profile', 'vaccines-2-8', '--batch', 'INS-7', '--quantity', '5'],
+        ...['--shipper', 'Shanghai DC', '--consignee', 'Minhang clinic', '--consignee-email', 'clinic@minhang.example', '--consignee-phone', '+8613800138000'],
+        ...['--url', base, '--token-file', tokenFile],
+      ],
+      undefined,
+      30_000,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect((await api('GET', '/api/v1/shipments/SH-CLI')).body.shipment).toMatchObject({
+      consignee: 'Minhang clinic',
+      consigneeEmail: 'clinic@minhang.example',
+      consigneePhone: '+8613800138000',
+    });
   });
 
   it('keeps pre-cooling checks, the receipt and consignee notices across a restart', async () => {
