@@ -178,6 +178,8 @@ describe('live board in headless Chromium', () => {
     await expect(page.locator('.report button').count()).resolves.toBe(4);
     await expect(page.locator('tr[data-shipment=SH-BOARD-1]').textContent()).resolves.toContain('在库');
     await expect(page.locator('tr[data-shipment=SH-BOARD-1]').textContent()).resolves.toContain('Shanghai distribution centre · Cold room 1');
+    // Transport steps: no loading checked yet, no receipt yet (issue 14, item 7).
+    await expect(page.locator('.report .transport').textContent()).resolves.toBe('装车前预冷: — · 收货验收: 尚未记录');
     expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-shipment-zh.png'), fullPage: true });
     await page.click('[data-action=language]');

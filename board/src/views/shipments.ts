@@ -33,10 +33,17 @@ function TransportLine({ report, t, lang, placeName }: { report: Report; t: Labe
   const steps = report.transport;
   if (!steps) return null;
   const r = steps.receipt;
-  return html`<p class="transport">
-    ${t.preCooling}: ${steps.preCooling.length ? steps.preCooling.map((c) => html`<span class=${`pill ${c.passed ? 'within_range' : 'excursion'}`}>${placeName(c.locationId)} ${when(c.to)}: ${c.passed ? t.preCoolingPassed : t.preCoolingFailed}</span> `) : '—'}
-    · ${t.receipt}: ${r ? html`<span class=${`pill ${r.decision === 'accepted' ? 'within_range' : 'excursion'}`} data-receipt=${r.decision}>${say('receipt', r.decision, lang)}</span> ${r.name}, ${t.arrivalTemperature} ${r.arrivalTemperature} °C, ${when(r.at)}` : t.notReceived}
-  </p>`;
+  const checks = steps.preCooling.length
+    ? steps.preCooling.map(
+        (c) =>
+          html`<span class=${`pill ${c.passed ? 'within_range' : 'excursion'}`}>${placeName(c.locationId)} ${when(c.to)}: ${c.passed ? t.preCoolingPassed : t.preCoolingFailed}</span> `,
+      )
+    : '—';
+  const receipt = r
+    ? html`<span class=${`pill ${r.decision === 'accepted' ? 'within_range' : 'excursion'}`} data-receipt=${r.decision}>${say('receipt', r.decision, lang)}</span> ${r.name}, ${t.arrivalTemperature} ${r.arrivalTemperature} °C, ${when(r.at)}`
+    : t.notReceived;
+  // One line: htm drops whitespace that spans a line break, which would glue the separator on.
+  return html`<p class="transport">${t.preCooling}: ${checks} · ${t.receipt}: ${receipt}</p>`;
 }
 
 /** The legs of one shipment on one time axis: every sensor's series, the range, the custody changes. */
