@@ -11,6 +11,7 @@ import { simulateCommand, parseSpeed, SCENARIO_HELP } from './simulate.js';
 import { userAddCommand, userEnableCommand, userPasswordCommand } from './user.js';
 import { auditVerifyCommand } from './audit.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { spoolDrainCommand } from './spool.js';
 import { retentionShortenCommand, retentionShowCommand } from './retention.js';
 import { checkCommand } from './check.js';
 import { watchdogCommand } from './watchdog.js';
@@ -196,6 +197,16 @@ program
   .addOption(configOption())
   .requiredOption('--from <dir>', 'a directory written by coldchain backup')
   .action(restoreCommand);
+program
+  .command('spool')
+  .description("a node's spool: what it acknowledged and has not yet written to InfluxDB")
+  .command('drain')
+  .description("deliver a dead cluster node's spool into the shared InfluxDB (its data directory is locked meanwhile)")
+  .argument('<dir>', 'the data directory of the node whose spool to deliver')
+  .addOption(configOption())
+  .option('--influx-url <url>', 'the shared InfluxDB (default: influx.url)')
+  .option('--influx-db <name>', 'InfluxDB database (default: influx.database)')
+  .action(spoolDrainCommand);
 program
   .command('audit')
   .description('the hash-chained audit trail')

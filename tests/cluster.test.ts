@@ -8,7 +8,8 @@ import type { RunningService } from '../app/service.js';
 import { clusterSettingsSchema } from '../cluster/engines.js';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { CLI } from './helpers/browser.js';
 
 const MIN = 60_000;
 
@@ -181,6 +182,50 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     clients.push(back);
     back.on('message', (_t, payload) => messages.push(JSON.parse(payload.toString())));
     await waitFor(async () => messages.find((m) => m.kind === 'temperature_low'), Boolean, 15_000, 'the queued alert on node B');
+  });
+
+  it("a node that is gone: coldchain spool drain delivers what it acknowledged into the shared InfluxDB, and refuses a live node's directory", async () => {
+    // A node whose InfluxDB is unreachable acknowledges readings into its spool only.
+    const deadInflux = `http://127.0.0.1:${await freePort()}`;
+    const dataDir = path.join(path.dirname(nodes[0]!.dataDir), 'node-c');
+    const nodeC = await startTestService(ws, { dataDir, influxUrl: deadInflux });
+    const device = await connectDevice(nodeC.mqttPort!, 'room-1', ws.deviceTokens['room-1']!);
+    const t0 = Date.now() - 5 * MIN;
+    const readings = [0, 1, 2].map((i) => ({ ts: t0 + i * 1000, temperature: 3.3 + i / 10 }));
+    await device.publishAsync('cc/v1/room-1/telemetry', JSON.stringify(readings), { qos: 1 });
+    await device.endAsync();
+    await nodeC.stop();
+    const stored = async () =>
+      Number(
+        (await influxFor(ws).query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = 'room-1' AND time >= ${t0}ms AND time <= ${t0 + 2000}ms`))[0]
+          ?.values[0]?.[1] ?? 0,
+      );
+    expect(await stored()).toBe(0);
+
+    const live = await run('node', [
+      CLI,
+      'spool',
+      'drain',
+      nodes[0]!.dataDir,
+      '--config',
+      ws.configFile,
+      '--influx-url',
+      inject('influxUrl'),
+      '--influx-db',
+      ws.database,
+    ]);
+    expect(live.code).toBe(1);
+    expect(live.stderr).toMatch(/a node still runs on this data directory/);
+
+    const drained = await run(
+      'node',
+      [CLI, 'spool', 'drain', dataDir, '--config', ws.configFile, '--influx-url', inject('influxUrl'), '--influx-db', ws.database],
+      undefined,
+      60_000,
+    );
+    expect(drained.stderr + drained.stdout).toMatch(/delivered \d+ records/);
+    expect(drained.code).toBe(0);
+    expect(await stored()).toBe(3);
   });
 
   it('refuses a Redis password in the URL, naming where it goes', () => {
