@@ -312,6 +312,16 @@ describe('calibration and accuracy of sensors', () => {
     expect(csv).toContain('传感器超出校准有效期时的读数');
     const html = (await api('GET', `/api/v1/locations/dc-sh-cold-room-1/record?from=${at(0)}&to=${at(120)}&format=html`)).body as string;
     expect(html).toContain('Readings taken while the sensor was out of calibration');
+    const pdf = await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?from=${at(0)}&to=${at(120)}&format=pdf&lang=zh-CN`, {
+      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    });
+    expect(pdf.status).toBe(200);
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-');
     // The shipment report: the same section, and QA is told.
     expect(
       (
