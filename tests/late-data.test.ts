@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { calibratedSensor, connectDevice, influxFor, makeWorkspace, readingCount, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -60,9 +60,10 @@ describe('late data: marked with its arrival time and counted, in the GSP record
   beforeAll(async () => {
     ws = makeWorkspace({
       devices: [
-        { id: 'room-a', location: 'dc-sh-cold-room-1' },
-        { id: 'room-b', location: 'dc-sh-cold-room-1' },
-        { id: 'fridge-a', location: 'hospital-pudong-fridge' },
+        // Calibrated, so that the record's only extra column is the late mark.
+        { id: 'room-a', location: 'dc-sh-cold-room-1', calibration: calibratedSensor('SN-ROOM-A') },
+        { id: 'room-b', location: 'dc-sh-cold-room-1', calibration: calibratedSensor('SN-ROOM-B') },
+        { id: 'fridge-a', location: 'hospital-pudong-fridge', calibration: calibratedSensor('SN-FRIDGE-A') },
       ],
       yamlPatch: unlimitedRate,
     });

@@ -26,9 +26,28 @@ export interface Workspace {
 /** Config patch for tests that stream as fast as they can: the per-device rate limit would pace them. */
 export const unlimitedRate = (yaml: string) => yaml.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000').replace(/rateBurst: \d+/, 'rateBurst: 1000000');
 
+/** A calibration in force from a month ago for a year, for tests whose reports should not flag the sensor as uncalibrated. */
+export const calibratedSensor = (serial: string) => {
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  return {
+    model: 'Testo 184 T4',
+    serial,
+    accuracy: { temperature: 0.2, humidity: 2 },
+    certificates: [
+      {
+        number: `CAL-${serial}`,
+        laboratory: 'Shanghai Institute of Measurement',
+        calibratedAt: day(-30),
+        dueAt: day(335),
+        points: [{ quantity: 'temperature', reference: 5, reading: 5.1 }],
+      },
+    ],
+  };
+};
+
 /** A temp dir with the sample config, the given devices (by default in the 2–8 °C cold room) and one API token per role. */
 export function makeWorkspace(options: {
-  devices: Array<string | { id: string; location: string; interval?: string }>;
+  devices: Array<string | { id: string; location: string; interval?: string; calibration?: Record<string, unknown> }>;
   location?: string;
   yamlPatch?: (yaml: string) => string;
 }): Workspace {
@@ -41,10 +60,18 @@ export function makeWorkspace(options: {
     // The daily backup would start within a test's run after its time of day; tests/backup.test.ts covers it.
     if (doc.hasIn(['backup', 'enabled'])) doc.setIn(['backup', 'enabled'], false);
     for (const device of options.devices) {
-      const { id, location, interval } =
-        typeof device === 'string' ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s' } : device;
+      const { id, location, interval, calibration } =
+        typeof device === 'string'
+          ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s', calibration: undefined }
+          : device;
       deviceTokens[id] = generateToken('dev');
-      appendToList(doc, 'devices', { id, location, interval: interval ?? '60s', tokenHash: hashToken(deviceTokens[id]) });
+      appendToList(doc, 'devices', {
+        id,
+        location,
+        interval: interval ?? '60s',
+        tokenHash: hashToken(deviceTokens[id]),
+        ...(calibration ? { calibration } : {}),
+      });
     }
     for (const role of ['admin', 'viewer']) {
       apiTokens[role] = generateToken('api');
