@@ -26,14 +26,15 @@ async function dump(influx: InfluxClient): Promise<Record<string, unknown[][]>> 
   return out;
 }
 
-/** A report as JSON without what differs between two renderings of the same record. */
+/** A report as JSON without what differs between two renderings of the same record (when it was generated, and
+ * `coverage.asOf`: the moment the report was computed at, which a signature would bind). */
 const stable = (value: unknown): unknown =>
   Array.isArray(value)
     ? value.map(stable)
     : value && typeof value === 'object'
       ? Object.fromEntries(
           Object.entries(value)
-            .filter(([k]) => !/generated|verification/i.test(k))
+            .filter(([k]) => !/generated|verification|^asOf$/i.test(k))
             .map(([k, v]) => [k, stable(v)]),
         )
       : value;
