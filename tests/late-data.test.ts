@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { calibratedSensor, connectDevice, influxFor, makeWorkspace, readingCount, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  calibratedSensor,
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  startTestService,
+  unlimitedRate,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const MIN = 60_000;
 

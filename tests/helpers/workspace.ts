@@ -61,9 +61,7 @@ export function makeWorkspace(options: {
     if (doc.hasIn(['backup', 'enabled'])) doc.setIn(['backup', 'enabled'], false);
     for (const device of options.devices) {
       const { id, location, interval, calibration } =
-        typeof device === 'string'
-          ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s', calibration: undefined }
-          : device;
+        typeof device === 'string' ? { id: device, location: options.location ?? 'dc-sh-cold-room-1', interval: '60s', calibration: undefined } : device;
       deviceTokens[id] = generateToken('dev');
       appendToList(doc, 'devices', {
         id,
