@@ -7,6 +7,7 @@ import { placeOf, profileOf, ReportError, withRange } from './shipment-report.js
 import { profileRanges, type RangeVersion } from './range-versions.js';
 import type { GspRecord } from './schema.js';
 import { calibrationSection, markOutOfCalibration } from './calibration-status.js';
+import { conflictsIn } from './conflicts.js';
 
 /** GSP annex: record at least every 30 min in storage, every 5 min in transport, every 2 min out of range. */
 export const GSP_INTERVALS = { storageMs: 30 * 60_000, transportMs: 5 * 60_000, outOfRangeMs: 2 * 60_000 } as const;
@@ -88,6 +89,7 @@ export async function buildGspRecord(input: {
     rows,
     completeness: placeCompleteness(analyses),
     rangeVersions: ranges.used([window]),
+    conflicts: conflictsIn(sensors),
     calibration,
     lateData: analyses.flatMap((a) => a.lateData).sort((a, b) => a.start - b.start || a.deviceId.localeCompare(b.deviceId)),
     digest: digest.result(),

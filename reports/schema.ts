@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { alertEventSchema, alertSchema } from '../alerts/book.js';
 import { custodyEventKinds, custodyRecordSchema, dispositionSchema, shipmentIdentitySchema } from '../shipments/schema.js';
 import { calibrationSectionSchema } from './calibration-status.js';
+import { readingConflictSchema } from './conflicts.js';
 import { transportStepsSchema } from './transport-steps.js';
 import { rangeVersionUsedSchema } from './range-versions.js';
 import { coverageSchema, signedVersionSchema, sinceSignatureSchema } from './signed-version.js';
@@ -212,6 +213,8 @@ export const shipmentReportSchema = z.object({
   verification: z.object({ url: z.string(), expiresAt: z.number() }).nullable(),
   /** Each sensor's calibration at the time of its readings; readings out of calibration flagged (calibration-status.ts). */
   calibration: calibrationSectionSchema.optional(),
+  /** Device times with more than one different reading, each listed with all of them (conflicts.ts). */
+  conflicts: z.array(readingConflictSchema).default([]),
   /** Pre-cooling checks, the receiver's acceptance or refusal, consignee notices (transport-steps.ts). */
   transport: transportStepsSchema.optional(),
   /** The product's range versions the segments were judged by (range-versions.ts). */
@@ -260,6 +263,8 @@ export const gspRecordSchema = z.object({
   calibration: calibrationSectionSchema.optional(),
   /** The profile's range versions the rows were judged by. */
   rangeVersions: z.array(rangeVersionUsedSchema).default([]),
+  /** Device times with more than one different reading, each listed with all of them (conflicts.ts). */
+  conflicts: z.array(readingConflictSchema).default([]),
   digest: digestSchema,
 });
 

@@ -8,6 +8,7 @@ import { ReadingsDigest } from './digest.js';
 import { downsample } from './downsample.js';
 import { transportReviewReasons, transportSteps } from './transport-steps.js';
 import { readPlace, type RowBudget } from './readings-source.js';
+import { conflictReviewReasons, conflictsIn } from './conflicts.js';
 import { calibrationReviewReasons, calibrationSection } from './calibration-status.js';
 import type { Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
 import { profileRanges, rangesAsOf, type RangeVersion } from './range-versions.js';
@@ -147,6 +148,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   if (segments.length === 0) reviewReasons.push('no custody events yet');
   const calibration = calibrationSection(registry, readings.flat());
   reviewReasons.push(...calibrationReviewReasons(calibration));
+  const conflicts = conflictsIn(readings.flat());
+  reviewReasons.push(...conflictReviewReasons(conflicts));
   const transport = transportSteps(record);
   reviewReasons.push(...transportReviewReasons(transport, band));
 
@@ -185,6 +188,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     chart,
     verification: input.verification,
     calibration,
+    conflicts,
     rangeVersions: ranges.used(windows),
     coverage: { asOf: now, maxReceivedAt: maxReceivedAt(all), readings: result.readings, custodyEvents: record.custody.length },
     ...(asOf?.signature

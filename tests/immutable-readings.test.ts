@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import { RECENT_READINGS_MAX, RecentReadings } from '../ingestor/records.js';
 import type { ReadingsResponse } from '../api/readings.js';
+import type { GspRecord } from '../reports/schema.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 
 /** Issue 13, item 1: a stored reading is never overwritten; a different one at the same device time is kept beside it and flagged. */
@@ -110,6 +111,28 @@ describe('immutable readings', () => {
 
     const rejects = (await (await fetch(`${base}/api/v1/rejects?reason=conflicting_reading&device=diff-1`, auth())).json()) as { count: number };
     expect(rejects.count).toBe(1);
+
+    // The GSP record lists the conflict with both readings, first arrived first, in every format and language.
+    const window = `from=${ts - 3_600_000}&to=${Date.now() + 60_000}`;
+    const record = (await (await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?${window}`, auth())).json()) as GspRecord;
+    expect(record.conflicts).toEqual([
+      {
+        deviceId: 'diff-1',
+        locationId: 'dc-sh-cold-room-1',
+        at: ts,
+        readings: [
+          { temperature: 4.5, humidity: 50, receivedAt: expect.any(Number) },
+          { temperature: 9.75, humidity: 50, receivedAt: expect.any(Number) },
+        ],
+      },
+    ]);
+    expect(record.conflicts[0]!.readings[0]!.receivedAt!).toBeLessThanOrEqual(record.conflicts[0]!.readings[1]!.receivedAt!);
+    const csv = await (await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?${window}&format=csv&tz=UTC`, auth())).text();
+    expect(csv).toContain('Conflicting readings (a different reading arrived for a device time already stored)');
+    expect(csv).toMatch(/\r\ndiff-1,dc-sh-cold-room-1,\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,"4\.5 °C, 50 %RH \| 9\.75 °C, 50 %RH",\d{4}-/);
+    const zh = await (await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?${window}&format=csv&lang=zh-CN&tz=UTC`, auth())).text();
+    expect(zh).toContain('冲突读数（同一设备时间已存读数后又收到不同读数）');
+    expect(zh).toContain('两条读数均予保留');
   });
 
   it('flags a clock jump (sequence forward, device time back) and still stores the reading', async () => {

@@ -182,12 +182,16 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     expect(byKind.revision).toMatchObject({ deviceId: 'room-a', readings: 1, start: at(-40) });
     expect(byKind.late_upload!.receivedAt).toBeGreaterThanOrEqual(lateSentAt);
     expect(byKind.late_upload!.receivedAt).toBeGreaterThan(signedOn.asOf);
+    // The revision is also listed with both readings, and sends the shipment to review.
+    expect(now.conflicts).toMatchObject([{ deviceId: 'room-a', at: at(-40), readings: [{}, { temperature: 9.9 }] }]);
+    expect(now.reviewReasons).toContain('1 device time(s) with conflicting readings (a different reading arrived for a time already stored; both are kept)');
 
     const frozen = await report('?version=signed');
     expect(frozen.digest.value).toBe(signedOn.digest.value);
     expect(frozen.digest.readings).toBe(signedOn.readings);
     expect(frozen.signedVersion).toMatchObject({ decision: 'quarantined', signedBy: 'quinn', matches: true, signedDigest: signedOn.digest.value });
     expect(frozen.sinceSignature).toBeUndefined();
+    expect(frozen.conflicts).toEqual([]);
 
     const html = (await api('GET', `/api/v1/shipments/${shipmentId}/report?format=html&lang=en`)).body as string;
     expect(html).toContain('Data changed after the signature');
@@ -197,6 +201,7 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     const csv = (await api('GET', `/api/v1/shipments/${shipmentId}/report?format=csv&lang=en`)).body as string;
     expect(csv).toContain('Readings that arrived after the signature');
     expect(csv).toContain('Product range versions used');
+    expect(csv).toContain('Conflicting readings (a different reading arrived for a device time already stored)');
     const pdf = await fetch(`${base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&version=signed`, {
       headers: { Authorization: `Bearer ${ws.apiTokens.admin}` },
     });

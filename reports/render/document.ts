@@ -2,6 +2,7 @@ import { LATE_MIN_DELAY_MS } from '../figures.js';
 import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, LateRun, Place, ReportAlarm, ShipmentReport } from '../schema.js';
 import { chartSvg } from './chart-svg.js';
 import { calibrationBlocks, calibrationLabel } from './calibration.js';
+import { conflictBlocks } from './conflicts.js';
 import { transportBlocks } from '../transport-steps.js';
 import type { Formatter } from './i18n.js';
 import { rangeVersionsBlocks, signedVersionBlocks, sinceSignatureBlocks } from './integrity.js';
@@ -234,7 +235,7 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
     widths: [0.3, 0.7, 2, 1, 1.3, 1.3, 1.2, 0.6, 0.6, 0.6, 0.6, 0.8, 0.8],
   });
   blocks.push(excursionTable(report.overall, f), gapTable(report.overall, f), ...lateTable(report.overall.lateData, f), alarmTable(report.alarms, f));
-  blocks.push(...calibrationBlocks(report.calibration, f));
+  blocks.push(...calibrationBlocks(report.calibration, f), ...conflictBlocks(report.conflicts, f));
   blocks.push({
     kind: 'table',
     heading: f.t.custody,
@@ -343,6 +344,7 @@ function gspDocument(record: GspRecord, f: Formatter): ReportDocument {
       },
       ...lateTable(record.lateData, f),
       ...calibrationBlocks(record.calibration, f),
+      ...conflictBlocks(record.conflicts, f),
       ...rangeVersionsBlocks(record.rangeVersions, f),
     ],
     footer: footer(record, f),
