@@ -49,9 +49,7 @@ describe('audit trail: a torn last line after a crash', () => {
     await service.stop();
 
     const entries = readEntries();
-    expect(entries.map((e) => [e.seq, e.action])).toEqual(
-      [...first, 'audit.recovered', 'session.refused'].map((action, i) => [i + 1, action]),
-    );
+    expect(entries.map((e) => [e.seq, e.action])).toEqual([...first, 'audit.recovered', 'session.refused'].map((action, i) => [i + 1, action]));
     const keptIn = `${file}.torn-${cleanSize}`;
     expect(entries[n]).toMatchObject({
       actor: 'system',
