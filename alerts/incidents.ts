@@ -21,6 +21,7 @@ const HEADLINE_ORDER: AlertKind[] = [
   'battery_low',
   // At a site's system place: an overdue calibration says more than one coming due.
   'calibration_overdue',
+  'reading_conflict',
   'calibration_due',
 ];
 

@@ -67,6 +67,7 @@ export const kindLabels: Record<AlertKind, Words> = {
   audit_broken: { en: 'Audit trail damaged', 'zh-CN': '审计追踪记录损坏' },
   calibration_due: { en: 'Sensor calibration due', 'zh-CN': '传感器校准即将到期' },
   calibration_overdue: { en: 'Sensor calibration overdue', 'zh-CN': '传感器校准已过期' },
+  reading_conflict: { en: 'Conflicting readings from a sensor', 'zh-CN': '传感器读数冲突' },
 };
 
 /** Where system alarms are placed: a `system` place of every site (not a location of the registry). */
@@ -78,6 +79,8 @@ const systemKindSet = new Set<AlertKind>(['influxdb_unreachable', 'spool_backlog
 const isSystem = (kind: AlertKind) => systemKindSet.has(kind);
 /** Calibration alarms are about one sensor but placed at the site's `system` place (calibration/alarms.ts). */
 const isCalibration = (kind: AlertKind) => kind === 'calibration_due' || kind === 'calibration_overdue';
+/** About one sensor, placed at its site's `system` place: calibration and data-integrity alarms. */
+const isSensorRecord = (kind: AlertKind) => isCalibration(kind) || kind === 'reading_conflict';
 
 export const severityLabels: Record<Severity, Words> = {
   info: { en: 'Information', 'zh-CN': '提示' },
@@ -179,6 +182,12 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
     case 'calibration_due':
     case 'calibration_overdue':
       return calibrationProcedures[kind];
+    case 'reading_conflict':
+      return {
+        en: '1. QA: open the GSP record or the readings of the sensor and compare the values listed for each conflicting time; both are kept, neither is deleted. 2. Check the device: its clock, its firmware, and that no second device uses the same identity (device token). 3. Assess the effect on the goods and record the finding in the acknowledgement comment.',
+        'zh-CN':
+          '1. 质量部门：打开该传感器的温湿度记录或读数，逐一比对冲突时间点的各条读数；两条读数均予保留，均不删除。2. 检查设备：时钟、固件，以及是否有另一台设备使用相同身份（设备令牌）。3. 评估对货物的影响，并在确认报警的备注中记录结论。',
+      };
     case 'device_silent':
       return {
         en: "Check the sensor's power and its network (gateway, SIM or Wi-Fi). Until data is back, read the temperature with a calibrated hand-held thermometer every 30 min and write it down. If the sensor stays offline for more than 2 h, replace it. Readings stored on the sensor upload when it reconnects.",
@@ -426,6 +435,11 @@ function headline(s: Situation, ctx: AlarmContext, lang: Lang): string {
       return zh
         ? `${sensorsShort(s, ctx, lang)}的校准已于 ${formatTime(v, ctx.timeZone)} 过期`
         : `calibration of ${sensorsShort(s, ctx, lang)} overdue since ${formatTime(v, ctx.timeZone)}`;
+    case 'reading_conflict':
+      // threshold: the device time the readings share; worst: when the different one arrived.
+      return zh
+        ? `${sensorsShort(s, ctx, lang)}对已存储的时间点 ${formatTime(thr, ctx.timeZone)} 发来了不同读数（${formatTime(v, ctx.timeZone)} 收到）`
+        : `${sensorsShort(s, ctx, lang)} sent a different reading for ${formatTime(thr, ctx.timeZone)}, a time already stored (received ${formatTime(v, ctx.timeZone)})`;
   }
 }
 
@@ -508,12 +522,16 @@ function howFar(s: Situation, ctx: AlarmContext, lang: Lang): string {
       return zh
         ? `已过期 ${D(Math.max(0, ctx.now - v))}；此后的读数在报表中标注为超出校准有效期。`
         : `Overdue for ${D(Math.max(0, ctx.now - v))}; readings since then are flagged out of calibration in reports.`;
+    case 'reading_conflict':
+      return zh
+        ? '两条读数均已保存；此后的冲突读数并入本报警。温湿度记录和报表的“冲突读数”部分列出每个冲突时间点，各项数值计入两条读数。'
+        : 'Both readings are stored; later conflicts of this sensor join this alarm. The GSP record and reports list each conflicting time in their conflicting-readings section, and every figure counts both.';
   }
 }
 
 function where(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const zh = lang === 'zh-CN';
-  if (isCalibration(s.kind)) {
+  if (isSensorRecord(s.kind)) {
     const names = s.seenBy.map((id) => deviceName(ctx, id));
     return zh
       ? `${ctx.siteName}（${systemPlaceName[lang]}）；传感器：${zhList(names)}`
@@ -647,7 +665,7 @@ function trend(seenBy: string[], ctx: AlarmContext, lang: Lang): string {
 function render(s: Situation, context: AlarmContext, lang: Lang): AlarmText {
   const zh = lang === 'zh-CN';
   // A system alarm's place is the monitoring system itself, named in the reader's language.
-  const ctx = isSystem(s.kind) || isCalibration(s.kind) ? { ...context, locationName: systemPlaceName[lang] } : context;
+  const ctx = isSystem(s.kind) || isSensorRecord(s.kind) ? { ...context, locationName: systemPlaceName[lang] } : context;
   const count =
     s.incident && s.seenBy.length > 1 && s.kind !== 'device_silent' && s.kind !== 'battery_low'
       ? zh
@@ -665,7 +683,7 @@ function render(s: Situation, context: AlarmContext, lang: Lang): AlarmText {
     since: since(s, ctx, lang),
     howFar: howFar(s, ctx, lang),
     action: action(s, ctx, lang),
-    trend: isSystem(s.kind) || isCalibration(s.kind) ? '—' : trend(s.seenBy, ctx, lang),
+    trend: isSystem(s.kind) || isSensorRecord(s.kind) ? '—' : trend(s.seenBy, ctx, lang),
   };
 }
 

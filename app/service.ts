@@ -18,6 +18,7 @@ import { AlertService } from '../alerts/service.js';
 import { Notifier } from '../alerts/notifier.js';
 import { SystemAlarms } from '../alerts/system-alarms.js';
 import { CalibrationAlarms } from '../calibration/alarms.js';
+import { ConflictAlarms } from '../ingestor/conflict-alarms.js';
 import { CalibrationService } from '../calibration/service.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
@@ -282,6 +283,20 @@ async function assemble(
       (alarms) => alarms.stop(),
     );
     calibrationAlarms.start();
+    // Conflicting readings (a different reading for a stored device time) raised to QA, read back from their records.
+    const conflictAlarms = parts.add(
+      'reading-conflict alarms',
+      new ConflictAlarms({
+        alerts,
+        registry: registry.get,
+        influx: db.influx,
+        audit,
+        log: log.child({ component: 'integrity' }),
+        oldestPendingAt: () => writer.stats.oldestPendingAt,
+      }),
+      (alarms) => alarms.stop(),
+    );
+    conflictAlarms.start();
 
     // Devices may connect from here on.
     const ports = await front.open();

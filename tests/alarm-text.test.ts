@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   alertKinds,
   isCalibrationKind,
+  isIntegrityKind,
   isSystemKind,
   severities,
   type AlertKind,
   type CalibrationAlertKind,
+  type IntegrityAlertKind,
   type SystemAlertKind,
 } from '../core/config/alert-rules.js';
 import { alertStates, type Alert } from '../alerts/book.js';
@@ -73,9 +75,9 @@ const alert = (over: Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>
   ...over,
 });
 
-/** Kinds about a place's goods; system alarms (InfluxDB, spool, backup, audit) are tested in tests/system-alarms.test.ts, calibration alarms in tests/calibration.test.ts. */
-type PlaceKind = Exclude<AlertKind, SystemAlertKind | CalibrationAlertKind>;
-const placeKinds = alertKinds.filter((k): k is PlaceKind => !isSystemKind(k) && !isCalibrationKind(k));
+/** Kinds about a place's goods; system alarms (InfluxDB, spool, backup, audit) are tested in tests/system-alarms.test.ts, calibration alarms in tests/calibration.test.ts, reading_conflict in tests/immutable-readings.test.ts. */
+type PlaceKind = Exclude<AlertKind, SystemAlertKind | CalibrationAlertKind | IntegrityAlertKind>;
+const placeKinds = alertKinds.filter((k): k is PlaceKind => !isSystemKind(k) && !isCalibrationKind(k) && !isIntegrityKind(k));
 
 /** A realistic alert of each kind, in the units the evaluator uses. */
 const sample: Record<PlaceKind, Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>> = {

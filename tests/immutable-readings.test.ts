@@ -133,6 +133,22 @@ describe('immutable readings', () => {
     const zh = await (await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?${window}&format=csv&lang=zh-CN&tz=UTC`, auth())).text();
     expect(zh).toContain('冲突读数（同一设备时间已存读数后又收到不同读数）');
     expect(zh).toContain('两条读数均予保留');
+
+    // Raised to QA: one reading_conflict alarm for the sensor at its site's monitoring-system place, in both languages.
+    const alarm = await waitFor(
+      async () => service.alerts.book.list().find((a) => a.kind === 'reading_conflict' && a.deviceId === 'diff-1'),
+      (a) => a !== undefined,
+      20_000,
+      'the reading_conflict alarm',
+    );
+    expect(alarm).toMatchObject({ locationId: 'system:dc-shanghai', state: 'active', severity: 'major', threshold: ts });
+    expect(service.alerts.book.list().filter((a) => a.kind === 'reading_conflict')).toHaveLength(1);
+    const incident = service.alerts.incidents.list().find((i) => i.alertIds.includes(alarm!.id))!;
+    const { text } = service.alerts.view(incident);
+    expect(text.en.what).toMatch(/sensor diff-1 sent a different reading for \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?, a time already stored/);
+    expect(text.en.where).toContain('Monitoring system');
+    expect(text['zh-CN'].what).toContain('发来了不同读数');
+    expect(text['zh-CN'].action).toContain('质量部门');
   });
 
   it('flags a clock jump (sequence forward, device time back) and still stores the reading', async () => {

@@ -271,6 +271,7 @@ export const CODES = {
     audit_broken: w('Audit trail damaged', '审计追踪记录损坏'),
     calibration_due: w('Sensor calibration due', '传感器校准即将到期'),
     calibration_overdue: w('Sensor calibration overdue', '传感器校准已过期'),
+    reading_conflict: w('Conflicting readings from a sensor', '传感器读数冲突'),
   },
   state: {
     pending: w('Pending', '待触发'),
@@ -390,6 +391,8 @@ export const CODES = {
     'calibration.certificate.correct': w('Calibration certificate superseded by a correction', '校准证书已由更正证书替代'),
     'calibration_alarm.raised': w('Calibration alarm raised', '校准报警已触发'),
     'calibration_alarm.cleared': w('Calibration alarm cleared', '校准报警已恢复'),
+    'integrity_alarm.raised': w('Conflicting-readings alarm raised', '读数冲突报警已触发'),
+    'integrity_alarm.cleared': w('Conflicting-readings alarm cleared', '读数冲突报警已恢复'),
     'shipment.create': w('Shipment created', '运单已创建'),
     'shipment.custody': w('Custody recorded', '交接已记录'),
     'shipment.custody.correct': w('Custody corrected', '交接已更正'),
@@ -441,6 +444,8 @@ export function amount(kind: string, value: number | null | undefined, lang: Lan
   if (kind === 'spool_full') return `${(value / 1_048_576).toFixed(0)} MB`;
   if (kind === 'backup_failed' || kind === 'audit_broken') return '—';
   // Calibration alarms: the certificate's due time (a date) as peak; calibration_due's threshold is its lead time (days).
+  // Conflicting readings: the shared device time as threshold, the arrival of the different reading as peak.
+  if (kind === 'reading_conflict') return new Date(value).toISOString().slice(0, 16).replace('T', ' ');
   if (kind === 'calibration_due' || kind === 'calibration_overdue')
     return value > 1e11 ? new Date(value).toISOString().slice(0, 10) : `${Math.round(value / 86_400_000)} ${lang === 'en' ? 'd' : '天'}`;
   return String(value);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { durationMs } from '../duration.js';
 import { alertKinds, severities } from './alert-rules.js';
 import { calibrationAlarmsSchema } from '../../calibration/schema.js';
+import { conflictAlarmsSchema } from '../../ingestor/conflict-alarms-schema.js';
 
 export const notifyModes = ['page', 'board', 'digest'] as const;
 export type NotifyMode = (typeof notifyModes)[number];
@@ -61,6 +62,7 @@ export const alarmsSchema = z.object({
       'Alarms about the monitoring system itself, raised at a `system` place of every site and sent like any other incident: InfluxDB unreachable, spool backlog or size, the daily backup failed or overdue, the audit trail broken at start.',
     ),
   calibration: calibrationAlarmsSchema,
+  integrity: conflictAlarmsSchema,
 });
 export type AlarmPolicy = z.infer<typeof alarmsSchema>;
 

@@ -25,6 +25,8 @@ export const alertKinds = [
   // Calibration of a sensor due soon or overdue (calibration/alarms.ts).
   'calibration_due',
   'calibration_overdue',
+  // A different reading arrived for a sensor's device time already stored (ingestor/conflict-alarms.ts).
+  'reading_conflict',
 ] as const;
 export type AlertKind = (typeof alertKinds)[number];
 
@@ -43,6 +45,11 @@ export const isSystemKind = (kind: string): kind is SystemAlertKind => (systemAl
 export const calibrationAlertKinds = ['calibration_due', 'calibration_overdue'] as const satisfies readonly AlertKind[];
 export type CalibrationAlertKind = (typeof calibrationAlertKinds)[number];
 export const isCalibrationKind = (kind: string): kind is CalibrationAlertKind => (calibrationAlertKinds as readonly string[]).includes(kind);
+
+/** Data-integrity alarms: about one sensor's record, raised to QA at its site's `system` place. */
+export const integrityAlertKinds = ['reading_conflict'] as const satisfies readonly AlertKind[];
+export type IntegrityAlertKind = (typeof integrityAlertKinds)[number];
+export const isIntegrityKind = (kind: string): kind is IntegrityAlertKind => (integrityAlertKinds as readonly string[]).includes(kind);
 
 /**
  * Alert rules of a product profile (DESIGN.md §5). Every field has a default a GSP reviewer
