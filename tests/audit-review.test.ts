@@ -133,6 +133,37 @@ describe('audit trail review and anchor', () => {
     expect((await one.text()).trimEnd().split('\r\n')).toHaveLength(2);
   });
 
+  it('prints the trail as a PDF in English and Chinese: the chain verified, every action in words, the limit named', async () => {
+    const pdfText = async (query: string, name: string) => {
+      const response = await fetch(`${base}/api/v1/audit.pdf?${query}`, { headers: admin() });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/pdf');
+      expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="audit-trail-\d{8}T\d{6}\.pdf"$/);
+      const saved = path.join(ARTIFACTS, name);
+      writeFileSync(saved, Buffer.from(await response.arrayBuffer()));
+      const { code, stdout, stderr } = await run('pdftotext', ['-layout', saved, '-']);
+      expect(code, stderr).toBe(0);
+      return stdout;
+    };
+    const en = await pdfText(`to=${seededBefore}&tz=Asia/Shanghai&lang=en`, 'audit-trail-en.pdf');
+    expect(en).toContain('Audit trail');
+    expect(en).toMatch(/Hash chain: verified: \d+ entries, none altered, removed or inserted/);
+    expect(en).toContain('3 of 3 matching (newest first)');
+    expect(en).toContain('Alert acknowledged');
+    expect(en).toContain('Alarm shelved');
+    expect(en).toContain('Quinn QA (quinn)');
+    expect(en).not.toContain('alert.acknowledge');
+    const zh = await pdfText(`to=${seededBefore}&lang=zh-CN`, 'audit-trail-zh-CN.pdf');
+    expect(zh).toContain('审计追踪');
+    expect(zh).toContain('报警已确认');
+    expect(zh).toContain('校验通过');
+    expect(zh).toMatch(/匹配 3 条，显示最新的 3 条/);
+    const tooMany = await fetch(`${base}/api/v1/audit.pdf?limit=1001`, { headers: admin() });
+    expect(tooMany.status).toBe(400);
+    expect(((await tooMany.json()) as { message: string }).message).toContain('limit: at most 1000 entries in a PDF; ask for fewer, or download the CSV');
+    expect((await fetch(`${base}/api/v1/audit.pdf`, { headers: viewer() })).status).toBe(403);
+  });
+
   for (const lang of ['en', 'zh-CN'] as const) {
     it(`${lang}: the board's audit trail view shows the chain's state and every action in words`, async () => {
       let browser: Browser | undefined;
