@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { BackupStatus } from '../backup/scheduler.js';
+import type { ClockReading } from './clock-watch.js';
 import type { SystemAlertKind } from '../core/config/alert-rules.js';
 import { isSystemKind } from '../core/config/alert-rules.js';
 import type { Config } from '../core/config/schema.js';
@@ -19,6 +20,8 @@ export interface SystemProbes {
   spoolBytes(): number;
   /** The daily backup's status; absent when backups are off. */
   backup?: () => BackupStatus;
+  /** The server clock against NTP or the devices (alerts/clock-watch.ts); undefined: nothing to compare with. */
+  clock?: () => ClockReading | undefined;
 }
 
 interface Condition {
@@ -126,6 +129,13 @@ export class SystemAlarms {
         const status = probes.backup();
         const failed = status.lastFailure !== null && (status.lastSuccessAt === null || status.lastFailure.at > status.lastSuccessAt);
         this.judge('backup_failed', failed || status.overdue ? 'bad' : 'good', now, { delay: 0, threshold: 0, peak: status.lastSuccessAt ?? 0 });
+      }
+      // The server clock: off by more than the tolerance from NTP (or the devices' clocks); clears below half of it.
+      if (probes.clock) {
+        const clock = probes.clock();
+        const off = clock ? Math.abs(clock.offsetMs) : 0;
+        const tolerance = settings.clockTolerance;
+        this.judge('clock_off', off > tolerance ? 'bad' : off < tolerance / 2 ? 'good' : 'between', now, { delay: 0, threshold: tolerance, peak: off });
       }
       // The audit trail: a finding at start, raised once and cleared after clearAfter.
       const finding = this.auditFinding;

@@ -65,6 +65,7 @@ export const kindLabels: Record<AlertKind, Words> = {
   spool_full: { en: 'Spool (local buffer) too large', 'zh-CN': '本地缓存（spool）占用过大' },
   backup_failed: { en: 'Daily backup failed or overdue', 'zh-CN': '每日备份失败或逾期' },
   audit_broken: { en: 'Audit trail damaged', 'zh-CN': '审计追踪记录损坏' },
+  clock_off: { en: 'Server clock off', 'zh-CN': '服务器时钟偏差过大' },
   calibration_due: { en: 'Sensor calibration due', 'zh-CN': '传感器校准即将到期' },
   calibration_overdue: { en: 'Sensor calibration overdue', 'zh-CN': '传感器校准已过期' },
   reading_conflict: { en: 'Conflicting readings from a sensor', 'zh-CN': '传感器读数冲突' },
@@ -75,7 +76,7 @@ export const SYSTEM_PLACE_PREFIX = 'system:';
 export const systemPlaceId = (siteId: string) => `${SYSTEM_PLACE_PREFIX}${siteId}`;
 export const isSystemPlace = (locationId: string) => locationId.startsWith(SYSTEM_PLACE_PREFIX);
 export const systemPlaceName: Words = { en: 'Monitoring system', 'zh-CN': '监控系统' };
-const systemKindSet = new Set<AlertKind>(['influxdb_unreachable', 'spool_backlog', 'spool_full', 'backup_failed', 'audit_broken']);
+const systemKindSet = new Set<AlertKind>(['influxdb_unreachable', 'spool_backlog', 'spool_full', 'backup_failed', 'audit_broken', 'clock_off']);
 const isSystem = (kind: AlertKind) => systemKindSet.has(kind);
 /** Calibration alarms are about one sensor but placed at the site's `system` place (calibration/alarms.ts). */
 const isCalibration = (kind: AlertKind) => kind === 'calibration_due' || kind === 'calibration_overdue';
@@ -178,6 +179,7 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
     case 'spool_full':
     case 'backup_failed':
     case 'audit_broken':
+    case 'clock_off':
       return systemProcedures[kind];
     case 'calibration_due':
     case 'calibration_overdue':
@@ -197,7 +199,12 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
   }
 }
 
-const systemProcedures: Record<'influxdb_unreachable' | 'spool_backlog' | 'spool_full' | 'backup_failed' | 'audit_broken', Words> = {
+const systemProcedures: Record<'influxdb_unreachable' | 'spool_backlog' | 'spool_full' | 'backup_failed' | 'audit_broken' | 'clock_off', Words> = {
+  clock_off: {
+    en: "Every reading, alarm and signature is time-stamped by this server's clock (devices' own times are kept as sent). 1. Tell IT now. 2. Check the server's time synchronisation (chrony or systemd-timesyncd: synchronised? which server?) and correct the clock. 3. Note the period and size of the difference: QA assesses records, alarm times and signatures made meanwhile. 4. Record the cause and the assessment in the acknowledgement comment.",
+    'zh-CN':
+      '每条读数、报警和电子签名都以本服务器的时钟记录时间（设备上传的时间按原样保存）。1. 立即通知 IT。2. 检查服务器的时间同步（chrony 或 systemd-timesyncd 是否已同步、同步到哪台服务器）并校正时钟。3. 记下偏差的时段和大小：由质量部门评估期间的记录、报警时间和签名。4. 在确认报警的备注中记录原因和评估结论。',
+  },
   influxdb_unreachable: {
     en: "Readings are kept safe in the spool on disk meanwhile, but reports, the board's history and alarm rebuilds depend on InfluxDB. 1. Tell IT now. 2. Check the InfluxDB process or server (running? disk full? network?) and the service log (coldchain start). 3. Check the spool's free disk space. 4. Once it is back, check on the board that the history fills in, and record the outage and its cause in the acknowledgement comment.",
     'zh-CN':
@@ -427,6 +434,10 @@ function headline(s: Situation, ctx: AlarmContext, lang: Lang): string {
           : 'the daily backup failed or is overdue; no good backup yet';
     case 'audit_broken':
       return zh ? '启动时审计追踪校验未通过（记录被修改、删除或损坏）' : 'the audit trail did not verify at start (an entry altered, removed or damaged)';
+    case 'clock_off':
+      return zh
+        ? `服务器时钟与参考时间相差 ${D(v)}（超过 ${D(thr)} 即报警）`
+        : `the server clock ${s.ongoing ? 'is' : 'was'} ${D(v)} off the reference time (alarm above ${D(thr)})`;
     case 'calibration_due':
       return zh
         ? `${sensorsShort(s, ctx, lang)}的校准将于 ${formatTime(v, ctx.timeZone)} 到期`
@@ -514,6 +525,10 @@ function howFar(s: Situation, ctx: AlarmContext, lang: Lang): string {
     case 'backup_failed':
     case 'audit_broken':
       return '—';
+    case 'clock_off':
+      return zh
+        ? '参考时间：已配置的 NTP 服务器（alarms.system.ntp）；无可用 NTP 服务器时，为至少 3 台在线设备时钟的中位数。'
+        : "Reference: the configured NTP servers (alarms.system.ntp); where none answers, the median of at least 3 live devices' clocks.";
     case 'calibration_due':
       return zh
         ? `距到期还有 ${D(Math.max(0, v - ctx.now))}（到期前 ${D(thr)} 报警）。读数不做修正。`

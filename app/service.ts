@@ -19,6 +19,8 @@ import { Notifier } from '../alerts/notifier.js';
 import { SystemAlarms } from '../alerts/system-alarms.js';
 import { CalibrationAlarms } from '../calibration/alarms.js';
 import { ConflictAlarms } from '../ingestor/conflict-alarms.js';
+import { ClockWatch, ntpServer } from '../alerts/clock-watch.js';
+import type { AcceptedBatch } from '../ingestor/records.js';
 import { CalibrationService } from '../calibration/service.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
@@ -249,7 +251,23 @@ async function assemble(
     );
     if (config.backup.enabled) await backup.start();
 
-    // The monitoring system watching itself: InfluxDB, spool, backup and audit trail raise alarms like any place (alarms.system).
+    // The server clock against NTP (alarms.system.ntp) or, where none answers, the devices' clocks.
+    const clock = parts.add(
+      'clock watch',
+      new ClockWatch({
+        servers: () => registry.get().config.alarms.system.ntp.map(ntpServer),
+        everyMs: () => registry.get().config.alarms.system.clockCheckEvery,
+        log: log.child({ component: 'clock' }),
+      }),
+      (clock) => clock.stop(),
+    );
+    pipeline.on('accepted', (batch: AcceptedBatch) => {
+      let newest = Number.NEGATIVE_INFINITY;
+      for (const r of batch.readings) if (r.ts > newest) newest = r.ts;
+      if (Number.isFinite(newest)) clock.observe(batch.deviceId, newest, batch.receivedAt);
+    });
+    clock.start();
+    // The monitoring system watching itself: InfluxDB, spool, backup, audit trail and clock raise alarms like any place (alarms.system).
     const systemAlarms = parts.add(
       'system alarms',
       new SystemAlarms({
@@ -260,6 +278,7 @@ async function assemble(
           oldestPendingAt: () => writer.stats.oldestPendingAt,
           spoolBytes: () => spool.depth.bytes,
           ...(config.backup.enabled ? { backup: () => backup.status() } : {}),
+          clock: () => clock.reading(),
         },
         audit,
         log: log.child({ component: 'system-alarms' }),

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { auditFile } from '../audit/audit-log.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
+import { ClockWatch } from '../alerts/clock-watch.js';
 import { makeWorkspace, startTestService, testLog, waitFor, type Workspace } from './helpers/workspace.js';
 
 interface Hook {
@@ -15,7 +17,7 @@ interface Hook {
 }
 
 /** A site with one tier-1 webhook recipient and short system-alarm delays. */
-function workspace(webhookPort: number): Workspace {
+function workspace(webhookPort: number, system = 'influxdbAfter: 4s, clearAfter: 2s'): Workspace {
   return makeWorkspace({
     devices: ['room-1'],
     yamlPatch: (yaml) =>
@@ -24,7 +26,7 @@ function workspace(webhookPort: number): Workspace {
           '  - id: dc-shanghai\n    name: Shanghai distribution centre\n',
           `  - id: dc-shanghai\n    name: Shanghai distribution centre\n    recipients:\n      - { name: Duty phone, tier: 1, webhook: "http://127.0.0.1:${webhookPort}/sms" }\n`,
         )
-        .replace('  maxShelve: 24h', '  maxShelve: 24h\n  system: { influxdbAfter: 4s, clearAfter: 2s }'),
+        .replace('  maxShelve: 24h', `  maxShelve: 24h\n  system: { ${system} }`),
   });
 }
 
@@ -137,4 +139,79 @@ describe('system alarms: the monitoring system watching itself, through the real
     const text = readFileSync(file, 'utf8');
     expect(text).toMatch(/"action":"system_alarm.raised","target":"audit_broken"/);
   }, 60_000);
+
+  it('the server clock off NTP time raises the clock alarm, paged by webhook; it clears once the clock agrees again', async () => {
+    // An SNTP server on loopback (RFC 4330) whose time runs `skew` ms ahead of this host; it checks each request as the RFC describes.
+    let skew = 5 * 60_000;
+    const refused: string[] = [];
+    const ntp = createSocket('udp4');
+    const NTP_EPOCH_S = 2_208_988_800;
+    const stamp = (b: Buffer, at: number, ms: number) => {
+      b.writeUInt32BE(Math.floor(ms / 1000) + NTP_EPOCH_S, at);
+      b.writeUInt32BE(Math.floor(((ms % 1000) / 1000) * 2 ** 32), at + 4);
+    };
+    ntp.on('message', (request, from) => {
+      const received = Date.now() + skew;
+      if (request.length !== 48 || (request[0]! & 7) !== 3 || ((request[0]! >> 3) & 7) !== 4 || request.readUInt32BE(40) === 0) {
+        refused.push(request.toString('hex'));
+        return;
+      }
+      const reply = Buffer.alloc(48);
+      reply[0] = (0 << 6) | (4 << 3) | 4;
+      reply[1] = 2;
+      request.copy(reply, 24, 40, 48);
+      stamp(reply, 32, received);
+      stamp(reply, 40, Date.now() + skew);
+      ntp.send(reply, from.port, from.address);
+    });
+    const ntpPort = await new Promise<number>((r) => ntp.bind(0, '127.0.0.1', () => r(ntp.address().port)));
+    cleanups.push(() => new Promise((r) => ntp.close(() => r(undefined))));
+
+    const ws = workspace(webhookPort, `clearAfter: 2s, ntp: ["127.0.0.1:${ntpPort}"], clockCheckEvery: 1s, clockTolerance: 1m`);
+    const service = await startTestService(ws);
+    cleanups.push(() => service.stop());
+    const hook = await waitFor(async () => hooks.find((h) => h.incident.headline === 'clock_off'), Boolean, 20_000, 'the clock alarm on the webhook');
+    expect(hook!.incident).toMatchObject({ locationId: 'system:dc-shanghai', severity: 'major' });
+    expect(hook!.text.en.title).toMatch(/the server clock is 5 min off the reference time \(alarm above 1 min\)/);
+    expect(hook!.text.en.action).toMatch(/time synchronisation/);
+    expect(hook!.text['zh-CN'].title).toMatch(/服务器时钟与参考时间相差 5分/);
+    const clockAlert = () => service.alerts.book.list().find((a) => a.kind === 'clock_off');
+    expect(clockAlert()).toMatchObject({ state: 'active', threshold: 60_000 });
+    expect(Math.abs(clockAlert()!.peak - 5 * 60_000)).toBeLessThan(2000);
+
+    skew = 0;
+    await waitFor(
+      async () => clockAlert()?.state,
+      (state) => state === 'cleared',
+      20_000,
+      'the clock alarm cleared',
+    );
+    expect(refused).toEqual([]);
+  }, 60_000);
+});
+
+describe("the server clock against the devices' clocks (no NTP server answering)", () => {
+  const log = { debug: () => undefined } as unknown as ConstructorParameters<typeof ClockWatch>[0]['log'];
+  const MIN = 60_000;
+
+  it('takes the median of live devices (at least 3), and ignores a backlog or a back-dated upload', () => {
+    const watch = new ClockWatch({ servers: () => [], everyMs: () => 600_000, log });
+    const now = Date.now();
+    // Three devices streaming live, the server 3 min ahead of them (network delay 0.2–0.8 s on top).
+    for (const [id, delay] of [
+      ['a', 0.2],
+      ['b', 0.5],
+      ['c', 0.8],
+    ] as const)
+      for (let i = 0; i < 5; i++) watch.observe(id, now - 5 * MIN + i * MIN - 3 * MIN, now - 5 * MIN + i * MIN + delay * 1000);
+    expect(watch.reading(now)).toMatchObject({ source: 'devices', offsetMs: 3 * MIN + 500 });
+    // Two devices are not enough.
+    const two = new ClockWatch({ servers: () => [], everyMs: () => 600_000, log });
+    for (const id of ['a', 'b']) for (let i = 0; i < 5; i++) two.observe(id, now - 5 * MIN + i * MIN, now - 5 * MIN + i * MIN + 300);
+    expect(two.reading(now)).toBeUndefined();
+    // A backlog of three devices uploaded in one go, 2 h old: nothing to judge by.
+    const backlog = new ClockWatch({ servers: () => [], everyMs: () => 600_000, log });
+    for (const id of ['a', 'b', 'c']) for (let i = 0; i < 60; i++) backlog.observe(id, now - 2 * 60 * MIN + i * MIN, now + i);
+    expect(backlog.reading(now)).toBeUndefined();
+  });
 });

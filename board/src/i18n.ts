@@ -269,6 +269,7 @@ export const CODES = {
     influxdb_unreachable: w('Database (InfluxDB) unreachable', '数据库（InfluxDB）无法连接'),
     spool_backlog: w('Readings not reaching the database', '数据积压，未写入数据库'),
     spool_full: w('Spool (local buffer) too large', '本地缓存（spool）占用过大'),
+    clock_off: w('Server clock off', '服务器时钟偏差过大'),
     backup_failed: w('Daily backup failed or overdue', '每日备份失败或逾期'),
     audit_broken: w('Audit trail damaged', '审计追踪记录损坏'),
     calibration_due: w('Sensor calibration due', '传感器校准即将到期'),
@@ -407,7 +408,7 @@ export function amount(kind: string, value: number | null | undefined, lang: Lan
   if (kind === 'rate_of_change') return `${value.toFixed(1)} °C/h`;
   if (kind === 'battery_low') return `${value.toFixed(0)} %`;
   if (kind === 'door_open' || kind === 'device_silent' || kind === 'cumulative_time_out_of_range') return minutes(value, lang);
-  if (kind === 'influxdb_unreachable' || kind === 'spool_backlog') return minutes(value, lang);
+  if (kind === 'influxdb_unreachable' || kind === 'spool_backlog' || kind === 'clock_off') return minutes(value, lang);
   if (kind === 'spool_full') return `${(value / 1_048_576).toFixed(0)} MB`;
   if (kind === 'backup_failed' || kind === 'audit_broken') return '—';
   // Calibration alarms: the certificate's due time (a date) as peak; calibration_due's threshold is its lead time (days).

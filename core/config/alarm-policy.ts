@@ -56,10 +56,20 @@ export const alarmsSchema = z.object({
         .default(1024 * 1024 * 1024)
         .describe('Spool bytes waiting for InfluxDB above this raise the spool-full alarm (clears below 80 % of it).'),
       clearAfter: durationMs.prefault('1m').describe('A system alarm clears only after its condition has been gone this long (no flapping).'),
+      ntp: z
+        .array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'must be host or host:port (an IPv6 address in brackets)'))
+        .default([])
+        .describe(
+          "NTP servers the server clock is checked against (SNTP, host or host:port, port 123 by default), in order: your site's time servers. None, or none answering: the clock is checked against the devices' clocks (median of at least 3 live devices).",
+        ),
+      clockTolerance: durationMs
+        .prefault('1m')
+        .describe('The server clock off by more than this (NTP, or the devices) raises the clock alarm (clears below half of it).'),
+      clockCheckEvery: durationMs.prefault('10m').describe('How often the NTP servers are asked.'),
     })
     .prefault({})
     .describe(
-      'Alarms about the monitoring system itself, raised at a `system` place of every site and sent like any other incident: InfluxDB unreachable, spool backlog or size, the daily backup failed or overdue, the audit trail broken at start.',
+      'Alarms about the monitoring system itself, raised at a `system` place of every site and sent like any other incident: InfluxDB unreachable, spool backlog or size, the daily backup failed or overdue, the audit trail broken at start, the server clock off.',
     ),
   calibration: calibrationAlarmsSchema,
   integrity: conflictAlarmsSchema,

@@ -22,6 +22,7 @@ export const alertKinds = [
   'spool_full',
   'backup_failed',
   'audit_broken',
+  'clock_off',
   // Calibration of a sensor due soon or overdue (calibration/alarms.ts).
   'calibration_due',
   'calibration_overdue',
@@ -37,6 +38,7 @@ export const systemAlertKinds = [
   'spool_full',
   'backup_failed',
   'audit_broken',
+  'clock_off',
 ] as const satisfies readonly AlertKind[];
 export type SystemAlertKind = (typeof systemAlertKinds)[number];
 export const isSystemKind = (kind: string): kind is SystemAlertKind => (systemAlertKinds as readonly string[]).includes(kind);
