@@ -283,6 +283,14 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     expect(body.chart.map((c: { deviceId: string }) => c.deviceId)).toEqual(['truck-a', 'truck-b']);
     const pdf = await fetch(`${base}/api/v1/alerts/${reefer.id}/report?format=pdf`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    // Read by people: kind, severity, state, events and channels in words, never as codes.
+    const en = (await api('GET', `/api/v1/alerts/${reefer.id}/report?format=csv&lang=en`)).body as string;
+    expect(en).toContain('Temperature above range');
+    expect(en).toContain('alarm raised');
+    expect(en).not.toMatch(/temperature_high|,activated,|,major\r?\n/);
+    const zh = (await api('GET', `/api/v1/alerts/${reefer.id}/report?format=csv&lang=zh-CN`)).body as string;
+    expect(zh).toContain('温度超上限');
+    expect(zh).toContain('报警触发');
     expect((await api('GET', '/api/v1/alerts/no-such-alert/report')).status).toBe(404);
   });
 

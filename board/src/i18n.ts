@@ -1,4 +1,5 @@
 import { AUDIT_ACTION_WORDS } from '../../audit/actions.js';
+import { ALERT_EVENT_WORDS, CHANNEL_WORDS } from '../../alerts/event-words.js';
 
 /** The board's labels in English and Simplified Chinese; the type makes a missing translation a compile error. */
 const en = {
@@ -293,24 +294,7 @@ export const CODES = {
     major: w('Major', '严重'),
     critical: w('Critical', '紧急'),
   },
-  event: {
-    pending: w('condition began', '出现异常'),
-    activated: w('alarm raised', '报警触发'),
-    cleared: w('cleared', '解除'),
-    discarded: w('discarded (cleared within the delay)', '撤销（延时内恢复）'),
-    retracted: w('retracted', '撤回'),
-    acknowledged: w('acknowledged', '确认'),
-    closed: w('closed', '关闭'),
-    notified: w('notified', '已通知'),
-    notification_failed: w('notification failed', '通知失败'),
-    escalated: w('escalated', '已升级'),
-    shelved: w('shelved', '搁置'),
-    unshelved: w('unshelved', '取消搁置'),
-    raised: w('alarm raised', '报警触发'),
-    updated: w('updated (another sensor or rule joined, or a new peak)', '更新（新测点或规则加入，或出现新峰值）'),
-    reopened: w('came back', '再次报警'),
-    digested: w('in the daily digest', '已列入每日汇总'),
-  },
+  event: ALERT_EVENT_WORDS,
   notify: {
     page: w('pages people', '通知值班人员'),
     board: w('board only', '仅看板'),
@@ -364,12 +348,7 @@ export const CODES = {
     topic_not_allowed: w('Topic not allowed', '主题不允许'),
     invalid_custody_event: w('Invalid custody event', '交接事件无效'),
   },
-  channel: {
-    email: w('e-mail', '邮件'),
-    webhook: w('SMS / webhook', '短信 / 网络回调'),
-    sms: w('SMS', '短信'),
-    mqtt: w('MQTT', 'MQTT'),
-  },
+  channel: CHANNEL_WORDS,
   actor: {
     system: w('system', '系统'),
   },

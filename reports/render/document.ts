@@ -1,3 +1,5 @@
+import { ALERT_EVENT_WORDS, CHANNEL_WORDS, inWords } from '../../alerts/event-words.js';
+import { kindLabels, severityLabels, stateLabels } from '../../alerts/text.js';
 import { LATE_MIN_DELAY_MS } from '../figures.js';
 import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, LateRun, Place, ReportAlarm, ShipmentReport } from '../schema.js';
 import { chartSvg } from './chart-svg.js';
@@ -358,9 +360,9 @@ function excursionDocument(report: ExcursionReport, f: Formatter): ReportDocumen
       kind: 'fields',
       rows: [
         [f.t.alert, a.id],
-        [f.t.kind, `${a.kind}${a.late ? ` (${f.t.late})` : ''}`],
-        [f.t.severity, a.severity],
-        [f.t.state, a.state],
+        [f.t.kind, `${kindLabels[a.kind][f.lang]}${a.late ? ` (${f.t.late})` : ''}`],
+        [f.t.severity, severityLabels[a.severity][f.lang]],
+        [f.t.state, stateLabels[a.state][f.lang]],
         [f.t.place, placeName(report.place, f)],
         [f.t.sensor, a.deviceId],
         [f.t.range, `${report.place.range.min} … ${report.place.range.max} °C`],
@@ -386,9 +388,9 @@ function excursionDocument(report: ExcursionReport, f: Formatter): ReportDocumen
       columns: [f.t.time, f.t.event, f.t.actor, f.t.channel, f.t.recipient, f.t.outcome, f.t.meaning, f.t.comment],
       rows: report.events.map((e) => [
         f.when(e.at),
-        e.event,
+        inWords(ALERT_EVENT_WORDS, e.event, f.lang),
         e.printedName ? `${e.printedName} (${e.actor})` : e.actor,
-        e.channel ?? '—',
+        e.channel ? inWords(CHANNEL_WORDS, e.channel, f.lang) : '—',
         e.recipient ?? '—',
         e.outcome ?? '—',
         e.meaning ?? '—',
