@@ -8,7 +8,7 @@ import { editConfig } from '../core/config/edit.js';
 import { InfluxError } from '../storage/influx.js';
 import { ReportInflux } from '../reports/jobs.js';
 import type { GspRecord } from '../reports/schema.js';
-import { connectDevice, influxFor, makeWorkspace, startTestService, type Workspace } from './helpers/workspace.js';
+import { compactionsSettled, connectDevice, influxFor, waitFor, makeWorkspace, startTestService, type Workspace } from './helpers/workspace.js';
 
 /*
  * Issue 12, item 5: a one-year GSP record built on the main thread held device PUBACKs for up to
@@ -56,6 +56,14 @@ describe('reports under load: worker pool, caps, 429 when busy, 503 on storage t
       }
       await influx.write(lines.join('\n'));
     }
+    // Every point of the year queryable, and no compaction of the fresh files under way (see compactionsSettled).
+    await waitFor(
+      async () => (await influx.query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = 'year-dev'`))[0]?.values[0]?.[1],
+      (n) => n === YEAR_MS / MIN,
+      60_000,
+      "the year's readings stored",
+    );
+    await compactionsSettled(ws);
   }, 240_000);
   afterAll(async () => {
     await service?.stop();

@@ -87,6 +87,38 @@ export function influxFor(ws: Workspace, url = inject('influxUrl')): InfluxClien
   return new InfluxClient({ url, database: ws.database });
 }
 
+/**
+ * Waits until InfluxDB runs no compaction of the workspace's database (two looks in a row, 200 ms
+ * apart). Right after a bulk write, influxd 1.6 compacts the new TSM files; a query that meets a
+ * shard in the middle of that has been seen to miss the shard's points, so tests that compare
+ * counts over freshly written bulk data wait for it first.
+ */
+export async function compactionsSettled(ws: Workspace, timeoutMs = 60_000): Promise<void> {
+  const influx = new InfluxClient({ url: inject('influxUrl'), database: ws.database });
+  const active = async () => {
+    const stats = await influx.query('SHOW STATS', { database: null });
+    let n = 0;
+    for (const s of stats) {
+      if (s.name !== 'tsm1_engine' || s.tags?.database !== ws.database) continue;
+      s.columns.forEach((column, i) => {
+        if (/CompactionsActive$/.test(column)) n += Number(s.values[0]?.[i] ?? 0);
+      });
+    }
+    return n;
+  };
+  let quiet = 0;
+  await waitFor(
+    async () => {
+      quiet = (await active()) === 0 ? quiet + 1 : 0;
+      if (quiet < 2) await new Promise((r) => setTimeout(r, 200));
+      return quiet;
+    },
+    (n) => n >= 2,
+    timeoutMs,
+    `InfluxDB to finish compacting ${ws.database}`,
+  );
+}
+
 export async function connectDevice(port: number, deviceId: string, token: string, extra: IClientOptions = {}): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
     username: deviceId,
