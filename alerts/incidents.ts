@@ -23,6 +23,9 @@ const HEADLINE_ORDER: AlertKind[] = [
   'calibration_overdue',
   'reading_conflict',
   'calibration_due',
+  // A batch's stability budget: used up says more than running low.
+  'stability_budget_exhausted',
+  'stability_budget_low',
 ];
 
 const over = (a: Alert) => a.state === 'cleared' || a.state === 'closed' || a.state === 'retracted' || a.state === 'discarded';

@@ -69,6 +69,8 @@ export const kindLabels: Record<AlertKind, Words> = {
   calibration_due: { en: 'Sensor calibration due', 'zh-CN': '传感器校准即将到期' },
   calibration_overdue: { en: 'Sensor calibration overdue', 'zh-CN': '传感器校准已过期' },
   reading_conflict: { en: 'Conflicting readings from a sensor', 'zh-CN': '传感器读数冲突' },
+  stability_budget_low: { en: 'Batch stability budget running low', 'zh-CN': '批次稳定性预算即将用尽' },
+  stability_budget_exhausted: { en: 'Batch stability budget used up', 'zh-CN': '批次稳定性预算已用尽' },
 };
 
 /** Where system alarms are placed: a `system` place of every site (not a location of the registry). */
@@ -82,6 +84,10 @@ const isSystem = (kind: AlertKind) => systemKindSet.has(kind);
 const isCalibration = (kind: AlertKind) => kind === 'calibration_due' || kind === 'calibration_overdue';
 /** About one sensor, placed at its site's `system` place: calibration and data-integrity alarms. */
 const isSensorRecord = (kind: AlertKind) => isCalibration(kind) || kind === 'reading_conflict';
+/** Stability budget alarms are about one batch (its id in deviceId), placed at the site's `system` place (stability/alarms.ts). */
+const isStability = (kind: AlertKind) => kind === 'stability_budget_low' || kind === 'stability_budget_exhausted';
+/** Kinds at a site's `system` place: their place is the monitoring system, and they have no temperature trend. */
+const atSystemPlace = (kind: AlertKind) => isSystem(kind) || isSensorRecord(kind) || isStability(kind);
 
 export const severityLabels: Record<Severity, Words> = {
   info: { en: 'Information', 'zh-CN': '提示' },
@@ -190,6 +196,9 @@ export function defaultProcedure(kind: AlertKind, locationKind: LocationKind): W
         'zh-CN':
           '1. 质量部门：打开该传感器的温湿度记录或读数，逐一比对冲突时间点的各条读数；两条读数均予保留，均不删除。2. 检查设备：时钟、固件，以及是否有另一台设备使用相同身份（设备令牌）。3. 评估对货物的影响，并在确认报警的备注中记录结论。',
       };
+    case 'stability_budget_low':
+    case 'stability_budget_exhausted':
+      return stabilityProcedures[kind];
     case 'device_silent':
       return {
         en: "Check the sensor's power and its network (gateway, SIM or Wi-Fi). Until data is back, read the temperature with a calibrated hand-held thermometer every 30 min and write it down. If the sensor stays offline for more than 2 h, replace it. Readings stored on the sensor upload when it reconnects.",
@@ -242,6 +251,19 @@ const calibrationProcedures: Record<'calibration_due' | 'calibration_overdue', W
     en: '1. Inform QA today: readings of this sensor since the due date are out of calibration and reports flag them. 2. Calibrate or replace the sensor now; until then, check the place with a calibrated hand-held thermometer twice a day and write it down. 3. Record the new certificate (coldchain calibration add). 4. QA assesses the readings taken while it was overdue; record the outcome in the acknowledgement comment.',
     'zh-CN':
       '1. 当天通知质量部门：该传感器到期后的读数已超出校准有效期，报表中会标注。2. 立即校准或更换传感器；在此之前，每天两次用经校准的手持温度计核对并手工记录。3. 录入新的校准证书（coldchain calibration add）。4. 由质量部门评估超期期间的读数，并在确认报警的备注中记录结论。',
+  },
+};
+
+const stabilityProcedures: Record<'stability_budget_low' | 'stability_budget_exhausted', Words> = {
+  stability_budget_low: {
+    en: "1. Tell QA today: little of this batch's stability budget is left (coldchain batch stability BATCH shows the ledger). 2. Route the batch's remaining legs and storage to avoid any further excursion; check the reefer and the cold rooms it will pass. 3. Record in the acknowledgement comment what was arranged.",
+    'zh-CN':
+      '1. 当天通知质量部门：该批次剩余的稳定性预算已不多（coldchain batch stability 批号 可查看台账）。2. 安排该批次后续的运输与储存，避免再次超标；检查其将经过的冷藏车和冷库。3. 在确认报警的备注中记录所作安排。',
+  },
+  stability_budget_exhausted: {
+    en: "1. Quarantine the batch at every place that holds it: do not release or dispense it. 2. QA opens an investigation against the product's stability data (the ledger lists every excursion, where and how long). 3. Only QA decides: release after a signed add-back with the investigation's number (coldchain batch add-back), or reject. 4. Record the decision in the acknowledgement comment.",
+    'zh-CN':
+      '1. 在所有存放该批次的地点将其隔离：不得放行或发放。2. 质量部门依据产品稳定性数据开展调查（台账列出每次超标的地点与时长）。3. 仅由质量部门决定：凭调查编号签名补回预算后放行（coldchain batch add-back），或拒收。4. 在确认报警的备注中记录决定。',
   },
 };
 
@@ -317,7 +339,17 @@ interface Situation {
 }
 
 // Kinds whose worst value is the lowest one.
-const lowKinds = new Set<AlertKind>(['temperature_low', 'temperature_warning_low', 'humidity_low', 'battery_low', 'calibration_due', 'calibration_overdue']);
+const lowKinds = new Set<AlertKind>([
+  'temperature_low',
+  'temperature_warning_low',
+  'humidity_low',
+  'battery_low',
+  'calibration_due',
+  'calibration_overdue',
+  // Stability budgets: the figure is what is left, % of the allowance.
+  'stability_budget_low',
+  'stability_budget_exhausted',
+]);
 
 const spanOf = (a: Alert, now: number) => Math.max(0, a.durationMs ?? (a.clearedAt ?? now) - a.occurredAt);
 
@@ -451,8 +483,19 @@ function headline(s: Situation, ctx: AlarmContext, lang: Lang): string {
       return zh
         ? `${sensorsShort(s, ctx, lang)}对已存储的时间点 ${formatTime(thr, ctx.timeZone)} 发来了不同读数（${formatTime(v, ctx.timeZone)} 收到）`
         : `${sensorsShort(s, ctx, lang)} sent a different reading for ${formatTime(thr, ctx.timeZone)}, a time already stored (received ${formatTime(v, ctx.timeZone)})`;
+    case 'stability_budget_low':
+      return zh
+        ? `批次 ${batchOf(s)} 的稳定性预算仅剩 ${num(v, 1)} %（低于 ${num(thr, 0)} % 即报警）`
+        : `only ${num(v, 1)} % of the stability budget of batch ${batchOf(s)} is left (alarm below ${num(thr, 0)} %)`;
+    case 'stability_budget_exhausted':
+      return zh
+        ? `批次 ${batchOf(s)} 的稳定性预算已用尽（剩余 ${num(v, 1)} %）`
+        : `the stability budget of batch ${batchOf(s)} is used up (${num(v, 1)} % left)`;
   }
 }
+
+/** A stability alarm's batch: its id is the alert's deviceId. */
+const batchOf = (s: Situation) => s.seenBy[0] ?? '—';
 
 const mb = (bytes: number) => `${num(bytes / 1_048_576, 0)} MB`;
 
@@ -541,11 +584,21 @@ function howFar(s: Situation, ctx: AlarmContext, lang: Lang): string {
       return zh
         ? '两条读数均已保存；此后的冲突读数并入本报警。温湿度记录和报表的“冲突读数”部分列出每个冲突时间点，各项数值计入两条读数。'
         : 'Both readings are stored; later conflicts of this sensor join this alarm. The GSP record and reports list each conflicting time in their conflicting-readings section, and every figure counts both.';
+    case 'stability_budget_low':
+      return zh
+        ? `每次超标（储存和运输中）都消耗该批次的稳定性预算；剩余 ${num(v, 1)} %，报警线 ${num(thr, 0)} %。`
+        : `Every excursion of the batch, in storage and in transport, consumes its stability budget; ${num(v, 1)} % left against the ${num(thr, 0)} % alarm level.`;
+    case 'stability_budget_exhausted':
+      return zh
+        ? `剩余 ${num(v, 1)} %：该批次已无可用预算，或有超标超出了稳定性数据的范围。`
+        : `${num(v, 1)} % left: nothing of the budget remains, or an excursion went beyond what the stability data covers.`;
   }
 }
 
 function where(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const zh = lang === 'zh-CN';
+  if (isStability(s.kind))
+    return zh ? `${ctx.siteName}（${systemPlaceName[lang]}）；批次：${batchOf(s)}` : `${ctx.siteName} (${systemPlaceName[lang]}); batch: ${batchOf(s)}`;
   if (isSensorRecord(s.kind)) {
     const names = s.seenBy.map((id) => deviceName(ctx, id));
     return zh
@@ -603,7 +656,7 @@ function what(s: Situation, ctx: AlarmContext, lang: Lang): string {
   const parts: string[] = [];
   if (zh) {
     parts.push(`${kind}（${severity}，${state}）：${ctx.locationName} ${phrase}。`);
-    if (s.incident && !isSystem(s.kind)) {
+    if (s.incident && !isSystem(s.kind) && !isStability(s.kind)) {
       const names = zhList(s.seenBy.map((id) => deviceName(ctx, id)));
       parts.push(s.seenBy.length > 1 ? `${s.seenBy.length}个传感器同时检测到：${names}。` : `由传感器 ${names} 检测到。`);
     }
@@ -615,7 +668,7 @@ function what(s: Situation, ctx: AlarmContext, lang: Lang): string {
     if (s.state === 'retracted') parts.push('后续数据表明未发生。');
   } else {
     parts.push(`${kind} (${severity}, ${state.toLowerCase()}): in ${ctx.locationName}, ${phrase}.`);
-    if (s.incident && !isSystem(s.kind)) {
+    if (s.incident && !isSystem(s.kind) && !isStability(s.kind)) {
       const names = enList(s.seenBy.map((id) => deviceName(ctx, id)));
       parts.push(s.seenBy.length > 1 ? `Seen by ${s.seenBy.length} sensors: ${names}.` : `Seen by sensor ${names}.`);
     }
@@ -680,7 +733,7 @@ function trend(seenBy: string[], ctx: AlarmContext, lang: Lang): string {
 function render(s: Situation, context: AlarmContext, lang: Lang): AlarmText {
   const zh = lang === 'zh-CN';
   // A system alarm's place is the monitoring system itself, named in the reader's language.
-  const ctx = isSystem(s.kind) || isSensorRecord(s.kind) ? { ...context, locationName: systemPlaceName[lang] } : context;
+  const ctx = atSystemPlace(s.kind) ? { ...context, locationName: systemPlaceName[lang] } : context;
   const count =
     s.incident && s.seenBy.length > 1 && s.kind !== 'device_silent' && s.kind !== 'battery_low'
       ? zh
@@ -698,7 +751,7 @@ function render(s: Situation, context: AlarmContext, lang: Lang): AlarmText {
     since: since(s, ctx, lang),
     howFar: howFar(s, ctx, lang),
     action: action(s, ctx, lang),
-    trend: isSystem(s.kind) || isSensorRecord(s.kind) ? '—' : trend(s.seenBy, ctx, lang),
+    trend: atSystemPlace(s.kind) ? '—' : trend(s.seenBy, ctx, lang),
   };
 }
 

@@ -29,7 +29,9 @@ import { reportRoutes } from './reports.js';
 import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
 import { securityHeaders } from './security-headers.js';
-import { defaultReportWorkers, ReportPool } from '../reports/pool.js';
+import { configuredReportPool, type ReportPool } from '../reports/pool.js';
+import { stabilityRoutes } from './stability.js';
+import type { StabilityService } from '../stability/service.js';
 import type { RangeVersion } from '../reports/range-versions.js';
 
 export type { ComponentHealth };
@@ -52,6 +54,10 @@ export interface ApiDeps {
   tls?: { cert: Buffer; key: Buffer };
   /** The product profiles' recorded range versions (reports/range-recorder.ts), for every report. */
   ranges?: () => RangeVersion[];
+  /** The report workers (absent: the API starts its own and closes them with itself). */
+  reports?: ReportPool;
+  /** Batches' stability budgets (absent: no batch routes). */
+  stability?: StabilityService;
 }
 
 /** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
@@ -92,16 +98,16 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   // Reports are built in worker threads, a few at a time (issue 12, item 5); the rest wait or get 429.
-  const settings = () => deps.registry().config.reports;
-  const reports = new ReportPool({
-    size: settings().workers ?? defaultReportWorkers(),
-    influx: deps.influx.target,
-    config: () => deps.registry().config,
-    limits: () => ({ queue: settings().queue, maxRows: settings().maxRows, timeoutMs: settings().timeout }),
-    log: deps.log.child({ component: 'reports' }),
-    ...(deps.ranges ? { ranges: deps.ranges } : {}),
-  });
-  app.addHook('onClose', () => reports.close());
+  // The service passes its own pool (the stability alarms share it); otherwise the API has one of its own.
+  const reports =
+    deps.reports ??
+    configuredReportPool({
+      config: () => deps.registry().config,
+      influx: deps.influx.target,
+      log: deps.log.child({ component: 'reports' }),
+      ...(deps.ranges ? { ranges: deps.ranges } : {}),
+    });
+  if (!deps.reports) app.addHook('onClose', () => reports.close());
 
   const board = () => ({ tileUrl: deps.registry().config.board.tileUrl ?? null, tileAttribution: deps.registry().config.board.tileAttribution });
   const resources: Array<ApiPlugin<ApiDeps & { board: typeof board; reports: ReportPool }>> = [
@@ -116,6 +122,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     streamRoutes,
     shipmentRoutes,
     calibrationRoutes,
+    stabilityRoutes,
     epcisRoutes,
     reportRoutes,
     overviewRoutes,

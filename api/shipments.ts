@@ -25,6 +25,8 @@ import { reportOptionsSchema, sendReport } from './reports.js';
 import { parse, type ApiPlugin } from './zod.js';
 import { bindReport, reportVersionSchema, signedSubject } from './signed-report.js';
 import { receiverRoutes } from './receiver.js';
+import type { StabilityService } from '../stability/service.js';
+import { batchProfile } from '../stability/ledger.js';
 
 export interface ShipmentRouteDeps {
   registry: () => Registry;
@@ -35,6 +37,8 @@ export interface ShipmentRouteDeps {
   publicUrl: () => string;
   /** Where reports are built (worker threads). */
   reports: ReportPool;
+  /** Batches' stability budgets: the shipment report carries its batch's ledger (absent: none). */
+  stability?: StabilityService;
 }
 
 const listQuerySchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
@@ -95,15 +99,19 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
   await app.register(receiverRoutes, { shipments });
   const reportOptions = reportOptionsSchema(deps.registry);
   /** The report's subject for the worker: the record, and only the alerts at places it has been (the report picks by time). */
-  const report = (record: ShipmentRecord): ReportSubject => {
+  const report = (record: ShipmentRecord, ledger: 'full' | 'receiver' | 'none' = 'none'): ReportSubject => {
     const active = shipments.activeLink(record);
     const places = new Set(effectiveCustody(record).map((c) => c.locationId));
     const alerts = deps.alerts.book.list().filter((a) => places.has(a.locationId));
+    // The batch's stability ledger, when its profile has stability data; a receiver sees other consignees' legs only as figures.
+    const subject = ledger !== 'none' && deps.stability ? deps.stability.subject(record.shipment.batch) : undefined;
+    const batch = subject && batchProfile(deps.registry(), subject.records)?.stability ? subject : undefined;
     return {
       kind: 'shipment',
       record,
       alerts,
       verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null,
+      ...(batch ? { stability: { ...batch, ...(ledger === 'receiver' ? { viewedBy: record.shipment.id } : {}) } } : {}),
     };
   };
   const [anyone, handlers, reviewers] = [{ roles: ANYONE }, { roles: HANDLERS }, { roles: REVIEWERS }];
@@ -177,7 +185,7 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
     return sendReport(
       reply,
       deps.reports,
-      signed ? signedSubject(record, report(record)) : report(record),
+      signed ? signedSubject(record, report(record)) : report(record, 'full'),
       request.query,
       `shipment-${request.params.id}${signed ? '-signed' : ''}`,
     );
@@ -198,6 +206,6 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
     const query = request.query as { format?: string; lang?: string; tz?: string };
     const lang = query.lang ?? (/^zh\b/i.test(request.headers['accept-language'] ?? '') ? 'zh-CN' : undefined);
     const options = parse(reportOptions, { format: query.format ?? 'html', lang, tz: query.tz }, 'query');
-    return sendReport(reply, deps.reports, report(found.record), options, `shipment-${found.record.shipment.id}`);
+    return sendReport(reply, deps.reports, report(found.record, 'receiver'), options, `shipment-${found.record.shipment.id}`);
   });
 };

@@ -22,6 +22,10 @@ import { ConflictAlarms } from '../ingestor/conflict-alarms.js';
 import { ClockWatch, ntpServer } from '../alerts/clock-watch.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import { CalibrationService } from '../calibration/service.js';
+import { StabilityAlarms } from '../stability/alarms.js';
+import { StabilityService } from '../stability/service.js';
+import { ledgerSchema } from '../stability/schema.js';
+import { configuredReportPool } from '../reports/pool.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
 import { BackupScheduler } from '../backup/scheduler.js';
@@ -317,6 +321,39 @@ async function assemble(
     );
     conflictAlarms.start();
 
+    // The report workers: the API's reports and the batches' stability ledgers (built from shipment reports).
+    const reports = parts.add(
+      'report workers',
+      configuredReportPool({
+        config: () => registry.get().config,
+        influx: db.influx.target,
+        log: log.child({ component: 'reports' }),
+        ranges: () => rangeRecorder?.list() ?? [],
+      }),
+      (pool) => pool.close(),
+    );
+    // Stability budgets per batch (issue 17): add-backs as facts, ledgers in the report workers, low/exhausted alarms.
+    const stability = new StabilityService({
+      registry: registry.get,
+      spool,
+      influx: db.influx,
+      audit,
+      log: log.child({ component: 'stability' }),
+      shipments: () => shipments.book.list(),
+      ledger: async (subject) => {
+        const { reports: settings } = registry.get().config;
+        const built = await reports.run({ subject: { kind: 'stability', ...subject }, format: 'json', lang: settings.lang, timeZone: settings.timeZone });
+        return ledgerSchema.parse(JSON.parse(Buffer.from(built.body).toString('utf8')));
+      },
+    });
+    await stability.start();
+    const stabilityAlarms = parts.add(
+      'stability alarms',
+      new StabilityAlarms({ alerts, stability, registry: registry.get, audit, log: log.child({ component: 'stability' }) }),
+      (alarms) => alarms.stop(),
+    );
+    stabilityAlarms.start();
+
     // Devices may connect from here on.
     const ports = await front.open();
 
@@ -348,6 +385,8 @@ async function assemble(
         alerts,
         shipments,
         calibration,
+        stability,
+        reports,
         audit,
         publicUrl,
         tls,

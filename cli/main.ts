@@ -23,6 +23,7 @@ import { alertsListCommand, alertsSignCommand, alertsTestCommand } from './alert
 import { reportEpcisCommand } from './epcis.js';
 import { alertsPerformanceCommand, parseDays } from './alarm-performance.js';
 import { calibrationCommands } from './calibration.js';
+import { batchCommands } from './stability.js';
 import { dashboardsExportCommand } from './dashboards.js';
 import {
   reportExcursionCommand,
@@ -309,6 +310,7 @@ apiOptions(
     .requiredOption('--comment <text>', 'the reasoning'),
 ).action(shipmentDispositionCommand);
 calibrationCommands(program, apiOptions);
+batchCommands(program, apiOptions);
 
 const report = program.command('report').description('QA reports: full-chain shipment report, GSP temperature record, excursion report');
 const reportOptions = (command: Command) =>

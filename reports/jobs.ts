@@ -13,6 +13,9 @@ import { buildEpcisDocument } from '../epcis/document.js';
 import { EpcisIds } from '../epcis/identifiers.js';
 import type { RangeVersion } from './range-versions.js';
 import type { AsOf } from './signed-version.js';
+import { buildLedger, forReceiver } from '../stability/ledger.js';
+import { ledgerVerdict } from './render/stability.js';
+import type { AddBack } from '../stability/schema.js';
 
 /**
  * What the report worker is asked to do: which report (with everything it needs that lives in the
@@ -30,7 +33,19 @@ export type ReportSubject =
       asOf?: AsOf;
       /** Answer the report as a GS1 EPCIS 2.0 document (epcis/), identifiers under `publicUrl`, instead of `format`. */
       epcis?: { publicUrl: string };
-    };
+      /** Add the batch's stability ledger (stability/): every shipment of the batch and QA's add-backs. */
+      stability?: BatchInput;
+    }
+  | ({ kind: 'stability' } & BatchInput);
+
+/** What a batch's ledger is built from: the batch, every shipment naming it, QA's add-backs for it. */
+export interface BatchInput {
+  batch: string;
+  records: ShipmentRecord[];
+  addBacks: AddBack[];
+  /** The receiver of this shipment looks (verification link): other shipments' legs are shown as figures only. */
+  viewedBy?: string;
+}
 
 export interface ReportJob {
   subject: ReportSubject;
@@ -119,6 +134,11 @@ export async function buildReport(job: ReportJob, context: { registry: Registry;
   const budget = new RowBudget(job.maxRows);
   const { subject } = job;
   const ranges = job.ranges ?? [];
+  if (subject.kind === 'stability') {
+    // The batch's ledger from its shipments' reports (stability/ledger.ts); JSON only.
+    const ledger = await buildLedger({ ...subject, registry, influx, budget, ranges });
+    return { body: Buffer.from(JSON.stringify(ledger)), contentType: 'application/json; charset=utf-8', extension: 'json' };
+  }
   const report =
     subject.kind === 'gsp_record'
       ? await buildGspRecord({ registry, influx, locationId: subject.locationId, from: subject.from, to: subject.to, budget, ranges })
@@ -134,6 +154,26 @@ export async function buildReport(job: ReportJob, context: { registry: Registry;
             ranges,
             ...(subject.asOf ? { asOf: subject.asOf } : {}),
           });
+  if (subject.kind === 'shipment' && subject.stability && report.reportType === 'shipment' && !subject.asOf) {
+    // The batch's ledger as of this report: its own excursions as just computed, its siblings' built alike.
+    const ledger = await buildLedger({
+      ...subject.stability,
+      registry,
+      influx,
+      budget,
+      ranges,
+      known: new Map([[subject.record.shipment.id, report]]),
+      now: report.generatedAt,
+    });
+    report.stability = subject.stability.viewedBy ? forReceiver(ledger, subject.stability.viewedBy) : ledger;
+    if (ledger.state === 'low' || ledger.state === 'exhausted') {
+      // Review reasons are English in the JSON, as every other one; the rendered section says it in the report's language.
+      report.reviewReasons.push(
+        `stability budget of batch ${ledger.batch} ${ledger.state === 'low' ? 'running low' : 'used up'}: ${ledgerVerdict(ledger, 'en').findings.join('; ')}`,
+      );
+      report.needsReview = true;
+    }
+  }
   if (subject.kind === 'shipment' && subject.epcis && report.reportType === 'shipment') {
     // Built as the shipment report is, then mapped: the exported figures are the report's own.
     const document = buildEpcisDocument({ report, record: subject.record, registry, ids: new EpcisIds(subject.epcis.publicUrl), timeZone: job.timeZone });

@@ -71,6 +71,19 @@ function workerScript(): string {
   return path.resolve(path.dirname(here), '..', 'dist', 'reports', 'report-worker.js');
 }
 
+/** The pool as the configuration's `reports` section sets it up (read when asked, so a reload counts for the limits). */
+export function configuredReportPool(deps: { config: () => Config; influx: InfluxTarget; log: Logger; ranges?: () => RangeVersion[] }): ReportPool {
+  const settings = () => deps.config().reports;
+  return new ReportPool({
+    size: settings().workers ?? defaultReportWorkers(),
+    influx: deps.influx,
+    config: deps.config,
+    limits: () => ({ queue: settings().queue, maxRows: settings().maxRows, timeoutMs: settings().timeout }),
+    log: deps.log,
+    ...(deps.ranges ? { ranges: deps.ranges } : {}),
+  });
+}
+
 export class ReportPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];

@@ -3,6 +3,7 @@ import { alertEventSchema, alertSchema } from '../alerts/book.js';
 import { custodyEventKinds, custodyRecordSchema, dispositionSchema, shipmentIdentitySchema } from '../shipments/schema.js';
 import { calibrationSectionSchema } from './calibration-status.js';
 import { readingConflictSchema } from './conflicts.js';
+import { ledgerSchema } from '../stability/schema.js';
 import { transportStepsSchema } from './transport-steps.js';
 import { rangeVersionUsedSchema } from './range-versions.js';
 import { coverageSchema, signedVersionSchema, sinceSignatureSchema } from './signed-version.js';
@@ -215,6 +216,8 @@ export const shipmentReportSchema = z.object({
   calibration: calibrationSectionSchema.optional(),
   /** Device times with more than one different reading, each listed with all of them (conflicts.ts). */
   conflicts: z.array(readingConflictSchema).default([]),
+  /** The stability budget of the shipment's batch across every shipment of it, storage and transport (stability/ledger.ts). */
+  stability: ledgerSchema.optional(),
   /** Pre-cooling checks, the receiver's acceptance or refusal, consignee notices (transport-steps.ts). */
   transport: transportStepsSchema.optional(),
   /** The product's range versions the segments were judged by (range-versions.ts). */

@@ -17,3 +17,5 @@ export const INCIDENT_EVENTS_MEASUREMENT = 'incident_events';
 export const SHIPMENT_EVENTS_MEASUREMENT = 'shipment_events';
 /** Product profile range versions (reports/range-recorder.ts), tags profileId; field `fact` = JSON. */
 export const PROFILE_RANGES_MEASUREMENT = 'profile_ranges';
+/** Stability budget facts (QA's add-backs, stability/service.ts), tags batch, type; field `fact` = JSON. */
+export const STABILITY_EVENTS_MEASUREMENT = 'stability_events';

@@ -3,11 +3,13 @@ import {
   alertKinds,
   isCalibrationKind,
   isIntegrityKind,
+  isStabilityKind,
   isSystemKind,
   severities,
   type AlertKind,
   type CalibrationAlertKind,
   type IntegrityAlertKind,
+  type StabilityAlertKind,
   type SystemAlertKind,
 } from '../core/config/alert-rules.js';
 import { alertStates, type Alert } from '../alerts/book.js';
@@ -75,9 +77,13 @@ const alert = (over: Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>
   ...over,
 });
 
-/** Kinds about a place's goods; system alarms (InfluxDB, spool, backup, audit) are tested in tests/system-alarms.test.ts, calibration alarms in tests/calibration.test.ts, reading_conflict in tests/immutable-readings.test.ts. */
-type PlaceKind = Exclude<AlertKind, SystemAlertKind | CalibrationAlertKind | IntegrityAlertKind>;
-const placeKinds = alertKinds.filter((k): k is PlaceKind => !isSystemKind(k) && !isCalibrationKind(k) && !isIntegrityKind(k));
+/**
+ * Kinds about a place's goods; system alarms (InfluxDB, spool, backup, audit, clock) are tested in
+ * tests/system-alarms.test.ts, calibration alarms in tests/calibration.test.ts, reading_conflict in
+ * tests/immutable-readings.test.ts, stability budget alarms in tests/stability.test.ts.
+ */
+type PlaceKind = Exclude<AlertKind, SystemAlertKind | CalibrationAlertKind | IntegrityAlertKind | StabilityAlertKind>;
+const placeKinds = alertKinds.filter((k): k is PlaceKind => !isSystemKind(k) && !isCalibrationKind(k) && !isIntegrityKind(k) && !isStabilityKind(k));
 
 /** A realistic alert of each kind, in the units the evaluator uses. */
 const sample: Record<PlaceKind, Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>> = {

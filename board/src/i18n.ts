@@ -276,6 +276,8 @@ export const CODES = {
     calibration_due: w('Sensor calibration due', '传感器校准即将到期'),
     calibration_overdue: w('Sensor calibration overdue', '传感器校准已过期'),
     reading_conflict: w('Conflicting readings from a sensor', '传感器读数冲突'),
+    stability_budget_low: w('Batch stability budget running low', '批次稳定性预算即将用尽'),
+    stability_budget_exhausted: w('Batch stability budget used up', '批次稳定性预算已用尽'),
   },
   state: {
     pending: w('Pending', '待触发'),
@@ -393,6 +395,8 @@ export function amount(kind: string, value: number | null | undefined, lang: Lan
   // Calibration alarms: the certificate's due time (a date) as peak; calibration_due's threshold is its lead time (days).
   // Conflicting readings: the shared device time as threshold, the arrival of the different reading as peak.
   if (kind === 'reading_conflict') return new Date(value).toISOString().slice(0, 16).replace('T', ' ');
+  // Stability budgets: what is left and the alarm level, % of the allowance.
+  if (kind === 'stability_budget_low' || kind === 'stability_budget_exhausted') return `${Math.round(value * 10) / 10} %`;
   if (kind === 'calibration_due' || kind === 'calibration_overdue')
     return value > 1e11 ? new Date(value).toISOString().slice(0, 10) : `${Math.round(value / 86_400_000)} ${lang === 'en' ? 'd' : '天'}`;
   return String(value);

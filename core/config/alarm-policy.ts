@@ -3,6 +3,7 @@ import { durationMs } from '../duration.js';
 import { alertKinds, severities } from './alert-rules.js';
 import { calibrationAlarmsSchema } from '../../calibration/schema.js';
 import { conflictAlarmsSchema } from '../../ingestor/conflict-alarms-schema.js';
+import { stabilityAlarmsSchema } from '../../stability/schema.js';
 
 export const notifyModes = ['page', 'board', 'digest'] as const;
 export type NotifyMode = (typeof notifyModes)[number];
@@ -73,6 +74,7 @@ export const alarmsSchema = z.object({
     ),
   calibration: calibrationAlarmsSchema,
   integrity: conflictAlarmsSchema,
+  stability: stabilityAlarmsSchema,
 });
 export type AlarmPolicy = z.infer<typeof alarmsSchema>;
 

@@ -28,6 +28,9 @@ export const alertKinds = [
   'calibration_overdue',
   // A different reading arrived for a sensor's device time already stored (ingestor/conflict-alarms.ts).
   'reading_conflict',
+  // A batch's stability budget running low or used up (stability/alarms.ts).
+  'stability_budget_low',
+  'stability_budget_exhausted',
 ] as const;
 export type AlertKind = (typeof alertKinds)[number];
 
@@ -52,6 +55,10 @@ export const isCalibrationKind = (kind: string): kind is CalibrationAlertKind =>
 export const integrityAlertKinds = ['reading_conflict'] as const satisfies readonly AlertKind[];
 export type IntegrityAlertKind = (typeof integrityAlertKinds)[number];
 export const isIntegrityKind = (kind: string): kind is IntegrityAlertKind => (integrityAlertKinds as readonly string[]).includes(kind);
+/** Stability budget alarms: about a batch (its id in `deviceId`), raised at the `system` place of the site where it is. */
+export const stabilityAlertKinds = ['stability_budget_low', 'stability_budget_exhausted'] as const satisfies readonly AlertKind[];
+export type StabilityAlertKind = (typeof stabilityAlertKinds)[number];
+export const isStabilityKind = (kind: string): kind is StabilityAlertKind => (stabilityAlertKinds as readonly string[]).includes(kind);
 
 /**
  * Alert rules of a product profile (DESIGN.md §5). Every field has a default a GSP reviewer

@@ -3,6 +3,7 @@ import { durationMs } from '../duration.js';
 import { alertRulesSchema, suppressionSchema } from './alert-rules.js';
 import { alarmsSchema } from './alarm-policy.js';
 import { sensorCalibrationSchema } from '../../calibration/schema.js';
+import { stabilitySchema } from '../../stability/schema.js';
 
 /** Identifiers appear in MQTT topics and InfluxDB tags, so they are kept to a safe alphabet. */
 export const identifier = z
@@ -32,14 +33,42 @@ const hashedSecret = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:
 
 const range = z.object({ min: z.number(), max: z.number() }).refine((r) => r.min < r.max, { message: 'min must be below max' });
 
-export const productProfileSchema = z.object({
-  id: identifier,
-  name: z.string().optional(),
-  temperature: range.describe('°C range the product must stay in'),
-  humidity: range.optional().describe('%RH range, when humidity matters'),
-  mktActivationEnergyKJ: z.number().positive().default(83.144).describe('Activation energy for mean kinetic temperature (USP <1160>), kJ/mol.'),
-  alerts: alertRulesSchema.prefault({}),
-});
+export const productProfileSchema = z
+  .object({
+    id: identifier,
+    name: z.string().optional(),
+    temperature: range.describe('°C range the product must stay in'),
+    humidity: range.optional().describe('%RH range, when humidity matters'),
+    mktActivationEnergyKJ: z.number().positive().default(83.144).describe('Activation energy for mean kinetic temperature (USP <1160>), kJ/mol.'),
+    alerts: alertRulesSchema.prefault({}),
+    stability: stabilitySchema.optional(),
+  })
+  .superRefine((profile, ctx) => {
+    // Each allowance names a band outside the range, on one side of it (stability/README.md).
+    const { min, max } = profile.temperature;
+    profile.stability?.allowances.forEach((a, i) => {
+      const above = a.from >= max;
+      if (!above && a.to > min)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stability', 'allowances', i],
+          message: `the band ${a.from}…${a.to} °C overlaps the range ${min}–${max} °C; an allowance is a band above it (from ≥ ${max}) or below it (to ≤ ${min})`,
+        });
+      else if (!above && a.weighting === 'mkt')
+        ctx.addIssue({ code: 'custom', path: ['stability', 'allowances', i, 'weighting'], message: 'mkt weighting applies to bands above the range only' });
+    });
+    const ids = profile.stability?.allowances.map((a) => a.id) ?? [];
+    ids.forEach((id, i) => {
+      if (ids.indexOf(id) !== i) ctx.addIssue({ code: 'custom', path: ['stability', 'allowances', i, 'id'], message: `duplicate allowance id "${id}"` });
+    });
+    const freeze = profile.stability?.freeze;
+    if (freeze && freeze.below > min)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stability', 'freeze', 'below'],
+        message: `a freeze threshold (${freeze.below} °C) must not lie inside the range ${min}–${max} °C`,
+      });
+  });
 
 export const locationKinds = ['cold_room', 'freezer', 'ambient_zone', 'vehicle_compartment'] as const;
 

@@ -5,6 +5,7 @@ import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, Late
 import { chartSvg } from './chart-svg.js';
 import { calibrationBlocks, calibrationLabel } from './calibration.js';
 import { conflictBlocks } from './conflicts.js';
+import { stabilityBlocks } from './stability.js';
 import { transportBlocks } from '../transport-steps.js';
 import type { Formatter } from './i18n.js';
 import { rangeVersionsBlocks, signedVersionBlocks, sinceSignatureBlocks } from './integrity.js';
@@ -238,6 +239,7 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
   });
   blocks.push(excursionTable(report.overall, f), gapTable(report.overall, f), ...lateTable(report.overall.lateData, f), alarmTable(report.alarms, f));
   blocks.push(...calibrationBlocks(report.calibration, f), ...conflictBlocks(report.conflicts, f));
+  blocks.push(...stabilityBlocks(report.stability, f));
   blocks.push({
     kind: 'table',
     heading: f.t.custody,
