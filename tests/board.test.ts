@@ -31,7 +31,8 @@ describe('live board in headless Chromium', () => {
           // Alarm at once, so the test need not wait out an activation delay.
           .replace(
             '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
-            '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }',
+            // With stability data, so the shipment view shows its batch's budget (stability/).
+            '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }\n    stability: { allowances: [{ id: up-to-25, name: "8–25 °C", from: 8, to: 25, allowance: 72h }] }',
           )
           .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
     });
@@ -180,6 +181,10 @@ describe('live board in headless Chromium', () => {
     await expect(page.locator('tr[data-shipment=SH-BOARD-1]').textContent()).resolves.toContain('Shanghai distribution centre · Cold room 1');
     // Transport steps: no loading checked yet, no receipt yet (issue 14, item 7).
     await expect(page.locator('.report .transport').textContent()).resolves.toBe('装车前预冷: — · 收货验收: 尚未记录');
+    // The batch's stability budget across all its shipments, in words (issue 17).
+    await expect(page.locator('.report .stability').textContent()).resolves.toMatch(
+      /^批次稳定性预算 L7: (在预算之内|即将用尽) 8–25 °C: [\d.]+ h 剩余，共 72 h \([\d.]+ %\)$/,
+    );
     expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-shipment-zh.png'), fullPage: true });
     await page.click('[data-action=language]');

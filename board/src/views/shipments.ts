@@ -22,6 +22,14 @@ interface Report {
   overall: { min: { value: number } | null; max: { value: number } | null; mkt: number | null; timeOutOfRangeMs: number; completeness: { percent: number } };
   segments: Array<{ start: number; end: number; place: { locationId: string; locationName?: string; range: { min: number; max: number } } }>;
   chart: Array<{ deviceId: string; points: Array<[number, number]> }>;
+  /** The batch's stability budget across all its shipments (stability/ledger.ts), when the profile carries stability data. */
+  stability?: {
+    batch: string;
+    state: string;
+    allowances: Array<{ id: string; name: string | null; allowanceMs: number; remainingMs: number; remainingPercent: number }>;
+    total: { allowanceMs: number; remainingMs: number; remainingPercent: number } | null;
+    freeze: { maxEvents: number; remaining: number } | null;
+  };
   transport?: {
     preCooling: Array<{ locationId: string; passed: boolean; outcome: string; to: number }>;
     receipt: { decision: string; arrivalTemperature: number; name: string; at: number } | null;
@@ -44,6 +52,20 @@ function TransportLine({ report, t, lang, placeName }: { report: Report; t: Labe
     : t.notReceived;
   // One line: htm drops whitespace that spans a line break, which would glue the separator on.
   return html`<p class="transport">${t.preCooling}: ${checks} · ${t.receipt}: ${receipt}</p>`;
+}
+
+/** What is left of the batch's stability budget, one line (the report has the ledger). */
+function StabilityLine({ report, t, lang }: { report: Report; t: Labels; lang: Lang }) {
+  const s = report.stability;
+  if (!s) return null;
+  const hours = (ms: number) => `${Math.round(ms / 360_000) / 10} h`;
+  const pill = s.state === 'ok' ? 'within_range' : s.state === 'exhausted' ? 'excursion' : 'state-warning';
+  const parts = [
+    ...s.allowances.map((a) => `${a.name ?? a.id}: ${hours(a.remainingMs)} ${t.stabilityLeft} ${hours(a.allowanceMs)} (${a.remainingPercent} %)`),
+    ...(s.total ? [`${t.stabilityTotal}: ${hours(s.total.remainingMs)} ${t.stabilityLeft} ${hours(s.total.allowanceMs)} (${s.total.remainingPercent} %)`] : []),
+    ...(s.freeze ? [`${t.stabilityFreeze}: ${s.freeze.remaining} / ${s.freeze.maxEvents}`] : []),
+  ];
+  return html`<p class="stability" data-stability=${s.state}>${t.stability} ${s.batch}: <span class=${`pill ${pill}`}>${say('stabilityState', s.state, lang)}</span> ${parts.join(' · ')}</p>`;
 }
 
 /** The legs of one shipment on one time axis: every sensor's series, the range, the custody changes. */
@@ -142,6 +164,7 @@ export function ShipmentsView({ board, t, lang }: { board: BoardState; t: Labels
           <h4>${t.timeline}</h4>
           <${Timeline} report=${report} deviceName=${names.device} timeLabel=${t.time} />
           <${TransportLine} report=${report} t=${t} lang=${lang} placeName=${placeName} />
+          <${StabilityLine} report=${report} t=${t} lang=${lang} />
           <p>${report.segments.map((s) => html`<span class="leg">${s.place.locationName ?? placeName(s.place.locationId)}: ${when(s.start)} → ${when(s.end)}</span>`)}</p>
           <div class="buttons">${['pdf', 'csv', 'html', 'json'].map((f) => html`<button onClick=${() => void get(f)}>${t.download} ${f.toUpperCase()}</button>`)}</div>
         </div>`
