@@ -218,6 +218,11 @@ export const shipmentReportSchema = z.object({
   conflicts: z.array(readingConflictSchema).default([]),
   /** The stability budget of the shipment's batch across every shipment of it, storage and transport (stability/ledger.ts). */
   stability: ledgerSchema.optional(),
+  /**
+   * Only for a product whose stability data counts freeze events: each time the goods went below
+   * `stability.freeze.below`, per place, as figures.ts computes excursions against that limit.
+   */
+  freezeEntries: z.array(excursionSchema).optional(),
   /** Pre-cooling checks, the receiver's acceptance or refusal, consignee notices (transport-steps.ts). */
   transport: transportStepsSchema.optional(),
   /** The product's range versions the segments were judged by (range-versions.ts). */

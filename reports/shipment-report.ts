@@ -10,7 +10,7 @@ import { transportReviewReasons, transportSteps } from './transport-steps.js';
 import { readPlace, type RowBudget } from './readings-source.js';
 import { conflictReviewReasons, conflictsIn } from './conflicts.js';
 import { calibrationReviewReasons, calibrationSection } from './calibration-status.js';
-import type { Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
+import type { Excursion, Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
 import { profileRanges, rangesAsOf, type RangeVersion } from './range-versions.js';
 import { asOfRecord, asOfSeries, maxReceivedAt, sinceSignature, type AsOf } from './signed-version.js';
 
@@ -105,6 +105,9 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   const read = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w, input.budget)));
   const readings = asOf ? read.map((sensors) => sensors.map((s) => asOfSeries(s, asOf.asOf))) : read;
 
+  const freezeBelow = profile.stability?.freeze?.below;
+  const freezeBand = freezeBelow === undefined ? undefined : { min: freezeBelow, max: Number.POSITIVE_INFINITY };
+  const freezeEntries: Excursion[] = [];
   const digest = new ReadingsDigest();
   const parts: Array<ReturnType<typeof placeFigures>> = [];
   const segments: Segment[] = [];
@@ -114,6 +117,11 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     const analyses = sensors.map((s) => analyseSensor(s, w, band, profile.humidity, energy, ranges.at));
     const figures = placeFigures(analyses, w, band, profile.humidity, w.locationId, energy);
     parts.push(figures);
+    if (freezeBand) {
+      // Entries below the stability data's freeze threshold: the same figures, judged against that limit (stability/).
+      const below = sensors.map((s) => analyseSensor(s, w, freezeBand, undefined, energy));
+      freezeEntries.push(...placeFigures(below, w, freezeBand, undefined, w.locationId, energy).excursions);
+    }
     for (const s of sensors) {
       digest.add(s);
       chart.push(downsample(s, w));
@@ -131,6 +139,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     });
   });
   const overall = combineFigures(parts, energy);
+  freezeEntries.sort((a, b) => a.start - b.start);
 
   const alarms = input.alerts
     .filter((a) => a.state !== 'retracted' && a.state !== 'discarded')
@@ -189,6 +198,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     verification: input.verification,
     calibration,
     conflicts,
+    ...(freezeBand ? { freezeEntries } : {}),
     rangeVersions: ranges.used(windows),
     coverage: { asOf: now, maxReceivedAt: maxReceivedAt(all), readings: result.readings, custodyEvents: record.custody.length },
     ...(asOf?.signature

@@ -15,6 +15,8 @@ const KELVIN = 273.15;
 export interface ShipmentExcursions {
   shipmentId: string;
   excursions: readonly Excursion[];
+  /** The report's entries below the freeze threshold (`freezeEntries`), when the profile counts freeze events. */
+  freezeEntries?: readonly Excursion[];
   placeNames: ReadonlyMap<string, string>;
 }
 
@@ -32,10 +34,10 @@ export const batchRecords = (records: readonly ShipmentRecord[], batch: string):
  * and side, intervals that overlap or touch are one excursion: its time is their union, its peak
  * the worst. Distinct excursions keep their durations exactly as the reports computed them.
  */
-export function mergeExcursions(parts: readonly ShipmentExcursions[]): Array<Omit<LedgerExcursion, 'allowanceId' | 'consumedMs' | 'freeze'>> {
+export function mergeExcursions(parts: readonly ShipmentExcursions[]): Array<Omit<LedgerExcursion, 'allowanceId' | 'consumedMs' | 'freeze' | 'freezeEvents'>> {
   const all = parts.flatMap((p) => p.excursions.map((e) => ({ e, shipmentId: p.shipmentId, name: p.placeNames.get(e.locationId) ?? e.locationId })));
   all.sort((a, b) => a.e.locationId.localeCompare(b.e.locationId) || a.e.band.localeCompare(b.e.band) || a.e.start - b.e.start);
-  const merged: Array<Omit<LedgerExcursion, 'allowanceId' | 'consumedMs' | 'freeze'>> = [];
+  const merged: Array<Omit<LedgerExcursion, 'allowanceId' | 'consumedMs' | 'freeze' | 'freezeEvents'>> = [];
   for (const { e, shipmentId, name } of all) {
     const last = merged.at(-1);
     if (last && last.locationId === e.locationId && last.band === e.band && e.start <= last.end) {
@@ -95,14 +97,17 @@ export function computeLedger(input: {
   const stability = profile?.stability;
   const range = profile?.temperature ?? { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY };
   const energy = profile?.mktActivationEnergyKJ ?? 83.144;
+  // Each entry below the freeze threshold is a freeze event, counted once per batch like an excursion.
+  const freezeEntries = stability?.freeze ? mergeExcursions(input.parts.map((p) => ({ ...p, excursions: p.freezeEntries ?? [] }))) : [];
   const excursions: LedgerExcursion[] = mergeExcursions(input.parts).map((e) => {
-    const freeze = !!stability?.freeze && e.band === 'below' && e.peak < stability.freeze.below;
+    const freezeEvents = freezeEntries.filter((f) => f.locationId === e.locationId && f.start >= e.start && f.start <= e.end).length;
     const allowance = stability ? allowanceFor(stability, range, e.band, e.peak) : undefined;
     return {
       ...e,
       allowanceId: allowance?.id ?? null,
       consumedMs: allowance ? consumption(allowance, e.durationMs, e.peak, energy) : e.durationMs,
-      freeze,
+      freeze: freezeEvents > 0,
+      freezeEvents,
     };
   });
   const timeOutOfRangeMs = excursions.reduce((s, e) => s + e.durationMs, 0);
@@ -154,7 +159,7 @@ export function computeLedger(input: {
   }
   let freeze: Ledger['freeze'] = null;
   if (stability.freeze) {
-    const events = excursions.filter((e) => e.freeze).length;
+    const events = freezeEntries.length;
     const addedBack = addBacks.reduce((s, b) => s + b.freezeEvents, 0);
     const remaining = stability.freeze.maxEvents - events + addedBack;
     freeze = { below: stability.freeze.below, maxEvents: stability.freeze.maxEvents, events, addedBack, remaining };
@@ -221,7 +226,12 @@ export async function buildLedger(input: {
         ...(input.budget ? { budget: input.budget } : {}),
         ...(input.ranges ? { ranges: input.ranges } : {}),
       }));
-    parts.push({ shipmentId: record.shipment.id, excursions: report.overall.excursions, placeNames: placeNames(report) });
+    parts.push({
+      shipmentId: record.shipment.id,
+      excursions: report.overall.excursions,
+      ...(report.freezeEntries ? { freezeEntries: report.freezeEntries } : {}),
+      placeNames: placeNames(report),
+    });
   }
   return computeLedger({ batch: input.batch, records, profile: batchProfile(input.registry, records), parts, addBacks: input.addBacks, now });
 }

@@ -39,11 +39,11 @@ export const stabilitySchema = z
     total: durationMs.optional().describe('Total time outside the range allowed, all bands together (absent: only the allowances count).'),
     freeze: z
       .object({
-        below: z.number().default(0).describe('An excursion whose lowest reading is below this, °C, is a freeze event.'),
+        below: z.number().default(0).describe('Going below this, °C, is a freeze event (each time).'),
         maxEvents: z.number().int().min(0).describe('Freeze (freeze/thaw) events a batch may have (0: none allowed).'),
       })
       .optional()
-      .describe('Freeze/thaw events allowed: each excursion below the range that goes below `below` counts once.'),
+      .describe('Freeze/thaw events allowed: each time the goods go below `below` (any sensor of the place) is one event.'),
     alertBelow: z
       .number()
       .min(0)
@@ -129,7 +129,10 @@ export const ledgerExcursionSchema = z.object({
   allowanceId: z.string().nullable(),
   /** What it consumes of that allowance (its duration, or weighted for mkt). */
   consumedMs: z.number(),
+  /** It went below the freeze threshold (freezeEvents > 0). */
   freeze: z.boolean(),
+  /** How many times the goods went below the freeze threshold during it (each a freeze event). */
+  freezeEvents: z.number().int(),
   /** Only in a receiver's view: another shipment's excursion, its place and waybill left out. */
   elsewhere: z.literal(true).optional(),
 });

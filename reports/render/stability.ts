@@ -190,7 +190,7 @@ export function stabilityBlocks(ledger: Ledger | undefined, f: Formatter): Block
       e.ongoing ? `${f.when(e.end)} (${t.open})` : f.when(e.end),
       f.duration(e.durationMs),
       Math.round(e.peak * 100) / 100,
-      [e.allowanceId ?? (e.freeze ? '' : t.beyond!), e.freeze ? t.freezeEvent! : ''].filter(Boolean).join('; '),
+      [e.allowanceId ?? (e.freeze ? '' : t.beyond!), e.freezeEvents ? `${e.freezeEvents} × ${t.freezeEvent}` : ''].filter(Boolean).join('; '),
     ]),
     empty: t.none!,
     widths: [2, 1, 1.2, 1.2, 0.8, 0.6, 1.2],
