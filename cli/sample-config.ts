@@ -96,6 +96,13 @@ profiles:
     name: Vaccines and biologics (2–8 °C)
     temperature: { min: 2, max: 8 }
     humidity: { min: 35, max: 75 }
+    # The product's stability data: one budget per batch across storage and every transport leg
+    # (coldchain batch stability LOT; see stability/README.md):
+    # stability:
+    #   allowances:
+    #     - { id: up-to-25, name: "8–25 °C", from: 8, to: 25, allowance: 72h }
+    #   freeze: { below: 0, maxEvents: 0 }
+    #   alertBelow: 20
   - id: frozen-medicine
     name: Frozen medicines (−25…−15 °C)
     temperature: { min: -25, max: -15 }
