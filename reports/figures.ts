@@ -1,4 +1,5 @@
 import type { Completeness, Excursion, Figures, Gap, LateRun, SensorFigures, TimedValue } from './schema.js';
+import { bucketsOf, composeSensor, type ComposedSensor } from './buckets.js';
 
 /**
  * The figures QA decisions rest on, computed from raw readings.
@@ -145,6 +146,9 @@ class Extremes {
  * `rangeAt`, when given, is the range in force at each reading's device time (range-versions.ts):
  * every reading is judged by it instead of `band`/`humidityBand`, so a range edited later never
  * re-judges earlier readings.
+ *
+ * Computed as clock-hour buckets composed in time order (buckets.ts), exactly as figures from
+ * stored buckets are: the two ways give the same bits.
  */
 export function analyseSensor(
   series: SensorSeries,
@@ -154,132 +158,37 @@ export function analyseSensor(
   activationEnergyKJ: number,
   rangeAt?: (t: number) => { temperature: Band; humidity?: Band },
 ): SensorAnalysis {
-  const { ts, temperature, humidity, seq, intervalMs, receivedAt } = series;
-  const gapAfter = 2 * intervalMs;
-  const sums = new WeightedSums(activationEnergyKJ);
-  const humiditySums = new WeightedSums(activationEnergyKJ);
-  const extremes = new Extremes();
-  const humidityExtremes = new Extremes();
-  const above: OutOfRangeRun[] = [];
-  const below: OutOfRangeRun[] = [];
-  const humidityOut: Interval[] = [];
-  const gaps: Gap[] = [];
-  let current: (OutOfRangeRun & { band: 'above' | 'below' }) | undefined;
-  let missingBySequence = 0;
-  const lateData: LateRun[] = [];
-  let lateRun: LateRun | undefined;
-  let late = 0;
-  let latestArrivalDelayMs: number | null = null;
+  const buckets = bucketsOf(series, { intervalMs: series.intervalMs, activationEnergyKJ, band, humidityBand, rangeAt });
+  return analysisOf(series, window, composeSensor(series, window, buckets, activationEnergyKJ));
+}
 
-  const closeRun = (end: number, ongoing: boolean) => {
-    if (!current) return;
-    const { band: which, ...run } = current;
-    (which === 'above' ? above : below).push({ ...run, end, ongoing });
-    current = undefined;
-  };
-  const gap = (start: number, end: number, seqHole: number) => {
-    const missingByTime = Math.max(0, Math.round((end - start) / intervalMs) - 1);
-    gaps.push({
-      deviceId: series.deviceId,
-      locationId: series.locationId,
-      start,
-      end,
-      durationMs: end - start,
-      missingReadings: Math.max(missingByTime, seqHole),
-    });
-  };
-
-  const n = ts.length;
-  if (n === 0) gap(window.start, window.end, 0);
-  else if (ts[0]! - window.start > gapAfter) gap(window.start, ts[0]!, 0);
-  for (let i = 0; i < n; i++) {
-    const t = ts[i]!;
-    const value = temperature[i]!;
-    const next = i + 1 < n ? ts[i + 1]! : window.end;
-    const held = next - t;
-    const weight = Math.min(held, gapAfter);
-    sums.add(value, weight);
-    extremes.add(value, t);
-
-    const arrived = receivedAt?.[i];
-    if (isLate(t, arrived, intervalMs)) {
-      const delay = arrived! - t;
-      late++;
-      latestArrivalDelayMs = Math.max(latestArrivalDelayMs ?? 0, delay);
-      if (!lateRun) {
-        lateRun = {
-          deviceId: series.deviceId,
-          locationId: series.locationId,
-          start: t,
-          end: t,
-          readings: 0,
-          late: true,
-          receivedAt: arrived!,
-          lastReceivedAt: arrived!,
-          maxDelayMs: delay,
-        };
-        lateData.push(lateRun);
-      }
-      lateRun.end = t;
-      lateRun.readings++;
-      lateRun.receivedAt = Math.min(lateRun.receivedAt, arrived!);
-      lateRun.lastReceivedAt = Math.max(lateRun.lastReceivedAt, arrived!);
-      lateRun.maxDelayMs = Math.max(lateRun.maxDelayMs, delay);
-    } else lateRun = undefined;
-
-    const inForce = rangeAt?.(t);
-    const tBand = inForce ? inForce.temperature : band;
-    const hBand = inForce ? inForce.humidity : humidityBand;
-    const h = humidity[i]!;
-    if (!Number.isNaN(h)) {
-      humiditySums.add(h, weight);
-      humidityExtremes.add(h, t);
-      if (hBand && (h > hBand.max || h < hBand.min)) humidityOut.push({ start: t, end: next });
-    }
-
-    const side = value > tBand.max ? 'above' : value < tBand.min ? 'below' : undefined;
-    if (current && current.band !== side) closeRun(t, false);
-    if (side) {
-      const limit = side === 'above' ? tBand.max : tBand.min;
-      current ??= { band: side, deviceId: series.deviceId, start: t, end: t, peak: value, peakAt: t, degreeMinutes: 0, ongoing: false, limit };
-      if (side === 'above' ? value > current.peak : value < current.peak) {
-        current.peak = value;
-        current.peakAt = t;
-      }
-      current.degreeMinutes += (Math.abs(value - limit) * held) / 60_000;
-    }
-
-    let seqHole = 0;
-    if (i + 1 < n) {
-      const step = seq[i + 1]! - seq[i]!;
-      // A step of 0 or below is a device restart or a duplicate, not lost data.
-      if (step > 1) seqHole = step - 1;
-      missingBySequence += seqHole;
-    }
-    if (held > gapAfter) gap(t, next, seqHole);
-  }
-  closeRun(window.end, true);
-
+/** A sensor's analysis from its composed buckets. */
+export function analysisOf(
+  series: Pick<SensorSeries, 'deviceId' | 'locationId' | 'intervalMs' | 'name'>,
+  window: Interval,
+  composed: ComposedSensor,
+): SensorAnalysis {
+  const { intervalMs } = series;
   const expected = Math.max(0, Math.floor((window.end - window.start) / intervalMs));
-  const completeness = completenessOf(expected, n, missingBySequence, late, latestArrivalDelayMs);
+  const completeness = completenessOf(expected, composed.readings, composed.missingBySequence, composed.late, composed.latestArrivalDelayMs);
   return {
     figures: {
       deviceId: series.deviceId,
       ...(series.name ? { name: series.name } : {}),
       intervalMs,
-      readings: n,
-      min: extremes.min,
-      max: extremes.max,
-      mean: sums.mean,
-      mkt: sums.mkt,
+      readings: composed.readings,
+      min: composed.min,
+      max: composed.max,
+      mean: composed.sums.mean,
+      mkt: composed.sums.mkt,
     },
-    sums,
-    above,
-    below,
-    humidity: { sums: humiditySums, min: humidityExtremes.min, max: humidityExtremes.max, outOfRange: humidityOut },
+    sums: composed.sums,
+    above: composed.above,
+    below: composed.below,
+    humidity: { sums: composed.humiditySums, min: composed.humidityMin, max: composed.humidityMax, outOfRange: composed.humidityOut },
     completeness,
-    gaps,
-    lateData,
+    gaps: composed.gaps,
+    lateData: composed.lateData,
   };
 }
 
