@@ -58,6 +58,8 @@ export interface ApiDeps {
   reports?: ReportPool;
   /** Batches' stability budgets (absent: no batch routes). */
   stability?: StabilityService;
+  /** Where report workers keep whole hours of readings and their aggregates (reports/bucket-cache.ts); absent: every report reads InfluxDB. */
+  reportBuckets?: string;
 }
 
 /** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
@@ -106,6 +108,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
       influx: deps.influx.target,
       log: deps.log.child({ component: 'reports' }),
       ...(deps.ranges ? { ranges: deps.ranges } : {}),
+      ...(deps.reportBuckets ? { buckets: deps.reportBuckets } : {}),
     });
   if (!deps.reports) app.addHook('onClose', () => reports.close());
 

@@ -329,6 +329,7 @@ async function assemble(
         influx: db.influx.target,
         log: log.child({ component: 'reports' }),
         ranges: () => rangeRecorder?.list() ?? [],
+        buckets: path.join(dataDir, 'report-buckets'),
       }),
       (pool) => pool.close(),
     );

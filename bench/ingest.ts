@@ -592,7 +592,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(await boardStage(ws, influxd.url))}\n`);
       return;
     }
-    if (only === 'report') {
+    if (only === 'report' || only === 'reports') {
       process.stdout.write(`${JSON.stringify(await reportBenchmark(influxd.url, progress))}\n`);
       return;
     }
@@ -687,6 +687,11 @@ async function main(): Promise<void> {
       report_json_ms: Math.round(report.jsonMs),
       report_pdf_ms: Math.round(report.pdfMs),
       report_json_ratio_vs_query: Number((report.jsonMs / report.influxQueryMs).toFixed(2)),
+      report_pdf_ratio_vs_query: Number((report.pdfMs / report.influxQueryMs).toFixed(2)),
+      report_json_cold_ms: Math.round(report.jsonColdMs),
+      report_json_uncached_ms: Math.round(report.jsonRawMs),
+      report_bucket_hours_cached: report.cacheHits,
+      report_bucket_hours_read: report.cacheMisses,
       board_initial_bytes: board.initialBytes,
       board_initial_gzip_bytes: board.initialGzipBytes,
       board_total_bytes: board.totalBytes,
@@ -735,8 +740,19 @@ async function main(): Promise<void> {
       ],
       ['  broker RSS growth per idle connection (incl. V8 heap slack)', `${figures.broker_rss_bytes_per_idle_connection} B`, '', ''],
       ['InfluxDB query of a 30-day 4-leg shipment (anchor)', `${figures.report_influx_query_ms} ms`, `${figures.report_readings} readings`, ''],
-      ['full-chain shipment report, JSON', `${figures.report_json_ms} ms`, `${figures.report_json_ratio_vs_query} × the query`, '< 1000 ms'],
-      ['full-chain shipment report, PDF (zh-CN, vector chart)', `${figures.report_pdf_ms} ms`, '', '< 3000 ms'],
+      [
+        'full-chain shipment report, JSON (hour buckets cached)',
+        `${figures.report_json_ms} ms`,
+        `${figures.report_json_ratio_vs_query} × the query`,
+        '≤ 0.25 ×',
+      ],
+      ['full-chain shipment report, PDF (zh-CN, vector chart)', `${figures.report_pdf_ms} ms`, `${figures.report_pdf_ratio_vs_query} × the query`, '≤ 0.5 ×'],
+      [
+        '  JSON, first report (cache empty, filled) / without the cache',
+        `${figures.report_json_cold_ms} ms`,
+        `${figures.report_json_uncached_ms} ms uncached; ${figures.report_bucket_hours_cached} hours cached, ${figures.report_bucket_hours_read} read`,
+        '',
+      ],
       [
         'live board bundle, sign-in + live view (map and charts load later)',
         `${figures.board_initial_bytes} B`,

@@ -1,5 +1,5 @@
 import type { Completeness, Excursion, Figures, Gap, LateRun, SensorFigures, TimedValue } from './schema.js';
-import { bucketsOf, composeSensor, type ComposedSensor } from './buckets.js';
+import { bucketsOf, composeSensor, type BucketJudging, type ComposedSensor, type SensorBucket } from './buckets.js';
 
 /**
  * The figures QA decisions rest on, computed from raw readings.
@@ -157,9 +157,11 @@ export function analyseSensor(
   humidityBand: Band | undefined,
   activationEnergyKJ: number,
   rangeAt?: (t: number) => { temperature: Band; humidity?: Band },
+  /** Where the buckets come from (a report's bucket cache, bucket-cache.ts); by default built from the readings. */
+  buckets: (series: SensorSeries, judging: BucketJudging) => SensorBucket[] = bucketsOf,
 ): SensorAnalysis {
-  const buckets = bucketsOf(series, { intervalMs: series.intervalMs, activationEnergyKJ, band, humidityBand, rangeAt });
-  return analysisOf(series, window, composeSensor(series, window, buckets, activationEnergyKJ));
+  const judging: BucketJudging = { intervalMs: series.intervalMs, activationEnergyKJ, band, humidityBand, rangeAt };
+  return analysisOf(series, window, composeSensor(series, window, buckets(series, judging), activationEnergyKJ));
 }
 
 /** A sensor's analysis from its composed buckets. */

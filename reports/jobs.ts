@@ -16,6 +16,7 @@ import type { AsOf } from './signed-version.js';
 import { buildLedger, forReceiver } from '../stability/ledger.js';
 import { ledgerVerdict } from './render/stability.js';
 import type { AddBack } from '../stability/schema.js';
+import type { BucketCache } from './bucket-cache.js';
 
 /**
  * What the report worker is asked to do: which report (with everything it needs that lives in the
@@ -129,7 +130,7 @@ export function failureError(failure: JobFailure): Error {
 }
 
 /** Builds and renders one report (in the worker; callable in-process too). JSON is compact, as the API always sent it. */
-export async function buildReport(job: ReportJob, context: { registry: Registry; influx: InfluxClient }): Promise<BuiltReport> {
+export async function buildReport(job: ReportJob, context: { registry: Registry; influx: InfluxClient; buckets?: BucketCache }): Promise<BuiltReport> {
   const { registry, influx } = context;
   const budget = new RowBudget(job.maxRows);
   const { subject } = job;
@@ -153,6 +154,7 @@ export async function buildReport(job: ReportJob, context: { registry: Registry;
             budget,
             ranges,
             ...(subject.asOf ? { asOf: subject.asOf } : {}),
+            ...(context.buckets ? { buckets: context.buckets } : {}),
           });
   if (subject.kind === 'shipment' && subject.stability && report.reportType === 'shipment' && !subject.asOf) {
     // The batch's ledger as of this report: its own excursions as just computed, its siblings' built alike.

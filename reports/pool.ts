@@ -72,7 +72,14 @@ function workerScript(): string {
 }
 
 /** The pool as the configuration's `reports` section sets it up (read when asked, so a reload counts for the limits). */
-export function configuredReportPool(deps: { config: () => Config; influx: InfluxTarget; log: Logger; ranges?: () => RangeVersion[] }): ReportPool {
+export function configuredReportPool(deps: {
+  config: () => Config;
+  influx: InfluxTarget;
+  log: Logger;
+  ranges?: () => RangeVersion[];
+  /** Where the workers keep whole hours of readings and their aggregates (bucket-cache.ts); absent: every report reads InfluxDB. */
+  buckets?: string;
+}): ReportPool {
   const settings = () => deps.config().reports;
   return new ReportPool({
     size: settings().workers ?? defaultReportWorkers(),
@@ -81,6 +88,7 @@ export function configuredReportPool(deps: { config: () => Config; influx: Influ
     limits: () => ({ queue: settings().queue, maxRows: settings().maxRows, timeoutMs: settings().timeout }),
     log: deps.log,
     ...(deps.ranges ? { ranges: deps.ranges } : {}),
+    ...(deps.buckets ? { buckets: deps.buckets } : {}),
   });
 }
 
@@ -103,6 +111,8 @@ export class ReportPool {
       log: Logger;
       /** The profiles' recorded range versions, sent with every job (a few entries). */
       ranges?: () => RangeVersion[];
+      /** The bucket cache's directory (bucket-cache.ts), shared by the workers. */
+      buckets?: string;
     },
   ) {}
 
@@ -175,6 +185,7 @@ export class ReportPool {
       id,
       job: pending.job,
       influx: this.options.influx,
+      ...(this.options.buckets ? { buckets: this.options.buckets } : {}),
       configVersion,
       ...(slot.configVersion === configVersion ? {} : { config }),
     };

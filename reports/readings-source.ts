@@ -2,6 +2,8 @@ import type { Registry } from '../core/registry.js';
 import { quoteString, type InfluxClient } from '../storage/influx.js';
 import { READINGS_MEASUREMENT } from '../ingestor/records.js';
 import type { SensorSeries } from './figures.js';
+import { BUCKET_MS } from './buckets.js';
+import { BucketSession, type HourEntry } from './bucket-cache.js';
 
 /** Long windows are read a month at a time: InfluxDB 1.x builds each answer whole in memory, and a year at once is a burst on every core. */
 export const READ_CHUNK_MS = 31 * 86_400_000;
@@ -18,8 +20,24 @@ export async function readPlace(
   locationId: string,
   window: { start: number; end: number },
   budget?: RowBudget,
+  cache?: BucketSession,
 ): Promise<SensorSeries[]> {
-  const columns = new Map<string, { ts: number[]; temperature: number[]; humidity: number[]; seq: number[]; receivedAt: number[] }>();
+  if (cache) return readPlaceCached(influx, registry, locationId, window, cache, budget);
+  const columns = new Map<string, Columns>();
+  await readRaw(influx, locationId, window, columns, budget);
+  return seriesOf(registry, locationId, columns);
+}
+
+type Columns = { ts: number[]; temperature: number[]; humidity: number[]; seq: number[]; receivedAt: number[] };
+const emptyColumns = (): Columns => ({ ts: [], temperature: [], humidity: [], seq: [], receivedAt: [] });
+
+async function readRaw(
+  influx: InfluxClient,
+  locationId: string,
+  window: { start: number; end: number },
+  columns: Map<string, Columns>,
+  budget?: RowBudget,
+): Promise<void> {
   for (let start = Math.floor(window.start); start < window.end; start += READ_CHUNK_MS) {
     const end = Math.min(Math.ceil(window.end), start + READ_CHUNK_MS);
     // With a budget, no series may bring more rows than are left (one more tells it would overflow).
@@ -31,7 +49,7 @@ export async function readPlace(
     for (const s of series) {
       const deviceId = s.tags?.deviceId ?? '';
       let c = columns.get(deviceId);
-      if (!c) columns.set(deviceId, (c = { ts: [], temperature: [], humidity: [], seq: [], receivedAt: [] }));
+      if (!c) columns.set(deviceId, (c = emptyColumns()));
       for (const row of s.values) {
         if (row[1] === null || row[1] === undefined) continue;
         c.ts.push(row[0] as number);
@@ -43,12 +61,115 @@ export async function readPlace(
       }
     }
   }
+}
+
+function seriesOf(registry: Registry, locationId: string, columns: Map<string, Columns>): SensorSeries[] {
   const result: SensorSeries[] = [];
   for (const [deviceId, c] of columns) {
     const device = registry.device(deviceId)?.device;
     result.push({ deviceId, locationId, ...(device?.name ? { name: device.name } : {}), intervalMs: device?.interval ?? medianSpacing(c.ts), ...c });
   }
   return result.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+}
+
+/**
+ * The same readings through the bucket cache (bucket-cache.ts): InfluxDB is asked for each
+ * hour's fingerprint first (count and latest arrival: two numbers per sensor and hour), whole hours whose stored fingerprint matches come from the cache, and only the rest
+ * (the partial hours at the window's edges, hours that changed, hours never stored) are read
+ * from InfluxDB, in runs of consecutive hours.
+ */
+async function readPlaceCached(
+  influx: InfluxClient,
+  registry: Registry,
+  locationId: string,
+  window: { start: number; end: number },
+  cache: BucketSession,
+  budget?: RowBudget,
+): Promise<SensorSeries[]> {
+  // Per sensor: hour → fingerprint (hours with readings only).
+  const fingerprints = new Map<string, Map<number, { fp: string; count: number }>>();
+  for (let start = Math.floor(window.start); start < window.end; start += READ_CHUNK_MS) {
+    const end = Math.min(Math.ceil(window.end), start + READ_CHUNK_MS);
+    const series = await influx.query(
+      `SELECT count("temperature"), max("receivedAt") FROM "${READINGS_MEASUREMENT}" WHERE "locationId" = ${quoteString(locationId)} AND time >= ${start}ms AND time < ${end}ms GROUP BY time(1h), "deviceId" fill(none)`,
+    );
+    for (const s of series) {
+      const deviceId = s.tags?.deviceId ?? '';
+      let hours = fingerprints.get(deviceId);
+      if (!hours) fingerprints.set(deviceId, (hours = new Map()));
+      for (const row of s.values) {
+        const count = (row[1] as number | null) ?? 0;
+        if (count > 0) hours.set(row[0] as number, { fp: `${count}|${row[2]}`, count });
+      }
+    }
+  }
+  // The row limit holds as before, counted before a single reading is read.
+  budget?.take([...fingerprints.values()].reduce((n, hours) => n + [...hours.values()].reduce((m, h) => m + h.count, 0), 0));
+
+  const whole = (hour: number) => hour >= window.start && hour + BUCKET_MS <= window.end;
+  const found = new Map<string, Map<number, HourEntry>>();
+  const missing = new Set<number>();
+  for (const [deviceId, hours] of fingerprints) {
+    const valid = new Map<number, HourEntry>();
+    found.set(deviceId, valid);
+    for (const [hour, { fp }] of hours) {
+      const entry = whole(hour) ? cache.valid(locationId, deviceId, hour, fp) : undefined;
+      if (entry) valid.set(hour, entry);
+      else missing.add(hour);
+    }
+  }
+
+  // The missing hours, read in runs of consecutive hours (all sensors of the place at once).
+  const raw = new Map<string, Columns>();
+  const sorted = [...missing].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + BUCKET_MS) j++;
+    const range = { start: Math.max(window.start, sorted[i]!), end: Math.min(window.end, sorted[j]! + BUCKET_MS) };
+    await readRaw(influx, locationId, range, raw);
+    i = j + 1;
+  }
+
+  const columns = new Map<string, Columns>();
+  const attached = new Map<string, Map<number, HourEntry>>();
+  for (const deviceId of new Set([...fingerprints.keys(), ...raw.keys()])) {
+    const c = emptyColumns();
+    const valid = found.get(deviceId) ?? new Map<number, HourEntry>();
+    const read = raw.get(deviceId) ?? emptyColumns();
+    const hours = new Map<number, HourEntry>();
+    // Hours in time order, each from the cache or from what was just read.
+    const all = [...new Set([...valid.keys(), ...read.ts.map((t) => Math.floor(t / BUCKET_MS) * BUCKET_MS)])].sort((a, b) => a - b);
+    let r = 0;
+    for (const hour of all) {
+      const cached = valid.get(hour);
+      if (cached) {
+        // A run read for another sensor's sake may have brought this hour too: it is the cached one.
+        while (r < read.ts.length && read.ts[r]! < hour + BUCKET_MS) r++;
+        BucketSession.append(c, cached);
+        hours.set(hour, cached);
+        continue;
+      }
+      const from = r;
+      while (r < read.ts.length && read.ts[r]! < hour + BUCKET_MS) r++;
+      const fp = fingerprints.get(deviceId)?.get(hour);
+      // Stored only when what was read is what the fingerprint counted (no reading landed in between).
+      if (whole(hour) && fp && fp.count === r - from) hours.set(hour, cache.store(locationId, deviceId, hour, fp.fp, read, from, r));
+      for (let k = from; k < r; k++) {
+        c.ts.push(read.ts[k]!);
+        c.temperature.push(read.temperature[k]!);
+        c.humidity.push(read.humidity[k]!);
+        c.seq.push(read.seq[k]!);
+        c.receivedAt.push(read.receivedAt[k]!);
+      }
+    }
+    if (c.ts.length) {
+      columns.set(deviceId, c);
+      attached.set(deviceId, hours);
+    }
+  }
+  const result = seriesOf(registry, locationId, columns);
+  for (const s of result) cache.attach(s, attached.get(s.deviceId)!);
+  return result;
 }
 
 function medianSpacing(ts: number[]): number {

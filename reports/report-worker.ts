@@ -4,6 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Config } from '../core/config/schema.js';
 import type { Registry } from '../core/registry.js';
 import type { InfluxTarget } from '../storage/influx.js';
+import { BucketCache } from './bucket-cache.js';
 import { buildReport, describeFailure, registryOf, ReportInflux, type ReportJob } from './jobs.js';
 
 /**
@@ -15,6 +16,8 @@ export interface WorkerRequest {
   id: number;
   job: ReportJob;
   influx: InfluxTarget;
+  /** The bucket cache's directory (bucket-cache.ts). */
+  buckets?: string;
   /** The registry's config, sent when it changed since this worker's last job. */
   configVersion: number;
   config?: Config;
@@ -34,6 +37,7 @@ try {
 
 let registry: { version: number; registry: Registry } | undefined;
 let influx: { key: string; client: ReportInflux } | undefined;
+let buckets: BucketCache | undefined;
 
 parentPort?.on('message', (request: WorkerRequest) => {
   void (async () => {
@@ -42,7 +46,8 @@ parentPort?.on('message', (request: WorkerRequest) => {
       if (!registry || registry.version !== request.configVersion) throw new Error(`the worker has no registry version ${request.configVersion}`);
       const key = JSON.stringify(request.influx);
       if (influx?.key !== key) influx = { key, client: new ReportInflux(request.influx) };
-      const built = await buildReport(request.job, { registry: registry.registry, influx: influx.client });
+      if (request.buckets && buckets?.dir !== request.buckets) buckets = new BucketCache(request.buckets);
+      const built = await buildReport(request.job, { registry: registry.registry, influx: influx.client, ...(request.buckets ? { buckets: buckets! } : {}) });
       // A view of exactly the bytes, so the buffer can be handed over (transferred, not copied).
       const body = built.body.byteOffset === 0 && built.body.byteLength === built.body.buffer.byteLength ? built.body : new Uint8Array(built.body);
       const reply: WorkerReply = { id: request.id, ok: true, body, contentType: built.contentType, extension: built.extension };

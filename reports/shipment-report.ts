@@ -12,6 +12,7 @@ import { conflictReviewReasons, conflictsIn } from './conflicts.js';
 import { calibrationReviewReasons, calibrationSection } from './calibration-status.js';
 import type { Excursion, Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
 import { profileRanges, rangesAsOf, type RangeVersion } from './range-versions.js';
+import type { BucketCache } from './bucket-cache.js';
 import { asOfRecord, asOfSeries, maxReceivedAt, sinceSignature, type AsOf } from './signed-version.js';
 
 /** Below this, missing data alone sends a shipment to QA review. */
@@ -78,6 +79,8 @@ export interface ShipmentReportInput {
   ranges?: readonly RangeVersion[];
   /** Rebuild the report as it stood at this time (a signature's: signed-version.ts). */
   asOf?: AsOf;
+  /** Whole hours of readings and their aggregates kept between reports (bucket-cache.ts). */
+  buckets?: BucketCache;
 }
 
 /**
@@ -102,7 +105,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     const end = next ? next.at : Math.max(now, event.at);
     return end > event.at ? [{ event, locationId: event.locationId, start: event.at, end, open: !next }] : [];
   });
-  const read = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w, input.budget)));
+  const session = input.buckets?.session();
+  const read = await Promise.all(windows.map((w) => readPlace(influx, registry, w.locationId, w, input.budget, session)));
   const readings = asOf ? read.map((sensors) => sensors.map((s) => asOfSeries(s, asOf.asOf))) : read;
 
   const freezeBelow = profile.stability?.freeze?.below;
@@ -114,7 +118,9 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   const chart: ShipmentReport['chart'] = [];
   windows.forEach((w, index) => {
     const sensors = readings[index]!;
-    const analyses = sensors.map((s) => analyseSensor(s, w, band, profile.humidity, energy, ranges.at));
+    const analyses = sensors.map((s) =>
+      analyseSensor(s, w, band, profile.humidity, energy, ranges.at, session ? (x, judging) => session.bucketsOf(x, judging) : undefined),
+    );
     const figures = placeFigures(analyses, w, band, profile.humidity, w.locationId, energy);
     parts.push(figures);
     if (freezeBand) {
@@ -140,6 +146,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   });
   const overall = combineFigures(parts, energy);
   freezeEntries.sort((a, b) => a.start - b.start);
+  session?.save();
 
   const alarms = input.alerts
     .filter((a) => a.state !== 'retracted' && a.state !== 'discarded')
