@@ -11,13 +11,13 @@ import { BUCKET_MS, buildBucket, type BucketJudging, type SensorBucket } from '.
  * need them) and the hour's aggregates (buckets.ts) per way of judging them.
  *
  * The invariant (reports/README.md): an entry is used only if the fingerprint it was stored
- * with equals InfluxDB's fingerprint of that hour *now* (count and latest arrival of its
- * readings, asked of InfluxDB at the start of every report). Every reading the service writes —
- * late, a conflicting revision (a point of its own, `revision` tag), a spool drained by another
- * node — adds a point, so the count changes and the hour is read again from InfluxDB and stored
- * anew; retention only ever drops points. A redelivery the writer replays writes the same point
- * again (same values): nothing changes. A point overwritten in place by something other than
- * the service, with other values and no newer arrival time, is the one change it cannot see; the fingerprint is asked *before* the readings are read, so an entry
+ * with equals InfluxDB's fingerprint of that hour *now* (the count of its readings and the sums
+ * of their temperature, humidity, sequence number and arrival time, asked of InfluxDB at the
+ * start of every report). Every reading the service writes — late, a conflicting revision (a
+ * point of its own, `revision` tag), a spool drained by another node — adds a point and changes
+ * the count; a point overwritten in place (by hand, in InfluxDB) changes a sum; retention drops
+ * points. The hour is then read again from InfluxDB and stored anew. The fingerprint is asked
+ * *before* the readings are read, so an entry
  * is never stored with a fingerprint newer than its readings. Whatever the cache holds, a
  * report's figures are those of the raw readings: a wrong or torn entry is only ever a miss.
  */

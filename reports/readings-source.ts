@@ -74,7 +74,8 @@ function seriesOf(registry: Registry, locationId: string, columns: Map<string, C
 
 /**
  * The same readings through the bucket cache (bucket-cache.ts): InfluxDB is asked for each
- * hour's fingerprint first (count and latest arrival: two numbers per sensor and hour), whole hours whose stored fingerprint matches come from the cache, and only the rest
+ * hour's fingerprint first (count, and the sums of every column the report reads: five numbers
+ * per sensor and hour), whole hours whose stored fingerprint matches come from the cache, and only the rest
  * (the partial hours at the window's edges, hours that changed, hours never stored) are read
  * from InfluxDB, in runs of consecutive hours.
  */
@@ -91,7 +92,7 @@ async function readPlaceCached(
   for (let start = Math.floor(window.start); start < window.end; start += READ_CHUNK_MS) {
     const end = Math.min(Math.ceil(window.end), start + READ_CHUNK_MS);
     const series = await influx.query(
-      `SELECT count("temperature"), max("receivedAt") FROM "${READINGS_MEASUREMENT}" WHERE "locationId" = ${quoteString(locationId)} AND time >= ${start}ms AND time < ${end}ms GROUP BY time(1h), "deviceId" fill(none)`,
+      `SELECT count("temperature"), sum("temperature"), sum("humidity"), sum("seq"), sum("receivedAt") FROM "${READINGS_MEASUREMENT}" WHERE "locationId" = ${quoteString(locationId)} AND time >= ${start}ms AND time < ${end}ms GROUP BY time(1h), "deviceId" fill(none)`,
     );
     for (const s of series) {
       const deviceId = s.tags?.deviceId ?? '';
@@ -99,7 +100,7 @@ async function readPlaceCached(
       if (!hours) fingerprints.set(deviceId, (hours = new Map()));
       for (const row of s.values) {
         const count = (row[1] as number | null) ?? 0;
-        if (count > 0) hours.set(row[0] as number, { fp: `${count}|${row[2]}`, count });
+        if (count > 0) hours.set(row[0] as number, { fp: `${count}|${row[2]}|${row[3]}|${row[4]}|${row[5]}`, count });
       }
     }
   }

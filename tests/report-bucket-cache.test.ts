@@ -16,7 +16,7 @@ import { BUCKET_MS } from '../reports/buckets.js';
 /**
  * Issue 15, item 2, against a real influxd: a shipment report built through the bucket cache is
  * the report built from every reading (the same JSON, digest included), cold, warm, after a late
- * reading and a conflicting revision land in cached hours, after a restart (a new cache on the
+ * reading and a conflicting revision land in cached hours, after a point is overwritten in place, after a restart (a new cache on the
  * same directory) and with a damaged cache file.
  */
 
@@ -123,11 +123,18 @@ describe('shipment report through the bucket cache (issue 15, item 2)', () => {
     expect(await build(restarted)).toEqual(after);
     expect(restarted.last).toEqual({ hits: wholeHours, misses: 0 });
 
+    // A point overwritten in place in InfluxDB (same series, same time, other values): its hour is read again.
+    await influx.write(lines[1500]!.replace(/temperature=[^,]+/, 'temperature=2.22'));
+    const overwritten = await build();
+    expect(overwritten.digest.value).not.toBe(after.digest.value);
+    expect(await build(restarted)).toEqual(overwritten);
+    expect(restarted.last).toEqual({ hits: wholeHours - 1, misses: 1 });
+
     // A damaged file is a miss, never a wrong figure.
     const place = path.join(cacheDir, readdirSync(cacheDir)[0]!);
     const sensor = path.join(place, readdirSync(place)[0]!);
     writeFileSync(path.join(sensor, readdirSync(sensor)[0]!), '{"v":1,"hours":{');
-    expect(await build(restarted)).toEqual(after);
+    expect(await build(restarted)).toEqual(overwritten);
     expect(restarted.last.misses).toBeGreaterThan(0);
   });
 });
