@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SensorSeries } from './figures.js';
+import { digestLines, type ReadingsDigest } from './digest.js';
 import { BUCKET_MS, buildBucket, type BucketJudging, type SensorBucket } from './buckets.js';
 
 /**
@@ -30,6 +31,8 @@ export interface HourEntry {
   humidity: Array<number | null>;
   seq: Array<number | null>;
   receivedAt: Array<number | null>;
+  /** The hour's lines of the report digest (digest.ts), formatted once. */
+  lines: string;
   /** Aggregates by `judgingKey`. */
   aggs: Record<string, SensorBucket>;
 }
@@ -102,7 +105,7 @@ export class BucketSession {
   /** The stored hour if its fingerprint is InfluxDB's now. */
   valid(locationId: string, deviceId: string, hour: number, fp: string): HourEntry | undefined {
     const entry = this.day(locationId, deviceId, hour).file.hours[hour];
-    if (entry && entry.fp === fp && entry.ts.length === entry.temperature.length) {
+    if (entry && entry.fp === fp && entry.ts.length === entry.temperature.length && typeof entry.lines === 'string') {
       this.hits++;
       return entry;
     }
@@ -127,6 +130,7 @@ export class BucketSession {
       humidity: toJson(columns.humidity, from, to),
       seq: toJson(columns.seq, from, to),
       receivedAt: toJson(columns.receivedAt, from, to),
+      lines: digestLines({ deviceId, ts: columns.ts, temperature: columns.temperature, humidity: columns.humidity }, from, to),
       aggs: {},
     };
     const day = this.day(locationId, deviceId, hour);
@@ -174,6 +178,22 @@ export class BucketSession {
       from = to;
     }
     return buckets;
+  }
+
+  /** Adds a series to the report digest: a cached hour's lines as stored, other readings formatted. */
+  digestInto(series: SensorSeries, digest: ReadingsDigest): void {
+    const hours = this.hours.get(series);
+    if (!hours) return digest.add(series);
+    const n = series.ts.length;
+    for (let from = 0; from < n; ) {
+      const hour = Math.floor(series.ts[from]! / BUCKET_MS) * BUCKET_MS;
+      let to = from + 1;
+      while (to < n && series.ts[to]! < hour + BUCKET_MS) to++;
+      const entry = hours.get(hour);
+      if (entry && entry.ts.length === to - from) digest.addLines(entry.lines, to - from);
+      else digest.add(series, from, to);
+      from = to;
+    }
   }
 
   /** Writes the day files this report changed. A failure costs only speed (the next report reads InfluxDB again). */

@@ -129,7 +129,8 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
       freezeEntries.push(...placeFigures(below, w, freezeBand, undefined, w.locationId, energy).excursions);
     }
     for (const s of sensors) {
-      digest.add(s);
+      if (session) session.digestInto(s, digest);
+      else digest.add(s);
       chart.push(downsample(s, w));
     }
     segments.push({
