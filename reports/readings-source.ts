@@ -87,6 +87,20 @@ async function readPlaceCached(
   cache: BucketSession,
   budget?: RowBudget,
 ): Promise<SensorSeries[]> {
+  // The partial hours at the window's edges are never stored: they are read while InfluxDB works out the fingerprints.
+  const firstWhole = Math.ceil(window.start / BUCKET_MS) * BUCKET_MS;
+  const lastWhole = Math.floor(window.end / BUCKET_MS) * BUCKET_MS;
+  const edges =
+    firstWhole > lastWhole
+      ? [window]
+      : [
+          { start: window.start, end: firstWhole },
+          { start: lastWhole, end: window.end },
+        ].filter((e) => e.end > e.start);
+  const edgeReads = edges.map((edge) => {
+    const columns = new Map<string, Columns>();
+    return readRaw(influx, locationId, edge, columns).then(() => columns);
+  });
   // Per sensor: hour → fingerprint (hours with readings only).
   const fingerprints = new Map<string, Map<number, { fp: string; count: number }>>();
   for (let start = Math.floor(window.start); start < window.end; start += READ_CHUNK_MS) {
@@ -114,22 +128,40 @@ async function readPlaceCached(
     const valid = new Map<number, HourEntry>();
     found.set(deviceId, valid);
     for (const [hour, { fp }] of hours) {
-      const entry = whole(hour) ? cache.valid(locationId, deviceId, hour, fp) : undefined;
+      if (!whole(hour)) continue;
+      const entry = cache.valid(locationId, deviceId, hour, fp);
       if (entry) valid.set(hour, entry);
       else missing.add(hour);
     }
   }
 
-  // The missing hours, read in runs of consecutive hours (all sensors of the place at once).
-  const raw = new Map<string, Columns>();
+  // The missing whole hours, read in runs of consecutive hours (all sensors of the place at once).
+  const middle = new Map<string, Columns>();
   const sorted = [...missing].sort((a, b) => a - b);
   for (let i = 0; i < sorted.length; ) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + BUCKET_MS) j++;
-    const range = { start: Math.max(window.start, sorted[i]!), end: Math.min(window.end, sorted[j]! + BUCKET_MS) };
-    await readRaw(influx, locationId, range, raw);
+    await readRaw(influx, locationId, { start: sorted[i]!, end: sorted[j]! + BUCKET_MS }, middle);
     i = j + 1;
   }
+  // Everything read from InfluxDB, in time order: the first edge, the missing hours, the last edge.
+  const edgeColumns = await Promise.all(edgeReads);
+  const parts = [...edges.map((e, i) => ({ start: e.start, columns: edgeColumns[i]! })), { start: sorted[0] ?? window.start, columns: middle }]
+    .sort((x, y) => x.start - y.start)
+    .map((p) => p.columns);
+  const raw = new Map<string, Columns>();
+  for (const part of parts)
+    for (const [deviceId, c] of part) {
+      let into = raw.get(deviceId);
+      if (!into) raw.set(deviceId, (into = emptyColumns()));
+      for (let k = 0; k < c.ts.length; k++) {
+        into.ts.push(c.ts[k]!);
+        into.temperature.push(c.temperature[k]!);
+        into.humidity.push(c.humidity[k]!);
+        into.seq.push(c.seq[k]!);
+        into.receivedAt.push(c.receivedAt[k]!);
+      }
+    }
 
   const columns = new Map<string, Columns>();
   const attached = new Map<string, Map<number, HourEntry>>();
