@@ -131,6 +131,13 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     else this.insertAndReplay(track, incoming);
   }
 
+  /** Drops a device's history and state: another node judges it now (cluster), or its history is about to be reloaded. */
+  forget(deviceId: string): void {
+    const track = this.devices.get(deviceId);
+    if (track?.backfill?.timer) clearTimeout(track.backfill.timer);
+    this.devices.delete(deviceId);
+  }
+
   /** Judges every backlog still waiting to be coalesced (tests, shutdown). */
   flushBackfills(): void {
     for (const track of this.devices.values()) this.flushBackfill(track);

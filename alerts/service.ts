@@ -14,6 +14,8 @@ export { SignatureError, type Signature } from '../audit/e-signature.js';
 import { AlertEngine, type AlertChange } from './engine.js';
 import { AlertBook, type Alert, type AlertEvent } from './book.js';
 import { alertEventFact, incidentEventFact, loadAlertEvents, loadIncidentEvents } from './event-store.js';
+import { mergeAlert, mergeIncident, type AlertCluster, type SharedFact } from './cluster.js';
+import { quoteString } from '../storage/influx.js';
 import { FactLog } from '../storage/fact-log.js';
 import { READINGS_MEASUREMENT } from '../storage/measurements.js';
 import type { Notifier } from './notifier.js';
@@ -49,6 +51,8 @@ export interface AlertServiceDeps {
   publish?: (topic: string, payload: string) => void;
   log: Logger;
   config: () => Config;
+  /** One node of a cluster (alerts/cluster.ts): the book shared with the other nodes, one judge per device. */
+  cluster?: AlertCluster;
 }
 
 /**
@@ -67,21 +71,39 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   private readonly facts: FactLog;
   private timer: NodeJS.Timeout | undefined;
   private escalating = false;
+  /** While a warm-up replays a device's history: its changes, applied at the end (see `judgeQuietly`). */
+  private collecting: Map<string, AlertChange[]> | undefined;
+  /** Cluster: devices this node judges (it holds their connection), and where the others went. */
+  private readonly held = new Set<string>();
+  private readonly judgedElsewhere = new Map<string, string>();
+  /** Cluster: batches of a device taken over, waiting for its history from InfluxDB. */
+  private readonly warming = new Map<string, AcceptedBatch[]>();
 
   constructor(private readonly deps: AlertServiceDeps) {
     super();
     this.facts = new FactLog(deps.spool);
     this.engine = new AlertEngine(deps.registry, { coalesceMs: 250 });
-    this.engine.on('change', (change) => void this.onChange(change));
+    this.engine.on('change', (change) => {
+      if (!this.collecting) return this.onChange(change);
+      const seen = this.collecting.get(change.id);
+      if (seen) seen.push(change);
+      else this.collecting.set(change.id, [change]);
+    });
   }
 
   /** Rebuilds the book from stored events, then follows the ingest pipeline. */
   async start(): Promise<void> {
     try {
       const events = await loadAlertEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
-      for (const event of events) this.book.replay(event);
       const incidentEvents = await loadIncidentEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
-      for (const event of incidentEvents) this.incidents.set(event.incident);
+      if (this.deps.cluster) {
+        // Several nodes' events interleave: folded as the nodes fold each other's (alerts/cluster.ts).
+        for (const event of events) this.book.set(mergeAlert(this.book.get(event.alertId), event));
+        for (const event of incidentEvents) this.incidents.set(mergeIncident(this.incidents.get(event.incidentId), event));
+      } else {
+        for (const event of events) this.book.replay(event);
+        for (const event of incidentEvents) this.incidents.set(event.incident);
+      }
       const open = this.book.list().filter((a) => a.state !== 'closed').length;
       if (events.length)
         this.deps.log.info(
@@ -91,14 +113,27 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     } catch (err) {
       this.deps.log.error({ err: (err as Error).message }, 'could not rebuild alerts from InfluxDB; starting with none known');
     }
-    await this.warmUp();
+    const cluster = this.deps.cluster;
+    if (cluster) {
+      await cluster.follow({ fact: (fact) => this.applyShared(fact), claimed: (deviceId, by) => this.release(deviceId, by) });
+      // A restarted node judges again the devices it judged when it stopped, and no other: those
+      // went to other nodes with their connections (and are judged there, silence included).
+      const mine = await cluster.judgedHere().catch((err: Error) => {
+        this.deps.log.warn({ err: err.message }, 'cluster: the devices this node judged could not be read; it judges devices as they connect');
+        return [] as string[];
+      });
+      for (const deviceId of mine) this.held.add(deviceId);
+      if (mine.length) await this.warmUp(48, mine);
+    } else await this.warmUp();
     this.deps.pipeline.on('accepted', (batch) => this.evaluate(batch));
     // Started now, a digest time already passed today waits for tomorrow (no resend after a restart).
     if (this.digestDue(Date.now())) this.lastDigestDay = this.localDay(Date.now());
     this.timer = setInterval(() => {
       this.engine.checkSilence();
-      this.expireShelves();
       this.evictFinished();
+      // In a cluster one node at a time pages, reminds, sends digests and ends shelves (a lease in Redis).
+      if (this.deps.cluster && !this.deps.cluster.notifies()) return;
+      this.expireShelves();
       void this.escalate();
       void this.sendDigests();
     }, 1000);
@@ -106,6 +141,17 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   }
 
   private evaluate(batch: AcceptedBatch): void {
+    if (this.deps.cluster) {
+      const deviceId = batch.deviceId;
+      const waiting = this.warming.get(deviceId);
+      if (waiting) return void waiting.push(batch);
+      if (!this.held.has(deviceId)) {
+        // Readings taken here after another node took the device over are stored, and judged there.
+        if (this.judgedElsewhere.has(deviceId)) return;
+        this.deviceConnected(deviceId, batch);
+        return;
+      }
+    }
     try {
       this.engine.ingest(batch);
     } catch (err) {
@@ -114,13 +160,83 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   }
 
   /**
+   * Cluster: a device connected to this node, which judges it from now on (aedes keeps one live
+   * connection per device across the nodes). Its history comes from InfluxDB, as after a restart;
+   * its batches wait meanwhile. An episode open on its former node continues under the same id
+   * (ids are deterministic) and is found in the shared book: one alert, not two.
+   */
+  deviceConnected(deviceId: string, first?: AcceptedBatch): void {
+    const cluster = this.deps.cluster;
+    if (!cluster) return;
+    this.judgedElsewhere.delete(deviceId);
+    const waitingAlready = this.warming.get(deviceId);
+    if (waitingAlready || this.held.has(deviceId)) {
+      if (first && waitingAlready) waitingAlready.push(first);
+      else if (first) this.engine.ingest(first);
+      return;
+    }
+    cluster.claim(deviceId);
+    const waiting = first ? [first] : [];
+    this.warming.set(deviceId, waiting);
+    this.engine.forget(deviceId);
+    void this.warmUp(48, [deviceId]).finally(() => {
+      // Released meanwhile (the device moved on again): its batches are judged where it went.
+      if (this.warming.get(deviceId) !== waiting) return;
+      this.warming.delete(deviceId);
+      this.held.add(deviceId);
+      for (const batch of waiting) this.evaluate(batch);
+    });
+  }
+
+  /** Cluster: another node took the device's connection; it judges the device from now on. */
+  private release(deviceId: string, by: string): void {
+    this.judgedElsewhere.set(deviceId, by);
+    this.held.delete(deviceId);
+    this.warming.delete(deviceId);
+    this.engine.forget(deviceId);
+  }
+
+  /** Cluster: another node's event, applied to this node's book (never stored or published again: its node did). */
+  private applyShared(fact: SharedFact): void {
+    if (fact.type === 'alert') {
+      const alert = mergeAlert(this.book.get(fact.event.alertId), fact.event);
+      this.book.set(alert);
+      this.emit('event', { ...fact.event, alert });
+    } else {
+      const incident = mergeIncident(this.incidents.get(fact.event.incidentId), fact.event);
+      this.incidents.set(incident);
+      this.emit('incident', this.view(incident), { ...fact.event, incident });
+    }
+  }
+
+  /**
+   * A device's history judged at once: each episode it finds goes to the book once, in its final
+   * state, when the book knows it already (a restart, a device taken over from another node),
+   * instead of replaying its pending → active steps as new events.
+   */
+  private judgeQuietly(batch: AcceptedBatch): void {
+    this.collecting = new Map();
+    try {
+      this.engine.ingest(batch);
+    } finally {
+      const found = this.collecting;
+      this.collecting = undefined;
+      for (const [id, changes] of found) {
+        if (this.book.get(id)) this.onChange(changes.at(-1)!);
+        else for (const change of changes) this.onChange(change);
+      }
+    }
+  }
+
+  /**
    * Replays the last hours of readings from InfluxDB into the engine, so episodes open before a
    * restart continue under the same ids (they are deterministic) instead of starting over.
    */
-  private async warmUp(hours = 48): Promise<void> {
+  private async warmUp(hours = 48, deviceIds?: string[]): Promise<void> {
     try {
+      const only = deviceIds ? ` AND (${deviceIds.map((id) => `"deviceId" = ${quoteString(id)}`).join(' OR ')})` : '';
       const series = await this.deps.influx.query(
-        `SELECT "temperature", "humidity", "battery", "door" FROM "${READINGS_MEASUREMENT}" WHERE time >= now() - ${hours}h GROUP BY "deviceId"`,
+        `SELECT "temperature", "humidity", "battery", "door" FROM "${READINGS_MEASUREMENT}" WHERE time >= now() - ${hours}h${only} GROUP BY "deviceId"`,
       );
       let readings = 0;
       for (const s of series) {
@@ -134,7 +250,10 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
           ...(door !== null ? { door: door as boolean } : {}),
         }));
         readings += batch.length;
-        if (batch.length) this.engine.ingest({ deviceId, siteId: '', locationId: '', receivedAt: Date.now(), readings: batch });
+        if (!batch.length) continue;
+        const warm = { deviceId, siteId: '', locationId: '', receivedAt: Date.now(), readings: batch };
+        if (this.deps.cluster) this.judgeQuietly(warm);
+        else this.engine.ingest(warm);
       }
       if (readings) this.deps.log.info({ readings, devices: series.length }, 'alert engine warmed up from recent readings');
     } catch (err) {
@@ -150,6 +269,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     this.facts
       .append(alertEventFact(event))
       .catch((err: Error) => this.deps.log.error({ err: err.message, alert: event.alertId, event: event.event }, 'alert event could not be spooled'));
+    this.deps.cluster?.share({ type: 'alert', event });
     this.deps.publish?.(alertTopic(event.alert), JSON.stringify({ type: 'alert', event: event.event, ...event.alert }));
     this.emit('event', event);
   }
@@ -159,6 +279,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     this.facts
       .append(incidentEventFact(event))
       .catch((err: Error) => this.deps.log.error({ err: err.message, incident: event.incidentId, event: event.event }, 'incident event could not be spooled'));
+    this.deps.cluster?.share({ type: 'incident', event });
     const view = this.view(event.incident);
     this.deps.publish?.(alertTopic(event.incident), JSON.stringify({ type: 'incident', event: event.event, ...view }));
     this.emit('incident', view, event);
@@ -597,5 +718,6 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.deps.cluster?.stop();
   }
 }

@@ -39,6 +39,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { beginDataDirMigration } from './data-dir-layout.js';
 import { Parts } from './parts.js';
 import { clusterEngines, type ClusterEngines, type ClusterSettings } from '../cluster/engines.js';
+import { alertLink } from '../cluster/alert-link.js';
 
 /*
  * The composition root. It wires the stages in the order a reading travels through them:
@@ -100,6 +101,10 @@ interface FrontDoor {
   open(): Promise<{ mqttPort?: number; mqttsPort?: number; wsPort?: number }>;
   connectedDevices(): number;
   health(): Record<string, ComponentHealth>;
+  /** Cluster node: aedes' Redis engines and the bus between nodes. */
+  cluster?: ClusterEngines;
+  /** Our broker: a device's connection established on this node. */
+  onDeviceConnected?(handler: (deviceId: string) => void): void;
 }
 
 /** What a front door is built from. */
@@ -229,10 +234,13 @@ async function assemble(
         notifier,
         publish: front.publish,
         log: log.child({ component: 'alerts' }),
+        ...(front.cluster ? { cluster: alertLink(front.cluster.bus, log.child({ component: 'cluster' })) } : {}),
       }),
       (alerts) => alerts.stop(),
     );
     await alerts.start();
+    // Cluster: the node holding a device's connection judges its readings (cluster/README.md).
+    if (front.cluster) front.onDeviceConnected?.((deviceId) => alerts.deviceConnected(deviceId));
     // GDP 9.2: a shipment's consignee hears of excursions at the places carrying its goods.
     new ConsigneeNotices({ shipments, alerts, notifier, registry: registry.get, log: log.child({ component: 'consignee-notices' }) }).start();
 
@@ -533,6 +541,8 @@ async function ownBroker(
       return { mqttPort: open.mqttPort, mqttsPort: open.mqttsPort, wsPort: open.wsPort };
     },
     connectedDevices: () => broker.connectedDevices,
+    ...(engines ? { cluster: engines } : {}),
+    onDeviceConnected: (handler) => broker.onDeviceConnected(handler),
     health: () => ({ broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners?.mqttPort } }),
   };
 }

@@ -284,6 +284,14 @@ export class DeviceBroker {
     if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
+  /** Calls `handler` with the device's id each time a device's connection is established here (cluster: it is judged here). */
+  onDeviceConnected(handler: (deviceId: string) => void): void {
+    this.aedes.on('client', (client) => {
+      const deviceId = deviceIdOf(client);
+      if (deviceId) handler(deviceId);
+    });
+  }
+
   /** Publishes on behalf of the service (alerts), QoS 1 to whoever follows the topic. */
   publish(topic: string, payload: string): void {
     this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, () => undefined);

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
+import { ClusterBus } from './bus.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,6 +33,8 @@ export interface ClusterEngines {
   mq: unknown;
   /** aedes-persistence-redis: sessions, subscriptions, queued QoS 1 messages and retained messages. */
   persistence: unknown;
+  /** coldchain's own messages between nodes (shared alert book, device judges, the notification lease). */
+  bus: ClusterBus;
   /** After the broker has closed: ends the persistence's Redis connection (aedes closes the emitter itself). */
   close(): Promise<void>;
 }
@@ -86,6 +89,7 @@ export async function clusterEngines(settings: ClusterSettings, password: string
     throw new Error(`cluster: Redis at ${where} cannot be reached: ${(err as Error).message}`);
   }
   const persistence = new AsyncRedisPersistence(options);
+  const bus = await ClusterBus.open(options, settings.nodeId, log);
   // aedes 1.2 pipes the retained messages of a SUBSCRIBE (`stream.pipe`), while this persistence
   // returns an async generator: without the wrap, any subscription on a cluster node throws.
   const retained = persistence.createRetainedStreamCombi.bind(persistence);
@@ -95,8 +99,10 @@ export async function clusterEngines(settings: ClusterSettings, password: string
     nodeId: settings.nodeId,
     mq,
     persistence,
+    bus,
     close: async () => {
       await persistence.destroy();
+      await bus.close();
     },
   };
 }

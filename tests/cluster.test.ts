@@ -56,7 +56,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     redisUrl = `redis://127.0.0.1:${redisPort}`;
     const olga = await hashPassword('olga-password-1');
     ws = makeWorkspace({
-      devices: ['room-1', 'room-2', 'room-3'],
+      devices: ['room-1', 'room-2', 'room-3', 'room-4'],
       yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
     });
     for (const nodeId of ['node-a', 'node-b']) {
@@ -182,6 +182,61 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     clients.push(back);
     back.on('message', (_t, payload) => messages.push(JSON.parse(payload.toString())));
     await waitFor(async () => messages.find((m) => m.kind === 'temperature_low'), Boolean, 15_000, 'the queued alert on node B');
+  });
+
+  it('one alert book: an alert judged on node A is listed and acknowledged through node B; a device moving to B mid-excursion keeps its one alert', async () => {
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    const onA = await connectDevice(a.mqttPort!, 'room-4', ws.deviceTokens['room-4']!, { clientId: 'room-4' });
+    clients.push(onA);
+    const start = Date.now() - 40 * MIN;
+    const hot = (from: number, to: number, temperature: number) =>
+      Array.from({ length: to - from }, (_, i) => ({ ts: start + (from + i) * MIN, temperature: from + i < 5 ? 5 : temperature }));
+    await onA.publishAsync('cc/v1/room-4/telemetry', JSON.stringify(hot(0, 25, 9.5)), { qos: 1 });
+    const alertOf = (node: RunningService) => () =>
+      Promise.resolve(node.alerts.book.list().filter((x) => x.deviceId === 'room-4' && x.kind === 'temperature_high'));
+    const [raised] = await waitFor(alertOf(b), (list) => list.length === 1, 15_000, 'the alert judged on A in B’s book');
+    const listed = (await (
+      await fetch(`http://127.0.0.1:${b.httpPort}/api/v1/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })
+    ).json()) as {
+      alerts: Array<{ id: string }>;
+    };
+    expect(listed.alerts.map((x) => x.id)).toContain(raised!.id);
+    const ack = await fetch(`http://127.0.0.1:${b.httpPort}/api/v1/alerts/${raised!.id}/ack`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'acknowledged', comment: 'door of room 4 checked' }),
+    });
+    expect(ack.status).toBe(200);
+    await waitFor(alertOf(a), (list) => list[0]?.state === 'acknowledged', 10_000, 'the acknowledgement made on B in A’s book');
+    // What A judged is in InfluxDB, where B's warm-up reads it.
+    await waitFor(
+      () => readingCount(influxFor(ws), 'room-4'),
+      (n) => n === 25,
+      20_000,
+      'room-4 readings in InfluxDB',
+    );
+
+    // The device reconnects on node B (aedes closes it on A): B judges it from now on.
+    const onB = await connectDevice(b.mqttPort!, 'room-4', ws.deviceTokens['room-4']!, { clientId: 'room-4' });
+    clients.push(onB);
+    await onB.publishAsync('cc/v1/room-4/telemetry', JSON.stringify(hot(25, 30, 9.8)), { qos: 1 });
+    await waitFor(
+      async () => b.alerts.engine.recent('room-4', start + 25 * MIN).length,
+      (n) => n === 5,
+      15_000,
+      'the new readings judged on B',
+    );
+    expect(a.alerts.engine.recent('room-4', 0)).toEqual([]);
+    for (const node of [a, b]) expect((await alertOf(node)()).map((x) => [x.id, x.state])).toEqual([[raised!.id, 'acknowledged']]);
+
+    // Back in range, judged on B: the same alert clears, in A's book too.
+    await onB.publishAsync('cc/v1/room-4/telemetry', JSON.stringify(hot(30, 36, 5)), { qos: 1 });
+    await waitFor(
+      alertOf(a),
+      (list) => list.length === 1 && list[0]!.state === 'cleared' && list[0]!.id === raised!.id,
+      15_000,
+      'the clearing judged on B in A’s book',
+    );
   });
 
   it("a node that is gone: coldchain spool drain delivers what it acknowledged into the shared InfluxDB, and refuses a live node's directory", async () => {
