@@ -1,0 +1,287 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { hashPassword } from '../core/secrets.js';
+import { freePort } from '../storage/influxd.js';
+import { connectDevice, influxFor, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { CLI } from './helpers/browser.js';
+
+const MIN = 60_000;
+const STREAMERS = ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6'];
+
+interface Node {
+  id: string;
+  dataDir: string;
+  mqttPort: number;
+  httpPort: number;
+  process?: ChildProcess;
+}
+
+/** Starts a program and resolves once its output matches `ready` (rejects with the output when it exits first). */
+function startProcess(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) {
+        output = '';
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${output.slice(-4000)}`)));
+    child.once('error', reject);
+  });
+}
+
+/**
+ * The cluster as it is deployed (issue 16): Debian's redis-server and HAProxy, three
+ * `coldchain start --cluster` processes with their own data directories, one shared influxd.
+ * One node is SIGKILLed while devices stream through HAProxy: nothing acknowledged is lost, the
+ * devices reconnect through HAProxy, and the alert book stays one across the nodes.
+ */
+describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream', () => {
+  const children: ChildProcess[] = [];
+  const clients: MqttClient[] = [];
+  const nodes: Node[] = [];
+  let ws: Workspace;
+  let redisUrl = '';
+  let lbPort = 0;
+
+  const startNode = async (node: Node) => {
+    node.process = await startProcess(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--config',
+        ws.configFile,
+        '--data-dir',
+        node.dataDir,
+        '--mqtt-port',
+        String(node.mqttPort),
+        '--http-port',
+        String(node.httpPort),
+        '--influx-url',
+        inject('influxUrl'),
+        '--influx-db',
+        ws.database,
+        '--cluster',
+        redisUrl,
+        '--node-id',
+        node.id,
+      ],
+      /coldchain service started/,
+      { ...process.env, COLDCHAIN_LOG_LEVEL: 'info' },
+    );
+    children.push(node.process);
+    // Logs are read until ready; afterwards they are drained so a full pipe never blocks the node.
+    node.process.stdout!.resume();
+    node.process.stderr!.resume();
+  };
+
+  const api = (node: Node) => `http://127.0.0.1:${node.httpPort}/api/v1`;
+  const alertsOn = async (node: Node, deviceId: string) =>
+    (
+      (await (await fetch(`${api(node)}/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as {
+        alerts: Array<{ id: string; deviceId: string; kind: string; state: string; acknowledged: { printedName: string } | null }>;
+      }
+    ).alerts.filter((a) => a.deviceId === deviceId);
+  const ack = (node: Node, id: string, comment: string) =>
+    fetch(`${api(node)}/alerts/${id}/ack`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: 'olga', password: 'olga-password-1', meaning: 'acknowledged', comment }),
+    });
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-kill-'));
+    const redisPort = await freePort();
+    children.push(
+      await startProcess(
+        'redis-server',
+        ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+        /Ready to accept connections/,
+      ),
+    );
+    redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const olga = await hashPassword('olga-password-1');
+    ws = makeWorkspace({
+      devices: [...STREAMERS, 'hot-1', 'hot-2'],
+      yamlPatch: (yaml) =>
+        unlimitedRate(yaml).replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+    });
+    for (const id of ['node-a', 'node-b', 'node-c']) nodes.push({ id, dataDir: path.join(dir, id), mqttPort: await freePort(), httpPort: await freePort() });
+    await Promise.all(nodes.map(startNode));
+
+    lbPort = await freePort();
+    const cfg = path.join(dir, 'haproxy.cfg');
+    writeFileSync(
+      cfg,
+      [
+        'global',
+        '  maxconn 512',
+        'defaults',
+        '  mode tcp',
+        '  retries 3',
+        '  option redispatch',
+        '  timeout connect 1s',
+        '  timeout client 5m',
+        '  timeout server 5m',
+        'frontend mqtt',
+        `  bind 127.0.0.1:${lbPort}`,
+        '  default_backend nodes',
+        'backend nodes',
+        '  balance roundrobin',
+        ...nodes.map((n) => `  server ${n.id} 127.0.0.1:${n.mqttPort} check inter 500ms fall 1 rise 2`),
+        '',
+      ].join('\n'),
+    );
+    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'ignore'] });
+    children.push(haproxy);
+    await waitFor(
+      async () =>
+        connectDevice(lbPort, 'hot-2', ws.deviceTokens['hot-2']!).then(
+          (c) => c.endAsync().then(() => true),
+          () => false,
+        ),
+      Boolean,
+      15_000,
+      'HAProxy forwarding MQTT',
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.end(true);
+    for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  });
+
+  it('every acknowledged reading is stored, devices reconnect through HAProxy, and alerts stay one each across the failure', async () => {
+    const [a, b, c] = [nodes[0]!, nodes[1]!, nodes[2]!];
+    // An MQTT follower on node B.
+    const follower = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.mqttPort}`, { username: 'olga', password: 'olga-password-1', reconnectPeriod: 0 });
+    clients.push(follower);
+    const seen: Array<{ type: string; event: string; deviceId: string; kind: string; id: string }> = [];
+    follower.on('message', (_t, payload) => seen.push(JSON.parse(payload.toString())));
+    await follower.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
+
+    // hot-1 on node A, in an excursion: judged on A, heard on B, acknowledged through C.
+    const t0 = Date.now() - 60 * MIN;
+    const hot = (from: number, to: number, inside: number, outside: number) =>
+      Array.from({ length: to - from }, (_, i) => ({ ts: t0 + (from + i) * MIN, temperature: from + i < 5 ? inside : outside }));
+    const hotOnA = await connectDevice(a.mqttPort, 'hot-1', ws.deviceTokens['hot-1']!, { clientId: 'hot-1' });
+    clients.push(hotOnA);
+    await hotOnA.publishAsync('cc/v1/hot-1/telemetry', JSON.stringify(hot(0, 25, 5, 9.5)), { qos: 1 });
+    const raised = await waitFor(
+      async () => seen.find((m) => m.type === 'alert' && m.deviceId === 'hot-1' && m.kind === 'temperature_high' && m.event === 'activated'),
+      Boolean,
+      15_000,
+      'the alert judged on node A, on node B',
+    );
+    expect((await ack(c, raised!.id, 'checked the cold room door')).status).toBe(200);
+    await waitFor(
+      async () => (await alertsOn(b, 'hot-1'))[0]?.state,
+      (s) => s === 'acknowledged',
+      10_000,
+      'the acknowledgement made on C, on B',
+    );
+
+    // Six devices stream through HAProxy (round robin: two on each node); each PUBACK is recorded.
+    const acked = new Map<string, Set<number>>(STREAMERS.map((d) => [d, new Set<number>()]));
+    const drops = new Map<string, number>(STREAMERS.map((d) => [d, 0]));
+    const streamers = await Promise.all(
+      STREAMERS.map(async (deviceId) => {
+        const client = await connectDevice(lbPort, deviceId, ws.deviceTokens[deviceId]!, { clientId: deviceId, reconnectPeriod: 200, connectTimeout: 2000 });
+        clients.push(client);
+        client.on('close', () => drops.set(deviceId, drops.get(deviceId)! + 1));
+        return client;
+      }),
+    );
+    const s0 = Date.now() - 30 * MIN;
+    const pending: Array<Promise<unknown>> = [];
+    const READINGS = 100;
+    let killed = false;
+    for (let i = 0; i < READINGS; i++) {
+      streamers.forEach((client, k) => {
+        const deviceId = STREAMERS[k]!;
+        const ts = s0 + i * 1000;
+        pending.push(
+          client.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ ts, temperature: 4 + (i % 10) / 10 }), { qos: 1 }).then(
+            () => acked.get(deviceId)!.add(ts),
+            () => undefined,
+          ),
+        );
+      });
+      if (i === Math.floor(READINGS / 3)) {
+        a.process!.kill('SIGKILL');
+        killed = true;
+      }
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    expect(killed).toBe(true);
+    // Every stream ends once its last publish is acknowledged (or refused), bounded in time.
+    await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 20_000))]);
+
+    // The devices that were on A reconnected through HAProxy, to B or C.
+    expect([...drops.values()].filter((n) => n > 0).length).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => streamers.every((s) => s.connected), Boolean, 15_000, 'every streaming device connected again');
+
+    // hot-1 comes back through HAProxy and its excursion goes on: still the one acknowledged alert.
+    const hotBack = await connectDevice(lbPort, 'hot-1', ws.deviceTokens['hot-1']!, { clientId: 'hot-1' });
+    clients.push(hotBack);
+    await hotBack.publishAsync('cc/v1/hot-1/telemetry', JSON.stringify(hot(25, 30, 5, 9.8)), { qos: 1 });
+    // hot-2 breaks its range after the failure: one alert, heard on B, acknowledged through the other live node.
+    const hot2 = await connectDevice(lbPort, 'hot-2', ws.deviceTokens['hot-2']!, { clientId: 'hot-2' });
+    clients.push(hot2);
+    await hot2.publishAsync('cc/v1/hot-2/telemetry', JSON.stringify(hot(0, 25, 5, 0.5)), { qos: 1 });
+    const low = await waitFor(
+      async () => seen.find((m) => m.type === 'alert' && m.deviceId === 'hot-2' && m.kind === 'temperature_low' && m.event === 'activated'),
+      Boolean,
+      15_000,
+      'the alert raised after the failure, on node B',
+    );
+    expect((await ack(c, low!.id, 'freezer door shut')).status).toBe(200);
+
+    // Node A comes back on its data directory: its spool goes into InfluxDB.
+    await startNode(a);
+    const influx = influxFor(ws);
+    for (const deviceId of STREAMERS) {
+      const want = acked.get(deviceId)!;
+      await waitFor(
+        async () => {
+          const series = await influx.query(
+            `SELECT "temperature" FROM "readings" WHERE "deviceId" = '${deviceId}' AND time >= ${s0}ms AND time < ${s0 + READINGS * 1000}ms`,
+          );
+          const stored = new Set((series[0]?.values ?? []).map((v) => v[0] as number));
+          return [...want].filter((ts) => !stored.has(ts)).length;
+        },
+        (missing) => missing === 0,
+        20_000,
+        `every acknowledged reading of ${deviceId} in InfluxDB`,
+      );
+    }
+    expect([...acked.values()].reduce((n, s) => n + s.size, 0)).toBeGreaterThan(STREAMERS.length * READINGS * 0.5);
+
+    // One alert each, the same on every node (A included, rebuilt and following again).
+    for (const node of [a, b, c]) {
+      await waitFor(
+        async () => (await alertsOn(node, 'hot-1')).filter((x) => x.kind === 'temperature_high').map((x) => `${x.id} ${x.state}`),
+        (list) => list.length === 1 && list[0] === `${raised!.id} acknowledged`,
+        15_000,
+        `hot-1's one acknowledged alert on ${node.id}`,
+      );
+      await waitFor(
+        async () => (await alertsOn(node, 'hot-2')).filter((x) => x.kind === 'temperature_low').map((x) => `${x.id} ${x.state}`),
+        (list) => list.length === 1 && list[0] === `${low!.id} acknowledged`,
+        15_000,
+        `hot-2's one acknowledged alert on ${node.id}`,
+      );
+    }
+    expect(seen.filter((m) => m.type === 'alert' && m.deviceId === 'hot-1' && m.event === 'activated' && m.kind === 'temperature_high').length).toBe(1);
+  }, 90_000);
+});
