@@ -13,14 +13,14 @@ import { authorize } from './auth.js';
 import { errorHandler } from './http-error.js';
 import { serializerCompiler, validatorCompiler, type ApiPlugin, type ZodTypeProvider } from './zod.js';
 import { healthRoutes, type ComponentHealth } from './metrics.js';
-import { SessionStore, sessionRoutes } from './sessions.js';
+import { SessionStore, sessionRoutes, type SessionShare } from './sessions.js';
 import { readingsRoutes } from './readings.js';
 import { rejectsRoutes } from './rejects.js';
 import { alertRoutes } from './alerts.js';
 import { alarmPerformanceRoutes } from './alarm-performance.js';
 import { alarmTestRoutes } from './alarm-test.js';
 import { auditRoutes } from './audit.js';
-import { streamRoutes } from './stream.js';
+import { streamRoutes, type SharedTickets } from './stream.js';
 import { shipmentRoutes } from './shipments.js';
 import { calibrationRoutes } from './calibration.js';
 import type { CalibrationService } from '../calibration/service.js';
@@ -60,6 +60,8 @@ export interface ApiDeps {
   stability?: StabilityService;
   /** Where report workers keep whole hours of readings and their aggregates (reports/bucket-cache.ts); absent: every report reads InfluxDB. */
   reportBuckets?: string;
+  /** One node of a cluster: board sessions and stream tickets shared with the other nodes (cluster/api-link.ts). */
+  cluster?: { sessions: SessionShare; tickets: SharedTickets };
 }
 
 /** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
@@ -92,6 +94,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
   // Board sessions are accepted wherever an API token is.
   app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit)));
+  if (deps.cluster) await app.sessions.join(deps.cluster.sessions);
   app.decorateRequest('caller', null as never);
   app.addHook('onRequest', authorize(deps.registry));
   app.addHook(

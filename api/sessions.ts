@@ -25,6 +25,21 @@ declare module 'fastify' {
 const SESSION_MS = 12 * 3_600_000;
 
 /**
+ * A cluster's shared sign-ins (cluster/api-link.ts): a session started on one node is accepted by
+ * every node, and outlives the node it started on. Only the token's hash (the session key) and the
+ * session travel; the token itself stays with the browser.
+ */
+export interface SessionShare {
+  started(key: string, session: Session): void;
+  /** A request used the session (sent at most every few seconds per session: idle time is cluster-wide). */
+  used(key: string, at: number): void;
+  ended(key: string): void;
+  follow(handlers: { started(key: string, session: Session): void; used(key: string, at: number): void; ended(key: string): void }): Promise<void>;
+  /** The sessions open now (a node that starts, or restarts, takes them up). */
+  load(): Promise<Array<{ key: string; session: Session; lastUsed: number }>>;
+}
+
+/**
  * Sign-ins of registry users for the board: a random bearer token per session, kept in memory
  * (only its hash), valid for a shift. A restart signs everyone out; that is acceptable for a
  * board and keeps no secret on disk.
@@ -35,11 +50,30 @@ export class SessionStore {
   private readonly lastUsed = new Map<string, number>();
   private readonly endListeners = new Set<(key: string, why: string) => void>();
   private sweeper: NodeJS.Timeout | undefined;
+  private share: SessionShare | undefined;
 
   constructor(
     private readonly registry: () => Registry,
     private readonly throttle: AuthThrottle,
   ) {}
+
+  /** Cluster: takes up the sessions open on the other nodes and follows them from now on. */
+  async join(share: SessionShare): Promise<void> {
+    this.share = share;
+    const adopt = (key: string, session: Session, lastUsed: number) => {
+      this.sessions.set(key, session);
+      this.lastUsed.set(key, Math.max(lastUsed, this.lastUsed.get(key) ?? 0));
+      if (this.idleMs > 0) this.startSweeping();
+    };
+    await share.follow({
+      started: (key, session) => adopt(key, session, Date.now()),
+      used: (key, at) => {
+        if (this.sessions.has(key)) this.lastUsed.set(key, Math.max(at, this.lastUsed.get(key) ?? 0));
+      },
+      ended: (key) => this.end(key, 'signed out', false),
+    });
+    for (const { key, session, lastUsed } of await share.load()) adopt(key, session, lastUsed);
+  }
 
   private get idleMs(): number {
     return this.registry().config.accounts.sessionIdle;
@@ -50,7 +84,13 @@ export class SessionStore {
     if (!token.startsWith('cc_ses_')) return undefined;
     const key = sessionKey(token);
     const session = this.byKey(key);
-    if (session) this.lastUsed.set(key, Date.now());
+    if (session) {
+      const now = Date.now();
+      const before = this.lastUsed.get(key) ?? 0;
+      this.lastUsed.set(key, now);
+      // Told to the other nodes often enough that none of them ends the session as idle.
+      if (this.share && now - before >= Math.min(Math.max(this.idleMs / 4, 1000), 10_000)) this.share.used(key, now);
+    }
     return session;
   }
 
@@ -94,9 +134,10 @@ export class SessionStore {
     return () => this.endListeners.delete(listener);
   }
 
-  private end(key: string, why: string): void {
+  private end(key: string, why: string, tell = true): void {
     this.lastUsed.delete(key);
     if (!this.sessions.delete(key)) return;
+    if (tell) this.share?.ended(key);
     for (const listener of this.endListeners) listener(key, why);
   }
 
@@ -123,6 +164,7 @@ export class SessionStore {
     const key = sessionKey(token);
     this.sessions.set(key, session);
     this.lastUsed.set(key, Date.now());
+    this.share?.started(key, session);
     if (this.idleMs > 0) this.startSweeping();
     return { token, session };
   }

@@ -40,6 +40,20 @@ interface Client {
   warn: (details: object, message: string) => void;
 }
 
+/**
+ * A cluster's stream tickets (cluster/api-link.ts): the page asks for one on whichever node the
+ * load balancer picks and opens the stream on whichever it picks next. Only the ticket's hash is a key.
+ */
+export interface SharedTickets {
+  put(key: string, value: string, ttlMs: number): Promise<void>;
+  /** The value, removed in the same step (one use). */
+  take(key: string): Promise<string | null>;
+}
+const sharedTicketSchema = z.object({
+  credential: z.union([z.object({ kind: z.literal('session'), key: z.string() }), z.object({ kind: z.literal('api'), id: z.string(), tokenHash: z.string() })]),
+  expiresAt: z.number(),
+});
+
 const ticketKey = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
 
 /**
@@ -49,7 +63,12 @@ const ticketKey = (ticket: string) => createHash('sha256').update(ticket).digest
  * asks POST /api/v1/stream/ticket (bearer header) for a one-use ticket valid 30 s, then opens
  * ?ticket=. Clients that can send headers use the bearer header directly.
  */
-export const streamRoutes: ApiPlugin<{ registry: () => Registry; pipeline: IngestPipeline; alerts?: AlertService }> = async (app, deps) => {
+export const streamRoutes: ApiPlugin<{
+  registry: () => Registry;
+  pipeline: IngestPipeline;
+  alerts?: AlertService;
+  cluster?: { tickets: SharedTickets };
+}> = async (app, deps) => {
   const clients = new Set<Client>();
   const tickets = new Map<string, { credential: Credential; expiresAt: number }>();
 
@@ -126,18 +145,26 @@ export const streamRoutes: ApiPlugin<{ registry: () => Registry; pipeline: Inges
     if (tickets.size >= MAX_TICKETS)
       throw new HttpError(429, 'too_many_requests', `${MAX_TICKETS} stream tickets are waiting to be used; try again in 30 s`, { 'Retry-After': '30' });
     const ticket = `cc_tkt_${randomBytes(24).toString('base64url')}`;
-    tickets.set(ticketKey(ticket), { credential, expiresAt: now + TICKET_MS });
+    if (deps.cluster) await deps.cluster.tickets.put(ticketKey(ticket), JSON.stringify({ credential, expiresAt: now + TICKET_MS }), TICKET_MS);
+    else tickets.set(ticketKey(ticket), { credential, expiresAt: now + TICKET_MS });
     return reply.code(201).send({ ticket, expiresAt: now + TICKET_MS, url: `/api/v1/stream?ticket=${ticket}` });
   });
 
-  app.get('/api/v1/stream', (request, reply) => {
+  const takeShared = async (key: string) => {
+    const value = await deps.cluster!.tickets.take(key);
+    if (!value) return undefined;
+    const parsed = sharedTicketSchema.safeParse(JSON.parse(value));
+    return parsed.success ? (parsed.data as { credential: Credential; expiresAt: number }) : undefined;
+  };
+
+  app.get('/api/v1/stream', async (request, reply) => {
     let credential: Credential | undefined;
     const token = bearerToken(request);
     const { ticket } = request.query as { ticket?: unknown };
     if (token) credential = identify(request, deps.registry, token)?.credential;
     else if (typeof ticket === 'string') {
       const key = ticketKey(ticket);
-      const held = tickets.get(key);
+      const held = deps.cluster ? await takeShared(key) : tickets.get(key);
       tickets.delete(key); // one use, whatever happens next
       if (held && held.expiresAt > Date.now() && stillValid(held.credential)) credential = held.credential;
     }

@@ -40,6 +40,7 @@ import { beginDataDirMigration } from './data-dir-layout.js';
 import { Parts } from './parts.js';
 import { clusterEngines, type ClusterEngines, type ClusterSettings } from '../cluster/engines.js';
 import { alertLink } from '../cluster/alert-link.js';
+import { apiLink } from '../cluster/api-link.js';
 
 /*
  * The composition root. It wires the stages in the order a reading travels through them:
@@ -400,6 +401,7 @@ async function assemble(
         publicUrl,
         tls,
         ranges: () => rangeRecorder?.list() ?? [],
+        ...(front.cluster ? { cluster: apiLink(front.cluster.bus, log.child({ component: 'cluster' })) } : {}),
       }),
       (api) => api.close(),
     );

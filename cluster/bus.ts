@@ -75,6 +75,20 @@ export class ClusterBus {
     await this.pub.hset(PREFIX + hash, field, value);
   }
 
+  async deleteField(hash: string, field: string): Promise<void> {
+    await this.pub.hdel(PREFIX + hash, field);
+  }
+
+  /** A value that Redis forgets after `ttlMs`. */
+  async setExpiring(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.pub.set(PREFIX + key, value, 'PX', ttlMs);
+  }
+
+  /** A value, removed in the same step (GETDEL): whoever takes it first has it. */
+  async take(key: string): Promise<string | null> {
+    return this.pub.getdel(PREFIX + key);
+  }
+
   async fields(hash: string): Promise<Record<string, string>> {
     return this.pub.hgetall(PREFIX + hash);
   }

@@ -52,6 +52,7 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
   let ws: Workspace;
   let redisUrl = '';
   let lbPort = 0;
+  let lbHttpPort = 0;
 
   const startNode = async (node: Node) => {
     node.process = await startProcess(
@@ -120,6 +121,7 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
     await Promise.all(nodes.map(startNode));
 
     lbPort = await freePort();
+    lbHttpPort = await freePort();
     const cfg = path.join(dir, 'haproxy.cfg');
     writeFileSync(
       cfg,
@@ -139,6 +141,15 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
         'backend nodes',
         '  balance roundrobin',
         ...nodes.map((n) => `  server ${n.id} 127.0.0.1:${n.mqttPort} check inter 500ms fall 1 rise 2`),
+        // The HTTP API and board behind the same HAProxy, any node answering.
+        'frontend http',
+        `  bind 127.0.0.1:${lbHttpPort}`,
+        '  mode http',
+        '  default_backend api',
+        'backend api',
+        '  mode http',
+        '  balance roundrobin',
+        ...nodes.map((n) => `  server ${n.id} 127.0.0.1:${n.httpPort} check inter 500ms fall 1 rise 2`),
         '',
       ].join('\n'),
     );
@@ -184,6 +195,14 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
       'the alert judged on node A, on node B',
     );
     expect((await ack(c, raised!.id, 'checked the cold room door')).status).toBe(200);
+    // A board session started on node A, the node about to die.
+    const signIn = await fetch(`${api(a)}/session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: 'olga', password: 'olga-password-1' }),
+    });
+    expect(signIn.status).toBe(201);
+    const { token: boardToken } = (await signIn.json()) as { token: string };
     await waitFor(
       async () => (await alertsOn(b, 'hot-1'))[0]?.state,
       (s) => s === 'acknowledged',
@@ -246,6 +265,23 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
       'the alert raised after the failure, on node B',
     );
     expect((await ack(c, low!.id, 'freezer door shut')).status).toBe(200);
+
+    // The board session started on A holds on B and C, through HAProxy; a stream ticket asked for on one node opens the stream on another.
+    for (let i = 0; i < 4; i++) {
+      const me = await fetch(`http://127.0.0.1:${lbHttpPort}/api/v1/session`, { headers: { Authorization: `Bearer ${boardToken}` } });
+      expect(me.status).toBe(200);
+      expect(((await me.json()) as { user: string }).user).toBe('olga');
+    }
+    const ticket = await fetch(`${api(b)}/stream/ticket`, { method: 'POST', headers: { Authorization: `Bearer ${boardToken}` } });
+    expect(ticket.status).toBe(201);
+    const { url } = (await ticket.json()) as { url: string };
+    const abort = new AbortController();
+    const stream = await fetch(`http://127.0.0.1:${c.httpPort}${url}`, { signal: abort.signal });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+    abort.abort();
+    // One use: the same ticket is refused on the other node.
+    expect((await fetch(`http://127.0.0.1:${b.httpPort}${url}`)).status).toBe(401);
 
     // Node A comes back on its data directory: its spool goes into InfluxDB.
     await startNode(a);

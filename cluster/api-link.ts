@@ -1,0 +1,77 @@
+import type { Logger } from '../core/logger.js';
+import { sessionSchema, type SessionShare } from '../api/sessions.js';
+import type { SharedTickets } from '../api/stream.js';
+import { z } from 'zod';
+import type { ClusterBus } from './bus.js';
+
+const SESSIONS = 'sessions';
+const storedSchema = z.object({ session: sessionSchema, lastUsed: z.number() });
+const messageSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('started'), key: z.string(), session: sessionSchema }),
+  z.object({ op: z.literal('used'), key: z.string(), at: z.number() }),
+  z.object({ op: z.literal('ended'), key: z.string() }),
+]);
+
+/**
+ * The HTTP API's side of the cluster: board sessions in the hash `coldchain:sessions` (session key
+ * = the token's SHA-256, never the token) and announced on a channel, so any node behind the load
+ * balancer accepts them and they outlive the node they started on; stream tickets as Redis keys
+ * with their 30 s expiry, taken with GETDEL (one use, on whichever node).
+ */
+export function apiLink(bus: ClusterBus, log: Logger): { sessions: SessionShare; tickets: SharedTickets } {
+  const warn = (what: string) => (err: Error) => log.warn({ err: err.message }, `cluster: ${what}`);
+  const store = (key: string, session: z.infer<typeof sessionSchema>, lastUsed: number) =>
+    bus.setField(SESSIONS, key, JSON.stringify({ session, lastUsed })).catch(warn('a board session could not be shared'));
+  const known = new Map<string, z.infer<typeof sessionSchema>>();
+  const sessions: SessionShare = {
+    started(key, session) {
+      known.set(key, session);
+      void store(key, session, Date.now());
+      bus.publish(SESSIONS, { op: 'started', key, session });
+    },
+    used(key, at) {
+      const session = known.get(key);
+      if (session) void store(key, session, at);
+      bus.publish(SESSIONS, { op: 'used', key, at });
+    },
+    ended(key) {
+      known.delete(key);
+      bus.deleteField(SESSIONS, key).catch(warn('a board session end could not be shared'));
+      bus.publish(SESSIONS, { op: 'ended', key });
+    },
+    async follow(handlers) {
+      await bus.subscribe(SESSIONS, (body) => {
+        const message = messageSchema.safeParse(body);
+        if (!message.success) return;
+        const m = message.data;
+        if (m.op === 'started') {
+          known.set(m.key, m.session);
+          handlers.started(m.key, m.session);
+        } else if (m.op === 'used') handlers.used(m.key, m.at);
+        else {
+          known.delete(m.key);
+          handlers.ended(m.key);
+        }
+      });
+    },
+    async load() {
+      const now = Date.now();
+      const open: Array<{ key: string; session: z.infer<typeof sessionSchema>; lastUsed: number }> = [];
+      for (const [key, raw] of Object.entries(await bus.fields(SESSIONS))) {
+        const parsed = storedSchema.safeParse(JSON.parse(raw));
+        if (!parsed.success || parsed.data.session.expiresAt <= now) {
+          bus.deleteField(SESSIONS, key).catch(warn('an expired board session could not be removed'));
+          continue;
+        }
+        known.set(key, parsed.data.session);
+        open.push({ key, ...parsed.data });
+      }
+      return open;
+    },
+  };
+  const tickets: SharedTickets = {
+    put: (key, value, ttlMs) => bus.setExpiring(`ticket:${key}`, value, ttlMs),
+    take: (key) => bus.take(`ticket:${key}`),
+  };
+  return { sessions, tickets };
+}
