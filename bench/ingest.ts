@@ -196,7 +196,7 @@ async function startOurService(
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk));
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
-      // GSP findings about the bench's own configuration (its sensors have no calibration on file) are not faults of the run.
+      // GSP findings about the bench's own configuration (no SMS recipients, sensor counts) are not faults of the run.
       const faults = log.split('\n').filter((line) => (line.includes('"level":50') || line.includes('"level":60')) && !line.includes('"msg":"GSP: '));
       if (faults.length) reject(new Error(`service logged an error:\n${log}`));
     }, 100);
