@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
+import { prepareScenario } from '../cli/simulate.js';
+import { loadConfig } from '../core/config/load.js';
+import { provisionDevices } from '../simulator/provision.js';
+import { scenarioDevices } from '../simulator/render.js';
 
 /**
  * The soak (issue 15, item 5): the service under a steady load for a long time, with an MQTT alert
@@ -34,37 +38,25 @@ const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/pr
 const metric = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
 
 export async function soak(deps: SoakDeps, minutes: number, rate: number, devices: number, boardClients: number) {
+  // The load's devices registered before the service starts (what `simulate --provision` does), so none of
+  // their logins is refused while a running service reloads its configuration: refused logins count against
+  // the address and would lock the bench's own clients out.
+  const loaded = loadConfig(deps.configFile);
+  provisionDevices(loaded.file, loaded.dataDir, scenarioDevices(prepareScenario({ scenario: 'load', devices, rate }, loaded.config)));
   const service = await deps.start();
   const base = `http://127.0.0.1:${service.httpPort}`;
   const url = `mqtt://127.0.0.1:${service.port}`;
   const seconds = minutes * 60 + 30;
   deps.progress(`soak: ${minutes} min at ${rate} readings/s over ${devices} devices, ${boardClients} board clients, an alert probe every 2 s`);
-  const background = spawn(
-    process.execPath,
-    [
-      deps.cli,
-      'simulate',
-      '--config',
-      deps.configFile,
-      '--scenario',
-      'load',
-      '--devices',
-      String(devices),
-      '--rate',
-      String(rate),
-      '--duration',
-      `${seconds}s`,
-      '--speed',
-      '1',
-      '--provision',
-      '--broker',
-      url,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  let background: ReturnType<typeof spawn> | undefined;
   let backgroundLog = '';
-  background.stderr!.on('data', (d: Buffer) => (backgroundLog = (backgroundLog + d).slice(-4000)));
   const stopping = { now: false };
+  const signIn = () =>
+    fetch(`${base}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: deps.user.name, password: deps.user.password }),
+    });
   const clients: Array<Promise<void>> = [];
   const controllers: AbortController[] = [];
   try {
@@ -77,14 +69,34 @@ export async function soak(deps: SoakDeps, minutes: number, rate: number, device
       if (i >= 600) throw new Error(`the service's HTTP API at ${base} did not answer within 60 s`);
       await sleep(100);
     }
-    const session = await fetch(`${base}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ user: deps.user.name, password: deps.user.password }),
-    });
+    const session = await signIn();
     if (!session.ok) throw new Error(`sign-in for the soak's board clients failed: HTTP ${session.status}`);
     const { token } = (await session.json()) as { token: string };
     const auth = { Authorization: `Bearer ${token}` };
+    background = spawn(
+      process.execPath,
+      [
+        deps.cli,
+        'simulate',
+        '--config',
+        deps.configFile,
+        '--scenario',
+        'load',
+        '--devices',
+        String(devices),
+        '--rate',
+        String(rate),
+        '--duration',
+        `${seconds}s`,
+        '--speed',
+        '1',
+        '--broker',
+        url,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    background.stderr!.on('data', (d: Buffer) => (backgroundLog = (backgroundLog + d).slice(-4000)));
+    background.stderr!.on('data', (d: Buffer) => (backgroundLog = (backgroundLog + d).slice(-4000)));
     // Board clients: an overview poll every 5 s and one live stream each, read and dropped.
     for (let i = 0; i < boardClients; i++) {
       const controller = new AbortController();
@@ -169,8 +181,11 @@ export async function soak(deps: SoakDeps, minutes: number, rate: number, device
     stopping.now = true;
     for (const c of controllers) c.abort();
     await Promise.all(clients);
-    background.kill('SIGINT');
-    await new Promise((r) => (background.exitCode !== null ? r(null) : background.once('exit', r)));
+    if (background) {
+      const load = background;
+      load.kill('SIGINT');
+      await new Promise((r) => (load.exitCode !== null ? r(null) : load.once('exit', r)));
+    }
     await service.stop();
   }
 }
