@@ -1,3 +1,5 @@
+import { inWords } from '../alerts/event-words.js';
+
 /**
  * What each audit action is, in words (English and 简体中文), for everything a person reads: the
  * board's audit view, the audit trail's PDF and CSV. An action not listed (a newer server's, or a
@@ -47,4 +49,4 @@ export const AUDIT_ACTION_WORDS: Record<string, Words> = {
 };
 
 /** An action in words in the given language. */
-export const auditActionWords = (action: string, lang: 'en' | 'zh-CN'): string => AUDIT_ACTION_WORDS[action]?.[lang] ?? action.replace(/_/g, ' ');
+export const auditActionWords = (action: string, lang: 'en' | 'zh-CN'): string => inWords(AUDIT_ACTION_WORDS, action, lang);
