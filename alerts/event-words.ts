@@ -33,3 +33,6 @@ export const CHANNEL_WORDS: Record<string, Words> = {
 
 /** A code of one of the tables in words; an unknown one as written, without underscores. */
 export const inWords = (table: Record<string, Words>, code: string, lang: 'en' | 'zh-CN'): string => table[code]?.[lang] ?? code.replace(/_/g, ' ');
+
+/** Who did it: the service itself in words, a person by their user name. */
+export const actorInWords = (actor: string, lang: 'en' | 'zh-CN'): string => (actor === 'system' ? (lang === 'zh-CN' ? '系统' : 'the system') : actor);

@@ -1,3 +1,4 @@
+import { sensorLabel, type ReviewReason } from './review-reasons.js';
 import { z } from 'zod';
 import { declaredAccuracyProblems } from '../calibration/accuracy.js';
 import { calibrationAt, certificatePeriods, outOfCalibration } from '../calibration/status.js';
@@ -114,10 +115,10 @@ export function calibrationSection(registry: Registry, series: readonly SensorRe
 }
 
 /** Why QA should look: readings from sensors out of calibration (their values are as measured, not corrected). */
-export function calibrationReviewReasons(section: CalibrationSection): string[] {
+export function calibrationReviewReasons(section: CalibrationSection, registry: Registry): ReviewReason[] {
   if (!section.readingsOutOfCalibration) return [];
-  const sensors = [...new Set(section.runs.map((r) => r.deviceId))];
-  return [`${section.readingsOutOfCalibration} reading(s) from sensor(s) out of calibration: ${sensors.join(', ')}`];
+  const sensors = [...new Set(section.runs.map((r) => r.deviceId))].map((id) => sensorLabel(registry, id));
+  return [{ kind: 'out_of_calibration', readings: section.readingsOutOfCalibration, sensors }];
 }
 
 /** GSP record rows taken while their sensor was out of calibration get `outOfCalibration: true`. */

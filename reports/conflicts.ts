@@ -1,3 +1,4 @@
+import type { ReviewReason } from './review-reasons.js';
 import { z } from 'zod';
 import type { SensorSeries } from './figures.js';
 
@@ -46,8 +47,6 @@ export function conflictsIn(series: readonly SensorSeries[]): ReadingConflict[] 
   return conflicts.sort((a, b) => a.at - b.at || a.deviceId.localeCompare(b.deviceId));
 }
 
-/** The shipment report's review reason (English, as the other review reasons). */
-export const conflictReviewReasons = (conflicts: readonly ReadingConflict[]): string[] =>
-  conflicts.length
-    ? [`${conflicts.length} device time(s) with conflicting readings (a different reading arrived for a time already stored; both are kept)`]
-    : [];
+/** The shipment report's review reason. */
+export const conflictReviewReasons = (conflicts: readonly ReadingConflict[]): ReviewReason[] =>
+  conflicts.length ? [{ kind: 'conflicts', count: conflicts.length }] : [];

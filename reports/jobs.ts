@@ -15,6 +15,7 @@ import type { RangeVersion } from './range-versions.js';
 import type { AsOf } from './signed-version.js';
 import { buildLedger, forReceiver } from '../stability/ledger.js';
 import { ledgerVerdict } from './render/stability.js';
+import { englishReasons, type ReviewReason } from './review-reasons.js';
 import type { AddBack } from '../stability/schema.js';
 import type { BucketCache } from './bucket-cache.js';
 
@@ -169,10 +170,14 @@ export async function buildReport(job: ReportJob, context: { registry: Registry;
     });
     report.stability = subject.stability.viewedBy ? forReceiver(ledger, subject.stability.viewedBy) : ledger;
     if (ledger.state === 'low' || ledger.state === 'exhausted') {
-      // Review reasons are English in the JSON, as every other one; the rendered section says it in the report's language.
-      report.reviewReasons.push(
-        `stability budget of batch ${ledger.batch} ${ledger.state === 'low' ? 'running low' : 'used up'}: ${ledgerVerdict(ledger, 'en').findings.join('; ')}`,
-      );
+      const reason: ReviewReason = {
+        kind: 'stability',
+        batch: ledger.batch,
+        state: ledger.state,
+        findings: { en: ledgerVerdict(ledger, 'en').findings, 'zh-CN': ledgerVerdict(ledger, 'zh-CN').findings },
+      };
+      report.reviews = [...(report.reviews ?? []), reason];
+      report.reviewReasons.push(...englishReasons([reason]));
       report.needsReview = true;
     }
   }

@@ -6,6 +6,7 @@ import { readingConflictSchema } from './conflicts.js';
 import { ledgerSchema } from '../stability/schema.js';
 import { transportStepsSchema } from './transport-steps.js';
 import { rangeVersionUsedSchema } from './range-versions.js';
+import { reviewReasonSchema } from './review-reasons.js';
 import { coverageSchema, signedVersionSchema, sinceSignatureSchema } from './signed-version.js';
 
 /**
@@ -206,7 +207,10 @@ export const shipmentReportSchema = z.object({
   verdict: z.enum(verdicts),
   /** Excursions, missing data below the completeness threshold, or open alarms. */
   needsReview: z.boolean(),
+  /** The reasons in English, for programs; `reviews` holds them as data, which reports render in their language. */
   reviewReasons: z.array(z.string()),
+  /** Absent in reports signed before the reasons were data: those render `reviewReasons` as they are. */
+  reviews: z.array(reviewReasonSchema).optional(),
   disposition: dispositionSchema.nullable(),
   digest: digestSchema,
   chart: z.array(chartSeriesSchema),

@@ -10,6 +10,7 @@ import { transportReviewReasons, transportSteps } from './transport-steps.js';
 import { readPlace, type RowBudget } from './readings-source.js';
 import { conflictReviewReasons, conflictsIn } from './conflicts.js';
 import { calibrationReviewReasons, calibrationSection } from './calibration-status.js';
+import { englishReasons, placeLabel, type ReviewReason } from './review-reasons.js';
 import type { Excursion, Place, ReportAlarm, Segment, ShipmentReport } from './schema.js';
 import { profileRanges, rangesAsOf, type RangeVersion } from './range-versions.js';
 import type { BucketCache } from './bucket-cache.js';
@@ -155,20 +156,21 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     .sort((a, b) => a.occurredAt - b.occurredAt)
     .map(reportAlarm);
 
-  const reviewReasons: string[] = [];
-  if (overall.excursions.length) reviewReasons.push(`${overall.excursions.length} excursion(s) outside ${band.min}–${band.max} °C`);
+  const reviews: ReviewReason[] = [];
+  if (overall.excursions.length) reviews.push({ kind: 'excursions', count: overall.excursions.length, min: band.min, max: band.max });
   if (overall.completeness.percent < COMPLETENESS_REVIEW_PERCENT)
-    reviewReasons.push(`data completeness ${overall.completeness.percent}% is below ${COMPLETENESS_REVIEW_PERCENT}%`);
-  for (const s of segments) if (s.sensors.length === 0) reviewReasons.push(`no sensor readings at ${s.place.locationId} during segment ${s.index + 1}`);
+    reviews.push({ kind: 'completeness', percent: overall.completeness.percent, threshold: COMPLETENESS_REVIEW_PERCENT });
+  for (const s of segments)
+    if (s.sensors.length === 0) reviews.push({ kind: 'no_readings', segment: s.index + 1, place: placeLabel(registry, s.place.locationId) });
   const unclosed = alarms.filter((a) => a.state !== 'closed');
-  if (unclosed.length) reviewReasons.push(`${unclosed.length} alarm(s) not closed`);
-  if (segments.length === 0) reviewReasons.push('no custody events yet');
+  if (unclosed.length) reviews.push({ kind: 'alarms_open', count: unclosed.length });
+  if (segments.length === 0) reviews.push({ kind: 'no_custody' });
   const calibration = calibrationSection(registry, readings.flat());
-  reviewReasons.push(...calibrationReviewReasons(calibration));
+  reviews.push(...calibrationReviewReasons(calibration, registry));
   const conflicts = conflictsIn(readings.flat());
-  reviewReasons.push(...conflictReviewReasons(conflicts));
+  reviews.push(...conflictReviewReasons(conflicts));
   const transport = transportSteps(record);
-  reviewReasons.push(...transportReviewReasons(transport, band));
+  reviews.push(...transportReviewReasons(transport, band, registry));
 
   const corrected = supersededBy(record);
   const result = digest.result();
@@ -198,8 +200,9 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     alarms,
     transport,
     verdict: overall.excursions.length ? 'excursion' : 'within_range',
-    needsReview: reviewReasons.length > 0,
-    reviewReasons,
+    needsReview: reviews.length > 0,
+    reviewReasons: englishReasons(reviews),
+    reviews,
     disposition: currentDisposition(record),
     digest: result,
     chart,

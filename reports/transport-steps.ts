@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { Registry } from '../core/registry.js';
+import { placeLabel, type ReviewReason } from './review-reasons.js';
 import { consigneeNoticeSchema, preCoolingSchema, receiptSchema, type PreCooling } from '../shipments/schema.js';
 import type { ShipmentRecord } from '../shipments/book.js';
 import type { Block } from './render/document.js';
@@ -21,16 +23,16 @@ export function transportSteps(record: ShipmentRecord): TransportSteps {
   return { preCooling: record.preCooling ?? [], receipt: record.receipt ?? null, consigneeNotices: record.consigneeNotices ?? [] };
 }
 
-/** What sends the shipment to QA review among the transport steps (English, like the report's other reasons). */
-export function transportReviewReasons(steps: TransportSteps, range: { min: number; max: number }): string[] {
-  const reasons: string[] = [];
+/** What sends the shipment to QA review among the transport steps. */
+export function transportReviewReasons(steps: TransportSteps, range: { min: number; max: number }, registry: Registry): ReviewReason[] {
+  const reasons: ReviewReason[] = [];
   for (const c of steps.preCooling)
     if (!c.passed && c.outcome === 'recorded')
-      reasons.push(`pre-cooling of ${c.locationId} before loading at ${new Date(c.to).toISOString()} failed (${c.problems.join(', ').replace(/_/g, ' ')})`);
+      reasons.push({ kind: 'pre_cooling_failed', place: placeLabel(registry, c.locationId), at: c.to, problems: c.problems });
   const r = steps.receipt;
-  if (r?.decision === 'refused') reasons.push(`the receiver refused the goods on arrival (${r.name}, ${r.arrivalTemperature} °C)`);
+  if (r?.decision === 'refused') reasons.push({ kind: 'receiver_refused', name: r.name, temperature: r.arrivalTemperature });
   else if (r && (r.arrivalTemperature < range.min || r.arrivalTemperature > range.max))
-    reasons.push(`temperature on arrival ${r.arrivalTemperature} °C is outside ${range.min}–${range.max} °C`);
+    reasons.push({ kind: 'arrival_out_of_range', temperature: r.arrivalTemperature, min: range.min, max: range.max });
   return reasons;
 }
 

@@ -256,10 +256,15 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
     expect(checks.map((c: { outcome: string }) => c.outcome)).toEqual(['refused', 'refused', 'recorded']);
     expect(checks.at(-1)).toMatchObject({ custodyId: loaded.body.custody.id, passed: false, problems: ['above_range'], action: 'warn' });
     const report = (await api('GET', '/api/v1/shipments/SH-B/report?format=json')).body as ShipmentReport;
-    expect(report.reviewReasons).toContain(`pre-cooling of truck-hu-a12345-box before loading at ${new Date(at(120)).toISOString()} failed (above range)`);
+    // By name, as people read it; the rendered Chinese report says the same in Chinese.
+    expect(report.reviewReasons).toContain(`pre-cooling of Reefer truck 沪A12345 / Cargo box before loading at ${new Date(at(120)).toISOString()} failed (above range)`);
+    expect(report.reviews).toContainEqual({ kind: 'pre_cooling_failed', place: 'Reefer truck 沪A12345 / Cargo box', at: at(120), problems: ['above_range'] });
     const html = (await api('GET', '/api/v1/shipments/SH-B/report?format=html&lang=zh-CN')).body as string;
     expect(html).toContain('装车前预冷');
     expect(html).toContain('不合格: 高于范围');
+    expect(html).toContain('Reefer truck 沪A12345 / Cargo box 于');
+    expect(html).toContain('装车前预冷不合格（高于范围）');
+    expect(html).not.toContain('before loading at');
     expect(html).toContain('已记录（警告）');
   });
 

@@ -1,4 +1,4 @@
-import { ALERT_EVENT_WORDS, CHANNEL_WORDS, inWords } from '../../alerts/event-words.js';
+import { ALERT_EVENT_WORDS, actorInWords, CHANNEL_WORDS, inWords } from '../../alerts/event-words.js';
 import { kindLabels, severityLabels, stateLabels } from '../../alerts/text.js';
 import { LATE_MIN_DELAY_MS } from '../figures.js';
 import type { AnyReport, Completeness, ExcursionReport, Figures, GspRecord, LateRun, Place, ReportAlarm, ShipmentReport } from '../schema.js';
@@ -9,6 +9,7 @@ import { stabilityBlocks } from './stability.js';
 import { transportBlocks } from '../transport-steps.js';
 import type { Formatter } from './i18n.js';
 import { rangeVersionsBlocks, signedVersionBlocks, sinceSignatureBlocks } from './integrity.js';
+import { reviewReasonText } from '../review-reasons.js';
 
 /** A cell: numbers stay numbers (CSV keeps them numeric, HTML and PDF format them). */
 export type Cell = string | number;
@@ -162,6 +163,10 @@ function alarmTable(alarms: ReportAlarm[], f: Formatter): Block {
   };
 }
 
+/** The reasons in the report's language; a report signed before they were data shows its English ones. */
+const reviewReasonsInWords = (report: ShipmentReport, f: Formatter): string[] =>
+  report.reviews ? report.reviews.map((r) => reviewReasonText(r, f.lang, (ms) => f.when(ms))) : report.reviewReasons;
+
 function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument {
   const s = report.shipment;
   const firstPlace = report.segments[0]?.place;
@@ -181,7 +186,7 @@ function shipmentDocument(report: ShipmentReport, f: Formatter): ReportDocument 
       ],
     },
     ...signedVersionBlocks(report.signedVersion, f),
-    { kind: 'verdict', ok: !report.needsReview, text: `${f.t.verdict}: ${f.label(report.verdict)}`, reasons: report.reviewReasons },
+    { kind: 'verdict', ok: !report.needsReview, text: `${f.t.verdict}: ${f.label(report.verdict)}`, reasons: reviewReasonsInWords(report, f) },
     { kind: 'fields', heading: f.t.overall, rows: figureRows(report.overall, f, report.mktActivationEnergyKJ) },
   ];
   if (report.chart.length) {
@@ -391,7 +396,7 @@ function excursionDocument(report: ExcursionReport, f: Formatter): ReportDocumen
       rows: report.events.map((e) => [
         f.when(e.at),
         inWords(ALERT_EVENT_WORDS, e.event, f.lang),
-        e.printedName ? `${e.printedName} (${e.actor})` : e.actor,
+        e.printedName ? `${e.printedName} (${e.actor})` : actorInWords(e.actor, f.lang),
         e.channel ? inWords(CHANNEL_WORDS, e.channel, f.lang) : '—',
         e.recipient ?? '—',
         e.outcome ?? '—',
