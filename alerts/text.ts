@@ -5,6 +5,7 @@ import type { LocalizedText } from '../core/config/alarm-policy.js';
 import type { locationKinds } from '../core/config/schema.js';
 import type { SignatureRecord } from '../audit/e-signature.js';
 import type { Alert, alertStates } from './book.js';
+import { ALERT_KIND_WORDS, ALERT_STATE_WORDS, SEVERITY_WORDS } from './event-words.js';
 import type { Incident, Shelf } from './incident.js';
 
 /**
@@ -48,30 +49,10 @@ export interface AlarmContext {
   cumulativeWindowMs?: number;
 }
 
-export const kindLabels: Record<AlertKind, Words> = {
-  temperature_high: { en: 'Temperature above range', 'zh-CN': '温度超上限' },
-  temperature_low: { en: 'Temperature below range', 'zh-CN': '温度超下限' },
-  temperature_warning_high: { en: 'Temperature near the upper limit', 'zh-CN': '温度接近上限（临界值）' },
-  temperature_warning_low: { en: 'Temperature near the lower limit', 'zh-CN': '温度接近下限（临界值）' },
-  humidity_high: { en: 'Humidity above range', 'zh-CN': '湿度超上限' },
-  humidity_low: { en: 'Humidity below range', 'zh-CN': '湿度超下限' },
-  cumulative_time_out_of_range: { en: 'Too much time out of range', 'zh-CN': '累计超标时间超限' },
-  rate_of_change: { en: 'Temperature changing too fast', 'zh-CN': '温度变化过快' },
-  door_open: { en: 'Door open too long', 'zh-CN': '开门时间过长' },
-  battery_low: { en: 'Sensor battery low', 'zh-CN': '传感器电量低' },
-  device_silent: { en: 'Sensor not reporting', 'zh-CN': '传感器无数据（通讯或供电中断）' },
-  influxdb_unreachable: { en: 'Database (InfluxDB) unreachable', 'zh-CN': '数据库（InfluxDB）无法连接' },
-  spool_backlog: { en: 'Readings not reaching the database', 'zh-CN': '数据积压，未写入数据库' },
-  spool_full: { en: 'Spool (local buffer) too large', 'zh-CN': '本地缓存（spool）占用过大' },
-  backup_failed: { en: 'Daily backup failed or overdue', 'zh-CN': '每日备份失败或逾期' },
-  audit_broken: { en: 'Audit trail damaged', 'zh-CN': '审计追踪记录损坏' },
-  clock_off: { en: 'Server clock off', 'zh-CN': '服务器时钟偏差过大' },
-  calibration_due: { en: 'Sensor calibration due', 'zh-CN': '传感器校准即将到期' },
-  calibration_overdue: { en: 'Sensor calibration overdue', 'zh-CN': '传感器校准已过期' },
-  reading_conflict: { en: 'Conflicting readings from a sensor', 'zh-CN': '传感器读数冲突' },
-  stability_budget_low: { en: 'Batch stability budget running low', 'zh-CN': '批次稳定性预算即将用尽' },
-  stability_budget_exhausted: { en: 'Batch stability budget used up', 'zh-CN': '批次稳定性预算已用尽' },
-};
+// The words live in event-words.ts (browser-safe, the board's too); these types make a missing code a compile error.
+export const kindLabels: Record<AlertKind, Words> = ALERT_KIND_WORDS;
+export const severityLabels: Record<Severity, Words> = SEVERITY_WORDS;
+export const stateLabels: Record<StateCode, Words> = ALERT_STATE_WORDS;
 
 /** Where system alarms are placed: a `system` place of every site (not a location of the registry). */
 export const SYSTEM_PLACE_PREFIX = 'system:';
@@ -88,25 +69,6 @@ const isSensorRecord = (kind: AlertKind) => isCalibration(kind) || kind === 'rea
 const isStability = (kind: AlertKind) => kind === 'stability_budget_low' || kind === 'stability_budget_exhausted';
 /** Kinds at a site's `system` place: their place is the monitoring system, and they have no temperature trend. */
 const atSystemPlace = (kind: AlertKind) => isSystem(kind) || isSensorRecord(kind) || isStability(kind);
-
-export const severityLabels: Record<Severity, Words> = {
-  info: { en: 'Information', 'zh-CN': '提示' },
-  warning: { en: 'Warning', 'zh-CN': '预警' },
-  minor: { en: 'Minor', 'zh-CN': '一般' },
-  major: { en: 'Major', 'zh-CN': '严重' },
-  critical: { en: 'Critical', 'zh-CN': '紧急' },
-};
-
-/** Alert and incident states (the incident states are a subset). */
-export const stateLabels: Record<StateCode, Words> = {
-  pending: { en: 'Pending', 'zh-CN': '待触发' },
-  active: { en: 'Active', 'zh-CN': '报警中' },
-  acknowledged: { en: 'Acknowledged', 'zh-CN': '已确认' },
-  cleared: { en: 'Cleared', 'zh-CN': '已恢复' },
-  closed: { en: 'Closed', 'zh-CN': '已关闭' },
-  discarded: { en: 'Recovered within the delay', 'zh-CN': '延时内已恢复' },
-  retracted: { en: 'Retracted', 'zh-CN': '已撤回' },
-};
 
 export const locationKindLabels: Record<LocationKind, Words> = {
   cold_room: { en: 'cold room', 'zh-CN': '冷库' },

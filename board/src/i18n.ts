@@ -1,5 +1,5 @@
 import { AUDIT_ACTION_WORDS } from '../../audit/actions.js';
-import { ALERT_EVENT_WORDS, CHANNEL_WORDS } from '../../alerts/event-words.js';
+import { ALERT_EVENT_WORDS, ALERT_KIND_WORDS, ALERT_STATE_WORDS, CHANNEL_WORDS, SEVERITY_WORDS } from '../../alerts/event-words.js';
 
 /** The board's labels in English and Simplified Chinese; the type makes a missing translation a compile error. */
 const en = {
@@ -252,9 +252,8 @@ export function age(ms: number, lang: Lang): string {
 export const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString('sv-SE') : '—');
 
 /**
- * Kinds, severities, states and place kinds use the words of alerts/text.ts (the alarm messages),
- * copied rather than imported: that module's runtime zod schema and node-only type imports would
- * put zod in the initial bundle and break this build's type check.
+ * Kinds, severities, states, events and channels are alerts/event-words.ts's, shared with the alarm
+ * messages (that module has no imports, so neither zod nor node types reach the bundle).
  *
  * Every code a person may see (alert kinds, states, severities, custody events, …) in words, in
  * both languages. Codes stay in the API; the board never prints one.
@@ -263,47 +262,9 @@ type Words = { en: string; 'zh-CN': string };
 const w = (en: string, zh: string): Words => ({ en, 'zh-CN': zh });
 
 export const CODES = {
-  kind: {
-    temperature_high: w('Temperature above range', '温度超上限'),
-    temperature_low: w('Temperature below range', '温度超下限'),
-    temperature_warning_high: w('Temperature near the upper limit', '温度接近上限（临界值）'),
-    temperature_warning_low: w('Temperature near the lower limit', '温度接近下限（临界值）'),
-    humidity_high: w('Humidity above range', '湿度超上限'),
-    humidity_low: w('Humidity below range', '湿度超下限'),
-    cumulative_time_out_of_range: w('Too much time out of range', '累计超标时间超限'),
-    rate_of_change: w('Temperature changing too fast', '温度变化过快'),
-    door_open: w('Door open too long', '开门时间过长'),
-    battery_low: w('Sensor battery low', '传感器电量低'),
-    device_silent: w('Sensor not reporting', '传感器无数据（通讯或供电中断）'),
-    influxdb_unreachable: w('Database (InfluxDB) unreachable', '数据库（InfluxDB）无法连接'),
-    spool_backlog: w('Readings not reaching the database', '数据积压，未写入数据库'),
-    spool_full: w('Spool (local buffer) too large', '本地缓存（spool）占用过大'),
-    clock_off: w('Server clock off', '服务器时钟偏差过大'),
-    backup_failed: w('Daily backup failed or overdue', '每日备份失败或逾期'),
-    audit_broken: w('Audit trail damaged', '审计追踪记录损坏'),
-    calibration_due: w('Sensor calibration due', '传感器校准即将到期'),
-    calibration_overdue: w('Sensor calibration overdue', '传感器校准已过期'),
-    reading_conflict: w('Conflicting readings from a sensor', '传感器读数冲突'),
-    stability_budget_low: w('Batch stability budget running low', '批次稳定性预算即将用尽'),
-    stability_budget_exhausted: w('Batch stability budget used up', '批次稳定性预算已用尽'),
-  },
-  state: {
-    pending: w('Pending', '待触发'),
-    active: w('Active', '报警中'),
-    acknowledged: w('Acknowledged', '已确认'),
-    cleared: w('Cleared', '已恢复'),
-    closed: w('Closed', '已关闭'),
-    discarded: w('Recovered within the delay', '延时内已恢复'),
-    retracted: w('Retracted', '已撤回'),
-    shelved: w('Shelved', '已搁置'),
-  },
-  severity: {
-    info: w('Information', '提示'),
-    warning: w('Warning', '预警'),
-    minor: w('Minor', '一般'),
-    major: w('Major', '严重'),
-    critical: w('Critical', '紧急'),
-  },
+  kind: ALERT_KIND_WORDS,
+  state: ALERT_STATE_WORDS,
+  severity: SEVERITY_WORDS,
   event: ALERT_EVENT_WORDS,
   notify: {
     page: w('pages people', '通知值班人员'),
