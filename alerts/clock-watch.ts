@@ -50,12 +50,6 @@ export function sntpOffset(server: { host: string; port: number }, timeoutMs = 2
   });
 }
 
-/** `host`, `host:port` or `[v6]:port` of alarms.system.ntp (validated by the config schema); port 123 by default. */
-export function ntpServer(text: string): { host: string; port: number } {
-  const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
-  return { host: match?.[1] ?? text, port: match?.[2] ? Number(match[2]) : 123 };
-}
-
 /** What the server's clock is compared with, and the latest difference found. */
 export interface ClockReading {
   /** This host's clock minus the reference, ms (positive: ahead). */

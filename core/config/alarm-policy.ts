@@ -5,6 +5,15 @@ import { calibrationAlarmsSchema } from '../../calibration/schema.js';
 import { conflictAlarmsSchema } from '../../ingestor/conflict-alarms-schema.js';
 import { stabilityAlarmsSchema } from '../../stability/schema.js';
 
+/** An NTP server as alarms.system.ntp names it: `host`, `host:port` or `[v6]:port`. */
+const NTP_SERVER = /^(?:\[(?<v6>[0-9A-Fa-f:]+)\]|(?<host>[A-Za-z0-9.-]+))(?::(?<port>\d{1,5}))?$/;
+
+/** Host and port of a server of alarms.system.ntp (port 123 by default). */
+export function ntpServer(text: string): { host: string; port: number } {
+  const groups = NTP_SERVER.exec(text)?.groups;
+  return { host: groups?.v6 ?? groups?.host ?? text, port: groups?.port ? Number(groups.port) : 123 };
+}
+
 export const notifyModes = ['page', 'board', 'digest'] as const;
 export type NotifyMode = (typeof notifyModes)[number];
 
@@ -58,7 +67,12 @@ export const alarmsSchema = z.object({
         .describe('Spool bytes waiting for InfluxDB above this raise the spool-full alarm (clears below 80 % of it).'),
       clearAfter: durationMs.prefault('1m').describe('A system alarm clears only after its condition has been gone this long (no flapping).'),
       ntp: z
-        .array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'must be host or host:port (an IPv6 address in brackets)'))
+        .array(
+          z
+            .string()
+            .regex(NTP_SERVER, 'must be host or host:port (an IPv6 address in brackets)')
+            .refine((text) => ntpServer(text).port <= 65_535, 'the port must be at most 65535'),
+        )
         .default([])
         .describe(
           "NTP servers the server clock is checked against (SNTP, host or host:port, port 123 by default), in order: your site's time servers. None, or none answering: the clock is checked against the devices' clocks (median of at least 3 live devices).",
