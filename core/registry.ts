@@ -19,6 +19,7 @@ export class Registry {
 
   constructor(readonly config: Config) {
     const profiles = new Map(config.profiles.map((p) => [p.id, p]));
+    const rulesByLocation = new Map<string, AlertRules>();
     for (const site of config.sites) {
       for (const location of site.locations) this.locations.set(location.id, { site, location });
     }
@@ -27,10 +28,16 @@ export class Registry {
       const profile = placed && profiles.get(placed.location.profile);
       // The config schema guarantees both exist; a miss here means a programming error.
       if (!placed || !profile) throw new Error(`device ${device.id}: location ${device.location} is not in the registry`);
-      const rules = effectiveRules(profile, placed.location);
-      // The config schema has validated the merge; a failure here is a programming error.
-      if (!rules.success) throw new Error(`location ${placed.location.id}: alert rules do not validate`);
-      this.devices.set(device.id, { device, site: placed.site, location: placed.location, profile, rules: rules.data, alarms: config.alarms });
+      // Rules belong to the location: merged once per location, shared by its devices (thousands of devices, a few dozen places).
+      let rules = rulesByLocation.get(device.location);
+      if (!rules) {
+        const merged = effectiveRules(profile, placed.location);
+        // The config schema has validated the merge; a failure here is a programming error.
+        if (!merged.success) throw new Error(`location ${placed.location.id}: alert rules do not validate`);
+        rules = merged.data;
+        rulesByLocation.set(device.location, rules);
+      }
+      this.devices.set(device.id, { device, site: placed.site, location: placed.location, profile, rules, alarms: config.alarms });
     }
   }
 
