@@ -26,7 +26,7 @@ import { CalibrationService } from '../calibration/service.js';
 import { StabilityAlarms } from '../stability/alarms.js';
 import { StabilityService } from '../stability/service.js';
 import { ledgerSchema } from '../stability/schema.js';
-import { configuredReportPool } from '../reports/pool.js';
+import { configuredReportPool, type ReportPool } from '../reports/pool.js';
 import { ShipmentService } from '../shipments/service.js';
 import { LinkSigner } from '../shipments/links.js';
 import { BackupScheduler } from '../backup/scheduler.js';
@@ -81,6 +81,8 @@ export interface RunningService {
   registry: RegistryHolder;
   alerts: AlertService;
   shipments: ShipmentService;
+  /** The report workers (their load: running and queued reports). */
+  reports: ReportPool;
   stop(): Promise<void>;
 }
 
@@ -428,6 +430,7 @@ async function assemble(
       registry,
       alerts,
       shipments,
+      reports,
       stop: async () => {
         await parts.stopAll(true);
         log.info('coldchain service stopped');

@@ -100,7 +100,12 @@ describe('reports under load: worker pool, caps, 429 when busy, 503 on storage t
       let done = 0;
       const all = Promise.all(requests.map((r) => r.finally(() => done++)));
       // The three are accepted (1 building, 2 waiting); the fourth is refused at once.
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(
+        async () => service.reports.stats,
+        ({ running, queued }) => running === 1 && queued === 2,
+        30_000,
+        'one report building and two waiting',
+      );
       const fourth = await record('json');
       expect(fourth.status).toBe(429);
       const retryAfter = Number(fourth.headers.get('retry-after'));
