@@ -31,11 +31,15 @@ export interface ResolvedBatch {
   checked: number;
 }
 
-/** What is stored (or written earlier in the batch) at one device + device time. */
-interface StoredAt {
-  fingerprint: number;
-  revision: number;
-  temperature: number;
+/** What is stored (or written earlier in the batch) at one device + device time: its values, or its line to read them from when asked. */
+type StoredAt = { fingerprint: number; revision: number; temperature: number } | { line: string; revision: number };
+
+function valuesOf(s: StoredAt): { fingerprint: number; revision: number; temperature: number } {
+  if (!('line' in s)) return s;
+  const reading = parseReadingLine(s.line)?.reading;
+  // A line we cannot read back (a damaged spool) matches nothing: what follows it at that time is written as a revision.
+  if (!reading) return { fingerprint: -1, revision: s.revision, temperature: Number.NaN };
+  return { fingerprint: fingerprintOf(reading), revision: s.revision, temperature: reading.temperature };
 }
 
 /** Device times of one device further apart than this are looked up by separate statements (fewer points read needlessly). */
@@ -78,7 +82,9 @@ const unescapeTag = (value: string) => value.replace(/\\n/g, '\n').replace(/\\(.
  * One of our own `readings` lines read back (device, revision, device time, values): only the
  * lines `readingLines`/`revisionLine` write (no string fields, so no quoted spaces).
  */
-export function parseReadingLine(line: string): { deviceId: string; revision: number; reading: DeferredReading['reading'] } | undefined {
+export function parseReadingLine(
+  line: string,
+): { deviceId: string; siteId: string; locationId: string; receivedAt: number; revision: number; reading: DeferredReading['reading'] } | undefined {
   const [series, fieldText, nsText] = splitUnescaped(line, ' ');
   if (!series || !fieldText || !nsText) return undefined;
   const tags = new Map<string, string>();
@@ -96,7 +102,65 @@ export function parseReadingLine(line: string): { deviceId: string; revision: nu
   }
   const reading = { ts: Number(nsText.slice(0, -6)) } as DeferredReading['reading'];
   for (const name of FIELDS) if (fields[name] !== undefined) Object.assign(reading, { [name]: fields[name] });
-  return { deviceId, revision: Number(tags.get('revision') ?? 0), reading };
+  return {
+    deviceId,
+    siteId: tags.get('siteId') ?? '',
+    locationId: tags.get('locationId') ?? '',
+    receivedAt: Number(fields.receivedAt ?? 0),
+    revision: Number(tags.get('revision') ?? 0),
+    reading,
+  };
+}
+
+/** A deferred spool line read back: what to look up, the line to send when nothing is stored there, the topic for a conflict record. */
+interface Deferred {
+  deviceId: string;
+  ts: number;
+  line: string;
+  topic: string;
+}
+
+const DEVICE_TAG = `${READINGS_MEASUREMENT},deviceId=`;
+
+/** Index of the quote that closes the JSON string opening at `start`, or -1. */
+function endOfJsonString(text: string, start: number): number {
+  if (text.charCodeAt(start) !== 34) return -1;
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i;
+  }
+  return -1;
+}
+
+/** A deferred line as `deferredLine` writes it (`?"topic" <line>`), or as it wrote it before (`?{json}`); undefined when it is neither. */
+export function readDeferred(line: string): Deferred | undefined {
+  if (line.charCodeAt(1) === 123) {
+    let d: DeferredReading;
+    try {
+      d = deferredReadingSchema.parse(JSON.parse(line.slice(1)));
+    } catch {
+      return undefined;
+    }
+    return { deviceId: d.deviceId, ts: d.reading.ts, line: readingLines({ ...d, readings: [d.reading] }), topic: d.topic };
+  }
+  const end = endOfJsonString(line, 1);
+  if (end === -1 || line.charCodeAt(end + 1) !== 32) return undefined;
+  let topic: unknown;
+  try {
+    topic = JSON.parse(line.slice(1, end + 1));
+  } catch {
+    return undefined;
+  }
+  const text = line.slice(end + 2);
+  if (typeof topic !== 'string' || !text.startsWith(DEVICE_TAG)) return undefined;
+  // The device id is the first tag, up to the first unescaped comma.
+  let stop = DEVICE_TAG.length;
+  while (stop < text.length && text.charCodeAt(stop) !== 44) stop += text.charCodeAt(stop) === 92 ? 2 : 1;
+  const ns = text.slice(text.lastIndexOf(' ') + 1);
+  const ts = Number(ns.slice(0, -6));
+  if (stop >= text.length || !/^\d{7,}$/.test(ns) || !Number.isSafeInteger(ts)) return undefined;
+  return { deviceId: unescapeTag(text.slice(DEVICE_TAG.length, stop)), ts, line: text, topic };
 }
 
 export class StoredReadingCheck {
@@ -107,24 +171,20 @@ export class StoredReadingCheck {
    * (the writer retries the batch as it does a failed write).
    */
   async resolve(lines: readonly string[]): Promise<ResolvedBatch> {
-    const deferred = new Map<number, DeferredReading>();
+    const deferred = new Map<number, Deferred>();
     const wanted = new Map<string, Set<number>>();
     const times = new Set<number>();
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       if (!isDeferred(line)) continue;
-      let parsed: DeferredReading;
-      try {
-        parsed = deferredReadingSchema.parse(JSON.parse(line.slice(1)));
-      } catch {
-        // Not ours to fix: sent as it is, InfluxDB refuses it, and it lands in the dead-letter file.
-        continue;
-      }
+      const parsed = readDeferred(line);
+      // Not ours to fix: sent as it is, InfluxDB refuses it, and it lands in the dead-letter file.
+      if (!parsed) continue;
       deferred.set(i, parsed);
       let set = wanted.get(parsed.deviceId);
       if (!set) wanted.set(parsed.deviceId, (set = new Set()));
-      set.add(parsed.reading.ts);
-      times.add(parsed.reading.ts);
+      set.add(parsed.ts);
+      times.add(parsed.ts);
     }
     const known = await this.lookup(wanted);
     const out: string[] = [];
@@ -149,29 +209,34 @@ export class StoredReadingCheck {
         }
         continue;
       }
-      const r = d.reading;
-      const fingerprint = fingerprintOf(r);
-      const at = key(d.deviceId, r.ts);
-      const stored = known.get(at) ?? [];
-      const same = stored.find((s) => s.fingerprint === fingerprint);
-      // A redelivery of what is stored: nothing to write (rewriting would only move its receivedAt).
-      if (same) continue;
-      if (stored.length === 0) {
-        out.push(readingLines({ ...d, readings: [r] }));
-        known.set(at, [{ fingerprint, revision: 0, temperature: r.temperature }]);
+      const at = key(d.deviceId, d.ts);
+      const stored = known.get(at);
+      if (!stored) {
+        // Nothing there (the usual case): the reading's line as the pipeline wrote it, values read back only if needed later.
+        out.push(d.line);
+        known.set(at, [{ line: d.line, revision: 0 }]);
         continue;
       }
-      const first = stored.reduce((a, b) => (b.revision < a.revision ? b : a));
-      const revision = Math.max(...stored.map((s) => s.revision)) + 1;
-      out.push(revisionLine(d, r, revision));
+      const full = parseReadingLine(d.line);
+      if (!full) {
+        out.push(line);
+        continue;
+      }
+      const r = full.reading;
+      const fingerprint = fingerprintOf(r);
+      const values = stored.map(valuesOf);
+      // A redelivery of what is stored: nothing to write (rewriting would only move its receivedAt).
+      if (values.some((s) => s.fingerprint === fingerprint)) continue;
+      const first = values.reduce((a, b) => (b.revision < a.revision ? b : a));
+      const revision = Math.max(...values.map((s) => s.revision)) + 1;
+      out.push(revisionLine(full, r, revision));
       out.push(
         factLine(
-          conflictFact(d, d.topic, r, { revision, firstTemperature: first.temperature, firstFingerprint: first.fingerprint, fingerprint }),
+          conflictFact(full, d.topic, r, { revision, firstTemperature: first.temperature, firstFingerprint: first.fingerprint, fingerprint }),
           sequenceOf(d.deviceId, r.ts, revision),
         ),
       );
       stored.push({ fingerprint, revision, temperature: r.temperature });
-      known.set(at, stored);
       conflicts++;
     }
     return { lines: out, conflicts, checked: deferred.size };

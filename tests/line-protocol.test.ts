@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { deferredLine, readingFields, readingLines, revisionLine } from '../ingestor/records.js';
+import { parseReadingLine, readDeferred } from '../ingestor/stored-readings.js';
+import { fieldSet, int, nsOf, seriesKey } from '../storage/line-protocol.js';
+
+const placement = { deviceId: 'dev,1 a=b\\c', siteId: 'dc-shanghai', locationId: 'cold room 1', receivedAt: 1_764_000_000_123 };
+const readings = [
+  { ts: 1_764_000_000_000, temperature: 4.2 },
+  { ts: 1_764_000_001_000, temperature: -0.5, humidity: 55.2, seq: 12 },
+  { ts: 1_764_000_002_000, temperature: 1e-7, battery: 99, lat: 31.2304, lon: 121.4737, door: false, seq: 0 },
+  { ts: 1_764_000_003_000, temperature: -100, humidity: 0, battery: 100, door: true, seq: Number.MAX_SAFE_INTEGER },
+];
+
+/** What readingLines wrote before its fast path: the generic builders of storage/line-protocol.ts. */
+const generic = (r: (typeof readings)[number], revision?: number) =>
+  `${seriesKey('readings', { deviceId: placement.deviceId, locationId: placement.locationId, siteId: placement.siteId, ...(revision ? { revision: String(revision) } : {}) })} ${fieldSet(
+    {
+      temperature: r.temperature,
+      humidity: 'humidity' in r ? r.humidity : undefined,
+      battery: 'battery' in r ? r.battery : undefined,
+      lat: 'lat' in r ? r.lat : undefined,
+      lon: 'lon' in r ? r.lon : undefined,
+      door: 'door' in r ? r.door : undefined,
+      seq: 'seq' in r && r.seq !== undefined ? int(r.seq) : undefined,
+      receivedAt: int(placement.receivedAt),
+    },
+  )} ${nsOf(r.ts)}`;
+
+describe('reading lines', () => {
+  it('are byte for byte what the generic line protocol builders give (a replay must write identical points)', () => {
+    expect(readingLines({ ...placement, readings })).toBe(readings.map((r) => generic(r)).join('\n'));
+    for (const r of readings) expect(readingFields(r, placement.receivedAt)).toBe(generic(r).split(' ').slice(-2, -1)[0]!.replace(/^.*? /, ''));
+    expect(revisionLine(placement, readings[1]!, 2)).toBe(generic(readings[1]!, 2));
+  });
+
+  it('read back to the same device, placement and values', () => {
+    for (const r of readings) {
+      const back = parseReadingLine(readingLines({ ...placement, readings: [r] }))!;
+      expect(back).toEqual({ ...placement, revision: 0, reading: r });
+    }
+  });
+});
+
+describe('deferred spool lines', () => {
+  const topic = 'cc/v1/dev,1 "x"/telemetry';
+
+  it('carry the reading line as it is sent, with the device, device time and topic read back without JSON of the reading', () => {
+    for (const r of readings) {
+      const line = deferredLine(placement, topic, r);
+      expect(line.startsWith('?')).toBe(true);
+      expect(readDeferred(line)).toEqual({ deviceId: placement.deviceId, ts: r.ts, topic, line: readingLines({ ...placement, readings: [r] }) });
+    }
+  });
+
+  it('written by an earlier version (JSON) are still read', () => {
+    const r = readings[2]!;
+    const legacy = `?${JSON.stringify({ ...placement, topic, reading: r })}`;
+    expect(readDeferred(legacy)).toEqual({ deviceId: placement.deviceId, ts: r.ts, topic, line: readingLines({ ...placement, readings: [r] }) });
+  });
+
+  it('that are damaged are not taken for readings', () => {
+    const line = deferredLine(placement, topic, readings[0]!);
+    for (const bad of [
+      '?',
+      '?"unterminated',
+      `${line.slice(0, 20)}`,
+      '?{"deviceId":1}',
+      `?"t" weather,deviceId=x t=1 1000000`,
+      `${line.slice(0, line.lastIndexOf(' '))} soon`,
+    ])
+      expect(readDeferred(bad)).toBeUndefined();
+  });
+});
