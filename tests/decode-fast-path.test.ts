@@ -5,7 +5,7 @@ import { decodeTelemetry, wellFormedReading } from '../ingestor/decode.js';
 /** Values each key takes in the combinations below: well-formed ones, edge cases, and wrong ones. */
 const VALUES: Record<string, unknown[]> = {
   ts: [1_764_000_000_000, 0, -1, 1.5, 9_223_372_036_854, 9_223_372_036_855, '2026-11-22T08:00:00+08:00', '1764000000000', null, Number.NaN],
-  temperature: [4.2, -100, 150, -100.01, 150.5, -0, 1e999, '4.2', null, true],
+  temperature: [4.2, -100, 150, -100.01, 150.5, -0, Number.POSITIVE_INFINITY, '4.2', null, true],
   humidity: [undefined, 0, 100, 55.5, -1, 101, '55'],
   battery: [undefined, 0, 100, 100.1, null],
   lat: [undefined, -90, 90, 31.2, 90.5],
