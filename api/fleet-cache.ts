@@ -26,6 +26,13 @@ export type Sparkline = Array<[number, number]>;
 
 /** How long the sparklines and reject counts of one load serve the next ones (each is a query over every device). */
 export const FLEET_TREND_TTL_MS = 30_000;
+/**
+ * Up to this age, older sparklines and reject counts are served at once while fresh ones are read
+ * in the background (the board appends live readings to its sparklines itself).
+ */
+export const FLEET_TREND_STALE_MS = 10 * 60_000;
+/** The sparkline span the board asks for by default (overview's `hours`), read at start. */
+const DEFAULT_HOURS = 6;
 
 /** How long after a reject its count is read from InfluxDB on every load (it reaches InfluxDB through the writer, a moment later). */
 const REJECTS_SETTLE_MS = 10_000;
@@ -36,8 +43,9 @@ const REJECTS_SETTLE_MS = 10_000;
  * outage must not blank the screen operators watch (the system alarm tells them about it).
  */
 class SharedQuery<T extends Map<string, unknown>> {
-  private current: { at: number; value: Promise<T> } | undefined;
+  private current: { at: number; value: Promise<T>; settled: boolean } | undefined;
   private lastGood: T | undefined;
+  private lastGoodAt = 0;
 
   constructor(
     private readonly run: () => Promise<T>,
@@ -46,18 +54,38 @@ class SharedQuery<T extends Map<string, unknown>> {
     private readonly log?: Logger,
   ) {}
 
-  get(ttlMs: number): Promise<T> {
-    if (this.current && this.now() - this.current.at < ttlMs) return this.current.value;
+  /**
+   * The answer if it is younger than `ttlMs`. With `staleMs`, an older answer that is younger than
+   * that is served at once while a fresh one is asked for in the background: a board load (2,000
+   * sensors) never waits for the query once one answer is in.
+   */
+  get(ttlMs: number, staleMs = 0): Promise<T> {
+    const now = this.now();
+    const current = this.current;
+    const stale = staleMs > 0 && this.lastGood !== undefined && now - this.lastGoodAt < staleMs ? this.lastGood : undefined;
+    if (current && now - current.at < ttlMs && (current.settled || !stale)) return current.value;
+    if (stale) {
+      if (!current || current.settled) this.ask();
+      return Promise.resolve(stale);
+    }
+    return this.ask();
+  }
+
+  private ask(): Promise<T> {
     const entry = {
       at: this.now(),
+      settled: false,
       value: this.run().then(
         (value) => {
           this.lastGood = value;
+          this.lastGoodAt = entry.at;
+          entry.settled = true;
           return value;
         },
         (err: unknown) => {
           // Not kept: the next load asks InfluxDB again.
           if (this.current === entry) this.current = undefined;
+          entry.settled = true;
           this.log?.warn({ err }, `board overview: ${this.what} could not be read from InfluxDB; showing the last ones read`);
           return this.lastGood ?? (new Map() as T);
         },
@@ -87,6 +115,7 @@ export class FleetCache {
   private readonly rejects: SharedQuery<Map<string, RejectSummary>>;
   /** Until then reject counts are read afresh: a reject was just spooled and may not be in InfluxDB yet. */
   private rejectsDirtyUntil = 0;
+  private lastRejectAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly influx: InfluxClient,
@@ -112,6 +141,7 @@ export class FleetCache {
       });
     });
     pipeline.on('rejected', () => {
+      this.lastRejectAt = this.now();
       this.rejectsDirtyUntil = this.now() + REJECTS_SETTLE_MS;
     });
     pipeline.on('deviceMessage', (message) => {
@@ -149,12 +179,27 @@ export class FleetCache {
       shared = new SharedQuery(() => sparklines(this.influx, hours), 'sparklines', this.now, this.log);
       this.sparks.set(hours, shared);
     }
-    return shared.get(FLEET_TREND_TTL_MS);
+    return shared.get(FLEET_TREND_TTL_MS, FLEET_TREND_STALE_MS);
   }
 
   /** Rejects of the last 24 h per device: shared like the sparklines, but read afresh for a while after each new reject. */
   rejectCounts(): Promise<Map<string, RejectSummary>> {
-    return this.rejects.get(this.now() < this.rejectsDirtyUntil ? 0 : FLEET_TREND_TTL_MS);
+    // A reject just spooled must show on the next load: then the load waits for a fresh count, and
+    // older counts are served while fresh ones are read only when no reject came since they could be.
+    const now = this.now();
+    if (now < this.rejectsDirtyUntil) return this.rejects.get(0);
+    return this.rejects.get(FLEET_TREND_TTL_MS, now - this.lastRejectAt < FLEET_TREND_STALE_MS ? 0 : FLEET_TREND_STALE_MS);
+  }
+
+  /**
+   * Reads what the first board load needs (last readings, statuses, the default sparklines, reject
+   * counts) now, at start, so that the first sign-in does not wait for four queries over the fleet.
+   * Failures are logged and asked again by the next load, as they would be then.
+   */
+  prime(): void {
+    void this.devices();
+    void this.sparklines(DEFAULT_HOURS);
+    void this.rejectCounts();
   }
 
   private async warmUp(): Promise<void> {

@@ -79,6 +79,7 @@ export const overviewRoutes: ApiPlugin<{
   log: Logger;
 }> = async (app, deps) => {
   const fleet = new FleetCache(deps.influx, deps.pipeline, deps.log);
+  fleet.prime();
   app.get(
     '/api/v1/overview',
     { config: { roles: ANYONE }, schema: { querystring: overviewQuerySchema, response: { 200: overviewSchema } } },
