@@ -5,6 +5,20 @@ import type { BoardState } from '../store.js';
 import { sparkPath, tileState, worst } from '../status.js';
 import { namesOf } from '../names.js';
 
+/**
+ * A sparkline's path, computed again only when its points changed: the store appends live readings
+ * to the array in place (a new last point), so the array, its length and its last point say whether.
+ */
+const paths = new WeakMap<object, { range: object; length: number; last: unknown; path: ReturnType<typeof sparkPath> }>();
+function pathOf(points: Parameters<typeof sparkPath>[0], range: Parameters<typeof sparkPath>[1]): ReturnType<typeof sparkPath> {
+  const known = paths.get(points);
+  const last = points[points.length - 1];
+  if (known && known.range === range && known.length === points.length && known.last === last) return known.path;
+  const path = sparkPath(points, range);
+  paths.set(points, { range, length: points.length, last, path });
+  return path;
+}
+
 /** Sites → places → sensors, each with its reading now, range, state colour, age and sparkline. */
 export function LiveView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
   const sites = board.overview?.sites ?? [];
@@ -21,7 +35,7 @@ export function LiveView({ board, t, lang }: { board: BoardState; t: Labels; lan
               <div class="tiles">
                 ${location.devices.map((device, i) => {
                   const state = states[i]!;
-                  const spark = sparkPath(device.sparkline, location.profile.temperature);
+                  const spark = pathOf(device.sparkline, location.profile.temperature);
                   return html`<div class=${`tile state-${state}`} key=${device.id} data-device=${device.id} data-state=${state}>
                     <div class="tile-head"><span class="name" title=${device.id}>${names.device(device.id)}</span><span class="badge">${t[state]}</span></div>
                     <div class="value">${device.last ? html`${device.last.temperature.toFixed(1)}<small> °C</small>` : t.noData}</div>
