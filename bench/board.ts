@@ -1,4 +1,4 @@
-import { readdirSync, statSync, readFileSync } from 'node:fs';
+import { readdirSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -16,6 +16,12 @@ export interface BoardFigures {
   anchorFirstPaintMs: number;
   /** Sign-in clicked → first sensor tile drawn with its reading. */
   signInToTilesMs: number;
+  /** Of which: sign-in clicked → the session's answer received, and → the overview's answer received. */
+  signInAnsweredMs: number;
+  overviewAnsweredMs: number;
+  /** Tiles drawn (every sensor of the overview), and sign-in clicked → the last of them in the page. */
+  tiles: number;
+  allTilesMs: number;
 }
 
 const CHROMIUM_ARGS = [
@@ -31,7 +37,7 @@ const CHROMIUM_ARGS = [
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Bundle size from the build; paint times from headless Chromium against the running service. */
-export async function boardBenchmark(baseUrl: string, credentials: { user: string; password: string }, runs = 5): Promise<BoardFigures> {
+export async function boardBenchmark(baseUrl: string, credentials: { user: string; password: string }, tilesExpected = 1, runs = 5): Promise<BoardFigures> {
   const assets = readdirSync(path.join(BOARD_DIR, 'assets')).map((name) => ({
     name,
     bytes: statSync(path.join(BOARD_DIR, 'assets', name)).size,
@@ -67,15 +73,36 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
       plain.push(await paint(`http://127.0.0.1:${anchorPort}/`));
     }
     const signIn: number[] = [];
+    const answered: number[] = [];
+    const overview: number[] = [];
+    const all: number[] = [];
+    let tiles = 0;
     for (let i = 0; i < 3; i++) {
       const page = await browser.newPage();
       await page.goto(baseUrl);
       await page.fill('input[name=user]', credentials.user);
       await page.fill('input[name=password]', credentials.password);
+      // BENCH_BOARD_PROFILE=<file>: the page's CPU profile of the first sign-in (Chrome DevTools format).
+      const cdp = process.env.BENCH_BOARD_PROFILE && i === 0 ? await page.context().newCDPSession(page) : undefined;
+      if (cdp) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.start');
+      }
       const started = performance.now();
+      const session = page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST').then(() => performance.now());
+      const loaded = page
+        .waitForResponse((r) => r.url().includes('/api/v1/overview'))
+        .then((r) => r.finished())
+        .then(() => performance.now());
       await page.click('button[type=submit]');
       await page.waitForSelector('.tile .value');
       signIn.push(performance.now() - started);
+      await page.waitForFunction((n) => document.querySelectorAll('.tile').length >= n, tilesExpected, { timeout: 120_000 });
+      all.push(performance.now() - started);
+      if (cdp) writeFileSync(process.env.BENCH_BOARD_PROFILE!, JSON.stringify((await cdp.send('Profiler.stop')).profile));
+      answered.push((await session) - started);
+      overview.push((await loaded) - started);
+      tiles = await page.locator('.tile').count();
       await page.close();
     }
     return {
@@ -85,6 +112,10 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
       firstPaintMs: median(board),
       anchorFirstPaintMs: median(plain),
       signInToTilesMs: median(signIn),
+      signInAnsweredMs: median(answered),
+      overviewAnsweredMs: median(overview),
+      tiles,
+      allTilesMs: median(all),
     };
   } finally {
     await browser.close();

@@ -56,6 +56,12 @@ const IDLE_WARMUP = env('BENCH_IDLE_WARMUP', 1000);
 const progress = (text: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** CPU seconds (user + system) a process has used: per reading, a figure the shared machine's load moves far less than throughput. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
@@ -124,25 +130,31 @@ async function makeWorkspace(): Promise<Workspace> {
     tokenHash: hashToken(d.token),
   }));
   const users = [{ name: 'bench', fullName: 'Benchmark follower', role: 'operator', passwordHash: await hashPassword(PROBE_PASSWORD) }];
-  const yaml = SAMPLE_CONFIG.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000')
-    .replace(/rateBurst: \d+/, 'rateBurst: 1000000')
-    .replace('maxBatchReadings: 5000', 'maxBatchReadings: 10000')
-    // Zero-delay rule for the latency probe; load devices report every few ms, so silence is judged on many intervals.
-    .replace(
-      '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
-      '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s, warningBand: 0, silentAfterIntervals: 1000 }',
-    )
-    // Each probe crossing must be an alarm of its own to be timed: no folding of a rule that breaks again.
-    .replace(/ {2}foldWindow: 30m/, '  foldWindow: 0s')
-    // The daily backup is due at start after 02:30 (no backup on record yet): it exported the
-    // bench's own database, gzip and InfluxDB queries, during the measured load, but only on runs
-    // started after 02:30 UTC. Not what a throughput figure is about.
-    .replace('backup:\n  enabled: true', 'backup:\n  enabled: false')
-    .replace('devices: []', stringify({ devices }).trimEnd())
-    .replace('users: []', stringify({ users }).trimEnd());
   const configFile = path.join(dir, 'coldchain.yaml');
-  writeFileSync(configFile, yaml);
+  writeFileSync(configFile, benchConfig(devices, users));
   return { dir, configFile, loadDevices, batchDevices, idleDevices, probe };
+}
+
+/** The sample configuration with the bench's devices and user, limits opened for load, and what would disturb a measurement off. */
+function benchConfig(devices: Array<Record<string, unknown>>, users: Array<Record<string, unknown>>): string {
+  return (
+    SAMPLE_CONFIG.replace(/ratePerDevice: \d+/, 'ratePerDevice: 1000000')
+      .replace(/rateBurst: \d+/, 'rateBurst: 1000000')
+      .replace('maxBatchReadings: 5000', 'maxBatchReadings: 10000')
+      // Zero-delay rule for the latency probe; load devices report every few ms, so silence is judged on many intervals.
+      .replace(
+        '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
+        '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s, warningBand: 0, silentAfterIntervals: 1000 }',
+      )
+      // Each probe crossing must be an alarm of its own to be timed: no folding of a rule that breaks again.
+      .replace(/ {2}foldWindow: 30m/, '  foldWindow: 0s')
+      // The daily backup is due at start after 02:30 (no backup on record yet): it exported the
+      // bench's own database, gzip and InfluxDB queries, during the measured load, but only on runs
+      // started after 02:30 UTC. Not what a throughput figure is about.
+      .replace('backup:\n  enabled: true', 'backup:\n  enabled: false')
+      .replace('devices: []', stringify({ devices }).trimEnd())
+      .replace('users: []', stringify({ users }).trimEnd())
+  );
 }
 
 async function startOurService(
@@ -151,6 +163,8 @@ async function startOurService(
   database: string,
   extraArgs: string[] = [],
   dataDir = path.join(ws.dir, `data-${database}`),
+  cli = CLI,
+  configFile = ws.configFile,
 ): Promise<{ port: number; httpPort: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const httpPort = await freePort();
@@ -159,10 +173,10 @@ async function startOurService(
     [
       ...SERVICE_NODE_FLAGS,
       ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []),
-      CLI,
+      cli,
       'start',
       '--config',
-      ws.configFile,
+      configFile,
       '--data-dir',
       dataDir,
       '--mqtt-port',
@@ -222,13 +236,41 @@ import { connect } from 'node:net';
 import { reportBenchmark } from './reports.js';
 import { boardBenchmark } from './board.js';
 
-/** The board against our service, signed in as the bench's registry user. */
+/**
+ * The board against our service, signed in as the bench's registry user, at fleet size (issue 15,
+ * item 4): BENCH_BOARD_DEVICES (2,000) sensors, each with 6 hours of readings in InfluxDB (one
+ * every 5 minutes: last readings and sparklines to draw) before the service starts.
+ */
 async function boardStage(ws: Workspace, influxUrl: string) {
-  const service = await startOurService(ws, influxUrl, 'bench_board');
+  const count = env('BENCH_BOARD_DEVICES', 2000);
+  const devices = Array.from({ length: count }, (_, i) => ({
+    id: `board-${i}`,
+    location: 'dc-sh-cold-room-1',
+    interval: '5m',
+    tokenHash: hashToken(generateToken('dev')),
+  }));
+  const users = [{ name: 'bench', fullName: 'Benchmark follower', role: 'operator', passwordHash: await hashPassword(PROBE_PASSWORD) }];
+  const configFile = path.join(ws.dir, 'coldchain-board.yaml');
+  writeFileSync(configFile, benchConfig(devices, users));
+  const influx = new InfluxClient({ url: influxUrl, database: 'bench_board' });
+  await influx.ensureDatabase(1830 * 86_400_000);
+  const now = Date.now();
+  const perDevice = 72;
+  for (let from = 0; from < count; from += 200) {
+    let body = '';
+    for (let d = from; d < Math.min(count, from + 200); d++)
+      for (let k = 0; k < perDevice; k++) {
+        const ts = now - (perDevice - k) * 300_000;
+        body += `readings,deviceId=board-${d},locationId=dc-sh-cold-room-1,siteId=dc-shanghai temperature=${(4 + ((d + k) % 30) / 10).toFixed(1)},humidity=55.2,receivedAt=${ts + 800}i ${ts}000000\n`;
+      }
+    await influx.write(body);
+  }
+  await untilStored(influx, count * perDevice, performance.now(), 'board readings');
+  const service = await startOurService(ws, influxUrl, 'bench_board', [], undefined, CLI, configFile);
   try {
-    const figures = await boardBenchmark(`http://127.0.0.1:${service.httpPort}/`, { user: 'bench', password: PROBE_PASSWORD });
+    const figures = await boardBenchmark(`http://127.0.0.1:${service.httpPort}/`, { user: 'bench', password: PROBE_PASSWORD }, count);
     progress(
-      `board: initial bundle ${figures.initialBytes} B (gzip ${figures.initialGzipBytes} B), first paint ${figures.firstPaintMs.toFixed(0)} ms (plain page ${figures.anchorFirstPaintMs.toFixed(0)} ms), sign-in → tiles ${figures.signInToTilesMs.toFixed(0)} ms`,
+      `board: initial bundle ${figures.initialBytes} B (gzip ${figures.initialGzipBytes} B), first paint ${figures.firstPaintMs.toFixed(0)} ms (plain page ${figures.anchorFirstPaintMs.toFixed(0)} ms), sign-in → tiles ${figures.signInToTilesMs.toFixed(0)} ms (${figures.tiles} tiles, all of them at ${figures.allTilesMs.toFixed(0)} ms; session answered at ${figures.signInAnsweredMs.toFixed(0)} ms, overview at ${figures.overviewAnsweredMs.toFixed(0)} ms)`,
     );
     return figures;
   } finally {
@@ -466,9 +508,11 @@ async function ourPath(
   label: string,
   database: string,
   plan: Omit<LoadPlan, 'url'>,
-): Promise<{ ackedPerS: number; storedPerS: number; readings: number }> {
-  const service = await startOurService(ws, influxUrl, database);
+  cli = CLI,
+): Promise<{ ackedPerS: number; storedPerS: number; readings: number; cpuUsPerReading: number }> {
+  const service = await startOurService(ws, influxUrl, database, [], undefined, cli);
   try {
+    const cpuBefore = cpuSeconds(service.pid);
     const influx = new InfluxClient({ url: influxUrl, database });
     const load = await prepareLoad({ ...plan, url: `mqtt://127.0.0.1:${service.port}` });
     progress(
@@ -478,7 +522,8 @@ async function ourPath(
     const result = await load.go();
     progress(`${label}: publisher done in ${result.seconds.toFixed(2)} s (${result.readings} readings)`);
     const seconds = await untilStored(influx, result.readings, started, label);
-    return { ackedPerS: result.readings / result.seconds, storedPerS: result.readings / seconds, readings: result.readings };
+    const cpuUsPerReading = ((cpuSeconds(service.pid) - cpuBefore) * 1e6) / result.readings;
+    return { ackedPerS: result.readings / result.seconds, storedPerS: result.readings / seconds, readings: result.readings, cpuUsPerReading };
   } finally {
     await service.stop();
   }
@@ -495,7 +540,7 @@ async function clusterStage(ws: Workspace, influxUrl: string): Promise<Record<st
   const stopAll = async () => {
     for (const p of started.reverse()) 'kill' in p ? p.kill('SIGTERM') : await p.stop();
   };
-  let clustered = { ackedPerS: 0, storedPerS: 0, readings: 0 };
+  let clustered = { ackedPerS: 0, storedPerS: 0, readings: 0, cpuUsPerReading: 0 };
   try {
     const redisPort = await freePort();
     const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -544,7 +589,7 @@ async function clusterStage(ws: Workspace, influxUrl: string): Promise<Record<st
     const t0 = performance.now();
     const result = await load.go();
     const seconds = await untilStored(influx, result.readings, t0, 'cluster e2e QoS 1');
-    clustered = { ackedPerS: result.readings / result.seconds, storedPerS: result.readings / seconds, readings: result.readings };
+    clustered = { ackedPerS: result.readings / result.seconds, storedPerS: result.readings / seconds, readings: result.readings, cpuUsPerReading: 0 };
   } finally {
     await stopAll();
   }
@@ -689,37 +734,49 @@ async function main(): Promise<void> {
     if (only === 'e2e' || only === 'batched') {
       // Beside its anchor, measured in the same run, alternately for BENCH_ROUNDS rounds: the
       // machine is shared, so absolute figures drift; best of the rounds for each, as the full run does.
-      const rounds: Array<{ ours: number; anchor: number; ratio: number }> = [];
+      // BENCH_CLI_B names another build's dist/cli/main.js, run in each round right after ours (A/B on the same load).
+      const builds = [CLI, ...(process.env.BENCH_CLI_B ? [path.resolve(process.env.BENCH_CLI_B)] : [])];
+      const rounds: Array<{ build: string; ours: number; anchor: number; ratio: number; cpuUsPerReading: number }> = [];
       for (let round = 0; round < ROUNDS; round++) {
         const anchor = only === 'e2e' ? (await mosquittoPassThrough(false)).msgsPerS : await rawInfluxAnchor(influxd.url, `bench_raw_${round}`);
-        await sleep(2000);
-        const firstTs = Date.now() - 20 * 86_400_000;
-        const ours =
-          only === 'e2e'
-            ? await ourPath(ws, influxd.url, 'e2e QoS 1', `bench_e2e_${round}`, {
-                devices: ws.loadDevices,
-                messagesPerDevice: SIZES.messagesPerDevice,
-                qos: 1,
-                maxBatch: 1,
-                window: SIZES.window,
-                firstTs,
-              })
-            : await ourPath(ws, influxd.url, 'batched', `bench_batch_${round}`, {
-                devices: ws.batchDevices,
-                messagesPerDevice: SIZES.batchMessagesPerDevice,
-                qos: 1,
-                maxBatch: 100,
-                window: 4,
-                firstTs,
-              });
-        const ratio = Number((ours.storedPerS / anchor).toFixed(3));
-        rounds.push({ ours: Math.round(ours.storedPerS), anchor: Math.round(anchor), ratio });
-        progress(`${only} round ${round + 1}: ${Math.round(ours.storedPerS)} readings/s stored vs ${Math.round(anchor)}/s anchor: ×${ratio}`);
+        for (const [b, cli] of builds.entries()) {
+          await sleep(2000);
+          const firstTs = Date.now() - 20 * 86_400_000;
+          const db = `bench_${only}_${round}_${b}`;
+          const ours =
+            only === 'e2e'
+              ? await ourPath(
+                  ws,
+                  influxd.url,
+                  'e2e QoS 1',
+                  db,
+                  { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1, maxBatch: 1, window: SIZES.window, firstTs },
+                  cli,
+                )
+              : await ourPath(
+                  ws,
+                  influxd.url,
+                  'batched',
+                  db,
+                  { devices: ws.batchDevices, messagesPerDevice: SIZES.batchMessagesPerDevice, qos: 1, maxBatch: 100, window: 4, firstTs },
+                  cli,
+                );
+          const ratio = Number((ours.storedPerS / anchor).toFixed(3));
+          const build = b === 0 ? 'A' : 'B';
+          rounds.push({ build, ours: Math.round(ours.storedPerS), anchor: Math.round(anchor), ratio, cpuUsPerReading: Math.round(ours.cpuUsPerReading) });
+          progress(
+            `${only} round ${round + 1} build ${build}: ${Math.round(ours.storedPerS)} readings/s stored vs ${Math.round(anchor)}/s anchor: ×${ratio}; service CPU ${Math.round(ours.cpuUsPerReading)} µs/reading`,
+          );
+        }
         await sleep(2000);
       }
-      const best = Math.max(...rounds.map((r) => r.ours));
       const bestAnchor = Math.max(...rounds.map((r) => r.anchor));
-      process.stdout.write(`${JSON.stringify({ stage: only, rounds, best, bestAnchor, bestRatio: Number((best / bestAnchor).toFixed(3)) })}\n`);
+      const summary = (build: string) => {
+        const mine = rounds.filter((r) => r.build === build);
+        const best = Math.max(...mine.map((r) => r.ours));
+        return { best, bestRatio: Number((best / bestAnchor).toFixed(3)), minCpuUsPerReading: Math.min(...mine.map((r) => r.cpuUsPerReading)) };
+      };
+      process.stdout.write(`${JSON.stringify({ stage: only, rounds, bestAnchor, A: summary('A'), ...(builds.length > 1 ? { B: summary('B') } : {}) })}\n`);
       return;
     }
     // First, while this process holds little garbage: the RSS slope is only meaningful then.
@@ -730,7 +787,7 @@ async function main(): Promise<void> {
     // 2-core machine a background compaction in influxd can cost one run a tenth of its speed.
     const firstTs = Date.now() - 20 * 86_400_000;
     let mosquitto = { msgsPerS: 0, bytesPerIdle: 0 };
-    let single = { ackedPerS: 0, storedPerS: 0, readings: 0 };
+    let single = { ackedPerS: 0, storedPerS: 0, readings: 0, cpuUsPerReading: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       const m = await mosquittoPassThrough(round === 0);
       mosquitto = { msgsPerS: Math.max(mosquitto.msgsPerS, m.msgsPerS), bytesPerIdle: round === 0 ? m.bytesPerIdle : mosquitto.bytesPerIdle };
