@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Config } from '../core/config/schema.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Incident } from './incident.js';
@@ -9,6 +10,12 @@ export interface AlarmTestResult {
   at: number;
   attempts: Array<Attempt & { tier: number }>;
 }
+/** What a test answers: every channel and tier tried, each with its outcome. */
+export const alarmTestResultSchema = z.object({
+  siteId: z.string(),
+  at: z.number(),
+  attempts: z.array(z.object({ tier: z.number(), channel: z.enum(['email', 'webhook', 'sms']), recipient: z.string(), ok: z.boolean(), outcome: z.string() })),
+});
 
 export class AlarmTestError extends Error {
   readonly status = 404;

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { alertKinds, severities } from '../core/config/alert-rules.js';
 import { eventTrailFields } from './book.js';
 import { signatureRecordSchema } from '../audit/e-signature.js';
+import { signatureInput } from '../audit/signature-record.js';
+import { alarmTextSchema } from './text.js';
 
 export const incidentStates = ['active', 'acknowledged', 'cleared', 'closed'] as const;
 
@@ -75,3 +77,16 @@ export const incidentEventSchema = z.object({
   ...eventTrailFields,
 });
 export type IncidentEvent = z.infer<typeof incidentEventSchema>;
+
+/** An incident as people see it (AlertService.view): with the names of its place and site and its text in both languages. */
+export const incidentViewSchema = incidentSchema.extend({
+  siteName: z.string(),
+  locationName: z.string(),
+  text: z.object({ en: alarmTextSchema, 'zh-CN': alarmTextSchema }),
+});
+export type IncidentView = z.infer<typeof incidentViewSchema>;
+
+/** What acknowledging, closing or unshelving an alert or incident takes: an e-signature. */
+export const alarmSignatureInputSchema = signatureInput('"acknowledged" or "corrective action taken"');
+/** Shelving also says for how long (at most alarms.maxShelve). */
+export const shelveInputSchema = alarmSignatureInputSchema.extend({ duration: z.string().min(1, 'say how long, e.g. 2h (at most alarms.maxShelve)') });

@@ -21,13 +21,12 @@ import { READINGS_MEASUREMENT } from '../storage/measurements.js';
 import type { Notifier } from './notifier.js';
 import { IncidentBook } from './incidents.js';
 import { runAlarmTest, type AlarmTestResult } from './alarm-test.js';
-import type { Incident, IncidentEvent } from './incident.js';
-import { describeIncidentBoth, isSystemPlace, systemPlaceName, type AlarmContext, type AlarmText, type Lang } from './text.js';
+import type { Incident, IncidentEvent, IncidentView } from './incident.js';
+import { describeIncidentBoth, isSystemPlace, systemPlaceName, type AlarmContext } from './text.js';
 import { parseDuration } from '../core/duration.js';
 import { localClock, localDay } from '../core/local-time.js';
 
-/** An incident as people see it: with the names of its place and site and its text in both languages. */
-export type IncidentView = Incident & { siteName: string; locationName: string; text: Record<Lang, AlarmText> };
+export type { IncidentView };
 
 const SIGNING_ROLES: Record<'acknowledge' | 'close' | 'shelve' | 'unshelve', readonly ApiRole[]> = {
   acknowledge: ['operator', 'qa', 'admin'],

@@ -4,7 +4,7 @@ import type { Registry } from '../core/registry.js';
 import type { InfluxClient } from '../storage/influx.js';
 import { alarmPerformanceSchema, loadAlarmPerformance } from '../alerts/kpi.js';
 import { ANYONE } from './auth.js';
-import { instant } from './readings.js';
+import { instant } from './params.js';
 import type { ApiPlugin } from './zod.js';
 
 const DAY = 86_400_000;

@@ -4,12 +4,17 @@ import type { InfluxClient } from '../storage/influx.js';
 import { alertEventSchema, alertSchema, alertStates } from '../alerts/book.js';
 import { loadAlertEvents, loadIncidentEvents } from '../alerts/event-store.js';
 import type { AlertService } from '../alerts/service.js';
-import { incidentEventSchema, incidentSchema, incidentStates } from '../alerts/incident.js';
-import { alarmTextSchema } from '../alerts/text.js';
+import {
+  alarmSignatureInputSchema as signatureSchema,
+  incidentEventSchema,
+  incidentStates,
+  incidentViewSchema,
+  shelveInputSchema as shelveSchema,
+} from '../alerts/incident.js';
 import { redactEvent } from '../alerts/redact.js';
 import { ANYONE, HANDLERS } from './auth.js';
 import { notFound, throwing } from './http-error.js';
-import { idParams, instant } from './readings.js';
+import { idParams, instant, listOf } from './params.js';
 import type { ApiPlugin } from './zod.js';
 
 const listQuery = <S extends readonly [string, ...string[]]>(states: S) =>
@@ -17,23 +22,8 @@ const listQuery = <S extends readonly [string, ...string[]]>(states: S) =>
 export const alertsQuerySchema = listQuery(alertStates);
 export const incidentsQuerySchema = listQuery(incidentStates);
 
-export const signatureSchema = z.object({
-  user: z.string().min(1),
-  password: z.string().min(1),
-  meaning: z.string().trim().min(3, 'state the meaning of the signature, e.g. "acknowledged" or "corrective action taken"').max(200),
-  comment: z.string().trim().min(1, 'a comment is required').max(2000),
-});
-const shelveSchema = signatureSchema.extend({ duration: z.string().min(1, 'say how long, e.g. 2h (at most alarms.maxShelve)') });
-
-/** One alarm as people see it (alerts/service.ts view): with its place's names and its text in both languages. */
-export const incidentViewSchema = incidentSchema.extend({
-  siteName: z.string(),
-  locationName: z.string(),
-  text: z.object({ en: alarmTextSchema, 'zh-CN': alarmTextSchema }),
-});
-export type IncidentView = z.infer<typeof incidentViewSchema>;
 export type Alert = z.infer<typeof alertSchema>;
-const alertList = z.object({ count: z.number(), alerts: z.array(alertSchema) });
+const alertList = listOf('alerts', alertSchema);
 const alertAnswer = z.object({ alert: alertSchema });
 export type AlertList = z.infer<typeof alertList>;
 export type AlertAnswer = z.infer<typeof alertAnswer>;
@@ -74,7 +64,7 @@ export const alertRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxCl
 
   app.get(
     '/api/v1/incidents',
-    { ...anyone, schema: { querystring: incidentsQuerySchema, response: { 200: z.object({ count: z.number(), incidents: z.array(incidentViewSchema) }) } } },
+    { ...anyone, schema: { querystring: incidentsQuerySchema, response: { 200: listOf('incidents', incidentViewSchema) } } },
     async (request) => {
       const incidents = service.incidents
         .list()

@@ -5,6 +5,12 @@ import { SignatureError } from '../audit/e-signature.js';
 import { ReportError } from '../reports/shipment-report.js';
 import { LifecycleError } from '../alerts/book.js';
 import { ShelveError } from '../alerts/service.js';
+import { AlarmTestError } from '../alerts/alarm-test.js';
+import { CalibrationError } from '../calibration/service.js';
+import { StabilityError } from '../stability/service.js';
+import { ReportFailedError, ReportsBusyError } from '../reports/pool.js';
+import { ReportTooLargeError } from '../reports/readings-source.js';
+import { SignedVersionError } from '../reports/signed-version.js';
 
 /** An answer other than success: its status, a code for programs and a message for people. */
 export class HttpError extends Error {
@@ -32,15 +38,29 @@ export class ValidationError extends HttpError {
   }
 }
 
-/** The domain's refusals carry their own status; the code says which kind of refusal it is. */
-const DOMAIN_ERRORS = [ShipmentError, ReportError, SignatureError, LifecycleError, ShelveError];
+/** The domain's refusals carry their own status (and some their own code); otherwise the code says which kind of refusal it is. */
+const DOMAIN_ERRORS = [
+  ShipmentError,
+  ReportError,
+  SignatureError,
+  LifecycleError,
+  ShelveError,
+  AlarmTestError,
+  CalibrationError,
+  StabilityError,
+  SignedVersionError,
+];
 const DOMAIN_CODES: Record<number, string> = { 400: 'bad_request', 401: 'signature_refused', 404: 'not_found', 409: 'conflict' };
 
 function toHttpError(err: Error): HttpError | undefined {
   if (err instanceof HttpError) return err;
+  // The report workers' refusals (reports/pool.ts): busy, too many readings, too slow or failed.
+  if (err instanceof ReportsBusyError) return new HttpError(429, 'reports_busy', err.message, { 'Retry-After': String(err.retryAfterSeconds) });
+  if (err instanceof ReportTooLargeError) return new HttpError(422, 'report_too_large', err.message);
+  if (err instanceof ReportFailedError) return new HttpError(503, err.code, err.message);
   if (!DOMAIN_ERRORS.some((type) => err instanceof type)) return undefined;
-  const { status } = err as Error & { status: number };
-  return new HttpError(status, err instanceof ShelveError ? 'invalid_request' : (DOMAIN_CODES[status] ?? 'forbidden'), err.message);
+  const { status, code } = err as Error & { status: number; code?: string };
+  return new HttpError(status, code ?? (err instanceof ShelveError ? 'invalid_request' : (DOMAIN_CODES[status] ?? 'forbidden')), err.message);
 }
 
 /** What a client is told of an InfluxDB failure: its kind, never InfluxDB's text or address. */

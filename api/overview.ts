@@ -1,76 +1,17 @@
 import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
-import { effectiveRules, locationKinds } from '../core/config/schema.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
-import { alertSchema } from '../alerts/book.js';
 import type { AlertService } from '../alerts/service.js';
-import { incidentViewSchema } from './alerts.js';
+import { FleetCache } from '../live/fleet-cache.js';
+import { buildOverview, overviewSchema } from '../live/overview.js';
 import { ANYONE } from './auth.js';
-import { FleetCache } from './fleet-cache.js';
 import type { ApiPlugin } from './zod.js';
 
 const overviewQuerySchema = z.object({ hours: z.coerce.number().int().min(1).max(48).default(6) });
 
-const nullableNumber = z.number().nullable();
-const range = z.object({ min: z.number(), max: z.number() });
-const deviceViewSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  intervalMs: z.number(),
-  last: z
-    .object({
-      ts: z.number(),
-      temperature: z.number(),
-      humidity: nullableNumber,
-      battery: nullableNumber,
-      lat: nullableNumber,
-      lon: nullableNumber,
-      door: z.boolean().nullable(),
-      receivedAt: nullableNumber,
-    })
-    .nullable(),
-  sparkline: z.array(z.tuple([z.number(), z.number()])),
-  status: z.object({ firmware: z.string().nullable(), battery: nullableNumber }),
-  rejects24h: z.object({ count: z.number(), lastReason: z.string().nullable(), lastMessage: z.string().nullable() }),
-});
-const locationViewSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  kind: z.enum(locationKinds),
-  profile: z.object({ id: z.string(), name: z.string(), temperature: range, humidity: range.nullable() }),
-  /** °C inside each limit where the tile turns to warning (临界值). */
-  warningBand: z.number(),
-  devices: z.array(deviceViewSchema),
-});
-const siteViewSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  kind: z.enum(['warehouse', 'vehicle']),
-  vehicleType: z.string().nullable(),
-  plate: z.string().nullable(),
-  locations: z.array(locationViewSchema),
-});
-export const overviewSchema = z.object({
-  generatedAt: z.number(),
-  hours: z.number(),
-  sites: z.array(siteViewSchema),
-  alerts: z.array(alertSchema),
-  incidents: z.array(incidentViewSchema),
-  alarms: z.object({ maxShelveMs: z.number() }),
-});
-export type Overview = z.infer<typeof overviewSchema>;
-export type SiteView = z.infer<typeof siteViewSchema>;
-export type LocationView = z.infer<typeof locationViewSchema>;
-export type DeviceView = z.infer<typeof deviceViewSchema>;
-
-/**
- * GET /api/v1/overview: everything the live board draws on arrival, in one answer — sites,
- * places with their product ranges, each sensor's last reading, a sparkline of the last hours,
- * its status (firmware, battery), rejected messages, and the open alerts. Later changes come
- * over the live stream.
- */
+/** GET /api/v1/overview: everything the live board draws on arrival (live/overview.ts). */
 export const overviewRoutes: ApiPlugin<{
   registry: () => Registry;
   influx: InfluxClient;
@@ -80,60 +21,7 @@ export const overviewRoutes: ApiPlugin<{
 }> = async (app, deps) => {
   const fleet = new FleetCache(deps.influx, deps.pipeline, deps.log);
   fleet.prime();
-  app.get(
-    '/api/v1/overview',
-    { config: { roles: ANYONE }, schema: { querystring: overviewQuerySchema, response: { 200: overviewSchema } } },
-    async (request) => {
-      const { hours } = request.query;
-      const registry = deps.registry();
-      // Missing measurements (a new install) answer empty, not with an error.
-      const [{ last, status }, spark, rejects] = await Promise.all([fleet.devices(), fleet.sparklines(hours), fleet.rejectCounts()]);
-      const profiles = new Map(registry.config.profiles.map((p) => [p.id, p]));
-      const sites = registry.config.sites.map((site) => ({
-        id: site.id,
-        name: site.name ?? site.id,
-        kind: site.kind,
-        vehicleType: site.vehicleType ?? null,
-        plate: site.plate ?? null,
-        locations: site.locations.map((location) => {
-          const profile = profiles.get(location.profile)!;
-          return {
-            id: location.id,
-            name: location.name ?? location.id,
-            kind: location.kind,
-            profile: { id: profile.id, name: profile.name ?? profile.id, temperature: profile.temperature, humidity: profile.humidity ?? null },
-            warningBand: effectiveRules(profile, location).data?.warningBand ?? profile.alerts.warningBand,
-            devices: registry.config.devices
-              .filter((d) => d.location === location.id)
-              .map((d) => {
-                return {
-                  id: d.id,
-                  name: d.name ?? d.id,
-                  intervalMs: d.interval,
-                  last: last.get(d.id) ?? null,
-                  sparkline: spark.get(d.id) ?? [],
-                  status: status.get(d.id) ?? { firmware: null, battery: null },
-                  rejects24h: rejects.get(d.id) ?? { count: 0, lastReason: null, lastMessage: null },
-                };
-              }),
-          };
-        }),
-      }));
-      const open = deps.alerts.book.list().filter((a) => a.state === 'active' || a.state === 'acknowledged' || a.state === 'pending' || a.state === 'cleared');
-      const incidents = deps.alerts.incidents
-        .list()
-        .filter((i) => i.state !== 'closed')
-        .sort((a, b) => b.occurredAt - a.occurredAt)
-        .map((i) => deps.alerts.view(i));
-      // The board offers shelving only up to what the server will accept.
-      return {
-        generatedAt: Date.now(),
-        hours,
-        sites,
-        alerts: open.sort((a, b) => b.occurredAt - a.occurredAt),
-        incidents,
-        alarms: { maxShelveMs: registry.config.alarms.maxShelve },
-      };
-    },
+  app.get('/api/v1/overview', { config: { roles: ANYONE }, schema: { querystring: overviewQuerySchema, response: { 200: overviewSchema } } }, async (request) =>
+    buildOverview(deps.registry(), fleet, deps.alerts, request.query.hours),
   );
 };

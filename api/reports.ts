@@ -1,22 +1,20 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
-import { isTimeZone } from '../core/config/schema.js';
+import { timeZoneSchema } from '../core/config/schema.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AlertService } from '../alerts/service.js';
 import { reportFormats, reportLanguages } from '../reports/schema.js';
 import type { ReportSubject } from '../reports/jobs.js';
-import { ReportFailedError, ReportsBusyError, type ReportPool } from '../reports/pool.js';
-import { ReportTooLargeError } from '../reports/readings-source.js';
+import type { ReportPool } from '../reports/pool.js';
 import { ANYONE } from './auth.js';
-import { HttpError } from './http-error.js';
-import { idParams, instant } from './readings.js';
+import { idParams, instant } from './params.js';
 import type { ApiPlugin } from './zod.js';
 
 const optionFields = {
   format: z.enum(reportFormats).default('json'),
   lang: z.enum(reportLanguages).optional(),
-  tz: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC').optional(),
+  tz: timeZoneSchema.optional(),
 };
 type OptionFields = z.output<z.ZodObject<typeof optionFields>>;
 /** Options left out take the config's `reports` section (read when asked, so a reload counts). */
@@ -32,29 +30,17 @@ export type ReportOptions = ReturnType<typeof resolve>;
 
 /**
  * Builds a report in the report workers (reports/pool.ts) and sends it in the asked format,
- * downloads named after the report. Busy workers and a full queue are 429 with Retry-After;
- * too many readings 422; a report past `reports.timeout` 503 (InfluxDB failures are 503 too).
+ * downloads named after the report. The workers' refusals are answered by the error handler
+ * (http-error.ts): busy 429 with Retry-After, too many readings 422, too slow 503.
  */
 export async function sendReport(reply: FastifyReply, pool: ReportPool, subject: ReportSubject, options: ReportOptions, baseName: string) {
-  let built: Awaited<ReturnType<ReportPool['run']>>;
-  try {
-    built = await pool.run({ subject, format: options.format, lang: options.lang, timeZone: options.timeZone });
-  } catch (err) {
-    throw reportRefusal(err as Error);
-  }
+  const built = await pool.run({ subject, format: options.format, lang: options.lang, timeZone: options.timeZone });
   if (options.format === 'json') return reply.type(built.contentType).send(built.body);
   const safeName = baseName.replace(/[^A-Za-z0-9_.-]/g, '_');
   return reply
     .type(built.contentType)
     .header('Content-Disposition', `${options.format === 'html' ? 'inline' : 'attachment'}; filename="${safeName}.${built.extension}"`)
     .send(built.body);
-}
-
-export function reportRefusal(err: Error): Error {
-  if (err instanceof ReportsBusyError) return new HttpError(429, 'reports_busy', err.message, { 'Retry-After': String(err.retryAfterSeconds) });
-  if (err instanceof ReportTooLargeError) return new HttpError(422, 'report_too_large', err.message);
-  if (err instanceof ReportFailedError) return new HttpError(503, err.code, err.message);
-  return err;
 }
 
 /** A GSP record's period and options together. */

@@ -13,18 +13,19 @@ import { authorize } from './auth.js';
 import { errorHandler } from './http-error.js';
 import { serializerCompiler, validatorCompiler, type ApiPlugin, type ZodTypeProvider } from './zod.js';
 import { healthRoutes, type ComponentHealth } from './metrics.js';
-import { SessionStore, sessionRoutes, type SessionShare } from './sessions.js';
+import { sessionRoutes } from './sessions.js';
+import { SessionStore, type SessionShare } from '../core/sessions.js';
 import { readingsRoutes } from './readings.js';
 import { rejectsRoutes } from './rejects.js';
 import { alertRoutes } from './alerts.js';
 import { alarmPerformanceRoutes } from './alarm-performance.js';
 import { alarmTestRoutes } from './alarm-test.js';
 import { auditRoutes } from './audit.js';
-import { streamRoutes, type SharedTickets } from './stream.js';
+import { streamRoutes } from './stream.js';
+import type { SharedTickets } from '../live/tickets.js';
 import { shipmentRoutes } from './shipments.js';
 import { calibrationRoutes } from './calibration.js';
 import type { CalibrationService } from '../calibration/service.js';
-import { epcisRoutes } from './epcis.js';
 import { reportRoutes } from './reports.js';
 import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
@@ -93,10 +94,10 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
   // Board sessions are accepted wherever an API token is.
-  app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit)));
+  app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit), deps.audit));
   if (deps.cluster) await app.sessions.join(deps.cluster.sessions);
   app.decorateRequest('caller', null as never);
-  app.addHook('onRequest', authorize(deps.registry));
+  app.addHook('onRequest', authorize);
   app.addHook(
     'onSend',
     securityHeaders(() => deps.registry().config.board.tileUrl ?? null),
@@ -129,7 +130,6 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     shipmentRoutes,
     calibrationRoutes,
     stabilityRoutes,
-    epcisRoutes,
     reportRoutes,
     overviewRoutes,
     boardRoutes,

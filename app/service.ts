@@ -11,7 +11,7 @@ import { startStandaloneIngestor } from '../ingestor/standalone.js';
 import { DeviceBroker } from '../broker/broker.js';
 import { startListeners, type Listeners } from '../broker/listeners.js';
 import { createApi, readTls, type ComponentHealth } from '../api/server.js';
-import { createMetrics } from '../api/metrics.js';
+import { createMetrics } from '../ingestor/metrics.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { startAuditAnchor } from '../audit/anchor.js';
 import { AlertService } from '../alerts/service.js';

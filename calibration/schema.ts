@@ -118,3 +118,29 @@ export type Certificate = z.infer<typeof certificateSchema>;
 export type SensorCalibration = z.infer<typeof sensorCalibrationSchema>;
 export type CalibrationAlarms = z.infer<typeof calibrationAlarmsSchema>;
 export type CertificateInput = z.infer<typeof certificateInputSchema>;
+
+/** A certificate as the API shows it: as recorded, with its period and what was found wrong. */
+export const certificateViewSchema = certificateSchema.extend({
+  validFrom: z.number(),
+  validTo: z.number(),
+  supersededBy: z.string().nullable(),
+  problems: z.array(z.string()),
+});
+export type CertificateView = z.infer<typeof certificateViewSchema>;
+
+/** One sensor's calibration now, as lists show it: identity, state, the certificate in force, and what is flagged. */
+export const sensorCalibrationStatusSchema = z.object({
+  deviceId: z.string(),
+  name: z.string().nullable(),
+  locationId: z.string(),
+  model: z.string().nullable(),
+  serial: z.string().nullable(),
+  accuracy: z.object({ temperature: z.number(), humidity: z.number().optional() }).nullable(),
+  state: z.enum(calibrationStates),
+  /** The certificate in force now (null: none). */
+  certificate: z.object({ number: z.string(), laboratory: z.string(), validFrom: z.number(), validTo: z.number() }).nullable(),
+  /** Why it is not calibrated now, or why its accuracy falls short of GSP (empty: nothing to flag). */
+  problems: z.array(z.string()),
+  certificates: z.number(),
+});
+export type SensorCalibrationStatus = z.infer<typeof sensorCalibrationStatusSchema>;

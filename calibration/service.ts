@@ -7,7 +7,7 @@ import type { Device } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import { declaredAccuracyProblems } from './accuracy.js';
-import type { CalibrationState, Certificate, CertificateInput, SensorCalibration } from './schema.js';
+import type { Certificate, CertificateInput, CertificateView, SensorCalibrationStatus } from './schema.js';
 import { calibrationAt, certificatePeriods, type CertificatePeriod } from './status.js';
 
 export class CalibrationError extends Error {
@@ -19,29 +19,7 @@ export class CalibrationError extends Error {
   }
 }
 
-/** A certificate as the API shows it: as recorded, with its period and what was found wrong. */
-export interface CertificateView extends Certificate {
-  validFrom: number;
-  validTo: number;
-  supersededBy: string | null;
-  problems: string[];
-}
-
-/** One sensor's calibration as lists show it. */
-export interface SensorCalibrationStatus {
-  deviceId: string;
-  name: string | null;
-  locationId: string;
-  model: string | null;
-  serial: string | null;
-  accuracy: SensorCalibration['accuracy'] | null;
-  state: CalibrationState;
-  /** The certificate in force now (null: none). */
-  certificate: { number: string; laboratory: string; validFrom: number; validTo: number } | null;
-  /** Why it is not calibrated now, or why its accuracy falls short of GSP (empty: nothing to flag). */
-  problems: string[];
-  certificates: number;
-}
+export type { CertificateView, SensorCalibrationStatus };
 
 const view = (p: CertificatePeriod): CertificateView => ({
   ...p.certificate,

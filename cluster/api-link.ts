@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
-import { sessionSchema, type SessionShare } from '../api/sessions.js';
-import type { SharedTickets } from '../api/stream.js';
+import { sessionSchema, type SessionShare } from '../core/sessions.js';
+import type { SharedTickets } from '../live/tickets.js';
 import { z } from 'zod';
 import type { ClusterBus } from './bus.js';
 

@@ -14,6 +14,17 @@ import type { RangeVersion, RangeVersionUsed } from './range-versions.js';
  *   later, custody events recorded later, and the digest now against the signed one.
  */
 
+/** No signed version to render: 404 `not_signed` (no disposition yet), 409 `not_bound` (signed before reports were bound). */
+export class SignedVersionError extends Error {
+  constructor(
+    readonly status: 404 | 409,
+    readonly code: 'not_signed' | 'not_bound',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 const bandSchema = z.object({ min: z.number(), max: z.number() });
 
 /** What the report covered (bound into a disposition when it is signed). */

@@ -165,6 +165,10 @@ export const ledgerSchema = z.object({
   computedAt: z.number(),
 });
 
+/** A batch as lists show it: named by its shipments, with their product and profile. */
+export const batchSummarySchema = z.object({ batch: z.string(), product: z.string(), profileId: z.string(), shipments: z.array(z.string()) });
+export type BatchSummary = z.infer<typeof batchSummarySchema>;
+
 export type Allowance = z.infer<typeof allowanceSchema>;
 export type Stability = z.infer<typeof stabilitySchema>;
 export type StabilityAlarms = z.infer<typeof stabilityAlarmsSchema>;

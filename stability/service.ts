@@ -9,7 +9,7 @@ import type { InfluxClient } from '../storage/influx.js';
 import { FactLog } from '../storage/fact-log.js';
 import { STABILITY_EVENTS_MEASUREMENT } from '../storage/measurements.js';
 import { batchProfile, batchRecords } from './ledger.js';
-import { stabilityFactSchema, type AddBack, type AddBackInput, type Ledger, type StabilityFact } from './schema.js';
+import { stabilityFactSchema, type AddBack, type AddBackInput, type BatchSummary, type Ledger, type StabilityFact } from './schema.js';
 
 export class StabilityError extends Error {
   constructor(
@@ -83,6 +83,14 @@ export class StabilityService {
   /** Every batch named by a shipment, and the batch's subject for the ledger. */
   batches(): string[] {
     return [...new Set(this.deps.shipments().map((r) => r.shipment.batch))].sort();
+  }
+
+  /** Every batch named by a shipment, with the product and profile of its first shipment. */
+  summaries(): BatchSummary[] {
+    return this.batches().map((batch) => {
+      const { records } = this.subject(batch);
+      return { batch, product: records[0]!.shipment.product, profileId: records[0]!.shipment.profileId, shipments: records.map((r) => r.shipment.id) };
+    });
   }
 
   subject(batch: string): BatchSubject {

@@ -12,7 +12,7 @@ import { readingLines, rejectionFact } from '../ingestor/records.js';
 import { alertEventFact } from '../alerts/event-store.js';
 import { factLine } from '../storage/fact-log.js';
 import type { Alert, AlertEvent } from '../alerts/book.js';
-import { createMetrics, type MetricSources } from '../api/metrics.js';
+import { createMetrics, type MetricSources } from '../ingestor/metrics.js';
 import { buildDashboards, exportDashboards } from '../dashboards/export.js';
 import { INGEST_LAG } from '../dashboards/quality.js';
 import { run } from './helpers/workspace.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Overview } from '../api/overview.js';
+import type { Overview } from '../live/overview.js';
 import type { RunningService } from '../app/service.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, readingCount, startTestService, testLog, waitFor, influxFor, type Workspace } from './helpers/workspace.js';

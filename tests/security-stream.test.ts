@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import type { RunningService } from '../app/service.js';
-import { MAX_STREAM_CLIENTS } from '../api/stream.js';
+import { MAX_STREAM_CLIENTS } from '../live/hub.js';
 import { editConfig } from '../core/config/edit.js';
 import { hashPassword } from '../core/secrets.js';
 import { connectDevice, makeWorkspace, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';

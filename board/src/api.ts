@@ -1,13 +1,15 @@
 /** The board's side of the HTTP API: a session token from sign-in, sent as a bearer token. */
-// Response types are inferred from the API's zod schemas: `import type` only, so no zod (and
-// nothing of the server) reaches the bundle.
+// Response types are inferred from the zod schemas of the API and of the domains it answers with:
+// `import type` only, so no zod (and nothing of the server) reaches the bundle.
 import type { SessionInfo } from '../../api/sessions.js';
-import type { Alert as StoredAlert, IncidentView } from '../../api/alerts.js';
-import type { Overview as ServerOverview } from '../../api/overview.js';
-import type { LiveAlert, LiveReading, StreamTicket } from '../../api/stream.js';
+import type { Alert as StoredAlert } from '../../api/alerts.js';
+import type { IncidentView } from '../../alerts/incident.js';
+import type { Overview as ServerOverview } from '../../live/overview.js';
+import type { StreamTicket } from '../../api/stream.js';
+import type { LiveAlert, LiveReading } from '../../live/hub.js';
 
 export type { SessionInfo, IncidentView, LiveReading };
-export type { DeviceView, LocationView, SiteView } from '../../api/overview.js';
+export type { DeviceView, LocationView, SiteView } from '../../live/overview.js';
 export type { AlarmText } from '../../alerts/text.js';
 /** Printed name, time and meaning of a signature (audit/signature-record.ts). */
 export type { SignatureRecord as Signature } from '../../audit/signature-record.js';

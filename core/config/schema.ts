@@ -19,6 +19,9 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
+/** An IANA time zone (config, `?tz=`). */
+export const timeZoneSchema = z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC');
+
 const port = z.number().int().min(0).max(65535);
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
@@ -285,11 +288,7 @@ export const configSchema = z
       .prefault({}),
     reports: z
       .object({
-        timeZone: z
-          .string()
-          .refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or UTC')
-          .default('UTC')
-          .describe('Times on reports are shown in this IANA zone, e.g. Asia/Shanghai.'),
+        timeZone: timeZoneSchema.default('UTC').describe('Times on reports are shown in this IANA zone, e.g. Asia/Shanghai.'),
         lang: z.enum(['en', 'zh-CN']).default('en').describe('Default language of reports and labels.'),
         workers: z.number().int().min(1).max(32).optional().describe('Worker threads that build reports; default half the cores (1 on 2 cores), at most 4.'),
         queue: z.number().int().min(0).max(1000).default(2).describe('Report requests that may wait for a worker; more are answered 429 with Retry-After.'),

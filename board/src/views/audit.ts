@@ -1,6 +1,6 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { AuditReview } from '../../../api/audit.js';
+import type { AuditReview } from '../../../audit/review.js';
 import { api, download } from '../api.js';
 import { CODES, when, type CodeTable, type Labels, type Lang } from '../i18n.js';
 
