@@ -26,10 +26,11 @@ export class HttpError extends Error {
 }
 
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);
-/** `value ?? throwing(err)`: a throw where an expression goes. */
-export const throwing = (err: Error): never => {
-  throw err;
-};
+/** What was found, or 404 naming what was not. */
+export function foundOr404<T>(found: T | undefined, message: string): T {
+  if (found === undefined) throw notFound(message);
+  return found;
+}
 
 /** 400 with every problem named by where it is, e.g. "query.from: must be epoch milliseconds…". */
 export class ValidationError extends HttpError {

@@ -4,6 +4,7 @@ import { effectiveRules, locationKinds } from '../core/config/schema.js';
 import { alertSchema } from '../alerts/book.js';
 import { incidentViewSchema } from '../alerts/incident.js';
 import type { AlertService } from '../alerts/service.js';
+import { newestFirst } from '../alerts/views.js';
 import type { FleetCache } from './fleet-cache.js';
 
 const nullableNumber = z.number().nullable();
@@ -100,14 +101,14 @@ export async function buildOverview(registry: Registry, fleet: FleetCache, alert
   const incidents = alerts.incidents
     .list()
     .filter((i) => i.state !== 'closed')
-    .sort((a, b) => b.occurredAt - a.occurredAt)
+    .sort(newestFirst)
     .map((i) => alerts.view(i));
   // The board offers shelving only up to what the server will accept.
   return {
     generatedAt: Date.now(),
     hours,
     sites,
-    alerts: open.sort((a, b) => b.occurredAt - a.occurredAt),
+    alerts: open.sort(newestFirst),
     incidents,
     alarms: { maxShelveMs: registry.config.alarms.maxShelve },
   };
