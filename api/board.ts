@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
+import type { Registry } from '../core/registry.js';
 import type { ApiPlugin } from './zod.js';
 
 const TYPES: Record<string, string> = {
@@ -28,7 +29,7 @@ export type BoardSettings = z.infer<typeof boardSettingsSchema>;
  * Serves the live board: index.html for `/`, hashed assets under /assets/ (cached for good:
  * their names change with their content). The board's settings (map tiles) come from the config.
  */
-export const boardRoutes: ApiPlugin<{ board: () => BoardSettings }> = async (app, deps) => {
+export const boardRoutes: ApiPlugin<{ registry: () => Registry }> = async (app, deps) => {
   const send = async (file: string, reply: FastifyReply, cache: string) => {
     try {
       const body = await readFile(file);
@@ -51,5 +52,8 @@ export const boardRoutes: ApiPlugin<{ board: () => BoardSettings }> = async (app
     if (!/^[\w.-]+$/.test(name)) return reply.code(404).send({ error: 'not_found', message: 'no such asset' });
     return send(path.join(BOARD_DIR, 'assets', name), reply, 'public, max-age=31536000, immutable');
   });
-  app.get('/api/v1/board-settings', { schema: { response: { 200: boardSettingsSchema } } }, async () => deps.board());
+  app.get('/api/v1/board-settings', { schema: { response: { 200: boardSettingsSchema } } }, async () => {
+    const { tileUrl, tileAttribution } = deps.registry().config.board;
+    return { tileUrl: tileUrl ?? null, tileAttribution };
+  });
 };

@@ -30,10 +30,9 @@ import { reportRoutes } from './reports.js';
 import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
 import { securityHeaders } from './security-headers.js';
-import { configuredReportPool, type ReportPool } from '../reports/pool.js';
+import type { ReportPool } from '../reports/pool.js';
 import { stabilityRoutes } from './stability.js';
 import type { StabilityService } from '../stability/service.js';
-import type { RangeVersion } from '../reports/range-versions.js';
 
 export type { ComponentHealth };
 
@@ -53,14 +52,10 @@ export interface ApiDeps {
   audit?: AuditLog;
   /** HTTPS with this certificate and key (see readTls); plain HTTP without. */
   tls?: { cert: Buffer; key: Buffer };
-  /** The product profiles' recorded range versions (reports/range-recorder.ts), for every report. */
-  ranges?: () => RangeVersion[];
-  /** The report workers (absent: the API starts its own and closes them with itself). */
-  reports?: ReportPool;
+  /** The report workers (reports/pool.ts): every report is built there; the service owns and closes them. */
+  reports: ReportPool;
   /** Batches' stability budgets (absent: no batch routes). */
   stability?: StabilityService;
-  /** Where report workers keep whole hours of readings and their aggregates (reports/bucket-cache.ts); absent: every report reads InfluxDB. */
-  reportBuckets?: string;
   /** One node of a cluster: board sessions and stream tickets shared with the other nodes (cluster/api-link.ts). */
   cluster?: { sessions: SessionShare; tickets: SharedTickets };
 }
@@ -103,21 +98,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     securityHeaders(() => deps.registry().config.board.tileUrl ?? null),
   );
 
-  // Reports are built in worker threads, a few at a time (issue 12, item 5); the rest wait or get 429.
-  // The service passes its own pool (the stability alarms share it); otherwise the API has one of its own.
-  const reports =
-    deps.reports ??
-    configuredReportPool({
-      config: () => deps.registry().config,
-      influx: deps.influx.target,
-      log: deps.log.child({ component: 'reports' }),
-      ...(deps.ranges ? { ranges: deps.ranges } : {}),
-      ...(deps.reportBuckets ? { buckets: deps.reportBuckets } : {}),
-    });
-  if (!deps.reports) app.addHook('onClose', () => reports.close());
-
-  const board = () => ({ tileUrl: deps.registry().config.board.tileUrl ?? null, tileAttribution: deps.registry().config.board.tileAttribution });
-  const resources: Array<ApiPlugin<ApiDeps & { board: typeof board; reports: ReportPool }>> = [
+  const resources: Array<ApiPlugin<ApiDeps>> = [
     healthRoutes,
     sessionRoutes,
     readingsRoutes,
@@ -134,6 +115,6 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     overviewRoutes,
     boardRoutes,
   ];
-  for (const resource of resources) await app.register(resource, { ...deps, board, reports });
+  for (const resource of resources) await app.register(resource, deps);
   return app;
 }

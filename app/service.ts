@@ -403,7 +403,6 @@ async function assemble(
         audit,
         publicUrl,
         tls,
-        ranges: () => rangeRecorder?.list() ?? [],
         ...(front.cluster ? { cluster: apiLink(front.cluster.bus, log.child({ component: 'cluster' })) } : {}),
       }),
       (api) => api.close(),

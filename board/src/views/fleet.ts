@@ -5,6 +5,7 @@ import 'leaflet/dist/leaflet.css';
 import { api } from '../api.js';
 import { age, say, type Labels, type Lang } from '../i18n.js';
 import type { BoardState } from '../store.js';
+import type { BoardSettings } from '../../../api/board.js';
 import { tileState, worst } from '../status.js';
 import { namesOf } from '../names.js';
 
@@ -25,8 +26,8 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
   const vehicles = (board.overview?.sites ?? []).filter((s) => s.kind === 'vehicle');
   const names = namesOf(board.overview);
   const mapElement = useRef<HTMLDivElement>(null);
-  const [settings, setSettings] = useState<{ tileUrl: string | null; tileAttribution: string } | null>(null);
-  useEffect(() => void api<{ tileUrl: string | null; tileAttribution: string }>('/api/v1/board-settings').then(setSettings), []);
+  const [settings, setSettings] = useState<BoardSettings | null>(null);
+  useEffect(() => void api<BoardSettings>('/api/v1/board-settings').then(setSettings), []);
 
   useEffect(() => {
     if (!mapElement.current || !settings) return;

@@ -6,16 +6,7 @@ import { api, download } from '../api.js';
 import { say, when, type Labels, type Lang } from '../i18n.js';
 import { namesOf } from '../names.js';
 import type { BoardState } from '../store.js';
-
-interface ShipmentSummary {
-  id: string;
-  product: string;
-  batch: string;
-  consignee: string;
-  state: string;
-  location: string | null;
-  disposition: { decision: string; printedName: string } | null;
-}
+import type { ShipmentSummary } from '../../../shipments/summary.js';
 
 interface Report {
   verdict: string;
