@@ -3,6 +3,7 @@ import type { Registry } from '../core/registry.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import type { DevicePlacement } from '../core/registry.js';
 import { DeviceEvaluator, episodeId, type EvalReading, type EvaluatorState, type Episode } from './evaluator.js';
+import { ReadingHistory } from './history.js';
 
 /** What the engine tells the world: an episode with where it happened and when we found out. */
 export interface AlertChange extends Episode {
@@ -27,8 +28,8 @@ interface DeviceTrack {
   evaluator: DeviceEvaluator;
   placement: { siteId: string; locationId: string };
   intervalMs: number;
-  /** Readings in device-time order (bounded by `historyMs`). */
-  readings: EvalReading[];
+  /** Readings in device-time order (bounded by `historyMs`), in typed arrays. */
+  readings: ReadingHistory;
   /** Evaluator state before readings[index]. */
   checkpoints: Array<{ index: number; ts: number; state: EvaluatorState }>;
   /** What was last reported per episode, to report only real changes. */
@@ -81,7 +82,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       }),
       placement: { siteId: placement.site.id, locationId: placement.location.id },
       intervalMs: placement.device.interval,
-      readings: [],
+      readings: new ReadingHistory(),
       checkpoints: [],
       reported: new Map(),
       pruned: false,
@@ -94,11 +95,16 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   ingest(batch: AcceptedBatch): void {
     const track = this.track(batch.deviceId);
     if (!track) return;
-    // The validated readings are kept as they are (no copy: the history is the engine's biggest
-    // heap user). One reading a message is the common case: no dedupe, no sort.
-    const incoming: EvalReading[] =
-      batch.readings.length === 1 ? [batch.readings[0]!] : [...new Map(batch.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
-    const newest = track.readings.at(-1)?.ts ?? -Infinity;
+    // One reading a message is the common case: no array, no dedupe, no sort.
+    if (batch.readings.length === 1 && !track.backfill && batch.readings[0]!.ts > track.readings.newestTs()) {
+      const reading = batch.readings[0]!;
+      this.append(track, reading);
+      track.lastReceivedAt = this.now();
+      this.endLiveSilence(track, reading.ts);
+      return;
+    }
+    const incoming: EvalReading[] = [...new Map(batch.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
+    const newest = track.readings.newestTs();
     const first = incoming[0]!;
     const coalesceMs = this.options.coalesceMs ?? 0;
     if (first.ts > newest && !track.backfill) {
@@ -126,7 +132,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     track.backfill = undefined;
     if (pending.timer) clearTimeout(pending.timer);
     const incoming = [...new Map(pending.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
-    const newest = track.readings.at(-1)?.ts ?? -Infinity;
+    const newest = track.readings.newestTs();
     if (incoming[0]!.ts > newest) for (const reading of incoming) this.append(track, reading);
     else this.insertAndReplay(track, incoming);
   }
@@ -151,8 +157,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   checkSilence(): void {
     const now = this.now();
     for (const track of this.devices.values()) {
-      const newest = track.readings.at(-1);
-      if (!newest || track.liveSilent) continue;
+      if (!track.readings.length || track.liveSilent) continue;
       const placement = this.registry().device(track.evaluator.deviceId);
       if (!placement) continue;
       const { rules } = placement;
@@ -160,7 +165,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       const offlineMs = offlineAfter(placement);
       if (now - track.lastReceivedAt <= offlineMs) continue;
       // The id is the device-time rule's for the same gap, whatever the processing-time delay.
-      const occurredAt = newest.ts + gapMs;
+      const occurredAt = track.readings.newestTs() + gapMs;
       const id = episodeId(track.evaluator.deviceId, 'device_silent', occurredAt);
       const change: AlertChange = {
         id,
@@ -217,28 +222,31 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   }
 
   private insertAndReplay(track: DeviceTrack, incoming: EvalReading[]): void {
+    const history = track.readings;
     if (track.pruned) {
       // Older than the kept history: the state before it is gone, so it cannot be judged in order.
-      const oldest = track.readings[0]?.ts ?? -Infinity;
+      const oldest = history.length ? history.ts(0) : Number.NEGATIVE_INFINITY;
       incoming = incoming.filter((r) => r.ts >= oldest);
       if (!incoming.length) return;
     }
-    // Same device and timestamp is the same point (as in InfluxDB): the newer copy wins.
-    const byTs = new Map(track.readings.map((r) => [r.ts, r]));
-    for (const r of incoming) byTs.set(r.ts, r);
-    const merged = [...byTs.values()].sort((a, b) => a.ts - b.ts);
     const from = incoming[0]!.ts;
-    // Checkpoints sit at multiples of CHECKPOINT_EVERY; readings before `from` did not move.
+    // Checkpoints sit at multiples of CHECKPOINT_EVERY; readings before `from` did not move, and
+    // those before the checkpoint are all older than it: only the rest is merged and replayed.
     const checkpoint = track.checkpoints.filter((c) => c.ts < from).at(-1);
     const start = checkpoint?.index ?? 0;
+    // Same device and timestamp is the same point (as in InfluxDB): the newer copy wins.
+    const byTs = new Map<number, EvalReading>();
+    for (let i = start; i < history.length; i++) byTs.set(history.ts(i), history.at(i));
+    for (const r of incoming) byTs.set(r.ts, r);
+    const merged = [...byTs.values()].sort((a, b) => a.ts - b.ts);
     track.evaluator.restore(checkpoint?.state ?? { open: {}, outOfRange: [], recent: [] });
-    track.readings = merged.slice(0, start);
+    history.truncate(start);
     track.checkpoints = track.checkpoints.filter((c) => c.index < start);
     const found = new Set<string>();
-    for (const reading of merged.slice(start)) this.append(track, reading, found);
+    for (const reading of merged) this.append(track, reading, found);
     // What the replayed span no longer produces was an artefact of missing readings: say so,
     // rather than silently keeping or deleting it (the audit trail keeps every earlier event).
-    const replayedFrom = merged[start]?.ts ?? from;
+    const replayedFrom = merged[0]?.ts ?? from;
     for (const [id, last] of track.reported) {
       if (last.occurredAt < replayedFrom || found.has(id) || last.state === 'retracted') continue;
       const retracted: AlertChange = { ...last, state: 'retracted', detectedAt: this.now(), late: false };
@@ -249,10 +257,11 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
 
   /** A device's temperatures since `sinceTs` (device time) from the engine's history: the trend an alarm shows. */
   recent(deviceId: string, sinceTs: number): Array<[number, number]> {
-    const readings = this.devices.get(deviceId)?.readings ?? [];
+    const readings = this.devices.get(deviceId)?.readings;
+    if (!readings) return [];
     const out: Array<[number, number]> = [];
-    for (let i = readings.length - 1; i >= 0 && readings[i]!.ts >= sinceTs; i--) out.push([readings[i]!.ts, readings[i]!.temperature]);
-    return out.reverse();
+    for (let i = readings.lowerBound(sinceTs); i < readings.length; i++) out.push([readings.ts(i), readings.temperature(i)]);
+    return out;
   }
 
   private now(): number {
@@ -304,11 +313,11 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   private prune(track: DeviceTrack): void {
     const historyMs = this.options.historyMs ?? 48 * 3_600_000;
     const maxReadings = this.options.maxReadingsPerDevice ?? 8192;
-    const newest = track.readings.at(-1)?.ts;
-    if (newest === undefined) return;
+    if (!track.readings.length) return;
+    const newest = track.readings.newestTs();
     const keepFrom = track.checkpoints.filter((c) => c.ts <= newest - historyMs || c.index <= track.readings.length - maxReadings).at(-1);
     if (!keepFrom || keepFrom.index === 0) return;
-    track.readings = track.readings.slice(keepFrom.index);
+    track.readings.dropFront(keepFrom.index);
     track.pruned = true;
     // Episodes over before the kept history can no longer change: forget what was reported of them.
     for (const [id, last] of track.reported) {
