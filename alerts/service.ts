@@ -344,8 +344,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     this.onChange(change);
   }
 
-  /** The incident of an alert that became active (joined or opened), or of any other change, updated. */
-  private placeInIncident(alert: Alert, event: AlertEvent['event']): Alert {
+  /**
+   * The incident of an alert that became active (joined or opened), or of any other change, updated
+   * in the book; its event is returned to be recorded after the alert's own (see `onChange`).
+   */
+  private placeInIncident(alert: Alert, event: AlertEvent['event']): { alert: Alert; incidentEvent?: IncidentEvent } {
     const policy = this.deps.config().alarms;
     if (event === 'activated') {
       const before = alert.incidentId ? this.incidents.get(alert.incidentId) : undefined;
@@ -355,22 +358,23 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
       const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
       const settled = this.incidents.memberChanged(incident, members);
       const type = created ? 'raised' : before?.state === 'cleared' ? 'reopened' : 'updated';
-      this.recordIncident({ incidentId: settled.id, event: type, at: Date.now(), actor: 'system', incident: settled });
-      return joined;
+      return { alert: joined, incidentEvent: { incidentId: settled.id, event: type, at: Date.now(), actor: 'system', incident: settled } };
     }
     const incident = alert.incidentId ? this.incidents.get(alert.incidentId) : undefined;
-    if (!incident) return alert;
+    if (!incident) return { alert };
     const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
     const settled = this.incidents.memberChanged(incident, members);
-    if (settled !== incident)
-      this.recordIncident({
+    if (settled === incident) return { alert };
+    return {
+      alert,
+      incidentEvent: {
         incidentId: settled.id,
         event: settled.state === 'cleared' ? 'cleared' : 'reopened',
         at: Date.now(),
         actor: 'system',
         incident: settled,
-      });
-    return alert;
+      },
+    };
   }
 
   private onChange(change: AlertChange): void {
@@ -419,7 +423,10 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const event = change.state === 'active' ? 'activated' : change.state;
     this.book.set(alert);
     const placed = this.placeInIncident(alert, event);
-    this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert: placed });
+    // The alert goes out first: the incident's event carries its text in two languages over all its
+    // members with their trend, more work than the alert's own and growing with the incident.
+    this.record({ alertId: id, event, at: Date.now(), actor: 'system', alert: placed.alert });
+    if (placed.incidentEvent) this.recordIncident(placed.incidentEvent);
   }
 
   /** A notification sent outside the tiers (a shipment's consignee, shipments/consignee-notices.ts), on the incident's trail like the others. */

@@ -20,6 +20,9 @@ import {
 import { FactLog } from '../storage/fact-log.js';
 import type { Spool } from './spool.js';
 
+/** Batches of up to this many readings are announced before larger ones made durable with them. */
+const ANNOUNCE_FIRST_MAX_READINGS = 10;
+
 export interface Placement {
   deviceId: string;
   siteId: string;
@@ -47,7 +50,8 @@ export class IngestCounters {
 
 export interface PipelineEvents {
   /**
-   * Readings that are on disk, in arrival order; consumers (rules, live board) hang here. Emitted
+   * Readings that are on disk, in arrival order per device (small batches of one fsync before large
+   * ones); consumers (rules, live board) hang here. Emitted
    * on a later turn of the event loop, never between the fsync and the PUBACK, so no consumer can
    * slow ingestion down.
    */
@@ -177,7 +181,18 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     setImmediate(() => {
       const batches = this.toAnnounce;
       this.toAnnounce = [];
-      for (const b of batches) this.emit('accepted', b);
+      // Live readings before store-and-forward batches made durable by the same fsync: judging a
+      // backlog of thousands takes milliseconds, and a crossing must not wait behind it. Each
+      // device's own batches keep their order (one that follows a held-back batch is held back too).
+      let later: AcceptedBatch[] | undefined;
+      let held: Set<string> | undefined;
+      for (const b of batches) {
+        if (b.readings.length > ANNOUNCE_FIRST_MAX_READINGS || held?.has(b.deviceId)) {
+          (later ??= []).push(b);
+          (held ??= new Set()).add(b.deviceId);
+        } else this.emit('accepted', b);
+      }
+      if (later) for (const b of later) this.emit('accepted', b);
     });
   }
 
