@@ -18,8 +18,12 @@ export interface AlertCluster {
   nodeId: string;
   /** Tells the other nodes of an event this node recorded. */
   share(fact: SharedFact): void;
-  /** Hears the other nodes: their events, and devices they now judge. */
-  follow(handlers: { fact(fact: SharedFact): void; claimed(deviceId: string, by: string): void }): Promise<void>;
+  /**
+   * Hears the other nodes: their events, and devices they now judge. `resync` is called when Redis
+   * answers again after an outage: the events recorded since `sinceMs` are read back from the
+   * event store, since what the other nodes published meanwhile did not reach this one.
+   */
+  follow(handlers: { fact(fact: SharedFact): void; claimed(deviceId: string, by: string): void; resync(sinceMs: number): void }): Promise<void>;
   /** This node judges the device from now on (it holds the device's connection). */
   claim(deviceId: string): void;
   /** Devices whose last judge was this node (a restarted node continues them, silence included). */

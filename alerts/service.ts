@@ -114,7 +114,11 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     }
     const cluster = this.deps.cluster;
     if (cluster) {
-      await cluster.follow({ fact: (fact) => this.applyShared(fact), claimed: (deviceId, by) => this.release(deviceId, by) });
+      await cluster.follow({
+        fact: (fact) => this.applyShared(fact),
+        claimed: (deviceId, by) => this.release(deviceId, by),
+        resync: (sinceMs) => void this.resync(sinceMs),
+      });
       // A restarted node judges again the devices it judged when it stopped, and no other: those
       // went to other nodes with their connections (and are judged there, silence included).
       const mine = await cluster.judgedHere().catch((err: Error) => {
@@ -205,6 +209,42 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
       const incident = mergeIncident(this.incidents.get(fact.event.incidentId), fact.event);
       this.incidents.set(incident);
       this.emit('incident', this.view(incident), { ...fact.event, incident });
+    }
+  }
+
+  /**
+   * Cluster: Redis is back after an outage. The other nodes' events of meanwhile never reached
+   * this node; they are in the event store (each node's spool writes them to the one InfluxDB).
+   * Read back from a minute before the outage began and folded in like shared events (applying
+   * an event this book already holds changes nothing, and nothing is stored or published again).
+   */
+  private async resync(sinceMs: number): Promise<void> {
+    try {
+      const from = sinceMs - 60_000;
+      const [events, incidentEvents] = await Promise.all([
+        loadAlertEvents(this.deps.influx, { sinceMs: from }),
+        loadIncidentEvents(this.deps.influx, { sinceMs: from }),
+      ]);
+      let changed = 0;
+      for (const event of events) {
+        const before = this.book.get(event.alertId);
+        const alert = mergeAlert(before, event);
+        if (before && JSON.stringify(before) === JSON.stringify(alert)) continue;
+        changed++;
+        this.book.set(alert);
+        this.emit('event', { ...event, alert });
+      }
+      for (const event of incidentEvents) {
+        const before = this.incidents.get(event.incidentId);
+        const incident = mergeIncident(before, event);
+        if (before && JSON.stringify(before) === JSON.stringify(incident)) continue;
+        changed++;
+        this.incidents.set(incident);
+        this.emit('incident', this.view(incident), { ...event, incident });
+      }
+      this.deps.log.info({ events: events.length + incidentEvents.length, changed }, 'cluster: alert book caught up with the event store after Redis was away');
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'cluster: the alert book could not catch up after Redis was away; a restart rebuilds it');
     }
   }
 

@@ -548,7 +548,20 @@ async function ownBroker(
     connectedDevices: () => broker.connectedDevices,
     ...(engines ? { cluster: engines } : {}),
     onDeviceConnected: (handler) => broker.onDeviceConnected(handler),
-    health: () => ({ broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners?.mqttPort } }),
+    health: () => ({
+      broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners?.mqttPort },
+      // Redis away is reported, not a reason to take the node out of the balancer: it still acknowledges and stores readings.
+      ...(engines
+        ? {
+            cluster: {
+              ready: true,
+              nodeId: engines.nodeId,
+              redis: engines.redis.state,
+              ...(engines.redis.since !== null ? { unreachableSince: new Date(engines.redis.since).toISOString() } : {}),
+            },
+          }
+        : {}),
+    }),
   };
 }
 

@@ -129,6 +129,12 @@ export class DeviceBroker {
       err.returnCode = returnCode;
       done(err, false);
     };
+    // A cluster node keeps sessions in Redis: while it is away a CONNECT would wait on it with no
+    // answer, so the client is told at once to come back later (CONNACK 3, server unavailable).
+    if (this.options.cluster && this.options.cluster.redis.state !== 'connected') {
+      this.options.log.debug({ clientId: shortName(client.id), address: addressOf(client) }, 'mqtt connection refused: Redis is away');
+      return refuse(CONNACK_SERVER_UNAVAILABLE, 'the cluster store (Redis) is unreachable; retry later');
+    }
     const registry = this.options.registry();
     const placement = username ? registry.device(username) : undefined;
     if (placement) {

@@ -23,19 +23,30 @@ export function apiLink(bus: ClusterBus, log: Logger): { sessions: SessionShare;
   const store = (key: string, session: z.infer<typeof sessionSchema>, lastUsed: number) =>
     bus.setField(SESSIONS, key, JSON.stringify({ session, lastUsed })).catch(warn('a board session could not be shared'));
   const known = new Map<string, z.infer<typeof sessionSchema>>();
+  /** When each open session was last used, as far as this node heard: stored again when Redis comes back (it may come back empty). */
+  const lastUse = new Map<string, number>();
+  bus.onReconnect(() => {
+    const now = Date.now();
+    for (const [key, session] of known) if (session.expiresAt > now) void store(key, session, lastUse.get(key) ?? now);
+  });
   const sessions: SessionShare = {
     started(key, session) {
       known.set(key, session);
+      lastUse.set(key, Date.now());
       void store(key, session, Date.now());
       bus.publish(SESSIONS, { op: 'started', key, session });
     },
     used(key, at) {
       const session = known.get(key);
-      if (session) void store(key, session, at);
+      if (session) {
+        lastUse.set(key, at);
+        void store(key, session, at);
+      }
       bus.publish(SESSIONS, { op: 'used', key, at });
     },
     ended(key) {
       known.delete(key);
+      lastUse.delete(key);
       bus.deleteField(SESSIONS, key).catch(warn('a board session end could not be shared'));
       bus.publish(SESSIONS, { op: 'ended', key });
     },
@@ -46,10 +57,14 @@ export function apiLink(bus: ClusterBus, log: Logger): { sessions: SessionShare;
         const m = message.data;
         if (m.op === 'started') {
           known.set(m.key, m.session);
+          lastUse.set(m.key, Date.now());
           handlers.started(m.key, m.session);
-        } else if (m.op === 'used') handlers.used(m.key, m.at);
-        else {
+        } else if (m.op === 'used') {
+          lastUse.set(m.key, m.at);
+          handlers.used(m.key, m.at);
+        } else {
           known.delete(m.key);
+          lastUse.delete(m.key);
           handlers.ended(m.key);
         }
       });
@@ -64,6 +79,7 @@ export function apiLink(bus: ClusterBus, log: Logger): { sessions: SessionShare;
           continue;
         }
         known.set(key, parsed.data.session);
+        lastUse.set(key, parsed.data.lastUsed);
         open.push({ key, ...parsed.data });
       }
       return open;

@@ -1,8 +1,11 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../core/logger.js';
+import type { RedisWatch } from './redis-watch.js';
 
 /** Every key and channel the nodes share, beside aedes' own (which use their own names). */
 const PREFIX = 'coldchain:';
+/** Messages kept while Redis is away, sent when it is back; beyond this the oldest are dropped (logged). */
+const HELD_MAX = 20_000;
 
 /** Renews a lease only while this node still holds it (compare-and-expire, atomic in Redis). */
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
@@ -23,13 +26,24 @@ export interface Lease {
 export class ClusterBus {
   private readonly handlers = new Map<string, (body: unknown, from: string) => void>();
   private readonly leases = new Set<NodeJS.Timeout>();
+  /** Messages not sent while Redis was away, in the order they were published (by `seq`). */
+  private held: Array<{ seq: number; channel: string; message: string }> = [];
+  private seq = 0;
+  private droppedWhileAway = 0;
+  private readonly reconnected: Array<(awaySince: number) => void> = [];
 
   private constructor(
     readonly nodeId: string,
     private readonly pub: Redis,
     private readonly sub: Redis,
     private readonly log: Logger,
+    private readonly watch?: RedisWatch,
   ) {
+    watch?.onChange((state, awaySince) => {
+      if (state !== 'connected') return;
+      void this.sendHeld();
+      for (const handler of this.reconnected) handler(awaySince);
+    });
     sub.on('message', (channel: string, message: string) => {
       const handler = this.handlers.get(channel);
       if (!handler) return;
@@ -49,20 +63,66 @@ export class ClusterBus {
     });
   }
 
-  static async open(options: RedisOptions, nodeId: string, log: Logger): Promise<ClusterBus> {
+  static async open(options: RedisOptions, nodeId: string, log: Logger, watch?: RedisWatch): Promise<ClusterBus> {
     const pub = new Redis({ ...options, lazyConnect: true });
     const sub = new Redis({ ...options, lazyConnect: true });
-    // ioredis reconnects by itself; errors in between are logged, not thrown at the process.
-    for (const conn of [pub, sub]) conn.on('error', (err: Error) => log.warn({ err: err.message }, 'cluster: Redis connection error'));
+    // ioredis reconnects by itself; an outage is reported once by the watch, each failed attempt only at debug level.
+    for (const conn of [pub, sub]) conn.on('error', (err: Error) => log.debug({ err: err.message }, 'cluster: Redis connection error'));
     await Promise.all([pub.connect(), sub.connect()]);
-    return new ClusterBus(nodeId, pub, sub, log);
+    if (watch) for (const conn of [pub, sub]) watch.add(conn);
+    return new ClusterBus(nodeId, pub, sub, log, watch);
   }
 
-  /** Tells the other nodes; a Redis that is away loses the message (the event store keeps the fact). */
+  /**
+   * Tells the other nodes. While Redis is away the message is kept (up to HELD_MAX) and sent,
+   * in order, when it is back: the other nodes' alert books catch up without a restart.
+   */
   publish(channel: string, body: unknown): void {
-    this.pub
-      .publish(PREFIX + channel, JSON.stringify({ from: this.nodeId, body }))
-      .catch((err: Error) => this.log.warn({ err: err.message, channel }, 'cluster: a message to the other nodes was lost'));
+    const held = { seq: this.seq++, channel, message: JSON.stringify({ from: this.nodeId, body }) };
+    if (this.held.length || (this.watch && this.watch.state !== 'connected')) return this.hold(held);
+    this.pub.publish(PREFIX + channel, held.message).catch(() => this.hold(held));
+  }
+
+  private hold(message: { seq: number; channel: string; message: string }): void {
+    this.held.push(message);
+    if (this.held.length > HELD_MAX) {
+      this.held.shift();
+      if (this.droppedWhileAway++ === 0)
+        this.log.error({ kept: HELD_MAX }, 'cluster: too many messages for the other nodes while Redis is away; the oldest are dropped');
+    }
+    // Sent at once when Redis answers (a publish can fail between two watch changes).
+    if (!this.watch || this.watch.state === 'connected') queueMicrotask(() => void this.sendHeld());
+  }
+
+  private sending = false;
+
+  /** What was kept while Redis was away, in publishing order; stops at the first failure (kept for the next time). */
+  private async sendHeld(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      this.held.sort((x, y) => x.seq - y.seq);
+      while (this.held.length) {
+        const next = this.held[0]!;
+        await this.pub.publish(PREFIX + next.channel, next.message);
+        this.held.shift();
+      }
+      if (this.droppedWhileAway) this.log.warn({ dropped: this.droppedWhileAway }, 'cluster: messages dropped while Redis was away');
+      this.droppedWhileAway = 0;
+    } catch {
+      // Still away: the watch calls again when it is back.
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /**
+   * Called each time Redis answers again after an outage, with when it began: to restore what an
+   * emptied Redis lost, and to catch up with what the other nodes said meanwhile (pub/sub keeps
+   * nothing for a subscriber that was away, and the nodes reconnect at different moments).
+   */
+  onReconnect(handler: (awaySince: number) => void): void {
+    this.reconnected.push(handler);
   }
 
   /** Hears the other nodes on `channel`. */

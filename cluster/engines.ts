@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
+import { Redis } from 'ioredis';
 import { ClusterBus } from './bus.js';
+import { RedisWatch } from './redis-watch.js';
 
 const require = createRequire(import.meta.url);
 
@@ -35,6 +37,8 @@ export interface ClusterEngines {
   persistence: unknown;
   /** coldchain's own messages between nodes (shared alert book, device judges, the notification lease). */
   bus: ClusterBus;
+  /** Whether Redis answers (logged on each change; `/healthz` shows it). */
+  redis: RedisWatch;
   /** After the broker has closed: ends the persistence's Redis connection (aedes closes the emitter itself). */
   close(): Promise<void>;
 }
@@ -73,23 +77,25 @@ function redisOptions(url: string, password: string | undefined): RedisOptions {
 export async function clusterEngines(settings: ClusterSettings, password: string | undefined, log: Logger): Promise<ClusterEngines> {
   const options = redisOptions(settings.redis, password);
   // CommonJS packages without types: loaded through require, typed at this seam only.
-  const MQEmitterRedis = require('mqemitter-redis') as (opts: object) => { close(cb: () => void): void; pubConn: { ping(): Promise<string> } };
-  const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
-    opts: object,
-  ) => {
-    destroy(): Promise<void>;
-    createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
-  };
+  const MQEmitterRedis = require('mqemitter-redis') as (opts: object) => Emitter;
+  const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: object) => Persistence;
   const where = `${options.host}:${options.port}`;
-  const mq = MQEmitterRedis(options);
+  const watch = new RedisWatch(where, log);
+  // The connections are made here, so one watch follows them all (the packages take them as options).
+  const connect = (extra: object = {}) => watch.add(new Redis({ ...options, ...extra }));
+  const mq = MQEmitterRedis({ pubConn: connect({ enableAutoPipelining: true }), subConn: connect({ enableAutoPipelining: true }) });
+  // Without a listener, mqemitter-redis' error event (every failed reconnect) throws and ends the process.
+  mq.state.on('error', () => undefined);
   try {
     await Promise.race([mq.pubConn.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5000).unref())]);
   } catch (err) {
     await new Promise<void>((resolve) => mq.close(resolve));
     throw new Error(`cluster: Redis at ${where} cannot be reached: ${(err as Error).message}`);
   }
-  const persistence = new AsyncRedisPersistence(options);
-  const bus = await ClusterBus.open(options, settings.nodeId, log);
+  keepLocalWhileAway(mq, watch);
+  const persistence = new AsyncRedisPersistence({ conn: connect() });
+  keepDeliveringWhileAway(persistence, watch, log);
+  const bus = await ClusterBus.open(options, settings.nodeId, log, watch);
   // aedes 1.2 pipes the retained messages of a SUBSCRIBE (`stream.pipe`), while this persistence
   // returns an async generator: without the wrap, any subscription on a cluster node throws.
   const retained = persistence.createRetainedStreamCombi.bind(persistence);
@@ -100,9 +106,65 @@ export async function clusterEngines(settings: ClusterSettings, password: string
     mq,
     persistence,
     bus,
+    redis: watch,
     close: async () => {
       await persistence.destroy();
       await bus.close();
     },
   };
+}
+
+interface Emitter {
+  close(cb: () => void): void;
+  emit(packet: unknown, done?: (err?: Error) => void): void;
+  /** MQEmitter's own emit: delivery to this node's subscribers only. */
+  _emit(packet: unknown, done?: (err?: Error) => void): void;
+  pubConn: Redis;
+  state: NodeJS.EventEmitter;
+}
+
+interface Persistence {
+  destroy(): Promise<void>;
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
+  outgoingEnqueueCombi(subs: unknown[], packet: unknown): Promise<void>;
+  outgoingUpdate(client: unknown, packet: unknown): Promise<void>;
+  outgoingClearMessageId(client: unknown, packet: unknown): Promise<unknown>;
+}
+
+/**
+ * While Redis is away a publish reaches this node's subscribers only (alerts to the followers
+ * connected here), instead of failing: aedes would otherwise close the connection of every
+ * device whose reading it had just acknowledged, and no follower anywhere would hear an alert.
+ */
+function keepLocalWhileAway(mq: Emitter, watch: RedisWatch): void {
+  const shared = mq.emit.bind(mq);
+  const local = mq._emit.bind(mq);
+  mq.emit = (packet, done) => {
+    if (watch.state !== 'connected') return local(packet, done);
+    shared(packet, (err) => (err ? local(packet, done) : done?.()));
+  };
+}
+
+/**
+ * The persistence's per-message bookkeeping (copies queued for offline sessions, the ids of
+ * messages in flight to followers) fails while Redis is away; aedes would then drop the message
+ * for everyone, or close the follower's connection. Those copies are lost instead (logged once
+ * per outage): live deliveries go on.
+ */
+function keepDeliveringWhileAway(persistence: Persistence, watch: RedisWatch, log: Logger): void {
+  let warned = false;
+  watch.onChange((state) => {
+    if (state === 'connected') warned = false;
+  });
+  const lost = (what: string) => (err: Error) => {
+    if (!warned) log.warn({ err: err.message }, `cluster: Redis is away; ${what} are not kept until it is back`);
+    warned = true;
+    return undefined;
+  };
+  const enqueue = persistence.outgoingEnqueueCombi.bind(persistence);
+  persistence.outgoingEnqueueCombi = (subs, packet) => enqueue(subs, packet).catch(lost('messages for offline sessions'));
+  const update = persistence.outgoingUpdate.bind(persistence);
+  persistence.outgoingUpdate = (client, packet) => update(client, packet).catch(lost('messages in flight to followers'));
+  const clear = persistence.outgoingClearMessageId.bind(persistence);
+  persistence.outgoingClearMessageId = (client, packet) => clear(client, packet).catch(lost('messages in flight to followers'));
 }
