@@ -251,7 +251,8 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   /**
    * A device's history judged at once: each episode it finds goes to the book once, in its final
    * state, when the book knows it already (a restart, a device taken over from another node),
-   * instead of replaying its pending → active steps as new events.
+   * instead of replaying its pending → active steps as new events (which published and stored a
+   * second `activated` for an alert already active, tests/alerts-restart.test.ts).
    */
   private judgeQuietly(batch: AcceptedBatch): void {
     this.collecting = new Map();
@@ -291,8 +292,8 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
         readings += batch.length;
         if (!batch.length) continue;
         const warm = { deviceId, siteId: '', locationId: '', receivedAt: Date.now(), readings: batch };
-        if (this.deps.cluster) this.judgeQuietly(warm);
-        else this.engine.ingest(warm);
+        // One node or many: an episode the book knows is not announced again (pending → active) by the replay.
+        this.judgeQuietly(warm);
       }
       if (readings) this.deps.log.info({ readings, devices: series.length }, 'alert engine warmed up from recent readings');
     } catch (err) {
