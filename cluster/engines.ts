@@ -96,6 +96,7 @@ export async function clusterEngines(settings: ClusterSettings, password: string
   const persistence = new AsyncRedisPersistence({ conn: connect() });
   keepDeliveringWhileAway(persistence, watch, log);
   const bus = await ClusterBus.open(options, settings.nodeId, log, watch);
+  watch.arm();
   // aedes 1.2 pipes the retained messages of a SUBSCRIBE (`stream.pipe`), while this persistence
   // returns an async generator: without the wrap, any subscription on a cluster node throws.
   const retained = persistence.createRetainedStreamCombi.bind(persistence);

@@ -14,6 +14,8 @@ export class RedisWatch {
   private current: RedisState = 'connected';
   private downSince: number | null = null;
   private readonly listeners: Array<(state: RedisState, awaySince: number) => void> = [];
+  /** Judged only once every connection has been made (connections still connecting at start are no outage). */
+  private armed = false;
 
   constructor(
     private readonly where: string,
@@ -26,6 +28,11 @@ export class RedisWatch {
     for (const event of ['ready', 'close', 'end', 'reconnecting']) connection.on(event, () => this.update());
     connection.on('error', () => this.update());
     return connection;
+  }
+
+  /** Start is over: from now on a connection that is not ready is an outage (one still connecting is judged at its next event). */
+  arm(): void {
+    this.armed = true;
   }
 
   get state(): RedisState {
@@ -42,6 +49,7 @@ export class RedisWatch {
   }
 
   private update(): void {
+    if (!this.armed) return;
     const next: RedisState = this.connections.every((c) => c.status === 'ready') ? 'connected' : 'unreachable';
     if (next === this.current) return;
     // A connection that was never up (lazy, or closing at stop) is not an outage.
