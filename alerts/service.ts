@@ -470,6 +470,14 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     if (placed.incidentEvent) this.recordIncident(placed.incidentEvent);
   }
 
+  /**
+   * Whether this node does the cluster's single-node chores now: paging and alarms every node
+   * would find alike (calibration). The notification lease's holder in a cluster; a single node always.
+   */
+  leads(): boolean {
+    return !this.deps.cluster || this.deps.cluster.notifies();
+  }
+
   /** A notification sent outside the tiers (a shipment's consignee, shipments/consignee-notices.ts), on the incident's trail like the others. */
   recordNotification(incidentId: string, attempt: { channel: string; recipient: string; ok: boolean; outcome: string }): void {
     const incident = this.incidents.get(incidentId);

@@ -314,7 +314,7 @@ async function assemble(
     });
     const calibrationAlarms = parts.add(
       'calibration alarms',
-      new CalibrationAlarms({ alerts, registry: registry.get, audit, log: log.child({ component: 'calibration' }) }),
+      new CalibrationAlarms({ alerts, registry: registry.get, audit, log: log.child({ component: 'calibration' }), leads: () => alerts.leads() }),
       (alarms) => alarms.stop(),
     );
     calibrationAlarms.start();

@@ -37,6 +37,12 @@ export class CalibrationAlarms {
       now?: () => number;
       /** How often the certificates are looked at (default 5 s: a recorded certificate clears its alarm at once). */
       everyMs?: number;
+      /**
+       * Whether this node raises and clears them now (a cluster: the holder of the notification
+       * lease, `AlertService.leads`; every node reads the same certificates and would otherwise
+       * each record the same alarm's `activated`). Absent: always.
+       */
+      leads?: () => boolean;
     },
   ) {}
 
@@ -110,7 +116,10 @@ export class CalibrationAlarms {
   /** One round: raise what is new, clear what no longer holds. */
   check(): void {
     const now = this.deps.now?.() ?? Date.now();
+    if (this.deps.leads && !this.deps.leads()) return;
     try {
+      // Cleared meanwhile by another node (a cluster's former lead): not cleared again.
+      for (const [id] of this.raised) if ((this.deps.alerts.book.get(id)?.clearedAt ?? null) !== null) this.raised.delete(id);
       const wanted = this.wanted(now);
       for (const [id, alarm] of this.raised) {
         if (wanted.has(id)) continue;

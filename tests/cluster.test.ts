@@ -6,12 +6,29 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { clusterSettingsSchema } from '../cluster/engines.js';
+import { loadAlertEvents } from '../alerts/event-store.js';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 import { CLI } from './helpers/browser.js';
 
 const MIN = 60_000;
+const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+/** A sensor whose certificate ran out five days ago: a calibration_overdue alarm as soon as a node starts. */
+const overdueSensor = (serial: string) => ({
+  model: 'Testo 184 T4',
+  serial,
+  accuracy: { temperature: 0.2 },
+  certificates: [
+    {
+      number: `CAL-${serial}`,
+      laboratory: 'Shanghai Institute of Measurement',
+      calibratedAt: day(-370),
+      dueAt: day(-5),
+      points: [{ quantity: 'temperature', reference: 5, reading: 5.1 }],
+    },
+  ],
+});
 
 /** Starts a program and resolves once a line of its output matches `ready` (or rejects with its output when it exits first). */
 function startProcess(command: string, args: string[], ready: RegExp, processes: ChildProcess[]): Promise<ChildProcess> {
@@ -56,18 +73,21 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     redisUrl = `redis://127.0.0.1:${redisPort}`;
     const olga = await hashPassword('olga-password-1');
     ws = makeWorkspace({
-      devices: ['room-1', 'room-2', 'room-3', 'room-4'],
+      devices: ['room-1', 'room-2', 'room-3', 'room-4', { id: 'cal-1', location: 'dc-sh-cold-room-1', calibration: overdueSensor('CAL-1') }],
       yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
     });
-    for (const nodeId of ['node-a', 'node-b']) {
-      nodes.push(
-        await startTestService(ws, {
-          dataDir: path.join(dir, nodeId),
-          influxUrl: inject('influxUrl'),
-          cluster: { settings: clusterSettingsSchema.parse({ redis: redisUrl, nodeId }) },
-        }),
-      );
-    }
+    // Started together, as nodes of one deployment are.
+    nodes.push(
+      ...(await Promise.all(
+        ['node-a', 'node-b'].map((nodeId) =>
+          startTestService(ws, {
+            dataDir: path.join(dir, nodeId),
+            influxUrl: inject('influxUrl'),
+            cluster: { settings: clusterSettingsSchema.parse({ redis: redisUrl, nodeId }) },
+          }),
+        ),
+      )),
+    );
     lbPort = await freePort();
     const cfg = path.join(dir, 'haproxy.cfg');
     writeFileSync(
@@ -237,6 +257,22 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
       15_000,
       'the clearing judged on B in A’s book',
     );
+  });
+
+  // Before the spool drain test: its node C is a single node that raises the same alarm into the same database.
+  it("a sensor's overdue calibration is one alarm raised once, not one per node", async () => {
+    const overdue = (node: RunningService) => node.alerts.book.list().filter((a) => a.deviceId === 'cal-1' && a.kind === 'calibration_overdue');
+    const [a, b] = await waitFor(
+      async () => nodes.map((n) => overdue(n).map((x) => `${x.id} ${x.state}`)),
+      (lists) => lists.every((l) => l.length === 1) && lists[0]![0] === lists[1]![0],
+      15_000,
+      'the overdue calibration alarm in both books',
+    );
+    expect(a).toEqual(b);
+    const id = overdue(nodes[0]!)[0]!.id;
+    for (const node of nodes) await node.writer.flush(10_000);
+    const events = (await loadAlertEvents(influxFor(ws), { alertId: id })).map((e) => e.event);
+    expect(events.filter((e) => e === 'activated')).toEqual(['activated']);
   });
 
   it("a node that is gone: coldchain spool drain delivers what it acknowledged into the shared InfluxDB, and refuses a live node's directory", async () => {
