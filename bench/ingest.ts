@@ -41,6 +41,7 @@ const SIZES = {
   simulatedDevices: env('BENCH_SIMULATED_DEVICES', 200),
   simulatedRate: env('BENCH_SIMULATED_RATE', 10_000),
   alertProbes: env('BENCH_ALERT_PROBES', 2000),
+  clusterAlertProbes: env('BENCH_CLUSTER_ALERT_PROBES', 200),
 };
 const ROUNDS = env('BENCH_ROUNDS', 3);
 /** Between one probe crossing's reading back in range and the next crossing. */
@@ -675,17 +676,64 @@ async function ourPath(
 }
 
 /**
+ * Alert latency between a probe device and a follower that may be on different nodes: the probe
+ * (connected to `probeUrl`, its own node's port) publishes a reading that crosses a zero-delay
+ * rule; the time until the `activated` message arrives at a follower of `cc/v1/alerts/#`
+ * connected to `followerUrl` is one sample. No background load: what is measured is the path.
+ * The first crossings are not counted (a cluster node takes the probe over on its first reading
+ * and reads its history from InfluxDB first).
+ */
+async function crossingLatency(ws: Workspace, probeUrl: string, followerUrl: string, label: string): Promise<{ p50: number; p99: number; samples: number }> {
+  const follower = await mqtt.connectAsync(followerUrl, { username: 'bench', password: PROBE_PASSWORD, reconnectPeriod: 0 });
+  const waiting = new Map<number, (at: number) => void>();
+  follower.on('message', (_topic, payload) => {
+    const alert = JSON.parse(payload.toString()) as { event: string; deviceId: string; occurredAt: number };
+    if (alert.event === 'activated' && alert.deviceId === ws.probe.id) waiting.get(alert.occurredAt)?.(performance.now());
+  });
+  await follower.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
+  const probe = await mqtt.connectAsync(probeUrl, { username: ws.probe.id, password: ws.probe.token, reconnectPeriod: 0 });
+  const topic = `cc/v1/${ws.probe.id}/telemetry`;
+  const samples: number[] = [];
+  // Later than anything the probe sent in earlier stages of the same run (each stage has its own database, the engine does not).
+  let ts = Date.now() - 1_800_000;
+  const WARMUP = 5;
+  progress(`${label}: ${SIZES.clusterAlertProbes} crossings`);
+  try {
+    for (let i = 0; i < SIZES.clusterAlertProbes + WARMUP; i++) {
+      const crossing = ts++;
+      const arrived = new Promise<number>((resolve) => waiting.set(crossing, resolve));
+      const sent = performance.now();
+      probe.publish(topic, JSON.stringify({ ts: crossing, temperature: 9.2 }), { qos: 1 });
+      const at = await Promise.race([arrived, sleep(10_000).then(() => NaN)]);
+      waiting.delete(crossing);
+      if (Number.isNaN(at)) throw new Error(`${label}: no alert within 10 s for crossing ${i}`);
+      if (i >= WARMUP) samples.push(at - sent);
+      await probe.publishAsync(topic, JSON.stringify({ ts: ts++, temperature: 5 }), { qos: 1 });
+      await sleep(20);
+    }
+  } finally {
+    await probe.endAsync();
+    await follower.endAsync();
+  }
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), samples: samples.length };
+}
+
+/**
  * The same e2e QoS 1 load through HAProxy onto three `coldchain start --cluster` nodes sharing
  * Debian's redis-server and the one influxd (issue 16), then onto one node alone, same machine:
- * the ratio is what clustering costs (or gains) on these cores.
+ * the ratio is what clustering costs (or gains) on these cores. Then the latency of an alert
+ * crossing nodes (probe on node A's own port, follower on node B's) beside the same measurement
+ * on one node alone (probe and follower on it).
  */
-async function clusterStage(ws: Workspace, influxUrl: string): Promise<Record<string, number>> {
+async function clusterStage(ws: Workspace, influxUrl: string) {
   const plan = { devices: ws.loadDevices, messagesPerDevice: SIZES.messagesPerDevice, qos: 1 as const, maxBatch: 1, window: SIZES.window };
   const started: Array<{ stop(): Promise<void> } | ChildProcess> = [];
   const stopAll = async () => {
     for (const p of started.reverse()) 'kill' in p ? p.kill('SIGTERM') : await p.stop();
   };
   let clustered = { ackedPerS: 0, storedPerS: 0, readings: 0, cpuUsPerReading: 0 };
+  let crossNodes = { p50: NaN, p99: NaN, samples: 0 };
   try {
     const redisPort = await freePort();
     const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -735,19 +783,44 @@ async function clusterStage(ws: Workspace, influxUrl: string): Promise<Record<st
     const result = await load.go();
     const seconds = await untilStored(influx, result.readings, t0, 'cluster e2e QoS 1');
     clustered = { ackedPerS: result.readings / result.seconds, storedPerS: result.readings / seconds, readings: result.readings, cpuUsPerReading: 0 };
+    await sleep(2000);
+    crossNodes = await crossingLatency(
+      ws,
+      `mqtt://127.0.0.1:${nodes[0]!.port}`,
+      `mqtt://127.0.0.1:${nodes[1]!.port}`,
+      'alert latency across nodes (A → Redis → B)',
+    );
   } finally {
     await stopAll();
   }
   await sleep(2000);
   const single = await ourPath(ws, influxUrl, 'single-node e2e QoS 1', 'bench_cluster_single', { ...plan, firstTs: Date.now() - 20 * 86_400_000 });
+  await sleep(2000);
+  const alone = await startOurService(ws, influxUrl, 'bench_cluster_single_alerts');
+  let oneNode: Awaited<ReturnType<typeof crossingLatency>>;
+  try {
+    const url = `mqtt://127.0.0.1:${alone.port}`;
+    oneNode = await crossingLatency(ws, url, url, 'alert latency on one node (anchor)');
+  } finally {
+    await alone.stop();
+  }
   const figures = {
     cluster3_e2e_stored_per_s: Math.round(clustered.storedPerS),
     cluster3_e2e_acked_per_s: Math.round(clustered.ackedPerS),
     single_e2e_stored_per_s: Math.round(single.storedPerS),
     cluster3_vs_single_ratio: Number((clustered.storedPerS / single.storedPerS).toFixed(2)),
+    cluster_alert_latency_p50_ms: Number(crossNodes.p50.toFixed(1)),
+    cluster_alert_latency_p99_ms: Number(crossNodes.p99.toFixed(1)),
+    single_alert_latency_p50_ms: Number(oneNode.p50.toFixed(1)),
+    single_alert_latency_p99_ms: Number(oneNode.p99.toFixed(1)),
+    cluster_alert_p50_vs_single: Number((crossNodes.p50 / oneNode.p50).toFixed(2)),
+    cluster_alert_samples: crossNodes.samples,
   };
   progress(
     `cluster: 3 nodes ${figures.cluster3_e2e_stored_per_s} readings/s stored vs one node ${figures.single_e2e_stored_per_s} (×${figures.cluster3_vs_single_ratio}), same machine`,
+  );
+  progress(
+    `cluster: alert across nodes p50 ${figures.cluster_alert_latency_p50_ms} ms, p99 ${figures.cluster_alert_latency_p99_ms} ms; one node p50 ${figures.single_alert_latency_p50_ms} ms, p99 ${figures.single_alert_latency_p99_ms} ms (${crossNodes.samples} crossings each)`,
   );
   return figures;
 }
@@ -999,6 +1072,9 @@ async function main(): Promise<void> {
     const report = await reportBenchmark(influxd.url, progress);
     await sleep(2000);
     const board = await boardStage(ws, influxd.url);
+    await sleep(2000);
+    // Last, as it stops and starts the most processes: three cluster nodes, Redis and HAProxy.
+    const cluster = await clusterStage(ws, influxd.url);
     const alarms = alarmQualityFigures();
 
     const figures = {
@@ -1038,6 +1114,7 @@ async function main(): Promise<void> {
       board_first_paint_ms: Math.round(board.firstPaintMs),
       board_first_paint_ratio_vs_plain_page: Number((board.firstPaintMs / board.anchorFirstPaintMs).toFixed(2)),
       board_sign_in_to_tiles_ms: Math.round(board.signInToTilesMs),
+      ...cluster,
       ...alarms,
       messages_per_run: SIZES.devices * SIZES.messagesPerDevice,
       connections: SIZES.devices,
@@ -1112,6 +1189,19 @@ async function main(): Promise<void> {
         '',
       ],
       ['  sign-in → sensor tiles drawn', `${figures.board_sign_in_to_tiles_ms} ms`, '', ''],
+      [
+        'cluster: 3 nodes behind HAProxy on Redis, e2e QoS 1, count verified',
+        `${figures.cluster3_e2e_stored_per_s} readings/s`,
+        `${figures.cluster3_vs_single_ratio} × one node (${figures.single_e2e_stored_per_s}/s)`,
+        '',
+      ],
+      [
+        `cluster: alert latency across nodes (device on A → follower on B), ${figures.cluster_alert_samples} crossings`,
+        `p50 ${figures.cluster_alert_latency_p50_ms} ms`,
+        `one node: p50 ${figures.single_alert_latency_p50_ms} ms`,
+        '',
+      ],
+      ['  p99 across nodes / on one node', `p99 ${figures.cluster_alert_latency_p99_ms} ms`, `one node: p99 ${figures.single_alert_latency_p99_ms} ms`, ''],
       ['alarms per site-day, demo site on a normal simulated day', `${alarms.demo_alarms_per_site_day}`, `${alarms.demo_alarms} alarms`, '0'],
       [
         'door-left-open: alarms / incidents, recall, precision',
