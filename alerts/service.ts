@@ -92,6 +92,17 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
 
   /** Rebuilds the book from stored events, then follows the ingest pipeline. */
   async start(): Promise<void> {
+    const cluster = this.deps.cluster;
+    // Cluster: the other nodes are heard before the event store is read, and what they say
+    // meanwhile is applied after it. Heard only after the read, an event another node recorded in
+    // between (nodes of a deployment start together) reached this node neither way.
+    let heardWhileLoading: SharedFact[] | undefined = [];
+    if (cluster)
+      await cluster.follow({
+        fact: (fact) => (heardWhileLoading ? heardWhileLoading.push(fact) : this.applyShared(fact)),
+        claimed: (deviceId, by) => this.release(deviceId, by),
+        resync: (sinceMs) => void this.resync(sinceMs),
+      });
     try {
       const events = await loadAlertEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
       const incidentEvents = await loadIncidentEvents(this.deps.influx, { sinceMs: Date.now() - 400 * 86_400_000 });
@@ -112,13 +123,10 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     } catch (err) {
       this.deps.log.error({ err: (err as Error).message }, 'could not rebuild alerts from InfluxDB; starting with none known');
     }
-    const cluster = this.deps.cluster;
+    const heard = heardWhileLoading;
+    heardWhileLoading = undefined;
+    for (const fact of heard) this.applyShared(fact);
     if (cluster) {
-      await cluster.follow({
-        fact: (fact) => this.applyShared(fact),
-        claimed: (deviceId, by) => this.release(deviceId, by),
-        resync: (sinceMs) => void this.resync(sinceMs),
-      });
       // A restarted node judges again the devices it judged when it stopped, and no other: those
       // went to other nodes with their connections (and are judged there, silence included).
       const mine = await cluster.judgedHere().catch((err: Error) => {
