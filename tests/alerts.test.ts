@@ -156,7 +156,11 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
         (await (await fetch(`${base()}/api/v1/incidents/${incidentId}`, { headers: auth('viewer') })).json()) as {
           events: Array<{ event: string; recipient?: string; outcome?: string }>;
         },
-      (d) => d.events.some((e) => e.event === 'notification_failed') && d.events.some((e) => e.event === 'escalated'),
+      // Tier 2's `notified` is recorded once its sends return, after `escalated` and after its e-mail arrived: waited for too.
+      (d) =>
+        d.events.some((e) => e.event === 'notification_failed') &&
+        d.events.some((e) => e.event === 'escalated') &&
+        d.events.some((e) => e.event === 'notified' && e.recipient?.includes('qa-lead@dc.example')),
       15_000,
       'the notification records',
     );
