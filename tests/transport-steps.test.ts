@@ -257,7 +257,9 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
     expect(checks.at(-1)).toMatchObject({ custodyId: loaded.body.custody.id, passed: false, problems: ['above_range'], action: 'warn' });
     const report = (await api('GET', '/api/v1/shipments/SH-B/report?format=json')).body as ShipmentReport;
     // By name, as people read it; the rendered Chinese report says the same in Chinese.
-    expect(report.reviewReasons).toContain(`pre-cooling of Reefer truck 沪A12345 / Cargo box before loading at ${new Date(at(120)).toISOString()} failed (above range)`);
+    expect(report.reviewReasons).toContain(
+      `pre-cooling of Reefer truck 沪A12345 / Cargo box before loading at ${new Date(at(120)).toISOString()} failed (above range)`,
+    );
     expect(report.reviews).toContainEqual({ kind: 'pre_cooling_failed', place: 'Reefer truck 沪A12345 / Cargo box', at: at(120), problems: ['above_range'] });
     const html = (await api('GET', '/api/v1/shipments/SH-B/report?format=html&lang=zh-CN')).body as string;
     expect(html).toContain('装车前预冷');
