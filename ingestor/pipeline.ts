@@ -9,6 +9,7 @@ import {
   clockJumpFact,
   conflictFact,
   deferredLine,
+  deferredPrefix,
   deviceMessageFact,
   summariseRejections,
   readingLines,
@@ -170,8 +171,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     const lines: string[] = [];
     const plain = batch.readings.filter((_, i) => !revisions.has(i));
     if (plain.length > 0) lines.push(readingLines({ ...batch, readings: plain }));
+    let prefix: string | undefined;
     for (const [i, revision] of revisions)
-      lines.push(revision === DEFERRED ? deferredLine(batch, topic, batch.readings[i]!) : revisionLine(batch, batch.readings[i]!, revision));
+      lines.push(
+        revision === DEFERRED
+          ? deferredLine(batch, topic, batch.readings[i]!, (prefix ??= deferredPrefix(batch, topic)))
+          : revisionLine(batch, batch.readings[i]!, revision),
+      );
     return lines.join('\n');
   }
 

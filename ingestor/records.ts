@@ -87,8 +87,11 @@ export { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT 
  * (same series, same timestamp), which is what makes redelivery idempotent.
  * Readings carry device time; one point per device and device time.
  */
+const readingSeries = (batch: Omit<AcceptedBatch, 'readings'>) =>
+  seriesKey(READINGS_MEASUREMENT, { deviceId: batch.deviceId, locationId: batch.locationId, siteId: batch.siteId });
+
 export function readingLines(batch: AcceptedBatch): string {
-  const series = seriesKey(READINGS_MEASUREMENT, { deviceId: batch.deviceId, locationId: batch.locationId, siteId: batch.siteId });
+  const series = readingSeries(batch);
   const readings = batch.readings;
   // One string concatenated in place: the hot path of every accepted reading (no array, no field objects).
   let text = '';
@@ -188,9 +191,13 @@ export type DeferredReading = z.infer<typeof deferredReadingSchema>;
  * sends that line as it is when InfluxDB holds nothing at its device time (the usual case), and
  * reads the line back only when something is stored there: no JSON of the reading to write or parse.
  */
-export function deferredLine(batch: Omit<AcceptedBatch, 'readings'>, topic: string, r: IndexedReading): string {
-  return `${DEFERRED_MARK}${JSON.stringify(topic)} ${readingLines({ ...batch, readings: [r] })}`;
+export function deferredLine(batch: Omit<AcceptedBatch, 'readings'>, topic: string, r: IndexedReading, prefix: string = deferredPrefix(batch, topic)): string {
+  return `${prefix}${readingFields(r, batch.receivedAt)} ${nsOf(r.ts)}`;
 }
+
+/** What every deferred line of one message starts with: built once a message, not once a reading (the PUBACK path). */
+export const deferredPrefix = (batch: Omit<AcceptedBatch, 'readings'>, topic: string): string =>
+  `${DEFERRED_MARK}${JSON.stringify(topic)} ${readingSeries(batch)} `;
 
 /** A reading as the index and the conflict records see it: device time plus the values stored. */
 type IndexedReading = AcceptedBatch['readings'][number];
