@@ -44,8 +44,13 @@ interface DeviceTrack {
   backfill?: { readings: EvalReading[]; since: number; timer: NodeJS.Timeout | undefined };
 }
 
-/** Longest a backlog waits to be coalesced while messages of it keep coming. */
-const MAX_COALESCE_MS = 2000;
+/**
+ * Longest a backlog waits to be coalesced while messages of it keep coming, and most readings it
+ * gathers: judged in parts past either, each part moves the gap it leaves and so raises and
+ * retracts a gap alarm of its own. Live readings never wait for it.
+ */
+const MAX_COALESCE_MS = 30_000;
+const MAX_COALESCE_READINGS = 50_000;
 
 /**
  * Evaluates alert rules per device on device time, whatever order readings arrive in: a reading
@@ -96,7 +101,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     const track = this.track(batch.deviceId);
     if (!track) return;
     // One reading a message is the common case: no array, no dedupe, no sort.
-    if (batch.readings.length === 1 && !track.backfill && batch.readings[0]!.ts > track.readings.newestTs()) {
+    if (batch.readings.length === 1 && batch.readings[0]!.ts > track.readings.newestTs()) {
       const reading = batch.readings[0]!;
       this.append(track, reading);
       track.lastReceivedAt = this.now();
@@ -107,7 +112,8 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     const newest = track.readings.newestTs();
     const first = incoming[0]!;
     const coalesceMs = this.options.coalesceMs ?? 0;
-    if (first.ts > newest && !track.backfill) {
+    if (first.ts > newest) {
+      // Live: judged at once, even while a backlog waits (replayed with it when that is judged).
       for (const reading of incoming) this.append(track, reading);
     } else if (coalesceMs > 0) {
       // A backlog uploaded out of order arrives as many messages: judged once when they stop
@@ -116,7 +122,8 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       const pending = track.backfill;
       for (const r of incoming) pending.readings.push(r);
       if (pending.timer) clearTimeout(pending.timer);
-      const wait = this.now() - pending.since >= MAX_COALESCE_MS ? 0 : coalesceMs;
+      const full = this.now() - pending.since >= MAX_COALESCE_MS || pending.readings.length >= MAX_COALESCE_READINGS;
+      const wait = full ? 0 : coalesceMs;
       pending.timer = setTimeout(() => this.flushBackfill(track), wait);
       pending.timer.unref();
     } else {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfigText } from '../core/config/load.js';
 import { Registry } from '../core/registry.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
@@ -186,6 +186,36 @@ describe('alert rules on device time', () => {
       ['cleared', T0 + 12 * MIN],
       ['retracted', T0 + 12 * MIN],
     ]);
+  });
+
+  it('a backlog uploaded for longer than the coalescing pause is judged once; live readings meanwhile are judged at once', () => {
+    vi.useFakeTimers();
+    try {
+      let now = T0 + 310 * MIN;
+      const engine = new AlertEngine(() => registry, { now: () => now, coalesceMs: 250 });
+      const changes: AlertChange[] = [];
+      engine.on('change', (c) => changes.push(c));
+      engine.ingest(batch('room-s1', series(T0, steady(10))));
+      engine.ingest(batch('room-s1', series(T0 + 310 * MIN, [5])));
+      // 300 messages, 40 ms apart: 12 s of upload, never a 250 ms pause. Judged every 2 s, each
+      // part moved the gap it left and raised and retracted a gap alarm of its own.
+      for (let i = 10; i < 310; i++) {
+        now += 40;
+        vi.advanceTimersByTime(40);
+        engine.ingest(batch('room-s1', series(T0 + i * MIN, [5])));
+        if (i === 150) {
+          engine.ingest(batch('room-s1', series(T0 + 311 * MIN, [5])));
+          expect(engine.recent('room-s1', T0 + 311 * MIN)).toEqual([[T0 + 311 * MIN, 5]]);
+        }
+      }
+      vi.advanceTimersByTime(300);
+      const silent = of(changes, 'device_silent');
+      expect(silent.map((c) => c.state)).toEqual(['cleared', 'retracted']);
+      expect(new Set(silent.map((c) => c.id)).size).toBe(1);
+      expect(engine.recent('room-s1', T0)).toHaveLength(312);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a device-time gap beyond 3 intervals is a device_silent episode over the gap', () => {
