@@ -7,6 +7,7 @@ import { ManagedInfluxd } from '../storage/influxd.js';
 import { Spool } from '../ingestor/spool.js';
 import { SpoolWriter, deadLetterPath } from '../ingestor/writer.js';
 import { IngestPipeline } from '../ingestor/pipeline.js';
+import { knowStoredReadings } from '../ingestor/stored-readings.js';
 import { startStandaloneIngestor } from '../ingestor/standalone.js';
 import { DeviceBroker } from '../broker/broker.js';
 import { startListeners, type Listeners } from '../broker/listeners.js';
@@ -208,6 +209,7 @@ async function assemble(
     if (spool.depth.records > 0 && !(await writer.flush(15_000))) {
       log.warn({ pendingRecords: spool.depth.records }, 'InfluxDB has not taken the recovered spool yet; alerts are rebuilt from what it has');
     }
+    if (spool.depth.records === 0) await knowStoredReadings(pipeline.recent, db.influx, log);
     const shipments = new ShipmentService({
       registry: registry.get,
       spool,
@@ -244,7 +246,12 @@ async function assemble(
     );
     await alerts.start();
     // Cluster: the node holding a device's connection judges its readings (cluster/README.md).
-    if (front.cluster) front.onDeviceConnected?.((deviceId) => alerts.deviceConnected(deviceId));
+    if (front.cluster)
+      front.onDeviceConnected?.((deviceId) => {
+        alerts.deviceConnected(deviceId);
+        // The node it was connected to before may have stored its readings up to now (and up to maxFutureSkew ahead).
+        pipeline.recent.raiseFloor(deviceId, Date.now() + config.ingest.maxFutureSkew);
+      });
     // GDP 9.2: a shipment's consignee hears of excursions at the places carrying its goods.
     new ConsigneeNotices({ shipments, alerts, notifier, registry: registry.get, log: log.child({ component: 'consignee-notices' }) }).start();
 

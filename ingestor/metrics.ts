@@ -63,6 +63,11 @@ export function createMetrics(sources: MetricSources): PromRegistry {
       this.inc({ kind: 'clock_jump' }, counters.clockJumps);
     },
   });
+  counter(
+    'coldchain_readings_checked_in_influxdb_total',
+    'Readings the in-memory index could not vouch for (at or before a device time stored before the start, or older than it keeps), checked by the writer against InfluxDB',
+    () => counters.readingsDeferred,
+  );
   gauge('coldchain_spool_depth_records', 'Spool records not yet confirmed by InfluxDB', () => spool.depth.records);
   gauge('coldchain_spool_depth_bytes', 'Spool bytes not yet confirmed by InfluxDB', () => spool.depth.bytes);
   gauge('coldchain_spool_oldest_age_seconds', 'Age of the oldest record waiting in the spool (0 when empty)', () => {

@@ -42,6 +42,8 @@ export class IngestCounters {
   readingConflicts = 0;
   /** Readings whose sequence number went forward while device time went back or jumped ahead (kept). */
   clockJumps = 0;
+  /** Readings the in-memory index could not vouch for, checked by the writer against InfluxDB. */
+  readingsDeferred = 0;
   readonly rejected = new Map<RejectReason, number>();
 
   countRejection(reason: RejectReason): void {
@@ -81,7 +83,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     super();
     this.facts = new FactLog(spool);
     // Anything stored before this pipeline existed has a device time at most now + maxFutureSkew:
-    // readings up to that are checked against InfluxDB by the writer, later ones here in memory.
+    // readings up to that are checked against InfluxDB by the writer, later ones here in memory,
+    // until the service says what InfluxDB holds per device (knowStoredReadings).
     this.recent = new RecentReadings(limits.maxFutureSkewMs, Date.now() + limits.maxFutureSkewMs);
   }
 
@@ -92,7 +95,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     let accepted: AcceptedBatch | undefined;
     if (decoded.readings.length > 0) {
       accepted = { ...placement, receivedAt, readings: decoded.readings };
-      pending.push(this.spool.append(this.linesOf(accepted, topic, pending), decoded.readings.length));
+      const lines = this.linesOf(accepted, topic, pending);
+      // Nothing new (every reading a redelivery): acknowledged once the first delivery is on disk.
+      pending.push(lines.length > 0 ? this.spool.append(lines.text, lines.length) : this.spool.durable());
     }
     // One record per message, however many of its readings were refused; the payload's start once.
     const rejected =
@@ -143,15 +148,17 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   /**
    * The lines of accepted readings. Each is checked against the device's recent readings (in
-   * memory, synchronously: no I/O before the PUBACK): a new reading or a redelivery is the usual
-   * line (byte for byte what it always was), a different reading at a stored device time gets a
-   * `revision` tag so it is a point of its own, never overwriting the first, plus a
+   * memory, synchronously: no I/O before the PUBACK): a new reading is the usual line (byte for
+   * byte what it always was), a redelivery nothing, a different reading at a stored device time
+   * gets a `revision` tag so it is a point of its own, never overwriting the first, plus a
    * `conflicting_reading` record; a clock jump gets a `clock_jump` record. Records go to `pending`.
    */
-  private linesOf(batch: AcceptedBatch, topic: string, pending: Promise<void>[]): string {
+  private linesOf(batch: AcceptedBatch, topic: string, pending: Promise<void>[]): { text: string; length: number } {
     let revisions: Map<number, number> | undefined;
     // Readings the index cannot vouch for: the writer checks them against InfluxDB (`-1` in `revisions`).
     const DEFERRED = -1;
+    // A redelivery of what this process already spooled: nothing to write (rewriting the point would move its receivedAt, "first arrived first").
+    const SAME = -2;
     for (let i = 0; i < batch.readings.length; i++) {
       const r = batch.readings[i]!;
       const jump = this.recent.clockJump(batch.deviceId, r, batch.receivedAt);
@@ -164,21 +171,25 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         this.counters.readingConflicts++;
         pending.push(this.facts.append(conflictFact(batch, topic, r, verdict)));
         (revisions ??= new Map()).set(i, verdict.revision);
-      } else if (verdict.kind === 'same' && verdict.revision > 0) (revisions ??= new Map()).set(i, verdict.revision);
-      else if (verdict.kind === 'unchecked') (revisions ??= new Map()).set(i, DEFERRED);
+      } else if (verdict.kind === 'same') (revisions ??= new Map()).set(i, SAME);
+      else if (verdict.kind === 'unchecked') {
+        this.counters.readingsDeferred++;
+        (revisions ??= new Map()).set(i, DEFERRED);
+      }
     }
-    if (!revisions) return readingLines(batch);
+    if (!revisions) return { text: readingLines(batch), length: batch.readings.length };
     const lines: string[] = [];
     const plain = batch.readings.filter((_, i) => !revisions.has(i));
     if (plain.length > 0) lines.push(readingLines({ ...batch, readings: plain }));
     let prefix: string | undefined;
-    for (const [i, revision] of revisions)
-      lines.push(
-        revision === DEFERRED
-          ? deferredLine(batch, topic, batch.readings[i]!, (prefix ??= deferredPrefix(batch, topic)))
-          : revisionLine(batch, batch.readings[i]!, revision),
-      );
-    return lines.join('\n');
+    for (const [i, revision] of revisions) {
+      if (revision === SAME) continue;
+      const r = batch.readings[i]!;
+      lines.push(revision === DEFERRED ? deferredLine(batch, topic, r, (prefix ??= deferredPrefix(batch, topic))) : revisionLine(batch, r, revision));
+    }
+    let length = plain.length;
+    for (const revision of revisions.values()) if (revision !== SAME) length++;
+    return { text: lines.join('\n'), length };
   }
 
   private announce(batch: AcceptedBatch): void {

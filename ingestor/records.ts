@@ -369,6 +369,9 @@ export interface ClockJump {
  */
 export class RecentReadings {
   private readonly devices = new Map<string, DeviceReadings>();
+  /** Once InfluxDB said what it held at start: per device its newest stored device time; others `storedSince`. */
+  private storedNewest: Map<string, number> | undefined;
+  private storedSince = Number.NEGATIVE_INFINITY;
 
   /**
    * @param startFloor device times up to this may already be stored (by an earlier run, a restore,
@@ -388,8 +391,34 @@ export class RecentReadings {
 
   private of(deviceId: string): DeviceReadings {
     let device = this.devices.get(deviceId);
-    if (!device) this.devices.set(deviceId, (device = new DeviceReadings(this.startFloor)));
+    if (!device) this.devices.set(deviceId, (device = new DeviceReadings(this.floorAtStart(deviceId))));
     return device;
+  }
+
+  private floorAtStart(deviceId: string): number {
+    if (!this.storedNewest) return this.startFloor;
+    return Math.max(this.storedNewest.get(deviceId) ?? this.storedSince, this.storedSince);
+  }
+
+  /**
+   * What InfluxDB holds, asked once it holds everything spooled before this start: per device,
+   * its newest stored device time at or after `since`. A device's floor is then that time, not the
+   * start floor, so only a reading at or before what is stored is checked against InfluxDB (at 10,000
+   * readings/s the start floor deferred every reading of the first minutes). Devices already
+   * indexed keep their floor.
+   */
+  useStoredNewest(newest: Map<string, number>, since: number): void {
+    this.storedNewest = newest;
+    this.storedSince = since;
+  }
+
+  /**
+   * Another process may have stored this device's readings up to `ts` (in a cluster, the node the
+   * device was connected to before): device times up to it are checked against InfluxDB.
+   */
+  raiseFloor(deviceId: string, ts: number): void {
+    const device = this.of(deviceId);
+    if (ts > device.floor) device.floor = ts;
   }
 
   /** Checks a reading and records it (a new reading as revision 0, a conflict as its revision, an unchecked one as pending). */

@@ -60,6 +60,8 @@ export class Spool extends EventEmitter {
   private active!: { id: number; handle: FileHandle; size: number };
   private readonly sealedSizes = new Map<number, number>();
   private group = newGroup();
+  /** The commit group being written and fsync'ed, if any. */
+  private writing: Promise<void> | undefined;
   private flushing = false;
   private flushScheduled = false;
   private closed = false;
@@ -147,6 +149,14 @@ export class Spool extends EventEmitter {
     return group.promise;
   }
 
+  /** Resolves once everything appended so far is on disk (a message that adds nothing waits for what it repeats). */
+  durable(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('spool is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.group.lines.length > 0) return this.group.promise;
+    return this.writing ?? Promise.resolve();
+  }
+
   private async flush(): Promise<void> {
     this.flushScheduled = false;
     if (this.flushing) return;
@@ -155,6 +165,7 @@ export class Spool extends EventEmitter {
       while (this.group.lines.length > 0) {
         const group = this.group;
         this.group = newGroup();
+        this.writing = group.promise;
         try {
           const data = Buffer.from(`${group.lines.join('\n')}\n`, 'utf8');
           // write(2) may write less than asked (a nearly full disk): loop, or fail, never ack a short write.
@@ -167,6 +178,7 @@ export class Spool extends EventEmitter {
           this.active.size += data.length;
           this.pendingRecords += group.records;
           group.resolve();
+          if (this.writing === group.promise) this.writing = undefined;
           this.emit('committed');
           if (this.active.size >= this.segmentBytes) await this.rotate();
         } catch (err) {

@@ -3,13 +3,16 @@ import { factLine } from '../storage/fact-log.js';
 import {
   DEFERRED_MARK,
   READINGS_MEASUREMENT,
+  RECENT_READINGS_SPAN_MS,
   conflictFact,
   deferredReadingSchema,
   fingerprintOf,
   readingLines,
   revisionLine,
   type DeferredReading,
+  type RecentReadings,
 } from './records.js';
+import type { Logger } from '../core/logger.js';
 
 /**
  * The write-time half of immutable readings (issue 13, item 1). The pipeline decides in memory for
@@ -298,4 +301,39 @@ export class StoredReadingCheck {
     }
     return known;
   }
+}
+
+/**
+ * Tells the pipeline's index what InfluxDB holds per device, once it holds everything spooled
+ * before this start: a reading is then checked against InfluxDB only when it is at or before its
+ * device's newest stored time. Without an answer the index stays careful: every device time up to
+ * start + maxFutureSkew is checked there.
+ */
+export async function knowStoredReadings(recent: RecentReadings, influx: InfluxClient, log: Logger): Promise<void> {
+  const since = Date.now() - RECENT_READINGS_SPAN_MS;
+  try {
+    const newest = await newestStored(influx, since);
+    recent.useStoredNewest(newest, since);
+    log.info({ devices: newest.size }, 'readings index knows what InfluxDB holds');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not ask InfluxDB what it holds; readings of the next minutes are checked against it one batch at a time');
+  }
+}
+
+/** Per device, the newest device time InfluxDB holds at or after `since` (any revision). */
+async function newestStored(influx: InfluxClient, since: number): Promise<Map<string, number>> {
+  const newest = new Map<string, number>();
+  let series: Awaited<ReturnType<InfluxClient['query']>>;
+  try {
+    series = await influx.query(`SELECT last("temperature") FROM "${READINGS_MEASUREMENT}" WHERE time >= ${Math.floor(since)}ms GROUP BY "deviceId"`);
+  } catch (err) {
+    if (err instanceof InfluxError && /database not found/.test(err.message)) return newest;
+    throw err;
+  }
+  for (const s of series) {
+    const deviceId = s.tags?.deviceId;
+    const ts = s.values[0]?.[0];
+    if (deviceId !== undefined && typeof ts === 'number') newest.set(deviceId, ts);
+  }
+  return newest;
 }

@@ -41,6 +41,8 @@ describe('immutable readings beyond the in-memory index', () => {
     (await fetch(`http://127.0.0.1:${service.httpPort}${url}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).text();
   const conflictsMetric = async (ws: Workspace, service: RunningService) =>
     Number(/^coldchain_reading_conflicts_total\{kind="value"\} (\d+)$/m.exec(await get(ws, service, '/metrics'))?.[1] ?? Number.NaN);
+  const checkedMetric = async (ws: Workspace, service: RunningService) =>
+    Number(/^coldchain_readings_checked_in_influxdb_total (\d+)$/m.exec(await get(ws, service, '/metrics'))?.[1] ?? Number.NaN);
   const drained = (ws: Workspace, service: RunningService) =>
     waitFor(
       async () => (await get(ws, service, '/metrics')).match(/^coldchain_spool_depth_records (\d+)$/m)?.[1],
@@ -105,6 +107,14 @@ describe('immutable readings beyond the in-memory index', () => {
     ]);
     const rejects = JSON.parse(await get(ws, second, '/api/v1/rejects?reason=conflicting_reading&device=restart-1')) as { count: number };
     expect(rejects.count).toBe(1);
+
+    // Only what is at or before the device's newest stored time was looked up in InfluxDB; a newer
+    // reading is decided in memory (the start floor used to defer every reading of the first 5 minutes).
+    expect(await checkedMetric(ws, second)).toBe(4);
+    await again({ ts: ts + 60_000, temperature: 4.6, seq: 3 });
+    expect(await checkedMetric(ws, second)).toBe(4);
+    await drained(ws, second);
+    expect(await readingCount(influx, 'restart-1')).toBe(4);
   });
 
   it('a different reading older than the in-memory index keeps is looked up in InfluxDB and kept beside the stored one', async () => {
