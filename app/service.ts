@@ -209,7 +209,7 @@ async function assemble(
     if (spool.depth.records > 0 && !(await writer.flush(15_000))) {
       log.warn({ pendingRecords: spool.depth.records }, 'InfluxDB has not taken the recovered spool yet; alerts are rebuilt from what it has');
     }
-    if (spool.depth.records === 0) await knowStoredReadings(pipeline.recent, db.influx, log);
+    if (spool.depth.records === 0) await knowStoredReadings(pipeline.recent, db.influx, log, config.ingest.maxPastAge);
     const shipments = new ShipmentService({
       registry: registry.get,
       spool,

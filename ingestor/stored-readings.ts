@@ -3,7 +3,6 @@ import { factLine } from '../storage/fact-log.js';
 import {
   DEFERRED_MARK,
   READINGS_MEASUREMENT,
-  RECENT_READINGS_SPAN_MS,
   conflictFact,
   deferredReadingSchema,
   fingerprintOf,
@@ -309,8 +308,9 @@ export class StoredReadingCheck {
  * device's newest stored time. Without an answer the index stays careful: every device time up to
  * start + maxFutureSkew is checked there.
  */
-export async function knowStoredReadings(recent: RecentReadings, influx: InfluxClient, log: Logger): Promise<void> {
-  const since = Date.now() - RECENT_READINGS_SPAN_MS;
+export async function knowStoredReadings(recent: RecentReadings, influx: InfluxClient, log: Logger, maxPastAgeMs: number): Promise<void> {
+  // Nothing older can be accepted from now on (ingest.maxPastAge): what is stored before it does not matter.
+  const since = Date.now() - maxPastAgeMs;
   try {
     const newest = await newestStored(influx, since);
     recent.useStoredNewest(newest, since);
