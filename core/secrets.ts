@@ -1,4 +1,5 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { passwordHasher } from './password-hasher.js';
 
 /**
  * Device and API tokens are 256-bit random strings, so a fast hash is enough to store them
@@ -23,9 +24,7 @@ export function tokenMatches(presented: string | Buffer | undefined, storedHash:
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
 
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keylen: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, keylen, { N, r, p, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return passwordHasher.hash(password, salt, N, r, p, keylen);
 }
 
 /** User passwords: scrypt (slow on purpose), stored as scrypt$N$r$p$salt$hash. */

@@ -5,9 +5,9 @@ import { identifier } from './config/schema.js';
  * Password checks (scrypt) for people: HTTP sign-in, MQTT user login, e-signatures.
  *
  * Two costs an attacker can push onto us without any credential, both bounded here:
- * - CPU and the libuv thread pool: scrypt runs there, and so does the spool's fsync, so every
- *   hash in flight delays device PUBACKs. Hashes run one at a time process-wide, with a short
- *   queue; past it the attempt is refused as busy without hashing.
+ * - CPU: every hash is ~16 MB of memory-hard work. Hashes run one at a time process-wide, in a
+ *   thread at a low priority (password-hasher.ts), with a short queue; past it the attempt is
+ *   refused as busy without hashing.
  * - guessing: failures are counted per account and per address in a sliding window; past the
  *   limit that account (or address) is locked for a while and answered without hashing. The
  *   lockout is written to the audit trail once, not per attempt, so a flood cannot grow it.
@@ -22,7 +22,7 @@ export const THROTTLE_LIMITS = {
   addressFailures: 20,
   windowMs: 15 * 60_000,
   lockoutMs: 15 * 60_000,
-  /** scrypt hashes at once, for the whole process: libuv's pool has 4 threads and the spool needs them. */
+  /** scrypt hashes at once, for the whole process (they queue for the one hasher thread anyway). */
   concurrentHashes: 1,
   /** Attempts waiting for the hash slot; one more is refused as busy. */
   queuedHashes: 16,
@@ -47,7 +47,7 @@ export interface AuditSink {
   append(input: AuditInput): Promise<unknown>;
 }
 
-/** Process-wide: the thread pool these hashes compete for is the process's. */
+/** Process-wide: the hasher thread is the process's. */
 class HashSlots {
   private running = 0;
   private readonly waiting: Array<() => void> = [];

@@ -1,7 +1,6 @@
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { Config } from '../core/config/schema.js';
+import { lowerThisThreadPriority } from '../core/low-priority.js';
 import type { Registry } from '../core/registry.js';
 import type { InfluxTarget } from '../storage/influx.js';
 import { BucketCache } from './bucket-cache.js';
@@ -27,13 +26,8 @@ export type WorkerReply =
   | { id: number; ok: true; body: Uint8Array; contentType: string; extension: string }
   | { id: number; ok: false; failure: ReturnType<typeof describeFailure> };
 
-// On Linux a thread has its own nice value: this one yields the CPU to the main thread (devices' acknowledgements).
-try {
-  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
-} catch {
-  // not Linux, or /proc not mounted: the worker runs at the process's priority
-}
+// Yields the CPU to the main thread (devices' acknowledgements).
+lowerThisThreadPriority();
 
 let registry: { version: number; registry: Registry } | undefined;
 let influx: { key: string; client: ReportInflux } | undefined;

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { HashReply, HashRequest } from './password-worker.js';
+
+/**
+ * scrypt off the libuv pool and at a low priority: in one worker thread whose nice value is 10
+ * (Linux). Node's own crypto.scrypt runs on the libuv pool beside the spool's fsync and at the
+ * main thread's priority, so on 2 cores every guessed password took CPU from devices' PUBACKs;
+ * here the scheduler gives the main thread what it asks for first. One thread: hashes run one
+ * at a time anyway (core/throttle.ts). The thread is started on first use and does not keep the
+ * process alive.
+ */
+class PasswordHasher {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (key: Buffer) => void; reject: (err: Error) => void }>();
+
+  hash(password: string, salt: Buffer, N: number, r: number, p: number, keylen: number): Promise<Buffer> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      let worker: Worker;
+      try {
+        worker = this.started();
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, password, salt, N, r, p, keylen } satisfies HashRequest);
+    });
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    const script = workerScript();
+    if (!existsSync(script)) throw new Error(`the password worker ${script} is not built; run "npx tsc -p tsconfig.json"`);
+    const worker = new Worker(script);
+    worker.unref();
+    worker.on('message', (reply: HashReply) => {
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if ('key' in reply) waiting.resolve(Buffer.from(reply.key));
+      else waiting.reject(new Error(reply.error));
+    });
+    const lost = (why: string) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const waiting of this.pending.values()) waiting.reject(new Error(why));
+      this.pending.clear();
+    };
+    worker.on('error', (err) => lost(`the password worker failed: ${err.message}`));
+    worker.on('exit', (code) => lost(`the password worker stopped (exit code ${code})`));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** The compiled worker: next to this file when running from dist, in dist/ when running the TypeScript (tests). */
+function workerScript(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return path.join(path.dirname(here), 'password-worker.js');
+  return path.resolve(path.dirname(here), '..', 'dist', 'core', 'password-worker.js');
+}
+
+/** Process-wide: one low-priority thread hashes every password. */
+export const passwordHasher = new PasswordHasher();
