@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, unlinkSync } from 'node:fs';
+import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, unlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument, isSeq, type Document } from 'yaml';
 import { parseConfigText } from './load.js';
@@ -22,11 +22,13 @@ function alive(pid: number): boolean {
 
 /**
  * Takes `<file>.lock` (created exclusively, holding our pid) and returns its release. A lock
- * whose process is gone (killed mid-edit) is taken over; a live one is waited for, then refused.
+ * whose process is gone (killed mid-edit) is taken over; a live one is waited for, and refused
+ * only when the same process has held it for LOCK_WAIT_MS (a stuck editor, not a queue of them).
  */
 function lock(file: string): () => void {
   const lockFile = `${file}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  let holderSeen = Number.NaN;
+  let deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
       const fd = openSync(lockFile, 'wx', 0o600);
@@ -36,27 +38,62 @@ function lock(file: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let holder = Number.NaN;
-    try {
-      holder = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
-    } catch {
-      continue; // released meanwhile
-    }
+    const holder = holderOf(lockFile);
+    if (holder === undefined) continue; // released meanwhile
     // An empty lock file is one being written this instant. A dead holder's lock is stale, and so is
     // one naming us: edits are synchronous, so it is from an earlier process that had our pid.
     if (Number.isInteger(holder) && (holder === process.pid || !alive(holder))) {
-      try {
-        unlinkSync(lockFile);
-      } catch {
-        /* someone else took it over first */
-      }
+      takeOver(lockFile, holder);
       continue;
+    }
+    if (!Object.is(holder, holderSeen)) {
+      holderSeen = holder;
+      deadline = Date.now() + LOCK_WAIT_MS;
     }
     if (Date.now() > deadline)
       throw new Error(
         `${file} is being edited by another process (pid ${Number.isNaN(holder) ? '?' : holder}, ${lockFile}); try again, or remove the lock file if no coldchain command is running`,
       );
     sleepSync(25);
+  }
+}
+
+/** The pid in a lock file (NaN while it is being written), or undefined when there is none. */
+function holderOf(lockFile: string): number | undefined {
+  try {
+    return Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes a stale lock, under `<lock>.takeover`: two processes that both found the same dead
+ * holder would otherwise each remove "its" lock, the second removing the fresh lock the first had
+ * taken meanwhile, and both would edit. The takeover file lives for two syscalls; one left by a
+ * process killed in between is removed once it is a few seconds old.
+ */
+function takeOver(lockFile: string, staleHolder: number): void {
+  const mutex = `${lockFile}.takeover`;
+  let fd: number;
+  try {
+    fd = openSync(mutex, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    try {
+      if (Date.now() - statSync(mutex).mtimeMs > 5000) unlinkSync(mutex);
+    } catch {
+      /* gone meanwhile */
+    }
+    sleepSync(5);
+    return;
+  }
+  try {
+    // Still the dead holder's: nobody can have replaced it, since only a takeover removes it.
+    if (holderOf(lockFile) === staleHolder) unlinkSync(lockFile);
+  } finally {
+    closeSync(fd);
+    unlinkSync(mutex);
   }
 }
 
