@@ -1127,7 +1127,7 @@ async function main(): Promise<void> {
         'e2e QoS 1: publish → spool (fsync) → InfluxDB, count verified',
         `${figures.e2e_readings_per_s} readings/s`,
         `${figures.ratio_vs_mosquitto} × Mosquitto`,
-        '≥ 0.85',
+        '≥ 0.9 ×',
       ],
       ['  of which acknowledged (PUBACK after fsync)', `${figures.e2e_acked_per_s} readings/s`, '', ''],
       ['e2e QoS 0 devices, count verified', `${figures.qos0_readings_per_s} readings/s`, '', ''],
@@ -1135,7 +1135,7 @@ async function main(): Promise<void> {
         'batched uploads (10–100 readings/message), count verified',
         `${figures.batched_readings_per_s} readings/s`,
         `${figures.batched_ratio_vs_raw_influx} × raw InfluxDB`,
-        '≥ 100000/s',
+        '≥ 0.6 ×',
       ],
       [
         'simulator load scenario (paced), all stored',
@@ -1188,7 +1188,7 @@ async function main(): Promise<void> {
         `${figures.board_first_paint_ratio_vs_plain_page} × a plain page`,
         '',
       ],
-      ['  sign-in → sensor tiles drawn', `${figures.board_sign_in_to_tiles_ms} ms`, '', ''],
+      ['  sign-in → sensor tiles drawn', `${figures.board_sign_in_to_tiles_ms} ms`, '', '≤ 2 × plain page paint'],
       [
         'cluster: 3 nodes behind HAProxy on Redis, e2e QoS 1, count verified',
         `${figures.cluster3_e2e_stored_per_s} readings/s`,
