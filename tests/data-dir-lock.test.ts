@@ -6,25 +6,40 @@ import { describe, expect, it } from 'vitest';
 import { lockDataDir } from '../app/data-dir-lock.js';
 
 const LOCK = path.resolve('dist/app/data-dir-lock.js');
-/** A separate process that takes the lock, holds it `holdMs`, and prints "locked" or the error. */
-function contender(dir: string, holdMs: number, startAt = 0): Promise<string> {
-  // startAt: all contenders spin until the same instant, so they really race.
-  const script = `import('${LOCK}').then(({ lockDataDir }) => { while (Date.now() < ${startAt}); try { const unlock = lockDataDir(process.argv[1]); console.log('locked'); setTimeout(unlock, ${holdMs}); } catch (e) { console.log(e.message); } })`;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.on('close', () => resolve(out.trim()));
+/**
+ * Separate processes that take the lock at the same instant (each spins until `startAt`) and print
+ * "locked" or the error. A holder keeps the lock until every contender has answered: holding it
+ * for a fixed time let a contender that started late on a loaded machine take it legitimately
+ * after the holder let go, which read as two holders.
+ */
+async function race(dir: string, count: number, startAt = 0): Promise<string[]> {
+  const script = `import('${LOCK}').then(({ lockDataDir }) => { while (Date.now() < ${startAt}); try { const unlock = lockDataDir(process.argv[1]); console.log('locked'); process.stdin.on('end', unlock).resume(); } catch (e) { console.log(e.message); } })`;
+  const children = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, ['-e', script, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const outcome = new Promise<string>((resolve) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      void closed.then(() => resolve(out.trim()));
+    });
+    return { child, closed, outcome };
   });
+  const outcomes = await Promise.all(children.map((c) => c.outcome));
+  for (const c of children) c.child.stdin.end();
+  await Promise.all(children.map((c) => c.closed));
+  return outcomes;
 }
 
 describe('data directory lock', () => {
   it('refuses a second service on the same data directory, naming the holder', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
     const unlock = lockDataDir(dir);
-    expect(await contender(dir, 0)).toBe(`data directory ${dir} is in use by another coldchain process (pid ${process.pid}); stop it or pass --data-dir`);
+    expect(await race(dir, 1)).toEqual([`data directory ${dir} is in use by another coldchain process (pid ${process.pid}); stop it or pass --data-dir`]);
     unlock();
-    expect(await contender(dir, 0)).toBe('locked');
+    expect(await race(dir, 1)).toEqual(['locked']);
   });
 
   it('takes over a lock left by a process that died', async () => {
@@ -40,7 +55,7 @@ describe('data directory lock', () => {
     for (let round = 0; round < 3; round++) {
       const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
       const startAt = Date.now() + 1500;
-      const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dir, 1500, startAt)));
+      const outcomes = await race(dir, 6, startAt);
       expect(
         outcomes.filter((o) => o === 'locked'),
         outcomes.join(' | '),
@@ -54,7 +69,7 @@ describe('data directory lock', () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'cc-lock-'));
       writeFileSync(path.join(dir, 'coldchain.pid'), String(dead));
       const startAt = Date.now() + 1200;
-      const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(dir, 1500, startAt)));
+      const outcomes = await race(dir, 6, startAt);
       expect(
         outcomes.filter((o) => o === 'locked'),
         outcomes.join(' | '),
