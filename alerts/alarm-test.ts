@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../core/config/schema.js';
+import { Refusal } from '../core/refusal.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Incident } from './incident.js';
 import type { Attempt, Notifier } from './notifier.js';
@@ -17,8 +18,10 @@ export const alarmTestResultSchema = z.object({
   attempts: z.array(z.object({ tier: z.number(), channel: z.enum(['email', 'webhook', 'sms']), recipient: z.string(), ok: z.boolean(), outcome: z.string() })),
 });
 
-export class AlarmTestError extends Error {
-  readonly status = 404;
+export class AlarmTestError extends Refusal<404> {
+  constructor(message: string) {
+    super(message, 404);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertKinds, severities } from '../core/config/alert-rules.js';
+import { Refusal } from '../core/refusal.js';
 import { signatureRecordSchema } from '../audit/e-signature.js';
 
 export const alertStates = ['pending', 'active', 'acknowledged', 'cleared', 'closed', 'discarded', 'retracted'] as const;
@@ -70,14 +71,7 @@ export const alertEventSchema = z.object({
 });
 export type AlertEvent = z.infer<typeof alertEventSchema>;
 
-export class LifecycleError extends Error {
-  constructor(
-    message: string,
-    readonly status: 404 | 409,
-  ) {
-    super(message);
-  }
-}
+export class LifecycleError extends Refusal<404 | 409> {}
 
 /**
  * The current alerts, changed only by events: the same sequence of events always gives the same

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { alertTopic } from '../core/topics.js';
 import type { ApiRole, Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
+import { Refusal } from '../core/refusal.js';
 import type { Registry } from '../core/registry.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
@@ -35,8 +36,10 @@ const SIGNING_ROLES: Record<'acknowledge' | 'close' | 'shelve' | 'unshelve', rea
   unshelve: ['operator', 'qa', 'admin'],
 };
 
-export class ShelveError extends Error {
-  readonly status = 400;
+export class ShelveError extends Refusal<400> {
+  constructor(message: string) {
+    super(message, 400, 'invalid_request');
+  }
 }
 
 export interface AlertServiceDeps {

@@ -1,27 +1,19 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { InfluxError } from '../storage/influx.js';
-import { ShipmentError } from '../shipments/service.js';
-import { SignatureError } from '../audit/e-signature.js';
-import { ReportError } from '../reports/shipment-report.js';
-import { LifecycleError } from '../alerts/book.js';
-import { ShelveError } from '../alerts/service.js';
-import { AlarmTestError } from '../alerts/alarm-test.js';
-import { CalibrationError } from '../calibration/service.js';
-import { StabilityError } from '../stability/service.js';
-import { ReportFailedError, ReportsBusyError } from '../reports/pool.js';
-import { ReportTooLargeError } from '../reports/readings-source.js';
-import { SignedVersionError } from '../reports/signed-version.js';
+import { Refusal } from '../core/refusal.js';
+import { ReportsBusyError } from '../reports/pool.js';
 
-/** An answer other than success: its status, a code for programs and a message for people. */
-export class HttpError extends Error {
+/** A refusal of the HTTP layer itself (auth, sign-in, streams, bad input): with its code always, and headers or details where it has them. */
+export class HttpError extends Refusal {
+  declare readonly code: string;
   constructor(
-    readonly status: number,
-    readonly code: string,
+    status: number,
+    code: string,
     message: string,
     readonly headers: Record<string, string> = {},
     readonly details: Record<string, unknown> = {},
   ) {
-    super(message);
+    super(message, status, code);
   }
 }
 
@@ -39,30 +31,8 @@ export class ValidationError extends HttpError {
   }
 }
 
-/** The domain's refusals carry their own status (and some their own code); otherwise the code says which kind of refusal it is. */
-const DOMAIN_ERRORS = [
-  ShipmentError,
-  ReportError,
-  SignatureError,
-  LifecycleError,
-  ShelveError,
-  AlarmTestError,
-  CalibrationError,
-  StabilityError,
-  SignedVersionError,
-];
-const DOMAIN_CODES: Record<number, string> = { 400: 'bad_request', 401: 'signature_refused', 404: 'not_found', 409: 'conflict' };
-
-function toHttpError(err: Error): HttpError | undefined {
-  if (err instanceof HttpError) return err;
-  // The report workers' refusals (reports/pool.ts): busy, too many readings, too slow or failed.
-  if (err instanceof ReportsBusyError) return new HttpError(429, 'reports_busy', err.message, { 'Retry-After': String(err.retryAfterSeconds) });
-  if (err instanceof ReportTooLargeError) return new HttpError(422, 'report_too_large', err.message);
-  if (err instanceof ReportFailedError) return new HttpError(503, err.code, err.message);
-  if (!DOMAIN_ERRORS.some((type) => err instanceof type)) return undefined;
-  const { status, code } = err as Error & { status: number; code?: string };
-  return new HttpError(status, code ?? (err instanceof ShelveError ? 'invalid_request' : (DOMAIN_CODES[status] ?? 'forbidden')), err.message);
-}
+/** A domain's refusal without a code of its own is named by its status. */
+const CODES: Record<number, string> = { 400: 'bad_request', 401: 'signature_refused', 404: 'not_found', 409: 'conflict' };
 
 /** What a client is told of an InfluxDB failure: its kind, never InfluxDB's text or address. */
 const INFLUX_SAYS: Partial<Record<InfluxError['kind'], string>> = {
@@ -83,12 +53,15 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
       message: `${INFLUX_SAYS[err.kind] ?? 'the database could not answer'}; try again later (request ${request.id}; details in the service log)`,
     });
   }
-  const known = toHttpError(err);
-  if (known)
+  // Every refusal, the HTTP layer's own and each domain's (core/refusal.ts), e.g. the report workers' 429 with Retry-After.
+  if (err instanceof Refusal) {
+    const http = err instanceof HttpError ? err : undefined;
+    const retry = err instanceof ReportsBusyError ? { 'Retry-After': String(err.retryAfterSeconds) } : {};
     return reply
-      .code(known.status)
-      .headers(known.headers)
-      .send({ error: known.code, message: known.message, ...known.details });
+      .code(err.status)
+      .headers(http?.headers ?? retry)
+      .send({ error: err.code ?? CODES[err.status] ?? 'forbidden', message: err.message, ...http?.details });
+  }
   const status = err.statusCode ?? 500;
   if (status >= 500) {
     request.log.error({ err, requestId: request.id }, 'request failed');

@@ -1,5 +1,6 @@
 import { userRefusal } from '../core/accounts.js';
 import type { Accounts, ApiRole, User } from '../core/config/schema.js';
+import { Refusal } from '../core/refusal.js';
 import { verifyPassword } from '../core/secrets.js';
 import { explainVerdict, isAccountName, shortName, throttleFor } from '../core/throttle.js';
 import type { AuditLog } from './audit-log.js';
@@ -10,14 +11,7 @@ export { signatureInput, signatureRecordSchema, type Signature, type SignatureRe
 /** accounts.passwordMaxAge's default, for a caller that does not pass the configuration's. */
 const DEFAULT_PASSWORD_MAX_AGE = 180 * 86_400_000;
 
-export class SignatureError extends Error {
-  constructor(
-    message: string,
-    readonly status: 401 | 403 | 429,
-  ) {
-    super(message);
-  }
-}
+export class SignatureError extends Refusal<401 | 403 | 429> {}
 
 /**
  * Checks user and password, then role; every refusal is written to the audit trail before the

@@ -6,18 +6,12 @@ import { editConfig } from '../core/config/edit.js';
 import type { Device } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
+import { Refusal } from '../core/refusal.js';
 import { declaredAccuracyProblems } from './accuracy.js';
 import type { Certificate, CertificateInput, CertificateView, SensorCalibrationStatus } from './schema.js';
 import { calibrationAt, certificatePeriods, type CertificatePeriod } from './status.js';
 
-export class CalibrationError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 404 | 409,
-  ) {
-    super(message);
-  }
-}
+export class CalibrationError extends Refusal<400 | 404 | 409> {}
 
 export type { CertificateView, SensorCalibrationStatus };
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
+import { Refusal } from '../core/refusal.js';
 import type { InfluxTarget } from '../storage/influx.js';
 import { failureError, type BuiltReport, type ReportJob } from './jobs.js';
 import type { WorkerReply, WorkerRequest } from './report-worker.js';
@@ -20,8 +21,8 @@ import type { RangeVersion } from './range-versions.js';
 /** Default worker count: half the cores (1 on 2 cores), at most 4; the main thread keeps the rest. */
 export const defaultReportWorkers = () => Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
 
-/** Every worker is busy and the queue is full. */
-export class ReportsBusyError extends Error {
+/** Every worker is busy and the queue is full: 429, and when to try again. */
+export class ReportsBusyError extends Refusal<429> {
   constructor(
     readonly running: number,
     readonly queued: number,
@@ -29,18 +30,17 @@ export class ReportsBusyError extends Error {
   ) {
     super(
       `${running} report(s) are being built and ${queued} are waiting, the most this service takes at once (reports.workers ${running}, reports.queue ${queued}); try again in ${retryAfterSeconds} s`,
+      429,
+      'reports_busy',
     );
     this.name = 'ReportsBusyError';
   }
 }
 
-/** A report that took longer than `reports.timeout`, or whose worker died: its worker is replaced. */
-export class ReportFailedError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'report_timeout' | 'report_worker_failed' | 'shutting_down',
-  ) {
-    super(message);
+/** A report that took longer than `reports.timeout`, or whose worker died (its worker is replaced), or a service stopping: 503. */
+export class ReportFailedError extends Refusal<503> {
+  constructor(message: string, code: 'report_timeout' | 'report_worker_failed' | 'shutting_down') {
+    super(message, 503, code);
     this.name = 'ReportFailedError';
   }
 }

@@ -1,4 +1,5 @@
 import type { Registry } from '../core/registry.js';
+import { Refusal } from '../core/refusal.js';
 import { quoteString, type InfluxClient } from '../storage/influx.js';
 import { READINGS_MEASUREMENT } from '../ingestor/records.js';
 import type { SensorSeries } from './figures.js';
@@ -214,14 +215,16 @@ function medianSpacing(ts: number[]): number {
   return Math.max(1000, steps[Math.floor(steps.length / 2)]!);
 }
 
-/** A report asked for more readings than one report may hold (`reports.maxRows`). */
-export class ReportTooLargeError extends Error {
+/** A report asked for more readings than one report may hold (`reports.maxRows`): 422. */
+export class ReportTooLargeError extends Refusal<422> {
   constructor(
     readonly rows: number,
     readonly maxRows: number,
   ) {
     super(
       `this report would read more than ${maxRows.toLocaleString('en')} readings (the limit, reports.maxRows; at least ${rows.toLocaleString('en')} are stored for it): ask for a shorter period`,
+      422,
+      'report_too_large',
     );
     this.name = 'ReportTooLargeError';
   }

@@ -1,5 +1,6 @@
 import type { ProductProfile } from '../core/config/schema.js';
 import type { Registry } from '../core/registry.js';
+import { Refusal } from '../core/refusal.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { Alert } from '../alerts/book.js';
 import { currentDisposition, effectiveCustody, supersededBy, type ShipmentRecord } from '../shipments/book.js';
@@ -19,14 +20,7 @@ import { asOfRecord, asOfSeries, maxReceivedAt, sinceSignature, type AsOf } from
 /** Below this, missing data alone sends a shipment to QA review. */
 export const COMPLETENESS_REVIEW_PERCENT = 95;
 
-export class ReportError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 404 | 409,
-  ) {
-    super(message);
-  }
-}
+export class ReportError extends Refusal<400 | 404 | 409> {}
 
 export function placeOf(registry: Registry, locationId: string, profile: ProductProfile): Place {
   const placed = registry.location(locationId);

@@ -62,12 +62,12 @@ export async function bindReport(pool: ReportPool, subject: ShipmentSubject): Pr
 /** The subject of the signed version (`?version=signed`): as of the current disposition's report, with its signature. */
 export function signedSubject(record: ShipmentRecord, subject: ShipmentSubject): ShipmentSubject {
   const disposition = currentDisposition(record);
-  if (!disposition) throw new SignedVersionError(404, 'not_signed', `shipment ${record.shipment.id} has no QA disposition yet, so there is no signed version`);
+  if (!disposition) throw new SignedVersionError(`shipment ${record.shipment.id} has no QA disposition yet, so there is no signed version`, 404, 'not_signed');
   if (!disposition.signedOn)
     throw new SignedVersionError(
+      `the disposition of shipment ${record.shipment.id} (${new Date(disposition.at).toISOString()}) was signed before reports were bound to signatures: its report was not kept`,
       409,
       'not_bound',
-      `the disposition of shipment ${record.shipment.id} (${new Date(disposition.at).toISOString()}) was signed before reports were bound to signatures: its report was not kept`,
     );
   return {
     ...subject,

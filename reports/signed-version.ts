@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Refusal } from '../core/refusal.js';
 import type { ShipmentRecord } from '../shipments/book.js';
 import type { SignedOn } from '../shipments/signed-on.js';
 import type { SensorSeries } from './figures.js';
@@ -15,13 +16,9 @@ import type { RangeVersion, RangeVersionUsed } from './range-versions.js';
  */
 
 /** No signed version to render: 404 `not_signed` (no disposition yet), 409 `not_bound` (signed before reports were bound). */
-export class SignedVersionError extends Error {
-  constructor(
-    readonly status: 404 | 409,
-    readonly code: 'not_signed' | 'not_bound',
-    message: string,
-  ) {
-    super(message);
+export class SignedVersionError extends Refusal<404 | 409> {
+  constructor(message: string, status: 404 | 409, code: 'not_signed' | 'not_bound') {
+    super(message, status, code);
   }
 }
 

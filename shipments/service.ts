@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
+import { Refusal } from '../core/refusal.js';
 import type { Spool } from '../ingestor/spool.js';
 import { FactLog, type Fact } from '../storage/fact-log.js';
 import { SHIPMENT_EVENTS_MEASUREMENT } from '../storage/measurements.js';
@@ -30,14 +31,7 @@ function shipmentFact(fact: ShipmentFact, at: number): Fact {
   return { measurement: SHIPMENT_EVENTS_MEASUREMENT, tags: { shipmentId: shipmentIdOf(fact), type: fact.type }, fields: { fact: JSON.stringify(fact) }, at };
 }
 
-export class ShipmentError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 404 | 409,
-  ) {
-    super(message);
-  }
-}
+export class ShipmentError extends Refusal<400 | 404 | 409> {}
 
 export interface Actor {
   by: string;

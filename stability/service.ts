@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { verifySigner } from '../audit/e-signature.js';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
+import { Refusal } from '../core/refusal.js';
 import type { Spool } from '../ingestor/spool.js';
 import type { ShipmentRecord } from '../shipments/book.js';
 import type { InfluxClient } from '../storage/influx.js';
@@ -11,14 +12,7 @@ import { STABILITY_EVENTS_MEASUREMENT } from '../storage/measurements.js';
 import { batchProfile, batchRecords } from './ledger.js';
 import { stabilityFactSchema, type AddBack, type AddBackInput, type BatchSummary, type Ledger, type StabilityFact } from './schema.js';
 
-export class StabilityError extends Error {
-  constructor(
-    message: string,
-    readonly status: 400 | 404 | 409,
-  ) {
-    super(message);
-  }
-}
+export class StabilityError extends Refusal<400 | 404 | 409> {}
 
 /** What a batch's ledger is built from (reports/jobs.ts `BatchInput`). */
 export interface BatchSubject {

@@ -1,0 +1,14 @@
+/**
+ * A request refused for a reason its caller can act on: the status it is answered with and, where
+ * the kind has a name of its own, a code for programs. Every domain's refusals extend it, so the
+ * API answers all of them in one place (api/http-error.ts) and no route catches them.
+ */
+export class Refusal<Status extends number = number> extends Error {
+  constructor(
+    message: string,
+    readonly status: Status,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
