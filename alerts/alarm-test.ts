@@ -24,6 +24,10 @@ export class AlarmTestError extends Refusal<404> {
   }
 }
 
+/** A site asked for that the registry does not know, and those it does (the alarm test's 404, the performance report's 400). */
+export const noSuchSite = (siteId: string, known: readonly string[]) =>
+  `no site ${JSON.stringify(siteId.slice(0, 64))}; known sites: ${known.join(', ') || 'none'}`;
+
 /**
  * A test alarm through every channel of every tier of one site (WHO TRS 961 Annex 9: alarm
  * systems are tested periodically): one message per recipient, each outcome written to the audit
@@ -37,7 +41,12 @@ export async function runAlarmTest(
 ): Promise<AlarmTestResult> {
   const site = deps.config.sites.find((s) => s.id === siteId);
   if (!site)
-    throw new AlarmTestError(`no site ${JSON.stringify(siteId.slice(0, 64))}; known sites: ${deps.config.sites.map((s) => s.id).join(', ') || 'none'}`);
+    throw new AlarmTestError(
+      noSuchSite(
+        siteId,
+        deps.config.sites.map((s) => s.id),
+      ),
+    );
   const name = site.name ?? site.id;
   const when = new Date(now).toISOString().slice(0, 16).replace('T', ' ');
   const text: Record<Lang, AlarmText> = {

@@ -1,19 +1,14 @@
 import { z } from 'zod';
-import type { Registry } from '../core/registry.js';
-import type { InfluxClient } from '../storage/influx.js';
 import { alertSchema, alertStates } from '../alerts/book.js';
 import { alertDetail, alertDetailSchema, alertsMatching, incidentDetail, incidentDetailSchema, incidentsMatching } from '../alerts/views.js';
-import type { AlertService } from '../alerts/service.js';
 import { alarmSignatureInputSchema as signatureSchema, incidentStates, incidentViewSchema, shelveInputSchema as shelveSchema } from '../alerts/incident.js';
 import { ANYONE, HANDLERS } from './auth.js';
 import { foundOr404 } from './http-error.js';
-import { idParams, instant, listOf } from './params.js';
+import { idParams, instant, listed, listOf } from './params.js';
 import type { ApiPlugin } from './zod.js';
 
 const listQuery = <S extends readonly [string, ...string[]]>(states: S) =>
   z.object({ state: z.enum(states).optional(), site: z.string().optional(), from: instant.optional(), to: instant.optional() });
-export const alertsQuerySchema = listQuery(alertStates);
-export const incidentsQuerySchema = listQuery(incidentStates);
 
 export type Alert = z.infer<typeof alertSchema>;
 const alertList = listOf('alerts', alertSchema);
@@ -21,25 +16,24 @@ const alertAnswer = z.object({ alert: alertSchema });
 const incidentList = listOf('incidents', incidentViewSchema);
 export type AlertList = z.infer<typeof alertList>;
 export type AlertAnswer = z.infer<typeof alertAnswer>;
+export type IncidentList = z.infer<typeof incidentList>;
 
 /** Alerts (one condition on one sensor) and incidents (what people handle), with their e-signed transitions. */
-export const alertRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient; alerts: AlertService }> = async (app, { influx, alerts: service }) => {
+export const alertRoutes: ApiPlugin = async (app, { influx, alerts: service }) => {
   const anyone = { config: { roles: ANYONE } };
   const signers = { config: { roles: HANDLERS } };
 
-  app.get('/api/v1/alerts', { ...anyone, schema: { querystring: alertsQuerySchema, response: { 200: alertList } } }, async (request) => {
-    const alerts = alertsMatching(service, request.query);
-    return { count: alerts.length, alerts };
-  });
+  app.get('/api/v1/alerts', { ...anyone, schema: { querystring: listQuery(alertStates), response: { 200: alertList } } }, async (request) =>
+    listed('alerts', alertsMatching(service, request.query)),
+  );
 
   app.get('/api/v1/alerts/:id', { ...anyone, schema: { params: idParams, response: { 200: alertDetailSchema } } }, async (request) =>
     foundOr404(await alertDetail(service, influx, request.params.id), `no alert ${request.params.id}`),
   );
 
-  app.get('/api/v1/incidents', { ...anyone, schema: { querystring: incidentsQuerySchema, response: { 200: incidentList } } }, async (request) => {
-    const incidents = incidentsMatching(service, request.query);
-    return { count: incidents.length, incidents };
-  });
+  app.get('/api/v1/incidents', { ...anyone, schema: { querystring: listQuery(incidentStates), response: { 200: incidentList } } }, async (request) =>
+    listed('incidents', incidentsMatching(service, request.query)),
+  );
 
   app.get('/api/v1/incidents/:id', { ...anyone, schema: { params: idParams, response: { 200: incidentDetailSchema } } }, async (request) =>
     foundOr404(await incidentDetail(service, influx, request.params.id), `no incident ${request.params.id}`),

@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import type { AuditLog } from '../audit/audit-log.js';
 import { auditDocument } from '../audit/review-document.js';
 import { AuditReviewer, auditCsv, auditReviewSchema } from '../audit/review.js';
 import { timeZoneSchema } from '../core/config/schema.js';
-import type { Registry } from '../core/registry.js';
 import { Formatter } from '../reports/render/i18n.js';
 import { renderPdf } from '../reports/render/pdf.js';
 import { reportLanguages } from '../reports/schema.js';
@@ -37,7 +35,7 @@ const pdfQuerySchema = auditQuerySchema.and(z.object({ lang: z.enum(reportLangua
 const fileName = (extension: string) => `attachment; filename="audit-trail-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}.${extension}"`;
 
 /** `GET /api/v1/audit`, `/api/v1/audit.csv` and `/api/v1/audit.pdf` (qa, admin): the trail as audit/review.ts reads it. */
-export const auditRoutes: ApiPlugin<{ audit?: AuditLog; registry: () => Registry }> = async (app, deps) => {
+export const auditRoutes: ApiPlugin = async (app, deps) => {
   const reviewer = deps.audit ? new AuditReviewer(deps.audit.file) : undefined;
   const review = ({ limit, ...filter }: z.output<typeof auditQuerySchema>) => {
     if (!reviewer) throw new HttpError(503, 'audit_unavailable', 'this service keeps no audit trail');

@@ -1,9 +1,8 @@
-import type { Registry as PromRegistry } from 'prom-client';
 import { z } from 'zod';
 import type { ApiPlugin } from './zod.js';
 import { ANYONE } from './auth.js';
 
-export const componentHealthSchema = z.looseObject({ ready: z.boolean() });
+const componentHealthSchema = z.looseObject({ ready: z.boolean() });
 export type ComponentHealth = z.infer<typeof componentHealthSchema>;
 const healthSchema = z.object({ status: z.enum(['ok', 'unavailable']), components: z.record(z.string(), componentHealthSchema) });
 
@@ -14,11 +13,11 @@ const healthSchema = z.object({ status: z.enum(['ok', 'unavailable']), component
  * `authorization: { credentials_file: … }`). The figures tell device counts, reject reasons and
  * backlog, and the process's internals: not for anyone on the network (issue 12, item 16).
  */
-export const healthRoutes: ApiPlugin<{ metrics: PromRegistry; health: () => Record<string, ComponentHealth> }> = async (app, deps) => {
+export const healthRoutes: ApiPlugin = async (app, { health, metrics }) => {
   app.get('/healthz', { schema: { response: { 200: healthSchema, 503: healthSchema } } }, async (_request, reply) => {
-    const components = deps.health();
+    const components = health();
     const ready = Object.values(components).every((c) => c.ready);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', components });
   });
-  app.get('/metrics', { config: { roles: ANYONE } }, async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()));
+  app.get('/metrics', { config: { roles: ANYONE } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 };

@@ -2,8 +2,6 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Registry } from '../core/registry.js';
 import { timeZoneSchema } from '../core/config/schema.js';
-import type { InfluxClient } from '../storage/influx.js';
-import type { AlertService } from '../alerts/service.js';
 import { reportFormats, reportLanguages } from '../reports/schema.js';
 import type { ReportSubject } from '../reports/jobs.js';
 import type { ReportPool } from '../reports/pool.js';
@@ -52,7 +50,7 @@ const recordQuerySchema = (registry: () => Registry) =>
     .refine((q) => q.to - q.from <= 366 * 86_400_000, { message: 'a record covers at most 366 days; ask for several', path: ['to'] });
 
 /** GSP records per place and excursion reports per alert (?format=json|csv|html|pdf). */
-export const reportRoutes: ApiPlugin<{ registry: () => Registry; influx: InfluxClient; alerts: AlertService; reports: ReportPool }> = async (app, deps) => {
+export const reportRoutes: ApiPlugin = async (app, deps) => {
   const config = { roles: ANYONE };
   app.get('/api/v1/locations/:id/record', { config, schema: { params: idParams, querystring: recordQuerySchema(deps.registry) } }, async (request, reply) => {
     const { options, from, to } = request.query;

@@ -98,7 +98,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     securityHeaders(() => deps.registry().config.board.tileUrl ?? null),
   );
 
-  const resources: Array<ApiPlugin<ApiDeps>> = [
+  const resources: ApiPlugin[] = [
     healthRoutes,
     sessionRoutes,
     readingsRoutes,

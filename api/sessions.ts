@@ -29,7 +29,7 @@ const signInSchema = z.object({
 });
 
 /** POST/GET/DELETE /api/v1/session: the board's sign-in (the store, core/sessions.ts, is `app.sessions`, made by server.ts). */
-export const sessionRoutes: ApiPlugin<Record<never, never>> = async (app) => {
+export const sessionRoutes: ApiPlugin = async (app) => {
   app.post('/api/v1/session', { schema: { body: signInSchema, response: { 201: signedInSchema } } }, async (request, reply) => {
     const { user: name, password } = request.body;
     const outcome = await app.sessions.signIn(name, password, request.ip);

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { timeZoneSchema } from '../core/config/schema.js';
-import type { AlertService } from '../alerts/service.js';
 import { INVALID_LINK } from '../shipments/service.js';
 import {
   custodyInputSchema,
@@ -13,17 +12,14 @@ import {
   shipmentStates,
 } from '../shipments/schema.js';
 import { linkSummarySchema, shipmentSummaries, shipmentSummary, shipmentSummarySchema } from '../shipments/summary.js';
-import { alertsAlong, bindReport, shipmentSubject, signedSubject, verificationUrl, type ShipmentSubjectDeps } from '../reports/shipment-subject.js';
-import type { ReportPool } from '../reports/pool.js';
+import { alertsAlong, bindReport, shipmentSubject, signedSubject, verificationUrl } from '../reports/shipment-subject.js';
 import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
-import { idParams, instant, listOf } from './params.js';
+import { idParams, instant, listed, listOf } from './params.js';
 import { reportOptionsSchema, sendReport } from './reports.js';
 import { parse, type ApiPlugin } from './zod.js';
 import { receiverRoutes } from './receiver.js';
 
 export type { ShipmentSummary } from '../shipments/summary.js';
-
-type ShipmentRouteDeps = ShipmentSubjectDeps & { alerts: AlertService; reports: ReportPool };
 
 const listQuerySchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
 const one = z.object({ shipment: shipmentSummarySchema });
@@ -48,7 +44,7 @@ const actor = (request: FastifyRequest) => ({
 });
 
 /** Electronic waybills, custody, QA disposition, receiver links, the full-chain report and its EPCIS document. */
-export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) => {
+export const shipmentRoutes: ApiPlugin = async (app, deps) => {
   const { shipments } = deps;
   await app.register(receiverRoutes, { shipments });
   const reportOptions = reportOptionsSchema(deps.registry);
@@ -58,10 +54,9 @@ export const shipmentRoutes: ApiPlugin<ShipmentRouteDeps> = async (app, deps) =>
     reply.code(201).send({ shipment: shipmentSummary(await shipments.create(request.body, actor(request))) }),
   );
 
-  app.get('/api/v1/shipments', { config: anyone, schema: { querystring: listQuerySchema, response: { 200: list } } }, async (request) => {
-    const found = shipmentSummaries(shipments.book.list(), request.query);
-    return { count: found.length, shipments: found };
-  });
+  app.get('/api/v1/shipments', { config: anyone, schema: { querystring: listQuerySchema, response: { 200: list } } }, async (request) =>
+    listed('shipments', shipmentSummaries(shipments.book.list(), request.query)),
+  );
 
   app.get('/api/v1/shipments/:id', { config: anyone, schema: { params: idParams, response: { 200: one } } }, async (request) => ({
     shipment: shipmentSummary(shipments.get(request.params.id)),

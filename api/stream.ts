@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import type { IngestPipeline } from '../ingestor/pipeline.js';
-import type { AlertService } from '../alerts/service.js';
 import type { Credential } from '../core/sessions.js';
 import { LiveHub, MAX_STREAM_CLIENTS } from '../live/hub.js';
-import { MAX_TICKETS, StreamTickets, type SharedTickets } from '../live/tickets.js';
+import { MAX_TICKETS, StreamTickets } from '../live/tickets.js';
 import { bearerToken } from './auth.js';
 import { HttpError } from './http-error.js';
 import type { ApiPlugin } from './zod.js';
@@ -17,9 +15,9 @@ export type StreamTicket = z.infer<typeof ticketAnswer>;
  * so the page first asks POST /api/v1/stream/ticket (bearer header) for a one-use ticket valid
  * 30 s (live/tickets.ts), then opens ?ticket=. Clients that can send headers use the bearer header directly.
  */
-export const streamRoutes: ApiPlugin<{ pipeline: IngestPipeline; alerts?: AlertService; cluster?: { tickets: SharedTickets } }> = async (app, deps) => {
-  const hub = new LiveHub({ pipeline: deps.pipeline, alerts: deps.alerts, sessions: app.sessions });
-  const tickets = new StreamTickets(deps.cluster?.tickets);
+export const streamRoutes: ApiPlugin = async (app, { pipeline, alerts, cluster }) => {
+  const hub = new LiveHub({ pipeline, alerts, sessions: app.sessions });
+  const tickets = new StreamTickets(cluster?.tickets);
   app.addHook('preClose', (done) => {
     tickets.close();
     hub.close();

@@ -8,6 +8,7 @@ import type {
 } from 'fastify';
 import type { z } from 'zod';
 import { ValidationError } from './http-error.js';
+import type { ApiDeps } from './server.js';
 
 /**
  * zod as fastify's schema language: a route's querystring, params and body arrive parsed (and
@@ -18,8 +19,8 @@ export interface ZodTypeProvider extends FastifyTypeProvider {
   serializer: this['schema'] extends z.ZodType ? z.input<this['schema']> : unknown;
 }
 
-/** One resource's routes: a fastify plugin given what it needs. */
-export type ApiPlugin<Deps extends FastifyPluginOptions> = FastifyPluginAsync<Deps, RawServerDefault, ZodTypeProvider>;
+/** One resource's routes: a fastify plugin given the API's dependencies (it takes what it uses of them). */
+export type ApiPlugin<Deps extends FastifyPluginOptions = ApiDeps> = FastifyPluginAsync<Deps, RawServerDefault, ZodTypeProvider>;
 
 const PARTS: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
 

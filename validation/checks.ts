@@ -9,8 +9,7 @@ import type { IncidentView } from '../alerts/incident.js';
 import type { AuditReview } from '../audit/review.js';
 import type { Overview } from '../live/overview.js';
 import type { ReadingsResponse } from '../api/readings.js';
-import type { z } from 'zod';
-import type { rejectsResponseSchema } from '../api/rejects.js';
+import type { RejectsResponse } from '../api/rejects.js';
 import type { GspRecord } from '../reports/schema.js';
 import type { RequirementId } from './requirements.js';
 
@@ -347,7 +346,7 @@ export const CHECKS: Check[] = [
         facts.downlink.flatMap((d) => d.rejected ?? []).find((r) => r.reason === 'impossible_value'),
       );
       const quarantined = await until(ctx, 'the quarantine record (GET /api/v1/rejects)', async () => {
-        const body = await ok<z.infer<typeof rejectsResponseSchema>>(
+        const body = await ok<RejectsResponse>(
           ctx,
           `/api/v1/rejects?device=${encodeURIComponent(ctx.device.id)}&reason=impossible_value&from=${facts.startedAt - 1000}`,
         );
