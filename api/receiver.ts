@@ -1,33 +1,45 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { receiptInputSchema } from '../shipments/schema.js';
-import { ShipmentError, type ShipmentService } from '../shipments/service.js';
+import { INVALID_LINK, ShipmentError } from '../shipments/service.js';
 import { formPage, invalidLinkPage, receivePage, recordedPage, refusedPage, W } from '../shipments/receipt-page.js';
-import { parse, type ApiPlugin } from './zod.js';
+import { shipmentSubject } from '../reports/shipment-subject.js';
+import { reportOptionsSchema, sendReport } from './reports.js';
+import { parse, problems, type ApiPlugin } from './zod.js';
 
 /** A receipt is a few short fields; a form or JSON body beyond this is not one (and is not parsed). */
 const MAX_RECEIPT_BYTES = 4096;
 
 const tokenParams = z.object({ token: z.string().max(64) });
 
-const html = (reply: FastifyReply, status: number, body: string) =>
-  reply
-    .code(status)
-    .header('Cache-Control', 'no-store')
-    .header('Referrer-Policy', 'no-referrer')
-    .header('X-Robots-Tag', 'noindex')
-    .type('text/html; charset=utf-8')
-    .send(body);
+/** The link is a secret: its pages are not kept, indexed or passed on. */
+const unlisted = (reply: FastifyReply) => reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').header('X-Robots-Tag', 'noindex');
+const html = (reply: FastifyReply, status: number, body: string) => unlisted(reply).code(status).type('text/html; charset=utf-8').send(body);
 
 /**
- * The receiver's acceptance or refusal (收货验收) on the verification link: GET …/receive is a
- * form (shipments/receipt-page.ts), POST …/receipt takes it as a form or as JSON. The link is the
- * only authority, so input is bounded (4 KiB, field limits in receiptInputSchema) and a shipment
- * takes one receipt; a second is refused with what is on record.
+ * The receiver's side of a shipment: no account, just an unguessable link that can be revoked and
+ * expires. Anything wrong with the link is one and the same 404, so a probe learns nothing.
+ * `/verify/:token` is the shipment's report (HTML unless asked otherwise; Chinese for a browser
+ * that prefers it); the acceptance or refusal (收货验收) is a form (shipments/receipt-page.ts) at
+ * …/receive, posted to …/receipt as a form or as JSON. The link is the only authority, so input is
+ * bounded (4 KiB, field limits in receiptInputSchema) and a shipment takes one receipt; a second
+ * is refused with what is on record.
  */
-export const receiverRoutes: ApiPlugin<{ shipments: ShipmentService }> = async (app, { shipments }) => {
+export const receiverRoutes: ApiPlugin = async (app, deps) => {
+  const { shipments } = deps;
+  const reportOptions = reportOptionsSchema(deps.registry);
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_RECEIPT_BYTES }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.get('/verify/:token', { schema: { params: z.object({ token: z.string() }) } }, async (request, reply) => {
+    unlisted(reply);
+    const found = shipments.resolveLink(request.params.token);
+    if (!found) return reply.code(404).type('text/plain; charset=utf-8').send(`${INVALID_LINK}\n`);
+    const query = request.query as { format?: string; lang?: string; tz?: string };
+    const lang = query.lang ?? (/^zh\b/i.test(request.headers['accept-language'] ?? '') ? 'zh-CN' : undefined);
+    const options = parse(reportOptions, { format: query.format ?? 'html', lang, tz: query.tz }, 'query');
+    return sendReport(reply, deps.reports, shipmentSubject(deps, found.record, 'receiver'), options, `shipment-${found.record.shipment.id}`);
   });
 
   app.get('/verify/:token/receive', { schema: { params: tokenParams } }, async (request, reply) => {
@@ -46,10 +58,7 @@ export const receiverRoutes: ApiPlugin<{ shipments: ShipmentService }> = async (
     const found = shipments.resolveLink(request.params.token);
     if (!found) return html(reply, 404, invalidLinkPage(W.invalid));
     const parsed = receiptInputSchema.safeParse(body);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      return html(reply, 400, formPage(request.params.token, found.record, problems));
-    }
+    if (!parsed.success) return html(reply, 400, formPage(request.params.token, found.record, problems(parsed.error).join('; ')));
     try {
       const { record, receipt } = await shipments.receive(request.params.token, parsed.data);
       return html(reply, 201, recordedPage(record, receipt));

@@ -24,6 +24,7 @@ import { auditRoutes } from './audit.js';
 import { streamRoutes } from './stream.js';
 import type { SharedTickets } from '../live/tickets.js';
 import { shipmentRoutes } from './shipments.js';
+import { receiverRoutes } from './receiver.js';
 import { calibrationRoutes } from './calibration.js';
 import type { CalibrationService } from '../calibration/service.js';
 import { reportRoutes } from './reports.js';
@@ -109,6 +110,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     auditRoutes,
     streamRoutes,
     shipmentRoutes,
+    receiverRoutes,
     calibrationRoutes,
     stabilityRoutes,
     reportRoutes,

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { timeZoneSchema } from '../core/config/schema.js';
-import { INVALID_LINK } from '../shipments/service.js';
 import {
   custodyInputSchema,
   custodyRecordSchema,
@@ -12,12 +11,11 @@ import {
   shipmentStates,
 } from '../shipments/schema.js';
 import { linkSummarySchema, shipmentSummaries, shipmentSummary, shipmentSummarySchema } from '../shipments/summary.js';
-import { alertsAlong, bindReport, shipmentSubject, signedSubject, verificationUrl } from '../reports/shipment-subject.js';
+import { bindReport, epcisSubject, shipmentSubject, signedSubject, verificationUrl } from '../reports/shipment-subject.js';
 import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
 import { idParams, instant, listed, listOf } from './params.js';
-import { reportOptionsSchema, sendReport } from './reports.js';
-import { parse, type ApiPlugin } from './zod.js';
-import { receiverRoutes } from './receiver.js';
+import { locale, reportOptionsSchema, sendReport } from './reports.js';
+import type { ApiPlugin } from './zod.js';
 
 export type { ShipmentSummary } from '../shipments/summary.js';
 
@@ -43,11 +41,9 @@ const actor = (request: FastifyRequest) => ({
   source: request.headers['user-agent']?.startsWith('coldchain-cli') ? ('cli' as const) : ('api' as const),
 });
 
-/** Electronic waybills, custody, QA disposition, receiver links, the full-chain report and its EPCIS document. */
+/** Electronic waybills, custody, QA disposition, receiver links, the full-chain report and its EPCIS document (the receiver's side: receiver.ts). */
 export const shipmentRoutes: ApiPlugin = async (app, deps) => {
-  const { shipments } = deps;
-  await app.register(receiverRoutes, { shipments });
-  const reportOptions = reportOptionsSchema(deps.registry);
+  const { shipments, reports } = deps;
   const [anyone, handlers, reviewers] = [{ roles: ANYONE }, { roles: HANDLERS }, { roles: REVIEWERS }];
 
   app.post('/api/v1/shipments', { config: handlers, schema: { body: shipmentCreateSchema, response: { 201: one } } }, async (request, reply) =>
@@ -77,7 +73,7 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
     async (request, reply) =>
       reply.code(201).send({
         // Signed on the report as it stands now: its digest and coverage are kept with the signature.
-        disposition: await shipments.dispose(request.params.id, request.body, (record) => bindReport(deps.reports, shipmentSubject(deps, record))),
+        disposition: await shipments.dispose(request.params.id, request.body, (record) => bindReport(reports, shipmentSubject(deps, record))),
       }),
   );
 
@@ -98,37 +94,18 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
     }),
   );
 
-  const shipmentReportQuery = z.intersection(reportOptions, reportVersionSchema);
+  const shipmentReportQuery = z.intersection(reportOptionsSchema(deps.registry), reportVersionSchema);
   app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: shipmentReportQuery } }, async (request, reply) => {
     const record = shipments.get(request.params.id);
     const signed = request.query.version === 'signed';
     const subject = signed ? signedSubject(record, shipmentSubject(deps, record)) : shipmentSubject(deps, record, 'full');
-    return sendReport(reply, deps.reports, subject, request.query, `shipment-${request.params.id}${signed ? '-signed' : ''}`);
+    return sendReport(reply, reports, subject, request.query, `shipment-${request.params.id}${signed ? '-signed' : ''}`);
   });
 
-  /**
-   * The shipment as a GS1 EPCIS 2.0 JSON-LD document for trading partners (epcis/): the same data
-   * as the shipment report, so the same roles, built the same way with the same limits and refusals.
-   */
+  // The same data as the shipment report, so the same roles.
   app.get('/api/v1/shipments/:id/epcis', { config: anyone, schema: { params: idParams, querystring: epcisQuery } }, async (request, reply) => {
     const record = shipments.get(request.params.id);
-    const alerts = alertsAlong(record, deps.alerts.book.list());
-    const { lang, timeZone } = deps.registry().config.reports;
-    const subject = { kind: 'shipment' as const, record, alerts, verification: null, epcis: { publicUrl: deps.publicUrl() } };
-    return sendReport(reply, deps.reports, subject, { format: 'json', lang, timeZone: request.query.tz ?? timeZone }, `epcis-${record.shipment.id}`);
-  });
-
-  /**
-   * The receiver's view: no account, just an unguessable link that can be revoked and expires.
-   * Anything wrong with the link is one and the same 404, so a probe learns nothing.
-   */
-  app.get('/verify/:token', { schema: { params: z.object({ token: z.string() }) } }, async (request, reply) => {
-    void reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').header('X-Robots-Tag', 'noindex');
-    const found = shipments.resolveLink(request.params.token);
-    if (!found) return reply.code(404).type('text/plain; charset=utf-8').send(`${INVALID_LINK}\n`);
-    const query = request.query as { format?: string; lang?: string; tz?: string };
-    const lang = query.lang ?? (/^zh\b/i.test(request.headers['accept-language'] ?? '') ? 'zh-CN' : undefined);
-    const options = parse(reportOptions, { format: query.format ?? 'html', lang, tz: query.tz }, 'query');
-    return sendReport(reply, deps.reports, shipmentSubject(deps, found.record, 'receiver'), options, `shipment-${found.record.shipment.id}`);
+    const options = { format: 'json' as const, ...locale(deps.registry, { tz: request.query.tz }) };
+    return sendReport(reply, reports, epcisSubject(deps, record), options, `epcis-${record.shipment.id}`);
   });
 };

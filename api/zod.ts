@@ -24,11 +24,15 @@ export type ApiPlugin<Deps extends FastifyPluginOptions = ApiDeps> = FastifyPlug
 
 const PARTS: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
 
-/** Parses what a request carries; a failure names every problem by where it is ("query.from: …"). */
+/** Every problem of a failed parse, named by where it is: "query.from: …" (or "from: …" without `where`). */
+export const problems = (error: z.ZodError, where?: string) =>
+  error.issues.map((issue) => `${[...(where ? [where] : []), ...issue.path.map(String)].join('.')}: ${issue.message}`);
+
+/** Parses what a request carries; a failure is a 400 naming every problem. */
 export function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  throw new ValidationError(result.error.issues.map((issue) => `${[where, ...issue.path.map(String)].join('.')}: ${issue.message}`));
+  throw new ValidationError(problems(result.error, where));
 }
 
 /** A route's querystring, params and body, parsed by their schemas. */

@@ -1,5 +1,7 @@
 import type { ReportDocument } from '../reports/render/document.js';
-import type { Formatter } from '../reports/render/i18n.js';
+import { Formatter } from '../reports/render/i18n.js';
+import { renderPdf } from '../reports/render/pdf.js';
+import type { ReportLanguage } from '../reports/schema.js';
 import { auditActionWords } from './actions.js';
 import type { AuditEntry } from './audit-log.js';
 
@@ -57,11 +59,16 @@ const LABELS = {
 
 const DETAILS_MAX = 400;
 
-export function auditDocument(
-  review: { verified: { ok: boolean; entries: number; problem?: string }; matched: number; entries: AuditEntry[] },
-  filter: { from?: number; to?: number; actor?: string; action?: string; target?: string },
-  f: Formatter,
-): ReportDocument {
+type Review = { verified: { ok: boolean; entries: number; problem?: string }; matched: number; entries: AuditEntry[] };
+type Filter = { from?: number; to?: number; actor?: string; action?: string; target?: string };
+
+/** The reviewed trail printed (laid out on the calling thread): the chain's state, the filter, every entry with its action in words. */
+export async function auditPdf(review: Review, filter: Filter, lang: ReportLanguage, timeZone: string): Promise<Buffer> {
+  const document = auditDocument(review, filter, new Formatter(lang, timeZone));
+  return renderPdf(document, { title: `${document.title} — ${document.subtitle}`, lang });
+}
+
+function auditDocument(review: Review, filter: Filter, f: Formatter): ReportDocument {
   const t = LABELS[f.lang];
   const conditions = [
     filter.from !== undefined ? `${t.from} ${f.when(filter.from)}` : '',

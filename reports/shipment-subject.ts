@@ -16,7 +16,7 @@ type ShipmentSubject = Extract<ReportSubject, { kind: 'shipment' }>;
 export const verificationUrl = (publicUrl: string, token: string) => `${publicUrl.replace(/\/$/, '')}/verify/${token}`;
 
 /** The alerts at the places a shipment has been: the report picks among them by time. */
-export function alertsAlong(record: ShipmentRecord, alerts: readonly Alert[]): Alert[] {
+function alertsAlong(record: ShipmentRecord, alerts: readonly Alert[]): Alert[] {
   const places = new Set(effectiveCustody(record).map((c) => c.locationId));
   return alerts.filter((a) => places.has(a.locationId));
 }
@@ -48,6 +48,14 @@ export function shipmentSubject(deps: ShipmentSubjectDeps, record: ShipmentRecor
     verification: active ? { url: verificationUrl(deps.publicUrl(), active.token), expiresAt: active.expiresAt } : null,
     ...(batch ? { stability: { ...batch, ...(ledger === 'receiver' ? { viewedBy: record.shipment.id } : {}) } } : {}),
   };
+}
+
+/**
+ * The shipment as a GS1 EPCIS 2.0 document for trading partners (epcis/), built from the shipment
+ * report itself (so with its limits and refusals), identifiers under the public URL.
+ */
+export function epcisSubject(deps: ShipmentSubjectDeps, record: ShipmentRecord): ShipmentSubject {
+  return { kind: 'shipment', record, alerts: alertsAlong(record, deps.alerts.book.list()), verification: null, epcis: { publicUrl: deps.publicUrl() } };
 }
 
 /**
