@@ -4,11 +4,13 @@
 import type { SessionInfo } from '../../api/sessions.js';
 import type { Alert as StoredAlert } from '../../api/alerts.js';
 import type { IncidentView } from '../../alerts/incident.js';
+import type { AlertDetail, IncidentDetail } from '../../alerts/views.js';
+import type { IncidentList } from '../../api/alerts.js';
 import type { Overview as ServerOverview } from '../../live/overview.js';
 import type { StreamTicket } from '../../api/stream.js';
 import type { LiveAlert, LiveReading } from '../../live/hub.js';
 
-export type { SessionInfo, IncidentView, LiveReading };
+export type { SessionInfo, IncidentView, LiveReading, AlertDetail, IncidentDetail, IncidentList };
 export type { DeviceView, LocationView, SiteView } from '../../live/overview.js';
 export type { AlarmText } from '../../alerts/text.js';
 /** Printed name, time and meaning of a signature (audit/signature-record.ts). */

@@ -1,6 +1,6 @@
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Alert, type IncidentView, type SessionInfo } from '../api.js';
+import { api, type Alert, type AlertDetail, type IncidentDetail, type IncidentList, type IncidentView, type SessionInfo } from '../api.js';
 import { applyIncident, type BoardState } from '../store.js';
 import { amount, say, when, type Labels, type Lang } from '../i18n.js';
 import { byUrgency, isShelved, needsSomeone } from '../incidents.js';
@@ -8,24 +8,8 @@ import { Lazy } from '../lazy.js';
 import { namesOf } from '../names.js';
 import { shelfDurations, SignDialog, type SignRequest } from './sign.js';
 
-interface HistoryEvent {
-  event: string;
-  at: number;
-  actor: string;
-  printedName?: string;
-  meaning?: string;
-  comment?: string;
-  channel?: string;
-  recipient?: string;
-  outcome?: string;
-}
-
-interface IncidentDetail {
-  incident: IncidentView;
-  alerts: Alert[];
-  events: HistoryEvent[];
-  trend: Array<{ deviceId: string; points: Array<[number, number]> }>;
-}
+/** One event of an alert's or an incident's history, as the API answers them (alerts/views.ts). */
+type HistoryEvent = AlertDetail['events'][number] | IncidentDetail['events'][number];
 
 const loadTrend = () => import('./trend.js').then((m) => m.TrendChart as (props: never) => unknown);
 
@@ -44,8 +28,7 @@ function History({ events, t, lang }: { events: HistoryEvent[]; t: Labels; lang:
 /** One sensor's alert inside an incident, its history one click away. */
 function MemberRow({ alert, t, lang, deviceName }: { alert: Alert; t: Labels; lang: Lang; deviceName: string }) {
   const [events, setEvents] = useState<HistoryEvent[] | null>(null);
-  const toggle = () =>
-    events ? setEvents(null) : void api<{ events: HistoryEvent[] }>(`/api/v1/alerts/${encodeURIComponent(alert.id)}`).then((r) => setEvents(r.events));
+  const toggle = () => (events ? setEvents(null) : void api<AlertDetail>(`/api/v1/alerts/${encodeURIComponent(alert.id)}`).then((r) => setEvents(r.events)));
   return html`<tr data-member=${alert.id} data-device=${alert.deviceId}>
       <td title=${alert.deviceId}>${deviceName}</td><td>${say('kind', alert.kind, lang)}${alert.late ? ` (${t.late})` : ''}</td><td>${say('severity', alert.severity, lang)}</td>
       <td><span class=${`pill ${alert.state}`}>${say('state', alert.state, lang)}</span></td><td>${amount(alert.kind, alert.peak, lang)}</td><td>${when(alert.occurredAt)}</td><td>${when(alert.clearedAt)}</td>
@@ -63,7 +46,7 @@ export function IncidentsView({ board, t, lang, session }: { board: BoardState; 
   const [signing, setSigning] = useState<SignRequest<{ incident: IncidentView }> | null>(null);
   const [version, setVersion] = useState(0);
   useEffect(() => {
-    void api<{ incidents: IncidentView[] }>(`/api/v1/incidents?from=${Date.now() - 7 * 86_400_000}`).then((r) => setRecent(r.incidents));
+    void api<IncidentList>(`/api/v1/incidents?from=${Date.now() - 7 * 86_400_000}`).then((r) => setRecent(r.incidents));
   }, [board.incidents, version]);
   useEffect(() => {
     if (!selected) return setDetail(null);

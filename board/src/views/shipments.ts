@@ -6,7 +6,7 @@ import { api, download } from '../api.js';
 import { say, when, type Labels, type Lang } from '../i18n.js';
 import { namesOf } from '../names.js';
 import type { BoardState } from '../store.js';
-import type { ShipmentSummary } from '../../../shipments/summary.js';
+import type { ShipmentList, ShipmentSummary } from '../../../api/shipments.js';
 
 interface Report {
   verdict: string;
@@ -128,7 +128,7 @@ export function ShipmentsView({ board, t, lang }: { board: BoardState; t: Labels
   const [shipments, setShipments] = useState<ShipmentSummary[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [report, setReport] = useState<Report | null>(null);
-  useEffect(() => void api<{ shipments: ShipmentSummary[] }>('/api/v1/shipments').then((r) => setShipments(r.shipments)), []);
+  useEffect(() => void api<ShipmentList>('/api/v1/shipments').then((r) => setShipments(r.shipments)), []);
   useEffect(() => {
     setReport(null);
     if (selected) void api<Report>(`/api/v1/shipments/${encodeURIComponent(selected)}/report?format=json`).then(setReport);
