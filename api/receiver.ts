@@ -48,6 +48,7 @@ export const receiverRoutes: ApiPlugin = async (app, deps) => {
   });
 
   app.post('/verify/:token/receipt', { bodyLimit: MAX_RECEIPT_BYTES, schema: { params: tokenParams } }, async (request, reply) => {
+    unlisted(reply);
     const fromForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
     const body = request.body ?? {};
     if (!fromForm) {

@@ -16,15 +16,14 @@ export function contentSecurityPolicy(tileUrl: string | null): string {
 
 /**
  * An onSend hook for the root instance (issue 12, item 16): CSP, frame options, no sniffing and a
- * referrer policy on every response — board, API, HTML reports and receiver pages alike.
+ * referrer policy on every response — board, API, HTML reports and receiver pages alike (a route's
+ * own stricter referrer policy stays).
  */
 export function securityHeaders(tileUrl: () => string | null) {
   return async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    reply
-      .header('Content-Security-Policy', contentSecurityPolicy(tileUrl()))
-      .header('X-Frame-Options', 'DENY')
-      .header('X-Content-Type-Options', 'nosniff')
-      .header('Referrer-Policy', 'strict-origin-when-cross-origin');
+    reply.header('Content-Security-Policy', contentSecurityPolicy(tileUrl())).header('X-Frame-Options', 'DENY').header('X-Content-Type-Options', 'nosniff');
+    // A route may be stricter: a receiver link's pages send no Referer at all (the token is in the path).
+    if (!reply.hasHeader('Referrer-Policy')) reply.header('Referrer-Policy', 'strict-origin-when-cross-origin');
     return payload;
   };
 }

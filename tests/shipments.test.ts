@@ -362,7 +362,13 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
+    // The link is the only authority: never cached, never indexed, never sent on in a Referer.
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.headers.get('cache-control')).toBe('no-store');
     expect(await page.text()).toContain(shipmentId);
+    const refusedReceipt = await fetch(`${url}/receipt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(refusedReceipt.status).toBe(400);
+    expect([refusedReceipt.headers.get('referrer-policy'), refusedReceipt.headers.get('cache-control')]).toEqual(['no-referrer', 'no-store']);
     const json = await (await fetch(`${url}?format=json`)).json();
     expect(json.verification.url).toBe(url);
     // A forged token (right id, wrong MAC) and a truncated one are refused alike.
@@ -453,7 +459,8 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     expect(readFileSync(pdfFile).subarray(0, 5).toString()).toBe('%PDF-');
     const noShipment = await cli(['report', 'shipment', 'SH-NONE', '--format', 'json']);
     expect(noShipment).toMatchObject({ code: 1, stderr: expect.stringContaining('404: no shipment SH-NONE') });
-  });
+    // Eight CLI processes, each a Node start: 34-48 s in suite runs at load 11-14, once over 60 s.
+  }, 120_000);
 
   it('rebuilds shipments, custody and the disposition after a restart', async () => {
     await service.stop();
