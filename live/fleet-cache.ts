@@ -2,6 +2,8 @@ import type { Logger } from '../core/logger.js';
 import type { IngestPipeline } from '../ingestor/pipeline.js';
 import { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../storage/measurements.js';
 import { rowsOf, type InfluxClient } from '../storage/influx.js';
+import type { SparklineView as Sparkline } from './overview.js';
+import { encodeSparkline } from './sparkline.js';
 
 export interface LastReading {
   ts: number;
@@ -22,7 +24,6 @@ export interface RejectSummary {
   lastReason: string | null;
   lastMessage: string | null;
 }
-export type Sparkline = Array<[number, number]>;
 
 /** How long the sparklines and reject counts of one load serve the next ones (each is a query over every device). */
 export const FLEET_TREND_TTL_MS = 30_000;
@@ -239,14 +240,15 @@ export class FleetCache {
   }
 }
 
+/** A sparkline's bucket over `hours`: about 72 points, whole minutes. */
+export const sparklineStepMs = (hours: number) => Math.max(1, Math.round((hours * 60) / 72)) * 60_000;
+
 async function sparklines(influx: InfluxClient, hours: number): Promise<Map<string, Sparkline>> {
-  const bucket = Math.max(1, Math.round((hours * 60) / 72));
+  const step = sparklineStepMs(hours);
   const series = await influx.query(
-    `SELECT mean("temperature") FROM "${READINGS_MEASUREMENT}" WHERE time > now() - ${hours}h GROUP BY time(${bucket}m), "deviceId" fill(none)`,
+    `SELECT mean("temperature") FROM "${READINGS_MEASUREMENT}" WHERE time > now() - ${hours}h GROUP BY time(${step / 60_000}m), "deviceId" fill(none)`,
   );
-  return new Map(
-    series.map((s) => [s.tags?.deviceId ?? '', s.values.map((v) => [v[0] as number, Math.round((v[1] as number) * 100) / 100] as [number, number])]),
-  );
+  return new Map(series.map((s) => [s.tags?.deviceId ?? '', encodeSparkline(s.values as Array<[number, number]>, step)]));
 }
 
 async function rejectCounts(influx: InfluxClient): Promise<Map<string, RejectSummary>> {

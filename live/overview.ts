@@ -5,10 +5,15 @@ import { alertSchema } from '../alerts/book.js';
 import { incidentViewSchema } from '../alerts/incident.js';
 import type { AlertService } from '../alerts/service.js';
 import { newestFirst } from '../alerts/views.js';
-import type { FleetCache } from './fleet-cache.js';
+import { sparklineStepMs, type FleetCache } from './fleet-cache.js';
 
 const nullableNumber = z.number().nullable();
 const range = z.object({ min: z.number(), max: z.number() });
+/**
+ * A sparkline: the value of each `stepMs` bucket from `from` on (epoch ms), null where none fell,
+ * rounded to 0.1 °C; `decodeSparkline` (sparkline.ts) gives its points.
+ */
+const sparklineSchema = z.object({ from: z.number(), stepMs: z.number(), values: z.array(z.number().nullable()) });
 const deviceViewSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -25,7 +30,8 @@ const deviceViewSchema = z.object({
       receivedAt: nullableNumber,
     })
     .nullable(),
-  sparkline: z.array(z.tuple([z.number(), z.number()])),
+  /** Null when the overview was asked for without sparklines (they come from `GET /api/v1/overview/sparklines`). */
+  sparkline: sparklineSchema.nullable(),
   status: z.object({ firmware: z.string().nullable(), battery: nullableNumber }),
   rejects24h: z.object({ count: z.number(), lastReason: z.string().nullable(), lastMessage: z.string().nullable() }),
 });
@@ -58,17 +64,31 @@ export type Overview = z.infer<typeof overviewSchema>;
 export type SiteView = z.infer<typeof siteViewSchema>;
 export type LocationView = z.infer<typeof locationViewSchema>;
 export type DeviceView = z.infer<typeof deviceViewSchema>;
+export type SparklineView = z.infer<typeof sparklineSchema>;
+
+/** Every registered sensor's sparkline of the last `hours`, by device id (one with no readings in them has an empty one). */
+export const sparklinesSchema = z.object({ hours: z.number(), sparklines: z.record(z.string(), sparklineSchema) });
+export type Sparklines = z.infer<typeof sparklinesSchema>;
 
 /**
  * Everything the live board draws on arrival, in one answer — sites, places with their product
- * ranges, each sensor's last reading (fleet-cache.ts), a sparkline of the last `hours`, its status
- * (firmware, battery), rejected messages, and the open alerts and incidents. Later changes come
- * over the live stream (hub.ts).
+ * ranges, each sensor's last reading (fleet-cache.ts), a sparkline of the last `hours` (unless
+ * `withSparklines` is false: the board asks for them once its tiles are drawn, they were half the
+ * answer), its status (firmware, battery), rejected messages, and the open alerts and incidents.
+ * Later changes come over the live stream (hub.ts).
  */
-export async function buildOverview(registry: Registry, fleet: FleetCache, alerts: AlertService, hours: number): Promise<Overview> {
+export async function buildOverview(registry: Registry, fleet: FleetCache, alerts: AlertService, hours: number, withSparklines = true): Promise<Overview> {
   // Missing measurements (a new install) answer empty, not with an error.
-  const [{ last, status }, spark, rejects] = await Promise.all([fleet.devices(), fleet.sparklines(hours), fleet.rejectCounts()]);
+  const [{ last, status }, spark, rejects] = await Promise.all([fleet.devices(), withSparklines ? fleet.sparklines(hours) : undefined, fleet.rejectCounts()]);
   const profiles = new Map(registry.config.profiles.map((p) => [p.id, p]));
+  const noSparkline = { from: 0, stepMs: sparklineStepMs(hours), values: [] };
+  // Grouped once: a filter per place was places × devices (2,000 sensors).
+  const devicesAt = new Map<string, Array<(typeof registry.config.devices)[number]>>();
+  for (const d of registry.config.devices) {
+    const at = devicesAt.get(d.location);
+    if (at) at.push(d);
+    else devicesAt.set(d.location, [d]);
+  }
   const sites = registry.config.sites.map((site) => ({
     id: site.id,
     name: site.name ?? site.id,
@@ -83,17 +103,15 @@ export async function buildOverview(registry: Registry, fleet: FleetCache, alert
         kind: location.kind,
         profile: { id: profile.id, name: profile.name ?? profile.id, temperature: profile.temperature, humidity: profile.humidity ?? null },
         warningBand: effectiveRules(profile, location).data?.warningBand ?? profile.alerts.warningBand,
-        devices: registry.config.devices
-          .filter((d) => d.location === location.id)
-          .map((d) => ({
-            id: d.id,
-            name: d.name ?? d.id,
-            intervalMs: d.interval,
-            last: last.get(d.id) ?? null,
-            sparkline: spark.get(d.id) ?? [],
-            status: status.get(d.id) ?? { firmware: null, battery: null },
-            rejects24h: rejects.get(d.id) ?? { count: 0, lastReason: null, lastMessage: null },
-          })),
+        devices: (devicesAt.get(location.id) ?? []).map((d) => ({
+          id: d.id,
+          name: d.name ?? d.id,
+          intervalMs: d.interval,
+          last: last.get(d.id) ?? null,
+          sparkline: spark ? (spark.get(d.id) ?? noSparkline) : null,
+          status: status.get(d.id) ?? { firmware: null, battery: null },
+          rejects24h: rejects.get(d.id) ?? { count: 0, lastReason: null, lastMessage: null },
+        })),
       };
     }),
   }));
@@ -112,4 +130,11 @@ export async function buildOverview(registry: Registry, fleet: FleetCache, alert
     incidents,
     alarms: { maxShelveMs: registry.config.alarms.maxShelve },
   };
+}
+
+/** The sparklines of the overview's sensors alone, for a board that asked for the overview without them. */
+export async function buildSparklines(registry: Registry, fleet: FleetCache, hours: number): Promise<Sparklines> {
+  const spark = await fleet.sparklines(hours);
+  const noSparkline = { from: 0, stepMs: sparklineStepMs(hours), values: [] };
+  return { hours, sparklines: Object.fromEntries(registry.config.devices.map((d) => [d.id, spark.get(d.id) ?? noSparkline])) };
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Overview } from '../live/overview.js';
+import type { Overview, Sparklines } from '../live/overview.js';
+import { decodeSparkline, encodeSparkline } from '../live/sparkline.js';
 import type { RunningService } from '../app/service.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
 import { connectDevice, makeWorkspace, readingCount, startTestService, testLog, waitFor, influxFor, type Workspace } from './helpers/workspace.js';
@@ -19,11 +20,23 @@ describe('board overview: last readings kept in memory', () => {
   let service: RunningService | undefined;
   const clients: MqttClient[] = [];
 
-  const overview = async (): Promise<{ status: number; body: Overview }> => {
-    const response = await fetch(`http://127.0.0.1:${service!.httpPort}/api/v1/overview`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
-    return { status: response.status, body: (await response.json()) as Overview };
+  const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
+    const response = await fetch(`http://127.0.0.1:${service!.httpPort}${path}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    return { status: response.status, body: (await response.json()) as T };
   };
-  const lastOf = (o: Overview, deviceId: string) => o.sites.flatMap((s) => s.locations.flatMap((l) => l.devices)).find((d) => d.id === deviceId)?.last ?? null;
+  const overview = () => get<Overview>('/api/v1/overview');
+  const deviceOf = (o: Overview, deviceId: string) => o.sites.flatMap((s) => s.locations.flatMap((l) => l.devices)).find((d) => d.id === deviceId);
+  const lastOf = (o: Overview, deviceId: string) => deviceOf(o, deviceId)?.last ?? null;
+  // 5-minute buckets (the 6-hour sparkline's): two readings in the first, none in the second.
+  const STEP = 300_000;
+  const base = Math.floor((Date.now() - 2 * 3_600_000) / STEP) * STEP;
+  const history: Array<[number, number]> = [
+    [base + 10_000, 4.21],
+    [base + 70_000, 4.33],
+    [base + 2 * STEP + 5_000, 5.04],
+    [base + 3 * STEP, 2.64],
+    [base + 5 * STEP + 299_000, 7.77],
+  ];
   const publish = async (ts: number, temperature: number) => {
     const client = await connectDevice(service!.mqttPort!, 'room-1', ws.deviceTokens['room-1']!);
     clients.push(client);
@@ -34,7 +47,11 @@ describe('board overview: last readings kept in memory', () => {
   beforeAll(async () => {
     influxd = new ManagedInfluxd({ dataDir: mkdtempSync(path.join(tmpdir(), 'cc-overview-influxd-')), log: testLog });
     await influxd.start();
-    ws = makeWorkspace({ devices: ['room-1', 'room-2'] });
+    ws = makeWorkspace({ devices: ['room-1', 'room-2', 'room-3'] });
+    // room-3's last two hours, written as the writer would, before any start: its sparkline to check.
+    const influx = influxFor(ws, influxd.url);
+    await influx.ensureDatabase(1830 * 86_400_000);
+    await influx.write(history.map(([ts, temperature]) => `readings,deviceId=room-3 temperature=${temperature} ${ts}000000`).join('\n'));
   });
   afterAll(async () => {
     for (const c of clients) c.end(true);
@@ -58,6 +75,40 @@ describe('board overview: last readings kept in memory', () => {
     expect(first.status).toBe(200);
     expect(lastOf(first.body, 'room-1')).toMatchObject({ ts: t1, temperature: 4.2, humidity: 50 });
     expect(lastOf(first.body, 'room-2')).toBeNull();
+    // The sparkline comes as start, step and values rounded as the tile shows them (0.1 °C), and
+    // decodes to InfluxDB's 5-minute means: a bucket without readings is left out, not drawn as 0.
+    expect(deviceOf(first.body, 'room-3')?.sparkline).toEqual({ from: base, stepMs: STEP, values: [4.3, null, 5, 2.6, null, 7.8] });
+    expect(decodeSparkline(deviceOf(first.body, 'room-3')!.sparkline!)).toEqual({
+      ts: [base, base + 2 * STEP, base + 3 * STEP, base + 5 * STEP],
+      values: [4.3, 5, 2.6, 7.8],
+    });
+    expect(deviceOf(first.body, 'room-2')?.sparkline?.values).toEqual([]);
+
+    // The board asks for the overview without them, and for them alone once its tiles are drawn.
+    const bare = await get<Overview>('/api/v1/overview?sparklines=false');
+    expect(bare.status).toBe(200);
+    expect(deviceOf(bare.body, 'room-3')).toMatchObject({ sparkline: null, last: { ts: history[4]![0] } });
+    const alone = await get<Sparklines>('/api/v1/overview/sparklines?hours=6');
+    expect(alone.status).toBe(200);
+    expect(alone.body).toEqual({
+      hours: 6,
+      sparklines: {
+        'room-1': deviceOf(first.body, 'room-1')?.sparkline,
+        'room-2': { from: 0, stepMs: STEP, values: [] },
+        'room-3': deviceOf(first.body, 'room-3')?.sparkline,
+      },
+    });
+    expect((await get<{ message: string }>('/api/v1/overview?sparklines=no')).status).toBe(400);
+  });
+
+  it('a sparkline decodes to the points it was made of', () => {
+    const points: Array<[number, number]> = [
+      [base, 4.3],
+      [base + 4 * STEP, -18.2],
+      [base + 5 * STEP, 0],
+    ];
+    expect(decodeSparkline(encodeSparkline(points, STEP))).toEqual({ ts: points.map(([ts]) => ts), values: points.map(([, v]) => v) });
+    expect(decodeSparkline(encodeSparkline([], STEP))).toEqual({ ts: [], values: [] });
   });
 
   it('follows new readings without asking InfluxDB: with InfluxDB stopped the board still shows the newest reading', async () => {

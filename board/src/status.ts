@@ -1,4 +1,7 @@
 import type { Alert, DeviceView, LocationView } from './api.js';
+import type { SparkSeries } from '../../live/sparkline.js';
+
+export type { SparkSeries };
 
 export type TileState = 'ok' | 'warning' | 'alarm' | 'silent';
 
@@ -6,12 +9,24 @@ export type TileState = 'ok' | 'warning' | 'alarm' | 'silent';
 export const alarmsOf = (alerts: Map<string, Alert>, deviceId: string) =>
   [...alerts.values()].filter((a) => a.deviceId === deviceId && (a.state === 'active' || a.state === 'acknowledged'));
 
+/** Devices with an open alarm, once per alerts map (the store replaces the map on every change): 2,000 tiles, each asking. */
+const alarmed = new WeakMap<Map<string, Alert>, Set<string>>();
+function inAlarm(alerts: Map<string, Alert>, deviceId: string): boolean {
+  let ids = alarmed.get(alerts);
+  if (!ids) {
+    ids = new Set();
+    for (const a of alerts.values()) if (a.state === 'active' || a.state === 'acknowledged') ids.add(a.deviceId);
+    alarmed.set(alerts, ids);
+  }
+  return ids.has(deviceId);
+}
+
 /**
  * A sensor's colour: alarm when out of range or in alarm, warning inside the warning band (临界值),
  * silent after three missed intervals, ok otherwise.
  */
 export function tileState(device: DeviceView, location: LocationView, alerts: Map<string, Alert>, now: number): TileState {
-  if (alarmsOf(alerts, device.id).length) return 'alarm';
+  if (inAlarm(alerts, device.id)) return 'alarm';
   if (!device.last || now - (device.last.receivedAt ?? device.last.ts) > 3 * device.intervalMs) return 'silent';
   const t = device.last.temperature;
   const { min, max } = location.profile.temperature;
@@ -26,26 +41,28 @@ export function worst(states: TileState[]): TileState {
   return 'ok';
 }
 
-/** A sparkline as a small inline SVG path (dozens of tiles: no chart instance each). */
-export function sparkPath(
-  points: Array<[number, number]>,
-  range: { min: number; max: number },
-  width = 120,
-  height = 28,
-): { line: string; band: [number, number] } {
-  if (points.length < 2) return { line: '', band: [0, 0] };
-  const t0 = points[0]![0];
-  const t1 = points[points.length - 1]![0];
+/**
+ * A sparkline as a small inline SVG path (dozens of tiles: no chart instance each), in whole units
+ * of a `width` × `height` view box: integers are quicker to write than decimals, and 1200 × 280
+ * keeps a tenth of a pixel of the 120 × 28 the tile shows it at.
+ */
+export function sparkPath(series: SparkSeries, range: { min: number; max: number }, width = 1200, height = 280): { line: string; band: [number, number] } {
+  const { ts, values } = series;
+  const n = ts.length;
+  if (n < 2) return { line: '', band: [0, 0] };
+  const t0 = ts[0]!;
+  const span = Math.max(1, ts[n - 1]! - t0);
   let lo = range.min;
   let hi = range.max;
-  for (const [, v] of points) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
   }
   const pad = (hi - lo) * 0.1 || 1;
   lo -= pad;
   hi += pad;
-  const x = (t: number) => ((t - t0) / Math.max(1, t1 - t0)) * width;
-  const y = (v: number) => height - ((v - lo) / (hi - lo)) * height;
-  return { line: points.map(([t, v], i) => `${i ? 'L' : 'M'}${x(t).toFixed(1)} ${y(v).toFixed(1)}`).join(''), band: [y(range.max), y(range.min)] };
+  const y = (v: number) => Math.round(height - ((v - lo) / (hi - lo)) * height);
+  let line = '';
+  for (let i = 0; i < n; i++) line += `${i ? 'L' : 'M'}${Math.round(((ts[i]! - t0) / span) * width)} ${y(values[i]!)}`;
+  return { line, band: [y(range.max), y(range.min)] };
 }

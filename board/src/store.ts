@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Alert, IncidentView, LiveReading, Overview } from './api.js';
+import type { Alert, DeviceView, IncidentView, LiveReading, Overview, Sparklines } from './api.js';
+import { namesOf } from './names.js';
+import { decodeSparkline, type SparkSeries } from '../../live/sparkline.js';
 
 /** The board's one piece of shared state: the overview, kept current by the live stream. */
 export interface BoardState {
@@ -33,8 +35,48 @@ export function setOverview(overview: Overview): void {
   notify();
 }
 
+/**
+ * A device's sparkline: the overview's buckets (decoded when first drawn, so the first tiles need
+ * not wait for all 2,000; none until `setSparklines`), then the live readings, appended in place.
+ */
+const series = new WeakMap<DeviceView, SparkSeries>();
+export function sparkOf(device: DeviceView): SparkSeries {
+  let known = series.get(device);
+  if (!known) series.set(device, (known = device.sparkline ? decodeSparkline(device.sparkline) : { ts: [], values: [] }));
+  return known;
+}
+
+/** The sparklines, asked for after the tiles were drawn; live readings that came first stay, after the buckets before them. */
+export function setSparklines({ sparklines }: Sparklines): void {
+  for (const site of state.overview?.sites ?? [])
+    for (const location of site.locations)
+      for (const device of location.devices) {
+        const sparkline = sparklines[device.id];
+        if (!sparkline) continue;
+        device.sparkline = sparkline;
+        const live = series.get(device);
+        const merged = decodeSparkline(sparkline);
+        if (live?.ts.length) {
+          const before = merged.ts.findIndex((ts) => ts >= live.ts[0]!);
+          if (before >= 0) {
+            merged.ts.length = before;
+            merged.values.length = before;
+          }
+          merged.ts.push(...live.ts);
+          merged.values.push(...live.values);
+          if (merged.ts.length > SPARK_MAX) {
+            merged.ts.splice(0, merged.ts.length - SPARK_MAX);
+            merged.values.splice(0, merged.values.length - SPARK_MAX);
+          }
+        }
+        series.set(device, merged);
+      }
+  state = { ...state };
+  notify();
+}
+
 export function applyReading(reading: LiveReading): void {
-  const device = state.overview?.sites.flatMap((s) => s.locations.flatMap((l) => l.devices)).find((d) => d.id === reading.deviceId);
+  const device = namesOf(state.overview).deviceOf(reading.deviceId);
   if (!device) return;
   // Late store-and-forward readings do not replace a newer "now".
   if (!device.last || reading.ts >= device.last.ts) {
@@ -48,8 +90,13 @@ export function applyReading(reading: LiveReading): void {
       door: reading.door ?? null,
       receivedAt: Date.now(),
     };
-    device.sparkline.push([reading.ts, reading.temperature]);
-    if (device.sparkline.length > SPARK_MAX) device.sparkline.splice(0, device.sparkline.length - SPARK_MAX);
+    const spark = sparkOf(device);
+    spark.ts.push(reading.ts);
+    spark.values.push(reading.temperature);
+    if (spark.ts.length > SPARK_MAX) {
+      spark.ts.splice(0, spark.ts.length - SPARK_MAX);
+      spark.values.splice(0, spark.values.length - SPARK_MAX);
+    }
   }
   scheduleNotify();
 }

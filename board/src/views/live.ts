@@ -1,28 +1,102 @@
+import { Component } from 'preact';
 import { html } from 'htm/preact';
+import { useEffect, useState } from 'preact/hooks';
 import type { Labels, Lang } from '../i18n.js';
 import { age } from '../i18n.js';
-import type { BoardState } from '../store.js';
-import { sparkPath, tileState, worst } from '../status.js';
+import { sparkOf, type BoardState } from '../store.js';
+import { sparkPath, tileState, worst, type SparkSeries } from '../status.js';
 import { namesOf } from '../names.js';
 
 /**
  * A sparkline's path, computed again only when its points changed: the store appends live readings
- * to the array in place (a new last point), so the array, its length and its last point say whether.
+ * in place, so the series, its length and its last time say whether.
  */
-const paths = new WeakMap<object, { range: object; length: number; last: unknown; path: ReturnType<typeof sparkPath> }>();
-function pathOf(points: Parameters<typeof sparkPath>[0], range: Parameters<typeof sparkPath>[1]): ReturnType<typeof sparkPath> {
-  const known = paths.get(points);
-  const last = points[points.length - 1];
-  if (known && known.range === range && known.length === points.length && known.last === last) return known.path;
-  const path = sparkPath(points, range);
-  paths.set(points, { range, length: points.length, last, path });
+const paths = new WeakMap<SparkSeries, { range: object; length: number; last: number | undefined; path: ReturnType<typeof sparkPath> }>();
+function pathOf(series: SparkSeries, range: Parameters<typeof sparkPath>[1]): ReturnType<typeof sparkPath> {
+  const known = paths.get(series);
+  const last = series.ts[series.ts.length - 1];
+  if (known && known.range === range && known.length === series.ts.length && known.last === last) return known.path;
+  const path = sparkPath(series, range);
+  paths.set(series, { range, length: series.ts.length, last, path });
   return path;
+}
+
+interface TileProps {
+  id: string;
+  name: string;
+  state: string;
+  badge: string;
+  /** The reading as shown (°C, one decimal), or the words for none. */
+  value: string | null;
+  noData: string;
+  humidity: string | null;
+  age: string;
+  spark: ReturnType<typeof sparkPath>;
+}
+
+/**
+ * One sensor. Drawn again only when what it shows changed: a live reading or the 5-second clock
+ * re-renders the view, and at 2,000 sensors rebuilding every tile took most of the page's time.
+ */
+class Tile extends Component<TileProps> {
+  override shouldComponentUpdate(next: TileProps): boolean {
+    for (const key in next) if (next[key as keyof TileProps] !== this.props[key as keyof TileProps]) return true;
+    return false;
+  }
+
+  override render({ id, name, state, badge, value, noData, humidity, age, spark }: TileProps) {
+    return html`<div class=${`tile state-${state}`} data-device=${id} data-state=${state}>
+      <div class="tile-head"><span class="name" title=${id}>${name}</span><span class="badge">${badge}</span></div>
+      <div class="value">${value !== null ? html`${value}<small> °C</small>` : noData}</div>
+      <div class="sub">
+        ${humidity !== null ? html`<span>${humidity}</span>` : null}
+        <span class="age">${age}</span>
+      </div>
+      <svg class="spark" viewBox="0 0 1200 280" preserveAspectRatio="none" aria-hidden="true">
+        <rect x="0" y=${spark.band[0]} width="1200" height=${Math.max(0, spark.band[1] - spark.band[0])} class="spark-band" />
+        <path d=${spark.line} class="spark-line" />
+      </svg>
+    </div>`;
+  }
+}
+
+/**
+ * Tiles that fill the window at their smallest (140 × 100 px): drawn first, the rest after a frame.
+ * Read once: the window's size forces a layout when the page has changed since the last one.
+ */
+let screenful = 0;
+const firstTiles = () => (screenful ||= Math.max(60, Math.ceil(innerWidth / 140) * Math.ceil(innerHeight / 100)));
+const MORE_TILES = 300;
+
+/**
+ * How many tiles are drawn: a screenful on arrival, then `MORE_TILES` after each painted frame.
+ * With 2,000 sensors one render of every tile kept the first one off the screen for seconds.
+ */
+function useTileBudget(total: number, overview: object | null): number {
+  const [drawn, setDrawn] = useState<{ overview: object | null; count: number }>(() => ({ overview, count: firstTiles() }));
+  const count = drawn.overview === overview ? drawn.count : firstTiles();
+  useEffect(() => {
+    if (count >= total) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A timer after the frame: the frame with the tiles so far is painted before the next ones are built.
+    const frame = requestAnimationFrame(() => {
+      timer = setTimeout(() => setDrawn({ overview, count: count + MORE_TILES }));
+    });
+    return () => {
+      cancelAnimationFrame(frame);
+      clearTimeout(timer);
+    };
+  }, [count, total, overview]);
+  return count;
 }
 
 /** Sites → places → sensors, each with its reading now, range, state colour, age and sparkline. */
 export function LiveView({ board, t, lang }: { board: BoardState; t: Labels; lang: Lang }) {
   const sites = board.overview?.sites ?? [];
   const names = namesOf(board.overview);
+  let total = 0;
+  for (const site of sites) for (const location of site.locations) total += location.devices.length;
+  let budget = useTileBudget(total, board.overview);
   return html`<section class="live">
     ${sites.map(
       (site) => html`<div class="site" key=${site.id}>
@@ -30,24 +104,26 @@ export function LiveView({ board, t, lang }: { board: BoardState; t: Labels; lan
         <div class="places">
           ${site.locations.map((location) => {
             const states = location.devices.map((d) => tileState(d, location, board.alerts, board.now));
+            const drawn = location.devices.slice(0, Math.max(0, budget));
+            budget -= drawn.length;
             return html`<div class=${`place state-${worst(states)}`} key=${location.id} data-location=${location.id}>
               <h3>${location.name} <small>${t.range} ${location.profile.temperature.min}…${location.profile.temperature.max} °C</small></h3>
               <div class="tiles">
-                ${location.devices.map((device, i) => {
+                ${drawn.map((device, i) => {
                   const state = states[i]!;
-                  const spark = pathOf(device.sparkline, location.profile.temperature);
-                  return html`<div class=${`tile state-${state}`} key=${device.id} data-device=${device.id} data-state=${state}>
-                    <div class="tile-head"><span class="name" title=${device.id}>${names.device(device.id)}</span><span class="badge">${t[state]}</span></div>
-                    <div class="value">${device.last ? html`${device.last.temperature.toFixed(1)}<small> °C</small>` : t.noData}</div>
-                    <div class="sub">
-                      ${device.last?.humidity != null ? html`<span>${t.humidity} ${device.last.humidity.toFixed(0)} %RH</span>` : null}
-                      <span class="age">${device.last ? age(board.now - (device.last.receivedAt ?? device.last.ts), lang) : ''}</span>
-                    </div>
-                    <svg class="spark" viewBox="0 0 120 28" preserveAspectRatio="none" aria-hidden="true">
-                      <rect x="0" y=${spark.band[0]} width="120" height=${Math.max(0, spark.band[1] - spark.band[0])} class="spark-band" />
-                      <path d=${spark.line} class="spark-line" />
-                    </svg>
-                  </div>`;
+                  const last = device.last;
+                  return html`<${Tile}
+                    key=${device.id}
+                    id=${device.id}
+                    name=${names.device(device.id)}
+                    state=${state}
+                    badge=${t[state]}
+                    value=${last ? last.temperature.toFixed(1) : null}
+                    noData=${t.noData}
+                    humidity=${last?.humidity != null ? `${t.humidity} ${last.humidity.toFixed(0)} %RH` : null}
+                    age=${last ? age(board.now - (last.receivedAt ?? last.ts), lang) : ''}
+                    spark=${pathOf(sparkOf(device), location.profile.temperature)}
+                  />`;
                 })}
               </div>
             </div>`;
