@@ -14,14 +14,18 @@ export interface BoardFigures {
   firstPaintMs: number;
   /** Anchor: first contentful paint of a plain HTML page from the same kind of server, same browser. */
   anchorFirstPaintMs: number;
-  /** Sign-in clicked → first sensor tile drawn with its reading. */
+  /** Sign-in clicked → the frame with the first sensor tile and its reading drawn (timed in the page). */
   signInToTilesMs: number;
-  /** Of which: sign-in clicked → the session's answer received, and → the overview's answer received. */
+  /** Of which: sign-in clicked → the session's answer received, and → the overview's answer received (the page's resource timing). */
   signInAnsweredMs: number;
   overviewAnsweredMs: number;
-  /** Tiles drawn (every sensor of the overview), and sign-in clicked → the last of them in the page. */
+  /** The overview's JSON as the page received it (bytes). */
+  overviewBytes: number;
+  /** Tiles drawn (every sensor of the overview), and sign-in clicked → the frame with the last of them. */
   tiles: number;
   allTilesMs: number;
+  /** Sign-in clicked → the frame with the first sparkline drawn. */
+  sparklinesMs: number;
 }
 
 const CHROMIUM_ARGS = [
@@ -76,7 +80,9 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
     const answered: number[] = [];
     const overview: number[] = [];
     const all: number[] = [];
+    const sparks: number[] = [];
     let tiles = 0;
+    let overviewBytes = 0;
     for (let i = 0; i < 3; i++) {
       const page = await browser.newPage();
       await page.goto(baseUrl);
@@ -88,20 +94,68 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
         await cdp.send('Profiler.enable');
         await cdp.send('Profiler.start');
       }
-      const started = performance.now();
-      const session = page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST').then(() => performance.now());
-      const loaded = page
-        .waitForResponse((r) => r.url().includes('/api/v1/overview'))
-        .then((r) => r.finished())
-        .then(() => performance.now());
+      // BENCH_BOARD_TRACE=<file>: a Chrome trace (devtools.timeline: script, style, layout, paint) of the first sign-in.
+      const trace = process.env.BENCH_BOARD_TRACE && i === 0;
+      if (trace)
+        await browser.startTracing(page, {
+          categories: (process.env.BENCH_BOARD_TRACE_CATEGORIES ?? 'devtools.timeline,disabled-by-default-devtools.timeline').split(','),
+        });
+      // Timed in the page, on its clock, from the click's event: Playwright's own waits poll from
+      // outside at growing intervals (up to 0.5 s apart), which hid when the first tiles were drawn.
+      // A tile counts as drawn after the frame it was put in (a timer after that frame's rAF).
+      await page.evaluate((n) => {
+        const marks: Record<string, number> = {};
+        (window as unknown as { benchMarks: typeof marks }).benchMarks = marks;
+        addEventListener('click', (e) => void (marks.click ??= e.timeStamp), { capture: true });
+        const drawn = (name: string) => requestAnimationFrame(() => setTimeout(() => (marks[name] = performance.now())));
+        const seen = new Set<string>();
+        const once = (name: string, now: boolean) => {
+          if (now && !seen.has(name)) {
+            seen.add(name);
+            drawn(name);
+          }
+        };
+        new MutationObserver((_, observer) => {
+          once('firstTile', document.querySelector('.tile .value') !== null);
+          once('sparklines', document.querySelector('.tile .spark-line[d^="M"]') !== null);
+          once('allTiles', document.querySelectorAll('.tile').length >= n);
+          if (seen.size === 3) observer.disconnect();
+        }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['d'] });
+      }, tilesExpected);
       await page.click('button[type=submit]');
-      await page.waitForSelector('.tile .value');
-      signIn.push(performance.now() - started);
-      await page.waitForFunction((n) => document.querySelectorAll('.tile').length >= n, tilesExpected, { timeout: 120_000 });
-      all.push(performance.now() - started);
+      await page.waitForFunction(
+        () => {
+          const marks = (window as unknown as { benchMarks: Record<string, number> }).benchMarks;
+          return marks.allTiles !== undefined && marks.sparklines !== undefined;
+        },
+        undefined,
+        { timeout: 120_000 },
+      );
       if (cdp) writeFileSync(process.env.BENCH_BOARD_PROFILE!, JSON.stringify((await cdp.send('Profiler.stop')).profile));
-      answered.push((await session) - started);
-      overview.push((await loaded) - started);
+      if (trace) writeFileSync(process.env.BENCH_BOARD_TRACE!, await browser.stopTracing());
+      // BENCH_BOARD_SCREENSHOT=<file>: the live view once every tile is in, to see what was measured.
+      if (process.env.BENCH_BOARD_SCREENSHOT && i === 0) await page.screenshot({ path: process.env.BENCH_BOARD_SCREENSHOT });
+      const marks = await page.evaluate(() => {
+        const { click = 0, firstTile = 0, allTiles = 0, sparklines = 0 } = (window as unknown as { benchMarks: Record<string, number> }).benchMarks;
+        const resource = (path: string) => (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).find((r) => r.name.includes(path));
+        // The overview itself, not its sparklines (asked for after the tiles, /api/v1/overview/sparklines).
+        const overview = resource('/api/v1/overview?') ?? resource('/api/v1/overview');
+        return {
+          click,
+          firstTile,
+          allTiles,
+          sparklines,
+          session: resource('/api/v1/session')?.responseEnd ?? 0,
+          overview: overview?.responseEnd ?? 0,
+          overviewBytes: overview?.decodedBodySize ?? 0,
+        };
+      });
+      signIn.push(marks.firstTile - marks.click);
+      all.push(marks.allTiles - marks.click);
+      sparks.push(marks.sparklines - marks.click);
+      answered.push(marks.session - marks.click);
+      overview.push(marks.overview - marks.click);
+      overviewBytes = marks.overviewBytes;
       tiles = await page.locator('.tile').count();
       await page.close();
     }
@@ -114,8 +168,10 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
       signInToTilesMs: median(signIn),
       signInAnsweredMs: median(answered),
       overviewAnsweredMs: median(overview),
+      overviewBytes,
       tiles,
       allTilesMs: median(all),
+      sparklinesMs: median(sparks),
     };
   } finally {
     await browser.close();

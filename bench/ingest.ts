@@ -287,7 +287,7 @@ async function boardStage(ws: Workspace, influxUrl: string) {
   try {
     const figures = await boardBenchmark(`http://127.0.0.1:${service.httpPort}/`, { user: 'bench', password: PROBE_PASSWORD }, count);
     progress(
-      `board: initial bundle ${figures.initialBytes} B (gzip ${figures.initialGzipBytes} B), first paint ${figures.firstPaintMs.toFixed(0)} ms (plain page ${figures.anchorFirstPaintMs.toFixed(0)} ms), sign-in → tiles ${figures.signInToTilesMs.toFixed(0)} ms (${figures.tiles} tiles, all of them at ${figures.allTilesMs.toFixed(0)} ms; session answered at ${figures.signInAnsweredMs.toFixed(0)} ms, overview at ${figures.overviewAnsweredMs.toFixed(0)} ms)`,
+      `board: initial bundle ${figures.initialBytes} B (gzip ${figures.initialGzipBytes} B), first paint ${figures.firstPaintMs.toFixed(0)} ms (plain page ${figures.anchorFirstPaintMs.toFixed(0)} ms), sign-in → tiles ${figures.signInToTilesMs.toFixed(0)} ms (${figures.tiles} tiles, all of them at ${figures.allTilesMs.toFixed(0)} ms, the first sparkline at ${figures.sparklinesMs.toFixed(0)} ms; session answered at ${figures.signInAnsweredMs.toFixed(0)} ms, overview (${figures.overviewBytes} B) at ${figures.overviewAnsweredMs.toFixed(0)} ms)`,
     );
     return figures;
   } finally {
