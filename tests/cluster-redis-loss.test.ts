@@ -1,53 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
+import { startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
 import { connectDevice, influxFor, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
-import { CLI } from './helpers/browser.js';
 
 const MIN = 60_000;
 const STREAMERS = ['r-1', 'r-2', 'r-3', 'r-4'];
 
-interface Node {
-  id: string;
-  dataDir: string;
-  mqttPort: number;
-  httpPort: number;
-  process?: ChildProcess;
+interface Node extends NodeProcess {
   log: string;
-}
-
-/** Starts a program and resolves once its output matches `ready` (rejects with the output when it exits first). */
-function startProcess(
-  command: string,
-  args: string[],
-  ready: RegExp,
-  env: NodeJS.ProcessEnv = process.env,
-  sink?: (text: string) => void,
-): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let output = '';
-    let isReady = false;
-    const onData = (chunk: Buffer) => {
-      sink?.(chunk.toString());
-      if (isReady) return;
-      output += chunk.toString();
-      if (ready.test(output)) {
-        isReady = true;
-        output = '';
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${output.slice(-4000)}`)));
-    child.once('error', reject);
-  });
 }
 
 /**
@@ -66,49 +32,14 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
   let redisPort = 0;
   let redis: ChildProcess | undefined;
 
-  const startRedis = async () => {
-    redis = await startProcess(
-      'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-      /Ready to accept connections/,
-    );
-    redis.stdout!.resume();
-    redis.stderr!.resume();
-    children.push(redis);
-  };
-
-  const startNode = async (node: Node) => {
-    node.process = await startProcess(
-      process.execPath,
-      [
-        CLI,
-        'start',
-        '--config',
-        ws.configFile,
-        '--data-dir',
-        node.dataDir,
-        '--mqtt-port',
-        String(node.mqttPort),
-        '--http-port',
-        String(node.httpPort),
-        '--influx-url',
-        inject('influxUrl'),
-        '--influx-db',
-        ws.database,
-        '--cluster',
-        `redis://127.0.0.1:${redisPort}`,
-        '--node-id',
-        node.id,
-      ],
-      /coldchain service started/,
-      { ...process.env, COLDCHAIN_LOG_LEVEL: 'info' },
-      (text) => {
-        // Bounded: the last 200 kB of each node's log is enough to read what it said about Redis.
+  const startNode = (node: Node) =>
+    startNodeProcess(ws, node, `redis://127.0.0.1:${redisPort}`, {
+      children,
+      // Bounded: the last 200 kB of each node's log is enough to read what it said about Redis.
+      sink: (text) => {
         node.log = (node.log + text).slice(-200_000);
       },
-    );
-    children.push(node.process);
-  };
+    });
 
   const health = async (node: Node) => {
     const res = await fetch(`http://127.0.0.1:${node.httpPort}/healthz`);
@@ -118,7 +49,7 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-redis-'));
     redisPort = await freePort();
-    await startRedis();
+    redis = await startRedis(dir, redisPort, children);
     const olga = await hashPassword('olga-password-1');
     ws = makeWorkspace({
       devices: [...STREAMERS, 'hot-1', 'hot-2', 'late-1'],
@@ -205,7 +136,7 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
       // Away for about three seconds: the nodes say so meanwhile.
       if (i === 90) {
         sawDown = await health(a);
-        await startRedis();
+        redis = await startRedis(dir, redisPort, children);
         backAt = Date.now();
       }
       await new Promise((r) => setTimeout(r, 40));

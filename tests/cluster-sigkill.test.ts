@@ -1,43 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
+import { startHaproxy, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
 import { connectDevice, influxFor, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
-import { CLI } from './helpers/browser.js';
 
 const MIN = 60_000;
 const STREAMERS = ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6'];
-
-interface Node {
-  id: string;
-  dataDir: string;
-  mqttPort: number;
-  httpPort: number;
-  process?: ChildProcess;
-}
-
-/** Starts a program and resolves once its output matches `ready` (rejects with the output when it exits first). */
-function startProcess(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) {
-        output = '';
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${output.slice(-4000)}`)));
-    child.once('error', reject);
-  });
-}
 
 /**
  * The cluster as it is deployed (issue 16): Debian's redis-server and HAProxy, three
@@ -48,52 +21,22 @@ function startProcess(command: string, args: string[], ready: RegExp, env: NodeJ
 describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream', () => {
   const children: ChildProcess[] = [];
   const clients: MqttClient[] = [];
-  const nodes: Node[] = [];
+  const nodes: NodeProcess[] = [];
   let ws: Workspace;
   let redisUrl = '';
   let lbPort = 0;
   let lbHttpPort = 0;
 
-  const startNode = async (node: Node) => {
-    node.process = await startProcess(
-      process.execPath,
-      [
-        CLI,
-        'start',
-        '--config',
-        ws.configFile,
-        '--data-dir',
-        node.dataDir,
-        '--mqtt-port',
-        String(node.mqttPort),
-        '--http-port',
-        String(node.httpPort),
-        '--influx-url',
-        inject('influxUrl'),
-        '--influx-db',
-        ws.database,
-        '--cluster',
-        redisUrl,
-        '--node-id',
-        node.id,
-      ],
-      /coldchain service started/,
-      { ...process.env, COLDCHAIN_LOG_LEVEL: 'info' },
-    );
-    children.push(node.process);
-    // Logs are read until ready; afterwards they are drained so a full pipe never blocks the node.
-    node.process.stdout!.resume();
-    node.process.stderr!.resume();
-  };
+  const startNode = (node: NodeProcess) => startNodeProcess(ws, node, redisUrl, { children });
 
-  const api = (node: Node) => `http://127.0.0.1:${node.httpPort}/api/v1`;
-  const alertsOn = async (node: Node, deviceId: string) =>
+  const api = (node: NodeProcess) => `http://127.0.0.1:${node.httpPort}/api/v1`;
+  const alertsOn = async (node: NodeProcess, deviceId: string) =>
     (
       (await (await fetch(`${api(node)}/alerts`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json()) as {
         alerts: Array<{ id: string; deviceId: string; kind: string; state: string; acknowledged: { printedName: string } | null }>;
       }
     ).alerts.filter((a) => a.deviceId === deviceId);
-  const ack = (node: Node, id: string, comment: string) =>
+  const ack = (node: NodeProcess, id: string, comment: string) =>
     fetch(`${api(node)}/alerts/${id}/ack`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, 'Content-Type': 'application/json' },
@@ -103,13 +46,7 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-kill-'));
     const redisPort = await freePort();
-    children.push(
-      await startProcess(
-        'redis-server',
-        ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-        /Ready to accept connections/,
-      ),
-    );
+    await startRedis(dir, redisPort, children);
     redisUrl = `redis://127.0.0.1:${redisPort}`;
     const olga = await hashPassword('olga-password-1');
     ws = makeWorkspace({
@@ -122,9 +59,8 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
 
     lbPort = await freePort();
     lbHttpPort = await freePort();
-    const cfg = path.join(dir, 'haproxy.cfg');
-    writeFileSync(
-      cfg,
+    await startHaproxy(
+      dir,
       [
         'global',
         '  maxconn 512',
@@ -150,20 +86,9 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
         '  mode http',
         '  balance roundrobin',
         ...nodes.map((n) => `  server ${n.id} 127.0.0.1:${n.httpPort} check inter 500ms fall 1 rise 2`),
-        '',
-      ].join('\n'),
-    );
-    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'ignore'] });
-    children.push(haproxy);
-    await waitFor(
-      async () =>
-        connectDevice(lbPort, 'hot-2', ws.deviceTokens['hot-2']!).then(
-          (c) => c.endAsync().then(() => true),
-          () => false,
-        ),
-      Boolean,
-      15_000,
-      'HAProxy forwarding MQTT',
+      ],
+      children,
+      { port: lbPort, ws, deviceId: 'hot-2' },
     );
   }, 60_000);
 

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -9,6 +9,7 @@ import { clusterSettingsSchema } from '../cluster/engines.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
+import { startClusterNodes, startHaproxy, startRedis } from './helpers/cluster.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 import { CLI } from './helpers/browser.js';
 
@@ -30,23 +31,6 @@ const overdueSensor = (serial: string) => ({
   ],
 });
 
-/** Starts a program and resolves once a line of its output matches `ready` (or rejects with its output when it exits first). */
-function startProcess(command: string, args: string[], ready: RegExp, processes: ChildProcess[]): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    processes.push(child);
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${command} exited with ${code} before it was ready:\n${output}`)));
-    child.once('error', reject);
-  });
-}
-
 /**
  * Two coldchain nodes as one MQTT service on aedes' own clustering (issue 16): Debian's
  * redis-server shares pub/sub (mqemitter-redis) and sessions (aedes-persistence-redis), Debian's
@@ -64,34 +48,17 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-'));
     const redisPort = await freePort();
-    await startProcess(
-      'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-      /Ready to accept connections/,
-      processes,
-    );
+    await startRedis(dir, redisPort, processes);
     redisUrl = `redis://127.0.0.1:${redisPort}`;
     const olga = await hashPassword('olga-password-1');
     ws = makeWorkspace({
       devices: ['room-1', 'room-2', 'room-3', 'room-4', { id: 'cal-1', location: 'dc-sh-cold-room-1', calibration: overdueSensor('CAL-1') }],
       yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
     });
-    // Started together, as nodes of one deployment are.
-    nodes.push(
-      ...(await Promise.all(
-        ['node-a', 'node-b'].map((nodeId) =>
-          startTestService(ws, {
-            dataDir: path.join(dir, nodeId),
-            influxUrl: inject('influxUrl'),
-            cluster: { settings: clusterSettingsSchema.parse({ redis: redisUrl, nodeId }) },
-          }),
-        ),
-      )),
-    );
+    nodes.push(...(await startClusterNodes(ws, dir, redisUrl, ['node-a', 'node-b'])));
     lbPort = await freePort();
-    const cfg = path.join(dir, 'haproxy.cfg');
-    writeFileSync(
-      cfg,
+    await startHaproxy(
+      dir,
       [
         'global',
         '  maxconn 256',
@@ -106,21 +73,9 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
         'backend nodes',
         '  balance roundrobin',
         ...nodes.map((n, i) => `  server node-${i} 127.0.0.1:${n.mqttPort} check inter 1s`),
-        '',
-      ].join('\n'),
-    );
-    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-    processes.push(haproxy);
-    // HAProxy says little when it starts well: wait until it forwards a connection.
-    await waitFor(
-      async () =>
-        connectDevice(lbPort, 'room-2', ws.deviceTokens['room-2']!).then(
-          (c) => c.endAsync().then(() => true),
-          () => false,
-        ),
-      Boolean,
-      15_000,
-      'HAProxy forwarding MQTT',
+      ],
+      processes,
+      { port: lbPort, ws, deviceId: 'room-2' },
     );
   });
 

@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { inject } from 'vitest';
+import type { RunningService } from '../../app/service.js';
+import { clusterSettingsSchema } from '../../cluster/engines.js';
+import { CLI } from './browser.js';
+import { connectDevice, startTestService, waitFor, type Workspace } from './workspace.js';
+
+/**
+ * Starts a program and resolves once its output matches `ready` (rejects with the output when it
+ * exits first). Its output is read to the end (to `sink` when given), so a full pipe never blocks
+ * it; `children` gets it as soon as it is spawned, for the test's afterAll to stop.
+ */
+export function startProcess(
+  command: string,
+  args: string[],
+  ready: RegExp,
+  options: { children: ChildProcess[]; env?: NodeJS.ProcessEnv; sink?: (text: string) => void },
+): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    options.children.push(child);
+    let output = '';
+    let isReady = false;
+    const onData = (chunk: Buffer) => {
+      options.sink?.(chunk.toString());
+      if (isReady) return;
+      output += chunk.toString();
+      if (ready.test(output)) {
+        isReady = true;
+        output = '';
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${output.slice(-4000)}`)));
+    child.once('error', reject);
+  });
+}
+
+/** Debian's redis-server on a loopback port, keeping nothing on disk (a restart comes back empty). */
+export function startRedis(dir: string, port: number, children: ChildProcess[]): Promise<ChildProcess> {
+  return startProcess(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    /Ready to accept connections/,
+    { children },
+  );
+}
+
+/** Nodes of one cluster in this process, each with its own data directory under `dir`, started together as nodes of one deployment are. */
+export function startClusterNodes(ws: Workspace, dir: string, redisUrl: string, nodeIds: string[]): Promise<RunningService[]> {
+  return Promise.all(
+    nodeIds.map((nodeId) =>
+      startTestService(ws, {
+        dataDir: path.join(dir, nodeId),
+        influxUrl: inject('influxUrl'),
+        cluster: { settings: clusterSettingsSchema.parse({ redis: redisUrl, nodeId }) },
+      }),
+    ),
+  );
+}
+
+/** A `coldchain start --cluster` process and where it listens. */
+export interface NodeProcess {
+  id: string;
+  dataDir: string;
+  mqttPort: number;
+  httpPort: number;
+  process?: ChildProcess;
+}
+
+/** Starts `node` as a `coldchain start --cluster` process (logging at info, to `sink` when given) and resolves once it says it started. */
+export async function startNodeProcess(
+  ws: Workspace,
+  node: NodeProcess,
+  redisUrl: string,
+  options: { children: ChildProcess[]; sink?: (text: string) => void },
+): Promise<void> {
+  node.process = await startProcess(
+    process.execPath,
+    [
+      CLI,
+      'start',
+      '--config',
+      ws.configFile,
+      '--data-dir',
+      node.dataDir,
+      '--mqtt-port',
+      String(node.mqttPort),
+      '--http-port',
+      String(node.httpPort),
+      '--influx-url',
+      inject('influxUrl'),
+      '--influx-db',
+      ws.database,
+      '--cluster',
+      redisUrl,
+      '--node-id',
+      node.id,
+    ],
+    /coldchain service started/,
+    { ...options, env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'info' } },
+  );
+}
+
+/**
+ * Debian's HAProxy with `config` (lines of haproxy.cfg, written into `dir`); resolves once it
+ * forwards an MQTT connection of `device` on `port` (HAProxy says little when it starts well).
+ */
+export async function startHaproxy(
+  dir: string,
+  config: string[],
+  children: ChildProcess[],
+  forwarding: { port: number; ws: Workspace; deviceId: string },
+): Promise<void> {
+  const cfg = path.join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, [...config, ''].join('\n'));
+  children.push(spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'ignore'] }));
+  const { port, ws, deviceId } = forwarding;
+  await waitFor(
+    async () =>
+      connectDevice(port, deviceId, ws.deviceTokens[deviceId]!).then(
+        (c) => c.endAsync().then(() => true),
+        () => false,
+      ),
+    Boolean,
+    15_000,
+    'HAProxy forwarding MQTT',
+  );
+}
