@@ -482,8 +482,8 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   }
 
   /**
-   * Whether this node does the cluster's single-node chores now: paging and alarms every node
-   * would find alike (calibration). The notification lease's holder in a cluster; a single node always.
+   * Whether this node does the cluster's single-node chores now: paging and the alarms every node
+   * would find alike (the QA alarms, qa-alarms.ts). The notification lease's holder in a cluster; a single node always.
    */
   leads(): boolean {
     return !this.deps.cluster || this.deps.cluster.notifies();

@@ -84,6 +84,8 @@ export interface RunningService {
   shipments: ShipmentService;
   /** The report workers (their load: running and queued reports). */
   reports: ReportPool;
+  /** The QA alarms' raisers (alerts/qa-alarms.ts): a test runs a round at once instead of waiting for the next. */
+  qaAlarms: { calibration: CalibrationAlarms; conflicts: ConflictAlarms; stability: StabilityAlarms };
   stop(): Promise<void>;
 }
 
@@ -321,7 +323,7 @@ async function assemble(
     });
     const calibrationAlarms = parts.add(
       'calibration alarms',
-      new CalibrationAlarms({ alerts, registry: registry.get, audit, log: log.child({ component: 'calibration' }), leads: () => alerts.leads() }),
+      new CalibrationAlarms({ alerts, registry: registry.get, audit, log: log.child({ component: 'calibration' }) }),
       (alarms) => alarms.stop(),
     );
     calibrationAlarms.start();
@@ -437,6 +439,7 @@ async function assemble(
       alerts,
       shipments,
       reports,
+      qaAlarms: { calibration: calibrationAlarms, conflicts: conflictAlarms, stability: stabilityAlarms },
       stop: async () => {
         await parts.stopAll(true);
         log.info('coldchain service stopped');

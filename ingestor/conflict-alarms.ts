@@ -1,18 +1,14 @@
-import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
+import { integrityAlertKinds, type IntegrityAlertKind } from '../core/config/alert-rules.js';
 import type { Registry } from '../core/registry.js';
 import type { Logger } from '../core/logger.js';
-import type { AlertChange } from '../alerts/engine.js';
+import { QaAlarms, qaAlarmId, raisedAlarm, type RaisedAlarm } from '../alerts/qa-alarms.js';
 import type { AlertService } from '../alerts/service.js';
-import { systemPlaceId } from '../alerts/text.js';
 import { REJECTS_MEASUREMENT } from '../storage/measurements.js';
 import type { InfluxClient } from '../storage/influx.js';
 
 /** One reading_conflict alarm while raised: enough to clear it with the same id. */
-type Raised = Omit<AlertChange, 'state' | 'clearedAt' | 'durationMs' | 'detectedAt'> & { lastConflictAt: number };
-
-const alarmId = (siteId: string, deviceId: string, receivedAt: number) =>
-  `int_${createHash('sha256').update(`${siteId}|${deviceId}|reading_conflict|${receivedAt}`).digest('hex').slice(0, 20)}`;
+type Raised = RaisedAlarm<IntegrityAlertKind> & { lastConflictAt: number };
 
 /** How far back each round looks, beyond the writer's backlog: a conflict record reaches InfluxDB after its reading's spool line. */
 const LOOKBACK_MS = 2 * 3_600_000;
@@ -25,12 +21,20 @@ const LOOKBACK_MS = 2 * 3_600_000;
  * cluster node see the same ones (alarm ids are a hash of site, sensor and arrival, so the same
  * conflict is one alarm). One alarm per sensor and run of conflicts, at its site's `system` place,
  * through the ordinary incident path (tiers per `alarms.notify`, board, signatures); it clears
- * `alarms.integrity.quietAfter` after the sensor's last conflict and pages until QA signs it.
+ * `alarms.integrity.quietAfter` after the sensor's last conflict and pages until QA signs it. In a
+ * cluster only the holder of the notification lease reads the records and raises (`QaAlarms`).
  */
 export class ConflictAlarms {
-  private readonly raised = new Map<string, Raised>();
+  /** Raised alarms by sensor. */
+  private readonly alarms: QaAlarms<IntegrityAlertKind, Raised>;
   /** Conflict records already taken into account (deviceId|arrival), within the lookback. */
   private readonly seen = new Map<string, number>();
+  /**
+   * Per sensor, the alarms the book held finished when this node started raising them (at start,
+   * or on taking the lease over), from the first conflict each stood for until it cleared: their
+   * conflicts are not raised again (the book keeps finished alarms a week).
+   */
+  private readonly stoodFor = new Map<string, Array<{ from: number; to: number }>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
@@ -47,7 +51,28 @@ export class ConflictAlarms {
       /** How often the conflict records are read (default 5 s). */
       everyMs?: number;
     },
-  ) {}
+  ) {
+    this.alarms = new QaAlarms({
+      alerts: deps.alerts,
+      audit: deps.audit,
+      log: deps.log,
+      kinds: integrityAlertKinds,
+      name: 'reading-conflict alarm',
+      action: 'integrity_alarm',
+      key: (alarm) => alarm.deviceId,
+      // Its later conflicts that this node has not read yet move it on in the next round.
+      held: (alarm) => ({ ...alarm, lastConflictAt: alarm.peak }),
+      taken: (alerts) => {
+        this.stoodFor.clear();
+        for (const alert of alerts) {
+          if (alert.clearedAt === null) continue;
+          const spans = this.stoodFor.get(alert.deviceId) ?? [];
+          spans.push({ from: alert.occurredAt, to: alert.clearedAt });
+          this.stoodFor.set(alert.deviceId, spans);
+        }
+      },
+    });
+  }
 
   private now(): number {
     return this.deps.now?.() ?? Date.now();
@@ -55,29 +80,6 @@ export class ConflictAlarms {
 
   /** Continues the alarms open before a restart, then reads new conflict records every few seconds. */
   start(): void {
-    for (const alert of this.deps.alerts.book.list()) {
-      if (alert.kind !== 'reading_conflict') continue;
-      // Conflicts an earlier alarm already stood for are not raised again (the book keeps finished alarms a week).
-      this.seen.set(`${alert.deviceId}|${alert.peak}`, alert.peak);
-      if (alert.clearedAt !== null || (alert.state !== 'active' && alert.state !== 'acknowledged')) continue;
-      const { id, kind, severity, deviceId, siteId, locationId, occurredAt, threshold, peak } = alert;
-      this.raised.set(deviceId, {
-        id,
-        kind,
-        severity,
-        deviceId,
-        siteId,
-        locationId,
-        occurredAt,
-        threshold,
-        peak,
-        activatedAt: occurredAt,
-        late: false,
-        relapses: 0,
-        chattering: false,
-        lastConflictAt: peak,
-      });
-    }
     this.timer = setInterval(() => void this.check(), this.deps.everyMs ?? 5000);
     this.timer.unref();
     void this.check();
@@ -97,6 +99,7 @@ export class ConflictAlarms {
   }
 
   private async round(): Promise<void> {
+    if (!this.alarms.leading()) return;
     const settings = this.deps.registry().config.alarms.integrity;
     if (!settings.enabled) return;
     const now = this.now();
@@ -118,53 +121,46 @@ export class ConflictAlarms {
         }
       }
       for (const [key, at] of this.seen) if (at < since) this.seen.delete(key);
+      for (const [deviceId, spans] of this.stoodFor) {
+        const kept = spans.filter((span) => span.to > since);
+        if (kept.length) this.stoodFor.set(deviceId, kept);
+        else this.stoodFor.delete(deviceId);
+      }
       fresh.sort((a, b) => a.at - b.at);
       for (const conflict of fresh) {
-        const open = this.raised.get(conflict.deviceId);
+        const open = this.alarms.raised.get(conflict.deviceId);
         if (open) {
           open.lastConflictAt = Math.max(open.lastConflictAt, conflict.at);
           continue;
         }
+        if (this.stoodFor.get(conflict.deviceId)?.some((span) => conflict.at >= span.from && conflict.at < span.to)) continue;
         const placed = registry.device(conflict.deviceId);
         if (!placed) continue;
         const siteId = placed.site.id;
         const alarm: Raised = {
-          id: alarmId(siteId, conflict.deviceId, conflict.at),
-          kind: 'reading_conflict',
-          severity: settings.severity,
-          deviceId: conflict.deviceId,
-          siteId,
-          locationId: systemPlaceId(siteId),
-          occurredAt: conflict.at,
-          // The device time the readings share, and when the different one arrived.
-          threshold: conflict.ts,
-          peak: conflict.at,
-          activatedAt: conflict.at,
-          late: false,
-          relapses: 0,
-          chattering: false,
+          ...raisedAlarm({
+            id: qaAlarmId('int', siteId, conflict.deviceId, 'reading_conflict', conflict.at),
+            kind: 'reading_conflict',
+            severity: settings.severity,
+            deviceId: conflict.deviceId,
+            siteId,
+            occurredAt: conflict.at,
+            // The device time the readings share, and when the different one arrived.
+            threshold: conflict.ts,
+            peak: conflict.at,
+          }),
           lastConflictAt: conflict.at,
         };
-        this.raised.set(conflict.deviceId, alarm);
-        this.deps.alerts.systemChange({ ...alarm, state: 'active', detectedAt: now, durationMs: null });
-        this.deps.log.warn({ deviceId: alarm.deviceId, deviceTime: new Date(conflict.ts).toISOString() }, 'conflicting reading: alarm raised to QA');
-        this.audit('integrity_alarm.raised', alarm, { deviceTime: new Date(conflict.ts).toISOString() });
+        const deviceTime = new Date(conflict.ts).toISOString();
+        this.alarms.raise(alarm, now, { deviceTime });
+        this.deps.log.warn({ deviceId: alarm.deviceId, deviceTime }, 'conflicting reading: alarm raised to QA');
       }
-      for (const [deviceId, alarm] of this.raised) {
+      for (const [deviceId, alarm] of this.alarms.raised) {
         if (now - alarm.lastConflictAt < settings.quietAfter) continue;
-        this.raised.delete(deviceId);
-        const clearedAt = alarm.lastConflictAt + settings.quietAfter;
-        this.deps.alerts.systemChange({ ...alarm, state: 'cleared', clearedAt, detectedAt: now, durationMs: clearedAt - alarm.occurredAt });
-        this.audit('integrity_alarm.cleared', alarm, { lastConflictAt: new Date(alarm.lastConflictAt).toISOString() });
+        this.alarms.clear(deviceId, alarm.lastConflictAt + settings.quietAfter, now, { lastConflictAt: new Date(alarm.lastConflictAt).toISOString() });
       }
     } catch (err) {
       this.deps.log.error({ err: (err as Error).message }, 'reading-conflict alarm round failed');
     }
-  }
-
-  private audit(action: string, alarm: Raised, extra: Record<string, unknown>): void {
-    void this.deps.audit
-      .append({ actor: 'system', action, target: alarm.deviceId, details: { kind: alarm.kind, siteId: alarm.siteId, ...extra } })
-      .catch((err: Error) => this.deps.log.error({ err: err.message, deviceId: alarm.deviceId }, 'reading-conflict alarm could not be audited'));
   }
 }

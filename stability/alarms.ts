@@ -1,20 +1,13 @@
-import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
-import { isStabilityKind, type StabilityAlertKind } from '../core/config/alert-rules.js';
+import { stabilityAlertKinds, type StabilityAlertKind } from '../core/config/alert-rules.js';
 import type { Registry } from '../core/registry.js';
 import type { Logger } from '../core/logger.js';
-import type { AlertChange } from '../alerts/engine.js';
+import { QaAlarms, qaAlarmId, raisedAlarm } from '../alerts/qa-alarms.js';
 import type { AlertService } from '../alerts/service.js';
-import { systemPlaceId } from '../alerts/text.js';
 import { effectiveCustody, stateOf } from '../shipments/book.js';
 import { batchProfile, currentPlace } from './ledger.js';
 import type { Ledger } from './schema.js';
 import type { StabilityService } from './service.js';
-
-type Raised = Omit<AlertChange, 'state' | 'clearedAt' | 'durationMs' | 'detectedAt'> & { kind: StabilityAlertKind };
-
-const alarmId = (siteId: string, batch: string, kind: string, occurredAt: number) =>
-  `stab_${createHash('sha256').update(`${siteId}|${batch}|${kind}|${occurredAt}`).digest('hex').slice(0, 20)}`;
 
 /** The least that is left of the batch's budget, % (an exhausted freeze budget or an excursion beyond the data: 0). */
 export function leastLeftPercent(ledger: Ledger): number {
@@ -34,11 +27,13 @@ export function leastLeftPercent(ledger: Ledger): number {
  * stored and published events, tiers per `alarms.notify`, board, signatures. Each round builds the
  * watched batches' ledgers in the report workers, one batch at a time (so the rounds never take
  * more than one worker); an add-back makes its batch looked at at once. An alarm clears when the
- * ledger no longer shows it (an add-back); exhausted replaces low.
+ * ledger no longer shows it (an add-back); exhausted replaces low. In a cluster only the holder of
+ * the notification lease builds the ledgers and raises (`QaAlarms`): an alarm's id holds the time it
+ * was raised, so two nodes would raise two alarms for one batch.
  */
 export class StabilityAlarms {
   /** Raised alarms by `batch|kind`. */
-  private readonly raised = new Map<string, Raised>();
+  private readonly alarms: QaAlarms<StabilityAlertKind>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -52,29 +47,22 @@ export class StabilityAlarms {
       log: Logger;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.alarms = new QaAlarms({
+      alerts: deps.alerts,
+      audit: deps.audit,
+      log: deps.log,
+      kinds: stabilityAlertKinds,
+      name: 'stability alarm',
+      action: 'stability_alarm',
+      key: (alarm) => `${alarm.deviceId}|${alarm.kind}`,
+      auditTarget: (alarm) => `batch:${alarm.deviceId}`,
+      subjectField: 'batch',
+    });
+  }
 
+  /** Continues the alarms open before a restart, then looks at the watched batches every `alarms.stability.every`. */
   start(): void {
-    for (const alert of this.deps.alerts.book.list()) {
-      if (!isStabilityKind(alert.kind) || alert.clearedAt !== null) continue;
-      if (alert.state !== 'active' && alert.state !== 'acknowledged') continue;
-      const { id, kind, severity, deviceId, siteId, locationId, occurredAt, threshold, peak } = alert;
-      this.raised.set(`${deviceId}|${kind}`, {
-        id,
-        kind,
-        severity,
-        deviceId,
-        siteId,
-        locationId,
-        occurredAt,
-        threshold,
-        peak,
-        activatedAt: occurredAt,
-        late: false,
-        relapses: 0,
-        chattering: false,
-      });
-    }
     this.deps.stability.onChange((batch) => void this.round([batch]));
     const every = this.deps.registry().config.alarms.stability.every;
     void this.round();
@@ -109,14 +97,14 @@ export class StabilityAlarms {
       });
       if (live) batches.add(batch);
     }
-    for (const key of this.raised.keys()) batches.add(key.slice(0, key.lastIndexOf('|')));
+    for (const key of this.alarms.raised.keys()) batches.add(key.slice(0, key.lastIndexOf('|')));
     return [...batches].sort();
   }
 
   /** One round (rounds never overlap): the given batches, or every watched one. */
   round(only?: string[]): Promise<void> {
     const next = this.running.then(async () => {
-      if (this.stopped) return;
+      if (this.stopped || !this.alarms.leading()) return;
       const now = this.deps.now?.() ?? Date.now();
       for (const batch of only ?? this.watched(now)) {
         if (this.stopped) return;
@@ -147,42 +135,26 @@ export class StabilityAlarms {
     const left = leastLeftPercent(ledger);
     for (const kind of ['stability_budget_low', 'stability_budget_exhausted'] as const) {
       const key = `${batch}|${kind}`;
-      const alarm = this.raised.get(key);
-      if (alarm && kind !== wantedKind) {
-        this.raised.delete(key);
-        this.deps.alerts.systemChange({ ...alarm, state: 'cleared', clearedAt: now, detectedAt: now, durationMs: now - alarm.occurredAt });
+      if (this.alarms.raised.has(key) && kind !== wantedKind) {
+        this.alarms.clear(key, now, now, { left });
         this.deps.log.info({ kind, batch }, 'stability alarm cleared');
-        this.audit('stability_alarm.cleared', alarm, { left });
       }
     }
-    if (!wantedKind || this.raised.has(`${batch}|${wantedKind}`)) return;
+    if (!wantedKind || this.alarms.raised.has(`${batch}|${wantedKind}`)) return;
     const place = currentPlace(this.deps.stability.subject(batch).records);
     const siteId = (place && registry.location(place)?.site.id) ?? registry.config.sites[0]?.id;
     if (!siteId) return;
-    const alarm: Raised = {
-      id: alarmId(siteId, batch, wantedKind, now),
+    const alarm = raisedAlarm({
+      id: qaAlarmId('stab', siteId, batch, wantedKind, now),
       kind: wantedKind,
       severity: wantedKind === 'stability_budget_low' ? settings.lowSeverity : settings.exhaustedSeverity,
       deviceId: batch,
       siteId,
-      locationId: systemPlaceId(siteId),
       occurredAt: now,
       threshold: ledger.alertBelowPercent ?? 0,
       peak: left,
-      activatedAt: now,
-      late: false,
-      relapses: 0,
-      chattering: false,
-    };
-    this.raised.set(`${batch}|${wantedKind}`, alarm);
-    this.deps.alerts.systemChange({ ...alarm, state: 'active', detectedAt: now, durationMs: null });
+    });
+    this.alarms.raise(alarm, now, { left, findings: ledger.findings });
     this.deps.log.warn({ kind: wantedKind, batch, left, findings: ledger.findings }, 'stability alarm raised');
-    this.audit('stability_alarm.raised', alarm, { left, findings: ledger.findings });
-  }
-
-  private audit(action: string, alarm: Raised, extra: Record<string, unknown>): void {
-    void this.deps.audit
-      .append({ actor: 'system', action, target: `batch:${alarm.deviceId}`, details: { kind: alarm.kind, siteId: alarm.siteId, ...extra } })
-      .catch((err: Error) => this.deps.log.error({ err: err.message, batch: alarm.deviceId }, 'stability alarm could not be audited'));
   }
 }
