@@ -1,7 +1,8 @@
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.js';
+import { replaceFileDurably } from '../core/durable.js';
 import type { Logger } from '../core/logger.js';
 import type { InfluxClient } from '../storage/influx.js';
 
@@ -61,22 +62,7 @@ function packageVersion(): string {
 
 /** Written to a draft, fsync'ed, renamed over, the directory fsync'ed: never a half-written VERSION. */
 function writeLayout(dataDir: string, layout: DataLayout): void {
-  const file = layoutFile(dataDir);
-  const draft = `${file}.${process.pid}.tmp`;
-  const fd = openSync(draft, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(layout, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(draft, file);
-  const dir = openSync(dataDir, 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  replaceFileDurably(layoutFile(dataDir), `${JSON.stringify(layout, null, 2)}\n`);
 }
 
 /** What only the owner may read: directories 0700, these files 0600 (an earlier version made some with the usual umask). */

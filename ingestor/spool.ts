@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readdirSync, openSync, fsyncSync, closeSync, statSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncDir } from '../core/durable.js';
 import type { Logger } from '../core/logger.js';
 
 /** Where the writer has got to: everything before (segment, offset) is confirmed by InfluxDB. */
@@ -36,15 +37,6 @@ function newGroup(): CommitGroup {
   // A failed fsync rejects every waiter; the promise itself must not crash the process when unobserved.
   promise.catch(() => undefined);
   return { lines: [], records: 0, promise, resolve, reject };
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

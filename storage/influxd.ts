@@ -10,9 +10,6 @@ import {
   unlinkSync,
   accessSync,
   constants,
-  fsyncSync,
-  renameSync,
-  writeSync,
   chmodSync,
   rmSync,
 } from 'node:fs';
@@ -20,6 +17,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { replaceFileDurably } from '../core/durable.js';
 import type { Logger } from '../core/logger.js';
 import { InfluxClient, InfluxError } from './influx.js';
 
@@ -117,21 +115,7 @@ export function adminCredentials(file: string): InfluxCredentials {
     return { username: parsed.username, password: parsed.password };
   }
   const credentials = { username: ADMIN_USER, password: randomBytes(32).toString('base64url') };
-  const draft = `${file}.${process.pid}.tmp`;
-  const fd = openSync(draft, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(credentials)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(draft, file);
-  const dirFd = openSync(path.dirname(file), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  replaceFileDurably(file, `${JSON.stringify(credentials)}\n`);
   return credentials;
 }
 

@@ -1,6 +1,6 @@
-import { readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, unlinkSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, writeFileSync, openSync, closeSync, unlinkSync, statSync } from 'node:fs';
 import { parseDocument, isSeq, type Document } from 'yaml';
+import { replaceFileDurably } from '../durable.js';
 import { parseConfigText } from './load.js';
 import type { Config } from './schema.js';
 
@@ -97,16 +97,6 @@ function takeOver(lockFile: string, staleHolder: number): void {
   }
 }
 
-/** fsync of a directory, so a rename in it survives a power loss. */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * Edits the YAML config in place, keeping the operator's comments and layout, and refuses to
  * write a result that would not validate. One edit at a time (an exclusive `<file>.lock`: two
@@ -123,13 +113,7 @@ export function editConfig(file: string, mutate: (doc: Document, current: Config
     mutate(doc, current);
     const next = doc.toString({ lineWidth: 0 });
     const config = parseConfigText(next, file);
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, next, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, file);
-    fsyncDir(path.dirname(path.resolve(file)));
+    replaceFileDurably(file, next);
     return config;
   } finally {
     release();
