@@ -1,5 +1,5 @@
 import { call, endpoint, type ServiceFlags } from './service-client.js';
-import { readSecret } from './prompt.js';
+import { readSignature } from './prompt.js';
 import type { AlertAnswer, AlertList } from '../api/alerts.js';
 import type { AlarmTestAnswer } from '../api/alarm-test.js';
 import { kindLabels, severityLabels, stateLabels } from '../alerts/text.js';
@@ -36,11 +36,11 @@ export async function alertsSignCommand(
   flags: AlertsFlags & { user: string; meaning: string; comment: string },
 ): Promise<void> {
   const { base, headers } = endpoint(flags);
-  const password = await readSecret(`password for ${flags.user} (electronic signature): `);
+  const signature = await readSignature(flags);
   const { alert } = (await call(`${base}/api/v1/alerts/${encodeURIComponent(id)}/${action}`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ user: flags.user, password, meaning: flags.meaning, comment: flags.comment }),
+    body: JSON.stringify(signature),
   })) as AlertAnswer;
   const signed = action === 'ack' ? alert.acknowledged : alert.closed;
   process.stdout.write(

@@ -3,7 +3,7 @@ import type { CalibrationAnswer, CalibrationList, CertificateAdded } from '../ap
 import type { CalibrationState } from '../calibration/schema.js';
 import { endpoint, call, type ServiceFlags } from './service-client.js';
 import { namesFrom } from './names.js';
-import { readSecret } from './prompt.js';
+import { readSignature } from './prompt.js';
 
 type Point = { quantity: 'temperature' | 'humidity'; reference: number; reading: number };
 
@@ -57,12 +57,8 @@ export async function calibrationAddCommand(deviceId: string, flags: AddFlags): 
   if (identity.some((v) => v !== undefined) && identity.some((v) => v === undefined))
     throw new Error('--model, --serial and --accuracy go together (the sensor as calibrated)');
   const { base, headers } = endpoint(flags);
-  const password = await readSecret(`password for ${flags.user} (electronic signature): `);
   const body = {
-    user: flags.user,
-    password,
-    meaning: flags.meaning,
-    comment: flags.comment,
+    ...(await readSignature(flags)),
     certificate: {
       number: flags.number,
       laboratory: flags.lab,

@@ -17,3 +17,9 @@ export async function readSecret(question: string): Promise<string> {
   process.stderr.write('\n');
   return answer;
 }
+
+/** What an electronic signature sends: who signs, what it means and why, and the signer's password read as `readSecret` reads it. */
+export async function readSignature(flags: { user: string; meaning: string; comment: string }) {
+  const password = await readSecret(`password for ${flags.user} (electronic signature): `);
+  return { user: flags.user, password, meaning: flags.meaning, comment: flags.comment };
+}

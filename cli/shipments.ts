@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { endpoint, call, type ServiceFlags } from './service-client.js';
-import { readSecret } from './prompt.js';
+import { readSignature } from './prompt.js';
 import type { CustodyAnswer, DispositionAnswer, ShipmentAnswer, ShipmentList } from '../api/shipments.js';
 
 export async function shipmentCreateCommand(
@@ -76,11 +76,11 @@ export async function shipmentDispositionCommand(
   flags: ServiceFlags & { user: string; meaning: string; comment: string },
 ): Promise<void> {
   const { base, headers } = endpoint(flags);
-  const password = await readSecret(`password for ${flags.user} (electronic signature): `);
+  const signature = await readSignature(flags);
   const { disposition } = (await call(`${base}/api/v1/shipments/${encodeURIComponent(id)}/disposition`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ decision, user: flags.user, password, meaning: flags.meaning, comment: flags.comment }),
+    body: JSON.stringify({ decision, ...signature }),
   })) as DispositionAnswer;
   process.stdout.write(`shipment ${id} ${decision}; signed by ${disposition.printedName} at ${new Date(disposition.at).toISOString()} — "${flags.meaning}"\n`);
 }

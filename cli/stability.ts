@@ -8,7 +8,7 @@ import { stabilityBlocks } from '../reports/render/stability.js';
 import type { ReportLanguage } from '../reports/schema.js';
 import type { Ledger } from '../stability/schema.js';
 import { endpoint, call, type ServiceFlags } from './service-client.js';
-import { readSecret } from './prompt.js';
+import { readSignature } from './prompt.js';
 
 type ViewFlags = ServiceFlags & { lang?: ReportLanguage; tz?: string; json?: boolean };
 
@@ -74,12 +74,8 @@ type AddBackFlags = ViewFlags & {
 export async function stabilityAddBackCommand(batch: string, flags: AddBackFlags): Promise<void> {
   if (!flags.amount && !flags.freezeEvents) throw new Error('give back some time (--amount 2h) or some freeze events (--freeze-events 1)');
   const { base, headers } = endpoint(flags);
-  const password = await readSecret(`password for ${flags.user} (electronic signature): `);
   const body = {
-    user: flags.user,
-    password,
-    meaning: flags.meaning,
-    comment: flags.comment,
+    ...(await readSignature(flags)),
     investigation: flags.investigation,
     ...(flags.allowance ? { allowance: flags.allowance } : {}),
     ...(flags.amount ? { amount: flags.amount } : {}),
