@@ -57,10 +57,8 @@ export class QaAlarms<K extends AlertKind, R extends RaisedAlarm<K> = RaisedAlar
   private led = false;
 
   constructor(
-    private readonly deps: {
-      alerts: AlertService;
-      audit: AuditLog;
-      log: Logger;
+    private readonly deps: { alerts: AlertService; audit: AuditLog; log: Logger },
+    private readonly spec: {
       kinds: readonly K[];
       /** What they are called in a log line ("calibration alarm"). */
       name: string;
@@ -80,7 +78,7 @@ export class QaAlarms<K extends AlertKind, R extends RaisedAlarm<K> = RaisedAlar
   ) {}
 
   private owns(alert: Alert): alert is Alert & { kind: K } {
-    return (this.deps.kinds as readonly string[]).includes(alert.kind);
+    return (this.spec.kinds as readonly string[]).includes(alert.kind);
   }
 
   /**
@@ -98,12 +96,12 @@ export class QaAlarms<K extends AlertKind, R extends RaisedAlarm<K> = RaisedAlar
     if (!this.led) {
       this.led = true;
       const book = this.deps.alerts.book.list().filter((alert) => this.owns(alert));
-      this.deps.taken?.(book);
+      this.spec.taken?.(book);
       for (const alert of book) {
         if (alert.clearedAt !== null || (alert.state !== 'active' && alert.state !== 'acknowledged')) continue;
         const base = raisedAlarm(alert);
-        const key = this.deps.key(base);
-        if (!this.raised.has(key)) this.raised.set(key, this.deps.held ? this.deps.held(base) : (base as R));
+        const key = this.spec.key(base);
+        if (!this.raised.has(key)) this.raised.set(key, this.spec.held ? this.spec.held(base) : (base as R));
       }
     }
     return true;
@@ -111,7 +109,7 @@ export class QaAlarms<K extends AlertKind, R extends RaisedAlarm<K> = RaisedAlar
 
   /** Raises `alarm` (held under its key) and audits it with `details`. */
   raise(alarm: R, now: number, details: Record<string, unknown>): void {
-    this.raised.set(this.deps.key(alarm), alarm);
+    this.raised.set(this.spec.key(alarm), alarm);
     this.deps.alerts.systemChange({ ...alarm, state: 'active', detectedAt: now, durationMs: null });
     this.audit('raised', alarm, details);
   }
@@ -129,12 +127,12 @@ export class QaAlarms<K extends AlertKind, R extends RaisedAlarm<K> = RaisedAlar
     void this.deps.audit
       .append({
         actor: 'system',
-        action: `${this.deps.action}.${what}`,
-        target: this.deps.auditTarget?.(alarm) ?? alarm.deviceId,
+        action: `${this.spec.action}.${what}`,
+        target: this.spec.auditTarget?.(alarm) ?? alarm.deviceId,
         details: { kind: alarm.kind, siteId: alarm.siteId, ...details },
       })
       .catch((err: Error) =>
-        this.deps.log.error({ err: err.message, [this.deps.subjectField ?? 'deviceId']: alarm.deviceId }, `${this.deps.name} could not be audited`),
+        this.deps.log.error({ err: err.message, [this.spec.subjectField ?? 'deviceId']: alarm.deviceId }, `${this.spec.name} could not be audited`),
       );
   }
 }

@@ -34,10 +34,7 @@ export class CalibrationAlarms {
       everyMs?: number;
     },
   ) {
-    this.alarms = new QaAlarms({
-      alerts: deps.alerts,
-      audit: deps.audit,
-      log: deps.log,
+    this.alarms = new QaAlarms(deps, {
       kinds: calibrationAlertKinds,
       name: 'calibration alarm',
       action: 'calibration_alarm',

@@ -52,10 +52,7 @@ export class ConflictAlarms {
       everyMs?: number;
     },
   ) {
-    this.alarms = new QaAlarms({
-      alerts: deps.alerts,
-      audit: deps.audit,
-      log: deps.log,
+    this.alarms = new QaAlarms(deps, {
       kinds: integrityAlertKinds,
       name: 'reading-conflict alarm',
       action: 'integrity_alarm',

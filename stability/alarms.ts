@@ -48,10 +48,7 @@ export class StabilityAlarms {
       now?: () => number;
     },
   ) {
-    this.alarms = new QaAlarms({
-      alerts: deps.alerts,
-      audit: deps.audit,
-      log: deps.log,
+    this.alarms = new QaAlarms(deps, {
       kinds: stabilityAlertKinds,
       name: 'stability alarm',
       action: 'stability_alarm',
