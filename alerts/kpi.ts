@@ -126,6 +126,9 @@ export interface PerformanceInput {
   knownSites?: readonly string[];
 }
 
+/** Which sensor's which alarm at which place: how every list names an alert (`placeKind` and `deviceId`). */
+const sensorAlarm = (a: AlertEvent['alert']) => ({ siteId: a.siteId, locationId: a.locationId, kind: a.kind, deviceId: a.deviceId });
+
 const round = (value: number, digits = 4) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Most timestamps (sorted) inside any window of `width` ms, and where that window starts. */
@@ -265,10 +268,7 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
     .filter((a) => a.chattering || a.relapses >= ISA_18_2_TARGETS.chatterRelapses)
     .map((a) => ({
       alertId: a.id,
-      siteId: a.siteId,
-      locationId: a.locationId,
-      kind: a.kind,
-      deviceId: a.deviceId,
+      ...sensorAlarm(a),
       relapses: a.relapses,
       flagged: a.chattering,
     }))
@@ -287,11 +287,8 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
       ),
     }))
     .filter(({ peak }) => peak.count >= ISA_18_2_TARGETS.chatterActivations)
-    .map(({ sample: a, peak }) => ({
-      siteId: a.siteId,
-      locationId: a.locationId,
-      kind: a.kind,
-      deviceId: a.deviceId,
+    .map(({ sample, peak }) => ({
+      ...sensorAlarm(sample),
       activations: peak.count,
       windowStart: peak.start,
     }))
@@ -309,10 +306,7 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
     )
     .map((a) => ({
       alertId: a.id,
-      siteId: a.siteId,
-      locationId: a.locationId,
-      kind: a.kind,
-      deviceId: a.deviceId,
+      ...sensorAlarm(a),
       severity: a.severity,
       state: a.state,
       activeSince: a.activatedAt!,
