@@ -1,21 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { SMTPServer } from 'smtp-server';
+import type { SMTPServer } from 'smtp-server';
 import type { RunningService } from '../app/service.js';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
 import { auditFile } from '../audit/audit-log.js';
+import { startMailServer, startWebhookReceiver, type Mail } from './helpers/receivers.js';
 import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
-interface Mail {
-  to: string[];
-  body: string;
-}
-
 describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit, restart', () => {
   let ws: Workspace;
   let service: RunningService;
@@ -39,30 +35,12 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     );
 
   beforeAll(async () => {
-    const smtpPort = await freePort();
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, session, callback) {
-        let body = '';
-        stream.on('data', (d: Buffer) => (body += d));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), body });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
-    webhook = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d));
-      req.on('end', () => {
-        hooks.push(JSON.parse(body));
-        res.writeHead(204).end();
-      });
-    });
-    const webhookPort = await new Promise<number>((r) => webhook.listen(0, '127.0.0.1', () => r((webhook.address() as { port: number }).port)));
+    const mailServer = await startMailServer(mails);
+    smtp = mailServer.server;
+    const smtpPort = mailServer.port;
+    const receiver = await startWebhookReceiver((hook) => hooks.push(hook));
+    webhook = receiver.server;
+    const webhookPort = receiver.port;
     const deadPort = await freePort();
     const [olga, quinn, vic] = await Promise.all(['olga-password-1', 'quinn-password-1', 'vic-password-12'].map(hashPassword));
     ws = makeWorkspace({

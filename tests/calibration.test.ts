@@ -9,7 +9,7 @@ import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import { certificateProblems, gspLimitForRange, gspTemperatureLimit } from '../calibration/accuracy.js';
-import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { apiCaller, connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -26,15 +26,10 @@ describe('calibration and accuracy of sensors', () => {
   const at = (minute: number) => T0 + minute * MIN;
   const now = Date.now();
 
-  const api = async (method: string, url: string, body?: unknown, token = ws.apiTokens.admin) => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, body: (type.includes('json') ? await response.json() : await response.text()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
   const sensor = (id: string) => api('GET', '/api/v1/calibration').then((r) => r.body.sensors.find((s: { deviceId: string }) => s.deviceId === id));
   const calibrationAlerts = () => service.alerts.book.list().filter((a) => a.kind === 'calibration_due' || a.kind === 'calibration_overdue');
   const audit = async () => {

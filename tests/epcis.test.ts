@@ -9,7 +9,18 @@ import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { ShipmentReport } from '../reports/schema.js';
 import { epcisDocumentSchema, type EpcisDocument, type ObjectEvent } from '../epcis/schema.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  apiCaller,
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  run,
+  startTestService,
+  unlimitedRate,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const MIN = 60_000;
 // ajv-formats is CommonJS: its plugin is the module's default export.
@@ -40,15 +51,10 @@ describe('EPCIS 2.0 export of a shipment', () => {
   const clients: MqttClient[] = [];
   let wrongUnloading = '';
 
-  const api = async (method: string, route: string, body?: unknown, token: string | null = ws.apiTokens.admin!) => {
-    const response = await fetch(`${base}${route}`, {
-      method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, type, body: (type.includes('json') ? await response.json() : await response.text()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
 
   const publish = async (deviceId: string, from: number, to: number, temperatureAt: (minute: number) => number) => {
     const client = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);

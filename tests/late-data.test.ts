@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import {
+  apiCaller,
   calibratedSensor,
   connectDevice,
   influxFor,
@@ -34,15 +35,10 @@ describe('late data: marked with its arrival time and counted, in the GSP record
   let backlogSentAt = 0;
   let backlogAckedAt = 0;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, body: (type.includes('json') ? await response.json() : await response.text()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
 
   const publish = async (deviceId: string, minutes: number[], temperature = 5) => {
     const client = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);

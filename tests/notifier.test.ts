@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMTPServer } from 'smtp-server';
+import type { SMTPServer } from 'smtp-server';
 import { pino } from 'pino';
 import type { Alert } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
@@ -8,60 +8,10 @@ import { Notifier } from '../alerts/notifier.js';
 import { describeIncident, type AlarmContext } from '../alerts/text.js';
 import type { Config } from '../core/config/schema.js';
 import { freePort } from '../storage/influxd.js';
+import { startMailServer, startWebhookReceiver, type Mail } from './helpers/receivers.js';
 
 const MIN = 60_000;
 const now = Date.UTC(2024, 4, 1, 6, 30);
-interface Mail {
-  to: string[];
-  subject: string;
-  text: string;
-}
-
-/** Enough MIME for nodemailer's single-part text mails: encoded-word headers, QP or base64 bodies. */
-function decodeMail(raw: string): { subject: string; text: string } {
-  const split = raw.indexOf('\r\n\r\n');
-  const headers = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
-  const header = (name: string) => new RegExp(`^${name}: (.*)$`, 'mi').exec(headers)?.[1] ?? '';
-  const words = (value: string) =>
-    value.replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_m, enc: string, data: string) =>
-      enc.toLowerCase() === 'b'
-        ? Buffer.from(data, 'base64').toString('utf8')
-        : Buffer.from(
-            data.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_q, h: string) => String.fromCharCode(parseInt(h, 16))),
-            'latin1',
-          ).toString('utf8'),
-    );
-  const body = raw.slice(split + 4);
-  const encoding = header('Content-Transfer-Encoding').toLowerCase();
-  const text =
-    encoding === 'base64'
-      ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')
-      : encoding === 'quoted-printable'
-        ? Buffer.from(
-            body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_q, h: string) => String.fromCharCode(parseInt(h, 16))),
-            'latin1',
-          ).toString('utf8')
-        : body;
-  return { subject: words(header('Subject')), text: text.replace(/\r\n/g, '\n') };
-}
-
-function mailServer(mails: Mail[], options: { starttls: boolean }): SMTPServer {
-  return new SMTPServer({
-    authOptional: true,
-    ...(options.starttls ? {} : { disabledCommands: ['STARTTLS'] }),
-    logger: false,
-    onData(stream, session, callback) {
-      let raw = '';
-      stream.setEncoding('latin1');
-      stream.on('data', (d: string) => (raw += d));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), ...decodeMail(raw) });
-        callback();
-      });
-    },
-  });
-}
-
 const notifications = (smtpPort: number): Config['notifications'] => ({
   smtp: { host: '127.0.0.1', port: smtpPort, secure: false, from: 'coldchain <alerts@dc.example>' },
   tierDelays: [0],
@@ -139,18 +89,10 @@ describe('notifier: incidents by e-mail and webhook, the daily digest, verified 
   const log = pino({ level: 'silent' });
 
   beforeAll(async () => {
-    smtpPort = await freePort();
-    smtp = mailServer(mails, { starttls: false });
-    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
-    webhook = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d));
-      req.on('end', () => {
-        hooks.push({ path: req.url ?? '', body: JSON.parse(body) });
-        res.writeHead(204).end();
-      });
-    });
-    const port = await new Promise<number>((r) => webhook.listen(0, '127.0.0.1', () => r((webhook.address() as { port: number }).port)));
+    ({ server: smtp, port: smtpPort } = await startMailServer(mails));
+    const receiver = await startWebhookReceiver((body, path) => hooks.push({ path, body }));
+    webhook = receiver.server;
+    const port = receiver.port;
     hookUrl = `http://127.0.0.1:${port}`;
     notifier = new Notifier(notifications(smtpPort), log, 'https://cold.example.com/');
   });
@@ -257,10 +199,8 @@ describe('notifier: incidents by e-mail and webhook, the daily digest, verified 
 
   it('SMTP certificates are verified: a server with an untrusted certificate gets nothing', async () => {
     const tlsMails: Mail[] = [];
-    const port = await freePort();
     // smtp-server offers STARTTLS with its built-in test certificate, which no CA vouches for.
-    const untrusted = mailServer(tlsMails, { starttls: true });
-    await new Promise<void>((r) => untrusted.listen(port, '127.0.0.1', () => r()));
+    const { server: untrusted, port } = await startMailServer(tlsMails, { starttls: true });
     const strict = new Notifier(notifications(port), log);
     try {
       const [attempt] = await strict.notify(incident, text, [{ name: 'Olga', tier: 1, email: 'olga@dc.example' }], 'tier 1');

@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, rejectsOf, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  apiCaller,
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  rejectsOf,
+  startTestService,
+  unlimitedRate,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const OTHER_TRUCK = `  - id: truck-other
     name: Other reefer truck
@@ -14,14 +24,10 @@ describe('custody from devices: only a vehicle device, for its own vehicle, insi
   let ws: Workspace;
   let service: RunningService;
   let base: string;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: response.status, body: (await response.json()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
 
   beforeAll(async () => {
     ws = makeWorkspace({

@@ -7,6 +7,7 @@ import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import {
+  apiCaller,
   connectDevice,
   influxFor,
   makeWorkspace,
@@ -36,15 +37,10 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   const shipmentId = 'SH-TEST-0001';
   const clients: MqttClient[] = [];
 
-  const api = async (method: string, path: string, body?: unknown, token = ws.apiTokens.admin) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, type, body: (type.includes('json') ? await response.json() : await response.text()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
 
   /** Readings of one sensor: minute → °C, 1 per minute, with sequence numbers that show dropouts. */
   const publish = async (deviceId: string, minutes: number[], temperatureAt: (minute: number) => number, seqStart = 0) => {

@@ -5,7 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { connectDevice, influxFor, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { apiCaller, connectDevice, influxFor, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -29,15 +29,10 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
   let signedOn: { asOf: number; digest: { value: string; readings: number }; readings: number; rangeVersions: Array<{ version: number | null }> };
   let lateSentAt = 0;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${ws.apiTokens.admin}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, body: (type.includes('json') ? await response.json() : await response.text()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
   const report = async (query = '') => {
     const answer = await api('GET', `/api/v1/shipments/${shipmentId}/report${query}`);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);

@@ -11,7 +11,18 @@ import type { RunningService } from '../app/service.js';
 import type { Excursion, ShipmentReport } from '../reports/schema.js';
 import { computeLedger, mergeExcursions } from '../stability/ledger.js';
 import type { Ledger } from '../stability/schema.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  apiCaller,
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  run,
+  startTestService,
+  unlimitedRate,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const MIN = 60_000;
 const CLI = path.resolve('dist/cli/main.js');
@@ -141,15 +152,10 @@ describe('one stability budget per batch across storage and every transport leg'
   const reports: Record<string, ShipmentReport> = {};
   let tokenFile = '';
 
-  const api = async (method: string, url: string, body?: unknown, token = ws.apiTokens.admin) => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, body: (type.includes('json') ? await response.json() : await response.text()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
   const ledger = async () => {
     const answer = await api('GET', '/api/v1/batches/LOT-S/stability', undefined, ws.apiTokens.viewer);
     expect(answer.status).toBe(200);

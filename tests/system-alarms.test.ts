@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import type { RunningService } from '../app/service.js';
 import { auditFile } from '../audit/audit-log.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
 import { ClockWatch } from '../alerts/clock-watch.js';
+import { startWebhookReceiver } from './helpers/receivers.js';
 import { makeWorkspace, startTestService, testLog, waitFor, type Workspace } from './helpers/workspace.js';
 
 interface Hook {
@@ -37,15 +38,7 @@ describe('system alarms: the monitoring system watching itself, through the real
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
   beforeAll(async () => {
-    webhook = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d));
-      req.on('end', () => {
-        hooks.push(JSON.parse(body));
-        res.writeHead(204).end();
-      });
-    });
-    webhookPort = await new Promise<number>((r) => webhook.listen(0, '127.0.0.1', () => r((webhook.address() as { port: number }).port)));
+    ({ server: webhook, port: webhookPort } = await startWebhookReceiver((hook) => hooks.push(hook)));
   });
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();

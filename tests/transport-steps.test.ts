@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { SMTPServer } from 'smtp-server';
+import type { SMTPServer } from 'smtp-server';
 import { editConfig } from '../core/config/edit.js';
 import { loadConfig } from '../core/config/load.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
-import { freePort } from '../storage/influxd.js';
 import type { RunningService } from '../app/service.js';
 import type { ShipmentReport } from '../reports/schema.js';
 import {
+  apiCaller,
   connectDevice,
   influxFor,
   makeWorkspace,
@@ -22,35 +22,9 @@ import {
   waitFor,
   type Workspace,
 } from './helpers/workspace.js';
+import { startMailServer, type Mail } from './helpers/receivers.js';
 
 const MIN = 60_000;
-
-/** Enough MIME for nodemailer's single-part text mails: encoded-word subject, QP or base64 body. */
-function decodeMail(raw: string): { subject: string; text: string } {
-  const split = raw.indexOf('\r\n\r\n');
-  const headers = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
-  const header = (name: string) => new RegExp(`^${name}: (.*)$`, 'mi').exec(headers)?.[1] ?? '';
-  const subject = header('Subject').replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_m, enc: string, data: string) =>
-    enc.toLowerCase() === 'b'
-      ? Buffer.from(data, 'base64').toString('utf8')
-      : Buffer.from(
-          data.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_q, h: string) => String.fromCharCode(parseInt(h, 16))),
-          'latin1',
-        ).toString('utf8'),
-  );
-  const body = raw.slice(split + 4);
-  const encoding = header('Content-Transfer-Encoding').toLowerCase();
-  const text =
-    encoding === 'base64'
-      ? Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')
-      : encoding === 'quoted-printable'
-        ? Buffer.from(
-            body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_q, h: string) => String.fromCharCode(parseInt(h, 16))),
-            'latin1',
-          ).toString('utf8')
-        : body;
-  return { subject, text };
-}
 
 describe('shipments.preCooling in the configuration', () => {
   it('names the exact key of a bad setting', () => {
@@ -76,21 +50,16 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
   let base: string;
   let smtp: SMTPServer;
   let truck: MqttClient;
-  const mails: Array<{ to: string[]; subject: string; text: string }> = [];
+  const mails: Mail[] = [];
   // Device time hours back, inside the ingest window; minute 0 starts the cold hour.
   const T0 = Math.floor((Date.now() - 6 * 3_600_000) / (30 * MIN)) * 30 * MIN;
   const at = (minute: number) => T0 + minute * MIN;
   let receiverUrl = '';
 
-  const api = async (method: string, path: string, body?: unknown, token = ws.apiTokens.admin) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, body: (type.includes('json') ? await response.json() : await response.text()) as any };
-  };
+  const api = apiCaller(
+    () => base,
+    () => ws.apiTokens.admin!,
+  );
   const publishTruck = async (from: number, to: number, temperature: number) => {
     const readings = Array.from({ length: to - from }, (_, i) => ({ ts: at(from + i), temperature, humidity: 55, seq: from + i }));
     await truck.publishAsync('cc/v1/truck-a/telemetry', JSON.stringify({ readings }), { qos: 1 });
@@ -120,22 +89,9 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
   });
 
   beforeAll(async () => {
-    const smtpPort = await freePort();
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, session, callback) {
-        let raw = '';
-        stream.setEncoding('latin1');
-        stream.on('data', (d: string) => (raw += d));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), ...decodeMail(raw) });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
+    const mailServer = await startMailServer(mails);
+    smtp = mailServer.server;
+    const smtpPort = mailServer.port;
     ws = makeWorkspace({
       devices: [{ id: 'truck-a', location: 'truck-hu-a12345-box' }],
       yamlPatch: (yaml) =>

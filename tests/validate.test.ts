@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
@@ -7,6 +7,7 @@ import { editConfig } from '../core/config/edit.js';
 import { hashPassword } from '../core/secrets.js';
 import { REQUIREMENTS } from '../validation/requirements.js';
 import { CLI } from './helpers/browser.js';
+import { startWebhookReceiver } from './helpers/receivers.js';
 import { makeWorkspace, run, startTestService, type Workspace } from './helpers/workspace.js';
 
 /** A site of its own for validation: the test alarm reaches only its recipient and enters no store's record. */
@@ -47,15 +48,9 @@ describe('coldchain validate: IQ/OQ against the running service (issue 14, item 
     );
 
   beforeAll(async () => {
-    webhook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d));
-      req.on('end', () => {
-        hooks.push(JSON.parse(body));
-        res.writeHead(204).end();
-      });
-    });
-    const webhookPort = await new Promise<number>((r) => webhook.listen(0, '127.0.0.1', () => r((webhook.address() as { port: number }).port)));
+    const receiver = await startWebhookReceiver((hook) => hooks.push(hook));
+    webhook = receiver.server;
+    const webhookPort = receiver.port;
     const quinn = await hashPassword('quinn-password-1');
     ws = makeWorkspace({
       devices: [{ id: 'oq-probe', location: 'oq-probe-place' }],

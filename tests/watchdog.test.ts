@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
-import { SMTPServer } from 'smtp-server';
+import type { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { freePort } from '../storage/influxd.js';
 import { CLI } from './helpers/browser.js';
+import { startMailServer, startWebhookReceiver, type Mail } from './helpers/receivers.js';
 import { makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
 interface Hook {
@@ -16,10 +17,6 @@ interface Hook {
   downSince: string;
   reason: string | null;
   text: { en: string; 'zh-CN': string };
-}
-interface Mail {
-  to: string[];
-  body: string;
 }
 
 /** The built service as its own process on fixed ports, so it can be killed and started again where the watchdog looks. */
@@ -64,30 +61,12 @@ describe('coldchain watchdog: the service watched from outside (issue 14, item 4
   const okChecks = () => (watchdogLog.match(/"msg":"health check ok"/g) ?? []).length;
 
   beforeAll(async () => {
-    const smtpPort = await freePort();
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, session, callback) {
-        let body = '';
-        stream.on('data', (d: Buffer) => (body += d));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), body });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
-    webhook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d));
-      req.on('end', () => {
-        hooks.push(JSON.parse(body));
-        res.writeHead(204).end();
-      });
-    });
-    const webhookPort = await new Promise<number>((r) => webhook.listen(0, '127.0.0.1', () => r((webhook.address() as { port: number }).port)));
+    const mailServer = await startMailServer(mails);
+    smtp = mailServer.server;
+    const smtpPort = mailServer.port;
+    const receiver = await startWebhookReceiver((hook) => hooks.push(hook));
+    webhook = receiver.server;
+    const webhookPort = receiver.port;
     ws = makeWorkspace({ devices: [] });
     httpPort = await freePort();
     mqttPort = await freePort();

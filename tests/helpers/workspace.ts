@@ -83,6 +83,23 @@ export async function startTestService(ws: Workspace, overrides: Overrides = {})
   return startService(loadConfig(ws.configFile), { mqttPort: 0, httpPort: 0, influxUrl: inject('influxUrl'), influxDb: ws.database, ...overrides }, testLog);
 }
 
+/**
+ * A test's caller of the service's HTTP API at `base()`: the body sent as JSON, the answer read as
+ * JSON (as text when it is not), with its status and content type; as `token` (by default
+ * `defaultToken()`, null: no Authorization header).
+ */
+export function apiCaller(base: () => string, defaultToken: () => string) {
+  return async (method: string, path: string, body?: unknown, token: string | null = defaultToken()) => {
+    const response = await fetch(`${base()}${path}`, {
+      method,
+      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const type = response.headers.get('content-type') ?? '';
+    return { status: response.status, type, body: (type.includes('json') ? await response.json() : await response.text()) as any };
+  };
+}
+
 export function influxFor(ws: Workspace, url = inject('influxUrl')): InfluxClient {
   return new InfluxClient({ url, database: ws.database });
 }
