@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import { AuditLog, auditFile, verifyAuditLog, type AuditEntry } from '../audit/audit-log.js';
 import { hashPassword } from '../core/secrets.js';
 import { AuthThrottle, hashesRunning, setThrottleLimitsForTest } from '../core/throttle.js';
+import { p99, pubackLatencies } from './helpers/latency.js';
 import { connectDevice, makeWorkspace, run, startTestService, type Workspace } from './helpers/workspace.js';
 
 const auditEntries = (dataDir: string): AuditEntry[] =>
@@ -25,19 +26,6 @@ const outcomes = await Promise.all([
 ]);
 process.stdout.write(JSON.stringify(outcomes));
 `;
-
-const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))]!;
-
-/** Sequential QoS 1 publishes; each PUBACK's latency in ms. */
-async function pubackLatencies(device: MqttClient, deviceId: string, count: number, t0: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await device.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ ts: t0 + i * 1000, temperature: 4 + (i % 10) / 10 }), { qos: 1 });
-    out.push(performance.now() - started);
-  }
-  return out;
-}
 
 describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', () => {
   let ws: Workspace;

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import { editConfig } from '../core/config/edit.js';
 import { InfluxError } from '../storage/influx.js';
 import { ReportInflux } from '../reports/jobs.js';
 import type { GspRecord } from '../reports/schema.js';
+import { p99, pubackLatencies } from './helpers/latency.js';
 import { compactionsSettled, connectDevice, influxFor, waitFor, makeWorkspace, startTestService, type Workspace } from './helpers/workspace.js';
 
 /*
@@ -18,17 +18,6 @@ import { compactionsSettled, connectDevice, influxFor, waitFor, makeWorkspace, s
 
 const MIN = 60_000;
 const YEAR_MS = 365 * 86_400_000;
-const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))]!;
-
-async function pubackLatencies(device: MqttClient, deviceId: string, count: number, t0: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await device.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ ts: t0 + i * 1000, temperature: 4 + (i % 10) / 10 }), { qos: 1 });
-    out.push(performance.now() - started);
-  }
-  return out;
-}
 
 describe('reports under load: worker pool, caps, 429 when busy, 503 on storage timeouts', () => {
   let ws: Workspace;
