@@ -6,8 +6,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
-import { startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, influxFor, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { allStored, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
+import { connectDevice, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const STREAMERS = ['r-1', 'r-2', 'r-3', 'r-4'];
@@ -152,22 +152,7 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
     for (const node of nodes) expect(node.log).toMatch(/"level":50[^\n]*cluster: Redis cannot be reached/);
 
     // Every acknowledged reading is in InfluxDB.
-    const influx = influxFor(ws);
-    for (const deviceId of STREAMERS) {
-      const want = acked.get(deviceId)!;
-      await waitFor(
-        async () => {
-          const series = await influx.query(
-            `SELECT "temperature" FROM "readings" WHERE "deviceId" = '${deviceId}' AND time >= ${s0}ms AND time < ${s0 + READINGS * 1000}ms`,
-          );
-          const stored = new Set((series[0]?.values ?? []).map((v) => v[0] as number));
-          return [...want].filter((ts) => !stored.has(ts)).length;
-        },
-        (missing) => missing === 0,
-        20_000,
-        `every acknowledged reading of ${deviceId} in InfluxDB`,
-      );
-    }
+    await allStored(ws, acked, s0, s0 + READINGS * 1000);
     expect([...acked.values()].reduce((n, s) => n + s.size, 0)).toBeGreaterThan(STREAMERS.length * READINGS * 0.8);
 
     // The alert judged on A while Redis was away reached A's own follower (not B's: nothing crosses without Redis).

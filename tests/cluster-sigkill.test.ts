@@ -6,8 +6,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
-import { startHaproxy, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, influxFor, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { allStored, startHaproxy, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
+import { connectDevice, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const STREAMERS = ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6'];
@@ -210,22 +210,7 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
 
     // Node A comes back on its data directory: its spool goes into InfluxDB.
     await startNode(a);
-    const influx = influxFor(ws);
-    for (const deviceId of STREAMERS) {
-      const want = acked.get(deviceId)!;
-      await waitFor(
-        async () => {
-          const series = await influx.query(
-            `SELECT "temperature" FROM "readings" WHERE "deviceId" = '${deviceId}' AND time >= ${s0}ms AND time < ${s0 + READINGS * 1000}ms`,
-          );
-          const stored = new Set((series[0]?.values ?? []).map((v) => v[0] as number));
-          return [...want].filter((ts) => !stored.has(ts)).length;
-        },
-        (missing) => missing === 0,
-        20_000,
-        `every acknowledged reading of ${deviceId} in InfluxDB`,
-      );
-    }
+    await allStored(ws, acked, s0, s0 + READINGS * 1000);
     expect([...acked.values()].reduce((n, s) => n + s.size, 0)).toBeGreaterThan(STREAMERS.length * READINGS * 0.5);
 
     // One alert each, the same on every node (A included, rebuilt and following again).

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import type { RunningService } from '../../app/service.js';
 import { clusterSettingsSchema } from '../../cluster/engines.js';
 import { CLI } from './browser.js';
-import { connectDevice, startTestService, waitFor, type Workspace } from './workspace.js';
+import { connectDevice, influxFor, startTestService, waitFor, type Workspace } from './workspace.js';
 
 /**
  * Starts a program and resolves once its output matches `ready` (rejects with the output when it
@@ -130,4 +130,21 @@ export async function startHaproxy(
     15_000,
     'HAProxy forwarding MQTT',
   );
+}
+
+/** Waits until every reading acknowledged (device → device times, within [from, to)) is in the workspace's InfluxDB. */
+export async function allStored(ws: Workspace, acked: Map<string, Set<number>>, from: number, to: number): Promise<void> {
+  const influx = influxFor(ws);
+  for (const [deviceId, want] of acked) {
+    await waitFor(
+      async () => {
+        const series = await influx.query(`SELECT "temperature" FROM "readings" WHERE "deviceId" = '${deviceId}' AND time >= ${from}ms AND time < ${to}ms`);
+        const stored = new Set((series[0]?.values ?? []).map((v) => v[0] as number));
+        return [...want].filter((ts) => !stored.has(ts)).length;
+      },
+      (missing) => missing === 0,
+      20_000,
+      `every acknowledged reading of ${deviceId} in InfluxDB`,
+    );
+  }
 }
