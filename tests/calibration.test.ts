@@ -9,7 +9,7 @@ import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import { certificateProblems, gspLimitForRange, gspTemperatureLimit } from '../calibration/accuracy.js';
-import { apiCaller, connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { apiCaller, connectDevice, leadingBytes, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -312,11 +312,7 @@ describe('calibration and accuracy of sensors', () => {
     });
     expect(pdf.status).toBe(200);
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
-    expect(
-      Buffer.from(await pdf.arrayBuffer())
-        .subarray(0, 5)
-        .toString(),
-    ).toBe('%PDF-');
+    expect(await leadingBytes(pdf)).toBe('%PDF-');
     // The shipment report: the same section, and QA is told.
     expect(
       (

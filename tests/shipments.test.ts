@@ -10,6 +10,7 @@ import {
   apiCaller,
   connectDevice,
   influxFor,
+  leadingBytes,
   makeWorkspace,
   readingCount,
   rejectsOf,
@@ -384,11 +385,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     });
     expect(pdf.status).toBe(200);
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
-    expect(
-      Buffer.from(await pdf.arrayBuffer())
-        .subarray(0, 5)
-        .toString(),
-    ).toBe('%PDF-');
+    expect(await leadingBytes(pdf)).toBe('%PDF-');
     const badTz = await api('GET', `/api/v1/shipments/${shipmentId}/report?format=pdf&tz=Mars/Olympus`);
     expect(badTz).toMatchObject({ status: 400, body: { message: expect.stringContaining('query.tz') } });
   });

@@ -5,7 +5,18 @@ import type { MqttClient } from 'mqtt';
 import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { apiCaller, connectDevice, influxFor, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  apiCaller,
+  connectDevice,
+  influxFor,
+  leadingBytes,
+  makeWorkspace,
+  run,
+  startTestService,
+  unlimitedRate,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -201,11 +212,7 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
       headers: { Authorization: `Bearer ${ws.apiTokens.admin}` },
     });
     expect(pdf.status).toBe(200);
-    expect(
-      Buffer.from(await pdf.arrayBuffer())
-        .subarray(0, 5)
-        .toString(),
-    ).toBe('%PDF-');
+    expect(await leadingBytes(pdf)).toBe('%PDF-');
     // The CLI asks for the same signed version.
     const tokenFile = path.join(ws.dir, 'admin.token');
     writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });

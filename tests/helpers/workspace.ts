@@ -100,6 +100,12 @@ export function apiCaller(base: () => string, defaultToken: () => string) {
   };
 }
 
+/** The first five bytes of an answer, as text: `%PDF-` for a PDF. */
+export const leadingBytes = async (response: Response): Promise<string> =>
+  Buffer.from(await response.arrayBuffer())
+    .subarray(0, 5)
+    .toString();
+
 export function influxFor(ws: Workspace, url = inject('influxUrl')): InfluxClient {
   return new InfluxClient({ url, database: ws.database });
 }
