@@ -182,13 +182,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     const plain = batch.readings.filter((_, i) => !revisions.has(i));
     if (plain.length > 0) lines.push(readingLines({ ...batch, readings: plain }));
     let prefix: string | undefined;
+    let length = plain.length;
     for (const [i, revision] of revisions) {
       if (revision === SAME) continue;
       const r = batch.readings[i]!;
       lines.push(revision === DEFERRED ? deferredLine(batch, topic, r, (prefix ??= deferredPrefix(batch, topic))) : revisionLine(batch, r, revision));
+      length++;
     }
-    let length = plain.length;
-    for (const revision of revisions.values()) if (revision !== SAME) length++;
     return { text: lines.join('\n'), length };
   }
 
