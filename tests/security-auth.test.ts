@@ -7,7 +7,7 @@ import { AuditLog, auditFile, verifyAuditLog, type AuditEntry } from '../audit/a
 import { hashPassword } from '../core/secrets.js';
 import { AuthThrottle, hashesRunning, setThrottleLimitsForTest } from '../core/throttle.js';
 import { p99, pubackLatencies } from './helpers/latency.js';
-import { connectDevice, makeWorkspace, run, startTestService, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, type Workspace } from './helpers/workspace.js';
 
 const auditEntries = (dataDir: string): AuditEntry[] =>
   readFileSync(auditFile(dataDir), 'utf8')
@@ -33,13 +33,17 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
   let base: string;
 
   beforeAll(async () => {
-    const [olga, quinn, ann, bob] = await Promise.all(['olga-password-1', 'quinn-password-1', 'ann-password-1', 'bob-password-1'].map(hashPassword));
+    const [olga, quinn, ann, bob, carl, dora] = await Promise.all(
+      ['olga-password-1', 'quinn-password-1', 'ann-password-1', 'bob-password-1', 'carl-password-1', 'dora-password-1'].map(hashPassword),
+    );
     ws = makeWorkspace({
       devices: ['sec-dev'],
+      // The device publishes back to back: without a limit above that, its 50/s rate limit (bursts of
+      // 500) paced every PUBACK from the second round on, and "idle" measured the limiter, not the service.
       yamlPatch: (y) =>
-        y.replace(
+        unlimitedRate(y).replace(
           'users: []',
-          `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: ann, fullName: Ann Operator, role: operator, passwordHash: "${ann}" }\n  - { name: bob, fullName: Bob Operator, role: operator, passwordHash: "${bob}" }`,
+          `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: ann, fullName: Ann Operator, role: operator, passwordHash: "${ann}" }\n  - { name: bob, fullName: Bob Operator, role: operator, passwordHash: "${bob}" }\n  - { name: carl, fullName: Carl Operator, role: operator, passwordHash: "${carl}" }\n  - { name: dora, fullName: Dora Operator, role: operator, passwordHash: "${dora}" }`,
         ),
     });
     service = await startTestService(ws);
@@ -95,8 +99,8 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
     expect(auditEntries(service.dataDir).filter((e) => e.action === 'mqtt.login.refused' && e.actor === 'quinn')).toHaveLength(4);
   });
 
-  const ATTACKED_P99_FLOOR_MS = 150;
-  it('a flood of bogus user CONNECTs and sign-ins keeps device PUBACK p99 within 2x idle (or 150 ms), locks the account and the address, and audits the lockout once', async () => {
+  const ATTACKED_ACCOUNTS = ['olga', 'ann', 'bob', 'carl', 'dora'];
+  it('a flood of bogus user CONNECTs and sign-ins keeps device PUBACK p99 within 2x idle, locks the account and the address, and audits the lockout once', async () => {
     const device = await connectDevice(service.mqttPort!, 'sec-dev', ws.deviceTokens['sec-dev']!);
     let t = Date.now() - 3_600_000;
     const publish = async (n: number) => {
@@ -114,17 +118,25 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
     // window: each round attacks a fresh account (so it does hash) and compares with an idle
     // window taken just before it; one round within 2x passes. Before the fix every round took
     // seconds (PUBACK 5.4 s under 120 CONNECTs), so this still fails without the throttle.
-    for (const account of ['olga', 'ann', 'bob']) {
-      // fsync jitter makes p99 of a few ms noisy; 5 ms is the floor the comparison starts from.
-      const idle = await publish(200);
+    for (const account of ATTACKED_ACCOUNTS) {
+      // fsync jitter makes p99 of a few ms noisy; 5 ms is the floor the comparison starts from, and
+      // 400 PUBACKs make the p99 the 4th-worst rather than the 2nd of 200.
+      const idle = await publish(400);
       const idleP99 = Math.max(5, p99(idle));
-      // The attacker is its own process, as on the network: its clients' work is not counted in this event loop.
-      const attack = run(process.execPath, ['--input-type=module', '-e', ATTACKER, String(service.mqttPort), base, account], undefined, 60_000);
+      // The attacker is its own process at the lowest CPU priority, as if on the network: on these 2
+      // cores its own 160 connection setups would otherwise take the CPU from the service and the
+      // publisher, which is the attacker's cost, not the service's (7x idle seen from that alone).
+      const attack = run(
+        'nice',
+        ['-n', '19', process.execPath, '--input-type=module', '-e', ATTACKER, String(service.mqttPort), base, account],
+        undefined,
+        60_000,
+      );
       let attackDone = false;
       void attack.finally(() => (attackDone = true));
-      // Publishes for as long as the attack lasts (at least 150, at most 3000).
+      // Publishes for as long as the attack lasts (at least 400, at most 3000).
       const loaded: number[] = [];
-      while ((!attackDone || loaded.length < 150) && loaded.length < 3000) loaded.push(...(await publish(10)));
+      while ((!attackDone || loaded.length < 400) && loaded.length < 3000) loaded.push(...(await publish(10)));
       const finished = await attack;
       expect(finished.stderr).toBe('');
       const outcomes = JSON.parse(finished.stdout) as string[];
@@ -134,10 +146,7 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
       rounds.push(
         `${account}: idle p99 ${p99(idle).toFixed(1)} ms, attacked p99 ${p99(loaded).toFixed(1)} ms (${loaded.length} PUBACKs), ${JSON.stringify(counts)}`,
       );
-      // A quiet 2-core machine gave idle 8–32 ms and attacked 52–76 ms in one run (6.4x of the 8 ms):
-      // the connection burst itself is real work beside fsync jitter. 150 ms bounds that noise and is
-      // still 36x below the 5.4 s the unthrottled hashing caused, so the flaw cannot come back unseen.
-      if (p99(loaded) <= Math.max(2 * idleP99, ATTACKED_P99_FLOOR_MS)) {
+      if (p99(loaded) <= 2 * idleP99) {
         within = true;
         break;
       }
@@ -149,7 +158,7 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
     // Beyond the limits attempts are answered without hashing: locked, or busy past the short queue.
     expect(allOutcomes.filter((o) => /Not authorized|Server unavailable|http 429/.test(o)).length).toBeGreaterThan(140 * rounds.length);
 
-    const attacked = ['olga', 'ann', 'bob'].slice(0, rounds.length);
+    const attacked = ATTACKED_ACCOUNTS.slice(0, rounds.length);
     let entries = auditEntries(service.dataDir);
     // The first round locks its account; in later ones the address (20 failures) may lock first.
     expect(entries.filter((e) => e.action === 'security.lockout').map((e) => e.target)).toContain('account:olga');
