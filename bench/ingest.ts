@@ -21,6 +21,7 @@ import { startService } from '../app/service.js';
 import type { LoadPlan, LoadResult } from './loadgen.js';
 import { alarmQualityFigures } from './alarms.js';
 import { soak } from './soak.js';
+import { spawnLoadScenario } from './load-scenario.js';
 import { prepareScenario } from '../cli/simulate.js';
 import { provisionDevices } from '../simulator/provision.js';
 import { scenarioDevices } from '../simulator/render.js';
@@ -91,6 +92,10 @@ async function prepareLoad(plan: LoadPlan): Promise<{ go(): Promise<LoadResult>;
       }),
   };
 }
+
+/** Connections that only connect and stay (idle memory): the load generator sends nothing on them. */
+const idleConnections = (url: string, devices: LoadPlan['devices']) =>
+  prepareLoad({ url, devices, messagesPerDevice: 0, qos: 1, maxBatch: 1, window: 1, firstTs: 0, idle: true });
 
 async function countPoints(influx: InfluxClient): Promise<number> {
   const series = await influx.query('SELECT count("temperature") FROM "readings"').catch(() => []);
@@ -331,28 +336,10 @@ async function mosquittoPassThrough(measureIdle: boolean): Promise<{ msgsPerS: n
       const pid = broker.pid()!;
       const url = `mqtt://127.0.0.1:${broker.port}`;
       const idleDevices = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: `mq-idle-${from + i}` }));
-      const warmup = await prepareLoad({
-        url,
-        devices: idleDevices(0, IDLE_WARMUP),
-        messagesPerDevice: 0,
-        qos: 1,
-        maxBatch: 1,
-        window: 1,
-        firstTs: 0,
-        idle: true,
-      });
+      const warmup = await idleConnections(url, idleDevices(0, IDLE_WARMUP));
       await sleep(1000);
       const before = rssBytes(pid);
-      const idle = await prepareLoad({
-        url,
-        devices: idleDevices(IDLE_WARMUP, SIZES.idleConnections),
-        messagesPerDevice: 0,
-        qos: 1,
-        maxBatch: 1,
-        window: 1,
-        firstTs: 0,
-        idle: true,
-      });
+      const idle = await idleConnections(url, idleDevices(IDLE_WARMUP, SIZES.idleConnections));
       await sleep(1000);
       bytesPerIdle = (rssBytes(pid) - before) / SIZES.idleConnections;
       warmup.child.send({ stop: true });
@@ -405,30 +392,17 @@ async function simulatedLoad(
 ): Promise<{ requested: number; achieved: number; stored: number }> {
   const service = await startOurService(ws, influxUrl, 'bench_simulated');
   try {
-    const configArgs = ['--config', ws.configFile];
     progress(`simulated load: ${devices} devices at ${rate} readings/s for ${seconds} s (coldchain simulate --scenario load)`);
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'simulate',
-        ...configArgs,
-        '--scenario',
-        'load',
-        '--devices',
-        String(devices),
-        '--rate',
-        String(rate),
-        '--duration',
-        `${seconds}s`,
-        '--speed',
-        '1',
-        '--provision',
-        '--broker',
-        `mqtt://127.0.0.1:${service.port}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnLoadScenario({
+      cli: CLI,
+      configFile: ws.configFile,
+      devices,
+      rate,
+      seconds,
+      broker: `mqtt://127.0.0.1:${service.port}`,
+      provision: true,
+      output: true,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d));
@@ -516,28 +490,14 @@ const alertRatio = (l: AlertLatency) => Number((l.p99 / l.anchorP99).toFixed(2))
 
 /** The simulator's load scenario at the bench's rate against a broker, for `seconds` (stopped earlier by `stop`). */
 function backgroundLoad(ws: Workspace, url: string, seconds: number): { child: ChildProcess; log: () => string; stop(): Promise<void> } {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'simulate',
-      '--config',
-      ws.configFile,
-      '--scenario',
-      'load',
-      '--devices',
-      String(SIZES.simulatedDevices),
-      '--rate',
-      String(SIZES.simulatedRate),
-      '--duration',
-      `${Math.ceil(seconds)}s`,
-      '--speed',
-      '1',
-      '--broker',
-      url,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawnLoadScenario({
+    cli: CLI,
+    configFile: ws.configFile,
+    devices: SIZES.simulatedDevices,
+    rate: SIZES.simulatedRate,
+    seconds: Math.ceil(seconds),
+    broker: url,
+  });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log = (log + d).slice(-4000)));
   return {
@@ -864,27 +824,9 @@ async function idleMemory(ws: Workspace, influxUrl: string): Promise<{ retained:
       const { heapUsed, external, rss } = process.memoryUsage();
       return { retained: heapUsed + external, rss };
     };
-    const warmup = await prepareLoad({
-      url,
-      devices: ws.idleDevices.slice(0, IDLE_WARMUP),
-      messagesPerDevice: 0,
-      qos: 1,
-      maxBatch: 1,
-      window: 1,
-      firstTs: 0,
-      idle: true,
-    });
+    const warmup = await idleConnections(url, ws.idleDevices.slice(0, IDLE_WARMUP));
     const before = await settled();
-    const measured = await prepareLoad({
-      url,
-      devices: ws.idleDevices.slice(IDLE_WARMUP),
-      messagesPerDevice: 0,
-      qos: 1,
-      maxBatch: 1,
-      window: 1,
-      firstTs: 0,
-      idle: true,
-    });
+    const measured = await idleConnections(url, ws.idleDevices.slice(IDLE_WARMUP));
     const after = await settled();
     for (const load of [warmup, measured]) load.child.send({ stop: true });
     const n = SIZES.idleConnections;

@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { prepareScenario } from '../cli/simulate.js';
 import { loadConfig } from '../core/config/load.js';
 import { provisionDevices } from '../simulator/provision.js';
 import { scenarioDevices } from '../simulator/render.js';
+import { spawnLoadScenario } from './load-scenario.js';
 
 /**
  * The soak (issue 15, item 5): the service under a steady load for a long time, with an MQTT alert
@@ -48,7 +49,7 @@ export async function soak(deps: SoakDeps, minutes: number, rate: number, device
   const url = `mqtt://127.0.0.1:${service.port}`;
   const seconds = minutes * 60 + 30;
   deps.progress(`soak: ${minutes} min at ${rate} readings/s over ${devices} devices, ${boardClients} board clients, an alert probe every 2 s`);
-  let background: ReturnType<typeof spawn> | undefined;
+  let background: ChildProcess | undefined;
   let backgroundLog = '';
   const stopping = { now: false };
   const signIn = () =>
@@ -73,29 +74,7 @@ export async function soak(deps: SoakDeps, minutes: number, rate: number, device
     if (!session.ok) throw new Error(`sign-in for the soak's board clients failed: HTTP ${session.status}`);
     const { token } = (await session.json()) as { token: string };
     const auth = { Authorization: `Bearer ${token}` };
-    background = spawn(
-      process.execPath,
-      [
-        deps.cli,
-        'simulate',
-        '--config',
-        deps.configFile,
-        '--scenario',
-        'load',
-        '--devices',
-        String(devices),
-        '--rate',
-        String(rate),
-        '--duration',
-        `${seconds}s`,
-        '--speed',
-        '1',
-        '--broker',
-        url,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    background.stderr!.on('data', (d: Buffer) => (backgroundLog = (backgroundLog + d).slice(-4000)));
+    background = spawnLoadScenario({ cli: deps.cli, configFile: deps.configFile, devices, rate, seconds, broker: url });
     background.stderr!.on('data', (d: Buffer) => (backgroundLog = (backgroundLog + d).slice(-4000)));
     // Board clients: an overview poll every 5 s and one live stream each, read and dropped.
     for (let i = 0; i < boardClients; i++) {
