@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { compiledWorker } from './compiled-worker.js';
 import type { HashReply, HashRequest } from './password-worker.js';
 
 /**
@@ -35,9 +33,7 @@ class PasswordHasher {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const script = workerScript();
-    if (!existsSync(script)) throw new Error(`the password worker ${script} is not built; run "npx tsc -p tsconfig.json"`);
-    const worker = new Worker(script);
+    const worker = compiledWorker('core/password-worker', 'password worker');
     worker.unref();
     worker.on('message', (reply: HashReply) => {
       const waiting = this.pending.get(reply.id);
@@ -57,13 +53,6 @@ class PasswordHasher {
     this.worker = worker;
     return worker;
   }
-}
-
-/** The compiled worker: next to this file when running from dist, in dist/ when running the TypeScript (tests). */
-function workerScript(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return path.join(path.dirname(here), 'password-worker.js');
-  return path.resolve(path.dirname(here), '..', 'dist', 'core', 'password-worker.js');
 }
 
 /** Process-wide: one low-priority thread hashes every password. */

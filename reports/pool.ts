@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { compiledWorker } from '../core/compiled-worker.js';
 import type { Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { Refusal } from '../core/refusal.js';
@@ -62,13 +60,6 @@ interface Slot {
   worker: Worker;
   configVersion: number;
   current?: { id: number; pending: Pending; started: number; timer: NodeJS.Timeout };
-}
-
-/** The compiled worker: next to this file when running from dist, in dist/ when running the TypeScript (tests). */
-function workerScript(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return path.join(path.dirname(here), 'report-worker.js');
-  return path.resolve(path.dirname(here), '..', 'dist', 'reports', 'report-worker.js');
 }
 
 /** The pool as the configuration's `reports` section sets it up (read when asked, so a reload counts for the limits). */
@@ -158,10 +149,8 @@ export class ReportPool {
   }
 
   private spawn(): Slot {
-    const script = workerScript();
-    if (!existsSync(script)) throw new Error(`the report worker ${script} is not built; run "npx tsc -p tsconfig.json"`);
     // A runaway report runs out of its own heap, not the service's.
-    const worker = new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    const worker = compiledWorker('reports/report-worker', 'report worker', { resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     worker.unref();
     const slot: Slot = { worker, configVersion: -1 };
     worker.on('message', (reply: WorkerReply) => this.finish(slot, reply));
