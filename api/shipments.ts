@@ -18,6 +18,8 @@ import { locale, reportOptionsSchema, sendReport } from './reports.js';
 import type { ApiPlugin } from './zod.js';
 
 export type { ShipmentSummary } from '../shipments/summary.js';
+/** The answer of GET /api/v1/shipments/:id/report?format=json (built in a report worker, not through a route schema). */
+export type { ShipmentReport } from '../reports/schema.js';
 
 const listQuerySchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
 const one = z.object({ shipment: shipmentSummarySchema });

@@ -6,29 +6,10 @@ import { api, download } from '../api.js';
 import { say, when, type Labels, type Lang } from '../i18n.js';
 import { namesOf } from '../names.js';
 import type { BoardState } from '../store.js';
-import type { ShipmentList, ShipmentSummary } from '../../../api/shipments.js';
-
-interface Report {
-  verdict: string;
-  overall: { min: { value: number } | null; max: { value: number } | null; mkt: number | null; timeOutOfRangeMs: number; completeness: { percent: number } };
-  segments: Array<{ start: number; end: number; place: { locationId: string; locationName?: string; range: { min: number; max: number } } }>;
-  chart: Array<{ deviceId: string; points: Array<[number, number]> }>;
-  /** The batch's stability budget across all its shipments (stability/ledger.ts), when the profile carries stability data. */
-  stability?: {
-    batch: string;
-    state: string;
-    allowances: Array<{ id: string; name: string | null; allowanceMs: number; remainingMs: number; remainingPercent: number }>;
-    total: { allowanceMs: number; remainingMs: number; remainingPercent: number } | null;
-    freeze: { maxEvents: number; remaining: number } | null;
-  };
-  transport?: {
-    preCooling: Array<{ locationId: string; passed: boolean; outcome: string; to: number }>;
-    receipt: { decision: string; arrivalTemperature: number; name: string; at: number } | null;
-  };
-}
+import type { ShipmentList, ShipmentReport, ShipmentSummary } from '../../../api/shipments.js';
 
 /** Pre-cooling checks and the receiver's decision, one line (the report has the details). */
-function TransportLine({ report, t, lang, placeName }: { report: Report; t: Labels; lang: Lang; placeName: (id: string) => string }) {
+function TransportLine({ report, t, lang, placeName }: { report: ShipmentReport; t: Labels; lang: Lang; placeName: (id: string) => string }) {
   const steps = report.transport;
   if (!steps) return null;
   const r = steps.receipt;
@@ -46,7 +27,7 @@ function TransportLine({ report, t, lang, placeName }: { report: Report; t: Labe
 }
 
 /** What is left of the batch's stability budget, one line (the report has the ledger). */
-function StabilityLine({ report, t, lang }: { report: Report; t: Labels; lang: Lang }) {
+function StabilityLine({ report, t, lang }: { report: ShipmentReport; t: Labels; lang: Lang }) {
   const s = report.stability;
   if (!s) return null;
   const hours = (ms: number) => `${Math.round(ms / 360_000) / 10} h`;
@@ -60,7 +41,7 @@ function StabilityLine({ report, t, lang }: { report: Report; t: Labels; lang: L
 }
 
 /** The legs of one shipment on one time axis: every sensor's series, the range, the custody changes. */
-function Timeline({ report, deviceName, timeLabel }: { report: Report; deviceName: (id: string) => string; timeLabel: string }) {
+function Timeline({ report, deviceName, timeLabel }: { report: ShipmentReport; deviceName: (id: string) => string; timeLabel: string }) {
   const element = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!element.current || !report.chart.length) return;
@@ -127,11 +108,11 @@ export function ShipmentsView({ board, t, lang }: { board: BoardState; t: Labels
   const names = namesOf(board.overview);
   const [shipments, setShipments] = useState<ShipmentSummary[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
-  const [report, setReport] = useState<Report | null>(null);
+  const [report, setReport] = useState<ShipmentReport | null>(null);
   useEffect(() => void api<ShipmentList>('/api/v1/shipments').then((r) => setShipments(r.shipments)), []);
   useEffect(() => {
     setReport(null);
-    if (selected) void api<Report>(`/api/v1/shipments/${encodeURIComponent(selected)}/report?format=json`).then(setReport);
+    if (selected) void api<ShipmentReport>(`/api/v1/shipments/${encodeURIComponent(selected)}/report?format=json`).then(setReport);
   }, [selected]);
   const placeName = (id: string) => {
     const at = names.locationOf(id);
