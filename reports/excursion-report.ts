@@ -49,7 +49,7 @@ export async function buildExcursionReport(input: {
     place: placeOf(registry, alert.locationId, withRange(profile, ranges.at(alert.occurredAt))),
     from,
     to,
-    figures: publicFigures(placeFigures(analyses, window, profile.temperature, profile.humidity, alert.locationId, profile.mktActivationEnergyKJ)),
+    figures: publicFigures(placeFigures(analyses, window, profile.temperature, alert.locationId, profile.mktActivationEnergyKJ)),
     mktActivationEnergyKJ: profile.mktActivationEnergyKJ,
     events: events.map((e) => ({
       at: e.at,

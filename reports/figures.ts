@@ -264,7 +264,6 @@ export function placeFigures(
   analyses: SensorAnalysis[],
   window: Interval,
   band: Band,
-  humidityBand: Band | undefined,
   locationId: string,
   activationEnergyKJ: number,
 ): Figures & { sums: WeightedSums } {

@@ -116,12 +116,12 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
     const analyses = sensors.map((s) =>
       analyseSensor(s, w, band, profile.humidity, energy, ranges.at, session ? (x, judging) => session.bucketsOf(x, judging) : undefined),
     );
-    const figures = placeFigures(analyses, w, band, profile.humidity, w.locationId, energy);
+    const figures = placeFigures(analyses, w, band, w.locationId, energy);
     parts.push(figures);
     if (freezeBand) {
       // Entries below the stability data's freeze threshold: the same figures, judged against that limit (stability/).
       const below = sensors.map((s) => analyseSensor(s, w, freezeBand, undefined, energy));
-      freezeEntries.push(...placeFigures(below, w, freezeBand, undefined, w.locationId, energy).excursions);
+      freezeEntries.push(...placeFigures(below, w, freezeBand, w.locationId, energy).excursions);
     }
     for (const s of sensors) {
       if (session) session.digestInto(s, digest);

@@ -60,8 +60,6 @@ describe('audit trail review and anchor', () => {
     svc = await startServiceProcess(ws);
 
     base = svc.base;
-
-    const mqttPort = svc.mqttPort;
   }, 90_000);
 
   afterAll(async () => {

@@ -132,7 +132,7 @@ describe('time out of range and excursions', () => {
       undefined,
       83.144,
     );
-    const figures = placeFigures([analysis], { start: 0, end: 60 * MIN }, band, undefined, 'room-1', 83.144);
+    const figures = placeFigures([analysis], { start: 0, end: 60 * MIN }, band, 'room-1', 83.144);
     expect(figures.timeAboveMs).toBe(20 * MIN);
     expect(figures.timeBelowMs).toBe(10 * MIN);
     expect(figures.timeOutOfRangeMs).toBe(30 * MIN);
@@ -198,7 +198,7 @@ describe('time out of range and excursions', () => {
       undefined,
       83.144,
     );
-    const figures = placeFigures([a, b], window, band, undefined, 'room-1', 83.144);
+    const figures = placeFigures([a, b], window, band, 'room-1', 83.144);
     expect(figures.timeOutOfRangeMs).toBe(30 * MIN);
     expect(figures.excursions).toHaveLength(1);
     expect(figures.excursions[0]).toMatchObject({ start: 10 * MIN, end: 40 * MIN, peak: 12, peakAt: 20 * MIN, deviceIds: ['a', 'b'], degreeMinutes: 70 });
@@ -217,7 +217,7 @@ describe('time out of range and excursions', () => {
       undefined,
       83.144,
     );
-    const figures = placeFigures([analysis], window, band, undefined, 'room-1', 83.144);
+    const figures = placeFigures([analysis], window, band, 'room-1', 83.144);
     expect(figures.timeAboveMs).toBe(110 * MIN);
     expect(figures.excursions[0]).toMatchObject({ start: 10 * MIN, end: 120 * MIN, ongoing: true });
     expect(figures.gaps.map((g) => [g.start / MIN, g.end / MIN, g.missingReadings])).toEqual([
@@ -285,7 +285,7 @@ describe('completeness', () => {
       undefined,
       83.144,
     );
-    const overall = combineFigures([placeFigures([full], w1, band, undefined, 'r1', 83.144), placeFigures([half], w2, band, undefined, 'r2', 83.144)], 83.144);
+    const overall = combineFigures([placeFigures([full], w1, band, 'r1', 83.144), placeFigures([half], w2, band, 'r2', 83.144)], 83.144);
     expect(overall.completeness).toEqual({ expected: 12, present: 9, missingBySequence: 0, percent: 75, late: 0, latestArrivalDelayMs: null });
     expect(overall.gaps).toHaveLength(1);
     expect(overall.mkt).toBeCloseTo(5, 6);
@@ -325,8 +325,8 @@ describe('late data', () => {
     ]);
     expect(b.completeness).toMatchObject({ late: 0, latestArrivalDelayMs: null });
     expect(b.lateData).toEqual([]);
-    const fa = placeFigures([a], window, band, undefined, 'room-1', 83.144);
-    const fb = placeFigures([b], window, band, undefined, 'room-1', 83.144);
+    const fa = placeFigures([a], window, band, 'room-1', 83.144);
+    const fb = placeFigures([b], window, band, 'room-1', 83.144);
     const { lateData, completeness, sums: _a, ...restA } = fa;
     const { lateData: _l, completeness: cb, sums: _b, ...restB } = fb;
     expect(restA).toEqual(restB);

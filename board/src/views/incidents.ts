@@ -13,7 +13,7 @@ type HistoryEvent = AlertDetail['events'][number] | IncidentDetail['events'][num
 
 const loadTrend = () => import('./trend.js').then((m) => m.TrendChart as (props: never) => unknown);
 
-function History({ events, t, lang }: { events: HistoryEvent[]; t: Labels; lang: Lang }) {
+function History({ events, lang }: { events: HistoryEvent[]; lang: Lang }) {
   if (!events.length) return html`<p class="hint">—</p>`;
   return html`<ol class="events">
     ${events.map(
@@ -34,7 +34,7 @@ function MemberRow({ alert, t, lang, deviceName }: { alert: Alert; t: Labels; la
       <td><span class=${`pill ${alert.state}`}>${say('state', alert.state, lang)}</span></td><td>${amount(alert.kind, alert.peak, lang)}</td><td>${when(alert.occurredAt)}</td><td>${when(alert.clearedAt)}</td>
       <td><button data-action="member-history" onClick=${toggle}>${events ? t.hideHistory : t.showHistory}</button></td>
     </tr>
-    ${events ? html`<tr class="member-history"><td colspan="8"><${History} events=${events} t=${t} lang=${lang} /></td></tr>` : null}`;
+    ${events ? html`<tr class="member-history"><td colspan="8"><${History} events=${events} lang=${lang} /></td></tr>` : null}`;
 }
 
 /** The alarm list: one row per incident (one condition at one place), most urgent first. */
@@ -131,7 +131,7 @@ export function IncidentsView({ board, t, lang, session }: { board: BoardState; 
             <tbody>${open.alerts.map((a) => html`<${MemberRow} key=${a.id} alert=${a} t=${t} lang=${lang} deviceName=${names.device(a.deviceId)} />`)}</tbody>
           </table></div>
           <h4>${t.history}</h4>
-          <${History} events=${open.events} t=${t} lang=${lang} />
+          <${History} events=${open.events} lang=${lang} />
           <div class="buttons">${buttons(open.incident)}</div>
         </article>`
         : null
