@@ -2,23 +2,24 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { ShipmentReport } from '../reports/schema.js';
 import { epcisDocumentSchema, type EpcisDocument, type ObjectEvent } from '../epcis/schema.js';
 import {
   apiCaller,
-  connectDevice,
+  httpBase,
   influxFor,
   makeWorkspace,
   readingCount,
   run,
   startTestService,
+  testDevices,
   unlimitedRate,
   waitFor,
+  waybill,
+  withUsers,
   type Workspace,
 } from './helpers/workspace.js';
 
@@ -48,39 +49,37 @@ describe('EPCIS 2.0 export of a shipment', () => {
   const at = (minute: number) => T0 + minute * MIN;
   const iso = (minute: number) => new Date(at(minute)).toISOString();
   const id = 'SH-EPCIS-1';
-  const clients: MqttClient[] = [];
   let wrongUnloading = '';
 
   const api = apiCaller(
     () => base,
     () => ws.apiTokens.admin!,
   );
+  const devices = testDevices(() => ({ service, ws }));
 
   const publish = async (deviceId: string, from: number, to: number, temperatureAt: (minute: number) => number) => {
-    const client = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);
-    clients.push(client);
     const readings = Array.from({ length: to - from }, (_, i) => from + i).map((m) => ({
       ts: at(m),
       temperature: temperatureAt(m),
       humidity: 50 + (m % 7),
       seq: m,
     }));
-    await client.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ readings }), { qos: 1 });
+    await devices.send(deviceId, readings);
   };
   const wobble = (m: number) => Math.round((5 + 0.4 * Math.sin(m / 5)) * 100) / 100;
 
   beforeAll(async () => {
-    const quinn = await hashPassword('quinn-password-1');
+    const users = await withUsers('quinn');
     ws = makeWorkspace({
       devices: [
         { id: 'room-a', location: 'dc-sh-cold-room-1' },
         { id: 'truck-a', location: 'truck-hu-a12345-box' },
         { id: 'fridge-a', location: 'hospital-pudong-fridge' },
       ],
-      yamlPatch: (yaml) => unlimitedRate(yaml).replace('users: []', `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }`),
+      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
     await Promise.all([
       publish('room-a', 0, 60, wobble),
       publish('truck-a', 60, 150, (m) => (m >= 90 && m < 110 ? 10 : wobble(m))),
@@ -99,16 +98,7 @@ describe('EPCIS 2.0 export of a shipment', () => {
         `${device} readings`,
       );
 
-    const created = await api('POST', '/api/v1/shipments', {
-      id,
-      product: 'Influenza vaccine 0.5 ml',
-      profile: 'vaccines-2-8',
-      batch: 'LOT-2026-118',
-      quantity: 40,
-      unit: 'cases',
-      shipper: 'Shanghai DC',
-      consignee: 'Pudong hospital pharmacy',
-    });
+    const created = await api('POST', '/api/v1/shipments', waybill(id, { batch: 'LOT-2026-118', quantity: 40, unit: 'cases' }));
     expect(created.status).toBe(201);
     const custody = async (body: Record<string, unknown>) => {
       const answer = await api('POST', `/api/v1/shipments/${id}/custody`, body);
@@ -131,7 +121,7 @@ describe('EPCIS 2.0 export of a shipment', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync()));
+    await devices.close();
     await service?.stop();
   });
 

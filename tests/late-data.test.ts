@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import {
   apiCaller,
   calibratedSensor,
-  connectDevice,
+  httpBase,
   influxFor,
   makeWorkspace,
   readingCount,
   startTestService,
+  testDevices,
   unlimitedRate,
   waitFor,
+  waybill,
   type Workspace,
 } from './helpers/workspace.js';
 
@@ -28,7 +29,6 @@ describe('late data: marked with its arrival time and counted, in the GSP record
   let ws: Workspace;
   let service: RunningService;
   let base: string;
-  const clients: MqttClient[] = [];
   const T = Math.floor(Date.now() / MIN) * MIN;
   const at = (minute: number) => T + minute * MIN;
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -40,24 +40,15 @@ describe('late data: marked with its arrival time and counted, in the GSP record
     () => ws.apiTokens.admin!,
   );
 
-  const publish = async (deviceId: string, minutes: number[], temperature = 5) => {
-    const client = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);
-    clients.push(client);
-    const readings = minutes.map((m) => ({ ts: at(m), temperature: temperature + 0.1 * Math.sin(m), humidity: 55, seq: 1000 + m }));
-    await client.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ readings }), { qos: 1 });
-  };
+  const devices = testDevices(() => ({ service, ws }));
+  const publish = (deviceId: string, minutes: number[], temperature = 5) =>
+    devices.send(
+      deviceId,
+      minutes.map((m) => ({ ts: at(m), temperature: temperature + 0.1 * Math.sin(m), humidity: 55, seq: 1000 + m })),
+    );
 
   const ship = async (id: string, locationId: string, storedAt: number) => {
-    const created = await api('POST', '/api/v1/shipments', {
-      id,
-      product: 'Influenza vaccine 0.5 ml',
-      profile: 'vaccines-2-8',
-      batch: 'LOT-2026-7',
-      quantity: 10,
-      unit: 'cases',
-      shipper: 'Shanghai DC',
-      consignee: 'Pudong hospital pharmacy',
-    });
+    const created = await api('POST', '/api/v1/shipments', waybill(id, { batch: 'LOT-2026-7', quantity: 10, unit: 'cases' }));
     expect(created.status).toBe(201);
     const stored = await api('POST', `/api/v1/shipments/${id}/custody`, { event: 'stored', locationId, at: new Date(storedAt).toISOString(), by: 'Wang Wei' });
     expect(stored.status).toBe(201);
@@ -74,7 +65,7 @@ describe('late data: marked with its arrival time and counted, in the GSP record
       yamlPatch: unlimitedRate,
     });
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
     // Live: the last 9 minutes, arriving at most 9 min after they were taken (on time: the threshold is 15 min).
     await Promise.all([publish('room-a', range(-8, 1)), publish('room-b', range(-8, 1)), publish('fridge-a', range(-8, 1))]);
     // The backlog: room-a's readings of 3 h to 2 h ago, uploaded now in one go.
@@ -111,7 +102,7 @@ describe('late data: marked with its arrival time and counted, in the GSP record
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync()));
+    await devices.close();
     await service?.stop();
   });
 

@@ -2,22 +2,24 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
-import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import {
   apiCaller,
-  connectDevice,
+  httpBase,
   influxFor,
   leadingBytes,
   makeWorkspace,
+  publishReadings,
   readingCount,
   rejectsOf,
   run,
   startTestService,
+  testDevices,
   unlimitedRate,
   waitFor,
+  waybill,
+  withUsers,
   type Workspace,
 } from './helpers/workspace.js';
 
@@ -36,21 +38,22 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   const T0 = Math.floor((Date.now() - 12 * 3_600_000) / (30 * MIN)) * 30 * MIN;
   const at = (minute: number) => T0 + minute * MIN;
   const shipmentId = 'SH-TEST-0001';
-  const clients: MqttClient[] = [];
 
   const api = apiCaller(
     () => base,
     () => ws.apiTokens.admin!,
   );
+  const devices = testDevices(() => ({ service, ws }));
 
   /** Readings of one sensor: minute → °C, 1 per minute, with sequence numbers that show dropouts. */
   const publish = async (deviceId: string, minutes: number[], temperatureAt: (minute: number) => number, seqStart = 0) => {
-    const client = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);
-    clients.push(client);
-    for (let i = 0; i < minutes.length; i += 500) {
-      const readings = minutes.slice(i, i + 500).map((m) => ({ ts: at(m), temperature: temperatureAt(m), humidity: 55, seq: seqStart + m }));
-      await client.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ readings }), { qos: 1 });
-    }
+    const client = await devices.connect(deviceId);
+    for (let i = 0; i < minutes.length; i += 500)
+      await publishReadings(
+        client,
+        deviceId,
+        minutes.slice(i, i + 500).map((m) => ({ ts: at(m), temperature: temperatureAt(m), humidity: 55, seq: seqStart + m })),
+      );
     return client;
   };
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -58,8 +61,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   const truckTemperature = (m: number) => (m >= 240 && m < 280 ? 10 : wobble(m));
 
   beforeAll(async () => {
-    const quinn = await hashPassword('quinn-password-1');
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('quinn', 'olga');
     ws = makeWorkspace({
       devices: [
         { id: 'room-a', location: 'dc-sh-cold-room-1' },
@@ -68,14 +70,10 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
         { id: 'truck-b', location: 'truck-hu-a12345-box' },
         { id: 'fridge-a', location: 'hospital-pudong-fridge' },
       ],
-      yamlPatch: (yaml) =>
-        unlimitedRate(yaml).replace(
-          'users: []',
-          `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`,
-        ),
+      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
 
     await Promise.all([publish('room-a', range(0, 180), wobble), publish('room-b', range(0, 180), (m) => wobble(m) + 0.2)]);
     // truck-a: minutes 360–379 never arrive (sensor dropout); its sequence numbers jump by 20.
@@ -120,22 +118,12 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync()));
+    await devices.close();
     await service?.stop();
   });
 
   it('creates a waybill and refuses bad ones precisely', async () => {
-    const created = await api('POST', '/api/v1/shipments', {
-      id: shipmentId,
-      product: 'Influenza vaccine 0.5 ml',
-      profile: 'vaccines-2-8',
-      batch: 'LOT-2026-118',
-      expiry: '2027-10-31',
-      quantity: 40,
-      unit: 'cases',
-      shipper: 'Shanghai DC',
-      consignee: 'Pudong hospital pharmacy',
-    });
+    const created = await api('POST', '/api/v1/shipments', waybill(shipmentId, { batch: 'LOT-2026-118', expiry: '2027-10-31', quantity: 40, unit: 'cases' }));
     expect(created.status).toBe(201);
     expect(created.body.shipment).toMatchObject({ id: shipmentId, state: 'created', profileId: 'vaccines-2-8', createdBy: 'test-admin' });
     expect(
@@ -175,8 +163,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     expect((await api('POST', `/api/v1/shipments/NOPE/custody`, { event: 'stored', locationId: 'dc-sh-cold-room-1', at: at(0) })).status).toBe(404);
 
     // The driver scans the waybill: the place is the truck device's own compartment.
-    const driver = await connectDevice(service.mqttPort!, 'truck-a', ws.deviceTokens['truck-a']!);
-    clients.push(driver);
+    const driver = await devices.connect('truck-a');
     await driver.publishAsync('cc/v1/truck-a/custody', JSON.stringify({ shipmentId, event: 'loaded', at: new Date(at(180)).toISOString() }), { qos: 1 });
     // A redelivered scan (QoS 1 duplicate) does not record a second event.
     await driver.publishAsync('cc/v1/truck-a/custody', JSON.stringify({ shipmentId, event: 'loaded', at: new Date(at(180)).toISOString() }), { qos: 1 });
@@ -458,7 +445,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   it('rebuilds shipments, custody and the disposition after a restart', async () => {
     await service.stop();
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
     const shipment = (await api('GET', `/api/v1/shipments/${shipmentId}`)).body.shipment;
     expect(shipment.state).toBe('delivered');
     expect(shipment.custody).toHaveLength(5);

@@ -1,20 +1,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
-import { hashPassword } from '../core/secrets.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import {
   apiCaller,
-  connectDevice,
+  httpBase,
   influxFor,
   leadingBytes,
   makeWorkspace,
   run,
   startTestService,
+  testDevices,
   unlimitedRate,
   waitFor,
+  waybill,
+  withUsers,
   type Workspace,
 } from './helpers/workspace.js';
 
@@ -32,7 +33,6 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
   let ws: Workspace;
   let service: RunningService;
   let base: string;
-  const clients: MqttClient[] = [];
   const T = Math.floor(Date.now() / MIN) * MIN;
   const at = (minute: number) => T + minute * MIN;
   const minutes = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -44,16 +44,15 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     () => base,
     () => ws.apiTokens.admin!,
   );
+  const devices = testDevices(() => ({ service, ws }));
   const report = async (query = '') => {
     const answer = await api('GET', `/api/v1/shipments/${shipmentId}/report${query}`);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     return answer.body as ShipmentReport;
   };
   const publish = async (list: Array<{ minute?: number; ts?: number; temperature: number; seq: number }>) => {
-    const client = await connectDevice(service.mqttPort!, 'room-a', ws.deviceTokens['room-a']!);
-    clients.push(client);
     const readings = list.map((r) => ({ ts: r.ts ?? at(r.minute!), temperature: r.temperature, humidity: 55, seq: r.seq }));
-    await client.publishAsync('cc/v1/room-a/telemetry', JSON.stringify({ readings }), { qos: 1 });
+    await devices.send('room-a', readings);
   };
   const stored = async () => {
     const series = await influxFor(ws).query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = 'room-a'`);
@@ -67,26 +66,17 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
   const versionsOf = (r: { rangeVersions: Array<{ version: number | null }> }) => r.rangeVersions.map((v) => v.version);
 
   beforeAll(async () => {
-    const quinn = await hashPassword('quinn-password-1');
+    const users = await withUsers('quinn');
     ws = makeWorkspace({
       devices: [{ id: 'room-a', location: 'dc-sh-cold-room-1' }],
-      yamlPatch: (yaml) => unlimitedRate(yaml).replace('users: []', `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }`),
+      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
     // An hour at 7 °C: inside 2–8 °C.
     await publish(minutes(-60, -30).map((m) => ({ minute: m, temperature: 7, seq: 1000 + m })));
     await waitFor(stored, (n) => n === 30, 20_000, '30 readings stored');
-    const created = await api('POST', '/api/v1/shipments', {
-      id: shipmentId,
-      product: 'Influenza vaccine 0.5 ml',
-      profile: 'vaccines-2-8',
-      batch: 'LOT-2026-9',
-      quantity: 12,
-      unit: 'cases',
-      shipper: 'Shanghai DC',
-      consignee: 'Pudong hospital pharmacy',
-    });
+    const created = await api('POST', '/api/v1/shipments', waybill(shipmentId, { batch: 'LOT-2026-9', quantity: 12, unit: 'cases' }));
     expect(created.status).toBe(201);
     const custody = await api('POST', `/api/v1/shipments/${shipmentId}/custody`, {
       event: 'stored',
@@ -98,7 +88,7 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+    await devices.close();
     await service?.stop();
   });
 
@@ -243,7 +233,7 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     const beforeRestart = await report();
     await service.stop();
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
     const after = await report();
     expect(versionsOf(after)).toEqual([1, 2, 3]);
     expect(after.rangeVersions).toEqual(beforeRestart.rangeVersions);

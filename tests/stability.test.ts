@@ -2,8 +2,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
-import { hashPassword } from '../core/secrets.js';
 import { loadConfig } from '../core/config/load.js';
 import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
@@ -13,15 +11,18 @@ import { computeLedger, mergeExcursions } from '../stability/ledger.js';
 import type { Ledger } from '../stability/schema.js';
 import {
   apiCaller,
-  connectDevice,
+  httpBase,
   influxFor,
   leadingBytes,
   makeWorkspace,
   readingCount,
   run,
   startTestService,
+  testDevices,
   unlimitedRate,
   waitFor,
+  waybill as vaccineWaybill,
+  withUsers,
   type Workspace,
 } from './helpers/workspace.js';
 
@@ -147,7 +148,6 @@ describe('one stability budget per batch across storage and every transport leg'
   let ws: Workspace;
   let service: RunningService;
   let base: string;
-  const clients: MqttClient[] = [];
   const T0 = Math.floor((Date.now() - 6 * 3_600_000) / (30 * MIN)) * 30 * MIN;
   const at = (minute: number) => T0 + minute * MIN;
   const reports: Record<string, ShipmentReport> = {};
@@ -157,6 +157,7 @@ describe('one stability budget per batch across storage and every transport leg'
     () => base,
     () => ws.apiTokens.admin!,
   );
+  const devices = testDevices(() => ({ service, ws }));
   const ledger = async () => {
     const answer = await api('GET', '/api/v1/batches/LOT-S/stability', undefined, ws.apiTokens.viewer);
     expect(answer.status).toBe(200);
@@ -165,13 +166,11 @@ describe('one stability budget per batch across storage and every transport leg'
   const stabilityAlerts = () => service.alerts.book.list().filter((a) => a.kind.startsWith('stability_budget'));
   /** Readings every minute from `from` to `to` (exclusive), 5 °C except the excursions. */
   const publish = async (deviceId: string, from: number, to: number, ...outs: Array<{ from: number; to: number; value: number }>) => {
-    const client = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);
-    clients.push(client);
     const readings = Array.from({ length: to - from }, (_, i) => {
       const m = from + i;
       return { ts: at(m), temperature: outs.find((o) => m >= o.from && m < o.to)?.value ?? 5, seq: m };
     });
-    await client.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ readings }), { qos: 1 });
+    await devices.send(deviceId, readings);
     await waitFor(
       () => readingCount(influxFor(ws), deviceId),
       (n) => n === to - from,
@@ -179,15 +178,7 @@ describe('one stability budget per batch across storage and every transport leg'
       `${deviceId}'s readings in InfluxDB`,
     );
   };
-  const waybill = (id: string, consignee: string) => ({
-    id,
-    product: 'Influenza vaccine 0.5 ml',
-    profile: 'vaccines-2-8',
-    batch: 'LOT-S',
-    quantity: 20,
-    shipper: 'Shanghai DC',
-    consignee,
-  });
+  const waybill = (id: string, consignee: string) => vaccineWaybill(id, { batch: 'LOT-S', quantity: 20, consignee });
   const custody = async (id: string, event: string, minute: number, locationId?: string) => {
     const answer = await api('POST', `/api/v1/shipments/${id}/custody`, { event, at: at(minute), ...(locationId ? { locationId } : {}) });
     expect(answer.status, JSON.stringify(answer.body)).toBe(201);
@@ -199,8 +190,7 @@ describe('one stability budget per batch across storage and every transport leg'
   };
 
   beforeAll(async () => {
-    const quinn = await hashPassword('quinn-password-1');
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('quinn', 'olga');
     ws = makeWorkspace({
       devices: [
         { id: 'room-1', location: 'dc-sh-cold-room-1' },
@@ -209,16 +199,10 @@ describe('one stability budget per batch across storage and every transport leg'
         { id: 'fridge-a', location: 'hospital-pudong-fridge' },
         { id: 'fridge-b', location: 'clinic-minhang-fridge' },
       ],
-      yamlPatch: (yaml) =>
-        withStability(unlimitedRate(yaml))
-          .replace('  maxShelve: 24h', '  stability: { every: 2s }\n  maxShelve: 24h')
-          .replace(
-            'users: []',
-            `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`,
-          ),
+      yamlPatch: (yaml) => users(withStability(unlimitedRate(yaml)).replace('  maxShelve: 24h', '  stability: { every: 2s }\n  maxShelve: 24h')),
     });
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
     tokenFile = path.join(ws.dir, 'admin.token');
     writeFileSync(tokenFile, `${ws.apiTokens.admin}\n`, { mode: 0o600 });
     // The cold room: 15 min at 10 °C while both halves of the batch are in it.
@@ -247,7 +231,7 @@ describe('one stability budget per batch across storage and every transport leg'
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of clients) await c.endAsync().catch(() => undefined);
+    await devices.close();
     await service?.stop();
   });
 
@@ -411,7 +395,7 @@ describe('one stability budget per batch across storage and every transport leg'
   it('keeps the add-back across a restart (a fact in InfluxDB, read back at start)', async () => {
     await service.stop();
     service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
+    base = httpBase(service);
     const l = await ledger();
     expect(l.freeze).toMatchObject({ events: 2, addedBack: 1, remaining: 1 });
     expect(l.addBacks.map((a) => a.investigation)).toEqual(['DEV-2026-031']);

@@ -12,15 +12,18 @@ import type { ShipmentReport } from '../reports/schema.js';
 import {
   apiCaller,
   connectDevice,
+  httpBase,
   influxFor,
   leadingBytes,
   makeWorkspace,
+  publishReadings,
   readingCount,
   rejectsOf,
   run,
   startTestService,
   unlimitedRate,
   waitFor,
+  waybill as vaccineWaybill,
   type Workspace,
 } from './helpers/workspace.js';
 import { startMailServer, type Mail } from './helpers/receivers.js';
@@ -63,7 +66,7 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
   );
   const publishTruck = async (from: number, to: number, temperature: number) => {
     const readings = Array.from({ length: to - from }, (_, i) => ({ ts: at(from + i), temperature, humidity: 55, seq: from + i }));
-    await truck.publishAsync('cc/v1/truck-a/telemetry', JSON.stringify({ readings }), { qos: 1 });
+    await publishReadings(truck, 'truck-a', readings);
     await waitFor(
       () => readingCount(influxFor(ws), 'truck-a'),
       (n) => n === to,
@@ -71,23 +74,17 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
       `truck readings up to minute ${to} in InfluxDB`,
     );
   };
+  const start = async () => {
+    service = await startTestService(ws);
+    base = httpBase(service);
+    truck = await connectDevice(service.mqttPort!, 'truck-a', ws.deviceTokens['truck-a']!);
+  };
   const restart = async () => {
     await truck.endAsync();
     await service.stop();
-    service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
-    truck = await connectDevice(service.mqttPort!, 'truck-a', ws.deviceTokens['truck-a']!);
+    await start();
   };
-  const waybill = (id: string, extra: Record<string, unknown> = {}) => ({
-    id,
-    product: 'Influenza vaccine 0.5 ml',
-    profile: 'vaccines-2-8',
-    batch: 'LOT-7',
-    quantity: 12,
-    shipper: 'Shanghai DC',
-    consignee: 'Pudong hospital pharmacy',
-    ...extra,
-  });
+  const waybill = (id: string, extra: Record<string, unknown> = {}) => vaccineWaybill(id, { batch: 'LOT-7', quantity: 12, ...extra });
 
   beforeAll(async () => {
     const mailServer = await startMailServer(mails);
@@ -101,9 +98,7 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
           `notifications:\n  smtp: { host: 127.0.0.1, port: ${smtpPort}, from: "coldchain <alerts@dc.example>" }\n  tierDelays: [0s]\n  reminderEvery: 1h\n  webhookRetries: 0\n`,
         )}\nshipments:\n  preCooling: { action: refuse, minDuration: 30m }\n`,
     });
-    service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
-    truck = await connectDevice(service.mqttPort!, 'truck-a', ws.deviceTokens['truck-a']!);
+    await start();
     await publishTruck(0, 60, 5);
   });
 

@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { appendToList, editConfig } from '../../core/config/edit.js';
 import { loadConfig } from '../../core/config/load.js';
 import { createLogger } from '../../core/logger.js';
-import { generateToken, hashToken } from '../../core/secrets.js';
+import { generateToken, hashPassword, hashToken } from '../../core/secrets.js';
 import { InfluxClient, type Series } from '../../storage/influx.js';
 import { startService, type Overrides, type RunningService } from '../../app/service.js';
 import { SAMPLE_CONFIG } from '../../cli/sample-config.js';
@@ -44,6 +44,22 @@ export const calibratedSensor = (serial: string) => {
     ],
   };
 };
+
+/** People who sign in with a password, `<name>-password-1`, by name. */
+const TEST_USERS = {
+  quinn: { fullName: 'Quinn QA', role: 'qa' },
+  olga: { fullName: 'Olga Operator', role: 'operator' },
+};
+
+/** A config patch that lists the named users in place of the sample's `users: []` (their passwords hashed first, hence async). */
+export async function withUsers(...names: Array<keyof typeof TEST_USERS>): Promise<(yaml: string) => string> {
+  const entries: string[] = [];
+  for (const name of names) {
+    const { fullName, role } = TEST_USERS[name];
+    entries.push(`  - { name: ${name}, fullName: ${fullName}, role: ${role}, passwordHash: "${await hashPassword(`${name}-password-1`)}" }`);
+  }
+  return (yaml) => yaml.replace('users: []', `users:\n${entries.join('\n')}`);
+}
 
 /** A temp dir with the sample config, the given devices (by default in the 2–8 °C cold room) and one API token per role. */
 export function makeWorkspace(options: {
@@ -82,6 +98,9 @@ export function makeWorkspace(options: {
 export async function startTestService(ws: Workspace, overrides: Overrides = {}): Promise<RunningService> {
   return startService(loadConfig(ws.configFile), { mqttPort: 0, httpPort: 0, influxUrl: inject('influxUrl'), influxDb: ws.database, ...overrides }, testLog);
 }
+
+/** Where the service's HTTP API answers. */
+export const httpBase = (service: RunningService) => `http://127.0.0.1:${service.httpPort}`;
 
 /**
  * A test's caller of the service's HTTP API at `base()`: the body sent as JSON, the answer read as
@@ -151,6 +170,44 @@ export async function connectDevice(port: number, deviceId: string, token: strin
     ...extra,
   });
 }
+
+/** One telemetry message of `readings` from `deviceId`, QoS 1: resolved on its PUBACK (the readings are in the spool). */
+export const publishReadings = (client: MqttClient, deviceId: string, readings: unknown[]) =>
+  client.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify({ readings }), { qos: 1 });
+
+/**
+ * The workspace's devices on the running service's broker (both asked for when a device connects,
+ * so a restarted service is found): `connect` opens a client of a device's own, `send` connects and
+ * publishes one telemetry message; `close` ends every client they opened.
+ */
+export function testDevices(current: () => { service: RunningService; ws: Workspace }) {
+  const clients: MqttClient[] = [];
+  const connect = async (deviceId: string) => {
+    const { service, ws } = current();
+    const client = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);
+    clients.push(client);
+    return client;
+  };
+  return {
+    connect,
+    send: async (deviceId: string, readings: unknown[]) => {
+      const client = await connect(deviceId);
+      await publishReadings(client, deviceId, readings);
+      return client;
+    },
+    close: () => Promise.all(clients.map((c) => c.endAsync().catch(() => undefined))),
+  };
+}
+
+/** A waybill of the sample's vaccines (2–8 °C) from the Shanghai DC to the Pudong hospital; `fields` add to it or replace. */
+export const waybill = (id: string, fields: { batch: string; quantity: number } & Record<string, unknown>) => ({
+  id,
+  product: 'Influenza vaccine 0.5 ml',
+  profile: 'vaccines-2-8',
+  shipper: 'Shanghai DC',
+  consignee: 'Pudong hospital pharmacy',
+  ...fields,
+});
 
 /** A database the service has not created yet holds nothing; any other query error fails the test. */
 function notYetCreated(err: Error): Series[] {
