@@ -8,6 +8,7 @@ import { alertSchema, type Alert, type AlertEvent } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
 import { alarmPerformanceSchema, computeAlarmPerformance, type ShelfEvent as IncidentEvent } from '../alerts/kpi.js';
 import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { testAlert } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -20,31 +21,25 @@ const TO = T0 + 4 * DAY;
 let serial = 0;
 function alert(over: Partial<Alert> & { at: number }): Alert {
   const { at, ...rest } = over;
-  return alertSchema.parse({
-    id: `al_${++serial}`,
-    kind: 'temperature_high',
-    severity: 'major',
-    state: 'active',
-    siteId: 'site-a',
-    locationId: 'room-1',
-    deviceId: 'dev-1',
-    occurredAt: at,
-    activatedAt: at,
-    detectedAt: at,
-    clearedAt: null,
-    late: false,
-    threshold: 8,
-    peak: 9,
-    durationMs: null,
-    relapses: 0,
-    chattering: false,
-    incidentId: null,
-    acknowledged: null,
-    closed: null,
-    tier: 0,
-    lastNotifiedAt: null,
-    ...rest,
-  });
+  return alertSchema.parse(
+    testAlert({
+      id: `al_${++serial}`,
+      kind: 'temperature_high',
+      severity: 'major',
+      state: 'active',
+      siteId: 'site-a',
+      locationId: 'room-1',
+      deviceId: 'dev-1',
+      occurredAt: at,
+      activatedAt: at,
+      detectedAt: at,
+      threshold: 8,
+      peak: 9,
+      incidentId: null,
+      tier: 0,
+      ...rest,
+    }),
+  );
 }
 const event = (a: Alert, type: AlertEvent['event'], at: number, change: Partial<Alert> = {}): AlertEvent => ({
   alertId: a.id,

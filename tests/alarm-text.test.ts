@@ -13,7 +13,6 @@ import {
   type SystemAlertKind,
 } from '../core/config/alert-rules.js';
 import { alertStates, type Alert } from '../alerts/book.js';
-import type { Incident } from '../alerts/incident.js';
 import {
   alarmTextSchema,
   defaultProcedure,
@@ -29,6 +28,7 @@ import {
   type AlarmText,
   type Lang,
 } from '../alerts/text.js';
+import { testAlert, testIncident } from './helpers/alarms.js';
 
 const MIN = 60_000;
 // 14:30 in Shanghai.
@@ -54,28 +54,21 @@ const ctx = (over: Partial<AlarmContext> = {}): AlarmContext => ({
   ...over,
 });
 
-const alert = (over: Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>): Alert => ({
-  id: 'al_0123456789abcdef0123',
-  severity: 'major',
-  state: 'active',
-  siteId: 'dc-shanghai',
-  locationId: 'dc-sh-cold-room-1',
-  deviceId: 'room-1',
-  occurredAt: now - 25 * MIN,
-  activatedAt: now - 15 * MIN,
-  detectedAt: now - 15 * MIN,
-  clearedAt: null,
-  late: false,
-  durationMs: null,
-  relapses: 0,
-  chattering: false,
-  incidentId: 'in_1',
-  acknowledged: null,
-  closed: null,
-  tier: 1,
-  lastNotifiedAt: null,
-  ...over,
-});
+const alert = (over: Partial<Alert> & Pick<Alert, 'kind' | 'threshold' | 'peak'>) =>
+  testAlert({
+    id: 'al_0123456789abcdef0123',
+    severity: 'major',
+    state: 'active',
+    siteId: 'dc-shanghai',
+    locationId: 'dc-sh-cold-room-1',
+    deviceId: 'room-1',
+    occurredAt: now - 25 * MIN,
+    activatedAt: now - 15 * MIN,
+    detectedAt: now - 15 * MIN,
+    incidentId: 'in_1',
+    tier: 1,
+    ...over,
+  });
 
 /**
  * Kinds about a place's goods; system alarms (InfluxDB, spool, backup, audit, clock) are tested in
@@ -264,7 +257,7 @@ describe('alarm text', () => {
       alert({ ...sample.temperature_warning_high, id: 'al_d', deviceId: 'room-1', occurredAt: now - 35 * MIN }),
       alert({ ...sample.door_open, id: 'al_e', deviceId: 'room-1', occurredAt: now - 40 * MIN }),
     ];
-    const incident: Incident = {
+    const incident = testIncident({
       id: 'in_7f3a',
       siteId: 'dc-shanghai',
       locationId: 'dc-sh-cold-room-1',
@@ -276,15 +269,11 @@ describe('alarm text', () => {
       alertIds: members.map((m) => m.id),
       occurredAt: now - 40 * MIN,
       detectedAt: now - 15 * MIN,
-      clearedAt: null,
-      late: false,
       notify: 'page',
       acknowledged: { by: 'olga', printedName: 'Olga Operator', at: now - 10 * MIN, meaning: 'reviewed', comment: 'door closed' },
-      closed: null,
       shelved: { by: 'olga', printedName: 'Olga Operator', at: now - 9 * MIN, until: now + 50 * MIN, reason: 'defrost test' },
       tier: 1,
-      lastNotifiedAt: null,
-    };
+    });
     const procedure = { en: 'Follow SOP-CC-07.', 'zh-CN': '按 SOP-CC-07 处理。' };
     for (const lang of langs) expectReadable(describeIncident(incident, members, ctx({ procedure }), lang), lang);
     const en = describeIncident(incident, members, ctx({ procedure }), 'en');
@@ -307,7 +296,7 @@ describe('alarm text', () => {
   });
 
   it('an incident without its members still reads (figures from the range)', () => {
-    const incident = {
+    const incident = testIncident({
       id: 'in_x',
       siteId: 'dc-shanghai',
       locationId: 'dc-sh-cold-room-1',
@@ -322,12 +311,8 @@ describe('alarm text', () => {
       clearedAt: now - 30 * MIN,
       late: true,
       notify: 'page',
-      acknowledged: null,
-      closed: null,
-      shelved: null,
       tier: 0,
-      lastNotifiedAt: null,
-    } satisfies Incident;
+    });
     for (const lang of langs) expectReadable(describeIncident(incident, [], ctx(), lang), lang);
     const en = describeIncident(incident, [], ctx(), 'en');
     expect(en.title).toBe('Cold room 1 (Shanghai distribution centre): temperature below 2 °C for 1 h, down to 2 °C — Closed, found late');

@@ -4,6 +4,7 @@ import { Registry } from '../core/registry.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { AlertEngine, type AlertChange } from '../alerts/engine.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
+import { testAlert } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-20T00:00:00Z');
@@ -270,23 +271,22 @@ describe('memory stays bounded (issue 12, item 7)', () => {
       occurredAt: T0,
       activatedAt: T0,
       detectedAt: T0,
-      clearedAt: null,
-      late: false,
       threshold: 8,
       peak: 9,
-      durationMs: null,
-      relapses: 0,
-      chattering: false,
       incidentId: null,
-      acknowledged: null,
-      closed: null,
       tier: 0,
-      lastNotifiedAt: null,
     } as const;
-    book.set({ ...base, id: 'open', state: 'active' });
-    book.set({ ...base, id: 'closed-old', state: 'closed', closed: { by: 'q', printedName: 'Q', at: T0 + MIN, meaning: 'closed', comment: 'ok' } });
-    book.set({ ...base, id: 'closed-new', state: 'closed', closed: { by: 'q', printedName: 'Q', at: T0 + 10 * 86_400_000, meaning: 'closed', comment: 'ok' } });
-    book.set({ ...base, id: 'discarded', state: 'discarded', activatedAt: null });
+    book.set(testAlert({ ...base, id: 'open', state: 'active' }));
+    book.set(testAlert({ ...base, id: 'closed-old', state: 'closed', closed: { by: 'q', printedName: 'Q', at: T0 + MIN, meaning: 'closed', comment: 'ok' } }));
+    book.set(
+      testAlert({
+        ...base,
+        id: 'closed-new',
+        state: 'closed',
+        closed: { by: 'q', printedName: 'Q', at: T0 + 10 * 86_400_000, meaning: 'closed', comment: 'ok' },
+      }),
+    );
+    book.set(testAlert({ ...base, id: 'discarded', state: 'discarded', activatedAt: null }));
     expect(book.evict(T0 + 7 * 86_400_000, T0 + 30 * MIN)).toBe(2);
     expect(
       book

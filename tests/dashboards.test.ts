@@ -16,6 +16,7 @@ import { createMetrics, type MetricSources } from '../ingestor/metrics.js';
 import { buildDashboards, exportDashboards } from '../dashboards/export.js';
 import { INGEST_LAG } from '../dashboards/quality.js';
 import { run } from './helpers/workspace.js';
+import { testAlert } from './helpers/alarms.js';
 
 interface Target {
   datasource?: { uid?: string; type?: string };
@@ -75,24 +76,16 @@ const influxTargets = (panel: Panel) => (panel.targets ?? []).filter((t) => t.da
 const valuesOf = (series: Series[]) => series.flatMap((s) => s.values.map((row) => String(row[s.columns.indexOf('value')])));
 
 function alertAt(now: number, patch: Partial<Alert> & Pick<Alert, 'id' | 'kind' | 'siteId' | 'locationId' | 'deviceId' | 'threshold' | 'peak'>): Alert {
-  return {
+  return testAlert({
     severity: 'major',
     state: 'active',
     occurredAt: now - 90 * MIN,
     activatedAt: now - 80 * MIN,
     detectedAt: now - 80 * MIN,
-    clearedAt: null,
-    late: false,
-    durationMs: null,
-    relapses: 0,
-    chattering: false,
     incidentId: null,
-    acknowledged: null,
-    closed: null,
     tier: 1,
-    lastNotifiedAt: null,
     ...patch,
-  };
+  });
 }
 
 describe('Grafana dashboards as code', () => {

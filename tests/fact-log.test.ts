@@ -6,11 +6,12 @@ import { FactLog, factLine, type DurableLog, type Fact } from '../storage/fact-l
 import { int } from '../storage/line-protocol.js';
 import { deviceMessageFact, readingLines, rejectionFact } from '../ingestor/records.js';
 import { alertEventFact, incidentEventFact, loadAlertEvents, loadIncidentEvents } from '../alerts/event-store.js';
-import type { Alert, AlertEvent } from '../alerts/book.js';
-import type { Incident, IncidentEvent } from '../alerts/incident.js';
+import type { AlertEvent } from '../alerts/book.js';
+import type { IncidentEvent } from '../alerts/incident.js';
+import { testAlert, testIncident } from './helpers/alarms.js';
 
 const T = 1_700_000_000_000;
-const alert: Alert = {
+const alert = testAlert({
   id: 'al 1',
   kind: 'temperature_high',
   severity: 'major',
@@ -21,20 +22,12 @@ const alert: Alert = {
   occurredAt: T - 600_000,
   activatedAt: T - 300_000,
   detectedAt: T - 300_000,
-  clearedAt: null,
-  late: false,
   threshold: 8,
   peak: 9.4,
-  durationMs: null,
-  relapses: 0,
-  chattering: false,
   incidentId: 'inc-1',
-  acknowledged: null,
-  closed: null,
   tier: 0,
-  lastNotifiedAt: null,
-};
-const incident: Incident = {
+});
+const incident = testIncident({
   id: 'inc-1',
   siteId: 'dc,sh',
   locationId: 'room=1',
@@ -46,15 +39,9 @@ const incident: Incident = {
   alertIds: ['al 1'],
   occurredAt: T - 600_000,
   detectedAt: T - 300_000,
-  clearedAt: null,
-  late: false,
   notify: 'page',
-  acknowledged: null,
-  closed: null,
-  shelved: null,
   tier: 0,
-  lastNotifiedAt: null,
-};
+});
 
 /** JSON inside a line-protocol string field: its quotes escaped (these objects hold no backslash or newline). */
 const quoted = (value: unknown) => JSON.stringify(value).replace(/"/g, '\\"');

@@ -9,6 +9,7 @@ import { describeIncident, type AlarmContext } from '../alerts/text.js';
 import type { Config } from '../core/config/schema.js';
 import { freePort } from '../storage/influxd.js';
 import { startMailServer, startWebhookReceiver, type Mail } from './helpers/receivers.js';
+import { testAlert, testIncident } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const now = Date.UTC(2024, 4, 1, 6, 30);
@@ -30,32 +31,25 @@ const ctx: AlarmContext = {
   now,
 };
 
-const member = (id: string, deviceId: string, peak: number): Alert => ({
-  id,
-  kind: 'temperature_high',
-  severity: 'major',
-  state: 'active',
-  siteId: 'dc-shanghai',
-  locationId: 'dc-sh-cold-room-1',
-  deviceId,
-  occurredAt: now - 25 * MIN,
-  activatedAt: now - 15 * MIN,
-  detectedAt: now - 15 * MIN,
-  clearedAt: null,
-  late: false,
-  threshold: 8,
-  peak,
-  durationMs: null,
-  relapses: 0,
-  chattering: false,
-  incidentId: 'in_7f3a',
-  acknowledged: null,
-  closed: null,
-  tier: 1,
-  lastNotifiedAt: null,
-});
+const member = (id: string, deviceId: string, peak: number) =>
+  testAlert({
+    id,
+    kind: 'temperature_high',
+    severity: 'major',
+    state: 'active',
+    siteId: 'dc-shanghai',
+    locationId: 'dc-sh-cold-room-1',
+    deviceId,
+    occurredAt: now - 25 * MIN,
+    activatedAt: now - 15 * MIN,
+    detectedAt: now - 15 * MIN,
+    threshold: 8,
+    peak,
+    incidentId: 'in_7f3a',
+    tier: 1,
+  });
 const members = [member('al_a', 'room-1', 9.4), member('al_b', 'room-2', 9.9)];
-const incident: Incident = {
+const incident = testIncident({
   id: 'in_7f3a',
   siteId: 'dc-shanghai',
   locationId: 'dc-sh-cold-room-1',
@@ -67,15 +61,9 @@ const incident: Incident = {
   alertIds: ['al_a', 'al_b'],
   occurredAt: now - 25 * MIN,
   detectedAt: now - 15 * MIN,
-  clearedAt: null,
-  late: false,
   notify: 'page',
-  acknowledged: null,
-  closed: null,
-  shelved: null,
   tier: 1,
-  lastNotifiedAt: null,
-};
+});
 const text = { en: describeIncident(incident, members, ctx, 'en'), 'zh-CN': describeIncident(incident, members, ctx, 'zh-CN') };
 
 describe('notifier: incidents by e-mail and webhook, the daily digest, verified SMTP TLS', () => {

@@ -2,7 +2,6 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { Incident } from '../alerts/incident.js';
 import { Notifier } from '../alerts/notifier.js';
 import { parseConfigText } from '../core/config/load.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
@@ -12,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { auditFile } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
+import { testIncident } from './helpers/alarms.js';
 
 const log = pino({ level: 'silent' });
 const MIN = 60_000;
@@ -108,7 +108,7 @@ function twilioServer(sid: string, token: string, received: Array<Record<string,
 
 const listen = (server: Server) => new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)));
 
-const incident: Incident = {
+const incident = testIncident({
   id: 'in_sms1',
   siteId: 'dc-shanghai',
   locationId: 'dc-sh-cold-room-1',
@@ -120,15 +120,9 @@ const incident: Incident = {
   alertIds: ['al_1'],
   occurredAt: Date.now() - 20 * MIN,
   detectedAt: Date.now(),
-  clearedAt: null,
-  late: false,
   notify: 'page',
-  acknowledged: null,
-  closed: null,
-  shelved: null,
   tier: 0,
-  lastNotifiedAt: null,
-};
+});
 const text = {
   en: {
     title: 'Cold room 1 (Shanghai distribution centre): temperature above 8 °C for 12 min, up to 9.4 °C',

@@ -1,0 +1,32 @@
+import type { Alert } from '../../alerts/book.js';
+import type { Incident } from '../../alerts/incident.js';
+
+/** What an alert nobody has acted on yet carries beside its own facts: open, on time, never relapsed, unsigned, never notified. */
+const untouchedAlert = {
+  clearedAt: null,
+  late: false,
+  durationMs: null,
+  relapses: 0,
+  chattering: false,
+  acknowledged: null,
+  closed: null,
+  lastNotifiedAt: null,
+} as const satisfies Partial<Alert>;
+
+/** The same for an incident, which can be shelved too. */
+const untouchedIncident = {
+  clearedAt: null,
+  late: false,
+  acknowledged: null,
+  closed: null,
+  shelved: null,
+  lastNotifiedAt: null,
+} as const satisfies Partial<Incident>;
+
+type Untouched<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+/** A test's alert: its own facts given, the rest as nobody has acted on it (any of which `fields` may set). */
+export const testAlert = (fields: Untouched<Alert, keyof typeof untouchedAlert>): Alert => ({ ...untouchedAlert, ...fields });
+
+/** A test's incident, likewise. */
+export const testIncident = (fields: Untouched<Incident, keyof typeof untouchedIncident>): Incident => ({ ...untouchedIncident, ...fields });
