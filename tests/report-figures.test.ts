@@ -42,6 +42,9 @@ function series(
 
 const band = { min: 2, max: 8 };
 
+/** One sensor's analysis without humidity, at the vaccines' activation energy (83.144 kJ/mol), by default against 2–8 °C. */
+const analyse = (sensor: SensorSeries, window: { start: number; end: number }, range = band) => analyseSensor(sensor, window, range, undefined, 83.144);
+
 describe('mean kinetic temperature', () => {
   it('equals the temperature of an isothermal series', () => {
     const temps = Array.from({ length: 288 }, () => 5);
@@ -51,15 +54,12 @@ describe('mean kinetic temperature', () => {
         temps.map(() => 1),
       ),
     ).toBeCloseTo(5, 9);
-    const analysis = analyseSensor(
+    const analysis = analyse(
       series(
         's',
         temps.map((t, i) => [i * 5, t]),
       ),
       { start: 0, end: 288 * 5 * MIN },
-      band,
-      undefined,
-      83.144,
     );
     expect(analysis.figures.mkt).toBeCloseTo(5, 9);
     expect(analysis.figures.mean).toBeCloseTo(5, 9);
@@ -71,15 +71,13 @@ describe('mean kinetic temperature', () => {
       temps,
       temps.map(() => 1),
     );
-    const analysis = analyseSensor(
+    const analysis = analyse(
       series(
         's',
         temps.map((t, i) => [i * 10, t]),
       ),
       { start: 0, end: temps.length * 10 * MIN },
       { min: -5, max: 30 },
-      undefined,
-      83.144,
     );
     expect(analysis.figures.mkt).toBeCloseTo(expected, 9);
     expect(expected).toBeGreaterThan(temps.reduce((a, b) => a + b) / temps.length);
@@ -87,7 +85,7 @@ describe('mean kinetic temperature', () => {
 
   it('weights readings by the time each stands for when intervals are uneven', () => {
     // 5 °C for 10 min, 15 °C for 30 min, 5 °C for 10 min (window ends at 50 min); interval 20 min, so no gap caps apply.
-    const analysis = analyseSensor(
+    const analysis = analyse(
       series(
         's',
         [
@@ -99,8 +97,6 @@ describe('mean kinetic temperature', () => {
       ),
       { start: 0, end: 50 * MIN },
       { min: 0, max: 20 },
-      undefined,
-      83.144,
     );
     expect(analysis.figures.mkt).toBeCloseTo(referenceMkt([5, 15, 5], [10, 30, 10]), 9);
     expect(analysis.figures.mean).toBeCloseTo((5 * 10 + 15 * 30 + 5 * 10) / 50, 9);
@@ -118,7 +114,7 @@ describe('mean kinetic temperature', () => {
 
 describe('time out of range and excursions', () => {
   it('counts from the first reading out to the first reading back in, per band, with degree-minutes', () => {
-    const analysis = analyseSensor(
+    const analysis = analyse(
       series('s', [
         [0, 5],
         [10, 9],
@@ -128,9 +124,6 @@ describe('time out of range and excursions', () => {
         [50, 5],
       ]),
       { start: 0, end: 60 * MIN },
-      band,
-      undefined,
-      83.144,
     );
     const figures = placeFigures([analysis], { start: 0, end: 60 * MIN }, band, 'room-1', 83.144);
     expect(figures.timeAboveMs).toBe(20 * MIN);
@@ -170,7 +163,7 @@ describe('time out of range and excursions', () => {
 
   it('merges overlapping excursions of two sensors of one place and keeps the worst peak', () => {
     const window = { start: 0, end: 60 * MIN };
-    const a = analyseSensor(
+    const a = analyse(
       series('a', [
         [0, 5],
         [10, 9],
@@ -180,11 +173,8 @@ describe('time out of range and excursions', () => {
         [50, 5],
       ]),
       window,
-      band,
-      undefined,
-      83.144,
     );
-    const b = analyseSensor(
+    const b = analyse(
       series('b', [
         [0, 5],
         [10, 5],
@@ -194,9 +184,6 @@ describe('time out of range and excursions', () => {
         [50, 5],
       ]),
       window,
-      band,
-      undefined,
-      83.144,
     );
     const figures = placeFigures([a, b], window, band, 'room-1', 83.144);
     expect(figures.timeOutOfRangeMs).toBe(30 * MIN);
@@ -206,16 +193,13 @@ describe('time out of range and excursions', () => {
 
   it('keeps an excursion open across a data gap and to the end of the window (conservative)', () => {
     const window = { start: 0, end: 120 * MIN };
-    const analysis = analyseSensor(
+    const analysis = analyse(
       series('s', [
         [0, 5],
         [10, 9],
         [90, 9],
       ]),
       window,
-      band,
-      undefined,
-      83.144,
     );
     const figures = placeFigures([analysis], window, band, 'room-1', 83.144);
     expect(figures.timeAboveMs).toBe(110 * MIN);
@@ -230,7 +214,7 @@ describe('time out of range and excursions', () => {
 describe('completeness', () => {
   it('counts the larger of the time-based and the sequence-based shortfall', () => {
     // 6 readings expected in an hour at 10 min; 5 arrived, and the sequence numbers show 2 lost.
-    const analysis = analyseSensor(
+    const analysis = analyse(
       series('s', [
         [0, 5, 1],
         [10, 5, 2],
@@ -239,13 +223,10 @@ describe('completeness', () => {
         [50, 5, 7],
       ]),
       { start: 0, end: 60 * MIN },
-      band,
-      undefined,
-      83.144,
     );
     expect(analysis.completeness).toEqual({ expected: 6, present: 5, missingBySequence: 2, percent: 71.43, late: 0, latestArrivalDelayMs: null });
     // A sequence reset (device restart) is not counted as loss.
-    const restarted = analyseSensor(
+    const restarted = analyse(
       series('s', [
         [0, 5, 41],
         [10, 5, 42],
@@ -255,9 +236,6 @@ describe('completeness', () => {
         [50, 5, 4],
       ]),
       { start: 0, end: 60 * MIN },
-      band,
-      undefined,
-      83.144,
     );
     expect(restarted.completeness.percent).toBe(100);
   });
@@ -265,25 +243,19 @@ describe('completeness', () => {
   it('adds up over sensors and segments', () => {
     const w1 = { start: 0, end: 60 * MIN };
     const w2 = { start: 60 * MIN, end: 120 * MIN };
-    const full = analyseSensor(
+    const full = analyse(
       series(
         'a',
         [0, 10, 20, 30, 40, 50].map((m) => [m, 5]),
       ),
       w1,
-      band,
-      undefined,
-      83.144,
     );
-    const half = analyseSensor(
+    const half = analyse(
       series(
         'b',
         [60, 70, 80].map((m) => [m, 5]),
       ),
       w2,
-      band,
-      undefined,
-      83.144,
     );
     const overall = combineFigures([placeFigures([full], w1, band, 'r1', 83.144), placeFigures([half], w2, band, 'r2', 83.144)], 83.144);
     expect(overall.completeness).toEqual({ expected: 12, present: 9, missingBySequence: 0, percent: 75, late: 0, latestArrivalDelayMs: null });
@@ -307,8 +279,8 @@ describe('late data', () => {
     const arrival = points.map(([m]) => (m >= 3 && m <= 5 ? 200 * MIN : m === 8 ? (8 + 15) * MIN : m === 9 ? Number.NaN : m * MIN + 900));
     const withArrival = { ...onTime, receivedAt: arrival };
     const window = { start: 0, end: 10 * MIN };
-    const a = analyseSensor(withArrival, window, band, undefined, 83.144);
-    const b = analyseSensor(onTime, window, band, undefined, 83.144);
+    const a = analyse(withArrival, window);
+    const b = analyse(onTime, window);
     expect(a.completeness).toMatchObject({ late: 3, latestArrivalDelayMs: 197 * MIN });
     expect(a.lateData).toEqual([
       {
