@@ -22,6 +22,7 @@ import type { LoadPlan, LoadResult } from './loadgen.js';
 import { alarmQualityFigures } from './alarms.js';
 import { soak } from './soak.js';
 import { spawnLoadScenario } from './load-scenario.js';
+import { alertProbe } from './alert-probe.js';
 import { prepareScenario } from '../cli/simulate.js';
 import { provisionDevices } from '../simulator/provision.js';
 import { scenarioDevices } from '../simulator/render.js';
@@ -573,14 +574,7 @@ async function alertLatency(ws: Workspace, influxUrl: string): Promise<AlertLate
   try {
     await sleep(warm);
     if (background.child.exitCode !== null) throw new Error(`background load stopped:\n${background.log()}`);
-    const follower = await mqtt.connectAsync(url, { username: 'bench', password: PROBE_PASSWORD, reconnectPeriod: 0 });
-    const waiting = new Map<number, (at: number) => void>();
-    follower.on('message', (_topic, payload) => {
-      const alert = JSON.parse(payload.toString()) as { event: string; deviceId: string; occurredAt: number };
-      if (alert.event === 'activated' && alert.deviceId === ws.probe.id) waiting.get(alert.occurredAt)?.(performance.now());
-    });
-    await follower.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
-    const probe = await mqtt.connectAsync(url, { username: ws.probe.id, password: ws.probe.token, reconnectPeriod: 0 });
+    const { follower, probe, waiting } = await alertProbe({ follower: url, probe: url }, { name: 'bench', password: PROBE_PASSWORD }, ws.probe);
     progress(`alert latency: ${n} crossings under ${SIZES.simulatedRate} readings/s of background`);
     ours = await timeCrossings(probe, topic, waiting, n, 'alert latency');
     if (background.child.exitCode !== null) throw new Error(`background load stopped before the probe did:\n${background.log()}`);
@@ -644,15 +638,11 @@ async function ourPath(
  * and reads its history from InfluxDB first).
  */
 async function crossingLatency(ws: Workspace, probeUrl: string, followerUrl: string, label: string): Promise<{ p50: number; p99: number; samples: number }> {
-  const follower = await mqtt.connectAsync(followerUrl, { username: 'bench', password: PROBE_PASSWORD, reconnectPeriod: 0 });
-  const waiting = new Map<number, (at: number) => void>();
-  follower.on('message', (_topic, payload) => {
-    const alert = JSON.parse(payload.toString()) as { event: string; deviceId: string; occurredAt: number };
-    if (alert.event === 'activated' && alert.deviceId === ws.probe.id) waiting.get(alert.occurredAt)?.(performance.now());
-  });
-  await follower.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
-  const probe = await mqtt.connectAsync(probeUrl, { username: ws.probe.id, password: ws.probe.token, reconnectPeriod: 0 });
-  const topic = `cc/v1/${ws.probe.id}/telemetry`;
+  const { follower, probe, waiting, topic } = await alertProbe(
+    { follower: followerUrl, probe: probeUrl },
+    { name: 'bench', password: PROBE_PASSWORD },
+    ws.probe,
+  );
   const samples: number[] = [];
   // Later than anything the probe sent in earlier stages of the same run (each stage has its own database, the engine does not).
   let ts = Date.now() - 1_800_000;

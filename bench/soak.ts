@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import mqtt from 'mqtt';
 import { prepareScenario } from '../cli/simulate.js';
 import { loadConfig } from '../core/config/load.js';
 import { provisionDevices } from '../simulator/provision.js';
 import { scenarioDevices } from '../simulator/render.js';
 import { spawnLoadScenario } from './load-scenario.js';
+import { alertProbe } from './alert-probe.js';
 
 /**
  * The soak (issue 15, item 5): the service under a steady load for a long time, with an MQTT alert
@@ -98,15 +98,7 @@ export async function soak(deps: SoakDeps, minutes: number, rate: number, device
         }),
       );
     }
-    const follower = await mqtt.connectAsync(url, { username: deps.user.name, password: deps.user.password, reconnectPeriod: 0 });
-    const waiting = new Map<number, (at: number) => void>();
-    follower.on('message', (_topic, payload) => {
-      const alert = JSON.parse(payload.toString()) as { event: string; deviceId: string; occurredAt: number };
-      if (alert.event === 'activated' && alert.deviceId === deps.probe.id) waiting.get(alert.occurredAt)?.(performance.now());
-    });
-    await follower.subscribeAsync('cc/v1/alerts/#', { qos: 1 });
-    const probe = await mqtt.connectAsync(url, { username: deps.probe.id, password: deps.probe.token, reconnectPeriod: 0 });
-    const topic = `cc/v1/${deps.probe.id}/telemetry`;
+    const { follower, probe, waiting, topic } = await alertProbe({ follower: url, probe: url }, deps.user, deps.probe);
     let ts = Date.now() - 3_600_000;
     const rows: SoakMinute[] = [];
     const started = performance.now();
