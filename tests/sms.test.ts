@@ -166,20 +166,13 @@ describe('SMS through the providers’ own APIs (issue 14, item 1)', () => {
     twilio.close();
   });
 
+  /** A notifier sending SMS through the test's Alibaba Cloud endpoint, its AccessKey secret in the variable `secretEnv`. */
+  const aliyunNotifier = (secretEnv: string, names = { signName: '冷链监控', templateCode: 'SMS_123456' }) =>
+    new Notifier(notifications({ provider: 'aliyun', endpoint: aliyunUrl, accessKeyId: 'LTAI-test', regionId: 'cn-hangzhou', ...names, secretEnv }), log);
+
   it('Alibaba Cloud SendSms: each of three people gets one signed request with the Chinese title; a wrong secret is refused in the provider’s words', async () => {
     process.env.CC_TEST_ALIYUN_OK = 'aliyun-secret-1';
-    const notifier = new Notifier(
-      notifications({
-        provider: 'aliyun',
-        endpoint: aliyunUrl,
-        accessKeyId: 'LTAI-test',
-        regionId: 'cn-hangzhou',
-        signName: '冷链监控',
-        templateCode: 'SMS_123456',
-        secretEnv: 'CC_TEST_ALIYUN_OK',
-      }),
-      log,
-    );
+    const notifier = aliyunNotifier('CC_TEST_ALIYUN_OK');
     const attempts = await notifier.notify(incident, text, people, 'tier 1');
     expect(attempts.map((a) => [a.channel, a.ok])).toEqual([
       ['sms', true],
@@ -191,35 +184,13 @@ describe('SMS through the providers’ own APIs (issue 14, item 1)', () => {
     expect(JSON.parse(aliyunRequests[0]!.params.TemplateParam!)).toEqual({ title: text['zh-CN'].title });
     expect(aliyunRequests[0]!.params).toMatchObject({ SignName: '冷链监控', TemplateCode: 'SMS_123456', AccessKeyId: 'LTAI-test' });
     process.env.CC_TEST_ALIYUN_BAD = 'not-the-secret';
-    const wrong = new Notifier(
-      notifications({
-        provider: 'aliyun',
-        endpoint: aliyunUrl,
-        accessKeyId: 'LTAI-test',
-        regionId: 'cn-hangzhou',
-        signName: '冷链监控',
-        templateCode: 'SMS_123456',
-        secretEnv: 'CC_TEST_ALIYUN_BAD',
-      }),
-      log,
-    );
+    const wrong = aliyunNotifier('CC_TEST_ALIYUN_BAD');
     const [refused] = await wrong.notify(incident, text, people.slice(0, 1), 'tier 1');
     expect(refused).toMatchObject({
       ok: false,
       outcome: 'failed: refused by Alibaba Cloud SMS: SignatureDoesNotMatch (Specified signature is not matched with our calculation.)',
     });
-    const unset = new Notifier(
-      notifications({
-        provider: 'aliyun',
-        endpoint: aliyunUrl,
-        accessKeyId: 'LTAI-test',
-        regionId: 'cn-hangzhou',
-        signName: 's',
-        templateCode: 't',
-        secretEnv: 'CC_TEST_NO_SUCH_VARIABLE',
-      }),
-      log,
-    );
+    const unset = aliyunNotifier('CC_TEST_NO_SUCH_VARIABLE', { signName: 's', templateCode: 't' });
     expect((await unset.notify(incident, text, people.slice(0, 1), 'tier 1'))[0]!.outcome).toBe(
       'failed: not sent: environment variable CC_TEST_NO_SUCH_VARIABLE (notifications.sms.secretEnv) holds no secret',
     );
