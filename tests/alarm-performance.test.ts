@@ -3,11 +3,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import type { AlertKind } from '../core/config/alert-rules.js';
-import { hashPassword } from '../core/secrets.js';
 import { alertSchema, type Alert, type AlertEvent } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
 import { alarmPerformanceSchema, computeAlarmPerformance, type ShelfEvent as IncidentEvent } from '../alerts/kpi.js';
-import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { testAlert } from './helpers/alarms.js';
 
 const MIN = 60_000;
@@ -246,14 +245,17 @@ describe('alarm performance: the running service, API and CLI', () => {
     fetch(`${base()}/api/v1/alarms/performance${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
 
   beforeAll(async () => {
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       // A long reporting interval: the test must not also raise "sensor not reporting".
       devices: ['room-1', 'room-2'].map((id) => ({ id, location: 'dc-sh-cold-room-1', interval: '30m' })),
       yamlPatch: (yaml) =>
-        unlimitedRate(yaml)
-          .replace('    temperature: { min: 2, max: 8 }\n', '    temperature: { min: 2, max: 8 }\n    alerts: { activationDelay: 0s, warningBand: 0 }\n')
-          .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+        users(
+          unlimitedRate(yaml).replace(
+            '    temperature: { min: 2, max: 8 }\n',
+            '    temperature: { min: 2, max: 8 }\n    alerts: { activationDelay: 0s, warningBand: 0 }\n',
+          ),
+        ),
     });
     service = await startTestService(ws);
   });

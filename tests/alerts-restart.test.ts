@@ -2,8 +2,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
-import { hashPassword } from '../core/secrets.js';
-import { connectDevice, influxFor, makeWorkspace, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, startTestService, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -17,11 +16,10 @@ describe('alerts: a single node restarted during an excursion', () => {
   let service: RunningService | undefined;
 
   beforeAll(async () => {
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: ['warm-1', 'warm-2'],
-      yamlPatch: (yaml) =>
-        unlimitedRate(yaml).replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
   });
 

@@ -2,12 +2,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
 import { loadConfig } from '../core/config/load.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { latestAuditAnchor } from '../audit/anchor.js';
-import { influxFor, makeWorkspace, run, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, run, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { ARTIFACTS, CLI, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 /**
@@ -34,10 +33,10 @@ describe('audit trail review and anchor', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const quinn = await hashPassword('quinn-password-1');
+    const users = await withUsers('quinn');
     ws = makeWorkspace({
       devices: ['probe-1'],
-      yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }`),
+      yamlPatch: (yaml) => users(yaml),
     });
     // A trail written before the service starts: a signature, an unknown code and text a spreadsheet would run.
     file = auditFile(loadConfig(ws.configFile).dataDir);

@@ -3,9 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
-import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
-import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { ARTIFACTS, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 const LANGS = ['en', 'zh-CN'] as const;
@@ -26,16 +25,16 @@ describe('board alarms in headless Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: ['door-probe', 'wall-probe'],
       yamlPatch: (yaml) =>
-        yaml
-          .replace(
+        users(
+          yaml.replace(
             '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
             '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }',
-          )
-          .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+          ),
+        ),
     });
     editConfig(ws.configFile, (doc) => {
       doc.setIn(['devices', 0, 'name'], 'Door-side probe');

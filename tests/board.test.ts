@@ -3,9 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
-import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
-import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { ARTIFACTS, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 /**
@@ -23,18 +22,17 @@ describe('live board in headless Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: ['probe-1', { id: 'truck-probe', location: 'truck-hu-a12345-box' }],
       yamlPatch: (yaml) =>
-        yaml
+        users(yaml)
           // Alarm at once, so the test need not wait out an activation delay.
           .replace(
             '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }',
             // With stability data, so the shipment view shows its batch's budget (stability/).
             '    temperature: { min: 2, max: 8 }\n    humidity: { min: 35, max: 75 }\n    alerts: { activationDelay: 0s }\n    stability: { allowances: [{ id: up-to-25, name: "8–25 °C", from: 8, to: 25, allowance: 72h }] }',
-          )
-          .replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+          ),
     });
     // Sensors with names, as a site would register them: the board shows names, ids only as detail.
     editConfig(ws.configFile, (doc) => {

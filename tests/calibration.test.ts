@@ -2,14 +2,24 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
 import { loadConfig } from '../core/config/load.js';
 import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import { certificateProblems, gspLimitForRange, gspTemperatureLimit } from '../calibration/accuracy.js';
-import { apiCaller, connectDevice, leadingBytes, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  apiCaller,
+  connectDevice,
+  leadingBytes,
+  makeWorkspace,
+  run,
+  startTestService,
+  unlimitedRate,
+  waitFor,
+  withUsers,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -46,15 +56,10 @@ describe('calibration and accuracy of sensors', () => {
   const identity = { model: 'Testo 184 T4', serial: 'SN-0042', accuracy: { temperature: 0.2, humidity: 2 } };
 
   beforeAll(async () => {
-    const quinn = await hashPassword('quinn-password-1');
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('quinn', 'olga');
     ws = makeWorkspace({
       devices: ['cal-a', 'cal-b', 'cal-c', 'cal-d'],
-      yamlPatch: (yaml) =>
-        unlimitedRate(yaml).replace(
-          'users: []',
-          `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`,
-        ),
+      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
     const certificate = (number: string, calibrated: number, due: number, points = [{ quantity: 'temperature', reference: 5, reading: 5.1 }]) => ({
       number,

@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
 import { allStored, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const STREAMERS = ['r-1', 'r-2', 'r-3', 'r-4'];
@@ -50,11 +49,10 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-redis-'));
     redisPort = await freePort();
     redis = await startRedis(dir, redisPort, children);
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: [...STREAMERS, 'hot-1', 'hot-2', 'late-1'],
-      yamlPatch: (yaml) =>
-        unlimitedRate(yaml).replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
     for (const id of ['node-a', 'node-b']) nodes.push({ id, dataDir: path.join(dir, id), mqttPort: await freePort(), httpPort: await freePort(), log: '' });
     await Promise.all(nodes.map(startNode));

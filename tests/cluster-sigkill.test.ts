@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
 import { allStored, startHaproxy, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, makeWorkspace, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const STREAMERS = ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6'];
@@ -48,11 +47,10 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
     const redisPort = await freePort();
     await startRedis(dir, redisPort, children);
     redisUrl = `redis://127.0.0.1:${redisPort}`;
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: [...STREAMERS, 'hot-1', 'hot-2'],
-      yamlPatch: (yaml) =>
-        unlimitedRate(yaml).replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
     for (const id of ['node-a', 'node-b', 'node-c']) nodes.push({ id, dataDir: path.join(dir, id), mqttPort: await freePort(), httpPort: await freePort() });
     await Promise.all(nodes.map(startNode));

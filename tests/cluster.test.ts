@@ -7,10 +7,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { clusterSettingsSchema } from '../cluster/engines.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
-import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
 import { startClusterNodes, startHaproxy, startRedis } from './helpers/cluster.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { CLI } from './helpers/browser.js';
 
 const MIN = 60_000;
@@ -50,10 +49,10 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     const redisPort = await freePort();
     await startRedis(dir, redisPort, processes);
     redisUrl = `redis://127.0.0.1:${redisPort}`;
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: ['room-1', 'room-2', 'room-3', 'room-4', { id: 'cal-1', location: 'dc-sh-cold-room-1', calibration: overdueSensor('CAL-1') }],
-      yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (yaml) => users(yaml),
     });
     nodes.push(...(await startClusterNodes(ws, dir, redisUrl, ['node-a', 'node-b'])));
     lbPort = await freePort();

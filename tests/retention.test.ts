@@ -3,10 +3,9 @@ import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { parseConfigText } from '../core/config/load.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
-import { hashPassword } from '../core/secrets.js';
 import { auditFile } from '../audit/audit-log.js';
 import { InfluxClient } from '../storage/influx.js';
-import { makeWorkspace, run } from './helpers/workspace.js';
+import { makeWorkspace, run, withUsers } from './helpers/workspace.js';
 
 const DAY = 86_400_000;
 
@@ -24,13 +23,10 @@ describe('retention', () => {
   });
 
   it('coldchain retention shorten: an admin e-signature, refusals and the change in the audit trail, never below the floor', async () => {
-    const ada = await hashPassword('ada-password-1');
+    const users = await withUsers('ada');
     const ws = makeWorkspace({
       devices: [],
-      yamlPatch: (yaml) =>
-        yaml
-          .replace(/^http:\n {2}host: 0\.0\.0\.0/m, 'http:\n  host: 127.0.0.1')
-          .replace('users: []', `users:\n  - { name: ada, fullName: Ada Admin, role: admin, passwordHash: "${ada}" }`),
+      yamlPatch: (yaml) => users(yaml.replace(/^http:\n {2}host: 0\.0\.0\.0/m, 'http:\n  host: 127.0.0.1')),
     });
     writeFileSync(
       ws.configFile,

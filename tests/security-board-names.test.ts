@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { hashPassword } from '../core/secrets.js';
 import { editConfig } from '../core/config/edit.js';
-import { connectDevice, makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { launchChromium, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
 
 const NAME = '<img src=x class=injected onerror="document.title=1">Cargo box';
@@ -16,10 +15,10 @@ describe('the fleet map shows a device name as text', () => {
   let page: Page;
 
   beforeAll(async () => {
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: [{ id: 'truck-name', location: 'truck-hu-a12345-box' }],
-      yamlPatch: (yaml) => yaml.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (yaml) => users(yaml),
     });
     editConfig(ws.configFile, (doc) => doc.setIn(['devices', 0, 'name'], NAME));
     // The built board is served by the built service (as in tests/board.test.ts).

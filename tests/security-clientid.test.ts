@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
-import { hashPassword } from '../core/secrets.js';
-import { connectDevice, makeWorkspace, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -12,10 +11,10 @@ describe('client ids are bound to the authenticated identity', () => {
   const clients: MqttClient[] = [];
 
   beforeAll(async () => {
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: ['cid-a', 'cid-b', 'cid-hot'],
-      yamlPatch: (y) => y.replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (y) => users(y),
     });
     service = await startTestService(ws);
   });

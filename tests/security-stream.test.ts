@@ -4,8 +4,7 @@ import { connect, type Socket } from 'node:net';
 import type { RunningService } from '../app/service.js';
 import { MAX_STREAM_CLIENTS } from '../live/hub.js';
 import { editConfig } from '../core/config/edit.js';
-import { hashPassword } from '../core/secrets.js';
-import { connectDevice, makeWorkspace, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, startTestService, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 /** N viewers in their own process (as on the network), each reading and discarding its stream; prints "ready N" once all are open. */
 const VIEWERS = `
@@ -49,10 +48,10 @@ describe('live stream under abuse', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    const olga = await hashPassword('olga-password-1');
+    const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: ['sse-dev'],
-      yamlPatch: (y) => unlimitedRate(y).replace('users: []', `users:\n  - { name: olga, fullName: Olga Operator, role: operator, passwordHash: "${olga}" }`),
+      yamlPatch: (y) => users(unlimitedRate(y)),
     });
     service = await startTestService(ws);
     base = `http://127.0.0.1:${service.httpPort}`;

@@ -4,11 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { editConfig } from '../core/config/edit.js';
-import { hashPassword } from '../core/secrets.js';
 import { REQUIREMENTS } from '../validation/requirements.js';
 import { CLI } from './helpers/browser.js';
 import { startWebhookReceiver } from './helpers/receivers.js';
-import { makeWorkspace, run, startTestService, type Workspace } from './helpers/workspace.js';
+import { makeWorkspace, run, startTestService, withUsers, type Workspace } from './helpers/workspace.js';
 
 /** A site of its own for validation: the test alarm reaches only its recipient and enters no store's record. */
 const validationSite = (webhookPort: number) => `  - id: oq-validation
@@ -51,13 +50,10 @@ describe('coldchain validate: IQ/OQ against the running service (issue 14, item 
     const receiver = await startWebhookReceiver((hook) => hooks.push(hook));
     webhook = receiver.server;
     const webhookPort = receiver.port;
-    const quinn = await hashPassword('quinn-password-1');
+    const users = await withUsers('quinn');
     ws = makeWorkspace({
       devices: [{ id: 'oq-probe', location: 'oq-probe-place' }],
-      yamlPatch: (yaml) =>
-        yaml
-          .replace('\n# Devices are added with', `${validationSite(webhookPort)}\n# Devices are added with`)
-          .replace('users: []', `users:\n  - { name: quinn, fullName: Quinn QA, role: qa, passwordHash: "${quinn}" }`),
+      yamlPatch: (yaml) => users(yaml.replace('\n# Devices are added with', `${validationSite(webhookPort)}\n# Devices are added with`)),
     });
     // The installation as GSP wants it: a daily backup (at a time the test does not reach).
     editConfig(ws.configFile, (doc) => {

@@ -49,6 +49,7 @@ export const calibratedSensor = (serial: string) => {
 const TEST_USERS = {
   quinn: { fullName: 'Quinn QA', role: 'qa' },
   olga: { fullName: 'Olga Operator', role: 'operator' },
+  ada: { fullName: 'Ada Admin', role: 'admin' },
 };
 
 /** A config patch that lists the named users in place of the sample's `users: []` (their passwords hashed first, hence async). */
