@@ -1,14 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
 import { auditFile, readAuditEntries } from '../audit/audit-log.js';
-import { freePort } from '../storage/influxd.js';
-import { startClusterNodes, startRedis } from './helpers/cluster.js';
+import { redisInTempDir, startClusterNodes } from './helpers/cluster.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
@@ -68,9 +65,7 @@ describe('cluster: QA alarms are raised once, by the holder of the notification 
   };
 
   beforeAll(async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-qa-'));
-    const redisPort = await freePort();
-    await startRedis(dir, redisPort, children);
+    const { dir, url: redisUrl } = await redisInTempDir('cc-cluster-qa-', children);
     ws = makeWorkspace({
       devices: ['room-1', 'diff-1'],
       yamlPatch: (yaml) =>
@@ -97,7 +92,7 @@ describe('cluster: QA alarms are raised once, by the holder of the notification 
     expect((await api(first, '/api/v1/shipments/SH-Q/custody', { event: 'stored', at: at(0), locationId: 'dc-sh-cold-room-1' })).status).toBe(201);
     await first.writer.flush(10_000);
     await first.stop();
-    nodes.push(...(await startClusterNodes(ws, dir, `redis://127.0.0.1:${redisPort}`, ['node-a', 'node-b'])));
+    nodes.push(...(await startClusterNodes(ws, dir, redisUrl, ['node-a', 'node-b'])));
   }, 60_000);
 
   afterAll(async () => {

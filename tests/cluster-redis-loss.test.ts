@@ -1,11 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../storage/influxd.js';
-import { allStored, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
+import { allStored, nodePlaces, redisInTempDir, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
 import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
@@ -46,15 +42,13 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-redis-'));
-    redisPort = await freePort();
-    redis = await startRedis(dir, redisPort, children);
+    ({ dir, port: redisPort, redis } = await redisInTempDir('cc-cluster-redis-', children));
     const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: [...STREAMERS, 'hot-1', 'hot-2', 'late-1'],
       yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
-    for (const id of ['node-a', 'node-b']) nodes.push({ id, dataDir: path.join(dir, id), mqttPort: await freePort(), httpPort: await freePort(), log: '' });
+    nodes.push(...(await nodePlaces(dir, ['node-a', 'node-b'])).map((place) => ({ ...place, log: '' })));
     await Promise.all(nodes.map(startNode));
   }, 60_000);
 

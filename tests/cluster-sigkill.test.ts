@@ -1,11 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../storage/influxd.js';
-import { allStored, startHaproxy, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
+import { allStored, nodePlaces, redisInTempDir, startHaproxy, startNodeProcess, type NodeProcess } from './helpers/cluster.js';
 import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
@@ -43,22 +40,20 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
     });
 
   beforeAll(async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-kill-'));
-    const redisPort = await freePort();
-    await startRedis(dir, redisPort, children);
-    redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const redis = await redisInTempDir('cc-cluster-kill-', children);
+    redisUrl = redis.url;
     const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: [...STREAMERS, 'hot-1', 'hot-2'],
       yamlPatch: (yaml) => users(unlimitedRate(yaml)),
     });
-    for (const id of ['node-a', 'node-b', 'node-c']) nodes.push({ id, dataDir: path.join(dir, id), mqttPort: await freePort(), httpPort: await freePort() });
+    nodes.push(...(await nodePlaces(redis.dir, ['node-a', 'node-b', 'node-c'])));
     await Promise.all(nodes.map(startNode));
 
     lbPort = await freePort();
     lbHttpPort = await freePort();
     await startHaproxy(
-      dir,
+      redis.dir,
       [
         'global',
         '  maxconn 512',

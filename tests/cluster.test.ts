@@ -1,6 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -8,7 +6,7 @@ import type { RunningService } from '../app/service.js';
 import { clusterSettingsSchema } from '../cluster/engines.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
 import { freePort } from '../storage/influxd.js';
-import { startClusterNodes, startHaproxy, startRedis } from './helpers/cluster.js';
+import { redisInTempDir, startClusterNodes, startHaproxy } from './helpers/cluster.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { CLI } from './helpers/browser.js';
 
@@ -45,10 +43,9 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
   const nodes: RunningService[] = [];
 
   beforeAll(async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'cc-cluster-'));
-    const redisPort = await freePort();
-    await startRedis(dir, redisPort, processes);
-    redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const redis = await redisInTempDir('cc-cluster-', processes);
+    const dir = redis.dir;
+    redisUrl = redis.url;
     const users = await withUsers('olga');
     ws = makeWorkspace({
       devices: ['room-1', 'room-2', 'room-3', 'room-4', { id: 'cal-1', location: 'dc-sh-cold-room-1', calibration: overdueSensor('CAL-1') }],

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import type { RunningService } from '../../app/service.js';
 import { clusterSettingsSchema } from '../../cluster/engines.js';
+import { freePort } from '../../storage/influxd.js';
 import { CLI } from './browser.js';
 import { connectDevice, influxFor, startTestService, waitFor, type Workspace } from './workspace.js';
 
@@ -50,6 +52,14 @@ export function startRedis(dir: string, port: number, children: ChildProcess[]):
   );
 }
 
+/** A cluster test's temp directory (named from `prefix`) with redis-server on a free port in it. */
+export async function redisInTempDir(prefix: string, children: ChildProcess[]) {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const port = await freePort();
+  const redis = await startRedis(dir, port, children);
+  return { dir, port, url: `redis://127.0.0.1:${port}`, redis };
+}
+
 /** Nodes of one cluster in this process, each with its own data directory under `dir`, started together as nodes of one deployment are. */
 export function startClusterNodes(ws: Workspace, dir: string, redisUrl: string, nodeIds: string[]): Promise<RunningService[]> {
   return Promise.all(
@@ -70,6 +80,13 @@ export interface NodeProcess {
   mqttPort: number;
   httpPort: number;
   process?: ChildProcess;
+}
+
+/** Where `coldchain start --cluster` processes will run: a data directory each under `dir`, free ports. */
+export async function nodePlaces(dir: string, ids: string[]): Promise<NodeProcess[]> {
+  const places: NodeProcess[] = [];
+  for (const id of ids) places.push({ id, dataDir: path.join(dir, id), mqttPort: await freePort(), httpPort: await freePort() });
+  return places;
 }
 
 /** Starts `node` as a `coldchain start --cluster` process (logging at info, to `sink` when given) and resolves once it says it started. */
