@@ -271,6 +271,30 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     return out;
   }
 
+  /**
+   * The points a trend sentence is made of (text.ts): the first, lowest, highest and last
+   * temperature with device time in [sinceTs, untilTs], in time order. A scan, not a copy of the
+   * hour: at 25 readings a second an hour is 90,000 points, and every open incident on every
+   * board's overview asked for them (a 30-minute soak saturated the main thread with it).
+   */
+  trendPoints(deviceId: string, sinceTs: number, untilTs: number): Array<[number, number]> {
+    const readings = this.devices.get(deviceId)?.readings;
+    if (!readings) return [];
+    let first = -1;
+    let last = -1;
+    let lo = -1;
+    let hi = -1;
+    for (let i = readings.lowerBound(sinceTs); i < readings.length && readings.ts(i) <= untilTs; i++) {
+      const t = readings.temperature(i);
+      if (first < 0) first = lo = hi = i;
+      last = i;
+      if (t < readings.temperature(lo)) lo = i;
+      if (t > readings.temperature(hi)) hi = i;
+    }
+    if (first < 0) return [];
+    return [...new Set([first, lo, hi, last])].sort((a, b) => a - b).map((i) => [readings.ts(i), readings.temperature(i)]);
+  }
+
   private now(): number {
     return this.options.now?.() ?? Date.now();
   }

@@ -361,7 +361,7 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     );
     const now = Date.now();
     const since = now - 3_600_000;
-    const trend = incident.deviceIds.map((deviceId) => ({ deviceId, points: this.engine.recent(deviceId, since) }));
+    const trend = incident.deviceIds.map((deviceId) => ({ deviceId, points: this.engine.trendPoints(deviceId, since, now) }));
     const rules = incident.deviceIds.map((id) => registry.device(id)?.rules).find(Boolean);
     const procedure = config.alarms.procedures[incident.headline];
     const system = isSystemPlace(incident.locationId) ? this.systemPlace(incident.siteId) : undefined;

@@ -41,7 +41,7 @@ export interface AlarmContext {
   range: { temperature: { min: number; max: number }; humidity?: { min: number; max: number } };
   /** `alarms.procedures[kind]` from the config; without it the default for the kind is used. */
   procedure?: LocalizedText;
-  /** Last hour of temperature per sensor, [ts ms, °C]. */
+  /** Last hour of temperature per sensor, [ts ms, °C]: at least its first, lowest, highest and last points (what the trend sentence says). */
   trend?: Array<{ deviceId: string; points: Array<[number, number]> }>;
   timeZone: string;
   now: number;
@@ -258,16 +258,25 @@ export function formatDuration(ms: number, lang: Lang): string {
 }
 
 /** "2024-05-01 14:05" in the given zone (24-hour clock, the same in both languages). */
+// One formatter per time zone: making an Intl.DateTimeFormat costs far more than formatting with
+// one, and every open incident's text on every board overview formats several times.
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+
 export function formatTime(ts: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(ts));
+  let format = timeFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    timeFormats.set(timeZone, format);
+  }
+  const parts = format.formatToParts(new Date(ts));
   const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
 }

@@ -296,3 +296,27 @@ describe('memory stays bounded (issue 12, item 7)', () => {
     ).toEqual(['closed-new', 'open']);
   });
 });
+
+describe('the trend an alarm text shows', () => {
+  it("trendPoints gives the hour's first, lowest, highest and last readings in time order, as the whole hour would", () => {
+    const engine = new AlertEngine(() => registry, { now: () => T0 + 200 * MIN });
+    // Two hours of a wandering temperature, ties included; the window is the second hour.
+    const temperatures = Array.from({ length: 120 }, (_, i) => 5 + Math.round(Math.sin(i / 7) * 10 + ((i * 37) % 11) / 10) / 10);
+    engine.ingest(batch('room-s1', series(T0, temperatures)));
+    const since = T0 + 60 * MIN;
+    const until = T0 + 110 * MIN;
+    const hour = engine.recent('room-s1', since).filter(([ts]) => ts <= until);
+    const points = engine.trendPoints('room-s1', since, until);
+    const values = hour.map(([, t]) => t);
+    expect(points.length).toBeLessThanOrEqual(4);
+    expect(points[0]).toEqual(hour[0]);
+    expect(points.at(-1)).toEqual(hour.at(-1));
+    expect(Math.min(...points.map(([, t]) => t))).toBe(Math.min(...values));
+    expect(Math.max(...points.map(([, t]) => t))).toBe(Math.max(...values));
+    expect(points.map(([ts]) => ts)).toEqual([...points.map(([ts]) => ts)].sort((a, b) => a - b));
+    // One reading is one point; none, none.
+    expect(engine.trendPoints('room-s1', T0 + 119 * MIN, T0 + 119 * MIN)).toEqual([[T0 + 119 * MIN, temperatures[119]]]);
+    expect(engine.trendPoints('room-s1', T0 + 500 * MIN, T0 + 600 * MIN)).toEqual([]);
+    expect(engine.trendPoints('nobody', since, until)).toEqual([]);
+  });
+});
