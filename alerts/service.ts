@@ -354,10 +354,13 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     const registry = this.deps.registry();
     const placed = registry.location(incident.locationId);
     const profile = config.profiles.find((p) => p.id === placed?.location.profile);
+    // The sensors the text can name are the incident's (its alerts' devices): looked up, not found
+    // by a pass over every configured device for every open incident on every board overview.
     const deviceNames = Object.fromEntries(
-      config.devices
-        .filter((d) => d.location === incident.locationId || incident.deviceIds.includes(d.id))
-        .map((d) => [d.id, d.name && d.name !== 'simulated' ? d.name : d.id]),
+      incident.deviceIds.map((id) => {
+        const name = registry.device(id)?.device.name;
+        return [id, name && name !== 'simulated' ? name : id];
+      }),
     );
     const now = Date.now();
     const since = now - 3_600_000;
