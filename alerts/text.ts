@@ -257,11 +257,11 @@ export function formatDuration(ms: number, lang: Lang): string {
   return zh ? `${m}分钟` : `${m} min`;
 }
 
-/** "2024-05-01 14:05" in the given zone (24-hour clock, the same in both languages). */
 // One formatter per time zone: making an Intl.DateTimeFormat costs far more than formatting with
 // one, and every open incident's text on every board overview formats several times.
 const timeFormats = new Map<string, Intl.DateTimeFormat>();
 
+/** "2024-05-01 14:05" in the given zone (24-hour clock, the same in both languages). */
 export function formatTime(ts: number, timeZone: string): string {
   let format = timeFormats.get(timeZone);
   if (!format) {
