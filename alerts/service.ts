@@ -63,6 +63,16 @@ export interface AlertServiceDeps {
  * close with an electronic signature recorded in the audit trail; unacknowledged alerts escalate
  * tier by tier and remind.
  */
+/** How long an unchanged incident's view is reused (see AlertService.view). */
+const VIEW_TTL_MS = 10_000;
+interface CachedView {
+  at: number;
+  members: Array<Alert | undefined>;
+  config: unknown;
+  registry: unknown;
+  view: IncidentView;
+}
+
 export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: [IncidentView, IncidentEvent] }> {
   readonly book = new AlertBook();
   readonly incidents = new IncidentBook();
@@ -78,6 +88,8 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
   /** Cluster: devices this node judges (it holds their connection), and where the others went. */
   private readonly held = new Set<string>();
   private readonly judgedElsewhere = new Map<string, string>();
+  /** Each incident's last view, by the incident object (replaced on every change, so a changed incident misses). */
+  private readonly views = new WeakMap<Incident, CachedView>();
   /** Cluster: batches of a device taken over, waiting for its history from InfluxDB. */
   private readonly warming = new Map<string, AcceptedBatch[]>();
 
@@ -336,8 +348,35 @@ export class AlertService extends EventEmitter<{ event: [AlertEvent]; incident: 
     this.emit('incident', view, event);
   }
 
-  /** What people read about an incident: names, and its text in English and Chinese. */
+  /**
+   * What people read about an incident: names, and its text in English and Chinese. A view is
+   * reused for VIEW_TTL_MS while the incident, its alerts, the config and the registry are the same
+   * objects: every board overview and incident list describes every open incident, and the text
+   * (two languages, times, the last hour's trend) was most of their cost with hundreds open. Only
+   * what moves with the clock and new readings ("12 min ago", the trend's last point) can be that
+   * much behind; every change of the incident or its alerts is described afresh (and streamed).
+   */
   view(incident: Incident): IncidentView {
+    const now = Date.now();
+    const members = incident.alertIds.map((id) => this.book.get(id));
+    const config = this.deps.config();
+    const registry = this.deps.registry();
+    const cached = this.views.get(incident);
+    if (
+      cached &&
+      now - cached.at < VIEW_TTL_MS &&
+      cached.config === config &&
+      cached.registry === registry &&
+      cached.members.length === members.length &&
+      cached.members.every((m, i) => m === members[i])
+    )
+      return cached.view;
+    const view = this.describe(incident);
+    this.views.set(incident, { at: now, members, config, registry, view });
+    return view;
+  }
+
+  private describe(incident: Incident): IncidentView {
     const placed = this.deps.registry().location(incident.locationId);
     const members = incident.alertIds.map((id) => this.book.get(id)).filter((a): a is Alert => !!a);
     const system = isSystemPlace(incident.locationId) ? this.systemPlace(incident.siteId) : undefined;

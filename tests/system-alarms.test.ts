@@ -78,6 +78,7 @@ describe('system alarms: the monitoring system watching itself, through the real
     expect(incident).toMatchObject({ headline: 'influxdb_unreachable', state: 'active', notify: 'page', deviceIds: ['system'] });
     const view = service.alerts.view(incident!);
     expect(view).toMatchObject({ siteName: 'Shanghai distribution centre', locationName: 'Monitoring system' });
+    expect(service.alerts.view(incident!)).toBe(view);
 
     await influxd.start();
     const cleared = await waitFor(
@@ -87,6 +88,12 @@ describe('system alarms: the monitoring system watching itself, through the real
       'the InfluxDB system alarm to clear',
     );
     expect(cleared!.clearedAt).toBeGreaterThan(cleared!.occurredAt);
+    // A changed incident is described afresh, at once (an unchanged one's view is reused).
+    const clearedView = service.alerts.view(cleared!);
+    expect(clearedView).not.toBe(view);
+    expect(clearedView.state).toBe('cleared');
+    expect(clearedView.text.en.title).not.toBe(view.text.en.title);
+    expect(service.alerts.view(cleared!)).toBe(clearedView);
     // One alert at each site's system place; this site's is the one paged above.
     const alerts = service.alerts.book.list().filter((a) => a.kind === 'influxdb_unreachable');
     expect(alerts.map((a) => a.siteId).sort()).toEqual(service.config.sites.map((s) => s.id).sort());
