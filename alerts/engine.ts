@@ -272,27 +272,40 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   }
 
   /**
-   * The points a trend sentence is made of (text.ts): the first, lowest, highest and last
-   * temperature with device time in [sinceTs, untilTs], in time order. A scan, not a copy of the
-   * hour: at 25 readings a second an hour is 90,000 points, and every open incident on every
-   * board's overview asked for them (a 30-minute soak saturated the main thread with it).
+   * The points a trend is drawn or told from, temperature with device time in [sinceTs, untilTs],
+   * in time order: the first and the last, and the lowest and highest of each of `slices` equal
+   * time slices. One slice is what a trend sentence says (text.ts); an incident's chart asks for
+   * hundreds, which is every reading of a sensor that sends less often than a slice is long. A scan,
+   * not a copy of the hour: at 25 readings a second an hour is 90,000 points, and every open
+   * incident on every board's overview asked for them (a 30-minute soak saturated the main thread
+   * with it); no slice's peak is dropped, so an excursion shows as high as it went.
    */
-  trendPoints(deviceId: string, sinceTs: number, untilTs: number): Array<[number, number]> {
+  trendPoints(deviceId: string, sinceTs: number, untilTs: number, slices = 1): Array<[number, number]> {
     const readings = this.devices.get(deviceId)?.readings;
     if (!readings) return [];
-    let first = -1;
-    let last = -1;
+    const start = readings.lowerBound(sinceTs);
+    const keep: number[] = [];
+    const width = (untilTs - sinceTs + 1) / slices;
+    let slice = -1;
     let lo = -1;
     let hi = -1;
-    for (let i = readings.lowerBound(sinceTs); i < readings.length && readings.ts(i) <= untilTs; i++) {
+    let i = start;
+    for (; i < readings.length && readings.ts(i) <= untilTs; i++) {
+      const s = Math.min(slices - 1, Math.floor((readings.ts(i) - sinceTs) / width));
+      if (s !== slice) {
+        if (slice >= 0) keep.push(lo, hi);
+        else keep.push(i);
+        slice = s;
+        lo = hi = i;
+        continue;
+      }
       const t = readings.temperature(i);
-      if (first < 0) first = lo = hi = i;
-      last = i;
       if (t < readings.temperature(lo)) lo = i;
       if (t > readings.temperature(hi)) hi = i;
     }
-    if (first < 0) return [];
-    return [...new Set([first, lo, hi, last])].sort((a, b) => a - b).map((i) => [readings.ts(i), readings.temperature(i)]);
+    if (slice < 0) return [];
+    keep.push(lo, hi, i - 1);
+    return [...new Set(keep)].sort((a, b) => a - b).map((k) => [readings.ts(k), readings.temperature(k)]);
   }
 
   private now(): number {

@@ -9,9 +9,12 @@ import type { AlertService } from './service.js';
 /**
  * Alerts and incidents as people look them up: lists filtered by state, site and period, newest
  * first; one with its stored events (recipients' webhook keys and phone numbers never leave,
- * alerts/redact.ts, for events recorded before that too) and, for an incident, the last hour's
- * readings of its sensors.
+ * alerts/redact.ts, for events recorded before that too) and, for an incident, the last hour of
+ * its sensors as a chart draws it (every reading, or each 6-second slice's low and high).
  */
+
+/** An incident's chart: each sensor's hour in 6-second slices, their lows and highs (at most ~1,200 points, not 90,000 at 25 a second). */
+const TREND_SLICES = 600;
 
 export const alertDetailSchema = z.object({ alert: alertSchema, events: z.array(alertEventSchema.omit({ alert: true })) });
 export type AlertDetail = z.infer<typeof alertDetailSchema>;
@@ -59,11 +62,12 @@ export async function incidentDetail(service: AlertService, influx: InfluxClient
   const incident = service.incidents.get(id);
   if (!incident) return undefined;
   const events = await loadIncidentEvents(influx, { incidentId: incident.id });
-  const since = Date.now() - 3_600_000;
+  const now = Date.now();
+  const since = now - 3_600_000;
   return {
     incident: service.view(incident),
     alerts: incident.alertIds.map((alertId) => service.book.get(alertId)).filter((a) => a !== undefined),
     events: events.map(({ incident: _snapshot, ...event }) => redactEvent(event)),
-    trend: incident.deviceIds.map((deviceId) => ({ deviceId, points: service.engine.recent(deviceId, since) })),
+    trend: incident.deviceIds.map((deviceId) => ({ deviceId, points: service.engine.trendPoints(deviceId, since, now, TREND_SLICES) })),
   };
 }

@@ -319,4 +319,30 @@ describe('the trend an alarm text shows', () => {
     expect(engine.trendPoints('room-s1', T0 + 500 * MIN, T0 + 600 * MIN)).toEqual([]);
     expect(engine.trendPoints('nobody', since, until)).toEqual([]);
   });
+
+  it("trendPoints in slices keeps each slice's lowest and highest, the first and the last, and every reading when slices are finer", () => {
+    const engine = new AlertEngine(() => registry, { now: () => T0 + 200 * MIN });
+    const temperatures = Array.from({ length: 120 }, (_, i) => 5 + Math.round(Math.sin(i / 5) * 30 + ((i * 53) % 17) / 10) / 10);
+    engine.ingest(batch('room-s1', series(T0, temperatures)));
+    const since = T0 + 3 * MIN;
+    const until = T0 + 116 * MIN;
+    const hour = engine.recent('room-s1', since).filter(([ts]) => ts <= until);
+    const slices = 10;
+    const points = engine.trendPoints('room-s1', since, until, slices);
+    expect(points.length).toBeLessThanOrEqual(2 + 2 * slices);
+    expect(points.length).toBeLessThan(hour.length);
+    expect(points[0]).toEqual(hour[0]);
+    expect(points.at(-1)).toEqual(hour.at(-1));
+    expect(points.map(([ts]) => ts)).toEqual([...new Set(points.map(([ts]) => ts))].sort((a, b) => a - b));
+    const width = (until - since + 1) / slices;
+    for (let k = 0; k < slices; k++) {
+      const inSlice = ([ts]: [number, number]) => Math.min(slices - 1, Math.floor((ts - since) / width)) === k;
+      const all = hour.filter(inSlice).map(([, t]) => t);
+      const kept = points.filter(inSlice).map(([, t]) => t);
+      expect(Math.min(...kept)).toBe(Math.min(...all));
+      expect(Math.max(...kept)).toBe(Math.max(...all));
+    }
+    // Slices finer than the readings: every reading, as the whole hour.
+    expect(engine.trendPoints('room-s1', since, until, 1000)).toEqual(hour);
+  });
 });
