@@ -2,16 +2,11 @@ import path from 'node:path';
 import { formatPath, type LoadedConfig } from '../core/config/load.js';
 import type { Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
-import { InfluxClient } from '../storage/influx.js';
-import { ManagedInfluxd } from '../storage/influxd.js';
 import { Spool } from '../ingestor/spool.js';
-import { SpoolWriter, deadLetterPath } from '../ingestor/writer.js';
+import type { SpoolWriter } from '../ingestor/writer.js';
 import { IngestPipeline } from '../ingestor/pipeline.js';
 import { knowStoredReadings } from '../ingestor/stored-readings.js';
-import { startStandaloneIngestor } from '../ingestor/standalone.js';
-import { DeviceBroker } from '../broker/broker.js';
-import { startListeners, type Listeners } from '../broker/listeners.js';
-import { createApi, readTls, type ComponentHealth } from '../api/server.js';
+import { createApi, readTls } from '../api/server.js';
 import { createMetrics } from '../ingestor/metrics.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { startAuditAnchor } from '../audit/anchor.js';
@@ -33,14 +28,15 @@ import { LinkSigner } from '../shipments/links.js';
 import { BackupScheduler } from '../backup/scheduler.js';
 import { ConfigAuditor } from '../audit/config-changes.js';
 import { checkGsp } from '../core/config/compliance.js';
-import { deviceCustodyHandler } from '../shipments/device-custody.js';
 import { ConsigneeNotices } from '../shipments/consignee-notices.js';
 import { RegistryHolder } from './registry-holder.js';
 import { RangeRecorder } from '../reports/range-recorder.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { beginDataDirMigration } from './data-dir-layout.js';
 import { Parts } from './parts.js';
-import { clusterEngines, type ClusterEngines, type ClusterSettings } from '../cluster/engines.js';
+import { ownBroker, upstreamBroker, type FrontDoor, type FrontDoorDeps } from './front-door.js';
+import { startInfluxDb, startWriter, storageHealth } from './storage.js';
+import { clusterEngines, type ClusterSettings } from '../cluster/engines.js';
 import { alertLink } from '../cluster/alert-link.js';
 import { apiLink } from '../cluster/api-link.js';
 
@@ -98,31 +94,6 @@ export function applyOverrides(loaded: LoadedConfig, overrides: Overrides): { co
   if (overrides.influxToken !== undefined) config.influx.token = overrides.influxToken;
   const dataDir = overrides.dataDir ? path.resolve(overrides.dataDir) : loaded.dataDir;
   return { config, dataDir };
-}
-
-/** Where device messages come in: our own broker, or a subscription to someone else's. */
-interface FrontDoor {
-  /** Publishes alert messages to MQTT followers (our broker only). */
-  publish?: (topic: string, payload: string) => void;
-  /** Lets devices' messages in; called once the rules engine follows the pipeline, so none escapes it. */
-  open(): Promise<{ mqttPort?: number; mqttsPort?: number; wsPort?: number }>;
-  connectedDevices(): number;
-  health(): Record<string, ComponentHealth>;
-  /** Cluster node: aedes' Redis engines and the bus between nodes. */
-  cluster?: ClusterEngines;
-  /** Our broker: a device's connection established on this node. */
-  onDeviceConnected?(handler: (deviceId: string) => void): void;
-}
-
-/** What a front door is built from. */
-interface FrontDoorDeps {
-  config: Config;
-  registry: RegistryHolder;
-  pipeline: IngestPipeline;
-  shipments: ShipmentService;
-  audit: AuditLog;
-  log: Logger;
-  parts: Parts;
 }
 
 /** Everything in one process: broker, ingestion, InfluxDB (managed unless a URL is given), HTTP. */
@@ -450,154 +421,4 @@ async function assemble(
     await parts.stopAll(false);
     throw err;
   }
-}
-
-/** InfluxDB: the managed child process (the embedded default) or the one the config names; pinged for /health. */
-async function startInfluxDb(config: Config, dataDir: string, log: Logger, parts: Parts) {
-  let managed: ManagedInfluxd | undefined;
-  let url = config.influx.url;
-  if (!url) {
-    const influxd = parts.add(
-      'managed influxd',
-      new ManagedInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log: log.child({ component: 'influxd' }), supervise: true, secure: true }),
-      (influxd) => influxd.stop(),
-    );
-    await influxd.start();
-    managed = influxd;
-    url = influxd.url;
-  }
-  // The managed influxd is signed in to with its own admin (issue 12, item 15); config credentials are for an external one.
-  const influx = new InfluxClient({
-    url,
-    database: config.influx.database,
-    ...(managed ? managed.credentials : { token: config.influx.token, username: config.influx.username, password: config.influx.password }),
-  });
-  let ready = false;
-  if (config.influx.createDatabase) {
-    try {
-      const { kept } = await influx.ensureDatabase(config.influx.retention);
-      // GSP: records are never deleted because a setting changed; shortening is a signed command.
-      if (kept)
-        log.warn(
-          { configured: config.influx.retention, kept },
-          'influx.retention is shorter than the database keeps; the longer retention stays (coldchain retention shorten deletes records, signed and audited)',
-        );
-      ready = true;
-    } catch (err) {
-      // The spool keeps everything meanwhile; the writer retries until InfluxDB is there.
-      log.warn({ err: (err as Error).message, url }, 'could not create the InfluxDB database and retention policy; continuing, writes are spooled');
-    }
-  }
-  const ping = async () => {
-    ready = await influx.ping();
-  };
-  if (!ready) await ping();
-  const pinger = parts.add(
-    'influxdb ping',
-    setInterval(() => void ping(), 5000),
-    (pinger) => clearInterval(pinger),
-  );
-  pinger.unref();
-  return { url, influx, managed: managed !== undefined, ready: () => ready };
-}
-
-/** The writer: drains the spool into InfluxDB in order, retrying while InfluxDB is away. */
-function startWriter(config: Config, dataDir: string, spool: Spool, influx: InfluxClient, log: Logger, onConflicts: (count: number) => void): SpoolWriter {
-  const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), {
-    onConflicts,
-    lingerMs: config.spool.writeLinger,
-    retryMaxMs: config.spool.retryMax,
-    deadLetterFile: deadLetterPath(dataDir),
-    ...(config.influx.createDatabase ? { ensureDatabase: () => influx.ensureDatabase(config.influx.retention).then(() => undefined) } : {}),
-  });
-  writer.start();
-  return writer;
-}
-
-function storageHealth(spool: Spool, writer: SpoolWriter, db: { url: string; managed: boolean; ready(): boolean }): Record<string, ComponentHealth> {
-  const depth = spool.depth;
-  return {
-    spool: { ready: spool.healthy, records: depth.records, bytes: depth.bytes },
-    influxdb: { ready: db.ready(), url: db.url, managed: db.managed, writer: writer.stats.state, lastError: writer.stats.lastError ?? null },
-  };
-}
-
-/** Our own MQTT broker: devices connect to it, and alert messages go out on it. */
-async function ownBroker(
-  { config, registry, pipeline, shipments, audit, log, parts }: FrontDoorDeps,
-  cluster?: () => Promise<ClusterEngines>,
-): Promise<FrontDoor> {
-  const engines = await cluster?.();
-  const broker = await DeviceBroker.create({
-    registry: registry.get,
-    pipeline,
-    log: log.child({ component: 'broker' }),
-    ratePerDevice: config.mqtt.ratePerDevice,
-    rateBurst: config.mqtt.rateBurst,
-    custody: deviceCustodyHandler(shipments, registry.get),
-    audit,
-    ...(engines ? { cluster: engines } : {}),
-  });
-  let closed: Promise<void> | undefined;
-  const close = () => (closed ??= broker.close());
-  parts.add('mqtt broker', broker, close);
-  let listeners: Listeners | undefined;
-  return {
-    publish: (topic, payload) => broker.publish(topic, payload),
-    async open() {
-      const open = await startListeners(broker.instance, config.mqtt, log.child({ component: 'mqtt' }));
-      listeners = parts.add('mqtt listeners', open, async (open) => {
-        // Stop accepting; let publishes being made durable get their PUBACK; then disconnect everyone.
-        const listenersClosed = open.close();
-        await broker.drain(5000);
-        await close();
-        await listenersClosed;
-      });
-      return { mqttPort: open.mqttPort, mqttsPort: open.mqttsPort, wsPort: open.wsPort };
-    },
-    connectedDevices: () => broker.connectedDevices,
-    ...(engines ? { cluster: engines } : {}),
-    onDeviceConnected: (handler) => broker.onDeviceConnected(handler),
-    health: () => ({
-      broker: { ready: true, connectedDevices: broker.connectedDevices, mqttPort: listeners?.mqttPort },
-      // Redis away is reported, not a reason to take the node out of the balancer: it still acknowledges and stores readings.
-      ...(engines
-        ? {
-            cluster: {
-              ready: true,
-              nodeId: engines.nodeId,
-              redis: engines.redis.state,
-              ...(engines.redis.since !== null ? { unreachableSince: new Date(engines.redis.since).toISOString() } : {}),
-            },
-          }
-        : {}),
-    }),
-  };
-}
-
-/** A persistent QoS 1 subscription to an external broker; it takes no devices itself. */
-async function upstreamBroker(
-  upstream: { brokerUrl: string; clientId: string; username?: string; password?: string },
-  { registry, pipeline, shipments, log, parts }: FrontDoorDeps,
-): Promise<FrontDoor> {
-  let consumer: Awaited<ReturnType<typeof startStandaloneIngestor>> | undefined;
-  return {
-    async open() {
-      const { brokerUrl, clientId, username, password } = upstream;
-      const started = await startStandaloneIngestor({
-        brokerUrl,
-        clientId,
-        username,
-        password,
-        registry: registry.get,
-        pipeline,
-        custody: deviceCustodyHandler(shipments, registry.get),
-        log: log.child({ component: 'ingest' }),
-      });
-      consumer = parts.add('upstream subscription', started, (consumer) => consumer.stop());
-      return {};
-    },
-    connectedDevices: () => 0,
-    health: () => ({ upstream: { ready: consumer?.client.connected ?? false, broker: upstream.brokerUrl } }),
-  };
 }
