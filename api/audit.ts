@@ -1,32 +1,11 @@
 import { z } from 'zod';
 import { auditPdf } from '../audit/review-document.js';
-import { AuditReviewer, auditCsv, auditReviewSchema } from '../audit/review.js';
+import { AUDIT_PDF_MAX_LIMIT, AuditReviewer, auditCsv, auditQuerySchema, auditReviewSchema, trailName } from '../audit/review.js';
+import { locale, localeFields } from '../reports/options.js';
 import { REVIEWERS } from './auth.js';
 import { HttpError } from './http-error.js';
-import { instant } from './params.js';
-import { locale, localeFields, sendFile } from './reports.js';
+import { sendFile } from './reports.js';
 import type { ApiPlugin } from './zod.js';
-
-const AUDIT_DEFAULT_LIMIT = 200;
-const AUDIT_MAX_LIMIT = 5000;
-/** A PDF is laid out on the main thread: a page count a reviewer prints, not a bulk export (the CSV is). */
-const AUDIT_PDF_MAX_LIMIT = 1000;
-
-const text = z.string().min(1).max(200);
-
-const auditQuerySchema = z
-  .object({
-    from: instant.optional(),
-    to: instant.optional(),
-    actor: text.optional(),
-    action: text.optional(),
-    target: text.optional(),
-    limit: z.coerce.number().int().min(1).max(AUDIT_MAX_LIMIT).default(AUDIT_DEFAULT_LIMIT),
-  })
-  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, { message: 'from must be before to', path: ['from'] });
-
-/** `audit-trail-20261202T034000`: a download named after the moment it was made. */
-const trailName = () => `audit-trail-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}`;
 
 /** `GET /api/v1/audit`, `/api/v1/audit.csv` and `/api/v1/audit.pdf` (qa, admin): the trail as audit/review.ts reads it. */
 export const auditRoutes: ApiPlugin = async (app, { audit, registry }) => {

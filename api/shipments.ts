@@ -1,41 +1,31 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { timeZoneSchema } from '../core/config/schema.js';
+import { custodyInputSchema, dispositionInputSchema, linkInputSchema, shipmentCreateSchema } from '../shipments/schema.js';
 import {
-  custodyInputSchema,
-  custodyRecordSchema,
-  dispositionInputSchema,
-  dispositionSchema,
-  linkInputSchema,
-  shipmentCreateSchema,
-  shipmentStates,
-} from '../shipments/schema.js';
-import { linkSummarySchema, shipmentSummaries, shipmentSummary, shipmentSummarySchema } from '../shipments/summary.js';
-import { bindReport, epcisSubject, shipmentSubject, signedSubject, verificationUrl } from '../reports/shipment-subject.js';
+  custodyAnswerSchema as custodyAnswer,
+  dispositionAnswerSchema as dispositionAnswer,
+  linkAnswerSchema,
+  linkSummarySchema,
+  shipmentAnswerSchema as one,
+  shipmentFilterSchema,
+  shipmentSummaries,
+  shipmentSummary,
+  shipmentSummarySchema,
+} from '../shipments/summary.js';
+import { epcisQuerySchema, locale, shipmentReportQuerySchema } from '../reports/options.js';
+import { bindReport, epcisSubject, reportSubject, shipmentSubject, verificationUrl } from '../reports/shipment-subject.js';
 import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
-import { idParams, instant, listed, listOf } from './params.js';
-import { locale, reportOptionsSchema, sendReport } from './reports.js';
+import { idParams, listed, listOf } from './params.js';
+import { sendReport } from './reports.js';
 import type { ApiPlugin } from './zod.js';
 
-export type { ShipmentSummary } from '../shipments/summary.js';
+export type { CustodyAnswer, DispositionAnswer, ShipmentAnswer, ShipmentSummary } from '../shipments/summary.js';
 /** The answer of GET /api/v1/shipments/:id/report?format=json (built in a report worker, not through a route schema). */
 export type { ShipmentReport } from '../reports/schema.js';
 
-const listQuerySchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
-const one = z.object({ shipment: shipmentSummarySchema });
 const list = listOf('shipments', shipmentSummarySchema);
-const custodyAnswer = z.object({ custody: custodyRecordSchema, shipment: shipmentSummarySchema });
-const dispositionAnswer = z.object({ disposition: dispositionSchema });
-export type ShipmentAnswer = z.infer<typeof one>;
 export type ShipmentList = z.infer<typeof list>;
-export type CustodyAnswer = z.infer<typeof custodyAnswer>;
-export type DispositionAnswer = z.infer<typeof dispositionAnswer>;
-const linkAnswer = z.object({ linkId: z.string(), url: z.string(), expiresAt: z.number() });
 const linkParams = z.object({ id: z.string(), linkId: z.string() });
-/** ?tz= of an EPCIS document's eventTimeZoneOffset (default: reports.timeZone). */
-const epcisQuery = z.object({ tz: timeZoneSchema.optional() });
-/** ?version=current (default) or signed: the report as the current disposition was signed on it. */
-const reportVersionSchema = z.object({ version: z.enum(['current', 'signed']).default('current') });
 
 /** Who did it, for the shipment's facts: the caller's token and whether it came through the CLI. */
 const actor = (request: FastifyRequest) => ({
@@ -52,7 +42,7 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
     reply.code(201).send({ shipment: shipmentSummary(await shipments.create(request.body, actor(request))) }),
   );
 
-  app.get('/api/v1/shipments', { config: anyone, schema: { querystring: listQuerySchema, response: { 200: list } } }, async (request) =>
+  app.get('/api/v1/shipments', { config: anyone, schema: { querystring: shipmentFilterSchema, response: { 200: list } } }, async (request) =>
     listed('shipments', shipmentSummaries(shipments.book.list(), request.query)),
   );
 
@@ -81,7 +71,7 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
 
   app.post(
     '/api/v1/shipments/:id/links',
-    { config: reviewers, schema: { params: idParams, body: linkInputSchema, response: { 201: linkAnswer } } },
+    { config: reviewers, schema: { params: idParams, body: linkInputSchema, response: { 201: linkAnswerSchema } } },
     async (request, reply) => {
       const { link, token } = await shipments.createLink(request.params.id, request.body.validDays, request.caller.tokenId);
       return reply.code(201).send({ linkId: link.linkId, url: verificationUrl(deps.publicUrl(), token), expiresAt: link.expiresAt });
@@ -96,16 +86,15 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
     }),
   );
 
-  const shipmentReportQuery = z.intersection(reportOptionsSchema(deps.registry), reportVersionSchema);
-  app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: shipmentReportQuery } }, async (request, reply) => {
-    const record = shipments.get(request.params.id);
-    const signed = request.query.version === 'signed';
-    const subject = signed ? signedSubject(record, shipmentSubject(deps, record)) : shipmentSubject(deps, record, 'full');
-    return sendReport(reply, reports, subject, request.query, `shipment-${request.params.id}${signed ? '-signed' : ''}`);
+  const reportQuery = shipmentReportQuerySchema(deps.registry);
+  app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: reportQuery } }, async (request, reply) => {
+    const { id } = request.params;
+    const { version } = request.query;
+    return sendReport(reply, reports, reportSubject(deps, shipments.get(id), version), request.query, `shipment-${id}${version === 'signed' ? '-signed' : ''}`);
   });
 
   // The same data as the shipment report, so the same roles.
-  app.get('/api/v1/shipments/:id/epcis', { config: anyone, schema: { params: idParams, querystring: epcisQuery } }, async (request, reply) => {
+  app.get('/api/v1/shipments/:id/epcis', { config: anyone, schema: { params: idParams, querystring: epcisQuerySchema } }, async (request, reply) => {
     const record = shipments.get(request.params.id);
     const options = { format: 'json' as const, ...locale(deps.registry, { tz: request.query.tz }) };
     return sendReport(reply, reports, epcisSubject(deps, record), options, `epcis-${record.shipment.id}`);

@@ -7,6 +7,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { z } from 'zod';
+import { problems } from '../core/refusal.js';
 import { ValidationError } from './http-error.js';
 import type { ApiDeps } from './server.js';
 
@@ -23,10 +24,6 @@ export interface ZodTypeProvider extends FastifyTypeProvider {
 export type ApiPlugin<Deps extends FastifyPluginOptions = ApiDeps> = FastifyPluginAsync<Deps, RawServerDefault, ZodTypeProvider>;
 
 const PARTS: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
-
-/** Every problem of a failed parse, named by where it is: "query.from: …" (or "from: …" without `where`). */
-export const problems = (error: z.ZodError, where?: string) =>
-  error.issues.map((issue) => `${[...(where ? [where] : []), ...issue.path.map(String)].join('.')}: ${issue.message}`);
 
 /** Parses what a request carries; a failure is a 400 naming every problem. */
 export function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.output<S> {
