@@ -1,14 +1,20 @@
 import { z } from 'zod';
-import { alertSchema, alertStates } from '../alerts/book.js';
-import { alertDetail, alertDetailSchema, alertsMatching, incidentDetail, incidentDetailSchema, incidentsMatching } from '../alerts/views.js';
-import { alarmSignatureInputSchema as signatureSchema, incidentStates, incidentViewSchema, shelveInputSchema as shelveSchema } from '../alerts/incident.js';
+import { alertSchema } from '../alerts/book.js';
+import {
+  alertDetail,
+  alertDetailSchema,
+  alertFilterSchema,
+  alertsMatching,
+  incidentDetail,
+  incidentDetailSchema,
+  incidentFilterSchema,
+  incidentsMatching,
+} from '../alerts/views.js';
+import { alarmSignatureInputSchema as signatureSchema, incidentViewSchema, shelveInputSchema as shelveSchema } from '../alerts/incident.js';
 import { ANYONE, HANDLERS } from './auth.js';
 import { foundOr404 } from './http-error.js';
-import { idParams, instant, listed, listOf } from './params.js';
+import { idParams, listed, listOf } from './params.js';
 import type { ApiPlugin } from './zod.js';
-
-const listQuery = <S extends readonly [string, ...string[]]>(states: S) =>
-  z.object({ state: z.enum(states).optional(), site: z.string().optional(), from: instant.optional(), to: instant.optional() });
 
 export type Alert = z.infer<typeof alertSchema>;
 const alertList = listOf('alerts', alertSchema);
@@ -23,7 +29,7 @@ export const alertRoutes: ApiPlugin = async (app, { influx, alerts: service }) =
   const anyone = { config: { roles: ANYONE } };
   const signers = { config: { roles: HANDLERS } };
 
-  app.get('/api/v1/alerts', { ...anyone, schema: { querystring: listQuery(alertStates), response: { 200: alertList } } }, async (request) =>
+  app.get('/api/v1/alerts', { ...anyone, schema: { querystring: alertFilterSchema, response: { 200: alertList } } }, async (request) =>
     listed('alerts', alertsMatching(service, request.query)),
   );
 
@@ -31,7 +37,7 @@ export const alertRoutes: ApiPlugin = async (app, { influx, alerts: service }) =
     foundOr404(await alertDetail(service, influx, request.params.id), `no alert ${request.params.id}`),
   );
 
-  app.get('/api/v1/incidents', { ...anyone, schema: { querystring: listQuery(incidentStates), response: { 200: incidentList } } }, async (request) =>
+  app.get('/api/v1/incidents', { ...anyone, schema: { querystring: incidentFilterSchema, response: { 200: incidentList } } }, async (request) =>
     listed('incidents', incidentsMatching(service, request.query)),
   );
 
