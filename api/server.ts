@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry as PromRegistry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
@@ -51,7 +50,7 @@ export interface ApiDeps {
   /** Base URL receivers use (verification links). */
   publicUrl: () => string;
   audit?: AuditLog;
-  /** HTTPS with this certificate and key (see readTls); plain HTTP without. */
+  /** HTTPS with this certificate and key (`readTls`, core/config/load.ts); plain HTTP without. */
   tls?: { cert: Buffer; key: Buffer };
   /** The report workers (reports/pool.ts): every report is built there; the service owns and closes them. */
   reports: ReportPool;
@@ -59,21 +58,6 @@ export interface ApiDeps {
   stability?: StabilityService;
   /** One node of a cluster: board sessions and stream tickets shared with the other nodes (cluster/api-link.ts). */
   cluster?: { sessions: SessionShare; tickets: SharedTickets };
-}
-
-/** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
-export function readTls(tls: { cert: string; key: string } | undefined): { cert: Buffer; key: Buffer } | undefined {
-  if (!tls) return undefined;
-  const read = (what: string, file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new Error(
-        `http.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); coldchain init writes a self-signed pair under the data directory`,
-      );
-    }
-  };
-  return { cert: read('cert', tls.cert), key: read('key', tls.key) };
 }
 
 /** The HTTP API: one plugin per resource; who may call what is each route's `config.roles`, checked by one hook. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { formatPath, type LoadedConfig } from '../core/config/load.js';
+import { formatPath, readTls, type LoadedConfig } from '../core/config/load.js';
 import type { Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { InfluxClient } from '../storage/influx.js';
@@ -11,7 +11,7 @@ import { knowStoredReadings } from '../ingestor/stored-readings.js';
 import { startStandaloneIngestor } from '../ingestor/standalone.js';
 import { DeviceBroker } from '../broker/broker.js';
 import { startListeners, type Listeners } from '../broker/listeners.js';
-import { createApi, readTls, type ComponentHealth } from '../api/server.js';
+import { createApi, type ComponentHealth } from '../api/server.js';
 import { createMetrics } from '../ingestor/metrics.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { startAuditAnchor } from '../audit/anchor.js';
