@@ -1,13 +1,18 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { boardBuilt, boardFile, boardSettings, boardSettingsSchema } from '../live/board-files.js';
+import { FleetCache } from '../live/fleet-cache.js';
+import { buildOverview, buildSparklines, overviewQuerySchema, overviewSchema, sparklinesQuerySchema, sparklinesSchema } from '../live/overview.js';
 import { notFound } from './http-error.js';
-import type { ApiPlugin } from './zod.js';
+import { ANYONE, type ApiPlugin, route } from './route.js';
 
 export type { BoardSettings } from '../live/board-files.js';
 
-/** The live board (live/board-files.ts): index.html for `/`, hashed assets under /assets/ (cached for good: their names change with their content). */
-export const boardRoutes: ApiPlugin = async (app, { registry }) => {
+/**
+ * The live board: its built files (live/board-files.ts; hashed assets are cached for good, their
+ * names change with their content), its settings, and what it draws on arrival (live/overview.ts).
+ */
+export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, log, alerts }) => {
   const send = async (reply: FastifyReply, cache: string, ...parts: string[]) => {
     const file = await boardFile(...parts);
     if (!file) throw notFound(`no ${parts.at(-1)}`);
@@ -23,4 +28,13 @@ export const boardRoutes: ApiPlugin = async (app, { registry }) => {
     return send(reply, 'public, max-age=31536000, immutable', 'assets', name);
   });
   app.get('/api/v1/board-settings', { schema: { response: { 200: boardSettingsSchema } } }, async () => boardSettings(registry().config));
+
+  const fleet = new FleetCache(influx, pipeline, log);
+  fleet.prime();
+  app.get('/api/v1/overview', route(ANYONE, { querystring: overviewQuerySchema, response: { 200: overviewSchema } }), async (request) =>
+    buildOverview(registry(), fleet, alerts, request.query.hours, request.query.sparklines === 'true'),
+  );
+  app.get('/api/v1/overview/sparklines', route(ANYONE, { querystring: sparklinesQuerySchema, response: { 200: sparklinesSchema } }), async (request) =>
+    buildSparklines(registry(), fleet, request.query.hours),
+  );
 };

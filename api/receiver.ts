@@ -18,13 +18,9 @@ const unlisted = (reply: FastifyReply) => reply.header('Cache-Control', 'no-stor
 const html = (reply: FastifyReply, { status, html }: ReceiptPage) => unlisted(reply).code(status).type('text/html; charset=utf-8').send(html);
 
 /**
- * The receiver's side of a shipment: no account, just an unguessable link that can be revoked and
- * expires. Anything wrong with the link is one and the same 404, so a probe learns nothing.
- * `/verify/:token` is the shipment's report (HTML unless asked otherwise; Chinese for a browser
- * that prefers it); the acceptance or refusal (收货验收) is a form (shipments/receipt-page.ts) at
- * …/receive, posted to …/receipt as a form or as JSON. The link is the only authority, so input is
- * bounded (4 KiB, field limits in receiptInputSchema) and a shipment takes one receipt; a second
- * is refused with what is on record.
+ * The receiver's side of a shipment: no account, the link is the only authority (it can be revoked
+ * and expires), so input is bounded, and anything wrong with the link is one and the same 404: a
+ * probe learns nothing.
  */
 export const receiverRoutes: ApiPlugin = async (app, deps) => {
   const { shipments } = deps;

@@ -2,9 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { ReportSubject } from '../reports/jobs.js';
 import { recordQuerySchema, reportOptionsSchema, type ReportOptions } from '../reports/options.js';
 import type { ReportPool } from '../reports/pool.js';
-import { ANYONE } from './auth.js';
-import { idParams } from './params.js';
-import type { ApiPlugin } from './zod.js';
+import { ANYONE, type ApiPlugin, idParams, route } from './route.js';
 
 /** Sends a built file: JSON as it is, HTML to be shown, anything else as a download; the file is named `<name>.<extension>`. */
 export function sendFile(reply: FastifyReply, file: { body: Uint8Array | string; contentType: string; extension: string }, format: string, name: string) {
@@ -16,25 +14,20 @@ export function sendFile(reply: FastifyReply, file: { body: Uint8Array | string;
     .send(file.body);
 }
 
-/**
- * Builds a report in the report workers (reports/pool.ts) and sends it in the asked format. The
- * workers' refusals are answered by the error handler (http-error.ts): busy 429 with Retry-After,
- * too many readings 422, too slow 503.
- */
+/** Builds a report in the report workers (reports/pool.ts; their refusals are answered by http-error.ts) and sends it. */
 export async function sendReport(reply: FastifyReply, pool: ReportPool, subject: ReportSubject, { format, lang, timeZone }: ReportOptions, name: string) {
   return sendFile(reply, await pool.run({ subject, format, lang, timeZone }), format, name);
 }
 
 /** GSP records per place and excursion reports per alert (?format=json|csv|html|pdf). */
 export const reportRoutes: ApiPlugin = async (app, { registry, alerts, reports }) => {
-  const config = { roles: ANYONE };
-  app.get('/api/v1/locations/:id/record', { config, schema: { params: idParams, querystring: recordQuerySchema(registry) } }, async (request, reply) => {
+  app.get('/api/v1/locations/:id/record', route(ANYONE, { params: idParams, querystring: recordQuerySchema(registry) }), async (request, reply) => {
     const { options, from, to } = request.query;
     const name = `gsp-record-${request.params.id}-${new Date(from).toISOString().slice(0, 10)}`;
     return sendReport(reply, reports, { kind: 'gsp_record', locationId: request.params.id, from, to }, options, name);
   });
 
-  app.get('/api/v1/alerts/:id/report', { config, schema: { params: idParams, querystring: reportOptionsSchema(registry) } }, async (request, reply) =>
+  app.get('/api/v1/alerts/:id/report', route(ANYONE, { params: idParams, querystring: reportOptionsSchema(registry) }), async (request, reply) =>
     sendReport(
       reply,
       reports,

@@ -15,10 +15,7 @@ import { healthRoutes, type ComponentHealth } from './metrics.js';
 import { sessionRoutes } from './sessions.js';
 import { SessionStore, type SessionShare } from '../core/sessions.js';
 import { readingsRoutes } from './readings.js';
-import { rejectsRoutes } from './rejects.js';
 import { alertRoutes } from './alerts.js';
-import { alarmPerformanceRoutes } from './alarm-performance.js';
-import { alarmTestRoutes } from './alarm-test.js';
 import { auditRoutes } from './audit.js';
 import { streamRoutes } from './stream.js';
 import type { SharedTickets } from '../live/tickets.js';
@@ -27,7 +24,6 @@ import { receiverRoutes } from './receiver.js';
 import { calibrationRoutes } from './calibration.js';
 import type { CalibrationService } from '../calibration/service.js';
 import { reportRoutes } from './reports.js';
-import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
 import { securityHeaders } from './security-headers.js';
 import type { ReportPool } from '../reports/pool.js';
@@ -87,10 +83,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     healthRoutes,
     sessionRoutes,
     readingsRoutes,
-    rejectsRoutes,
     alertRoutes,
-    alarmPerformanceRoutes,
-    alarmTestRoutes,
     auditRoutes,
     streamRoutes,
     shipmentRoutes,
@@ -98,7 +91,6 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     calibrationRoutes,
     stabilityRoutes,
     reportRoutes,
-    overviewRoutes,
     boardRoutes,
   ];
   for (const resource of resources) await app.register(resource, deps);

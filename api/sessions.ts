@@ -1,18 +1,12 @@
-import { sessionSchema, signedInSchema, signInSchema, type SessionStore } from '../core/sessions.js';
+import { sessionSchema, signedInSchema, signInSchema } from '../core/sessions.js';
 import { explainVerdict } from '../core/throttle.js';
 import { bearerToken } from './auth.js';
 import { HttpError } from './http-error.js';
-import type { ApiPlugin } from './zod.js';
+import type { ApiPlugin } from './route.js';
 
 export type { SessionInfo } from '../core/sessions.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    sessions: SessionStore;
-  }
-}
-
-/** POST/GET/DELETE /api/v1/session: the board's sign-in (the store, core/sessions.ts, is `app.sessions`, made by server.ts). */
+/** The board's sign-in (the store is `app.sessions`, core/sessions.ts). */
 export const sessionRoutes: ApiPlugin = async (app) => {
   app.post('/api/v1/session', { schema: { body: signInSchema, response: { 201: signedInSchema } } }, async (request, reply) => {
     const { user: name, password } = request.body;

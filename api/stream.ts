@@ -3,17 +3,12 @@ import { LiveHub, MAX_STREAM_CLIENTS } from '../live/hub.js';
 import { MAX_TICKETS, StreamTickets } from '../live/tickets.js';
 import { bearerToken } from './auth.js';
 import { HttpError } from './http-error.js';
-import type { ApiPlugin } from './zod.js';
+import type { ApiPlugin } from './route.js';
 
 const ticketAnswer = z.object({ ticket: z.string(), expiresAt: z.number(), url: z.string() });
 export type StreamTicket = z.infer<typeof ticketAnswer>;
 
-/**
- * GET /api/v1/stream: server-sent events for the live board (live/hub.ts). Browsers' EventSource
- * cannot send headers, and a bearer token in the URL ends up in request logs and browser history,
- * so the page first asks POST /api/v1/stream/ticket (bearer header) for a one-use ticket valid
- * 30 s (live/tickets.ts), then opens ?ticket=. Clients that can send headers use the bearer header directly.
- */
+/** Server-sent events for the live board (live/hub.ts), opened with the bearer header or, from a browser (whose EventSource cannot send one), a ticket (live/tickets.ts). */
 export const streamRoutes: ApiPlugin = async (app, { pipeline, alerts, cluster }) => {
   const hub = new LiveHub({ pipeline, alerts, sessions: app.sessions });
   const tickets = new StreamTickets(cluster?.tickets, (credential) => app.sessions.holds(credential));

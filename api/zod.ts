@@ -11,10 +11,7 @@ import { problems } from '../core/refusal.js';
 import { ValidationError } from './http-error.js';
 import type { ApiDeps } from './server.js';
 
-/**
- * zod as fastify's schema language: a route's querystring, params and body arrive parsed (and
- * typed) by their schemas, and what a handler returns is checked against its response schema.
- */
+/** zod as fastify's schema language: requests arrive parsed and typed, and the compiler checks what a handler returns against its response schema. */
 export interface ZodTypeProvider extends FastifyTypeProvider {
   validator: this['schema'] extends z.ZodType ? z.output<this['schema']> : unknown;
   serializer: this['schema'] extends z.ZodType ? z.input<this['schema']> : unknown;
