@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { alertKinds, severities } from '../core/config/alert-rules.js';
+import { instantQuerySchema as instant, period } from '../core/instant.js';
 import type { Logger } from '../core/logger.js';
 import type { InfluxClient } from '../storage/influx.js';
 import type { AlertEvent } from './book.js';
 import { loadAlertEvents, loadIncidentEvents } from './event-store.js';
+import { noSuchSite } from './alarm-test.js';
 import { shelfSchema, type Incident, type IncidentEvent } from './incident.js';
 
 /** What the report reads of an incident event: who shelved what, when (any stored incident event is one). */
@@ -385,6 +387,26 @@ export function computeAlarmPerformance(input: PerformanceInput): AlarmPerforman
  * at its end. The same horizon the alert service rebuilds its book from.
  */
 export const PERFORMANCE_LOOKBACK_MS = 400 * DAY;
+
+/** A year and a day: enough for an annual review, bounded so one request cannot read everything. */
+const MAX_PERIOD_DAYS = 366;
+
+/**
+ * ?site=&from=&to= of the report (default the last 7 days, at most `MAX_PERIOD_DAYS`). The site is
+ * checked against the registry's, so a typo is named rather than answered with an empty report.
+ */
+export function performanceQuerySchema(knownSites: () => string[]) {
+  const site = z
+    .string()
+    .min(1, 'must name a site')
+    .superRefine((id, ctx) => {
+      if (!knownSites().includes(id)) ctx.addIssue({ code: 'custom', message: noSuchSite(id, knownSites()) });
+    });
+  return period(z.object({ site: site.optional(), from: instant.optional(), to: instant.optional() }), 7 * DAY).refine(
+    (q) => q.to - q.from <= MAX_PERIOD_DAYS * DAY,
+    { message: `the period may be at most ${MAX_PERIOD_DAYS} days`, path: ['from'] },
+  );
+}
 
 export interface PerformanceOptions {
   from: number;

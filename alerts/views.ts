@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { instantQuerySchema as instant } from '../core/instant.js';
 import type { InfluxClient } from '../storage/influx.js';
-import { alertEventSchema, alertSchema, type Alert } from './book.js';
+import { alertEventSchema, alertSchema, alertStates, type Alert } from './book.js';
 import { loadAlertEvents, loadIncidentEvents } from './event-store.js';
-import { incidentEventSchema, incidentViewSchema, type Incident, type IncidentView } from './incident.js';
+import { incidentEventSchema, incidentStates, incidentViewSchema, type Incident, type IncidentView } from './incident.js';
 import { redactEvent } from './redact.js';
 import type { AlertService } from './service.js';
 
@@ -27,14 +28,12 @@ export const incidentDetailSchema = z.object({
 });
 export type IncidentDetail = z.infer<typeof incidentDetailSchema>;
 
-export interface AlarmFilter {
-  state?: string;
-  site?: string;
-  /** Occurred at or after (epoch ms). */
-  from?: number;
-  /** Occurred before (epoch ms). */
-  to?: number;
-}
+/** ?state=&site=&from=&to= of a list: occurred at or after `from`, before `to`. */
+const filterOf = <S extends readonly [string, ...string[]]>(states: S) =>
+  z.object({ state: z.enum(states).optional(), site: z.string().optional(), from: instant.optional(), to: instant.optional() });
+export const alertFilterSchema = filterOf(alertStates);
+export const incidentFilterSchema = filterOf(incidentStates);
+export type AlarmFilter = { state?: string; site?: string; from?: number; to?: number };
 
 const matches =
   ({ state, site, from, to }: AlarmFilter) =>

@@ -1,14 +1,13 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ApiRole } from '../core/config/schema.js';
-import type { Caller } from '../core/sessions.js';
+import type { Caller, SessionStore } from '../core/sessions.js';
 import { HttpError } from './http-error.js';
 
-export const ANYONE = ['admin', 'operator', 'qa', 'viewer'] as const satisfies readonly ApiRole[];
-/** Those who sign: alarms, custody, dispositions. */
-export const HANDLERS = ['admin', 'operator', 'qa'] as const satisfies readonly ApiRole[];
-export const REVIEWERS = ['admin', 'qa'] as const satisfies readonly ApiRole[];
-
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Who holds a bearer token, and board sign-ins (made by server.ts). */
+    sessions: SessionStore;
+  }
   interface FastifyContextConfig {
     /** Who may call the route (the onRequest hook checks); a route without it is open or checks for itself. */
     roles?: readonly ApiRole[];

@@ -1,59 +1,40 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { Registry } from '../core/registry.js';
-import type { ApiPlugin } from './zod.js';
+import { boardBuilt, boardFile, boardSettings, boardSettingsSchema } from '../live/board-files.js';
+import { FleetCache } from '../live/fleet-cache.js';
+import { buildOverview, buildSparklines, overviewQuerySchema, overviewSchema, sparklinesQuerySchema, sparklinesSchema } from '../live/overview.js';
+import { notFound } from './http-error.js';
+import { ANYONE, type ApiPlugin, route } from './route.js';
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.json': 'application/json',
-  '.mp3': 'audio/mpeg',
-  '.wav': 'audio/wav',
-};
-
-/** Built by `vite build` into dist/board (beside dist/api, where this module runs from). */
-export const BOARD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'board');
-
-export const boardSettingsSchema = z.object({ tileUrl: z.string().nullable(), tileAttribution: z.string() });
-export type BoardSettings = z.infer<typeof boardSettingsSchema>;
+export type { BoardSettings } from '../live/board-files.js';
 
 /**
- * Serves the live board: index.html for `/`, hashed assets under /assets/ (cached for good:
- * their names change with their content). The board's settings (map tiles) come from the config.
+ * The live board: its built files (live/board-files.ts; hashed assets are cached for good, their
+ * names change with their content), its settings, and what it draws on arrival (live/overview.ts).
  */
-export const boardRoutes: ApiPlugin<{ registry: () => Registry }> = async (app, deps) => {
-  const send = async (file: string, reply: FastifyReply, cache: string) => {
-    try {
-      const body = await readFile(file);
-      return reply
-        .type(TYPES[path.extname(file)] ?? 'application/octet-stream')
-        .header('Cache-Control', cache)
-        .header('X-Content-Type-Options', 'nosniff')
-        .send(body);
-    } catch {
-      return reply.code(404).send({ error: 'not_found', message: `no ${path.basename(file)}` });
-    }
+export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, log, alerts }) => {
+  const send = async (reply: FastifyReply, cache: string, ...parts: string[]) => {
+    const file = await boardFile(...parts);
+    if (!file) throw notFound(`no ${parts.at(-1)}`);
+    return reply.type(file.type).header('Cache-Control', cache).send(file.body);
   };
   app.get('/', async (_request, reply) => {
-    if (!existsSync(path.join(BOARD_DIR, 'index.html')))
-      return reply.code(503).type('text/plain; charset=utf-8').send('The live board is not built: run "npm run build" (npm ci does it).\n');
-    return send(path.join(BOARD_DIR, 'index.html'), reply, 'no-cache');
+    if (!boardBuilt()) return reply.code(503).type('text/plain; charset=utf-8').send('The live board is not built: run "npm run build" (npm ci does it).\n');
+    return send(reply, 'no-cache', 'index.html');
   });
   app.get('/assets/*', { schema: { params: z.object({ '*': z.string() }) } }, async (request, reply) => {
     const name = request.params['*'];
-    if (!/^[\w.-]+$/.test(name)) return reply.code(404).send({ error: 'not_found', message: 'no such asset' });
-    return send(path.join(BOARD_DIR, 'assets', name), reply, 'public, max-age=31536000, immutable');
+    if (!/^[\w.-]+$/.test(name)) throw notFound('no such asset');
+    return send(reply, 'public, max-age=31536000, immutable', 'assets', name);
   });
-  app.get('/api/v1/board-settings', { schema: { response: { 200: boardSettingsSchema } } }, async () => {
-    const { tileUrl, tileAttribution } = deps.registry().config.board;
-    return { tileUrl: tileUrl ?? null, tileAttribution };
-  });
+  app.get('/api/v1/board-settings', { schema: { response: { 200: boardSettingsSchema } } }, async () => boardSettings(registry().config));
+
+  const fleet = new FleetCache(influx, pipeline, log);
+  fleet.prime();
+  app.get('/api/v1/overview', route(ANYONE, { querystring: overviewQuerySchema, response: { 200: overviewSchema } }), async (request) =>
+    buildOverview(registry(), fleet, alerts, request.query.hours, request.query.sparklines === 'true'),
+  );
+  app.get('/api/v1/overview/sparklines', route(ANYONE, { querystring: sparklinesQuerySchema, response: { 200: sparklinesSchema } }), async (request) =>
+    buildSparklines(registry(), fleet, request.query.hours),
+  );
 };

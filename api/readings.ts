@@ -1,30 +1,22 @@
-import { z } from 'zod';
-import { readDeviceReadings, readingRowSchema } from '../ingestor/queries.js';
-import { ANYONE } from './auth.js';
+import { readDeviceReadings, readingsResponseSchema, readRejects, rejectsQuerySchema, rejectsResponseSchema, windowQuerySchema } from '../ingestor/queries.js';
 import { notFound } from './http-error.js';
-import { idParams, timeWindowSchema } from './params.js';
-import type { ApiPlugin } from './zod.js';
+import { ANYONE, type ApiPlugin, idParams, route } from './route.js';
 
-export const readingsResponseSchema = z.object({
-  deviceId: z.string(),
-  from: z.string(),
-  to: z.string(),
-  count: z.number(),
-  readings: z.array(readingRowSchema),
-});
-export type ReadingsResponse = z.infer<typeof readingsResponseSchema>;
+export type { ReadingsResponse, RejectsResponse } from '../ingestor/queries.js';
 
-/** GET /api/v1/devices/:id/readings?from=&to=&limit= (ingestor/queries.ts) */
+/** What ingestion stored, read back (ingestor/queries.ts): a device's readings, and the quarantine (what devices sent that was refused, and why). */
 export const readingsRoutes: ApiPlugin = async (app, { registry, influx }) => {
-  const schema = { params: idParams, querystring: timeWindowSchema, response: { 200: readingsResponseSchema } };
   // An unknown device is named before its query is checked.
   const knownDevice = async (request: { params: unknown }) => {
     const { id } = request.params as { id: string };
     if (!registry().device(id)) throw notFound(`unknown device "${id}"`);
   };
-  app.get('/api/v1/devices/:id/readings', { schema, config: { roles: ANYONE }, preValidation: knownDevice }, async (request) => {
-    const { from, to } = request.query;
-    const readings = await readDeviceReadings(influx, request.params.id, request.query);
-    return { deviceId: request.params.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: readings.length, readings };
-  });
+  const readings = route(ANYONE, { params: idParams, querystring: windowQuerySchema, response: { 200: readingsResponseSchema } });
+  app.get('/api/v1/devices/:id/readings', { ...readings, preValidation: knownDevice }, async (request) =>
+    readDeviceReadings(influx, request.params.id, request.query),
+  );
+
+  app.get('/api/v1/rejects', route(ANYONE, { querystring: rejectsQuerySchema, response: { 200: rejectsResponseSchema } }), async (request) =>
+    readRejects(influx, request.query),
+  );
 };

@@ -1,11 +1,12 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { receiptInputSchema } from '../shipments/schema.js';
-import { INVALID_LINK, ShipmentError } from '../shipments/service.js';
-import { formPage, invalidLinkPage, receivePage, recordedPage, refusedPage, W } from '../shipments/receipt-page.js';
+import { INVALID_LINK } from '../shipments/service.js';
+import { receiptFromForm, receiveFormPage, type ReceiptPage } from '../shipments/receipt-page.js';
 import { shipmentSubject } from '../reports/shipment-subject.js';
-import { reportOptionsSchema, sendReport } from './reports.js';
-import { parse, problems, type ApiPlugin } from './zod.js';
+import { reportOptionsSchema } from '../reports/options.js';
+import { sendReport } from './reports.js';
+import { parse, type ApiPlugin } from './zod.js';
 
 /** A receipt is a few short fields; a form or JSON body beyond this is not one (and is not parsed). */
 const MAX_RECEIPT_BYTES = 4096;
@@ -14,16 +15,12 @@ const tokenParams = z.object({ token: z.string().max(64) });
 
 /** The link is a secret: its pages are not kept, indexed or passed on. */
 const unlisted = (reply: FastifyReply) => reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').header('X-Robots-Tag', 'noindex');
-const html = (reply: FastifyReply, status: number, body: string) => unlisted(reply).code(status).type('text/html; charset=utf-8').send(body);
+const html = (reply: FastifyReply, { status, html }: ReceiptPage) => unlisted(reply).code(status).type('text/html; charset=utf-8').send(html);
 
 /**
- * The receiver's side of a shipment: no account, just an unguessable link that can be revoked and
- * expires. Anything wrong with the link is one and the same 404, so a probe learns nothing.
- * `/verify/:token` is the shipment's report (HTML unless asked otherwise; Chinese for a browser
- * that prefers it); the acceptance or refusal (收货验收) is a form (shipments/receipt-page.ts) at
- * …/receive, posted to …/receipt as a form or as JSON. The link is the only authority, so input is
- * bounded (4 KiB, field limits in receiptInputSchema) and a shipment takes one receipt; a second
- * is refused with what is on record.
+ * The receiver's side of a shipment: no account, the link is the only authority (it can be revoked
+ * and expires), so input is bounded, and anything wrong with the link is one and the same 404: a
+ * probe learns nothing.
  */
 export const receiverRoutes: ApiPlugin = async (app, deps) => {
   const { shipments } = deps;
@@ -42,30 +39,16 @@ export const receiverRoutes: ApiPlugin = async (app, deps) => {
     return sendReport(reply, deps.reports, shipmentSubject(deps, found.record, 'receiver'), options, `shipment-${found.record.shipment.id}`);
   });
 
-  app.get('/verify/:token/receive', { schema: { params: tokenParams } }, async (request, reply) => {
-    const found = shipments.resolveLink(request.params.token);
-    return found ? html(reply, 200, receivePage(request.params.token, found.record)) : html(reply, 404, invalidLinkPage());
-  });
+  app.get('/verify/:token/receive', { schema: { params: tokenParams } }, async (request, reply) =>
+    html(reply, receiveFormPage(shipments, request.params.token)),
+  );
 
   app.post('/verify/:token/receipt', { bodyLimit: MAX_RECEIPT_BYTES, schema: { params: tokenParams } }, async (request, reply) => {
+    const { token } = request.params;
     unlisted(reply);
-    const fromForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-    const body = request.body ?? {};
-    if (!fromForm) {
-      const { record, receipt } = await shipments.receive(request.params.token, parse(receiptInputSchema, body, 'body'));
-      return reply.code(201).send({ shipmentId: record.shipment.id, receipt });
-    }
-    // A person at a form gets a page back, also when something is wrong.
-    const found = shipments.resolveLink(request.params.token);
-    if (!found) return html(reply, 404, invalidLinkPage(W.invalid));
-    const parsed = receiptInputSchema.safeParse(body);
-    if (!parsed.success) return html(reply, 400, formPage(request.params.token, found.record, problems(parsed.error).join('; ')));
-    try {
-      const { record, receipt } = await shipments.receive(request.params.token, parsed.data);
-      return html(reply, 201, recordedPage(record, receipt));
-    } catch (err) {
-      if (!(err instanceof ShipmentError)) throw err;
-      return html(reply, err.status, refusedPage(err.message, found.record.receipt));
-    }
+    if ((request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
+      return html(reply, await receiptFromForm(shipments, token, request.body ?? {}));
+    const { record, receipt } = await shipments.receive(token, parse(receiptInputSchema, request.body ?? {}, 'body'));
+    return reply.code(201).send({ shipmentId: record.shipment.id, receipt });
   });
 };

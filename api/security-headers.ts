@@ -14,11 +14,7 @@ export function contentSecurityPolicy(tileUrl: string | null): string {
   return `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:${tileSource(tileUrl)}; connect-src 'self'; font-src 'self' data:; media-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
 }
 
-/**
- * An onSend hook for the root instance (issue 12, item 16): CSP, frame options, no sniffing and a
- * referrer policy on every response — board, API, HTML reports and receiver pages alike (a route's
- * own stricter referrer policy stays).
- */
+/** An onSend hook for the root instance (issue 12, item 16): every response, board, API, reports and receiver pages alike. */
 export function securityHeaders(tileUrl: () => string | null) {
   return async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     reply.header('Content-Security-Policy', contentSecurityPolicy(tileUrl())).header('X-Frame-Options', 'DENY').header('X-Content-Type-Options', 'nosniff');

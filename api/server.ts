@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry as PromRegistry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
@@ -16,10 +15,7 @@ import { healthRoutes, type ComponentHealth } from './metrics.js';
 import { sessionRoutes } from './sessions.js';
 import { SessionStore, type SessionShare } from '../core/sessions.js';
 import { readingsRoutes } from './readings.js';
-import { rejectsRoutes } from './rejects.js';
 import { alertRoutes } from './alerts.js';
-import { alarmPerformanceRoutes } from './alarm-performance.js';
-import { alarmTestRoutes } from './alarm-test.js';
 import { auditRoutes } from './audit.js';
 import { streamRoutes } from './stream.js';
 import type { SharedTickets } from '../live/tickets.js';
@@ -28,7 +24,6 @@ import { receiverRoutes } from './receiver.js';
 import { calibrationRoutes } from './calibration.js';
 import type { CalibrationService } from '../calibration/service.js';
 import { reportRoutes } from './reports.js';
-import { overviewRoutes } from './overview.js';
 import { boardRoutes } from './board.js';
 import { securityHeaders } from './security-headers.js';
 import type { ReportPool } from '../reports/pool.js';
@@ -51,7 +46,7 @@ export interface ApiDeps {
   /** Base URL receivers use (verification links). */
   publicUrl: () => string;
   audit?: AuditLog;
-  /** HTTPS with this certificate and key (see readTls); plain HTTP without. */
+  /** HTTPS with this certificate and key (`readTls`, core/config/load.ts); plain HTTP without. */
   tls?: { cert: Buffer; key: Buffer };
   /** The report workers (reports/pool.ts): every report is built there; the service owns and closes them. */
   reports: ReportPool;
@@ -59,21 +54,6 @@ export interface ApiDeps {
   stability?: StabilityService;
   /** One node of a cluster: board sessions and stream tickets shared with the other nodes (cluster/api-link.ts). */
   cluster?: { sessions: SessionShare; tickets: SharedTickets };
-}
-
-/** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
-export function readTls(tls: { cert: string; key: string } | undefined): { cert: Buffer; key: Buffer } | undefined {
-  if (!tls) return undefined;
-  const read = (what: string, file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new Error(
-        `http.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); coldchain init writes a self-signed pair under the data directory`,
-      );
-    }
-  };
-  return { cert: read('cert', tls.cert), key: read('key', tls.key) };
 }
 
 /** The HTTP API: one plugin per resource; who may call what is each route's `config.roles`, checked by one hook. */
@@ -103,10 +83,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     healthRoutes,
     sessionRoutes,
     readingsRoutes,
-    rejectsRoutes,
     alertRoutes,
-    alarmPerformanceRoutes,
-    alarmTestRoutes,
     auditRoutes,
     streamRoutes,
     shipmentRoutes,
@@ -114,7 +91,6 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     calibrationRoutes,
     stabilityRoutes,
     reportRoutes,
-    overviewRoutes,
     boardRoutes,
   ];
   for (const resource of resources) await app.register(resource, deps);

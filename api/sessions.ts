@@ -1,34 +1,12 @@
-import { z } from 'zod';
-import { sessionSchema, type SessionStore } from '../core/sessions.js';
+import { sessionSchema, signedInSchema, signInSchema } from '../core/sessions.js';
 import { explainVerdict } from '../core/throttle.js';
 import { bearerToken } from './auth.js';
 import { HttpError } from './http-error.js';
-import type { ApiPlugin } from './zod.js';
+import type { ApiPlugin } from './route.js';
 
-/** What a sign-in answers: the session and its bearer token. */
-const signedInSchema = sessionSchema.extend({ token: z.string() });
-export type SessionInfo = z.infer<typeof signedInSchema>;
+export type { SessionInfo } from '../core/sessions.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    sessions: SessionStore;
-  }
-}
-
-/**
- * Bounded before anything is hashed or written to the audit trail: a user name is a registry
- * identifier (1-64 safe characters), so a refused sign-in cannot carry 50 KB into the trail.
- */
-const signInSchema = z.object({
-  user: z
-    .string()
-    .min(1)
-    .max(64, 'a user name has at most 64 characters')
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a user name is letters, digits, "-", "_" or "." and starts with a letter or digit'),
-  password: z.string().min(1).max(1024, 'a password has at most 1024 characters'),
-});
-
-/** POST/GET/DELETE /api/v1/session: the board's sign-in (the store, core/sessions.ts, is `app.sessions`, made by server.ts). */
+/** The board's sign-in (the store is `app.sessions`, core/sessions.ts). */
 export const sessionRoutes: ApiPlugin = async (app) => {
   app.post('/api/v1/session', { schema: { body: signInSchema, response: { 201: signedInSchema } } }, async (request, reply) => {
     const { user: name, password } = request.body;

@@ -1,41 +1,30 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { timeZoneSchema } from '../core/config/schema.js';
+import { custodyInputSchema, dispositionInputSchema, linkInputSchema, shipmentCreateSchema } from '../shipments/schema.js';
 import {
-  custodyInputSchema,
-  custodyRecordSchema,
-  dispositionInputSchema,
-  dispositionSchema,
-  linkInputSchema,
-  shipmentCreateSchema,
-  shipmentStates,
-} from '../shipments/schema.js';
-import { linkSummarySchema, shipmentSummaries, shipmentSummary, shipmentSummarySchema } from '../shipments/summary.js';
-import { bindReport, epcisSubject, shipmentSubject, signedSubject, verificationUrl } from '../reports/shipment-subject.js';
-import { ANYONE, HANDLERS, REVIEWERS } from './auth.js';
-import { idParams, instant, listed, listOf } from './params.js';
-import { locale, reportOptionsSchema, sendReport } from './reports.js';
-import type { ApiPlugin } from './zod.js';
+  custodyAnswerSchema as custodyAnswer,
+  dispositionAnswerSchema as dispositionAnswer,
+  linkAnswerSchema,
+  linkSummarySchema,
+  shipmentAnswerSchema as one,
+  shipmentFilterSchema,
+  shipmentSummaries,
+  shipmentSummary,
+  shipmentSummarySchema,
+} from '../shipments/summary.js';
+import { epcisQuerySchema, locale, shipmentReportQuerySchema } from '../reports/options.js';
+import { bindReport, epcisSubject, reportSubject, shipmentSubject, verificationUrl } from '../reports/shipment-subject.js';
 
-export type { ShipmentSummary } from '../shipments/summary.js';
+import { sendReport } from './reports.js';
+import { ANYONE, type ApiPlugin, HANDLERS, idParams, listed, listOf, REVIEWERS, route } from './route.js';
+
+export type { CustodyAnswer, DispositionAnswer, ShipmentAnswer, ShipmentSummary } from '../shipments/summary.js';
 /** The answer of GET /api/v1/shipments/:id/report?format=json (built in a report worker, not through a route schema). */
 export type { ShipmentReport } from '../reports/schema.js';
 
-const listQuerySchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
-const one = z.object({ shipment: shipmentSummarySchema });
 const list = listOf('shipments', shipmentSummarySchema);
-const custodyAnswer = z.object({ custody: custodyRecordSchema, shipment: shipmentSummarySchema });
-const dispositionAnswer = z.object({ disposition: dispositionSchema });
-export type ShipmentAnswer = z.infer<typeof one>;
 export type ShipmentList = z.infer<typeof list>;
-export type CustodyAnswer = z.infer<typeof custodyAnswer>;
-export type DispositionAnswer = z.infer<typeof dispositionAnswer>;
-const linkAnswer = z.object({ linkId: z.string(), url: z.string(), expiresAt: z.number() });
 const linkParams = z.object({ id: z.string(), linkId: z.string() });
-/** ?tz= of an EPCIS document's eventTimeZoneOffset (default: reports.timeZone). */
-const epcisQuery = z.object({ tz: timeZoneSchema.optional() });
-/** ?version=current (default) or signed: the report as the current disposition was signed on it. */
-const reportVersionSchema = z.object({ version: z.enum(['current', 'signed']).default('current') });
 
 /** Who did it, for the shipment's facts: the caller's token and whether it came through the CLI. */
 const actor = (request: FastifyRequest) => ({
@@ -46,23 +35,22 @@ const actor = (request: FastifyRequest) => ({
 /** Electronic waybills, custody, QA disposition, receiver links, the full-chain report and its EPCIS document (the receiver's side: receiver.ts). */
 export const shipmentRoutes: ApiPlugin = async (app, deps) => {
   const { shipments, reports } = deps;
-  const [anyone, handlers, reviewers] = [{ roles: ANYONE }, { roles: HANDLERS }, { roles: REVIEWERS }];
 
-  app.post('/api/v1/shipments', { config: handlers, schema: { body: shipmentCreateSchema, response: { 201: one } } }, async (request, reply) =>
+  app.post('/api/v1/shipments', route(HANDLERS, { body: shipmentCreateSchema, response: { 201: one } }), async (request, reply) =>
     reply.code(201).send({ shipment: shipmentSummary(await shipments.create(request.body, actor(request))) }),
   );
 
-  app.get('/api/v1/shipments', { config: anyone, schema: { querystring: listQuerySchema, response: { 200: list } } }, async (request) =>
+  app.get('/api/v1/shipments', route(ANYONE, { querystring: shipmentFilterSchema, response: { 200: list } }), async (request) =>
     listed('shipments', shipmentSummaries(shipments.book.list(), request.query)),
   );
 
-  app.get('/api/v1/shipments/:id', { config: anyone, schema: { params: idParams, response: { 200: one } } }, async (request) => ({
+  app.get('/api/v1/shipments/:id', route(ANYONE, { params: idParams, response: { 200: one } }), async (request) => ({
     shipment: shipmentSummary(shipments.get(request.params.id)),
   }));
 
   app.post(
     '/api/v1/shipments/:id/custody',
-    { config: handlers, schema: { params: idParams, body: custodyInputSchema, response: { 201: custodyAnswer } } },
+    route(HANDLERS, { params: idParams, body: custodyInputSchema, response: { 201: custodyAnswer } }),
     async (request, reply) => {
       const custody = await shipments.addCustody(request.params.id, request.body, actor(request));
       return reply.code(201).send({ custody, shipment: shipmentSummary(shipments.get(request.params.id)) });
@@ -71,7 +59,7 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
 
   app.post(
     '/api/v1/shipments/:id/disposition',
-    { config: handlers, schema: { params: idParams, body: dispositionInputSchema, response: { 201: dispositionAnswer } } },
+    route(HANDLERS, { params: idParams, body: dispositionInputSchema, response: { 201: dispositionAnswer } }),
     async (request, reply) =>
       reply.code(201).send({
         // Signed on the report as it stands now: its digest and coverage are kept with the signature.
@@ -81,7 +69,7 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
 
   app.post(
     '/api/v1/shipments/:id/links',
-    { config: reviewers, schema: { params: idParams, body: linkInputSchema, response: { 201: linkAnswer } } },
+    route(REVIEWERS, { params: idParams, body: linkInputSchema, response: { 201: linkAnswerSchema } }),
     async (request, reply) => {
       const { link, token } = await shipments.createLink(request.params.id, request.body.validDays, request.caller.tokenId);
       return reply.code(201).send({ linkId: link.linkId, url: verificationUrl(deps.publicUrl(), token), expiresAt: link.expiresAt });
@@ -90,22 +78,30 @@ export const shipmentRoutes: ApiPlugin = async (app, deps) => {
 
   app.delete(
     '/api/v1/shipments/:id/links/:linkId',
-    { config: reviewers, schema: { params: linkParams, response: { 200: z.object({ link: linkSummarySchema }) } } },
+    route(REVIEWERS, { params: linkParams, response: { 200: z.object({ link: linkSummarySchema }) } }),
     async (request) => ({
       link: await shipments.revokeLink(request.params.id, request.params.linkId, request.caller.tokenId),
     }),
   );
 
-  const shipmentReportQuery = z.intersection(reportOptionsSchema(deps.registry), reportVersionSchema);
-  app.get('/api/v1/shipments/:id/report', { config: anyone, schema: { params: idParams, querystring: shipmentReportQuery } }, async (request, reply) => {
-    const record = shipments.get(request.params.id);
-    const signed = request.query.version === 'signed';
-    const subject = signed ? signedSubject(record, shipmentSubject(deps, record)) : shipmentSubject(deps, record, 'full');
-    return sendReport(reply, reports, subject, request.query, `shipment-${request.params.id}${signed ? '-signed' : ''}`);
-  });
+  app.get(
+    '/api/v1/shipments/:id/report',
+    route(ANYONE, { params: idParams, querystring: shipmentReportQuerySchema(deps.registry) }),
+    async (request, reply) => {
+      const { id } = request.params;
+      const { version } = request.query;
+      return sendReport(
+        reply,
+        reports,
+        reportSubject(deps, shipments.get(id), version),
+        request.query,
+        `shipment-${id}${version === 'signed' ? '-signed' : ''}`,
+      );
+    },
+  );
 
   // The same data as the shipment report, so the same roles.
-  app.get('/api/v1/shipments/:id/epcis', { config: anyone, schema: { params: idParams, querystring: epcisQuery } }, async (request, reply) => {
+  app.get('/api/v1/shipments/:id/epcis', route(ANYONE, { params: idParams, querystring: epcisQuerySchema }), async (request, reply) => {
     const record = shipments.get(request.params.id);
     const options = { format: 'json' as const, ...locale(deps.registry, { tz: request.query.tz }) };
     return sendReport(reply, reports, epcisSubject(deps, record), options, `epcis-${record.shipment.id}`);

@@ -1,36 +1,25 @@
 import { z } from 'zod';
-import type { Credential } from '../core/sessions.js';
 import { LiveHub, MAX_STREAM_CLIENTS } from '../live/hub.js';
 import { MAX_TICKETS, StreamTickets } from '../live/tickets.js';
 import { bearerToken } from './auth.js';
 import { HttpError } from './http-error.js';
-import type { ApiPlugin } from './zod.js';
+import type { ApiPlugin } from './route.js';
 
 const ticketAnswer = z.object({ ticket: z.string(), expiresAt: z.number(), url: z.string() });
 export type StreamTicket = z.infer<typeof ticketAnswer>;
 
-/**
- * GET /api/v1/stream: server-sent events for the live board (live/hub.ts). Browsers' EventSource
- * cannot send headers, and a bearer token in the URL ends up in request logs and browser history,
- * so the page first asks POST /api/v1/stream/ticket (bearer header) for a one-use ticket valid
- * 30 s (live/tickets.ts), then opens ?ticket=. Clients that can send headers use the bearer header directly.
- */
+/** Server-sent events for the live board (live/hub.ts), opened with the bearer header or, from a browser (whose EventSource cannot send one), a ticket (live/tickets.ts). */
 export const streamRoutes: ApiPlugin = async (app, { pipeline, alerts, cluster }) => {
   const hub = new LiveHub({ pipeline, alerts, sessions: app.sessions });
-  const tickets = new StreamTickets(cluster?.tickets);
+  const tickets = new StreamTickets(cluster?.tickets, (credential) => app.sessions.holds(credential));
   app.addHook('preClose', (done) => {
     tickets.close();
     hub.close();
     done();
   });
-  /** The credential of a valid bearer token, or undefined. */
-  const holder = (token: string | undefined): Credential | undefined => {
-    const caller = token ? app.sessions.identify(token) : undefined;
-    return caller && !('refused' in caller) ? caller.credential : undefined;
-  };
 
   app.post('/api/v1/stream/ticket', { schema: { response: { 201: ticketAnswer } } }, async (request, reply) => {
-    const credential = holder(bearerToken(request));
+    const credential = app.sessions.credential(bearerToken(request));
     if (!credential)
       throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>" (a board session or an API token)', { 'WWW-Authenticate': 'Bearer' });
     const issued = await tickets.issue(credential);
@@ -42,12 +31,7 @@ export const streamRoutes: ApiPlugin = async (app, { pipeline, alerts, cluster }
   app.get('/api/v1/stream', async (request, reply) => {
     const token = bearerToken(request);
     const { ticket } = request.query as { ticket?: unknown };
-    let credential: Credential | undefined;
-    if (token) credential = holder(token);
-    else if (typeof ticket === 'string') {
-      const held = await tickets.redeem(ticket);
-      if (held && app.sessions.holds(held)) credential = held;
-    }
+    const credential = token ? app.sessions.credential(token) : typeof ticket === 'string' ? await tickets.redeem(ticket) : undefined;
     if (!credential)
       throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/stream/ticket (one use, valid 30 s)');
     if (hub.full) {

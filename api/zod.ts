@@ -7,13 +7,11 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { z } from 'zod';
+import { problems } from '../core/refusal.js';
 import { ValidationError } from './http-error.js';
 import type { ApiDeps } from './server.js';
 
-/**
- * zod as fastify's schema language: a route's querystring, params and body arrive parsed (and
- * typed) by their schemas, and what a handler returns is checked against its response schema.
- */
+/** zod as fastify's schema language: requests arrive parsed and typed, and the compiler checks what a handler returns against its response schema. */
 export interface ZodTypeProvider extends FastifyTypeProvider {
   validator: this['schema'] extends z.ZodType ? z.output<this['schema']> : unknown;
   serializer: this['schema'] extends z.ZodType ? z.input<this['schema']> : unknown;
@@ -23,10 +21,6 @@ export interface ZodTypeProvider extends FastifyTypeProvider {
 export type ApiPlugin<Deps extends FastifyPluginOptions = ApiDeps> = FastifyPluginAsync<Deps, RawServerDefault, ZodTypeProvider>;
 
 const PARTS: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
-
-/** Every problem of a failed parse, named by where it is: "query.from: …" (or "from: …" without `where`). */
-export const problems = (error: z.ZodError, where?: string) =>
-  error.issues.map((issue) => `${[...(where ? [where] : []), ...issue.path.map(String)].join('.')}: ${issue.message}`);
 
 /** Parses what a request carries; a failure is a 400 naming every problem. */
 export function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.output<S> {

@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { formatPath, type LoadedConfig } from '../core/config/load.js';
+import { formatPath, readTls, type LoadedConfig } from '../core/config/load.js';
 import type { Config } from '../core/config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { Spool } from '../ingestor/spool.js';
 import type { SpoolWriter } from '../ingestor/writer.js';
 import { IngestPipeline } from '../ingestor/pipeline.js';
 import { knowStoredReadings } from '../ingestor/stored-readings.js';
-import { createApi, readTls } from '../api/server.js';
+import { createApi } from '../api/server.js';
 import { createMetrics } from '../ingestor/metrics.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { startAuditAnchor } from '../audit/anchor.js';

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { z } from 'zod';
+import { instantQuerySchema as instant } from '../core/instant.js';
 import { csvCell } from '../reports/render/csv.js';
 import { auditEntrySchema, reviewAuditLog, verifyAuditLog, type AuditEntry, type AuditFilter, type VerifyResult } from './audit-log.js';
 
@@ -13,6 +14,24 @@ export const auditReviewSchema = z.object({
   entries: z.array(auditEntrySchema),
 });
 export type AuditReview = z.infer<typeof auditReviewSchema>;
+
+const text = z.string().min(1).max(200);
+/** What a reviewer asks for: the filter (from inclusive, to exclusive) and how many of the newest matches (default 200, at most 5000). */
+export const auditQuerySchema = z
+  .object({
+    from: instant.optional(),
+    to: instant.optional(),
+    actor: text.optional(),
+    action: text.optional(),
+    target: text.optional(),
+    limit: z.coerce.number().int().min(1).max(5000).default(200),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, { message: 'from must be before to', path: ['from'] });
+/** A PDF is laid out on the main thread: a page count a reviewer prints, not a bulk export (the CSV is). */
+export const AUDIT_PDF_MAX_LIMIT = 1000;
+
+/** `audit-trail-20261202T034000`: a download named after the moment it was made. */
+export const trailName = () => `audit-trail-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}`;
 
 /**
  * The trail as a reviewer reads it (qa, admin): newest first, filtered and bounded, with the

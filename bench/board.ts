@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { BOARD_DIR } from '../api/board.js';
+import { BOARD_DIR } from '../live/board-files.js';
 
 export interface BoardFigures {
   /** JavaScript and CSS the sign-in and live view need (the map and chart chunks load later). */

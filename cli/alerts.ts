@@ -1,7 +1,6 @@
 import { call, endpoint, type ServiceFlags } from './service-client.js';
 import { readSignature } from './prompt.js';
-import type { AlertAnswer, AlertList } from '../api/alerts.js';
-import type { AlarmTestAnswer } from '../api/alarm-test.js';
+import type { AlarmTestAnswer, AlertAnswer, AlertList } from '../api/alerts.js';
 import { kindLabels, severityLabels, stateLabels } from '../alerts/text.js';
 import { namesFrom } from './names.js';
 

@@ -56,3 +56,9 @@ export const instantSchema = z.union([z.number(), z.string()]).transform((value,
 
 /** A time in a query string or on the command line: epoch ms digits or ISO 8601 with a zone. */
 export const instantQuerySchema = z.string().transform((value, ctx) => instantIssue(value, { digits: true }, ctx));
+
+/** A query's from/to: `to` left out is now, `from` left out is `span` ms before it; from must be before to. */
+export const period = <T extends { from?: number; to?: number }>(query: z.ZodType<T>, span = 0) =>
+  query
+    .transform(({ from, to = Date.now(), ...rest }) => ({ ...rest, from: from ?? to - span, to }))
+    .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['from'] });

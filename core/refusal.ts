@@ -12,3 +12,7 @@ export class Refusal<Status extends number = number> extends Error {
     super(message);
   }
 }
+
+/** Every problem of a failed parse, named by where it is: "query.from: …" (or "from: …" without `where`). */
+export const problems = (error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }, where?: string) =>
+  error.issues.map((issue) => `${[...(where ? [where] : []), ...issue.path.map(String)].join('.')}: ${issue.message}`);

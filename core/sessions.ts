@@ -8,6 +8,22 @@ import { shortName, type AuditSink, type AuthThrottle, type Verdict } from './th
 
 export const sessionSchema = z.object({ user: z.string(), fullName: z.string(), role: z.enum(apiRoles), expiresAt: z.number() });
 export type Session = z.infer<typeof sessionSchema>;
+/** What a sign-in answers: the session and its bearer token. */
+export const signedInSchema = sessionSchema.extend({ token: z.string() });
+export type SessionInfo = z.infer<typeof signedInSchema>;
+
+/**
+ * Bounded before anything is hashed or written to the audit trail: a user name is a registry
+ * identifier (1-64 safe characters), so a refused sign-in cannot carry 50 KB into the trail.
+ */
+export const signInSchema = z.object({
+  user: z
+    .string()
+    .min(1)
+    .max(64, 'a user name has at most 64 characters')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a user name is letters, digits, "-", "_" or "." and starts with a letter or digit'),
+  password: z.string().min(1).max(1024, 'a password has at most 1024 characters'),
+});
 
 /** How a session is named without keeping its token. */
 export const sessionKey = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -72,6 +88,12 @@ export class SessionStore {
     const refused = tokenRefusal(entry);
     if (refused) return { refused };
     return { tokenId: entry.id, role: entry.role, credential: { kind: 'api', id: entry.id, tokenHash: entry.tokenHash } };
+  }
+
+  /** The credential of a bearer token that holds now (a session, or an API token neither revoked nor expired). */
+  credential(token: string | undefined): Credential | undefined {
+    const caller = token ? this.identify(token) : undefined;
+    return caller && !('refused' in caller) ? caller.credential : undefined;
   }
 
   /** Whether a credential still holds: its session valid, or its API token in the config and neither revoked nor expired. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { readingSchema, type RejectReason } from '../core/reading.js';
+import { instantQuerySchema as instant, period } from '../core/instant.js';
+import { readingSchema, rejectReasons } from '../core/reading.js';
 import { rowsOf, quoteString, type InfluxClient } from '../storage/influx.js';
 import { READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../storage/measurements.js';
 import { rejectionRecordSchema } from './records.js';
@@ -38,14 +39,26 @@ const rowOf = (timeAs: string, { time, ...rest }: Record<string, unknown>) => ({
   ...Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null)),
 });
 
-interface Window {
-  from: number;
-  to: number;
-  limit: number;
-}
+/** ?from=&to= (default the last 24 h) and a row limit (default 10,000): the window of both reads. */
+export const windowQuerySchema = period(
+  z.object({ from: instant.optional(), to: instant.optional(), limit: z.coerce.number().int().min(1).max(100_000).default(10_000) }),
+  86_400_000,
+);
+type Window = z.output<typeof windowQuerySchema>;
+/** The quarantine's window, of one device or one reason. */
+export const rejectsQuerySchema = windowQuerySchema.and(z.object({ device: z.string().min(1).max(200).optional(), reason: z.enum(rejectReasons).optional() }));
+
+/** The answers: the window in ISO 8601 and what it holds. */
+const windowed = { from: z.string(), to: z.string(), count: z.number() };
+export const readingsResponseSchema = z.object({ deviceId: z.string(), ...windowed, readings: z.array(readingRowSchema) });
+export type ReadingsResponse = z.infer<typeof readingsResponseSchema>;
+export const rejectsResponseSchema = z.object({ ...windowed, rejects: z.array(storedRejectSchema) });
+export type RejectsResponse = z.infer<typeof rejectsResponseSchema>;
+const iso = ({ from, to }: Window) => ({ from: new Date(from).toISOString(), to: new Date(to).toISOString() });
 
 /** A device's readings in `[from, to)`, oldest first, at most `limit`; every reading of a conflicting device time marked with its revision. */
-export async function readDeviceReadings(influx: InfluxClient, deviceId: string, { from, to, limit }: Window): Promise<ReadingRow[]> {
+export async function readDeviceReadings(influx: InfluxClient, deviceId: string, window: Window): Promise<ReadingsResponse> {
+  const { from, to, limit } = window;
   const series = await influx.query(
     `SELECT ${FIELDS.map((f) => `"${f}"`).join(', ')} FROM "${READINGS_MEASUREMENT}" ` +
       // Conflicting revisions are series of their own (tag "revision"): grouped, never named as a column a fresh database lacks.
@@ -64,19 +77,18 @@ export async function readDeviceReadings(influx: InfluxClient, deviceId: string,
   if (conflicted.size > 0) for (const r of readings) if (!r.conflict && conflicted.has(r.ts)) Object.assign(r, { conflict: true, revision: 0 });
   readings.sort((a, b) => a.ts - b.ts || (a.revision ?? 0) - (b.revision ?? 0));
   readings.length = Math.min(readings.length, limit);
-  return readings;
+  return { deviceId, ...iso(window), count: readings.length, readings };
 }
 
 /** The quarantine in `[from, to)`, newest first, at most `limit`, optionally of one device or one reason. */
-export async function readRejects(
-  influx: InfluxClient,
-  { from, to, limit, device, reason }: Window & { device?: string; reason?: RejectReason },
-): Promise<StoredReject[]> {
+export async function readRejects(influx: InfluxClient, query: z.output<typeof rejectsQuerySchema>): Promise<RejectsResponse> {
+  const { from, to, limit, device, reason } = query;
   const filters = [`time >= ${from}ms`, `time < ${to}ms`];
   if (device) filters.push(`"deviceId" = ${quoteString(device)}`);
   if (reason) filters.push(`"reason" = ${quoteString(reason)}`);
   const series = await influx.query(
     `SELECT "deviceId", "reason", "message", "topic", "bytes", "index", "payload" FROM "${REJECTS_MEASUREMENT}" WHERE ${filters.join(' AND ')} ORDER BY time DESC LIMIT ${limit}`,
   );
-  return rowsOf(series[0]).map((r) => rowOf('receivedAt', r) as StoredReject);
+  const rejects = rowsOf(series[0]).map((r) => rowOf('receivedAt', r) as StoredReject);
+  return { ...iso(query), count: rejects.length, rejects };
 }

@@ -70,6 +70,12 @@ export type SparklineView = z.infer<typeof sparklineSchema>;
 export const sparklinesSchema = z.object({ hours: z.number(), sparklines: z.record(z.string(), sparklineSchema) });
 export type Sparklines = z.infer<typeof sparklinesSchema>;
 
+const hours = z.coerce.number().int().min(1).max(48).default(6);
+/** ?hours= of the sparklines (1-48, default 6). */
+export const sparklinesQuerySchema = z.object({ hours });
+/** ?hours=&sparklines=: `false` leaves every sensor's `sparkline` null (the board reads them after drawing its tiles). */
+export const overviewQuerySchema = z.object({ hours, sparklines: z.enum(['true', 'false']).default('true') });
+
 /**
  * Everything the live board draws on arrival, in one answer — sites, places with their product
  * ranges, each sensor's last reading (fleet-cache.ts), a sparkline of the last `hours` (unless

@@ -34,7 +34,11 @@ export class StreamTickets {
   private readonly held = new Map<string, Held>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly shared?: SharedTickets) {
+  constructor(
+    private readonly shared?: SharedTickets,
+    /** Whether the credential behind a ticket still holds when it is used (core/sessions.ts). */
+    private readonly holds: (credential: Credential) => boolean = () => true,
+  ) {
     this.sweeper = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -50,12 +54,12 @@ export class StreamTickets {
     return { ticket, expiresAt: held.expiresAt };
   }
 
-  /** The credential a ticket stands for, if it has not expired; the ticket is used up whatever happens next. */
+  /** The credential a ticket stands for, if it has not expired and still holds; the ticket is used up whatever happens next. */
   async redeem(ticket: string): Promise<Credential | undefined> {
     const key = ticketKey(ticket);
     const held = this.shared ? await this.takeShared(key) : this.held.get(key);
     this.held.delete(key);
-    return held && held.expiresAt > Date.now() ? held.credential : undefined;
+    return held && held.expiresAt > Date.now() && this.holds(held.credential) ? held.credential : undefined;
   }
 
   close(): void {

@@ -67,6 +67,10 @@ export async function bindReport(pool: ReportPool, subject: ShipmentSubject): Pr
   return signedOnOf(JSON.parse(Buffer.from(built.body).toString('utf8')) as ShipmentReport);
 }
 
+/** The subject of `…/report`: the report as it stands now, with its batch's ledger, or `signed`: as the current disposition was signed on it. */
+export const reportSubject = (deps: ShipmentSubjectDeps, record: ShipmentRecord, version: 'current' | 'signed') =>
+  version === 'signed' ? signedSubject(record, shipmentSubject(deps, record)) : shipmentSubject(deps, record, 'full');
+
 /** The subject of the signed version (`?version=signed`): as of the current disposition's report, with its signature. */
 export function signedSubject(record: ShipmentRecord, subject: ShipmentSubject): ShipmentSubject {
   const disposition = currentDisposition(record);

@@ -1,6 +1,7 @@
-import type { Receipt } from './schema.js';
+import { problems } from '../core/refusal.js';
+import { receiptInputSchema, type Receipt } from './schema.js';
 import type { ShipmentRecord } from './book.js';
-import { INVALID_LINK } from './service.js';
+import { INVALID_LINK, ShipmentError, type ShipmentService } from './service.js';
 import { escapeHtml } from '../reports/render/html.js';
 
 /**
@@ -9,7 +10,7 @@ import { escapeHtml } from '../reports/render/html.js';
  */
 
 /** Both languages on one page: the receiver may read either, and has no account to carry a choice. */
-export const W = {
+const W = {
   title: 'Receipt of goods / 收货验收',
   shipment: 'Waybill / 运单',
   product: 'Product / 品名',
@@ -79,17 +80,41 @@ function form(token: string, record: ShipmentRecord, error?: string): string {
 }
 
 /** What a link that does not work shows (one page, so a probe learns nothing). */
-export const invalidLinkPage = (title: string = W.title) => page(title, `<p>${escapeHtml(INVALID_LINK)}</p>`);
+const invalidLinkPage = (title: string = W.title) => page(title, `<p>${escapeHtml(INVALID_LINK)}</p>`);
 
 /** GET …/receive: the form, or what is on record once a receipt was taken. */
-export const receivePage = (token: string, record: ShipmentRecord) =>
+const receivePage = (token: string, record: ShipmentRecord) =>
   page(W.title, record.receipt ? `${identity(record)}<p>${escapeHtml(W.already)}</p>${receiptTable(record.receipt)}` : form(token, record));
 
 /** The form again, with what was wrong with it. */
-export const formPage = (token: string, record: ShipmentRecord, problems: string) => page(W.title, form(token, record, problems));
+const formPage = (token: string, record: ShipmentRecord, problems: string) => page(W.title, form(token, record, problems));
 
-export const recordedPage = (record: ShipmentRecord, receipt: Receipt) => page(W.recorded, `${identity(record)}${receiptTable(receipt)}`);
+const recordedPage = (record: ShipmentRecord, receipt: Receipt) => page(W.recorded, `${identity(record)}${receiptTable(receipt)}`);
 
 /** A receipt refused (a second one, a closed shipment), with what is on record. */
-export const refusedPage = (message: string, receipt: Receipt | null) =>
+const refusedPage = (message: string, receipt: Receipt | null) =>
   page(W.invalid, `<p class="error">${escapeHtml(message)}</p>${receipt ? receiptTable(receipt) : ''}`);
+
+/** A page and the status it is answered with. */
+export type ReceiptPage = { status: number; html: string };
+
+/** GET …/receive: the form (or what is on record); a link that does not work is the one 404 page. */
+export function receiveFormPage(shipments: ShipmentService, token: string): ReceiptPage {
+  const found = shipments.resolveLink(token);
+  return found ? { status: 200, html: receivePage(token, found.record) } : { status: 404, html: invalidLinkPage() };
+}
+
+/** POST …/receipt from the form: a person at a form gets a page back, also when something is wrong. */
+export async function receiptFromForm(shipments: ShipmentService, token: string, body: unknown): Promise<ReceiptPage> {
+  const found = shipments.resolveLink(token);
+  if (!found) return { status: 404, html: invalidLinkPage(W.invalid) };
+  const parsed = receiptInputSchema.safeParse(body);
+  if (!parsed.success) return { status: 400, html: formPage(token, found.record, problems(parsed.error).join('; ')) };
+  try {
+    const { record, receipt } = await shipments.receive(token, parsed.data);
+    return { status: 201, html: recordedPage(record, receipt) };
+  } catch (err) {
+    if (!(err instanceof ShipmentError)) throw err;
+    return { status: err.status, html: refusedPage(err.message, found.record.receipt) };
+  }
+}

@@ -1,14 +1,7 @@
 import { z } from 'zod';
+import { instantQuerySchema as instant } from '../core/instant.js';
 import { currentDisposition, effectiveCustody, stateOf, supersededBy, type ShipmentRecord } from './book.js';
-import {
-  custodyRecordSchema,
-  dispositionSchema,
-  preCoolingSchema,
-  receiptSchema,
-  shipmentIdentitySchema,
-  shipmentStates,
-  type ShipmentState,
-} from './schema.js';
+import { custodyRecordSchema, dispositionSchema, preCoolingSchema, receiptSchema, shipmentIdentitySchema, shipmentStates } from './schema.js';
 
 /** A receiver link as lists show it: never its token. */
 export const linkSummarySchema = z.object({
@@ -34,6 +27,18 @@ export const shipmentSummarySchema = shipmentIdentitySchema.extend({
 });
 export type ShipmentSummary = z.infer<typeof shipmentSummarySchema>;
 
+/** What the shipment routes answer (the CLI and the board read them): a shipment, a custody event with the shipment after it, a disposition, a new link. */
+export const shipmentAnswerSchema = z.object({ shipment: shipmentSummarySchema });
+export const custodyAnswerSchema = z.object({ custody: custodyRecordSchema, shipment: shipmentSummarySchema });
+export const dispositionAnswerSchema = z.object({ disposition: dispositionSchema });
+export const linkAnswerSchema = z.object({ linkId: z.string(), url: z.string(), expiresAt: z.number() });
+export type ShipmentAnswer = z.infer<typeof shipmentAnswerSchema>;
+export type CustodyAnswer = z.infer<typeof custodyAnswerSchema>;
+export type DispositionAnswer = z.infer<typeof dispositionAnswerSchema>;
+
+/** Which shipments a list shows: a state, and a period their chain overlaps. */
+export const shipmentFilterSchema = z.object({ state: z.enum(shipmentStates).optional(), from: instant.optional(), to: instant.optional() });
+
 export function shipmentSummary(record: ShipmentRecord): ShipmentSummary {
   const timeline = effectiveCustody(record);
   const corrected = supersededBy(record);
@@ -56,10 +61,7 @@ export function shipmentSummary(record: ShipmentRecord): ShipmentSummary {
  * The shipments in a state and a period, newest first: a shipment belongs to a period when its
  * chain (creation to delivery, or to now) overlaps it.
  */
-export function shipmentSummaries(
-  records: readonly ShipmentRecord[],
-  { state, from, to }: { state?: ShipmentState; from?: number; to?: number },
-): ShipmentSummary[] {
+export function shipmentSummaries(records: readonly ShipmentRecord[], { state, from, to }: z.output<typeof shipmentFilterSchema>): ShipmentSummary[] {
   return records
     .map(shipmentSummary)
     .filter((s) => !state || s.state === state)

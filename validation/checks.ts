@@ -8,8 +8,7 @@ import type { IncidentDetail } from '../alerts/views.js';
 import type { IncidentView } from '../alerts/incident.js';
 import type { AuditReview } from '../audit/review.js';
 import type { Overview } from '../live/overview.js';
-import type { ReadingsResponse } from '../api/readings.js';
-import type { RejectsResponse } from '../api/rejects.js';
+import type { ReadingsResponse, RejectsResponse } from '../api/readings.js';
 import type { GspRecord } from '../reports/schema.js';
 import type { RequirementId } from './requirements.js';
 

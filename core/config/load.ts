@@ -115,3 +115,18 @@ export function loadConfig(file?: string): LoadedConfig {
   if (config.http.tls) config.http.tls = { cert: relativeToFile(config.http.tls.cert), key: relativeToFile(config.http.tls.key) };
   return { file: resolved, config, dataDir: relativeToFile(config.dataDir) };
 }
+
+/** The certificate and key of `http.tls`, read once at start; a file that cannot be read is named. */
+export function readTls(tls: { cert: string; key: string } | undefined): { cert: Buffer; key: Buffer } | undefined {
+  if (!tls) return undefined;
+  const read = (what: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(
+        `http.tls.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); coldchain init writes a self-signed pair under the data directory`,
+      );
+    }
+  };
+  return { cert: read('cert', tls.cert), key: read('key', tls.key) };
+}
