@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { auditPdf } from '../audit/review-document.js';
-import { AUDIT_PDF_MAX_LIMIT, AuditReviewer, auditCsv, auditQuerySchema, auditReviewSchema, trailName } from '../audit/review.js';
+import { AuditReviewer, checkPdfLimit, auditCsv, auditQuerySchema, auditReviewSchema, trailName } from '../audit/review.js';
 import { locale, localeFields } from '../reports/options.js';
-
-import { HttpError } from './http-error.js';
+import { Refusal } from '../core/refusal.js';
 import { sendFile } from './reports.js';
 import { type ApiPlugin, REVIEWERS, route } from './route.js';
 
@@ -11,7 +10,7 @@ import { type ApiPlugin, REVIEWERS, route } from './route.js';
 export const auditRoutes: ApiPlugin = async (app, { audit, registry }) => {
   const reviewer = audit ? new AuditReviewer(audit.file) : undefined;
   const review = ({ limit, ...filter }: z.output<typeof auditQuerySchema>) => {
-    if (!reviewer) throw new HttpError(503, 'audit_unavailable', 'this service keeps no audit trail');
+    if (!reviewer) throw new Refusal('this service keeps no audit trail', 503, 'audit_unavailable');
     return reviewer.review(filter, limit);
   };
   app.get('/api/v1/audit', route(REVIEWERS, { querystring: auditQuerySchema, response: { 200: auditReviewSchema } }), (request) => review(request.query));
@@ -22,8 +21,7 @@ export const auditRoutes: ApiPlugin = async (app, { audit, registry }) => {
   });
   app.get('/api/v1/audit.pdf', route(REVIEWERS, { querystring: auditQuerySchema.and(z.object(localeFields)) }), async (request, reply) => {
     const { lang, tz, ...query } = request.query;
-    if (query.limit > AUDIT_PDF_MAX_LIMIT)
-      throw new HttpError(400, 'invalid_request', `limit: at most ${AUDIT_PDF_MAX_LIMIT} entries in a PDF; ask for fewer, or download the CSV`);
+    checkPdfLimit(query.limit);
     const { limit: _limit, ...filter } = query;
     const printed = locale(registry, { lang, tz });
     const body = await auditPdf(await review(query), filter, printed.lang, printed.timeZone);

@@ -1,7 +1,8 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { ApiRole } from '../core/config/schema.js';
 import type { Caller, SessionStore } from '../core/sessions.js';
-import { HttpError } from './http-error.js';
+import { Refusal } from '../core/refusal.js';
+import { unauthorized } from './http-error.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,12 +28,10 @@ export const authorize: onRequestAsyncHookHandler = async (request) => {
   if (!roles) return;
   const token = bearerToken(request);
   if (!token)
-    throw new HttpError(401, 'unauthorized', 'send "Authorization: Bearer <token>" (create one with: coldchain token create --role viewer)', {
-      'WWW-Authenticate': 'Bearer',
-    });
+    throw unauthorized('send "Authorization: Bearer <token>" (create one with: coldchain token create --role viewer)', { 'WWW-Authenticate': 'Bearer' });
   const caller = request.server.sessions.identify(token);
-  if (!caller) throw new HttpError(401, 'unauthorized', 'unknown or revoked API token');
-  if ('refused' in caller) throw new HttpError(401, 'unauthorized', caller.refused);
-  if (!roles.includes(caller.role)) throw new HttpError(403, 'forbidden', `role ${caller.role} may not do this; needs one of ${roles.join(', ')}`);
+  if (!caller) throw unauthorized('unknown or revoked API token');
+  if ('refused' in caller) throw unauthorized(caller.refused);
+  if (!roles.includes(caller.role)) throw new Refusal(`role ${caller.role} may not do this; needs one of ${roles.join(', ')}`, 403, 'forbidden');
   request.caller = caller;
 };

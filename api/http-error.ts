@@ -1,23 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { InfluxError } from '../storage/influx.js';
 import { Refusal } from '../core/refusal.js';
-import { ReportsBusyError } from '../reports/pool.js';
 
-/** A refusal of the HTTP layer itself (auth, sign-in, streams, bad input): with its code always, and headers or details where it has them. */
-export class HttpError extends Refusal {
-  declare readonly code: string;
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message, status, code);
-  }
-}
-
-export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+export const notFound = (message: string) => new Refusal(message, 404, 'not_found');
+export const unauthorized = (message: string, headers?: Record<string, string>) => new Refusal(message, 401, 'unauthorized', headers);
 /** What was found, or 404 naming what was not. */
 export function foundOr404<T>(found: T | undefined, message: string): T {
   if (found === undefined) throw notFound(message);
@@ -25,9 +11,9 @@ export function foundOr404<T>(found: T | undefined, message: string): T {
 }
 
 /** 400 with every problem named by where it is, e.g. "query.from: must be epoch milliseconds…". */
-export class ValidationError extends HttpError {
+export class ValidationError extends Refusal<400> {
   constructor(problems: string[]) {
-    super(400, 'bad_request', problems.join('; '), {}, { problems });
+    super(problems.join('; '), 400, 'bad_request', {}, { problems });
   }
 }
 
@@ -53,15 +39,12 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
       message: `${INFLUX_SAYS[err.kind] ?? 'the database could not answer'}; try again later (request ${request.id}; details in the service log)`,
     });
   }
-  // Every refusal, the HTTP layer's own and each domain's (core/refusal.ts), e.g. the report workers' 429 with Retry-After.
-  if (err instanceof Refusal) {
-    const http = err instanceof HttpError ? err : undefined;
-    const retry = err instanceof ReportsBusyError ? { 'Retry-After': String(err.retryAfterSeconds) } : {};
+  // Every refusal, the HTTP layer's own and each domain's (core/refusal.ts), with its headers (a 429's Retry-After).
+  if (err instanceof Refusal)
     return reply
       .code(err.status)
-      .headers(http?.headers ?? retry)
-      .send({ error: err.code ?? CODES[err.status] ?? 'forbidden', message: err.message, ...http?.details });
-  }
+      .headers(err.headers)
+      .send({ error: err.code ?? CODES[err.status] ?? 'forbidden', message: err.message, ...err.details });
   const status = err.statusCode ?? 500;
   if (status >= 500) {
     request.log.error({ err, requestId: request.id }, 'request failed');

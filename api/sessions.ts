@@ -1,7 +1,6 @@
-import { sessionSchema, signedInSchema, signInSchema } from '../core/sessions.js';
-import { explainVerdict } from '../core/throttle.js';
+import { sessionSchema, signedInSchema, signInRefusal, signInSchema } from '../core/sessions.js';
 import { bearerToken } from './auth.js';
-import { HttpError } from './http-error.js';
+import { unauthorized } from './http-error.js';
 import type { ApiPlugin } from './route.js';
 
 export type { SessionInfo } from '../core/sessions.js';
@@ -12,17 +11,15 @@ export const sessionRoutes: ApiPlugin = async (app) => {
     const { user: name, password } = request.body;
     const outcome = await app.sessions.signIn(name, password, request.ip);
     if (!('outcome' in outcome)) return reply.code(201).send({ token: outcome.token, ...outcome.session });
-    if (outcome.outcome === 'account') throw new HttpError(401, 'unauthorized', `sign-in refused: ${outcome.reason}`);
-    if (outcome.outcome === 'refused') throw new HttpError(401, 'unauthorized', 'wrong user name or password');
-    request.log.warn({ user: name, ip: request.ip, outcome: outcome.outcome }, 'sign-in not checked');
-    const seconds = outcome.outcome === 'locked' ? Math.ceil(outcome.retryAfterMs / 1000) : 2;
-    throw new HttpError(429, 'too_many_requests', `sign-in refused: ${explainVerdict(outcome)}`, { 'Retry-After': String(seconds) });
+    if (outcome.outcome !== 'account' && outcome.outcome !== 'refused')
+      request.log.warn({ user: name, ip: request.ip, outcome: outcome.outcome }, 'sign-in not checked');
+    throw signInRefusal(outcome);
   });
 
   app.get('/api/v1/session', { schema: { response: { 200: sessionSchema } } }, async (request) => {
     const token = bearerToken(request);
     const session = token ? app.sessions.lookup(token) : undefined;
-    if (!session) throw new HttpError(401, 'unauthorized', 'not signed in');
+    if (!session) throw unauthorized('not signed in');
     return session;
   });
 

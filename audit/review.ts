@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { instantQuerySchema as instant } from '../core/instant.js';
+import { Refusal } from '../core/refusal.js';
 import { csvCell } from '../reports/render/csv.js';
 import { auditEntrySchema, reviewAuditLog, verifyAuditLog, type AuditEntry, type AuditFilter, type VerifyResult } from './audit-log.js';
 
@@ -29,6 +30,10 @@ export const auditQuerySchema = z
   .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, { message: 'from must be before to', path: ['from'] });
 /** A PDF is laid out on the main thread: a page count a reviewer prints, not a bulk export (the CSV is). */
 export const AUDIT_PDF_MAX_LIMIT = 1000;
+export function checkPdfLimit(limit: number): void {
+  if (limit > AUDIT_PDF_MAX_LIMIT)
+    throw new Refusal(`limit: at most ${AUDIT_PDF_MAX_LIMIT} entries in a PDF; ask for fewer, or download the CSV`, 400, 'invalid_request');
+}
 
 /** `audit-trail-20261202T034000`: a download named after the moment it was made. */
 export const trailName = () => `audit-trail-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}`;

@@ -8,6 +8,10 @@ export class Refusal<Status extends number = number> extends Error {
     message: string,
     readonly status: Status,
     readonly code?: string,
+    /** What the answer carries in its headers: when to try again (Retry-After), how to sign in (WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
+    /** Fields of the answer beside `error` and `message` (a bad request's `problems`). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }

@@ -4,7 +4,8 @@ import { apiRoles, type ApiRole } from './config/schema.js';
 import type { Registry } from './registry.js';
 import { tokenRefusal, userRefusal } from './accounts.js';
 import { tokenMatches, verifyPassword } from './secrets.js';
-import { shortName, type AuditSink, type AuthThrottle, type Verdict } from './throttle.js';
+import { Refusal } from './refusal.js';
+import { explainVerdict, shortName, type AuditSink, type AuthThrottle, type Verdict } from './throttle.js';
 
 export const sessionSchema = z.object({ user: z.string(), fullName: z.string(), role: z.enum(apiRoles), expiresAt: z.number() });
 export type Session = z.infer<typeof sessionSchema>;
@@ -24,6 +25,15 @@ export const signInSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a user name is letters, digits, "-", "_" or "." and starts with a letter or digit'),
   password: z.string().min(1).max(1024, 'a password has at most 1024 characters'),
 });
+
+/** A sign-in that did not start a session: the person's (401: the account, or a wrong name or password, never which) or the throttle's (429, and when to try again). */
+export type SignInRefused = Exclude<Verdict, { outcome: 'ok' }> | { outcome: 'account'; reason: string };
+export function signInRefusal(refused: SignInRefused): Refusal {
+  if (refused.outcome === 'account') return new Refusal(`sign-in refused: ${refused.reason}`, 401, 'unauthorized');
+  if (refused.outcome === 'refused') return new Refusal('wrong user name or password', 401, 'unauthorized');
+  const seconds = refused.outcome === 'locked' ? Math.ceil(refused.retryAfterMs / 1000) : 2;
+  return new Refusal(`sign-in refused: ${explainVerdict(refused)}`, 429, 'too_many_requests', { 'Retry-After': String(seconds) });
+}
 
 /** How a session is named without keeping its token. */
 export const sessionKey = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -194,11 +204,7 @@ export class SessionStore {
    * A sign-in and a refused one are audited (`session.start`, `session.refused`); a name that is no
    * user is kept apart from real actors, so the trail's actors stay real people.
    */
-  async signIn(
-    name: string,
-    password: string,
-    address: string,
-  ): Promise<{ token: string; session: Session } | Exclude<Verdict, { outcome: 'ok' }> | { outcome: 'account'; reason: string }> {
+  async signIn(name: string, password: string, address: string): Promise<{ token: string; session: Session } | SignInRefused> {
     const config = this.registry().config;
     const user = config.users.find((u) => u.name === name);
     const verdict = await this.throttle.attempt({ account: name, address, channel: 'http' }, user !== undefined, () =>

@@ -4,6 +4,7 @@ import type { AcceptedBatch } from '../ingestor/records.js';
 import type { Alert, AlertEvent } from '../alerts/book.js';
 import type { IncidentView } from '../alerts/incident.js';
 import type { AlertService } from '../alerts/service.js';
+import { Refusal } from '../core/refusal.js';
 import type { Credential, SessionStore } from '../core/sessions.js';
 
 /**
@@ -79,8 +80,15 @@ export class LiveHub {
     for (const timer of this.timers) timer.unref();
   }
 
-  get full(): boolean {
-    return this.clients.size >= MAX_STREAM_CLIENTS;
+  /** Refuses (503) a stream past `MAX_STREAM_CLIENTS`, before its headers are sent. */
+  admit(): void {
+    if (this.clients.size >= MAX_STREAM_CLIENTS)
+      throw new Refusal(
+        `the live stream already serves ${MAX_STREAM_CLIENTS} clients (its limit); close a board elsewhere or try again in 30 s`,
+        503,
+        'stream_full',
+        { 'Retry-After': '30' },
+      );
   }
 
   get size(): number {

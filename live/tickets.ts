@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { Refusal } from '../core/refusal.js';
 import type { Credential } from '../core/sessions.js';
 
 /** A ticket is used at once by the page that asked for it: short-lived and good for one stream. */
@@ -43,10 +44,11 @@ export class StreamTickets {
     this.sweeper.unref();
   }
 
-  /** A new ticket for a credential; undefined while `MAX_TICKETS` wait to be used. */
-  async issue(credential: Credential, now = Date.now()): Promise<{ ticket: string; expiresAt: number } | undefined> {
+  /** A new ticket for a credential; refused (429) while `MAX_TICKETS` wait to be used. */
+  async issue(credential: Credential, now = Date.now()): Promise<{ ticket: string; expiresAt: number }> {
     if (this.held.size >= MAX_TICKETS) this.sweep(now);
-    if (this.held.size >= MAX_TICKETS) return undefined;
+    if (this.held.size >= MAX_TICKETS)
+      throw new Refusal(`${MAX_TICKETS} stream tickets are waiting to be used; try again in 30 s`, 429, 'too_many_requests', { 'Retry-After': '30' });
     const ticket = `cc_tkt_${randomBytes(24).toString('base64url')}`;
     const held = { credential, expiresAt: now + TICKET_MS };
     if (this.shared) await this.shared.put(ticketKey(ticket), JSON.stringify(held), TICKET_MS);

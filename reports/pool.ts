@@ -30,6 +30,7 @@ export class ReportsBusyError extends Refusal<429> {
       `${running} report(s) are being built and ${queued} are waiting, the most this service takes at once (reports.workers ${running}, reports.queue ${queued}); try again in ${retryAfterSeconds} s`,
       429,
       'reports_busy',
+      { 'Retry-After': String(retryAfterSeconds) },
     );
     this.name = 'ReportsBusyError';
   }
