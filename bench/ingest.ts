@@ -16,6 +16,7 @@ import { InfluxClient } from '../storage/influx.js';
 import { ManagedInfluxd, freePort, influxdVersion } from '../storage/influxd.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { startMosquitto } from './mosquitto.js';
+import { own } from './children.js';
 import { loadConfig } from '../core/config/load.js';
 import { startService } from '../app/service.js';
 import type { LoadPlan, LoadResult } from './loadgen.js';
@@ -77,7 +78,7 @@ function rssBytes(pid: number): number {
 
 /** Forks the load generator, connects its devices, and returns a trigger that runs the plan. */
 async function prepareLoad(plan: LoadPlan): Promise<{ go(): Promise<LoadResult>; child: ChildProcess }> {
-  const child = fork(LOADGEN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = own(fork(LOADGEN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`load generator exited with ${code} while connecting`)));
@@ -183,32 +184,34 @@ async function startOurService(
 ): Promise<{ port: number; httpPort: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const httpPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      ...SERVICE_NODE_FLAGS,
-      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []),
-      ...(process.env.BENCH_DIAG ? ['--import', path.join(here, 'diag.js')] : []),
-      cli,
-      'start',
-      '--config',
-      configFile,
-      '--data-dir',
-      dataDir,
-      '--mqtt-port',
-      String(port),
-      '--http-port',
-      String(httpPort),
-      '--influx-url',
-      influxUrl,
-      '--influx-db',
-      database,
-      ...extraArgs,
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'warn' },
-    },
+  const child = own(
+    spawn(
+      process.execPath,
+      [
+        ...SERVICE_NODE_FLAGS,
+        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : []),
+        ...(process.env.BENCH_DIAG ? ['--import', path.join(here, 'diag.js')] : []),
+        cli,
+        'start',
+        '--config',
+        configFile,
+        '--data-dir',
+        dataDir,
+        '--mqtt-port',
+        String(port),
+        '--http-port',
+        String(httpPort),
+        '--influx-url',
+        influxUrl,
+        '--influx-db',
+        database,
+        ...extraArgs,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, COLDCHAIN_LOG_LEVEL: 'warn' },
+      },
+    ),
   );
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk).slice(-20_000)));
@@ -686,7 +689,7 @@ async function clusterStage(ws: Workspace, influxUrl: string) {
   let crossNodes = { p50: NaN, p99: NaN, samples: 0 };
   try {
     const redisPort = await freePort();
-    const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const redis = own(spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
     started.push(redis);
     await waitPort(redisPort);
     const database = 'bench_cluster';
@@ -724,7 +727,7 @@ async function clusterStage(ws: Workspace, influxUrl: string) {
         '',
       ].join('\n'),
     );
-    started.push(spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' }));
+    started.push(own(spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' })));
     await waitPort(lbPort);
     const influx = new InfluxClient({ url: influxUrl, database });
     const load = await prepareLoad({ ...plan, url: `mqtt://127.0.0.1:${lbPort}`, firstTs: Date.now() - 20 * 86_400_000 });

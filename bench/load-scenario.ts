@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { own } from './children.js';
 
 /**
  * `coldchain simulate --scenario load` in a process of its own, as an operator runs it: `devices`
@@ -17,27 +18,29 @@ export function spawnLoadScenario(options: {
   output?: boolean;
 }): ChildProcess {
   const { cli, configFile, devices, rate, seconds, broker } = options;
-  return spawn(
-    process.execPath,
-    [
-      cli,
-      'simulate',
-      '--config',
-      configFile,
-      '--scenario',
-      'load',
-      '--devices',
-      String(devices),
-      '--rate',
-      String(rate),
-      '--duration',
-      `${seconds}s`,
-      '--speed',
-      '1',
-      ...(options.provision ? ['--provision'] : []),
-      '--broker',
-      broker,
-    ],
-    { stdio: ['ignore', options.output ? 'pipe' : 'ignore', 'pipe'] },
+  return own(
+    spawn(
+      process.execPath,
+      [
+        cli,
+        'simulate',
+        '--config',
+        configFile,
+        '--scenario',
+        'load',
+        '--devices',
+        String(devices),
+        '--rate',
+        String(rate),
+        '--duration',
+        `${seconds}s`,
+        '--speed',
+        '1',
+        ...(options.provision ? ['--provision'] : []),
+        '--broker',
+        broker,
+      ],
+      { stdio: ['ignore', options.output ? 'pipe' : 'ignore', 'pipe'] },
+    ),
   );
 }

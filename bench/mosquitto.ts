@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, findExecutable } from '../storage/influxd.js';
+import { own } from './children.js';
 
 /** A real Mosquitto on a free loopback port, anonymous access, persistence in a temp dir. */
 export async function startMosquitto(): Promise<{ port: number; pid: () => number | undefined; stop(): Promise<void>; restart(): Promise<void> }> {
@@ -28,7 +29,7 @@ export async function startMosquitto(): Promise<{ port: number; pid: () => numbe
   );
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn(binary, ['-c', conf], { stdio: 'ignore' });
+    child = own(spawn(binary, ['-c', conf], { stdio: 'ignore' }));
     for (let i = 0; i < 100; i++) {
       const ok = await new Promise<boolean>((resolve) => {
         const socket = connect(port, '127.0.0.1');
