@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { appendToList, editConfig } from '../../core/config/edit.js';
 import { loadConfig } from '../../core/config/load.js';
 import { createLogger } from '../../core/logger.js';
@@ -198,6 +198,64 @@ export function testDevices(current: () => { service: RunningService; ws: Worksp
     },
     close: () => Promise.all(clients.map((c) => c.endAsync().catch(() => undefined))),
   };
+}
+
+/** What `serviceSuite` starts the service on: `makeWorkspace`'s options, with the named users and no rate limit. */
+export interface SuiteWorkspace {
+  devices: Parameters<typeof makeWorkspace>[0]['devices'];
+  users?: Array<keyof typeof TEST_USERS>;
+  /** Applied after `unlimitedRate`, before the users are listed. */
+  yamlPatch?: (yaml: string) => string;
+}
+
+export interface ServiceSuite {
+  ws: Workspace;
+  service: RunningService;
+  base: string;
+  /** The HTTP API, as the admin token unless told (apiCaller). */
+  api: ReturnType<typeof apiCaller>;
+  devices: ReturnType<typeof testDevices>;
+  restart: () => Promise<void>;
+}
+
+/**
+ * One running service for a describe block, against the real influxd and broker: its beforeAll
+ * (registered first, so it runs before the block's own) makes the workspace that `options()`
+ * describes and starts the service; its afterAll closes the device clients and stops it.
+ * `ws`, `service` and `base` are set once it has started; `restart` stops the service and
+ * starts it again on the same workspace (what it keeps is what a restart keeps).
+ */
+export function serviceSuite(options: () => SuiteWorkspace | Promise<SuiteWorkspace>): ServiceSuite {
+  const suite: ServiceSuite = {
+    ws: undefined as unknown as Workspace,
+    service: undefined as unknown as RunningService,
+    base: '',
+    api: apiCaller(
+      () => suite.base,
+      () => suite.ws.apiTokens.admin!,
+    ),
+    devices: testDevices(() => suite),
+    restart: async () => {
+      await suite.service.stop();
+      await start();
+    },
+  };
+  const start = async () => {
+    suite.service = await startTestService(suite.ws);
+    suite.base = httpBase(suite.service);
+  };
+  beforeAll(async () => {
+    const { devices, users = [], yamlPatch = (yaml) => yaml } = await options();
+    // withUsers with no names would empty the sample's `users: []` into a null list.
+    const listUsers = users.length ? await withUsers(...users) : (yaml: string) => yaml;
+    suite.ws = makeWorkspace({ devices, yamlPatch: (yaml) => listUsers(yamlPatch(unlimitedRate(yaml))) });
+    await start();
+  });
+  afterAll(async () => {
+    await suite.devices.close();
+    await suite.service?.stop();
+  });
+  return suite;
 }
 
 /** A waybill of the sample's vaccines (2–8 °C) from the Shanghai DC to the Pudong hospital; `fields` add to it or replace. */
