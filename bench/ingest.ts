@@ -16,6 +16,7 @@ import { InfluxClient } from '../storage/influx.js';
 import { ManagedInfluxd, freePort, influxdVersion } from '../storage/influxd.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { startMosquitto } from './mosquitto.js';
+import { haproxyConfig } from './haproxy.js';
 import { loadConfig } from '../core/config/load.js';
 import { startService } from '../app/service.js';
 import type { LoadPlan, LoadResult } from './loadgen.js';
@@ -704,26 +705,9 @@ async function clusterStage(ws: Workspace, influxUrl: string) {
     }
     const lbPort = await freePort();
     const cfg = path.join(ws.dir, 'haproxy-bench.cfg');
-    writeFileSync(
-      cfg,
-      [
-        'global',
-        // Two file descriptors per proxied connection: stay within the default open-file limit.
-        '  maxconn 4096',
-        'defaults',
-        '  mode tcp',
-        '  timeout connect 2s',
-        '  timeout client 5m',
-        '  timeout server 5m',
-        'frontend mqtt',
-        `  bind 127.0.0.1:${lbPort}`,
-        '  default_backend nodes',
-        'backend nodes',
-        '  balance roundrobin',
-        ...nodes.map((n, i) => `  server n${i} 127.0.0.1:${n.port}`),
-        '',
-      ].join('\n'),
-    );
+    // maxconn: two file descriptors per proxied connection; stay within the default open-file limit.
+    const config = haproxyConfig({ maxconn: 4096, mqttPort: lbPort, nodes: nodes.map((n, i) => ({ name: `n${i}`, mqttPort: n.port })) });
+    writeFileSync(cfg, [...config, ''].join('\n'));
     started.push(spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' }));
     await waitPort(lbPort);
     const influx = new InfluxClient({ url: influxUrl, database });

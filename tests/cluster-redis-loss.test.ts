@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allStored, nodePlaces, redisInTempDir, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
+import mqtt from 'mqtt';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allStored, endedAfterAll, nodePlaces, redisInTempDir, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
 import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
@@ -19,8 +19,7 @@ interface Node extends NodeProcess {
  * component of /healthz), and once Redis is back the nodes share alerts again without a restart.
  */
 describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
-  const children: ChildProcess[] = [];
-  const clients: MqttClient[] = [];
+  const { children, clients } = endedAfterAll();
   const nodes: Node[] = [];
   let ws: Workspace;
   let dir = '';
@@ -51,11 +50,6 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
     nodes.push(...(await nodePlaces(dir, ['node-a', 'node-b'])).map((place) => ({ ...place, log: '' })));
     await Promise.all(nodes.map(startNode));
   }, 60_000);
-
-  afterAll(async () => {
-    for (const c of clients) c.end(true);
-    for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  });
 
   it('acknowledged readings are all stored, no node dies, the operator is told, and alerts cross nodes again once Redis is back', async () => {
     const [a, b] = [nodes[0]!, nodes[1]!];

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { clusterSettingsSchema } from '../cluster/engines.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
+import { haproxyConfig } from '../bench/haproxy.js';
 import { freePort } from '../storage/influxd.js';
 import { redisInTempDir, startClusterNodes, startHaproxy } from './helpers/cluster.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
@@ -55,21 +56,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     lbPort = await freePort();
     await startHaproxy(
       dir,
-      [
-        'global',
-        '  maxconn 256',
-        'defaults',
-        '  mode tcp',
-        '  timeout connect 2s',
-        '  timeout client 5m',
-        '  timeout server 5m',
-        'frontend mqtt',
-        `  bind 127.0.0.1:${lbPort}`,
-        '  default_backend nodes',
-        'backend nodes',
-        '  balance roundrobin',
-        ...nodes.map((n, i) => `  server node-${i} 127.0.0.1:${n.mqttPort} check inter 1s`),
-      ],
+      haproxyConfig({ maxconn: 256, mqttPort: lbPort, nodes: nodes.map((n, i) => ({ name: `node-${i}`, mqttPort: n.mqttPort! })), check: 'check inter 1s' }),
       processes,
       { port: lbPort, ws, deviceId: 'room-2' },
     );
