@@ -155,23 +155,15 @@ describe('simulator against the real service', () => {
 
   it('a bad broker URL and rejected credentials give clear errors', async () => {
     const main = path.resolve('dist/cli/main.js');
-    const refused = await run(
-      process.execPath,
-      [main, 'simulate', '--config', ws.configFile, '--broker', 'mqtt://127.0.0.1:1', '--scenario', 'power-outage', '--speed', 'max'],
-      undefined,
-      30_000,
-    );
+    const simulate = (configFile: string, broker: string) =>
+      run(process.execPath, [main, 'simulate', '--config', configFile, '--broker', broker, '--scenario', 'power-outage', '--speed', 'max'], undefined, 30_000);
+    const refused = await simulate(ws.configFile, 'mqtt://127.0.0.1:1');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('error: cannot reach the broker at mqtt://127.0.0.1:1: connection refused');
     // Another site's config: its devices and tokens mean nothing to this service.
     const other = makeWorkspace({ devices: [] });
     const otherDataDir = path.join(other.dir, 'data');
-    const unprovisioned = await run(
-      process.execPath,
-      [main, 'simulate', '--config', other.configFile, '--broker', `mqtt://127.0.0.1:${service.mqttPort}`, '--scenario', 'power-outage', '--speed', 'max'],
-      undefined,
-      30_000,
-    );
+    const unprovisioned = await simulate(other.configFile, `mqtt://127.0.0.1:${service.mqttPort}`);
     expect(unprovisioned.code).toBe(1);
     expect(unprovisioned.stderr).toContain(
       `error: no token for device sim-power-a; run with --provision to register the scenario's devices (${otherDataDir}/simulator-tokens.json)`,
@@ -180,12 +172,7 @@ describe('simulator against the real service', () => {
       { id: 'sim-power-a', location: 'dc-sh-cold-room-1', interval: 60_000 },
       { id: 'sim-power-b', location: 'dc-sh-cold-room-1', interval: 60_000 },
     ]);
-    const refusedCredentials = await run(
-      process.execPath,
-      [main, 'simulate', '--config', other.configFile, '--broker', `mqtt://127.0.0.1:${service.mqttPort}`, '--scenario', 'power-outage', '--speed', 'max'],
-      undefined,
-      30_000,
-    );
+    const refusedCredentials = await simulate(other.configFile, `mqtt://127.0.0.1:${service.mqttPort}`);
     expect(refusedCredentials.code).toBe(1);
     // Refusals take as long as a password check, so which device is refused first is not fixed.
     expect(refusedCredentials.stderr).toMatch(
