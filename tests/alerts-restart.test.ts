@@ -2,7 +2,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
-import { connectDevice, influxFor, makeWorkspace, startTestService, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, startTestService, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -16,11 +16,7 @@ describe('alerts: a single node restarted during an excursion', () => {
   let service: RunningService | undefined;
 
   beforeAll(async () => {
-    const users = await withUsers('olga');
-    ws = makeWorkspace({
-      devices: ['warm-1', 'warm-2'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: ['warm-1', 'warm-2'], users: ['olga'] });
   });
 
   afterAll(async () => {

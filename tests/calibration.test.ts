@@ -8,18 +8,7 @@ import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import { certificateProblems, gspLimitForRange, gspTemperatureLimit } from '../calibration/accuracy.js';
-import {
-  apiCaller,
-  connectDevice,
-  leadingBytes,
-  makeWorkspace,
-  run,
-  startTestService,
-  unlimitedRate,
-  waitFor,
-  withUsers,
-  type Workspace,
-} from './helpers/workspace.js';
+import { apiCaller, connectDevice, leadingBytes, run, startTestService, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -56,11 +45,7 @@ describe('calibration and accuracy of sensors', () => {
   const identity = { model: 'Testo 184 T4', serial: 'SN-0042', accuracy: { temperature: 0.2, humidity: 2 } };
 
   beforeAll(async () => {
-    const users = await withUsers('quinn', 'olga');
-    ws = makeWorkspace({
-      devices: ['cal-a', 'cal-b', 'cal-c', 'cal-d'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: ['cal-a', 'cal-b', 'cal-c', 'cal-d'], users: ['quinn', 'olga'] });
     const certificate = (number: string, calibrated: number, due: number, points = [{ quantity: 'temperature', reference: 5, reading: 5.1 }]) => ({
       number,
       laboratory: 'Shanghai Institute of Measurement',

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import mqtt from 'mqtt';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allStored, endedAfterAll, nodePlaces, redisInTempDir, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { connectDevice, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const STREAMERS = ['r-1', 'r-2', 'r-3', 'r-4'];
@@ -42,11 +42,7 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
 
   beforeAll(async () => {
     ({ dir, port: redisPort, redis } = await redisInTempDir('cc-cluster-redis-', children));
-    const users = await withUsers('olga');
-    ws = makeWorkspace({
-      devices: [...STREAMERS, 'hot-1', 'hot-2', 'late-1'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: [...STREAMERS, 'hot-1', 'hot-2', 'late-1'], users: ['olga'] });
     nodes.push(...(await nodePlaces(dir, ['node-a', 'node-b'])).map((place) => ({ ...place, log: '' })));
     await Promise.all(nodes.map(startNode));
   }, 60_000);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { haproxyConfig } from '../bench/haproxy.js';
 import { freePort } from '../storage/influxd.js';
 import { allStored, endedAfterAll, nodePlaces, redisInTempDir, startHaproxy, startNodeProcess, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { connectDevice, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const STREAMERS = ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6'];
@@ -41,11 +41,7 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
   beforeAll(async () => {
     const redis = await redisInTempDir('cc-cluster-kill-', children);
     redisUrl = redis.url;
-    const users = await withUsers('olga');
-    ws = makeWorkspace({
-      devices: [...STREAMERS, 'hot-1', 'hot-2'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: [...STREAMERS, 'hot-1', 'hot-2'], users: ['olga'] });
     nodes.push(...(await nodePlaces(redis.dir, ['node-a', 'node-b', 'node-c'])));
     await Promise.all(nodes.map(startNode));
 

@@ -200,12 +200,18 @@ export function testDevices(current: () => { service: RunningService; ws: Worksp
   };
 }
 
-/** What `serviceSuite` starts the service on: `makeWorkspace`'s options, with the named users and no rate limit. */
+/** A workspace for tests that stream as fast as they can: `makeWorkspace`'s devices, with the named users and no rate limit. */
 export interface SuiteWorkspace {
   devices: Parameters<typeof makeWorkspace>[0]['devices'];
   users?: Array<keyof typeof TEST_USERS>;
   /** Applied after `unlimitedRate`, before the users are listed. */
   yamlPatch?: (yaml: string) => string;
+}
+
+export async function streamingWorkspace({ devices, users = [], yamlPatch = (yaml) => yaml }: SuiteWorkspace): Promise<Workspace> {
+  // withUsers with no names would empty the sample's `users: []` into a null list.
+  const listUsers = users.length ? await withUsers(...users) : (yaml: string) => yaml;
+  return makeWorkspace({ devices, yamlPatch: (yaml) => listUsers(yamlPatch(unlimitedRate(yaml))) });
 }
 
 export interface ServiceSuite {
@@ -220,8 +226,8 @@ export interface ServiceSuite {
 
 /**
  * One running service for a describe block, against the real influxd and broker: its beforeAll
- * (registered first, so it runs before the block's own) makes the workspace that `options()`
- * describes and starts the service; its afterAll closes the device clients and stops it.
+ * (registered first, so it runs before the block's own) makes the `streamingWorkspace` that
+ * `options()` describes and starts the service; its afterAll closes the device clients and stops it.
  * `ws`, `service` and `base` are set once it has started; `restart` stops the service and
  * starts it again on the same workspace (what it keeps is what a restart keeps).
  */
@@ -245,10 +251,7 @@ export function serviceSuite(options: () => SuiteWorkspace | Promise<SuiteWorksp
     suite.base = httpBase(suite.service);
   };
   beforeAll(async () => {
-    const { devices, users = [], yamlPatch = (yaml) => yaml } = await options();
-    // withUsers with no names would empty the sample's `users: []` into a null list.
-    const listUsers = users.length ? await withUsers(...users) : (yaml: string) => yaml;
-    suite.ws = makeWorkspace({ devices, yamlPatch: (yaml) => listUsers(yamlPatch(unlimitedRate(yaml))) });
+    suite.ws = await streamingWorkspace(await options());
     await start();
   });
   afterAll(async () => {
