@@ -7,7 +7,7 @@ import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
 import { auditFile } from '../audit/audit-log.js';
 import { startReceivers, type Mail } from './helpers/receivers.js';
-import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, run, startTestService, tokenFileOf, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit, restart', () => {
@@ -272,8 +272,7 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
 
   it('coldchain alerts list and ack work through the running service', async () => {
     const main = path.resolve('dist/cli/main.js');
-    const tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(ws, 'admin');
     const common = ['--config', ws.configFile, '--url', base(), '--token-file', tokenFile];
     const listed = await run(process.execPath, [main, 'alerts', 'list', '--state', 'cleared', ...common]);
     expect(listed.code, listed.stderr).toBe(0);

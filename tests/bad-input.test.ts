@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  readingsStored,
+  rejectsOf,
+  startTestService,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const now = () => Date.now() - 1000;
 
@@ -95,12 +105,7 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     const reject = rejects.at(-1)!;
     expect(reject.reason).toBe(reason);
     expect(reject.message).toContain(mentions);
-    await waitFor(
-      () => readingCount(influx, 'probe-1'),
-      (n) => n === storedBefore + 1,
-      20_000,
-      'the next valid reading',
-    );
+    await readingsStored(influx, 'probe-1', (n) => n === storedBefore + 1, 'the next valid reading');
     await waitFor(
       async () => downlink.length,
       (n) => n > downlinkBefore,
@@ -123,12 +128,7 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     ];
     await probe2.publishAsync('cc/v1/probe-2/telemetry', JSON.stringify(batch), { qos: 1 });
     await probe2.endAsync();
-    await waitFor(
-      () => readingCount(influx, 'probe-2'),
-      (n) => n === 2,
-      20_000,
-      'two good readings',
-    );
+    await readingsStored(influx, 'probe-2', (n) => n === 2, 'two good readings');
     const [reject] = await waitFor(
       () => rejectsOf(influx, 'probe-2'),
       (r) => r.length === 1,

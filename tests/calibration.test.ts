@@ -8,7 +8,17 @@ import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
 import { certificateProblems, gspLimitForRange, gspTemperatureLimit } from '../calibration/accuracy.js';
-import { apiCaller, connectDevice, leadingBytes, run, startTestService, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  apiCaller,
+  connectDevice,
+  leadingBytes,
+  run,
+  startTestService,
+  streamingWorkspace,
+  tokenFileOf,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -114,8 +124,7 @@ describe('calibration and accuracy of sensors', () => {
   });
 
   it('adds a certificate through the CLI with an e-signature; the overdue alarm clears; the addition and the config change are audited', async () => {
-    const tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(ws, 'admin');
     const args = [
       'calibration',
       'add',

@@ -8,7 +8,7 @@ import { loadAlertEvents } from '../alerts/event-store.js';
 import { haproxyConfig } from '../bench/haproxy.js';
 import { freePort } from '../storage/influxd.js';
 import { redisInTempDir, startClusterNodes, startHaproxy } from './helpers/cluster.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingsStored, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { CLI } from './helpers/browser.js';
 
 const MIN = 60_000;
@@ -98,12 +98,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     const taken = nodes.map((n, i) => n.pipeline.counters.acceptedReadings - before[i]!);
     expect(taken.reduce((a, b) => a + b)).toBe(4);
     expect(taken.every((n) => n > 0)).toBe(true);
-    await waitFor(
-      () => readingCount(influxFor(ws), 'room-2'),
-      (n) => n === 4,
-      20_000,
-      'the four readings in InfluxDB',
-    );
+    await readingsStored(influxFor(ws), 'room-2', (n) => n === 4, 'the four readings in InfluxDB');
   });
 
   it('one live connection per client id in the cluster: connecting on node B closes the same id on node A', async () => {
@@ -167,12 +162,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     expect(ack.status).toBe(200);
     await waitFor(alertOf(a), (list) => list[0]?.state === 'acknowledged', 10_000, 'the acknowledgement made on B in A’s book');
     // What A judged is in InfluxDB, where B's warm-up reads it.
-    await waitFor(
-      () => readingCount(influxFor(ws), 'room-4'),
-      (n) => n === 25,
-      20_000,
-      'room-4 readings in InfluxDB',
-    );
+    await readingsStored(influxFor(ws), 'room-4', (n) => n === 25, 'room-4 readings in InfluxDB');
 
     // The device reconnects on node B (aedes closes it on A): B judges it from now on.
     const onB = await connectDevice(b.mqttPort!, 'room-4', ws.deviceTokens['room-4']!, { clientId: 'room-4' });

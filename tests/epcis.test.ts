@@ -6,7 +6,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { ShipmentReport } from '../reports/schema.js';
 import { epcisDocumentSchema, type EpcisDocument, type ObjectEvent } from '../epcis/schema.js';
-import { influxFor, readingCount, run, serviceSuite, waitFor, waybill } from './helpers/workspace.js';
+import { influxFor, readingsStored, run, serviceSuite, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 // ajv-formats is CommonJS: its plugin is the module's default export.
@@ -65,12 +65,7 @@ describe('EPCIS 2.0 export of a shipment', () => {
       ['truck-a', 90],
       ['fridge-a', 30],
     ] as const)
-      await waitFor(
-        () => readingCount(influx, device),
-        (n) => n === count,
-        20_000,
-        `${device} readings`,
-      );
+      await readingsStored(influx, device, (n) => n === count, `${device} readings`);
 
     const created = await api('POST', '/api/v1/shipments', waybill(id, { batch: 'LOT-2026-118', quantity: 40, unit: 'cases' }));
     expect(created.status).toBe(201);

@@ -4,7 +4,17 @@ import type { RunningService } from '../app/service.js';
 import { RECENT_READINGS_MAX, RecentReadings } from '../ingestor/records.js';
 import type { ReadingsResponse } from '../api/readings.js';
 import type { GspRecord } from '../reports/schema.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  readingsStored,
+  rejectsOf,
+  startTestService,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 /** Issue 13, item 1: a stored reading is never overwritten; a different one at the same device time is kept beside it and flagged. */
 describe('immutable readings', () => {
@@ -51,12 +61,7 @@ describe('immutable readings', () => {
     await publish(reading);
     await publish([reading, { ...reading, ts: ts + 60_000, seq: 4 }]);
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'same-1'),
-      (n) => n >= 2,
-      20_000,
-      'two readings',
-    );
+    await readingsStored(influx, 'same-1', (n) => n >= 2, 'two readings');
     await drained();
     expect(await readingCount(influx, 'same-1')).toBe(2);
     expect(await rejectsOf(influx, 'same-1')).toEqual([]);
@@ -73,12 +78,7 @@ describe('immutable readings', () => {
     await publish({ ts, temperature: 9.75, humidity: 50, seq: 10 });
     await publish({ ts, temperature: 4.5, humidity: 50, seq: 10 });
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'diff-1'),
-      (n) => n >= 3,
-      20_000,
-      'three points',
-    );
+    await readingsStored(influx, 'diff-1', (n) => n >= 3, 'three points');
     await drained();
     expect(await readingCount(influx, 'diff-1')).toBe(3);
 
@@ -157,12 +157,7 @@ describe('immutable readings', () => {
     await publish({ ts, temperature: 5, seq: 100 });
     await publish({ ts: ts - 3 * 3_600_000, temperature: 5.1, seq: 101 });
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'jump-1'),
-      (n) => n >= 2,
-      20_000,
-      'both readings',
-    );
+    await readingsStored(influx, 'jump-1', (n) => n >= 2, 'both readings');
     await drained();
     expect(await readingCount(influx, 'jump-1')).toBe(2);
     const [jumps] = await influx.query(

@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  readingsStored,
+  rejectsOf,
+  run,
+  startTestService,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 describe('MQTT publish to InfluxDB through the embedded broker', () => {
   let ws: Workspace;
@@ -30,12 +41,7 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     await client.endAsync();
 
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'sensor-a'),
-      (n) => n >= 300,
-      20_000,
-      '300 readings',
-    );
+    await readingsStored(influx, 'sensor-a', (n) => n >= 300, '300 readings');
     const [series] = await influx.query(`SELECT "temperature", "humidity", "seq" FROM "readings" WHERE "deviceId" = 'sensor-a' ORDER BY time`);
     expect(series!.values).toHaveLength(300);
     expect(series!.values.map(([time, temperature, humidity, seq]) => ({ ts: time, temperature, humidity, seq }))).toEqual(sent);
@@ -67,12 +73,7 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     );
     expect(result.code, result.stderr).toBe(0);
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'sensor-b'),
-      (n) => n >= 25,
-      20_000,
-      '25 readings',
-    );
+    await readingsStored(influx, 'sensor-b', (n) => n >= 25, '25 readings');
     const [series] = await influx.query(`SELECT "temperature" FROM "readings" WHERE "deviceId" = 'sensor-b' ORDER BY time`);
     expect(series!.values).toEqual(Array.from({ length: 25 }, (_, i) => [start + i * 60_000, 5 + i / 100]));
   });
@@ -93,12 +94,7 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     await client.publishAsync('cc/v1/truck-1/telemetry', JSON.stringify({ readings: shuffled.slice(60) }), { qos: 1 });
     await client.endAsync();
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'truck-1'),
-      (n) => n >= 100,
-      20_000,
-      '100 batched readings',
-    );
+    await readingsStored(influx, 'truck-1', (n) => n >= 100, '100 batched readings');
     const [series] = await influx.query(`SELECT "temperature", "lat", "door", "seq" FROM "readings" WHERE "deviceId" = 'truck-1' ORDER BY time`);
     expect(series!.values.map(([time, temperature, lat, door, seq]) => ({ ts: time, temperature, lat, door, seq }))).toEqual(
       batch.map(({ ts, temperature, lat, door, seq }) => ({ ts, temperature, lat, door, seq })),
@@ -112,12 +108,7 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     await client.publishAsync('cc/v1/sensor-c/telemetry', JSON.stringify({ ts: Date.now() - 4000, temperature: 4.3 }), { qos: 1 });
     await client.endAsync();
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'sensor-c'),
-      (n) => n >= 2,
-      20_000,
-      '2 distinct readings',
-    );
+    await readingsStored(influx, 'sensor-c', (n) => n >= 2, '2 distinct readings');
     await service.writer.flush(5000);
     expect(await readingCount(influx, 'sensor-c')).toBe(2);
   });
@@ -130,12 +121,7 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     await client.publishAsync('cc/v1/sensor-d/telemetry', JSON.stringify({ ts: iso, temperature: 6.6 }), { qos: 1 });
     await client.endAsync();
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'sensor-d'),
-      (n) => n >= 2,
-      20_000,
-      '2 readings',
-    );
+    await readingsStored(influx, 'sensor-d', (n) => n >= 2, '2 readings');
     const [series] = await influx.query(`SELECT "temperature", "humidity" FROM "readings" WHERE "deviceId" = 'sensor-d' ORDER BY time`);
     expect(series!.values).toEqual([
       [ts, 6.5, 61],

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { calibratedSensor, influxFor, readingCount, serviceSuite, waitFor, waybill } from './helpers/workspace.js';
+import { calibratedSensor, influxFor, readingsStored, serviceSuite, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -54,24 +54,9 @@ describe('late data: marked with its arrival time and counted, in the GSP record
         .join('\n'),
     );
     const influx = influxFor(suite.ws);
-    await waitFor(
-      () => readingCount(influx, 'room-a'),
-      (n) => n === 69,
-      20_000,
-      'room-a readings',
-    );
-    await waitFor(
-      () => readingCount(influx, 'room-b'),
-      (n) => n === 19,
-      20_000,
-      'room-b readings',
-    );
-    await waitFor(
-      () => readingCount(influx, 'fridge-a'),
-      (n) => n === 9,
-      20_000,
-      'fridge readings',
-    );
+    await readingsStored(influx, 'room-a', (n) => n === 69, 'room-a readings');
+    await readingsStored(influx, 'room-b', (n) => n === 19, 'room-b readings');
+    await readingsStored(influx, 'fridge-a', (n) => n === 9, 'fridge readings');
     await ship('SH-LATE-1', 'dc-sh-cold-room-1', at(-200));
     await ship('SH-ONTIME-1', 'hospital-pudong-fridge', at(-30));
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { RunningService } from '../app/service.js';
-import { influxFor, makeWorkspace, readingCount, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, readingsStored, startTestService, type Workspace } from './helpers/workspace.js';
 
 describe('TLS and WebSocket listeners from config', () => {
   let ws: Workspace;
@@ -56,12 +56,7 @@ describe('TLS and WebSocket listeners from config', () => {
     await expect(
       mqtt.connectAsync(`mqtts://127.0.0.1:${service.mqttsPort}`, { username: 'tls-1', password: 'nope', rejectUnauthorized: false, reconnectPeriod: 0 }),
     ).rejects.toThrow(/Bad username or password/i);
-    await waitFor(
-      () => readingCount(influxFor(ws), 'tls-1'),
-      (n) => n === 1,
-      20_000,
-      'the TLS reading',
-    );
+    await readingsStored(influxFor(ws), 'tls-1', (n) => n === 1, 'the TLS reading');
   });
 
   it('accepts devices over MQTT on WebSocket', async () => {
@@ -80,11 +75,6 @@ describe('TLS and WebSocket listeners from config', () => {
       { qos: 1 },
     );
     await client.endAsync();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'ws-1'),
-      (n) => n === 2,
-      20_000,
-      'the WebSocket readings',
-    );
+    await readingsStored(influxFor(ws), 'ws-1', (n) => n === 2, 'the WebSocket readings');
   });
 });

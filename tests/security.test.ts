@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { Socket } from 'node:net';
 import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import {
+  connectDevice,
+  influxFor,
+  makeWorkspace,
+  readingCount,
+  readingsStored,
+  rejectsOf,
+  startTestService,
+  waitFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 describe('broker authentication and authorisation', () => {
   let ws: Workspace;
@@ -107,12 +117,7 @@ describe('broker authentication and authorisation', () => {
     await client.endAsync();
     // burst 20, then 20/s: the last of 60 messages may pass after about 2 s.
     expect(seconds).toBeGreaterThan(1.5);
-    await waitFor(
-      () => readingCount(influxFor(ws), 'dev-b'),
-      (n) => n === 60,
-      20_000,
-      'all 60 paced readings',
-    );
+    await readingsStored(influxFor(ws), 'dev-b', (n) => n === 60, 'all 60 paced readings');
   });
 
   it('closes a connection whose packet header declares more than mqtt.maxPacketBytes, before buffering it', async () => {

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { influxFor, leadingBytes, publishReadings, readingCount, rejectsOf, run, serviceSuite, waitFor, waybill } from './helpers/workspace.js';
+import { influxFor, leadingBytes, publishReadings, readingsStored, rejectsOf, run, serviceSuite, tokenFileOf, waitFor, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -67,24 +67,9 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     );
     await publish('fridge-a', range(420, 480), wobble);
     const influx = influxFor(suite.ws);
-    await waitFor(
-      () => readingCount(influx, 'fridge-a'),
-      (n) => n === 60,
-      20_000,
-      'fridge readings in InfluxDB',
-    );
-    await waitFor(
-      () => readingCount(influx, 'truck-a'),
-      (n) => n === 220,
-      20_000,
-      'truck readings in InfluxDB',
-    );
-    await waitFor(
-      () => readingCount(influx, 'truck-b'),
-      (n) => n === 240,
-      20_000,
-      'truck readings in InfluxDB',
-    );
+    await readingsStored(influx, 'fridge-a', (n) => n === 60, 'fridge readings in InfluxDB');
+    await readingsStored(influx, 'truck-a', (n) => n === 220, 'truck readings in InfluxDB');
+    await readingsStored(influx, 'truck-b', (n) => n === 240, 'truck readings in InfluxDB');
   });
 
   it('creates a waybill and refuses bad ones precisely', async () => {
@@ -349,8 +334,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   });
 
   it('coldchain shipment and report commands work through the running service', async () => {
-    const tokenFile = path.join(suite.ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${suite.ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(suite.ws, 'admin');
     const cli = (args: string[], input?: string) =>
       run(process.execPath, [path.resolve('dist/cli/main.js'), ...args, '--url', suite.base, '--token-file', tokenFile], input, 30_000);
     const created = await cli([

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { influxFor, leadingBytes, run, serviceSuite, waitFor, waybill } from './helpers/workspace.js';
+import { influxFor, leadingBytes, run, serviceSuite, tokenFileOf, waitFor, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -174,8 +174,7 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     expect(pdf.status).toBe(200);
     expect(await leadingBytes(pdf)).toBe('%PDF-');
     // The CLI asks for the same signed version.
-    const tokenFile = path.join(suite.ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${suite.ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(suite.ws, 'admin');
     const cli = await run(
       process.execPath,
       [path.resolve('dist/cli/main.js'), 'report', 'shipment', shipmentId, '--signed', '--format', 'json', '--url', suite.base, '--token-file', tokenFile],

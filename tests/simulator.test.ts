@@ -5,7 +5,7 @@ import { prepareScenario, profilesByLocation } from '../cli/simulate.js';
 import { scenarioDevices } from '../simulator/render.js';
 import { provisionDevices, readTokens } from '../simulator/provision.js';
 import { runSimulation } from '../simulator/runner.js';
-import { influxFor, makeWorkspace, readingCount, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, readingCount, readingsStored, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
 import path from 'node:path';
 
 describe('simulator against the real service', () => {
@@ -44,12 +44,7 @@ describe('simulator against the real service', () => {
       expect(result.acknowledged).toBe(result.readingsSent);
       const influx = influxFor(ws);
       for (const [deviceId, sent] of Object.entries(result.readingsByDevice)) {
-        await waitFor(
-          () => readingCount(influx, deviceId),
-          (n) => n === sent,
-          20_000,
-          `${sent} readings of ${deviceId}`,
-        );
+        await readingsStored(influx, deviceId, (n) => n === sent, `${sent} readings of ${deviceId}`);
       }
     },
   );

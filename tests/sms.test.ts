@@ -6,8 +6,8 @@ import { Notifier } from '../alerts/notifier.js';
 import { parseConfigText } from '../core/config/load.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import type { Config } from '../core/config/schema.js';
-import { connectDevice, makeWorkspace, run, startTestService, waitFor } from './helpers/workspace.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { connectDevice, makeWorkspace, run, startTestService, tokenFileOf, waitFor } from './helpers/workspace.js';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { auditFile } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
@@ -299,8 +299,7 @@ describe('SMS through the providers’ own APIs (issue 14, item 1)', () => {
 
     it('coldchain alerts test: a test alarm through every channel and tier of a site, each outcome in the audit trail (issue 14, item 2)', async () => {
       const before = received.length;
-      const tokenFile = path.join(ws.dir, 'admin.token');
-      writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+      const tokenFile = tokenFileOf(ws, 'admin');
       const cli = await run(
         process.execPath,
         [

@@ -8,7 +8,7 @@ import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import type { Excursion, ShipmentReport } from '../reports/schema.js';
 import { computeLedger, mergeExcursions } from '../stability/ledger.js';
 import type { Ledger } from '../stability/schema.js';
-import { influxFor, leadingBytes, readingCount, run, serviceSuite, waitFor, waybill as vaccineWaybill } from './helpers/workspace.js';
+import { influxFor, leadingBytes, readingsStored, run, serviceSuite, tokenFileOf, waitFor, waybill as vaccineWaybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const CLI = path.resolve('dist/cli/main.js');
@@ -159,12 +159,7 @@ describe('one stability budget per batch across storage and every transport leg'
       return { ts: at(m), temperature: outs.find((o) => m >= o.from && m < o.to)?.value ?? 5, seq: m };
     });
     await devices.send(deviceId, readings);
-    await waitFor(
-      () => readingCount(influxFor(suite.ws), deviceId),
-      (n) => n === to - from,
-      30_000,
-      `${deviceId}'s readings in InfluxDB`,
-    );
+    await readingsStored(influxFor(suite.ws), deviceId, (n) => n === to - from, `${deviceId}'s readings in InfluxDB`, 30_000);
   };
   const waybill = (id: string, consignee: string) => vaccineWaybill(id, { batch: 'LOT-S', quantity: 20, consignee });
   const custody = async (id: string, event: string, minute: number, locationId?: string) => {
@@ -178,8 +173,7 @@ describe('one stability budget per batch across storage and every transport leg'
   };
 
   beforeAll(async () => {
-    tokenFile = path.join(suite.ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${suite.ws.apiTokens.admin}\n`, { mode: 0o600 });
+    tokenFile = tokenFileOf(suite.ws, 'admin');
     // The cold room: 15 min at 10 °C while both halves of the batch are in it.
     await publish('room-1', 0, 120, { from: 30, to: 45, value: 10 });
     // Reefer A (SH-1, minutes 60–120): 10 min at 12 °C. Van B (SH-2, minutes 90–170): 20 min at 15 °C.

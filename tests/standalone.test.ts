@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import mqtt from 'mqtt';
 import { loadConfig } from '../core/config/load.js';
 import { startIngestService, type RunningService } from '../app/service.js';
-import { influxFor, makeWorkspace, readingCount, rejectsOf, run, testLog, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, readingsStored, rejectsOf, run, testLog, waitFor, type Workspace } from './helpers/workspace.js';
 import { startMosquitto } from '../bench/mosquitto.js';
 import { shipmentCreateSchema } from '../shipments/schema.js';
 
@@ -51,12 +51,7 @@ describe('standalone ingestor behind Debian Mosquitto', () => {
     await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mosquitto.port), '-q', '1', '-t', 'cc/v1/ext-2/telemetry', '-m', '{"ts":']);
 
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'ext-1'),
-      (n) => n === 40,
-      20_000,
-      '40 readings',
-    );
+    await readingsStored(influx, 'ext-1', (n) => n === 40, '40 readings');
     const [series] = await influx.query(`SELECT "temperature" FROM "readings" WHERE "deviceId" = 'ext-1' ORDER BY time`);
     expect(series!.values).toEqual(Array.from({ length: 40 }, (_, i) => [base + i * 5000, 3 + i / 10]));
     await waitFor(
@@ -82,12 +77,7 @@ describe('standalone ingestor behind Debian Mosquitto', () => {
     for (let i = 0; i < 50; i++) await device.publishAsync('cc/v1/ext-2/telemetry', JSON.stringify({ ts: base + i * 1000, temperature: 5 }), { qos: 1 });
     await device.endAsync();
     service = await start();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'ext-2'),
-      (n) => n === 50,
-      20_000,
-      '50 readings queued by mosquitto',
-    );
+    await readingsStored(influxFor(ws), 'ext-2', (n) => n === 50, '50 readings queued by mosquitto');
   });
 
   it('takes status, events and custody through the same dispatch as the embedded broker, custody rules included', async () => {

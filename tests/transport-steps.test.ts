@@ -12,10 +12,11 @@ import {
   influxFor,
   leadingBytes,
   publishReadings,
-  readingCount,
+  readingsStored,
   rejectsOf,
   run,
   serviceSuite,
+  tokenFileOf,
   waitFor,
   waybill as vaccineWaybill,
 } from './helpers/workspace.js';
@@ -67,12 +68,7 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
   const publishTruck = async (from: number, to: number, temperature: number) => {
     const readings = Array.from({ length: to - from }, (_, i) => ({ ts: at(from + i), temperature, humidity: 55, seq: from + i }));
     await publishReadings(truck, 'truck-a', readings);
-    await waitFor(
-      () => readingCount(influxFor(suite.ws), 'truck-a'),
-      (n) => n === to,
-      20_000,
-      `truck readings up to minute ${to} in InfluxDB`,
-    );
+    await readingsStored(influxFor(suite.ws), 'truck-a', (n) => n === to, `truck readings up to minute ${to} in InfluxDB`);
   };
   const restart = async () => {
     await truck.endAsync();
@@ -272,8 +268,7 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
   });
 
   it('takes the consignee contacts from coldchain shipment create', async () => {
-    const tokenFile = path.join(suite.ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${suite.ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(suite.ws, 'admin');
     const created = await run(
       process.execPath,
       [

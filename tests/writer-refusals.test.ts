@@ -4,7 +4,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { deadLetterPath } from '../ingestor/writer.js';
 import { freePort } from '../storage/influxd.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, startTestService, unlimitedRate, waitFor } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingsStored, startTestService, unlimitedRate, waitFor } from './helpers/workspace.js';
 
 /**
  * A pass-through HTTP proxy in front of the real influxd, standing in for what sits between a
@@ -55,12 +55,7 @@ describe('the writer when InfluxDB refuses or is missing', () => {
       { qos: 1 },
     );
     await device.endAsync();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'big-1'),
-      (n) => n === 400,
-      20_000,
-      'all 400 readings',
-    );
+    await readingsStored(influxFor(ws), 'big-1', (n) => n === 400, 'all 400 readings');
     expect(Math.max(...p.writes)).toBeGreaterThan(limit);
     expect(existsSync(deadLetterPath(service.dataDir))).toBe(false);
     expect(service.writer.stats.pointsDropped).toBe(0);
@@ -79,12 +74,7 @@ describe('the writer when InfluxDB refuses or is missing', () => {
     ];
     await device.publishAsync('cc/v1/mixed-1/telemetry', JSON.stringify(batch), { qos: 1 });
     await device.endAsync();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'mixed-1'),
-      (n) => n === 20,
-      20_000,
-      'the 20 good readings',
-    );
+    await readingsStored(influxFor(ws), 'mixed-1', (n) => n === 20, 'the 20 good readings');
     const file = deadLetterPath(service.dataDir);
     await waitFor(async () => existsSync(file), Boolean, 10_000, 'the dead-letter file');
     const entries = readFileSync(file, 'utf8')
@@ -107,12 +97,7 @@ describe('the writer when InfluxDB refuses or is missing', () => {
     await device.endAsync();
     // InfluxDB comes up after the service, without our database.
     server = (await proxy(port)).server;
-    await waitFor(
-      () => readingCount(influxFor(ws), 'early-1'),
-      (n) => n === 1,
-      30_000,
-      'the reading spooled while InfluxDB was away',
-    );
+    await readingsStored(influxFor(ws), 'early-1', (n) => n === 1, 'the reading spooled while InfluxDB was away', 30_000);
     const policies = await influxFor(ws).query(`SHOW RETENTION POLICIES ON "${ws.database}"`, { database: null });
     expect(policies[0]!.values.some((row) => row[0] === 'coldchain_retention')).toBe(true);
   });

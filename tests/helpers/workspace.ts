@@ -282,6 +282,17 @@ export async function readingCount(influx: InfluxClient, deviceId: string): Prom
   return Number(series[0]?.values[0]?.[1] ?? 0);
 }
 
+/** Waits until the count of `deviceId`'s readings in InfluxDB passes `check` (throws after `timeoutMs`, naming `what`); returns it. */
+export const readingsStored = (influx: InfluxClient, deviceId: string, check: (n: number) => boolean, what: string, timeoutMs = 20_000) =>
+  waitFor(() => readingCount(influx, deviceId), check, timeoutMs, what);
+
+/** The workspace's API token of `role` in a file of its own (mode 600), for the CLI's --token-file; its path. */
+export function tokenFileOf(ws: Workspace, role: 'admin' | 'viewer'): string {
+  const file = path.join(ws.dir, `${role}.token`);
+  writeFileSync(file, `${ws.apiTokens[role]!}\n`, { mode: 0o600 });
+  return file;
+}
+
 export async function rejectsOf(influx: InfluxClient, deviceId: string): Promise<Array<{ reason: string; message: string; payload: string }>> {
   const series = await influx
     .query(`SELECT "reason", "message", "payload", "index" FROM "rejects" WHERE "deviceId" = '${deviceId}' ORDER BY time`)
