@@ -226,12 +226,12 @@ export interface ServiceSuite {
 
 /**
  * One running service for a describe block, against the real influxd and broker: its beforeAll
- * (registered first, so it runs before the block's own) makes the `streamingWorkspace` that
- * `options()` describes and starts the service; its afterAll closes the device clients and stops it.
- * `ws`, `service` and `base` are set once it has started; `restart` stops the service and
- * starts it again on the same workspace (what it keeps is what a restart keeps).
+ * (registered first, so it runs before the block's own) makes the workspace with `workspace()`
+ * and starts the service; its afterAll closes the device clients and stops it. `ws`, `service`
+ * and `base` are set once it has started; `restart` stops the service and starts it again on the
+ * same workspace (what it keeps is what a restart keeps).
  */
-export function serviceSuite(options: () => SuiteWorkspace | Promise<SuiteWorkspace>): ServiceSuite {
+export function serviceOn(workspace: () => Workspace | Promise<Workspace>): ServiceSuite {
   const suite: ServiceSuite = {
     ws: undefined as unknown as Workspace,
     service: undefined as unknown as RunningService,
@@ -251,7 +251,7 @@ export function serviceSuite(options: () => SuiteWorkspace | Promise<SuiteWorksp
     suite.base = httpBase(suite.service);
   };
   beforeAll(async () => {
-    suite.ws = await streamingWorkspace(await options());
+    suite.ws = await workspace();
     await start();
   });
   afterAll(async () => {
@@ -260,6 +260,10 @@ export function serviceSuite(options: () => SuiteWorkspace | Promise<SuiteWorksp
   });
   return suite;
 }
+
+/** `serviceOn` the `streamingWorkspace` that `options()` describes. */
+export const serviceSuite = (options: () => SuiteWorkspace | Promise<SuiteWorkspace>): ServiceSuite =>
+  serviceOn(async () => streamingWorkspace(await options()));
 
 /** A waybill of the sample's vaccines (2–8 °C) from the Shanghai DC to the Pudong hospital; `fields` add to it or replace. */
 export const waybill = (id: string, fields: { batch: string; quantity: number } & Record<string, unknown>) => ({
