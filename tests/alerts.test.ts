@@ -8,6 +8,7 @@ import { freePort } from '../storage/influxd.js';
 import { auditFile } from '../audit/audit-log.js';
 import { startReceivers, type Mail } from './helpers/receivers.js';
 import { connectDevice, makeWorkspace, run, startTestService, tokenFileOf, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit, restart', () => {
@@ -70,7 +71,7 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
   const excursion = async (deviceId: string) => {
     const device = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);
     const start = Date.now() - 26 * MIN;
-    const readings = Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }));
+    const readings = excursionReadings(start);
     await device.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify(readings), { qos: 1 });
     await device.endAsync();
     return start + 5 * MIN;

@@ -3,6 +3,7 @@ import mqtt from 'mqtt';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allStored, endedAfterAll, nodePlaces, redisInTempDir, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
 import { connectDevice, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const STREAMERS = ['r-1', 'r-2', 'r-3', 'r-4'];
@@ -63,7 +64,7 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
     }
     const hot1 = await connectDevice(a.mqttPort, 'hot-1', ws.deviceTokens['hot-1']!, { clientId: 'hot-1' });
     clients.push(hot1);
-    const excursion = (t0: number) => JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: t0 + i * MIN, temperature: i < 5 ? 5 : 9.5 })));
+    const excursion = (t0: number) => JSON.stringify(excursionReadings(t0));
     const activated = (nodeId: string, deviceId: string) =>
       followers.get(nodeId)!.find((m) => m.type === 'alert' && m.deviceId === deviceId && m.kind === 'temperature_high' && m.event === 'activated');
     let lateConnection: 'refused' | 'accepted' | undefined;

@@ -10,6 +10,7 @@ import { freePort } from '../storage/influxd.js';
 import { redisInTempDir, startClusterNodes, startHaproxy } from './helpers/cluster.js';
 import { connectDevice, influxFor, makeWorkspace, readingsStored, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { CLI } from './helpers/browser.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
@@ -78,7 +79,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     const device = await connectDevice(nodes[0]!.mqttPort!, 'room-1', ws.deviceTokens['room-1']!);
     clients.push(device);
     const start = Date.now() - 26 * MIN;
-    const readings = Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }));
+    const readings = excursionReadings(start);
     await device.publishAsync('cc/v1/room-1/telemetry', JSON.stringify(readings), { qos: 1 });
     await waitFor(
       async () => messages.find((m) => m.deviceId === 'room-1' && m.kind === 'temperature_high' && m.event === 'activated'),
