@@ -12,6 +12,14 @@ export const ARTIFACTS = path.resolve('test-artifacts');
 /** Debian's Chromium as bench/chromium.ts runs it, allowed to play the board's alarm sound without a click. */
 export const launchChromium = (): Promise<Browser> => launchBenchChromium(['--autoplay-policy=no-user-gesture-required']);
 
+/** Opens the board at `url` and signs in as `user`, with `password` (by default the test user's, `<user>-password-1`). */
+export async function signIn(page: Page, url: string, user: string, password = `${user}-password-1`): Promise<void> {
+  await page.goto(url);
+  await page.fill('input[name=user]', user);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+}
+
 /** Codes a person should never read: snake_case identifiers and bare severity codes. */
 export async function rawCodes(page: Page): Promise<string[]> {
   // biome-ignore lint/performance/useDomNodeTextContent: innerText is what a person sees; textContent includes hidden text
