@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, serviceOn, waitFor } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, rejectsStored, serviceOn, waitFor } from './helpers/workspace.js';
 
 const now = () => Date.now() - 1000;
 
@@ -81,12 +81,7 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     await client.publishAsync('cc/v1/probe-1/telemetry', payload(), { qos: 1 });
     await client.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 5.5 }), { qos: 1 });
 
-    const rejects = await waitFor(
-      () => rejectsOf(influx, 'probe-1'),
-      (r) => r.length > rejectsBefore,
-      20_000,
-      'the reject',
-    );
+    const rejects = await rejectsStored(influx, 'probe-1', (r) => r.length > rejectsBefore, 'the reject');
     const reject = rejects.at(-1)!;
     expect(reject.reason).toBe(reason);
     expect(reject.message).toContain(mentions);
@@ -114,12 +109,7 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     await probe2.publishAsync('cc/v1/probe-2/telemetry', JSON.stringify(batch), { qos: 1 });
     await probe2.endAsync();
     await readingsStored(influx, 'probe-2', (n) => n === 2, 'two good readings');
-    const [reject] = await waitFor(
-      () => rejectsOf(influx, 'probe-2'),
-      (r) => r.length === 1,
-      20_000,
-      'one reject',
-    );
+    const [reject] = await rejectsStored(influx, 'probe-2', (r) => r.length === 1, 'one reject');
     expect(reject).toMatchObject({ reason: 'invalid_reading', index: 1 });
     expect(reject!.message).toContain('[1].temperature');
   });

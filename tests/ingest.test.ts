@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, run, serviceOn, waitFor } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsStored, run, serviceOn, waitFor } from './helpers/workspace.js';
 
 describe('MQTT publish to InfluxDB through the embedded broker', () => {
   const suite = serviceOn(() => makeWorkspace({ devices: ['sensor-a', 'sensor-b', 'sensor-c', 'sensor-d', 'truck-1'] }));
@@ -130,12 +130,7 @@ describe('MQTT publish to InfluxDB through the embedded broker', () => {
     );
     expect(rows).toContainEqual(['status', '1.4.2', 81, '{"firmware":"1.4.2","battery":81,"rssi":-70}']);
     expect(rows).toContainEqual(['events', null, null, '{"event":"reboot","reason":"watchdog"}']);
-    const rejects = await waitFor(
-      () => rejectsOf(influx, 'sensor-d'),
-      (r) => r.length === 2,
-      10_000,
-      'two quarantined messages',
-    );
+    const rejects = await rejectsStored(influx, 'sensor-d', (r) => r.length === 2, 'two quarantined messages', 10_000);
     expect(rejects.map((r) => r.message).sort()).toEqual(['a status message must be a JSON object', expect.stringContaining('payload is not JSON')]);
   });
 });

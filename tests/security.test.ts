@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { Socket } from 'node:net';
-import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, serviceOn, waitFor } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, rejectsStored, serviceOn, waitFor } from './helpers/workspace.js';
 
 describe('broker authentication and authorisation', () => {
   const suite = serviceOn(() =>
@@ -52,12 +52,7 @@ describe('broker authentication and authorisation', () => {
     await client.publishAsync('cc/v1/dev-c/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 4.4 }), { qos: 1 });
     expect(client.connected).toBe(true);
     await client.endAsync();
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(suite.ws), 'dev-c'),
-      (r) => r.length === 1,
-      10_000,
-      'the quarantined $SYS publish',
-    );
+    const rejects = await rejectsStored(influxFor(suite.ws), 'dev-c', (r) => r.length === 1, 'the quarantined $SYS publish', 10_000);
     expect(rejects[0]).toMatchObject({ reason: 'topic_not_allowed', message: expect.stringContaining('topic $SYS/broker/uptime is not one of cc/v1/dev-c/') });
     await waitFor(
       () => readingCount(influxFor(suite.ws), 'dev-c'),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import { influxFor, leadingBytes, publishReadings, readingsStored, rejectsOf, run, serviceSuite, tokenFileOf, waitFor, waybill } from './helpers/workspace.js';
+import { influxFor, leadingBytes, publishReadings, readingsStored, rejectsStored, run, serviceSuite, tokenFileOf, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -125,12 +125,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
       ['stored', 'api', 'dc-sh-cold-room-1'],
       ['loaded', 'mqtt', 'truck-hu-a12345-box'],
     ]);
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(suite.ws), 'truck-a'),
-      (r) => r.length >= 2,
-      10_000,
-      'custody rejects',
-    );
+    const rejects = await rejectsStored(influxFor(suite.ws), 'truck-a', (r) => r.length >= 2, 'custody rejects', 10_000);
     expect(rejects.map((r) => r.reason).sort()).toEqual(['invalid_custody_event', 'malformed_json']);
     expect(rejects.find((r) => r.reason === 'invalid_custody_event')!.message).toContain('no shipment SH-UNKNOWN');
 

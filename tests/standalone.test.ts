@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import mqtt from 'mqtt';
 import { loadConfig } from '../core/config/load.js';
 import { startIngestService, type RunningService } from '../app/service.js';
-import { influxFor, makeWorkspace, readingsStored, rejectsOf, run, testLog, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, readingsStored, rejectsOf, rejectsStored, run, testLog, waitFor, type Workspace } from './helpers/workspace.js';
 import { startMosquitto } from '../bench/mosquitto.js';
 import { shipmentCreateSchema } from '../shipments/schema.js';
 
@@ -54,19 +54,9 @@ describe('standalone ingestor behind Debian Mosquitto', () => {
     await readingsStored(influx, 'ext-1', (n) => n === 40, '40 readings');
     const [series] = await influx.query(`SELECT "temperature" FROM "readings" WHERE "deviceId" = 'ext-1' ORDER BY time`);
     expect(series!.values).toEqual(Array.from({ length: 40 }, (_, i) => [base + i * 5000, 3 + i / 10]));
-    await waitFor(
-      () => rejectsOf(influx, 'ghost'),
-      (r) => r.length === 1,
-      20_000,
-      'unknown device reject',
-    );
+    await rejectsStored(influx, 'ghost', (r) => r.length === 1, 'unknown device reject');
     expect((await rejectsOf(influx, 'ghost'))[0]).toMatchObject({ reason: 'unknown_device' });
-    await waitFor(
-      () => rejectsOf(influx, 'ext-2'),
-      (r) => r.length === 1 && r[0]!.reason === 'malformed_json',
-      20_000,
-      'malformed reject',
-    );
+    await rejectsStored(influx, 'ext-2', (r) => r.length === 1 && r[0]!.reason === 'malformed_json', 'malformed reject');
   });
 
   it('keeps its persistent session: readings published while it is down arrive after it returns', async () => {
@@ -122,27 +112,17 @@ describe('standalone ingestor behind Debian Mosquitto', () => {
       ['events', null, null, '{"door":"open"}'],
       ['status', '2.4.1', 81, '{"online":true,"firmware":"2.4.1","battery":81}'],
     ]);
-    const refused = await waitFor(
-      () => rejectsOf(influx, 'ext-1'),
-      (r) => r.some((x) => x.reason === 'custody_not_allowed'),
-      20_000,
-      "ext-1's refused custody",
-    );
+    const refused = await rejectsStored(influx, 'ext-1', (r) => r.some((x) => x.reason === 'custody_not_allowed'), "ext-1's refused custody");
     expect(refused.find((x) => x.reason === 'custody_not_allowed')!.message).toBe(
       'custody events come only from devices in a vehicle compartment; ext-1 is in dc-sh-cold-room-1 (cold_room)',
     );
-    await waitFor(
-      () => rejectsOf(influx, 'ext-2'),
+    await rejectsStored(
+      influx,
+      'ext-2',
       (r) => r.some((x) => x.reason === 'malformed_json' && x.message === 'a status message must be a JSON object'),
-      20_000,
       "ext-2's refused status",
     );
-    const ghost = await waitFor(
-      () => rejectsOf(influx, 'ghost'),
-      (r) => r.length === 2,
-      20_000,
-      "ghost's status",
-    );
+    const ghost = await rejectsStored(influx, 'ghost', (r) => r.length === 2, "ghost's status");
     expect(ghost[1]).toMatchObject({
       reason: 'unknown_device',
       message: 'device "ghost" is not in the registry (register it with: coldchain device add ghost --location LOC)',

@@ -13,7 +13,7 @@ import {
   leadingBytes,
   publishReadings,
   readingsStored,
-  rejectsOf,
+  rejectsStored,
   run,
   serviceSuite,
   tokenFileOf,
@@ -162,12 +162,7 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
 
     // A driver's device is refused the same way, as a quarantined custody message.
     await truck.publishAsync('cc/v1/truck-a/custody', JSON.stringify({ shipmentId: 'SH-B', event: 'loaded', at: new Date(at(121)).toISOString() }), { qos: 1 });
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(suite.ws), 'truck-a'),
-      (r) => r.length > 0,
-      20_000,
-      'the device custody refusal',
-    );
+    const rejects = await rejectsStored(influxFor(suite.ws), 'truck-a', (r) => r.length > 0, 'the device custody refusal');
     expect(rejects[0]).toMatchObject({
       reason: 'invalid_custody_event',
       message: expect.stringContaining('pre-cooling: truck-hu-a12345-box was not within 2–8 °C'),

@@ -306,6 +306,15 @@ export async function rejectsOf(influx: InfluxClient, deviceId: string): Promise
   return s.values.map((row) => Object.fromEntries(s.columns.map((c, i) => [c, row[i]])) as { reason: string; message: string; payload: string });
 }
 
+/** Waits until `deviceId`'s quarantined messages in InfluxDB pass `check` (throws after `timeoutMs`, naming `what`); returns them. */
+export const rejectsStored = (
+  influx: InfluxClient,
+  deviceId: string,
+  check: (rejects: Awaited<ReturnType<typeof rejectsOf>>) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+) => waitFor(() => rejectsOf(influx, deviceId), check, timeoutMs, what);
+
 /** Polls until `check` returns true (or throws with the last value after `timeoutMs`). */
 export async function waitFor<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 20_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
