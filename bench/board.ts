@@ -2,8 +2,8 @@ import { readdirSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
 import { BOARD_DIR } from '../live/board-files.js';
+import { launchChromium } from './chromium.js';
 
 export interface BoardFigures {
   /** JavaScript and CSS the sign-in and live view need (the map and chart chunks load later). */
@@ -28,16 +28,6 @@ export interface BoardFigures {
   sparklinesMs: number;
 }
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Bundle size from the build; paint times from headless Chromium against the running service. */
@@ -53,7 +43,7 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
     res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><html><body><h1>anchor</h1></body></html>'),
   );
   const anchorPort = await new Promise<number>((r) => anchor.listen(0, '127.0.0.1', () => r((anchor.address() as { port: number }).port)));
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     const paint = async (url: string) => {
       const page = await browser.newPage();

@@ -17,6 +17,7 @@ import { ManagedInfluxd, freePort, influxdVersion } from '../storage/influxd.js'
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { startMosquitto } from './mosquitto.js';
 import { own } from './children.js';
+import { haproxyConfig } from './haproxy.js';
 import { loadConfig } from '../core/config/load.js';
 import { startService } from '../app/service.js';
 import type { LoadPlan, LoadResult } from './loadgen.js';
@@ -490,7 +491,16 @@ export interface AlertLatency {
   lost: number;
 }
 
-const alertRatio = (l: AlertLatency) => Number((l.p99 / l.anchorP99).toFixed(2));
+/** The alert latency's figures as the JSON line gives them, beside Mosquitto's (the anchor). */
+const alertLatencyFigures = (l: AlertLatency) => ({
+  alert_latency_p50_ms: Number(l.p50.toFixed(1)),
+  alert_latency_p99_ms: Number(l.p99.toFixed(1)),
+  alert_latency_samples: l.samples,
+  alert_latency_lost: l.lost,
+  mosquitto_latency_p50_ms: Number(l.anchorP50.toFixed(1)),
+  mosquitto_latency_p99_ms: Number(l.anchorP99.toFixed(1)),
+  alert_latency_p99_ratio_vs_mosquitto: Number((l.p99 / l.anchorP99).toFixed(2)),
+});
 
 /** The simulator's load scenario at the bench's rate against a broker, for `seconds` (stopped earlier by `stop`). */
 function backgroundLoad(ws: Workspace, url: string, seconds: number): { child: ChildProcess; log: () => string; stop(): Promise<void> } {
@@ -707,26 +717,9 @@ async function clusterStage(ws: Workspace, influxUrl: string) {
     }
     const lbPort = await freePort();
     const cfg = path.join(ws.dir, 'haproxy-bench.cfg');
-    writeFileSync(
-      cfg,
-      [
-        'global',
-        // Two file descriptors per proxied connection: stay within the default open-file limit.
-        '  maxconn 4096',
-        'defaults',
-        '  mode tcp',
-        '  timeout connect 2s',
-        '  timeout client 5m',
-        '  timeout server 5m',
-        'frontend mqtt',
-        `  bind 127.0.0.1:${lbPort}`,
-        '  default_backend nodes',
-        'backend nodes',
-        '  balance roundrobin',
-        ...nodes.map((n, i) => `  server n${i} 127.0.0.1:${n.port}`),
-        '',
-      ].join('\n'),
-    );
+    // maxconn: two file descriptors per proxied connection; stay within the default open-file limit.
+    const config = haproxyConfig({ maxconn: 4096, mqttPort: lbPort, nodes: nodes.map((n, i) => ({ name: `n${i}`, mqttPort: n.port })) });
+    writeFileSync(cfg, [...config, ''].join('\n'));
     started.push(own(spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' })));
     await waitPort(lbPort);
     const influx = new InfluxClient({ url: influxUrl, database });
@@ -871,15 +864,9 @@ async function main(): Promise<void> {
       );
       process.stdout.write(
         `${JSON.stringify({
-          alert_latency_p50_ms: Number(latency.p50.toFixed(1)),
-          alert_latency_p99_ms: Number(latency.p99.toFixed(1)),
-          alert_latency_samples: latency.samples,
-          alert_latency_lost: latency.lost,
+          ...alertLatencyFigures(latency),
           alert_latency_ack_p50_ms: Number(latency.ackP50.toFixed(1)),
           alert_latency_ack_p99_ms: Number(latency.ackP99.toFixed(1)),
-          mosquitto_latency_p50_ms: Number(latency.anchorP50.toFixed(1)),
-          mosquitto_latency_p99_ms: Number(latency.anchorP99.toFixed(1)),
-          alert_latency_p99_ratio_vs_mosquitto: alertRatio(latency),
           background_readings_per_s: latency.background,
         })}\n`,
       );
@@ -1023,13 +1010,7 @@ async function main(): Promise<void> {
       batched_ratio_vs_raw_influx: Number((batched.storedPerS / rawPointsPerS).toFixed(3)),
       simulated_load_requested_per_s: simulated.requested,
       simulated_load_achieved_per_s: simulated.achieved,
-      alert_latency_p50_ms: Number(latency.p50.toFixed(1)),
-      alert_latency_p99_ms: Number(latency.p99.toFixed(1)),
-      alert_latency_samples: latency.samples,
-      alert_latency_lost: latency.lost,
-      mosquitto_latency_p50_ms: Number(latency.anchorP50.toFixed(1)),
-      mosquitto_latency_p99_ms: Number(latency.anchorP99.toFixed(1)),
-      alert_latency_p99_ratio_vs_mosquitto: alertRatio(latency),
+      ...alertLatencyFigures(latency),
       broker_bytes_per_idle_connection: Math.round(idle.retained),
       broker_rss_bytes_per_idle_connection: Math.round(idle.rss),
       mosquitto_bytes_per_idle_connection: Math.round(mosquitto.bytesPerIdle),

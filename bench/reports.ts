@@ -2,7 +2,8 @@ import { loadConfig } from '../core/config/load.js';
 import { Registry } from '../core/registry.js';
 import { generateToken, hashToken } from '../core/secrets.js';
 import { InfluxClient } from '../storage/influx.js';
-import { ShipmentBook } from '../shipments/book.js';
+import { ShipmentBook, type ShipmentRecord } from '../shipments/book.js';
+import type { custodyEventKinds } from '../shipments/schema.js';
 import { buildShipmentReport } from '../reports/shipment-report.js';
 import { BucketCache } from '../reports/bucket-cache.js';
 import { renderReport } from '../reports/render/index.js';
@@ -31,6 +32,46 @@ export interface ReportFigures {
   cacheHits: number;
   cacheMisses: number;
   pdfBytes: number;
+}
+
+/**
+ * A shipment of the sample's vaccines that enters each of `legs` in turn, `legLength` apart from
+ * `start` (custody recorded at `start`, by `by`), and is delivered at the end of the last.
+ */
+type CustodyEvent = (typeof custodyEventKinds)[number];
+
+export function shipmentThroughLegs(
+  id: string,
+  legs: ReadonlyArray<{ locationId: string; event: Exclude<CustodyEvent, 'delivered'> }>,
+  start: number,
+  legLength: number,
+  by: string,
+): ShipmentRecord {
+  const book = new ShipmentBook();
+  book.apply({
+    type: 'created',
+    shipment: {
+      id,
+      product: 'Vaccine',
+      profileId: 'vaccines-2-8',
+      batch: 'B1',
+      quantity: 10,
+      unit: 'cases',
+      shipper: 'DC',
+      consignee: 'Hospital',
+      createdAt: start,
+      createdBy: by,
+    },
+  });
+  const custody = (n: number, event: CustodyEvent, at: number, locationId?: string) =>
+    book.apply({
+      type: 'custody',
+      shipmentId: id,
+      custody: { id: `${id}-C${n}`, event, ...(locationId ? { locationId } : {}), at, recordedAt: start, by, source: 'api' },
+    });
+  legs.forEach(({ locationId, event }, leg) => custody(leg + 1, event, start + leg * legLength, locationId));
+  custody(legs.length + 1, 'delivered', start + legs.length * legLength);
+  return book.get(id)!;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -76,45 +117,13 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
       progress(`report benchmark: leg ${leg + 1}/${LEGS.length} written (${written} readings)`);
     }
 
-    const book = new ShipmentBook();
-    const id = 'SH-BENCH-30D';
-    book.apply({
-      type: 'created',
-      shipment: {
-        id,
-        product: 'Vaccine',
-        profileId: 'vaccines-2-8',
-        batch: 'B1',
-        quantity: 10,
-        unit: 'cases',
-        shipper: 'DC',
-        consignee: 'Hospital',
-        createdAt: start,
-        createdBy: 'bench',
-      },
-    });
-    const events = ['stored', 'loaded', 'unloaded', 'stored'] as const;
-    LEGS.forEach((location, leg) =>
-      book.apply({
-        type: 'custody',
-        shipmentId: id,
-        custody: {
-          id: `${id}-C${leg + 1}`,
-          event: events[leg]!,
-          locationId: location,
-          at: start + leg * legLength,
-          recordedAt: start,
-          by: 'bench',
-          source: 'api',
-        },
-      }),
+    const record = shipmentThroughLegs(
+      'SH-BENCH-30D',
+      LEGS.map((locationId, leg) => ({ locationId, event: (['stored', 'loaded', 'unloaded', 'stored'] as const)[leg]! })),
+      start,
+      legLength,
+      'bench',
     );
-    book.apply({
-      type: 'custody',
-      shipmentId: id,
-      custody: { id: `${id}-C5`, event: 'delivered', at: start + 30 * DAY, recordedAt: start, by: 'bench', source: 'api' },
-    });
-    const record = book.get(id)!;
 
     const buckets = new BucketCache(path.join(dir, 'report-buckets'));
     const rawStarted = performance.now();

@@ -126,7 +126,7 @@ export interface SensorAnalysis {
 }
 
 /** The lowest and highest value seen, each with when it was seen. */
-class Extremes {
+export class Extremes {
   min: TimedValue | null = null;
   max: TimedValue | null = null;
 
@@ -194,7 +194,14 @@ export function analysisOf(
   };
 }
 
-function completenessOf(expected: number, present: number, missingBySequence: number, late = 0, latestArrivalDelayMs: number | null = null): Completeness {
+/** Completeness from the counts of one sensor, segment or sum of them: the share of readings there, out of those expected by time or by sequence. */
+export function completenessOf(
+  expected: number,
+  present: number,
+  missingBySequence: number,
+  late = 0,
+  latestArrivalDelayMs: number | null = null,
+): Completeness {
   const denominator = Math.max(expected, present + missingBySequence);
   // Conservative: whichever of the two counts says more is missing wins, and never above 100 %.
   const percent = denominator === 0 ? 100 : Math.min(100, (present / denominator) * 100);

@@ -7,6 +7,7 @@ import type { RunningService } from '../app/service.js';
 import { auditFile } from '../audit/audit-log.js';
 import { hashPassword } from '../core/secrets.js';
 import { connectDevice, makeWorkspace, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const CLI = path.resolve('dist/cli/main.js');
@@ -44,7 +45,7 @@ describe('accounts: token expiry and revocation, disabled users, password ageing
     // An excursion, so there is an alert to sign.
     const device = await connectDevice(service.mqttPort!, 'room-1', ws.deviceTokens['room-1']!);
     const start = Date.now() - 26 * MIN;
-    const readings = Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }));
+    const readings = excursionReadings(start);
     await device.publishAsync('cc/v1/room-1/telemetry', JSON.stringify(readings), { qos: 1 });
     await device.endAsync();
     const alerts = await waitFor(

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
@@ -6,7 +5,7 @@ import type { AlertKind } from '../core/config/alert-rules.js';
 import { alertSchema, type Alert, type AlertEvent } from '../alerts/book.js';
 import type { Incident } from '../alerts/incident.js';
 import { alarmPerformanceSchema, computeAlarmPerformance, type ShelfEvent as IncidentEvent } from '../alerts/kpi.js';
-import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, run, startTestService, tokenFileOf, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { testAlert } from './helpers/alarms.js';
 
 const MIN = 60_000;
@@ -350,8 +349,7 @@ describe('alarm performance: the running service, API and CLI', () => {
 
   it('coldchain alerts performance prints names and words, or the JSON', async () => {
     const main = path.resolve('dist/cli/main.js');
-    const tokenFile = path.join(ws.dir, 'viewer.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.viewer!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(ws, 'viewer');
     const common = ['--config', ws.configFile, '--url', base(), '--token-file', tokenFile];
     const text = await run(process.execPath, [main, 'alerts', 'performance', ...common]);
     expect(text.code, text.stderr).toBe(0);

@@ -2,7 +2,8 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
-import { connectDevice, influxFor, makeWorkspace, startTestService, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, startTestService, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 
@@ -16,11 +17,7 @@ describe('alerts: a single node restarted during an excursion', () => {
   let service: RunningService | undefined;
 
   beforeAll(async () => {
-    const users = await withUsers('olga');
-    ws = makeWorkspace({
-      devices: ['warm-1', 'warm-2'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: ['warm-1', 'warm-2'], users: ['olga'] });
   });
 
   afterAll(async () => {
@@ -39,7 +36,7 @@ describe('alerts: a single node restarted during an excursion', () => {
     const before = await follow(service.mqttPort!);
     // warm-1: active and unacknowledged; warm-2: active and acknowledged.
     const t0 = Date.now() - 40 * MIN;
-    const excursion = JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: t0 + i * MIN, temperature: i < 5 ? 5 : 9.5 })));
+    const excursion = JSON.stringify(excursionReadings(t0));
     const ids: Record<string, string> = {};
     for (const deviceId of ['warm-1', 'warm-2']) {
       const device = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);

@@ -1,22 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { SMTPServer } from 'smtp-server';
 import type { RunningService } from '../app/service.js';
 import { hashPassword } from '../core/secrets.js';
 import { freePort } from '../storage/influxd.js';
 import { auditFile } from '../audit/audit-log.js';
-import { startMailServer, startWebhookReceiver, type Mail } from './helpers/receivers.js';
-import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { startReceivers, type Mail } from './helpers/receivers.js';
+import { connectDevice, makeWorkspace, run, startTestService, tokenFileOf, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit, restart', () => {
   let ws: Workspace;
   let service: RunningService;
-  let smtp: SMTPServer;
-  let webhook: Server;
+  let receivers: Awaited<ReturnType<typeof startReceivers>> | undefined;
   const mails: Mail[] = [];
   const hooks: Array<{
     reason: string;
@@ -35,12 +33,8 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
     );
 
   beforeAll(async () => {
-    const mailServer = await startMailServer(mails);
-    smtp = mailServer.server;
-    const smtpPort = mailServer.port;
-    const receiver = await startWebhookReceiver((hook) => hooks.push(hook));
-    webhook = receiver.server;
-    const webhookPort = receiver.port;
+    receivers = await startReceivers(mails, hooks);
+    const { smtpPort, webhookPort } = receivers;
     const deadPort = await freePort();
     const [olga, quinn, vic] = await Promise.all(['olga-password-1', 'quinn-password-1', 'vic-password-12'].map(hashPassword));
     ws = makeWorkspace({
@@ -70,15 +64,14 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
   afterAll(async () => {
     await follower?.endAsync();
     await service?.stop();
-    smtp?.close();
-    webhook?.close();
+    receivers?.close();
   });
 
   let alertId = '';
   const excursion = async (deviceId: string) => {
     const device = await connectDevice(service.mqttPort!, deviceId, ws.deviceTokens[deviceId]!);
     const start = Date.now() - 26 * MIN;
-    const readings = Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }));
+    const readings = excursionReadings(start);
     await device.publishAsync(`cc/v1/${deviceId}/telemetry`, JSON.stringify(readings), { qos: 1 });
     await device.endAsync();
     return start + 5 * MIN;
@@ -280,8 +273,7 @@ describe('alerts end to end: MQTT, webhook, SMTP escalation, e-signatures, audit
 
   it('coldchain alerts list and ack work through the running service', async () => {
     const main = path.resolve('dist/cli/main.js');
-    const tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(ws, 'admin');
     const common = ['--config', ws.configFile, '--url', base(), '--token-file', tokenFile];
     const listed = await run(process.execPath, [main, 'alerts', 'list', '--state', 'cleared', ...common]);
     expect(listed.code, listed.stderr).toBe(0);

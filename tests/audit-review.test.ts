@@ -7,7 +7,7 @@ import { loadConfig } from '../core/config/load.js';
 import { AuditLog, auditFile } from '../audit/audit-log.js';
 import { latestAuditAnchor } from '../audit/anchor.js';
 import { influxFor, makeWorkspace, run, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
-import { ARTIFACTS, CLI, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
+import { ARTIFACTS, CLI, launchChromium, rawCodes, type ServiceProcess, signIn, startServiceProcess } from './helpers/browser.js';
 
 /**
  * Issue 13, item 5: the audit trail reviewed through the API (filters, limits, roles, CSV safe
@@ -168,10 +168,7 @@ describe('audit trail review and anchor', () => {
         browser = await launchChromium();
         const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
         await page.addInitScript((l) => localStorage.setItem('coldchain.lang', l), lang);
-        await page.goto(base);
-        await page.fill('input[name=user]', 'quinn');
-        await page.fill('input[name=password]', 'quinn-password-1');
-        await page.click('button[type=submit]');
+        await signIn(page, base, 'quinn');
         await page.click('[data-view=audit]');
         await page.waitForSelector('table[data-table=audit] tr[data-seq="1"]');
         await page.waitForSelector('[data-chain=ok]');

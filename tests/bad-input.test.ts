@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, rejectsStored, serviceOn, waitFor } from './helpers/workspace.js';
 
 const now = () => Date.now() - 1000;
 
@@ -58,27 +57,23 @@ const cases: Array<{ name: string; payload: () => string | Buffer; reason: strin
 ];
 
 describe('bad input is quarantined with a precise reason and loses nothing else', () => {
-  let ws: Workspace;
-  let service: RunningService;
+  const suite = serviceOn(() => makeWorkspace({ devices: ['probe-1', 'probe-2'] }));
   let client: MqttClient;
   const downlink: Array<{ rejected: Array<{ reason: string; message: string }> }> = [];
   let closes = 0;
 
   beforeAll(async () => {
-    ws = makeWorkspace({ devices: ['probe-1', 'probe-2'] });
-    service = await startTestService(ws);
-    client = await connectDevice(service.mqttPort!, 'probe-1', ws.deviceTokens['probe-1']!);
+    client = await connectDevice(suite.service.mqttPort!, 'probe-1', suite.ws.deviceTokens['probe-1']!);
     client.on('close', () => closes++);
     client.on('message', (_topic, payload) => downlink.push(JSON.parse(payload.toString())));
     await client.subscribeAsync('cc/v1/probe-1/downlink/#', { qos: 0 });
   });
   afterAll(async () => {
     await client?.endAsync();
-    await service?.stop();
   });
 
   it.each(cases)('$name → $reason; the device stays connected and its next reading is stored', async ({ payload, reason, mentions }) => {
-    const influx = influxFor(ws);
+    const influx = influxFor(suite.ws);
     const rejectsBefore = (await rejectsOf(influx, 'probe-1')).length;
     const storedBefore = await readingCount(influx, 'probe-1');
     const downlinkBefore = downlink.length;
@@ -86,21 +81,11 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     await client.publishAsync('cc/v1/probe-1/telemetry', payload(), { qos: 1 });
     await client.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 5.5 }), { qos: 1 });
 
-    const rejects = await waitFor(
-      () => rejectsOf(influx, 'probe-1'),
-      (r) => r.length > rejectsBefore,
-      20_000,
-      'the reject',
-    );
+    const rejects = await rejectsStored(influx, 'probe-1', (r) => r.length > rejectsBefore, 'the reject');
     const reject = rejects.at(-1)!;
     expect(reject.reason).toBe(reason);
     expect(reject.message).toContain(mentions);
-    await waitFor(
-      () => readingCount(influx, 'probe-1'),
-      (n) => n === storedBefore + 1,
-      20_000,
-      'the next valid reading',
-    );
+    await readingsStored(influx, 'probe-1', (n) => n === storedBefore + 1, 'the next valid reading');
     await waitFor(
       async () => downlink.length,
       (n) => n > downlinkBefore,
@@ -113,8 +98,8 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
   });
 
   it('keeps the good readings of a batch and rejects only the bad one, naming its index', async () => {
-    const influx = influxFor(ws);
-    const probe2 = await connectDevice(service.mqttPort!, 'probe-2', ws.deviceTokens['probe-2']!);
+    const influx = influxFor(suite.ws);
+    const probe2 = await connectDevice(suite.service.mqttPort!, 'probe-2', suite.ws.deviceTokens['probe-2']!);
     const base = Date.now() - 60_000;
     const batch = [
       { ts: base, temperature: 4 },
@@ -123,25 +108,15 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
     ];
     await probe2.publishAsync('cc/v1/probe-2/telemetry', JSON.stringify(batch), { qos: 1 });
     await probe2.endAsync();
-    await waitFor(
-      () => readingCount(influx, 'probe-2'),
-      (n) => n === 2,
-      20_000,
-      'two good readings',
-    );
-    const [reject] = await waitFor(
-      () => rejectsOf(influx, 'probe-2'),
-      (r) => r.length === 1,
-      20_000,
-      'one reject',
-    );
+    await readingsStored(influx, 'probe-2', (n) => n === 2, 'two good readings');
+    const [reject] = await rejectsStored(influx, 'probe-2', (r) => r.length === 1, 'one reject');
     expect(reject).toMatchObject({ reason: 'invalid_reading', index: 1 });
     expect(reject!.message).toContain('[1].temperature');
   });
 
   it('serves the quarantine over HTTP, filtered by device and reason', async () => {
-    const url = `http://127.0.0.1:${service.httpPort}/api/v1/rejects?device=probe-1&reason=impossible_value`;
-    const body = await (await fetch(url, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).json();
+    const url = `http://127.0.0.1:${suite.service.httpPort}/api/v1/rejects?device=probe-1&reason=impossible_value`;
+    const body = await (await fetch(url, { headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` } })).json();
     expect(body.count).toBe(2);
     expect(body.rejects.map((r: { message: string }) => r.message)).toEqual([
       expect.stringContaining('humidity above the physical limit'),
@@ -153,15 +128,17 @@ describe('bad input is quarantined with a precise reason and loses nothing else'
       topic: 'cc/v1/probe-1/telemetry',
       payload: expect.stringContaining('"humidity":150'),
     });
-    const bad = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/rejects?reason=bogus`, {
-      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    const bad = await fetch(`http://127.0.0.1:${suite.service.httpPort}/api/v1/rejects?reason=bogus`, {
+      headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` },
     });
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toMatch(/^query\.reason: Invalid option/);
   });
 
   it('counts rejects by reason in /metrics', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } })).text();
+    const text = await (
+      await fetch(`http://127.0.0.1:${suite.service.httpPort}/metrics`, { headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` } })
+    ).text();
     expect(text).toMatch(/coldchain_readings_rejected_total\{reason="impossible_value"\} 2/);
     expect(text).toMatch(/coldchain_readings_rejected_total\{reason="payload_too_large"\} 1/);
   });

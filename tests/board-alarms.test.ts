@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { editConfig } from '../core/config/edit.js';
 import { connectDevice, makeWorkspace, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
-import { ARTIFACTS, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
+import { ARTIFACTS, launchChromium, rawCodes, type ServiceProcess, signIn, startServiceProcess } from './helpers/browser.js';
 
 const LANGS = ['en', 'zh-CN'] as const;
 
@@ -67,10 +67,7 @@ describe('board alarms in headless Chromium', () => {
     for (const lang of LANGS) {
       const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
       await page.addInitScript((l) => localStorage.setItem('coldchain.lang', l), lang);
-      await page.goto(base);
-      await page.fill('input[name=user]', 'olga');
-      await page.fill('input[name=password]', 'olga-password-1');
-      await page.click('button[type=submit]');
+      await signIn(page, base, 'olga');
       await page.waitForSelector('[data-device=door-probe]');
       pages.set(lang, page);
     }
@@ -194,10 +191,7 @@ describe('board alarms in headless Chromium', () => {
   it('zh-CN: the alarm and its detail are usable on a phone', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     await phone.addInitScript(() => localStorage.setItem('coldchain.lang', 'zh-CN'));
-    await phone.goto(`${base}/#/alerts`);
-    await phone.fill('input[name=user]', 'olga');
-    await phone.fill('input[name=password]', 'olga-password-1');
-    await phone.click('button[type=submit]');
+    await signIn(phone, `${base}/#/alerts`, 'olga');
     await phone.click('tr[data-incident]');
     await phone.waitForSelector('.incident .trend canvas');
     expect(await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { editConfig } from '../core/config/edit.js';
 import { connectDevice, makeWorkspace, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
-import { ARTIFACTS, launchChromium, rawCodes, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
+import { ARTIFACTS, launchChromium, rawCodes, type ServiceProcess, signIn, startServiceProcess } from './helpers/browser.js';
 
 /**
  * The live board in a real browser against the real service (started as `coldchain start --demo`,
@@ -55,10 +55,7 @@ describe('live board in headless Chromium', () => {
   });
 
   it('refuses a wrong password, then signs in and shows the places and sensors', async () => {
-    await page.goto(base);
-    await page.fill('input[name=user]', 'olga');
-    await page.fill('input[name=password]', 'not-her-password');
-    await page.click('button[type=submit]');
+    await signIn(page, base, 'olga', 'not-her-password');
     await expect(page.locator('.error').textContent()).resolves.toContain('Wrong user name or password');
     await page.fill('input[name=password]', 'olga-password-1');
     await page.click('button[type=submit]');
@@ -227,10 +224,7 @@ describe('live board in headless Chromium', () => {
 
   it('is usable on a phone', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
-    await phone.goto(base);
-    await phone.fill('input[name=user]', 'olga');
-    await phone.fill('input[name=password]', 'olga-password-1');
-    await phone.click('button[type=submit]');
+    await signIn(phone, base, 'olga');
     await phone.waitForSelector('[data-device=probe-1]');
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
@@ -240,10 +234,7 @@ describe('live board in headless Chromium', () => {
 
   it('scales up on a wall screen', async () => {
     const wall = await browser.newPage({ viewport: { width: 2560, height: 1440 } });
-    await wall.goto(base);
-    await wall.fill('input[name=user]', 'olga');
-    await wall.fill('input[name=password]', 'olga-password-1');
-    await wall.click('button[type=submit]');
+    await signIn(wall, base, 'olga');
     await wall.waitForSelector('[data-device=probe-1] .value');
     const size = await wall.evaluate(() => parseFloat(getComputedStyle(document.querySelector('[data-device=probe-1] .value')!).fontSize));
     expect(size).toBeGreaterThanOrEqual(40);

@@ -12,12 +12,11 @@ import {
   apiCaller,
   connectDevice,
   leadingBytes,
-  makeWorkspace,
   run,
   startTestService,
-  unlimitedRate,
+  streamingWorkspace,
+  tokenFileOf,
   waitFor,
-  withUsers,
   type Workspace,
 } from './helpers/workspace.js';
 
@@ -56,11 +55,7 @@ describe('calibration and accuracy of sensors', () => {
   const identity = { model: 'Testo 184 T4', serial: 'SN-0042', accuracy: { temperature: 0.2, humidity: 2 } };
 
   beforeAll(async () => {
-    const users = await withUsers('quinn', 'olga');
-    ws = makeWorkspace({
-      devices: ['cal-a', 'cal-b', 'cal-c', 'cal-d'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: ['cal-a', 'cal-b', 'cal-c', 'cal-d'], users: ['quinn', 'olga'] });
     const certificate = (number: string, calibrated: number, due: number, points = [{ quantity: 'temperature', reference: 5, reading: 5.1 }]) => ({
       number,
       laboratory: 'Shanghai Institute of Measurement',
@@ -129,8 +124,7 @@ describe('calibration and accuracy of sensors', () => {
   });
 
   it('adds a certificate through the CLI with an e-signature; the overdue alarm clears; the addition and the config change are audited', async () => {
-    const tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(ws, 'admin');
     const args = [
       'calibration',
       'add',

@@ -6,7 +6,7 @@ import type { RunningService } from '../app/service.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
 import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import { redisInTempDir, startClusterNodes } from './helpers/cluster.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingsStored, rejectsStored, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -106,12 +106,7 @@ describe('cluster: QA alarms are raised once, by the holder of the notification 
     clients.push(device);
     const readings = Array.from({ length: 60 }, (_, m) => ({ ts: at(m), temperature: m >= 10 && m < 50 ? 10 : 5 }));
     await device.publishAsync('cc/v1/room-1/telemetry', JSON.stringify(readings), { qos: 1 });
-    await waitFor(
-      () => readingCount(influxFor(ws), 'room-1'),
-      (n) => n === 60,
-      20_000,
-      'the readings in InfluxDB',
-    );
+    await readingsStored(influxFor(ws), 'room-1', (n) => n === 60, 'the readings in InfluxDB');
     // Every node looks at once (not only when its timer says).
     await Promise.all(nodes.map((n) => n.qaAlarms.stability.round(['LOT-Q'])));
     const [alarm] = await agreed('LOT-Q', (list) => list.length > 0, "the batch's alarm in both books");
@@ -126,19 +121,9 @@ describe('cluster: QA alarms are raised once, by the holder of the notification 
     const ts = Date.now() - 10 * MIN;
     // The first stored before the different one arrives.
     await device.publishAsync('cc/v1/diff-1/telemetry', JSON.stringify({ ts, temperature: 4.5, seq: 10 }), { qos: 1 });
-    await waitFor(
-      () => readingCount(influxFor(ws), 'diff-1'),
-      (n) => n === 1,
-      20_000,
-      'the first reading in InfluxDB',
-    );
+    await readingsStored(influxFor(ws), 'diff-1', (n) => n === 1, 'the first reading in InfluxDB');
     await device.publishAsync('cc/v1/diff-1/telemetry', JSON.stringify({ ts, temperature: 4.75, seq: 10 }), { qos: 1 });
-    await waitFor(
-      () => rejectsOf(influxFor(ws), 'diff-1'),
-      (rejects) => rejects.some((r) => r.reason === 'conflicting_reading'),
-      20_000,
-      'the conflict record in InfluxDB',
-    );
+    await rejectsStored(influxFor(ws), 'diff-1', (rejects) => rejects.some((r) => r.reason === 'conflicting_reading'), 'the conflict record in InfluxDB');
     await Promise.all(nodes.map((n) => n.qaAlarms.conflicts.check()));
     const [raised] = await agreed('diff-1', (list) => list.length > 0, "the sensor's alarm in both books");
     const id = raised!.split(' ')[0]!;

@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allStored, nodePlaces, redisInTempDir, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import mqtt from 'mqtt';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allStored, endedAfterAll, nodePlaces, redisInTempDir, startNodeProcess, startRedis, type NodeProcess } from './helpers/cluster.js';
+import { connectDevice, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const STREAMERS = ['r-1', 'r-2', 'r-3', 'r-4'];
@@ -19,8 +20,7 @@ interface Node extends NodeProcess {
  * component of /healthz), and once Redis is back the nodes share alerts again without a restart.
  */
 describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
-  const children: ChildProcess[] = [];
-  const clients: MqttClient[] = [];
+  const { children, clients } = endedAfterAll();
   const nodes: Node[] = [];
   let ws: Workspace;
   let dir = '';
@@ -43,19 +43,10 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
 
   beforeAll(async () => {
     ({ dir, port: redisPort, redis } = await redisInTempDir('cc-cluster-redis-', children));
-    const users = await withUsers('olga');
-    ws = makeWorkspace({
-      devices: [...STREAMERS, 'hot-1', 'hot-2', 'late-1'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: [...STREAMERS, 'hot-1', 'hot-2', 'late-1'], users: ['olga'] });
     nodes.push(...(await nodePlaces(dir, ['node-a', 'node-b'])).map((place) => ({ ...place, log: '' })));
     await Promise.all(nodes.map(startNode));
   }, 60_000);
-
-  afterAll(async () => {
-    for (const c of clients) c.end(true);
-    for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  });
 
   it('acknowledged readings are all stored, no node dies, the operator is told, and alerts cross nodes again once Redis is back', async () => {
     const [a, b] = [nodes[0]!, nodes[1]!];
@@ -73,7 +64,7 @@ describe('cluster: Redis is SIGKILLed mid-stream and comes back', () => {
     }
     const hot1 = await connectDevice(a.mqttPort, 'hot-1', ws.deviceTokens['hot-1']!, { clientId: 'hot-1' });
     clients.push(hot1);
-    const excursion = (t0: number) => JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: t0 + i * MIN, temperature: i < 5 ? 5 : 9.5 })));
+    const excursion = (t0: number) => JSON.stringify(excursionReadings(t0));
     const activated = (nodeId: string, deviceId: string) =>
       followers.get(nodeId)!.find((m) => m.type === 'alert' && m.deviceId === deviceId && m.kind === 'temperature_high' && m.event === 'activated');
     let lateConnection: 'refused' | 'accepted' | undefined;

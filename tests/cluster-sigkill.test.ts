@@ -1,9 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { haproxyConfig } from '../bench/haproxy.js';
 import { freePort } from '../storage/influxd.js';
-import { allStored, nodePlaces, redisInTempDir, startHaproxy, startNodeProcess, type NodeProcess } from './helpers/cluster.js';
-import { connectDevice, makeWorkspace, unlimitedRate, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { allStored, endedAfterAll, nodePlaces, redisInTempDir, startHaproxy, startNodeProcess, type NodeProcess } from './helpers/cluster.js';
+import { connectDevice, streamingWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const STREAMERS = ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6'];
@@ -15,8 +15,7 @@ const STREAMERS = ['s-1', 's-2', 's-3', 's-4', 's-5', 's-6'];
  * devices reconnect through HAProxy, and the alert book stays one across the nodes.
  */
 describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream', () => {
-  const children: ChildProcess[] = [];
-  const clients: MqttClient[] = [];
+  const { children, clients } = endedAfterAll();
   const nodes: NodeProcess[] = [];
   let ws: Workspace;
   let redisUrl = '';
@@ -42,11 +41,7 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
   beforeAll(async () => {
     const redis = await redisInTempDir('cc-cluster-kill-', children);
     redisUrl = redis.url;
-    const users = await withUsers('olga');
-    ws = makeWorkspace({
-      devices: [...STREAMERS, 'hot-1', 'hot-2'],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
+    ws = await streamingWorkspace({ devices: [...STREAMERS, 'hot-1', 'hot-2'], users: ['olga'] });
     nodes.push(...(await nodePlaces(redis.dir, ['node-a', 'node-b', 'node-c'])));
     await Promise.all(nodes.map(startNode));
 
@@ -54,41 +49,18 @@ describe('cluster: three node processes behind HAProxy, one SIGKILLed mid-stream
     lbHttpPort = await freePort();
     await startHaproxy(
       redis.dir,
-      [
-        'global',
-        '  maxconn 512',
-        'defaults',
-        '  mode tcp',
-        '  retries 3',
-        '  option redispatch',
-        '  timeout connect 1s',
-        '  timeout client 5m',
-        '  timeout server 5m',
-        'frontend mqtt',
-        `  bind 127.0.0.1:${lbPort}`,
-        '  default_backend nodes',
-        'backend nodes',
-        '  balance roundrobin',
-        ...nodes.map((n) => `  server ${n.id} 127.0.0.1:${n.mqttPort} check inter 500ms fall 1 rise 2`),
-        // The HTTP API and board behind the same HAProxy, any node answering.
-        'frontend http',
-        `  bind 127.0.0.1:${lbHttpPort}`,
-        '  mode http',
-        '  default_backend api',
-        'backend api',
-        '  mode http',
-        '  balance roundrobin',
-        ...nodes.map((n) => `  server ${n.id} 127.0.0.1:${n.httpPort} check inter 500ms fall 1 rise 2`),
-      ],
+      haproxyConfig({
+        maxconn: 512,
+        mqttPort: lbPort,
+        httpPort: lbHttpPort,
+        nodes: nodes.map((n) => ({ name: n.id, mqttPort: n.mqttPort, httpPort: n.httpPort })),
+        check: 'check inter 500ms fall 1 rise 2',
+        failover: true,
+      }),
       children,
       { port: lbPort, ws, deviceId: 'hot-2' },
     );
   }, 60_000);
-
-  afterAll(async () => {
-    for (const c of clients) c.end(true);
-    for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  });
 
   it('every acknowledged reading is stored, devices reconnect through HAProxy, and alerts stay one each across the failure', async () => {
     const [a, b, c] = [nodes[0]!, nodes[1]!, nodes[2]!];

@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { clusterSettingsSchema } from '../cluster/engines.js';
 import { loadAlertEvents } from '../alerts/event-store.js';
+import { haproxyConfig } from '../bench/haproxy.js';
 import { freePort } from '../storage/influxd.js';
 import { redisInTempDir, startClusterNodes, startHaproxy } from './helpers/cluster.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingsStored, run, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
 import { CLI } from './helpers/browser.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
@@ -55,21 +57,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     lbPort = await freePort();
     await startHaproxy(
       dir,
-      [
-        'global',
-        '  maxconn 256',
-        'defaults',
-        '  mode tcp',
-        '  timeout connect 2s',
-        '  timeout client 5m',
-        '  timeout server 5m',
-        'frontend mqtt',
-        `  bind 127.0.0.1:${lbPort}`,
-        '  default_backend nodes',
-        'backend nodes',
-        '  balance roundrobin',
-        ...nodes.map((n, i) => `  server node-${i} 127.0.0.1:${n.mqttPort} check inter 1s`),
-      ],
+      haproxyConfig({ maxconn: 256, mqttPort: lbPort, nodes: nodes.map((n, i) => ({ name: `node-${i}`, mqttPort: n.mqttPort! })), check: 'check inter 1s' }),
       processes,
       { port: lbPort, ws, deviceId: 'room-2' },
     );
@@ -91,7 +79,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     const device = await connectDevice(nodes[0]!.mqttPort!, 'room-1', ws.deviceTokens['room-1']!);
     clients.push(device);
     const start = Date.now() - 26 * MIN;
-    const readings = Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }));
+    const readings = excursionReadings(start);
     await device.publishAsync('cc/v1/room-1/telemetry', JSON.stringify(readings), { qos: 1 });
     await waitFor(
       async () => messages.find((m) => m.deviceId === 'room-1' && m.kind === 'temperature_high' && m.event === 'activated'),
@@ -111,12 +99,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     const taken = nodes.map((n, i) => n.pipeline.counters.acceptedReadings - before[i]!);
     expect(taken.reduce((a, b) => a + b)).toBe(4);
     expect(taken.every((n) => n > 0)).toBe(true);
-    await waitFor(
-      () => readingCount(influxFor(ws), 'room-2'),
-      (n) => n === 4,
-      20_000,
-      'the four readings in InfluxDB',
-    );
+    await readingsStored(influxFor(ws), 'room-2', (n) => n === 4, 'the four readings in InfluxDB');
   });
 
   it('one live connection per client id in the cluster: connecting on node B closes the same id on node A', async () => {
@@ -180,12 +163,7 @@ describe('cluster: two nodes behind HAProxy on Redis', () => {
     expect(ack.status).toBe(200);
     await waitFor(alertOf(a), (list) => list[0]?.state === 'acknowledged', 10_000, 'the acknowledgement made on B in A’s book');
     // What A judged is in InfluxDB, where B's warm-up reads it.
-    await waitFor(
-      () => readingCount(influxFor(ws), 'room-4'),
-      (n) => n === 25,
-      20_000,
-      'room-4 readings in InfluxDB',
-    );
+    await readingsStored(influxFor(ws), 'room-4', (n) => n === 25, 'room-4 readings in InfluxDB');
 
     // The device reconnects on node B (aedes closes it on A): B judges it from now on.
     const onB = await connectDevice(b.mqttPort!, 'room-4', ws.deviceTokens['room-4']!, { clientId: 'room-4' });

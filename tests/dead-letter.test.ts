@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { deadLetterPath } from '../ingestor/writer.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingsStored, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
 
 describe('points InfluxDB refuses for good', () => {
   let ws: Workspace;
@@ -38,12 +38,7 @@ describe('points InfluxDB refuses for good', () => {
     const fine = await connectDevice(service.mqttPort!, 'fine-1', ws.deviceTokens['fine-1']!);
     await fine.publishAsync('cc/v1/fine-1/telemetry', JSON.stringify({ ts: Date.now() - 8 * 86_400_000, temperature: 5 }), { qos: 1 });
     await fine.endAsync();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'fine-1'),
-      (n) => n === 1,
-      20_000,
-      'the later reading',
-    );
+    await readingsStored(influxFor(ws), 'fine-1', (n) => n === 1, 'the later reading');
     // The cursor is confirmed just after InfluxDB answered; the count can be seen a moment before.
     await waitFor(
       async () => service.spool.depth.records,

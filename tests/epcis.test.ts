@@ -1,27 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { RunningService } from '../app/service.js';
 import type { ShipmentReport } from '../reports/schema.js';
 import { epcisDocumentSchema, type EpcisDocument, type ObjectEvent } from '../epcis/schema.js';
-import {
-  apiCaller,
-  httpBase,
-  influxFor,
-  makeWorkspace,
-  readingCount,
-  run,
-  startTestService,
-  testDevices,
-  unlimitedRate,
-  waitFor,
-  waybill,
-  withUsers,
-  type Workspace,
-} from './helpers/workspace.js';
+import { influxFor, readingsStored, run, serviceSuite, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 // ajv-formats is CommonJS: its plugin is the module's default export.
@@ -42,20 +27,20 @@ function gs1Validator() {
  * document must pass GS1's JSON schema and carry exactly the shipment report's figures.
  */
 describe('EPCIS 2.0 export of a shipment', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let base: string;
+  const suite = serviceSuite(() => ({
+    devices: [
+      { id: 'room-a', location: 'dc-sh-cold-room-1' },
+      { id: 'truck-a', location: 'truck-hu-a12345-box' },
+      { id: 'fridge-a', location: 'hospital-pudong-fridge' },
+    ],
+    users: ['quinn'],
+  }));
+  const { api, devices } = suite;
   const T0 = Math.floor((Date.now() - 4 * 3_600_000) / (30 * MIN)) * 30 * MIN;
   const at = (minute: number) => T0 + minute * MIN;
   const iso = (minute: number) => new Date(at(minute)).toISOString();
   const id = 'SH-EPCIS-1';
   let wrongUnloading = '';
-
-  const api = apiCaller(
-    () => base,
-    () => ws.apiTokens.admin!,
-  );
-  const devices = testDevices(() => ({ service, ws }));
 
   const publish = async (deviceId: string, from: number, to: number, temperatureAt: (minute: number) => number) => {
     const readings = Array.from({ length: to - from }, (_, i) => from + i).map((m) => ({
@@ -69,34 +54,18 @@ describe('EPCIS 2.0 export of a shipment', () => {
   const wobble = (m: number) => Math.round((5 + 0.4 * Math.sin(m / 5)) * 100) / 100;
 
   beforeAll(async () => {
-    const users = await withUsers('quinn');
-    ws = makeWorkspace({
-      devices: [
-        { id: 'room-a', location: 'dc-sh-cold-room-1' },
-        { id: 'truck-a', location: 'truck-hu-a12345-box' },
-        { id: 'fridge-a', location: 'hospital-pudong-fridge' },
-      ],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
-    service = await startTestService(ws);
-    base = httpBase(service);
     await Promise.all([
       publish('room-a', 0, 60, wobble),
       publish('truck-a', 60, 150, (m) => (m >= 90 && m < 110 ? 10 : wobble(m))),
       publish('fridge-a', 150, 180, wobble),
     ]);
-    const influx = influxFor(ws);
+    const influx = influxFor(suite.ws);
     for (const [device, count] of [
       ['room-a', 60],
       ['truck-a', 90],
       ['fridge-a', 30],
     ] as const)
-      await waitFor(
-        () => readingCount(influx, device),
-        (n) => n === count,
-        20_000,
-        `${device} readings`,
-      );
+      await readingsStored(influx, device, (n) => n === count, `${device} readings`);
 
     const created = await api('POST', '/api/v1/shipments', waybill(id, { batch: 'LOT-2026-118', quantity: 40, unit: 'cases' }));
     expect(created.status).toBe(201);
@@ -120,13 +89,8 @@ describe('EPCIS 2.0 export of a shipment', () => {
     expect(disposed.status).toBe(201);
   });
 
-  afterAll(async () => {
-    await devices.close();
-    await service?.stop();
-  });
-
   const exported = async (token?: string) => {
-    const answer = await api('GET', `/api/v1/shipments/${id}/epcis?tz=Asia/Shanghai`, undefined, token ?? ws.apiTokens.admin!);
+    const answer = await api('GET', `/api/v1/shipments/${id}/epcis?tz=Asia/Shanghai`, undefined, token ?? suite.ws.apiTokens.admin!);
     expect(answer.status).toBe(200);
     expect(answer.type).toBe('application/ld+json; charset=utf-8');
     return answer.body as EpcisDocument;
@@ -177,23 +141,23 @@ describe('EPCIS 2.0 export of a shipment', () => {
     ]);
     for (const e of events) {
       expect(e).toMatchObject({ type: 'ObjectEvent', action: 'OBSERVE', eventTimeZoneOffset: '+08:00' });
-      expect(e.quantityList).toEqual([{ epcClass: `${base}/epcis/id/lot/Influenza%20vaccine%200.5%20ml/LOT-2026-118/cases`, quantity: 40 }]);
-      expect(e.bizTransactionList).toEqual([{ type: 'bol', bizTransaction: `${base}/epcis/id/waybill/${id}` }]);
-      expect(e.sourceList).toEqual([{ type: 'owning_party', source: `${base}/epcis/id/party/Shanghai%20DC` }]);
+      expect(e.quantityList).toEqual([{ epcClass: `${suite.base}/epcis/id/lot/Influenza%20vaccine%200.5%20ml/LOT-2026-118/cases`, quantity: 40 }]);
+      expect(e.bizTransactionList).toEqual([{ type: 'bol', bizTransaction: `${suite.base}/epcis/id/waybill/${id}` }]);
+      expect(e.sourceList).toEqual([{ type: 'owning_party', source: `${suite.base}/epcis/id/party/Shanghai%20DC` }]);
     }
     const [storing, shipping, wrong, unloading, receiving] = events;
     expect(storing).toMatchObject({
-      readPoint: { id: `${base}/epcis/id/location/dc-sh-cold-room-1` },
-      bizLocation: { id: `${base}/epcis/id/site/dc-shanghai` },
+      readPoint: { id: `${suite.base}/epcis/id/location/dc-sh-cold-room-1` },
+      bizLocation: { id: `${suite.base}/epcis/id/site/dc-shanghai` },
     });
     // In transit: a read point (the truck's cargo box) but no business location.
-    expect(shipping!.readPoint).toEqual({ id: `${base}/epcis/id/location/truck-hu-a12345-box` });
+    expect(shipping!.readPoint).toEqual({ id: `${suite.base}/epcis/id/location/truck-hu-a12345-box` });
     expect(shipping).not.toHaveProperty('bizLocation');
     // The corrected unloading stays on record, declared wrong, naming its correction.
     expect(wrong!.errorDeclaration).toMatchObject({ reason: 'incorrect_data', correctiveEventIDs: [unloading!.eventID] });
     expect(wrong).not.toHaveProperty('sensorElementList');
     // Delivered without a place: handed over where the goods were.
-    expect(receiving!.readPoint).toEqual({ id: `${base}/epcis/id/location/hospital-pudong-fridge` });
+    expect(receiving!.readPoint).toEqual({ id: `${suite.base}/epcis/id/location/hospital-pudong-fridge` });
     expect(new Set(events.map((e) => e.eventID)).size).toBe(events.length);
     // Event ids are the same in every export.
     expect((await exported()).epcisBody.eventList.map((e) => e.eventID)).toEqual(events.map((e) => e.eventID));
@@ -207,7 +171,7 @@ describe('EPCIS 2.0 export of a shipment', () => {
       const leg = legs[i]!.sensorElementList![0]!;
       const f = segment.figures;
       expect(leg.sensorMetadata).toEqual({
-        deviceID: `${base}/epcis/id/device/${segment.sensors[0]!.deviceId}`,
+        deviceID: `${suite.base}/epcis/id/device/${segment.sensors[0]!.deviceId}`,
         startTime: new Date(segment.start).toISOString(),
         endTime: new Date(segment.end).toISOString(),
       });
@@ -236,13 +200,13 @@ describe('EPCIS 2.0 export of a shipment', () => {
     expect(alarms).toHaveLength(1);
     expect(alarms[0]!.bizStep).toBe('shipping');
     expect(alarms[0]!.s).toEqual({
-      sensorMetadata: { deviceID: `${base}/epcis/id/device/truck-a`, startTime: new Date(x.start).toISOString(), endTime: new Date(x.end).toISOString() },
+      sensorMetadata: { deviceID: `${suite.base}/epcis/id/device/truck-a`, startTime: new Date(x.start).toISOString(), endTime: new Date(x.end).toISOString() },
       sensorReport: [
         {
           type: 'gs1:Temperature',
           exception: 'ALARM_CONDITION',
           uom: 'CEL',
-          bizRules: `${base}/epcis/id/profile/vaccines-2-8`,
+          bizRules: `${suite.base}/epcis/id/profile/vaccines-2-8`,
           time: new Date(x.peakAt).toISOString(),
           value: 10,
           'coldchain:limit': 8,
@@ -256,7 +220,7 @@ describe('EPCIS 2.0 export of a shipment', () => {
   });
 
   it('is open to every role that reads the shipment report; 401 without a valid token; 404 naming an unknown shipment', async () => {
-    expect((await exported(ws.apiTokens.viewer)).epcisBody.eventList).toHaveLength(6);
+    expect((await exported(suite.ws.apiTokens.viewer)).epcisBody.eventList).toHaveLength(6);
     const none = await api('GET', `/api/v1/shipments/${id}/epcis`, undefined, null);
     expect(none.status).toBe(401);
     expect(none.body.message).toContain('Authorization: Bearer');
@@ -272,11 +236,11 @@ describe('EPCIS 2.0 export of a shipment', () => {
   it('coldchain report epcis writes the same document (token from a file)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cc-epcis-'));
     const tokenFile = path.join(dir, 'token');
-    writeFileSync(tokenFile, `${ws.apiTokens.viewer}\n`, { mode: 0o600 });
+    writeFileSync(tokenFile, `${suite.ws.apiTokens.viewer}\n`, { mode: 0o600 });
     const out = path.join(dir, `${id}.jsonld`);
     const cli = await run(
       process.execPath,
-      [path.resolve('dist/cli/main.js'), 'report', 'epcis', id, '--tz', 'Asia/Shanghai', '--out', out, '--url', base, '--token-file', tokenFile],
+      [path.resolve('dist/cli/main.js'), 'report', 'epcis', id, '--tz', 'Asia/Shanghai', '--out', out, '--url', suite.base, '--token-file', tokenFile],
       undefined,
       30_000,
     );
@@ -287,7 +251,16 @@ describe('EPCIS 2.0 export of a shipment', () => {
     // The same document but for when it was made.
     expect({ ...written, creationDate: served.creationDate }).toEqual(served);
     expect(gs1Validator()(written)).toBe(true);
-    const missing = await run(process.execPath, [path.resolve('dist/cli/main.js'), 'report', 'epcis', 'SH-NOPE', '--url', base, '--token-file', tokenFile]);
+    const missing = await run(process.execPath, [
+      path.resolve('dist/cli/main.js'),
+      'report',
+      'epcis',
+      'SH-NOPE',
+      '--url',
+      suite.base,
+      '--token-file',
+      tokenFile,
+    ]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('404: no shipment SH-NOPE');
   });

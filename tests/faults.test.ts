@@ -7,7 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { ManagedInfluxd } from '../storage/influxd.js';
 import { InfluxClient } from '../storage/influx.js';
 import type { RunningService } from '../app/service.js';
-import { connectDevice, makeWorkspace, unlimitedRate, readingCount, startTestService, testLog, waitFor } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, readingCount, readingsStored, startTestService, testLog, unlimitedRate, waitFor } from './helpers/workspace.js';
 
 const CLI = path.resolve('dist/cli/main.js');
 
@@ -88,12 +88,7 @@ describe('faults lose no acknowledged reading', () => {
     await client.endAsync();
 
     const total = stream.acked.length;
-    await waitFor(
-      () => readingCount(influx, 'outage-1'),
-      (n) => n >= total,
-      30_000,
-      `${total} readings after the outage`,
-    );
+    await readingsStored(influx, 'outage-1', (n) => n >= total, `${total} readings after the outage`, 30_000);
     expect(await readingCount(influx, 'outage-1')).toBe(total);
     expect(service.writer.stats.failures).toBeGreaterThan(0);
   });
@@ -141,12 +136,7 @@ describe('faults lose no acknowledged reading', () => {
       await new Promise((resolve) => second.once('exit', resolve));
     });
     const influx = new InfluxClient({ url: influxUrl, database: ws.database });
-    await waitFor(
-      () => readingCount(influx, 'crash-1'),
-      (n) => n >= acked,
-      30_000,
-      `${acked} acknowledged readings`,
-    );
+    await readingsStored(influx, 'crash-1', (n) => n >= acked, `${acked} acknowledged readings`, 30_000);
     const [series] = await influx.query(`SELECT "seq" FROM "readings" WHERE "deviceId" = 'crash-1' ORDER BY time`);
     const seqs = new Set(series!.values.map((row) => row[1] as number));
     const missing = Array.from({ length: acked }, (_, i) => i).filter((i) => !seqs.has(i));

@@ -1,43 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import type { RunningService } from '../app/service.js';
 import { RECENT_READINGS_MAX, RecentReadings } from '../ingestor/records.js';
 import type { ReadingsResponse } from '../api/readings.js';
 import type { GspRecord } from '../reports/schema.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, serviceOn, waitFor } from './helpers/workspace.js';
 
 /** Issue 13, item 1: a stored reading is never overwritten; a different one at the same device time is kept beside it and flagged. */
 describe('immutable readings', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let base: string;
+  const suite = serviceOn(() => makeWorkspace({ devices: ['same-1', 'diff-1', 'jump-1'] }));
   const clients: MqttClient[] = [];
-  const auth = () => ({ headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+  const auth = () => ({ headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` } });
 
-  beforeAll(async () => {
-    ws = makeWorkspace({ devices: ['same-1', 'diff-1', 'jump-1'] });
-    service = await startTestService(ws);
-    base = `http://127.0.0.1:${service.httpPort}`;
-  });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync()));
-    await service?.stop();
   });
 
   const device = async (id: string) => {
-    const client = await connectDevice(service.mqttPort!, id, ws.deviceTokens[id]!);
+    const client = await connectDevice(suite.service.mqttPort!, id, suite.ws.deviceTokens[id]!);
     clients.push(client);
     return (reading: object) => client.publishAsync(`cc/v1/${id}/telemetry`, JSON.stringify(reading), { qos: 1 });
   };
   const metric = async (kind: string) => {
-    const text = await (await fetch(`${base}/metrics`, auth())).text();
+    const text = await (await fetch(`${suite.base}/metrics`, auth())).text();
     const match = new RegExp(`^coldchain_reading_conflicts_total\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text);
     return Number(match?.[1] ?? Number.NaN);
   };
   /** Waits until the spool is drained into InfluxDB, so what is queried is all there is. */
   const drained = () =>
     waitFor(
-      async () => (await (await fetch(`${base}/metrics`, auth())).text()).match(/^coldchain_spool_depth_records (\d+)$/m)?.[1],
+      async () => (await (await fetch(`${suite.base}/metrics`, auth())).text()).match(/^coldchain_spool_depth_records (\d+)$/m)?.[1],
       (depth) => depth === '0',
       20_000,
       'the spool to drain',
@@ -50,13 +41,8 @@ describe('immutable readings', () => {
     await publish(reading);
     await publish(reading);
     await publish([reading, { ...reading, ts: ts + 60_000, seq: 4 }]);
-    const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'same-1'),
-      (n) => n >= 2,
-      20_000,
-      'two readings',
-    );
+    const influx = influxFor(suite.ws);
+    await readingsStored(influx, 'same-1', (n) => n >= 2, 'two readings');
     await drained();
     expect(await readingCount(influx, 'same-1')).toBe(2);
     expect(await rejectsOf(influx, 'same-1')).toEqual([]);
@@ -72,13 +58,8 @@ describe('immutable readings', () => {
     // The second again (a redelivery of the revision) and the first again: still two points at ts.
     await publish({ ts, temperature: 9.75, humidity: 50, seq: 10 });
     await publish({ ts, temperature: 4.5, humidity: 50, seq: 10 });
-    const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'diff-1'),
-      (n) => n >= 3,
-      20_000,
-      'three points',
-    );
+    const influx = influxFor(suite.ws);
+    await readingsStored(influx, 'diff-1', (n) => n >= 3, 'three points');
     await drained();
     expect(await readingCount(influx, 'diff-1')).toBe(3);
 
@@ -93,7 +74,7 @@ describe('immutable readings', () => {
 
     expect(await metric('value')).toBe(1);
 
-    const api = (await (await fetch(`${base}/api/v1/devices/diff-1/readings?from=${ts - 3_600_000}`, auth())).json()) as ReadingsResponse;
+    const api = (await (await fetch(`${suite.base}/api/v1/devices/diff-1/readings?from=${ts - 3_600_000}`, auth())).json()) as ReadingsResponse;
     expect(api.readings.map(({ ts: t, temperature, conflict, revision }) => ({ t, temperature, conflict, revision }))).toEqual([
       { t: ts - 60_000, temperature: 4, conflict: undefined, revision: undefined },
       { t: ts, temperature: 4.5, conflict: true, revision: 0 },
@@ -109,12 +90,12 @@ describe('immutable readings', () => {
     expect(message).toContain('both kept');
     expect(JSON.parse(payload as string)).toMatchObject({ ts, temperature: 9.75, humidity: 50, seq: 10 });
 
-    const rejects = (await (await fetch(`${base}/api/v1/rejects?reason=conflicting_reading&device=diff-1`, auth())).json()) as { count: number };
+    const rejects = (await (await fetch(`${suite.base}/api/v1/rejects?reason=conflicting_reading&device=diff-1`, auth())).json()) as { count: number };
     expect(rejects.count).toBe(1);
 
     // The GSP record lists the conflict with both readings, first arrived first, in every format and language.
     const window = `from=${ts - 3_600_000}&to=${Date.now() + 60_000}`;
-    const record = (await (await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?${window}`, auth())).json()) as GspRecord;
+    const record = (await (await fetch(`${suite.base}/api/v1/locations/dc-sh-cold-room-1/record?${window}`, auth())).json()) as GspRecord;
     expect(record.conflicts).toEqual([
       {
         deviceId: 'diff-1',
@@ -127,24 +108,24 @@ describe('immutable readings', () => {
       },
     ]);
     expect(record.conflicts[0]!.readings[0]!.receivedAt!).toBeLessThanOrEqual(record.conflicts[0]!.readings[1]!.receivedAt!);
-    const csv = await (await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?${window}&format=csv&tz=UTC`, auth())).text();
+    const csv = await (await fetch(`${suite.base}/api/v1/locations/dc-sh-cold-room-1/record?${window}&format=csv&tz=UTC`, auth())).text();
     expect(csv).toContain('Conflicting readings (a different reading arrived for a device time already stored)');
     expect(csv).toMatch(/\r\ndiff-1,dc-sh-cold-room-1,\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,"4\.5 °C, 50 %RH \| 9\.75 °C, 50 %RH",\d{4}-/);
-    const zh = await (await fetch(`${base}/api/v1/locations/dc-sh-cold-room-1/record?${window}&format=csv&lang=zh-CN&tz=UTC`, auth())).text();
+    const zh = await (await fetch(`${suite.base}/api/v1/locations/dc-sh-cold-room-1/record?${window}&format=csv&lang=zh-CN&tz=UTC`, auth())).text();
     expect(zh).toContain('冲突读数（同一设备时间已存读数后又收到不同读数）');
     expect(zh).toContain('两条读数均予保留');
 
     // Raised to QA: one reading_conflict alarm for the sensor at its site's monitoring-system place, in both languages.
     const alarm = await waitFor(
-      async () => service.alerts.book.list().find((a) => a.kind === 'reading_conflict' && a.deviceId === 'diff-1'),
+      async () => suite.service.alerts.book.list().find((a) => a.kind === 'reading_conflict' && a.deviceId === 'diff-1'),
       (a) => a !== undefined,
       20_000,
       'the reading_conflict alarm',
     );
     expect(alarm).toMatchObject({ locationId: 'system:dc-shanghai', state: 'active', severity: 'major', threshold: ts });
-    expect(service.alerts.book.list().filter((a) => a.kind === 'reading_conflict')).toHaveLength(1);
-    const incident = service.alerts.incidents.list().find((i) => i.alertIds.includes(alarm!.id))!;
-    const { text } = service.alerts.view(incident);
+    expect(suite.service.alerts.book.list().filter((a) => a.kind === 'reading_conflict')).toHaveLength(1);
+    const incident = suite.service.alerts.incidents.list().find((i) => i.alertIds.includes(alarm!.id))!;
+    const { text } = suite.service.alerts.view(incident);
     expect(text.en.what).toMatch(/sensor diff-1 sent a different reading for \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?, a time already stored/);
     expect(text.en.where).toContain('Monitoring system');
     expect(text['zh-CN'].what).toContain('发来了不同读数');
@@ -156,13 +137,8 @@ describe('immutable readings', () => {
     const ts = Date.now() - 5 * 60_000;
     await publish({ ts, temperature: 5, seq: 100 });
     await publish({ ts: ts - 3 * 3_600_000, temperature: 5.1, seq: 101 });
-    const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'jump-1'),
-      (n) => n >= 2,
-      20_000,
-      'both readings',
-    );
+    const influx = influxFor(suite.ws);
+    await readingsStored(influx, 'jump-1', (n) => n >= 2, 'both readings');
     await drained();
     expect(await readingCount(influx, 'jump-1')).toBe(2);
     const [jumps] = await influx.query(

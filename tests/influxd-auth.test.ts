@@ -7,7 +7,7 @@ import { loadConfig } from '../core/config/load.js';
 import { startService, type RunningService } from '../app/service.js';
 import { InfluxClient } from '../storage/influx.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
-import { connectDevice, makeWorkspace, readingCount, testLog, waitFor } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, readingCount, readingsStored, testLog } from './helpers/workspace.js';
 
 /** Resolves 'refused' when nothing listens on 127.0.0.1:port, 'open' when something accepts. */
 function probe(port: number): Promise<'refused' | 'open'> {
@@ -82,12 +82,7 @@ describe('managed influxd: authentication on, RPC out of reach (issue 12, item 1
     const device = await connectDevice(service.mqttPort!, 'auth-1', ws.deviceTokens['auth-1']!);
     await device.publishAsync('cc/v1/auth-1/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 4.2 }), { qos: 1 });
     await device.endAsync();
-    await waitFor(
-      () => readingCount(admin, 'auth-1'),
-      (n) => n >= 2,
-      20_000,
-      'the new reading beside the old one',
-    );
+    await readingsStored(admin, 'auth-1', (n) => n >= 2, 'the new reading beside the old one');
     const api = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/devices/auth-1/readings?from=${Date.now() - 7_200_000}`, {
       headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
     });

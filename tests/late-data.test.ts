@@ -1,20 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../app/service.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import {
-  apiCaller,
-  calibratedSensor,
-  httpBase,
-  influxFor,
-  makeWorkspace,
-  readingCount,
-  startTestService,
-  testDevices,
-  unlimitedRate,
-  waitFor,
-  waybill,
-  type Workspace,
-} from './helpers/workspace.js';
+import { calibratedSensor, influxFor, readingsStored, serviceSuite, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -26,21 +12,21 @@ const MIN = 60_000;
  * receivedAt is set by the service at arrival: the test never sends it.
  */
 describe('late data: marked with its arrival time and counted, in the GSP record and the shipment report', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let base: string;
+  const suite = serviceSuite(() => ({
+    devices: [
+      // Calibrated, so that the record's only extra column is the late mark.
+      { id: 'room-a', location: 'dc-sh-cold-room-1', calibration: calibratedSensor('SN-ROOM-A') },
+      { id: 'room-b', location: 'dc-sh-cold-room-1', calibration: calibratedSensor('SN-ROOM-B') },
+      { id: 'fridge-a', location: 'hospital-pudong-fridge', calibration: calibratedSensor('SN-FRIDGE-A') },
+    ],
+  }));
+  const { api, devices } = suite;
   const T = Math.floor(Date.now() / MIN) * MIN;
   const at = (minute: number) => T + minute * MIN;
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
   let backlogSentAt = 0;
   let backlogAckedAt = 0;
 
-  const api = apiCaller(
-    () => base,
-    () => ws.apiTokens.admin!,
-  );
-
-  const devices = testDevices(() => ({ service, ws }));
   const publish = (deviceId: string, minutes: number[], temperature = 5) =>
     devices.send(
       deviceId,
@@ -55,17 +41,6 @@ describe('late data: marked with its arrival time and counted, in the GSP record
   };
 
   beforeAll(async () => {
-    ws = makeWorkspace({
-      devices: [
-        // Calibrated, so that the record's only extra column is the late mark.
-        { id: 'room-a', location: 'dc-sh-cold-room-1', calibration: calibratedSensor('SN-ROOM-A') },
-        { id: 'room-b', location: 'dc-sh-cold-room-1', calibration: calibratedSensor('SN-ROOM-B') },
-        { id: 'fridge-a', location: 'hospital-pudong-fridge', calibration: calibratedSensor('SN-FRIDGE-A') },
-      ],
-      yamlPatch: unlimitedRate,
-    });
-    service = await startTestService(ws);
-    base = httpBase(service);
     // Live: the last 9 minutes, arriving at most 9 min after they were taken (on time: the threshold is 15 min).
     await Promise.all([publish('room-a', range(-8, 1)), publish('room-b', range(-8, 1)), publish('fridge-a', range(-8, 1))]);
     // The backlog: room-a's readings of 3 h to 2 h ago, uploaded now in one go.
@@ -73,37 +48,17 @@ describe('late data: marked with its arrival time and counted, in the GSP record
     await publish('room-a', range(-180, -120));
     backlogAckedAt = Date.now();
     // Readings stored before receivedAt existed: no arrival time, never late however old.
-    await influxFor(ws).write(
+    await influxFor(suite.ws).write(
       range(-100, -90)
         .map((m) => `readings,deviceId=room-b,locationId=dc-sh-cold-room-1,siteId=dc-shanghai temperature=5.2,humidity=55,seq=${1000 + m}i ${at(m)}000000`)
         .join('\n'),
     );
-    const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'room-a'),
-      (n) => n === 69,
-      20_000,
-      'room-a readings',
-    );
-    await waitFor(
-      () => readingCount(influx, 'room-b'),
-      (n) => n === 19,
-      20_000,
-      'room-b readings',
-    );
-    await waitFor(
-      () => readingCount(influx, 'fridge-a'),
-      (n) => n === 9,
-      20_000,
-      'fridge readings',
-    );
+    const influx = influxFor(suite.ws);
+    await readingsStored(influx, 'room-a', (n) => n === 69, 'room-a readings');
+    await readingsStored(influx, 'room-b', (n) => n === 19, 'room-b readings');
+    await readingsStored(influx, 'fridge-a', (n) => n === 9, 'fridge readings');
     await ship('SH-LATE-1', 'dc-sh-cold-room-1', at(-200));
     await ship('SH-ONTIME-1', 'hospital-pudong-fridge', at(-30));
-  });
-
-  afterAll(async () => {
-    await devices.close();
-    await service?.stop();
   });
 
   const expectBacklogRun = (runs: ShipmentReport['overall']['lateData']) => {

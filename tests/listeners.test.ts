@@ -1,16 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import type { RunningService } from '../app/service.js';
-import { influxFor, makeWorkspace, readingCount, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, readingsStored, serviceOn } from './helpers/workspace.js';
 
 describe('TLS and WebSocket listeners from config', () => {
-  let ws: Workspace;
-  let service: RunningService;
-
-  beforeAll(async () => {
-    ws = makeWorkspace({
+  // The service reads its certificate at start: made in the workspace before.
+  const suite = serviceOn(() => {
+    const ws = makeWorkspace({
       devices: ['tls-1', 'ws-1'],
       yamlPatch: (yaml) =>
         yaml.replace(
@@ -37,38 +34,30 @@ describe('TLS and WebSocket listeners from config', () => {
       ],
       { stdio: 'ignore' },
     );
-    service = await startTestService(ws);
-  });
-  afterAll(async () => {
-    await service?.stop();
+    return ws;
   });
 
   it('accepts devices over MQTTS with the same authentication', async () => {
-    expect(service.mqttsPort).toBeGreaterThan(0);
-    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${service.mqttsPort}`, {
+    expect(suite.service.mqttsPort).toBeGreaterThan(0);
+    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${suite.service.mqttsPort}`, {
       username: 'tls-1',
-      password: ws.deviceTokens['tls-1'],
+      password: suite.ws.deviceTokens['tls-1'],
       rejectUnauthorized: false,
       reconnectPeriod: 0,
     });
     await client.publishAsync('cc/v1/tls-1/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 5 }), { qos: 1 });
     await client.endAsync();
     await expect(
-      mqtt.connectAsync(`mqtts://127.0.0.1:${service.mqttsPort}`, { username: 'tls-1', password: 'nope', rejectUnauthorized: false, reconnectPeriod: 0 }),
+      mqtt.connectAsync(`mqtts://127.0.0.1:${suite.service.mqttsPort}`, { username: 'tls-1', password: 'nope', rejectUnauthorized: false, reconnectPeriod: 0 }),
     ).rejects.toThrow(/Bad username or password/i);
-    await waitFor(
-      () => readingCount(influxFor(ws), 'tls-1'),
-      (n) => n === 1,
-      20_000,
-      'the TLS reading',
-    );
+    await readingsStored(influxFor(suite.ws), 'tls-1', (n) => n === 1, 'the TLS reading');
   });
 
   it('accepts devices over MQTT on WebSocket', async () => {
-    expect(service.wsPort).toBeGreaterThan(0);
-    const client = await mqtt.connectAsync(`ws://127.0.0.1:${service.wsPort}/mqtt`, {
+    expect(suite.service.wsPort).toBeGreaterThan(0);
+    const client = await mqtt.connectAsync(`ws://127.0.0.1:${suite.service.wsPort}/mqtt`, {
       username: 'ws-1',
-      password: ws.deviceTokens['ws-1'],
+      password: suite.ws.deviceTokens['ws-1'],
       reconnectPeriod: 0,
     });
     await client.publishAsync(
@@ -80,11 +69,6 @@ describe('TLS and WebSocket listeners from config', () => {
       { qos: 1 },
     );
     await client.endAsync();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'ws-1'),
-      (n) => n === 2,
-      20_000,
-      'the WebSocket readings',
-    );
+    await readingsStored(influxFor(suite.ws), 'ws-1', (n) => n === 2, 'the WebSocket readings');
   });
 });

@@ -8,10 +8,10 @@ import { Registry } from '../core/registry.js';
 import { generateToken, hashToken } from '../core/secrets.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { InfluxClient } from '../storage/influx.js';
-import { ShipmentBook } from '../shipments/book.js';
 import { buildShipmentReport } from '../reports/shipment-report.js';
 import { BucketCache } from '../reports/bucket-cache.js';
 import { BUCKET_MS } from '../reports/buckets.js';
+import { shipmentThroughLegs } from '../bench/reports.js';
 
 /**
  * Issue 15, item 2, against a real influxd: a shipment report built through the bucket cache is
@@ -56,38 +56,16 @@ describe('shipment report through the bucket cache (issue 15, item 2)', () => {
         }
     await influx.write(lines.join('\n'));
 
-    const book = new ShipmentBook();
-    const id = 'SH-BUCKETS';
-    book.apply({
-      type: 'created',
-      shipment: {
-        id,
-        product: 'Vaccine',
-        profileId: 'vaccines-2-8',
-        batch: 'B1',
-        quantity: 1,
-        unit: 'cases',
-        shipper: 'DC',
-        consignee: 'H',
-        createdAt: start,
-        createdBy: 't',
-      },
-    });
-    LEGS.forEach((locationId, leg) =>
-      book.apply({
-        type: 'custody',
-        shipmentId: id,
-        custody: { id: `${id}-C${leg}`, event: leg ? 'loaded' : 'stored', locationId, at: start + leg * legLength, recordedAt: start, by: 't', source: 'api' },
-      }),
+    const record = shipmentThroughLegs(
+      'SH-BUCKETS',
+      LEGS.map((locationId, leg) => ({ locationId, event: leg ? 'loaded' : 'stored' })),
+      start,
+      legLength,
+      't',
     );
-    book.apply({
-      type: 'custody',
-      shipmentId: id,
-      custody: { id: `${id}-D`, event: 'delivered', at: start + 2 * legLength, recordedAt: start, by: 't', source: 'api' },
-    });
     const now = start + 3 * legLength;
     const build = (buckets?: BucketCache) =>
-      buildShipmentReport({ record: book.get(id)!, registry, influx, alerts: [], verification: null, now, ...(buckets ? { buckets } : {}) });
+      buildShipmentReport({ record, registry, influx, alerts: [], verification: null, now, ...(buckets ? { buckets } : {}) });
 
     const cacheDir = path.join(dir, 'report-buckets');
     const cache = new BucketCache(cacheDir);

@@ -55,6 +55,18 @@ const figures = (readings: number, excursion: boolean) => ({
   gaps: [{ deviceId: 'truck-a', locationId: 'truck-box', start: T0 + 120 * MIN, end: T0 + 141 * MIN, durationMs: 21 * MIN, missingReadings: 20 }],
 });
 
+/** A GSP record of the truck's box from T0, read every 5 min (every 2 min out of range); `fields` add to it or replace. */
+const truckGspRecord = (fields: Record<string, unknown>): GspRecord =>
+  gspRecordSchema.parse({
+    reportType: 'gsp_record',
+    generatedAt: T0,
+    place: place('truck-box', true),
+    from: T0,
+    normalIntervalMs: 5 * MIN,
+    outOfRangeIntervalMs: 2 * MIN,
+    ...fields,
+  });
+
 const hostile = '=HYPERLINK("http://evil.example","click")';
 const report: ShipmentReport = shipmentReportSchema.parse({
   reportType: 'shipment',
@@ -227,14 +239,8 @@ describe('report formats', () => {
       outOfRange: i % 500 < 20,
       intervalMs: i % 500 < 20 ? 2 * MIN : 5 * MIN,
     }));
-    const record: GspRecord = gspRecordSchema.parse({
-      reportType: 'gsp_record',
-      generatedAt: T0,
-      place: place('truck-box', true),
-      from: T0,
+    const record = truckGspRecord({
       to: T0 + 60_000 * MIN,
-      normalIntervalMs: 5 * MIN,
-      outOfRangeIntervalMs: 2 * MIN,
       sensors: [{ deviceId: 'truck-a' }, { deviceId: 'truck-b' }],
       rows,
       completeness: { expected: 12_000, present: 12_000, missingBySequence: 0, percent: 100 },
@@ -278,14 +284,8 @@ describe('report formats', () => {
       intervalMs: 5 * MIN,
       ...(i === 2 ? { late: true, receivedAt: arrived } : {}),
     }));
-    const record: GspRecord = gspRecordSchema.parse({
-      reportType: 'gsp_record',
-      generatedAt: T0,
-      place: place('truck-box', true),
-      from: T0,
+    const record = truckGspRecord({
       to: T0 + 30 * MIN,
-      normalIntervalMs: 5 * MIN,
-      outOfRangeIntervalMs: 2 * MIN,
       sensors: [{ deviceId: 'truck-a' }],
       rows,
       completeness: { expected: 30, present: 30, missingBySequence: 0, percent: 100, late: 5, latestArrivalDelayMs: lateRun.maxDelayMs },

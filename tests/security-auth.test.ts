@@ -6,7 +6,7 @@ import type { RunningService } from '../app/service.js';
 import { AuditLog, auditFile, verifyAuditLog, type AuditEntry } from '../audit/audit-log.js';
 import { hashPassword } from '../core/secrets.js';
 import { AuthThrottle, hashesRunning, setThrottleLimitsForTest } from '../core/throttle.js';
-import { p99, pubackLatencies } from './helpers/latency.js';
+import { p99, pubackMeter } from './helpers/latency.js';
 import { connectDevice, makeWorkspace, run, startTestService, unlimitedRate, type Workspace } from './helpers/workspace.js';
 
 const auditEntries = (dataDir: string): AuditEntry[] =>
@@ -102,12 +102,7 @@ describe('sign-in abuse: bounded inputs, throttled password hashing, lockouts', 
   const ATTACKED_ACCOUNTS = ['olga', 'ann', 'bob', 'carl', 'dora'];
   it('a flood of bogus user CONNECTs and sign-ins keeps device PUBACK p99 within 2x idle, locks the account and the address, and audits the lockout once', async () => {
     const device = await connectDevice(service.mqttPort!, 'sec-dev', ws.deviceTokens['sec-dev']!);
-    let t = Date.now() - 3_600_000;
-    const publish = async (n: number) => {
-      const out = await pubackLatencies(device, 'sec-dev', n, t);
-      t += n * 1000;
-      return out;
-    };
+    const publish = pubackMeter(device, 'sec-dev', Date.now() - 3_600_000);
     await publish(20); // warm-up
     const hashesSeen: number[] = [];
     const sampler = setInterval(() => hashesSeen.push(hashesRunning()), 2);

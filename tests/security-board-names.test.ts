@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { editConfig } from '../core/config/edit.js';
 import { connectDevice, makeWorkspace, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
-import { launchChromium, startServiceProcess, type ServiceProcess } from './helpers/browser.js';
+import { launchChromium, type ServiceProcess, signIn, startServiceProcess } from './helpers/browser.js';
 
 const NAME = '<img src=x class=injected onerror="document.title=1">Cargo box';
 
@@ -42,10 +42,7 @@ describe('the fleet map shows a device name as text', () => {
   });
 
   it("a name holding markup is shown as it is written in the marker's tooltip, never as an element", async () => {
-    await page.goto(base);
-    await page.fill('input[name=user]', 'olga');
-    await page.fill('input[name=password]', 'olga-password-1');
-    await page.click('button[type=submit]');
+    await signIn(page, base, 'olga');
     await page.click('[data-view=fleet]');
     await page.waitForSelector('.leaflet-container');
     // The track's last position: a circle marker (an SVG path drawn with arcs).

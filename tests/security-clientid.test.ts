@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
 import { connectDevice, makeWorkspace, startTestService, waitFor, withUsers, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 
@@ -58,11 +59,7 @@ describe('client ids are bound to the authenticated identity', () => {
     // An excursion while olga is away: its alert messages queue in her session.
     const hot = await connectDevice(service.mqttPort!, 'cid-hot', ws.deviceTokens['cid-hot']!);
     const start = Date.now() - 26 * MIN;
-    await hot.publishAsync(
-      'cc/v1/cid-hot/telemetry',
-      JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }))),
-      { qos: 1 },
-    );
+    await hot.publishAsync('cc/v1/cid-hot/telemetry', JSON.stringify(excursionReadings(start)), { qos: 1 });
     await hot.endAsync();
 
     // The intruder presents olga's client id and asks for her session.

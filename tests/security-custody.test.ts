@@ -5,7 +5,7 @@ import {
   connectDevice,
   influxFor,
   makeWorkspace,
-  rejectsOf,
+  rejectsStored,
   startTestService,
   unlimitedRate,
   waitFor,
@@ -98,34 +98,19 @@ describe('custody from devices: only a vehicle device, for its own vehicle, insi
     ]);
 
     const influx = influxFor(ws);
-    const roomRejects = await waitFor(
-      () => rejectsOf(influx, 'room-x'),
-      (r) => r.length === 1,
-      15_000,
-      "room-x's refused custody",
-    );
+    const roomRejects = await rejectsStored(influx, 'room-x', (r) => r.length === 1, "room-x's refused custody", 15_000);
     expect(roomRejects[0]).toMatchObject({
       reason: 'custody_not_allowed',
       message: 'custody events come only from devices in a vehicle compartment; room-x is in dc-sh-cold-room-1 (cold_room)',
     });
-    const otherRejects = await waitFor(
-      () => rejectsOf(influx, 'truck-z'),
-      (r) => r.length === 2,
-      15_000,
-      "truck-z's refused custody",
-    );
+    const otherRejects = await rejectsStored(influx, 'truck-z', (r) => r.length === 2, "truck-z's refused custody", 15_000);
     expect(otherRejects.map((r) => r.message).sort()).toEqual([
       expect.stringMatching(
         /^a device may load goods only into its own vehicle truck-other \(truck-other-box\); truck-hu-a12345-box is not one of its compartments$/,
       ),
       expect.stringMatching(/^a device may report "delivered" only for goods in its own vehicle truck-other; at .* shipment SH-SEC is in dc-sh-cold-room-1$/),
     ]);
-    const truckRejects = await waitFor(
-      () => rejectsOf(influx, 'truck-x'),
-      (r) => r.length === 5,
-      15_000,
-      "truck-x's refused custody",
-    );
+    const truckRejects = await rejectsStored(influx, 'truck-x', (r) => r.length === 5, "truck-x's refused custody", 15_000);
     expect(truckRejects.every((r) => r.reason === 'custody_not_allowed')).toBe(true);
     expect(truckRejects.map((r) => r.message)).toEqual(
       expect.arrayContaining([

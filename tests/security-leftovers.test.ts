@@ -3,48 +3,38 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../app/service.js';
+import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../core/config/load.js';
 import { LinkSigner } from '../shipments/links.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
-import { influxFor, makeWorkspace, startTestService, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, serviceOn } from './helpers/workspace.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 describe('issue 12, item 16: the lower findings', () => {
-  let ws: Workspace;
-  let service: RunningService;
-
-  beforeAll(async () => {
-    ws = makeWorkspace({ devices: ['left-1'] });
-    service = await startTestService(ws);
-  });
-  afterAll(async () => {
-    await service?.stop();
-  });
+  const suite = serviceOn(() => makeWorkspace({ devices: ['left-1'] }));
 
   it('/metrics answers only with a token (a viewer token is enough for Prometheus)', async () => {
-    const url = `http://127.0.0.1:${service.httpPort}/metrics`;
+    const url = `http://127.0.0.1:${suite.service.httpPort}/metrics`;
     const open = await fetch(url);
     expect(open.status).toBe(401);
     expect(await open.text()).not.toContain('coldchain_');
-    const scraped = await fetch(url, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const scraped = await fetch(url, { headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` } });
     expect(scraped.status).toBe(200);
     expect(await scraped.text()).toContain('coldchain_readings_accepted_total');
-    expect((await fetch(`http://127.0.0.1:${service.httpPort}/healthz`)).status).toBeLessThan(600);
+    expect((await fetch(`http://127.0.0.1:${suite.service.httpPort}/healthz`)).status).toBeLessThan(600);
   });
 
   it("InfluxDB's error text (with the database's name) is logged, not sent to the client", async () => {
-    const influx = influxFor(ws);
-    await influx.query(`DROP DATABASE "${ws.database}"`, { database: null, method: 'POST' });
-    const answer = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/rejects?device=left-1`, {
-      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    const influx = influxFor(suite.ws);
+    await influx.query(`DROP DATABASE "${suite.ws.database}"`, { database: null, method: 'POST' });
+    const answer = await fetch(`http://127.0.0.1:${suite.service.httpPort}/api/v1/rejects?device=left-1`, {
+      headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` },
     });
     expect(answer.status).toBe(503);
     const body = (await answer.json()) as { error: string; message: string };
     expect(body.error).toBe('influxdb_unavailable');
-    expect(body.message).not.toContain(ws.database);
+    expect(body.message).not.toContain(suite.ws.database);
     expect(body.message).not.toMatch(/database not found|SELECT|rejects/);
     expect(body.message).toMatch(/request \S+; details in the service log/);
   });

@@ -6,7 +6,7 @@ import type { RunningService } from '../app/service.js';
 import { appendToList, editConfig } from '../core/config/edit.js';
 import { generateToken, hashPassword, hashToken } from '../core/secrets.js';
 import { auditFile } from '../audit/audit-log.js';
-import { connectDevice, makeWorkspace, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, makeWorkspace, run, startTestService, tokenFileOf, waitFor, type Workspace } from './helpers/workspace.js';
 
 const CLI = path.resolve('dist/cli/main.js');
 const modeOf = (file: string) => statSync(file).mode & 0o777;
@@ -70,8 +70,7 @@ describe('issue 12, item 16: the lower findings', () => {
       expect(refused.stderr).toContain(`${flag}-file <file>`);
       expect(refused.stdout + refused.stderr).not.toContain(secret);
     }
-    const tokenFile = path.join(ws.dir, 'viewer.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.viewer!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(ws, 'viewer');
     const listed = await run(process.execPath, [
       CLI,
       'alerts',

@@ -2,9 +2,8 @@ import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import mqttPacket from 'mqtt-packet';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../app/service.js';
-import { connectDevice, makeWorkspace, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { describe, expect, it } from 'vitest';
+import { connectDevice, makeWorkspace, serviceOn, unlimitedRate, waitFor } from './helpers/workspace.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -74,29 +73,22 @@ async function halfOpenQos2(
 }
 
 describe('issue 12, item 13: QoS 2 publishes without PUBREL', () => {
-  let ws: Workspace;
-  let service: RunningService;
-
-  beforeAll(async () => {
-    ws = makeWorkspace({
+  const suite = serviceOn(() =>
+    makeWorkspace({
       devices: ['q2-a', 'q2-b'],
       // A small window, so the test's flood is many times what the broker may keep.
       yamlPatch: (yaml) => unlimitedRate(yaml).replace(/^mqtt:\n/m, 'mqtt:\n  qos2InFlight: { perClient: 8, totalMessages: 64, totalBytes: 1048576 }\n'),
-    });
-    service = await startTestService(ws);
-  });
-  afterAll(async () => {
-    await service?.stop();
-  });
+    }),
+  );
 
   it('fresh client ids that never send PUBREL leave bounded state behind, clean session or not', async () => {
     const payload = Buffer.from(JSON.stringify({ event: 'door', note: 'x'.repeat(32 * 1024) }));
     const idle = await heldBuffers();
     const sessions = 48;
     for (let s = 0; s < sessions; s++) {
-      const result = await halfOpenQos2(service.mqttPort!, {
+      const result = await halfOpenQos2(suite.service.mqttPort!, {
         deviceId: 'q2-a',
-        token: ws.deviceTokens['q2-a']!,
+        token: suite.ws.deviceTokens['q2-a']!,
         clientId: `flood-${s}`,
         clean: s % 4 === 0,
         messages: 8,
@@ -115,9 +107,9 @@ describe('issue 12, item 13: QoS 2 publishes without PUBREL', () => {
 
   it('a client that keeps more than its window open is disconnected; others are served meanwhile', async () => {
     const payload = Buffer.from(JSON.stringify({ event: 'door' }));
-    const greedy = await halfOpenQos2(service.mqttPort!, {
+    const greedy = await halfOpenQos2(suite.service.mqttPort!, {
       deviceId: 'q2-b',
-      token: ws.deviceTokens['q2-b']!,
+      token: suite.ws.deviceTokens['q2-b']!,
       clientId: 'greedy',
       clean: true,
       messages: 20,
@@ -127,7 +119,7 @@ describe('issue 12, item 13: QoS 2 publishes without PUBREL', () => {
     expect(greedy.pubrecs).toBeLessThanOrEqual(8);
 
     // A well-behaved QoS 2 device (mqtt.js completes PUBREL/PUBCOMP) still gets through after the flood.
-    const good = await connectDevice(service.mqttPort!, 'q2-b', ws.deviceTokens['q2-b']!);
+    const good = await connectDevice(suite.service.mqttPort!, 'q2-b', suite.ws.deviceTokens['q2-b']!);
     for (let i = 0; i < 20; i++) await good.publishAsync('cc/v1/q2-b/telemetry', JSON.stringify({ ts: Date.now() - 1000 + i, temperature: 4 }), { qos: 2 });
     expect(good.connected).toBe(true);
     await good.endAsync();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, rejectsStored, startTestService, type Workspace } from './helpers/workspace.js';
 
 /** Bytes in the spool's segment files: everything ingestion stores goes through them first. */
 function spoolBytes(dataDir: string): number {
@@ -42,12 +42,7 @@ describe('issue 12, item 8: quarantine amplification', () => {
     // Before: 16,800 records of ~1.2 KB (each with its own 512-byte payload excerpt): ~20 MB.
     expect(stored).toBeLessThan(8 * 1024);
 
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(ws), 'amp-1'),
-      (r) => r.length >= 4,
-      20_000,
-      'the four rejects',
-    );
+    const rejects = await rejectsStored(influxFor(ws), 'amp-1', (r) => r.length >= 4, 'the four rejects');
     expect(rejects).toHaveLength(4);
     for (const reject of rejects) {
       expect(reject).toMatchObject({ reason: 'invalid_reading', index: 0 });
@@ -66,12 +61,7 @@ describe('issue 12, item 8: quarantine amplification', () => {
       { ts: base + 4, temperature: 4.1 },
     ];
     await device.publishAsync('cc/v1/amp-1/telemetry', JSON.stringify(batch), { qos: 1 });
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(ws), 'amp-1'),
-      (r) => r.length >= 5,
-      20_000,
-      'the mixed batch reject',
-    );
+    const rejects = await rejectsStored(influxFor(ws), 'amp-1', (r) => r.length >= 5, 'the mixed batch reject');
     const reject = rejects.at(-1)!;
     expect(reject).toMatchObject({ reason: 'impossible_value', index: 1 });
     expect(reject.message).toContain('3 readings refused: impossible_value ×2 at [1, 3], first: [1].temperature');
@@ -85,12 +75,7 @@ describe('issue 12, item 8: quarantine amplification', () => {
     const stored = spoolBytes(service.dataDir) - before;
     console.log(`item 8: a ${huge.length}-byte retained status message → ${stored} bytes stored`);
     expect(stored).toBeLessThan(2 * 1024);
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(ws), 'amp-1'),
-      (r) => r.some((x) => x.reason === 'payload_too_large'),
-      20_000,
-      'the refused status',
-    );
+    const rejects = await rejectsStored(influxFor(ws), 'amp-1', (r) => r.some((x) => x.reason === 'payload_too_large'), 'the refused status');
     expect(rejects.find((x) => x.reason === 'payload_too_large')!.message).toContain('a status message is');
 
     // An ordinary status message is still stored as it came.

@@ -5,6 +5,7 @@ import { redactRecipient } from '../alerts/redact.js';
 import { renderCsv } from '../reports/render/csv.js';
 import { LABELS } from '../reports/render/i18n.js';
 import { connectDevice, makeWorkspace, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
 
 const MIN = 60_000;
 const KEY = 'T0KEN-in-the-path-9f8e7d';
@@ -45,11 +46,7 @@ describe('issue 12, item 14: recipient secrets are not shown to viewers', () => 
   it("an incident's events show the webhook's host and the phone's last digits, never the key or the number", async () => {
     const device = await connectDevice(service.mqttPort!, 'red-1', ws.deviceTokens['red-1']!);
     const start = Date.now() - 26 * MIN;
-    await device.publishAsync(
-      'cc/v1/red-1/telemetry',
-      JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }))),
-      { qos: 1 },
-    );
+    await device.publishAsync('cc/v1/red-1/telemetry', JSON.stringify(excursionReadings(start)), { qos: 1 });
     await device.endAsync();
     const viewer = { Authorization: `Bearer ${ws.apiTokens.viewer}` };
     const base = `http://127.0.0.1:${service.httpPort}`;

@@ -7,7 +7,7 @@ import { editConfig } from '../core/config/edit.js';
 import { InfluxError } from '../storage/influx.js';
 import { ReportInflux } from '../reports/jobs.js';
 import type { GspRecord } from '../reports/schema.js';
-import { p99, pubackLatencies } from './helpers/latency.js';
+import { p99, pubackMeter } from './helpers/latency.js';
 import { compactionsSettled, connectDevice, influxFor, waitFor, makeWorkspace, startTestService, unlimitedRate, type Workspace } from './helpers/workspace.js';
 
 /*
@@ -66,12 +66,7 @@ describe('reports under load: worker pool, caps, 429 when busy, 503 on storage t
 
   it('three one-year GSP records keep device PUBACK p99 within 2x idle; a 4th concurrent request gets 429 with Retry-After', async () => {
     const device = await connectDevice(service.mqttPort!, 'rep-dev', ws.deviceTokens['rep-dev']!);
-    let t = Date.now() - 3_600_000;
-    const publish = async (n: number) => {
-      const out = await pubackLatencies(device, 'rep-dev', n, t);
-      t += n * 1000;
-      return out;
-    };
+    const publish = pubackMeter(device, 'rep-dev', Date.now() - 3_600_000);
     await publish(20); // warm-up
     const rounds: string[] = [];
     let within = false;

@@ -1,43 +1,38 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { Socket } from 'node:net';
-import type { RunningService } from '../app/service.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, rejectsOf, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
+import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, rejectsStored, serviceOn, waitFor } from './helpers/workspace.js';
 
 describe('broker authentication and authorisation', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let port: number;
-
-  beforeAll(async () => {
-    ws = makeWorkspace({
+  const suite = serviceOn(() =>
+    makeWorkspace({
       devices: ['dev-a', 'dev-b', 'dev-c'],
       yamlPatch: (y) =>
         y
           .replace('maxPacketBytes: 4194304', 'maxPacketBytes: 3145728')
           .replace(/ratePerDevice: \d+/, 'ratePerDevice: 20')
           .replace(/rateBurst: \d+/, 'rateBurst: 20'),
-    });
-    service = await startTestService(ws);
-    port = service.mqttPort!;
-  });
-  afterAll(async () => {
-    await service?.stop();
+    }),
+  );
+  let port: number;
+
+  beforeAll(() => {
+    port = suite.service.mqttPort!;
   });
 
   it('refuses a wrong token and an unknown device with CONNACK 4 (bad username or password)', async () => {
     await expect(connectDevice(port, 'dev-a', 'cc_dev_wrong')).rejects.toThrow(/Bad username or password/i);
-    await expect(connectDevice(port, 'nobody', ws.deviceTokens['dev-a']!)).rejects.toThrow(/Bad username or password/i);
+    await expect(connectDevice(port, 'nobody', suite.ws.deviceTokens['dev-a']!)).rejects.toThrow(/Bad username or password/i);
     await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password/i);
   });
 
   it("stores nothing when a device publishes under another device's topic, and records why", async () => {
-    const client = await connectDevice(port, 'dev-a', ws.deviceTokens['dev-a']!);
+    const client = await connectDevice(port, 'dev-a', suite.ws.deviceTokens['dev-a']!);
     await client.publishAsync('cc/v1/dev-b/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 4 }), { qos: 1 });
     await client.publishAsync('cc/v1/dev-a/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 4.1 }), { qos: 1 });
     expect(client.connected).toBe(true);
     await client.endAsync();
-    const influx = influxFor(ws);
+    const influx = influxFor(suite.ws);
     await waitFor(
       () => readingCount(influx, 'dev-a'),
       (n) => n === 1,
@@ -52,20 +47,15 @@ describe('broker authentication and authorisation', () => {
   });
 
   it('quarantines a publish to a $ topic and keeps the device connected', async () => {
-    const client = await connectDevice(port, 'dev-c', ws.deviceTokens['dev-c']!);
+    const client = await connectDevice(port, 'dev-c', suite.ws.deviceTokens['dev-c']!);
     await client.publishAsync('$SYS/broker/uptime', 'forged', { qos: 1 });
     await client.publishAsync('cc/v1/dev-c/telemetry', JSON.stringify({ ts: Date.now() - 500, temperature: 4.4 }), { qos: 1 });
     expect(client.connected).toBe(true);
     await client.endAsync();
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(ws), 'dev-c'),
-      (r) => r.length === 1,
-      10_000,
-      'the quarantined $SYS publish',
-    );
+    const rejects = await rejectsStored(influxFor(suite.ws), 'dev-c', (r) => r.length === 1, 'the quarantined $SYS publish', 10_000);
     expect(rejects[0]).toMatchObject({ reason: 'topic_not_allowed', message: expect.stringContaining('topic $SYS/broker/uptime is not one of cc/v1/dev-c/') });
     await waitFor(
-      () => readingCount(influxFor(ws), 'dev-c'),
+      () => readingCount(influxFor(suite.ws), 'dev-c'),
       (n) => n === 1,
       20_000,
       "dev-c's reading",
@@ -73,7 +63,7 @@ describe('broker authentication and authorisation', () => {
   });
 
   it('refuses subscriptions to #, $SYS and other devices; allows its own downlink', async () => {
-    const client = await connectDevice(port, 'dev-a', ws.deviceTokens['dev-a']!);
+    const client = await connectDevice(port, 'dev-a', suite.ws.deviceTokens['dev-a']!);
     for (const filter of ['#', '$SYS/#', 'cc/v1/+/telemetry', 'cc/v1/dev-b/downlink/#']) {
       // mqtt.js turns a SUBACK return code of 0x80 (failure) into this error.
       await expect(client.subscribeAsync(filter, { qos: 1 }), filter).rejects.toThrow(/Subscribe error/);
@@ -85,9 +75,9 @@ describe('broker authentication and authorisation', () => {
   });
 
   it('keeps one live connection per device: the newest wins', async () => {
-    const first = await connectDevice(port, 'dev-c', ws.deviceTokens['dev-c']!);
+    const first = await connectDevice(port, 'dev-c', suite.ws.deviceTokens['dev-c']!);
     const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
-    const second = await connectDevice(port, 'dev-c', ws.deviceTokens['dev-c']!);
+    const second = await connectDevice(port, 'dev-c', suite.ws.deviceTokens['dev-c']!);
     await closed;
     expect(first.connected).toBe(false);
     expect(second.connected).toBe(true);
@@ -97,7 +87,7 @@ describe('broker authentication and authorisation', () => {
   });
 
   it('paces a device above mqtt.ratePerDevice instead of dropping its messages', async () => {
-    const client = await connectDevice(port, 'dev-b', ws.deviceTokens['dev-b']!);
+    const client = await connectDevice(port, 'dev-b', suite.ws.deviceTokens['dev-b']!);
     const base = Date.now() - 600_000;
     const started = performance.now();
     await Promise.all(
@@ -107,16 +97,11 @@ describe('broker authentication and authorisation', () => {
     await client.endAsync();
     // burst 20, then 20/s: the last of 60 messages may pass after about 2 s.
     expect(seconds).toBeGreaterThan(1.5);
-    await waitFor(
-      () => readingCount(influxFor(ws), 'dev-b'),
-      (n) => n === 60,
-      20_000,
-      'all 60 paced readings',
-    );
+    await readingsStored(influxFor(suite.ws), 'dev-b', (n) => n === 60, 'all 60 paced readings');
   });
 
   it('closes a connection whose packet header declares more than mqtt.maxPacketBytes, before buffering it', async () => {
-    const client = await connectDevice(port, 'dev-b', ws.deviceTokens['dev-b']!);
+    const client = await connectDevice(port, 'dev-b', suite.ws.deviceTokens['dev-b']!);
     const stream = (client as unknown as { stream: Socket }).stream;
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     // A PUBLISH fixed header declaring 100 MB; only the first bytes are ever sent.

@@ -1,27 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../app/service.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import {
-  apiCaller,
-  httpBase,
-  influxFor,
-  leadingBytes,
-  makeWorkspace,
-  publishReadings,
-  readingCount,
-  rejectsOf,
-  run,
-  startTestService,
-  testDevices,
-  unlimitedRate,
-  waitFor,
-  waybill,
-  withUsers,
-  type Workspace,
-} from './helpers/workspace.js';
+import { influxFor, leadingBytes, publishReadings, readingsStored, rejectsStored, run, serviceSuite, tokenFileOf, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -32,18 +14,20 @@ const MIN = 60_000;
  * receiving hospital fridge (1 sensor, 1 h) → delivered.
  */
 describe('shipments: custody, full-chain report, GSP record, disposition, receiver link', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let base: string;
+  const suite = serviceSuite(() => ({
+    devices: [
+      { id: 'room-a', location: 'dc-sh-cold-room-1' },
+      { id: 'room-b', location: 'dc-sh-cold-room-1' },
+      { id: 'truck-a', location: 'truck-hu-a12345-box' },
+      { id: 'truck-b', location: 'truck-hu-a12345-box' },
+      { id: 'fridge-a', location: 'hospital-pudong-fridge' },
+    ],
+    users: ['quinn', 'olga'],
+  }));
+  const { api, devices } = suite;
   const T0 = Math.floor((Date.now() - 12 * 3_600_000) / (30 * MIN)) * 30 * MIN;
   const at = (minute: number) => T0 + minute * MIN;
   const shipmentId = 'SH-TEST-0001';
-
-  const api = apiCaller(
-    () => base,
-    () => ws.apiTokens.admin!,
-  );
-  const devices = testDevices(() => ({ service, ws }));
 
   /** Readings of one sensor: minute → °C, 1 per minute, with sequence numbers that show dropouts. */
   const publish = async (deviceId: string, minutes: number[], temperatureAt: (minute: number) => number, seqStart = 0) => {
@@ -61,20 +45,6 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   const truckTemperature = (m: number) => (m >= 240 && m < 280 ? 10 : wobble(m));
 
   beforeAll(async () => {
-    const users = await withUsers('quinn', 'olga');
-    ws = makeWorkspace({
-      devices: [
-        { id: 'room-a', location: 'dc-sh-cold-room-1' },
-        { id: 'room-b', location: 'dc-sh-cold-room-1' },
-        { id: 'truck-a', location: 'truck-hu-a12345-box' },
-        { id: 'truck-b', location: 'truck-hu-a12345-box' },
-        { id: 'fridge-a', location: 'hospital-pudong-fridge' },
-      ],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
-    service = await startTestService(ws);
-    base = httpBase(service);
-
     await Promise.all([publish('room-a', range(0, 180), wobble), publish('room-b', range(0, 180), (m) => wobble(m) + 0.2)]);
     // truck-a: minutes 360–379 never arrive (sensor dropout); its sequence numbers jump by 20.
     // The coverage gap (300–330) is uploaded by both sensors as a late batch after the rest.
@@ -96,30 +66,10 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
       { qos: 1 },
     );
     await publish('fridge-a', range(420, 480), wobble);
-    const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'fridge-a'),
-      (n) => n === 60,
-      20_000,
-      'fridge readings in InfluxDB',
-    );
-    await waitFor(
-      () => readingCount(influx, 'truck-a'),
-      (n) => n === 220,
-      20_000,
-      'truck readings in InfluxDB',
-    );
-    await waitFor(
-      () => readingCount(influx, 'truck-b'),
-      (n) => n === 240,
-      20_000,
-      'truck readings in InfluxDB',
-    );
-  });
-
-  afterAll(async () => {
-    await devices.close();
-    await service?.stop();
+    const influx = influxFor(suite.ws);
+    await readingsStored(influx, 'fridge-a', (n) => n === 60, 'fridge readings in InfluxDB');
+    await readingsStored(influx, 'truck-a', (n) => n === 220, 'truck readings in InfluxDB');
+    await readingsStored(influx, 'truck-b', (n) => n === 240, 'truck readings in InfluxDB');
   });
 
   it('creates a waybill and refuses bad ones precisely', async () => {
@@ -141,7 +91,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
           'POST',
           '/api/v1/shipments',
           { product: 'x', profile: 'vaccines-2-8', batch: 'b', quantity: 1, shipper: 's', consignee: 'c' },
-          ws.apiTokens.viewer,
+          suite.ws.apiTokens.viewer,
         )
       ).status,
     ).toBe(403);
@@ -175,12 +125,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
       ['stored', 'api', 'dc-sh-cold-room-1'],
       ['loaded', 'mqtt', 'truck-hu-a12345-box'],
     ]);
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(ws), 'truck-a'),
-      (r) => r.length >= 2,
-      10_000,
-      'custody rejects',
-    );
+    const rejects = await rejectsStored(influxFor(suite.ws), 'truck-a', (r) => r.length >= 2, 'custody rejects', 10_000);
     expect(rejects.map((r) => r.reason).sort()).toEqual(['invalid_custody_event', 'malformed_json']);
     expect(rejects.find((r) => r.reason === 'invalid_custody_event')!.message).toContain('no shipment SH-UNKNOWN');
 
@@ -265,7 +210,9 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     expect(body.figures.excursions[0]).toMatchObject({ start: at(240), end: at(280) });
     expect(body.events.map((e: { event: string }) => e.event)).toContain('activated');
     expect(body.chart.map((c: { deviceId: string }) => c.deviceId)).toEqual(['truck-a', 'truck-b']);
-    const pdf = await fetch(`${base}/api/v1/alerts/${reefer.id}/report?format=pdf`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const pdf = await fetch(`${suite.base}/api/v1/alerts/${reefer.id}/report?format=pdf`, {
+      headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` },
+    });
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
     // Read by people: kind, severity, state, events and channels in words, never as codes.
     const en = (await api('GET', `/api/v1/alerts/${reefer.id}/report?format=csv&lang=en`)).body as string;
@@ -332,7 +279,9 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   it('changes the digest when a stored reading changes', async () => {
     const before = ((await api('GET', `/api/v1/shipments/${shipmentId}/report`)).body as ShipmentReport).digest;
     // Someone overwrites one point directly in InfluxDB (same series, same time).
-    await influxFor(ws).write(`readings,deviceId=room-a,locationId=dc-sh-cold-room-1,siteId=dc-shanghai temperature=5.01,humidity=55,seq=10i ${at(10)}000000`);
+    await influxFor(suite.ws).write(
+      `readings,deviceId=room-a,locationId=dc-sh-cold-room-1,siteId=dc-shanghai temperature=5.01,humidity=55,seq=10i ${at(10)}000000`,
+    );
     const after = ((await api('GET', `/api/v1/shipments/${shipmentId}/report`)).body as ShipmentReport).digest;
     expect(after.readings).toBe(before.readings);
     expect(after.value).not.toBe(before.value);
@@ -342,7 +291,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
     const created = await api('POST', `/api/v1/shipments/${shipmentId}/links`, { validDays: 7 });
     expect(created.status).toBe(201);
     const url = created.body.url as string;
-    expect(url).toMatch(new RegExp(`^${base}/verify/[A-Za-z0-9_-]{12}\\.[A-Za-z0-9_-]{32}$`));
+    expect(url).toMatch(new RegExp(`^${suite.base}/verify/[A-Za-z0-9_-]{12}\\.[A-Za-z0-9_-]{32}$`));
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
@@ -363,12 +312,14 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   });
 
   it('serves the report as CSV and PDF downloads', async () => {
-    const csv = await fetch(`${base}/api/v1/shipments/${shipmentId}/report?format=csv`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const csv = await fetch(`${suite.base}/api/v1/shipments/${shipmentId}/report?format=csv`, {
+      headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` },
+    });
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-disposition')).toContain(`shipment-${shipmentId}.csv`);
     expect(await csv.text()).toContain(shipmentId);
-    const pdf = await fetch(`${base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&tz=Asia/Shanghai`, {
-      headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+    const pdf = await fetch(`${suite.base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&tz=Asia/Shanghai`, {
+      headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` },
     });
     expect(pdf.status).toBe(200);
     expect(pdf.headers.get('content-type')).toBe('application/pdf');
@@ -378,10 +329,9 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   });
 
   it('coldchain shipment and report commands work through the running service', async () => {
-    const tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(suite.ws, 'admin');
     const cli = (args: string[], input?: string) =>
-      run(process.execPath, [path.resolve('dist/cli/main.js'), ...args, '--url', base, '--token-file', tokenFile], input, 30_000);
+      run(process.execPath, [path.resolve('dist/cli/main.js'), ...args, '--url', suite.base, '--token-file', tokenFile], input, 30_000);
     const created = await cli([
       'shipment',
       'create',
@@ -443,9 +393,7 @@ describe('shipments: custody, full-chain report, GSP record, disposition, receiv
   }, 120_000);
 
   it('rebuilds shipments, custody and the disposition after a restart', async () => {
-    await service.stop();
-    service = await startTestService(ws);
-    base = httpBase(service);
+    await suite.restart();
     const shipment = (await api('GET', `/api/v1/shipments/${shipmentId}`)).body.shipment;
     expect(shipment.state).toBe('delivered');
     expect(shipment.custody).toHaveLength(5);

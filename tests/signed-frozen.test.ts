@@ -1,23 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../app/service.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { GspRecord, ShipmentReport } from '../reports/schema.js';
-import {
-  apiCaller,
-  httpBase,
-  influxFor,
-  leadingBytes,
-  makeWorkspace,
-  run,
-  startTestService,
-  testDevices,
-  unlimitedRate,
-  waitFor,
-  waybill,
-  withUsers,
-  type Workspace,
-} from './helpers/workspace.js';
+import { influxFor, leadingBytes, run, serviceSuite, tokenFileOf, waitFor, waybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 
@@ -30,9 +15,11 @@ const MIN = 60_000;
  * signed version (?version=signed) rebuilds the signed digest. A restart keeps it all.
  */
 describe('signed means frozen: versioned ranges, dispositions bound to the report digest', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let base: string;
+  const suite = serviceSuite(() => ({
+    devices: [{ id: 'room-a', location: 'dc-sh-cold-room-1' }],
+    users: ['quinn'],
+  }));
+  const { api, devices } = suite;
   const T = Math.floor(Date.now() / MIN) * MIN;
   const at = (minute: number) => T + minute * MIN;
   const minutes = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -40,11 +27,6 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
   let signedOn: { asOf: number; digest: { value: string; readings: number }; readings: number; rangeVersions: Array<{ version: number | null }> };
   let lateSentAt = 0;
 
-  const api = apiCaller(
-    () => base,
-    () => ws.apiTokens.admin!,
-  );
-  const devices = testDevices(() => ({ service, ws }));
   const report = async (query = '') => {
     const answer = await api('GET', `/api/v1/shipments/${shipmentId}/report${query}`);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
@@ -55,24 +37,17 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     await devices.send('room-a', readings);
   };
   const stored = async () => {
-    const series = await influxFor(ws).query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = 'room-a'`);
+    const series = await influxFor(suite.ws).query(`SELECT count("temperature") FROM "readings" WHERE "deviceId" = 'room-a'`);
     return Number(series[0]?.values[0]?.[1] ?? 0);
   };
   const setRange = (from: string, to: string) => {
-    const yaml = readFileSync(ws.configFile, 'utf8');
+    const yaml = readFileSync(suite.ws.configFile, 'utf8');
     expect(yaml).toContain(from);
-    writeFileSync(ws.configFile, yaml.replace(from, to));
+    writeFileSync(suite.ws.configFile, yaml.replace(from, to));
   };
   const versionsOf = (r: { rangeVersions: Array<{ version: number | null }> }) => r.rangeVersions.map((v) => v.version);
 
   beforeAll(async () => {
-    const users = await withUsers('quinn');
-    ws = makeWorkspace({
-      devices: [{ id: 'room-a', location: 'dc-sh-cold-room-1' }],
-      yamlPatch: (yaml) => users(unlimitedRate(yaml)),
-    });
-    service = await startTestService(ws);
-    base = httpBase(service);
     // An hour at 7 °C: inside 2–8 °C.
     await publish(minutes(-60, -30).map((m) => ({ minute: m, temperature: 7, seq: 1000 + m })));
     await waitFor(stored, (n) => n === 30, 20_000, '30 readings stored');
@@ -85,11 +60,6 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
       by: 'Wang Wei',
     });
     expect(custody.status).toBe(201);
-  });
-
-  afterAll(async () => {
-    await devices.close();
-    await service?.stop();
   });
 
   it('judges past readings by the range in force when they were taken, new ones by the new range', async () => {
@@ -198,17 +168,16 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
     expect(csv).toContain('Readings that arrived after the signature');
     expect(csv).toContain('Product range versions used');
     expect(csv).toContain('Conflicting readings (a different reading arrived for a device time already stored)');
-    const pdf = await fetch(`${base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&version=signed`, {
-      headers: { Authorization: `Bearer ${ws.apiTokens.admin}` },
+    const pdf = await fetch(`${suite.base}/api/v1/shipments/${shipmentId}/report?format=pdf&lang=zh-CN&version=signed`, {
+      headers: { Authorization: `Bearer ${suite.ws.apiTokens.admin}` },
     });
     expect(pdf.status).toBe(200);
     expect(await leadingBytes(pdf)).toBe('%PDF-');
     // The CLI asks for the same signed version.
-    const tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(suite.ws, 'admin');
     const cli = await run(
       process.execPath,
-      [path.resolve('dist/cli/main.js'), 'report', 'shipment', shipmentId, '--signed', '--format', 'json', '--url', base, '--token-file', tokenFile],
+      [path.resolve('dist/cli/main.js'), 'report', 'shipment', shipmentId, '--signed', '--format', 'json', '--url', suite.base, '--token-file', tokenFile],
       undefined,
       30_000,
     );
@@ -231,9 +200,7 @@ describe('signed means frozen: versioned ranges, dispositions bound to the repor
 
   it('keeps the range history and the signed digest through a restart', async () => {
     const beforeRestart = await report();
-    await service.stop();
-    service = await startTestService(ws);
-    base = httpBase(service);
+    await suite.restart();
     const after = await report();
     expect(versionsOf(after)).toEqual([1, 2, 3]);
     expect(after.rangeVersions).toEqual(beforeRestart.rangeVersions);

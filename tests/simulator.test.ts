@@ -1,33 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../app/service.js';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config/load.js';
 import { prepareScenario, profilesByLocation } from '../cli/simulate.js';
 import { scenarioDevices } from '../simulator/render.js';
 import { provisionDevices, readTokens } from '../simulator/provision.js';
 import { runSimulation } from '../simulator/runner.js';
-import { influxFor, makeWorkspace, readingCount, run, startTestService, unlimitedRate, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, readingCount, readingsStored, run, serviceOn, unlimitedRate, waitFor } from './helpers/workspace.js';
 import path from 'node:path';
 
 describe('simulator against the real service', () => {
-  let ws: Workspace;
-  let service: RunningService;
-
-  beforeAll(async () => {
-    ws = makeWorkspace({ devices: [], yamlPatch: unlimitedRate });
-    service = await startTestService(ws);
-  });
-  afterAll(async () => {
-    await service?.stop();
-  });
+  const suite = serviceOn(() => makeWorkspace({ devices: [], yamlPatch: unlimitedRate }));
 
   const simulate = async (name: string, overrides: { devices?: number; rate?: number; speed?: number; durationMs?: number } = {}) => {
-    const { config } = loadConfig(ws.configFile);
+    const { config } = loadConfig(suite.ws.configFile);
     const scenario = prepareScenario({ scenario: name, devices: overrides.devices, rate: overrides.rate }, config);
-    const { tokens } = provisionDevices(ws.configFile, service.dataDir, scenarioDevices(scenario));
-    service.registry.reload();
+    const { tokens } = provisionDevices(suite.ws.configFile, suite.service.dataDir, scenarioDevices(scenario));
+    suite.service.registry.reload();
     return runSimulation({
       scenario,
-      brokerUrl: `mqtt://127.0.0.1:${service.mqttPort}`,
+      brokerUrl: `mqtt://127.0.0.1:${suite.service.mqttPort}`,
       tokens,
       profileByLocation: profilesByLocation(config),
       seed: 42,
@@ -42,14 +32,9 @@ describe('simulator against the real service', () => {
       const result = await simulate(name);
       expect(result.rejected).toBe(0);
       expect(result.acknowledged).toBe(result.readingsSent);
-      const influx = influxFor(ws);
+      const influx = influxFor(suite.ws);
       for (const [deviceId, sent] of Object.entries(result.readingsByDevice)) {
-        await waitFor(
-          () => readingCount(influx, deviceId),
-          (n) => n === sent,
-          20_000,
-          `${sent} readings of ${deviceId}`,
-        );
+        await readingsStored(influx, deviceId, (n) => n === sent, `${sent} readings of ${deviceId}`);
       }
     },
   );
@@ -61,7 +46,7 @@ describe('simulator against the real service', () => {
     const occurredAt = Date.parse(truth!.occurredAt);
     expect(occurredAt - result.start).toBeGreaterThan(60 * 60_000);
     expect(occurredAt - result.start).toBeLessThan(90 * 60_000);
-    const [series] = await influxFor(ws).query(
+    const [series] = await influxFor(suite.ws).query(
       `SELECT max("temperature") FROM "readings" WHERE "deviceId" = 'sim-door-a' AND time >= ${occurredAt}ms AND time < ${Date.parse(truth!.clearedAt!)}ms`,
     );
     expect(series!.values[0]![1] as number).toBeGreaterThan(8);
@@ -80,7 +65,7 @@ describe('simulator against the real service', () => {
       for (const truth of truths) {
         const occurredAt = Date.parse(truth.occurredAt);
         const raised = () =>
-          service.alerts.book
+          suite.service.alerts.book
             .list()
             .filter((a) => a.deviceId === truth.deviceId && a.kind === 'temperature_high' && ['active', 'acknowledged', 'cleared'].includes(a.state));
         const alert = await waitFor(
@@ -113,7 +98,7 @@ describe('simulator against the real service', () => {
     await waitFor(
       async () => {
         let total = 0;
-        for (let i = 0; i < 20; i++) total += await readingCount(influxFor(ws), `load-${i}`);
+        for (let i = 0; i < 20; i++) total += await readingCount(influxFor(suite.ws), `load-${i}`);
         return total;
       },
       (n) => n === 2000,
@@ -123,16 +108,16 @@ describe('simulator against the real service', () => {
   });
 
   it('coldchain simulate: provisions, reports progress and a summary, writes the ground truth', async () => {
-    const groundTruth = path.join(ws.dir, 'gt.json');
+    const groundTruth = path.join(suite.ws.dir, 'gt.json');
     const cli = await run(
       process.execPath,
       [
         path.resolve('dist/cli/main.js'),
         'simulate',
         '--config',
-        ws.configFile,
+        suite.ws.configFile,
         '--broker',
-        `mqtt://127.0.0.1:${service.mqttPort}`,
+        `mqtt://127.0.0.1:${suite.service.mqttPort}`,
         '--scenario',
         'power-outage',
         '--speed',
@@ -150,28 +135,20 @@ describe('simulator against the real service', () => {
     expect(cli.stderr).toMatch(/\[simulate\] sim \d{4}-\d\d-\d\d \d\d:\d\d \| 2\/2 devices \| \d+ readings/);
     expect(cli.stdout).toContain('devices 2, messages 720, readings sent 720, acknowledged 720, rejected 0');
     expect(cli.stdout).toContain(`injected excursions: 2 (written to ${groundTruth})`);
-    expect(readTokens(service.dataDir).has('sim-power-a')).toBe(true);
+    expect(readTokens(suite.service.dataDir).has('sim-power-a')).toBe(true);
   });
 
   it('a bad broker URL and rejected credentials give clear errors', async () => {
     const main = path.resolve('dist/cli/main.js');
-    const refused = await run(
-      process.execPath,
-      [main, 'simulate', '--config', ws.configFile, '--broker', 'mqtt://127.0.0.1:1', '--scenario', 'power-outage', '--speed', 'max'],
-      undefined,
-      30_000,
-    );
+    const simulate = (configFile: string, broker: string) =>
+      run(process.execPath, [main, 'simulate', '--config', configFile, '--broker', broker, '--scenario', 'power-outage', '--speed', 'max'], undefined, 30_000);
+    const refused = await simulate(suite.ws.configFile, 'mqtt://127.0.0.1:1');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('error: cannot reach the broker at mqtt://127.0.0.1:1: connection refused');
     // Another site's config: its devices and tokens mean nothing to this service.
     const other = makeWorkspace({ devices: [] });
     const otherDataDir = path.join(other.dir, 'data');
-    const unprovisioned = await run(
-      process.execPath,
-      [main, 'simulate', '--config', other.configFile, '--broker', `mqtt://127.0.0.1:${service.mqttPort}`, '--scenario', 'power-outage', '--speed', 'max'],
-      undefined,
-      30_000,
-    );
+    const unprovisioned = await simulate(other.configFile, `mqtt://127.0.0.1:${suite.service.mqttPort}`);
     expect(unprovisioned.code).toBe(1);
     expect(unprovisioned.stderr).toContain(
       `error: no token for device sim-power-a; run with --provision to register the scenario's devices (${otherDataDir}/simulator-tokens.json)`,
@@ -180,16 +157,11 @@ describe('simulator against the real service', () => {
       { id: 'sim-power-a', location: 'dc-sh-cold-room-1', interval: 60_000 },
       { id: 'sim-power-b', location: 'dc-sh-cold-room-1', interval: 60_000 },
     ]);
-    const refusedCredentials = await run(
-      process.execPath,
-      [main, 'simulate', '--config', other.configFile, '--broker', `mqtt://127.0.0.1:${service.mqttPort}`, '--scenario', 'power-outage', '--speed', 'max'],
-      undefined,
-      30_000,
-    );
+    const refusedCredentials = await simulate(other.configFile, `mqtt://127.0.0.1:${suite.service.mqttPort}`);
     expect(refusedCredentials.code).toBe(1);
     // Refusals take as long as a password check, so which device is refused first is not fixed.
     expect(refusedCredentials.stderr).toMatch(
-      new RegExp(`error: the broker at mqtt://127\\.0\\.0\\.1:${service.mqttPort} refused device sim-power-[ab]: bad username or password`),
+      new RegExp(`error: the broker at mqtt://127\\.0\\.0\\.1:${suite.service.mqttPort} refused device sim-power-[ab]: bad username or password`),
     );
   });
 });

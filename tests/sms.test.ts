@@ -6,12 +6,12 @@ import { Notifier } from '../alerts/notifier.js';
 import { parseConfigText } from '../core/config/load.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import type { Config } from '../core/config/schema.js';
-import { connectDevice, makeWorkspace, run, startTestService, waitFor } from './helpers/workspace.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { connectDevice, makeWorkspace, run, startTestService, tokenFileOf, waitFor } from './helpers/workspace.js';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { auditFile } from '../audit/audit-log.js';
 import type { RunningService } from '../app/service.js';
-import { testIncident } from './helpers/alarms.js';
+import { excursionReadings, testIncident } from './helpers/alarms.js';
 
 const log = pino({ level: 'silent' });
 const MIN = 60_000;
@@ -264,11 +264,7 @@ describe('SMS through the providers’ own APIs (issue 14, item 1)', () => {
     it('an excursion pages the three people of the site by SMS, each attempt recorded on the incident', async () => {
       const device = await connectDevice(service.mqttPort!, 'sms-1', ws.deviceTokens['sms-1']!);
       const start = Date.now() - 30 * MIN;
-      await device.publishAsync(
-        'cc/v1/sms-1/telemetry',
-        JSON.stringify(Array.from({ length: 25 }, (_, i) => ({ ts: start + i * MIN, temperature: i < 5 ? 5 : 9.5 }))),
-        { qos: 1 },
-      );
+      await device.publishAsync('cc/v1/sms-1/telemetry', JSON.stringify(excursionReadings(start)), { qos: 1 });
       await device.endAsync();
       await waitFor(
         async () => received.length,
@@ -299,8 +295,7 @@ describe('SMS through the providers’ own APIs (issue 14, item 1)', () => {
 
     it('coldchain alerts test: a test alarm through every channel and tier of a site, each outcome in the audit trail (issue 14, item 2)', async () => {
       const before = received.length;
-      const tokenFile = path.join(ws.dir, 'admin.token');
-      writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+      const tokenFile = tokenFileOf(ws, 'admin');
       const cli = await run(
         process.execPath,
         [

@@ -1,30 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config/load.js';
 import { auditFile, readAuditEntries } from '../audit/audit-log.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
-import type { RunningService } from '../app/service.js';
 import type { Excursion, ShipmentReport } from '../reports/schema.js';
 import { computeLedger, mergeExcursions } from '../stability/ledger.js';
 import type { Ledger } from '../stability/schema.js';
-import {
-  apiCaller,
-  httpBase,
-  influxFor,
-  leadingBytes,
-  makeWorkspace,
-  readingCount,
-  run,
-  startTestService,
-  testDevices,
-  unlimitedRate,
-  waitFor,
-  waybill as vaccineWaybill,
-  withUsers,
-  type Workspace,
-} from './helpers/workspace.js';
+import { influxFor, leadingBytes, readingsStored, run, serviceSuite, tokenFileOf, waitFor, waybill as vaccineWaybill } from './helpers/workspace.js';
 
 const MIN = 60_000;
 const CLI = path.resolve('dist/cli/main.js');
@@ -145,25 +129,29 @@ describe('the ledger arithmetic', () => {
  * excursions as the two shipment reports compute them (the room's, seen by both, once).
  */
 describe('one stability budget per batch across storage and every transport leg', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let base: string;
+  const suite = serviceSuite(() => ({
+    devices: [
+      { id: 'room-1', location: 'dc-sh-cold-room-1' },
+      { id: 'truck-a', location: 'truck-hu-a12345-box' },
+      { id: 'van-b', location: 'truck-hu-b67890-box' },
+      { id: 'fridge-a', location: 'hospital-pudong-fridge' },
+      { id: 'fridge-b', location: 'clinic-minhang-fridge' },
+    ],
+    yamlPatch: (yaml) => withStability(yaml).replace('  maxShelve: 24h', '  stability: { every: 2s }\n  maxShelve: 24h'),
+    users: ['quinn', 'olga'],
+  }));
+  const { api, devices } = suite;
   const T0 = Math.floor((Date.now() - 6 * 3_600_000) / (30 * MIN)) * 30 * MIN;
   const at = (minute: number) => T0 + minute * MIN;
   const reports: Record<string, ShipmentReport> = {};
   let tokenFile = '';
 
-  const api = apiCaller(
-    () => base,
-    () => ws.apiTokens.admin!,
-  );
-  const devices = testDevices(() => ({ service, ws }));
   const ledger = async () => {
-    const answer = await api('GET', '/api/v1/batches/LOT-S/stability', undefined, ws.apiTokens.viewer);
+    const answer = await api('GET', '/api/v1/batches/LOT-S/stability', undefined, suite.ws.apiTokens.viewer);
     expect(answer.status).toBe(200);
     return answer.body as Ledger;
   };
-  const stabilityAlerts = () => service.alerts.book.list().filter((a) => a.kind.startsWith('stability_budget'));
+  const stabilityAlerts = () => suite.service.alerts.book.list().filter((a) => a.kind.startsWith('stability_budget'));
   /** Readings every minute from `from` to `to` (exclusive), 5 °C except the excursions. */
   const publish = async (deviceId: string, from: number, to: number, ...outs: Array<{ from: number; to: number; value: number }>) => {
     const readings = Array.from({ length: to - from }, (_, i) => {
@@ -171,12 +159,7 @@ describe('one stability budget per batch across storage and every transport leg'
       return { ts: at(m), temperature: outs.find((o) => m >= o.from && m < o.to)?.value ?? 5, seq: m };
     });
     await devices.send(deviceId, readings);
-    await waitFor(
-      () => readingCount(influxFor(ws), deviceId),
-      (n) => n === to - from,
-      30_000,
-      `${deviceId}'s readings in InfluxDB`,
-    );
+    await readingsStored(influxFor(suite.ws), deviceId, (n) => n === to - from, `${deviceId}'s readings in InfluxDB`, 30_000);
   };
   const waybill = (id: string, consignee: string) => vaccineWaybill(id, { batch: 'LOT-S', quantity: 20, consignee });
   const custody = async (id: string, event: string, minute: number, locationId?: string) => {
@@ -185,26 +168,12 @@ describe('one stability budget per batch across storage and every transport leg'
   };
   const audit = async () => {
     const entries = [];
-    for await (const e of readAuditEntries(auditFile(loadConfig(ws.configFile).dataDir))) entries.push(e);
+    for await (const e of readAuditEntries(auditFile(loadConfig(suite.ws.configFile).dataDir))) entries.push(e);
     return entries;
   };
 
   beforeAll(async () => {
-    const users = await withUsers('quinn', 'olga');
-    ws = makeWorkspace({
-      devices: [
-        { id: 'room-1', location: 'dc-sh-cold-room-1' },
-        { id: 'truck-a', location: 'truck-hu-a12345-box' },
-        { id: 'van-b', location: 'truck-hu-b67890-box' },
-        { id: 'fridge-a', location: 'hospital-pudong-fridge' },
-        { id: 'fridge-b', location: 'clinic-minhang-fridge' },
-      ],
-      yamlPatch: (yaml) => users(withStability(unlimitedRate(yaml)).replace('  maxShelve: 24h', '  stability: { every: 2s }\n  maxShelve: 24h')),
-    });
-    service = await startTestService(ws);
-    base = httpBase(service);
-    tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin}\n`, { mode: 0o600 });
+    tokenFile = tokenFileOf(suite.ws, 'admin');
     // The cold room: 15 min at 10 °C while both halves of the batch are in it.
     await publish('room-1', 0, 120, { from: 30, to: 45, value: 10 });
     // Reefer A (SH-1, minutes 60–120): 10 min at 12 °C. Van B (SH-2, minutes 90–170): 20 min at 15 °C.
@@ -229,11 +198,6 @@ describe('one stability budget per batch across storage and every transport leg'
     await custody('SH-2', 'delivered', 240);
     for (const id of ['SH-1', 'SH-2']) reports[id] = (await api('GET', `/api/v1/shipments/${id}/report?format=json`)).body as ShipmentReport;
   }, 180_000);
-
-  afterAll(async () => {
-    await devices.close();
-    await service?.stop();
-  });
 
   it('has one ledger whose consumption equals the sum of the excursions as the shipment reports compute them', async () => {
     // The reports' own excursions: every place of each shipment had one; the cold room's is in both.
@@ -282,7 +246,7 @@ describe('one stability budget per batch across storage and every transport leg'
     expect(l.freeze).toEqual({ below: 0, maxEvents: 2, events: 2, addedBack: 0, remaining: 0 });
     expect(l.state).toBe('exhausted');
     expect(l.findings.map((f) => f.code)).toEqual(['allowance_low', 'total_low', 'freeze_exhausted']);
-    const list = await api('GET', '/api/v1/batches', undefined, ws.apiTokens.viewer);
+    const list = await api('GET', '/api/v1/batches', undefined, suite.ws.apiTokens.viewer);
     expect(list.body.batches).toEqual([{ batch: 'LOT-S', product: 'Influenza vaccine 0.5 ml', profileId: 'vaccines-2-8', shipments: ['SH-1', 'SH-2'] }]);
     expect((await api('GET', '/api/v1/batches/NO-SUCH/stability')).status).toBe(404);
   });
@@ -304,7 +268,9 @@ describe('one stability budget per batch across storage and every transport leg'
     expect(html).toContain('Stability budget of batch LOT-S');
     expect(html).toContain('Excursions of the batch (each counted once, however many shipments saw it)');
     expect(html).toContain('SH-1, SH-2');
-    const pdf = await fetch(`${base}/api/v1/shipments/SH-1/report?format=pdf&lang=zh-CN`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const pdf = await fetch(`${suite.base}/api/v1/shipments/SH-1/report?format=pdf&lang=zh-CN`, {
+      headers: { Authorization: `Bearer ${suite.ws.apiTokens.viewer}` },
+    });
     expect(pdf.status).toBe(200);
     expect(await leadingBytes(pdf)).toBe('%PDF-');
   });
@@ -332,8 +298,8 @@ describe('one stability budget per batch across storage and every transport leg'
       'the exhausted alarm',
     );
     expect(alarm).toMatchObject({ deviceId: 'LOT-S', locationId: 'system:clinic-minhang', severity: 'critical', peak: 0, threshold: 85 });
-    const incident = service.alerts.incidents.list().find((i) => i.locationId === 'system:clinic-minhang')!;
-    const { text } = service.alerts.view(incident);
+    const incident = suite.service.alerts.incidents.list().find((i) => i.locationId === 'system:clinic-minhang')!;
+    const { text } = suite.service.alerts.view(incident);
     expect(text.en.what).toContain('the stability budget of batch LOT-S is used up');
     expect(text.en.where).toBe('Minhang community clinic (Monitoring system); batch: LOT-S');
     expect(text['zh-CN'].what).toContain('批次 LOT-S 的稳定性预算已用尽');
@@ -362,11 +328,18 @@ describe('one stability budget per batch across storage and every transport leg'
     expect(operator.status).toBe(403);
     const wrong = await api('POST', '/api/v1/batches/LOT-S/stability/add-backs', { ...signed, password: 'not-the-password', freezeEvents: 1 });
     expect(wrong.status).toBe(401);
-    const viewer = await api('POST', '/api/v1/batches/LOT-S/stability/add-backs', { ...signed, freezeEvents: 1 }, ws.apiTokens.viewer);
+    const viewer = await api('POST', '/api/v1/batches/LOT-S/stability/add-backs', { ...signed, freezeEvents: 1 }, suite.ws.apiTokens.viewer);
     expect(viewer.status).toBe(403);
 
     const args = ['batch', 'add-back', 'LOT-S', '--freeze-events', '1', '--investigation', 'DEV-2026-031', '--user', 'quinn'];
-    const sign = ['--comment', 'the fridge probe touched the evaporator; product temperature stayed above 0 °C', '--url', base, '--token-file', tokenFile];
+    const sign = [
+      '--comment',
+      'the fridge probe touched the evaporator; product temperature stayed above 0 °C',
+      '--url',
+      suite.base,
+      '--token-file',
+      tokenFile,
+    ];
     const added = await run(process.execPath, [CLI, ...args, ...sign, '--lang', 'en'], 'quinn-password-1\n', 60_000);
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toMatch(/^add-back AB-[0-9A-F]{8} recorded, signed by Quinn QA \/ 已记录补回 AB-[0-9A-F]{8}，签名人 Quinn QA$/m);
@@ -386,16 +359,14 @@ describe('one stability budget per batch across storage and every transport leg'
     const entry = (await audit()).find((e) => e.action === 'stability.add_back')!;
     expect(entry).toMatchObject({ actor: 'quinn', printedName: 'Quinn QA', target: 'batch:LOT-S' });
     expect((await audit()).some((e) => e.action === 'signature.refused' && e.target === 'batch:LOT-S')).toBe(true);
-    const shown = await run(process.execPath, [CLI, 'batch', 'stability', 'LOT-S', '--lang', 'zh-CN', '--url', base, '--token-file', tokenFile]);
+    const shown = await run(process.execPath, [CLI, 'batch', 'stability', 'LOT-S', '--lang', 'zh-CN', '--url', suite.base, '--token-file', tokenFile]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('批次 LOT-S 的稳定性预算');
     expect(shown.stdout).toContain('DEV-2026-031');
   });
 
   it('keeps the add-back across a restart (a fact in InfluxDB, read back at start)', async () => {
-    await service.stop();
-    service = await startTestService(ws);
-    base = httpBase(service);
+    await suite.restart();
     const l = await ledger();
     expect(l.freeze).toMatchObject({ events: 2, addedBack: 1, remaining: 1 });
     expect(l.addBacks.map((a) => a.investigation)).toEqual(['DEV-2026-031']);

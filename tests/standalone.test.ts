@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import mqtt from 'mqtt';
 import { loadConfig } from '../core/config/load.js';
 import { startIngestService, type RunningService } from '../app/service.js';
-import { influxFor, makeWorkspace, readingCount, rejectsOf, run, testLog, waitFor, type Workspace } from './helpers/workspace.js';
+import { influxFor, makeWorkspace, readingsStored, rejectsOf, rejectsStored, run, testLog, waitFor, type Workspace } from './helpers/workspace.js';
 import { startMosquitto } from '../bench/mosquitto.js';
 import { shipmentCreateSchema } from '../shipments/schema.js';
 
@@ -51,27 +51,12 @@ describe('standalone ingestor behind Debian Mosquitto', () => {
     await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mosquitto.port), '-q', '1', '-t', 'cc/v1/ext-2/telemetry', '-m', '{"ts":']);
 
     const influx = influxFor(ws);
-    await waitFor(
-      () => readingCount(influx, 'ext-1'),
-      (n) => n === 40,
-      20_000,
-      '40 readings',
-    );
+    await readingsStored(influx, 'ext-1', (n) => n === 40, '40 readings');
     const [series] = await influx.query(`SELECT "temperature" FROM "readings" WHERE "deviceId" = 'ext-1' ORDER BY time`);
     expect(series!.values).toEqual(Array.from({ length: 40 }, (_, i) => [base + i * 5000, 3 + i / 10]));
-    await waitFor(
-      () => rejectsOf(influx, 'ghost'),
-      (r) => r.length === 1,
-      20_000,
-      'unknown device reject',
-    );
+    await rejectsStored(influx, 'ghost', (r) => r.length === 1, 'unknown device reject');
     expect((await rejectsOf(influx, 'ghost'))[0]).toMatchObject({ reason: 'unknown_device' });
-    await waitFor(
-      () => rejectsOf(influx, 'ext-2'),
-      (r) => r.length === 1 && r[0]!.reason === 'malformed_json',
-      20_000,
-      'malformed reject',
-    );
+    await rejectsStored(influx, 'ext-2', (r) => r.length === 1 && r[0]!.reason === 'malformed_json', 'malformed reject');
   });
 
   it('keeps its persistent session: readings published while it is down arrive after it returns', async () => {
@@ -82,12 +67,7 @@ describe('standalone ingestor behind Debian Mosquitto', () => {
     for (let i = 0; i < 50; i++) await device.publishAsync('cc/v1/ext-2/telemetry', JSON.stringify({ ts: base + i * 1000, temperature: 5 }), { qos: 1 });
     await device.endAsync();
     service = await start();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'ext-2'),
-      (n) => n === 50,
-      20_000,
-      '50 readings queued by mosquitto',
-    );
+    await readingsStored(influxFor(ws), 'ext-2', (n) => n === 50, '50 readings queued by mosquitto');
   });
 
   it('takes status, events and custody through the same dispatch as the embedded broker, custody rules included', async () => {
@@ -132,27 +112,17 @@ describe('standalone ingestor behind Debian Mosquitto', () => {
       ['events', null, null, '{"door":"open"}'],
       ['status', '2.4.1', 81, '{"online":true,"firmware":"2.4.1","battery":81}'],
     ]);
-    const refused = await waitFor(
-      () => rejectsOf(influx, 'ext-1'),
-      (r) => r.some((x) => x.reason === 'custody_not_allowed'),
-      20_000,
-      "ext-1's refused custody",
-    );
+    const refused = await rejectsStored(influx, 'ext-1', (r) => r.some((x) => x.reason === 'custody_not_allowed'), "ext-1's refused custody");
     expect(refused.find((x) => x.reason === 'custody_not_allowed')!.message).toBe(
       'custody events come only from devices in a vehicle compartment; ext-1 is in dc-sh-cold-room-1 (cold_room)',
     );
-    await waitFor(
-      () => rejectsOf(influx, 'ext-2'),
+    await rejectsStored(
+      influx,
+      'ext-2',
       (r) => r.some((x) => x.reason === 'malformed_json' && x.message === 'a status message must be a JSON object'),
-      20_000,
       "ext-2's refused status",
     );
-    const ghost = await waitFor(
-      () => rejectsOf(influx, 'ghost'),
-      (r) => r.length === 2,
-      20_000,
-      "ghost's status",
-    );
+    const ghost = await rejectsStored(influx, 'ghost', (r) => r.length === 2, "ghost's status");
     expect(ghost[1]).toMatchObject({
       reason: 'unknown_device',
       message: 'device "ghost" is not in the registry (register it with: coldchain device add ghost --location LOC)',

@@ -7,24 +7,18 @@ import type { SMTPServer } from 'smtp-server';
 import { editConfig } from '../core/config/edit.js';
 import { loadConfig } from '../core/config/load.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
-import type { RunningService } from '../app/service.js';
 import type { ShipmentReport } from '../reports/schema.js';
 import {
-  apiCaller,
-  connectDevice,
-  httpBase,
   influxFor,
   leadingBytes,
-  makeWorkspace,
   publishReadings,
-  readingCount,
-  rejectsOf,
+  readingsStored,
+  rejectsStored,
   run,
-  startTestService,
-  unlimitedRate,
+  serviceSuite,
+  tokenFileOf,
   waitFor,
   waybill as vaccineWaybill,
-  type Workspace,
 } from './helpers/workspace.js';
 import { startMailServer, type Mail } from './helpers/receivers.js';
 
@@ -49,62 +43,46 @@ describe('shipments.preCooling in the configuration', () => {
  * refuses the goods once through the verification link.
  */
 describe('transport steps: pre-cooling, receipt on the receiver link, consignee notified', () => {
-  let ws: Workspace;
-  let service: RunningService;
-  let base: string;
   let smtp: SMTPServer;
   let truck: MqttClient;
   const mails: Mail[] = [];
+  const suite = serviceSuite(async () => {
+    const mailServer = await startMailServer(mails);
+    smtp = mailServer.server;
+    const smtpPort = mailServer.port;
+    return {
+      devices: [{ id: 'truck-a', location: 'truck-hu-a12345-box' }],
+      yamlPatch: (yaml) =>
+        `${yaml.replace(
+          /^notifications:\n(?: {2}.*\n)+/m,
+          `notifications:\n  smtp: { host: 127.0.0.1, port: ${smtpPort}, from: "coldchain <alerts@dc.example>" }\n  tierDelays: [0s]\n  reminderEvery: 1h\n  webhookRetries: 0\n`,
+        )}\nshipments:\n  preCooling: { action: refuse, minDuration: 30m }\n`,
+    };
+  });
+  const { api, devices } = suite;
   // Device time hours back, inside the ingest window; minute 0 starts the cold hour.
   const T0 = Math.floor((Date.now() - 6 * 3_600_000) / (30 * MIN)) * 30 * MIN;
   const at = (minute: number) => T0 + minute * MIN;
   let receiverUrl = '';
 
-  const api = apiCaller(
-    () => base,
-    () => ws.apiTokens.admin!,
-  );
   const publishTruck = async (from: number, to: number, temperature: number) => {
     const readings = Array.from({ length: to - from }, (_, i) => ({ ts: at(from + i), temperature, humidity: 55, seq: from + i }));
     await publishReadings(truck, 'truck-a', readings);
-    await waitFor(
-      () => readingCount(influxFor(ws), 'truck-a'),
-      (n) => n === to,
-      20_000,
-      `truck readings up to minute ${to} in InfluxDB`,
-    );
-  };
-  const start = async () => {
-    service = await startTestService(ws);
-    base = httpBase(service);
-    truck = await connectDevice(service.mqttPort!, 'truck-a', ws.deviceTokens['truck-a']!);
+    await readingsStored(influxFor(suite.ws), 'truck-a', (n) => n === to, `truck readings up to minute ${to} in InfluxDB`);
   };
   const restart = async () => {
     await truck.endAsync();
-    await service.stop();
-    await start();
+    await suite.restart();
+    truck = await devices.connect('truck-a');
   };
   const waybill = (id: string, extra: Record<string, unknown> = {}) => vaccineWaybill(id, { batch: 'LOT-7', quantity: 12, ...extra });
 
   beforeAll(async () => {
-    const mailServer = await startMailServer(mails);
-    smtp = mailServer.server;
-    const smtpPort = mailServer.port;
-    ws = makeWorkspace({
-      devices: [{ id: 'truck-a', location: 'truck-hu-a12345-box' }],
-      yamlPatch: (yaml) =>
-        `${unlimitedRate(yaml).replace(
-          /^notifications:\n(?: {2}.*\n)+/m,
-          `notifications:\n  smtp: { host: 127.0.0.1, port: ${smtpPort}, from: "coldchain <alerts@dc.example>" }\n  tierDelays: [0s]\n  reminderEvery: 1h\n  webhookRetries: 0\n`,
-        )}\nshipments:\n  preCooling: { action: refuse, minDuration: 30m }\n`,
-    });
-    await start();
+    truck = await devices.connect('truck-a');
     await publishTruck(0, 60, 5);
   });
 
-  afterAll(async () => {
-    await truck?.endAsync();
-    await service?.stop();
+  afterAll(() => {
     smtp?.close();
   });
 
@@ -184,12 +162,7 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
 
     // A driver's device is refused the same way, as a quarantined custody message.
     await truck.publishAsync('cc/v1/truck-a/custody', JSON.stringify({ shipmentId: 'SH-B', event: 'loaded', at: new Date(at(121)).toISOString() }), { qos: 1 });
-    const rejects = await waitFor(
-      () => rejectsOf(influxFor(ws), 'truck-a'),
-      (r) => r.length > 0,
-      20_000,
-      'the device custody refusal',
-    );
+    const rejects = await rejectsStored(influxFor(suite.ws), 'truck-a', (r) => r.length > 0, 'the device custody refusal');
     expect(rejects[0]).toMatchObject({
       reason: 'invalid_custody_event',
       message: expect.stringContaining('pre-cooling: truck-hu-a12345-box was not within 2–8 °C'),
@@ -198,9 +171,9 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
 
   it('with action warn records the same loading, the failed check beside it, and sends the shipment to review', async () => {
     // shipments.* is read at start (the registry part alone is reloaded live): restart with the new action.
-    editConfig(ws.configFile, (doc) => doc.setIn(['shipments', 'preCooling', 'action'], 'warn'));
+    editConfig(suite.ws.configFile, (doc) => doc.setIn(['shipments', 'preCooling', 'action'], 'warn'));
     await restart();
-    expect(service.registry.get().config.shipments.preCooling.action).toBe('warn');
+    expect(suite.service.registry.get().config.shipments.preCooling.action).toBe('warn');
     const loaded = await api('POST', '/api/v1/shipments/SH-B/custody', { event: 'loaded', locationId: 'truck-hu-a12345-box', at: at(120) });
     expect(loaded.status).toBe(201);
     const checks = loaded.body.shipment.preCooling;
@@ -242,9 +215,9 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
     const huge = await post({ decision: 'refused', arrivalTemperature: 11.5, name: 'Li', comment: 'y'.repeat(5000) });
     expect(huge.status).toBe(413);
     // A forged or revoked link records nothing.
-    expect((await post({ decision: 'accepted', arrivalTemperature: 4, name: 'Mallory' }, `${base}/verify/AAAAAAAAAAAA.${'B'.repeat(32)}/receipt`)).status).toBe(
-      404,
-    );
+    expect(
+      (await post({ decision: 'accepted', arrivalTemperature: 4, name: 'Mallory' }, `${suite.base}/verify/AAAAAAAAAAAA.${'B'.repeat(32)}/receipt`)).status,
+    ).toBe(404);
 
     const first = await post({ decision: 'refused', arrivalTemperature: 11.5, name: 'Dr. Li 李医生', comment: 'boxes warm to the touch / 箱体温热' });
     expect(first.status).toBe(201);
@@ -284,21 +257,20 @@ describe('transport steps: pre-cooling, receipt on the receiver link, consignee 
     const zh = (await api('GET', '/api/v1/shipments/SH-A/report?format=html&lang=zh-CN')).body as string;
     expect(zh).toContain('收货验收');
     expect(zh).toContain('拒收');
-    const pdf = await fetch(`${base}/api/v1/shipments/SH-A/report?format=pdf`, { headers: { Authorization: `Bearer ${ws.apiTokens.admin}` } });
+    const pdf = await fetch(`${suite.base}/api/v1/shipments/SH-A/report?format=pdf`, { headers: { Authorization: `Bearer ${suite.ws.apiTokens.admin}` } });
     expect(pdf.status).toBe(200);
     expect(await leadingBytes(pdf)).toBe('%PDF-');
   });
 
   it('takes the consignee contacts from coldchain shipment create', async () => {
-    const tokenFile = path.join(ws.dir, 'admin.token');
-    writeFileSync(tokenFile, `${ws.apiTokens.admin!}\n`, { mode: 0o600 });
+    const tokenFile = tokenFileOf(suite.ws, 'admin');
     const created = await run(
       process.execPath,
       [
         path.resolve('dist/cli/main.js'),
         ...['shipment', 'create', '--id', 'SH-CLI', '--product', 'Insulin pens', '--profile', 'vaccines-2-8', '--batch', 'INS-7', '--quantity', '5'],
         ...['--shipper', 'Shanghai DC', '--consignee', 'Minhang clinic', '--consignee-email', 'clinic@minhang.example', '--consignee-phone', '+8613800138000'],
-        ...['--url', base, '--token-file', tokenFile],
+        ...['--url', suite.base, '--token-file', tokenFile],
       ],
       undefined,
       30_000,

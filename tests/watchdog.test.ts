@@ -1,13 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import path from 'node:path';
-import type { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { freePort } from '../storage/influxd.js';
 import { CLI } from './helpers/browser.js';
-import { startMailServer, startWebhookReceiver, type Mail } from './helpers/receivers.js';
+import { startReceivers, type Mail } from './helpers/receivers.js';
 import { makeWorkspace, waitFor, type Workspace } from './helpers/workspace.js';
 
 interface Hook {
@@ -48,8 +46,7 @@ const healthy = async (base: string) => (await fetch(`${base}/healthz`).catch(()
 
 describe('coldchain watchdog: the service watched from outside (issue 14, item 4)', () => {
   let ws: Workspace;
-  let smtp: SMTPServer;
-  let webhook: Server;
+  let receivers: Awaited<ReturnType<typeof startReceivers>> | undefined;
   let service: { child: ChildProcess; log: () => string } | undefined;
   let watchdog: ChildProcess | undefined;
   let watchdogLog = '';
@@ -61,12 +58,8 @@ describe('coldchain watchdog: the service watched from outside (issue 14, item 4
   const okChecks = () => (watchdogLog.match(/"msg":"health check ok"/g) ?? []).length;
 
   beforeAll(async () => {
-    const mailServer = await startMailServer(mails);
-    smtp = mailServer.server;
-    const smtpPort = mailServer.port;
-    const receiver = await startWebhookReceiver((hook) => hooks.push(hook));
-    webhook = receiver.server;
-    const webhookPort = receiver.port;
+    receivers = await startReceivers(mails, hooks);
+    const { smtpPort, webhookPort } = receivers;
     ws = makeWorkspace({ devices: [] });
     httpPort = await freePort();
     mqttPort = await freePort();
@@ -106,8 +99,7 @@ describe('coldchain watchdog: the service watched from outside (issue 14, item 4
   afterAll(async () => {
     watchdog?.kill('SIGTERM');
     service?.child.kill('SIGKILL');
-    smtp?.close();
-    webhook?.close();
+    receivers?.close();
   });
 
   it('a killed service is one alarm by e-mail and webhook, reminded while down, and a recovery message when it is back', async () => {

@@ -1,6 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -9,34 +8,9 @@ import { Spool } from '../ingestor/spool.js';
 import { SpoolWriter } from '../ingestor/writer.js';
 import { InfluxClient } from '../storage/influx.js';
 import { readingCount, testLog, waitFor } from './helpers/workspace.js';
+import { influxProxy } from './helpers/influx-proxy.js';
 
 const DAY_MS = 86_400_000;
-
-/** A real node:http proxy in front of the real influxd that answers 413 to /write bodies over `limit` bytes, as nginx's client_max_body_size does. */
-function bodyLimitProxy(limit: number): Promise<{ url: string; server: Server; writeSizes: number[] }> {
-  const upstream = new URL(inject('influxUrl'));
-  const writeSizes: number[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.url?.startsWith('/write')) {
-        writeSizes.push(body.length);
-        if (body.length > limit)
-          return void res.writeHead(413, { 'Content-Type': 'text/html' }).end('<html><body><h1>413 Request Entity Too Large</h1></body></html>');
-      }
-      const forward = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      forward.end(body);
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, writeSizes })),
-  );
-}
 
 interface Rig {
   spool: Spool;
@@ -116,7 +90,8 @@ describe('the spool writer against a real InfluxDB', () => {
 
   it('behind a proxy with a body limit, splits batches down to the one malformed line, which alone is dead-lettered', async () => {
     const limit = 2048;
-    const proxy = await bodyLimitProxy(limit);
+    // A 413 to /write bodies over the limit, as nginx's client_max_body_size does.
+    const proxy = await influxProxy({ refuse: (body, url) => (url.startsWith('/write') && body.length > limit ? 413 : undefined) });
     cleanups.push(() => void proxy.server.close());
     const r = await rig(proxy.url);
     await r.influx.ensureDatabase(1830 * DAY_MS);
@@ -137,7 +112,7 @@ describe('the spool writer against a real InfluxDB', () => {
       5000,
       'an empty spool',
     );
-    expect(Math.max(...proxy.writeSizes)).toBeGreaterThan(limit);
+    expect(Math.max(...proxy.writes)).toBeGreaterThan(limit);
     const entries = readFileSync(r.deadLetterFile, 'utf8')
       .trim()
       .split('\n')

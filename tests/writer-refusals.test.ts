@@ -1,35 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningService } from '../app/service.js';
 import { deadLetterPath } from '../ingestor/writer.js';
 import { freePort } from '../storage/influxd.js';
-import { connectDevice, influxFor, makeWorkspace, readingCount, startTestService, unlimitedRate, waitFor } from './helpers/workspace.js';
-
-/**
- * A pass-through HTTP proxy in front of the real influxd, standing in for what sits between a
- * service and its InfluxDB in production (nginx with a body limit, a load balancer).
- */
-function proxy(port: number, refuse: (body: Buffer, url: string) => number | undefined = () => undefined): Promise<{ server: Server; writes: number[] }> {
-  const upstream = new URL(inject('influxUrl'));
-  const writes: number[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.url?.startsWith('/write')) writes.push(body.length);
-      const status = refuse(body, req.url ?? '');
-      if (status) return void res.writeHead(status, { 'Content-Type': 'text/html' }).end('<html><body>413 Request Entity Too Large</body></html>');
-      const forward = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      forward.end(body);
-    });
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ server, writes })));
-}
+import { connectDevice, influxFor, makeWorkspace, readingsStored, startTestService, unlimitedRate, waitFor } from './helpers/workspace.js';
+import { influxProxy } from './helpers/influx-proxy.js';
 
 describe('the writer when InfluxDB refuses or is missing', () => {
   let service: RunningService | undefined;
@@ -43,7 +19,7 @@ describe('the writer when InfluxDB refuses or is missing', () => {
   it('splits a batch a proxy refuses as too large (413) until every reading is in', async () => {
     const port = await freePort();
     const limit = 4096;
-    const p = await proxy(port, (body, url) => (url.startsWith('/write') && body.length > limit ? 413 : undefined));
+    const p = await influxProxy({ port, refuse: (body, url) => (url.startsWith('/write') && body.length > limit ? 413 : undefined) });
     server = p.server;
     const ws = makeWorkspace({ devices: ['big-1'], yamlPatch: unlimitedRate });
     service = await startTestService(ws, { influxUrl: `http://127.0.0.1:${port}` });
@@ -55,12 +31,7 @@ describe('the writer when InfluxDB refuses or is missing', () => {
       { qos: 1 },
     );
     await device.endAsync();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'big-1'),
-      (n) => n === 400,
-      20_000,
-      'all 400 readings',
-    );
+    await readingsStored(influxFor(ws), 'big-1', (n) => n === 400, 'all 400 readings');
     expect(Math.max(...p.writes)).toBeGreaterThan(limit);
     expect(existsSync(deadLetterPath(service.dataDir))).toBe(false);
     expect(service.writer.stats.pointsDropped).toBe(0);
@@ -79,12 +50,7 @@ describe('the writer when InfluxDB refuses or is missing', () => {
     ];
     await device.publishAsync('cc/v1/mixed-1/telemetry', JSON.stringify(batch), { qos: 1 });
     await device.endAsync();
-    await waitFor(
-      () => readingCount(influxFor(ws), 'mixed-1'),
-      (n) => n === 20,
-      20_000,
-      'the 20 good readings',
-    );
+    await readingsStored(influxFor(ws), 'mixed-1', (n) => n === 20, 'the 20 good readings');
     const file = deadLetterPath(service.dataDir);
     await waitFor(async () => existsSync(file), Boolean, 10_000, 'the dead-letter file');
     const entries = readFileSync(file, 'utf8')
@@ -106,13 +72,8 @@ describe('the writer when InfluxDB refuses or is missing', () => {
     await device.publishAsync('cc/v1/early-1/telemetry', JSON.stringify({ ts: Date.now() - 1000, temperature: 3.9 }), { qos: 1 });
     await device.endAsync();
     // InfluxDB comes up after the service, without our database.
-    server = (await proxy(port)).server;
-    await waitFor(
-      () => readingCount(influxFor(ws), 'early-1'),
-      (n) => n === 1,
-      30_000,
-      'the reading spooled while InfluxDB was away',
-    );
+    server = (await influxProxy({ port })).server;
+    await readingsStored(influxFor(ws), 'early-1', (n) => n === 1, 'the reading spooled while InfluxDB was away', 30_000);
     const policies = await influxFor(ws).query(`SHOW RETENTION POLICIES ON "${ws.database}"`, { database: null });
     expect(policies[0]!.values.some((row) => row[0] === 'coldchain_retention')).toBe(true);
   });

@@ -4,6 +4,29 @@ import { durationMs } from '../duration.js';
 export const severities = ['info', 'warning', 'minor', 'major', 'critical'] as const;
 export const severity = z.enum(severities);
 
+/** The kinds about the monitoring system itself rather than a place's goods (alerts/system-alarms.ts). */
+export const systemAlertKinds = ['influxdb_unreachable', 'spool_backlog', 'spool_full', 'backup_failed', 'audit_broken', 'clock_off'] as const;
+export type SystemAlertKind = (typeof systemAlertKinds)[number];
+export const isSystemKind = (kind: string): kind is SystemAlertKind => (systemAlertKinds as readonly string[]).includes(kind);
+
+/** Calibration alarms: about a sensor's certificate, due soon or overdue, raised at its site's `system` place (calibration/alarms.ts). */
+export const calibrationAlertKinds = ['calibration_due', 'calibration_overdue'] as const;
+export type CalibrationAlertKind = (typeof calibrationAlertKinds)[number];
+export const isCalibrationKind = (kind: string): kind is CalibrationAlertKind => (calibrationAlertKinds as readonly string[]).includes(kind);
+
+/**
+ * Data-integrity alarms: a different reading arrived for a sensor's device time already stored; about
+ * one sensor's record, raised to QA at its site's `system` place (ingestor/conflict-alarms.ts).
+ */
+export const integrityAlertKinds = ['reading_conflict'] as const;
+export type IntegrityAlertKind = (typeof integrityAlertKinds)[number];
+export const isIntegrityKind = (kind: string): kind is IntegrityAlertKind => (integrityAlertKinds as readonly string[]).includes(kind);
+/** Stability budget alarms: about a batch (its id in `deviceId`), running low or used up, raised at the `system` place of the site where it is (stability/alarms.ts). */
+export const stabilityAlertKinds = ['stability_budget_low', 'stability_budget_exhausted'] as const;
+export type StabilityAlertKind = (typeof stabilityAlertKinds)[number];
+export const isStabilityKind = (kind: string): kind is StabilityAlertKind => (stabilityAlertKinds as readonly string[]).includes(kind);
+
+/** Every kind: a place's goods first (temperature, humidity, door, battery, silence), then the groups above, in this order. */
 export const alertKinds = [
   'temperature_high',
   'temperature_low',
@@ -16,49 +39,12 @@ export const alertKinds = [
   'door_open',
   'battery_low',
   'device_silent',
-  // System alarms: the monitoring system watching itself (alerts/system-alarms.ts).
-  'influxdb_unreachable',
-  'spool_backlog',
-  'spool_full',
-  'backup_failed',
-  'audit_broken',
-  'clock_off',
-  // Calibration of a sensor due soon or overdue (calibration/alarms.ts).
-  'calibration_due',
-  'calibration_overdue',
-  // A different reading arrived for a sensor's device time already stored (ingestor/conflict-alarms.ts).
-  'reading_conflict',
-  // A batch's stability budget running low or used up (stability/alarms.ts).
-  'stability_budget_low',
-  'stability_budget_exhausted',
+  ...systemAlertKinds,
+  ...calibrationAlertKinds,
+  ...integrityAlertKinds,
+  ...stabilityAlertKinds,
 ] as const;
 export type AlertKind = (typeof alertKinds)[number];
-
-/** The kinds about the monitoring system itself rather than a place's goods. */
-export const systemAlertKinds = [
-  'influxdb_unreachable',
-  'spool_backlog',
-  'spool_full',
-  'backup_failed',
-  'audit_broken',
-  'clock_off',
-] as const satisfies readonly AlertKind[];
-export type SystemAlertKind = (typeof systemAlertKinds)[number];
-export const isSystemKind = (kind: string): kind is SystemAlertKind => (systemAlertKinds as readonly string[]).includes(kind);
-
-/** Calibration alarms: about a sensor's certificate, raised at its site's `system` place. */
-export const calibrationAlertKinds = ['calibration_due', 'calibration_overdue'] as const satisfies readonly AlertKind[];
-export type CalibrationAlertKind = (typeof calibrationAlertKinds)[number];
-export const isCalibrationKind = (kind: string): kind is CalibrationAlertKind => (calibrationAlertKinds as readonly string[]).includes(kind);
-
-/** Data-integrity alarms: about one sensor's record, raised to QA at its site's `system` place. */
-export const integrityAlertKinds = ['reading_conflict'] as const satisfies readonly AlertKind[];
-export type IntegrityAlertKind = (typeof integrityAlertKinds)[number];
-export const isIntegrityKind = (kind: string): kind is IntegrityAlertKind => (integrityAlertKinds as readonly string[]).includes(kind);
-/** Stability budget alarms: about a batch (its id in `deviceId`), raised at the `system` place of the site where it is. */
-export const stabilityAlertKinds = ['stability_budget_low', 'stability_budget_exhausted'] as const satisfies readonly AlertKind[];
-export type StabilityAlertKind = (typeof stabilityAlertKinds)[number];
-export const isStabilityKind = (kind: string): kind is StabilityAlertKind => (stabilityAlertKinds as readonly string[]).includes(kind);
 
 /**
  * Alert rules of a product profile (DESIGN.md §5). Every field has a default a GSP reviewer

@@ -30,3 +30,9 @@ export const testAlert = (fields: Untouched<Alert, keyof typeof untouchedAlert>)
 
 /** A test's incident, likewise. */
 export const testIncident = (fields: Untouched<Incident, keyof typeof untouchedIncident>): Incident => ({ ...untouchedIncident, ...fields });
+
+/**
+ * Readings that raise a temperature alarm in the sample's 2–8 °C places: 25 a minute apart from
+ * `start`, 5 at 5 °C and then 20 at 9.5 °C, above the limit for longer than the 10-min activation delay.
+ */
+export const excursionReadings = (start: number) => Array.from({ length: 25 }, (_, i) => ({ ts: start + i * 60_000, temperature: i < 5 ? 5 : 9.5 }));

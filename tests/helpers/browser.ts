@@ -1,27 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { inject } from 'vitest';
+import { launchChromium as launchBenchChromium } from '../../bench/chromium.js';
 import { freePort } from '../../storage/influxd.js';
 import { waitFor, type Workspace } from './workspace.js';
 
 export const CLI = path.resolve('dist/cli/main.js');
 /** Screenshots a person can look at after a run. */
 export const ARTIFACTS = path.resolve('test-artifacts');
-/** Debian's Chromium; these flags keep it from reaching for the network this machine does not have. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
+/** Debian's Chromium as bench/chromium.ts runs it, allowed to play the board's alarm sound without a click. */
+export const launchChromium = (): Promise<Browser> => launchBenchChromium(['--autoplay-policy=no-user-gesture-required']);
 
-export const launchChromium = (): Promise<Browser> => chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+/** Opens the board at `url` and signs in as `user`, with `password` (by default the test user's, `<user>-password-1`). */
+export async function signIn(page: Page, url: string, user: string, password = `${user}-password-1`): Promise<void> {
+  await page.goto(url);
+  await page.fill('input[name=user]', user);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+}
 
 /** Codes a person should never read: snake_case identifiers and bare severity codes. */
 export async function rawCodes(page: Page): Promise<string[]> {

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inject } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { afterAll, inject } from 'vitest';
 import type { RunningService } from '../../app/service.js';
 import { clusterSettingsSchema } from '../../cluster/engines.js';
 import { freePort } from '../../storage/influxd.js';
@@ -40,6 +41,20 @@ export function startProcess(
     child.once('exit', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${output.slice(-4000)}`)));
     child.once('error', reject);
   });
+}
+
+/**
+ * What a cluster test starts and has to end: its MQTT clients and child processes, ended after the
+ * describe block (the clients first, then SIGTERM to each process still running).
+ */
+export function endedAfterAll(): { children: ChildProcess[]; clients: MqttClient[] } {
+  const children: ChildProcess[] = [];
+  const clients: MqttClient[] = [];
+  afterAll(() => {
+    for (const c of clients) c.end(true);
+    for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  });
+  return { children, clients };
 }
 
 /** Debian's redis-server on a loopback port, keeping nothing on disk (a restart comes back empty). */

@@ -63,6 +63,20 @@ export async function startMailServer(mails: Mail[], options: { starttls?: boole
   return { server, port };
 }
 
+/** The SMTP server and webhook receiver a notification test sends to: mails into `mails`, webhook bodies into `hooks`; `close` stops both. */
+export async function startReceivers(mails: Mail[], hooks: unknown[]): Promise<{ smtpPort: number; webhookPort: number; close: () => void }> {
+  const mail = await startMailServer(mails);
+  const webhook = await startWebhookReceiver((hook) => hooks.push(hook));
+  return {
+    smtpPort: mail.port,
+    webhookPort: webhook.port,
+    close: () => {
+      mail.server.close();
+      webhook.server.close();
+    },
+  };
+}
+
 /** A webhook receiver on a free loopback port: each request's JSON body (and path) goes to `received`, answered 204. */
 export async function startWebhookReceiver(received: (body: any, path: string) => void): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {

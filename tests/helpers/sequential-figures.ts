@@ -1,10 +1,13 @@
-import { isLate, WeightedSums, type Band, type SensorAnalysis, type SensorSeries } from '../../reports/figures.js';
-import type { Completeness, Gap, LateRun, TimedValue } from '../../reports/schema.js';
+import { completenessOf, Extremes, isLate, WeightedSums, type Band, type SensorAnalysis, type SensorSeries } from '../../reports/figures.js';
+import type { Gap, LateRun } from '../../reports/schema.js';
 
 /**
  * The figures as reports computed them before issue 15 (item 2): one pass over the readings in
- * time order, each sum added to reading by reading. Kept verbatim as the reference the bucketed
- * computation (reports/buckets.ts) is compared with in tests/report-aggregates.test.ts.
+ * time order, each sum added to reading by reading. Kept as the reference the bucketed
+ * computation (reports/buckets.ts) is compared with in tests/report-aggregates.test.ts; only the
+ * late runs are found another way, in a pass of their own over whole stretches of late readings,
+ * so that they are not the bucketed code's own steps again. The min/max holder and the
+ * completeness formula are the reports' own: they are not what the comparison is about.
  */
 
 interface Interval {
@@ -14,20 +17,34 @@ interface Interval {
 
 type OutOfRangeRun = SensorAnalysis['above'][number];
 
-class Extremes {
-  min: TimedValue | null = null;
-  max: TimedValue | null = null;
-
-  add(value: number, at: number): void {
-    if (this.min === null || value < this.min.value) this.min = { value, at };
-    if (this.max === null || value > this.max.value) this.max = { value, at };
+/**
+ * The late runs of a series: each longest stretch of consecutive readings that arrived late, with
+ * its first and last arrival and its longest delay.
+ */
+function lateRunsOf(series: SensorSeries): LateRun[] {
+  const { ts, receivedAt, intervalMs } = series;
+  const lateAt = (i: number) => i < ts.length && isLate(ts[i]!, receivedAt?.[i], intervalMs);
+  const runs: LateRun[] = [];
+  for (let first = 0; first < ts.length; first++) {
+    if (!lateAt(first)) continue;
+    let last = first;
+    while (lateAt(last + 1)) last++;
+    const arrivals = receivedAt!.slice(first, last + 1);
+    const delays = arrivals.map((arrived, k) => arrived - ts[first + k]!);
+    runs.push({
+      deviceId: series.deviceId,
+      locationId: series.locationId,
+      start: ts[first]!,
+      end: ts[last]!,
+      readings: last - first + 1,
+      late: true,
+      receivedAt: arrivals.reduce((a, b) => Math.min(a, b)),
+      lastReceivedAt: arrivals.reduce((a, b) => Math.max(a, b)),
+      maxDelayMs: delays.reduce((a, b) => Math.max(a, b)),
+    });
+    first = last;
   }
-}
-
-function completenessOf(expected: number, present: number, missingBySequence: number, late = 0, latestArrivalDelayMs: number | null = null): Completeness {
-  const denominator = Math.max(expected, present + missingBySequence);
-  const percent = denominator === 0 ? 100 : Math.min(100, (present / denominator) * 100);
-  return { expected, present, missingBySequence, percent: Math.round(percent * 100) / 100, late, latestArrivalDelayMs };
+  return runs;
 }
 
 /**
@@ -43,7 +60,7 @@ export function analyseSensorSequential(
   activationEnergyKJ: number,
   rangeAt?: (t: number) => { temperature: Band; humidity?: Band },
 ): SensorAnalysis {
-  const { ts, temperature, humidity, seq, intervalMs, receivedAt } = series;
+  const { ts, temperature, humidity, seq, intervalMs } = series;
   const gapAfter = 2 * intervalMs;
   const sums = new WeightedSums(activationEnergyKJ);
   const humiditySums = new WeightedSums(activationEnergyKJ);
@@ -55,10 +72,6 @@ export function analyseSensorSequential(
   const gaps: Gap[] = [];
   let current: (OutOfRangeRun & { band: 'above' | 'below' }) | undefined;
   let missingBySequence = 0;
-  const lateData: LateRun[] = [];
-  let lateRun: LateRun | undefined;
-  let late = 0;
-  let latestArrivalDelayMs: number | null = null;
 
   const closeRun = (end: number, ongoing: boolean) => {
     if (!current) return;
@@ -89,32 +102,6 @@ export function analyseSensorSequential(
     const weight = Math.min(held, gapAfter);
     sums.add(value, weight);
     extremes.add(value, t);
-
-    const arrived = receivedAt?.[i];
-    if (isLate(t, arrived, intervalMs)) {
-      const delay = arrived! - t;
-      late++;
-      latestArrivalDelayMs = Math.max(latestArrivalDelayMs ?? 0, delay);
-      if (!lateRun) {
-        lateRun = {
-          deviceId: series.deviceId,
-          locationId: series.locationId,
-          start: t,
-          end: t,
-          readings: 0,
-          late: true,
-          receivedAt: arrived!,
-          lastReceivedAt: arrived!,
-          maxDelayMs: delay,
-        };
-        lateData.push(lateRun);
-      }
-      lateRun.end = t;
-      lateRun.readings++;
-      lateRun.receivedAt = Math.min(lateRun.receivedAt, arrived!);
-      lateRun.lastReceivedAt = Math.max(lateRun.lastReceivedAt, arrived!);
-      lateRun.maxDelayMs = Math.max(lateRun.maxDelayMs, delay);
-    } else lateRun = undefined;
 
     const inForce = rangeAt?.(t);
     const tBand = inForce ? inForce.temperature : band;
@@ -149,6 +136,9 @@ export function analyseSensorSequential(
   }
   closeRun(window.end, true);
 
+  const lateData = lateRunsOf(series);
+  const late = lateData.reduce((sum, run) => sum + run.readings, 0);
+  const latestArrivalDelayMs = lateData.length ? lateData.reduce((most, run) => Math.max(most, run.maxDelayMs), 0) : null;
   const expected = Math.max(0, Math.floor((window.end - window.start) / intervalMs));
   const completeness = completenessOf(expected, n, missingBySequence, late, latestArrivalDelayMs);
   return {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { appendToList, editConfig } from '../../core/config/edit.js';
 import { loadConfig } from '../../core/config/load.js';
 import { createLogger } from '../../core/logger.js';
@@ -200,6 +200,71 @@ export function testDevices(current: () => { service: RunningService; ws: Worksp
   };
 }
 
+/** A workspace for tests that stream as fast as they can: `makeWorkspace`'s devices, with the named users and no rate limit. */
+export interface SuiteWorkspace {
+  devices: Parameters<typeof makeWorkspace>[0]['devices'];
+  users?: Array<keyof typeof TEST_USERS>;
+  /** Applied after `unlimitedRate`, before the users are listed. */
+  yamlPatch?: (yaml: string) => string;
+}
+
+export async function streamingWorkspace({ devices, users = [], yamlPatch = (yaml) => yaml }: SuiteWorkspace): Promise<Workspace> {
+  // withUsers with no names would empty the sample's `users: []` into a null list.
+  const listUsers = users.length ? await withUsers(...users) : (yaml: string) => yaml;
+  return makeWorkspace({ devices, yamlPatch: (yaml) => listUsers(yamlPatch(unlimitedRate(yaml))) });
+}
+
+export interface ServiceSuite {
+  ws: Workspace;
+  service: RunningService;
+  base: string;
+  /** The HTTP API, as the admin token unless told (apiCaller). */
+  api: ReturnType<typeof apiCaller>;
+  devices: ReturnType<typeof testDevices>;
+  restart: () => Promise<void>;
+}
+
+/**
+ * One running service for a describe block, against the real influxd and broker: its beforeAll
+ * (registered first, so it runs before the block's own) makes the workspace with `workspace()`
+ * and starts the service; its afterAll closes the device clients and stops it. `ws`, `service`
+ * and `base` are set once it has started; `restart` stops the service and starts it again on the
+ * same workspace (what it keeps is what a restart keeps).
+ */
+export function serviceOn(workspace: () => Workspace | Promise<Workspace>): ServiceSuite {
+  const suite: ServiceSuite = {
+    ws: undefined as unknown as Workspace,
+    service: undefined as unknown as RunningService,
+    base: '',
+    api: apiCaller(
+      () => suite.base,
+      () => suite.ws.apiTokens.admin!,
+    ),
+    devices: testDevices(() => suite),
+    restart: async () => {
+      await suite.service.stop();
+      await start();
+    },
+  };
+  const start = async () => {
+    suite.service = await startTestService(suite.ws);
+    suite.base = httpBase(suite.service);
+  };
+  beforeAll(async () => {
+    suite.ws = await workspace();
+    await start();
+  });
+  afterAll(async () => {
+    await suite.devices.close();
+    await suite.service?.stop();
+  });
+  return suite;
+}
+
+/** `serviceOn` the `streamingWorkspace` that `options()` describes. */
+export const serviceSuite = (options: () => SuiteWorkspace | Promise<SuiteWorkspace>): ServiceSuite =>
+  serviceOn(async () => streamingWorkspace(await options()));
+
 /** A waybill of the sample's vaccines (2–8 °C) from the Shanghai DC to the Pudong hospital; `fields` add to it or replace. */
 export const waybill = (id: string, fields: { batch: string; quantity: number } & Record<string, unknown>) => ({
   id,
@@ -221,6 +286,17 @@ export async function readingCount(influx: InfluxClient, deviceId: string): Prom
   return Number(series[0]?.values[0]?.[1] ?? 0);
 }
 
+/** Waits until the count of `deviceId`'s readings in InfluxDB passes `check` (throws after `timeoutMs`, naming `what`); returns it. */
+export const readingsStored = (influx: InfluxClient, deviceId: string, check: (n: number) => boolean, what: string, timeoutMs = 20_000) =>
+  waitFor(() => readingCount(influx, deviceId), check, timeoutMs, what);
+
+/** The workspace's API token of `role` in a file of its own (mode 600), for the CLI's --token-file; its path. */
+export function tokenFileOf(ws: Workspace, role: 'admin' | 'viewer'): string {
+  const file = path.join(ws.dir, `${role}.token`);
+  writeFileSync(file, `${ws.apiTokens[role]!}\n`, { mode: 0o600 });
+  return file;
+}
+
 export async function rejectsOf(influx: InfluxClient, deviceId: string): Promise<Array<{ reason: string; message: string; payload: string }>> {
   const series = await influx
     .query(`SELECT "reason", "message", "payload", "index" FROM "rejects" WHERE "deviceId" = '${deviceId}' ORDER BY time`)
@@ -229,6 +305,15 @@ export async function rejectsOf(influx: InfluxClient, deviceId: string): Promise
   if (!s) return [];
   return s.values.map((row) => Object.fromEntries(s.columns.map((c, i) => [c, row[i]])) as { reason: string; message: string; payload: string });
 }
+
+/** Waits until `deviceId`'s quarantined messages in InfluxDB pass `check` (throws after `timeoutMs`, naming `what`); returns them. */
+export const rejectsStored = (
+  influx: InfluxClient,
+  deviceId: string,
+  check: (rejects: Awaited<ReturnType<typeof rejectsOf>>) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+) => waitFor(() => rejectsOf(influx, deviceId), check, timeoutMs, what);
 
 /** Polls until `check` returns true (or throws with the last value after `timeoutMs`). */
 export async function waitFor<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 20_000, what = 'condition'): Promise<T> {

@@ -3,15 +3,11 @@ import { useEffect, useState } from 'preact/hooks';
 import type { AuditReview } from '../../../audit/review.js';
 import { api, download } from '../api.js';
 import { CODES, when, type CodeTable, type Labels, type Lang } from '../i18n.js';
+import { periodFilter } from './period.js';
 
 const W = {
   en: {
     period: 'Period',
-    lastDay: 'last 24 hours',
-    last7: 'last 7 days',
-    last30: 'last 30 days',
-    lastYear: 'last 12 months',
-    all: 'everything',
     actor: 'Who',
     actorHint: 'user name',
     action: 'Action',
@@ -29,11 +25,6 @@ const W = {
   },
   'zh-CN': {
     period: '期间',
-    lastDay: '最近24小时',
-    last7: '最近7天',
-    last30: '最近30天',
-    lastYear: '最近12个月',
-    all: '全部',
     actor: '操作人',
     actorHint: '用户名',
     action: '操作',
@@ -144,15 +135,7 @@ export function AuditView({ t, lang }: { t: Labels; lang: Lang }) {
         : null
     }
     <div class="filters">
-      <label>${w.period} <select data-filter="days" onChange=${(e: Event) => setDays(Number((e.target as HTMLSelectElement).value))}>
-        ${[
-          [1, w.lastDay],
-          [7, w.last7],
-          [30, w.last30],
-          [365, w.lastYear],
-          [0, w.all],
-        ].map(([d, l]) => html`<option value=${d} selected=${d === days}>${l}</option>`)}
-      </select></label>
+      ${periodFilter(w.period, [1, 7, 30, 365, 0], days, lang, setDays)}
       <label>${w.actor} <input data-filter="actor" placeholder=${w.actorHint} value=${actor} onChange=${(e: Event) => setActor((e.target as HTMLInputElement).value)} /></label>
       <label>${w.action} <select data-filter="action" onChange=${(e: Event) => setAction((e.target as HTMLSelectElement).value)}>
         <option value="">${w.anyAction}</option>

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { say, when, type Labels, type Lang } from '../i18n.js';
 import { namesOf } from '../names.js';
+import { periodFilter } from './period.js';
 import type { BoardState } from '../store.js';
 
 /** GET /api/v1/alarms/performance (alerts/kpi.ts `AlarmPerformance`), the parts the board shows. */
@@ -64,9 +65,6 @@ interface AlarmPerformance {
 const W = {
   en: {
     period: 'Period',
-    lastDay: 'last 24 hours',
-    last7: 'last 7 days',
-    last30: 'last 30 days',
     allSites: 'All sites',
     site: 'Site',
     rates: 'Alarm rates against ISA-18.2',
@@ -118,9 +116,6 @@ const W = {
   },
   'zh-CN': {
     period: '统计期间',
-    lastDay: '最近24小时',
-    last7: '最近7天',
-    last30: '最近30天',
     allSites: '全部站点',
     site: '站点',
     rates: '报警率（对照 ISA-18.2）',
@@ -227,13 +222,7 @@ export function PerformanceView({ board, t, lang }: { board: BoardState; t: Labe
         <option value="">${w.allSites}</option>
         ${(board.overview?.sites ?? []).map((s) => html`<option value=${s.id} selected=${s.id === site}>${s.name}</option>`)}
       </select></label>
-      <label>${w.period} <select data-filter="days" onChange=${(e: Event) => setDays(Number((e.target as HTMLSelectElement).value))}>
-        ${[
-          [1, w.lastDay],
-          [7, w.last7],
-          [30, w.last30],
-        ].map(([d, l]) => html`<option value=${d} selected=${d === days}>${l}</option>`)}
-      </select></label>
+      ${periodFilter(w.period, [1, 7, 30], days, lang, setDays)}
     </div>
     ${error ? html`<p class="error">${error}</p>` : null}
     ${
