@@ -298,14 +298,18 @@ describe('memory stays bounded (issue 12, item 7)', () => {
 });
 
 describe('the trend an alarm text shows', () => {
-  it("trendPoints gives the hour's first, lowest, highest and last readings in time order, as the whole hour would", () => {
+  /** Two hours of a wandering temperature (ties included), one reading a minute, and the readings of a window of it. */
+  function wandering(temperature: (i: number) => number, since: number, until: number) {
     const engine = new AlertEngine(() => registry, { now: () => T0 + 200 * MIN });
-    // Two hours of a wandering temperature, ties included; the window is the second hour.
-    const temperatures = Array.from({ length: 120 }, (_, i) => 5 + Math.round(Math.sin(i / 7) * 10 + ((i * 37) % 11) / 10) / 10);
+    const temperatures = Array.from({ length: 120 }, (_, i) => temperature(i));
     engine.ingest(batch('room-s1', series(T0, temperatures)));
+    return { engine, temperatures, hour: engine.recent('room-s1', since).filter(([ts]) => ts <= until) };
+  }
+
+  it("trendPoints gives the hour's first, lowest, highest and last readings in time order, as the whole hour would", () => {
     const since = T0 + 60 * MIN;
     const until = T0 + 110 * MIN;
-    const hour = engine.recent('room-s1', since).filter(([ts]) => ts <= until);
+    const { engine, temperatures, hour } = wandering((i) => 5 + Math.round(Math.sin(i / 7) * 10 + ((i * 37) % 11) / 10) / 10, since, until);
     const points = engine.trendPoints('room-s1', since, until);
     const values = hour.map(([, t]) => t);
     expect(points.length).toBeLessThanOrEqual(4);
@@ -321,12 +325,9 @@ describe('the trend an alarm text shows', () => {
   });
 
   it("trendPoints in slices keeps each slice's lowest and highest, the first and the last, and every reading when slices are finer", () => {
-    const engine = new AlertEngine(() => registry, { now: () => T0 + 200 * MIN });
-    const temperatures = Array.from({ length: 120 }, (_, i) => 5 + Math.round(Math.sin(i / 5) * 30 + ((i * 53) % 17) / 10) / 10);
-    engine.ingest(batch('room-s1', series(T0, temperatures)));
     const since = T0 + 3 * MIN;
     const until = T0 + 116 * MIN;
-    const hour = engine.recent('room-s1', since).filter(([ts]) => ts <= until);
+    const { engine, hour } = wandering((i) => 5 + Math.round(Math.sin(i / 5) * 30 + ((i * 53) % 17) / 10) / 10, since, until);
     const slices = 10;
     const points = engine.trendPoints('room-s1', since, until, slices);
     expect(points.length).toBeLessThanOrEqual(2 + 2 * slices);
