@@ -4,15 +4,21 @@ import { durationMs } from '../duration.js';
 export const severities = ['info', 'warning', 'minor', 'major', 'critical'] as const;
 export const severity = z.enum(severities);
 
+/** A predicate for one group of kinds below. */
+const kindIn =
+  <K extends string>(kinds: readonly K[]) =>
+  (kind: string): kind is K =>
+    (kinds as readonly string[]).includes(kind);
+
 /** The kinds about the monitoring system itself rather than a place's goods (alerts/system-alarms.ts). */
 export const systemAlertKinds = ['influxdb_unreachable', 'spool_backlog', 'spool_full', 'backup_failed', 'audit_broken', 'clock_off'] as const;
 export type SystemAlertKind = (typeof systemAlertKinds)[number];
-export const isSystemKind = (kind: string): kind is SystemAlertKind => (systemAlertKinds as readonly string[]).includes(kind);
+export const isSystemKind = kindIn(systemAlertKinds);
 
 /** Calibration alarms: about a sensor's certificate, due soon or overdue, raised at its site's `system` place (calibration/alarms.ts). */
 export const calibrationAlertKinds = ['calibration_due', 'calibration_overdue'] as const;
 export type CalibrationAlertKind = (typeof calibrationAlertKinds)[number];
-export const isCalibrationKind = (kind: string): kind is CalibrationAlertKind => (calibrationAlertKinds as readonly string[]).includes(kind);
+export const isCalibrationKind = kindIn(calibrationAlertKinds);
 
 /**
  * Data-integrity alarms: a different reading arrived for a sensor's device time already stored; about
@@ -20,11 +26,11 @@ export const isCalibrationKind = (kind: string): kind is CalibrationAlertKind =>
  */
 export const integrityAlertKinds = ['reading_conflict'] as const;
 export type IntegrityAlertKind = (typeof integrityAlertKinds)[number];
-export const isIntegrityKind = (kind: string): kind is IntegrityAlertKind => (integrityAlertKinds as readonly string[]).includes(kind);
+export const isIntegrityKind = kindIn(integrityAlertKinds);
 /** Stability budget alarms: about a batch (its id in `deviceId`), running low or used up, raised at the `system` place of the site where it is (stability/alarms.ts). */
 export const stabilityAlertKinds = ['stability_budget_low', 'stability_budget_exhausted'] as const;
 export type StabilityAlertKind = (typeof stabilityAlertKinds)[number];
-export const isStabilityKind = (kind: string): kind is StabilityAlertKind => (stabilityAlertKinds as readonly string[]).includes(kind);
+export const isStabilityKind = kindIn(stabilityAlertKinds);
 
 /** Every kind: a place's goods first (temperature, humidity, door, battery, silence), then the groups above, in this order. */
 export const alertKinds = [
