@@ -53,10 +53,11 @@ export class IngestCounters {
 
 export interface PipelineEvents {
   /**
-   * Readings that are on disk, in arrival order per device (small batches of one fsync before large
-   * ones); consumers (rules, live board) hang here. Emitted
-   * on a later turn of the event loop, never between the fsync and the PUBACK, so no consumer can
-   * slow ingestion down.
+   * Validated readings handed to the spool, in arrival order per device (small batches of one
+   * commit group before large ones); consumers (rules, live board) hang here. Emitted on the turn
+   * after the commit group's write was started, while the disk syncs: never between the fsync and
+   * the PUBACK, so no consumer can slow an acknowledgement down, and none waits for the fsync
+   * either. Not emitted once the spool has failed (nothing is stored or acknowledged then).
    */
   accepted: [AcceptedBatch];
   rejected: [RejectionRecord];
@@ -98,6 +99,12 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       const lines = this.linesOf(accepted, topic, pending);
       // Nothing new (every reading a redelivery): acknowledged once the first delivery is on disk.
       pending.push(lines.length > 0 ? this.spool.append(lines.text, lines.length) : this.spool.durable());
+      // Judged while the commit group is written and fsync'ed, not after: the fsync is most of a
+      // crossing's wait when the service is quiet. Safe for the record: an alert event is appended
+      // after its reading, commit groups reach the disk in order, so no alert is ever on disk
+      // without the reading that raised it; a crash in between loses both, the device sends the
+      // reading again (no PUBACK) and the same alert id is raised again.
+      if (this.spool.healthy) this.announce(accepted);
     }
     // One record per message, however many of its readings were refused; the payload's start once.
     const rejected =
@@ -109,7 +116,6 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     if (accepted) {
       this.counters.acceptedMessages++;
       this.counters.acceptedReadings += accepted.readings.length;
-      this.announce(accepted);
     }
     if (rejected) {
       for (const rejection of decoded.rejections) this.counters.countRejection(rejection.reason);

@@ -41,4 +41,21 @@ describe('ingest pipeline announcements', () => {
     ]);
     await spool.close();
   });
+
+  it('announces a reading while its commit group is being fsynced, not after (the crossing does not wait for the disk)', async () => {
+    const spool = new Spool(mkdtempSync(path.join(tmpdir(), 'cc-announce-')), 1 << 20, testLog);
+    await spool.open();
+    const pipeline = new IngestPipeline(spool, limits);
+    let durable = false;
+    const announced = new Promise<boolean>((resolve) => pipeline.once('accepted', () => resolve(durable)));
+    const ingested = pipeline.ingestTelemetry(placement('room-1'), 'cc/v1/room-1/telemetry', body([{ ts: Date.now(), temperature: 9.2 }]));
+    void ingested.then(() => {
+      durable = true;
+    });
+    // The write and fsync complete on a later turn of the event loop than the announcement.
+    expect(await announced).toBe(false);
+    await ingested;
+    expect(spool.depth.records).toBe(1);
+    await spool.close();
+  });
 });
