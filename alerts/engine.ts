@@ -56,8 +56,8 @@ const MAX_COALESCE_READINGS = 50_000;
  * Evaluates alert rules per device on device time, whatever order readings arrive in: a reading
  * older than the newest one seen is inserted in place and the device's rules are replayed from
  * the checkpoint before it, so a backfilled batch produces exactly the episodes the same readings
- * produce live (deterministic replay). Fed from the pipeline's `accepted` events, after the
- * fsync, never on the PUBACK path.
+ * produce live (deterministic replay). Fed from the pipeline's `accepted` events: a live message
+ * within the call that ingests it, while its commit group is fsynced (ingestor/pipeline.ts).
  */
 export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   private readonly devices = new Map<string, DeviceTrack>();
