@@ -63,15 +63,93 @@ interface OpenEpisode extends Episode {
 export interface EvaluatorState {
   open: Partial<Record<AlertKind, OpenEpisode>>;
   last?: EvalReading;
-  /** Out-of-range time contributed by each reading (until the next one), for the cumulative budget. */
-  outOfRange: Array<{ ts: number; ms: number }>;
-  /** The sum of `outOfRange`'s ms, kept as they come and go (absent: 0). */
-  outOfRangeMs?: number;
-  /** How many of `outOfRange`'s ms are not whole (absent: 0): then the sum is taken afresh. */
-  outOfRangeInexact?: number;
+  /** Out-of-range time contributed by each reading (until the next one) in the cumulative budget's window. */
+  outOfRange: OutOfRangeWindow;
   /** Recent readings for the rate-of-change regression (only when that rule is on). */
   recent: Array<{ ts: number; temperature: number }>;
   doorOpenSince?: number;
+}
+
+/** The cumulative budget's window: entries [from, to) of the evaluator's `OutOfRangeLog` (absolute indices). */
+export interface OutOfRangeWindow {
+  from: number;
+  to: number;
+  /** The window's ms, kept as entries come and go. */
+  ms: number;
+  /** How many of the window's ms are not whole: then the sum is taken afresh (see `OutOfRangeLog.sum`). */
+  inexact: number;
+}
+
+/** A device's rules before any reading. */
+export const initialState = (): EvaluatorState => ({ open: {}, outOfRange: { from: 0, to: 0, ms: 0, inexact: 0 }, recent: [] });
+
+/**
+ * The out-of-range contributions (device time, ms) of one device in device-time order, shared by its
+ * state and every checkpoint of it: a state names its window by absolute indices, so a checkpoint
+ * copies four numbers, not the window. With the window in the state, each checkpoint (one every 64
+ * readings) cloned it: a day of a 1-second sensor out of range is 86,400 entries, cloned and kept
+ * alive by each of a device's 128 checkpoints. After a restore, appending overwrites what the
+ * replaced readings had appended (no kept checkpoint looks past the restored one).
+ */
+class OutOfRangeLog {
+  private ts: number[] = [];
+  private ms: number[] = [];
+  /** Absolute index of `ts[0]`. */
+  private base = 0;
+
+  append(w: OutOfRangeWindow, ts: number, ms: number): void {
+    const end = w.to - this.base;
+    if (this.ts.length !== end) {
+      this.ts.length = end;
+      this.ms.length = end;
+    }
+    this.ts.push(ts);
+    this.ms.push(ms);
+    w.to++;
+    w.ms += ms;
+    if (!Number.isSafeInteger(ms)) w.inexact++;
+  }
+
+  /** Moves the window's start past entries older than `windowStart`. */
+  slide(w: OutOfRangeWindow, windowStart: number): void {
+    while (w.from < w.to && this.ts[w.from - this.base]! < windowStart) {
+      const ms = this.ms[w.from - this.base]!;
+      w.from++;
+      w.ms -= ms;
+      if (!Number.isSafeInteger(ms)) w.inexact--;
+    }
+  }
+
+  /**
+   * The window's total. A running sum of whole milliseconds is exact in any order; with a fractional
+   * device time (allowed) it is summed afresh in the window's order, as it always was.
+   */
+  sum(w: OutOfRangeWindow): number {
+    if (w.from === w.to) return 0;
+    if (!w.inexact && Number.isSafeInteger(w.ms)) return w.ms;
+    let total = 0;
+    for (let i = w.from; i < w.to; i++) total += this.ms[i - this.base]!;
+    // The fractional entries have left: the running sum starts again from the exact one.
+    if (!w.inexact) w.ms = total;
+    return total;
+  }
+
+  /** A state restored from before everything kept (the initial state): nothing older is needed. */
+  restored(w: OutOfRangeWindow): void {
+    if (w.from >= this.base) return;
+    this.ts = [];
+    this.ms = [];
+    this.base = w.to;
+  }
+
+  /** Forgets entries before `from` once they are many: no kept state looks at them any more. */
+  forgetBefore(from: number): void {
+    const n = from - this.base;
+    if (n < 1024 || n < this.ts.length / 2) return;
+    this.ts.splice(0, n);
+    this.ms.splice(0, n);
+    this.base = from;
+  }
 }
 
 /**
@@ -110,7 +188,8 @@ const DEFAULT_FOLD: FoldPolicy = { windowMs: 30 * 60_000, chatterCount: 3 };
 export class DeviceEvaluator {
   private readonly limits: LimitRule[];
   private readonly verdict: Verdict = { breaking: false, clearing: false, delayMs: 0, value: 0, worse: 1, severity: 'info', threshold: 0 };
-  state: EvaluatorState = { open: {}, outOfRange: [], recent: [] };
+  private readonly outOfRangeLog = new OutOfRangeLog();
+  state: EvaluatorState = initialState();
 
   constructor(
     readonly deviceId: string,
@@ -295,25 +374,10 @@ export class DeviceEvaluator {
     const last = state.last;
     if (last && this.outOfRange(last) && !this.suppressed('cumulative_time_out_of_range', last.ts)) {
       // A reading stands for the time until the next one, but a gap is not counted as excursion.
-      const ms = Math.min(r.ts - last.ts, 2 * this.intervalMs);
-      state.outOfRange.push({ ts: last.ts, ms });
-      state.outOfRangeMs = (state.outOfRangeMs ?? 0) + ms;
-      if (!Number.isSafeInteger(ms)) state.outOfRangeInexact = (state.outOfRangeInexact ?? 0) + 1;
+      this.outOfRangeLog.append(state.outOfRange, last.ts, Math.min(r.ts - last.ts, 2 * this.intervalMs));
     }
-    const windowStart = r.ts - alerts.cumulative.window;
-    while (state.outOfRange.length && state.outOfRange[0]!.ts < windowStart) {
-      const { ms } = state.outOfRange.shift()!;
-      state.outOfRangeMs = (state.outOfRangeMs ?? 0) - ms;
-      if (!Number.isSafeInteger(ms)) state.outOfRangeInexact = (state.outOfRangeInexact ?? 0) - 1;
-    }
-    // A running sum of whole milliseconds is exact in any order; a fractional device time (allowed)
-    // makes it sum the window afresh, in the window's order, as it always did.
-    const total =
-      state.outOfRangeInexact || !Number.isSafeInteger(state.outOfRangeMs ?? 0)
-        ? state.outOfRange.reduce((sum, c) => sum + c.ms, 0)
-        : state.outOfRange.length
-          ? state.outOfRangeMs!
-          : 0;
+    this.outOfRangeLog.slide(state.outOfRange, r.ts - alerts.cumulative.window);
+    const total = this.outOfRangeLog.sum(state.outOfRange);
     const spent = total > alerts.cumulative.budget;
     const out = this.outOfRange(r);
     this.step('cumulative_time_out_of_range', r.ts, this.judge(spent && out, !out, 0, total, 1, alerts.severity.cumulative, alerts.cumulative.budget), changed);
@@ -415,5 +479,13 @@ export class DeviceEvaluator {
 
   restore(state: EvaluatorState): void {
     this.state = structuredClone(state);
+    this.outOfRangeLog.restored(this.state.outOfRange);
+  }
+
+  /** The engine keeps only these checkpoints now: what no kept state looks at is forgotten. */
+  forgetBefore(kept: EvaluatorState[]): void {
+    let from = this.state.outOfRange.from;
+    for (const k of kept) from = Math.min(from, k.outOfRange.from);
+    this.outOfRangeLog.forgetBefore(from);
   }
 }
