@@ -47,6 +47,8 @@ export class SpoolWriter {
       ensureDatabase?: () => Promise<unknown>;
       /** Different readings found at stored device times (written as revisions, recorded), once their batch is written. */
       onConflicts?: (count: number) => void;
+      /** Lines InfluxDB confirmed, before the spool forgets them (the report cache's marks, reports/hour-marks.ts); must not throw. */
+      onWritten?: (lines: readonly string[]) => void;
     },
   ) {
     this.stored = new StoredReadingCheck(influx);
@@ -99,6 +101,7 @@ export class SpoolWriter {
       if (!resolved) return;
       const delivered = resolved.lines.length === 0 || (await this.deliver(resolved.lines, signal));
       if (!delivered) return;
+      this.options.onWritten?.(resolved.lines);
       if (resolved.conflicts > 0) this.options.onConflicts?.(resolved.conflicts);
       await this.spool.confirm(chunk.next, chunk.lines.length);
       this.position = chunk.next;
