@@ -37,6 +37,11 @@ const loadPerformance = () => import('./views/performance.js').then((m) => m.Per
 const loadAudit = () => import('./views/audit.js').then((m) => m.AuditView as (props: never) => unknown);
 const loadShipments = () => import('./views/shipments.js').then((m) => m.ShipmentsView as (props: never) => unknown);
 
+/** Without sparklines: they were half the overview's bytes (2,000 sensors), and come after the first tiles. */
+const askOverview = () => api<Overview>('/api/v1/overview?sparklines=false');
+/** The overview asked for at sign-in, taken by the board it was asked for. */
+let overviewAsked: Promise<Overview> | undefined;
+
 function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo) => void }) {
   const t = LABELS[lang];
   const [error, setError] = useState('');
@@ -44,7 +49,11 @@ function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo)
     e.preventDefault();
     const form = new FormData(e.target as HTMLFormElement);
     try {
-      onSignedIn(await signIn(String(form.get('user')), String(form.get('password'))));
+      const session = await signIn(String(form.get('user')), String(form.get('password')));
+      // The overview is asked for as the token arrives, before the board's first render and
+      // frame: sign-in → tiles waits for one round trip after the password check, not two frames more.
+      overviewAsked = askOverview();
+      onSignedIn(session);
     } catch (err) {
       setError((err as { status?: number }).status === 401 ? t.wrongPassword : (err as Error).message);
     }
@@ -66,8 +75,10 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
   useEffect(() => {
     const onHash = () => setView(viewOf());
     addEventListener('hashchange', onHash);
-    // Sparklines after the frame with the first tiles: they were half the overview's bytes (2,000 sensors).
-    void api<Overview>('/api/v1/overview?sparklines=false').then((overview) => {
+    // Asked for here when the page opened signed in; the sparklines after the frame with the first tiles.
+    const asked = overviewAsked ?? askOverview();
+    overviewAsked = undefined;
+    void asked.then((overview) => {
       setOverview(overview);
       requestAnimationFrame(() =>
         setTimeout(() => void api<Sparklines>(`/api/v1/overview/sparklines?hours=${overview.hours}`).then(setSparklines, () => undefined)),
