@@ -1,6 +1,7 @@
 import { html, render } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, liveStream, savedSession, signIn, signOut, type Overview, type SessionInfo, type Sparklines } from './api.js';
+import { api, liveStream, savedSession, signIn, signOut, type CompactOverview, type Overview, type SessionInfo, type Sparklines } from './api.js';
+import { expandOverview } from '../../live/compact-overview.js';
 import { LABELS, savedLang, say, type Lang } from './i18n.js';
 import { applyAlert, applyIncident, applyReading, setConnected, setOverview, setSparklines, tick, useBoard } from './store.js';
 import { byUrgency, needsSomeone } from './incidents.js';
@@ -37,8 +38,11 @@ const loadPerformance = () => import('./views/performance.js').then((m) => m.Per
 const loadAudit = () => import('./views/audit.js').then((m) => m.AuditView as (props: never) => unknown);
 const loadShipments = () => import('./views/shipments.js').then((m) => m.ShipmentsView as (props: never) => unknown);
 
-/** Without sparklines: they were half the overview's bytes (2,000 sensors), and come after the first tiles. */
-const askOverview = () => api<Overview>('/api/v1/overview?sparklines=false');
+/**
+ * Without sparklines (they were half the overview's bytes with 2,000 sensors, and come after the
+ * first tiles), and compact: what is null or empty left out, filled in again here.
+ */
+const askOverview = () => api<CompactOverview>('/api/v1/overview?sparklines=false&compact=true').then(expandOverview);
 /** The overview asked for at sign-in, taken by the board it was asked for. */
 let overviewAsked: Promise<Overview> | undefined;
 
