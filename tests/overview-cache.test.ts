@@ -108,10 +108,11 @@ describe('board overview: last readings kept in memory', () => {
     const devices = compact.body.sites.flatMap((s) => s.locations.flatMap((l) => l.devices));
     expect(devices.find((d) => d.id === 'room-2')).toEqual({ id: 'room-2', name: 'room-2', intervalMs: expect.any(Number) });
     expect(devices.find((d) => d.id === 'room-1')?.last).toEqual({ ts: t1, temperature: 4.2, humidity: 50, receivedAt: expect.any(Number) });
-    expect({ ...expandOverview(compact.body), generatedAt: 0 }).toEqual({ ...bare.body, generatedAt: 0 });
     const sensors = (o: { sites: Array<{ locations: Array<{ devices: object[] }> }> }) =>
       JSON.stringify(o.sites.flatMap((x) => x.locations.flatMap((l) => l.devices))).length;
     expect(sensors(compact.body)).toBeLessThan(sensors(bare.body) / 2);
+    // Read back in place (the board's first tiles do not wait for a copy).
+    expect({ ...expandOverview(compact.body), generatedAt: 0 }).toEqual({ ...bare.body, generatedAt: 0 });
   });
 
   it('a sparkline decodes to the points it was made of', () => {
