@@ -54,9 +54,15 @@ function expandDevice(device: CompactDeviceView): void {
     };
   else full.last = null;
   full.sparkline = sparkline ?? null;
-  full.status = { firmware: status?.firmware ?? null, battery: status?.battery ?? null };
-  full.rejects24h = { count: rejects24h?.count ?? 0, lastReason: rejects24h?.lastReason ?? null, lastMessage: rejects24h?.lastMessage ?? null };
+  full.status = status ? { firmware: status.firmware ?? null, battery: status.battery ?? null } : NO_STATUS;
+  full.rejects24h = rejects24h
+    ? { count: rejects24h.count, lastReason: rejects24h.lastReason ?? null, lastMessage: rejects24h.lastMessage ?? null }
+    : NO_REJECTS;
 }
+
+/** Shared by every sensor without them (the board only reads them): 2,000 records fewer to allocate. */
+const NO_STATUS: DeviceView['status'] = Object.freeze({ firmware: null, battery: null });
+const NO_REJECTS: DeviceView['rejects24h'] = Object.freeze({ count: 0, lastReason: null, lastMessage: null });
 
 /** A record whose nullable fields become optional ones, left out when null. */
 type WithoutNulls<T> = { [K in keyof T as null extends T[K] ? never : K]: T[K] } & { [K in keyof T as null extends T[K] ? K : never]?: Exclude<T[K], null> };
