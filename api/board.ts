@@ -2,7 +2,16 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { boardBuilt, boardFile, boardSettings, boardSettingsSchema } from '../live/board-files.js';
 import { FleetCache } from '../live/fleet-cache.js';
-import { buildOverview, buildSparklines, overviewQuerySchema, overviewSchema, sparklinesQuerySchema, sparklinesSchema } from '../live/overview.js';
+import { compactOverview } from '../live/compact-overview.js';
+import {
+  buildOverview,
+  buildSparklines,
+  compactOverviewSchema,
+  overviewQuerySchema,
+  overviewSchema,
+  sparklinesQuerySchema,
+  sparklinesSchema,
+} from '../live/overview.js';
 import { notFound } from './http-error.js';
 import { ANYONE, type ApiPlugin, route } from './route.js';
 
@@ -31,8 +40,13 @@ export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, 
 
   const fleet = new FleetCache(influx, pipeline, log);
   fleet.prime();
-  app.get('/api/v1/overview', route(ANYONE, { querystring: overviewQuerySchema, response: { 200: overviewSchema } }), async (request) =>
-    buildOverview(registry(), fleet, alerts, request.query.hours, request.query.sparklines === 'true'),
+  app.get(
+    '/api/v1/overview',
+    route(ANYONE, { querystring: overviewQuerySchema, response: { 200: z.union([overviewSchema, compactOverviewSchema]) } }),
+    async (request) => {
+      const overview = await buildOverview(registry(), fleet, alerts, request.query.hours, request.query.sparklines === 'true');
+      return request.query.compact === 'true' ? compactOverview(overview) : overview;
+    },
   );
   app.get('/api/v1/overview/sparklines', route(ANYONE, { querystring: sparklinesQuerySchema, response: { 200: sparklinesSchema } }), async (request) =>
     buildSparklines(registry(), fleet, request.query.hours),

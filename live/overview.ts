@@ -61,6 +61,34 @@ export const overviewSchema = z.object({
   alarms: z.object({ maxShelveMs: z.number() }),
 });
 export type Overview = z.infer<typeof overviewSchema>;
+
+const optionalNumber = z.number().optional();
+/** A sensor in the compact overview (compact-overview.ts): what is null or empty is left out. */
+const compactDeviceViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  intervalMs: z.number(),
+  last: z
+    .object({
+      ts: z.number(),
+      temperature: z.number(),
+      humidity: optionalNumber,
+      battery: optionalNumber,
+      lat: optionalNumber,
+      lon: optionalNumber,
+      door: z.boolean().optional(),
+      receivedAt: optionalNumber,
+    })
+    .optional(),
+  sparkline: sparklineSchema.optional(),
+  status: z.object({ firmware: z.string().optional(), battery: optionalNumber }).optional(),
+  rejects24h: z.object({ count: z.number(), lastReason: z.string().optional(), lastMessage: z.string().optional() }).optional(),
+});
+export const compactOverviewSchema = overviewSchema.extend({
+  sites: z.array(siteViewSchema.extend({ locations: z.array(locationViewSchema.extend({ devices: z.array(compactDeviceViewSchema) })) })),
+});
+export type CompactOverview = z.infer<typeof compactOverviewSchema>;
+export type CompactDeviceView = z.infer<typeof compactDeviceViewSchema>;
 export type SiteView = z.infer<typeof siteViewSchema>;
 export type LocationView = z.infer<typeof locationViewSchema>;
 export type DeviceView = z.infer<typeof deviceViewSchema>;
@@ -73,8 +101,15 @@ export type Sparklines = z.infer<typeof sparklinesSchema>;
 const hours = z.coerce.number().int().min(1).max(48).default(6);
 /** ?hours= of the sparklines (1-48, default 6). */
 export const sparklinesQuerySchema = z.object({ hours });
-/** ?hours=&sparklines=: `false` leaves every sensor's `sparkline` null (the board reads them after drawing its tiles). */
-export const overviewQuerySchema = z.object({ hours, sparklines: z.enum(['true', 'false']).default('true') });
+/**
+ * ?hours=&sparklines=&compact=: `sparklines=false` leaves every sensor's `sparkline` null (the board
+ * reads them after drawing its tiles); `compact=true` leaves out what is null or empty (compact-overview.ts).
+ */
+export const overviewQuerySchema = z.object({
+  hours,
+  sparklines: z.enum(['true', 'false']).default('true'),
+  compact: z.enum(['true', 'false']).default('false'),
+});
 
 /**
  * Everything the live board draws on arrival, in one answer — sites, places with their product

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Overview, Sparklines } from '../live/overview.js';
+import type { CompactOverview, Overview, Sparklines } from '../live/overview.js';
+import { expandOverview } from '../live/compact-overview.js';
 import { decodeSparkline, encodeSparkline } from '../live/sparkline.js';
 import type { RunningService } from '../app/service.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
@@ -99,6 +100,19 @@ describe('board overview: last readings kept in memory', () => {
       },
     });
     expect((await get<{ message: string }>('/api/v1/overview?sparklines=no')).status).toBe(400);
+
+    // The compact form the board asks for first leaves out nulls and empty records, and reads back
+    // as the same overview (but for when it was made).
+    const compact = await get<CompactOverview>('/api/v1/overview?sparklines=false&compact=true');
+    expect(compact.status).toBe(200);
+    const devices = compact.body.sites.flatMap((s) => s.locations.flatMap((l) => l.devices));
+    expect(devices.find((d) => d.id === 'room-2')).toEqual({ id: 'room-2', name: 'room-2', intervalMs: expect.any(Number) });
+    expect(devices.find((d) => d.id === 'room-1')?.last).toEqual({ ts: t1, temperature: 4.2, humidity: 50, receivedAt: expect.any(Number) });
+    const sensors = (o: { sites: Array<{ locations: Array<{ devices: object[] }> }> }) =>
+      JSON.stringify(o.sites.flatMap((x) => x.locations.flatMap((l) => l.devices))).length;
+    expect(sensors(compact.body)).toBeLessThan(sensors(bare.body) / 2);
+    // Read back in place (the board's first tiles do not wait for a copy).
+    expect({ ...expandOverview(compact.body), generatedAt: 0 }).toEqual({ ...bare.body, generatedAt: 0 });
   });
 
   it('a sparkline decodes to the points it was made of', () => {

@@ -11,7 +11,7 @@ import type { StreamTicket } from '../../api/stream.js';
 import type { LiveAlert, LiveReading } from '../../live/hub.js';
 
 export type { SessionInfo, IncidentView, LiveReading, AlertDetail, IncidentDetail, IncidentList };
-export type { DeviceView, LocationView, SiteView, Sparklines } from '../../live/overview.js';
+export type { CompactOverview, DeviceView, LocationView, SiteView, Sparklines } from '../../live/overview.js';
 export type { AlarmText } from '../../alerts/text.js';
 /** Printed name, time and meaning of a signature (audit/signature-record.ts). */
 export type { SignatureRecord as Signature } from '../../audit/signature-record.js';
