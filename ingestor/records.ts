@@ -90,8 +90,23 @@ export { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT 
 const readingSeries = (batch: Omit<AcceptedBatch, 'readings'>) =>
   seriesKey(READINGS_MEASUREMENT, { deviceId: batch.deviceId, locationId: batch.locationId, siteId: batch.siteId });
 
-export function readingLines(batch: AcceptedBatch): string {
-  const series = readingSeries(batch);
+/**
+ * The `readings` series key of each device's placement, built once (escaping tests three
+ * regular expressions) rather than once a message; a device moved elsewhere gets its new key.
+ */
+export class ReadingSeriesKeys {
+  private readonly byDevice = new Map<string, { siteId: string; locationId: string; key: string }>();
+
+  of(batch: Omit<AcceptedBatch, 'readings'>): string {
+    const known = this.byDevice.get(batch.deviceId);
+    if (known && known.siteId === batch.siteId && known.locationId === batch.locationId) return known.key;
+    const key = readingSeries(batch);
+    this.byDevice.set(batch.deviceId, { siteId: batch.siteId, locationId: batch.locationId, key });
+    return key;
+  }
+}
+
+export function readingLines(batch: AcceptedBatch, series: string = readingSeries(batch)): string {
   const readings = batch.readings;
   // One string concatenated in place: the hot path of every accepted reading (no array, no field objects).
   let text = '';
@@ -196,8 +211,8 @@ export function deferredLine(batch: Omit<AcceptedBatch, 'readings'>, topic: stri
 }
 
 /** What every deferred line of one message starts with: built once a message, not once a reading (the PUBACK path). */
-export const deferredPrefix = (batch: Omit<AcceptedBatch, 'readings'>, topic: string): string =>
-  `${DEFERRED_MARK}${JSON.stringify(topic)} ${readingSeries(batch)} `;
+export const deferredPrefix = (batch: Omit<AcceptedBatch, 'readings'>, topic: string, series: string = readingSeries(batch)): string =>
+  `${DEFERRED_MARK}${JSON.stringify(topic)} ${series} `;
 
 /** A reading as the index and the conflict records see it: device time plus the values stored. */
 type IndexedReading = AcceptedBatch['readings'][number];
@@ -222,12 +237,16 @@ export function fingerprintOf(r: IndexedReading): number {
 export type ReadingVerdict =
   | { kind: 'new' }
   | { kind: 'same'; revision: number }
-  | { kind: 'conflict'; revision: number; firstTemperature: number; firstFingerprint: number }
+  | { kind: 'conflict'; revision: number; firstTemperature: number; firstFingerprint: number; fingerprint: number }
   /**
    * Older than what the index covers (evicted, or a device time from before the service started),
    * or a device time already deferred: the writer checks it against InfluxDB (ingestor/README.md).
    */
   | { kind: 'unchecked' };
+
+/** The verdicts of nearly every reading: shared, not allocated a reading. */
+const NEW: ReadingVerdict = Object.freeze({ kind: 'new' });
+const UNCHECKED: ReadingVerdict = Object.freeze({ kind: 'unchecked' });
 
 /** The revision slot value of a deferred reading: its revision is decided by the writer, so every reading of that device time is deferred too. */
 const PENDING = 255;
@@ -277,13 +296,13 @@ class DeviceReadings {
       const slot = this.table[cell]! - 1;
       if (this.ts[slot] !== r.ts) continue;
       // A deferred reading's revision is only known to the writer: every later reading of that time is deferred too.
-      if (this.rev[slot] === PENDING) return { kind: 'unchecked' };
+      if (this.rev[slot] === PENDING) return UNCHECKED;
       if (this.fp[slot] === fingerprint) return { kind: 'same', revision: this.rev[slot]! };
       if (first === -1 || this.rev[slot]! < this.rev[first]!) first = slot;
       if (latest === -1 || this.rev[slot]! > this.rev[latest]!) latest = slot;
     }
-    if (first === -1) return r.ts <= this.floor ? { kind: 'unchecked' } : { kind: 'new' };
-    return { kind: 'conflict', revision: this.rev[latest]! + 1, firstTemperature: this.temp[first]!, firstFingerprint: this.fp[first]! };
+    if (first === -1) return r.ts <= this.floor ? UNCHECKED : NEW;
+    return { kind: 'conflict', revision: this.rev[latest]! + 1, firstTemperature: this.temp[first]!, firstFingerprint: this.fp[first]!, fingerprint };
   }
 
   /** Records a reading found `new` (revision 0), `conflict` (its revision) or `unchecked` (PENDING). */
@@ -422,14 +441,14 @@ export class RecentReadings {
   }
 
   /** Checks a reading and records it (a new reading as revision 0, a conflict as its revision, an unchecked one as pending). */
-  observe(deviceId: string, r: IndexedReading): ReadingVerdict & { fingerprint: number } {
+  observe(deviceId: string, r: IndexedReading): ReadingVerdict {
     const device = this.of(deviceId);
     const fingerprint = fingerprintOf(r);
     const verdict = device.check(r, fingerprint);
     if (verdict.kind === 'new') device.add(r, fingerprint, 0);
     else if (verdict.kind === 'unchecked') device.add(r, fingerprint, 0, true);
     else if (verdict.kind === 'conflict') device.add(r, fingerprint, verdict.revision);
-    return { ...verdict, fingerprint };
+    return verdict;
   }
 
   /**

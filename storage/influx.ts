@@ -87,9 +87,13 @@ export class InfluxClient {
   }
 
   /** Writes line protocol with nanosecond timestamps. Throws InfluxError; `rejected` means do not retry. */
-  async write(lines: string): Promise<void> {
+  async write(lines: string | Uint8Array): Promise<void> {
     const query = new URLSearchParams({ db: this.target.database, precision: 'ns' });
-    const response = await this.request(`/write?${query}`, { method: 'POST', body: lines, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    const response = await this.request(`/write?${query}`, {
+      method: 'POST',
+      body: lines as BodyInit,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+    });
     if (response.status !== 204 && response.status !== 200) throw await InfluxClient.failure(response, 'write');
     await response.arrayBuffer();
   }
