@@ -6,20 +6,22 @@ import {
   RAW_PREVIEW_BYTES,
   REJECT_MESSAGE_CHARS,
   ReadingSeriesKeys,
+  ReadingText,
   RecentReadings,
+  receivedAtField,
   clockJumpFact,
   conflictFact,
   deferredLine,
   deferredPrefix,
   deviceMessageFact,
   summariseRejections,
-  readingLines,
   rejectionFact,
   revisionLine,
   type AcceptedBatch,
   type RejectionRecord,
 } from './records.js';
 import { FactLog } from '../storage/fact-log.js';
+import { nsOf } from '../storage/line-protocol.js';
 import type { Spool } from './spool.js';
 
 /** Batches of up to this many readings are announced before larger ones made durable with them. */
@@ -76,6 +78,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private readonly facts: FactLog;
   private toAnnounce: AcceptedBatch[] = [];
   private readonly seriesKeys = new ReadingSeriesKeys();
+  private readonly text = new ReadingText();
   /** What `linesOf` gives besides its text: how many lines, and the appends of the records it raised. */
   private lineCount = 0;
   private records: Promise<void>[] | undefined;
@@ -180,6 +183,11 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     const DEFERRED = -1;
     // A redelivery of what this process already spooled: nothing to write (rewriting the point would move its receivedAt, "first arrived first").
     const SAME = -2;
+    const series = this.seriesKeys.of(batch);
+    const received = receivedAtField(batch.receivedAt);
+    // The new readings' lines as readingLines writes them, built in the same pass as the checks.
+    let text = '';
+    let plain = 0;
     for (let i = 0; i < batch.readings.length; i++) {
       const r = batch.readings[i]!;
       const jump = this.recent.clockJump(batch.deviceId, r, batch.receivedAt);
@@ -187,8 +195,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         this.counters.clockJumps++;
         (this.records ??= []).push(this.facts.append(clockJumpFact(batch, topic, r, jump)));
       }
-      const verdict = this.recent.observe(batch.deviceId, r);
-      if (verdict.kind === 'new') continue;
+      const fields = this.text.fields(r);
+      const verdict = this.recent.observe(batch.deviceId, r, this.text.fingerprint);
+      if (verdict.kind === 'new') {
+        text += `${plain > 0 ? '\n' : ''}${series} ${fields}${received} ${nsOf(r.ts)}`;
+        plain++;
+        continue;
+      }
       if (verdict.kind === 'conflict') {
         this.counters.readingConflicts++;
         (this.records ??= []).push(this.facts.append(conflictFact(batch, topic, r, verdict)));
@@ -199,23 +212,16 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         (revisions ??= new Map()).set(i, DEFERRED);
       }
     }
-    const series = this.seriesKeys.of(batch);
-    if (!revisions) {
-      this.lineCount = batch.readings.length;
-      return readingLines(batch, series);
-    }
-    const lines: string[] = [];
-    const plain = batch.readings.filter((_, i) => !revisions.has(i));
-    if (plain.length > 0) lines.push(readingLines({ ...batch, readings: plain }, series));
+    this.lineCount = plain;
+    if (!revisions) return text;
+    const lines: string[] = plain > 0 ? [text] : [];
     let prefix: string | undefined;
-    let length = plain.length;
     for (const [i, revision] of revisions) {
       if (revision === SAME) continue;
       const r = batch.readings[i]!;
       lines.push(revision === DEFERRED ? deferredLine(batch, topic, r, (prefix ??= deferredPrefix(batch, topic, series))) : revisionLine(batch, r, revision));
-      length++;
+      this.lineCount++;
     }
-    this.lineCount = length;
     return lines.join('\n');
   }
 
