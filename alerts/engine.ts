@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Registry } from '../core/registry.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import type { DevicePlacement } from '../core/registry.js';
-import { DeviceEvaluator, episodeId, type EvalReading, type EvaluatorState, type Episode } from './evaluator.js';
+import { DeviceEvaluator, episodeId, initialState, type EvalReading, type EvaluatorState, type Episode } from './evaluator.js';
 import { ReadingHistory } from './history.js';
 
 /** What the engine tells the world: an episode with where it happened and when we found out. */
@@ -56,8 +56,8 @@ const MAX_COALESCE_READINGS = 50_000;
  * Evaluates alert rules per device on device time, whatever order readings arrive in: a reading
  * older than the newest one seen is inserted in place and the device's rules are replayed from
  * the checkpoint before it, so a backfilled batch produces exactly the episodes the same readings
- * produce live (deterministic replay). Fed from the pipeline's `accepted` events, after the
- * fsync, never on the PUBACK path.
+ * produce live (deterministic replay). Fed from the pipeline's `accepted` events: a live message
+ * within the call that ingests it, while its commit group is fsynced (ingestor/pipeline.ts).
  */
 export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
   private readonly devices = new Map<string, DeviceTrack>();
@@ -246,7 +246,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     for (let i = start; i < history.length; i++) byTs.set(history.ts(i), history.at(i));
     for (const r of incoming) byTs.set(r.ts, r);
     const merged = [...byTs.values()].sort((a, b) => a.ts - b.ts);
-    track.evaluator.restore(checkpoint?.state ?? { open: {}, outOfRange: [], recent: [] });
+    track.evaluator.restore(checkpoint?.state ?? initialState());
     history.truncate(start);
     track.checkpoints = track.checkpoints.filter((c) => c.index < start);
     const found = new Set<string>();
@@ -368,6 +368,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       if (last.state !== 'active' && last.state !== 'pending' && (last.clearedAt ?? last.occurredAt) < keepFrom.ts) track.reported.delete(id);
     }
     track.checkpoints = track.checkpoints.filter((c) => c.index >= keepFrom.index).map((c) => ({ ...c, index: c.index - keepFrom.index }));
+    track.evaluator.forgetBefore(track.checkpoints.map((c) => c.state));
   }
 }
 

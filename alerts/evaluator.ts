@@ -63,25 +63,116 @@ interface OpenEpisode extends Episode {
 export interface EvaluatorState {
   open: Partial<Record<AlertKind, OpenEpisode>>;
   last?: EvalReading;
-  /** Out-of-range time contributed by each reading (until the next one), for the cumulative budget. */
-  outOfRange: Array<{ ts: number; ms: number }>;
+  /** Out-of-range time contributed by each reading (until the next one) in the cumulative budget's window. */
+  outOfRange: OutOfRangeWindow;
   /** Recent readings for the rate-of-change regression (only when that rule is on). */
   recent: Array<{ ts: number; temperature: number }>;
   doorOpenSince?: number;
 }
 
-/** What a rule says of one reading. */
+/** The cumulative budget's window: entries [from, to) of the evaluator's `OutOfRangeLog` (absolute indices). */
+export interface OutOfRangeWindow {
+  from: number;
+  to: number;
+  /** The window's ms, kept as entries come and go. */
+  ms: number;
+  /** How many of the window's ms are not whole: then the sum is taken afresh (see `OutOfRangeLog.sum`). */
+  inexact: number;
+}
+
+/** A device's rules before any reading. */
+export const initialState = (): EvaluatorState => ({ open: {}, outOfRange: { from: 0, to: 0, ms: 0, inexact: 0 }, recent: [] });
+
+/**
+ * The out-of-range contributions (device time, ms) of one device in device-time order, shared by its
+ * state and every checkpoint of it: a state names its window by absolute indices, so a checkpoint
+ * copies four numbers, not the window. With the window in the state, each checkpoint (one every 64
+ * readings) cloned it: a day of a 1-second sensor out of range is 86,400 entries, cloned and kept
+ * alive by each of a device's 128 checkpoints. After a restore, appending overwrites what the
+ * replaced readings had appended (no kept checkpoint looks past the restored one).
+ */
+class OutOfRangeLog {
+  private ts: number[] = [];
+  private ms: number[] = [];
+  /** Absolute index of `ts[0]`. */
+  private base = 0;
+
+  append(w: OutOfRangeWindow, ts: number, ms: number): void {
+    const end = w.to - this.base;
+    if (this.ts.length !== end) {
+      this.ts.length = end;
+      this.ms.length = end;
+    }
+    this.ts.push(ts);
+    this.ms.push(ms);
+    w.to++;
+    w.ms += ms;
+    if (!Number.isSafeInteger(ms)) w.inexact++;
+  }
+
+  /** Moves the window's start past entries older than `windowStart`. */
+  slide(w: OutOfRangeWindow, windowStart: number): void {
+    while (w.from < w.to && this.ts[w.from - this.base]! < windowStart) {
+      const ms = this.ms[w.from - this.base]!;
+      w.from++;
+      w.ms -= ms;
+      if (!Number.isSafeInteger(ms)) w.inexact--;
+    }
+  }
+
+  /**
+   * The window's total. A running sum of whole milliseconds is exact in any order; with a fractional
+   * device time (allowed) it is summed afresh in the window's order, as it always was.
+   */
+  sum(w: OutOfRangeWindow): number {
+    if (w.from === w.to) return 0;
+    if (!w.inexact && Number.isSafeInteger(w.ms)) return w.ms;
+    let total = 0;
+    for (let i = w.from; i < w.to; i++) total += this.ms[i - this.base]!;
+    // The fractional entries have left: the running sum starts again from the exact one.
+    if (!w.inexact) w.ms = total;
+    return total;
+  }
+
+  /** A state restored from before everything kept (the initial state): nothing older is needed. */
+  restored(w: OutOfRangeWindow): void {
+    if (w.from >= this.base) return;
+    this.ts = [];
+    this.ms = [];
+    this.base = w.to;
+  }
+
+  /** Forgets entries before `from` once they are many: no kept state looks at them any more. */
+  forgetBefore(from: number): void {
+    const n = from - this.base;
+    if (n < 1024 || n < this.ts.length / 2) return;
+    this.ts.splice(0, n);
+    this.ms.splice(0, n);
+    this.base = from;
+  }
+}
+
+/**
+ * What a rule says of one reading. One object per evaluator, refilled by each rule: at 10,000
+ * readings/s a verdict and a peak closure per rule and reading were most of what the rules
+ * allocated on the ingest thread.
+ */
 interface Verdict {
   /** The rule is broken by this reading. */
   breaking: boolean;
   /** The condition is over (past its deadband): an active alert clears, a pending one is dropped. */
   clearing: boolean;
   delayMs: number;
-  /** Worst-so-far update: returns the new peak. */
-  peak: (current: number) => number;
+  /** This reading's value for the peak: it becomes the peak when worse than it. */
+  value: number;
+  /** +1: higher is worse, −1: lower is worse. */
+  worse: 1 | -1;
   severity: Severity;
   threshold: number;
 }
+
+/** The worst of a peak so far and a new value (a value that is not worse keeps the peak). */
+const worstOf = (v: Verdict, current: number) => ((v.value - current) * v.worse > 0 ? v.value : current);
 
 const DEFAULT_FOLD: FoldPolicy = { windowMs: 30 * 60_000, chatterCount: 3 };
 
@@ -96,7 +187,9 @@ const DEFAULT_FOLD: FoldPolicy = { windowMs: 30 * 60_000, chatterCount: 3 };
  */
 export class DeviceEvaluator {
   private readonly limits: LimitRule[];
-  state: EvaluatorState = { open: {}, outOfRange: [], recent: [] };
+  private readonly verdict: Verdict = { breaking: false, clearing: false, delayMs: 0, value: 0, worse: 1, severity: 'info', threshold: 0 };
+  private readonly outOfRangeLog = new OutOfRangeLog();
+  state: EvaluatorState = initialState();
 
   constructor(
     readonly deviceId: string,
@@ -186,7 +279,7 @@ export class DeviceEvaluator {
    * One rule's lifecycle for one reading: pending → active (after the delay) → cleared (past the
    * deadband) → folded back to active if it breaks again for the delay within the fold window.
    */
-  private step(kind: AlertKind, ts: number, v: Verdict, peakSeed: number, changed: Episode[]): void {
+  private step(kind: AlertKind, ts: number, v: Verdict, changed: Episode[]): void {
     let episode = this.state.open[kind];
     if (episode?.clearedAt !== undefined && ts - episode.clearedAt > this.fold.windowMs) {
       delete this.state.open[kind];
@@ -201,7 +294,7 @@ export class DeviceEvaluator {
         severity: v.severity,
         occurredAt: ts,
         threshold: v.threshold,
-        peak: peakSeed,
+        peak: v.value,
         relapses: 0,
         chattering: false,
       };
@@ -211,7 +304,7 @@ export class DeviceEvaluator {
       return;
     }
     if (episode.clearedAt === undefined) {
-      episode.peak = v.peak(episode.peak);
+      episode.peak = worstOf(v, episode.peak);
       if (v.clearing) {
         if (episode.activatedAt === undefined) {
           delete this.state.open[kind];
@@ -236,7 +329,7 @@ export class DeviceEvaluator {
     episode.lastActivatedAt = ts;
     episode.relapses++;
     episode.chattering = episode.relapses + 1 >= this.fold.chatterCount;
-    episode.peak = v.peak(episode.peak);
+    episode.peak = worstOf(v, episode.peak);
     changed.push(this.report(episode));
   }
 
@@ -245,24 +338,30 @@ export class DeviceEvaluator {
     return copy;
   }
 
+  /** Fills the evaluator's one verdict (see `Verdict`). */
+  private judge(breaking: boolean, clearing: boolean, delayMs: number, value: number, worse: 1 | -1, severity: Severity, threshold: number): Verdict {
+    const v = this.verdict;
+    v.breaking = breaking;
+    v.clearing = clearing;
+    v.delayMs = delayMs;
+    v.value = value;
+    v.worse = worse;
+    v.severity = severity;
+    v.threshold = threshold;
+    return v;
+  }
+
   private limit(rule: LimitRule, r: EvalReading, changed: Episode[]): void {
     const value = rule.value(r);
     if (value === undefined) return;
-    const worse = (current: number) => ((value - current) * rule.direction > 0 ? value : current);
-    this.step(
-      rule.kind,
-      r.ts,
-      {
-        breaking: (value - rule.threshold) * rule.direction > 0,
-        clearing: (rule.threshold - value) * rule.direction >= rule.hysteresis,
-        delayMs: rule.delayMs,
-        peak: worse,
-        severity: rule.severity,
-        threshold: rule.threshold,
-      },
-      value,
-      changed,
-    );
+    const breaking = (value - rule.threshold) * rule.direction > 0;
+    const clearing = (rule.threshold - value) * rule.direction >= rule.hysteresis;
+    this.step(rule.kind, r.ts, this.judge(breaking, clearing, rule.delayMs, value, rule.direction, rule.severity, rule.threshold), changed);
+  }
+
+  private outOfRange(r: EvalReading): boolean {
+    const { temperature } = this.ranges;
+    return r.temperature > temperature.max || r.temperature < temperature.min;
   }
 
   /**
@@ -270,32 +369,18 @@ export class DeviceEvaluator {
    * is spent and the temperature is out of range again; back in range, it clears.
    */
   private cumulative(r: EvalReading, changed: Episode[]): void {
-    const { temperature } = this.ranges;
     const alerts = this.rules;
-    const last = this.state.last;
-    const out = (x: EvalReading) => x.temperature > temperature.max || x.temperature < temperature.min;
-    if (last && out(last) && !this.suppressed('cumulative_time_out_of_range', last.ts)) {
+    const state = this.state;
+    const last = state.last;
+    if (last && this.outOfRange(last) && !this.suppressed('cumulative_time_out_of_range', last.ts)) {
       // A reading stands for the time until the next one, but a gap is not counted as excursion.
-      this.state.outOfRange.push({ ts: last.ts, ms: Math.min(r.ts - last.ts, 2 * this.intervalMs) });
+      this.outOfRangeLog.append(state.outOfRange, last.ts, Math.min(r.ts - last.ts, 2 * this.intervalMs));
     }
-    const windowStart = r.ts - alerts.cumulative.window;
-    while (this.state.outOfRange.length && this.state.outOfRange[0]!.ts < windowStart) this.state.outOfRange.shift();
-    const total = this.state.outOfRange.reduce((sum, c) => sum + c.ms, 0);
+    this.outOfRangeLog.slide(state.outOfRange, r.ts - alerts.cumulative.window);
+    const total = this.outOfRangeLog.sum(state.outOfRange);
     const spent = total > alerts.cumulative.budget;
-    this.step(
-      'cumulative_time_out_of_range',
-      r.ts,
-      {
-        breaking: spent && out(r),
-        clearing: !out(r),
-        delayMs: 0,
-        peak: (p) => Math.max(p, total),
-        severity: alerts.severity.cumulative,
-        threshold: alerts.cumulative.budget,
-      },
-      total,
-      changed,
-    );
+    const out = this.outOfRange(r);
+    this.step('cumulative_time_out_of_range', r.ts, this.judge(spent && out, !out, 0, total, 1, alerts.severity.cumulative, alerts.cumulative.budget), changed);
   }
 
   /** Least-squares slope of the temperature over the rate window, °C per hour. */
@@ -328,15 +413,7 @@ export class DeviceEvaluator {
     this.step(
       'rate_of_change',
       r.ts,
-      {
-        breaking: perHour > max,
-        clearing: perHour <= 0.8 * max,
-        delayMs: this.rules.rateDelay,
-        peak: (p) => Math.max(p, perHour),
-        severity: this.rules.severity.rate,
-        threshold: max,
-      },
-      perHour,
+      this.judge(perHour > max, perHour <= 0.8 * max, this.rules.rateDelay, perHour, 1, this.rules.severity.rate, max),
       changed,
     );
   }
@@ -347,20 +424,7 @@ export class DeviceEvaluator {
     if (!r.door) this.state.doorOpenSince = undefined;
     else this.state.doorOpenSince ??= r.ts;
     const openFor = r.door ? r.ts - this.state.doorOpenSince! : 0;
-    this.step(
-      'door_open',
-      r.ts,
-      {
-        breaking: r.door,
-        clearing: !r.door,
-        delayMs: alerts.doorOpenMax,
-        peak: (p) => Math.max(p, openFor),
-        severity: alerts.severity.door,
-        threshold: alerts.doorOpenMax,
-      },
-      openFor,
-      changed,
-    );
+    this.step('door_open', r.ts, this.judge(r.door, !r.door, alerts.doorOpenMax, openFor, 1, alerts.severity.door, alerts.doorOpenMax), changed);
   }
 
   private battery(r: EvalReading, changed: Episode[]): void {
@@ -370,15 +434,7 @@ export class DeviceEvaluator {
     this.step(
       'battery_low',
       r.ts,
-      {
-        breaking: level < alerts.lowBattery,
-        clearing: level >= alerts.lowBattery + 5,
-        delayMs: 0,
-        peak: (p) => Math.min(p, level),
-        severity: alerts.severity.battery,
-        threshold: alerts.lowBattery,
-      },
-      level,
+      this.judge(level < alerts.lowBattery, level >= alerts.lowBattery + 5, 0, level, -1, alerts.severity.battery, alerts.lowBattery),
       changed,
     );
   }
@@ -423,5 +479,13 @@ export class DeviceEvaluator {
 
   restore(state: EvaluatorState): void {
     this.state = structuredClone(state);
+    this.outOfRangeLog.restored(this.state.outOfRange);
+  }
+
+  /** The engine keeps only these checkpoints now: what no kept state looks at is forgotten. */
+  forgetBefore(kept: EvaluatorState[]): void {
+    let from = this.state.outOfRange.from;
+    for (const k of kept) from = Math.min(from, k.outOfRange.from);
+    this.outOfRangeLog.forgetBefore(from);
   }
 }

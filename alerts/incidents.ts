@@ -41,6 +41,12 @@ export const incidentId = (locationId: string, firstAlertId: string) =>
  */
 export class IncidentBook {
   private readonly incidents = new Map<string, Incident>();
+  /**
+   * Ids of the incidents not closed, per place, in the order they came into the book: an alert
+   * joining its place's incident looks at these, not at every incident kept (a week of closed ones,
+   * and the open ones of every other place: a scan per activation grew with the book).
+   */
+  private readonly openByLocation = new Map<string, Set<string>>();
 
   get(id: string): Incident | undefined {
     return this.incidents.get(id);
@@ -52,6 +58,11 @@ export class IncidentBook {
 
   set(incident: Incident): void {
     this.incidents.set(incident.id, incident);
+    const open = this.openByLocation.get(incident.locationId);
+    if (incident.state !== 'closed') {
+      if (open) open.add(incident.id);
+      else this.openByLocation.set(incident.locationId, new Set([incident.id]));
+    } else if (open?.delete(incident.id) && open.size === 0) this.openByLocation.delete(incident.locationId);
   }
 
   /** Forgets closed incidents closed before `before` (their events stay in InfluxDB). */
@@ -68,14 +79,13 @@ export class IncidentBook {
 
   /** The incident an alert that just became active belongs to, updated; `created` when new. */
   join(alert: Alert, policy: AlarmPolicy, now: number): { incident: Incident; created: boolean } {
-    const open = this.list()
-      .filter(
-        (i) =>
-          i.locationId === alert.locationId &&
-          i.state !== 'closed' &&
-          (i.clearedAt === null || alert.occurredAt - i.clearedAt <= policy.incidentMerge || i.alertIds.includes(alert.id)),
-      )
-      .sort((a, b) => b.occurredAt - a.occurredAt)[0];
+    // The latest to begin of the place's open incidents it may join; the first in the book of equals.
+    let open: Incident | undefined;
+    for (const id of this.openByLocation.get(alert.locationId) ?? []) {
+      const i = this.incidents.get(id)!;
+      if (i.clearedAt !== null && alert.occurredAt - i.clearedAt > policy.incidentMerge && !i.alertIds.includes(alert.id)) continue;
+      if (!open || i.occurredAt > open.occurredAt) open = i;
+    }
     if (!open) {
       const incident: Incident = {
         id: incidentId(alert.locationId, alert.id),

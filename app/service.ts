@@ -36,6 +36,7 @@ import { beginDataDirMigration } from './data-dir-layout.js';
 import { Parts } from './parts.js';
 import { ownBroker, upstreamBroker, type FrontDoor, type FrontDoorDeps } from './front-door.js';
 import { startInfluxDb, startWriter, storageHealth } from './storage.js';
+import { HourMarks } from '../reports/hour-marks.js';
 import { clusterEngines, type ClusterSettings } from '../cluster/engines.js';
 import { alertLink } from '../cluster/alert-link.js';
 import { apiLink } from '../cluster/api-link.js';
@@ -171,11 +172,18 @@ async function assemble(
       maxPastAgeMs: config.ingest.maxPastAge,
     });
     const onConflicts = (count: number) => (pipeline.counters.readingConflicts += count);
-    const writer = parts.add('writer', startWriter(config, dataDir, spool, db.influx, log, onConflicts), async (writer, orderly) => {
-      if (!(await writer.flush(orderly ? 5000 : 0)))
-        log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');
-      await writer.stop();
-    });
+    // The hours the writer wrote, so the report cache trusts the others without asking InfluxDB (reports/hour-marks.ts).
+    // Not in a cluster: other nodes write the same InfluxDB, and only InfluxDB's fingerprint sees their writes.
+    const hourMarks = overrides.cluster ? undefined : HourMarks.create();
+    const writer = parts.add(
+      'writer',
+      startWriter(config, dataDir, spool, db.influx, log, onConflicts, hourMarks ? (lines) => hourMarks.markLines(lines) : undefined),
+      async (writer, orderly) => {
+        if (!(await writer.flush(orderly ? 5000 : 0)))
+          log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');
+        await writer.stop();
+      },
+    );
 
     // Alerts and shipments are rebuilt from InfluxDB: let what the spool recovered from the last
     // run (alert events, custody and readings written just before a stop or crash) land there first.
@@ -322,6 +330,7 @@ async function assemble(
         log: log.child({ component: 'reports' }),
         ranges: () => rangeRecorder?.list() ?? [],
         buckets: path.join(dataDir, 'report-buckets'),
+        ...(hourMarks ? { marks: hourMarks.handle } : {}),
       }),
       (pool) => pool.close(),
     );

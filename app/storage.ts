@@ -70,9 +70,11 @@ export function startWriter(
   influx: InfluxClient,
   log: Logger,
   onConflicts: (count: number) => void,
+  onWritten?: (lines: readonly string[]) => void,
 ): SpoolWriter {
   const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), {
     onConflicts,
+    ...(onWritten ? { onWritten } : {}),
     lingerMs: config.spool.writeLinger,
     retryMaxMs: config.spool.retryMax,
     deadLetterFile: deadLetterPath(dataDir),

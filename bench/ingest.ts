@@ -464,12 +464,14 @@ async function timeCrossings(
     // A sample that never came counts as the timeout (it is in the p99), and a run losing many stops.
     if (Number.isNaN(at) && ++lost > Math.max(1, count / 100))
       throw new Error(`${label}: nothing arrived within ${PROBE_TIMEOUT_MS / 1000} s for ${lost} probe crossings`);
-    samples.push({ at: performance.timeOrigin + sent, ms: Number.isNaN(at) ? PROBE_TIMEOUT_MS : at - sent, ackMs: acked - sent, lost: Number.isNaN(at) });
     const back = await Promise.race([
       probe.publishAsync(topic, JSON.stringify({ ts: ts++, temperature: 5 }), { qos: 1 }).then(() => true),
       sleep(PROBE_TIMEOUT_MS).then(() => false),
     ]);
     if (!back) throw new Error(`${label}: the reading back in range after crossing ${i} was not acknowledged within ${PROBE_TIMEOUT_MS / 1000} s`);
+    // Taken once the next reading is acknowledged (PUBACKs come in order): the alert is judged
+    // while the crossing's commit group is fsynced, so it usually arrives before its PUBACK.
+    samples.push({ at: performance.timeOrigin + sent, ms: Number.isNaN(at) ? PROBE_TIMEOUT_MS : at - sent, ackMs: acked - sent, lost: Number.isNaN(at) });
     if ((i + 1) % 500 === 0 && i + 1 < count) progress(`${label}: ${i + 1} of ${count} crossings`);
     await sleep(ALERT_PROBE_PAUSE_MS);
   }

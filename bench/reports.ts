@@ -6,6 +6,7 @@ import { ShipmentBook, type ShipmentRecord } from '../shipments/book.js';
 import type { custodyEventKinds } from '../shipments/schema.js';
 import { buildShipmentReport } from '../reports/shipment-report.js';
 import { BucketCache } from '../reports/bucket-cache.js';
+import { HourMarks } from '../reports/hour-marks.js';
 import { renderReport } from '../reports/render/index.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { stringify } from 'yaml';
@@ -125,7 +126,8 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
       'bench',
     );
 
-    const buckets = new BucketCache(path.join(dir, 'report-buckets'));
+    // As in the service (its only InfluxDB writer): the writer's marks (none here: every reading was written above, before the first report).
+    const buckets = new BucketCache(path.join(dir, 'report-buckets'), HourMarks.create());
     const rawStarted = performance.now();
     JSON.stringify(await buildShipmentReport({ record, registry, influx, alerts: [], verification: null }));
     const jsonRawMs = performance.now() - rawStarted;

@@ -82,6 +82,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   /** What `linesOf` gives besides its text: how many lines, and the appends of the records it raised. */
   private lineCount = 0;
   private records: Promise<void>[] | undefined;
+  /** Devices with a batch in `toAnnounce`: their next batches wait behind it. */
+  private readonly heldBack = new Set<string>();
   /** Recent readings per device, in memory: tells a redelivery from a different reading at the same device time. */
   readonly recent: RecentReadings;
 
@@ -226,24 +228,33 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   }
 
   private announce(batch: AcceptedBatch): void {
+    // A live message is announced at once, inside the turn that read it: deferred to the end of
+    // the turn, a crossing waited for every other socket's data read in the same turn, which after
+    // a stall of the loop is a backlog of hundreds of messages (issue 15, item 1). Store-and-forward
+    // batches wait for the end of the turn, after the live readings made durable by the same fsync:
+    // judging a backlog of thousands takes milliseconds, and a crossing must not wait behind it.
+    // Each device's own batches keep their order (one that follows a held-back batch is held back too).
+    if (batch.readings.length <= ANNOUNCE_FIRST_MAX_READINGS && !this.heldBack.has(batch.deviceId)) return this.emitAccepted(batch);
     this.toAnnounce.push(batch);
+    this.heldBack.add(batch.deviceId);
     if (this.toAnnounce.length > 1) return;
     setImmediate(() => {
       const batches = this.toAnnounce;
       this.toAnnounce = [];
-      // Live readings before store-and-forward batches made durable by the same fsync: judging a
-      // backlog of thousands takes milliseconds, and a crossing must not wait behind it. Each
-      // device's own batches keep their order (one that follows a held-back batch is held back too).
-      let later: AcceptedBatch[] | undefined;
-      let held: Set<string> | undefined;
-      for (const b of batches) {
-        if (b.readings.length > ANNOUNCE_FIRST_MAX_READINGS || held?.has(b.deviceId)) {
-          (later ??= []).push(b);
-          (held ??= new Set()).add(b.deviceId);
-        } else this.emit('accepted', b);
-      }
-      if (later) for (const b of later) this.emit('accepted', b);
+      this.heldBack.clear();
+      for (const b of batches) this.emitAccepted(b);
     });
+  }
+
+  /** A listener's error is thrown on a turn of its own, as it was from the deferred announcement: never into the PUBACK path. */
+  private emitAccepted(batch: AcceptedBatch): void {
+    try {
+      this.emit('accepted', batch);
+    } catch (err) {
+      setImmediate(() => {
+        throw err;
+      });
+    }
   }
 
   /** Quarantines a message refused before decoding (unknown device, foreign topic). */

@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SensorSeries } from './figures.js';
 import { digestLines, type ReadingsDigest } from './digest.js';
 import { BUCKET_MS, buildBucket, type BucketJudging, type SensorBucket } from './buckets.js';
+import type { HourMarks, MarkStamp } from './hour-marks.js';
 
 /**
  * Where report buckets live (issue 15, item 2): on the node's disk (`<dataDir>/report-buckets`),
@@ -42,6 +43,22 @@ interface DayFile {
   hours: Record<string, HourEntry>;
 }
 
+/**
+ * A place's whole hour as a report last saw it (hour-marks.ts): the sensors with readings in it
+ * and their entries' fingerprints, when the writer's generation was `gen` in process `run`.
+ * Trusted without asking InfluxDB while the writer has not marked the hour since.
+ */
+interface PlaceHour {
+  run: string;
+  gen: number;
+  sensors: Record<string, string>;
+}
+
+interface PlaceDayFile {
+  v: 1;
+  hours: Record<string, PlaceHour>;
+}
+
 const DAY_MS = 86_400_000;
 const name = (id: string) => encodeURIComponent(id).replace(/\./g, '%2E');
 
@@ -49,36 +66,127 @@ export class BucketCache {
   /** Whole hours the last finished report found valid / had to read (for the bench and logs). */
   last = { hits: 0, misses: 0 };
 
-  constructor(readonly dir: string) {}
+  /** Without marks (a cluster, or a cache used outside the service) every report asks InfluxDB for the fingerprints. */
+  constructor(
+    readonly dir: string,
+    readonly marks?: HourMarks,
+  ) {}
 
   private file(locationId: string, deviceId: string, day: number): string {
     return path.join(this.dir, name(locationId), name(deviceId), `${day}.json`);
   }
 
-  /** One report's view: the entries it found valid, the hours it filled, what to save after. */
-  session(): BucketSession {
-    return new BucketSession(this);
+  /** Beside the place's sensor folders; no encoded sensor name ends in `.hours.json` (dots are encoded). */
+  private placeFile(locationId: string, day: number): string {
+    return path.join(this.dir, name(locationId), `${day}.hours.json`);
+  }
+
+  /**
+   * One report's view: the entries it found valid, the hours it filled, what to save after.
+   * `trustMarks: false` asks InfluxDB's fingerprint of every hour even where marks would do
+   * (reports whose digest is compared with a signed one: see reports/README.md).
+   */
+  session(options: { trustMarks?: boolean } = {}): BucketSession {
+    return new BucketSession(this, this.marks?.stamp(), options.trustMarks !== false);
   }
 
   /** @internal */
   load(locationId: string, deviceId: string, day: number): DayFile {
-    try {
-      const parsed = JSON.parse(readFileSync(this.file(locationId, deviceId, day), 'utf8')) as DayFile;
-      if (parsed?.v === 1 && parsed.hours && typeof parsed.hours === 'object') return parsed;
-    } catch {
-      // absent or unreadable: a miss, read from InfluxDB
-    }
-    return { v: 1, hours: {} };
+    return this.remembered(this.file(locationId, deviceId, day), (f) => Object.values(f.hours).reduce((n, h) => n + (h.ts?.length ?? 0), 0));
+  }
+
+  /** @internal */
+  loadPlace(locationId: string, day: number): PlaceDayFile {
+    return this.remembered(this.placeFile(locationId, day), (f) => Object.keys(f.hours).length);
+  }
+
+  /** @internal */
+  savePlace(locationId: string, day: number, content: PlaceDayFile): void {
+    this.write(this.placeFile(locationId, day), content, Object.keys(content.hours).length);
   }
 
   /** @internal Written whole to a temporary name and renamed: a crash leaves the old file or the new one, never half of one. */
   save(locationId: string, deviceId: string, day: number, content: DayFile): void {
-    const file = this.file(locationId, deviceId, day);
-    mkdirSync(path.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    writeFileSync(temporary, JSON.stringify(content));
-    renameSync(temporary, file);
+    this.write(
+      this.file(locationId, deviceId, day),
+      content,
+      Object.values(content.hours).reduce((n, h) => n + h.ts.length, 0),
+    );
   }
+
+  /**
+   * Parsing the day files was most of a warm report (≈ 28 MB of JSON for a 30-day, 32-sensor
+   * shipment): files this process read or wrote last are kept parsed, up to `MEMO_READINGS`
+   * readings, and used while the file on disk is the same one (inode, size and modification time:
+   * every write is a rename of a new file, by this thread or another worker).
+   */
+  private readonly memo = new Map<string, { id: string; content: DayFile | PlaceDayFile; weight: number }>();
+  private memoWeight = 0;
+
+  private remembered<T extends DayFile | PlaceDayFile>(file: string, weigh: (content: T) => number): T {
+    const id = fileId(file);
+    const known = this.memo.get(file);
+    if (known && known.id === id) {
+      // Most recently used last.
+      this.memo.delete(file);
+      this.memo.set(file, known);
+      return known.content as T;
+    }
+    const content = id === undefined ? ({ v: 1, hours: {} } as T) : readDay<T>(file);
+    if (id !== undefined) this.remember(file, id, content, weigh(content));
+    else this.forget(file);
+    return content;
+  }
+
+  private write(file: string, content: DayFile | PlaceDayFile, weight: number): void {
+    writeWhole(file, content);
+    const id = fileId(file);
+    if (id !== undefined) this.remember(file, id, content, weight);
+  }
+
+  private remember(file: string, id: string, content: DayFile | PlaceDayFile, weight: number): void {
+    this.forget(file);
+    this.memo.set(file, { id, content, weight });
+    this.memoWeight += weight;
+    for (const [oldest, entry] of this.memo) {
+      if (this.memoWeight <= MEMO_READINGS) break;
+      this.memo.delete(oldest);
+      this.memoWeight -= entry.weight;
+    }
+  }
+
+  private forget(file: string): void {
+    const known = this.memo.get(file);
+    if (!known) return;
+    this.memo.delete(file);
+    this.memoWeight -= known.weight;
+  }
+}
+
+/** Readings kept parsed per process (or worker): ≈ 100 B each, so ≈ 60 MB at most. */
+const MEMO_READINGS = 600_000;
+
+/** Which file is at `file` now (undefined: none). */
+function fileId(file: string): string | undefined {
+  const stat = statSync(file, { bigint: true, throwIfNoEntry: false });
+  return stat ? `${stat.ino}:${stat.size}:${stat.mtimeNs}` : undefined;
+}
+
+function readDay<T extends { v: 1; hours: object }>(file: string): T {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as T;
+    if (parsed?.v === 1 && parsed.hours && typeof parsed.hours === 'object') return parsed;
+  } catch {
+    // absent or unreadable: a miss, read from InfluxDB
+  }
+  return { v: 1, hours: {} } as T;
+}
+
+function writeWhole(file: string, content: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(temporary, JSON.stringify(content));
+  renameSync(temporary, file);
 }
 
 const fromJson = (values: Array<number | null>) => values.map((v) => (v === null ? Number.NaN : v));
@@ -89,10 +197,45 @@ export class BucketSession {
   private readonly days = new Map<string, { locationId: string; deviceId: string; day: number; file: DayFile; dirty: boolean }>();
   /** Valid whole hours of the series this session read (a filtered copy of a series is not in it: it is judged raw). */
   private readonly hours = new WeakMap<SensorSeries, Map<number, HourEntry>>();
+  private readonly places = new Map<string, { locationId: string; day: number; file: PlaceDayFile; dirty: boolean }>();
   hits = 0;
   misses = 0;
 
-  constructor(private readonly cache: BucketCache) {}
+  constructor(
+    private readonly cache: BucketCache,
+    /** The writer's generation when this report started, before it read anything (hour-marks.ts). */
+    private readonly stamp: MarkStamp | undefined,
+    private readonly trustMarks: boolean,
+  ) {}
+
+  private place(locationId: string, hour: number) {
+    const day = Math.floor(hour / DAY_MS) * DAY_MS;
+    const key = `${locationId}\n${day}`;
+    let entry = this.places.get(key);
+    if (!entry) this.places.set(key, (entry = { locationId, day, file: this.cache.loadPlace(locationId, day), dirty: false }));
+    return entry;
+  }
+
+  /**
+   * The place's sensors and their fingerprints in a whole hour, without asking InfluxDB: known when
+   * a report of this process saw the hour and the writer has not written it since. Else undefined
+   * (the hour's fingerprint is asked).
+   */
+  trusted(locationId: string, hour: number): Record<string, string> | undefined {
+    const marks = this.cache.marks;
+    if (!marks || !this.trustMarks) return undefined;
+    const seen = this.place(locationId, hour).file.hours[hour];
+    if (!seen || typeof seen.sensors !== 'object' || marks.changedSince(locationId, hour, seen)) return undefined;
+    return seen.sensors;
+  }
+
+  /** Remembers a whole hour whose every sensor's entry now holds what InfluxDB held after this report's stamp. */
+  saw(locationId: string, hour: number, sensors: Record<string, string>): void {
+    if (!this.stamp) return;
+    const place = this.place(locationId, hour);
+    place.file.hours[hour] = { ...this.stamp, sensors };
+    place.dirty = true;
+  }
 
   private day(locationId: string, deviceId: string, hour: number) {
     const day = Math.floor(hour / DAY_MS) * DAY_MS;
@@ -199,11 +342,21 @@ export class BucketSession {
   /** Writes the day files this report changed. A failure costs only speed (the next report reads InfluxDB again). */
   save(onError?: (err: Error) => void): void {
     this.cache.last = { hits: this.hits, misses: this.misses };
+    // Sensors' entries first: a place's hour names only entries already on disk.
     for (const day of this.days.values()) {
       if (!day.dirty) continue;
       try {
         this.cache.save(day.locationId, day.deviceId, day.day, day.file);
         day.dirty = false;
+      } catch (err) {
+        onError?.(err as Error);
+      }
+    }
+    for (const place of this.places.values()) {
+      if (!place.dirty) continue;
+      try {
+        this.cache.savePlace(place.locationId, place.day, place.file);
+        place.dirty = false;
       } catch (err) {
         onError?.(err as Error);
       }

@@ -8,6 +8,7 @@ import type { InfluxTarget } from '../storage/influx.js';
 import { failureError, type BuiltReport, type ReportJob } from './jobs.js';
 import type { WorkerReply, WorkerRequest } from './report-worker.js';
 import type { RangeVersion } from './range-versions.js';
+import type { HourMarksHandle } from './hour-marks.js';
 
 /**
  * Reports are built off the main thread (issue 12, item 5): a year of readings decoded, analysed
@@ -71,6 +72,8 @@ export function configuredReportPool(deps: {
   ranges?: () => RangeVersion[];
   /** Where the workers keep whole hours of readings and their aggregates (bucket-cache.ts); absent: every report reads InfluxDB. */
   buckets?: string;
+  /** The writer's marks (hour-marks.ts): absent where this process is not InfluxDB's only writer (a cluster). */
+  marks?: HourMarksHandle;
 }): ReportPool {
   const settings = () => deps.config().reports;
   return new ReportPool({
@@ -81,6 +84,7 @@ export function configuredReportPool(deps: {
     log: deps.log,
     ...(deps.ranges ? { ranges: deps.ranges } : {}),
     ...(deps.buckets ? { buckets: deps.buckets } : {}),
+    ...(deps.marks ? { marks: deps.marks } : {}),
   });
 }
 
@@ -105,6 +109,8 @@ export class ReportPool {
       ranges?: () => RangeVersion[];
       /** The bucket cache's directory (bucket-cache.ts), shared by the workers. */
       buckets?: string;
+      /** Shared memory, not copied: the workers see the writer's marks as they are made. */
+      marks?: HourMarksHandle;
     },
   ) {}
 
@@ -176,6 +182,7 @@ export class ReportPool {
       job: pending.job,
       influx: this.options.influx,
       ...(this.options.buckets ? { buckets: this.options.buckets } : {}),
+      ...(this.options.marks ? { marks: this.options.marks } : {}),
       configVersion,
       ...(slot.configVersion === configVersion ? {} : { config }),
     };

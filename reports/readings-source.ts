@@ -102,24 +102,40 @@ async function readPlaceCached(
     const columns = new Map<string, Columns>();
     return readRaw(influx, locationId, edge, columns).then(() => columns);
   });
-  // Per sensor: hour → fingerprint (hours with readings only).
+  // Per sensor: hour → fingerprint (hours with readings only). Whole hours the writer has not
+  // written since a report of this process saw them are known without asking (hour-marks.ts);
+  // InfluxDB is asked for the others' fingerprints, in runs of consecutive hours.
   const fingerprints = new Map<string, Map<number, { fp: string; count: number }>>();
-  for (let start = Math.floor(window.start); start < window.end; start += READ_CHUNK_MS) {
-    const end = Math.min(Math.ceil(window.end), start + READ_CHUNK_MS);
-    const series = await influx.query(
-      `SELECT count("temperature"), sum("temperature"), sum("humidity"), sum("seq"), sum("receivedAt") FROM "${READINGS_MEASUREMENT}" WHERE "locationId" = ${quoteString(locationId)} AND time >= ${start}ms AND time < ${end}ms GROUP BY time(1h), "deviceId" fill(none)`,
-    );
-    for (const s of series) {
-      const deviceId = s.tags?.deviceId ?? '';
+  const asked: number[] = [];
+  for (let hour = firstWhole; hour + BUCKET_MS <= lastWhole; hour += BUCKET_MS) {
+    const sensors = cache.trusted(locationId, hour);
+    if (!sensors) {
+      asked.push(hour);
+      continue;
+    }
+    for (const [deviceId, fp] of Object.entries(sensors)) {
       let hours = fingerprints.get(deviceId);
       if (!hours) fingerprints.set(deviceId, (hours = new Map()));
-      for (const row of s.values) {
-        const count = (row[1] as number | null) ?? 0;
-        if (count > 0) hours.set(row[0] as number, { fp: `${count}|${row[2]}|${row[3]}|${row[4]}|${row[5]}`, count });
-      }
+      hours.set(hour, { fp, count: Number.parseInt(fp, 10) });
     }
   }
-  // The row limit holds as before, counted before a single reading is read.
+  for (const run of runsOf(asked))
+    for (let start = run.start; start < run.end; start += READ_CHUNK_MS) {
+      const end = Math.min(run.end, start + READ_CHUNK_MS);
+      const series = await influx.query(
+        `SELECT count("temperature"), sum("temperature"), sum("humidity"), sum("seq"), sum("receivedAt") FROM "${READINGS_MEASUREMENT}" WHERE "locationId" = ${quoteString(locationId)} AND time >= ${start}ms AND time < ${end}ms GROUP BY time(1h), "deviceId" fill(none)`,
+      );
+      for (const s of series) {
+        const deviceId = s.tags?.deviceId ?? '';
+        let hours = fingerprints.get(deviceId);
+        if (!hours) fingerprints.set(deviceId, (hours = new Map()));
+        for (const row of s.values) {
+          const count = (row[1] as number | null) ?? 0;
+          if (count > 0) hours.set(row[0] as number, { fp: `${count}|${row[2]}|${row[3]}|${row[4]}|${row[5]}`, count });
+        }
+      }
+    }
+  // The row limit holds as before, counted before a single reading is read (the edges' rows when they are in).
   budget?.take([...fingerprints.values()].reduce((n, hours) => n + [...hours.values()].reduce((m, h) => m + h.count, 0), 0));
 
   const whole = (hour: number) => hour >= window.start && hour + BUCKET_MS <= window.end;
@@ -147,6 +163,7 @@ async function readPlaceCached(
   }
   // Everything read from InfluxDB, in time order: the first edge, the missing hours, the last edge.
   const edgeColumns = await Promise.all(edgeReads);
+  budget?.take(edgeColumns.reduce((n, part) => n + [...part.values()].reduce((m, c) => m + c.ts.length, 0), 0));
   const parts = [...edges.map((e, i) => ({ start: e.start, columns: edgeColumns[i]! })), { start: sorted[0] ?? window.start, columns: middle }]
     .sort((x, y) => x.start - y.start)
     .map((p) => p.columns);
@@ -201,9 +218,32 @@ async function readPlaceCached(
       attached.set(deviceId, hours);
     }
   }
+  // Asked hours whose every sensor now has its entry: the next report need not ask again.
+  for (const hour of asked) {
+    const sensors: Record<string, string> = {};
+    let complete = true;
+    for (const [deviceId, hours] of fingerprints) {
+      const fp = hours.get(hour);
+      if (!fp) continue;
+      if (attached.get(deviceId)?.get(hour)?.fp !== fp.fp) complete = false;
+      sensors[deviceId] = fp.fp;
+    }
+    if (complete) cache.saw(locationId, hour, sensors);
+  }
   const result = seriesOf(registry, locationId, columns);
   for (const s of result) cache.attach(s, attached.get(s.deviceId)!);
   return result;
+}
+
+/** Consecutive hours as windows. */
+function runsOf(hours: number[]): Array<{ start: number; end: number }> {
+  const runs: Array<{ start: number; end: number }> = [];
+  for (const hour of hours) {
+    const last = runs.at(-1);
+    if (last && last.end === hour) last.end = hour + BUCKET_MS;
+    else runs.push({ start: hour, end: hour + BUCKET_MS });
+  }
+  return runs;
 }
 
 function medianSpacing(ts: number[]): number {

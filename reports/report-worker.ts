@@ -4,6 +4,7 @@ import { lowerThisThreadPriority } from '../core/low-priority.js';
 import type { Registry } from '../core/registry.js';
 import type { InfluxTarget } from '../storage/influx.js';
 import { BucketCache } from './bucket-cache.js';
+import { HourMarks, type HourMarksHandle } from './hour-marks.js';
 import { buildReport, describeFailure, registryOf, ReportInflux, type ReportJob } from './jobs.js';
 
 /**
@@ -17,6 +18,8 @@ export interface WorkerRequest {
   influx: InfluxTarget;
   /** The bucket cache's directory (bucket-cache.ts). */
   buckets?: string;
+  /** The writer's marks (hour-marks.ts), shared memory; absent in a cluster. */
+  marks?: HourMarksHandle;
   /** The registry's config, sent when it changed since this worker's last job. */
   configVersion: number;
   config?: Config;
@@ -40,7 +43,8 @@ parentPort?.on('message', (request: WorkerRequest) => {
       if (!registry || registry.version !== request.configVersion) throw new Error(`the worker has no registry version ${request.configVersion}`);
       const key = JSON.stringify(request.influx);
       if (influx?.key !== key) influx = { key, client: new ReportInflux(request.influx) };
-      if (request.buckets && buckets?.dir !== request.buckets) buckets = new BucketCache(request.buckets);
+      if (request.buckets && (buckets?.dir !== request.buckets || buckets.marks?.handle.run !== request.marks?.run))
+        buckets = new BucketCache(request.buckets, request.marks ? new HourMarks(request.marks) : undefined);
       const built = await buildReport(request.job, { registry: registry.registry, influx: influx.client, ...(request.buckets ? { buckets: buckets! } : {}) });
       // A view of exactly the bytes, so the buffer can be handed over (transferred, not copied).
       const body = built.body.byteOffset === 0 && built.body.byteLength === built.body.buffer.byteLength ? built.body : new Uint8Array(built.body);

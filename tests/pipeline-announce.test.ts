@@ -42,6 +42,27 @@ describe('ingest pipeline announcements', () => {
     await spool.close();
   });
 
+  it('announces a live reading within the call that ingests it, a large batch only at the end of the turn', async () => {
+    const spool = new Spool(mkdtempSync(path.join(tmpdir(), 'cc-announce-')), 1 << 20, testLog);
+    await spool.open();
+    const pipeline = new IngestPipeline(spool, limits);
+    const seen: Array<[string, number]> = [];
+    pipeline.on('accepted', (b: AcceptedBatch) => seen.push([b.deviceId, b.readings.length]));
+    const t0 = Date.now() - 3_600_000;
+    const backlog = Array.from({ length: 20 }, (_, i) => ({ ts: t0 + i * 1000, temperature: 5 }));
+    const live = pipeline.ingestTelemetry(placement('room-1'), 'cc/v1/room-1/telemetry', body([{ ts: t0, temperature: 9.2 }]));
+    // Nothing awaited yet: the crossing does not wait for other sockets' data read in the same turn.
+    expect(seen).toEqual([['room-1', 1]]);
+    const batch = pipeline.ingestTelemetry(placement('truck-1'), 'cc/v1/truck-1/telemetry', body(backlog));
+    expect(seen).toEqual([['room-1', 1]]);
+    await Promise.all([live, batch]);
+    expect(seen).toEqual([
+      ['room-1', 1],
+      ['truck-1', 20],
+    ]);
+    await spool.close();
+  });
+
   it('announces a reading while its commit group is being fsynced, not after (the crossing does not wait for the disk)', async () => {
     const spool = new Spool(mkdtempSync(path.join(tmpdir(), 'cc-announce-')), 1 << 20, testLog);
     await spool.open();

@@ -12,6 +12,10 @@ import { buildShipmentReport } from '../reports/shipment-report.js';
 import { BucketCache } from '../reports/bucket-cache.js';
 import { BUCKET_MS } from '../reports/buckets.js';
 import { shipmentThroughLegs } from '../bench/reports.js';
+import { HourMarks } from '../reports/hour-marks.js';
+import { Spool } from '../ingestor/spool.js';
+import { SpoolWriter } from '../ingestor/writer.js';
+import { testLog, waitFor } from './helpers/workspace.js';
 
 /**
  * Issue 15, item 2, against a real influxd: a shipment report built through the bucket cache is
@@ -114,5 +118,103 @@ describe('shipment report through the bucket cache (issue 15, item 2)', () => {
     writeFileSync(path.join(sensor, readdirSync(sensor)[0]!), '{"v":1,"hours":{');
     expect(await build(restarted)).toEqual(overwritten);
     expect(restarted.last.misses).toBeGreaterThan(0);
+  });
+
+  it('trusts hours the writer has not marked (no fingerprint query), and reads again the hours late readings were written into', async () => {
+    const devices = LEGS.map((location, leg) => ({ id: `hm${leg}`, location, interval: '60s', tokenHash: hashToken(generateToken('dev')) }));
+    const registry = new Registry(parseConfigText(SAMPLE_CONFIG.replace('devices: []', stringify({ devices }).trimEnd()), path.join(dir, 'marks.yaml')));
+    const database = `t_marks_${Date.now()}`;
+    // Every query the reports make, to see which asked InfluxDB for fingerprints (observed, not replaced).
+    const queries: string[] = [];
+    const influx = new (class extends InfluxClient {
+      override query(influxql: string, options?: Parameters<InfluxClient['query']>[1]) {
+        queries.push(influxql);
+        return super.query(influxql, options);
+      }
+    })({ url: inject('influxUrl'), database });
+    await influx.ensureDatabase(1830 * 86_400_000);
+    const fingerprintQueries = () => queries.filter((q) => q.includes('count("temperature")')).length;
+
+    const start = Math.floor(Date.UTC(2026, 6, 1, 8) / BUCKET_MS) * BUCKET_MS + 7 * MIN;
+    const legLength = 6 * BUCKET_MS;
+    const site = (location: string) => registry.location(location)!.site.id;
+    const line = (leg: number, t: number, temperature: number, seq: number, receivedAt: number) =>
+      `readings,deviceId=hm${leg},locationId=${LEGS[leg]},siteId=${site(LEGS[leg]!)} temperature=${temperature},humidity=50,seq=${seq}i,receivedAt=${receivedAt}i ${t}000000`;
+    const lines: string[] = [];
+    for (const leg of [0, 1])
+      for (let t = start + leg * legLength, seq = 0; t < start + (leg + 1) * legLength; t += MIN, seq++)
+        lines.push(line(leg, t, 5 + (seq % 7) / 10, seq, t + 1000));
+    await influx.write(lines.join('\n'));
+    const record = shipmentThroughLegs(
+      'SH-MARKS',
+      LEGS.map((locationId, leg) => ({ locationId, event: leg ? 'loaded' : 'stored' })),
+      start,
+      legLength,
+      't',
+    );
+    const now = start + 3 * legLength;
+    const build = (buckets?: BucketCache) =>
+      buildShipmentReport({ record, registry, influx, alerts: [], verification: null, now, ...(buckets ? { buckets } : {}) });
+
+    // The service's wiring: one table of marks, the writer's hook marking what InfluxDB confirmed.
+    const marks = HourMarks.create();
+    const spool = new Spool(path.join(dir, 'marks-spool'), 32 * 1024 * 1024, testLog);
+    await spool.open();
+    const writer = new SpoolWriter(spool, influx, testLog, {
+      lingerMs: 0,
+      retryMaxMs: 200,
+      deadLetterFile: path.join(dir, 'marks-dead-letter.ndjson'),
+      onWritten: (written) => marks.markLines(written),
+    });
+    writer.start();
+    try {
+      const cacheDir = path.join(dir, 'marks-buckets');
+      const cache = new BucketCache(cacheDir, marks);
+      const raw = await build();
+      // Cold: fingerprints asked, every whole hour read and stored (5 per leg: the first and last are partial).
+      expect(await build(cache)).toEqual(raw);
+      expect(cache.last).toEqual({ hits: 0, misses: 10 });
+      // Warm: not one fingerprint query.
+      const asked = fingerprintQueries();
+      expect(await build(cache)).toEqual(raw);
+      expect(cache.last).toEqual({ hits: 10, misses: 0 });
+      expect(fingerprintQueries()).toBe(asked);
+
+      // Late readings into a cached hour, through the spool and the writer: the next report shows them.
+      const lateAt = start + 2 * BUCKET_MS + 30 * MIN + 500;
+      const generation = marks.stamp().gen;
+      await spool.append([line(0, lateAt, 11.5, 9999, now - MIN), line(0, lateAt + 1000, 11.6, 10000, now - MIN)].join('\n'), 2);
+      await waitFor(
+        async () => marks.stamp().gen,
+        (gen) => gen > generation,
+        15_000,
+        'the writer to mark the late readings',
+      );
+      const after = await build();
+      expect(after.overall.readings).toBe(raw.overall.readings + 2);
+      expect(after.overall.completeness.late).toBe(raw.overall.completeness.late + 2);
+      expect(await build(cache)).toEqual(after);
+      // Only the marked hour was asked about and read again.
+      expect(cache.last).toEqual({ hits: 9, misses: 1 });
+      expect(fingerprintQueries()).toBe(asked + 1);
+      expect(await build(cache)).toEqual(after);
+      expect(fingerprintQueries()).toBe(asked + 1);
+
+      // A restart (a new table of marks): every hour is checked against InfluxDB once, then trusted again.
+      const restarted = new BucketCache(cacheDir, HourMarks.create());
+      expect(await build(restarted)).toEqual(after);
+      expect(restarted.last).toEqual({ hits: 10, misses: 0 });
+      expect(fingerprintQueries()).toBe(asked + 3);
+      expect(await build(restarted)).toEqual(after);
+      expect(fingerprintQueries()).toBe(asked + 3);
+
+      // A report whose digest is compared with a signed one asks InfluxDB every time (trustMarks: false).
+      const session = restarted.session({ trustMarks: false });
+      expect(session.trusted(LEGS[0], start - 7 * MIN + BUCKET_MS)).toBeUndefined();
+      expect(restarted.session().trusted(LEGS[0], start - 7 * MIN + BUCKET_MS)).toEqual(expect.any(Object));
+    } finally {
+      await writer.stop();
+      await spool.close();
+    }
   });
 });
