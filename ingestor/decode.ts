@@ -65,7 +65,8 @@ function checkTime(reading: Reading, now: number, limits: DecodeLimits): Rejecti
   return undefined;
 }
 
-const READING_KEYS = new Set(['ts', 'temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq']);
+/** The schema's keys, each with its position in the schema's order. */
+const READING_KEYS = new Map(['ts', 'temperature', 'humidity', 'battery', 'lat', 'lon', 'door', 'seq'].map((key, i) => [key, i]));
 const within = (value: unknown, key: keyof typeof PHYSICAL_LIMITS) =>
   typeof value === 'number' && value >= PHYSICAL_LIMITS[key].min && value <= PHYSICAL_LIMITS[key].max;
 
@@ -79,9 +80,27 @@ const within = (value: unknown, key: keyof typeof PHYSICAL_LIMITS) =>
 export function wellFormedReading(item: unknown): Reading | undefined {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return undefined;
   const o = item as Record<string, unknown>;
-  for (const key in o) if (!READING_KEYS.has(key)) return undefined;
+  // Keys already in the schema's order (what devices send) let the parsed object itself be the
+  // reading once its values are checked: no copy of every reading on the PUBACK path.
+  let ordered = true;
+  let last = -1;
+  for (const key in o) {
+    const position = READING_KEYS.get(key);
+    if (position === undefined) return undefined;
+    if (position < last || o[key] === undefined) ordered = false;
+    last = position;
+  }
   const { ts, temperature, humidity, battery, lat, lon, door, seq } = o;
   if (typeof ts !== 'number' || !Number.isInteger(ts) || !(Math.abs(ts) <= STORABLE_MS) || !within(temperature, 'temperature')) return undefined;
+  if (ordered) {
+    if (humidity !== undefined && !within(humidity, 'humidity')) return undefined;
+    if (battery !== undefined && !within(battery, 'battery')) return undefined;
+    if (lat !== undefined && !within(lat, 'lat')) return undefined;
+    if (lon !== undefined && !within(lon, 'lon')) return undefined;
+    if (door !== undefined && typeof door !== 'boolean') return undefined;
+    if (seq !== undefined && (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0)) return undefined;
+    return o as Reading;
+  }
   const reading: Reading = { ts, temperature: temperature as number };
   if (humidity !== undefined) {
     if (!within(humidity, 'humidity')) return undefined;

@@ -5,20 +5,23 @@ import {
   MAX_DEVICE_MESSAGE_BYTES,
   RAW_PREVIEW_BYTES,
   REJECT_MESSAGE_CHARS,
+  ReadingSeriesKeys,
+  ReadingText,
   RecentReadings,
+  receivedAtField,
   clockJumpFact,
   conflictFact,
   deferredLine,
   deferredPrefix,
   deviceMessageFact,
   summariseRejections,
-  readingLines,
   rejectionFact,
   revisionLine,
   type AcceptedBatch,
   type RejectionRecord,
 } from './records.js';
 import { FactLog } from '../storage/fact-log.js';
+import { nsOf } from '../storage/line-protocol.js';
 import type { Spool } from './spool.js';
 
 /** Batches of up to this many readings are announced before larger ones made durable with them. */
@@ -74,6 +77,11 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   /** Rejects and device messages: facts at their receive time. */
   private readonly facts: FactLog;
   private toAnnounce: AcceptedBatch[] = [];
+  private readonly seriesKeys = new ReadingSeriesKeys();
+  private readonly text = new ReadingText();
+  /** What `linesOf` gives besides its text: how many lines, and the appends of the records it raised. */
+  private lineCount = 0;
+  private records: Promise<void>[] | undefined;
   /** Devices with a batch in `toAnnounce`: their next batches wait behind it. */
   private readonly heldBack = new Set<string>();
   /** Recent readings per device, in memory: tells a redelivery from a different reading at the same device time. */
@@ -94,13 +102,18 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   async ingestTelemetry(placement: Placement, topic: string, payload: Buffer): Promise<IngestOutcome> {
     const receivedAt = Date.now();
     const decoded = decodeTelemetry(payload, receivedAt, this.limits);
-    const pending: Promise<void>[] = [];
+    // Records beside the readings (clock jumps, conflicts, the reject): rare, so no array unless there are some.
+    let pending: Promise<void>[] | undefined;
+    let stored: Promise<void> | undefined;
     let accepted: AcceptedBatch | undefined;
     if (decoded.readings.length > 0) {
-      accepted = { ...placement, receivedAt, readings: decoded.readings };
-      const lines = this.linesOf(accepted, topic, pending);
+      // Built field by field: a spread of the placement cost a dictionary-mode copy per message.
+      accepted = { deviceId: placement.deviceId, siteId: placement.siteId, locationId: placement.locationId, receivedAt, readings: decoded.readings };
+      const text = this.linesOf(accepted, topic);
+      pending = this.records;
+      this.records = undefined;
       // Nothing new (every reading a redelivery): acknowledged once the first delivery is on disk.
-      pending.push(lines.length > 0 ? this.spool.append(lines.text, lines.length) : this.spool.durable());
+      stored = this.lineCount > 0 ? this.spool.append(text, this.lineCount) : this.spool.durable();
       // Judged while the commit group is written and fsync'ed, not after: the fsync is most of a
       // crossing's wait when the service is quiet. Safe for the record: an alert event is appended
       // after its reading, commit groups reach the disk in order, so no alert is ever on disk
@@ -111,9 +124,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     // One record per message, however many of its readings were refused; the payload's start once.
     const rejected =
       decoded.rejections.length > 0 ? this.rejectionRecord(placement.deviceId, topic, payload, summariseRejections(decoded.rejections), receivedAt) : undefined;
-    if (rejected) pending.push(this.facts.append(rejectionFact(rejected)));
+    if (rejected) (pending ??= []).push(this.facts.append(rejectionFact(rejected)));
     // One append is the common case; Promise.all would allocate for nothing on the hot path.
-    await (pending.length === 1 ? pending[0] : Promise.all(pending));
+    if (!pending) await stored;
+    else {
+      if (stored) pending.push(stored);
+      await (pending.length === 1 ? pending[0] : Promise.all(pending));
+    }
 
     if (accepted) {
       this.counters.acceptedMessages++;
@@ -155,49 +172,59 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   }
 
   /**
-   * The lines of accepted readings. Each is checked against the device's recent readings (in
+   * The lines of accepted readings (their count in `lineCount`, records they raised in `records`:
+   * fields rather than a result object, read right after the call). Each is checked against the device's recent readings (in
    * memory, synchronously: no I/O before the PUBACK): a new reading is the usual line (byte for
    * byte what it always was), a redelivery nothing, a different reading at a stored device time
    * gets a `revision` tag so it is a point of its own, never overwriting the first, plus a
-   * `conflicting_reading` record; a clock jump gets a `clock_jump` record. Records go to `pending`.
+   * `conflicting_reading` record; a clock jump gets a `clock_jump` record.
    */
-  private linesOf(batch: AcceptedBatch, topic: string, pending: Promise<void>[]): { text: string; length: number } {
+  private linesOf(batch: AcceptedBatch, topic: string): string {
     let revisions: Map<number, number> | undefined;
     // Readings the index cannot vouch for: the writer checks them against InfluxDB (`-1` in `revisions`).
     const DEFERRED = -1;
     // A redelivery of what this process already spooled: nothing to write (rewriting the point would move its receivedAt, "first arrived first").
     const SAME = -2;
+    const series = this.seriesKeys.of(batch);
+    const received = receivedAtField(batch.receivedAt);
+    // The new readings' lines as readingLines writes them, built in the same pass as the checks.
+    let text = '';
+    let plain = 0;
     for (let i = 0; i < batch.readings.length; i++) {
       const r = batch.readings[i]!;
       const jump = this.recent.clockJump(batch.deviceId, r, batch.receivedAt);
       if (jump) {
         this.counters.clockJumps++;
-        pending.push(this.facts.append(clockJumpFact(batch, topic, r, jump)));
+        (this.records ??= []).push(this.facts.append(clockJumpFact(batch, topic, r, jump)));
       }
-      const verdict = this.recent.observe(batch.deviceId, r);
+      const fields = this.text.fields(r);
+      const verdict = this.recent.observe(batch.deviceId, r, this.text.fingerprint);
+      if (verdict.kind === 'new') {
+        text += `${plain > 0 ? '\n' : ''}${series} ${fields}${received} ${nsOf(r.ts)}`;
+        plain++;
+        continue;
+      }
       if (verdict.kind === 'conflict') {
         this.counters.readingConflicts++;
-        pending.push(this.facts.append(conflictFact(batch, topic, r, verdict)));
+        (this.records ??= []).push(this.facts.append(conflictFact(batch, topic, r, verdict)));
         (revisions ??= new Map()).set(i, verdict.revision);
       } else if (verdict.kind === 'same') (revisions ??= new Map()).set(i, SAME);
-      else if (verdict.kind === 'unchecked') {
+      else {
         this.counters.readingsDeferred++;
         (revisions ??= new Map()).set(i, DEFERRED);
       }
     }
-    if (!revisions) return { text: readingLines(batch), length: batch.readings.length };
-    const lines: string[] = [];
-    const plain = batch.readings.filter((_, i) => !revisions.has(i));
-    if (plain.length > 0) lines.push(readingLines({ ...batch, readings: plain }));
+    this.lineCount = plain;
+    if (!revisions) return text;
+    const lines: string[] = plain > 0 ? [text] : [];
     let prefix: string | undefined;
-    let length = plain.length;
     for (const [i, revision] of revisions) {
       if (revision === SAME) continue;
       const r = batch.readings[i]!;
-      lines.push(revision === DEFERRED ? deferredLine(batch, topic, r, (prefix ??= deferredPrefix(batch, topic))) : revisionLine(batch, r, revision));
-      length++;
+      lines.push(revision === DEFERRED ? deferredLine(batch, topic, r, (prefix ??= deferredPrefix(batch, topic, series))) : revisionLine(batch, r, revision));
+      this.lineCount++;
     }
-    return { text: lines.join('\n'), length };
+    return lines.join('\n');
   }
 
   private announce(batch: AcceptedBatch): void {

@@ -90,13 +90,105 @@ export { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT 
 const readingSeries = (batch: Omit<AcceptedBatch, 'readings'>) =>
   seriesKey(READINGS_MEASUREMENT, { deviceId: batch.deviceId, locationId: batch.locationId, siteId: batch.siteId });
 
-export function readingLines(batch: AcceptedBatch): string {
-  const series = readingSeries(batch);
+/**
+ * The `readings` series key of each device's placement, built once (escaping tests three
+ * regular expressions) rather than once a message; a device moved elsewhere gets its new key.
+ */
+export class ReadingSeriesKeys {
+  private readonly byDevice = new Map<string, { siteId: string; locationId: string; key: string }>();
+
+  of(batch: Omit<AcceptedBatch, 'readings'>): string {
+    const known = this.byDevice.get(batch.deviceId);
+    if (known && known.siteId === batch.siteId && known.locationId === batch.locationId) return known.key;
+    const key = readingSeries(batch);
+    this.byDevice.set(batch.deviceId, { siteId: batch.siteId, locationId: batch.locationId, key });
+    return key;
+  }
+}
+
+export function readingLines(batch: AcceptedBatch, series: string = readingSeries(batch)): string {
   const readings = batch.readings;
   // One string concatenated in place: the hot path of every accepted reading (no array, no field objects).
+  const received = receivedAtField(batch.receivedAt);
   let text = '';
-  for (let i = 0; i < readings.length; i++) text += `${i > 0 ? '\n' : ''}${series} ${readingFields(readings[i]!, batch.receivedAt)} ${nsOf(readings[i]!.ts)}`;
+  for (let i = 0; i < readings.length; i++) text += `${i > 0 ? '\n' : ''}${series} ${valueFields(readings[i]!)}${received} ${nsOf(readings[i]!.ts)}`;
   return text;
+}
+
+/** The last field of every reading of a message: its receive time, written once a message. */
+export const receivedAtField = (receivedAt: number): string => `,receivedAt=${receivedAt}i`;
+
+/** A reading's fields before `receivedAt` (see readingFields). */
+function valueFields(r: IndexedReading): string {
+  let set = `temperature=${r.temperature}`;
+  if (r.humidity !== undefined) set += `,humidity=${r.humidity}`;
+  if (r.battery !== undefined) set += `,battery=${r.battery}`;
+  if (r.lat !== undefined) set += `,lat=${r.lat}`;
+  if (r.lon !== undefined) set += `,lon=${r.lon}`;
+  if (r.door !== undefined) set += `,door=${r.door}`;
+  if (r.seq !== undefined) set += `,seq=${r.seq}i`;
+  return set;
+}
+
+/** FNV-1a over `text`, continuing from `hash`. */
+function fnv(hash: number, text: string): number {
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash;
+}
+
+const PIPE = 0x7c;
+
+/**
+ * A reading's values turned into text once, for both its fingerprint and its line (a number's
+ * text is most of what either costs): `fields(r)` gives `valueFields(r)` and leaves
+ * `fingerprintOf(r)` in `fingerprint`, hashed piece by piece over the same characters.
+ */
+export class ReadingText {
+  fingerprint = 0;
+
+  fields(r: IndexedReading): string {
+    const t = `${r.temperature}`;
+    let set = `temperature=${t}`;
+    let hash = fnv(0x811c9dc5, t);
+    hash = Math.imul(hash ^ PIPE, 0x01000193);
+    if (r.humidity !== undefined) {
+      const v = `${r.humidity}`;
+      set += `,humidity=${v}`;
+      hash = fnv(hash, v);
+    } else hash = fnv(hash, 'undefined');
+    hash = Math.imul(hash ^ PIPE, 0x01000193);
+    if (r.battery !== undefined) {
+      const v = `${r.battery}`;
+      set += `,battery=${v}`;
+      hash = fnv(hash, v);
+    } else hash = fnv(hash, 'undefined');
+    hash = Math.imul(hash ^ PIPE, 0x01000193);
+    if (r.lat !== undefined) {
+      const v = `${r.lat}`;
+      set += `,lat=${v}`;
+      hash = fnv(hash, v);
+    } else hash = fnv(hash, 'undefined');
+    hash = Math.imul(hash ^ PIPE, 0x01000193);
+    if (r.lon !== undefined) {
+      const v = `${r.lon}`;
+      set += `,lon=${v}`;
+      hash = fnv(hash, v);
+    } else hash = fnv(hash, 'undefined');
+    hash = Math.imul(hash ^ PIPE, 0x01000193);
+    if (r.door !== undefined) {
+      const v = `${r.door}`;
+      set += `,door=${v}`;
+      hash = fnv(hash, v);
+    } else hash = fnv(hash, 'undefined');
+    hash = Math.imul(hash ^ PIPE, 0x01000193);
+    if (r.seq !== undefined) {
+      const v = `${r.seq}`;
+      set += `,seq=${v}i`;
+      hash = fnv(hash, v);
+    } else hash = fnv(hash, 'undefined');
+    this.fingerprint = hash >>> 0;
+    return set;
+  }
 }
 
 /**
@@ -105,14 +197,7 @@ export function readingLines(batch: AcceptedBatch): string {
  * without the object and `Int` wrappers `fieldSet` needs.
  */
 export function readingFields(r: IndexedReading, receivedAt: number): string {
-  let set = `temperature=${r.temperature}`;
-  if (r.humidity !== undefined) set += `,humidity=${r.humidity}`;
-  if (r.battery !== undefined) set += `,battery=${r.battery}`;
-  if (r.lat !== undefined) set += `,lat=${r.lat}`;
-  if (r.lon !== undefined) set += `,lon=${r.lon}`;
-  if (r.door !== undefined) set += `,door=${r.door}`;
-  if (r.seq !== undefined) set += `,seq=${r.seq}i`;
-  return `${set},receivedAt=${receivedAt}i`;
+  return `${valueFields(r)}${receivedAtField(receivedAt)}`;
 }
 
 /** A quarantined message, at its receive time (the fact log's sequence keeps one device's rejects of one ms apart). */
@@ -196,8 +281,8 @@ export function deferredLine(batch: Omit<AcceptedBatch, 'readings'>, topic: stri
 }
 
 /** What every deferred line of one message starts with: built once a message, not once a reading (the PUBACK path). */
-export const deferredPrefix = (batch: Omit<AcceptedBatch, 'readings'>, topic: string): string =>
-  `${DEFERRED_MARK}${JSON.stringify(topic)} ${readingSeries(batch)} `;
+export const deferredPrefix = (batch: Omit<AcceptedBatch, 'readings'>, topic: string, series: string = readingSeries(batch)): string =>
+  `${DEFERRED_MARK}${JSON.stringify(topic)} ${series} `;
 
 /** A reading as the index and the conflict records see it: device time plus the values stored. */
 type IndexedReading = AcceptedBatch['readings'][number];
@@ -222,12 +307,16 @@ export function fingerprintOf(r: IndexedReading): number {
 export type ReadingVerdict =
   | { kind: 'new' }
   | { kind: 'same'; revision: number }
-  | { kind: 'conflict'; revision: number; firstTemperature: number; firstFingerprint: number }
+  | { kind: 'conflict'; revision: number; firstTemperature: number; firstFingerprint: number; fingerprint: number }
   /**
    * Older than what the index covers (evicted, or a device time from before the service started),
    * or a device time already deferred: the writer checks it against InfluxDB (ingestor/README.md).
    */
   | { kind: 'unchecked' };
+
+/** The verdicts of nearly every reading: shared, not allocated a reading. */
+const NEW: ReadingVerdict = Object.freeze({ kind: 'new' });
+const UNCHECKED: ReadingVerdict = Object.freeze({ kind: 'unchecked' });
 
 /** The revision slot value of a deferred reading: its revision is decided by the writer, so every reading of that device time is deferred too. */
 const PENDING = 255;
@@ -277,13 +366,13 @@ class DeviceReadings {
       const slot = this.table[cell]! - 1;
       if (this.ts[slot] !== r.ts) continue;
       // A deferred reading's revision is only known to the writer: every later reading of that time is deferred too.
-      if (this.rev[slot] === PENDING) return { kind: 'unchecked' };
+      if (this.rev[slot] === PENDING) return UNCHECKED;
       if (this.fp[slot] === fingerprint) return { kind: 'same', revision: this.rev[slot]! };
       if (first === -1 || this.rev[slot]! < this.rev[first]!) first = slot;
       if (latest === -1 || this.rev[slot]! > this.rev[latest]!) latest = slot;
     }
-    if (first === -1) return r.ts <= this.floor ? { kind: 'unchecked' } : { kind: 'new' };
-    return { kind: 'conflict', revision: this.rev[latest]! + 1, firstTemperature: this.temp[first]!, firstFingerprint: this.fp[first]! };
+    if (first === -1) return r.ts <= this.floor ? UNCHECKED : NEW;
+    return { kind: 'conflict', revision: this.rev[latest]! + 1, firstTemperature: this.temp[first]!, firstFingerprint: this.fp[first]!, fingerprint };
   }
 
   /** Records a reading found `new` (revision 0), `conflict` (its revision) or `unchecked` (PENDING). */
@@ -422,14 +511,13 @@ export class RecentReadings {
   }
 
   /** Checks a reading and records it (a new reading as revision 0, a conflict as its revision, an unchecked one as pending). */
-  observe(deviceId: string, r: IndexedReading): ReadingVerdict & { fingerprint: number } {
+  observe(deviceId: string, r: IndexedReading, fingerprint: number = fingerprintOf(r)): ReadingVerdict {
     const device = this.of(deviceId);
-    const fingerprint = fingerprintOf(r);
     const verdict = device.check(r, fingerprint);
     if (verdict.kind === 'new') device.add(r, fingerprint, 0);
     else if (verdict.kind === 'unchecked') device.add(r, fingerprint, 0, true);
     else if (verdict.kind === 'conflict') device.add(r, fingerprint, verdict.revision);
-    return { ...verdict, fingerprint };
+    return verdict;
   }
 
   /**

@@ -11,13 +11,33 @@ export interface SpoolPosition {
   offset: number;
 }
 
-export interface SpoolChunk {
-  lines: string[];
-  next: SpoolPosition;
+/**
+ * Committed records as read from a segment: the bytes end with a newline and are what the writer
+ * sends to InfluxDB as they are; `lines` (decoded and split) only for whoever needs strings.
+ */
+export class SpoolChunk {
+  constructor(
+    readonly bytes: Buffer,
+    readonly records: number,
+    readonly next: SpoolPosition,
+  ) {}
+
+  get lines(): string[] {
+    return this.bytes.length === 0 ? [] : this.bytes.toString('utf8', 0, this.bytes.length - 1).split('\n');
+  }
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
+/** A commit group's buffer starts this large and doubles as needed. */
+const GROUP_BUFFER_BYTES = 64 * 1024;
+/** A buffer larger than this (a burst) is not kept for the next group. */
+const SPARE_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
+
 interface CommitGroup {
-  lines: string[];
+  /** Each append encoded here as it comes, newline-terminated: what write(2) gets, with no join or copy. */
+  buffer: Buffer;
+  used: number;
   records: number;
   promise: Promise<void>;
   resolve: () => void;
@@ -27,7 +47,7 @@ interface CommitGroup {
 const SEGMENT_SUFFIX = '.seg';
 const segmentName = (id: number) => `${String(id).padStart(12, '0')}${SEGMENT_SUFFIX}`;
 
-function newGroup(): CommitGroup {
+function newGroup(buffer: Buffer): CommitGroup {
   let resolve!: () => void;
   let reject!: (err: Error) => void;
   const promise = new Promise<void>((res, rej) => {
@@ -36,7 +56,7 @@ function newGroup(): CommitGroup {
   });
   // A failed fsync rejects every waiter; the promise itself must not crash the process when unobserved.
   promise.catch(() => undefined);
-  return { lines: [], records: 0, promise, resolve, reject };
+  return { buffer, used: 0, records: 0, promise, resolve, reject };
 }
 
 /**
@@ -51,7 +71,9 @@ function newGroup(): CommitGroup {
 export class Spool extends EventEmitter {
   private active!: { id: number; handle: FileHandle; size: number };
   private readonly sealedSizes = new Map<number, number>();
-  private group = newGroup();
+  /** The buffer of the last group written, reused by the next group but one (no allocation per commit). */
+  private spare: Buffer | undefined;
+  private group = newGroup(Buffer.allocUnsafe(GROUP_BUFFER_BYTES));
   /** The commit group being written and fsync'ed, if any. */
   private writing: Promise<void> | undefined;
   private flushing = false;
@@ -131,7 +153,19 @@ export class Spool extends EventEmitter {
     if (this.closed) return Promise.reject(new Error('spool is closed'));
     if (this.failure) return Promise.reject(this.failure);
     const group = this.group;
-    group.lines.push(text);
+    // Encoded now, into the group's buffer: no string kept per append, nothing joined at flush.
+    let room = group.buffer.length - group.used;
+    if (text.length * 3 + 1 > room) {
+      const need = Buffer.byteLength(text, 'utf8') + 1;
+      if (need > room) {
+        const grown = Buffer.allocUnsafe(Math.max(group.buffer.length * 2, group.used + need));
+        group.buffer.copy(grown, 0, 0, group.used);
+        group.buffer = grown;
+        room = grown.length - group.used;
+      }
+    }
+    group.used += group.buffer.write(text, group.used, room, 'utf8');
+    group.buffer[group.used++] = 10;
     group.records += lines;
     if (!this.flushing && !this.flushScheduled) {
       this.flushScheduled = true;
@@ -145,7 +179,7 @@ export class Spool extends EventEmitter {
   durable(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('spool is closed'));
     if (this.failure) return Promise.reject(this.failure);
-    if (this.group.lines.length > 0) return this.group.promise;
+    if (this.group.used > 0) return this.group.promise;
     return this.writing ?? Promise.resolve();
   }
 
@@ -154,12 +188,12 @@ export class Spool extends EventEmitter {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.group.lines.length > 0) {
+      while (this.group.used > 0) {
         const group = this.group;
-        this.group = newGroup();
+        this.group = newGroup(this.takeSpare());
         this.writing = group.promise;
         try {
-          const data = Buffer.from(`${group.lines.join('\n')}\n`, 'utf8');
+          const data = group.buffer.subarray(0, group.used);
           // write(2) may write less than asked (a nearly full disk): loop, or fail, never ack a short write.
           for (let written = 0; written < data.length; ) {
             const { bytesWritten } = await this.active.handle.write(data, written, data.length - written, null);
@@ -169,6 +203,7 @@ export class Spool extends EventEmitter {
           await this.active.handle.datasync();
           this.active.size += data.length;
           this.pendingRecords += group.records;
+          if (group.buffer.length <= SPARE_BUFFER_MAX_BYTES) this.spare = group.buffer;
           group.resolve();
           if (this.writing === group.promise) this.writing = undefined;
           this.emit('committed');
@@ -188,6 +223,12 @@ export class Spool extends EventEmitter {
     }
   }
 
+  private takeSpare(): Buffer {
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare ?? Buffer.allocUnsafe(GROUP_BUFFER_BYTES);
+  }
+
   private async rotate(): Promise<void> {
     const sealed = this.active;
     // Readers see either the old segment as active or the new one, never a closed handle.
@@ -205,12 +246,12 @@ export class Spool extends EventEmitter {
       if (size === undefined) {
         // Segment gone or never existed: skip ahead to the next one we know.
         const later = [...this.sealedSizes.keys(), this.active.id].filter((id) => id > position.segment).sort((a, b) => a - b)[0];
-        if (later === undefined) return { lines: [], next: position };
+        if (later === undefined) return new SpoolChunk(NO_BYTES, 0, position);
         position = { segment: later, offset: 0 };
         continue;
       }
       if (position.offset >= size) {
-        if (isActive) return { lines: [], next: position };
+        if (isActive) return new SpoolChunk(NO_BYTES, 0, position);
         position = { segment: position.segment + 1, offset: 0 };
         continue;
       }
@@ -230,8 +271,10 @@ export class Spool extends EventEmitter {
           position = { segment: position.segment, offset: size };
           continue;
         }
-        const lines = buffer.toString('utf8', 0, lastNewline).split('\n');
-        return { lines, next: { segment: position.segment, offset: position.offset + lastNewline + 1 } };
+        // Handed on as bytes: the writer sends them as they are; only the records are counted here.
+        let records = 0;
+        for (let i = buffer.indexOf(10); i !== -1 && i <= lastNewline; i = buffer.indexOf(10, i + 1)) records++;
+        return new SpoolChunk(buffer.subarray(0, lastNewline + 1), records, { segment: position.segment, offset: position.offset + lastNewline + 1 });
       } finally {
         await handle.close();
       }
@@ -270,7 +313,7 @@ export class Spool extends EventEmitter {
   /** Waits for in-flight commits, then closes the active segment. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.flushing || this.flushScheduled || this.group.lines.length > 0) {
+    while (this.flushing || this.flushScheduled || this.group.used > 0) {
       if (!this.flushing && !this.flushScheduled) await this.flush();
       else await new Promise((r) => setImmediate(r));
     }

@@ -3,9 +3,13 @@ import path from 'node:path';
 import type { Logger } from '../core/logger.js';
 import { InfluxError, type InfluxClient } from '../storage/influx.js';
 import type { Spool, SpoolPosition } from './spool.js';
-import { receivedAtOf } from './records.js';
-import { StoredReadingCheck, isDeferred, type ResolvedBatch } from './stored-readings.js';
+import { DEFERRED_MARK, receivedAtOf } from './records.js';
+import { StoredReadingCheck, type ResolvedBatch } from './stored-readings.js';
 import { sleep } from '../core/sleep.js';
+
+/** A deferred line starts with the mark: first in the chunk, or right after a newline. */
+const DEFERRED_BYTE = DEFERRED_MARK.charCodeAt(0);
+const NEWLINE_DEFERRED = Buffer.from(`\n${DEFERRED_MARK}`);
 
 export interface WriterStats {
   pointsWritten: number;
@@ -84,7 +88,7 @@ export class SpoolWriter {
       const sinceLastWrite = performance.now() - lastWriteAt;
       if (sinceLastWrite < this.options.lingerMs && this.spool.depth.bytes < batchBytes / 2) await sleep(this.options.lingerMs - sinceLastWrite, signal);
       const chunk = await this.spool.read(this.position, batchBytes);
-      if (chunk.lines.length === 0) {
+      if (chunk.records === 0) {
         this.stats.state = 'idle';
         this.stats.oldestPendingAt = undefined;
         await new Promise<void>((resolve) => {
@@ -94,16 +98,21 @@ export class SpoolWriter {
         this.wake = undefined;
         continue;
       }
-      this.stats.oldestPendingAt = receivedAtOf(chunk.lines[0]!);
+      const bytes = chunk.bytes;
+      this.stats.oldestPendingAt = receivedAtOf(bytes.toString('utf8', 0, bytes.indexOf(10)));
       lastWriteAt = performance.now();
-      // Readings the pipeline could not check in memory are decided against what InfluxDB holds (one query a batch).
-      const resolved = chunk.lines.some(isDeferred) ? await this.resolve(chunk.lines, signal) : { lines: chunk.lines, conflicts: 0 };
+      // Readings the pipeline could not check in memory are decided against what InfluxDB holds (one
+      // query a batch); only such a batch is decoded into lines. Any other is sent as the bytes read.
+      const deferred = bytes[0] === DEFERRED_BYTE || bytes.includes(NEWLINE_DEFERRED);
+      const resolved = deferred ? await this.resolve(chunk.lines, signal) : { lines: bytes, conflicts: 0 };
       if (!resolved) return;
-      const delivered = resolved.lines.length === 0 || (await this.deliver(resolved.lines, signal));
+      const delivered =
+        resolved.lines.length === 0 || (await this.deliver(resolved.lines, signal, Array.isArray(resolved.lines) ? resolved.lines.length : chunk.records));
       if (!delivered) return;
-      this.options.onWritten?.(resolved.lines);
+      // The report cache's marks read lines: the bytes sent are decoded for it (only when it listens).
+      if (this.options.onWritten) this.options.onWritten(Array.isArray(resolved.lines) ? resolved.lines : chunk.lines);
       if (resolved.conflicts > 0) this.options.onConflicts?.(resolved.conflicts);
-      await this.spool.confirm(chunk.next, chunk.lines.length);
+      await this.spool.confirm(chunk.next, chunk.records);
       this.position = chunk.next;
     }
   }
@@ -132,27 +141,30 @@ export class SpoolWriter {
    * Writes lines until InfluxDB has taken them or refused them for good. Refusals (a partial
    * write, a 413 from a proxy's body limit, a 400) split the batch in halves, down to single
    * lines: points are idempotent, so rewriting the good ones costs nothing, and only a line
-   * refused on its own goes to the dead-letter file. False when stopped meanwhile.
+   * refused on its own goes to the dead-letter file. False when stopped meanwhile. `batch` is lines,
+   * or the spool's bytes as read (`records` lines, newline-terminated), sent without being decoded.
    */
-  private async deliver(lines: string[], signal: AbortSignal): Promise<boolean> {
+  private async deliver(batch: string[] | Buffer, signal: AbortSignal, records: number): Promise<boolean> {
     let backoff = 100;
     for (;;) {
       if (signal.aborted) return false;
       this.stats.state = 'writing';
       const started = performance.now();
       try {
-        await this.influx.write(`${lines.join('\n')}\n`);
-        this.recordSuccess(lines.length, started);
+        await this.influx.write(Array.isArray(batch) ? `${batch.join('\n')}\n` : batch);
+        this.recordSuccess(records, started);
         return true;
       } catch (err) {
         if (err instanceof InfluxError && !err.retryable) {
+          // Lines are made only now, to find the ones refused (bytes as read end with a newline).
+          const lines = Array.isArray(batch) ? batch : batch.toString('utf8', 0, batch.length - 1).split('\n');
           if (lines.length === 1) {
             await this.deadLetter(err, lines[0]!);
             return true;
           }
           const half = Math.ceil(lines.length / 2);
           this.log.warn({ err: err.message, lines: lines.length }, 'InfluxDB refused a batch; writing it in halves to find the lines it refuses');
-          return (await this.deliver(lines.slice(0, half), signal)) && this.deliver(lines.slice(half), signal);
+          return (await this.deliver(lines.slice(0, half), signal, half)) && this.deliver(lines.slice(half), signal, lines.length - half);
         }
         this.stats.failures++;
         this.stats.state = 'retrying';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deferredLine, readingFields, readingLines, revisionLine } from '../ingestor/records.js';
+import type { Reading } from '../core/reading.js';
+import { ReadingText, deferredLine, fingerprintOf, readingFields, readingLines, receivedAtField, revisionLine } from '../ingestor/records.js';
 import { parseReadingLine, readDeferred } from '../ingestor/stored-readings.js';
 import { fieldSet, int, nsOf, seriesKey } from '../storage/line-protocol.js';
 
@@ -31,6 +32,30 @@ describe('reading lines', () => {
     expect(readingLines({ ...placement, readings })).toBe(readings.map((r) => generic(r)).join('\n'));
     for (const r of readings) expect(readingFields(r, placement.receivedAt)).toBe(generic(r).split(' ').slice(-2, -1)[0]!.replace(/^.*? /, ''));
     expect(revisionLine(placement, readings[1]!, 2)).toBe(generic(readings[1]!, 2));
+  });
+
+  it('are built on the PUBACK path from one text per value: the same fields and the same fingerprint', () => {
+    const text = new ReadingText();
+    let seed = 11;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const maybe = <T>(value: T) => (random() < 0.5 ? value : undefined);
+    const many = Array.from({ length: 2000 }, (_, i) => {
+      const r: Record<string, number | boolean> = { ts: 1_764_000_000_000 + i, temperature: Math.round((random() * 250 - 100) * 1000) / 1000 };
+      const optional = {
+        humidity: maybe(Math.round(random() * 1000) / 10),
+        battery: maybe(Math.round(random() * 100)),
+        lat: maybe(random() * 180 - 90),
+        lon: maybe(random() * 360 - 180),
+        door: maybe(random() < 0.5),
+        seq: maybe(Math.floor(random() * 1e9)),
+      };
+      for (const [name, value] of Object.entries(optional)) if (value !== undefined) r[name] = value;
+      return r as unknown as Reading & { ts: number };
+    });
+    for (const r of [...readings, ...many]) {
+      expect(`${text.fields(r)}${receivedAtField(placement.receivedAt)}`).toBe(readingFields(r, placement.receivedAt));
+      expect(text.fingerprint).toBe(fingerprintOf(r));
+    }
   });
 
   it('read back to the same device, placement and values', () => {
