@@ -55,6 +55,11 @@ describe('reading lines', () => {
     for (const r of [...readings, ...many]) {
       expect(`${text.fields(r)}${receivedAtField(placement.receivedAt)}`).toBe(readingFields(r, placement.receivedAt));
       expect(text.fingerprint).toBe(fingerprintOf(r));
+      // The fingerprint's stored form (conflict records keep it): FNV-1a over the values joined by `|`.
+      const values = `${r.temperature}|${r.humidity}|${r.battery}|${r.lat}|${r.lon}|${r.door}|${r.seq}`;
+      let reference = 0x811c9dc5;
+      for (let i = 0; i < values.length; i++) reference = Math.imul(reference ^ values.charCodeAt(i), 0x01000193);
+      expect(text.fingerprint).toBe(reference >>> 0);
     }
   });
 
