@@ -1,4 +1,5 @@
 import { InfluxError, quoteString, type InfluxClient } from '../storage/influx.js';
+import { unescapeTag } from '../storage/line-protocol.js';
 import { factLine } from '../storage/fact-log.js';
 import {
   DEFERRED_MARK,
@@ -77,8 +78,6 @@ function splitUnescaped(text: string, sep: string): string[] {
   parts.push(text.slice(start));
   return parts;
 }
-
-const unescapeTag = (value: string) => value.replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
 
 /**
  * One of our own `readings` lines read back (device, revision, device time, values): only the

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BUCKET_MS } from './buckets.js';
 import { READINGS_MEASUREMENT } from '../storage/measurements.js';
+import { unescapeTag } from '../storage/line-protocol.js';
 
 /**
  * Which (place, clock hour) pairs the service's own InfluxDB writer has written since a moment,
@@ -103,7 +104,7 @@ export function readingHours(lines: readonly string[]): Iterable<readonly [strin
     const ms = /^\d{7,}$/.test(time) ? Number(time.slice(0, -6)) : Date.now();
     const hour = Math.floor(ms / BUCKET_MS) * BUCKET_MS;
     const key = `${raw}\n${hour}`;
-    if (!seen.has(key)) seen.set(key, [raw.includes('\\') ? raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : raw, hour]);
+    if (!seen.has(key)) seen.set(key, [unescapeTag(raw), hour]);
   }
   return seen.values();
 }

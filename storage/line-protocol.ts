@@ -7,6 +7,9 @@
 /** A tag value: backslash, comma, equals sign and space escaped (a newline would end the line). */
 export const escapeTag = (value: string) => (/[\\,= \n]/.test(value) ? value.replace(/[\\,= ]/g, (c) => `\\${c}`).replace(/\n/g, '\\n') : value);
 
+/** `escapeTag` undone, in one pass: a backslash and `n` is a newline, a backslash and any other character that character. */
+export const unescapeTag = (value: string) => (value.includes('\\') ? value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : value);
+
 /** A string field value, quoted. */
 export const escapeString = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}"`;
 

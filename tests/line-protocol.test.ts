@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Reading } from '../core/reading.js';
 import { ReadingText, deferredLine, fingerprintOf, readingFields, readingLines, receivedAtField, revisionLine } from '../ingestor/records.js';
 import { parseReadingLine, readDeferred } from '../ingestor/stored-readings.js';
-import { fieldSet, int, nsOf, seriesKey } from '../storage/line-protocol.js';
+import { escapeTag, fieldSet, int, nsOf, seriesKey, unescapeTag } from '../storage/line-protocol.js';
 
 const placement = { deviceId: 'dev,1 a=b\\c', siteId: 'dc-shanghai', locationId: 'cold room 1', receivedAt: 1_764_000_000_123 };
 const readings = [
@@ -99,5 +99,13 @@ describe('deferred spool lines', () => {
       `${line.slice(0, line.lastIndexOf(' '))} soon`,
     ])
       expect(readDeferred(bad)).toBeUndefined();
+  });
+});
+
+describe('tag values', () => {
+  it('read back as they were escaped, a literal backslash before an n included', () => {
+    for (const value of ['cold room 1', 'a,b=c d', 'line\nbreak', 'back\\slash', 'literal \\n not a newline', '\\', 'x\\\\n\n']) {
+      expect(unescapeTag(escapeTag(value))).toBe(value);
+    }
   });
 });
