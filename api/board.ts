@@ -12,10 +12,16 @@ import {
   sparklinesQuerySchema,
   sparklinesSchema,
 } from '../live/overview.js';
+import { signedInSchema, signInSchema } from '../core/sessions.js';
 import { notFound } from './http-error.js';
+import { signInOrRefuse } from './sessions.js';
 import { ANYONE, type ApiPlugin, route } from './route.js';
 
 export type { BoardSettings } from '../live/board-files.js';
+
+/** The board's sign-in answer: the session, its token, and the compact overview without sparklines. */
+export const boardSignedInSchema = signedInSchema.extend({ overview: compactOverviewSchema });
+export type BoardSignedIn = z.infer<typeof boardSignedInSchema>;
 
 /**
  * The live board: its built files (live/board-files.ts; hashed assets are cached for good, their
@@ -40,6 +46,23 @@ export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, 
 
   const fleet = new FleetCache(influx, pipeline, log);
   fleet.prime();
+  /**
+   * Sign-in and the overview in one answer (the compact form without sparklines, as the board asks
+   * for it): the board's first tiles wait for one round trip after the password check, not two, and
+   * are drawn in the same frame as the board itself. The overview is built only once the password
+   * was right, so a refused or throttled sign-in costs no more than at `POST /api/v1/session`.
+   * `Server-Timing` tells how long the sign-in (the password check) and the overview took.
+   */
+  app.post('/api/v1/board/sign-in', { schema: { body: signInSchema, response: { 201: boardSignedInSchema } } }, async (request, reply) => {
+    const started = performance.now();
+    const session = await signInOrRefuse(request, request.body);
+    const checked = performance.now();
+    const overview = compactOverview(await buildOverview(registry(), fleet, alerts, overviewQuerySchema.parse({}).hours, false));
+    return reply
+      .code(201)
+      .header('Server-Timing', `sign-in;dur=${(checked - started).toFixed(1)}, overview;dur=${(performance.now() - checked).toFixed(1)}`)
+      .send({ ...session, overview });
+  });
   app.get(
     '/api/v1/overview',
     route(ANYONE, { querystring: overviewQuerySchema, response: { 200: z.union([overviewSchema, compactOverviewSchema]) } }),

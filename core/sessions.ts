@@ -25,6 +25,7 @@ export const signInSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a user name is letters, digits, "-", "_" or "." and starts with a letter or digit'),
   password: z.string().min(1).max(1024, 'a password has at most 1024 characters'),
 });
+export type SignIn = z.infer<typeof signInSchema>;
 
 /** A sign-in that did not start a session: the person's (401: the account, or a wrong name or password, never which) or the throttle's (429, and when to try again). */
 export type SignInRefused = Exclude<Verdict, { outcome: 'ok' }> | { outcome: 'account'; reason: string };

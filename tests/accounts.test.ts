@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { parse } from 'yaml';
 import type { RunningService } from '../app/service.js';
+import type { BoardSignedIn } from '../api/board.js';
+import type { CompactOverview } from '../live/overview.js';
 import { auditFile } from '../audit/audit-log.js';
 import { hashPassword } from '../core/secrets.js';
 import { connectDevice, makeWorkspace, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
@@ -186,6 +188,27 @@ describe('accounts: token expiry and revocation, disabled users, password ageing
     );
     const trail = readFileSync(auditFile(service.dataDir), 'utf8');
     expect(trail).not.toMatch(/scrypt\$|sha256:[0-9a-f]{64}/);
+  });
+
+  it("the board's sign-in answers the session with the overview in one answer; refused, it answers as POST /api/v1/session does, without one", async () => {
+    const boardSignIn = (user: string, password: string) =>
+      fetch(`${base()}/api/v1/board/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
+    const signedIn = await boardSignIn('quinn', 'quinn-password-1');
+    expect(signedIn.status).toBe(201);
+    expect(signedIn.headers.get('server-timing')).toMatch(/^sign-in;dur=\d+\.\d, overview;dur=\d+\.\d$/);
+    const body = (await signedIn.json()) as BoardSignedIn;
+    expect(body).toMatchObject({ user: 'quinn', fullName: 'Quinn QA', role: 'qa', token: expect.stringMatching(/^cc_ses_/) });
+    // A session like any other, and the overview the board would have asked for with it.
+    expect(await (await get(body.token, '/api/v1/session')).json()).toMatchObject({ user: 'quinn', role: 'qa' });
+    const asked = (await (await get(body.token, '/api/v1/overview?sparklines=false&compact=true')).json()) as CompactOverview;
+    expect(body.overview.sites).toEqual(asked.sites);
+    expect(body.overview.sites[0]?.locations[0]?.devices.map((d) => d.id)).toEqual(['room-1']);
+    expect(body.overview.alerts.map((a) => a.id)).toContain(alertId);
+
+    const refused = await boardSignIn('nobody-here', 'not-a-password');
+    expect(refused.headers.get('server-timing')).toBeNull();
+    expect(await refused.json()).toEqual(await (await signIn('nobody-here', 'not-a-password')).json());
+    expect(refused.status).toBe(401);
   });
 
   it('a board session unused for accounts.sessionIdle ends: 401, and its live stream is closed', async () => {

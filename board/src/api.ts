@@ -2,6 +2,8 @@
 // Response types are inferred from the zod schemas of the API and of the domains it answers with:
 // `import type` only, so no zod (and nothing of the server) reaches the bundle.
 import type { SessionInfo } from '../../api/sessions.js';
+import type { BoardSignedIn } from '../../api/board.js';
+import type { CompactOverview } from '../../live/overview.js';
 import type { Alert as StoredAlert } from '../../api/alerts.js';
 import type { IncidentView } from '../../alerts/incident.js';
 import type { AlertDetail, IncidentDetail } from '../../alerts/views.js';
@@ -37,16 +39,18 @@ export function savedSession(): SessionInfo | null {
   return session.expiresAt > Date.now() ? session : null;
 }
 
-export async function signIn(user: string, password: string): Promise<SessionInfo> {
-  const response = await fetch('/api/v1/session', {
+/** Signs in and takes the overview in the same answer (api/board.ts): the session is kept without it. */
+export async function signIn(user: string, password: string): Promise<{ session: SessionInfo; overview: CompactOverview }> {
+  const response = await fetch('/api/v1/board/sign-in', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ user, password }),
   });
-  const body = (await response.json()) as SessionInfo & { message?: string };
+  const body = (await response.json()) as BoardSignedIn & { message?: string };
   if (!response.ok) throw new ApiError(body.message ?? 'sign-in failed', response.status);
-  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(body));
-  return body;
+  const { overview, ...session } = body;
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(session));
+  return { session, overview };
 }
 
 export async function signOut(): Promise<void> {

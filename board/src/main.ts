@@ -43,8 +43,6 @@ const loadShipments = () => import('./views/shipments.js').then((m) => m.Shipmen
  * first tiles), and compact: what is null or empty left out, filled in again here.
  */
 const askOverview = () => api<CompactOverview>('/api/v1/overview?sparklines=false&compact=true').then(expandOverview);
-/** The overview asked for at sign-in, taken by the board it was asked for. */
-let overviewAsked: Promise<Overview> | undefined;
 
 function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo) => void }) {
   const t = LABELS[lang];
@@ -53,10 +51,9 @@ function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo)
     e.preventDefault();
     const form = new FormData(e.target as HTMLFormElement);
     try {
-      const session = await signIn(String(form.get('user')), String(form.get('password')));
-      // The overview is asked for as the token arrives, before the board's first render and
-      // frame: sign-in → tiles waits for one round trip after the password check, not two frames more.
-      overviewAsked = askOverview();
+      const { session, overview } = await signIn(String(form.get('user')), String(form.get('password')));
+      // The overview came with the session: the board's first render draws its tiles.
+      setOverview(expandOverview(overview));
       onSignedIn(session);
     } catch (err) {
       setError((err as { status?: number }).status === 401 ? t.wrongPassword : (err as Error).message);
@@ -79,15 +76,14 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
   useEffect(() => {
     const onHash = () => setView(viewOf());
     addEventListener('hashchange', onHash);
-    // Asked for here when the page opened signed in; the sparklines after the frame with the first tiles.
-    const asked = overviewAsked ?? askOverview();
-    overviewAsked = undefined;
-    void asked.then((overview) => {
-      setOverview(overview);
+    // The overview came with the sign-in, or is asked for here when the page opened signed in;
+    // the sparklines after the frame with the first tiles.
+    const signedIn = board.overview;
+    void (signedIn ? Promise.resolve(signedIn) : askOverview().then((overview) => (setOverview(overview), overview))).then((overview) =>
       requestAnimationFrame(() =>
         setTimeout(() => void api<Sparklines>(`/api/v1/overview/sparklines?hours=${overview.hours}`).then(setSparklines, () => undefined)),
-      );
-    });
+      ),
+    );
     const close = liveStream(applyReading, applyAlert, setConnected, applyIncident);
     const clock = setInterval(tick, 5000);
     return () => {
