@@ -46,7 +46,11 @@ export async function signIn(user: string, password: string): Promise<{ session:
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ user, password }),
   });
-  const body = (await response.json()) as BoardSignedIn & { message?: string };
+  performance.mark('sign-in answered');
+  const text = await response.text();
+  performance.mark('sign-in text');
+  const body = JSON.parse(text) as BoardSignedIn & { message?: string };
+  performance.mark('sign-in read');
   if (!response.ok) throw new ApiError(body.message ?? 'sign-in failed', response.status);
   const { overview, ...session } = body;
   sessionStorage.setItem(TOKEN_KEY, JSON.stringify(session));

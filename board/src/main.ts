@@ -1,6 +1,6 @@
 import { html, render } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, liveStream, savedSession, signIn, signOut, type CompactOverview, type Overview, type SessionInfo, type Sparklines } from './api.js';
+import { api, liveStream, savedSession, signIn, signOut, type CompactOverview, type SessionInfo, type Sparklines } from './api.js';
 import { expandOverview } from '../../live/compact-overview.js';
 import { LABELS, savedLang, say, type Lang } from './i18n.js';
 import { applyAlert, applyIncident, applyReading, setConnected, setOverview, setSparklines, tick, useBoard } from './store.js';
@@ -55,6 +55,7 @@ function SignIn({ lang, onSignedIn }: { lang: Lang; onSignedIn: (s: SessionInfo)
       // The overview came with the session: the board's first render draws its tiles.
       setOverview(expandOverview(overview));
       onSignedIn(session);
+      performance.mark('board rendered');
     } catch (err) {
       setError((err as { status?: number }).status === 401 ? t.wrongPassword : (err as Error).message);
     }
