@@ -2,16 +2,8 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { boardBuilt, boardFile, boardSettings, boardSettingsSchema } from '../live/board-files.js';
 import { FleetCache } from '../live/fleet-cache.js';
-import { compactOverview } from '../live/compact-overview.js';
-import {
-  buildOverview,
-  buildSparklines,
-  compactOverviewSchema,
-  overviewQuerySchema,
-  overviewSchema,
-  sparklinesQuerySchema,
-  sparklinesSchema,
-} from '../live/overview.js';
+import { OverviewAnswers } from '../live/overview-answers.js';
+import { buildSparklines, compactOverviewSchema, overviewQuerySchema, overviewSchema, sparklinesQuerySchema, sparklinesSchema } from '../live/overview.js';
 import { notFound } from './http-error.js';
 import { ANYONE, type ApiPlugin, route } from './route.js';
 
@@ -40,13 +32,14 @@ export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, 
 
   const fleet = new FleetCache(influx, pipeline, log);
   fleet.prime();
+  const answers = new OverviewAnswers({ registry, fleet, alerts });
+  app.addHook('onClose', async () => answers.close());
   app.get(
     '/api/v1/overview',
     route(ANYONE, { querystring: overviewQuerySchema, response: { 200: z.union([overviewSchema, compactOverviewSchema]) } }),
-    async (request) => {
-      const overview = await buildOverview(registry(), fleet, alerts, request.query.hours, request.query.sparklines === 'true');
-      return request.query.compact === 'true' ? compactOverview(overview) : overview;
-    },
+    // Serialized once for all clients asking within a second (live/overview-answers.ts): the body
+    // is the schema's JSON already, sent as it is.
+    async (request, reply) => reply.type('application/json; charset=utf-8').send((await answers.answer(request.query)) as never),
   );
   app.get('/api/v1/overview/sparklines', route(ANYONE, { querystring: sparklinesQuerySchema, response: { 200: sparklinesSchema } }), async (request) =>
     buildSparklines(registry(), fleet, request.query.hours),

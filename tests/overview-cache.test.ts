@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CompactOverview, Overview, Sparklines } from '../live/overview.js';
+import { compactOverviewSchema, overviewSchema, type CompactOverview, type Overview, type Sparklines } from '../live/overview.js';
+import { OVERVIEW_SHARE_MS } from '../live/overview-answers.js';
 import { expandOverview } from '../live/compact-overview.js';
 import { decodeSparkline, encodeSparkline } from '../live/sparkline.js';
 import type { RunningService } from '../app/service.js';
@@ -113,6 +114,29 @@ describe('board overview: last readings kept in memory', () => {
     expect(sensors(compact.body)).toBeLessThan(sensors(bare.body) / 2);
     // Read back in place (the board's first tiles do not wait for a copy).
     expect({ ...expandOverview(compact.body), generatedAt: 0 }).toEqual({ ...bare.body, generatedAt: 0 });
+  });
+
+  it('clients asking at once share one build and one body; a later reading is in the overview within the sharing window', async () => {
+    // Twenty board clients polling: one build of the sensors for all of them, not one each.
+    const raw = () => fetch(`http://127.0.0.1:${service!.httpPort}/api/v1/overview?hours=6`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const responses = await Promise.all(Array.from({ length: 20 }, raw));
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    expect(responses.every((r) => r.status === 200 && r.headers.get('content-type') === 'application/json; charset=utf-8')).toBe(true);
+    expect(new Set(bodies).size).toBe(1);
+    // The spliced body is the overview the schema describes (the compact one too).
+    const shared = overviewSchema.parse(JSON.parse(bodies[0]!));
+    expect(deviceOf(shared, 'room-3')?.sparkline?.values.length).toBeGreaterThan(0);
+    const compact = await get<CompactOverview>('/api/v1/overview?sparklines=false&compact=true');
+    expect(compactOverviewSchema.parse(compact.body).sites.length).toBe(shared.sites.length);
+
+    // A reading accepted after that build shows once the window is over (the stream brings it sooner).
+    // Between the first test's reading (a minute ago) and the next test's (30 s ago): newest when sent, older than those after.
+    const t = Date.now() - 45_000;
+    await publish(t, 4.8);
+    const accepted = Date.now();
+    const seen = await waitFor(overview, (o) => lastOf(o.body, 'room-1')?.ts === t, 10_000, 'the new reading on the shared overview');
+    expect(Date.now() - accepted).toBeLessThan(OVERVIEW_SHARE_MS + 1_000);
+    expect(seen.body.generatedAt).toBeGreaterThan(shared.generatedAt);
   });
 
   it('a sparkline decodes to the points it was made of', () => {
