@@ -9,7 +9,18 @@ import { expandOverview } from '../live/compact-overview.js';
 import { decodeSparkline, encodeSparkline } from '../live/sparkline.js';
 import type { RunningService } from '../app/service.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
-import { connectDevice, makeWorkspace, readingCount, startTestService, testLog, waitFor, influxFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
+import {
+  connectDevice,
+  makeWorkspace,
+  readingCount,
+  startTestService,
+  testLog,
+  unlimitedRate,
+  waitFor,
+  influxFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 /**
  * The board's overview from memory (issue 15, item 4), against the real service and its own
@@ -49,7 +60,7 @@ describe('board overview: last readings kept in memory', () => {
   beforeAll(async () => {
     influxd = new ManagedInfluxd({ dataDir: mkdtempSync(path.join(tmpdir(), 'cc-overview-influxd-')), log: testLog });
     await influxd.start();
-    ws = makeWorkspace({ devices: ['room-1', 'room-2', 'room-3'] });
+    ws = makeWorkspace({ devices: ['room-1', 'room-2', 'room-3'], yamlPatch: unlimitedRate });
     // room-3's last two hours, written as the writer would, before any start: its sparkline to check.
     const influx = influxFor(ws, influxd.url);
     await influx.ensureDatabase(1830 * 86_400_000);
@@ -137,6 +148,24 @@ describe('board overview: last readings kept in memory', () => {
     const seen = await waitFor(overview, (o) => lastOf(o.body, 'room-1')?.ts === t, 10_000, 'the new reading on the shared overview');
     expect(Date.now() - accepted).toBeLessThan(OVERVIEW_SHARE_MS + 1_000);
     expect(seen.body.generatedAt).toBeGreaterThan(shared.generatedAt);
+  });
+
+  it('an alarm change is in the next overview at once, shared sensors or not', async () => {
+    // Its sensors part is shared for the next second.
+    expect((await overview()).status).toBe(200);
+    const device = await connectDevice(service!.mqttPort!, 'room-2', ws.deviceTokens['room-2']!);
+    clients.push(device);
+    await device.publishAsync('cc/v1/room-2/telemetry', JSON.stringify(excursionReadings(Date.now() - 26 * 60_000)), { qos: 1 });
+    const alerts = async () =>
+      (await get<{ alerts: Array<{ id: string; deviceId: string; state: string; incidentId: string }> }>('/api/v1/alerts')).body.alerts.filter(
+        (a) => a.deviceId === 'room-2' && a.state === 'active',
+      );
+    const [alert] = await waitFor(alerts, (a) => a.length > 0, 10_000, 'the excursion alert');
+    // No waiting: the open alarms are made afresh after any change, whatever the sensors' age.
+    const after = await overview();
+    expect(after.body.alerts.map((a) => a.id)).toContain(alert!.id);
+    expect(after.body.incidents.map((i) => i.id)).toContain(alert!.incidentId);
+    await device.endAsync();
   });
 
   it('a sparkline decodes to the points it was made of', () => {
