@@ -2,16 +2,8 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { boardBuilt, boardFile, boardSettings, boardSettingsSchema } from '../live/board-files.js';
 import { FleetCache } from '../live/fleet-cache.js';
-import { compactOverview } from '../live/compact-overview.js';
-import {
-  buildOverview,
-  buildSparklines,
-  compactOverviewSchema,
-  overviewQuerySchema,
-  overviewSchema,
-  sparklinesQuerySchema,
-  sparklinesSchema,
-} from '../live/overview.js';
+import { OverviewAnswers } from '../live/overview-answers.js';
+import { buildSparklines, compactOverviewSchema, overviewQuerySchema, overviewSchema, sparklinesQuerySchema, sparklinesSchema } from '../live/overview.js';
 import { signedInSchema, signInSchema } from '../core/sessions.js';
 import { notFound } from './http-error.js';
 import { signInOrRefuse } from './sessions.js';
@@ -46,30 +38,35 @@ export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, 
 
   const fleet = new FleetCache(influx, pipeline, log);
   fleet.prime();
+  const answers = new OverviewAnswers({ registry, fleet, alerts });
+  app.addHook('onClose', async () => answers.close());
   /**
    * Sign-in and the overview in one answer (the compact form without sparklines, as the board asks
    * for it): the board's first tiles wait for one round trip after the password check, not two, and
-   * are drawn in the same frame as the board itself. The overview is built only once the password
-   * was right, so a refused or throttled sign-in costs no more than at `POST /api/v1/session`.
+   * are drawn in the same frame as the board itself. The overview is taken only once the password
+   * was right, so a refused or throttled sign-in costs no more than at `POST /api/v1/session`; it is
+   * the one every board shares (live/overview-answers.ts), spliced in as it was serialized.
    * `Server-Timing` tells how long the sign-in (the password check) and the overview took.
    */
+  const signInOverview = overviewQuerySchema.parse({ sparklines: 'false', compact: 'true' });
   app.post('/api/v1/board/sign-in', { schema: { body: signInSchema, response: { 201: boardSignedInSchema } } }, async (request, reply) => {
     const started = performance.now();
     const session = await signInOrRefuse(request, request.body);
     const checked = performance.now();
-    const overview = compactOverview(await buildOverview(registry(), fleet, alerts, overviewQuerySchema.parse({}).hours, false));
+    const overview = await answers.answer(signInOverview);
+    const body = Buffer.concat([Buffer.from(`${JSON.stringify(session).slice(0, -1)},"overview":`), overview, Buffer.from('}')]);
     return reply
       .code(201)
+      .type('application/json; charset=utf-8')
       .header('Server-Timing', `sign-in;dur=${(checked - started).toFixed(1)}, overview;dur=${(performance.now() - checked).toFixed(1)}`)
-      .send({ ...session, overview });
+      .send(body as never);
   });
   app.get(
     '/api/v1/overview',
     route(ANYONE, { querystring: overviewQuerySchema, response: { 200: z.union([overviewSchema, compactOverviewSchema]) } }),
-    async (request) => {
-      const overview = await buildOverview(registry(), fleet, alerts, request.query.hours, request.query.sparklines === 'true');
-      return request.query.compact === 'true' ? compactOverview(overview) : overview;
-    },
+    // Serialized once for all clients asking within a second (live/overview-answers.ts): the body
+    // is the schema's JSON already, sent as it is.
+    async (request, reply) => reply.type('application/json; charset=utf-8').send((await answers.answer(request.query)) as never),
   );
   app.get('/api/v1/overview/sparklines', route(ANYONE, { querystring: sparklinesQuerySchema, response: { 200: sparklinesSchema } }), async (request) =>
     buildSparklines(registry(), fleet, request.query.hours),

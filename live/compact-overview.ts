@@ -1,4 +1,4 @@
-import type { CompactDeviceView, CompactOverview, DeviceView, Overview } from './overview.js';
+import type { CompactDeviceView, CompactOverview, DeviceView, Overview, SiteView } from './overview.js';
 
 /**
  * The overview's compact form (`?compact=true`, issue 15 item 4): a sensor's record without what
@@ -8,13 +8,15 @@ import type { CompactDeviceView, CompactOverview, DeviceView, Overview } from '.
  * No zod here: the board imports this module to read the compact form back.
  */
 export function compactOverview(overview: Overview): CompactOverview {
-  return {
-    ...overview,
-    sites: overview.sites.map((site) => ({
-      ...site,
-      locations: site.locations.map((location) => ({ ...location, devices: location.devices.map(compactDevice) })),
-    })),
-  };
+  return { ...overview, sites: compactSites(overview.sites) };
+}
+
+/** The overview's sites in the compact form (what differs between the two forms is all here). */
+export function compactSites(sites: SiteView[]): CompactOverview['sites'] {
+  return sites.map((site) => ({
+    ...site,
+    locations: site.locations.map((location) => ({ ...location, devices: location.devices.map(compactDevice) })),
+  }));
 }
 
 function compactDevice({ id, name, intervalMs, last, sparkline, status, rejects24h }: DeviceView): CompactDeviceView {

@@ -116,9 +116,16 @@ export const overviewQuerySchema = z.object({
  * ranges, each sensor's last reading (fleet-cache.ts), a sparkline of the last `hours` (unless
  * `withSparklines` is false: the board asks for them once its tiles are drawn, they were half the
  * answer), its status (firmware, battery), rejected messages, and the open alerts and incidents.
- * Later changes come over the live stream (hub.ts).
+ * Later changes come over the live stream (hub.ts). The route serves it through `OverviewAnswers`
+ * (overview-answers.ts), which builds its two parts apart and shares them between clients.
  */
 export async function buildOverview(registry: Registry, fleet: FleetCache, alerts: AlertService, hours: number, withSparklines = true): Promise<Overview> {
+  const sites = await buildSites(registry, fleet, hours, withSparklines);
+  return { generatedAt: Date.now(), hours, sites, ...openAlarms(alerts), alarms: alarmSettings(registry) };
+}
+
+/** The overview's sites, places and sensors: its bulk (2,000 sensors), the same for every client. */
+export async function buildSites(registry: Registry, fleet: FleetCache, hours: number, withSparklines = true): Promise<SiteView[]> {
   // Missing measurements (a new install) answer empty, not with an error.
   const [{ last, status }, spark, rejects] = await Promise.all([fleet.devices(), withSparklines ? fleet.sparklines(hours) : undefined, fleet.rejectCounts()]);
   const profiles = new Map(registry.config.profiles.map((p) => [p.id, p]));
@@ -130,7 +137,7 @@ export async function buildOverview(registry: Registry, fleet: FleetCache, alert
     if (at) at.push(d);
     else devicesAt.set(d.location, [d]);
   }
-  const sites = registry.config.sites.map((site) => ({
+  return registry.config.sites.map((site) => ({
     id: site.id,
     name: site.name ?? site.id,
     kind: site.kind,
@@ -156,22 +163,21 @@ export async function buildOverview(registry: Registry, fleet: FleetCache, alert
       };
     }),
   }));
+}
+
+/** The open alerts and incidents, newest first: the board's alarm banner and alerts view start from them. */
+export function openAlarms(alerts: AlertService): Pick<Overview, 'alerts' | 'incidents'> {
   const open = alerts.book.list().filter((a) => a.state === 'active' || a.state === 'acknowledged' || a.state === 'pending' || a.state === 'cleared');
   const incidents = alerts.incidents
     .list()
     .filter((i) => i.state !== 'closed')
     .sort(newestFirst)
     .map((i) => alerts.view(i));
-  // The board offers shelving only up to what the server will accept.
-  return {
-    generatedAt: Date.now(),
-    hours,
-    sites,
-    alerts: open.sort(newestFirst),
-    incidents,
-    alarms: { maxShelveMs: registry.config.alarms.maxShelve },
-  };
+  return { alerts: open.sort(newestFirst), incidents };
 }
+
+/** The board offers shelving only up to what the server will accept. */
+export const alarmSettings = (registry: Registry): Overview['alarms'] => ({ maxShelveMs: registry.config.alarms.maxShelve });
 
 /** The sparklines of the overview's sensors alone, for a board that asked for the overview without them. */
 export async function buildSparklines(registry: Registry, fleet: FleetCache, hours: number): Promise<Sparklines> {

@@ -3,12 +3,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CompactOverview, Overview, Sparklines } from '../live/overview.js';
+import { compactOverviewSchema, overviewSchema, type CompactOverview, type Overview, type Sparklines } from '../live/overview.js';
+import { OVERVIEW_SHARE_MS } from '../live/overview-answers.js';
 import { expandOverview } from '../live/compact-overview.js';
 import { decodeSparkline, encodeSparkline } from '../live/sparkline.js';
 import type { RunningService } from '../app/service.js';
 import { ManagedInfluxd } from '../storage/influxd.js';
-import { connectDevice, makeWorkspace, readingCount, startTestService, testLog, waitFor, influxFor, type Workspace } from './helpers/workspace.js';
+import { excursionReadings } from './helpers/alarms.js';
+import {
+  connectDevice,
+  makeWorkspace,
+  readingCount,
+  startTestService,
+  testLog,
+  unlimitedRate,
+  waitFor,
+  influxFor,
+  type Workspace,
+} from './helpers/workspace.js';
 
 /**
  * The board's overview from memory (issue 15, item 4), against the real service and its own
@@ -48,7 +60,7 @@ describe('board overview: last readings kept in memory', () => {
   beforeAll(async () => {
     influxd = new ManagedInfluxd({ dataDir: mkdtempSync(path.join(tmpdir(), 'cc-overview-influxd-')), log: testLog });
     await influxd.start();
-    ws = makeWorkspace({ devices: ['room-1', 'room-2', 'room-3'] });
+    ws = makeWorkspace({ devices: ['room-1', 'room-2', 'room-3'], yamlPatch: unlimitedRate });
     // room-3's last two hours, written as the writer would, before any start: its sparkline to check.
     const influx = influxFor(ws, influxd.url);
     await influx.ensureDatabase(1830 * 86_400_000);
@@ -113,6 +125,47 @@ describe('board overview: last readings kept in memory', () => {
     expect(sensors(compact.body)).toBeLessThan(sensors(bare.body) / 2);
     // Read back in place (the board's first tiles do not wait for a copy).
     expect({ ...expandOverview(compact.body), generatedAt: 0 }).toEqual({ ...bare.body, generatedAt: 0 });
+  });
+
+  it('clients asking at once share one build and one body; a later reading is in the overview within the sharing window', async () => {
+    // Twenty board clients polling: one build of the sensors for all of them, not one each.
+    const raw = () => fetch(`http://127.0.0.1:${service!.httpPort}/api/v1/overview?hours=6`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+    const responses = await Promise.all(Array.from({ length: 20 }, raw));
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    expect(responses.every((r) => r.status === 200 && r.headers.get('content-type') === 'application/json; charset=utf-8')).toBe(true);
+    expect(new Set(bodies).size).toBe(1);
+    // The spliced body is the overview the schema describes (the compact one too).
+    const shared = overviewSchema.parse(JSON.parse(bodies[0]!));
+    expect(deviceOf(shared, 'room-3')?.sparkline?.values.length).toBeGreaterThan(0);
+    const compact = await get<CompactOverview>('/api/v1/overview?sparklines=false&compact=true');
+    expect(compactOverviewSchema.parse(compact.body).sites.length).toBe(shared.sites.length);
+
+    // A reading accepted after that build shows once the window is over (the stream brings it sooner).
+    // Between the first test's reading (a minute ago) and the next test's (30 s ago): newest when sent, older than those after.
+    const t = Date.now() - 45_000;
+    await publish(t, 4.8);
+    const accepted = Date.now();
+    const seen = await waitFor(overview, (o) => lastOf(o.body, 'room-1')?.ts === t, 10_000, 'the new reading on the shared overview');
+    expect(Date.now() - accepted).toBeLessThan(OVERVIEW_SHARE_MS + 1_000);
+    expect(seen.body.generatedAt).toBeGreaterThan(shared.generatedAt);
+  });
+
+  it('an alarm change is in the next overview at once, shared sensors or not', async () => {
+    // Its sensors part is shared for the next second.
+    expect((await overview()).status).toBe(200);
+    const device = await connectDevice(service!.mqttPort!, 'room-2', ws.deviceTokens['room-2']!);
+    clients.push(device);
+    await device.publishAsync('cc/v1/room-2/telemetry', JSON.stringify(excursionReadings(Date.now() - 26 * 60_000)), { qos: 1 });
+    const alerts = async () =>
+      (await get<{ alerts: Array<{ id: string; deviceId: string; state: string; incidentId: string }> }>('/api/v1/alerts')).body.alerts.filter(
+        (a) => a.deviceId === 'room-2' && a.state === 'active',
+      );
+    const [alert] = await waitFor(alerts, (a) => a.length > 0, 10_000, 'the excursion alert');
+    // No waiting: the open alarms are made afresh after any change, whatever the sensors' age.
+    const after = await overview();
+    expect(after.body.alerts.map((a) => a.id)).toContain(alert!.id);
+    expect(after.body.incidents.map((i) => i.id)).toContain(alert!.incidentId);
+    await device.endAsync();
   });
 
   it('a sparkline decodes to the points it was made of', () => {
