@@ -27,6 +27,8 @@ export const MAX_STREAM_CLIENTS = 100;
  * Alert and incident changes are written at once, after the readings gathered before them.
  */
 export const READINGS_FLUSH_MS = 50;
+/** Gathered readings are written at once past this many characters (≈ 100 readings). */
+const FLUSH_BYTES = 16 * 1024;
 /** How often open streams' credentials are checked again (a token removed from the registry ends its streams). */
 const RECHECK_MS = 5_000;
 
@@ -64,7 +66,10 @@ export class LiveHub {
     const onReadings = (batch: AcceptedBatch) => {
       if (this.clients.size === 0) return;
       for (const r of batch.readings) this.pending += frame('reading', { deviceId: batch.deviceId, siteId: batch.siteId, locationId: batch.locationId, ...r });
-      this.flushTimer ??= setTimeout(() => this.flush(), READINGS_FLUSH_MS).unref();
+      // Gathered up to a size too: one flush of 50 ms of a 5,000/s backlog to 100 streams held
+      // PUBACKs behind it longer than the writes it saved (security-stream.test.ts).
+      if (this.pending.length >= FLUSH_BYTES) this.flush();
+      else this.flushTimer ??= setTimeout(() => this.flush(), READINGS_FLUSH_MS).unref();
     };
     const onAlert = (event: AlertEvent) => this.clients.size > 0 && this.broadcast(frame('alert', { event: event.event, ...event.alert }));
     const onIncident = (view: IncidentView) => this.clients.size > 0 && this.broadcast(frame('incident', view));
@@ -153,6 +158,8 @@ export class LiveHub {
   }
 
   private write(text: string): void {
+    // Encoded once for every stream, not once per stream by its socket.
+    const bytes = Buffer.from(text);
     for (const client of this.clients) {
       const { res } = client;
       // Ended at shutdown or dropped: its 'close' (which unsubscribes) may still be on its way.
@@ -162,7 +169,7 @@ export class LiveHub {
         res.destroy();
         continue;
       }
-      res.write(text);
+      res.write(bytes);
     }
   }
 }

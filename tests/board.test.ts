@@ -135,6 +135,17 @@ describe('live board in headless Chromium', () => {
       { qos: 1 },
     );
     await truck.endAsync();
+    // The map reads the track from InfluxDB once, as the view opens: the PUBACK says the batch is
+    // on disk, not yet written there (the writer's turn comes after), so the view waits for it.
+    await waitFor(
+      async () => {
+        const response = await fetch(`${base}/api/v1/devices/truck-probe/readings?from=${t0}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
+        return ((await response.json()) as { readings?: unknown[] }).readings?.length ?? 0;
+      },
+      (n) => n >= 6,
+      15_000,
+      "the truck's drive in InfluxDB",
+    );
     await page.click('[data-view=fleet]');
     await page.waitForSelector('[data-vehicle=truck-hu-a12345]');
     await page.waitForSelector('.leaflet-container');
