@@ -178,7 +178,7 @@ async function assemble(
     const hourMarks = overrides.cluster ? undefined : HourMarks.create();
     const writer = parts.add(
       'writer',
-      startWriter(config, dataDir, spool, db.influx, log, onConflicts, hourMarks ? (lines) => hourMarks.markLines(lines) : undefined),
+      startWriter(config, dataDir, spool, db.influx, log, onConflicts, hourMarks ? (bytes) => hourMarks.markWritten(bytes) : undefined),
       async (writer, orderly) => {
         if (!(await writer.flush(orderly ? 5000 : 0)))
           log.warn({ pendingRecords: spool.depth.records }, 'stopping with readings still in the spool; they are written on the next start');

@@ -70,7 +70,7 @@ export function startWriter(
   influx: InfluxClient,
   log: Logger,
   onConflicts: (count: number) => void,
-  onWritten?: (lines: readonly string[]) => void,
+  onWritten?: (bytes: Buffer) => void,
 ): SpoolWriter {
   const writer = new SpoolWriter(spool, influx, log.child({ component: 'writer' }), {
     onConflicts,

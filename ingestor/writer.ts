@@ -51,8 +51,8 @@ export class SpoolWriter {
       ensureDatabase?: () => Promise<unknown>;
       /** Different readings found at stored device times (written as revisions, recorded), once their batch is written. */
       onConflicts?: (count: number) => void;
-      /** Lines InfluxDB confirmed, before the spool forgets them (the report cache's marks, reports/hour-marks.ts); must not throw. */
-      onWritten?: (lines: readonly string[]) => void;
+      /** The line-protocol bytes InfluxDB confirmed, before the spool forgets them (the report cache's marks, reports/hour-marks.ts); must not throw. */
+      onWritten?: (bytes: Buffer) => void;
     },
   ) {
     this.stored = new StoredReadingCheck(influx);
@@ -109,8 +109,8 @@ export class SpoolWriter {
       const delivered =
         resolved.lines.length === 0 || (await this.deliver(resolved.lines, signal, Array.isArray(resolved.lines) ? resolved.lines.length : chunk.records));
       if (!delivered) return;
-      // The report cache's marks read lines: the bytes sent are decoded for it (only when it listens).
-      if (this.options.onWritten) this.options.onWritten(Array.isArray(resolved.lines) ? resolved.lines : chunk.lines);
+      // The report cache's marks read what was sent: the bytes as read, or a decided batch's lines (rare) encoded again.
+      if (this.options.onWritten) this.options.onWritten(Array.isArray(resolved.lines) ? Buffer.from(resolved.lines.join('\n')) : bytes);
       if (resolved.conflicts > 0) this.options.onConflicts?.(resolved.conflicts);
       await this.spool.confirm(chunk.next, chunk.records);
       this.position = chunk.next;

@@ -67,9 +67,9 @@ export class HourMarks {
     Atomics.store(this.view, 0, gen);
   }
 
-  /** Marks the readings among line-protocol lines InfluxDB confirmed (the writer's hook, ingestor/writer.ts). */
-  markLines(lines: readonly string[]): void {
-    this.mark(readingHours(lines));
+  /** Marks the readings among the line-protocol bytes InfluxDB confirmed (the writer's hook, ingestor/writer.ts). */
+  markWritten(bytes: Buffer): void {
+    this.mark(readingHours(bytes));
   }
 
   private slot(locationId: string, hour: number): number {
@@ -82,29 +82,63 @@ export class HourMarks {
   }
 }
 
-const PREFIX = `${READINGS_MEASUREMENT},`;
-const LOCATION_TAG = ',locationId=';
+const PREFIX = Buffer.from(`${READINGS_MEASUREMENT},`);
+const LOCATION_TAG = Buffer.from(',locationId=');
+const NEWLINE = 10;
+const SPACE = 32;
+const COMMA = 44;
+const BACKSLASH = 92;
+const ZERO = 48;
 
 /**
  * The (place, hour) pairs of the readings among line-protocol lines (other measurements are not
  * in reports), the place's id unescaped as `escapeTag` (storage/line-protocol.ts) escaped it. A
  * line whose time cannot be read marks the current hour (InfluxDB stamps such a point itself).
+ *
+ * Read from the bytes the writer sent, not from lines decoded out of them: at ≈ 100,000 readings/s
+ * (batched uploads) decoding every batch and building a key for every line was ≈ 1 µs a reading of
+ * the main thread's ≈ 8. A line of the same place and hour as the one before it (the spool keeps a
+ * device's readings together) is passed over by comparing its bytes.
  */
-export function readingHours(lines: readonly string[]): Iterable<readonly [string, number]> {
+export function readingHours(bytes: Buffer): Iterable<readonly [string, number]> {
   const seen = new Map<string, readonly [string, number]>();
-  for (const line of lines) {
-    if (!line.startsWith(PREFIX)) continue;
-    const at = line.indexOf(LOCATION_TAG);
+  let lastFrom = 0;
+  let lastTo = 0;
+  let lastHour = Number.NaN;
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end < 0) end = bytes.length;
+    const line = start;
+    start = end + 1;
+    if (bytes.compare(PREFIX, 0, PREFIX.length, line, Math.min(end, line + PREFIX.length)) !== 0) continue;
+    const at = bytes.subarray(line, end).indexOf(LOCATION_TAG);
     if (at < 0) continue;
-    let end = at + LOCATION_TAG.length;
-    while (end < line.length && line[end] !== ',' && line[end] !== ' ') end += line[end] === '\\' ? 2 : 1;
-    const raw = line.slice(at + LOCATION_TAG.length, end);
-    // Nanoseconds after the last space: milliseconds are all but the last 6 digits.
-    const time = line.slice(line.lastIndexOf(' ') + 1);
-    const ms = /^\d{7,}$/.test(time) ? Number(time.slice(0, -6)) : Date.now();
-    const hour = Math.floor(ms / BUCKET_MS) * BUCKET_MS;
+    const from = line + at + LOCATION_TAG.length;
+    let to = from;
+    while (to < end && bytes[to] !== COMMA && bytes[to] !== SPACE) to += bytes[to] === BACKSLASH ? 2 : 1;
+    to = Math.min(to, end);
+    const hour = Math.floor(timeOf(bytes, line, end) / BUCKET_MS) * BUCKET_MS;
+    if (hour === lastHour && to - from === lastTo - lastFrom && bytes.compare(bytes, lastFrom, lastTo, from, to) === 0) continue;
+    lastFrom = from;
+    lastTo = to;
+    lastHour = hour;
+    const raw = bytes.toString('utf8', from, to);
     const key = `${raw}\n${hour}`;
     if (!seen.has(key)) seen.set(key, [unescapeTag(raw), hour]);
   }
   return seen.values();
+}
+
+/** A line's time in ms: the nanoseconds after its last space are all but their last 6 digits; now when there are none. */
+function timeOf(bytes: Buffer, line: number, end: number): number {
+  let space = end - 1;
+  while (space > line && bytes[space] !== SPACE) space--;
+  if (end - space - 1 < 7) return Date.now();
+  let ms = 0;
+  for (let i = space + 1; i < end; i++) {
+    const digit = bytes[i]! - ZERO;
+    if (digit < 0 || digit > 9) return Date.now();
+    if (i < end - 6) ms = ms * 10 + digit;
+  }
+  return ms;
 }

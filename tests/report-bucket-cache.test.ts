@@ -164,7 +164,7 @@ describe('shipment report through the bucket cache (issue 15, item 2)', () => {
       lingerMs: 0,
       retryMaxMs: 200,
       deadLetterFile: path.join(dir, 'marks-dead-letter.ndjson'),
-      onWritten: (written) => marks.markLines(written),
+      onWritten: (written) => marks.markWritten(written),
     });
     writer.start();
     try {
