@@ -7,11 +7,6 @@ import type { CompactDeviceView, CompactOverview, DeviceView, Overview, SiteView
  * nulls, and the board's first tiles waited for the whole answer to be written, received and parsed.
  * No zod here: the board imports this module to read the compact form back.
  */
-export function compactOverview(overview: Overview): CompactOverview {
-  return { ...overview, sites: compactSites(overview.sites) };
-}
-
-/** The overview's sites in the compact form (what differs between the two forms is all here). */
 export function compactSites(sites: SiteView[]): CompactOverview['sites'] {
   return sites.map((site) => ({
     ...site,

@@ -63,7 +63,7 @@ export class OverviewAnswers {
     const alarms = this.alarmsPart();
     const known = this.bodies.get(key);
     if (known && known.sites === sites && known.alarms === alarms) return known.body;
-    // Key order as `buildOverview`'s; `generatedAt` is when the sensors were read, the older part.
+    // Key order as `overviewSchema`'s; `generatedAt` is when the sensors were read, the older part.
     const body = Buffer.from(
       `{"generatedAt":${sites.at},"hours":${query.hours},"sites":${sitesJson},${alarms},"alarms":${JSON.stringify(alarmSettings(sites.registry))}}`,
     );

@@ -111,19 +111,6 @@ export const overviewQuerySchema = z.object({
   compact: z.enum(['true', 'false']).default('false'),
 });
 
-/**
- * Everything the live board draws on arrival, in one answer — sites, places with their product
- * ranges, each sensor's last reading (fleet-cache.ts), a sparkline of the last `hours` (unless
- * `withSparklines` is false: the board asks for them once its tiles are drawn, they were half the
- * answer), its status (firmware, battery), rejected messages, and the open alerts and incidents.
- * Later changes come over the live stream (hub.ts). The route serves it through `OverviewAnswers`
- * (overview-answers.ts), which builds its two parts apart and shares them between clients.
- */
-export async function buildOverview(registry: Registry, fleet: FleetCache, alerts: AlertService, hours: number, withSparklines = true): Promise<Overview> {
-  const sites = await buildSites(registry, fleet, hours, withSparklines);
-  return { generatedAt: Date.now(), hours, sites, ...openAlarms(alerts), alarms: alarmSettings(registry) };
-}
-
 /** The overview's sites, places and sensors: its bulk (2,000 sensors), the same for every client. */
 export async function buildSites(registry: Registry, fleet: FleetCache, hours: number, withSparklines = true): Promise<SiteView[]> {
   // Missing measurements (a new install) answer empty, not with an error.
