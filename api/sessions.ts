@@ -10,8 +10,8 @@ export type { SessionInfo } from '../core/sessions.js';
  * A sign-in from an HTTP request: the session and its token, or the refusal thrown (401, or 429
  * from the throttle). Shared by this route and the board's sign-in with its overview (board.ts).
  */
-export async function signInOrRefuse(request: FastifyRequest, { user: name, password }: SignIn): Promise<SessionInfo> {
-  const outcome = await request.server.sessions.signIn(name, password, request.ip);
+export async function signInOrRefuse(request: FastifyRequest, { user: name, password }: SignIn, whileChecking?: () => void): Promise<SessionInfo> {
+  const outcome = await request.server.sessions.signIn(name, password, request.ip, whileChecking);
   if (!('outcome' in outcome)) return { token: outcome.token, ...outcome.session };
   if (outcome.outcome !== 'account' && outcome.outcome !== 'refused')
     request.log.warn({ user: name, ip: request.ip, outcome: outcome.outcome }, 'sign-in not checked');

@@ -2,7 +2,7 @@ import type { Registry } from '../core/registry.js';
 import type { AlertService } from '../alerts/service.js';
 import { compactSites } from './compact-overview.js';
 import type { FleetCache } from './fleet-cache.js';
-import { alarmSettings, buildSites, openAlarms } from './overview.js';
+import { alarmSettings, buildSites, openAlarms, type CompactOverview, type SiteView } from './overview.js';
 
 /**
  * How long one build of the overview's sensors serves every client that asks for the same form.
@@ -17,11 +17,17 @@ export interface OverviewQuery {
   compact: 'true' | 'false';
 }
 
+type Sites = SiteView[] | CompactOverview['sites'];
+
 interface SitesPart {
   at: number;
   registry: Registry;
-  /** The serialized sites (`[...]`); settled once built. */
+  /** The sites as built; settled once built. */
+  sites: Promise<Sites>;
+  /** The serialized sites (`[...]`). */
   json: Promise<string>;
+  /** The sites with at most so many sensors a place (`?tiles=`), serialized, by that number. */
+  firstTiles: Map<number, string>;
   settled: boolean;
 }
 
@@ -55,11 +61,16 @@ export class OverviewAnswers {
     this.deps.alerts.off('incident', this.bump);
   }
 
-  /** The overview's JSON for `query`, as `overviewSchema` (or `compactOverviewSchema` with `compact=true`) describes it. */
-  async answer(query: OverviewQuery): Promise<Buffer> {
-    const key = `${query.hours}/${query.sparklines}/${query.compact}`;
-    const sites = this.sitesPart(key, query);
-    const sitesJson = await sites.json;
+  /**
+   * The overview's JSON for `query`, as `overviewSchema` (or `compactOverviewSchema` with
+   * `compact=true`) describes it; with `tilesPerPlace`, each place's first so many sensors only,
+   * and how many more it has (`more`), from the same build.
+   */
+  async answer(query: OverviewQuery, tilesPerPlace?: number): Promise<Buffer> {
+    const form = `${query.hours}/${query.sparklines}/${query.compact}`;
+    const key = tilesPerPlace === undefined ? form : `${form}/${tilesPerPlace}`;
+    const sites = this.sitesPart(form, query);
+    const sitesJson = tilesPerPlace === undefined ? await sites.json : firstTiles(sites, await sites.sites, tilesPerPlace);
     const alarms = this.alarmsPart();
     const known = this.bodies.get(key);
     if (known && known.sites === sites && known.alarms === alarms) return known.body;
@@ -79,16 +90,12 @@ export class OverviewAnswers {
     if (known && known.registry === registry && (!known.settled || now - known.at < OVERVIEW_SHARE_MS)) return known;
     this.forgetStale(now);
     this.builds++;
-    const part: SitesPart = {
-      at: now,
-      registry,
-      settled: false,
-      json: buildSites(registry, this.deps.fleet, query.hours, query.sparklines === 'true').then((sites) => {
-        part.at = this.now();
-        part.settled = true;
-        return JSON.stringify(query.compact === 'true' ? compactSites(sites) : sites);
-      }),
-    };
+    const built = buildSites(registry, this.deps.fleet, query.hours, query.sparklines === 'true').then((sites) => {
+      part.at = this.now();
+      part.settled = true;
+      return query.compact === 'true' ? compactSites(sites) : sites;
+    });
+    const part: SitesPart = { at: now, registry, settled: false, sites: built, json: built.then((sites) => JSON.stringify(sites)), firstTiles: new Map() };
     // A failed build is not kept: the next request tries again.
     part.json.catch(() => {
       if (this.sites.get(key) === part) this.sites.delete(key);
@@ -108,16 +115,37 @@ export class OverviewAnswers {
     return json;
   }
 
-  /** Forms nobody asked for lately are let go (`hours` alone has 48 values). */
+  /** Forms nobody asked for lately are let go (`hours` alone has 48 values), with every body made of them. */
   private forgetStale(now: number): void {
     for (const [key, part] of this.sites)
       if (part.settled && now - part.at >= OVERVIEW_SHARE_MS) {
         this.sites.delete(key);
-        this.bodies.delete(key);
+        for (const [bodyKey, body] of this.bodies) if (body.sites === part) this.bodies.delete(bodyKey);
       }
   }
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
   }
+}
+
+/**
+ * The sites with each place's first `n` sensors and the count of the others, serialized once per
+ * build and `n`: the board's first screen (2,000 sensors in one room: 6 kB, not 297 kB to send,
+ * decode and parse before its first tiles).
+ */
+function firstTiles(part: SitesPart, sites: Sites, n: number): string {
+  let json = part.firstTiles.get(n);
+  if (json === undefined) {
+    json = JSON.stringify(
+      sites.map((site) => ({
+        ...site,
+        locations: site.locations.map((location) =>
+          location.devices.length > n ? { ...location, devices: location.devices.slice(0, n), more: location.devices.length - n } : location,
+        ),
+      })),
+    );
+    part.firstTiles.set(n, json);
+  }
+  return json;
 }

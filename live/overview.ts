@@ -43,6 +43,11 @@ const locationViewSchema = z.object({
   /** °C inside each limit where the tile turns to warning (临界值). */
   warningBand: z.number(),
   devices: z.array(deviceViewSchema),
+  /**
+   * Sensors of this place left out of this answer, after `devices`: only in the board's sign-in
+   * answer asked for with `?tiles=` (its first screen); the overview itself has every one.
+   */
+  more: z.number().int().positive().optional(),
 });
 const siteViewSchema = z.object({
   id: z.string(),

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { parse } from 'yaml';
 import type { RunningService } from '../app/service.js';
 import type { BoardSignedIn } from '../api/board.js';
-import type { CompactOverview } from '../live/overview.js';
+import { compactOverviewSchema, type CompactOverview } from '../live/overview.js';
 import { auditFile } from '../audit/audit-log.js';
 import { hashPassword } from '../core/secrets.js';
 import { connectDevice, makeWorkspace, run, startTestService, waitFor, type Workspace } from './helpers/workspace.js';
@@ -36,7 +36,7 @@ describe('accounts: token expiry and revocation, disabled users, password ageing
   beforeAll(async () => {
     const [olga, quinn, oldie] = await Promise.all(['olga-password-1', 'quinn-password-1', 'oldie-password-1'].map(hashPassword));
     ws = makeWorkspace({
-      devices: ['room-1'],
+      devices: ['room-1', 'room-2', 'room-3'],
       yamlPatch: (yaml) =>
         `${yaml.replace(
           'users: []',
@@ -191,8 +191,8 @@ describe('accounts: token expiry and revocation, disabled users, password ageing
   });
 
   it("the board's sign-in answers the session with the overview in one answer; refused, it answers as POST /api/v1/session does, without one", async () => {
-    const boardSignIn = (user: string, password: string) =>
-      fetch(`${base()}/api/v1/board/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
+    const boardSignIn = (user: string, password: string, query = '') =>
+      fetch(`${base()}/api/v1/board/sign-in${query}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
     const signedIn = await boardSignIn('quinn', 'quinn-password-1');
     expect(signedIn.status).toBe(201);
     expect(signedIn.headers.get('server-timing')).toMatch(/^sign-in;dur=\d+\.\d, overview;dur=\d+\.\d$/);
@@ -202,8 +202,22 @@ describe('accounts: token expiry and revocation, disabled users, password ageing
     expect(await (await get(body.token, '/api/v1/session')).json()).toMatchObject({ user: 'quinn', role: 'qa' });
     const asked = (await (await get(body.token, '/api/v1/overview?sparklines=false&compact=true')).json()) as CompactOverview;
     expect(body.overview.sites).toEqual(asked.sites);
-    expect(body.overview.sites[0]?.locations[0]?.devices.map((d) => d.id)).toEqual(['room-1']);
+    expect(body.overview.sites[0]?.locations[0]?.devices.map((d) => d.id)).toEqual(['room-1', 'room-2', 'room-3']);
+    expect(body.overview.sites[0]?.locations[0]?.more).toBeUndefined();
     expect(body.overview.alerts.map((a) => a.id)).toContain(alertId);
+
+    // The board's first screen (?tiles=): each place's first sensors, the others counted, the rest as the whole one.
+    const first = (await (await boardSignIn('quinn', 'quinn-password-1', '?tiles=1')).json()) as BoardSignedIn;
+    const { devices, more, ...place } = first.overview.sites[0]!.locations[0]!;
+    const { devices: all, ...whole } = asked.sites[0]!.locations[0]!;
+    expect(devices).toEqual(all.slice(0, 1));
+    expect(more).toBe(2);
+    expect(place).toEqual(whole);
+    expect(first.overview.alerts).toEqual(body.overview.alerts);
+    expect(compactOverviewSchema.parse(first.overview).sites[0]!.locations[0]!.more).toBe(2);
+    const none = await boardSignIn('quinn', 'quinn-password-1', '?tiles=0');
+    expect(none.status).toBe(400);
+    expect(((await none.json()) as { message: string }).message).toMatch(/tiles/);
 
     const refused = await boardSignIn('nobody-here', 'not-a-password');
     expect(refused.headers.get('server-timing')).toBeNull();
