@@ -18,13 +18,15 @@ describe('live board in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let probe: MqttClient;
+  let late: MqttClient;
   let mqttPort: number;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const users = await withUsers('olga');
     ws = makeWorkspace({
-      devices: ['probe-1', { id: 'truck-probe', location: 'truck-hu-a12345-box' }],
+      // probe-late: after probe-1 in Cold room 1, so off a one-tile first screen (its hourly interval keeps it from going silent here).
+      devices: ['probe-1', { id: 'truck-probe', location: 'truck-hu-a12345-box' }, { id: 'probe-late', location: 'dc-sh-cold-room-1', interval: '1h' }],
       yamlPatch: (yaml) =>
         users(yaml)
           // Alarm at once, so the test need not wait out an activation delay.
@@ -44,12 +46,15 @@ describe('live board in headless Chromium', () => {
     mqttPort = svc.mqttPort;
     probe = await connectDevice(mqttPort, 'probe-1', ws.deviceTokens['probe-1']!);
     await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 5.12, humidity: 50 }), { qos: 1 });
+    late = await connectDevice(mqttPort, 'probe-late', ws.deviceTokens['probe-late']!);
+    await late.publishAsync('cc/v1/probe-late/telemetry', JSON.stringify({ ts: Date.now(), temperature: 4.01, humidity: 50 }), { qos: 1 });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   }, 90_000);
 
   afterAll(async () => {
     await probe?.endAsync();
+    await late?.endAsync();
     await browser?.close();
     await svc?.stop();
   });
@@ -251,5 +256,46 @@ describe('live board in headless Chromium', () => {
     expect(size).toBeGreaterThanOrEqual(40);
     await wall.screenshot({ path: path.join(ARTIFACTS, 'board-wall.png') });
     await wall.close();
+  });
+
+  it("draws the sign-in's first screen, then every sensor; a reading that came between is not lost", async () => {
+    // One tile a place fits this window: the sign-in's overview has Cold room 1's first sensor (probe-1) only.
+    const small = await browser.newPage({ viewport: { width: 300, height: 100 } });
+    try {
+      // The whole overview is held once the service answered it, so a reading can come after it was made.
+      let release!: () => Promise<void>;
+      const held = new Promise<void>((resolve) =>
+        small.route(
+          (url) => url.pathname === '/api/v1/overview' && url.searchParams.get('compact') === 'true',
+          async (route) => {
+            const response = await route.fetch();
+            release = () => route.fulfill({ response });
+            resolve();
+          },
+        ),
+      );
+      const answer = small.waitForResponse((r) => r.url().includes('/api/v1/board/sign-in'));
+      await signIn(small, base, 'olga');
+      const first = (await (await answer).json()) as {
+        overview: { sites: Array<{ locations: Array<{ id: string; devices: Array<{ id: string }>; more?: number }> }> };
+      };
+      const room = first.overview.sites.flatMap((site) => site.locations).find((l) => l.id === 'dc-sh-cold-room-1')!;
+      expect(room.devices.map((d) => d.id)).toEqual(['probe-1']);
+      expect(room.more).toBeGreaterThanOrEqual(1);
+      await small.waitForSelector('[data-location=dc-sh-cold-room-1].partial [data-device=probe-1]');
+      await small.waitForSelector('.stream.up');
+      await held;
+      // Newer than the held overview: probe-late's first, then probe-1's, whose tile shows it has come.
+      await late.publishAsync('cc/v1/probe-late/telemetry', JSON.stringify({ ts: Date.now(), temperature: 3.33, humidity: 50 }), { qos: 1 });
+      await probe.publishAsync('cc/v1/probe-1/telemetry', JSON.stringify({ ts: Date.now(), temperature: 5.57, humidity: 50 }), { qos: 1 });
+      await small.waitForFunction(() => document.querySelector('[data-device=probe-1] .value')?.textContent?.includes('5.6'), undefined, { timeout: 5000 });
+      await release();
+      // Every sensor of the room, the room's state claimed again, and probe-late at its newest reading, not the overview's 4.0.
+      await small.waitForSelector('[data-location=dc-sh-cold-room-1]:not(.partial) [data-device=probe-late]');
+      await expect(small.locator('[data-location=dc-sh-cold-room-1]').getAttribute('class')).resolves.toMatch(/\bstate-/);
+      await expect(small.locator('[data-device=probe-late] .value').textContent()).resolves.toContain('3.3');
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -39,9 +39,12 @@ export function savedSession(): SessionInfo | null {
   return session.expiresAt > Date.now() ? session : null;
 }
 
-/** Signs in and takes the overview in the same answer (api/board.ts): the session is kept without it. */
-export async function signIn(user: string, password: string): Promise<{ session: SessionInfo; overview: CompactOverview }> {
-  const response = await fetch('/api/v1/board/sign-in', {
+/**
+ * Signs in and takes the overview in the same answer (api/board.ts): the session is kept without
+ * it. The overview has at most `tiles` sensors a place (the first screen's), the rest counted.
+ */
+export async function signIn(user: string, password: string, tiles: number): Promise<{ session: SessionInfo; overview: CompactOverview }> {
+  const response = await fetch(`/api/v1/board/sign-in?tiles=${tiles}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ user, password }),

@@ -30,8 +30,20 @@ export function useBoard(): BoardState {
   return state;
 }
 
+/** The sign-in's overview: the first screen's sensors of each place, the others counted (`more`). */
+export const isPartial = (overview: Overview): boolean => overview.sites.some((site) => site.locations.some((location) => location.more));
+
+/**
+ * Readings from the stream for sensors the overview does not have yet (a partial one): applied
+ * once the whole overview came, where newer than what it says. Bounded: past it, the oldest go
+ * (the whole overview is asked for at once, so only a backlog burst can reach it).
+ */
+const early: LiveReading[] = [];
+const EARLY_MAX = 20_000;
+
 export function setOverview(overview: Overview): void {
   state = { ...state, overview, alerts: new Map(overview.alerts.map((a) => [a.id, a])), incidents: new Map((overview.incidents ?? []).map((i) => [i.id, i])) };
+  if (!isPartial(overview)) for (const reading of early.splice(0)) applyReading(reading);
   notify();
 }
 
@@ -77,7 +89,10 @@ export function setSparklines({ sparklines }: Sparklines): void {
 
 export function applyReading(reading: LiveReading): void {
   const device = namesOf(state.overview).deviceOf(reading.deviceId);
-  if (!device) return;
+  if (!device) {
+    if (state.overview && isPartial(state.overview) && early.push(reading) > EARLY_MAX) early.shift();
+    return;
+  }
   // Late store-and-forward readings do not replace a newer "now".
   if (!device.last || reading.ts >= device.last.ts) {
     device.last = {
