@@ -108,7 +108,7 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
       this.endLiveSilence(track, reading.ts);
       return;
     }
-    const incoming: EvalReading[] = [...new Map(batch.readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
+    const incoming: EvalReading[] = inDeviceTimeOrder(batch.readings);
     const newest = track.readings.newestTs();
     const first = incoming[0]!;
     const coalesceMs = this.options.coalesceMs ?? 0;
@@ -224,6 +224,8 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     }
     track.readings.push(reading);
     const episodes = track.evaluator.feed(reading);
+    // Nearly every reading changes no episode: no clock read, no loop.
+    if (episodes.length === 0) return;
     for (const episode of episodes) found?.add(episode.id);
     this.report(track, episodes);
   }
@@ -358,8 +360,14 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     const historyMs = this.options.historyMs ?? 48 * 3_600_000;
     const maxReadings = this.options.maxReadingsPerDevice ?? 8192;
     if (!track.readings.length) return;
-    const newest = track.readings.newestTs();
-    const keepFrom = track.checkpoints.filter((c) => c.ts <= newest - historyMs || c.index <= track.readings.length - maxReadings).at(-1);
+    const droppedBefore = track.readings.newestTs() - historyMs;
+    const beyondCap = track.readings.length - maxReadings;
+    // Checkpoints are in index and device-time order, so the ones old enough to go are a prefix:
+    // the scan stops at the first kept one (it ran a closure over all 128 every 64 readings).
+    const checkpoints = track.checkpoints;
+    let kept = 0;
+    while (kept < checkpoints.length && (checkpoints[kept]!.ts <= droppedBefore || checkpoints[kept]!.index <= beyondCap)) kept++;
+    const keepFrom = checkpoints[kept - 1];
     if (!keepFrom || keepFrom.index === 0) return;
     track.readings.dropFront(keepFrom.index);
     track.pruned = true;
@@ -367,9 +375,28 @@ export class AlertEngine extends EventEmitter<{ change: [AlertChange] }> {
     for (const [id, last] of track.reported) {
       if (last.state !== 'active' && last.state !== 'pending' && (last.clearedAt ?? last.occurredAt) < keepFrom.ts) track.reported.delete(id);
     }
-    track.checkpoints = track.checkpoints.filter((c) => c.index >= keepFrom.index).map((c) => ({ ...c, index: c.index - keepFrom.index }));
+    // The checkpoints from keepFrom on, moved down in place (a copy of each was made every 64 readings at the cap).
+    const shift = keepFrom.index;
+    track.checkpoints = checkpoints.slice(kept - 1);
+    for (const c of track.checkpoints) c.index -= shift;
     track.evaluator.forgetBefore(track.checkpoints.map((c) => c.state));
   }
+}
+
+/**
+ * A batch's readings in device-time order, one per device time (the last of equal times, at the
+ * first one's place, as a Map keyed by device time gives). A batch already strictly in order is
+ * nearly every batch, and is that list as it is: no Map, no copy, no sort for every message.
+ */
+export function inDeviceTimeOrder<R extends { ts: number }>(readings: readonly R[]): R[] {
+  let ordered = true;
+  for (let i = 1; i < readings.length; i++)
+    if (!(readings[i]!.ts > readings[i - 1]!.ts)) {
+      ordered = false;
+      break;
+    }
+  if (ordered) return readings as R[];
+  return [...new Map(readings.map((r) => [r.ts, r])).values()].sort((a, b) => a.ts - b.ts);
 }
 
 /** How long a device may send nothing (processing time) before the communication alarm. */

@@ -59,7 +59,7 @@ interface OpenEpisode extends Episode {
   relapseFrom?: number;
 }
 
-/** Plain data only, so a checkpoint is a structuredClone. */
+/** Plain data only, so a checkpoint is a plain deep copy (`plainCopy`). */
 export interface EvaluatorState {
   open: Partial<Record<AlertKind, OpenEpisode>>;
   last?: EvalReading;
@@ -78,6 +78,24 @@ export interface OutOfRangeWindow {
   ms: number;
   /** How many of the window's ms are not whole: then the sum is taken afresh (see `OutOfRangeLog.sum`). */
   inexact: number;
+}
+
+/**
+ * A deep copy of plain data (objects, arrays, primitives; no shared parts, which the state has
+ * none of): what `structuredClone` gives such data, at a fraction of its cost (it serialises and
+ * deserialises: ≈ 6 µs a checkpoint, 2–3 % of the ingest thread in BENCH_ONLY=batched).
+ * tests/alerts-engine.test.ts holds the two equal.
+ */
+export function plainCopy<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = plainCopy(value[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key in value) out[key] = plainCopy((value as Record<string, unknown>)[key]);
+  return out as T;
 }
 
 /** A device's rules before any reading. */
@@ -474,11 +492,11 @@ export class DeviceEvaluator {
   }
 
   snapshot(): EvaluatorState {
-    return structuredClone(this.state);
+    return plainCopy(this.state);
   }
 
   restore(state: EvaluatorState): void {
-    this.state = structuredClone(state);
+    this.state = plainCopy(state);
     this.outOfRangeLog.restored(this.state.outOfRange);
   }
 

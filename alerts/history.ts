@@ -16,6 +16,8 @@ export class ReadingHistory {
   private humidityCol: Float64Array;
   private batteryCol: Float64Array;
   private doorCol: Int8Array;
+  /** Where the first reading is in the columns: dropping the oldest moves it, not the readings (see dropFront). */
+  private head = 0;
   length = 0;
 
   constructor(capacity = 16) {
@@ -27,19 +29,20 @@ export class ReadingHistory {
   }
 
   ts(i: number): number {
-    return this.tsCol[i]!;
+    return this.tsCol[this.head + i]!;
   }
 
   temperature(i: number): number {
-    return this.temperatureCol[i]!;
+    return this.temperatureCol[this.head + i]!;
   }
 
   /** Device time of the newest reading, or -Infinity when there is none. */
   newestTs(): number {
-    return this.length ? this.tsCol[this.length - 1]! : Number.NEGATIVE_INFINITY;
+    return this.length ? this.tsCol[this.head + this.length - 1]! : Number.NEGATIVE_INFINITY;
   }
 
-  at(i: number): EvalReading {
+  at(index: number): EvalReading {
+    const i = this.head + index;
     const r: EvalReading = { ts: this.tsCol[i]!, temperature: this.temperatureCol[i]! };
     const humidity = this.humidityCol[i]!;
     if (!Number.isNaN(humidity)) r.humidity = humidity;
@@ -51,8 +54,12 @@ export class ReadingHistory {
   }
 
   push(r: EvalReading): void {
-    if (this.length === this.tsCol.length) this.resize(this.length * 2);
-    const i = this.length++;
+    if (this.head + this.length === this.tsCol.length) {
+      // At the end of the columns: move the readings to the front when a quarter or more is dropped space, else grow.
+      if (this.head > 0 && this.head >= this.tsCol.length / 4) this.compact();
+      else this.resize(this.length * 2);
+    }
+    const i = this.head + this.length++;
     this.tsCol[i] = r.ts;
     this.temperatureCol[i] = r.temperature;
     this.humidityCol[i] = r.humidity ?? ABSENT;
@@ -65,14 +72,25 @@ export class ReadingHistory {
     this.length = Math.min(this.length, n);
   }
 
-  /** Drops the first `n` readings; shrinks the arrays when most of them is unused. */
+  /**
+   * Drops the first `n` readings; shrinks the arrays when most of them is unused. The rest stay
+   * where they are until the columns are full (`push`): a device at the per-device cap dropped 64
+   * readings every 64 and moved all 8,192 others each time.
+   */
   dropFront(n: number): void {
     if (n <= 0) return;
     const kept = this.length - n;
-    for (const col of [this.tsCol, this.temperatureCol, this.humidityCol, this.batteryCol]) col.copyWithin(0, n, this.length);
-    this.doorCol.copyWithin(0, n, this.length);
+    this.head += n;
     this.length = kept;
     if (this.tsCol.length > 64 && kept < this.tsCol.length / 4) this.resize(Math.max(16, kept * 2));
+  }
+
+  private compact(): void {
+    const from = this.head;
+    const to = from + this.length;
+    for (const col of [this.tsCol, this.temperatureCol, this.humidityCol, this.batteryCol]) col.copyWithin(0, from, to);
+    this.doorCol.copyWithin(0, from, to);
+    this.head = 0;
   }
 
   /** Index of the first reading at or after `ts` (binary search). */
@@ -81,7 +99,7 @@ export class ReadingHistory {
     let hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.tsCol[mid]! < ts) lo = mid + 1;
+      if (this.tsCol[this.head + mid]! < ts) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -90,7 +108,7 @@ export class ReadingHistory {
   private resize(capacity: number): void {
     const grow = <T extends Float64Array | Int8Array>(col: T, make: (n: number) => T): T => {
       const next = make(capacity);
-      next.set(col.subarray(0, this.length));
+      next.set(col.subarray(this.head, this.head + this.length));
       return next;
     };
     this.tsCol = grow(this.tsCol, (n) => new Float64Array(n));
@@ -98,5 +116,6 @@ export class ReadingHistory {
     this.humidityCol = grow(this.humidityCol, (n) => new Float64Array(n));
     this.batteryCol = grow(this.batteryCol, (n) => new Float64Array(n));
     this.doorCol = grow(this.doorCol, (n) => new Int8Array(n));
+    this.head = 0;
   }
 }

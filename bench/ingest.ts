@@ -922,9 +922,15 @@ async function main(): Promise<void> {
                 );
           const ratio = Number((ours.storedPerS / anchor).toFixed(3));
           const build = b === 0 ? 'A' : 'B';
-          rounds.push({ build, ours: Math.round(ours.storedPerS), anchor: Math.round(anchor), ratio, cpuUsPerReading: Math.round(ours.cpuUsPerReading) });
+          rounds.push({
+            build,
+            ours: Math.round(ours.storedPerS),
+            anchor: Math.round(anchor),
+            ratio,
+            cpuUsPerReading: Math.round(ours.cpuUsPerReading * 100) / 100,
+          });
           progress(
-            `${only} round ${round + 1} build ${build}: ${Math.round(ours.storedPerS)} readings/s stored vs ${Math.round(anchor)}/s anchor: ×${ratio}; service CPU ${Math.round(ours.cpuUsPerReading)} µs/reading`,
+            `${only} round ${round + 1} build ${build}: ${Math.round(ours.storedPerS)} readings/s stored vs ${Math.round(anchor)}/s anchor: ×${ratio}; service CPU ${ours.cpuUsPerReading.toFixed(2)} µs/reading`,
           );
         }
         await sleep(2000);

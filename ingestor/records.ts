@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { readingSchema, rejectReasons } from '../core/reading.js';
 import type { Rejection } from './decode.js';
 import type { Fact } from '../storage/fact-log.js';
-import { int, nsOf, seriesKey } from '../storage/line-protocol.js';
+import { int, integerText, nsOf, numberText, seriesKey } from '../storage/line-protocol.js';
 import { DEVICE_MESSAGES_MEASUREMENT, READINGS_MEASUREMENT, REJECTS_MEASUREMENT } from '../storage/measurements.js';
 
 /**
@@ -116,7 +116,7 @@ export function readingLines(batch: AcceptedBatch, series: string = readingSerie
 }
 
 /** The last field of every reading of a message: its receive time, written once a message. */
-export const receivedAtField = (receivedAt: number): string => `,receivedAt=${receivedAt}i`;
+export const receivedAtField = (receivedAt: number): string => `,receivedAt=${integerText(receivedAt)}i`;
 
 /** A reading's fields before `receivedAt` (see readingFields): `ReadingText`'s, the one encoding of a reading's values. */
 function valueFields(r: IndexedReading): string {
@@ -140,18 +140,18 @@ export class ReadingText {
   fingerprint = 0;
 
   fields(r: IndexedReading): string {
-    const t = `${r.temperature}`;
+    const t = numberText(r.temperature);
     let set = `temperature=${t}`;
     let hash = fnv(0x811c9dc5, t);
     hash = Math.imul(hash ^ PIPE, 0x01000193);
     if (r.humidity !== undefined) {
-      const v = `${r.humidity}`;
+      const v = numberText(r.humidity);
       set += `,humidity=${v}`;
       hash = fnv(hash, v);
     } else hash = fnv(hash, 'undefined');
     hash = Math.imul(hash ^ PIPE, 0x01000193);
     if (r.battery !== undefined) {
-      const v = `${r.battery}`;
+      const v = numberText(r.battery);
       set += `,battery=${v}`;
       hash = fnv(hash, v);
     } else hash = fnv(hash, 'undefined');

@@ -105,11 +105,30 @@ export function readingHours(bytes: Buffer): Iterable<readonly [string, number]>
   let lastFrom = 0;
   let lastTo = 0;
   let lastHour = Number.NaN;
+  // The last reading line's start while the byte after its place's id ends that id (a comma or a
+  // space), else -1: a line that starts with the same bytes up to and with that one is a reading
+  // of the same device and place, found without looking for the tag (a device's readings lie
+  // together in the spool; this was most of the marks' cost, ≈ 0.4 µs a reading).
+  let lastLine = -1;
   for (let start = 0; start < bytes.length; ) {
     let end = bytes.indexOf(NEWLINE, start);
     if (end < 0) end = bytes.length;
     const line = start;
     start = end + 1;
+    if (lastLine >= 0 && sameStart(bytes, lastLine, line, lastTo - lastLine + 1, end)) {
+      const from = line + (lastFrom - lastLine);
+      const to = line + (lastTo - lastLine);
+      const hour = Math.floor(timeOf(bytes, line, end) / BUCKET_MS) * BUCKET_MS;
+      lastFrom = from;
+      lastTo = to;
+      lastLine = line;
+      if (hour === lastHour) continue;
+      lastHour = hour;
+      const raw = bytes.toString('utf8', from, to);
+      const key = `${raw}\n${hour}`;
+      if (!seen.has(key)) seen.set(key, [unescapeTag(raw), hour]);
+      continue;
+    }
     if (bytes.compare(PREFIX, 0, PREFIX.length, line, Math.min(end, line + PREFIX.length)) !== 0) continue;
     const at = bytes.subarray(line, end).indexOf(LOCATION_TAG);
     if (at < 0) continue;
@@ -117,8 +136,13 @@ export function readingHours(bytes: Buffer): Iterable<readonly [string, number]>
     let to = from;
     while (to < end && bytes[to] !== COMMA && bytes[to] !== SPACE) to += bytes[to] === BACKSLASH ? 2 : 1;
     to = Math.min(to, end);
+    lastLine = to < end ? line : -1;
     const hour = Math.floor(timeOf(bytes, line, end) / BUCKET_MS) * BUCKET_MS;
-    if (hour === lastHour && to - from === lastTo - lastFrom && bytes.compare(bytes, lastFrom, lastTo, from, to) === 0) continue;
+    if (hour === lastHour && to - from === lastTo - lastFrom && bytes.compare(bytes, lastFrom, lastTo, from, to) === 0) {
+      lastFrom = from;
+      lastTo = to;
+      continue;
+    }
     lastFrom = from;
     lastTo = to;
     lastHour = hour;
@@ -127,6 +151,13 @@ export function readingHours(bytes: Buffer): Iterable<readonly [string, number]>
     if (!seen.has(key)) seen.set(key, [unescapeTag(raw), hour]);
   }
   return seen.values();
+}
+
+/** Whether the `length` bytes at `b` (before `end`) are those at `a`. */
+function sameStart(bytes: Buffer, a: number, b: number, length: number, end: number): boolean {
+  if (b + length > end) return false;
+  for (let i = length - 1; i >= 0; i--) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
 }
 
 /** A line's time in ms: the nanoseconds after its last space are all but their last 6 digits; now when there are none. */

@@ -3,6 +3,7 @@ import { parseConfigText } from '../core/config/load.js';
 import { Registry } from '../core/registry.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { AlertEngine, type AlertChange } from '../alerts/engine.js';
+import { plainCopy } from '../alerts/evaluator.js';
 import type { AcceptedBatch } from '../ingestor/records.js';
 import { testAlert } from './helpers/alarms.js';
 
@@ -380,5 +381,33 @@ describe('the trend an alarm text shows', () => {
     }
     // Slices finer than the readings: every reading, as the whole hour.
     expect(engine.trendPoints('room-s1', since, until, 1000)).toEqual(hour);
+  });
+});
+
+describe('checkpoints', () => {
+  it('copy the state as structuredClone did: random plain data, and the states a device goes through', () => {
+    let seed = 5;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const value = (depth: number): unknown => {
+      const roll = random();
+      if (depth > 3 || roll < 0.4) return [1.5, -0, Number.NaN, 0, undefined, null, 'text', true, 1_764_000_000_000][Math.floor(random() * 9)];
+      if (roll < 0.7) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(random() * 5); i > 0; i--)
+        o[['open', 'last', 'ts', 'temperature', 'peak', 'excursion', 'x'][Math.floor(random() * 7)]!] = value(depth + 1);
+      return o;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const data = value(0);
+      expect(plainCopy(data)).toStrictEqual(structuredClone(data));
+    }
+    // Every state of a device through excursions, door openings and a gap, as checkpoints copy it.
+    const engine = new AlertEngine(() => registry, { now: () => T0 });
+    const temperatures = [...steady(20), ...steady(15, 9.2), ...steady(10), ...steady(40, -3), ...steady(12, 1.2), ...steady(30), ...steady(70, 8.4)];
+    engine.ingest(batch('room-s1', series(T0, temperatures, { humidity: 50, door: false })));
+    engine.ingest(batch('room-s1', series(T0 + 400 * MIN, steady(200, 9), { door: true, battery: 10 })));
+    const track = (engine as unknown as { devices: Map<string, { checkpoints: Array<{ state: unknown }> }> }).devices.get('room-s1')!;
+    expect(track.checkpoints.length).toBeGreaterThan(4);
+    for (const { state } of track.checkpoints) expect(plainCopy(state)).toStrictEqual(structuredClone(state));
   });
 });

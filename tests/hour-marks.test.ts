@@ -19,7 +19,10 @@ describe('hour marks: the (place, hour) pairs of the bytes the writer sent', () 
   const base = Date.UTC(2026, 11, 3, 0, 0, 0);
 
   it('gives the pairs a line-by-line reading gives, over lines of several places, hours, measurements and none without a time', () => {
-    for (let round = 0; round < 20; round++) {
+    // Each device's own id on every line, or runs of one device (the marks pass over a line that starts as the one before).
+    for (let round = 0; round < 40; round++) {
+      const runs = round % 2 === 1;
+      let device = 0;
       const lines: string[] = [];
       const expected = new Map<string, [string, number]>();
       let place = PLACES[0]!;
@@ -27,17 +30,18 @@ describe('hour marks: the (place, hour) pairs of the bytes the writer sent', () 
       for (let i = 0; i < 500; i++) {
         // Runs of one place, as a device's readings lie in the spool; now and then another.
         if (random() < 0.1) place = PLACES[Math.floor(random() * PLACES.length)]!;
+        if (!runs || random() < 0.05) device = i;
         ms += Math.floor(random() * 20 * 60_000);
         const kind = random();
         if (kind < 0.05) {
-          lines.push(`rejects,deviceId=d-${i},locationId=${escapeTag(place)} reason="schema" ${ms}000000`);
+          lines.push(`rejects,deviceId=d-${device},locationId=${escapeTag(place)} reason="schema" ${ms}000000`);
           continue;
         }
         if (kind < 0.08) {
-          lines.push(`readings,deviceId=d-${i} temperature=4.2 ${ms}000000`);
+          lines.push(`readings,deviceId=d-${device} temperature=4.2 ${ms}000000`);
           continue;
         }
-        lines.push(`readings,deviceId=d-${i},locationId=${escapeTag(place)},siteId=s temperature=4.${i % 10},receivedAt=${ms + 800}i ${ms}123456`);
+        lines.push(`readings,deviceId=d-${device},locationId=${escapeTag(place)},siteId=s temperature=4.${i % 10},receivedAt=${ms + 800}i ${ms}123456`);
         const hour = Math.floor(ms / BUCKET_MS) * BUCKET_MS;
         expected.set(`${place}\n${hour}`, [place, hour]);
       }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Reading } from '../core/reading.js';
 import { ReadingText, deferredLine, fingerprintOf, readingFields, readingLines, receivedAtField, revisionLine } from '../ingestor/records.js';
 import { parseReadingLine, readDeferred } from '../ingestor/stored-readings.js';
-import { escapeTag, fieldSet, int, nsOf, seriesKey, unescapeTag } from '../storage/line-protocol.js';
+import { escapeTag, fieldSet, int, integerText, nsOf, numberText, seriesKey, unescapeTag } from '../storage/line-protocol.js';
 
 const placement = { deviceId: 'dev,1 a=b\\c', siteId: 'dc-shanghai', locationId: 'cold room 1', receivedAt: 1_764_000_000_123 };
 const readings = [
@@ -68,6 +68,44 @@ describe('reading lines', () => {
       const back = parseReadingLine(readingLines({ ...placement, readings: [r] }))!;
       expect(back).toEqual({ ...placement, revision: 0, reading: r });
     }
+  });
+});
+
+describe('number texts on the PUBACK path', () => {
+  it('are what JavaScript prints, for integers of every size and sign and for values seen again or not', () => {
+    let seed = 7;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const integers = [
+      0,
+      1,
+      9,
+      999_999,
+      1_000_000,
+      1_000_001,
+      1_000_010,
+      1_764_000_000_000,
+      1_764_000_100_000,
+      1_764_000_099_999,
+      Number.MAX_SAFE_INTEGER,
+      -1,
+      -1_764_000_000_000,
+      2 ** 53 + 2,
+      1e21,
+      1.5,
+      -0,
+    ];
+    for (let i = 0; i < 20_000; i++) {
+      const magnitude = 10 ** Math.floor(random() * 17);
+      integers.push(Math.floor(random() * magnitude), 1_764_000_000_000 + Math.floor(random() * 10_000_000), -Math.floor(random() * magnitude));
+    }
+    for (const n of integers) {
+      expect(integerText(n)).toBe(`${n}`);
+      expect(nsOf(n)).toBe(`${n}000000`);
+    }
+    // More distinct values than the cache keeps, repeated, and the awkward ones.
+    const values = [0, -0, 1e-7, -1e-7, 0.1 + 0.2, 1e21, 123456789.125, -100, 150, Number.MIN_VALUE];
+    for (let i = 0; i < 10_000; i++) values.push(Math.round(random() * 2500) / 10 - 100, random() * 360 - 180, Math.round(random() * 100));
+    for (const v of [...values, ...values]) expect(numberText(v)).toBe(`${v}`);
   });
 });
 
