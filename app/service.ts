@@ -40,7 +40,7 @@ import { HourMarks } from '../reports/hour-marks.js';
 import { clusterEngines, type ClusterSettings } from '../cluster/engines.js';
 import { alertLink } from '../cluster/alert-link.js';
 import { apiLink } from '../cluster/api-link.js';
-import { passwordHasher } from '../core/password-hasher.js';
+import { warmPasswordHashing } from '../core/secrets.js';
 
 /*
  * The composition root. It wires the stages in the order a reading travels through them:
@@ -376,7 +376,7 @@ async function assemble(
     });
     // HTTPS with http.tls; plain HTTP only on loopback or with http.allowPlainHttp (checked at config load).
     const tls = readTls(config.http.tls);
-    passwordHasher.warm();
+    warmPasswordHashing();
     const api = parts.add(
       'http api',
       await createApi({

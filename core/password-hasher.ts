@@ -8,8 +8,9 @@ import type { HashReply, HashRequest } from './password-worker.js';
  * main thread's priority, so on 2 cores every guessed password took CPU from devices' PUBACKs;
  * here the scheduler gives the main thread what it asks for first. One thread: hashes run one
  * at a time anyway (core/throttle.ts). The thread does not keep the process alive; the service
- * starts it with its HTTP API (`warm`), so the first sign-in does not wait for the thread's
- * module loading (40–65 ms measured, issue 15 item 4); the CLI starts it on first use.
+ * starts it with its HTTP API (`warmPasswordHashing` in secrets.ts: two throwaway hashes), so the
+ * first sign-in waits neither for the thread's module loading (40–65 ms measured, issue 15 item 4)
+ * nor for the slow first hashes; the CLI starts it on first use.
  */
 class PasswordHasher {
   private worker: Worker | undefined;
@@ -30,11 +31,6 @@ class PasswordHasher {
       worker.ref();
       worker.postMessage({ id, password, salt, N, r, p, keylen } satisfies HashRequest);
     });
-  }
-
-  /** Starts the thread now, not on the first password checked. */
-  warm(): void {
-    this.started();
   }
 
   private started(): Worker {
