@@ -192,7 +192,11 @@ describe('accounts: token expiry and revocation, disabled users, password ageing
 
   it("the board's sign-in answers the session with the overview in one answer; refused, it answers as POST /api/v1/session does, without one", async () => {
     const boardSignIn = (user: string, password: string, query = '') =>
-      fetch(`${base()}/api/v1/board/sign-in${query}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) });
+      fetch(`${base()}/api/v1/board/sign-in${query}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ user, password }),
+      });
     const signedIn = await boardSignIn('quinn', 'quinn-password-1');
     expect(signedIn.status).toBe(201);
     expect(signedIn.headers.get('server-timing')).toMatch(/^sign-in;dur=\d+\.\d, overview;dur=\d+\.\d$/);
