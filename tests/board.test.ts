@@ -294,6 +294,8 @@ describe('live board in headless Chromium', () => {
       await small.waitForSelector('[data-location=dc-sh-cold-room-1]:not(.partial) [data-device=probe-late]');
       await expect(small.locator('[data-location=dc-sh-cold-room-1]').getAttribute('class')).resolves.toMatch(/\bstate-/);
       await expect(small.locator('[data-device=probe-late] .value').textContent()).resolves.toContain('3.3');
+      // And probe-1 still at the reading the stream brought before the whole overview, not the overview's older one.
+      await expect(small.locator('[data-device=probe-1] .value').textContent()).resolves.toContain('5.6');
     } finally {
       await small.close();
     }

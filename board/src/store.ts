@@ -34,16 +34,31 @@ export function useBoard(): BoardState {
 export const isPartial = (overview: Overview): boolean => overview.sites.some((site) => site.locations.some((location) => location.more));
 
 /**
- * Readings from the stream for sensors the overview does not have yet (a partial one): applied
- * once the whole overview came, where newer than what it says. Bounded: past it, the oldest go
- * (the whole overview is asked for at once, so only a backlog burst can reach it).
+ * What the stream brought while the overview was the sign-in's first screen: applied again once the
+ * whole overview came, which may have been made before them (it is shared for a second, and was on
+ * its way meanwhile). Readings where newer than what it says (every one: those of the first screen's
+ * sensors were shown already, those of the others could not be); alarm changes in the order they
+ * came, so each alert and incident ends as the stream last said (one it said nothing of since, as the
+ * whole overview says). Bounded: past it, the oldest go (the whole overview is asked for at once, so
+ * only a backlog burst can reach it).
  */
+let partial = false;
 const early: LiveReading[] = [];
+const earlyAlerts: Alert[] = [];
+const earlyIncidents: IncidentView[] = [];
 const EARLY_MAX = 20_000;
+const keep = <T>(list: T[], item: T) => {
+  if (partial && list.push(item) > EARLY_MAX) list.shift();
+};
 
 export function setOverview(overview: Overview): void {
   state = { ...state, overview, alerts: new Map(overview.alerts.map((a) => [a.id, a])), incidents: new Map((overview.incidents ?? []).map((i) => [i.id, i])) };
-  if (!isPartial(overview)) for (const reading of early.splice(0)) applyReading(reading);
+  partial = isPartial(overview);
+  if (!partial) {
+    for (const reading of early.splice(0)) applyReading(reading);
+    for (const alert of earlyAlerts.splice(0)) applyAlert(alert);
+    for (const incident of earlyIncidents.splice(0)) applyIncident(incident);
+  }
   notify();
 }
 
@@ -88,11 +103,9 @@ export function setSparklines({ sparklines }: Sparklines): void {
 }
 
 export function applyReading(reading: LiveReading): void {
+  keep(early, reading);
   const device = namesOf(state.overview).deviceOf(reading.deviceId);
-  if (!device) {
-    if (state.overview && isPartial(state.overview) && early.push(reading) > EARLY_MAX) early.shift();
-    return;
-  }
+  if (!device) return;
   // Late store-and-forward readings do not replace a newer "now".
   if (!device.last || reading.ts >= device.last.ts) {
     device.last = {
@@ -117,6 +130,7 @@ export function applyReading(reading: LiveReading): void {
 }
 
 export function applyAlert(alert: Alert): void {
+  keep(earlyAlerts, alert);
   const alerts = new Map(state.alerts);
   if (OPEN.has(alert.state)) alerts.set(alert.id, alert);
   else alerts.delete(alert.id);
@@ -126,6 +140,7 @@ export function applyAlert(alert: Alert): void {
 
 /** An incident from the stream or a signature's answer; a closed one leaves the open set. */
 export function applyIncident(incident: IncidentView): void {
+  keep(earlyIncidents, incident);
   const incidents = new Map(state.incidents ?? []);
   if (incident.state === 'closed') incidents.delete(incident.id);
   else incidents.set(incident.id, incident);
