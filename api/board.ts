@@ -13,9 +13,11 @@ export type { BoardSettings } from '../live/board-files.js';
 
 /**
  * `?tiles=`: at most so many sensors a place in the sign-in's overview, the rest counted (`more`):
- * what the board's first screen draws. The board asks for the whole overview once it is drawn.
+ * what the board's first screen draws (500 at most: a wall screen shows fewer; each number asked
+ * for is kept as a body for the second the overview is shared). The board asks for the whole
+ * overview once it is drawn.
  */
-export const boardSignInQuerySchema = z.object({ tiles: z.coerce.number().int().min(1).max(10_000).optional() });
+export const boardSignInQuerySchema = z.object({ tiles: z.coerce.number().int().min(1).max(500).optional() });
 /** The board's sign-in answer: the session, its token, and the compact overview without sparklines. */
 export const boardSignedInSchema = signedInSchema.extend({ overview: compactOverviewSchema });
 export type BoardSignedIn = z.infer<typeof boardSignedInSchema>;

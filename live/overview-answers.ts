@@ -88,6 +88,8 @@ export class OverviewAnswers {
     const known = this.sites.get(key);
     // A build under way is joined whatever its age: nothing sooner could be fresher.
     if (known && known.registry === registry && (!known.settled || now - known.at < OVERVIEW_SHARE_MS)) return known;
+    // Replaced (a registry change within the second): its bodies go with it, whatever their form.
+    if (known) this.forgetBodiesOf(known);
     this.forgetStale(now);
     this.builds++;
     const built = buildSites(registry, this.deps.fleet, query.hours, query.sparklines === 'true').then((sites) => {
@@ -120,8 +122,12 @@ export class OverviewAnswers {
     for (const [key, part] of this.sites)
       if (part.settled && now - part.at >= OVERVIEW_SHARE_MS) {
         this.sites.delete(key);
-        for (const [bodyKey, body] of this.bodies) if (body.sites === part) this.bodies.delete(bodyKey);
+        this.forgetBodiesOf(part);
       }
+  }
+
+  private forgetBodiesOf(part: SitesPart): void {
+    for (const [key, body] of this.bodies) if (body.sites === part) this.bodies.delete(key);
   }
 
   private now(): number {
@@ -131,7 +137,7 @@ export class OverviewAnswers {
 
 /**
  * The sites with each place's first `n` sensors and the count of the others, serialized once per
- * build and `n`: the board's first screen (2,000 sensors in one room: 6 kB, not 297 kB to send,
+ * build and `n`: the board's first screen (2,000 sensors in one room: 3.6 kB, not 297 kB to send,
  * decode and parse before its first tiles).
  */
 function firstTiles(part: SitesPart, sites: Sites, n: number): string {

@@ -219,9 +219,11 @@ describe('accounts: token expiry and revocation, disabled users, password ageing
     expect(place).toEqual(whole);
     expect(first.overview.alerts).toEqual(body.overview.alerts);
     expect(compactOverviewSchema.parse(first.overview).sites[0]!.locations[0]!.more).toBe(2);
-    const none = await boardSignIn('quinn', 'quinn-password-1', '?tiles=0');
-    expect(none.status).toBe(400);
-    expect(((await none.json()) as { message: string }).message).toMatch(/tiles/);
+    for (const bad of ['?tiles=0', '?tiles=501', '?tiles=two']) {
+      const refused = await boardSignIn('quinn', 'quinn-password-1', bad);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { message: string }).message).toMatch(/tiles/);
+    }
 
     const refused = await boardSignIn('nobody-here', 'not-a-password');
     expect(refused.headers.get('server-timing')).toBeNull();
