@@ -9,8 +9,8 @@ import type { HashReply, HashRequest } from './password-worker.js';
  * here the scheduler gives the main thread what it asks for first. One thread: hashes run one
  * at a time anyway (core/throttle.ts). The thread does not keep the process alive; the service
  * starts it with its HTTP API (`warmPasswordHashing` in secrets.ts: two throwaway hashes), so the
- * first sign-in waits neither for the thread's module loading (40–65 ms measured, issue 15 item 4)
- * nor for the slow first hashes; the CLI starts it on first use.
+ * sign-ins after the first fraction of a second wait neither for the thread's module loading
+ * (40–65 ms measured, issue 15 item 4) nor for the slow first hashes; the CLI starts it on first use.
  */
 class PasswordHasher {
   private worker: Worker | undefined;

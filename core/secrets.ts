@@ -32,7 +32,9 @@ function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: nu
  * its low priority, when the service starts: the first two hashes of a process took 2–3 × as long
  * as the rest (72–85 ms against 30–37 ms here) while the 16 MiB scrypt works in was first touched
  * (from the second one on, the allocator keeps it), and the board's first sign-ins after a start
- * waited for them (the password check 200 ms, the median of three sign-ins in \`npm run bench\`).
+ * waited for them (the password check 200 ms, the median of three sign-ins in `npm run bench`).
+ * They are not the throttle's (core/throttle.ts): a sign-in in the first ≈ 0.2 s after a start
+ * waits behind them, once.
  */
 export function warmPasswordHashing(): void {
   const salt = randomBytes(16);

@@ -400,6 +400,13 @@ describe('checkpoints', () => {
     for (let i = 0; i < 2000; i++) {
       const data = value(0);
       expect(plainCopy(data)).toStrictEqual(structuredClone(data));
+      // A copy, not the same objects: a checkpoint must not change with the state it was taken of.
+      if (typeof data === 'object' && data !== null) {
+        const copy = plainCopy(data);
+        expect(copy).not.toBe(data);
+        for (const [key, value] of Object.entries(data))
+          if (typeof value === 'object' && value !== null) expect((copy as Record<string, unknown>)[key]).not.toBe(value);
+      }
     }
     // Every state of a device through excursions, door openings and a gap, as checkpoints copy it.
     const engine = new AlertEngine(() => registry, { now: () => T0 });

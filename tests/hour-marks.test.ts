@@ -15,7 +15,8 @@ describe('hour marks: the (place, hour) pairs of the bytes the writer sent', () 
     seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
     return seed / 2 ** 31;
   };
-  const PLACES = ['dc-sh-cold-room-1', 'truck a,b', 'box=2 ', '冷库 1', 'back\\slash', 'line\nbreak', 'x'];
+  // Ids one of which begins another (room-1, room-10): a line is of the same place only up to its id's end.
+  const PLACES = ['dc-sh-cold-room-1', 'dc-sh-cold-room-10', 'truck a,b', 'box=2 ', '冷库 1', 'back\\slash', 'line\nbreak', 'x'];
   const base = Date.UTC(2026, 11, 3, 0, 0, 0);
 
   it('gives the pairs a line-by-line reading gives, over lines of several places, hours, measurements and none without a time', () => {
