@@ -115,37 +115,31 @@ export function readingHours(bytes: Buffer): Iterable<readonly [string, number]>
     if (end < 0) end = bytes.length;
     const line = start;
     start = end + 1;
+    let from: number;
+    let to: number;
+    let samePlace: boolean;
     if (lastLine >= 0 && sameStart(bytes, lastLine, line, lastTo - lastLine + 1, end)) {
-      const from = line + (lastFrom - lastLine);
-      const to = line + (lastTo - lastLine);
-      const hour = Math.floor(timeOf(bytes, line, end) / BUCKET_MS) * BUCKET_MS;
-      lastFrom = from;
-      lastTo = to;
+      from = line + (lastFrom - lastLine);
+      to = line + (lastTo - lastLine);
+      samePlace = true;
       lastLine = line;
-      if (hour === lastHour) continue;
-      lastHour = hour;
-      const raw = bytes.toString('utf8', from, to);
-      const key = `${raw}\n${hour}`;
-      if (!seen.has(key)) seen.set(key, [unescapeTag(raw), hour]);
-      continue;
+    } else {
+      if (bytes.compare(PREFIX, 0, PREFIX.length, line, Math.min(end, line + PREFIX.length)) !== 0) continue;
+      const at = bytes.subarray(line, end).indexOf(LOCATION_TAG);
+      if (at < 0) continue;
+      from = line + at + LOCATION_TAG.length;
+      to = from;
+      while (to < end && bytes[to] !== COMMA && bytes[to] !== SPACE) to += bytes[to] === BACKSLASH ? 2 : 1;
+      to = Math.min(to, end);
+      samePlace = to - from === lastTo - lastFrom && bytes.compare(bytes, lastFrom, lastTo, from, to) === 0;
+      lastLine = to < end ? line : -1;
     }
-    if (bytes.compare(PREFIX, 0, PREFIX.length, line, Math.min(end, line + PREFIX.length)) !== 0) continue;
-    const at = bytes.subarray(line, end).indexOf(LOCATION_TAG);
-    if (at < 0) continue;
-    const from = line + at + LOCATION_TAG.length;
-    let to = from;
-    while (to < end && bytes[to] !== COMMA && bytes[to] !== SPACE) to += bytes[to] === BACKSLASH ? 2 : 1;
-    to = Math.min(to, end);
-    lastLine = to < end ? line : -1;
     const hour = Math.floor(timeOf(bytes, line, end) / BUCKET_MS) * BUCKET_MS;
-    if (hour === lastHour && to - from === lastTo - lastFrom && bytes.compare(bytes, lastFrom, lastTo, from, to) === 0) {
-      lastFrom = from;
-      lastTo = to;
-      continue;
-    }
+    const known = samePlace && hour === lastHour;
     lastFrom = from;
     lastTo = to;
     lastHour = hour;
+    if (known) continue;
     const raw = bytes.toString('utf8', from, to);
     const key = `${raw}\n${hour}`;
     if (!seen.has(key)) seen.set(key, [unescapeTag(raw), hour]);
