@@ -8,6 +8,7 @@ import { byUrgency, needsSomeone } from './incidents.js';
 import { firstTilesInPlace, LiveView } from './views/live.js';
 import { DevicesView } from './views/devices.js';
 import { Lazy } from './lazy.js';
+import { afterFrames } from './frames.js';
 import './style.css';
 
 const VIEWS = ['live', 'alerts', 'fleet', 'shipments', 'devices', 'performance', 'audit'] as const;
@@ -109,7 +110,6 @@ function Board({ session, lang, setLang, onSignOut }: { session: SessionInfo; la
         (overview) => (setOverview(overview), overview),
         () => new Promise<void>((r) => setTimeout(r, 5_000)).then(() => (closed ? new Promise<Overview>(() => undefined) : asked())),
       );
-    const afterFrames = (frames: number, then: () => void) => requestAnimationFrame(() => (frames > 1 ? afterFrames(frames - 1, then) : setTimeout(then)));
     void (!signedIn ? asked() : isPartial(signedIn) ? new Promise<void>((r) => afterFrames(2, r)).then(asked) : Promise.resolve(signedIn)).then((overview) =>
       afterFrames(1, () => void api<Sparklines>(`/api/v1/overview/sparklines?hours=${overview.hours}`).then(setSparklines, () => undefined)),
     );

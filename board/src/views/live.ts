@@ -6,6 +6,7 @@ import { age } from '../i18n.js';
 import { sparkOf, type BoardState } from '../store.js';
 import { sparkPath, tileState, worst, type SparkSeries } from '../status.js';
 import { namesOf } from '../names.js';
+import { afterFrames } from '../frames.js';
 
 /**
  * A sparkline's path, computed again only when its points changed: the store appends live readings
@@ -98,18 +99,11 @@ function useTileBudget(total: number, overview: object | null): { count: number;
   const count = drawn.overview === overview ? drawn.count : 0;
   useEffect(() => {
     if (count >= total && count > 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let frame = 0;
-    const more = () => (timer = setTimeout(() => setDrawn({ overview, count: count === 0 ? firstTiles() + MORE_TILES : count + MORE_TILES })));
     // A timer after the frame: the frame with the tiles so far is painted before the next ones are
     // built. After the first frame, a frame later still: building the next 300 tiles (≈ 100 ms and
     // a collection) right after the first frame's commit took the CPU its raster needed (2 cores),
     // and the first tiles reached the screen 40–80 ms after their frame instead of ≈ 25.
-    frame = requestAnimationFrame(() => (count === 0 ? (frame = requestAnimationFrame(more)) : more()));
-    return () => {
-      cancelAnimationFrame(frame);
-      clearTimeout(timer);
-    };
+    return afterFrames(count === 0 ? 2 : 1, () => setDrawn({ overview, count: count === 0 ? firstTiles() + MORE_TILES : count + MORE_TILES }));
   }, [count, total, overview]);
   return count === 0 ? { count: firstTiles(), inPlace: firstTilesInPlace() } : { count, inPlace: Number.POSITIVE_INFINITY };
 }
