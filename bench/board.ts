@@ -139,10 +139,10 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
             if (entry.identifier === 'tile' && entry.renderTime) marks.tilePainted ??= entry.renderTime;
         }).observe({ type: 'element', buffered: true });
         new MutationObserver((_, observer) => {
-          // In the live view: the sign-in page lays out a tile of its own, out of sight (fonts).
-          once('firstTile', document.querySelector('.live .tile .value') !== null);
-          once('sparklines', document.querySelector('.live .tile .spark-line[d^="M"]') !== null);
-          once('allTiles', document.querySelectorAll('.live .tile').length >= n);
+          // A sensor's tile: the sign-in page lays out one of its own, out of sight (fonts), with no sensor.
+          once('firstTile', document.querySelector('.tile[data-device] .value') !== null);
+          once('sparklines', document.querySelector('.tile[data-device] .spark-line[d^="M"]') !== null);
+          once('allTiles', document.querySelectorAll('.tile[data-device]').length >= n);
           if (seen.size === 3) observer.disconnect();
         }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['d'] });
       }, tilesExpected);
@@ -207,7 +207,7 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
       built.push(marks.overviewBuilt);
       afterCheck.push(marks.tilePainted - marks.click - marks.passwordCheck);
       overviewBytes = marks.overviewBytes;
-      tiles = await page.locator('.live .tile').count();
+      tiles = await page.locator('.tile[data-device]').count();
       await page.close();
     }
     return {
