@@ -4,6 +4,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { BOARD_DIR } from '../live/board-files.js';
 import { launchChromium } from './chromium.js';
+import { busiestBetween, threadTimes } from './threads.js';
 
 export interface BoardFigures {
   /** JavaScript and CSS the sign-in and live view need (the map and chart chunks load later). */
@@ -125,7 +126,19 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
         const marks: Record<string, number> = {};
         (window as unknown as { benchMarks: typeof marks }).benchMarks = marks;
         addEventListener('click', (e) => void (marks.click ??= e.timeStamp), { capture: true });
-        const drawn = (name: string) => requestAnimationFrame(() => setTimeout(() => (marks[name] = performance.now())));
+        // Resolved once every figure is in, for the one evaluate that waits for it (below).
+        let done = () => {};
+        (window as unknown as { benchDone: Promise<void> }).benchDone = new Promise<void>((resolve) => (done = resolve));
+        const settle = () => {
+          if (marks.allTiles !== undefined && marks.sparklines !== undefined && marks.tilePainted !== undefined) done();
+        };
+        const drawn = (name: string) =>
+          requestAnimationFrame(() =>
+            setTimeout(() => {
+              marks[name] = performance.now();
+              settle();
+            }),
+          );
         const seen = new Set<string>();
         const once = (name: string, now: boolean) => {
           if (now && !seen.has(name)) {
@@ -137,6 +150,7 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
         new PerformanceObserver((list) => {
           for (const entry of list.getEntries() as Array<PerformanceEntry & { identifier?: string; renderTime?: number }>)
             if (entry.identifier === 'tile' && entry.renderTime) marks.tilePainted ??= entry.renderTime;
+          settle();
         }).observe({ type: 'element', buffered: true });
         new MutationObserver((_, observer) => {
           // A sensor's tile: the sign-in page lays out one of its own, out of sight (fonts), with no sensor.
@@ -146,15 +160,22 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
           if (seen.size === 3) observer.disconnect();
         }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['d'] });
       }, tilesExpected);
+      // BENCH_BOARD_THREADS: which threads of the machine ran and waited between the click and the sign-in's answer.
+      const answer = process.env.BENCH_BOARD_THREADS ? page.waitForResponse((r) => r.url().includes('/api/v1/board/sign-in')) : undefined;
+      const threadsBefore = answer ? threadTimes() : undefined;
+      // Waited for from inside the page, one evaluate started before the click: Playwright's
+      // waitForFunction injected its 100 ms script into the page, and then polled it every frame, while
+      // the password was being checked, taking the CPU from it (seen in a trace of the sign-in).
+      const finished = page.evaluate(() => (window as unknown as { benchDone: Promise<void> }).benchDone);
       await page.click('button[type=submit]');
-      await page.waitForFunction(
-        () => {
-          const marks = (window as unknown as { benchMarks: Record<string, number> }).benchMarks;
-          return marks.allTiles !== undefined && marks.sparklines !== undefined && marks.tilePainted !== undefined;
-        },
-        undefined,
-        { timeout: 120_000 },
-      );
+      if (answer && threadsBefore) {
+        await answer;
+        console.error('threads between the click and the answer:', JSON.stringify(busiestBetween(threadsBefore, threadTimes())));
+      }
+      await Promise.race([
+        finished,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('the board did not draw every tile and sparkline within 120 s')), 120_000).unref()),
+      ]);
       if (cdp) writeFileSync(process.env.BENCH_BOARD_PROFILE!, JSON.stringify((await cdp.send('Profiler.stop')).profile));
       if (trace) writeFileSync(process.env.BENCH_BOARD_TRACE!, await browser.stopTracing());
       // BENCH_BOARD_SCREENSHOT=<file>: the live view once every tile is in, to see what was measured.
