@@ -107,11 +107,20 @@ export class QaAlarms<K extends AlertKind, R extends RaisedAlarm<K> = RaisedAlar
     return true;
   }
 
-  /** Raises `alarm` (held under its key) and audits it with `details`. */
+  /**
+   * Raises `alarm` (held under its key) and audits it with `details`. When the book holds its id
+   * closed, its condition was cleared, signed off and closed, and has come back (a certificate
+   * taken out of the file, a correction back to an earlier due date): a closed alert takes no more
+   * changes, so raised under the same id it stayed closed, was found not raised at the next look,
+   * and was raised and audited again every few seconds. It is raised anew, under an id of its own
+   * (the time it came back is part of it), held under the same key.
+   */
   raise(alarm: R, now: number, details: Record<string, unknown>): void {
-    this.raised.set(this.spec.key(alarm), alarm);
-    this.deps.alerts.systemChange({ ...alarm, state: 'active', detectedAt: now, durationMs: null });
-    this.audit('raised', alarm, details);
+    const again = this.deps.alerts.book.get(alarm.id)?.state === 'closed';
+    const raised: R = again ? { ...alarm, id: `${alarm.id}_${now.toString(36)}`, activatedAt: now } : alarm;
+    this.raised.set(this.spec.key(alarm), raised);
+    this.deps.alerts.systemChange({ ...raised, state: 'active', detectedAt: now, durationMs: null });
+    this.audit('raised', raised, again ? { ...details, after: alarm.id } : details);
   }
 
   /** Clears the alarm held under `key` as of `clearedAt` and audits it with `details`. */

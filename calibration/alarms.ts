@@ -38,7 +38,8 @@ export class CalibrationAlarms {
       kinds: calibrationAlertKinds,
       name: 'calibration alarm',
       action: 'calibration_alarm',
-      key: (alarm) => alarm.id,
+      // The condition, not the id: an alarm raised anew after its first was closed (QaAlarms.raise) has an id of its own.
+      key: conditionOf,
     });
   }
 
@@ -53,7 +54,7 @@ export class CalibrationAlarms {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** What should be raised now, by id. */
+  /** What should be raised now, by condition (`conditionOf`). */
   private wanted(now: number): Map<string, Raised> {
     const registry = this.deps.registry();
     const settings = registry.config.alarms.calibration;
@@ -70,20 +71,18 @@ export class CalibrationAlarms {
       const occurredAt = kind === 'calibration_due' ? dueTo - settings.dueLead : dueTo;
       const siteId = placed.site.id;
       const id = qaAlarmId('cal', siteId, device.id, kind, occurredAt);
-      wanted.set(
+      const alarm = raisedAlarm<CalibrationAlertKind>({
         id,
-        raisedAlarm({
-          id,
-          kind,
-          severity: kind === 'calibration_due' ? settings.dueSeverity : settings.overdueSeverity,
-          deviceId: device.id,
-          siteId,
-          occurredAt,
-          // due: the lead time; overdue: the due time. peak: when the certificate runs (ran) out.
-          threshold: kind === 'calibration_due' ? settings.dueLead : dueTo,
-          peak: dueTo,
-        }),
-      );
+        kind,
+        severity: kind === 'calibration_due' ? settings.dueSeverity : settings.overdueSeverity,
+        deviceId: device.id,
+        siteId,
+        occurredAt,
+        // due: the lead time; overdue: the due time. peak: when the certificate runs (ran) out.
+        threshold: kind === 'calibration_due' ? settings.dueLead : dueTo,
+        peak: dueTo,
+      });
+      wanted.set(conditionOf(alarm), alarm);
     }
     return wanted;
   }
@@ -94,15 +93,15 @@ export class CalibrationAlarms {
     try {
       if (!this.alarms.leading()) return;
       const wanted = this.wanted(now);
-      for (const [id, alarm] of this.alarms.raised) {
-        if (wanted.has(id)) continue;
+      for (const [key, alarm] of this.alarms.raised) {
+        if (wanted.has(key)) continue;
         // A due alarm ends when the certificate runs out (then overdue) or when a new one is recorded (now).
         const clearedAt = alarm.kind === 'calibration_due' ? Math.min(now, alarm.peak) : now;
-        this.alarms.clear(id, clearedAt, now, { runsOutAt: runsOut(alarm), clearedAt });
+        this.alarms.clear(key, clearedAt, now, { runsOutAt: runsOut(alarm), clearedAt });
         this.deps.log.info({ kind: alarm.kind, deviceId: alarm.deviceId }, 'calibration alarm cleared');
       }
-      for (const [id, alarm] of wanted) {
-        if (this.alarms.raised.has(id)) continue;
+      for (const [key, alarm] of wanted) {
+        if (this.alarms.raised.has(key)) continue;
         this.alarms.raise(alarm, now, { runsOutAt: runsOut(alarm) });
         this.deps.log.warn({ kind: alarm.kind, deviceId: alarm.deviceId, dueAt: runsOut(alarm) }, 'calibration alarm raised');
       }
@@ -111,6 +110,9 @@ export class CalibrationAlarms {
     }
   }
 }
+
+/** A sensor's due or overdue condition: its kind and when its certificate runs (ran) out. */
+const conditionOf = (alarm: Raised) => `${alarm.deviceId}|${alarm.kind}|${alarm.peak}`;
 
 /** When the certificate runs (ran) out. */
 const runsOut = (alarm: Raised) => new Date(alarm.peak).toISOString();

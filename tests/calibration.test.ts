@@ -173,6 +173,51 @@ describe('calibration and accuracy of sensors', () => {
     );
   });
 
+  it('raises an overdue alarm anew, once, when the certificate that cleared it is taken out after the alarm was closed', async () => {
+    const first = calibrationAlerts().find((a) => a.deviceId === 'cal-c' && a.kind === 'calibration_overdue')!;
+    expect(first.state).toBe('cleared');
+    for (const [action, meaning] of [
+      ['ack', 'acknowledged'],
+      ['close', 'closed'],
+    ]) {
+      const res = await api('POST', `/api/v1/alerts/${first.id}/${action}`, { ...signed, meaning });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    // CAL-C-2 was recorded for the wrong sensor and an administrator takes it out of the file:
+    // CAL-C-1, overdue for 5 days, is the sensor's last certificate again.
+    type Certificates = { items: Array<{ get: (k: string) => unknown }> };
+    let taken: Certificates['items'] = [];
+    editConfig(ws.configFile, (doc) => {
+      const certificates = doc.getIn(['devices', 2, 'calibration', 'certificates']) as Certificates;
+      taken = certificates.items.filter((c) => c.get('number') === 'CAL-C-2');
+      certificates.items = certificates.items.filter((c) => c.get('number') !== 'CAL-C-2');
+    });
+    const again = await waitFor(
+      async () => calibrationAlerts().find((a) => a.deviceId === 'cal-c' && a.id !== first.id && a.state === 'active'),
+      (alert) => alert !== undefined,
+      20_000,
+      'the overdue alarm to be raised anew',
+    );
+    expect(again).toMatchObject({ kind: 'calibration_overdue', occurredAt: first.occurredAt, peak: first.peak });
+    expect(service.alerts.book.get(first.id)?.state).toBe('closed');
+    // Later rounds leave it be: before, the closed alarm took no change, was found not raised at
+    // each look and was raised and audited again every 5 s. The signed acknowledgement is audited
+    // after whatever those rounds queued.
+    for (let round = 0; round < 3; round++) service.qaAlarms.calibration.check();
+    const ack = await api('POST', `/api/v1/alerts/${again!.id}/ack`, { ...signed, meaning: 'acknowledged' });
+    expect(ack.status, JSON.stringify(ack.body)).toBe(200);
+    const raised = (await audit()).filter((e) => e.action === 'calibration_alarm.raised' && e.target === 'cal-c');
+    expect(raised.map((e) => e.details.after ?? null)).toEqual([null, first.id]);
+    // It was the right sensor after all: CAL-C-2 back in the file clears the alarm raised anew.
+    editConfig(ws.configFile, (doc) => (doc.getIn(['devices', 2, 'calibration', 'certificates']) as Certificates).items.push(...taken));
+    await waitFor(
+      async () => service.alerts.book.get(again!.id)?.state,
+      (state) => state === 'cleared',
+      20_000,
+      'the alarm raised anew to clear',
+    );
+  });
+
   it('refuses what cannot be recorded, with precise messages', async () => {
     const certificate = {
       number: 'CAL-A-1',
