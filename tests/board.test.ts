@@ -158,6 +158,25 @@ describe('live board in headless Chromium', () => {
     await page.waitForFunction(() => [...document.querySelectorAll('path.leaflet-interactive')].some((p) => /L/.test(p.getAttribute('d') ?? '')), undefined, {
       timeout: 10_000,
     });
+    // Driving on: positions the stream brings extend the drawn track, without opening the view again.
+    const segments = () => page.evaluate(() => document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d')?.match(/L/g)?.length ?? 0);
+    // The drive so far is a straight line: drawn as one segment (Leaflet leaves out points on a line).
+    await page.waitForFunction(() => /L/.test(document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d') ?? ''), undefined, {
+      timeout: 10_000,
+    });
+    const drawn = await segments();
+    const onward = await connectDevice(mqttPort, 'truck-probe', ws.deviceTokens['truck-probe']!);
+    const t1 = Date.now() - 60_000;
+    await onward.publishAsync(
+      'cc/v1/truck-probe/telemetry',
+      // It turns east: a corner, then a segment more.
+      JSON.stringify([1, 2].map((i) => ({ ts: t1 + i * 20_000, temperature: 4.9, lat: 30.98, lon: 121.07 + i * 0.1 }))),
+      { qos: 1 },
+    );
+    await onward.endAsync();
+    await page.waitForFunction((n) => (document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d')?.match(/L/g)?.length ?? 0) >= n + 1, drawn, {
+      timeout: 10_000,
+    });
     await expect(page.locator('[data-vehicle=truck-hu-a12345]').textContent()).resolves.toContain('Cargo box rear');
     expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-fleet-zh.png'), fullPage: true });

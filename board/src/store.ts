@@ -102,8 +102,36 @@ export function setSparklines({ sparklines }: Sparklines): void {
   notify();
 }
 
+/**
+ * The positions the stream brought since the page opened, per device, in time order: the fleet
+ * map extends each vehicle's track with them (it reads the track before them from InfluxDB once).
+ * Every position is kept, not only the last: a truck's store-and-forward backlog brings its drive
+ * at once, and only the last of it reaches `last`. Bounded per device; past it, the oldest go.
+ */
+export interface Position {
+  ts: number;
+  lat: number;
+  lon: number;
+}
+const positions = new Map<string, Position[]>();
+const POSITIONS_MAX = 5_000;
+export const livePositions = (deviceId: string): readonly Position[] => positions.get(deviceId) ?? [];
+
+function keepPosition(reading: LiveReading): void {
+  if (reading.lat == null || reading.lon == null) return;
+  let track = positions.get(reading.deviceId);
+  if (!track) positions.set(reading.deviceId, (track = []));
+  const position = { ts: reading.ts, lat: reading.lat, lon: reading.lon };
+  let at = track.length;
+  while (at > 0 && track[at - 1]!.ts > position.ts) at--;
+  if (at > 0 && track[at - 1]!.ts === position.ts) return;
+  track.splice(at, 0, position);
+  if (track.length > POSITIONS_MAX) track.shift();
+}
+
 export function applyReading(reading: LiveReading): void {
   keep(early, reading);
+  keepPosition(reading);
   const device = namesOf(state.overview).deviceOf(reading.deviceId);
   if (!device) return;
   // Late store-and-forward readings do not replace a newer "now".

@@ -4,7 +4,7 @@ import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { api } from '../api.js';
 import { age, say, type Labels, type Lang } from '../i18n.js';
-import type { BoardState } from '../store.js';
+import { livePositions, type BoardState } from '../store.js';
 import type { BoardSettings } from '../../../api/board.js';
 import { tileState, worst } from '../status.js';
 import { namesOf } from '../names.js';
@@ -29,6 +29,9 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
   const [settings, setSettings] = useState<BoardSettings | null>(null);
   useEffect(() => void api<BoardSettings>('/api/v1/board-settings').then(setSettings), []);
 
+  // Each device's drawn track, and the time of its last point: the stream's newer positions extend it.
+  const tracks = useRef(new Map<string, { line: L.Polyline; marker: L.CircleMarker; lastTs: number; map: L.Map; bounds: L.LatLngBounds }>());
+
   useEffect(() => {
     if (!mapElement.current || !settings) return;
     const map = L.map(mapElement.current, { attributionControl: Boolean(settings.tileUrl) }).setView([31.2, 121.4], 8);
@@ -41,21 +44,47 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         const { readings } = await api<{ readings: Array<{ ts: number; lat?: number; lon?: number }> }>(
           `/api/v1/devices/${encodeURIComponent(device.id)}/readings?from=${Date.now() - 12 * 3_600_000}&limit=5000`,
         );
-        const track = readings.filter((r) => r.lat != null && r.lon != null).map((r) => L.latLng(r.lat!, r.lon!));
-        if (cancelled || !track.length) return;
-        L.polyline(track, { color: COLOURS[i % COLOURS.length], weight: 3 }).addTo(map);
-        L.circleMarker(track[track.length - 1]!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 })
+        if (cancelled) return;
+        // The stored track, then what the stream brought after its last point (it may have come while this was read).
+        const stored = readings.filter((r) => r.lat != null && r.lon != null).map((r) => ({ ts: r.ts, lat: r.lat!, lon: r.lon! }));
+        const storedTo = stored.at(-1)?.ts ?? Number.NEGATIVE_INFINITY;
+        const track = [...stored, ...livePositions(device.id).filter((p) => p.ts > storedTo)];
+        if (!track.length) return;
+        const points = track.map((p) => L.latLng(p.lat, p.lon));
+        const line = L.polyline(points, { color: COLOURS[i % COLOURS.length], weight: 3 }).addTo(map);
+        line.getElement()?.setAttribute('data-track', device.id);
+        const marker = L.circleMarker(points.at(-1)!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 })
           .bindTooltip(textElement(names.device(device.id)))
           .addTo(map);
-        track.forEach((p) => bounds.extend(p));
+        tracks.current.set(device.id, { line, marker, lastTs: track.at(-1)!.ts, map, bounds });
+        points.forEach((p) => bounds.extend(p));
         if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20] });
       }),
     );
     return () => {
       cancelled = true;
+      tracks.current.clear();
       map.remove();
     };
   }, [settings, vehicles.length]);
+
+  // After each update of the board: positions newer than a track's last point extend it, and the
+  // vehicle's marker moves to the newest; the map moves only when that leaves the view. (Older
+  // ones, a late backlog, are in the track the next time the view opens.)
+  useEffect(() => {
+    for (const [deviceId, drawn] of tracks.current) {
+      const newer = livePositions(deviceId).filter((p) => p.ts > drawn.lastTs);
+      if (!newer.length) continue;
+      for (const p of newer) {
+        drawn.line.addLatLng([p.lat, p.lon]);
+        drawn.bounds.extend([p.lat, p.lon]);
+      }
+      const newest = L.latLng(newer.at(-1)!.lat, newer.at(-1)!.lon);
+      drawn.marker.setLatLng(newest);
+      drawn.lastTs = newer.at(-1)!.ts;
+      if (!drawn.map.getBounds().contains(newest)) drawn.map.fitBounds(drawn.bounds, { padding: [20, 20] });
+    }
+  });
 
   return html`<section class="fleet">
     <div class="vehicles">
