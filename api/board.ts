@@ -1,13 +1,12 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { boardBuilt, boardFile, boardSettings, boardSettingsSchema } from '../live/board-files.js';
-import { FleetCache } from '../live/fleet-cache.js';
-import { OverviewAnswers } from '../live/overview-answers.js';
 import { buildSparklines, compactOverviewSchema, overviewQuerySchema, overviewSchema, sparklinesQuerySchema, sparklinesSchema } from '../live/overview.js';
 import { signedInSchema, signInSchema } from '../core/sessions.js';
 import { notFound } from './http-error.js';
 import { signInOrRefuse } from './sessions.js';
 import { ANYONE, type ApiPlugin, route } from './route.js';
+import type { RouteDeps } from './server.js';
 
 export type { BoardSettings } from '../live/board-files.js';
 
@@ -26,7 +25,7 @@ export type BoardSignedIn = z.infer<typeof boardSignedInSchema>;
  * The live board: its built files (live/board-files.ts; hashed assets are cached for good, their
  * names change with their content), its settings, and what it draws on arrival (live/overview.ts).
  */
-export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, log, alerts }) => {
+export const boardRoutes: ApiPlugin<RouteDeps> = async (app, { registry, live: { fleet, answers } }) => {
   const send = async (reply: FastifyReply, cache: string, ...parts: string[]) => {
     const file = await boardFile(...parts);
     if (!file) throw notFound(`no ${parts.at(-1)}`);
@@ -43,10 +42,6 @@ export const boardRoutes: ApiPlugin = async (app, { registry, influx, pipeline, 
   });
   app.get('/api/v1/board-settings', { schema: { response: { 200: boardSettingsSchema } } }, async () => boardSettings(registry().config));
 
-  const fleet = new FleetCache(influx, pipeline, log);
-  fleet.prime();
-  const answers = new OverviewAnswers({ registry, fleet, alerts });
-  app.addHook('onClose', async () => answers.close());
   /**
    * Sign-in and the overview in one answer (the compact form without sparklines, as the board asks
    * for it): the board's first tiles wait for one round trip after the password check, not two, and

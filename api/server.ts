@@ -19,6 +19,7 @@ import { alertRoutes } from './alerts.js';
 import { auditRoutes } from './audit.js';
 import { streamRoutes } from './stream.js';
 import type { SharedTickets } from '../live/tickets.js';
+import { boardLive, type BoardLive } from '../live/board-live.js';
 import { shipmentRoutes } from './shipments.js';
 import { receiverRoutes } from './receiver.js';
 import { calibrationRoutes } from './calibration.js';
@@ -56,6 +57,9 @@ export interface ApiDeps {
   cluster?: { sessions: SessionShare; tickets: SharedTickets };
 }
 
+/** What the routes are given: the service's parts, and the board's (made here, beside the sessions they follow). */
+export type RouteDeps = ApiDeps & { live: BoardLive };
+
 /** The HTTP API: one plugin per resource; who may call what is each route's `config.roles`, checked by one hook. */
 export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Request lines are logged at info; the API's own child logger keeps them out unless asked for.
@@ -72,6 +76,12 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Board sessions are accepted wherever an API token is.
   app.decorate('sessions', new SessionStore(deps.registry, throttleFor(deps.audit), deps.audit));
   if (deps.cluster) await app.sessions.join(deps.cluster.sessions);
+  const live = boardLive({ ...deps, sessions: app.sessions, ...(deps.cluster ? { sharedTickets: deps.cluster.tickets } : {}) });
+  app.addHook('preClose', (done) => {
+    live.endStreams();
+    done();
+  });
+  app.addHook('onClose', async () => live.close());
   app.decorateRequest('caller', null as never);
   app.addHook('onRequest', authorize);
   app.addHook(
@@ -79,7 +89,7 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     securityHeaders(() => deps.registry().config.board.tileUrl ?? null),
   );
 
-  const resources: ApiPlugin[] = [
+  const resources: ApiPlugin<RouteDeps>[] = [
     healthRoutes,
     sessionRoutes,
     readingsRoutes,
@@ -93,6 +103,6 @@ export async function createApi(deps: ApiDeps): Promise<FastifyInstance> {
     reportRoutes,
     boardRoutes,
   ];
-  for (const resource of resources) await app.register(resource, deps);
+  for (const resource of resources) await app.register(resource, { ...deps, live });
   return app;
 }

@@ -1,23 +1,14 @@
 import { z } from 'zod';
-import { LiveHub } from '../live/hub.js';
-import { StreamTickets } from '../live/tickets.js';
 import { bearerToken } from './auth.js';
 import { unauthorized } from './http-error.js';
 import type { ApiPlugin } from './route.js';
+import type { RouteDeps } from './server.js';
 
 const ticketAnswer = z.object({ ticket: z.string(), expiresAt: z.number(), url: z.string() });
 export type StreamTicket = z.infer<typeof ticketAnswer>;
 
 /** Server-sent events for the live board (live/hub.ts), opened with the bearer header or, from a browser (whose EventSource cannot send one), a ticket (live/tickets.ts). */
-export const streamRoutes: ApiPlugin = async (app, { pipeline, alerts, cluster }) => {
-  const hub = new LiveHub({ pipeline, alerts, sessions: app.sessions });
-  const tickets = new StreamTickets(cluster?.tickets, (credential) => app.sessions.holds(credential));
-  app.addHook('preClose', (done) => {
-    tickets.close();
-    hub.close();
-    done();
-  });
-
+export const streamRoutes: ApiPlugin<RouteDeps> = async (app, { live: { hub, tickets } }) => {
   app.post('/api/v1/stream/ticket', { schema: { response: { 201: ticketAnswer } } }, async (request, reply) => {
     const credential = app.sessions.credential(bearerToken(request));
     if (!credential) throw unauthorized('send "Authorization: Bearer <token>" (a board session or an API token)', { 'WWW-Authenticate': 'Bearer' });
