@@ -4,7 +4,7 @@ import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { api } from '../api.js';
 import { age, say, type Labels, type Lang } from '../i18n.js';
-import { livePositions, type BoardState } from '../store.js';
+import { livePositions, type BoardState, type Position } from '../store.js';
 import type { BoardSettings } from '../../../api/board.js';
 import { tileState, worst } from '../status.js';
 import { namesOf } from '../names.js';
@@ -19,6 +19,30 @@ export function textElement(text: string): HTMLElement {
   return span;
 }
 
+interface Track {
+  line: L.Polyline;
+  marker: L.CircleMarker;
+  lastTs: number;
+}
+
+/** A device's track and its marker at the newest point, `data-track` and `data-marker` naming the device; the bounds take its points. */
+function drawTrack(map: L.Map, bounds: L.LatLngBounds, deviceId: string, colour: string, name: string, track: readonly Position[]): Track {
+  const points = track.map((p) => L.latLng(p.lat, p.lon));
+  const line = L.polyline(points, { color: colour, weight: 3 }).addTo(map);
+  line.getElement()?.setAttribute('data-track', deviceId);
+  const marker = L.circleMarker(points.at(-1)!, { radius: 7, color: colour, fillOpacity: 0.9 }).bindTooltip(textElement(name)).addTo(map);
+  marker.getElement()?.setAttribute('data-marker', deviceId);
+  for (const p of points) bounds.extend(p);
+  return { line, marker, lastTs: track.at(-1)!.ts };
+}
+
+/**
+ * How the map fits the tracks: a street's scale at most. A parked truck's track is one point, and
+ * without a tile layer the map has no zoom limit: fitted to it, the map zoomed without end and drew
+ * nothing (the demo's truck at the cold store).
+ */
+const FIT: L.FitBoundsOptions = { padding: [20, 20], maxZoom: 15 };
+
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
 
 /** Vehicles: last position, compartment temperatures, connectivity, and their tracks on a map. */
@@ -29,14 +53,19 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
   const [settings, setSettings] = useState<BoardSettings | null>(null);
   useEffect(() => void api<BoardSettings>('/api/v1/board-settings').then(setSettings), []);
 
-  // Each device's drawn track, and the time of its last point: the stream's newer positions extend it.
-  const tracks = useRef(new Map<string, { line: L.Polyline; marker: L.CircleMarker; lastTs: number; map: L.Map; bounds: L.LatLngBounds }>());
+  /**
+   * The map and each device's track on it (null: read, nothing to draw yet), with the time of its
+   * last point: the stream's newer positions extend it, or start it for a vehicle that had none.
+   */
+  const drawing = useRef<{ map: L.Map; bounds: L.LatLngBounds; tracks: Map<string, Track | null> } | null>(null);
 
   useEffect(() => {
     if (!mapElement.current || !settings) return;
     const map = L.map(mapElement.current, { attributionControl: Boolean(settings.tileUrl) }).setView([31.2, 121.4], 8);
     if (settings.tileUrl) L.tileLayer(settings.tileUrl, { attribution: settings.tileAttribution, maxZoom: 18 }).addTo(map);
     const bounds = L.latLngBounds([]);
+    const tracks = new Map<string, Track | null>();
+    drawing.current = { map, bounds, tracks };
     const devices = vehicles.flatMap((v) => v.locations.flatMap((l) => l.devices));
     let cancelled = false;
     void Promise.all(
@@ -49,40 +78,37 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         const stored = readings.filter((r) => r.lat != null && r.lon != null).map((r) => ({ ts: r.ts, lat: r.lat!, lon: r.lon! }));
         const storedTo = stored.at(-1)?.ts ?? Number.NEGATIVE_INFINITY;
         const track = [...stored, ...livePositions(device.id).filter((p) => p.ts > storedTo)];
-        if (!track.length) return;
-        const points = track.map((p) => L.latLng(p.lat, p.lon));
-        const line = L.polyline(points, { color: COLOURS[i % COLOURS.length], weight: 3 }).addTo(map);
-        line.getElement()?.setAttribute('data-track', device.id);
-        const marker = L.circleMarker(points.at(-1)!, { radius: 7, color: COLOURS[i % COLOURS.length], fillOpacity: 0.9 })
-          .bindTooltip(textElement(names.device(device.id)))
-          .addTo(map);
-        tracks.current.set(device.id, { line, marker, lastTs: track.at(-1)!.ts, map, bounds });
-        points.forEach((p) => bounds.extend(p));
-        if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20] });
+        tracks.set(device.id, track.length ? drawTrack(map, bounds, device.id, COLOURS[i % COLOURS.length]!, names.device(device.id), track) : null);
+        if (bounds.isValid()) map.fitBounds(bounds, FIT);
       }),
     );
     return () => {
       cancelled = true;
-      tracks.current.clear();
+      drawing.current = null;
       map.remove();
     };
   }, [settings, vehicles.length]);
 
-  // After each update of the board: positions newer than a track's last point extend it, and the
-  // vehicle's marker moves to the newest; the map moves only when that leaves the view. (Older
-  // ones, a late backlog, are in the track the next time the view opens.)
+  // After each update of the board: positions newer than a track's last point extend it (a vehicle
+  // read with none gets its track), and its marker moves to the newest; the map moves only when
+  // that leaves the view. (Older ones, a late backlog, are in the track the next time it opens.)
   useEffect(() => {
-    for (const [deviceId, drawn] of tracks.current) {
-      const newer = livePositions(deviceId).filter((p) => p.ts > drawn.lastTs);
+    if (!drawing.current) return;
+    const { map, bounds, tracks } = drawing.current;
+    let colour = tracks.size;
+    for (const [deviceId, drawn] of tracks) {
+      const newer = livePositions(deviceId).filter((p) => p.ts > (drawn?.lastTs ?? Number.NEGATIVE_INFINITY));
       if (!newer.length) continue;
-      for (const p of newer) {
-        drawn.line.addLatLng([p.lat, p.lon]);
-        drawn.bounds.extend([p.lat, p.lon]);
-      }
       const newest = L.latLng(newer.at(-1)!.lat, newer.at(-1)!.lon);
-      drawn.marker.setLatLng(newest);
-      drawn.lastTs = newer.at(-1)!.ts;
-      if (!drawn.map.getBounds().contains(newest)) drawn.map.fitBounds(drawn.bounds, { padding: [20, 20] });
+      if (drawn) {
+        for (const p of newer) {
+          drawn.line.addLatLng([p.lat, p.lon]);
+          bounds.extend([p.lat, p.lon]);
+        }
+        drawn.marker.setLatLng(newest);
+        drawn.lastTs = newer.at(-1)!.ts;
+      } else tracks.set(deviceId, drawTrack(map, bounds, deviceId, COLOURS[colour++ % COLOURS.length]!, names.device(deviceId), newer));
+      if (!map.getBounds().contains(newest)) map.fitBounds(bounds, FIT);
     }
   });
 
