@@ -131,52 +131,69 @@ describe('live board in headless Chromium', () => {
     await page.click('[data-action=language]');
     await expect(page.locator('[data-view=live]').textContent()).resolves.toBe('实时');
     await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
-    // A short drive out of Shanghai, as a store-and-forward batch.
-    const truck = await connectDevice(mqttPort, 'truck-probe', ws.deviceTokens['truck-probe']!);
-    const t0 = Date.now() - 30 * 60_000;
-    await truck.publishAsync(
-      'cc/v1/truck-probe/telemetry',
-      JSON.stringify([0, 1, 2, 3, 4, 5].map((i) => ({ ts: t0 + i * 300_000, temperature: 4.8, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 }))),
-      { qos: 1 },
-    );
-    await truck.endAsync();
-    // The map reads the track from InfluxDB once, as the view opens: the PUBACK says the batch is
-    // on disk, not yet written there (the writer's turn comes after), so the view waits for it.
-    await waitFor(
-      async () => {
-        const response = await fetch(`${base}/api/v1/devices/truck-probe/readings?from=${t0}`, { headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` } });
-        return ((await response.json()) as { readings?: unknown[] }).readings?.length ?? 0;
-      },
-      (n) => n >= 6,
-      15_000,
-      "the truck's drive in InfluxDB",
-    );
+    // The truck's track on the map: drawn from what the stream brings while the view is open, and
+    // read from InfluxDB when it opens again.
     await page.click('[data-view=fleet]');
     await page.waitForSelector('[data-vehicle=truck-hu-a12345]');
     await page.waitForSelector('.leaflet-container');
-    // A drawn track (a device with one position so far draws a zero-length path first).
-    await page.waitForFunction(() => [...document.querySelectorAll('path.leaflet-interactive')].some((p) => /L/.test(p.getAttribute('d') ?? '')), undefined, {
+    const track = () => page.evaluate(() => document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d') ?? null);
+    const corners = (d: string | null) => d?.match(/L/g)?.length ?? 0;
+    const truck = await connectDevice(mqttPort, 'truck-probe', ws.deviceTokens['truck-probe']!);
+    const drive = (readings: Array<{ ts: number; lat: number; lon: number }>) =>
+      truck.publishAsync('cc/v1/truck-probe/telemetry', JSON.stringify(readings.map((r) => ({ ...r, temperature: 4.8 }))), { qos: 1 });
+    const t0 = Date.now() - 40 * 60_000;
+    const stored = (n: number) =>
+      waitFor(
+        async () => {
+          const response = await fetch(`${base}/api/v1/devices/truck-probe/readings?from=${t0}`, {
+            headers: { Authorization: `Bearer ${ws.apiTokens.viewer}` },
+          });
+          return ((await response.json()) as { readings?: unknown[] }).readings?.length ?? 0;
+        },
+        (count) => count >= n,
+        15_000,
+        `${n} of the truck's readings in InfluxDB`,
+      );
+    const reopen = async () => {
+      await page.click('[data-view=live]');
+      await page.click('[data-view=fleet]');
+    };
+    const markerDrawn = () =>
+      page.waitForFunction(() => /^M[1-9]/.test(document.querySelector('path[data-marker="truck-probe"]')?.getAttribute('d') ?? ''), undefined, {
+        timeout: 10_000,
+      });
+    // Parked at the cold store: its first position, while the view is open, gives it a marker.
+    await drive([{ ts: t0, lat: 31.23, lon: 121.47 }]);
+    await markerDrawn();
+    // Opened again, its track (one point) is read from InfluxDB once the writer stored it (the
+    // PUBACK says it is on disk; the writer's turn comes after), and the marker drawn where it is:
+    // fitted to one point, a map without a tile layer zoomed without end and drew nothing ("M0 0").
+    await stored(1);
+    await reopen();
+    await markerDrawn();
+    // A short drive out of Shanghai, as a store-and-forward batch: a straight line, drawn as one
+    // segment (Leaflet leaves out points on a line); then it turns east: a corner more.
+    await drive([1, 2, 3, 4, 5].map((i) => ({ ts: t0 + i * 300_000, lat: 31.23 - i * 0.05, lon: 121.47 - i * 0.08 })));
+    await page.waitForFunction(() => /^M\S+ \S+L/.test(document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d') ?? ''), undefined, {
       timeout: 10_000,
     });
-    // Driving on: positions the stream brings extend the drawn track, without opening the view again.
-    const segments = () => page.evaluate(() => document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d')?.match(/L/g)?.length ?? 0);
-    // The drive so far is a straight line: drawn as one segment (Leaflet leaves out points on a line).
-    await page.waitForFunction(() => /L/.test(document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d') ?? ''), undefined, {
+    const straight = corners(await track());
+    await drive([1, 2].map((i) => ({ ts: t0 + 1_800_000 + i * 20_000, lat: 30.98, lon: 121.07 + i * 0.1 })));
+    await page.waitForFunction((n) => (document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d')?.match(/L/g)?.length ?? 0) > n, straight, {
       timeout: 10_000,
     });
-    const drawn = await segments();
-    const onward = await connectDevice(mqttPort, 'truck-probe', ws.deviceTokens['truck-probe']!);
-    const t1 = Date.now() - 60_000;
-    await onward.publishAsync(
-      'cc/v1/truck-probe/telemetry',
-      // It turns east: a corner, then a segment more.
-      JSON.stringify([1, 2].map((i) => ({ ts: t1 + i * 20_000, temperature: 4.9, lat: 30.98, lon: 121.07 + i * 0.1 }))),
-      { qos: 1 },
+    const live = await track();
+    await truck.endAsync();
+    // Opened again, the view reads the same drive back from InfluxDB.
+    await stored(8);
+    await reopen();
+    await page.waitForFunction(
+      (n) => (document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d')?.match(/L/g)?.length ?? 0) >= n,
+      corners(live),
+      {
+        timeout: 10_000,
+      },
     );
-    await onward.endAsync();
-    await page.waitForFunction((n) => (document.querySelector('path[data-track="truck-probe"]')?.getAttribute('d')?.match(/L/g)?.length ?? 0) >= n + 1, drawn, {
-      timeout: 10_000,
-    });
     await expect(page.locator('[data-vehicle=truck-hu-a12345]').textContent()).resolves.toContain('Cargo box rear');
     expect(await rawCodes(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'board-fleet-zh.png'), fullPage: true });
