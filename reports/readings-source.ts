@@ -4,7 +4,7 @@ import { quoteString, type InfluxClient } from '../storage/influx.js';
 import { READINGS_MEASUREMENT } from '../ingestor/records.js';
 import type { SensorSeries } from './figures.js';
 import { BUCKET_MS } from './buckets.js';
-import { BucketSession, packedColumns, type HourEntry, type PackedColumns } from './bucket-cache.js';
+import { BucketSession, type HourEntry, type PackedColumns } from './bucket-cache.js';
 
 /** Long windows are read a month at a time: InfluxDB 1.x builds each answer whole in memory, and a year at once is a burst on every core. */
 export const READ_CHUNK_MS = 31 * 86_400_000;
@@ -212,7 +212,7 @@ async function readPlaceCached(
       length += r - from;
     }
     if (!length) continue;
-    const c = packedColumns(length);
+    const c = cache.columns(length);
     let at = 0;
     for (const piece of pieces) {
       if ('fp' in piece) {
