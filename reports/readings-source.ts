@@ -102,6 +102,10 @@ async function readPlaceCached(
     const columns = new Map<string, Columns>();
     return readRaw(influx, locationId, edge, columns).then(() => columns);
   });
+  // A report reads its windows at once (shipment-report.ts): letting the others ask for their
+  // edges before this one looks through its cached hours has InfluxDB answer every edge while
+  // the hours are checked and copied, not the last windows' edges after all of it.
+  await Promise.resolve();
   // Per sensor: hour → fingerprint (hours with readings only). Whole hours the writer has not
   // written since a report of this process saw them are known without asking (hour-marks.ts);
   // InfluxDB is asked for the others' fingerprints, in runs of consecutive hours.
