@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Session } from 'node:inspector/promises';
 
 const DAY = 86_400_000;
 const LEGS = ['dc-sh-cold-room-1', 'truck-hu-a12345-box', 'xdock-suzhou-cold-room', 'hospital-pudong-fridge'] as const;
@@ -140,6 +141,14 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
     const pdfTimes: number[] = [];
     let readings = 0;
     let pdfBytes = 0;
+    // BENCH_REPORT_PROFILE=<file>: a CPU profile of the warm JSON reports alone (where their time goes).
+    const profileFile = process.env.BENCH_REPORT_PROFILE;
+    const inspector = profileFile ? new Session() : undefined;
+    if (inspector) {
+      inspector.connect();
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
+    }
     for (let run = 0; run < runs; run++) {
       let t = performance.now();
       const series = await Promise.all(
@@ -152,10 +161,15 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
       queryTimes.push(performance.now() - t);
       readings = series.flat().reduce((sum, s) => sum + s.values.length, 0);
 
+      if (inspector) await inspector.post('Profiler.start');
       t = performance.now();
       const report = await buildShipmentReport({ record, registry, influx, alerts: [], verification: null, buckets });
       JSON.stringify(report);
       jsonTimes.push(performance.now() - t);
+      if (inspector) {
+        const { profile } = await inspector.post('Profiler.stop');
+        writeFileSync(`${profileFile}.${run + 1}.cpuprofile`, JSON.stringify(profile));
+      }
 
       t = performance.now();
       const pdfReport = await buildShipmentReport({
@@ -173,6 +187,7 @@ export async function reportBenchmark(influxUrl: string, progress: (line: string
         `report benchmark run ${run + 1}/${runs}: ${readings} readings, query ${queryTimes.at(-1)!.toFixed(0)} ms, JSON ${jsonTimes.at(-1)!.toFixed(0)} ms, PDF ${pdfTimes.at(-1)!.toFixed(0)} ms`,
       );
     }
+    inspector?.disconnect();
     await influx.query('DROP DATABASE "bench_report"', { database: null, method: 'POST' });
     return {
       readings,

@@ -66,6 +66,34 @@ export class BucketCache {
   /** Whole hours the last finished report found valid / had to read (for the bench and logs). */
   last = { hits: 0, misses: 0 };
 
+  /**
+   * Column buffers of finished reports, for the next ones. Fresh memory for a warm report's
+   * columns (14 MB for 345,600 readings) cost more than copying into it: every page of it was
+   * faulted in anew, which on a loaded machine took up to 100+ ms.
+   */
+  private readonly spare: ArrayBuffer[] = [];
+  private spareBytes = 0;
+
+  /** @internal A buffer of at least `bytes` (the smallest spare one that fits, else a new one). */
+  takeBuffer(bytes: number): ArrayBuffer {
+    let best = -1;
+    for (let i = 0; i < this.spare.length; i++)
+      if (this.spare[i]!.byteLength >= bytes && (best < 0 || this.spare[i]!.byteLength < this.spare[best]!.byteLength)) best = i;
+    if (best < 0) return new ArrayBuffer(bytes);
+    const [buffer] = this.spare.splice(best, 1);
+    this.spareBytes -= buffer!.byteLength;
+    return buffer!;
+  }
+
+  /** @internal Buffers no report reads any more. */
+  giveBack(buffers: readonly ArrayBuffer[]): void {
+    for (const buffer of buffers) {
+      if (this.spareBytes + buffer.byteLength > SPARE_BYTES) continue;
+      this.spare.push(buffer);
+      this.spareBytes += buffer.byteLength;
+    }
+  }
+
   /** Without marks (a cluster, or a cache used outside the service) every report asks InfluxDB for the fingerprints. */
   constructor(
     readonly dir: string,
@@ -189,15 +217,34 @@ function writeWhole(file: string, content: unknown): void {
   renameSync(temporary, file);
 }
 
-const fromJson = (values: Array<number | null>) => values.map((v) => (v === null ? Number.NaN : v));
 const toJson = (values: ArrayLike<number>, from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => (Number.isNaN(values[from + i]!) ? null : values[from + i]!));
+
+/** A series' columns as a report through the cache builds them: one buffer, off the JavaScript heap. */
+export interface PackedColumns {
+  ts: Float64Array;
+  temperature: Float64Array;
+  humidity: Float64Array;
+  seq: Float64Array;
+  receivedAt: Float64Array;
+}
+
+/** The five columns of `length` readings in `buffer` (every element is written before it is read). */
+function packedIn(buffer: ArrayBuffer, length: number): PackedColumns {
+  const column = (k: number) => new Float64Array(buffer, k * 8 * length, length);
+  return { ts: column(0), temperature: column(1), humidity: column(2), seq: column(3), receivedAt: column(4) };
+}
+
+/** Column buffers kept for the next report when one is done (`BucketSession.release`): ≈ 14 MB for a 345,600-reading report. */
+const SPARE_BYTES = 64 * 1024 * 1024;
 
 export class BucketSession {
   private readonly days = new Map<string, { locationId: string; deviceId: string; day: number; file: DayFile; dirty: boolean }>();
   /** Valid whole hours of the series this session read (a filtered copy of a series is not in it: it is judged raw). */
   private readonly hours = new WeakMap<SensorSeries, Map<number, HourEntry>>();
   private readonly places = new Map<string, { locationId: string; day: number; file: PlaceDayFile; dirty: boolean }>();
+  /** The column buffers this report's series are in (`columns`), until `release`. */
+  private readonly buffers: ArrayBuffer[] = [];
   hits = 0;
   misses = 0;
 
@@ -268,8 +315,8 @@ export class BucketSession {
   ): HourEntry {
     const entry: HourEntry = {
       fp,
-      ts: columns.ts.slice(from, to),
-      temperature: columns.temperature.slice(from, to),
+      ts: Array.from({ length: to - from }, (_, i) => columns.ts[from + i]!),
+      temperature: Array.from({ length: to - from }, (_, i) => columns.temperature[from + i]!),
       humidity: toJson(columns.humidity, from, to),
       seq: toJson(columns.seq, from, to),
       receivedAt: toJson(columns.receivedAt, from, to),
@@ -282,13 +329,43 @@ export class BucketSession {
     return entry;
   }
 
-  /** Appends a stored hour's readings to a sensor's columns. */
-  static append(columns: Required<Pick<SensorSeries, 'ts' | 'temperature' | 'humidity' | 'seq' | 'receivedAt'>>, entry: HourEntry): void {
-    for (const t of entry.ts) columns.ts.push(t);
-    for (const v of entry.temperature) columns.temperature.push(v);
-    for (const v of fromJson(entry.humidity)) columns.humidity.push(v);
-    for (const v of fromJson(entry.seq)) columns.seq.push(v);
-    for (const v of fromJson(entry.receivedAt)) columns.receivedAt.push(v);
+  /**
+   * Copies a stored hour's readings into a sensor's columns at `at`; returns where the next
+   * reading goes. The columns are Float64Arrays the size of the whole series (readings-source.ts):
+   * a warm report copied 345,600 cached readings with push() into growing arrays, whose copies
+   * and garbage (scavenges moving 14 MB of live columns) were most of its time.
+   */
+  static copy(columns: PackedColumns, at: number, entry: HourEntry): number {
+    const { ts, temperature, humidity, seq, receivedAt } = entry;
+    const n = ts.length;
+    for (let i = 0; i < n; i++) {
+      const h = humidity[i];
+      const q = seq[i];
+      const r = receivedAt[i];
+      columns.ts[at + i] = ts[i]!;
+      columns.temperature[at + i] = temperature[i]!;
+      // Stored as JSON: null (or a missing value in a torn entry) is NaN, as it was read.
+      columns.humidity[at + i] = h === null || h === undefined ? Number.NaN : h;
+      columns.seq[at + i] = q === null || q === undefined ? Number.NaN : q;
+      columns.receivedAt[at + i] = r === null || r === undefined ? Number.NaN : r;
+    }
+    return at + n;
+  }
+
+  /** Columns for a series of `length` readings, in a buffer of an earlier report when one is spare. */
+  columns(length: number): PackedColumns {
+    const buffer = this.cache.takeBuffer(5 * 8 * length);
+    this.buffers.push(buffer);
+    return packedIn(buffer, length);
+  }
+
+  /**
+   * The report is built and holds none of its series' columns (they were all copied into its
+   * figures, chart and digest): their buffers go to the next report. Call it last, once; reading
+   * the series after it reads another report's readings.
+   */
+  release(): void {
+    this.cache.giveBack(this.buffers.splice(0));
   }
 
   /** Remembers which whole hours of a series came from (or went into) the cache. */
@@ -304,12 +381,12 @@ export class BucketSession {
     const hours = this.hours.get(series);
     const buckets: SensorBucket[] = [];
     const n = series.ts.length;
+    const keyOf = judgingKeys(judging);
     for (let from = 0; from < n; ) {
       const hour = Math.floor(series.ts[from]! / BUCKET_MS) * BUCKET_MS;
-      let to = from + 1;
-      while (to < n && series.ts[to]! < hour + BUCKET_MS) to++;
       const entry = hours?.get(hour);
-      const key = entry && entry.ts.length === to - from ? judgingKey(judging, hour) : undefined;
+      const to = hourEnd(series.ts, from, hour, entry?.ts.length);
+      const key = entry && entry.ts.length === to - from ? keyOf(hour) : undefined;
       if (entry && key) {
         let agg = entry.aggs[key];
         if (!agg) {
@@ -330,9 +407,8 @@ export class BucketSession {
     const n = series.ts.length;
     for (let from = 0; from < n; ) {
       const hour = Math.floor(series.ts[from]! / BUCKET_MS) * BUCKET_MS;
-      let to = from + 1;
-      while (to < n && series.ts[to]! < hour + BUCKET_MS) to++;
       const entry = hours.get(hour);
+      const to = hourEnd(series.ts, from, hour, entry?.ts.length);
       if (entry && entry.ts.length === to - from) digest.addLines(entry.lines, to - from);
       else digest.add(series, from, to);
       from = to;
@@ -362,6 +438,41 @@ export class BucketSession {
       }
     }
   }
+}
+
+/**
+ * Where the readings of the clock hour that holds reading `from` end (the series is in time
+ * order). For a cached hour of `known` readings, its two ends are checked instead of scanning
+ * each reading: the answer is the same, found in two comparisons.
+ */
+function hourEnd(ts: ArrayLike<number>, from: number, hour: number, known: number | undefined): number {
+  const n = ts.length;
+  const end = hour + BUCKET_MS;
+  if (known !== undefined && known > 0 && from + known <= n && ts[from + known - 1]! < end && (from + known === n || ts[from + known]! >= end))
+    return from + known;
+  let to = from + 1;
+  while (to < n && ts[to]! < end) to++;
+  return to;
+}
+
+/**
+ * `judgingKey` for every hour of one sensor's buckets: an hour wholly inside one range version
+ * takes that version's key, made once (the key is a JSON string: making it for each of 5,000+
+ * hours was a visible part of a warm report).
+ */
+export function judgingKeys(judging: BucketJudging): (hour: number) => string | undefined {
+  const { rangeAt } = judging;
+  if (!rangeAt) {
+    const key = judgingKey(judging, 0);
+    return () => key;
+  }
+  const known = new Map<object, string | undefined>();
+  return (hour) => {
+    const a = rangeAt(hour);
+    if (a !== rangeAt(hour + BUCKET_MS - 1)) return judgingKey(judging, hour);
+    if (!known.has(a)) known.set(a, judgingKey(judging, hour));
+    return known.get(a);
+  };
 }
 
 /**

@@ -81,9 +81,25 @@ export function calibrationSection(registry: Registry, series: readonly SensorRe
       sensors.set(s.deviceId, entry);
     }
     let run: CalibrationSection['runs'][number] | undefined;
+    // The verdict only changes where a certificate's period begins or ends: it is worked out once
+    // per stretch between those times, not for each of the series' readings (10k+ a sensor).
+    const edges = [...new Set(periods.flatMap((p) => [p.from, p.to]))].filter((e) => !Number.isNaN(e)).sort((a, b) => a - b);
+    let verdict: ReturnType<typeof calibrationAt> | undefined;
+    let from = Number.POSITIVE_INFINITY;
+    let until = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < s.ts.length; i++) {
       const t = s.ts[i]!;
-      const verdict = calibrationAt(periods, t);
+      if (!verdict || !(t >= from && t < until)) {
+        verdict = calibrationAt(periods, t);
+        from = Number.NEGATIVE_INFINITY;
+        until = Number.POSITIVE_INFINITY;
+        for (const edge of edges)
+          if (edge <= t) from = edge;
+          else {
+            until = edge;
+            break;
+          }
+      }
       entry.readings++;
       if (verdict.certificate && !outOfCalibration(verdict.state)) {
         const c = verdict.certificate;

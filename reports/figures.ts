@@ -28,20 +28,27 @@ export const lateThresholdMs = (intervalMs: number) => Math.max(2 * intervalMs, 
 export const isLate = (ts: number, receivedAt: number | undefined, intervalMs: number) =>
   receivedAt !== undefined && !Number.isNaN(receivedAt) && receivedAt - ts > lateThresholdMs(intervalMs);
 
+/**
+ * A column of readings, only ever read by index: a plain array (readings just read from InfluxDB)
+ * or a Float64Array (a report through the bucket cache copies its cached hours into one, off the
+ * JavaScript heap: bucket-cache.ts).
+ */
+export type Column = ArrayLike<number>;
+
 /** Readings of one sensor in one window, in time order, as columns (350k readings stay cheap). */
 export interface SensorSeries {
   deviceId: string;
   locationId: string;
   name?: string;
   intervalMs: number;
-  ts: number[];
-  temperature: number[];
+  ts: Column;
+  temperature: Column;
   /** NaN where the reading had no humidity. */
-  humidity: number[];
+  humidity: Column;
   /** NaN where the reading had no sequence number. */
-  seq: number[];
+  seq: Column;
   /** Server time each reading arrived; NaN where it was stored before arrival times were kept (absent: none known). */
-  receivedAt?: number[];
+  receivedAt?: Column;
 }
 
 export interface Band {

@@ -4,7 +4,7 @@ import { quoteString, type InfluxClient } from '../storage/influx.js';
 import { READINGS_MEASUREMENT } from '../ingestor/records.js';
 import type { SensorSeries } from './figures.js';
 import { BUCKET_MS } from './buckets.js';
-import { BucketSession, type HourEntry } from './bucket-cache.js';
+import { BucketSession, type HourEntry, type PackedColumns } from './bucket-cache.js';
 
 /** Long windows are read a month at a time: InfluxDB 1.x builds each answer whole in memory, and a year at once is a burst on every core. */
 export const READ_CHUNK_MS = 31 * 86_400_000;
@@ -64,7 +64,7 @@ async function readRaw(
   }
 }
 
-function seriesOf(registry: Registry, locationId: string, columns: Map<string, Columns>): SensorSeries[] {
+function seriesOf(registry: Registry, locationId: string, columns: Map<string, Columns | PackedColumns>): SensorSeries[] {
   const result: SensorSeries[] = [];
   for (const [deviceId, c] of columns) {
     const device = registry.device(deviceId)?.device;
@@ -102,6 +102,10 @@ async function readPlaceCached(
     const columns = new Map<string, Columns>();
     return readRaw(influx, locationId, edge, columns).then(() => columns);
   });
+  // A report reads its windows at once (shipment-report.ts): letting the others ask for their
+  // edges before this one looks through its cached hours has InfluxDB answer every edge while
+  // the hours are checked and copied, not the last windows' edges after all of it.
+  await Promise.resolve();
   // Per sensor: hour → fingerprint (hours with readings only). Whole hours the writer has not
   // written since a report of this process saw them are known without asking (hour-marks.ts);
   // InfluxDB is asked for the others' fingerprints, in runs of consecutive hours.
@@ -181,23 +185,26 @@ async function readPlaceCached(
       }
     }
 
-  const columns = new Map<string, Columns>();
+  const columns = new Map<string, PackedColumns>();
   const attached = new Map<string, Map<number, HourEntry>>();
   for (const deviceId of new Set([...fingerprints.keys(), ...raw.keys()])) {
-    const c = emptyColumns();
     const valid = found.get(deviceId) ?? new Map<number, HourEntry>();
     const read = raw.get(deviceId) ?? emptyColumns();
     const hours = new Map<number, HourEntry>();
-    // Hours in time order, each from the cache or from what was just read.
+    // Hours in time order, each from the cache or from what was just read: first where each
+    // comes from and how many readings there are in all, then one copy into columns of that size.
     const all = [...new Set([...valid.keys(), ...read.ts.map((t) => Math.floor(t / BUCKET_MS) * BUCKET_MS)])].sort((a, b) => a - b);
+    const pieces: Array<HourEntry | { from: number; to: number }> = [];
+    let length = 0;
     let r = 0;
     for (const hour of all) {
       const cached = valid.get(hour);
       if (cached) {
         // A run read for another sensor's sake may have brought this hour too: it is the cached one.
         while (r < read.ts.length && read.ts[r]! < hour + BUCKET_MS) r++;
-        BucketSession.append(c, cached);
+        pieces.push(cached);
         hours.set(hour, cached);
+        length += cached.ts.length;
         continue;
       }
       const from = r;
@@ -205,18 +212,27 @@ async function readPlaceCached(
       const fp = fingerprints.get(deviceId)?.get(hour);
       // Stored only when what was read is what the fingerprint counted (no reading landed in between).
       if (whole(hour) && fp && fp.count === r - from) hours.set(hour, cache.store(locationId, deviceId, hour, fp.fp, read, from, r));
-      for (let k = from; k < r; k++) {
-        c.ts.push(read.ts[k]!);
-        c.temperature.push(read.temperature[k]!);
-        c.humidity.push(read.humidity[k]!);
-        c.seq.push(read.seq[k]!);
-        c.receivedAt.push(read.receivedAt[k]!);
+      pieces.push({ from, to: r });
+      length += r - from;
+    }
+    if (!length) continue;
+    const c = cache.columns(length);
+    let at = 0;
+    for (const piece of pieces) {
+      if ('fp' in piece) {
+        at = BucketSession.copy(c, at, piece);
+        continue;
+      }
+      for (let k = piece.from; k < piece.to; k++, at++) {
+        c.ts[at] = read.ts[k]!;
+        c.temperature[at] = read.temperature[k]!;
+        c.humidity[at] = read.humidity[k]!;
+        c.seq[at] = read.seq[k]!;
+        c.receivedAt[at] = read.receivedAt[k]!;
       }
     }
-    if (c.ts.length) {
-      columns.set(deviceId, c);
-      attached.set(deviceId, hours);
-    }
+    columns.set(deviceId, c);
+    attached.set(deviceId, hours);
   }
   // Asked hours whose every sensor now has its entry: the next report need not ask again.
   for (const hour of asked) {
@@ -246,12 +262,9 @@ function runsOf(hours: number[]): Array<{ start: number; end: number }> {
   return runs;
 }
 
-function medianSpacing(ts: number[]): number {
+function medianSpacing(ts: ArrayLike<number>): number {
   if (ts.length < 2) return 60_000;
-  const steps = ts
-    .slice(1)
-    .map((t, i) => t - ts[i]!)
-    .sort((a, b) => a - b);
+  const steps = Array.from({ length: ts.length - 1 }, (_, i) => ts[i + 1]! - ts[i]!).sort((a, b) => a - b);
   return Math.max(1000, steps[Math.floor(steps.length / 2)]!);
 }
 

@@ -173,7 +173,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
   const result = digest.result();
   const signed = currentDisposition(input.record);
   const all = readings.flat();
-  return {
+  const report: ShipmentReport = {
     reportType: 'shipment',
     shipmentId: record.shipment.id,
     generatedAt: now,
@@ -235,4 +235,7 @@ export async function buildShipmentReport(input: ShipmentReportInput): Promise<S
         }
       : {}),
   };
+  // Every figure, the chart and the digest are made: the series' columns go to the next report.
+  session?.release();
+  return report;
 }

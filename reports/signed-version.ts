@@ -111,7 +111,7 @@ export function asOfSeries(series: SensorSeries, asOf: number): SensorSeries {
   const keep: number[] = [];
   for (let i = 0; i < series.ts.length; i++) if (!(receivedAt[i]! > asOf)) keep.push(i);
   if (keep.length === series.ts.length) return series;
-  const pick = (column: number[]) => keep.map((i) => column[i]!);
+  const pick = (column: ArrayLike<number>) => keep.map((i) => column[i]!);
   return {
     ...series,
     ts: pick(series.ts),
@@ -125,7 +125,13 @@ export function asOfSeries(series: SensorSeries, asOf: number): SensorSeries {
 /** The latest arrival among the readings (null: none carried an arrival time). */
 export function maxReceivedAt(series: readonly SensorSeries[]): number | null {
   let max: number | null = null;
-  for (const s of series) for (const r of s.receivedAt ?? []) if (!Number.isNaN(r) && (max === null || r > max)) max = r;
+  for (const { receivedAt } of series) {
+    if (!receivedAt) continue;
+    for (let i = 0; i < receivedAt.length; i++) {
+      const r = receivedAt[i]!;
+      if (!Number.isNaN(r) && (max === null || r > max)) max = r;
+    }
+  }
   return max;
 }
 

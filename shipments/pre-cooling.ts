@@ -31,8 +31,8 @@ export async function checkPreCooling(
     if (!(err instanceof InfluxError)) throw err;
     return { ...base, readings: 0, sensors: [], min: null, max: null, longestGapMs: at - from, passed: false, problems: ['readings_unavailable'] };
   }
-  const times = series.flatMap((s) => s.ts).sort((a, b) => a - b);
-  const values = series.flatMap((s) => s.temperature);
+  const times = series.flatMap((s) => Array.from(s.ts)).sort((a, b) => a - b);
+  const values = series.flatMap((s) => Array.from(s.temperature));
   const min = values.length ? Math.min(...values) : null;
   const max = values.length ? Math.max(...values) : null;
   let longestGapMs = times.length ? Math.max(times[0]! - from, at - times.at(-1)!) : at - from;

@@ -71,8 +71,8 @@ function seriesOf(deviceId: string, intervalMs: number, readings: readonly Readi
 }
 
 const inWindow = (s: SensorSeries, w: { start: number; end: number }): SensorSeries => {
-  const keep = s.ts.flatMap((t, i) => (t >= w.start && t < w.end ? [i] : []));
-  const pick = (c: number[]) => keep.map((i) => c[i]!);
+  const keep = Array.from(s.ts).flatMap((t, i) => (t >= w.start && t < w.end ? [i] : []));
+  const pick = (c: ArrayLike<number>) => keep.map((i) => c[i]!);
   return { ...s, ts: pick(s.ts), temperature: pick(s.temperature), humidity: pick(s.humidity), seq: pick(s.seq), receivedAt: pick(s.receivedAt!) };
 };
 

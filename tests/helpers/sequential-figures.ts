@@ -29,7 +29,7 @@ function lateRunsOf(series: SensorSeries): LateRun[] {
     if (!lateAt(first)) continue;
     let last = first;
     while (lateAt(last + 1)) last++;
-    const arrivals = receivedAt!.slice(first, last + 1);
+    const arrivals = Array.from(receivedAt!).slice(first, last + 1);
     const delays = arrivals.map((arrived, k) => arrived - ts[first + k]!);
     runs.push({
       deviceId: series.deviceId,
