@@ -208,6 +208,25 @@ export class ReadingText {
     return at + text.length;
   }
 
+  /**
+   * `value` of a sequence number's text (an integer from 0 to 2^31 - 1), its digits worked out
+   * here: every reading has a number of its own, and printing one made a string each time.
+   */
+  private digits(buffer: Uint8Array, at: number, n: number): number {
+    let length = 1;
+    for (let rest = n; rest >= 10; rest = (rest / 10) | 0) length++;
+    let rest = n;
+    for (let i = at + length - 1; i >= at; i--) {
+      const next = (rest / 10) | 0;
+      buffer[i] = 48 + rest - next * 10;
+      rest = next;
+    }
+    let hash = this.hash;
+    for (let i = at; i < at + length; i++) hash = Math.imul(hash ^ buffer[i]!, 0x01000193);
+    this.hash = hash;
+    return at + length;
+  }
+
   /** A field left out: hashed as JavaScript prints undefined. */
   private absent(): void {
     this.hash = fnv(this.hash, 'undefined');
@@ -238,7 +257,8 @@ export class ReadingText {
     else this.absent();
     this.pipe();
     if (r.seq !== undefined) {
-      pos = this.value(buffer, putAscii(buffer, pos, ',seq='), `${r.seq}`);
+      pos = putAscii(buffer, pos, ',seq=');
+      pos = r.seq >= 0 && r.seq <= 0x7fffffff ? this.digits(buffer, pos, r.seq) : this.value(buffer, pos, `${r.seq}`);
       buffer[pos++] = 0x69; // i: an integer field
     } else this.absent();
     this.fingerprint = this.hash >>> 0;

@@ -69,7 +69,11 @@ describe('reading lines', () => {
       return r as unknown as Reading & { ts: number };
     });
     const bytes = Buffer.alloc(FIELDS_MAX_BYTES + 8, 0xff);
-    for (const r of [...readings, ...many]) {
+    // A sequence number's digits are worked out in place up to 2^31 - 1, printed by JavaScript above.
+    const edges = [9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5].map(
+      (seq, i) => ({ ts: 1_764_000_100_000 + i, temperature: 3.5, seq }) as Reading & { ts: number },
+    );
+    for (const r of [...readings, ...many, ...edges]) {
       expect(`${text.fields(r)}${receivedAtField(placement.receivedAt)}`).toBe(readingFields(r, placement.receivedAt));
       // Independent of ReadingText: the generic builders' fields (what a replay must write again).
       expect(`${text.fields(r)}${receivedAtField(placement.receivedAt)}`).toBe(
