@@ -5,6 +5,7 @@ import {
   MAX_DEVICE_MESSAGE_BYTES,
   RAW_PREVIEW_BYTES,
   REJECT_MESSAGE_CHARS,
+  FIELDS_MAX_BYTES,
   ReadingSeriesKeys,
   ReadingText,
   RecentReadings,
@@ -14,15 +15,17 @@ import {
   deferredLine,
   deferredPrefix,
   deviceMessageFact,
+  putNs,
   summariseRejections,
   rejectionFact,
   revisionLine,
   type AcceptedBatch,
   type RejectionRecord,
 } from './records.js';
-import { FactLog } from '../storage/fact-log.js';
-import { nsOf } from '../storage/line-protocol.js';
+import { FactLog, type Fact } from '../storage/fact-log.js';
 import type { Spool } from './spool.js';
+
+const NEWLINE = 0x0a;
 
 /** Batches of up to this many readings are announced before larger ones made durable with them. */
 const ANNOUNCE_FIRST_MAX_READINGS = 10;
@@ -79,8 +82,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private toAnnounce: AcceptedBatch[] = [];
   private readonly seriesKeys = new ReadingSeriesKeys();
   private readonly text = new ReadingText();
-  /** What `linesOf` gives besides its text: how many lines, and the appends of the records it raised. */
-  private lineCount = 0;
+  /** The appends of the records (clock jumps, conflicts) `store` raised. */
   private records: Promise<void>[] | undefined;
   /** Devices with a batch in `toAnnounce`: their next batches wait behind it. */
   private readonly heldBack = new Set<string>();
@@ -109,11 +111,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     if (decoded.readings.length > 0) {
       // Built field by field: a spread of the placement cost a dictionary-mode copy per message.
       accepted = { deviceId: placement.deviceId, siteId: placement.siteId, locationId: placement.locationId, receivedAt, readings: decoded.readings };
-      const text = this.linesOf(accepted, topic);
+      stored = this.store(accepted, topic);
       pending = this.records;
       this.records = undefined;
-      // Nothing new (every reading a redelivery): acknowledged once the first delivery is on disk.
-      stored = this.lineCount > 0 ? this.spool.append(text, this.lineCount) : this.spool.durable();
       // Judged while the commit group is written and fsync'ed, not after: the fsync is most of a
       // crossing's wait when the service is quiet. Safe for the record: an alert event is appended
       // after its reading, commit groups reach the disk in order, so no alert is ever on disk
@@ -172,41 +172,55 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   }
 
   /**
-   * The lines of accepted readings (their count in `lineCount`, records they raised in `records`:
-   * fields rather than a result object, read right after the call). Each is checked against the device's recent readings (in
-   * memory, synchronously: no I/O before the PUBACK): a new reading is the usual line (byte for
-   * byte what it always was), a redelivery nothing, a different reading at a stored device time
+   * Spools the lines of accepted readings and resolves once they are on disk (records they raised
+   * are left in `records`). Each is checked against the device's recent readings (in memory,
+   * synchronously: no I/O before the PUBACK): a new reading is the usual line (byte for byte what
+   * `readingLines` writes), a redelivery nothing, a different reading at a stored device time
    * gets a `revision` tag so it is a point of its own, never overwriting the first, plus a
-   * `conflicting_reading` record; a clock jump gets a `clock_jump` record.
+   * `conflicting_reading` record; a clock jump gets a `clock_jump` record. New readings' lines are
+   * written as bytes straight into the spool's commit buffer, in the same pass as the checks: a
+   * line is started before its reading's verdict (the fingerprint comes from the same text) and
+   * taken back when it is not new. Nothing new at all (every reading a redelivery): resolves once
+   * the first delivery is on disk.
    */
-  private linesOf(batch: AcceptedBatch, topic: string): string {
+  private store(batch: AcceptedBatch, topic: string): Promise<void> {
     let revisions: Map<number, number> | undefined;
     // Readings the index cannot vouch for: the writer checks them against InfluxDB (`-1` in `revisions`).
     const DEFERRED = -1;
     // A redelivery of what this process already spooled: nothing to write (rewriting the point would move its receivedAt, "first arrived first").
     const SAME = -2;
-    const series = this.seriesKeys.of(batch);
-    const received = receivedAtField(batch.receivedAt);
-    // The new readings' lines as readingLines writes them, built in the same pass as the checks.
-    let text = '';
+    // Appended once the readings' bytes are taken: nothing else may append while they are written.
+    let facts: Fact[] | undefined;
+    const spool = this.spool;
+    const series = this.seriesKeys.bytesOf(batch);
+    // The end of every line of the message but its time: the receive time's field and a space.
+    const received = Buffer.from(`${receivedAtField(batch.receivedAt)} `);
+    const lineMax = series.length + FIELDS_MAX_BYTES + received.length + 33;
+    const buffer = spool.reserve(batch.readings.length * lineMax);
+    let pos = spool.written;
     let plain = 0;
     for (let i = 0; i < batch.readings.length; i++) {
       const r = batch.readings[i]!;
       const jump = this.recent.clockJump(batch.deviceId, r, batch.receivedAt);
       if (jump) {
         this.counters.clockJumps++;
-        (this.records ??= []).push(this.facts.append(clockJumpFact(batch, topic, r, jump)));
+        (facts ??= []).push(clockJumpFact(batch, topic, r, jump));
       }
-      const fields = this.text.fields(r);
+      const line = pos;
+      buffer.set(series, pos);
+      pos = this.text.write(r, buffer, pos + series.length);
       const verdict = this.recent.observe(batch.deviceId, r, this.text.fingerprint);
       if (verdict.kind === 'new') {
-        text += `${plain > 0 ? '\n' : ''}${series} ${fields}${received} ${nsOf(r.ts)}`;
+        buffer.set(received, pos);
+        pos = putNs(buffer, pos + received.length, r.ts);
+        buffer[pos++] = NEWLINE;
         plain++;
         continue;
       }
+      pos = line;
       if (verdict.kind === 'conflict') {
         this.counters.readingConflicts++;
-        (this.records ??= []).push(this.facts.append(conflictFact(batch, topic, r, verdict)));
+        (facts ??= []).push(conflictFact(batch, topic, r, verdict));
         (revisions ??= new Map()).set(i, verdict.revision);
       } else if (verdict.kind === 'same') (revisions ??= new Map()).set(i, SAME);
       else {
@@ -214,17 +228,24 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         (revisions ??= new Map()).set(i, DEFERRED);
       }
     }
-    this.lineCount = plain;
-    if (!revisions) return text;
-    const lines: string[] = plain > 0 ? [text] : [];
-    let prefix: string | undefined;
-    for (const [i, revision] of revisions) {
-      if (revision === SAME) continue;
-      const r = batch.readings[i]!;
-      lines.push(revision === DEFERRED ? deferredLine(batch, topic, r, (prefix ??= deferredPrefix(batch, topic, series))) : revisionLine(batch, r, revision));
-      this.lineCount++;
+    let stored = plain > 0 ? spool.commitWritten(pos, plain) : undefined;
+    if (revisions) {
+      const lines: string[] = [];
+      let prefix: string | undefined;
+      for (const [i, revision] of revisions) {
+        if (revision === SAME) continue;
+        const r = batch.readings[i]!;
+        lines.push(
+          revision === DEFERRED
+            ? deferredLine(batch, topic, r, (prefix ??= deferredPrefix(batch, topic, this.seriesKeys.of(batch))))
+            : revisionLine(batch, r, revision),
+        );
+      }
+      // The same commit group as the new readings' lines, after them (as one text before).
+      if (lines.length > 0) stored = spool.append(lines.join('\n'), lines.length);
     }
-    return lines.join('\n');
+    if (facts) for (const fact of facts) (this.records ??= []).push(this.facts.append(fact));
+    return stored ?? spool.durable();
   }
 
   private announce(batch: AcceptedBatch): void {

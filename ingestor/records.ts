@@ -95,14 +95,24 @@ const readingSeries = (batch: Omit<AcceptedBatch, 'readings'>) =>
  * regular expressions) rather than once a message; a device moved elsewhere gets its new key.
  */
 export class ReadingSeriesKeys {
-  private readonly byDevice = new Map<string, { siteId: string; locationId: string; key: string }>();
+  private readonly byDevice = new Map<string, { siteId: string; locationId: string; key: string; bytes: Buffer }>();
 
   of(batch: Omit<AcceptedBatch, 'readings'>): string {
+    return this.entry(batch).key;
+  }
+
+  /** The key and the space after it, as UTF-8: what every line of the device's readings starts with. */
+  bytesOf(batch: Omit<AcceptedBatch, 'readings'>): Buffer {
+    return this.entry(batch).bytes;
+  }
+
+  private entry(batch: Omit<AcceptedBatch, 'readings'>): { siteId: string; locationId: string; key: string; bytes: Buffer } {
     const known = this.byDevice.get(batch.deviceId);
-    if (known && known.siteId === batch.siteId && known.locationId === batch.locationId) return known.key;
+    if (known && known.siteId === batch.siteId && known.locationId === batch.locationId) return known;
     const key = readingSeries(batch);
-    this.byDevice.set(batch.deviceId, { siteId: batch.siteId, locationId: batch.locationId, key });
-    return key;
+    const entry = { siteId: batch.siteId, locationId: batch.locationId, key, bytes: Buffer.from(`${key} `) };
+    this.byDevice.set(batch.deviceId, entry);
+    return entry;
   }
 }
 
@@ -131,56 +141,132 @@ function fnv(hash: number, text: string): number {
 
 const PIPE = 0x7c;
 
+/** Room `ReadingText.write` needs: at most ≈ 235 bytes, seven fields whose names take 52 and whose values print in at most 26 characters each. */
+export const FIELDS_MAX_BYTES = 256;
+
+/**
+ * `text` (ASCII: what a number or a boolean prints as, a field's name) as bytes into `buffer` from
+ * `at`; returns where it ends.
+ */
+export function putAscii(buffer: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) buffer[at + i] = text.charCodeAt(i);
+  return at + text.length;
+}
+
+/** The digits above the lower six of the last epoch ms `putNs` wrote: they change once every 1,000 s. */
+let nsUpper = -1;
+const nsUpperDigits = new Uint8Array(7);
+
+/**
+ * `nsOf(ms)` as bytes into `buffer` from `at` (room for 32): a 13-digit epoch ms (the years 2001
+ * to 2286) is written digit by digit, with no string made; anything else as `nsOf` prints it.
+ */
+export function putNs(buffer: Uint8Array, at: number, ms: number): number {
+  if (!(ms >= 1e12 && ms < 1e13) || !Number.isInteger(ms)) return putAscii(buffer, at, nsOf(ms));
+  const upper = Math.floor(ms / 1e6);
+  let lower = ms - upper * 1e6;
+  if (upper !== nsUpper) {
+    nsUpper = upper;
+    let rest = upper;
+    for (let i = 6; i >= 0; i--) {
+      const next = (rest / 10) | 0;
+      nsUpperDigits[i] = 48 + rest - next * 10;
+      rest = next;
+    }
+  }
+  buffer.set(nsUpperDigits, at);
+  for (let i = at + 12; i > at + 6; i--) {
+    const next = (lower / 10) | 0;
+    buffer[i] = 48 + lower - next * 10;
+    lower = next;
+  }
+  for (let i = at + 13; i < at + 19; i++) buffer[i] = 48;
+  return at + 19;
+}
+
 /**
  * A reading's values turned into text once, for both its fingerprint and its line (a number's
- * text is most of what either costs): `fields(r)` gives `valueFields(r)` and leaves
- * `fingerprintOf(r)` in `fingerprint`, hashed piece by piece over the same characters.
+ * text is most of what either costs): `write(r, …)` puts `valueFields(r)` as bytes where the line
+ * is being built (the spool's commit buffer: no string per reading to build, flatten and encode)
+ * and leaves `fingerprintOf(r)` in `fingerprint`, hashed piece by piece over the same characters.
+ * `fields(r)` is the same as a string, for the lines built off the hot path.
  */
 export class ReadingText {
   fingerprint = 0;
+  private hash = 0;
+  private readonly scratch = Buffer.allocUnsafe(FIELDS_MAX_BYTES);
+
+  /** Writes `text` and hashes it into the fingerprint. */
+  private value(buffer: Uint8Array, at: number, text: string): number {
+    let hash = this.hash;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      buffer[at + i] = c;
+      hash = Math.imul(hash ^ c, 0x01000193);
+    }
+    this.hash = hash;
+    return at + text.length;
+  }
+
+  /**
+   * `value` of a sequence number's text (an integer from 0 to 2^31 - 1), its digits worked out
+   * here: every reading has a number of its own, and printing one made a string each time.
+   */
+  private digits(buffer: Uint8Array, at: number, n: number): number {
+    let length = 1;
+    for (let rest = n; rest >= 10; rest = (rest / 10) | 0) length++;
+    let rest = n;
+    for (let i = at + length - 1; i >= at; i--) {
+      const next = (rest / 10) | 0;
+      buffer[i] = 48 + rest - next * 10;
+      rest = next;
+    }
+    let hash = this.hash;
+    for (let i = at; i < at + length; i++) hash = Math.imul(hash ^ buffer[i]!, 0x01000193);
+    this.hash = hash;
+    return at + length;
+  }
+
+  /** A field left out: hashed as JavaScript prints undefined. */
+  private absent(): void {
+    this.hash = fnv(this.hash, 'undefined');
+  }
+
+  private pipe(): void {
+    this.hash = Math.imul(this.hash ^ PIPE, 0x01000193);
+  }
+
+  /** `fields(r)` as bytes into `buffer` from `at` (room for FIELDS_MAX_BYTES); returns where they end. */
+  write(r: IndexedReading, buffer: Uint8Array, at: number): number {
+    this.hash = 0x811c9dc5;
+    let pos = this.value(buffer, putAscii(buffer, at, 'temperature='), numberText(r.temperature));
+    this.pipe();
+    if (r.humidity !== undefined) pos = this.value(buffer, putAscii(buffer, pos, ',humidity='), numberText(r.humidity));
+    else this.absent();
+    this.pipe();
+    if (r.battery !== undefined) pos = this.value(buffer, putAscii(buffer, pos, ',battery='), numberText(r.battery));
+    else this.absent();
+    this.pipe();
+    if (r.lat !== undefined) pos = this.value(buffer, putAscii(buffer, pos, ',lat='), `${r.lat}`);
+    else this.absent();
+    this.pipe();
+    if (r.lon !== undefined) pos = this.value(buffer, putAscii(buffer, pos, ',lon='), `${r.lon}`);
+    else this.absent();
+    this.pipe();
+    if (r.door !== undefined) pos = this.value(buffer, putAscii(buffer, pos, ',door='), `${r.door}`);
+    else this.absent();
+    this.pipe();
+    if (r.seq !== undefined) {
+      pos = putAscii(buffer, pos, ',seq=');
+      pos = r.seq >= 0 && r.seq <= 0x7fffffff ? this.digits(buffer, pos, r.seq) : this.value(buffer, pos, `${r.seq}`);
+      buffer[pos++] = 0x69; // i: an integer field
+    } else this.absent();
+    this.fingerprint = this.hash >>> 0;
+    return pos;
+  }
 
   fields(r: IndexedReading): string {
-    const t = numberText(r.temperature);
-    let set = `temperature=${t}`;
-    let hash = fnv(0x811c9dc5, t);
-    hash = Math.imul(hash ^ PIPE, 0x01000193);
-    if (r.humidity !== undefined) {
-      const v = numberText(r.humidity);
-      set += `,humidity=${v}`;
-      hash = fnv(hash, v);
-    } else hash = fnv(hash, 'undefined');
-    hash = Math.imul(hash ^ PIPE, 0x01000193);
-    if (r.battery !== undefined) {
-      const v = numberText(r.battery);
-      set += `,battery=${v}`;
-      hash = fnv(hash, v);
-    } else hash = fnv(hash, 'undefined');
-    hash = Math.imul(hash ^ PIPE, 0x01000193);
-    if (r.lat !== undefined) {
-      const v = `${r.lat}`;
-      set += `,lat=${v}`;
-      hash = fnv(hash, v);
-    } else hash = fnv(hash, 'undefined');
-    hash = Math.imul(hash ^ PIPE, 0x01000193);
-    if (r.lon !== undefined) {
-      const v = `${r.lon}`;
-      set += `,lon=${v}`;
-      hash = fnv(hash, v);
-    } else hash = fnv(hash, 'undefined');
-    hash = Math.imul(hash ^ PIPE, 0x01000193);
-    if (r.door !== undefined) {
-      const v = `${r.door}`;
-      set += `,door=${v}`;
-      hash = fnv(hash, v);
-    } else hash = fnv(hash, 'undefined');
-    hash = Math.imul(hash ^ PIPE, 0x01000193);
-    if (r.seq !== undefined) {
-      const v = `${r.seq}`;
-      set += `,seq=${v}i`;
-      hash = fnv(hash, v);
-    } else hash = fnv(hash, 'undefined');
-    this.fingerprint = hash >>> 0;
-    return set;
+    return this.scratch.toString('latin1', 0, this.write(r, this.scratch, 0));
   }
 }
 

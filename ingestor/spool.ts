@@ -175,6 +175,41 @@ export class Spool extends EventEmitter {
     return group.promise;
   }
 
+  /**
+   * The commit group's buffer with room for `maxBytes` after `written`, for records written into it
+   * in place (newline-terminated, as `append` stores them), then `commitWritten`: no string made,
+   * flattened and encoded per append. Nothing else may append in between (both within one call).
+   */
+  reserve(maxBytes: number): Buffer {
+    const group = this.group;
+    if (group.buffer.length - group.used < maxBytes) {
+      const grown = Buffer.allocUnsafe(Math.max(group.buffer.length * 2, group.used + maxBytes));
+      group.buffer.copy(grown, 0, 0, group.used);
+      group.buffer = grown;
+    }
+    return group.buffer;
+  }
+
+  /** Where records written into `reserve`'s buffer start. */
+  get written(): number {
+    return this.group.used;
+  }
+
+  /** Takes the `records` written into `reserve`'s buffer up to `end`; resolves once they are on disk, as `append` does. */
+  commitWritten(end: number, records: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('spool is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    const group = this.group;
+    if (end < group.used || end > group.buffer.length) throw new Error(`spool: records written up to ${end}, outside the reserved room`);
+    group.used = end;
+    group.records += records;
+    if (!this.flushing && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flush());
+    }
+    return group.promise;
+  }
+
   /** Resolves once everything appended so far is on disk (a message that adds nothing waits for what it repeats). */
   durable(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('spool is closed'));

@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../core/reading.js';
-import { ReadingText, deferredLine, fingerprintOf, readingFields, readingLines, receivedAtField, revisionLine } from '../ingestor/records.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { IngestPipeline } from '../ingestor/pipeline.js';
+import { Spool } from '../ingestor/spool.js';
+import { testLog } from './helpers/workspace.js';
+import {
+  FIELDS_MAX_BYTES,
+  ReadingText,
+  deferredLine,
+  fingerprintOf,
+  putNs,
+  readingFields,
+  readingLines,
+  receivedAtField,
+  revisionLine,
+} from '../ingestor/records.js';
 import { parseReadingLine, readDeferred } from '../ingestor/stored-readings.js';
 import { escapeTag, fieldSet, int, integerText, nsOf, numberText, seriesKey, unescapeTag } from '../storage/line-protocol.js';
 
@@ -52,8 +68,24 @@ describe('reading lines', () => {
       for (const [name, value] of Object.entries(optional)) if (value !== undefined) r[name] = value;
       return r as unknown as Reading & { ts: number };
     });
-    for (const r of [...readings, ...many]) {
+    const bytes = Buffer.alloc(FIELDS_MAX_BYTES + 8, 0xff);
+    // A sequence number's digits are worked out in place up to 2^31 - 1, printed by JavaScript above.
+    const edges = [9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5].map(
+      (seq, i) => ({ ts: 1_764_000_100_000 + i, temperature: 3.5, seq }) as Reading & { ts: number },
+    );
+    for (const r of [...readings, ...many, ...edges]) {
       expect(`${text.fields(r)}${receivedAtField(placement.receivedAt)}`).toBe(readingFields(r, placement.receivedAt));
+      // Independent of ReadingText: the generic builders' fields (what a replay must write again).
+      expect(`${text.fields(r)}${receivedAtField(placement.receivedAt)}`).toBe(
+        generic(r as (typeof readings)[number])
+          .split(' ')
+          .slice(-2, -1)[0]!,
+      );
+      // The bytes written in place on the PUBACK path: the same characters, nothing past them.
+      const end = text.write(r, bytes.fill(0xff), 3);
+      expect(bytes.toString('latin1', 3, end)).toBe(text.fields(r));
+      expect(end - 3).toBeLessThanOrEqual(FIELDS_MAX_BYTES);
+      expect(bytes[end]).toBe(0xff);
       expect(text.fingerprint).toBe(fingerprintOf(r));
       // The fingerprint's stored form (conflict records keep it): FNV-1a over the values joined by `|`.
       const values = `${r.temperature}|${r.humidity}|${r.battery}|${r.lat}|${r.lon}|${r.door}|${r.seq}`;
@@ -61,6 +93,56 @@ describe('reading lines', () => {
       for (let i = 0; i < values.length; i++) reference = Math.imul(reference ^ values.charCodeAt(i), 0x01000193);
       expect(text.fingerprint).toBe(reference >>> 0);
     }
+  });
+
+  it("write a point's time in place as nsOf prints it, for epoch ms of every size", () => {
+    let seed = 5;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const times = [0, 1, -1, 999_999_999_999, 1e12, 1e12 + 1, 1_764_000_000_000, 9_999_999_999_999, 1e13, 8.64e15, -8.64e15, 1_000_000, 1_764_000_000_000.5];
+    for (let i = 0; i < 5000; i++) times.push(Math.floor(random() * 1e13), Math.floor(1e12 + random() * 9e12), Math.floor((random() - 0.5) * 2e15));
+    const bytes = Buffer.alloc(64, 0xff);
+    for (const ms of times) {
+      const end = putNs(bytes.fill(0xff), 2, ms);
+      expect(bytes.toString('latin1', 2, end), String(ms)).toBe(nsOf(ms));
+      expect(bytes[end]).toBe(0xff);
+    }
+  });
+
+  it('are spooled by the pipeline byte for byte as readingLines writes them, redeliveries left out and conflicts as revisions', async () => {
+    const spool = new Spool(mkdtempSync(path.join(tmpdir(), 'cc-lines-')), 1 << 20, testLog);
+    await spool.open();
+    const pipeline = new IngestPipeline(spool, { maxPayloadBytes: 1 << 20, maxBatchReadings: 10_000, maxFutureSkewMs: 300_000, maxPastAgeMs: 30 * 86_400_000 });
+    pipeline.recent.useStoredNewest(new Map(), Date.now() - 30 * 86_400_000);
+    const where = { deviceId: 'dev é,1', siteId: 'dc-shanghai', locationId: 'cold room 1' };
+    const t0 = Date.now() - 3_600_000;
+    let seed = 3;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const reading = (i: number) => ({
+      ts: t0 + i * 1000,
+      temperature: Math.round((random() * 20 - 5) * 100) / 100,
+      ...(random() < 0.5 ? { humidity: Math.round(random() * 1000) / 10 } : {}),
+      ...(random() < 0.3 ? { door: random() < 0.5 } : {}),
+      seq: i,
+    });
+    const first = Array.from({ length: 300 }, (_, i) => reading(i));
+    // Half of them again (redeliveries), one changed (a conflict), and new ones.
+    const changed = { ...first[7]!, temperature: first[7]!.temperature + 1 };
+    const second = [...first.slice(0, 150), changed, ...Array.from({ length: 100 }, (_, i) => reading(300 + i))];
+    const topic = 'cc/v1/dev/telemetry';
+    const one = await pipeline.ingestTelemetry(where, topic, Buffer.from(JSON.stringify(first)));
+    const two = await pipeline.ingestTelemetry(where, topic, Buffer.from(JSON.stringify(second)));
+    expect([one.accepted, two.accepted]).toEqual([300, 251]);
+    const chunk = await spool.read(spool.start, 1 << 20);
+    const lines = chunk.lines.filter((line) => line.startsWith('readings,'));
+    const receivedAt = (line: string) => Number(/receivedAt=(\d+)i/.exec(line)![1]);
+    const at = [receivedAt(lines[0]!), receivedAt(lines[300]!)];
+    expect(lines).toEqual([
+      ...readingLines({ ...where, receivedAt: at[0]!, readings: first }).split('\n'),
+      ...readingLines({ ...where, receivedAt: at[1]!, readings: second.slice(151) }).split('\n'),
+      revisionLine({ ...where, receivedAt: at[1]! }, changed, 1),
+    ]);
+    expect(chunk.records).toBe(lines.length + 1); // and the conflict's record
+    await spool.close();
   });
 
   it('read back to the same device, placement and values', () => {

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { Socket } from 'node:net';
+import { isUnsubscribable } from '../broker/broker.js';
+import { ALERTS_ROOT, maySubscribe } from '../core/topics.js';
 import { connectDevice, influxFor, makeWorkspace, readingCount, readingsStored, rejectsOf, rejectsStored, serviceOn, waitFor } from './helpers/workspace.js';
 
 describe('broker authentication and authorisation', () => {
@@ -72,6 +74,18 @@ describe('broker authentication and authorisation', () => {
     expect(granted.map((g) => g.qos)).toEqual([1]);
     expect(client.connected).toBe(true);
     await client.endAsync();
+  });
+
+  it("ends a device's uplink publishes without a subscriber search: no filter a device or a person may hold matches them", () => {
+    // broker.ts skips aedes' search for subscribers of these topics: true only while nobody may subscribe to them.
+    const uplinks = ['cc/v1/dev-a/telemetry', 'cc/v1/dev-a/status', 'cc/v1/dev-a/events', 'cc/v1/dev-a/custody', '$coldchain/sink'];
+    for (const topic of uplinks) {
+      expect(isUnsubscribable(topic), topic).toBe(true);
+      for (const device of ['dev-a', 'dev-b']) expect(maySubscribe(device, topic), `${device} on ${topic}`).toBe(false);
+      expect(topic.startsWith(`${ALERTS_ROOT}/`), topic).toBe(false);
+    }
+    for (const topic of ['cc/v1/dev-a/downlink', 'cc/v1/dev-a/downlink/rejects', 'cc/v1/alerts/dc-shanghai/room-1', 'cc/v1/dev-a/telemetry/x'])
+      expect(isUnsubscribable(topic), topic).toBe(false);
   });
 
   it('keeps one live connection per device: the newest wins', async () => {
