@@ -119,6 +119,29 @@ async function untilStored(influx: InfluxClient, expected: number, startedAt: nu
   }
 }
 
+/**
+ * Waits until influxd compacts nothing (two looks in a row, 200 ms apart; at most 90 s): a stage
+ * that measures latency starts on a quiet InfluxDB, not beside the compactions of the points the
+ * stages before wrote (450,000 in e2e alone). Returns how many seconds it waited.
+ */
+async function compactionsSettled(influxUrl: string): Promise<number> {
+  const influx = new InfluxClient({ url: influxUrl, database: 'bench' });
+  const started = performance.now();
+  const deadline = Date.now() + 90_000;
+  for (let quiet = 0; quiet < 2 && Date.now() < deadline; ) {
+    const stats = await influx.query('SHOW STATS', { database: null }).catch(() => []);
+    let active = 0;
+    for (const s of stats)
+      if (s.name === 'tsm1_engine')
+        s.columns.forEach((column, i) => {
+          if (/CompactionsActive$/.test(column)) active += Number(s.values[0]?.[i] ?? 0);
+        });
+    quiet = active === 0 ? quiet + 1 : 0;
+    if (quiet < 2) await sleep(200);
+  }
+  return (performance.now() - started) / 1000;
+}
+
 interface Workspace {
   dir: string;
   configFile: string;
@@ -293,6 +316,9 @@ async function boardStage(ws: Workspace, influxUrl: string) {
     await influx.write(body);
   }
   await untilStored(influx, count * perDevice, performance.now(), 'board readings');
+  // The page timings (ours and the plain page's) are taken on a quiet InfluxDB, not beside the compaction of what was just written.
+  const settled = await compactionsSettled(influxUrl);
+  if (settled > 1) progress(`board: waited ${settled.toFixed(1)} s for InfluxDB's compactions`);
   const service = await startOurService(ws, influxUrl, 'bench_board', [], undefined, CLI, configFile);
   try {
     const figures = await boardBenchmark(`http://127.0.0.1:${service.httpPort}/`, { user: 'bench', password: PROBE_PASSWORD }, count);
@@ -546,6 +572,8 @@ async function alertLatency(ws: Workspace, influxUrl: string): Promise<AlertLate
     loaded.dataDir,
     scenarioDevices(prepareScenario({ scenario: 'load', devices: SIZES.simulatedDevices, rate: SIZES.simulatedRate }, loaded.config)),
   );
+  const settled = await compactionsSettled(influxUrl);
+  if (settled > 1) progress(`alert latency: waited ${settled.toFixed(1)} s for InfluxDB's compactions of the stages before`);
   const n = SIZES.alertProbes;
   // Longer than any run of the probes takes, even slowed by a loaded machine; stopped when they end.
   const backgroundSeconds = 60 + (n * (ALERT_PROBE_PAUSE_MS + 500)) / 1000;
