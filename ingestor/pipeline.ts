@@ -242,7 +242,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         );
       }
       // The same commit group as the new readings' lines, after them (as one text before).
-      if (lines.length > 0) stored = spool.append(lines.join('\n'), lines.length);
+      if (lines.length > 0) {
+        const more = spool.append(lines.join('\n'), lines.length);
+        // The same group's promise, but each its own refusal when the spool is closed or failed:
+        // the first one's would go unheard, and an unhandled rejection ends the process.
+        stored?.catch(() => undefined);
+        stored = more;
+      }
     }
     if (facts) for (const fact of facts) (this.records ??= []).push(this.facts.append(fact));
     return stored ?? spool.durable();

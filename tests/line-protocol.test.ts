@@ -143,6 +143,10 @@ describe('reading lines', () => {
     ]);
     expect(chunk.records).toBe(lines.length + 1); // and the conflict's record
     await spool.close();
+    // A closed (or failed) spool refuses such a message once, to its sender: its new readings' lines
+    // and its revision each asked the spool, and the first refusal went unheard, which ends the process.
+    const third = [reading(400), { ...first[8]!, temperature: first[8]!.temperature + 1 }];
+    await expect(pipeline.ingestTelemetry(where, topic, Buffer.from(JSON.stringify(third)))).rejects.toThrow(/spool is closed/);
   });
 
   it('read back to the same device, placement and values', () => {
