@@ -111,8 +111,8 @@ export class CalibrationAlarms {
   }
 }
 
-/** A sensor's due or overdue condition: its kind and when its certificate runs (ran) out. */
-const conditionOf = (alarm: Raised) => `${alarm.deviceId}|${alarm.kind}|${alarm.peak}`;
+/** A sensor's due or overdue condition at its site: its kind and when its certificate runs (ran) out (a sensor moved to another site is another). */
+const conditionOf = (alarm: Raised) => `${alarm.siteId}|${alarm.deviceId}|${alarm.kind}|${alarm.peak}`;
 
 /** When the certificate runs (ran) out. */
 const runsOut = (alarm: Raised) => new Date(alarm.peak).toISOString();
