@@ -41,7 +41,7 @@ function drawTrack(map: L.Map, bounds: L.LatLngBounds, deviceId: string, colour:
  * without a tile layer the map has no zoom limit: fitted to it, the map zoomed without end and drew
  * nothing (the demo's truck at the cold store).
  */
-const FIT: L.FitBoundsOptions = { padding: [20, 20], maxZoom: 15 };
+const FIT: L.FitBoundsOptions = { padding: [20, 20], maxZoom: 15, animate: false };
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf'];
 
@@ -57,7 +57,7 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
    * The map and each device's track on it (null: read, nothing to draw yet), with the time of its
    * last point: the stream's newer positions extend it, or start it for a vehicle that had none.
    */
-  const drawing = useRef<{ map: L.Map; bounds: L.LatLngBounds; tracks: Map<string, Track | null> } | null>(null);
+  const drawing = useRef<{ map: L.Map; bounds: L.LatLngBounds; tracks: Map<string, Track | null>; follow: () => void } | null>(null);
 
   useEffect(() => {
     if (!mapElement.current || !settings) return;
@@ -65,7 +65,19 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
     if (settings.tileUrl) L.tileLayer(settings.tileUrl, { attribution: settings.tileAttribution, maxZoom: 18 }).addTo(map);
     const bounds = L.latLngBounds([]);
     const tracks = new Map<string, Track | null>();
-    drawing.current = { map, bounds, tracks };
+    // The map follows the tracks until the person moves or zooms it: then it stays where they put it.
+    let fitting = false;
+    let moved = false;
+    map.on('dragstart zoomstart', () => {
+      if (!fitting) moved = true;
+    });
+    const follow = () => {
+      if (moved || !bounds.isValid()) return;
+      fitting = true;
+      map.fitBounds(bounds, FIT);
+      fitting = false;
+    };
+    drawing.current = { map, bounds, tracks, follow };
     const devices = vehicles.flatMap((v) => v.locations.flatMap((l) => l.devices));
     let cancelled = false;
     void Promise.all(
@@ -79,7 +91,7 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         const storedTo = stored.at(-1)?.ts ?? Number.NEGATIVE_INFINITY;
         const track = [...stored, ...livePositions(device.id).filter((p) => p.ts > storedTo)];
         tracks.set(device.id, track.length ? drawTrack(map, bounds, device.id, COLOURS[i % COLOURS.length]!, names.device(device.id), track) : null);
-        if (bounds.isValid()) map.fitBounds(bounds, FIT);
+        follow();
       }),
     );
     return () => {
@@ -91,13 +103,19 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
 
   // After each update of the board: positions newer than a track's last point extend it (a vehicle
   // read with none gets its track), and its marker moves to the newest; the map moves only when
-  // that leaves the view. (Older ones, a late backlog, are in the track the next time it opens.)
+  // that leaves the view (and the person has not moved the map). (Older ones, a late backlog, are
+  // in the track the next time it opens.)
   useEffect(() => {
     if (!drawing.current) return;
-    const { map, bounds, tracks } = drawing.current;
+    const { map, bounds, tracks, follow } = drawing.current;
     let colour = tracks.size;
     for (const [deviceId, drawn] of tracks) {
-      const newer = livePositions(deviceId).filter((p) => p.ts > (drawn?.lastTs ?? Number.NEGATIVE_INFINITY));
+      // In time order: the newer ones are at its end (this runs after every update of the board).
+      const positions = livePositions(deviceId);
+      const after = drawn?.lastTs ?? Number.NEGATIVE_INFINITY;
+      let from = positions.length;
+      while (from > 0 && positions[from - 1]!.ts > after) from--;
+      const newer = positions.slice(from);
       if (!newer.length) continue;
       const newest = L.latLng(newer.at(-1)!.lat, newer.at(-1)!.lon);
       if (drawn) {
@@ -108,7 +126,7 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         drawn.marker.setLatLng(newest);
         drawn.lastTs = newer.at(-1)!.ts;
       } else tracks.set(deviceId, drawTrack(map, bounds, deviceId, COLOURS[colour++ % COLOURS.length]!, names.device(deviceId), newer));
-      if (!map.getBounds().contains(newest)) map.fitBounds(bounds, FIT);
+      if (!map.getBounds().contains(newest)) follow();
     }
   });
 
