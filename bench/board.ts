@@ -171,6 +171,8 @@ export async function boardBenchmark(baseUrl: string, credentials: { user: strin
       // waitForFunction injected its 100 ms script into the page, and then polled it every frame, while
       // the password was being checked, taking the CPU from it (seen in a trace of the sign-in).
       const finished = page.evaluate(() => (window as unknown as { benchDone: Promise<void> }).benchDone);
+      // Heard below; until then a page that crashed or went away must not end the bench unheard.
+      finished.catch(() => undefined);
       await page.click('button[type=submit]');
       if (answer && threadsBefore) {
         await answer;
