@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { createLogger } from '../core/logger.js';
 import { generateToken, hashPassword, hashToken } from '../core/secrets.js';
-import { InfluxClient } from '../storage/influx.js';
+import { InfluxClient, compactionsActive } from '../storage/influx.js';
 import { ManagedInfluxd, freePort, influxdVersion } from '../storage/influxd.js';
 import { SAMPLE_CONFIG } from '../cli/sample-config.js';
 import { startMosquitto } from './mosquitto.js';
@@ -129,13 +129,7 @@ async function compactionsSettled(influxUrl: string): Promise<number> {
   const started = performance.now();
   const deadline = Date.now() + 90_000;
   for (let quiet = 0; quiet < 2 && Date.now() < deadline; ) {
-    const stats = await influx.query('SHOW STATS', { database: null }).catch(() => []);
-    let active = 0;
-    for (const s of stats)
-      if (s.name === 'tsm1_engine')
-        s.columns.forEach((column, i) => {
-          if (/CompactionsActive$/.test(column)) active += Number(s.values[0]?.[i] ?? 0);
-        });
+    const active = await compactionsActive(influx).catch(() => 0);
     quiet = active === 0 ? quiet + 1 : 0;
     if (quiet < 2) await sleep(200);
   }

@@ -241,6 +241,22 @@ export class InfluxClient {
 
 const isMsgpack = (response: Response) => (response.headers.get('content-type') ?? '').startsWith('application/x-msgpack');
 
+/**
+ * How many compactions influxd runs now (`SHOW STATS`, its `tsm1_engine` counters), of one
+ * database or of all. Right after a bulk write influxd 1.6 compacts the new files: the tests wait
+ * for that before comparing counts, the bench before measuring latency.
+ */
+export async function compactionsActive(influx: InfluxClient, database?: string): Promise<number> {
+  let active = 0;
+  for (const s of await influx.query('SHOW STATS', { database: null })) {
+    if (s.name !== 'tsm1_engine' || (database !== undefined && s.tags?.database !== database)) continue;
+    s.columns.forEach((column, i) => {
+      if (/CompactionsActive$/.test(column)) active += Number(s.values[0]?.[i] ?? 0);
+    });
+  }
+  return active;
+}
+
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }

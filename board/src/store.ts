@@ -115,15 +115,26 @@ export interface Position {
 }
 const positions = new Map<string, Position[]>();
 const POSITIONS_MAX = 5_000;
-export const livePositions = (deviceId: string): readonly Position[] => positions.get(deviceId) ?? [];
+
+/** Where positions later than `ts` begin in a track in time order (they are at its end). */
+function laterFrom(track: readonly Position[], ts: number): number {
+  let at = track.length;
+  while (at > 0 && track[at - 1]!.ts > ts) at--;
+  return at;
+}
+
+/** The positions the stream brought for a device after `ts`, in time order. */
+export const positionsAfter = (deviceId: string, ts: number): Position[] => {
+  const track = positions.get(deviceId) ?? [];
+  return track.slice(laterFrom(track, ts));
+};
 
 function keepPosition(reading: LiveReading): void {
   if (reading.lat == null || reading.lon == null) return;
   let track = positions.get(reading.deviceId);
   if (!track) positions.set(reading.deviceId, (track = []));
   const position = { ts: reading.ts, lat: reading.lat, lon: reading.lon };
-  let at = track.length;
-  while (at > 0 && track[at - 1]!.ts > position.ts) at--;
+  const at = laterFrom(track, position.ts);
   if (at > 0 && track[at - 1]!.ts === position.ts) return;
   track.splice(at, 0, position);
   if (track.length > POSITIONS_MAX) track.shift();

@@ -9,7 +9,7 @@ import { appendToList, editConfig } from '../../core/config/edit.js';
 import { loadConfig } from '../../core/config/load.js';
 import { createLogger } from '../../core/logger.js';
 import { generateToken, hashPassword, hashToken } from '../../core/secrets.js';
-import { InfluxClient, type Series } from '../../storage/influx.js';
+import { InfluxClient, compactionsActive, type Series } from '../../storage/influx.js';
 import { startService, type Overrides, type RunningService } from '../../app/service.js';
 import { SAMPLE_CONFIG } from '../../cli/sample-config.js';
 
@@ -138,17 +138,7 @@ export function influxFor(ws: Workspace, url = inject('influxUrl')): InfluxClien
  */
 export async function compactionsSettled(ws: Workspace, timeoutMs = 60_000): Promise<void> {
   const influx = new InfluxClient({ url: inject('influxUrl'), database: ws.database });
-  const active = async () => {
-    const stats = await influx.query('SHOW STATS', { database: null });
-    let n = 0;
-    for (const s of stats) {
-      if (s.name !== 'tsm1_engine' || s.tags?.database !== ws.database) continue;
-      s.columns.forEach((column, i) => {
-        if (/CompactionsActive$/.test(column)) n += Number(s.values[0]?.[i] ?? 0);
-      });
-    }
-    return n;
-  };
+  const active = () => compactionsActive(influx, ws.database);
   let quiet = 0;
   await waitFor(
     async () => {

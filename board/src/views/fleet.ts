@@ -4,7 +4,7 @@ import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
 import { api } from '../api.js';
 import { age, say, type Labels, type Lang } from '../i18n.js';
-import { livePositions, type BoardState, type Position } from '../store.js';
+import { positionsAfter, type BoardState, type Position } from '../store.js';
 import type { BoardSettings } from '../../../api/board.js';
 import { tileState, worst } from '../status.js';
 import { namesOf } from '../names.js';
@@ -89,7 +89,7 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
         // The stored track, then what the stream brought after its last point (it may have come while this was read).
         const stored = readings.filter((r) => r.lat != null && r.lon != null).map((r) => ({ ts: r.ts, lat: r.lat!, lon: r.lon! }));
         const storedTo = stored.at(-1)?.ts ?? Number.NEGATIVE_INFINITY;
-        const track = [...stored, ...livePositions(device.id).filter((p) => p.ts > storedTo)];
+        const track = [...stored, ...positionsAfter(device.id, storedTo)];
         tracks.set(device.id, track.length ? drawTrack(map, bounds, device.id, COLOURS[i % COLOURS.length]!, names.device(device.id), track) : null);
         follow();
       }),
@@ -110,12 +110,8 @@ export function FleetView({ board, t, lang }: { board: BoardState; t: Labels; la
     const { map, bounds, tracks, follow } = drawing.current;
     let colour = tracks.size;
     for (const [deviceId, drawn] of tracks) {
-      // In time order: the newer ones are at its end (this runs after every update of the board).
-      const positions = livePositions(deviceId);
-      const after = drawn?.lastTs ?? Number.NEGATIVE_INFINITY;
-      let from = positions.length;
-      while (from > 0 && positions[from - 1]!.ts > after) from--;
-      const newer = positions.slice(from);
+      // Found from the track's end (this runs after every update of the board).
+      const newer = positionsAfter(deviceId, drawn?.lastTs ?? Number.NEGATIVE_INFINITY);
       if (!newer.length) continue;
       const newest = L.latLng(newer.at(-1)!.lat, newer.at(-1)!.lon);
       if (drawn) {
