@@ -150,6 +150,28 @@ describe('fact log against InfluxDB', () => {
     expect(await loadIncidentEvents(influx, { incidentId: 'inc-1' })).toEqual([{ incidentId: 'inc-1', event: 'raised', at: T, actor: 'system', incident }]);
   });
 
+  it('a fact seen half written (InfluxDB shows a point being written field by field) is read again, not refused', async () => {
+    const spool = new Lines();
+    const log = new FactLog(spool, influx);
+    const event: IncidentEvent = { incidentId: 'inc-half', event: 'acknowledged', at: T + 5, actor: 'olga', incident };
+    await log.append(incidentEventFact(event));
+    const line = spool.lines[0]!;
+    // What a query beside the write can see: the point with its `incident` field not there yet.
+    const half = line.replace(/,incident="(?:[^"\\]|\\.)*"/, '');
+    expect(half).not.toBe(line);
+    await influx.write(`${half}\n`);
+    // The rest of the point comes in once the replay has read the half of it.
+    let reads = 0;
+    const beside = Object.assign(Object.create(Object.getPrototypeOf(influx)), influx) as InfluxClient;
+    beside.query = async (...args: Parameters<InfluxClient['query']>) => {
+      const answer = await influx.query(...args);
+      if (reads++ === 0) await influx.write(`${line}\n`);
+      return answer;
+    };
+    expect(await loadIncidentEvents(beside, { incidentId: 'inc-half' })).toEqual([event]);
+    expect(reads).toBe(2);
+  });
+
   it('a fact stored whole as JSON; one that no longer validates is skipped and reported, or makes the replay throw', async () => {
     const note = z.object({ id: z.string(), text: z.string() });
     const fact = (body: unknown, at: number): Fact => ({
